@@ -1,0 +1,140 @@
+// Checks that turn numpy arrays into raw pointers for the kernels.
+//
+// Every Python-facing entry point goes through these: a wrong dtype raises
+// TypeError, a wrong shape/contiguity/aliasing raises ValueError, each naming
+// the op, the argument and the shapes. Nothing reaching a kernel can make it
+// read or write out of bounds.
+#pragma once
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <cstdint>
+#include <initializer_list>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace fastnet {
+namespace bind {
+
+namespace py = pybind11;
+
+inline std::string shape_str(const py::array& a) {
+  std::ostringstream os;
+  os << "(";
+  for (py::ssize_t i = 0; i < a.ndim(); ++i) {
+    if (i) os << ", ";
+    os << a.shape(i);
+  }
+  if (a.ndim() == 1) os << ",";
+  os << ")";
+  return os.str();
+}
+
+inline std::string shape_str(const std::vector<int64_t>& s) {
+  std::ostringstream os;
+  os << "(";
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (i) os << ", ";
+    os << s[i];
+  }
+  if (s.size() == 1) os << ",";
+  os << ")";
+  return os.str();
+}
+
+inline std::vector<int64_t> shape_of(const py::array& a) {
+  return std::vector<int64_t>(a.shape(), a.shape() + a.ndim());
+}
+
+[[noreturn]] inline void fail_value(const std::string& msg) { throw py::value_error(msg); }
+[[noreturn]] inline void fail_type(const std::string& msg) { throw py::type_error(msg); }
+
+inline void require_float32(const py::array& a, const char* op, const char* name) {
+  if (!a.dtype().is(py::dtype::of<float>())) {
+    fail_type(std::string(op) + ": `" + name + "` must be float32, got dtype " +
+              std::string(py::str(a.dtype())) + " with shape " + shape_str(a));
+  }
+}
+
+inline void require_ndim(const py::array& a, const char* op, const char* name, int ndim) {
+  if (a.ndim() != ndim) {
+    fail_value(std::string(op) + ": `" + name + "` must be " + std::to_string(ndim) + "-D, got shape " +
+               shape_str(a));
+  }
+}
+
+inline bool is_c_contiguous(const py::array& a) { return (a.flags() & py::array::c_style) != 0; }
+
+// A read-only float32 C-contiguous input.
+inline const float* in_f32(const py::array& a, const char* op, const char* name, int ndim = -1) {
+  require_float32(a, op, name);
+  if (ndim >= 0) require_ndim(a, op, name, ndim);
+  if (!is_c_contiguous(a)) {
+    fail_value(std::string(op) + ": `" + name + "` with shape " + shape_str(a) +
+               " must be C-contiguous (use numpy.ascontiguousarray)");
+  }
+  return static_cast<const float*>(a.data());
+}
+
+// A writable float32 C-contiguous output of exactly `shape`.
+inline float* out_f32(py::array& a, const char* op, const char* name, const std::vector<int64_t>& shape) {
+  require_float32(a, op, name);
+  if (shape_of(a) != shape) {
+    fail_value(std::string(op) + ": `" + name + "` must have shape " + shape_str(shape) + ", got " +
+               shape_str(a));
+  }
+  if (!a.writeable()) fail_value(std::string(op) + ": `" + name + "` is not writable");
+  if (!is_c_contiguous(a)) {
+    fail_value(std::string(op) + ": `" + name + "` with shape " + shape_str(a) + " must be C-contiguous");
+  }
+  return static_cast<float*>(a.mutable_data());
+}
+
+// Byte range [lo, hi) an array's elements can touch (handles negative strides).
+inline void byte_bounds(const py::array& a, uintptr_t* lo, uintptr_t* hi) {
+  uintptr_t base = reinterpret_cast<uintptr_t>(a.data());
+  intptr_t low = 0, high = 0;
+  for (py::ssize_t i = 0; i < a.ndim(); ++i) {
+    if (a.shape(i) == 0) {
+      *lo = *hi = base;
+      return;
+    }
+    intptr_t span = static_cast<intptr_t>(a.strides(i)) * (a.shape(i) - 1);
+    if (span < 0)
+      low += span;
+    else
+      high += span;
+  }
+  *lo = base + low;
+  *hi = base + high + a.itemsize();
+}
+
+inline bool overlaps(const py::array& a, const py::array& b) {
+  uintptr_t alo, ahi, blo, bhi;
+  byte_bounds(a, &alo, &ahi);
+  byte_bounds(b, &blo, &bhi);
+  if (alo == ahi || blo == bhi) return false;
+  return alo < bhi && blo < ahi;
+}
+
+inline void require_no_alias(const py::array& out, const char* out_name, const py::array& in,
+                             const char* in_name, const char* op) {
+  if (overlaps(out, in)) {
+    fail_value(std::string(op) + ": output `" + out_name + "` " + shape_str(out) + " overlaps input `" +
+               in_name + "` " + shape_str(in) + "; pass a separate output buffer");
+  }
+}
+
+// A new uninitialised float32 C-contiguous array.
+inline py::array_t<float> empty_f32(const std::vector<int64_t>& shape) {
+  std::vector<py::ssize_t> s(shape.begin(), shape.end());
+  return py::array_t<float>(s);
+}
+
+inline void require_positive(int64_t v, const char* op, const char* name) {
+  if (v <= 0) fail_value(std::string(op) + ": `" + name + "` must be positive, got " + std::to_string(v));
+}
+
+}  // namespace bind
+}  // namespace fastnet

@@ -1,0 +1,15 @@
+// fastnet._C: the compiled kernels. Pure-Python modules under fastnet/
+// (fastnet.kernels.*, fastnet.config) re-export and document these.
+#include "bindings/bindings.h"
+
+PYBIND11_MODULE(_C, m) {
+  m.doc() = "fastnet compiled kernels (C++17, per-ISA dispatch)";
+  fastnet::bind::bind_cpu(m);
+  fastnet::bind::bind_gemm(m);
+  fastnet::bind::bind_conv(m);
+  fastnet::bind::bind_pool(m);
+  fastnet::bind::bind_rnn(m);
+  fastnet::bind::bind_norm(m);
+  fastnet::bind::bind_elementwise(m);
+  fastnet::bind::bind_optim(m);
+}

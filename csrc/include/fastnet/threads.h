@@ -1,0 +1,34 @@
+// One process-wide worker pool shared by every kernel.
+//
+// Rules that keep it from oversubscribing the machine:
+//  * the pool has num_threads()-1 workers; the calling thread is the last one;
+//  * a parallel region started from inside a worker (nested) runs serially;
+//  * a region started while another Python thread owns the pool runs serially
+//    in its caller instead of waiting (concurrent inference stays correct and
+//    never puts more than num_threads() threads on the cores);
+//  * regions below a grain size run serially (threads cost ~µs to wake).
+#pragma once
+#include <cstdint>
+#include <functional>
+
+namespace fastnet {
+namespace threads {
+
+int num_threads();
+// n <= 0 resets to the default (FASTNET_NUM_THREADS, else the core count).
+void set_num_threads(int n);
+int default_num_threads();
+
+// Calls fn(tid, nthreads) once on each of nthreads threads (nthreads is at
+// most num_threads(); it is 1 when nested or when the pool is busy).
+void parallel_run(int nthreads, const std::function<void(int, int)>& fn);
+
+// Splits [0, n) into contiguous chunks of at least `grain` items and calls
+// fn(begin, end) for each, spread over the pool. Serial when n <= grain.
+void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
+
+// True inside a pool worker or inside a parallel region's caller.
+bool in_parallel_region();
+
+}  // namespace threads
+}  // namespace fastnet

@@ -1,0 +1,30 @@
+# Type stubs for the compiled module fastnet._C (csrc/bindings/*.cpp).
+# One section per kernel family; keep each in step with its binding file.
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+F32 = npt.NDArray[np.float32]
+
+# ---- cpu (csrc/bindings/cpu.cpp) ----
+def cpu_features() -> dict[str, Any]: ...
+def get_isa() -> str: ...
+def set_isa(name: str) -> str: ...
+def get_num_threads() -> int: ...
+def set_num_threads(n: int) -> None: ...
+def default_num_threads() -> int: ...
+
+# ---- gemm (csrc/bindings/gemm.cpp) ----
+
+# ---- conv (csrc/bindings/conv.cpp) ----
+
+# ---- pool (csrc/bindings/pool.cpp) ----
+
+# ---- rnn (csrc/bindings/rnn.cpp) ----
+
+# ---- norm (csrc/bindings/norm.cpp) ----
+
+# ---- elementwise (csrc/bindings/elementwise.cpp) ----
+
+# ---- optim (csrc/bindings/optim.cpp) ----

@@ -1,0 +1,39 @@
+"""Run-time configuration: CPU dispatch level and threads.
+
+``FASTNET_ISA=generic|avx2|avx512`` lowers the instruction-set level chosen
+at import; ``FASTNET_NUM_THREADS`` sets the default thread count.
+"""
+
+from fastnet import _C
+
+__all__ = ["cpu_features", "get_num_threads", "set_num_threads", "get_isa", "set_isa"]
+
+
+def cpu_features():
+    """Returns a dict of CPU features, cache sizes and ``'isa'``, the active path."""
+    return dict(_C.cpu_features())
+
+
+def get_num_threads():
+    """Number of threads the kernels use (default: the machine's cores)."""
+    return _C.get_num_threads()
+
+
+def set_num_threads(n):
+    """Caps the threads every kernel uses at ``n`` (``0`` restores the default)."""
+    if isinstance(n, bool) or not isinstance(n, int):
+        raise TypeError(f"set_num_threads: n must be an int, got {type(n).__name__}")
+    _C.set_num_threads(n)
+
+
+def get_isa():
+    """The active instruction-set level: ``'generic'``, ``'avx2'`` or ``'avx512'``."""
+    return _C.get_isa()
+
+
+def set_isa(level):
+    """Forces an ISA level no higher than the CPU's; returns the level in use.
+
+    Meant for testing and for pinning results across machines.
+    """
+    return _C.set_isa(str(level))
