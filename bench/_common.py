@@ -1,0 +1,90 @@
+"""Shared benchmark plumbing: timing medians, peer detection, table printing.
+
+Every benchmark prints fastnet beside its peers measured in the same run and
+reports medians and fastnet/peer ratios (>1 means fastnet is faster).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+
+# Benchmarks import the installed (or in-place built) fastnet, not bench/.
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+
+
+def try_import_torch():
+    try:
+        import torch  # noqa: F401
+    except Exception:
+        return None
+    return torch
+
+
+def median_time(fn, repeats=15, warmup=3, min_time=0.0):
+    """Median wall time of fn() in seconds over `repeats` runs after `warmup` runs.
+
+    Each sample loops fn until at least `min_time` seconds pass (for very fast
+    calls) and reports the per-call time.
+    """
+    for _ in range(warmup):
+        fn()
+    samples = []
+    for _ in range(repeats):
+        n = 0
+        t0 = time.perf_counter()
+        while True:
+            fn()
+            n += 1
+            dt = time.perf_counter() - t0
+            if dt >= min_time:
+                break
+        samples.append(dt / n)
+    return statistics.median(samples)
+
+
+def set_threads(n):
+    """Applies one thread count to fastnet and (when present) PyTorch."""
+    import fastnet
+
+    fastnet.config.set_num_threads(n)
+    torch = try_import_torch()
+    if torch is not None:
+        torch.set_num_threads(n)
+
+
+def numpy_openblas_note():
+    tuned = [v for v in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if v in os.environ]
+    if tuned:
+        return ("note: " + ", ".join(tuned) + " set; numpy is not at its best. Run with "
+                "`env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE`.")
+    return "numpy: OpenBLAS at its default (best) settings"
+
+
+def print_table(title, header, rows):
+    """Prints a fixed-width table; rows are lists of str/float."""
+    def fmt(v):
+        if isinstance(v, float):
+            return f"{v:.3g}" if abs(v) < 1000 else f"{v:.0f}"
+        return str(v)
+
+    cells = [[fmt(v) for v in r] for r in rows]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h)
+              for i, h in enumerate(header)]
+    print(f"\n{title}")
+    print("  ".join(h.rjust(w) for h, w in zip(header, widths)))
+    print("  ".join("-" * w for w in widths))
+    for r in cells:
+        print("  ".join(c.rjust(w) for c, w in zip(r, widths)))
+
+
+def base_parser(description):
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--repeats", type=int, default=15)
+    p.add_argument("--quick", action="store_true", help="fewer repeats, for smoke runs")
+    return p
