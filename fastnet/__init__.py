@@ -5,9 +5,6 @@
 
 __version__ = "0.1.0"
 
-from fastnet import (
-    config,  # noqa: E402
-    kernels,  # noqa: E402
-)
+from fastnet import config, datasets, kernels, utils  # noqa: E402
 
-__all__ = ["config", "kernels", "__version__"]
+__all__ = ["config", "kernels", "datasets", "utils", "__version__"]

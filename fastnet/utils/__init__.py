@@ -1,0 +1,5 @@
+"""fastnet.utils, as keras.utils. Each line below is owned by the module it imports."""
+
+from fastnet.utils.numerical_utils import normalize, to_categorical
+
+__all__ = ["to_categorical", "normalize"]
