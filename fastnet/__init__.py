@@ -5,6 +5,6 @@
 
 __version__ = "0.1.0"
 
-from fastnet import config, datasets, kernels, utils  # noqa: E402
+from fastnet import callbacks, config, datasets, kernels, metrics, utils  # noqa: E402
 
-__all__ = ["config", "kernels", "datasets", "utils", "__version__"]
+__all__ = ["callbacks", "config", "kernels", "datasets", "metrics", "utils", "__version__"]

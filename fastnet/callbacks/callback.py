@@ -1,0 +1,158 @@
+"""Callback base class, the list that fans events out, History and the progress logger."""
+
+from __future__ import annotations
+
+from fastnet.trainers.progbar import Progbar
+
+
+class Callback:
+    """Base class: override any of the ``on_*`` hooks. ``self.model`` and
+    ``self.params`` (epochs, steps, verbose) are set before training starts."""
+
+    def __init__(self):
+        self.model = None
+        self.params = {}
+
+    def set_model(self, model):
+        self.model = model
+
+    def set_params(self, params):
+        self.params = params
+
+    def on_train_begin(self, logs=None): ...
+    def on_train_end(self, logs=None): ...
+    def on_epoch_begin(self, epoch, logs=None): ...
+    def on_epoch_end(self, epoch, logs=None): ...
+    def on_train_batch_begin(self, batch, logs=None): ...
+    def on_train_batch_end(self, batch, logs=None): ...
+    def on_test_begin(self, logs=None): ...
+    def on_test_end(self, logs=None): ...
+    def on_test_batch_begin(self, batch, logs=None): ...
+    def on_test_batch_end(self, batch, logs=None): ...
+    def on_predict_begin(self, logs=None): ...
+    def on_predict_end(self, logs=None): ...
+    def on_predict_batch_begin(self, batch, logs=None): ...
+    def on_predict_batch_end(self, batch, logs=None): ...
+
+
+_HOOKS = [name for name in vars(Callback) if name.startswith("on_")]
+
+
+class CallbackList(Callback):
+    """Forwards every hook to each callback, in order."""
+
+    def __init__(self, callbacks=None, model=None, add_history=False, add_progbar=False,
+                 **params):
+        super().__init__()
+        self.callbacks = list(callbacks or [])
+        if add_progbar and not any(isinstance(c, ProgbarLogger) for c in self.callbacks):
+            self.callbacks.append(ProgbarLogger())
+        if add_history:
+            self.history = next((c for c in self.callbacks if isinstance(c, History)), None)
+            if self.history is None:
+                self.history = History()
+                self.callbacks.append(self.history)
+        if model is not None:
+            self.set_model(model)
+        if params:
+            self.set_params(params)
+
+    def set_model(self, model):
+        super().set_model(model)
+        for c in self.callbacks:
+            c.set_model(model)
+
+    def set_params(self, params):
+        super().set_params(params)
+        for c in self.callbacks:
+            c.set_params(params)
+
+    def _call(self, hook, *args):
+        for c in self.callbacks:
+            getattr(c, hook)(*args)
+
+
+def _make_forwarder(hook):
+    def forward(self, *args):
+        self._call(hook, *args)
+
+    forward.__name__ = hook
+    return forward
+
+
+for _hook in _HOOKS:
+    setattr(CallbackList, _hook, _make_forwarder(_hook))
+
+
+class History(Callback):
+    """Records each epoch's logs; ``fit`` returns it."""
+
+    def __init__(self):
+        super().__init__()
+        self.history = {}
+        self.epoch = []
+
+    def on_train_begin(self, logs=None):
+        self.epoch = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epoch.append(epoch)
+        for k, v in (logs or {}).items():
+            self.history.setdefault(k, []).append(v)
+        if self.model is not None:
+            self.model.history = self
+
+
+class ProgbarLogger(Callback):
+    """Prints Keras's progress bar (verbose 1) or one line per epoch (verbose 2)."""
+
+    def __init__(self):
+        super().__init__()
+        self.progbar = None
+        self.epochs = 1
+        self.verbose = 1
+
+    def set_params(self, params):
+        super().set_params(params)
+        self.verbose = params.get("verbose", 1)
+        self.epochs = params.get("epochs", 1)
+
+    def _start(self, target):
+        self.progbar = Progbar(target, verbose=self.verbose)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self.verbose:
+            print(f"Epoch {epoch + 1}/{self.epochs}", flush=True)
+        self._start(self.params.get("steps"))
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.progbar is not None:
+            self.progbar.update(batch + 1, logs, finalize=False)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.progbar is not None:
+            self.progbar.update(self.progbar.seen, logs, finalize=True)
+
+    def on_test_begin(self, logs=None):
+        if self.params.get("in_fit"):
+            return
+        self._start(self.params.get("steps"))
+
+    def on_test_batch_end(self, batch, logs=None):
+        if not self.params.get("in_fit") and self.progbar is not None:
+            self.progbar.update(batch + 1, logs, finalize=False)
+
+    def on_test_end(self, logs=None):
+        if not self.params.get("in_fit") and self.progbar is not None:
+            self.progbar.update(self.progbar.seen, logs, finalize=True)
+
+    def on_predict_begin(self, logs=None):
+        self._start(self.params.get("steps"))
+
+    def on_predict_batch_end(self, batch, logs=None):
+        if self.progbar is not None:
+            self.progbar.update(batch + 1, finalize=False)
+
+    def on_predict_end(self, logs=None):
+        if self.progbar is not None:
+            self.progbar.update(self.progbar.seen, finalize=True)
