@@ -1,0 +1,169 @@
+"""What `compile` keeps: losses and metrics matched to the model's outputs.
+
+Losses and metrics may be given once (every output), as a list (one per
+output, in order) or as a dict keyed by output name, as Keras. Log names
+follow Keras: ``loss``, ``<output>_loss``, ``accuracy`` or
+``<output>_accuracy`` when there are several outputs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fastnet import losses as losses_mod
+from fastnet import metrics as metrics_mod
+
+
+def flatten_outputs(y, output_names):
+    """Model outputs / targets as a list ordered like `output_names`."""
+    if isinstance(y, dict):
+        missing = [n for n in output_names if n not in y]
+        if missing:
+            raise ValueError(f"Missing data for output(s) {missing}; the model's outputs are "
+                             f"{output_names}, received keys {sorted(y)}")
+        return [y[n] for n in output_names]
+    if isinstance(y, (list, tuple)):
+        return list(y)
+    return [y]
+
+
+def _per_output(spec, output_names, what):
+    n = len(output_names)
+    if isinstance(spec, dict):
+        unknown = [k for k in spec if k not in output_names]
+        if unknown:
+            raise ValueError(f"compile: {what} given for unknown output(s) {unknown}; the "
+                             f"model's outputs are {output_names}")
+        return [spec.get(name) for name in output_names]
+    if what == "loss":
+        if isinstance(spec, (list, tuple)):
+            if len(spec) != n:
+                raise ValueError(f"compile: got {len(spec)} losses for a model with {n} "
+                                 f"output(s) {output_names}")
+            return list(spec)
+        return [spec] * n
+    # Metrics: a list of lists is one list per output; anything else applies to every output.
+    if (isinstance(spec, (list, tuple)) and n > 1 and len(spec) == n
+            and all(s is None or isinstance(s, (list, tuple)) for s in spec)):
+        return list(spec)
+    return [spec] * n
+
+
+class CompileLoss:
+    def __init__(self, loss, loss_weights, output_names):
+        self.output_names = list(output_names)
+        fns = _per_output(loss, self.output_names, "loss")
+        self.losses = [losses_mod.get(f) for f in fns]
+        if loss_weights is None:
+            self.weights = [1.0] * len(self.losses)
+        elif isinstance(loss_weights, dict):
+            self.weights = [float(loss_weights.get(n, 1.0)) for n in self.output_names]
+        else:
+            if len(loss_weights) != len(self.losses):
+                raise ValueError(f"compile: loss_weights has {len(loss_weights)} entries for "
+                                 f"{len(self.losses)} output(s)")
+            self.weights = [float(w) for w in loss_weights]
+        self.multi = len(self.output_names) > 1
+
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        """Returns (total loss tensor, {per-output name: loss tensor})."""
+        trues = flatten_outputs(y_true, self.output_names)
+        preds = flatten_outputs(y_pred, self.output_names)
+        if len(trues) != len(preds):
+            raise ValueError(f"The model has {len(preds)} output(s) but {len(trues)} target(s) "
+                             "were given")
+        sws = (flatten_outputs(sample_weight, self.output_names)
+               if isinstance(sample_weight, (list, tuple, dict)) else [sample_weight] * len(preds))
+        total = None
+        parts = {}
+        for name, fn, w, yt, yp, sw in zip(self.output_names, self.losses, self.weights, trues,
+                                           preds, sws):
+            if fn is None or yt is None:
+                continue
+            if isinstance(fn, losses_mod.Loss):
+                value = fn(yt, yp, sample_weight=sw)
+            else:
+                value = losses_mod.losses._reduce(fn(yt, yp), sw, "sum_over_batch_size")
+            parts[f"{name}_loss"] = value
+            term = value * w if w != 1.0 else value
+            total = term if total is None else total + term
+        if total is None:
+            raise ValueError("No loss to compute: compile() was given no loss for any output "
+                             "that has a target")
+        return total, parts
+
+
+def _resolve_metric(identifier, y_true, y_pred):
+    if isinstance(identifier, str) and identifier.lower() in ("accuracy", "acc"):
+        yt, yp = np.asarray(y_true), np.asarray(y_pred)
+        if yp.ndim and yp.shape[-1] == 1:
+            fn = metrics_mod.binary_accuracy
+        elif yt.ndim < yp.ndim or (yt.ndim == yp.ndim and yt.shape[-1] == 1):
+            fn = metrics_mod.sparse_categorical_accuracy
+        else:
+            fn = metrics_mod.categorical_accuracy
+        return metrics_mod.MeanMetricWrapper(fn, name=identifier)
+    if isinstance(identifier, str) and identifier.lower() in ("crossentropy", "ce"):
+        raise ValueError("metric 'crossentropy' is ambiguous here; name the exact loss")
+    return metrics_mod.get(identifier)
+
+
+class CompileMetrics:
+    """Metrics per output, built on the first batch (so 'accuracy' can look at shapes)."""
+
+    def __init__(self, metrics, weighted_metrics, output_names):
+        self.output_names = list(output_names)
+        self.spec = _per_output(metrics, self.output_names, "metrics") if metrics else \
+            [None] * len(self.output_names)
+        self.weighted_spec = (_per_output(weighted_metrics, self.output_names, "metrics")
+                              if weighted_metrics else [None] * len(self.output_names))
+        self.built = False
+        self.metrics = []  # (output index, Metric, weighted)
+
+    def build(self, trues, preds):
+        multi = len(self.output_names) > 1
+        for i, (spec, wspec) in enumerate(zip(self.spec, self.weighted_spec)):
+            for ident, weighted in [(m, False) for m in _as_list(spec)] + \
+                                   [(m, True) for m in _as_list(wspec)]:
+                m = _resolve_metric(ident, trues[i], preds[i])
+                if multi:
+                    m.name = f"{self.output_names[i]}_{m.name}"
+                self.metrics.append((i, m, weighted))
+        self.built = True
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        if not any(_as_list(s) for s in self.spec + self.weighted_spec):
+            return
+        trues = [None if t is None else _numpy(t) for t in flatten_outputs(y_true, self.output_names)]
+        preds = [_numpy(p) for p in flatten_outputs(y_pred, self.output_names)]
+        if not self.built:
+            self.build(trues, preds)
+        for i, m, weighted in self.metrics:
+            if trues[i] is None:
+                continue
+            m.update_state(trues[i], preds[i],
+                           sample_weight=_numpy(sample_weight) if weighted and
+                           sample_weight is not None else None)
+
+    def reset_state(self):
+        for _, m, _ in self.metrics:
+            m.reset_state()
+
+    def result(self):
+        return {m.name: float(m.result()) for _, m, _ in self.metrics}
+
+
+def _as_list(spec):
+    if spec is None:
+        return []
+    if isinstance(spec, (list, tuple)):
+        return list(spec)
+    return [spec]
+
+
+def _numpy(x):
+    if x is None:
+        return None
+    if hasattr(x, "numpy"):
+        return x.numpy()
+    return np.asarray(x)

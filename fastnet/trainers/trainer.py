@@ -1,0 +1,312 @@
+"""compile / fit / evaluate / predict, mixed into fastnet.Model.
+
+The training step is: forward under a GradientTape → compiled loss (plus the
+model's regularization losses) → tape.gradient → the optimizer's fused
+in-place update of each weight. Metrics update from the same outputs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fastnet import ops
+from fastnet import optimizers as optimizers_mod
+from fastnet.callbacks import CallbackList
+from fastnet.trainers import data_adapter
+from fastnet.trainers.compile_utils import CompileLoss, CompileMetrics, flatten_outputs
+
+
+def _to_tensors(struct):
+    if struct is None:
+        return None
+    if isinstance(struct, dict):
+        return {k: _to_tensors(v) for k, v in struct.items()}
+    if isinstance(struct, (list, tuple)):
+        return [_to_tensors(v) for v in struct]
+    return ops.convert_to_tensor(struct)
+
+
+def _first_leaf(struct):
+    if isinstance(struct, dict):
+        return _first_leaf(next(iter(struct.values())))
+    if isinstance(struct, (list, tuple)):
+        return _first_leaf(struct[0])
+    return struct
+
+
+def _batch_len(x):
+    leaf = _first_leaf(x)
+    return int(leaf.shape[0]) if getattr(leaf, "shape", None) else 1
+
+
+def _class_weights_to_sample_weights(y, class_weight):
+    y = np.asarray(y)
+    if y.ndim >= 2 and y.shape[-1] > 1:
+        labels = np.argmax(y, axis=-1)
+    else:
+        labels = y.reshape(y.shape[0], -1)[:, 0].astype(np.int64) if y.ndim else y
+    table = np.ones(max(int(labels.max()) + 1 if labels.size else 1,
+                        max(class_weight) + 1), dtype=np.float32)
+    for k, v in class_weight.items():
+        table[int(k)] = float(v)
+    return table[labels.astype(np.int64)]
+
+
+class Trainer:
+    """Keras's training API. Expects the host class to provide ``__call__``,
+    ``trainable_weights``, ``losses`` and ``output_names``."""
+
+    compiled = False
+    optimizer = None
+    stop_training = False
+
+    # ---- compile ----------------------------------------------------------------
+    def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None,
+                weighted_metrics=None, run_eagerly=False, steps_per_execution=1,
+                jit_compile="auto", auto_scale_loss=True):
+        self.optimizer = optimizers_mod.get(optimizer)
+        self._compile_config = {
+            "optimizer": optimizers_mod.serialize(self.optimizer),
+            "loss": loss, "loss_weights": loss_weights, "metrics": metrics,
+            "weighted_metrics": weighted_metrics, "run_eagerly": run_eagerly,
+        }
+        self.loss = loss
+        self._loss_spec = (loss, loss_weights)
+        self._metric_spec = (metrics, weighted_metrics)
+        self.compiled_loss = None
+        self.compiled_metrics = None
+        self.run_eagerly = run_eagerly
+        self.compiled = True
+        self.stop_training = False
+
+    def _output_names(self):
+        names = getattr(self, "output_names", None)
+        if names:
+            return list(names)
+        return ["output"]
+
+    def _ensure_compiled_objects(self, y_pred):
+        if self.compiled_loss is not None:
+            return
+        names = self._output_names()
+        if isinstance(y_pred, (list, tuple)) and len(y_pred) != len(names):
+            names = [f"output_{i + 1}" for i in range(len(y_pred))]
+        elif not isinstance(y_pred, (list, tuple, dict)):
+            names = names[:1]
+        self._resolved_output_names = names
+        loss, loss_weights = self._loss_spec
+        self.compiled_loss = CompileLoss(loss, loss_weights, names) if loss is not None else None
+        self.compiled_metrics = CompileMetrics(*self._metric_spec, names)
+        from fastnet.metrics import Mean
+        self._loss_tracker = Mean(name="loss")
+        self._output_loss_trackers = {}
+
+    def _require_compiled(self, what):
+        if not self.compiled:
+            raise RuntimeError(f"You must call `compile()` before using the model in `{what}`.")
+
+    # ---- steps -----------------------------------------------------------------
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        if self.compiled_loss is None:
+            raise ValueError("No loss to compute: pass `loss=` to compile().")
+        total, parts = self.compiled_loss(y, y_pred, sample_weight)
+        reg = list(getattr(self, "losses", []) or [])
+        if reg:
+            total = total + ops.sum(ops.stack([ops.sum(r) for r in reg]))
+        return total, parts
+
+    def _track(self, loss, parts, batch_size):
+        self._loss_tracker.update_state(float(loss), sample_weight=batch_size)
+        if len(self._resolved_output_names) > 1:
+            from fastnet.metrics import Mean
+            for k, v in parts.items():
+                t = self._output_loss_trackers.setdefault(k, Mean(name=k))
+                t.update_state(float(v), sample_weight=batch_size)
+
+    def _logs(self):
+        logs = {"loss": float(self._loss_tracker.result())}
+        for k, t in self._output_loss_trackers.items():
+            logs[k] = float(t.result())
+        logs.update(self.compiled_metrics.result())
+        return logs
+
+    def _reset_metrics(self):
+        self._loss_tracker.reset_state()
+        for t in self._output_loss_trackers.values():
+            t.reset_state()
+        self.compiled_metrics.reset_state()
+
+    def train_step(self, data):
+        from fastnet import GradientTape
+
+        x, y, sample_weight = data
+        weights = self.trainable_weights
+        with GradientTape() as tape:
+            y_pred = self(x, training=True)
+            self._ensure_compiled_objects(y_pred)
+            loss, parts = self.compute_loss(x, y, y_pred, sample_weight)
+        grads = tape.gradient(loss, weights)
+        self.optimizer.apply(grads, weights)
+        self._track(loss, parts, _batch_len(x))
+        self.compiled_metrics.update_state(y, y_pred, sample_weight)
+        return self._logs()
+
+    def test_step(self, data):
+        x, y, sample_weight = data
+        y_pred = self(x, training=False)
+        self._ensure_compiled_objects(y_pred)
+        loss, parts = self.compute_loss(x, y, y_pred, sample_weight, training=False)
+        self._track(loss, parts, _batch_len(x))
+        self.compiled_metrics.update_state(y, y_pred, sample_weight)
+        return self._logs()
+
+    def predict_step(self, data):
+        x, _, _ = data
+        return self(x, training=False)
+
+    # ---- loops -----------------------------------------------------------------
+    def _prepare(self, x, y, sample_weight, class_weight):
+        if class_weight is not None:
+            if y is None or isinstance(y, (list, tuple, dict)) and len(flatten_outputs(
+                    y, self._output_names())) > 1:
+                raise ValueError("class_weight is only supported for a single output with "
+                                 "array targets")
+            cw = _class_weights_to_sample_weights(y, class_weight)
+            sample_weight = cw if sample_weight is None else np.asarray(sample_weight) * cw
+        return sample_weight
+
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
+            validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
+            sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
+            validation_batch_size=None, validation_freq=1):
+        self._require_compiled("fit")
+        verbose = 1 if verbose == "auto" else verbose
+        if validation_split and validation_data is None:
+            (x, y, sample_weight), validation_data = data_adapter.split_validation(
+                x, y, sample_weight, validation_split)
+        sample_weight = self._prepare(x, y, sample_weight, class_weight)
+        train = data_adapter.adapter_for(x, y, sample_weight, batch_size, shuffle,
+                                         steps_per_epoch)
+        val = None
+        if validation_data is not None:
+            if isinstance(validation_data, tuple) and len(validation_data) in (2, 3):
+                vx, vy = validation_data[0], validation_data[1]
+                vsw = validation_data[2] if len(validation_data) == 3 else None
+                val = data_adapter.adapter_for(vx, vy, vsw, validation_batch_size or batch_size,
+                                               False, validation_steps)
+            else:
+                val = data_adapter.adapter_for(validation_data, steps=validation_steps)
+        cbs = callbacks if isinstance(callbacks, CallbackList) else CallbackList(
+            callbacks, model=self, add_history=True, add_progbar=verbose != 0,
+            epochs=epochs, steps=train.num_batches(), verbose=verbose, in_fit=False)
+        self.stop_training = False
+        cbs.on_train_begin()
+        logs = {}
+        for epoch in range(initial_epoch, epochs):
+            if self.compiled_loss is not None:
+                self._reset_metrics()
+            cbs.on_epoch_begin(epoch)
+            step = 0
+            for step, batch in enumerate(train):
+                cbs.on_train_batch_begin(step)
+                xb, yb, swb = batch
+                logs = self.train_step((_to_tensors(xb), yb, swb))
+                cbs.on_train_batch_end(step, logs)
+                if self.stop_training:
+                    break
+            epoch_logs = dict(logs)
+            if val is not None and (epoch + 1) % validation_freq == 0:
+                cbs.set_params({**cbs.params, "in_fit": True})
+                val_logs = self._evaluate_loop(val, cbs)
+                cbs.set_params({**cbs.params, "in_fit": False})
+                epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
+            cbs.on_epoch_end(epoch, epoch_logs)
+            if self.stop_training:
+                break
+        cbs.on_train_end(logs)
+        return cbs.history
+
+    def _evaluate_loop(self, adapter, cbs):
+        self._reset_metrics() if self.compiled_loss is not None else None
+        cbs.on_test_begin()
+        logs = {}
+        for step, (xb, yb, swb) in enumerate(adapter):
+            cbs.on_test_batch_begin(step)
+            logs = self.test_step((_to_tensors(xb), yb, swb))
+            cbs.on_test_batch_end(step, logs)
+        cbs.on_test_end(logs)
+        return logs
+
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
+                 steps=None, callbacks=None, return_dict=False):
+        self._require_compiled("evaluate")
+        verbose = 1 if verbose == "auto" else verbose
+        adapter = data_adapter.adapter_for(x, y, sample_weight, batch_size, False, steps)
+        cbs = CallbackList(callbacks, model=self, add_progbar=verbose != 0,
+                           steps=adapter.num_batches(), verbose=verbose, in_fit=False)
+        logs = self._evaluate_loop(adapter, cbs)
+        if return_dict:
+            return logs
+        names = ["loss"] + [k for k in logs if k != "loss"]
+        values = [logs[k] for k in names]
+        return values[0] if len(values) == 1 else values
+
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
+        verbose = 1 if verbose == "auto" else verbose
+        adapter = data_adapter.adapter_for(x, None, None, batch_size, False, steps)
+        cbs = CallbackList(callbacks, model=self, add_progbar=verbose != 0,
+                           steps=adapter.num_batches(), verbose=verbose)
+        cbs.on_predict_begin()
+        outs = []
+        for step, (xb, _, _) in enumerate(adapter):
+            cbs.on_predict_batch_begin(step)
+            out = self.predict_step((_to_tensors(xb), None, None))
+            outs.append(_map_numpy(out))
+            cbs.on_predict_batch_end(step, {"outputs": out})
+        cbs.on_predict_end()
+        if not outs:
+            raise ValueError("predict: the input data produced no batches")
+        return _concat_outputs(outs)
+
+    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None,
+                       return_dict=False):
+        self._require_compiled("train_on_batch")
+        sample_weight = self._prepare(x, y, sample_weight, class_weight)
+        self._reset_metrics() if self.compiled_loss is not None else None
+        logs = self.train_step((_to_tensors(x), y, sample_weight))
+        return logs if return_dict else _flat_logs(logs)
+
+    def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
+        self._require_compiled("test_on_batch")
+        self._reset_metrics() if self.compiled_loss is not None else None
+        logs = self.test_step((_to_tensors(x), y, sample_weight))
+        return logs if return_dict else _flat_logs(logs)
+
+    def predict_on_batch(self, x):
+        return _map_numpy(self.predict_step((_to_tensors(x), None, None)))
+
+    def get_compile_config(self):
+        return dict(getattr(self, "_compile_config", {}) or {})
+
+
+def _flat_logs(logs):
+    names = ["loss"] + [k for k in logs if k != "loss"]
+    values = [logs[k] for k in names if k in logs]
+    return values[0] if len(values) == 1 else values
+
+
+def _map_numpy(out):
+    if isinstance(out, dict):
+        return {k: _map_numpy(v) for k, v in out.items()}
+    if isinstance(out, (list, tuple)):
+        return [_map_numpy(v) for v in out]
+    return out.numpy() if hasattr(out, "numpy") else np.asarray(out)
+
+
+def _concat_outputs(outs):
+    first = outs[0]
+    if isinstance(first, dict):
+        return {k: np.concatenate([o[k] for o in outs]) for k in first}
+    if isinstance(first, list):
+        return [np.concatenate([o[i] for o in outs]) for i in range(len(first))]
+    return np.concatenate(outs)
