@@ -6,6 +6,18 @@ import pytest
 
 import fastnet
 
+# Subprocesses must import the same fastnet as this process (installed or in-place build),
+# whatever their working directory.
+PKG_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(fastnet.__file__)))
+
+
+def run_fastnet(code, **env_vars):
+    env = dict(os.environ, PYTHONPATH=PKG_PARENT, **env_vars)
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         cwd=os.path.dirname(PKG_PARENT) or "/", check=False)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()
+
 
 def test_cpu_features_reports_active_isa():
     feats = fastnet.config.cpu_features()
@@ -27,12 +39,10 @@ def test_set_isa_rejects_unknown():
 
 @pytest.mark.parametrize("level", ["generic", "avx2"])
 def test_env_var_lowers_isa(level):
-    env = dict(os.environ, FASTNET_ISA=level)
-    out = subprocess.run([sys.executable, "-c", "import fastnet; print(fastnet.config.get_isa())"],
-                         env=env, capture_output=True, text=True, check=True)
+    got = run_fastnet("import fastnet; print(fastnet.config.get_isa())", FASTNET_ISA=level)
     hw = fastnet.config.cpu_features()["hardware_isa"]
     order = ["generic", "avx2", "avx512"]
-    assert out.stdout.strip() == order[min(order.index(level), order.index(hw))]
+    assert got == order[min(order.index(level), order.index(hw))]
 
 
 def test_threads_default_and_set():
@@ -47,10 +57,9 @@ def test_threads_default_and_set():
 
 
 def test_threads_env_var():
-    env = dict(os.environ, FASTNET_NUM_THREADS="3")
-    out = subprocess.run([sys.executable, "-c", "import fastnet; print(fastnet.config.get_num_threads())"],
-                         env=env, capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "3"
+    got = run_fastnet("import fastnet; print(fastnet.config.get_num_threads())",
+                      FASTNET_NUM_THREADS="3")
+    assert got == "3"
 
 
 def test_set_num_threads_rejects_bad_values():
