@@ -5,6 +5,8 @@
 
 __version__ = "0.1.0"
 
-from fastnet import callbacks, config, datasets, kernels, metrics, utils  # noqa: E402
+from fastnet import backend, callbacks, config, datasets, kernels, metrics, ops, random, utils  # noqa: E402  # noqa: E402
+from fastnet.backend import GradientTape, Tensor, Variable  # noqa: E402
 
-__all__ = ["callbacks", "config", "kernels", "datasets", "metrics", "utils", "__version__"]
+__all__ = ["GradientTape", "Tensor", "Variable", "backend", "callbacks", "config", "datasets",
+           "kernels", "metrics", "ops", "random", "utils", "__version__"]

@@ -38,8 +38,8 @@ def assert_close(actual, expected, atol, rtol=0.0, what="value"):
         raise AssertionError(f"{what}: shape {actual.shape} != expected {expected.shape}")
     if actual.size == 0:
         return
-    a64 = actual.astype(np.float64)
-    e64 = expected.astype(np.float64)
+    a64 = np.atleast_1d(actual.astype(np.float64))
+    e64 = np.atleast_1d(expected.astype(np.float64))
     finite = np.isfinite(e64)
     if not np.array_equal(np.isfinite(a64), finite):
         raise AssertionError(f"{what}: non-finite values differ from the reference")

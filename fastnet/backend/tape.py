@@ -1,0 +1,245 @@
+"""GradientTape: reverse-mode differentiation as in TensorFlow 2.
+
+Every op that runs while a tape is recording and touches a watched tensor
+appends a record (inputs, output, backward closure) to that tape. The order
+of records is the order of execution, hence already topological:
+``gradient`` walks them in reverse, calling each backward closure with the
+output's gradient and accumulating the inputs' gradients. Backward closures
+are written with fastnet.ops themselves, so a tape that records while an
+inner tape computes gradients can differentiate them again (nested tapes).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fastnet.backend.tensor import Tensor, Variable
+
+# Tapes currently recording, innermost last. Ops check this list first, so
+# the eager path without a tape costs one truthiness test.
+RECORDING = []
+
+
+class _Record:
+    __slots__ = ("inputs", "output", "backward")
+
+    def __init__(self, inputs, output, backward):
+        self.inputs = inputs
+        self.output = output
+        self.backward = backward
+
+
+def record(output, inputs, backward):
+    """Called by every differentiable op after computing `output`."""
+    for tape in RECORDING:
+        tape._maybe_record(output, inputs, backward)
+
+
+def _is_differentiable(t):
+    return t.dtype in ("float32", "float64", "float16", "bfloat16")
+
+
+class GradientTape:
+    """Records operations for automatic differentiation (``tf.GradientTape``)."""
+
+    def __init__(self, persistent=False, watch_accessed_variables=True):
+        self.persistent = persistent
+        self.watch_accessed_variables = watch_accessed_variables
+        self._records = []
+        self._tracked = {}  # id -> tensor (kept alive so ids stay unique)
+        self._recording = False
+        self._used = False
+
+    # ---- context ----------------------------------------------------------------
+    def __enter__(self):
+        self._push()
+        return self
+
+    def __exit__(self, *exc):
+        self._pop()
+        return False
+
+    def _push(self):
+        if self._recording:
+            raise RuntimeError("This GradientTape is already recording")
+        self._recording = True
+        RECORDING.append(self)
+
+    def _pop(self):
+        if self in RECORDING:
+            RECORDING.remove(self)
+        self._recording = False
+
+    def stop_recording(self):
+        """Context manager: ops inside it are not recorded on this tape."""
+        tape = self
+
+        class _Pause:
+            def __enter__(self_inner):
+                tape._pop()
+
+            def __exit__(self_inner, *exc):
+                tape._push()
+                return False
+
+        return _Pause()
+
+    def reset(self):
+        self._records = []
+        self._tracked = {}
+
+    # ---- recording ---------------------------------------------------------------
+    def watch(self, tensor):
+        """Tracks a tensor (or a nested structure of tensors) as a source."""
+        for t in _flatten(tensor):
+            if not isinstance(t, Tensor):
+                raise TypeError(f"GradientTape.watch: expected a Tensor or Variable, got "
+                                f"{type(t).__name__}; convert with fastnet.ops.convert_to_tensor")
+            if _is_differentiable(t):
+                self._tracked[id(t)] = t
+
+    def watched_variables(self):
+        return [t for t in self._tracked.values() if isinstance(t, Variable)]
+
+    def _maybe_record(self, output, inputs, backward):
+        tracked = self._tracked
+        hit = False
+        for x in inputs:
+            if x is None:
+                continue
+            if id(x) in tracked:
+                hit = True
+            elif (self.watch_accessed_variables and type(x) is Variable and x.trainable
+                  and _is_differentiable(x)):
+                tracked[id(x)] = x
+                hit = True
+        if hit and _is_differentiable(output):
+            tracked[id(output)] = output
+            self._records.append(_Record(inputs, output, backward))
+
+    # ---- differentiation ------------------------------------------------------------
+    def gradient(self, target, sources, output_gradients=None, unconnected_gradients="none"):
+        """d(target)/d(sources), with the structure of `sources` (None where unconnected).
+
+        A non-scalar target is summed (TensorFlow's implicit ones), unless
+        `output_gradients` gives its upstream gradient.
+        """
+        if self._used and not self.persistent:
+            raise RuntimeError("A non-persistent GradientTape can only be used to compute one "
+                               "set of gradients (or jacobians); use persistent=True")
+        if unconnected_gradients not in ("none", "zero"):
+            raise ValueError(f"unconnected_gradients must be 'none' or 'zero', got "
+                             f"{unconnected_gradients!r}")
+        from fastnet import ops
+
+        targets = _flatten(target)
+        out_grads = _flatten(output_gradients) if output_gradients is not None else [None] * len(targets)
+        if len(out_grads) != len(targets):
+            raise ValueError(f"gradient: {len(targets)} targets but {len(out_grads)} "
+                             "output_gradients")
+        was_recording = self._recording
+        if was_recording:  # do not record the backward pass on this very tape
+            self._pop()
+        try:
+            grads = {}
+            for t, og in zip(targets, out_grads):
+                if not isinstance(t, Tensor):
+                    raise TypeError(f"gradient: target must be a Tensor, got {type(t).__name__}")
+                if og is None:
+                    g = ops.ones_like(t)
+                else:
+                    g = ops.convert_to_tensor(og, dtype=t.dtype)
+                    if tuple(g.shape) != tuple(t.shape):
+                        raise ValueError(f"gradient: output_gradients has shape {g.shape} but "
+                                         f"the target has shape {t.shape}")
+                _accumulate(grads, t, g)
+            for rec in reversed(self._records):
+                g = grads.get(id(rec.output))
+                if g is None:
+                    continue
+                in_grads = rec.backward(g)
+                for x, gx in zip(rec.inputs, in_grads):
+                    if gx is None or x is None or id(x) not in self._tracked:
+                        continue
+                    _accumulate(grads, x, gx)
+            result = []
+            for s in _flatten(sources):
+                if not isinstance(s, Tensor):
+                    raise TypeError(f"gradient: sources must be Tensors or Variables, got "
+                                    f"{type(s).__name__}")
+                g = grads.get(id(s))
+                if g is None and unconnected_gradients == "zero":
+                    g = ops.zeros_like(s)
+                result.append(g)
+        finally:
+            if was_recording:
+                self._push()
+        self._used = True
+        if not self.persistent:
+            self._records = []
+            self._tracked = {}
+        return _pack_like(sources, result)
+
+    def jacobian(self, target, sources):
+        """Full Jacobian d(target)/d(source) of shape target.shape + source.shape."""
+        from fastnet import ops
+
+        if not self.persistent:
+            raise RuntimeError("jacobian needs a persistent GradientTape (several backward passes)")
+        srcs = _flatten(sources)
+        n = int(np.prod(target.shape)) if target.shape else 1
+        rows = [[] for _ in srcs]
+        for i in range(n):
+            og = np.zeros(n, dtype=target.dtype)
+            og[i] = 1
+            gs = self.gradient(target, srcs, output_gradients=og.reshape(target.shape),
+                               unconnected_gradients="zero")
+            for r, g in zip(rows, gs):
+                r.append(g.numpy())
+        out = [ops.convert_to_tensor(np.stack(r).reshape(tuple(target.shape) + tuple(s.shape)))
+               for r, s in zip(rows, srcs)]
+        return _pack_like(sources, out)
+
+
+def _accumulate(grads, x, g):
+    prev = grads.get(id(x))
+    grads[id(x)] = g if prev is None else prev + g
+
+
+def _flatten(struct):
+    if struct is None:
+        return []
+    if isinstance(struct, dict):
+        return [v for k in struct for v in _flatten(struct[k])]
+    if isinstance(struct, (list, tuple)):
+        return [v for s in struct for v in _flatten(s)]
+    return [struct]
+
+
+def _pack_like(struct, flat):
+    it = iter(flat)
+
+    def build(s):
+        if isinstance(s, dict):
+            return {k: build(s[k]) for k in s}
+        if isinstance(s, (list, tuple)):
+            return type(s)(build(v) for v in s)
+        return next(it)
+
+    return build(struct)
+
+
+def is_recording():
+    return bool(RECORDING)
+
+
+class stop_recording_all:
+    """Context manager pausing every active tape (used by ops.stop_gradient-like code)."""
+
+    def __enter__(self):
+        self._saved = list(RECORDING)
+        RECORDING.clear()
+
+    def __exit__(self, *exc):
+        RECORDING.extend(self._saved)
+        return False

@@ -1,0 +1,176 @@
+"""Tensor and Variable: a numpy buffer plus the hooks the tape needs.
+
+A Tensor is immutable from the user's side (ops return new tensors); a
+Variable is a Tensor whose buffer is updated in place (``assign``), which is
+what the optimizers' fused kernels do. Python operators dispatch to
+``fastnet.ops``, so ``x + residual`` or ``x[:, t, :]`` are recorded on an
+active GradientTape like any other op.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+_FLOATX = "float32"
+_variable_ids = itertools.count()
+
+
+def floatx():
+    return _FLOATX
+
+
+def standardize_dtype(dtype):
+    """'float32'-style string for any numpy/fastnet dtype spec (None -> floatx)."""
+    if dtype is None:
+        return _FLOATX
+    if isinstance(dtype, str) and dtype in ("float32", "float64", "float16", "int32", "int64",
+                                            "int8", "int16", "uint8", "bool", "bfloat16"):
+        return dtype
+    return str(np.dtype(dtype))
+
+
+class Tensor:
+    """An n-dimensional array on the CPU (float32 by default)."""
+
+    __slots__ = ("_value", "__weakref__")
+    __array_priority__ = 100  # numpy defers `ndarray + Tensor` to Tensor.__radd__
+
+    def __init__(self, value):
+        self._value = value
+
+    # ---- inspection -----------------------------------------------------------
+    @property
+    def shape(self):
+        return self._value.shape
+
+    @property
+    def dtype(self):
+        return str(self._value.dtype)
+
+    @property
+    def ndim(self):
+        return self._value.ndim
+
+    @property
+    def size(self):
+        return self._value.size
+
+    def numpy(self):
+        return self._value
+
+    def __array__(self, dtype=None, copy=None):
+        v = self._value
+        if dtype is not None and np.dtype(dtype) != v.dtype:
+            return v.astype(dtype)
+        return v.copy() if copy else v
+
+    def __len__(self):
+        if self._value.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self._value.shape[0]
+
+    def __iter__(self):
+        if self._value.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        for i in range(self._value.shape[0]):
+            yield self[i]
+
+    def __repr__(self):
+        body = np.array2string(self._value, separator=", ", threshold=64, edgeitems=3)
+        return f"<Tensor shape={self.shape}, dtype={self.dtype}, numpy=\n{body}>"
+
+    def __float__(self):
+        return float(self._value)
+
+    def __int__(self):
+        return int(self._value)
+
+    def __index__(self):
+        return int(self._value)
+
+    def __bool__(self):
+        if self._value.size != 1:
+            raise ValueError(f"The truth value of a tensor with shape {self.shape} is ambiguous")
+        return bool(self._value)
+
+    def __format__(self, spec):
+        if self._value.ndim == 0:
+            return format(self._value.item(), spec)
+        return format(str(self), spec)
+
+    __hash__ = object.__hash__
+
+    # ---- operators (defined in fastnet.ops; bound in fastnet/ops/__init__.py) ----
+    def astype(self, dtype):
+        from fastnet import ops
+
+        return ops.cast(self, dtype)
+
+    @property
+    def T(self):
+        from fastnet import ops
+
+        return ops.transpose(self)
+
+
+class Variable(Tensor):
+    """A mutable, named tensor holding weights (``keras.Variable``).
+
+    ``initializer`` is a value (array-like) or a callable ``f(shape, dtype)``.
+    """
+
+    __slots__ = ("name", "trainable", "_id", "path", "constraint", "regularizer")
+
+    def __init__(self, initializer, shape=None, dtype=None, trainable=True, autocast=True,
+                 aggregation="none", synchronization="auto", name=None):
+        if callable(initializer):
+            if shape is None:
+                raise ValueError("Variable: when `initializer` is a callable, `shape` is required")
+            dtype = standardize_dtype(dtype)
+            value = np.asarray(initializer(tuple(shape), dtype=dtype), dtype=dtype)
+        else:
+            if isinstance(initializer, Tensor):
+                initializer = initializer.numpy()
+            arr = np.asarray(initializer)
+            if dtype is None:
+                dtype = _FLOATX if arr.dtype.kind == "f" or arr.dtype == object else str(arr.dtype)
+            value = np.array(arr, dtype=standardize_dtype(dtype), copy=True)
+            if shape is not None and tuple(shape) != value.shape:
+                raise ValueError(f"Variable: initial value has shape {value.shape}, "
+                                 f"expected shape {tuple(shape)}")
+        super().__init__(np.ascontiguousarray(value))
+        self._id = next(_variable_ids)
+        self.name = name or f"variable_{self._id}"
+        self.path = self.name
+        self.trainable = bool(trainable)
+        self.constraint = None
+        self.regularizer = None
+
+    @property
+    def value(self):
+        return Tensor(self._value)
+
+    def assign(self, value):
+        v = value.numpy() if isinstance(value, Tensor) else np.asarray(value)
+        if v.shape != self._value.shape:
+            raise ValueError(f"Variable {self.name!r}: cannot assign a value of shape {v.shape} "
+                             f"to a variable of shape {self._value.shape}")
+        self._value[...] = v
+        return self
+
+    def assign_add(self, value):
+        v = value.numpy() if isinstance(value, Tensor) else np.asarray(value)
+        self._value += v.astype(self._value.dtype, copy=False)
+        return self
+
+    def assign_sub(self, value):
+        v = value.numpy() if isinstance(value, Tensor) else np.asarray(value)
+        self._value -= v.astype(self._value.dtype, copy=False)
+        return self
+
+    def __repr__(self):
+        body = np.array2string(self._value, separator=", ", threshold=64, edgeitems=3)
+        return (f"<Variable path={self.path}, shape={self.shape}, dtype={self.dtype}, "
+                f"value={body}>")

@@ -1,0 +1,146 @@
+"""The op-definition mechanism shared by every fastnet.ops module.
+
+An op computes its output with numpy or one of our kernels, wraps it in a
+Tensor, and — only when a GradientTape is recording — registers a backward
+closure ``g -> [grad per input]`` written with fastnet.ops (so gradients are
+differentiable again). ``@op`` also routes calls on symbolic KerasTensors
+(functional-API graph building) to ``fastnet.backend.symbolic``.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from fastnet.backend.tape import RECORDING, record
+from fastnet.backend.tensor import Tensor, Variable, floatx, standardize_dtype
+
+_symbolic = None  # fastnet.backend.symbolic, imported on first use
+
+
+def _symbolic_module():
+    global _symbolic
+    if _symbolic is None:
+        from fastnet.backend import symbolic
+
+        _symbolic = symbolic
+    return _symbolic
+
+
+def _has_symbolic(args, kwargs):
+    kt = _symbolic_module().KerasTensor
+    for a in args:
+        if isinstance(a, kt):
+            return True
+        if isinstance(a, (list, tuple)) and any(isinstance(v, kt) for v in a):
+            return True
+    for a in kwargs.values():
+        if isinstance(a, kt):
+            return True
+    return False
+
+
+def op(fn):
+    """Marks a public op: eager by default, symbolic when given KerasTensors."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        for a in args:
+            t = type(a)
+            if t is Tensor or t is Variable or t is np.ndarray or t is float or t is int:
+                continue
+            if _has_symbolic(args, kwargs):
+                return _symbolic_module().symbolic_call(wrapper, args, kwargs)
+            break
+        return fn(*args, **kwargs)
+
+    wrapper.__wrapped_op__ = fn
+    return wrapper
+
+
+def convert_to_tensor(x, dtype=None, sparse=None):
+    """A Tensor from a Tensor, numpy array or Python value.
+
+    Python floats and float64 arrays become float32 (Keras's floatx) unless a
+    dtype is given; Python ints become int32; bools bool.
+    """
+    if isinstance(x, Tensor):
+        if dtype is not None and x.dtype != standardize_dtype(dtype):
+            return cast(x, dtype)
+        return x
+    if dtype is not None:
+        return Tensor(np.asarray(x, dtype=standardize_dtype(dtype)))
+    if isinstance(x, np.ndarray):
+        if x.dtype == np.float64:
+            return Tensor(x.astype(floatx()))
+        if x.dtype.kind in "fiub":
+            return Tensor(x)
+        raise TypeError(f"convert_to_tensor: unsupported dtype {x.dtype}")
+    if isinstance(x, bool):
+        return Tensor(np.asarray(x, dtype=np.bool_))
+    if isinstance(x, int):
+        return Tensor(np.asarray(x, dtype=np.int32))
+    if isinstance(x, float):
+        return Tensor(np.asarray(x, dtype=floatx()))
+    if hasattr(x, "_keras_history") or type(x).__name__ == "KerasTensor":
+        raise TypeError("convert_to_tensor: a symbolic KerasTensor has no value; call the model "
+                        "on real data")
+    arr = np.asarray(x)
+    if arr.dtype == object:
+        raise TypeError(f"convert_to_tensor: cannot convert {type(x).__name__} to a tensor")
+    if arr.dtype == np.float64:
+        arr = arr.astype(floatx())
+    elif arr.dtype == np.int64 and not isinstance(x, np.generic):
+        arr = arr.astype(np.int32)
+    return Tensor(arr)
+
+
+def _t(x):
+    """Fast conversion for op inputs (scalars keep the other operand's dtype)."""
+    if isinstance(x, Tensor):
+        return x
+    return convert_to_tensor(x)
+
+
+def _v(x):
+    """The numpy value of a Tensor or a plain value."""
+    return x._value if isinstance(x, Tensor) else x
+
+
+def make(value, inputs, backward):
+    """Wraps an op's result; records it on the active tapes."""
+    out = Tensor(value)
+    if RECORDING:
+        record(out, inputs, backward)
+    return out
+
+
+def convert_to_numpy(x):
+    if isinstance(x, Tensor):
+        return np.array(x._value)
+    return np.asarray(x)
+
+
+def unbroadcast(g, shape):
+    """Sums a broadcast gradient back to `shape` (differentiable)."""
+    from fastnet.ops import math as m
+
+    shape = tuple(shape)
+    gshape = tuple(g.shape)
+    if gshape == shape:
+        return g
+    lead = len(gshape) - len(shape)
+    axes = list(range(lead))
+    for i, s in enumerate(shape):
+        if s == 1 and gshape[lead + i] != 1:
+            axes.append(lead + i)
+    if axes:
+        g = m.sum(g, axis=tuple(axes), keepdims=False)
+    return m.reshape(g, shape) if tuple(g.shape) != shape else g
+
+
+def cast(x, dtype):
+    from fastnet.ops.math import cast as _cast
+
+    return _cast(x, dtype)

@@ -1,0 +1,269 @@
+"""Neural-network ops with Keras 3's names and signatures: activations,
+softmax, the fused cross-entropies, and (over the conv/pool/norm/rnn kernels)
+convolution, pooling, batch normalization."""
+
+from __future__ import annotations
+
+import math as _pymath
+
+import numpy as np
+
+from fastnet.backend.tensor import Tensor, floatx
+from fastnet.ops import math as m
+from fastnet.ops.core import _t, make, op
+
+EPSILON = 1e-7
+
+
+def _float(x):
+    x = _t(x)
+    if x._value.dtype.kind != "f":
+        x = m.cast(x, floatx())
+    return x
+
+
+# ---- activations --------------------------------------------------------------------
+# TEMP numpy until fastnet.kernels.elementwise lands: each activation below is
+# one vectorized numpy expression; the C++ kernels replace them one for one.
+
+@op
+def relu(x):
+    x = _float(x)
+    v = x._value
+    out = np.maximum(v, 0)
+    return make(out, (x,), lambda g: (g * Tensor((v > 0).astype(v.dtype)),))
+
+
+@op
+def relu6(x):
+    x = _float(x)
+    v = x._value
+    out = np.clip(v, 0, 6)
+    return make(out, (x,), lambda g: (g * Tensor(((v > 0) & (v < 6)).astype(v.dtype)),))
+
+
+@op
+def leaky_relu(x, negative_slope=0.2):
+    x = _float(x)
+    v = x._value
+    out = np.where(v >= 0, v, v * negative_slope).astype(v.dtype)
+    return make(out, (x,),
+                lambda g: (g * Tensor(np.where(v >= 0, 1.0, negative_slope).astype(v.dtype)),))
+
+
+@op
+def sigmoid(x):
+    x = _float(x)
+    v = x._value
+    with np.errstate(over="ignore"):
+        out = np.where(v >= 0, 1.0 / (1.0 + np.exp(-v)), np.exp(v) / (1.0 + np.exp(v))).astype(v.dtype)
+    y = None
+    y = make(out, (x,), lambda g: (g * y * (1.0 - y),))
+    return y
+
+
+@op
+def tanh(x):
+    x = _float(x)
+    y = None
+    y = make(np.tanh(x._value), (x,), lambda g: (g * (1.0 - y * y),))
+    return y
+
+
+@op
+def softplus(x):
+    x = _float(x)
+    v = x._value
+    out = (np.maximum(v, 0) + np.log1p(np.exp(-np.abs(v)))).astype(v.dtype)
+    return make(out, (x,), lambda g: (g * sigmoid(x),))
+
+
+@op
+def softsign(x):
+    x = _float(x)
+    return x / (m.abs(x) + 1.0)
+
+
+@op
+def silu(x):
+    x = _float(x)
+    return x * sigmoid(x)
+
+
+swish = silu
+
+
+@op
+def hard_sigmoid(x):
+    x = _float(x)
+    return relu6(x + 3.0) / 6.0
+
+
+@op
+def hard_silu(x):
+    x = _float(x)
+    return x * hard_sigmoid(x)
+
+
+hard_swish = hard_silu
+
+
+@op
+def elu(x, alpha=1.0):
+    x = _float(x)
+    v = x._value
+    with np.errstate(over="ignore"):
+        out = np.where(v > 0, v, alpha * np.expm1(np.minimum(v, 0))).astype(v.dtype)
+    return make(out, (x,), lambda g: (g * Tensor(np.where(v > 0, 1.0, alpha * np.exp(np.minimum(v, 0))).astype(v.dtype)),))
+
+
+@op
+def selu(x):
+    alpha = 1.6732632423543772848170429916717
+    scale = 1.0507009873554804934193349852946
+    return elu(x, alpha) * scale
+
+
+@op
+def gelu(x, approximate=True):
+    x = _float(x)
+    if approximate:
+        c = _pymath.sqrt(2.0 / _pymath.pi)
+        inner = c * (x + 0.044715 * x * x * x)
+        return 0.5 * x * (1.0 + tanh(inner))
+    v = x._value
+    from math import erf
+
+    erfv = np.vectorize(erf, otypes=[v.dtype])(v / _pymath.sqrt(2.0)) if v.size else v
+    out = (0.5 * v * (1.0 + erfv)).astype(v.dtype)
+    pdf = np.exp(-0.5 * v * v) / _pymath.sqrt(2 * _pymath.pi)
+    return make(out, (x,), lambda g: (g * Tensor((0.5 * (1.0 + erfv) + v * pdf).astype(v.dtype)),))
+
+
+@op
+def mish(x):
+    x = _float(x)
+    return x * tanh(softplus(x))
+
+
+@op
+def exponential(x):
+    return m.exp(x)
+
+
+@op
+def linear(x):
+    return _t(x)
+
+
+@op
+def softmax(x, axis=-1):
+    x = _float(x)
+    v = x._value
+    e = np.exp(v - np.max(v, axis=axis, keepdims=True)) if v.size else v
+    out = e / np.sum(e, axis=axis, keepdims=True) if v.size else v
+    y = None
+
+    def backward(g):
+        return (y * (g - m.sum(g * y, axis=axis, keepdims=True)),)
+
+    y = make(out.astype(v.dtype, copy=False), (x,), backward)
+    return y
+
+
+@op
+def log_softmax(x, axis=-1):
+    x = _float(x)
+    v = x._value
+    if not v.size:
+        return make(v, (x,), lambda g: (g,))
+    shifted = v - np.max(v, axis=axis, keepdims=True)
+    out = shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+    y = None
+
+    def backward(g):
+        return (g - m.exp(y) * m.sum(g, axis=axis, keepdims=True),)
+
+    y = make(out.astype(v.dtype, copy=False), (x,), backward)
+    return y
+
+
+# ---- losses -------------------------------------------------------------------------
+
+@op
+def categorical_crossentropy(target, output, from_logits=False, axis=-1):
+    target, output = _float(target), _float(output)
+    if tuple(target.shape) != tuple(output.shape):
+        raise ValueError("Arguments `target` and `output` must have the same shape. Received: "
+                         f"target.shape={target.shape}, output.shape={output.shape}")
+    if from_logits:
+        return -m.sum(target * log_softmax(output, axis=axis), axis=axis)
+    output = output / m.sum(output, axis=axis, keepdims=True)
+    output = m.clip(output, EPSILON, 1.0 - EPSILON)
+    return -m.sum(target * m.log(output), axis=axis)
+
+
+@op
+def sparse_categorical_crossentropy(target, output, from_logits=False, axis=-1):
+    target, output = _t(target), _float(output)
+    if target.ndim == output.ndim and target.shape[-1] == 1:
+        target = m.squeeze(target, axis=-1)
+    if target.ndim != output.ndim - 1 or tuple(target.shape) != tuple(output.shape[:-1]):
+        raise ValueError("Arguments `target` and `output` must have compatible shapes: target "
+                         f"{target.shape} should be output.shape[:-1] for output {output.shape}")
+    labels = target._value.astype(np.int64)
+    n = output.shape[axis]
+    if labels.size and (labels.min() < 0 or labels.max() >= n):
+        raise ValueError(f"sparse_categorical_crossentropy: labels must be in [0, {n}), got "
+                         f"values in [{int(labels.min())}, {int(labels.max())}]")
+    if from_logits:
+        logp = log_softmax(output, axis=axis)
+    else:
+        p = output / m.sum(output, axis=axis, keepdims=True)
+        logp = m.log(m.clip(p, EPSILON, 1.0 - EPSILON))
+    picked = m.take_along_axis(logp, Tensor(labels[..., None]), axis=-1)
+    return -m.squeeze(picked, axis=-1)
+
+
+@op
+def binary_crossentropy(target, output, from_logits=False):
+    target, output = _float(target), _float(output)
+    if tuple(target.shape) != tuple(output.shape):
+        raise ValueError("Arguments `target` and `output` must have the same shape. Received: "
+                         f"target.shape={target.shape}, output.shape={output.shape}")
+    if from_logits:
+        return relu(output) - output * target + softplus(-m.abs(output))
+    output = m.clip(output, EPSILON, 1.0 - EPSILON)
+    return -(target * m.log(output) + (1.0 - target) * m.log(1.0 - output))
+
+
+@op
+def moments(x, axes, keepdims=False, synchronized=False):
+    x = _float(x)
+    mean = m.mean(x, axis=axes, keepdims=True)
+    variance = m.mean(m.square(x - mean), axis=axes, keepdims=True)
+    if not keepdims:
+        mean = m.squeeze(mean, axis=axes)
+        variance = m.squeeze(variance, axis=axes)
+    return mean, variance
+
+
+@op
+def batch_normalization(x, mean, variance, axis, offset=None, scale=None, epsilon=1e-3):
+    x = _float(x)
+    shape = [1] * x.ndim
+    shape[axis] = x.shape[axis]
+    inv = m.reshape(1.0 / m.sqrt(_t(variance) + epsilon), shape)
+    if scale is not None:
+        inv = inv * m.reshape(_t(scale), shape)
+    y = (x - m.reshape(_t(mean), shape)) * inv
+    if offset is not None:
+        y = y + m.reshape(_t(offset), shape)
+    return y
+
+
+@op
+def dropout(x, rate, noise_shape=None, seed=None):
+    from fastnet import random
+
+    return random.dropout(x, rate, noise_shape=noise_shape, seed=seed)
