@@ -5,8 +5,18 @@
 
 __version__ = "0.1.0"
 
-from fastnet import backend, callbacks, config, datasets, kernels, metrics, ops, random, utils  # noqa: E402  # noqa: E402
-from fastnet.backend import GradientTape, Tensor, Variable  # noqa: E402
+# ruff: noqa: E402, I001  (order matters: the tensor core first, then what builds on it)
+from fastnet import config, kernels
+from fastnet import backend, ops, random
+from fastnet.backend import GradientTape, Tensor, Variable
+from fastnet import activations, constraints, initializers, regularizers
+from fastnet import callbacks, datasets, losses, metrics, optimizers, utils
+from fastnet import layers, models
+from fastnet.layers import Input, InputSpec, Layer
+from fastnet.models import Model, Sequential
+from fastnet import applications
 
 __all__ = ["GradientTape", "Tensor", "Variable", "backend", "callbacks", "config", "datasets",
-           "kernels", "metrics", "ops", "random", "utils", "__version__"]
+           "kernels", "metrics", "ops", "random", "utils", "activations", "constraints",
+           "initializers", "layers", "losses", "models", "optimizers", "regularizers", "Input",
+           "InputSpec", "Layer", "Model", "Sequential", "applications", "__version__"]

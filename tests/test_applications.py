@@ -4,8 +4,9 @@ import pytest
 import fastnet
 from fastnet import applications
 
-# TEMP until fastnet.layers lands on main (remove this line then).
-pytest.importorskip("fastnet.layers.core")
+# TEMP until the convolution layers land (remove these lines then).
+if not hasattr(fastnet.layers, "Conv2D"):
+    pytest.skip("convolution layers not yet available", allow_module_level=True)
 
 
 @pytest.mark.parametrize("ctor,params", [

@@ -140,7 +140,8 @@ class Variable(Tensor):
             if shape is not None and tuple(shape) != value.shape:
                 raise ValueError(f"Variable: initial value has shape {value.shape}, "
                                  f"expected shape {tuple(shape)}")
-        super().__init__(np.ascontiguousarray(value))
+        super().__init__(np.array(value, order="C", copy=False) if value.flags.c_contiguous
+                         else np.array(value, order="C"))
         self._id = next(_variable_ids)
         self.name = name or f"variable_{self._id}"
         self.path = self.name

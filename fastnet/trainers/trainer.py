@@ -115,7 +115,7 @@ class Trainer:
             total = total + ops.sum(ops.stack([ops.sum(r) for r in reg]))
         return total, parts
 
-    def _track(self, loss, parts, batch_size):
+    def _track_losses(self, loss, parts, batch_size):
         self._loss_tracker.update_state(float(loss), sample_weight=batch_size)
         if len(self._resolved_output_names) > 1:
             from fastnet.metrics import Mean
@@ -147,7 +147,7 @@ class Trainer:
             loss, parts = self.compute_loss(x, y, y_pred, sample_weight)
         grads = tape.gradient(loss, weights)
         self.optimizer.apply(grads, weights)
-        self._track(loss, parts, _batch_len(x))
+        self._track_losses(loss, parts, _batch_len(x))
         self.compiled_metrics.update_state(y, y_pred, sample_weight)
         return self._logs()
 
@@ -156,7 +156,7 @@ class Trainer:
         y_pred = self(x, training=False)
         self._ensure_compiled_objects(y_pred)
         loss, parts = self.compute_loss(x, y, y_pred, sample_weight, training=False)
-        self._track(loss, parts, _batch_len(x))
+        self._track_losses(loss, parts, _batch_len(x))
         self.compiled_metrics.update_state(y, y_pred, sample_weight)
         return self._logs()
 

@@ -1,0 +1,81 @@
+"""Activations by name or function, as keras.activations."""
+
+from __future__ import annotations
+
+from fastnet import ops
+
+
+def relu(x, negative_slope=0.0, max_value=None, threshold=0.0):
+    if negative_slope == 0.0 and max_value is None and threshold == 0.0:
+        return ops.relu(x)
+    x = ops.convert_to_tensor(x)
+    y = ops.where(ops.greater(x, threshold), x, negative_slope * (x - threshold))
+    if max_value is not None:
+        y = ops.minimum(y, float(max_value))
+    return y
+
+
+def leaky_relu(x, negative_slope=0.2):
+    return ops.leaky_relu(x, negative_slope)
+
+
+def softmax(x, axis=-1):
+    return ops.softmax(x, axis=axis)
+
+
+def log_softmax(x, axis=-1):
+    return ops.log_softmax(x, axis=axis)
+
+
+def gelu(x, approximate=False):
+    return ops.gelu(x, approximate=approximate)
+
+
+def elu(x, alpha=1.0):
+    return ops.elu(x, alpha)
+
+
+relu6 = ops.relu6
+selu = ops.selu
+sigmoid = ops.sigmoid
+hard_sigmoid = ops.hard_sigmoid
+hard_silu = hard_swish = ops.hard_silu
+tanh = ops.tanh
+softplus = ops.softplus
+softsign = ops.softsign
+silu = swish = ops.silu
+mish = ops.mish
+exponential = ops.exponential
+
+
+def linear(x):
+    return x
+
+
+_ALL = {
+    "relu": relu, "relu6": relu6, "leaky_relu": leaky_relu, "elu": elu, "selu": selu,
+    "gelu": gelu, "sigmoid": sigmoid, "hard_sigmoid": hard_sigmoid, "hard_silu": hard_silu,
+    "hard_swish": hard_silu, "tanh": tanh, "softplus": softplus, "softsign": softsign,
+    "silu": silu, "swish": silu, "mish": mish, "exponential": exponential, "linear": linear,
+    "softmax": softmax, "log_softmax": log_softmax,
+}
+
+
+def get(identifier):
+    if identifier is None:
+        return linear
+    if isinstance(identifier, str):
+        fn = _ALL.get(identifier)
+        if fn is None:
+            raise ValueError(f"Unknown activation function: {identifier!r}. Known: {sorted(_ALL)}")
+        return fn
+    if callable(identifier):
+        return identifier
+    raise ValueError(f"Could not interpret activation function identifier: {identifier!r}")
+
+
+def serialize(fn):
+    for name, f in _ALL.items():
+        if f is fn:
+            return name
+    return getattr(fn, "__name__", str(fn))

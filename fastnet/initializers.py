@@ -1,0 +1,219 @@
+"""Weight initializers, as keras.initializers (names, defaults, formulas)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from fastnet import random as frandom
+from fastnet.backend.tensor import standardize_dtype
+
+
+def _fans(shape):
+    if len(shape) == 0:
+        return 1, 1
+    if len(shape) == 1:
+        return shape[0], shape[0]
+    if len(shape) == 2:
+        return shape[0], shape[1]
+    receptive = int(np.prod(shape[:-2]))
+    return shape[-2] * receptive, shape[-1] * receptive
+
+
+class Initializer:
+    def __call__(self, shape, dtype=None):
+        raise NotImplementedError(f"{type(self).__name__} must implement __call__")
+
+    def get_config(self):
+        return {}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+class Zeros(Initializer):
+    def __call__(self, shape, dtype=None):
+        return np.zeros(shape, dtype=standardize_dtype(dtype))
+
+
+class Ones(Initializer):
+    def __call__(self, shape, dtype=None):
+        return np.ones(shape, dtype=standardize_dtype(dtype))
+
+
+class Constant(Initializer):
+    def __init__(self, value=0.0):
+        self.value = value
+
+    def __call__(self, shape, dtype=None):
+        return np.full(shape, self.value, dtype=standardize_dtype(dtype))
+
+    def get_config(self):
+        return {"value": self.value}
+
+
+class Identity(Initializer):
+    def __init__(self, gain=1.0):
+        self.gain = gain
+
+    def __call__(self, shape, dtype=None):
+        if len(shape) != 2:
+            raise ValueError(f"Identity initializer needs a 2-D shape, got {shape}")
+        return (self.gain * np.eye(*shape)).astype(standardize_dtype(dtype))
+
+    def get_config(self):
+        return {"gain": self.gain}
+
+
+class RandomNormal(Initializer):
+    def __init__(self, mean=0.0, stddev=0.05, seed=None):
+        self.mean, self.stddev, self.seed = mean, stddev, seed
+
+    def __call__(self, shape, dtype=None):
+        return frandom.normal(shape, self.mean, self.stddev, dtype, self.seed).numpy()
+
+    def get_config(self):
+        return {"mean": self.mean, "stddev": self.stddev, "seed": self.seed}
+
+
+class RandomUniform(Initializer):
+    def __init__(self, minval=-0.05, maxval=0.05, seed=None):
+        self.minval, self.maxval, self.seed = minval, maxval, seed
+
+    def __call__(self, shape, dtype=None):
+        return frandom.uniform(shape, self.minval, self.maxval, dtype, self.seed).numpy()
+
+    def get_config(self):
+        return {"minval": self.minval, "maxval": self.maxval, "seed": self.seed}
+
+
+class TruncatedNormal(Initializer):
+    def __init__(self, mean=0.0, stddev=0.05, seed=None):
+        self.mean, self.stddev, self.seed = mean, stddev, seed
+
+    def __call__(self, shape, dtype=None):
+        return frandom.truncated_normal(shape, self.mean, self.stddev, dtype, self.seed).numpy()
+
+    def get_config(self):
+        return {"mean": self.mean, "stddev": self.stddev, "seed": self.seed}
+
+
+class VarianceScaling(Initializer):
+    def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None):
+        if scale <= 0:
+            raise ValueError(f"VarianceScaling: scale must be positive, got {scale}")
+        if mode not in ("fan_in", "fan_out", "fan_avg"):
+            raise ValueError(f"VarianceScaling: invalid mode {mode!r}")
+        if distribution not in ("truncated_normal", "untruncated_normal", "uniform", "normal"):
+            raise ValueError(f"VarianceScaling: invalid distribution {distribution!r}")
+        self.scale, self.mode, self.distribution, self.seed = scale, mode, distribution, seed
+
+    def __call__(self, shape, dtype=None):
+        fan_in, fan_out = _fans(tuple(shape))
+        n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2.0}[self.mode]
+        var = self.scale / max(1.0, n)
+        if self.distribution in ("truncated_normal", "normal"):
+            std = math.sqrt(var) / 0.87962566103423978  # std of a unit normal truncated at ±2
+            return frandom.truncated_normal(shape, 0.0, std, dtype, self.seed).numpy()
+        if self.distribution == "untruncated_normal":
+            return frandom.normal(shape, 0.0, math.sqrt(var), dtype, self.seed).numpy()
+        limit = math.sqrt(3.0 * var)
+        return frandom.uniform(shape, -limit, limit, dtype, self.seed).numpy()
+
+    def get_config(self):
+        return {"scale": self.scale, "mode": self.mode, "distribution": self.distribution,
+                "seed": self.seed}
+
+
+def _vs(name, scale, mode, dist):
+    class _Init(VarianceScaling):
+        def __init__(self, seed=None):
+            super().__init__(scale, mode, dist, seed)
+
+        def get_config(self):
+            return {"seed": self.seed}
+
+    _Init.__name__ = _Init.__qualname__ = name
+    return _Init
+
+
+GlorotUniform = _vs("GlorotUniform", 1.0, "fan_avg", "uniform")
+GlorotNormal = _vs("GlorotNormal", 1.0, "fan_avg", "truncated_normal")
+HeUniform = _vs("HeUniform", 2.0, "fan_in", "uniform")
+HeNormal = _vs("HeNormal", 2.0, "fan_in", "truncated_normal")
+LecunUniform = _vs("LecunUniform", 1.0, "fan_in", "uniform")
+LecunNormal = _vs("LecunNormal", 1.0, "fan_in", "truncated_normal")
+
+
+class Orthogonal(Initializer):
+    def __init__(self, gain=1.0, seed=None):
+        self.gain, self.seed = gain, seed
+
+    def __call__(self, shape, dtype=None):
+        if len(shape) < 2:
+            raise ValueError(f"Orthogonal initializer needs at least 2 dims, got shape {shape}")
+        rows = int(np.prod(shape[:-1]))
+        cols = shape[-1]
+        flat = frandom.normal((max(rows, cols), min(rows, cols)), seed=self.seed,
+                              dtype="float64").numpy()
+        q, r = np.linalg.qr(flat)
+        q *= np.sign(np.diag(r))
+        if rows < cols:
+            q = q.T
+        return (self.gain * q[:rows, :cols]).reshape(shape).astype(standardize_dtype(dtype))
+
+    def get_config(self):
+        return {"gain": self.gain, "seed": self.seed}
+
+
+# tf.keras-era aliases the seeds use (tf.random_normal_initializer()).
+random_normal_initializer = RandomNormal
+random_uniform_initializer = RandomUniform
+
+_ALL = {c.__name__: c for c in (Zeros, Ones, Constant, Identity, RandomNormal, RandomUniform,
+                                TruncatedNormal, VarianceScaling, GlorotUniform, GlorotNormal,
+                                HeUniform, HeNormal, LecunUniform, LecunNormal, Orthogonal)}
+_ALIASES = {
+    "zeros": Zeros, "ones": Ones, "constant": Constant, "identity": Identity,
+    "random_normal": RandomNormal, "random_uniform": RandomUniform,
+    "truncated_normal": TruncatedNormal, "variance_scaling": VarianceScaling,
+    "glorot_uniform": GlorotUniform, "glorot_normal": GlorotNormal, "he_uniform": HeUniform,
+    "he_normal": HeNormal, "lecun_uniform": LecunUniform, "lecun_normal": LecunNormal,
+    "orthogonal": Orthogonal,
+}
+
+
+def get(identifier):
+    if identifier is None:
+        return None
+    if isinstance(identifier, Initializer):
+        return identifier
+    if isinstance(identifier, str):
+        cls = _ALIASES.get(identifier) or _ALL.get(identifier)
+        if cls is None:
+            raise ValueError(f"Could not interpret initializer identifier: {identifier!r}")
+        return cls()
+    if isinstance(identifier, dict):
+        return deserialize(identifier)
+    if isinstance(identifier, type) and issubclass(identifier, Initializer):
+        return identifier()
+    if callable(identifier):
+        return identifier
+    raise ValueError(f"Could not interpret initializer identifier: {identifier!r}")
+
+
+def serialize(init):
+    if isinstance(init, Initializer):
+        return {"module": "keras.initializers", "class_name": type(init).__name__,
+                "config": init.get_config(), "registered_name": None}
+    return getattr(init, "__name__", None)
+
+
+def deserialize(config, custom_objects=None):
+    name = config["class_name"]
+    cls = (custom_objects or {}).get(name) or _ALL.get(name) or _ALIASES.get(name)
+    if cls is None:
+        raise ValueError(f"Unknown initializer: {name!r}")
+    return cls(**config.get("config", {}))

@@ -1,0 +1,336 @@
+"""Core layers: Input, Dense, Activation, Dropout, Flatten, Reshape, Permute,
+RepeatVector, Lambda, Embedding, and OpLayer (fastnet.ops calls in functional code)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fastnet import activations as activations_mod
+from fastnet import constraints as constraints_mod
+from fastnet import initializers as initializers_mod
+from fastnet import ops
+from fastnet import regularizers as regularizers_mod
+from fastnet.backend.symbolic import KerasTensor
+from fastnet.layers.layer import InputSpec, Layer, _flatten, _map
+
+
+class InputLayer(Layer):
+    def __init__(self, shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None,
+                 input_tensor=None, name=None, **kwargs):
+        input_shape = kwargs.pop("input_shape", None)
+        batch_input_shape = kwargs.pop("batch_input_shape", None)
+        super().__init__(name=name, dtype=dtype)
+        if shape is None and input_shape is not None:
+            shape = input_shape
+        if batch_shape is None and batch_input_shape is not None:
+            batch_shape = batch_input_shape
+        if batch_shape is None:
+            if shape is None:
+                raise ValueError("You must pass a `shape` argument to Input (or `batch_shape`).")
+            if isinstance(shape, int):
+                shape = (shape,)
+            batch_shape = (batch_size,) + tuple(shape)
+        self.batch_shape = tuple(batch_shape)
+        self.sparse = bool(sparse)
+        self.built = True
+        tensor = KerasTensor(self.batch_shape, dtype=self.dtype, name=self.name)
+        from fastnet.layers.layer import Node
+
+        node = Node(self, (), {}, [tensor])
+        self._inbound_nodes.append(node)
+        tensor._keras_history = (self, 0, 0)
+        self.output_tensor = tensor
+
+    def call(self, inputs):
+        return inputs
+
+    def get_config(self):
+        return {"batch_shape": list(self.batch_shape), "dtype": self.dtype,
+                "sparse": self.sparse, "name": self.name}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+def Input(shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None, name=None,
+          tensor=None):
+    """A symbolic input of a functional model: its shape excludes the batch axis."""
+    layer = InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, sparse=sparse,
+                       batch_shape=batch_shape, name=name)
+    return layer.output_tensor
+
+
+class Dense(Layer):
+    """``activation(inputs @ kernel + bias)`` on the last axis; kernel (in, units)."""
+
+    def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
+                 activity_regularizer=None, kernel_constraint=None, bias_constraint=None,
+                 lora_rank=None, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(units, (int, np.integer)) or isinstance(units, bool) or units <= 0:
+            raise ValueError(f"Received an invalid value for `units`, expected a positive "
+                             f"integer. Received: units={units}")
+        self.units = int(units)
+        self.activation = activations_mod.get(activation)
+        self.use_bias = use_bias
+        self.kernel_initializer = initializers_mod.get(kernel_initializer)
+        self.bias_initializer = initializers_mod.get(bias_initializer)
+        self.kernel_regularizer = regularizers_mod.get(kernel_regularizer)
+        self.bias_regularizer = regularizers_mod.get(bias_regularizer)
+        self.activity_regularizer = regularizers_mod.get(activity_regularizer)
+        self.kernel_constraint = constraints_mod.get(kernel_constraint)
+        self.bias_constraint = constraints_mod.get(bias_constraint)
+        self.input_spec = InputSpec(min_ndim=2)
+        self.supports_masking = True
+
+    def build(self, input_shape):
+        input_dim = input_shape[-1]
+        if input_dim is None:
+            raise ValueError(f"Dense layer {self.name!r}: the last dimension of the input must "
+                             f"be defined, got input shape {input_shape}")
+        self.kernel = self.add_weight(shape=(input_dim, self.units), name="kernel",
+                                      initializer=self.kernel_initializer,
+                                      regularizer=self.kernel_regularizer,
+                                      constraint=self.kernel_constraint)
+        self.bias = self.add_weight(shape=(self.units,), name="bias",
+                                    initializer=self.bias_initializer,
+                                    regularizer=self.bias_regularizer,
+                                    constraint=self.bias_constraint) if self.use_bias else None
+        self.input_spec = InputSpec(min_ndim=2, axes={-1: input_dim})
+        self.built = True
+
+    def call(self, inputs):
+        x = ops.matmul(inputs, self.kernel)
+        if self.bias is not None:
+            x = ops.add(x, self.bias)
+        return self.activation(x)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (self.units,)
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units,
+                "activation": activations_mod.serialize(self.activation),
+                "use_bias": self.use_bias,
+                "kernel_initializer": initializers_mod.serialize(self.kernel_initializer),
+                "bias_initializer": initializers_mod.serialize(self.bias_initializer),
+                "kernel_regularizer": regularizers_mod.serialize(self.kernel_regularizer),
+                "bias_regularizer": regularizers_mod.serialize(self.bias_regularizer)}
+
+
+class Activation(Layer):
+    def __init__(self, activation, **kwargs):
+        super().__init__(**kwargs)
+        self.activation = activations_mod.get(activation)
+        self.supports_masking = True
+
+    def call(self, inputs):
+        return self.activation(inputs)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "activation": activations_mod.serialize(self.activation)}
+
+
+class Dropout(Layer):
+    def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if not 0 <= rate <= 1:
+            raise ValueError(f"Invalid value received for argument `rate`. Expected a float "
+                             f"value between 0 and 1. Received: rate={rate}")
+        self.rate = rate
+        self.noise_shape = noise_shape
+        self.seed = seed
+        self.supports_masking = True
+
+    def call(self, inputs, training=False):
+        if training and self.rate > 0:
+            return ops.dropout(inputs, self.rate, noise_shape=self.noise_shape)
+        return inputs
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate, "noise_shape": self.noise_shape,
+                "seed": self.seed}
+
+
+class Flatten(Layer):
+    def __init__(self, data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        self.input_spec = InputSpec(min_ndim=1)
+
+    def call(self, inputs):
+        return ops.reshape(inputs, (inputs.shape[0], -1))
+
+    def compute_output_shape(self, input_shape):
+        rest = input_shape[1:]
+        n = None if any(s is None for s in rest) else int(np.prod(rest)) if rest else 1
+        return (input_shape[0], n)
+
+
+class Reshape(Layer):
+    def __init__(self, target_shape, **kwargs):
+        super().__init__(**kwargs)
+        self.target_shape = tuple(target_shape)
+
+    def call(self, inputs):
+        return ops.reshape(inputs, (inputs.shape[0],) + self.target_shape)
+
+    def compute_output_shape(self, input_shape):
+        if -1 in self.target_shape:
+            known = int(np.prod([s for s in self.target_shape if s != -1]))
+            rest = input_shape[1:]
+            total = None if any(s is None for s in rest) else int(np.prod(rest))
+            fill = None if total is None else total // known
+            return (input_shape[0],) + tuple(fill if s == -1 else s for s in self.target_shape)
+        rest = input_shape[1:]
+        if all(s is not None for s in rest) and int(np.prod(rest)) != int(np.prod(self.target_shape)):
+            raise ValueError(f"Layer {self.name!r}: cannot reshape input of shape {input_shape} "
+                             f"to target shape {self.target_shape}: total sizes differ")
+        return (input_shape[0],) + self.target_shape
+
+    def get_config(self):
+        return {**super().get_config(), "target_shape": list(self.target_shape)}
+
+
+class Permute(Layer):
+    def __init__(self, dims, **kwargs):
+        super().__init__(**kwargs)
+        self.dims = tuple(dims)
+        if sorted(self.dims) != list(range(1, len(self.dims) + 1)):
+            raise ValueError(f"Invalid permutation argument `dims` for Permute Layer. The set "
+                             f"of indices in `dims` must be consecutive and start from 1. "
+                             f"Received dims={dims}")
+
+    def call(self, inputs):
+        return ops.transpose(inputs, (0,) + self.dims)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0],) + tuple(input_shape[d] for d in self.dims)
+
+    def get_config(self):
+        return {**super().get_config(), "dims": list(self.dims)}
+
+
+class RepeatVector(Layer):
+    def __init__(self, n, **kwargs):
+        super().__init__(**kwargs)
+        self.n = int(n)
+        self.input_spec = InputSpec(ndim=2)
+
+    def call(self, inputs):
+        return ops.repeat(ops.expand_dims(inputs, 1), self.n, axis=1)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.n, input_shape[1])
+
+    def get_config(self):
+        return {**super().get_config(), "n": self.n}
+
+
+class Lambda(Layer):
+    def __init__(self, function, output_shape=None, mask=None, arguments=None, **kwargs):
+        super().__init__(**kwargs)
+        self.function = function
+        self._output_shape = output_shape
+        self.arguments = arguments or {}
+
+    def call(self, inputs, mask=None, training=None):
+        return self.function(inputs, **self.arguments)
+
+    def compute_output_shape(self, input_shape):
+        if self._output_shape is None:
+            raise NotImplementedError
+        if callable(self._output_shape):
+            return self._output_shape(input_shape)
+        return (input_shape[0],) + tuple(self._output_shape)
+
+
+class Embedding(Layer):
+    """Integer indices (batch, ...) → vectors (batch, ..., output_dim)."""
+
+    def __init__(self, input_dim, output_dim, embeddings_initializer="uniform",
+                 embeddings_regularizer=None, embeddings_constraint=None, mask_zero=False,
+                 weights=None, lora_rank=None, **kwargs):
+        kwargs.pop("input_length", None)
+        super().__init__(**kwargs)
+        if input_dim <= 0 or output_dim <= 0:
+            raise ValueError(f"Both `input_dim` and `output_dim` should be positive, Received "
+                             f"input_dim = {input_dim} and output_dim = {output_dim}")
+        self.input_dim = int(input_dim)
+        self.output_dim = int(output_dim)
+        init = "random_uniform" if embeddings_initializer == "uniform" else embeddings_initializer
+        self.embeddings_initializer = initializers_mod.get(init)
+        self.embeddings_regularizer = regularizers_mod.get(embeddings_regularizer)
+        self.embeddings_constraint = constraints_mod.get(embeddings_constraint)
+        self.mask_zero = mask_zero
+        self.supports_masking = mask_zero
+        self._initial_weights = weights
+
+    def build(self, input_shape=None):
+        self.embeddings = self.add_weight(shape=(self.input_dim, self.output_dim),
+                                          initializer=self.embeddings_initializer,
+                                          name="embeddings",
+                                          regularizer=self.embeddings_regularizer,
+                                          constraint=self.embeddings_constraint)
+        if self._initial_weights is not None:
+            self.set_weights(self._initial_weights)
+        self.built = True
+
+    def call(self, inputs):
+        idx = ops.convert_to_tensor(inputs)
+        if idx.dtype not in ("int32", "int64"):
+            idx = ops.cast(idx, "int32")
+        return ops.take(self.embeddings, idx, axis=0)
+
+    def compute_mask(self, inputs, mask=None):
+        if not self.mask_zero:
+            return None
+        return ops.not_equal(inputs, 0)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape) + (self.output_dim,)
+
+    def _output_dtype(self, inputs):
+        return "float32"
+
+    def get_config(self):
+        return {**super().get_config(), "input_dim": self.input_dim,
+                "output_dim": self.output_dim, "mask_zero": self.mask_zero}
+
+
+class OpLayer(Layer):
+    """Wraps one fastnet.ops call made on KerasTensors (``x + y``, ``ops.concatenate``)."""
+
+    def __init__(self, op_fn, args, kwargs):
+        name = getattr(op_fn, "__name__", "op")
+        super().__init__(name=None)
+        self.name = _unique_op_name(name)
+        self.op_fn = op_fn
+        self.op_args = args
+        self.op_kwargs = kwargs
+        self.built = True
+
+    def _call_symbolic_op(self):
+        # The tensors among the op's arguments become this layer's inputs.
+        tensors = [t for t in _flatten([list(self.op_args), list(self.op_kwargs.values())])
+                   if isinstance(t, KerasTensor)]
+        return self(tensors)
+
+    def call(self, inputs):
+        values = iter(inputs if isinstance(inputs, (list, tuple)) else [inputs])
+        args, kwargs = _map(lambda t: next(values) if isinstance(t, KerasTensor) else t,
+                            (list(self.op_args), dict(self.op_kwargs)))
+        return self.op_fn(*args, **kwargs)
+
+
+def _unique_op_name(name):
+    from fastnet.backend import naming
+
+    return naming.unique_name(name)

@@ -1,0 +1,509 @@
+"""The Layer base class: state, building, calling (eager and symbolic), tracking.
+
+Eager call:    inputs → build on first call from their shapes → check input_spec
+               → call() under the training context → outputs (Tensors).
+Symbolic call: KerasTensor inputs → build → output spec from
+               compute_output_shape (or a dry run of call() on small dummy
+               tensors, twice, to find which dims are None) → a Node recording
+               the call → KerasTensor outputs. No kernel runs.
+"""
+
+from __future__ import annotations
+
+import inspect
+import threading
+
+import numpy as np
+
+from fastnet import constraints as constraints_mod
+from fastnet import initializers as initializers_mod
+from fastnet import ops
+from fastnet import regularizers as regularizers_mod
+from fastnet.backend import naming
+from fastnet.backend.symbolic import KerasTensor, dummy_value
+from fastnet.backend.tape import stop_recording_all
+from fastnet.backend.tensor import Tensor, Variable, standardize_dtype
+
+_context = threading.local()
+
+
+def _current_training():
+    return getattr(_context, "training", None)
+
+
+class InputSpec:
+    """Constraints a layer puts on its input: ndim, min/max ndim, axis sizes, dtype."""
+
+    def __init__(self, dtype=None, shape=None, ndim=None, max_ndim=None, min_ndim=None,
+                 axes=None, allow_last_axis_squeeze=False, name=None):
+        self.dtype = dtype
+        self.shape = tuple(shape) if shape is not None else None
+        self.ndim = len(shape) if shape is not None else ndim
+        self.max_ndim = max_ndim
+        self.min_ndim = min_ndim
+        self.axes = dict(axes or {})
+        self.name = name
+
+
+def _flatten(struct):
+    if isinstance(struct, dict):
+        return [v for k in struct for v in _flatten(struct[k])]
+    if isinstance(struct, (list, tuple)):
+        return [v for s in struct for v in _flatten(s)]
+    return [struct]
+
+
+def _map(fn, struct):
+    if isinstance(struct, dict):
+        return {k: _map(fn, v) for k, v in struct.items()}
+    if isinstance(struct, (list, tuple)):
+        return type(struct)(_map(fn, v) for v in struct)
+    return fn(struct)
+
+
+def _shape_struct(struct):
+    return _map(lambda t: tuple(t.shape), struct)
+
+
+def _is_tensorlike(x):
+    return isinstance(x, (Tensor, KerasTensor, np.ndarray))
+
+
+class Node:
+    """One call of a layer in a functional graph."""
+
+    def __init__(self, layer, call_args, call_kwargs, outputs):
+        self.operation = layer
+        self.call_args = call_args          # positional args (first is the inputs structure)
+        self.call_kwargs = call_kwargs      # keyword args (may hold tensors, e.g. mask)
+        self.outputs = outputs              # list of KerasTensors
+        self.input_tensors = [t for t in _flatten([call_args, list(call_kwargs.values())])
+                              if isinstance(t, KerasTensor)]
+
+    @property
+    def parent_nodes(self):
+        out = []
+        for t in self.input_tensors:
+            hist = t._keras_history
+            if hist is not None:
+                out.append(hist[0]._inbound_nodes[hist[1]])
+        return out
+
+
+class Layer:
+    """Base class of every layer (and of Model)."""
+
+    _tracking_ready = False
+
+    def __init__(self, trainable=True, name=None, dtype=None, autocast=True,
+                 input_shape=None, input_dim=None, batch_input_shape=None, batch_size=None,
+                 input_length=None, **kwargs):
+        if kwargs:
+            unknown = ", ".join(sorted(kwargs))
+            raise TypeError(f"{type(self).__name__}: unrecognized keyword argument(s): {unknown}")
+        object.__setattr__(self, "_tracking_ready", False)
+        self._layers = []
+        self._own_weights = []
+        self._losses = []
+        self._inbound_nodes = []
+        self.name = name or naming.unique_name(naming.to_snake_case(type(self).__name__))
+        self._trainable = trainable
+        self.built = False
+        self.input_spec = None
+        self.supports_masking = getattr(self, "supports_masking", False)
+        self.dtype = standardize_dtype(dtype.name if hasattr(dtype, "name") else dtype)
+        self._build_shapes = None
+        self.activity_regularizer = None
+        if input_dim is not None and input_shape is None:
+            input_shape = (input_dim,)
+        if batch_input_shape is not None:
+            self._batch_input_shape = tuple(batch_input_shape)
+        elif input_shape is not None:
+            self._batch_input_shape = (batch_size,) + tuple(input_shape)
+        else:
+            self._batch_input_shape = None
+        self._call_has_training = "training" in inspect.signature(self.call).parameters
+        self._call_has_mask = "mask" in inspect.signature(self.call).parameters
+        object.__setattr__(self, "_tracking_ready", True)
+
+    # ---- attribute tracking ------------------------------------------------------
+    def __setattr__(self, name, value):
+        if self._tracking_ready and not name.startswith("_"):
+            self._track(value)
+        object.__setattr__(self, name, value)
+
+    def _track(self, value):
+        if isinstance(value, Layer):
+            if value is not self and not any(value is lay for lay in self._layers):
+                self._layers.append(value)
+        elif isinstance(value, Variable):
+            if not any(value is w for w in self._own_weights):
+                self._own_weights.append(value)
+        elif isinstance(value, (list, tuple)):
+            for v in value:
+                self._track(v)
+        elif isinstance(value, dict):
+            for v in value.values():
+                self._track(v)
+
+    def _check_super_init(self):
+        if "_layers" not in self.__dict__:
+            raise RuntimeError(f"{type(self).__name__}: call super().__init__() in __init__ "
+                               "before using the layer")
+
+    # ---- weights --------------------------------------------------------------------
+    def add_weight(self, shape=None, initializer=None, dtype=None, trainable=True,
+                   autocast=True, regularizer=None, constraint=None, aggregation="none",
+                   name=None):
+        self._check_super_init()
+        shape = tuple(shape or ())
+        dtype = standardize_dtype(dtype or self.dtype)
+        if initializer is None:
+            initializer = "glorot_uniform" if np.dtype(dtype).kind == "f" else "zeros"
+        init = initializers_mod.get(initializer)
+        var = Variable(init, shape=shape, dtype=dtype, trainable=trainable,
+                       name=name or f"variable_{len(self._own_weights)}")
+        var.path = f"{self.name}/{var.name}"
+        var.regularizer = regularizers_mod.get(regularizer)
+        var.constraint = constraints_mod.get(constraint)
+        self._own_weights.append(var)
+        return var
+
+    add_variable = add_weight
+
+    @property
+    def trainable(self):
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value):
+        self._trainable = bool(value)
+        for lay in self._layers:
+            lay.trainable = value
+
+    def _all_weights(self):
+        seen, out = set(), []
+        for w in self._own_weights:
+            if id(w) not in seen:
+                seen.add(id(w))
+                out.append(w)
+        for lay in self._layers:
+            for w in lay._all_weights():
+                if id(w) not in seen:
+                    seen.add(id(w))
+                    out.append(w)
+        return out
+
+    @property
+    def weights(self):
+        return self.trainable_weights + self.non_trainable_weights
+
+    @property
+    def variables(self):
+        return self.weights
+
+    @property
+    def trainable_weights(self):
+        if not self.trainable:
+            return []
+        out, seen = [], set()
+        for w in self._own_weights:
+            if w.trainable and id(w) not in seen:
+                seen.add(id(w))
+                out.append(w)
+        for lay in self._layers:
+            for w in lay.trainable_weights:
+                if id(w) not in seen:
+                    seen.add(id(w))
+                    out.append(w)
+        return out
+
+    trainable_variables = trainable_weights
+
+    @property
+    def non_trainable_weights(self):
+        trainable = {id(w) for w in self.trainable_weights}
+        return [w for w in self._all_weights() if id(w) not in trainable]
+
+    non_trainable_variables = non_trainable_weights
+
+    def get_weights(self):
+        return [np.array(w.numpy()) for w in self.weights]
+
+    def set_weights(self, weights):
+        params = self.weights
+        if len(weights) != len(params):
+            raise ValueError(f"Layer {self.name!r} expected {len(params)} weights, but received "
+                             f"{len(weights)} input weights.")
+        for p, w in zip(params, weights):
+            w = np.asarray(w)
+            if tuple(p.shape) != tuple(w.shape):
+                raise ValueError(f"Layer {self.name!r} weight shape {tuple(p.shape)} is not "
+                                 f"compatible with provided weight shape {tuple(w.shape)}.")
+        for p, w in zip(params, weights):
+            p.assign(np.asarray(w, dtype=p.dtype))
+
+    def count_params(self):
+        if not self.built and not self.weights:
+            raise ValueError(f"You tried to call `count_params` on layer '{self.name}', but the "
+                             "layer isn't built. You can build it manually via: "
+                             f"`{self.name}.build(batch_input_shape)`.")
+        return int(sum(int(np.prod(w.shape)) for w in self.weights))
+
+    @property
+    def layers(self):
+        return list(self._layers)
+
+    # ---- losses -----------------------------------------------------------------------
+    def add_loss(self, loss):
+        self._losses.append(loss)
+
+    @property
+    def losses(self):
+        out = list(self._losses)
+        for w in self._own_weights:
+            if w.regularizer is not None and w.trainable:
+                out.append(w.regularizer(w))
+        for lay in self._layers:
+            out.extend(lay.losses)
+        return out
+
+    def _clear_losses(self):
+        self._losses = []
+        for lay in self._layers:
+            lay._clear_losses()
+
+    # ---- building ---------------------------------------------------------------------
+    def build(self, input_shape=None):
+        self.built = True
+
+    def _maybe_build(self, shapes):
+        if self.built:
+            return
+        self._build_shapes = shapes
+        sig = inspect.signature(self.build)
+        if len(sig.parameters) == 0:
+            self.build()
+        else:
+            self.build(shapes[0] if isinstance(shapes, list) and len(shapes) == 1 else shapes)
+        self.built = True
+
+    def compute_output_shape(self, input_shape):
+        raise NotImplementedError
+
+    def compute_mask(self, inputs, mask=None):
+        if not self.supports_masking:
+            return None
+        return mask
+
+    # ---- input checks -------------------------------------------------------------------
+    def _check_input_spec(self, inputs):
+        if self.input_spec is None:
+            return
+        specs = self.input_spec if isinstance(self.input_spec, (list, tuple)) else [self.input_spec]
+        flat = _flatten(inputs)
+        for i, (spec, x) in enumerate(zip(specs, flat)):
+            if spec is None or x is None:
+                continue
+            shape = tuple(x.shape)
+            where = f'Input {i} of layer "{self.name}" is incompatible with the layer: '
+            if spec.ndim is not None and len(shape) != spec.ndim:
+                raise ValueError(f"{where}expected ndim={spec.ndim}, found ndim={len(shape)}. "
+                                 f"Full shape received: {shape}")
+            if spec.min_ndim is not None and len(shape) < spec.min_ndim:
+                raise ValueError(f"{where}expected min_ndim={spec.min_ndim}, found "
+                                 f"ndim={len(shape)}. Full shape received: {shape}")
+            if spec.max_ndim is not None and len(shape) > spec.max_ndim:
+                raise ValueError(f"{where}expected max_ndim={spec.max_ndim}, found "
+                                 f"ndim={len(shape)}. Full shape received: {shape}")
+            for axis, size in spec.axes.items():
+                if size is None or not shape:
+                    continue
+                dim = shape[axis] if -len(shape) <= axis < len(shape) else None
+                if dim is not None and dim != size:
+                    raise ValueError(f"{where}expected axis {axis} of input shape to have value "
+                                     f"{size}, but received input with shape {shape}")
+            if spec.shape is not None:
+                for want, got in zip(spec.shape, shape):
+                    if want is not None and got is not None and want != got:
+                        raise ValueError(f"{where}expected shape={spec.shape}, found "
+                                         f"shape={shape}")
+
+    # ---- calling ------------------------------------------------------------------------
+    def call(self, inputs, *args, **kwargs):
+        return inputs
+
+    def __call__(self, *args, **kwargs):
+        self._check_super_init()
+        if not args:
+            if "inputs" in kwargs:
+                args = (kwargs.pop("inputs"),)
+            else:
+                raise ValueError(f"Layer {self.name!r}: missing the `inputs` argument")
+        inputs = args[0]
+        flat = _flatten([args, list(kwargs.values())])
+        if any(isinstance(t, KerasTensor) for t in flat):
+            return self._symbolic_call(args, kwargs)
+        inputs = _map(lambda x: ops.convert_to_tensor(x) if isinstance(x, np.ndarray) else x,
+                      inputs)
+        args = (inputs,) + tuple(args[1:])
+        self._maybe_build(self._build_shape_arg(inputs))
+        self._check_input_spec(inputs)
+        return self._call_with_context(args, kwargs)
+
+    def _build_shape_arg(self, inputs):
+        if isinstance(inputs, (list, tuple)):
+            return [tuple(t.shape) if hasattr(t, "shape") else None for t in inputs]
+        if isinstance(inputs, dict):
+            return {k: tuple(v.shape) for k, v in inputs.items()}
+        return tuple(inputs.shape)
+
+    def _call_with_context(self, args, kwargs):
+        training = kwargs.get("training", None)
+        prev = _current_training()
+        if training is None:
+            training = prev
+        if self._call_has_training:
+            kwargs["training"] = training
+        else:
+            kwargs.pop("training", None)
+        if not self._call_has_mask:
+            kwargs.pop("mask", None)
+        _context.training = training
+        try:
+            out = self.call(*args, **kwargs)
+        finally:
+            _context.training = prev
+        if self.activity_regularizer is not None:
+            for o in _flatten(out):
+                self.add_loss(self.activity_regularizer(o))
+        return out
+
+    # ---- symbolic -----------------------------------------------------------------------
+    def _symbolic_call(self, args, kwargs):
+        inputs = args[0]
+        shapes = self._build_shape_arg(inputs)
+        self._maybe_build(shapes)
+        self._check_input_spec(inputs)
+        out_spec = self._output_spec(args, kwargs)
+        outputs = _map(lambda spec: KerasTensor(spec.shape, spec.dtype), out_spec)
+        flat_out = _flatten(outputs)
+        node = Node(self, args, kwargs, flat_out)
+        self._inbound_nodes.append(node)
+        for i, t in enumerate(flat_out):
+            t._keras_history = (self, len(self._inbound_nodes) - 1, i)
+            t.name = self.name if len(flat_out) == 1 else f"{self.name}_{i}"
+        return outputs
+
+    def _output_spec(self, args, kwargs):
+        inputs = args[0]
+        try:
+            shape = self.compute_output_shape(_shape_struct(inputs))
+            dtype = self._output_dtype(inputs)
+            return _spec_struct(shape, dtype)
+        except NotImplementedError:
+            pass
+        return self._dry_run_spec(args, kwargs)
+
+    def _output_dtype(self, inputs):
+        return self.dtype if np.dtype(self.dtype).kind == "f" else "float32"
+
+    def _dry_run_spec(self, args, kwargs):
+        """Runs call() on dummy data twice (None dims = 2, then 3) to infer the output spec."""
+        results = []
+        for fill in (2, 3):
+            concrete = _map(lambda x, fill=fill: ops.convert_to_tensor(dummy_value(x, fill))
+                            if isinstance(x, KerasTensor) else x, (args, kwargs))
+            cargs, ckwargs = concrete
+            ckwargs = dict(ckwargs)
+            ckwargs.setdefault("training", False)
+            with stop_recording_all():
+                saved = self._losses
+                try:
+                    out = self._call_with_context(tuple(cargs), ckwargs)
+                finally:
+                    self._losses = saved
+            results.append(out)
+        a, b = results
+
+        def merge(x, y):
+            shape = tuple(None if p != q else p for p, q in zip(x.shape, y.shape))
+            return _Spec(shape, x.dtype)
+
+        return _map2(merge, a, b)
+
+    # ---- graph access -------------------------------------------------------------------
+    def _node_attr(self, attr):
+        if not self._inbound_nodes:
+            raise AttributeError(f"Layer {self.name!r} has never been called and thus has no "
+                                 f"defined {attr}.")
+        node = self._inbound_nodes[0]
+        if attr == "output":
+            return node.outputs[0] if len(node.outputs) == 1 else list(node.outputs)
+        ins = node.call_args[0]
+        return ins
+
+    @property
+    def output(self):
+        return self._node_attr("output")
+
+    @property
+    def input(self):
+        return self._node_attr("input")
+
+    # ---- config -------------------------------------------------------------------------
+    def get_config(self):
+        config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
+        if self._batch_input_shape is not None:
+            config["batch_input_shape"] = list(self._batch_input_shape)
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def get_build_config(self):
+        if self._build_shapes is not None:
+            return {"input_shape": self._build_shapes}
+        return None
+
+    def build_from_config(self, config):
+        if config and "input_shape" in config:
+            self._maybe_build(config["input_shape"])
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+class _Spec:
+    """A (shape, dtype) leaf of an output structure."""
+
+    __slots__ = ("shape", "dtype")
+
+    def __init__(self, shape, dtype):
+        self.shape = tuple(None if s is None else int(s) for s in shape)
+        self.dtype = dtype
+
+
+def _is_shape(s):
+    return isinstance(s, (tuple, list)) and all(v is None or isinstance(v, (int, np.integer))
+                                                for v in s)
+
+
+def _spec_struct(shape, dtype):
+    """compute_output_shape result → _Spec leaves."""
+    if _is_shape(shape):
+        return _Spec(shape, dtype)
+    if isinstance(shape, (list, tuple)):
+        return [_spec_struct(s, dtype) for s in shape]
+    if isinstance(shape, dict):
+        return {k: _spec_struct(v, dtype) for k, v in shape.items()}
+    raise TypeError(f"compute_output_shape returned an unexpected value: {shape!r}")
+
+
+def _map2(fn, a, b):
+    if isinstance(a, dict):
+        return {k: _map2(fn, a[k], b[k]) for k in a}
+    if isinstance(a, (list, tuple)):
+        return type(a)(_map2(fn, x, y) for x, y in zip(a, b))
+    return fn(a, b)

@@ -1,0 +1,192 @@
+"""Functional models: a DAG of layer calls recorded on KerasTensors.
+
+Construction walks back from the outputs through each KerasTensor's
+``_keras_history`` (layer, node index, tensor index) to the inputs, checks
+the graph is connected and names are unique, and keeps a topological order
+of nodes. Calling the model runs each node's layer on the values of its
+input tensors, in that order.
+"""
+
+from __future__ import annotations
+
+from fastnet import ops
+from fastnet.backend.symbolic import KerasTensor
+from fastnet.layers.core import InputLayer
+from fastnet.layers.layer import _flatten, _map
+from fastnet.models.model import Model
+
+
+class Functional(Model):
+    def __init__(self, inputs, outputs, name=None, trainable=True, **kwargs):
+        Model.__init__(self, name=name, trainable=trainable, **kwargs)
+        self._init_graph(inputs, outputs)
+
+    def _init_graph(self, inputs, outputs):
+        if isinstance(inputs, dict):
+            self._input_struct = dict(inputs)
+        elif isinstance(inputs, (list, tuple)):
+            self._input_struct = list(inputs)
+        else:
+            self._input_struct = inputs
+        self._output_struct = list(outputs) if isinstance(outputs, tuple) else outputs
+        self._inputs = _flatten(self._input_struct)
+        self._outputs = _flatten(self._output_struct)
+        for t in self._inputs + self._outputs:
+            if not isinstance(t, KerasTensor):
+                raise ValueError(f"All `inputs` and `outputs` of a functional Model must be "
+                                 f"symbolic tensors (from fastnet.Input or layer calls); got "
+                                 f"{type(t).__name__}")
+        input_ids = {id(t) for t in self._inputs}
+        order, seen = [], set()
+
+        def visit(tensor, path):
+            if id(tensor) in input_ids:
+                return
+            layer, node_index, _ = tensor._keras_history
+            node = layer._inbound_nodes[node_index]
+            key = id(node)
+            if key in seen:
+                return
+            if key in path:
+                raise ValueError("The functional graph has a cycle")
+            if isinstance(layer, InputLayer):
+                raise ValueError(
+                    f"Graph disconnected: cannot obtain value for tensor {tensor} at layer "
+                    f'"{layer.name}". The following previous layers were accessed without '
+                    f"issue: {[n.operation.name for n in order]}. Pass this Input to the "
+                    "Model's `inputs`.")
+            path = path | {key}
+            for t in node.input_tensors:
+                visit(t, path)
+            seen.add(key)
+            order.append(node)
+
+        for t in self._outputs:
+            visit(t, frozenset())
+        self._nodes = order
+        layers = []
+        for t in self._inputs:
+            lay = t._keras_history[0]
+            if lay not in layers:
+                layers.append(lay)
+        for node in order:
+            if node.operation not in layers:
+                layers.append(node.operation)
+        names = [lay.name for lay in layers]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"The name {dup[0]!r} is used {names.count(dup[0])} times in the "
+                             "model. All operation names should be unique.")
+        object.__setattr__(self, "_layers", layers)
+        self.built = True
+        self._build_shapes = [t.shape for t in self._inputs]
+
+    @property
+    def inputs(self):
+        return list(self._inputs)
+
+    @property
+    def outputs(self):
+        return list(self._outputs)
+
+    @property
+    def input(self):
+        s = self._input_struct
+        return s
+
+    @property
+    def output(self):
+        return self._output_struct
+
+    @property
+    def input_names(self):
+        return [t._keras_history[0].name for t in self._inputs]
+
+    @property
+    def output_names(self):
+        return [t._keras_history[0].name for t in self._outputs]
+
+    @property
+    def layers(self):
+        return list(self._layers)
+
+    def _standardize_inputs(self, inputs):
+        if isinstance(inputs, dict):
+            names = self.input_names
+            missing = [n for n in names if n not in inputs]
+            if missing:
+                raise ValueError(f"Missing input(s) {missing} for model {self.name!r}; expected "
+                                 f"keys {names}, got {sorted(inputs)}")
+            flat = [inputs[n] for n in names]
+        else:
+            flat = _flatten(inputs)
+        if len(flat) != len(self._inputs):
+            raise ValueError(f"Model {self.name!r} expects {len(self._inputs)} input(s), but it "
+                             f"received {len(flat)} input tensors.")
+        out = []
+        for value, kt in zip(flat, self._inputs):
+            t = ops.convert_to_tensor(value)
+            if kt.dtype.startswith("float") and not t.dtype.startswith("float"):
+                t = ops.cast(t, kt.dtype)
+            elif kt.dtype.startswith("int") and t.dtype.startswith("float"):
+                t = ops.cast(t, kt.dtype)
+            if len(t.shape) != len(kt.shape) or any(
+                    want is not None and want != got for want, got in zip(kt.shape, t.shape)):
+                layer = kt._keras_history[0]
+                raise ValueError(f'Input 0 of layer "{layer.name}" is incompatible with the layer: '
+                                 f"expected shape={kt.shape}, found shape={tuple(t.shape)}")
+            out.append(t)
+        return out
+
+    def build(self, input_shape=None):
+        self.built = True
+
+    def _maybe_build(self, shapes):
+        self.built = True
+
+    def _check_input_spec(self, inputs):
+        return
+
+    def call(self, inputs, training=None, mask=None):
+        values = {id(kt): v for kt, v in zip(self._inputs, self._standardize_inputs(inputs))}
+        masks = {}
+        for node in self._nodes:
+            layer = node.operation
+
+            def resolve(x):
+                if isinstance(x, KerasTensor):
+                    return values[id(x)]
+                return x
+
+            args = _map(resolve, list(node.call_args))
+            kwargs = _map(resolve, dict(node.call_kwargs))
+            if training is not None:
+                kwargs["training"] = training
+            in_masks = [masks.get(id(t)) for t in node.input_tensors]
+            if layer._call_has_mask and "mask" not in kwargs and any(m is not None for m in in_masks):
+                kwargs["mask"] = in_masks[0] if len(in_masks) == 1 else in_masks
+            out = layer(*args, **kwargs)
+            flat = _flatten(out)
+            for kt, v in zip(node.outputs, flat):
+                values[id(kt)] = v
+            if layer.supports_masking or hasattr(layer, "mask_zero"):
+                m = layer.compute_mask(args[0], in_masks[0] if len(in_masks) == 1 else
+                                       (in_masks or None))
+                if m is not None:
+                    for kt in node.outputs:
+                        masks[id(kt)] = m
+        return _map(lambda kt: values[id(kt)], self._output_struct)
+
+    def compute_output_shape(self, input_shape):
+        return _map(lambda kt: kt.shape, self._output_struct)
+
+    def get_config(self):
+        from fastnet.saving.serialization import functional_config
+
+        return functional_config(self)
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        from fastnet.saving.serialization import functional_from_config
+
+        return functional_from_config(config, custom_objects)

@@ -1,0 +1,105 @@
+"""Model: a Layer with training (Trainer), summary and saving.
+
+``Model(inputs, outputs)`` builds a Functional graph model; subclassing
+``Model`` with ``__init__`` + ``call`` gives an imperative model whose
+layers are tracked through attributes.
+"""
+
+from __future__ import annotations
+
+from fastnet import ops
+from fastnet.backend.tape import stop_recording_all
+from fastnet.layers.layer import Layer
+from fastnet.trainers.trainer import Trainer
+
+
+class Model(Trainer, Layer):
+    def __new__(cls, *args, **kwargs):
+        if cls is Model and (args or "inputs" in kwargs or "outputs" in kwargs):
+            from fastnet.models.functional import Functional
+
+            return Functional.__new__(Functional)
+        return super().__new__(cls)
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+
+    @property
+    def layers(self):
+        return list(self._layers)
+
+    @property
+    def output_names(self):
+        return ["output"]
+
+    def build(self, input_shape=None):
+        """Creates the weights of a subclassed model by calling it once on zeros."""
+        if self.built:
+            return
+        if input_shape is None:
+            raise ValueError("You must provide an `input_shape` argument to build().")
+        shapes = input_shape if isinstance(input_shape, list) and input_shape and \
+            isinstance(input_shape[0], (list, tuple)) else None
+        with stop_recording_all():
+            if shapes is not None:
+                dummy = [ops.zeros(tuple(1 if s is None else s for s in sh)) for sh in shapes]
+            else:
+                dummy = ops.zeros(tuple(1 if s is None else s for s in input_shape))
+            self._build_input_shape = input_shape
+            self.built = True
+            try:
+                self._call_with_context((dummy,), {"training": False})
+            except Exception:
+                self.built = False
+                raise
+
+    def __call__(self, *args, **kwargs):
+        out = super().__call__(*args, **kwargs)
+        if not self.built:
+            self.built = True
+        return out
+
+    def get_layer(self, name=None, index=None):
+        if index is not None and name is not None:
+            raise ValueError("Provide only a layer name or a layer index. Received: "
+                             f"index={index}, name={name}.")
+        if index is not None:
+            if len(self.layers) <= index:
+                raise ValueError(f"Was asked to retrieve layer at index {index} but model only "
+                                 f"has {len(self.layers)} layers.")
+            return self.layers[index]
+        if name is not None:
+            for layer in self.layers:
+                if layer.name == name:
+                    return layer
+            raise ValueError(f"No such layer: {name}. Existing layers are: "
+                             f"{[layer.name for layer in self.layers]}.")
+        raise ValueError("Provide either a layer name or layer index at `get_layer`.")
+
+    def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False,
+                show_trainable=False, layer_range=None):
+        from fastnet.models.summary import print_summary
+
+        print_summary(self, line_length=line_length, print_fn=print_fn,
+                      expand_nested=expand_nested, show_trainable=show_trainable)
+
+    def save(self, filepath, overwrite=True, **kwargs):
+        from fastnet import saving
+
+        saving.save_model(self, filepath, overwrite=overwrite, **kwargs)
+
+    def save_weights(self, filepath, overwrite=True):
+        from fastnet import saving
+
+        saving.save_weights(self, filepath, overwrite=overwrite)
+
+    def load_weights(self, filepath, skip_mismatch=False, **kwargs):
+        from fastnet import saving
+
+        saving.load_weights(self, filepath, skip_mismatch=skip_mismatch, **kwargs)
+
+    def get_config(self):
+        return {"name": self.name, "trainable": self.trainable}
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name}, built={self.built}>"
