@@ -4,10 +4,6 @@ import pytest
 import fastnet
 from fastnet import applications
 
-# TEMP until the convolution layers land (remove these lines then).
-if not hasattr(fastnet.layers, "Conv2D"):
-    pytest.skip("convolution layers not yet available", allow_module_level=True)
-
 
 @pytest.mark.parametrize("ctor,params", [
     (applications.VGG16, 138_357_544),

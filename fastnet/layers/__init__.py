@@ -41,3 +41,66 @@ __all__ = [
     "Minimum", "Multiply", "Subtract", "add", "average", "concatenate", "dot", "maximum",
     "minimum", "multiply", "subtract",
 ]
+
+from fastnet.layers.conv import (  # noqa: E402
+    Conv1D,
+    Conv1DTranspose,
+    Conv2D,
+    Conv2DTranspose,
+    Conv3D,
+    Convolution1D,
+    Convolution2D,
+    Convolution3D,
+    DepthwiseConv2D,
+    SeparableConv2D,
+)
+from fastnet.layers.normalization import BatchNormalization, LayerNormalization  # noqa: E402
+from fastnet.layers.pooling import (  # noqa: E402
+    AveragePooling1D,
+    AveragePooling2D,
+    AveragePooling3D,
+    AvgPool1D,
+    AvgPool2D,
+    AvgPool3D,
+    GlobalAveragePooling1D,
+    GlobalAveragePooling2D,
+    GlobalAveragePooling3D,
+    GlobalAvgPool1D,
+    GlobalAvgPool2D,
+    GlobalMaxPool1D,
+    GlobalMaxPool2D,
+    GlobalMaxPooling1D,
+    GlobalMaxPooling2D,
+    GlobalMaxPooling3D,
+    MaxPool1D,
+    MaxPool2D,
+    MaxPool3D,
+    MaxPooling1D,
+    MaxPooling2D,
+    MaxPooling3D,
+)
+from fastnet.layers.reshaping import (  # noqa: E402
+    Cropping1D,
+    Cropping2D,
+    Cropping3D,
+    UpSampling1D,
+    UpSampling2D,
+    UpSampling3D,
+    ZeroPadding1D,
+    ZeroPadding2D,
+    ZeroPadding3D,
+)
+from fastnet.layers.rnn import GRU, LSTM, Bidirectional, SimpleRNN, TimeDistributed  # noqa: E402
+
+__all__ += [
+    "Conv1D", "Conv1DTranspose", "Conv2D", "Conv2DTranspose", "Conv3D", "Convolution1D",
+    "Convolution2D", "Convolution3D", "DepthwiseConv2D", "SeparableConv2D",
+    "BatchNormalization", "LayerNormalization", "AveragePooling1D", "AveragePooling2D",
+    "AveragePooling3D", "AvgPool1D", "AvgPool2D", "AvgPool3D", "GlobalAveragePooling1D",
+    "GlobalAveragePooling2D", "GlobalAveragePooling3D", "GlobalAvgPool1D", "GlobalAvgPool2D",
+    "GlobalMaxPool1D", "GlobalMaxPool2D", "GlobalMaxPooling1D", "GlobalMaxPooling2D",
+    "GlobalMaxPooling3D", "MaxPool1D", "MaxPool2D", "MaxPool3D", "MaxPooling1D", "MaxPooling2D",
+    "MaxPooling3D", "Cropping1D", "Cropping2D", "Cropping3D", "UpSampling1D", "UpSampling2D",
+    "UpSampling3D", "ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D", "GRU", "LSTM",
+    "Bidirectional", "SimpleRNN", "TimeDistributed",
+]

@@ -26,6 +26,7 @@ from fastnet.ops.math import (
     subtract,
 )
 from fastnet.ops.nn import *  # noqa: F401,F403
+from fastnet.ops.spatial import *  # noqa: F401,F403
 
 __all__ = ["convert_to_tensor", "convert_to_numpy"]
 

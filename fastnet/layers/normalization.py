@@ -1,0 +1,126 @@
+"""BatchNormalization and LayerNormalization (Keras 3 defaults and weight order)."""
+
+from __future__ import annotations
+
+from fastnet import constraints as constraints_mod
+from fastnet import initializers as initializers_mod
+from fastnet import ops
+from fastnet import regularizers as regularizers_mod
+from fastnet.layers.layer import InputSpec, Layer
+
+
+class BatchNormalization(Layer):
+    """Normalizes with batch statistics in training (and updates the moving
+    mean/variance with `momentum`), with the moving statistics in inference."""
+
+    def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
+                 beta_initializer="zeros", gamma_initializer="ones",
+                 moving_mean_initializer="zeros", moving_variance_initializer="ones",
+                 beta_regularizer=None, gamma_regularizer=None, beta_constraint=None,
+                 gamma_constraint=None, synchronized=False, **kwargs):
+        super().__init__(**kwargs)
+        self.axis = axis
+        self.momentum = float(momentum)
+        self.epsilon = float(epsilon)
+        self.center = center
+        self.scale = scale
+        self.beta_initializer = initializers_mod.get(beta_initializer)
+        self.gamma_initializer = initializers_mod.get(gamma_initializer)
+        self.moving_mean_initializer = initializers_mod.get(moving_mean_initializer)
+        self.moving_variance_initializer = initializers_mod.get(moving_variance_initializer)
+        self.beta_regularizer = regularizers_mod.get(beta_regularizer)
+        self.gamma_regularizer = regularizers_mod.get(gamma_regularizer)
+        self.beta_constraint = constraints_mod.get(beta_constraint)
+        self.gamma_constraint = constraints_mod.get(gamma_constraint)
+        self.supports_masking = True
+
+    def build(self, input_shape):
+        axis = self.axis % len(input_shape)
+        dim = input_shape[axis]
+        if dim is None:
+            raise ValueError(f"Axis {self.axis} of input tensor should have a defined dimension "
+                             f"but the layer received an input with shape {input_shape}.")
+        self._axis = axis
+        shape = (dim,)
+        self.gamma = self.add_weight(shape=shape, name="gamma", initializer=self.gamma_initializer,
+                                     regularizer=self.gamma_regularizer,
+                                     constraint=self.gamma_constraint) if self.scale else None
+        self.beta = self.add_weight(shape=shape, name="beta", initializer=self.beta_initializer,
+                                    regularizer=self.beta_regularizer,
+                                    constraint=self.beta_constraint) if self.center else None
+        self.moving_mean = self.add_weight(shape=shape, name="moving_mean", trainable=False,
+                                           initializer=self.moving_mean_initializer)
+        self.moving_variance = self.add_weight(shape=shape, name="moving_variance",
+                                               trainable=False,
+                                               initializer=self.moving_variance_initializer)
+        self.input_spec = InputSpec(ndim=len(input_shape), axes={self.axis: dim})
+        self.built = True
+
+    def call(self, inputs, training=None, mask=None):
+        axis = self._axis
+        reduce_axes = tuple(i for i in range(inputs.ndim) if i != axis)
+        if training and self.trainable:
+            mean, var = ops.moments(inputs, axes=reduce_axes)
+            m = self.momentum
+            self.moving_mean.assign(self.moving_mean.numpy() * m + mean.numpy() * (1.0 - m))
+            self.moving_variance.assign(self.moving_variance.numpy() * m + var.numpy() * (1.0 - m))
+        else:
+            mean, var = self.moving_mean, self.moving_variance
+        return ops.batch_normalization(inputs, mean, var, axis=axis, offset=self.beta,
+                                       scale=self.gamma, epsilon=self.epsilon)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis, "momentum": self.momentum,
+                "epsilon": self.epsilon, "center": self.center, "scale": self.scale}
+
+
+class LayerNormalization(Layer):
+    def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True, rms_scaling=False,
+                 beta_initializer="zeros", gamma_initializer="ones", beta_regularizer=None,
+                 gamma_regularizer=None, beta_constraint=None, gamma_constraint=None, **kwargs):
+        super().__init__(**kwargs)
+        self.axis = axis
+        self.epsilon = epsilon
+        self.center = center
+        self.scale = scale
+        self.rms_scaling = rms_scaling
+        self.beta_initializer = initializers_mod.get(beta_initializer)
+        self.gamma_initializer = initializers_mod.get(gamma_initializer)
+        self.supports_masking = True
+
+    def build(self, input_shape):
+        axes = [self.axis] if isinstance(self.axis, int) else list(self.axis)
+        self._axes = tuple(a % len(input_shape) for a in axes)
+        shape = tuple(input_shape[a] for a in self._axes)
+        self.gamma = self.add_weight(shape=shape, name="gamma",
+                                     initializer=self.gamma_initializer) if self.scale else None
+        self.beta = self.add_weight(shape=shape, name="beta",
+                                    initializer=self.beta_initializer) if self.center else None
+        self.built = True
+
+    def call(self, inputs):
+        axes = self._axes
+        bshape = [inputs.shape[i] if i in axes else 1 for i in range(inputs.ndim)]
+        if self.rms_scaling:
+            var = ops.mean(ops.square(inputs), axis=axes, keepdims=True)
+            y = inputs / ops.sqrt(var + self.epsilon)
+        else:
+            mean, var = ops.moments(inputs, axes=axes, keepdims=True)
+            y = (inputs - mean) / ops.sqrt(var + self.epsilon)
+        if self.gamma is not None:
+            y = y * ops.reshape(self.gamma, bshape)
+        if self.beta is not None and not self.rms_scaling:
+            y = y + ops.reshape(self.beta, bshape)
+        return y
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis, "epsilon": self.epsilon,
+                "center": self.center, "scale": self.scale}
+
+

@@ -1,0 +1,126 @@
+"""Pooling layers: Max/AveragePooling1D/2D/3D, GlobalMax/AveragePooling1D/2D/3D."""
+
+from __future__ import annotations
+
+from fastnet import ops
+from fastnet.layers.layer import InputSpec, Layer
+from fastnet.ops.spatial import conv_output_length
+
+
+class _Pooling(Layer):
+    rank = 2
+    kind = "max"
+
+    def __init__(self, pool_size=2, strides=None, padding="valid", data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        n = self.rank
+        self.pool_size = (pool_size,) * n if isinstance(pool_size, int) else tuple(pool_size)
+        if strides is None:
+            strides = self.pool_size
+        self.strides = (strides,) * n if isinstance(strides, int) else tuple(strides)
+        if len(self.pool_size) != n or min(self.pool_size) <= 0 or min(self.strides) <= 0:
+            raise ValueError(f"Layer {self.name}: pool_size and strides must be {n} positive "
+                             f"integers, got pool_size={pool_size}, strides={strides}")
+        self.padding = padding.lower()
+        if self.padding not in ("valid", "same"):
+            raise ValueError(f"Invalid padding {padding!r} for layer {self.name}")
+        self.input_spec = InputSpec(ndim=n + 2)
+
+    def call(self, inputs):
+        fn = ops.max_pool if self.kind == "max" else ops.average_pool
+        return fn(inputs, self.pool_size, self.strides, self.padding)
+
+    def compute_output_shape(self, input_shape):
+        spatial = [conv_output_length(input_shape[1 + i], self.pool_size[i], self.strides[i],
+                                      self.padding) for i in range(self.rank)]
+        return (input_shape[0],) + tuple(spatial) + (input_shape[-1],)
+
+    def get_config(self):
+        return {**super().get_config(), "pool_size": list(self.pool_size),
+                "strides": list(self.strides), "padding": self.padding}
+
+
+class MaxPooling1D(_Pooling):
+    rank, kind = 1, "max"
+
+
+class MaxPooling2D(_Pooling):
+    rank, kind = 2, "max"
+
+
+class MaxPooling3D(_Pooling):
+    rank, kind = 3, "max"
+
+
+class AveragePooling1D(_Pooling):
+    rank, kind = 1, "avg"
+
+
+class AveragePooling2D(_Pooling):
+    rank, kind = 2, "avg"
+
+
+class AveragePooling3D(_Pooling):
+    rank, kind = 3, "avg"
+
+
+class _GlobalPooling(Layer):
+    rank = 2
+    kind = "max"
+
+    def __init__(self, data_format=None, keepdims=False, **kwargs):
+        super().__init__(**kwargs)
+        self.keepdims = keepdims
+        self.input_spec = InputSpec(ndim=self.rank + 2)
+        self.supports_masking = self.rank == 1
+
+    def call(self, inputs, mask=None):
+        axes = tuple(range(1, self.rank + 1))
+        if self.kind == "max":
+            return ops.max(inputs, axis=axes, keepdims=self.keepdims)
+        if mask is not None and self.rank == 1:
+            m = ops.expand_dims(ops.cast(mask, inputs.dtype), -1)
+            return ops.sum(inputs * m, axis=1, keepdims=self.keepdims) / ops.maximum(
+                ops.sum(m, axis=1, keepdims=self.keepdims), 1e-7)
+        return ops.mean(inputs, axis=axes, keepdims=self.keepdims)
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+    def compute_output_shape(self, input_shape):
+        if self.keepdims:
+            return (input_shape[0],) + (1,) * self.rank + (input_shape[-1],)
+        return (input_shape[0], input_shape[-1])
+
+    def get_config(self):
+        return {**super().get_config(), "keepdims": self.keepdims}
+
+
+class GlobalMaxPooling1D(_GlobalPooling):
+    rank, kind = 1, "max"
+
+
+class GlobalMaxPooling2D(_GlobalPooling):
+    rank, kind = 2, "max"
+
+
+class GlobalMaxPooling3D(_GlobalPooling):
+    rank, kind = 3, "max"
+
+
+class GlobalAveragePooling1D(_GlobalPooling):
+    rank, kind = 1, "avg"
+
+
+class GlobalAveragePooling2D(_GlobalPooling):
+    rank, kind = 2, "avg"
+
+
+class GlobalAveragePooling3D(_GlobalPooling):
+    rank, kind = 3, "avg"
+
+
+MaxPool1D, MaxPool2D, MaxPool3D = MaxPooling1D, MaxPooling2D, MaxPooling3D
+AvgPool1D, AvgPool2D, AvgPool3D = AveragePooling1D, AveragePooling2D, AveragePooling3D
+GlobalMaxPool1D, GlobalMaxPool2D = GlobalMaxPooling1D, GlobalMaxPooling2D
+GlobalAvgPool1D, GlobalAvgPool2D = GlobalAveragePooling1D, GlobalAveragePooling2D

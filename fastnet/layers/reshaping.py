@@ -1,0 +1,127 @@
+"""Reshaping layers: UpSampling1D/2D/3D, ZeroPadding1D/2D, Cropping1D/2D."""
+
+from __future__ import annotations
+
+from fastnet import ops
+from fastnet.layers.layer import InputSpec, Layer
+
+
+def _pairs(padding, n, name):
+    if isinstance(padding, int):
+        return ((padding, padding),) * n
+    out = []
+    for p in padding:
+        out.append((p, p) if isinstance(p, int) else tuple(p))
+    if len(out) != n:
+        raise ValueError(f"`{name}` should have {n} elements. Received: {padding}")
+    return tuple(out)
+
+
+class _UpSampling(Layer):
+    rank = 2
+
+    def __init__(self, size=2, data_format=None, interpolation="nearest", **kwargs):
+        super().__init__(**kwargs)
+        self.size = (size,) * self.rank if isinstance(size, int) else tuple(size)
+        if interpolation != "nearest":
+            raise ValueError(f"UpSampling: only interpolation='nearest' is supported, got "
+                             f"{interpolation!r}")
+        self.interpolation = interpolation
+        self.input_spec = InputSpec(ndim=self.rank + 2)
+
+    def call(self, inputs):
+        return ops.upsampling(inputs, self.size)
+
+    def compute_output_shape(self, input_shape):
+        sp = [None if input_shape[1 + i] is None else input_shape[1 + i] * self.size[i]
+              for i in range(self.rank)]
+        return (input_shape[0],) + tuple(sp) + (input_shape[-1],)
+
+    def get_config(self):
+        return {**super().get_config(), "size": list(self.size)}
+
+
+class UpSampling1D(_UpSampling):
+    rank = 1
+
+    def get_config(self):
+        return {**Layer.get_config(self), "size": self.size[0]}
+
+
+class UpSampling2D(_UpSampling):
+    rank = 2
+
+
+class UpSampling3D(_UpSampling):
+    rank = 3
+
+
+class _ZeroPadding(Layer):
+    rank = 2
+
+    def __init__(self, padding=1, data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        self.padding = _pairs(padding, self.rank, "padding")
+        self.input_spec = InputSpec(ndim=self.rank + 2)
+
+    def call(self, inputs):
+        return ops.pad(inputs, [(0, 0)] + list(self.padding) + [(0, 0)])
+
+    def compute_output_shape(self, input_shape):
+        sp = [None if input_shape[1 + i] is None else input_shape[1 + i] + sum(self.padding[i])
+              for i in range(self.rank)]
+        return (input_shape[0],) + tuple(sp) + (input_shape[-1],)
+
+    def get_config(self):
+        return {**super().get_config(), "padding": [list(p) for p in self.padding]}
+
+
+class ZeroPadding1D(_ZeroPadding):
+    rank = 1
+
+
+class ZeroPadding2D(_ZeroPadding):
+    rank = 2
+
+
+class ZeroPadding3D(_ZeroPadding):
+    rank = 3
+
+
+class _Cropping(Layer):
+    rank = 2
+
+    def __init__(self, cropping=((0, 0), (0, 0)), data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        self.cropping = _pairs(cropping, self.rank, "cropping")
+        self.input_spec = InputSpec(ndim=self.rank + 2)
+
+    def call(self, inputs):
+        key = (slice(None),) + tuple(slice(a, (inputs.shape[1 + i] - b))
+                                     for i, (a, b) in enumerate(self.cropping)) + (slice(None),)
+        return inputs[key]
+
+    def compute_output_shape(self, input_shape):
+        sp = []
+        for i, (a, b) in enumerate(self.cropping):
+            size = input_shape[1 + i]
+            if size is not None and size - a - b <= 0:
+                raise ValueError(f"Layer {self.name}: cropping {self.cropping} is too large for "
+                                 f"input shape {input_shape}")
+            sp.append(None if size is None else size - a - b)
+        return (input_shape[0],) + tuple(sp) + (input_shape[-1],)
+
+    def get_config(self):
+        return {**super().get_config(), "cropping": [list(p) for p in self.cropping]}
+
+
+class Cropping1D(_Cropping):
+    rank = 1
+
+
+class Cropping2D(_Cropping):
+    rank = 2
+
+
+class Cropping3D(_Cropping):
+    rank = 3

@@ -1,0 +1,281 @@
+"""Recurrent layers: SimpleRNN, LSTM, GRU (Keras weight layouts and gate
+orders), Bidirectional and TimeDistributed.
+
+TEMP: the time loop runs in Python over fastnet.ops (one fused GEMM for the
+input projection of all steps, then per step one GEMM with the recurrent
+kernel) until fastnet.kernels.rnn's C++ sequence loop lands.
+"""
+
+from __future__ import annotations
+
+import copy
+
+from fastnet import activations as activations_mod
+from fastnet import initializers as initializers_mod
+from fastnet import ops
+from fastnet import regularizers as regularizers_mod
+from fastnet.layers.layer import InputSpec, Layer
+
+
+class _RNN(Layer):
+    gates = 1
+
+    def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
+                 kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
+                 bias_initializer="zeros", kernel_regularizer=None, recurrent_regularizer=None,
+                 bias_regularizer=None, activity_regularizer=None, kernel_constraint=None,
+                 recurrent_constraint=None, bias_constraint=None, dropout=0.0,
+                 recurrent_dropout=0.0, return_sequences=False, return_state=False,
+                 go_backwards=False, stateful=False, unroll=False, seed=None, **kwargs):
+        self._extra_init(kwargs)
+        super().__init__(**kwargs)
+        if not isinstance(units, int) or units <= 0:
+            raise ValueError(f"Received an invalid value for argument `units`, expected a "
+                             f"positive integer, got {units}.")
+        self.units = units
+        self.activation = activations_mod.get(activation)
+        self.recurrent_activation = activations_mod.get(recurrent_activation)
+        self.use_bias = use_bias
+        self.kernel_initializer = initializers_mod.get(kernel_initializer)
+        self.recurrent_initializer = initializers_mod.get(recurrent_initializer)
+        self.bias_initializer = initializers_mod.get(bias_initializer)
+        self.kernel_regularizer = regularizers_mod.get(kernel_regularizer)
+        self.recurrent_regularizer = regularizers_mod.get(recurrent_regularizer)
+        self.bias_regularizer = regularizers_mod.get(bias_regularizer)
+        self.dropout = dropout
+        self.recurrent_dropout = recurrent_dropout
+        self.return_sequences = return_sequences
+        self.return_state = return_state
+        self.go_backwards = go_backwards
+        self.stateful = stateful
+        self.supports_masking = True
+        self.input_spec = InputSpec(ndim=3)
+
+    def _extra_init(self, kwargs):
+        pass
+
+    def _bias_shape(self):
+        return (self.gates * self.units,)
+
+    def _bias_init(self):
+        return self.bias_initializer
+
+    def build(self, input_shape):
+        in_dim = input_shape[-1]
+        g = self.gates * self.units
+        self.kernel = self.add_weight(shape=(in_dim, g), name="kernel",
+                                      initializer=self.kernel_initializer,
+                                      regularizer=self.kernel_regularizer)
+        self.recurrent_kernel = self.add_weight(shape=(self.units, g), name="recurrent_kernel",
+                                                initializer=self.recurrent_initializer,
+                                                regularizer=self.recurrent_regularizer)
+        self.bias = self.add_weight(shape=self._bias_shape(), name="bias",
+                                    initializer=self._bias_init(),
+                                    regularizer=self.bias_regularizer) if self.use_bias else None
+        self.input_spec = InputSpec(ndim=3, axes={-1: in_dim})
+        self.built = True
+
+    def _initial_states(self, batch):
+        return [ops.zeros((batch, self.units))]
+
+    def call(self, inputs, mask=None, training=None, initial_state=None):
+        x = ops.convert_to_tensor(inputs)
+        batch, steps = x.shape[0], x.shape[1]
+        states = list(initial_state) if initial_state is not None else self._initial_states(batch)
+        if isinstance(initial_state, ops.Tensor):
+            states = [initial_state]
+        proj = ops.matmul(x, self.kernel)  # all time steps in one GEMM
+        if self.bias is not None:
+            proj = proj + self._input_bias()
+        order = range(steps - 1, -1, -1) if self.go_backwards else range(steps)
+        outputs = []
+        out = ops.zeros((batch, self.units))
+        for t in order:
+            new_out, new_states = self._step(proj[:, t, :], states)
+            if mask is not None:
+                m = ops.expand_dims(ops.cast(ops.convert_to_tensor(mask)[:, t], "float32"), -1)
+                new_out = new_out * m + out * (1.0 - m)
+                new_states = [ns * m + s * (1.0 - m) for ns, s in zip(new_states, states)]
+            out, states = new_out, new_states
+            outputs.append(out)
+        result = ops.stack(outputs, axis=1) if self.return_sequences else out
+        if self.return_state:
+            return [result] + list(states)
+        return result
+
+    def _input_bias(self):
+        return self.bias
+
+    def compute_mask(self, inputs, mask=None):
+        if mask is None or not self.return_sequences:
+            return None if not self.return_state else [None] * (1 + len(self._state_names()))
+        return mask
+
+    def _state_names(self):
+        return ["h"]
+
+    def compute_output_shape(self, input_shape):
+        out = (input_shape[0], input_shape[1], self.units) if self.return_sequences else \
+            (input_shape[0], self.units)
+        if self.return_state:
+            return [out] + [(input_shape[0], self.units) for _ in self._state_names()]
+        return out
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units,
+                "activation": activations_mod.serialize(self.activation),
+                "recurrent_activation": activations_mod.serialize(self.recurrent_activation),
+                "use_bias": self.use_bias, "return_sequences": self.return_sequences,
+                "return_state": self.return_state, "go_backwards": self.go_backwards,
+                "dropout": self.dropout, "recurrent_dropout": self.recurrent_dropout}
+
+
+class SimpleRNN(_RNN):
+    gates = 1
+
+    def _step(self, xp, states):
+        h = self.activation(xp + ops.matmul(states[0], self.recurrent_kernel))
+        return h, [h]
+
+
+class LSTM(_RNN):
+    """Gate order i, f, c, o; kernel (in, 4u), recurrent_kernel (u, 4u), bias (4u,)."""
+
+    gates = 4
+
+    def _extra_init(self, kwargs):
+        self.unit_forget_bias = kwargs.pop("unit_forget_bias", True)
+
+    def _bias_init(self):
+        if not self.unit_forget_bias:
+            return self.bias_initializer
+        base, units = self.bias_initializer, self.units
+
+        def init(shape, dtype=None):
+            import numpy as np
+
+            b = np.asarray(base((units,), dtype=dtype))
+            return np.concatenate([b, np.ones(units, dtype=b.dtype),
+                                   np.asarray(base((2 * units,), dtype=dtype))])
+
+        return init
+
+    def _initial_states(self, batch):
+        return [ops.zeros((batch, self.units)), ops.zeros((batch, self.units))]
+
+    def _state_names(self):
+        return ["h", "c"]
+
+    def _step(self, xp, states):
+        h, c = states
+        z = xp + ops.matmul(h, self.recurrent_kernel)
+        u = self.units
+        i = self.recurrent_activation(z[:, :u])
+        f = self.recurrent_activation(z[:, u:2 * u])
+        g = self.activation(z[:, 2 * u:3 * u])
+        o = self.recurrent_activation(z[:, 3 * u:])
+        c = f * c + i * g
+        h = o * self.activation(c)
+        return h, [h, c]
+
+
+class GRU(_RNN):
+    """Gate order z, r, h; reset_after=True: bias (2, 3u) (input row, recurrent row)."""
+
+    gates = 3
+
+    def _extra_init(self, kwargs):
+        self.reset_after = kwargs.pop("reset_after", True)
+
+    def _bias_shape(self):
+        return (2, 3 * self.units) if self.reset_after else (3 * self.units,)
+
+    def _input_bias(self):
+        return self.bias[0] if self.reset_after else self.bias
+
+    def _step(self, xp, states):
+        h = states[0]
+        u = self.units
+        hr = ops.matmul(h, self.recurrent_kernel)
+        if self.reset_after and self.bias is not None:
+            hr = hr + self.bias[1]
+        z = self.recurrent_activation(xp[:, :u] + hr[:, :u])
+        r = self.recurrent_activation(xp[:, u:2 * u] + hr[:, u:2 * u])
+        if self.reset_after:
+            hh = self.activation(xp[:, 2 * u:] + r * hr[:, 2 * u:])
+        else:
+            hh = self.activation(xp[:, 2 * u:] + ops.matmul(r * h, self.recurrent_kernel[:, 2 * u:]))
+        h = z * h + (1.0 - z) * hh
+        return h, [h]
+
+    def get_config(self):
+        return {**super().get_config(), "reset_after": self.reset_after}
+
+
+class Bidirectional(Layer):
+    def __init__(self, layer, merge_mode="concat", weights=None, backward_layer=None, **kwargs):
+        super().__init__(**kwargs)
+        if merge_mode not in ("concat", "sum", "mul", "ave", None):
+            raise ValueError(f"Invalid merge mode. Received: {merge_mode}. Merge mode should be "
+                             "one of {'sum', 'mul', 'ave', 'concat', None}")
+        self.forward_layer = layer
+        if backward_layer is None:
+            backward_layer = copy.copy(layer)
+            object.__setattr__(backward_layer, "_tracking_ready", False)
+            backward_layer._own_weights = []
+            backward_layer._layers = []
+            backward_layer._inbound_nodes = []
+            backward_layer.built = False
+            backward_layer.go_backwards = not layer.go_backwards
+            backward_layer.name = "backward_" + layer.name
+            object.__setattr__(backward_layer, "_tracking_ready", True)
+        self.backward_layer = backward_layer
+        self.forward_layer.name = "forward_" + layer.name if not layer.name.startswith(
+            "forward_") else layer.name
+        self.merge_mode = merge_mode
+        self.return_sequences = layer.return_sequences
+
+    def call(self, inputs, mask=None, training=None):
+        kwargs = {"mask": mask} if mask is not None else {}
+        y = self.forward_layer(inputs, **kwargs)
+        yb = self.backward_layer(inputs, **kwargs)
+        if self.return_sequences:
+            yb = ops.flip(yb, axis=1)
+        if self.merge_mode == "concat":
+            return ops.concatenate([y, yb], axis=-1)
+        if self.merge_mode == "sum":
+            return y + yb
+        if self.merge_mode == "mul":
+            return y * yb
+        if self.merge_mode == "ave":
+            return (y + yb) / 2.0
+        return [y, yb]
+
+    def compute_output_shape(self, input_shape):
+        out = self.forward_layer.compute_output_shape(input_shape)
+        if self.merge_mode == "concat":
+            return tuple(out[:-1]) + (out[-1] * 2,)
+        if self.merge_mode is None:
+            return [out, out]
+        return out
+
+
+class TimeDistributed(Layer):
+    def __init__(self, layer, **kwargs):
+        super().__init__(**kwargs)
+        self.layer = layer
+
+    def build(self, input_shape):
+        self.layer._maybe_build((input_shape[0],) + tuple(input_shape[2:]) if input_shape[0]
+                                is None else (None,) + tuple(input_shape[2:]))
+        self.built = True
+
+    def call(self, inputs, training=None):
+        b, t = inputs.shape[0], inputs.shape[1]
+        flat = ops.reshape(inputs, (b * t,) + tuple(inputs.shape[2:]))
+        y = self.layer(flat, training=training)
+        return ops.reshape(y, (b, t) + tuple(y.shape[1:]))
+
+    def compute_output_shape(self, input_shape):
+        inner = self.layer.compute_output_shape((input_shape[0],) + tuple(input_shape[2:]))
+        return (input_shape[0], input_shape[1]) + tuple(inner[1:])

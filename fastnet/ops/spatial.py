@@ -1,0 +1,323 @@
+"""Convolution, pooling and upsampling ops (channels-last, 1-D/2-D/3-D), with
+Keras 3's `keras.ops` signatures.
+
+TEMP numpy until fastnet.kernels.conv / fastnet.kernels.pool land: windows
+are gathered with numpy stride tricks and the products run on our GEMM
+(fastnet.kernels.gemm); backward passes scatter per kernel offset. Padding
+follows TensorFlow: for 'same' the odd extra pad goes after (bottom/right).
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from fastnet.backend.tensor import Tensor
+from fastnet.kernels import gemm as _gemm
+from fastnet.ops.core import _t, make, op
+from fastnet.ops.math import cast
+
+
+def _tuple(v, n, name):
+    if isinstance(v, int):
+        return (v,) * n
+    v = tuple(int(x) for x in v)
+    if len(v) != n:
+        raise ValueError(f"`{name}` must have {n} elements, got {v}")
+    return v
+
+
+def same_pads(size, k, stride, dilation):
+    eff = (k - 1) * dilation + 1
+    out = -(-size // stride)
+    total = max((out - 1) * stride + eff - size, 0)
+    return total // 2, total - total // 2
+
+
+def conv_output_length(size, k, stride, padding, dilation=1):
+    if size is None:
+        return None
+    eff = (k - 1) * dilation + 1
+    if padding == "same":
+        return -(-size // stride)
+    return max((size - eff) // stride + 1, 0)
+
+
+def _pad_spatial(xv, ks, strides, dil, padding, value=0.0):
+    nd = len(ks)
+    if padding == "valid":
+        return xv, [(0, 0)] * nd
+    pads = [same_pads(xv.shape[1 + i], ks[i], strides[i], dil[i]) for i in range(nd)]
+    if any(p != (0, 0) for p in pads):
+        xv = np.pad(xv, [(0, 0)] + pads + [(0, 0)], constant_values=value)
+    return xv, pads
+
+
+def _windows(xv, ks, strides, dil):
+    """View (N, out..., k..., C) of the windows of padded channels-last xv."""
+    nd = len(ks)
+    n, c = xv.shape[0], xv.shape[-1]
+    spatial = xv.shape[1:-1]
+    outs = [max((spatial[i] - ((ks[i] - 1) * dil[i] + 1)) // strides[i] + 1, 0) for i in range(nd)]
+    s = xv.strides
+    shape = (n,) + tuple(outs) + tuple(ks) + (c,)
+    st = (s[0],) + tuple(s[1 + i] * strides[i] for i in range(nd)) + \
+        tuple(s[1 + i] * dil[i] for i in range(nd)) + (s[-1],)
+    return as_strided(xv, shape=shape, strides=st, writeable=False), outs
+
+
+def _check_conv(x, kernel, nd, name):
+    if x.ndim != nd + 2:
+        raise ValueError(f"{name}: inputs must be {nd + 2}-D (batch, spatial..., channels), got "
+                         f"shape {x.shape}")
+    if kernel.ndim != nd + 2:
+        raise ValueError(f"{name}: kernel must be {nd + 2}-D, got shape {kernel.shape}")
+
+
+def _scatter_windows(gwin, in_shape, ks, strides, dil, pads):
+    """Adjoint of _windows: sums window gradients (N, out..., k..., C) into the input."""
+    nd = len(ks)
+    padded = (in_shape[0],) + tuple(in_shape[1 + i] + pads[i][0] + pads[i][1]
+                                    for i in range(nd)) + (in_shape[-1],)
+    buf = np.zeros(padded, dtype=gwin.dtype)
+    outs = gwin.shape[1:1 + nd]
+    for offs in itertools.product(*[range(k) for k in ks]):
+        sl = tuple(slice(o * d, o * d + (n - 1) * s + 1, s) if n > 0 else slice(0, 0)
+                   for o, d, n, s in zip(offs, dil, outs, strides))
+        buf[(slice(None),) + sl + (slice(None),)] += gwin[(slice(None),) * (1 + nd) + offs]
+    crop = tuple(slice(p[0], p[0] + in_shape[1 + i]) for i, p in enumerate(pads))
+    return buf[(slice(None),) + crop + (slice(None),)]
+
+
+@op
+def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_rate=1):
+    """N-D convolution; kernel (k..., in_channels, out_channels) as Keras."""
+    x, w = _t(inputs), _t(kernel)
+    if x.dtype != "float32":
+        x = cast(x, "float32")
+    nd = x.ndim - 2
+    _check_conv(x, w, nd, "conv")
+    padding = padding.lower()
+    if padding not in ("valid", "same"):
+        raise ValueError(f"conv: padding must be 'valid' or 'same', got {padding!r}")
+    ks = w.shape[:nd]
+    cin, cout = w.shape[-2], w.shape[-1]
+    if x.shape[-1] != cin:
+        raise ValueError(f"conv: input channels {x.shape[-1]} (input shape {x.shape}) do not "
+                         f"match the kernel's in_channels {cin} (kernel shape {w.shape})")
+    strides = _tuple(strides, nd, "strides")
+    dil = _tuple(dilation_rate, nd, "dilation_rate")
+    if min(strides) < 1 or min(dil) < 1:
+        raise ValueError(f"conv: strides and dilation_rate must be >= 1, got {strides}, {dil}")
+    xv, pads = _pad_spatial(x._value, ks, strides, dil, padding)
+    win, outs = _windows(xv, ks, strides, dil)
+    n = x.shape[0]
+    rows = n * int(np.prod(outs))
+    kk = int(np.prod(ks)) * cin
+    cols = np.ascontiguousarray(win).reshape(rows, kk)
+    w2 = np.ascontiguousarray(w._value).reshape(kk, cout)
+    out = _gemm.gemm(cols, w2).reshape((n,) + tuple(outs) + (cout,))
+    in_shape = x.shape
+
+    def backward(g):
+        gv = np.ascontiguousarray(g._value).reshape(rows, cout)
+        gw = _gemm.gemm(cols, gv, trans_a=True).reshape(w.shape)
+        gcols = _gemm.gemm(gv, w2, trans_b=True).reshape(win.shape)
+        gx = _scatter_windows(gcols, in_shape, ks, strides, dil, pads)
+        return Tensor(gx), Tensor(gw)
+
+    return make(out, (x, w), backward)
+
+
+def deconv_output_length(size, k, stride, padding, output_padding=None, dilation=1):
+    if size is None:
+        return None
+    k = (k - 1) * dilation + 1
+    if output_padding is None:
+        if padding == "valid":
+            return size * stride + max(k - stride, 0)
+        return size * stride
+    pad = k // 2 if padding == "same" else 0
+    return (size - 1) * stride + k - 2 * pad + output_padding
+
+
+@op
+def conv_transpose(inputs, kernel, strides=1, padding="valid", output_padding=None,
+                   data_format=None, dilation_rate=1):
+    """Transposed convolution; kernel (k..., out_channels, in_channels) as Keras."""
+    x, w = _t(inputs), _t(kernel)
+    nd = x.ndim - 2
+    _check_conv(x, w, nd, "conv_transpose")
+    ks = w.shape[:nd]
+    cout, cin = w.shape[-2], w.shape[-1]
+    if x.shape[-1] != cin:
+        raise ValueError(f"conv_transpose: input channels {x.shape[-1]} (input shape {x.shape}) "
+                         f"do not match the kernel's in_channels {cin} (kernel shape {w.shape})")
+    strides = _tuple(strides, nd, "strides")
+    dil = _tuple(dilation_rate, nd, "dilation_rate")
+    opad = None if output_padding is None else _tuple(output_padding, nd, "output_padding")
+    out_sizes = [deconv_output_length(x.shape[1 + i], ks[i], strides[i], padding,
+                                      None if opad is None else opad[i], dil[i]) for i in range(nd)]
+    # Scatter each input pixel's contribution, then crop the padding away.
+    n = x.shape[0]
+    eff = [(k - 1) * d + 1 for k, d in zip(ks, dil)]
+    full = [(x.shape[1 + i] - 1) * strides[i] + eff[i] for i in range(nd)]
+    pads_before = []
+    for i in range(nd):
+        if padding == "same":
+            total = max(full[i] - out_sizes[i], 0)
+            pads_before.append(total // 2 if opad is None else eff[i] // 2)
+        else:
+            pads_before.append(0)
+    xv = np.ascontiguousarray(x._value)
+    rows = n * int(np.prod(x.shape[1:-1]))
+    w2 = np.ascontiguousarray(w._value).reshape(-1, cout, cin)  # (K, cout, cin)
+    kprod = w2.shape[0]
+    wmat = np.ascontiguousarray(w2.transpose(2, 0, 1)).reshape(cin, kprod * cout)
+    cols = _gemm.gemm(xv.reshape(rows, cin), wmat).reshape(
+        (n,) + tuple(x.shape[1:-1]) + tuple(ks) + (cout,))
+    size = [max(full[i], pads_before[i] + out_sizes[i]) for i in range(nd)]
+    buf = _scatter_windows(cols, (n,) + tuple(size) + (cout,), ks, strides, dil,
+                           [(0, 0)] * nd)
+    crop = tuple(slice(p, p + o) for p, o in zip(pads_before, out_sizes))
+    out = np.ascontiguousarray(buf[(slice(None),) + crop + (slice(None),)])
+
+    def backward(g):
+        gv = g._value
+        padded = np.zeros((n,) + tuple(size) + (cout,), dtype=gv.dtype)
+        padded[(slice(None),) + crop + (slice(None),)] = gv
+        win, _ = _windows(padded, ks, strides, dil)
+        win = win[(slice(None),) + tuple(slice(0, s) for s in x.shape[1:-1])]
+        gcols = np.ascontiguousarray(win).reshape(rows, kprod * cout)
+        gx = _gemm.gemm(gcols, wmat, trans_b=True).reshape(x.shape)
+        gwm = _gemm.gemm(xv.reshape(rows, cin), gcols, trans_a=True)  # (cin, K*cout)
+        gw = gwm.reshape(cin, kprod, cout).transpose(1, 2, 0).reshape(w.shape)
+        return Tensor(gx), Tensor(np.ascontiguousarray(gw))
+
+    return make(out, (x, w), backward)
+
+
+@op
+def depthwise_conv(inputs, kernel, strides=1, padding="valid", data_format=None,
+                   dilation_rate=1):
+    """Depthwise convolution; kernel (k..., in_channels, depth_multiplier)."""
+    x, w = _t(inputs), _t(kernel)
+    nd = x.ndim - 2
+    _check_conv(x, w, nd, "depthwise_conv")
+    ks = w.shape[:nd]
+    cin, mult = w.shape[-2], w.shape[-1]
+    if x.shape[-1] != cin:
+        raise ValueError(f"depthwise_conv: input channels {x.shape[-1]} do not match the "
+                         f"kernel's {cin} (kernel shape {w.shape})")
+    strides = _tuple(strides, nd, "strides")
+    dil = _tuple(dilation_rate, nd, "dilation_rate")
+    xv, pads = _pad_spatial(x._value, ks, strides, dil, padding.lower())
+    win, outs = _windows(xv, ks, strides, dil)  # (N, out..., k..., C)
+    axes = tuple(range(1 + nd, 1 + 2 * nd))
+    out = np.einsum(win, list(range(2 * nd + 2)), w._value, list(range(1 + nd, 1 + 2 * nd)) +
+                    [2 * nd + 1, 2 * nd + 2], list(range(1 + nd)) + [2 * nd + 1, 2 * nd + 2],
+                    optimize=True)
+    out = np.ascontiguousarray(out.reshape(out.shape[:1 + nd] + (cin * mult,)))
+    in_shape = x.shape
+
+    def backward(g):
+        gv = g._value.reshape(g.shape[:-1] + (cin, mult))
+        gw = np.einsum(win, list(range(2 * nd + 2)), gv, list(range(1 + nd)) +
+                       [2 * nd + 1, 2 * nd + 2], list(range(1 + nd, 1 + 2 * nd)) +
+                       [2 * nd + 1, 2 * nd + 2], optimize=True)
+        gwin = np.einsum(gv, list(range(1 + nd)) + [2 * nd + 1, 2 * nd + 2], w._value,
+                         list(range(1 + nd, 1 + 2 * nd)) + [2 * nd + 1, 2 * nd + 2],
+                         list(range(2 * nd + 2)), optimize=True)
+        gx = _scatter_windows(np.ascontiguousarray(gwin), in_shape, ks, strides, dil, pads)
+        return Tensor(gx.astype(np.float32)), Tensor(gw.astype(np.float32))
+
+    del axes
+    return make(out, (x, w), backward)
+
+
+@op
+def separable_conv(inputs, depthwise_kernel, pointwise_kernel, strides=1, padding="valid",
+                   data_format=None, dilation_rate=1):
+    y = depthwise_conv(inputs, depthwise_kernel, strides, padding, data_format, dilation_rate)
+    return conv(y, pointwise_kernel, 1, "valid")
+
+
+def _pool(x, pool_size, strides, padding, kind):
+    x = _t(x)
+    nd = x.ndim - 2
+    if nd < 1:
+        raise ValueError(f"{kind}_pool: inputs must be at least 3-D, got shape {x.shape}")
+    ks = _tuple(pool_size, nd, "pool_size")
+    strides = ks if strides is None else _tuple(strides, nd, "strides")
+    if min(ks) < 1 or min(strides) < 1:
+        raise ValueError(f"{kind}_pool: pool_size and strides must be >= 1, got {ks}, {strides}")
+    padding = padding.lower()
+    if padding not in ("valid", "same"):
+        raise ValueError(f"{kind}_pool: padding must be 'valid' or 'same', got {padding!r}")
+    ones = (1,) * nd
+    fill = -np.inf if kind == "max" else 0.0
+    xv, pads = _pad_spatial(x._value, ks, strides, ones, padding, value=fill)
+    win, outs = _windows(xv, ks, strides, ones)
+    waxes = tuple(range(1 + nd, 1 + 2 * nd))
+    in_shape = x.shape
+    if kind == "max":
+        flat = np.ascontiguousarray(win).reshape(win.shape[:1 + nd] + (-1, win.shape[-1]))
+        arg = np.argmax(flat, axis=1 + nd)
+        out = np.take_along_axis(flat, arg[..., None, :], axis=1 + nd)[..., 0, :]
+
+        def backward(g):
+            onehot = np.zeros(flat.shape, dtype=g._value.dtype)
+            np.put_along_axis(onehot, arg[..., None, :], g._value[..., None, :], axis=1 + nd)
+            gwin = onehot.reshape(win.shape)
+            return (Tensor(_scatter_windows(gwin, in_shape, ks, strides, ones, pads)),)
+
+        return make(np.ascontiguousarray(out), (x,), backward)
+    # average: divide by the number of real (unpadded) elements, as Keras
+    ones_in = np.ones((1,) + x.shape[1:-1] + (1,), dtype=x._value.dtype)
+    ov, _ = _pad_spatial(ones_in, ks, strides, ones, padding, value=0.0)
+    owin, _ = _windows(ov, ks, strides, ones)
+    count = owin.sum(axis=waxes)
+    out = win.sum(axis=waxes) / count
+
+    def backward(g):
+        gv = g._value / count
+        gwin = np.broadcast_to(np.expand_dims(gv, waxes), win.shape)
+        return (Tensor(_scatter_windows(np.ascontiguousarray(gwin), in_shape, ks, strides, ones,
+                                        pads)),)
+
+    return make(np.ascontiguousarray(out.astype(x._value.dtype)), (x,), backward)
+
+
+@op
+def max_pool(inputs, pool_size, strides=None, padding="valid", data_format=None):
+    return _pool(inputs, pool_size, strides, padding, "max")
+
+
+@op
+def average_pool(inputs, pool_size, strides=None, padding="valid", data_format=None):
+    return _pool(inputs, pool_size, strides, padding, "avg")
+
+
+@op
+def upsampling(inputs, size):
+    """Nearest-neighbour upsampling of each spatial axis by `size` (channels-last)."""
+    x = _t(inputs)
+    nd = x.ndim - 2
+    size = _tuple(size, nd, "size")
+    out = x._value
+    for i, s in enumerate(size):
+        out = np.repeat(out, s, axis=1 + i)
+    in_shape = x.shape
+
+    def backward(g):
+        gv = g._value
+        shape = [in_shape[0]]
+        for i, s in enumerate(size):
+            shape += [in_shape[1 + i], s]
+        shape.append(in_shape[-1])
+        gv = gv.reshape(shape).sum(axis=tuple(2 + 2 * i for i in range(nd)))
+        return (Tensor(gv),)
+
+    return make(np.ascontiguousarray(out), (x,), backward)
