@@ -101,5 +101,18 @@ class Model(Trainer, Layer):
     def get_config(self):
         return {"name": self.name, "trainable": self.trainable}
 
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        if "input_layers" in config and "output_layers" in config:
+            from fastnet.saving.serialization import functional_from_config
+
+            return functional_from_config(config, custom_objects)
+        try:
+            return cls(**config)
+        except TypeError as e:
+            raise TypeError(f"Unable to revive model {cls.__name__} from its config {config}: "
+                            f"{e}. Subclassed models need a get_config() returning their "
+                            "constructor arguments.") from None
+
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
