@@ -3,13 +3,12 @@
 Parameter counts are Keras's (measured with Keras 3 on the same code).
 """
 
-import io
 import contextlib
+import io
 
 import numpy as np
 import pytest
 
-import fastnet
 import fastnet as keras
 import fastnet as tf  # the seeds' `tf.keras.X` → `fastnet.X`; tf.nn.relu → fastnet.ops.relu
 from fastnet import Input, Model, Sequential, layers
@@ -66,7 +65,7 @@ def test_seed000_functional_and_subclass_fit():
 
     class MyModel(tf.Model):
         def __init__(self, num_classes=10):
-            super(MyModel, self).__init__(name="my_model")
+            super().__init__(name="my_model")
             self.num_classes = num_classes
             self.dense_1 = layers.Dense(32, activation="relu")
             self.dense_2 = layers.Dense(num_classes)
@@ -270,7 +269,7 @@ def test_seed004_shared_layers_and_custom_dense_config():
 
     class CustomDense(layers.Layer):
         def __init__(self, units=32):
-            super(CustomDense, self).__init__()
+            super().__init__()
             self.units = units
 
         def build(self, input_shape):
@@ -304,7 +303,7 @@ def test_seed004_custom_rnn_mixing_styles():
 
     class CustomRNN(layers.Layer):
         def __init__(self):
-            super(CustomRNN, self).__init__()
+            super().__init__()
             self.units = units
             self.projection_1 = layers.Dense(units=units, activation="tanh")
             self.projection_2 = layers.Dense(units=units, activation="tanh")
@@ -330,7 +329,7 @@ def test_seed004_custom_rnn_mixing_styles():
 
     class CustomRNN2(layers.Layer):
         def __init__(self):
-            super(CustomRNN2, self).__init__()
+            super().__init__()
             self.units = units
             self.projection_1 = layers.Dense(units=units, activation="tanh")
             self.projection_2 = layers.Dense(units=units, activation="tanh")
@@ -360,7 +359,7 @@ def test_seed004_custom_rnn_mixing_styles():
 def test_seed004_mlp_subclass():
     class MLP(keras.Model):
         def __init__(self, **kwargs):
-            super(MLP, self).__init__(**kwargs)
+            super().__init__(**kwargs)
             self.dense_1 = layers.Dense(64, activation="relu")
             self.dense_2 = layers.Dense(10)
 
