@@ -32,7 +32,7 @@ def test_gradient_tape_loop_learns_fashion_mnist():
         return ops.matmul(h, w2) + b2
 
     lr = 0.1
-    for step in range(300):
+    for _ in range(300):
         idx = rng.integers(0, len(x_train), 64)
         xb, yb = x_train[idx], y_train[idx]
         with fastnet.GradientTape() as tape:
