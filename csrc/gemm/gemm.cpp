@@ -1,69 +1,247 @@
-// INTERIM GEMM: a row-streaming loop (C[i,:] += a_ip * B[p,:]) that the
-// compiler vectorizes, threaded over rows of C. Correct for every shape and
-// transpose; stands in until the packed, cache-blocked, per-ISA GEMM of
-// issue 2 lands in csrc/gemm/ (same API, fastnet/gemm.h).
+// Packed, cache-blocked, threaded SGEMM (BLIS-style five loops around one
+// micro-kernel).
+//
+//   for jc in N by NC:           B block (KC x NC) lives in L3
+//     for pc in K by KC:         pack op(B)[pc, jc] into NR-column panels
+//       for ic in M by MC:       pack op(A)[ic, pc] into MR-row panels (L2)
+//         for jr in NC by NR:    B micro-panel (L1)
+//           for ir in MC by MR:  micro-kernel: one MR x NR tile of C
+//
+// Block sizes come from the micro-kernel's MR/NR and the CPU's cache sizes.
+// Transposes are absorbed by the packing routines, so every operand layout
+// runs the same micro-kernel. Threads split C into column (or row) slabs,
+// each with its own packing buffers, reused across calls (thread_local).
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
 #include <vector>
 
+#include "fastnet/cpu.h"
 #include "fastnet/gemm.h"
 #include "fastnet/threads.h"
+#include "gemm/ukernel.h"
 
 namespace fastnet {
+namespace gemm {
+namespace generic {
 namespace {
 
-void gemm_rows(int64_t i0, int64_t i1, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
-               const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
-  for (int64_t i = i0; i < i1; ++i) {
-    float* crow = c + i * ldc;
-    if (beta == 0.0f) {
-      for (int64_t j = 0; j < n; ++j) crow[j] = 0.0f;
-    } else if (beta != 1.0f) {
-      for (int64_t j = 0; j < n; ++j) crow[j] *= beta;
+constexpr int MR = 4;
+constexpr int NR = 8;
+
+void ukernel_generic(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, float alpha,
+                     float beta) {
+  float acc[MR][NR] = {};
+  for (int64_t p = 0; p < kc; ++p) {
+    for (int i = 0; i < MR; ++i) {
+      const float av = a[i];
+      for (int j = 0; j < NR; ++j) acc[i][j] += av * b[j];
     }
-    const float* arow = a + i * lda;
-    for (int64_t p = 0; p < k; ++p) {
-      const float av = alpha * arow[p];
-      const float* brow = b + p * ldb;
-      for (int64_t j = 0; j < n; ++j) crow[j] += av * brow[j];
+    a += MR;
+    b += NR;
+  }
+  for (int i = 0; i < MR; ++i) {
+    float* row = c + i * ldc;
+    if (beta == 0.0f) {
+      for (int j = 0; j < NR; ++j) row[j] = alpha * acc[i][j];
+    } else {
+      for (int j = 0; j < NR; ++j) row[j] = alpha * acc[i][j] + beta * row[j];
     }
   }
-}
-
-// Copies op(X) (rows x cols) into a dense row-major buffer.
-void materialize(bool trans, int64_t rows, int64_t cols, const float* x, int64_t ldx,
-                 std::vector<float>* out) {
-  out->resize(static_cast<size_t>(rows * cols));
-  float* o = out->data();
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t c = 0; c < cols; ++c) o[r * cols + c] = trans ? x[c * ldx + r] : x[r * ldx + c];
 }
 
 }  // namespace
 
+KernelInfo kernel() { return KernelInfo{MR, NR, &ukernel_generic}; }
+
+}  // namespace generic
+
+namespace {
+
+struct Blocking {
+  KernelInfo k;
+  int64_t kc, mc, nc;
+};
+
+Blocking blocking_for(cpu::Isa isa) {
+  KernelInfo k = generic::kernel();
+  if (isa == cpu::Isa::Avx512 && avx512::kernel().fn) {
+    k = avx512::kernel();
+  } else if (isa >= cpu::Isa::Avx2 && avx2::kernel().fn) {
+    k = avx2::kernel();
+  }
+  const auto& cs = cpu::cache_sizes();
+  // KC: long enough that C-tile traffic (read+write per KC block) is amortized;
+  // measured best near 384 on Zen 5 (the B micro-panel then lives in L1/L2).
+  int64_t kc = (cs.l2 / 8) / ((k.mr + k.nr) * static_cast<int64_t>(sizeof(float)));
+  kc = std::max<int64_t>(64, std::min<int64_t>(384, kc / 8 * 8));
+  if (const char* env = std::getenv("FASTNET_GEMM_KC")) kc = std::max(8, std::atoi(env));
+  // MC: the packed A block fills about half of L2.
+  int64_t mc = (cs.l2 / 2) / (kc * static_cast<int64_t>(sizeof(float)));
+  mc = std::max<int64_t>(k.mr, std::min<int64_t>(1024, mc / k.mr * k.mr));
+  // NC: the packed B block stays well inside L3 (and bounded).
+  int64_t nc = 4096 / k.nr * k.nr;
+  return Blocking{k, kc, mc, nc};
+}
+
+// op(A)[i0:i0+mc, p0:p0+kc] into MR-row panels: panel r holds rows r*MR.., stored p-major.
+void pack_a(bool ta, const float* a, int64_t lda, int64_t i0, int64_t mc, int64_t p0, int64_t kc, int mr,
+            float* out) {
+  for (int64_t r = 0; r < mc; r += mr) {
+    const int64_t rows = std::min<int64_t>(mr, mc - r);
+    for (int64_t p = 0; p < kc; ++p) {
+      float* dst = out + p * mr;
+      if (ta) {
+        const float* src = a + (p0 + p) * lda + i0 + r;
+        for (int64_t i = 0; i < rows; ++i) dst[i] = src[i];
+      } else {
+        const float* src = a + (i0 + r) * lda + p0 + p;
+        for (int64_t i = 0; i < rows; ++i) dst[i] = src[i * lda];
+      }
+      for (int64_t i = rows; i < mr; ++i) dst[i] = 0.0f;
+    }
+    out += kc * mr;
+  }
+}
+
+// op(B)[p0:p0+kc, j0:j0+nc] into NR-column panels, stored p-major.
+void pack_b(bool tb, const float* b, int64_t ldb, int64_t p0, int64_t kc, int64_t j0, int64_t nc, int nr,
+            float* out) {
+  for (int64_t s = 0; s < nc; s += nr) {
+    const int64_t cols = std::min<int64_t>(nr, nc - s);
+    for (int64_t p = 0; p < kc; ++p) {
+      float* dst = out + p * nr;
+      if (tb) {
+        const float* src = b + (j0 + s) * ldb + p0 + p;
+        for (int64_t j = 0; j < cols; ++j) dst[j] = src[j * ldb];
+      } else {
+        const float* src = b + (p0 + p) * ldb + j0 + s;
+        for (int64_t j = 0; j < cols; ++j) dst[j] = src[j];
+      }
+      for (int64_t j = cols; j < nr; ++j) dst[j] = 0.0f;
+    }
+    out += kc * nr;
+  }
+}
+
+float* scratch(std::vector<float>* buf, size_t n) {
+  if (buf->size() < n) buf->resize(n);
+  return buf->data();
+}
+
+void scale_c(int64_t m, int64_t n, float beta, float* c, int64_t ldc) {
+  for (int64_t i = 0; i < m; ++i) {
+    float* row = c + i * ldc;
+    if (beta == 0.0f) {
+      std::memset(row, 0, static_cast<size_t>(n) * sizeof(float));
+    } else {
+      for (int64_t j = 0; j < n; ++j) row[j] *= beta;
+    }
+  }
+}
+
+// One thread's share: C[0:m, 0:n] (pointers already offset).
+void gemm_serial(const Blocking& bk, bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha,
+                 const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
+                 int64_t ldc) {
+  if (m <= 0 || n <= 0) return;
+  if (k <= 0 || alpha == 0.0f) {
+    scale_c(m, n, beta, c, ldc);
+    return;
+  }
+  static thread_local std::vector<float> abuf, bbuf;
+  const int mr = bk.k.mr, nr = bk.k.nr;
+  float tile[16 * 64];  // edge tiles (MR x NR <= 16 x 64)
+  for (int64_t jc = 0; jc < n; jc += bk.nc) {
+    const int64_t nc = std::min(bk.nc, n - jc);
+    const int64_t nc_pad = (nc + nr - 1) / nr * nr;
+    for (int64_t pc = 0; pc < k; pc += bk.kc) {
+      const int64_t kc = std::min(bk.kc, k - pc);
+      const float beta_eff = pc == 0 ? beta : 1.0f;
+      float* bp = scratch(&bbuf, static_cast<size_t>(nc_pad * kc));
+      pack_b(tb, b, ldb, pc, kc, jc, nc, nr, bp);
+      for (int64_t ic = 0; ic < m; ic += bk.mc) {
+        const int64_t mc = std::min(bk.mc, m - ic);
+        const int64_t mc_pad = (mc + mr - 1) / mr * mr;
+        float* ap = scratch(&abuf, static_cast<size_t>(mc_pad * kc));
+        pack_a(ta, a, lda, ic, mc, pc, kc, mr, ap);
+        for (int64_t jr = 0; jr < nc; jr += nr) {
+          const int64_t cols = std::min<int64_t>(nr, nc - jr);
+          const float* bpanel = bp + (jr / nr) * kc * nr;
+          for (int64_t ir = 0; ir < mc; ir += mr) {
+            const int64_t rows = std::min<int64_t>(mr, mc - ir);
+            const float* apanel = ap + (ir / mr) * kc * mr;
+            float* cptr = c + (ic + ir) * ldc + jc + jr;
+            if (rows == mr && cols == nr) {
+              bk.k.fn(kc, apanel, bpanel, cptr, ldc, alpha, beta_eff);
+            } else {
+              bk.k.fn(kc, apanel, bpanel, tile, nr, alpha, 0.0f);
+              for (int64_t i = 0; i < rows; ++i) {
+                float* row = cptr + i * ldc;
+                const float* t = tile + i * nr;
+                if (beta_eff == 0.0f) {
+                  for (int64_t j = 0; j < cols; ++j) row[j] = t[j];
+                } else {
+                  for (int64_t j = 0; j < cols; ++j) row[j] = t[j] + beta_eff * row[j];
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace gemm
+
 void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
            int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
   if (m <= 0 || n <= 0) return;
-  std::vector<float> abuf, bbuf;
-  if (trans_a) {
-    materialize(true, m, k, a, lda, &abuf);
-    a = abuf.data();
-    lda = k;
+  const gemm::Blocking bk = gemm::blocking_for(cpu::isa());
+  const double flops = 2.0 * static_cast<double>(m) * n * std::max<int64_t>(k, 1);
+  int nt = threads::num_threads();
+  // Below ~2 MFLOP a second thread costs more than it saves.
+  if (flops < 2.0e6 || nt <= 1 || threads::in_parallel_region()) {
+    gemm::gemm_serial(bk, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    return;
   }
-  if (trans_b) {
-    materialize(true, k, n, b, ldb, &bbuf);
-    b = bbuf.data();
-    ldb = n;
-  }
-  const int64_t work_per_row = std::max<int64_t>(1, n * std::max<int64_t>(k, 1));
-  const int64_t grain = std::max<int64_t>(1, 65536 / work_per_row);
-  threads::parallel_for(m, grain, [&](int64_t i0, int64_t i1) {
-    gemm_rows(i0, i1, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  // Split the larger output dimension into slabs aligned to the register tile.
+  const bool split_n = n >= m;
+  const int64_t extent = split_n ? n : m;
+  const int64_t unit = split_n ? bk.k.nr : bk.k.mr;
+  const int64_t units = (extent + unit - 1) / unit;
+  nt = static_cast<int>(std::min<int64_t>(nt, units));
+  threads::parallel_run(nt, [&](int tid, int nthreads) {
+    const int64_t u0 = units * tid / nthreads, u1 = units * (tid + 1) / nthreads;
+    const int64_t s0 = u0 * unit, s1 = std::min(extent, u1 * unit);
+    if (s0 >= s1) return;
+    if (split_n) {
+      const float* bsub = trans_b ? b + s0 * ldb : b + s0;
+      gemm::gemm_serial(bk, trans_a, trans_b, m, s1 - s0, k, alpha, a, lda, bsub, ldb, beta, c + s0, ldc);
+    } else {
+      const float* asub = trans_a ? a + s0 : a + s0 * lda;
+      gemm::gemm_serial(bk, trans_a, trans_b, s1 - s0, n, k, alpha, asub, lda, b, ldb, beta, c + s0 * ldc,
+                        ldc);
+    }
   });
 }
 
 void sgemm_batched(int64_t batch, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
                    const float* a, int64_t lda, int64_t stride_a, const float* b, int64_t ldb,
                    int64_t stride_b, float beta, float* c, int64_t ldc, int64_t stride_c) {
+  if (batch <= 0) return;
+  const double flops = 2.0 * static_cast<double>(m) * n * std::max<int64_t>(k, 1);
+  if (batch > 1 && flops < 4.0e6 && !threads::in_parallel_region()) {
+    // Many small products: one per thread at a time.
+    threads::parallel_for(batch, 1, [&](int64_t b0, int64_t b1) {
+      for (int64_t i = b0; i < b1; ++i)
+        sgemm(trans_a, trans_b, m, n, k, alpha, a + i * stride_a, lda, b + i * stride_b, ldb, beta,
+              c + i * stride_c, ldc);
+    });
+    return;
+  }
   for (int64_t i = 0; i < batch; ++i)
     sgemm(trans_a, trans_b, m, n, k, alpha, a + i * stride_a, lda, b + i * stride_b, ldb, beta,
           c + i * stride_c, ldc);

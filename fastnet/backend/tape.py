@@ -36,7 +36,7 @@ def record(output, inputs, backward):
 
 
 def _is_differentiable(t):
-    return t.dtype in ("float32", "float64", "float16", "bfloat16")
+    return t._value.dtype.kind == "f"
 
 
 class GradientTape:
@@ -113,7 +113,7 @@ class GradientTape:
                   and _is_differentiable(x)):
                 tracked[id(x)] = x
                 hit = True
-        if hit and _is_differentiable(output):
+        if hit and output._value.dtype.kind == "f":
             tracked[id(output)] = output
             self._records.append(_Record(inputs, output, backward))
 

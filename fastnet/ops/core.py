@@ -124,12 +124,12 @@ def convert_to_numpy(x):
 
 def unbroadcast(g, shape):
     """Sums a broadcast gradient back to `shape` (differentiable)."""
+    gshape = g._value.shape
+    if gshape == shape:
+        return g
     from fastnet.ops import math as m
 
     shape = tuple(shape)
-    gshape = tuple(g.shape)
-    if gshape == shape:
-        return g
     lead = len(gshape) - len(shape)
     axes = list(range(lead))
     for i, s in enumerate(shape):

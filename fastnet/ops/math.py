@@ -39,18 +39,26 @@ def _promote(a, b):
 
 
 def _binary(a, b):
-    a, b = _pair(a, b)
-    a, b = _promote(a, b)
-    try:
-        np.broadcast_shapes(a._value.shape, b._value.shape)
-    except ValueError:
-        raise ValueError(f"Incompatible shapes for broadcasting: {a.shape} and {b.shape}") from None
+    if type(a) is not Tensor or type(b) is not Tensor:
+        a, b = _pair(a, b)
+    av, bv = a._value, b._value
+    if av.dtype != bv.dtype:
+        a, b = _promote(a, b)
+        av, bv = a._value, b._value
+    if av.shape != bv.shape:
+        try:
+            np.broadcast_shapes(av.shape, bv.shape)
+        except ValueError:
+            raise ValueError(f"Incompatible shapes for broadcasting: {a.shape} and "
+                             f"{b.shape}") from None
     return a, b
 
 
 @op
 def add(x1, x2):
     a, b = _binary(x1, x2)
+    if a._value.shape == b._value.shape:
+        return make(a._value + b._value, (a, b), lambda g: (g, g))
     return make(a._value + b._value, (a, b),
                 lambda g: (unbroadcast(g, a.shape), unbroadcast(g, b.shape)))
 

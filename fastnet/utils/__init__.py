@@ -1,9 +1,10 @@
 """fastnet.utils, as keras.utils. Each line below is owned by the module it imports."""
 
 from fastnet.utils.numerical_utils import normalize, to_categorical
+from fastnet.utils.plotting import model_to_dot, plot_model
 from fastnet.utils.py_dataset import PyDataset
 
-__all__ = ["to_categorical", "normalize", "PyDataset"]
+__all__ = ["to_categorical", "normalize", "PyDataset", "plot_model", "model_to_dot"]
 
 
 def set_random_seed(seed):

@@ -1,0 +1,34 @@
+// GEMM micro-kernel interface (internal to csrc/gemm).
+//
+// A micro-kernel computes one MR x NR tile of C from packed panels:
+//   C[i, j] = alpha * sum_p a[p*MR + i] * b[p*NR + j] + beta * C[i, j]
+// with beta == 0 meaning C is write-only. `a` is an MR-row panel of op(A)
+// (kc steps, zero-padded), `b` an NR-column panel of op(B). Each ISA file
+// defines one in its own namespace; gemm.cpp picks by fastnet::cpu::isa().
+#pragma once
+#include <cstdint>
+
+namespace fastnet {
+namespace gemm {
+
+using UKernel = void (*)(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, float alpha,
+                         float beta);
+
+struct KernelInfo {
+  int mr;
+  int nr;
+  UKernel fn;
+};
+
+namespace generic {
+KernelInfo kernel();
+}
+namespace avx2 {
+KernelInfo kernel();  // mr = 0 when not compiled in
+}
+namespace avx512 {
+KernelInfo kernel();  // mr = 0 when not compiled in
+}
+
+}  // namespace gemm
+}  // namespace fastnet
