@@ -392,3 +392,17 @@ def test_bad_input_transpose_depthwise():
             K.depthwise_conv_forward, x, rand((4, 3, 2, 1)))
     _raises(ValueError, "depthwise_conv_backward_kernel: `dy` must have shape",
             K.depthwise_conv_backward_kernel, x, rand((2, 1, 1, 3)), (3, 3, 2, 1))
+
+
+def test_conv_large_padded_image(isa):
+    # The zero-padded image exceeds the direct path's budget: the tiled im2col path runs.
+    x = rand((1, 200, 181, 30), seed=1)
+    w = rand((3, 3, 30, 2), seed=2, low=-0.1, high=0.1)
+    y = K.conv_forward(x, w, None, 1, "same")
+    assert_close(y, ref_conv(x, w, None, 1, "same"), 1e-4)
+    dy = rand(y.shape, seed=3)
+    _adjoint_check(lambda x, w: K.conv_forward(x, w, None, 1, "same"),
+                   lambda dy, w: K.conv_backward_input(dy, w, x.shape, 1, "same"),
+                   lambda x, dy: K.conv_backward_kernel(x, dy, w.shape, 1, "same")[0],
+                   x, w, y.shape)
+    del dy

@@ -136,6 +136,172 @@ void bias_grad(const float* dy, int64_t rows, int64_t c, float* out) {
   for (int t = 0; t < used; ++t) L.sum_rows(out, part.data() + t * c, 1, c);
 }
 
+// ---- direct (implicit-GEMM) path: no im2col, a pointer per (tap, pixel) ----
+
+namespace {
+
+const DirectKernel* pick_direct(const LeafTable& L, int64_t cout) {
+  if (!L.direct_wide.fn) return nullptr;
+  return (L.direct_narrow.fn && cout <= L.direct_narrow.nr) ? &L.direct_narrow : &L.direct_wide;
+}
+
+// Packs the kernel into nr-column panels wp[panel][t][i][j] (zero past co), then the
+// bias panels (if any), then `ci` zeros (the padding vector). With `adjoint`, the
+// kernel w (ntaps, co, ci) is read with its taps reversed and its channels swapped:
+// the convolution whose forward pass is the input gradient of a stride-1 conv.
+// Returns the floats used: panels * (ntaps*ci*nr + nr) + ci.
+struct Packed {
+  const float* w;
+  const float* bias;
+  const float* zeros;
+};
+
+Packed pack_kernel(const float* w, const float* bias, int64_t ntaps, int64_t ci, int64_t co, int nr,
+                   bool adjoint) {
+  const int64_t panels = ceil_div(co, nr), kdim = ntaps * ci;
+  float* buf = scratch(1, panels * (kdim * nr + nr) + ci);
+  for (int64_t p = 0; p < panels; ++p) {
+    float* dst = buf + p * kdim * nr;
+    const int64_t j0 = p * nr, jn = std::min<int64_t>(nr, co - j0);
+    for (int64_t t = 0; t < ntaps; ++t) {
+      for (int64_t i = 0; i < ci; ++i, dst += nr) {
+        if (!adjoint) {
+          const float* src = w + (t * ci + i) * co + j0;
+          for (int64_t j = 0; j < jn; ++j) dst[j] = src[j];
+        } else {
+          const float* src = w + ((ntaps - 1 - t) * co + j0) * ci + i;  // w[T-1-t][j0 + j][i]
+          for (int64_t j = 0; j < jn; ++j) dst[j] = src[j * ci];
+        }
+        for (int64_t j = jn; j < nr; ++j) dst[j] = 0.0f;
+      }
+    }
+  }
+  float* pb = buf + panels * kdim * nr;
+  for (int64_t j = 0; j < panels * nr; ++j) pb[j] = (bias && j < co) ? bias[j] : 0.0f;
+  float* zeros = pb + panels * nr;
+  zero(zeros, ci);
+  return Packed{buf, bias ? pb : nullptr, zeros};
+}
+
+constexpr int64_t kPadBudget = int64_t(1) << 20;  // floats of one zero-padded image (4 MiB)
+
+// Extents of the (padded) input the windows read, and whether x must be copied
+// into a zero-padded buffer first.
+struct PadPlan {
+  int64_t dim[3];  // padded spatial sizes
+  bool copy;
+};
+
+PadPlan pad_plan(const Geometry& g) {
+  PadPlan p;
+  p.copy = false;
+  for (int i = 0; i < 3; ++i) {
+    const int64_t need = (g.out[i] - 1) * g.stride[i] + (g.k[i] - 1) * g.dil[i] + 1;
+    if (g.pad[i] != 0 || need > g.in[i]) p.copy = true;
+    p.dim[i] = need;
+  }
+  if (!p.copy)
+    for (int i = 0; i < 3; ++i) p.dim[i] = g.in[i];
+  return p;
+}
+
+// dst (dim0, dim1, dim2, c) = image of x (in0, in1, in2, c) shifted by -pad, zeros elsewhere.
+void pad_image(const Geometry& g, const PadPlan& pp, const float* x, float* dst) {
+  const int64_t c = g.cin, row = pp.dim[2] * c;
+  for (int64_t pd = 0; pd < pp.dim[0]; ++pd) {
+    const int64_t id = pd - g.pad[0];
+    for (int64_t ph = 0; ph < pp.dim[1]; ++ph, dst += row) {
+      const int64_t ih = ph - g.pad[1];
+      if (id < 0 || id >= g.in[0] || ih < 0 || ih >= g.in[1]) {
+        zero(dst, row);
+        continue;
+      }
+      const int64_t w0 = std::max<int64_t>(0, g.pad[2]);                    // first padded column with data
+      const int64_t w1 = std::min<int64_t>(pp.dim[2], g.in[2] + g.pad[2]);  // one past the last
+      const float* src = x + ((id * g.in[1] + ih) * g.in[2]) * c;
+      if (w1 <= w0) {
+        zero(dst, row);
+        continue;
+      }
+      zero(dst, w0 * c);
+      std::memcpy(dst + w0 * c, src + (w0 - g.pad[2]) * c,
+                  static_cast<size_t>((w1 - w0) * c) * sizeof(float));
+      zero(dst + w1 * c, (pp.dim[2] - w1) * c);
+    }
+  }
+}
+
+// y (rows, g.cout) = conv(x) over geometry g with the packed kernel; false (nothing
+// done) when the padded image would exceed kPadBudget.
+bool direct_run(const Geometry& g, const DirectKernel& dk, const float* x, const Packed& pk, float* y) {
+  const PadPlan pp = pad_plan(g);
+  const int64_t cin = g.cin, cout = g.cout, ntaps = taps(g), mr = dk.mr, nr = dk.nr;
+  const int64_t img = pp.dim[0] * pp.dim[1] * pp.dim[2] * cin, x_img = in_pixels(g) * cin;
+  if (pp.copy && img > kPadBudget) return false;
+  const int64_t panels = ceil_div(cout, nr), kdim = ntaps * cin;
+  const int64_t sH = pp.dim[2] * cin, sD = pp.dim[1] * sH;
+  int64_t off_stack[64];
+  std::vector<int64_t> off_heap;
+  int64_t* off = off_stack;
+  if (ntaps > 64) {
+    off_heap.resize(static_cast<size_t>(ntaps));
+    off = off_heap.data();
+  }
+  {
+    int64_t t = 0;
+    for (int64_t kd = 0; kd < g.k[0]; ++kd)
+      for (int64_t kh = 0; kh < g.k[1]; ++kh)
+        for (int64_t kw = 0; kw < g.k[2]; ++kw)
+          off[t++] = kd * g.dil[0] * sD + kh * g.dil[1] * sH + kw * g.dil[2] * cin;
+  }
+  const int64_t blocks = ceil_div(g.out[2], mr), lines = g.out[0] * g.out[1], img_tiles = lines * blocks;
+  const int64_t ps = g.stride[2] * cin;
+  // Tiles [t0, t1) of image n, reading the (padded) image a.
+  auto tiles = [&](const float* a, int64_t n, int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t line = t / blocks, ow0 = (t % blocks) * mr, m = std::min(mr, g.out[2] - ow0);
+      const int64_t oh = line % g.out[1], od = line / g.out[1];
+      const float* base = a + od * g.stride[0] * sD + oh * g.stride[1] * sH + ow0 * ps;
+      float* c = y + ((n * lines + line) * g.out[2] + ow0) * cout;
+      for (int64_t p = 0; p < panels; ++p)
+        dk.fn(ntaps, cin, base, off, ps, pk.w + p * kdim * nr, pk.bias ? pk.bias + p * nr : nullptr,
+              c + p * nr, cout, m, std::min<int64_t>(nr, cout - p * nr));
+    }
+  };
+  const int64_t grain = std::max<int64_t>(1, (int64_t(1) << 17) / std::max<int64_t>(1, mr * kdim * cout));
+  if (!pp.copy) {
+    threads::parallel_for(g.n * img_tiles, grain, [&](int64_t t0, int64_t t1) {
+      while (t0 < t1) {
+        const int64_t n = t0 / img_tiles, e = std::min(t1, (n + 1) * img_tiles);
+        tiles(x + n * x_img, n, t0 - n * img_tiles, e - n * img_tiles);
+        t0 = e;
+      }
+    });
+    return true;
+  }
+  const int nt = threads::num_threads();
+  if (nt > 1 && g.n >= nt) {
+    threads::parallel_for(g.n, 1, [&](int64_t n0, int64_t n1) {
+      float* a = scratch(0, img);
+      for (int64_t n = n0; n < n1; ++n) {
+        pad_image(g, pp, x + n * x_img, a);
+        tiles(a, n, 0, img_tiles);
+      }
+    });
+    return true;
+  }
+  float* a = scratch(0, img);
+  for (int64_t n = 0; n < g.n; ++n) {
+    pad_image(g, pp, x + n * x_img, a);
+    threads::parallel_for(img_tiles, grain, [&](int64_t t0, int64_t t1) { tiles(a, n, t0, t1); });
+  }
+  return true;
+}
+
+bool all_stride_one(const Geometry& g) { return g.stride[0] == 1 && g.stride[1] == 1 && g.stride[2] == 1; }
+
+}  // namespace
+
 // y (rows, Cout) = im2col(x) (rows, K*Cin) @ w (K*Cin, Cout) [+ bias]
 void conv_forward(const Geometry& g, const float* x, const float* w, const float* bias, float* y) {
   const int64_t rows = out_rows(g), cout = g.cout, kdim = taps(g) * g.cin;
@@ -146,6 +312,9 @@ void conv_forward(const Geometry& g, const float* x, const float* w, const float
     return;
   }
   const LeafTable& L = leaf_table();
+  if (const DirectKernel* dk = pick_direct(L, cout)) {
+    if (direct_run(g, *dk, x, pack_kernel(w, bias, taps(g), g.cin, cout, dk->nr, false), y)) return;
+  }
   const int nt = threads::num_threads();
   int64_t tr = tile_rows(kdim);
   const bool par = nt > 1 && rows >= kMinRowsPerThread * nt;
@@ -180,6 +349,20 @@ void conv_backward_input(const Geometry& g, const float* dy, const float* w, flo
     return;
   }
   const LeafTable& L = leaf_table();
+  const DirectKernel* dk = pick_direct(L, g.cin);
+  // (few input channels: the direct tile would waste most of its width; use col2im)
+  if (dk && all_stride_one(g) && g.cin * 2 > dk->nr) {
+    // Stride 1: the input gradient is a convolution of dy with the flipped, transposed kernel.
+    Geometry a = g;
+    for (int i = 0; i < 3; ++i) {
+      a.in[i] = g.out[i];
+      a.out[i] = g.in[i];
+      a.pad[i] = (g.k[i] - 1) * g.dil[i] - g.pad[i];
+    }
+    a.cin = g.cout;
+    a.cout = g.cin;
+    if (direct_run(a, *dk, dy, pack_kernel(w, nullptr, taps(g), g.cout, g.cin, dk->nr, true), dx)) return;
+  }
   const int nt = threads::num_threads();
   const int64_t tr = tile_rows(kdim);
   auto run = [&](int64_t n0, int64_t n1) {

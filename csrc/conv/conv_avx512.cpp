@@ -1,5 +1,10 @@
-// avx512 build of the conv leaf loops (conv_leaf.h); setup.py adds the flags by file name.
+// AVX-512 build of the conv leaf loops (conv_leaf.h) and the direct tile kernels
+// (12 pixels x 32 or 16 output channels); setup.py adds the flags by file name.
 #include "conv/conv_table.h"
+
+#ifdef __AVX512F__
+#include <immintrin.h>
+#endif
 
 namespace fastnet {
 namespace conv {
@@ -7,6 +12,85 @@ namespace avx512 {
 #ifdef __AVX512F__
 namespace {
 #include "conv/conv_leaf.h"
+
+constexpr int MR = 12;
+
+__mmask16 lane_mask(int64_t n) {
+  return n >= 16 ? __mmask16(0xffff) : n <= 0 ? __mmask16(0) : __mmask16((1u << n) - 1);
+}
+
+// 12 x 32 tile: 24 zmm accumulators.
+void direct_32(int64_t ntaps, int64_t cin, const float* a, const int64_t* off, int64_t ps, const float* wp,
+               const float* bias, float* c, int64_t ldc, int64_t mr, int64_t nr) {
+  __m512 acc0[MR], acc1[MR];
+  const __m512 b0 = bias ? _mm512_loadu_ps(bias) : _mm512_setzero_ps();
+  const __m512 b1 = bias ? _mm512_loadu_ps(bias + 16) : _mm512_setzero_ps();
+#pragma GCC unroll 12
+  for (int r = 0; r < MR; ++r) {
+    acc0[r] = b0;
+    acc1[r] = b1;
+  }
+  int64_t rofs[MR];
+  for (int r = 0; r < MR; ++r) rofs[r] = (r < mr ? r : mr - 1) * ps;
+  for (int64_t t = 0; t < ntaps; ++t) {
+    const float* p[MR];
+#pragma GCC unroll 12
+    for (int r = 0; r < MR; ++r) p[r] = a + off[t] + rofs[r];
+    for (int64_t i = 0; i < cin; ++i, wp += 32) {
+      const __m512 w0 = _mm512_loadu_ps(wp);
+      const __m512 w1 = _mm512_loadu_ps(wp + 16);
+#pragma GCC unroll 12
+      for (int r = 0; r < MR; ++r) {
+        const __m512 a = _mm512_set1_ps(p[r][i]);
+        acc0[r] = _mm512_fmadd_ps(a, w0, acc0[r]);
+        acc1[r] = _mm512_fmadd_ps(a, w1, acc1[r]);
+      }
+    }
+  }
+  const __mmask16 m0 = lane_mask(nr), m1 = lane_mask(nr - 16);
+#pragma GCC unroll 12
+  for (int r = 0; r < MR; ++r) {
+    if (r < mr) {
+      _mm512_mask_storeu_ps(c + r * ldc, m0, acc0[r]);
+      _mm512_mask_storeu_ps(c + r * ldc + 16, m1, acc1[r]);
+    }
+  }
+}
+
+// 12 x 16 tile: 12 zmm accumulators (few output channels).
+void direct_16(int64_t ntaps, int64_t cin, const float* a, const int64_t* off, int64_t ps, const float* wp,
+               const float* bias, float* c, int64_t ldc, int64_t mr, int64_t nr) {
+  __m512 acc[MR];
+  const __m512 b0 = bias ? _mm512_loadu_ps(bias) : _mm512_setzero_ps();
+#pragma GCC unroll 12
+  for (int r = 0; r < MR; ++r) acc[r] = b0;
+  int64_t rofs[MR];
+  for (int r = 0; r < MR; ++r) rofs[r] = (r < mr ? r : mr - 1) * ps;
+  for (int64_t t = 0; t < ntaps; ++t) {
+    const float* p[MR];
+#pragma GCC unroll 12
+    for (int r = 0; r < MR; ++r) p[r] = a + off[t] + rofs[r];
+    for (int64_t i = 0; i < cin; ++i, wp += 16) {
+      const __m512 w0 = _mm512_loadu_ps(wp);
+#pragma GCC unroll 12
+      for (int r = 0; r < MR; ++r) acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(p[r][i]), w0, acc[r]);
+    }
+  }
+  const __mmask16 m0 = lane_mask(nr);
+#pragma GCC unroll 12
+  for (int r = 0; r < MR; ++r)
+    if (r < mr) _mm512_mask_storeu_ps(c + r * ldc, m0, acc[r]);
+}
+
+const LeafTable kLeafTable = {im2col,
+                              col2im,
+                              add_bias,
+                              sum_rows,
+                              dw_mac,
+                              dw_dot,
+                              dw_forward_row,
+                              {MR, 32, direct_32},
+                              {MR, 16, direct_16}};
 }  // namespace
 
 const LeafTable* table() { return &kLeafTable; }

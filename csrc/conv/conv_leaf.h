@@ -180,4 +180,4 @@ static void dw_forward_row(const Geometry& g, const float* x, const float* w, co
   }
 }
 
-static const LeafTable kLeafTable = {im2col, col2im, add_bias, sum_rows, dw_mac, dw_dot, dw_forward_row};
+// Each including file defines its LeafTable from these and its own direct tile kernels.

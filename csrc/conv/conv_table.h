@@ -9,6 +9,19 @@
 namespace fastnet {
 namespace conv {
 
+// Direct (implicit-GEMM) convolution tile over a zero-padded, channels-last input:
+//   c[r][j] = bias[j] + sum_t sum_i a[off[t] + min(r, mr-1)*ps + i] * wp[(t*cin + i)*NR + j]
+// for r < mr, j < nr: `mr` output pixels spaced `ps` floats apart in the input,
+// `off` the offset of each kernel tap, wp one NR-column panel of the packed kernel
+// (zero-padded past nr). Reads only rows r < mr. bias (NR floats) may be null.
+typedef void (*DirectTileFn)(int64_t ntaps, int64_t cin, const float* a, const int64_t* off, int64_t ps,
+                             const float* wp, const float* bias, float* c, int64_t ldc, int64_t mr,
+                             int64_t nr);
+struct DirectKernel {
+  int mr, nr;  // tile rows (pixels) and panel width (output channels)
+  DirectTileFn fn;
+};
+
 struct LeafTable {
   // cols (r1-r0, K*Cin) = rows [r0, r1) of the im2col matrix of x.
   void (*im2col)(const Geometry& g, const float* x, int64_t r0, int64_t r1, float* cols);
@@ -26,6 +39,9 @@ struct LeafTable {
   // y row pointer at ow0; see conv_leaf.h.
   void (*dw_forward_row)(const Geometry& g, const float* x, const float* w, const float* bias, int64_t n,
                          int64_t od, int64_t oh, float* yrow);
+  // Direct tile kernels (fn null: use im2col + GEMM): `wide` for many output
+  // channels, `narrow` for few (<= narrow.nr).
+  DirectKernel direct_wide, direct_narrow;
 };
 
 namespace generic {

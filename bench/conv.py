@@ -1,0 +1,118 @@
+"""Convolution kernels: fastnet beside PyTorch's CPU convolution, one run.
+
+PyTorch is timed in both NCHW and channels_last memory formats and the faster
+is the peer; fastnet works channels-last (NHWC) as Keras. "fwd" is the forward
+pass with bias; "fwd+bwd" adds the input, kernel and bias gradients.
+
+    python bench/conv.py [--repeats 15] [--quick] [--threads N]
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from _common import base_parser, median_time, print_table, set_threads, try_import_torch
+
+import fastnet
+from fastnet.kernels import conv as K
+
+# name, kind, x shape (NHWC), kernel spatial, filters, strides, padding
+CASES = [
+    ("conv2d 64x32x32x3->32 3x3 valid", "conv", (64, 32, 32, 3), (3, 3), 32, 1, "valid"),
+    ("conv2d 64x28x28x1->16 3x3 valid", "conv", (64, 28, 28, 1), (3, 3), 16, 1, "valid"),
+    ("conv2d 64x10x10x64->64 3x3 same", "conv", (64, 10, 10, 64), (3, 3), 64, 1, "same"),
+    ("conv2d_transpose 64x4x4x1->16 3x3", "transpose", (64, 4, 4, 1), (3, 3), 16, 1, "valid"),
+]
+
+
+def fastnet_fns(kind, x, w, b, s, p):
+    if kind == "conv":
+        def fwd():
+            return K.conv_forward(x, w, b, s, p)
+
+        y = fwd()
+        dy = np.random.default_rng(1).standard_normal(y.shape).astype(np.float32)
+
+        def fwd_bwd():
+            K.conv_forward(x, w, b, s, p)
+            K.conv_backward_input(dy, w, x.shape, s, p)
+            K.conv_backward_kernel(x, dy, w.shape, s, p)
+    else:
+        def fwd():
+            return K.conv_transpose_forward(x, w, b, s, p)
+
+        y = fwd()
+        dy = np.random.default_rng(1).standard_normal(y.shape).astype(np.float32)
+
+        def fwd_bwd():
+            K.conv_transpose_forward(x, w, b, s, p)
+            K.conv_transpose_backward_input(dy, w, x.shape, s, p)
+            K.conv_transpose_backward_kernel(x, dy, w.shape, s, p)
+    return fwd, fwd_bwd, dy
+
+
+def torch_fns(torch, kind, x, w, b, s, p, dy, channels_last):
+    F = torch.nn.functional
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    tx = torch.from_numpy(x).permute(0, 3, 1, 2).contiguous(memory_format=fmt)
+    # conv: (kh, kw, in, out) -> (out, in, kh, kw); transpose: (kh, kw, out, in) -> (in, out, kh, kw)
+    tw = torch.from_numpy(w).permute(3, 2, 0, 1).contiguous(memory_format=fmt)
+    tb = torch.from_numpy(b)
+    tdy = torch.from_numpy(dy).permute(0, 3, 1, 2).contiguous(memory_format=fmt)
+    pad = p if kind == "conv" else 0
+
+    def op(a, ww, bb):
+        if kind == "conv":
+            return F.conv2d(a, ww, bb, stride=s, padding=pad)
+        return F.conv_transpose2d(a, ww, bb, stride=s)
+
+    def fwd():
+        with torch.no_grad():
+            return op(tx, tw, tb)
+
+    gx = tx.clone().requires_grad_(True)
+    gw = tw.clone().requires_grad_(True)
+    gb = tb.clone().requires_grad_(True)
+
+    def fwd_bwd():
+        gx.grad = gw.grad = gb.grad = None
+        op(gx, gw, gb).backward(tdy)
+
+    return fwd, fwd_bwd
+
+
+def main():
+    ap = base_parser(__doc__)
+    ap.add_argument("--threads", type=int, default=0, help="0: the machine's cores")
+    args = ap.parse_args()
+    repeats = 5 if args.quick else args.repeats
+    set_threads(args.threads if args.threads > 0 else fastnet.config.get_num_threads())
+    torch = try_import_torch()
+    rows = []
+    for name, kind, xs, ks, f, s, p in CASES:
+        rng = np.random.default_rng(0)
+        cin = xs[-1]
+        x = rng.standard_normal(xs).astype(np.float32)
+        wshape = (*ks, cin, f) if kind == "conv" else (*ks, f, cin)
+        w = (rng.standard_normal(wshape) * 0.1).astype(np.float32)
+        b = rng.standard_normal(f).astype(np.float32)
+        fwd, fwd_bwd, dy = fastnet_fns(kind, x, w, b, s, p)
+        for label, fn, tidx in (("fwd", fwd, 0), ("fwd+bwd", fwd_bwd, 1)):
+            t_fn = median_time(fn, repeats=repeats, min_time=0.02)
+            row = [name, label, t_fn * 1e3]
+            if torch is not None:
+                t_nchw = median_time(torch_fns(torch, kind, x, w, b, s, p, dy, False)[tidx],
+                                     repeats=repeats, min_time=0.02)
+                t_cl = median_time(torch_fns(torch, kind, x, w, b, s, p, dy, True)[tidx],
+                                   repeats=repeats, min_time=0.02)
+                best = min(t_nchw, t_cl)
+                row += [t_nchw * 1e3, t_cl * 1e3, best / t_fn]
+            rows.append(row)
+    header = ["case", "pass", "fastnet ms"]
+    if torch is not None:
+        header += ["torch NCHW ms", "torch NHWC ms", "speedup vs best"]
+    print(f"threads: {fastnet.config.get_num_threads()}, isa: {fastnet.config.get_isa()}")
+    print_table("convolution (median wall time; speedup > 1 means fastnet is faster)", header, rows)
+
+
+if __name__ == "__main__":
+    main()
