@@ -18,6 +18,35 @@ def default_num_threads() -> int: ...
 # ---- gemm (csrc/bindings/gemm.cpp) ----
 
 # ---- conv (csrc/bindings/conv.cpp) ----
+# Channels-last float32 C-contiguous arrays; rank r = x.ndim - 2 (1..3). Per-axis
+# arguments are lists of r ints; padding is "valid" or "same". Wrapped by
+# fastnet/kernels/conv.py (which documents the shapes).
+def conv_forward(x: F32, kernel: F32, bias: F32 | None, strides: list[int], padding: str,
+                 dilation_rate: list[int]) -> F32: ...
+def conv_backward_input(dy: F32, kernel: F32, input_shape: list[int], strides: list[int],
+                        padding: str, dilation_rate: list[int]) -> F32: ...
+def conv_backward_kernel(x: F32, dy: F32, kernel_shape: list[int], strides: list[int],
+                         padding: str, dilation_rate: list[int],
+                         with_bias: bool) -> tuple[F32, F32 | None]: ...
+def conv_transpose_forward(x: F32, kernel: F32, bias: F32 | None, strides: list[int],
+                           padding: str, output_padding: list[int] | None,
+                           dilation_rate: list[int]) -> F32: ...
+def conv_transpose_backward_input(dy: F32, kernel: F32, input_shape: list[int],
+                                  strides: list[int], padding: str,
+                                  output_padding: list[int] | None,
+                                  dilation_rate: list[int]) -> F32: ...
+def conv_transpose_backward_kernel(x: F32, dy: F32, kernel_shape: list[int], strides: list[int],
+                                   padding: str, output_padding: list[int] | None,
+                                   dilation_rate: list[int],
+                                   with_bias: bool) -> tuple[F32, F32 | None]: ...
+def depthwise_conv_forward(x: F32, kernel: F32, bias: F32 | None, strides: list[int],
+                           padding: str, dilation_rate: list[int]) -> F32: ...
+def depthwise_conv_backward_input(dy: F32, kernel: F32, input_shape: list[int],
+                                  strides: list[int], padding: str,
+                                  dilation_rate: list[int]) -> F32: ...
+def depthwise_conv_backward_kernel(x: F32, dy: F32, kernel_shape: list[int], strides: list[int],
+                                   padding: str, dilation_rate: list[int],
+                                   with_bias: bool) -> tuple[F32, F32 | None]: ...
 
 # ---- pool (csrc/bindings/pool.cpp) ----
 

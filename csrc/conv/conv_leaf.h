@@ -1,0 +1,183 @@
+// Leaf loops of the conv family: plain C++ the compiler vectorizes with each
+// file's ISA flags. Included *inside* a namespace by conv_generic.cpp,
+// conv_avx2.cpp and conv_avx512.cpp — no STL, no includes, everything static.
+//
+// Row r of the im2col matrix is output pixel (n, od, oh, ow) in row-major order;
+// its columns are the taps (kd, kh, kw) times Cin, i.e. Keras's kernel order,
+// so  y (rows, Cout) = cols (rows, K*Cin) @ w (K*Cin, Cout).
+
+static inline void copy_f(float* __restrict dst, const float* __restrict src, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) dst[i] = src[i];
+}
+static inline void zero_f(float* __restrict dst, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) dst[i] = 0.0f;
+}
+static inline void add_f(float* __restrict dst, const float* __restrict src, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) dst[i] += src[i];
+}
+
+// Splits row r into (n, od, oh, ow).
+static inline void split_row(const Geometry& g, int64_t r, int64_t* n, int64_t* od, int64_t* oh,
+                             int64_t* ow) {
+  *ow = r % g.out[2];
+  r /= g.out[2];
+  *oh = r % g.out[1];
+  r /= g.out[1];
+  *od = r % g.out[0];
+  *n = r / g.out[0];
+}
+
+static inline void next_row(const Geometry& g, int64_t* n, int64_t* od, int64_t* oh, int64_t* ow) {
+  if (++*ow < g.out[2]) return;
+  *ow = 0;
+  if (++*oh < g.out[1]) return;
+  *oh = 0;
+  if (++*od < g.out[0]) return;
+  *od = 0;
+  ++*n;
+}
+
+// cols (r1-r0, K*Cin) = im2col rows [r0, r1) of x (N, D, H, W, Cin)
+static void im2col(const Geometry& g, const float* x, int64_t r0, int64_t r1, float* cols) {
+  const int64_t cin = g.cin, kw_len = g.k[2] * cin;
+  const int64_t kdim = g.k[0] * g.k[1] * kw_len;
+  const int64_t in_w = g.in[2] * cin, in_hw = g.in[1] * in_w, in_img = g.in[0] * in_hw;
+  int64_t n, od, oh, ow;
+  split_row(g, r0, &n, &od, &oh, &ow);
+  for (int64_t r = r0; r < r1; ++r, next_row(g, &n, &od, &oh, &ow)) {
+    float* dst = cols + (r - r0) * kdim;
+    const float* xn = x + n * in_img;
+    const int64_t iw0 = ow * g.stride[2] - g.pad[2];
+    const bool w_inside = g.dil[2] == 1 && iw0 >= 0 && iw0 + g.k[2] <= g.in[2];
+    for (int64_t kd = 0; kd < g.k[0]; ++kd) {
+      const int64_t id = od * g.stride[0] - g.pad[0] + kd * g.dil[0];
+      if (id < 0 || id >= g.in[0]) {
+        zero_f(dst, g.k[1] * kw_len);
+        dst += g.k[1] * kw_len;
+        continue;
+      }
+      for (int64_t kh = 0; kh < g.k[1]; ++kh, dst += kw_len) {
+        const int64_t ih = oh * g.stride[1] - g.pad[1] + kh * g.dil[1];
+        if (ih < 0 || ih >= g.in[1]) {
+          zero_f(dst, kw_len);
+          continue;
+        }
+        const float* xrow = xn + id * in_hw + ih * in_w;
+        if (w_inside) {
+          copy_f(dst, xrow + iw0 * cin, kw_len);
+          continue;
+        }
+        for (int64_t kw = 0; kw < g.k[2]; ++kw) {
+          const int64_t iw = iw0 + kw * g.dil[2];
+          if (iw < 0 || iw >= g.in[2])
+            zero_f(dst + kw * cin, cin);
+          else
+            copy_f(dst + kw * cin, xrow + iw * cin, cin);
+        }
+      }
+    }
+  }
+}
+
+// dx += col2im(cols rows [r0, r1)): the adjoint of im2col.
+static void col2im(const Geometry& g, const float* cols, int64_t r0, int64_t r1, float* dx) {
+  const int64_t cin = g.cin, kw_len = g.k[2] * cin;
+  const int64_t kdim = g.k[0] * g.k[1] * kw_len;
+  const int64_t in_w = g.in[2] * cin, in_hw = g.in[1] * in_w, in_img = g.in[0] * in_hw;
+  int64_t n, od, oh, ow;
+  split_row(g, r0, &n, &od, &oh, &ow);
+  for (int64_t r = r0; r < r1; ++r, next_row(g, &n, &od, &oh, &ow)) {
+    const float* src = cols + (r - r0) * kdim;
+    float* dn = dx + n * in_img;
+    const int64_t iw0 = ow * g.stride[2] - g.pad[2];
+    const bool w_inside = g.dil[2] == 1 && iw0 >= 0 && iw0 + g.k[2] <= g.in[2];
+    for (int64_t kd = 0; kd < g.k[0]; ++kd) {
+      const int64_t id = od * g.stride[0] - g.pad[0] + kd * g.dil[0];
+      if (id < 0 || id >= g.in[0]) {
+        src += g.k[1] * kw_len;
+        continue;
+      }
+      for (int64_t kh = 0; kh < g.k[1]; ++kh, src += kw_len) {
+        const int64_t ih = oh * g.stride[1] - g.pad[1] + kh * g.dil[1];
+        if (ih < 0 || ih >= g.in[1]) continue;
+        float* drow = dn + id * in_hw + ih * in_w;
+        if (w_inside) {
+          add_f(drow + iw0 * cin, src, kw_len);
+          continue;
+        }
+        for (int64_t kw = 0; kw < g.k[2]; ++kw) {
+          const int64_t iw = iw0 + kw * g.dil[2];
+          if (iw >= 0 && iw < g.in[2]) add_f(drow + iw * cin, src + kw * cin, cin);
+        }
+      }
+    }
+  }
+}
+
+static void add_bias(float* y, int64_t rows, int64_t c, const float* bias) {
+  for (int64_t r = 0; r < rows; ++r) add_f(y + r * c, bias, c);
+}
+
+static void sum_rows(float* acc, const float* x, int64_t rows, int64_t c) {
+  for (int64_t r = 0; r < rows; ++r) add_f(acc, x + r * c, c);
+}
+
+// acc[c*m + j] += x[c] * w[c*m + j]
+static void dw_mac(float* __restrict acc, const float* __restrict x, const float* __restrict w, int64_t c,
+                   int64_t m) {
+  if (m == 1) {
+    for (int64_t i = 0; i < c; ++i) acc[i] += x[i] * w[i];
+    return;
+  }
+  for (int64_t i = 0; i < c; ++i) {
+    const float xv = x[i];
+    for (int64_t j = 0; j < m; ++j) acc[i * m + j] += xv * w[i * m + j];
+  }
+}
+
+// dx[c] += sum_j dy[c*m + j] * w[c*m + j]
+static void dw_dot(float* __restrict dx, const float* __restrict dy, const float* __restrict w, int64_t c,
+                   int64_t m) {
+  if (m == 1) {
+    for (int64_t i = 0; i < c; ++i) dx[i] += dy[i] * w[i];
+    return;
+  }
+  for (int64_t i = 0; i < c; ++i) {
+    float s = 0.0f;
+    for (int64_t j = 0; j < m; ++j) s += dy[i * m + j] * w[i * m + j];
+    dx[i] += s;
+  }
+}
+
+// Depthwise forward of the output row (n, od, oh, *): yrow (OW, C*M).
+static void dw_forward_row(const Geometry& g, const float* x, const float* w, const float* bias, int64_t n,
+                           int64_t od, int64_t oh, float* yrow) {
+  const int64_t c = g.cin, cm = g.cout, m = cm / c;
+  const int64_t in_w = g.in[2] * c, in_hw = g.in[1] * in_w;
+  const float* xn = x + n * g.in[0] * in_hw;
+  for (int64_t ow = 0; ow < g.out[2]; ++ow) {
+    float* acc = yrow + ow * cm;
+    if (bias)
+      copy_f(acc, bias, cm);
+    else
+      zero_f(acc, cm);
+    const int64_t iw0 = ow * g.stride[2] - g.pad[2];
+    for (int64_t kd = 0; kd < g.k[0]; ++kd) {
+      const int64_t id = od * g.stride[0] - g.pad[0] + kd * g.dil[0];
+      if (id < 0 || id >= g.in[0]) continue;
+      for (int64_t kh = 0; kh < g.k[1]; ++kh) {
+        const int64_t ih = oh * g.stride[1] - g.pad[1] + kh * g.dil[1];
+        if (ih < 0 || ih >= g.in[1]) continue;
+        const float* xrow = xn + id * in_hw + ih * in_w;
+        const float* wt = w + ((kd * g.k[1] + kh) * g.k[2]) * cm;
+        for (int64_t kw = 0; kw < g.k[2]; ++kw) {
+          const int64_t iw = iw0 + kw * g.dil[2];
+          if (iw < 0 || iw >= g.in[2]) continue;
+          dw_mac(acc, xrow + iw * c, wt + kw * cm, c, m);
+        }
+      }
+    }
+  }
+}
+
+static const LeafTable kLeafTable = {im2col, col2im, add_bias, sum_rows, dw_mac, dw_dot, dw_forward_row};
