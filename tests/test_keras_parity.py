@@ -50,6 +50,7 @@ CASES = {
     "GRU": (lambda L: L.GRU(4, return_sequences=True), (2, 5, 3), "f"),
     "Bidirectional": (lambda L: L.Bidirectional(L.LSTM(3, return_sequences=True)), (2, 4, 3), "f"),
     "Embedding": (lambda L: L.Embedding(10, 4), (3, 5), "i"),
+    "ConvLSTM2D": (lambda L: L.ConvLSTM2D(2, 3, return_sequences=True), (1, 3, 5, 5, 2), "f"),
     "LeakyReLU": (lambda L: L.LeakyReLU(), (3, 6), "f"),
     "ELU": (lambda L: L.ELU(), (3, 6), "f"),
     "PReLU": (lambda L: L.PReLU(alpha_initializer="random_uniform"), (3, 6), "f"),

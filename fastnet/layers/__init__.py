@@ -90,7 +90,14 @@ from fastnet.layers.reshaping import (  # noqa: E402
     ZeroPadding2D,
     ZeroPadding3D,
 )
-from fastnet.layers.rnn import GRU, LSTM, Bidirectional, SimpleRNN, TimeDistributed  # noqa: E402
+from fastnet.layers.rnn import (  # noqa: E402
+    GRU,
+    LSTM,
+    Bidirectional,
+    ConvLSTM2D,
+    SimpleRNN,
+    TimeDistributed,
+)
 
 __all__ += [
     "Conv1D", "Conv1DTranspose", "Conv2D", "Conv2DTranspose", "Conv3D", "Convolution1D",
@@ -102,5 +109,5 @@ __all__ += [
     "GlobalMaxPooling3D", "MaxPool1D", "MaxPool2D", "MaxPool3D", "MaxPooling1D", "MaxPooling2D",
     "MaxPooling3D", "Cropping1D", "Cropping2D", "Cropping3D", "UpSampling1D", "UpSampling2D",
     "UpSampling3D", "ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D", "GRU", "LSTM",
-    "Bidirectional", "SimpleRNN", "TimeDistributed",
+    "Bidirectional", "SimpleRNN", "TimeDistributed", "ConvLSTM2D",
 ]

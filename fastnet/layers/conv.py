@@ -209,7 +209,11 @@ class DepthwiseConv2D(BaseConv):
 
     def get_config(self):
         config = super().get_config()
-        config.pop("filters", None)
+        for key in ("filters", "groups"):
+            config.pop(key, None)
+        for old, new in (("kernel_initializer", "depthwise_initializer"),
+                         ("kernel_regularizer", "depthwise_regularizer")):
+            config[new] = config.pop(old)
         return {**config, "depth_multiplier": self.depth_multiplier}
 
 

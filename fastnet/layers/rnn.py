@@ -279,3 +279,103 @@ class TimeDistributed(Layer):
     def compute_output_shape(self, input_shape):
         inner = self.layer.compute_output_shape((input_shape[0],) + tuple(input_shape[2:]))
         return (input_shape[0], input_shape[1]) + tuple(inner[1:])
+
+
+class ConvLSTM2D(Layer):
+    """Convolutional LSTM over (batch, time, rows, cols, channels); Keras's layout:
+    kernel (kh, kw, in, 4*filters), recurrent_kernel (kh, kw, filters, 4*filters),
+    bias (4*filters,), gates i, f, c, o. The recurrent convolution is 'same'."""
+
+    def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None,
+                 dilation_rate=1, activation="tanh", recurrent_activation="sigmoid",
+                 use_bias=True, kernel_initializer="glorot_uniform",
+                 recurrent_initializer="orthogonal", bias_initializer="zeros",
+                 unit_forget_bias=True, return_sequences=False, return_state=False,
+                 go_backwards=False, stateful=False, dropout=0.0, recurrent_dropout=0.0,
+                 seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.filters = filters
+        self.kernel_size = (kernel_size,) * 2 if isinstance(kernel_size, int) else tuple(kernel_size)
+        self.strides = (strides,) * 2 if isinstance(strides, int) else tuple(strides)
+        self.padding = padding.lower()
+        self.dilation_rate = (dilation_rate,) * 2 if isinstance(dilation_rate, int) \
+            else tuple(dilation_rate)
+        self.activation = activations_mod.get(activation)
+        self.recurrent_activation = activations_mod.get(recurrent_activation)
+        self.use_bias = use_bias
+        self.kernel_initializer = initializers_mod.get(kernel_initializer)
+        self.recurrent_initializer = initializers_mod.get(recurrent_initializer)
+        self.bias_initializer = initializers_mod.get(bias_initializer)
+        self.unit_forget_bias = unit_forget_bias
+        self.return_sequences = return_sequences
+        self.return_state = return_state
+        self.go_backwards = go_backwards
+        self.input_spec = InputSpec(ndim=5)
+
+    def build(self, input_shape):
+        cin = input_shape[-1]
+        f = self.filters
+        self.kernel = self.add_weight(shape=self.kernel_size + (cin, 4 * f), name="kernel",
+                                      initializer=self.kernel_initializer)
+        self.recurrent_kernel = self.add_weight(shape=self.kernel_size + (f, 4 * f),
+                                                name="recurrent_kernel",
+                                                initializer=self.recurrent_initializer)
+        if self.use_bias:
+            base = self.bias_initializer
+
+            def init(shape, dtype=None):
+                import numpy as np
+
+                b = np.asarray(base((4 * f,), dtype=dtype))
+                if self.unit_forget_bias:
+                    b[f:2 * f] = 1.0
+                return b
+
+            self.bias = self.add_weight(shape=(4 * f,), name="bias", initializer=init)
+        else:
+            self.bias = None
+        self.built = True
+
+    def _spatial_out(self, size, i):
+        from fastnet.ops.spatial import conv_output_length
+
+        return conv_output_length(size, self.kernel_size[i], self.strides[i], self.padding,
+                                  self.dilation_rate[i])
+
+    def call(self, inputs, mask=None, training=None):
+        x = ops.convert_to_tensor(inputs)
+        b, steps = x.shape[0], x.shape[1]
+        rows, cols = self._spatial_out(x.shape[2], 0), self._spatial_out(x.shape[3], 1)
+        f = self.filters
+        h = ops.zeros((b, rows, cols, f))
+        c = ops.zeros((b, rows, cols, f))
+        outputs = []
+        order = range(steps - 1, -1, -1) if self.go_backwards else range(steps)
+        for t in order:
+            z = ops.conv(x[:, t], self.kernel, self.strides, self.padding,
+                         dilation_rate=self.dilation_rate)
+            z = z + ops.conv(h, self.recurrent_kernel, 1, "same")
+            if self.bias is not None:
+                z = z + self.bias
+            i = self.recurrent_activation(z[..., :f])
+            fg = self.recurrent_activation(z[..., f:2 * f])
+            g = self.activation(z[..., 2 * f:3 * f])
+            o = self.recurrent_activation(z[..., 3 * f:])
+            c = fg * c + i * g
+            h = o * self.activation(c)
+            outputs.append(h)
+        out = ops.stack(outputs, axis=1) if self.return_sequences else h
+        return [out, h, c] if self.return_state else out
+
+    def compute_output_shape(self, input_shape):
+        rows = self._spatial_out(input_shape[2], 0)
+        cols = self._spatial_out(input_shape[3], 1)
+        state = (input_shape[0], rows, cols, self.filters)
+        out = (input_shape[0], input_shape[1]) + state[1:] if self.return_sequences else state
+        return [out, state, state] if self.return_state else out
+
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters,
+                "kernel_size": list(self.kernel_size), "strides": list(self.strides),
+                "padding": self.padding, "return_sequences": self.return_sequences,
+                "return_state": self.return_state, "go_backwards": self.go_backwards}

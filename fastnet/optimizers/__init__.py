@@ -1,8 +1,8 @@
 """Optimizers with Keras 3's names, defaults and update formulas.
 
-Each weight is updated in place, once per step. TEMP numpy until
-fastnet.kernels.optim lands: each ``_update`` below is the formula as a few
-in-place numpy statements; the fused C++ loops replace them one for one.
+Each weight is updated in place, once per step, by a fused C++ loop
+(fastnet.kernels.optim) for float32 weights. ``_update_reference`` keeps each
+formula as plain numpy: it serves float64 weights and is the tests' oracle.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import math
 import numpy as np
 
 from fastnet.backend.tensor import Tensor, Variable
+from fastnet.kernels import optim as K
 from fastnet.optimizers import schedules
 from fastnet.optimizers.schedules import LearningRateSchedule
 
@@ -109,7 +110,11 @@ class Optimizer:
         for g, (_, v) in zip(gs, pairs):
             if self.weight_decay:
                 v._value -= v._value * (self.weight_decay * lr)
-            self._update(v._value, g, self._slots[id(v)], lr, step)
+            if v._value.dtype == np.float32:
+                self._update(v._value, np.ascontiguousarray(g, dtype=np.float32),
+                             self._slots[id(v)], lr, step)
+            else:
+                self._update_reference(v._value, g, self._slots[id(v)], lr, step)
             if getattr(v, "constraint", None) is not None:
                 v.assign(v.constraint(v._value))
         self.iterations.assign(np.asarray(step, np.int64))
@@ -134,6 +139,9 @@ class Optimizer:
         return grads
 
     def _update(self, var, grad, slots, lr, step):
+        raise NotImplementedError
+
+    def _update_reference(self, var, grad, slots, lr, step):
         raise NotImplementedError
 
     # ---- config ---------------------------------------------------------------------
@@ -179,6 +187,10 @@ class SGD(Optimizer):
         return ["momentum"] if self.momentum else []
 
     def _update(self, var, g, slots, lr, step):
+        K.sgd_update(var, g, slots[0] if self.momentum else None, lr, self.momentum,
+                     self.nesterov)
+
+    def _update_reference(self, var, g, slots, lr, step):
         if not self.momentum:
             var -= lr * g
             return
@@ -205,6 +217,11 @@ class RMSprop(Optimizer):
             (["average_gradient"] if self.centered else [])
 
     def _update(self, var, g, slots, lr, step):
+        K.rmsprop_update(var, g, slots[0], slots[1] if self.momentum else None,
+                         slots[-1] if self.centered else None, lr, self.rho, self.momentum,
+                         self.epsilon)
+
+    def _update_reference(self, var, g, slots, lr, step):
         vel = slots[0]
         vel *= self.rho
         vel += (1 - self.rho) * g * g
@@ -239,6 +256,11 @@ class Adam(Optimizer):
         return ["momentum", "velocity"] + (["velocity_hat"] if self.amsgrad else [])
 
     def _update(self, var, g, slots, lr, step):
+        alpha = lr * math.sqrt(1 - self.beta_2 ** step) / (1 - self.beta_1 ** step)
+        K.adam_update(var, g, slots[0], slots[1], slots[2] if self.amsgrad else None, alpha,
+                      self.beta_1, self.beta_2, self.epsilon)
+
+    def _update_reference(self, var, g, slots, lr, step):
         m, v = slots[0], slots[1]
         b1p, b2p = self.beta_1 ** step, self.beta_2 ** step
         alpha = lr * math.sqrt(1 - b2p) / (1 - b1p)
@@ -279,6 +301,9 @@ class Adagrad(Optimizer):
         return np.full(var.shape, self.initial_accumulator_value, dtype=var.dtype)
 
     def _update(self, var, g, slots, lr, step):
+        K.adagrad_update(var, g, slots[0], lr, self.epsilon)
+
+    def _update_reference(self, var, g, slots, lr, step):
         acc = slots[0]
         acc += g * g
         var -= lr * g / np.sqrt(acc + self.epsilon)
@@ -297,6 +322,9 @@ class Adadelta(Optimizer):
         return ["accumulated_grad", "accumulated_delta_var"]
 
     def _update(self, var, g, slots, lr, step):
+        K.adadelta_update(var, g, slots[0], slots[1], lr, self.rho, self.epsilon)
+
+    def _update_reference(self, var, g, slots, lr, step):
         acc_g, acc_d = slots
         acc_g *= self.rho
         acc_g += (1 - self.rho) * g * g
@@ -318,12 +346,24 @@ class Nadam(Optimizer):
     def _slot_names(self):
         return ["momentum", "velocity"]
 
+    def get_extra_state(self):
+        return {"u_product": float(self._u_product)}
+
+    def set_extra_state(self, state):
+        if "u_product" in state:
+            self._u_product = float(state["u_product"])
+
     def _before_step(self, step):
-        self._u_t = self.beta_1 * (1.0 - 0.5 * 0.96 ** (step * 0.004))
-        self._u_t_1 = self.beta_1 * (1.0 - 0.5 * 0.96 ** ((step + 1) * 0.004))
+        self._u_t = self.beta_1 * (1.0 - 0.5 * 0.96 ** step)
+        self._u_t_1 = self.beta_1 * (1.0 - 0.5 * 0.96 ** (step + 1))
         self._u_product *= self._u_t
 
     def _update(self, var, g, slots, lr, step):
+        up_t = self._u_product
+        K.nadam_update(var, g, slots[0], slots[1], lr, self.beta_1, self.beta_2, self.epsilon,
+                       self._u_t, self._u_t_1, up_t, up_t * self._u_t_1, self.beta_2 ** step)
+
+    def _update_reference(self, var, g, slots, lr, step):
         m, v = slots
         u_t, u_t_1 = self._u_t, self._u_t_1
         u_prod_t = self._u_product
