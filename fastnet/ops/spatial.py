@@ -1,10 +1,12 @@
 """Convolution, pooling and upsampling ops (channels-last, 1-D/2-D/3-D), with
 Keras 3's `keras.ops` signatures.
 
-TEMP numpy until fastnet.kernels.conv / fastnet.kernels.pool land: windows
-are gathered with numpy stride tricks and the products run on our GEMM
-(fastnet.kernels.gemm); backward passes scatter per kernel offset. Padding
-follows TensorFlow: for 'same' the odd extra pad goes after (bottom/right).
+Convolutions (conv, conv_transpose, depthwise_conv) run the C++ kernels of
+fastnet.kernels.conv for float32 inputs, forward and both backward passes.
+The numpy window-gather versions below remain for other dtypes and as the
+second-order path. Pooling and upsampling: TEMP numpy until
+fastnet.kernels.pool lands. Padding follows TensorFlow: for 'same' the odd
+extra pad goes after (bottom/right).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from fastnet.backend.tensor import Tensor
+from fastnet.kernels import conv as _conv
 from fastnet.kernels import gemm as _gemm
 from fastnet.ops.core import _t, make, op
 from fastnet.ops.math import cast
@@ -91,6 +94,32 @@ def _scatter_windows(gwin, in_shape, ks, strides, dil, pads):
     return buf[(slice(None),) + crop + (slice(None),)]
 
 
+def _kernel_ok(x, w):
+    return (x._value.dtype == np.float32 and w._value.dtype == np.float32
+            and 3 <= x.ndim <= 5 and x._value.flags.c_contiguous and x.shape[0] > 0)
+
+
+def _valid_fits(shape, ks, dil, padding):
+    if padding == "same":
+        return True
+    return all(shape[1 + i] >= (k - 1) * d + 1 for i, (k, d) in enumerate(zip(ks, dil)))
+
+
+def _kernel_conv(x, w, strides, padding, dil):
+    xv = x._value
+    wv = np.ascontiguousarray(w._value)
+    out = _conv.conv_forward(xv, wv, None, strides, padding, dil)
+
+    def backward(g):
+        gv = np.ascontiguousarray(g._value, dtype=np.float32)
+        gx = _conv.conv_backward_input(gv, wv, xv.shape, strides, padding, dil)
+        gw, _ = _conv.conv_backward_kernel(xv, gv, wv.shape, strides, padding, dil,
+                                           with_bias=False)
+        return Tensor(gx), Tensor(gw)
+
+    return make(out, (x, w), backward)
+
+
 @op
 def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_rate=1):
     """N-D convolution; kernel (k..., in_channels, out_channels) as Keras."""
@@ -111,6 +140,8 @@ def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_
     dil = _tuple(dilation_rate, nd, "dilation_rate")
     if min(strides) < 1 or min(dil) < 1:
         raise ValueError(f"conv: strides and dilation_rate must be >= 1, got {strides}, {dil}")
+    if _kernel_ok(x, w) and _valid_fits(x.shape, ks, dil, padding):
+        return _kernel_conv(x, w, strides, padding, dil)
     xv, pads = _pad_spatial(x._value, ks, strides, dil, padding)
     win, outs = _windows(xv, ks, strides, dil)
     n = x.shape[0]
@@ -158,6 +189,20 @@ def conv_transpose(inputs, kernel, strides=1, padding="valid", output_padding=No
     strides = _tuple(strides, nd, "strides")
     dil = _tuple(dilation_rate, nd, "dilation_rate")
     opad = None if output_padding is None else _tuple(output_padding, nd, "output_padding")
+    if _kernel_ok(x, w):
+        xv = x._value
+        wv = np.ascontiguousarray(w._value)
+        out = _conv.conv_transpose_forward(xv, wv, None, strides, padding, opad, dil)
+
+        def kbackward(g):
+            gv = np.ascontiguousarray(g._value, dtype=np.float32)
+            gx = _conv.conv_transpose_backward_input(gv, wv, xv.shape, strides, padding, opad,
+                                                     dil)
+            gw, _ = _conv.conv_transpose_backward_kernel(xv, gv, wv.shape, strides, padding,
+                                                         opad, dil, with_bias=False)
+            return Tensor(gx), Tensor(gw)
+
+        return make(out, (x, w), kbackward)
     out_sizes = [deconv_output_length(x.shape[1 + i], ks[i], strides[i], padding,
                                       None if opad is None else opad[i], dil[i]) for i in range(nd)]
     # Scatter each input pixel's contribution, then crop the padding away.
@@ -213,6 +258,20 @@ def depthwise_conv(inputs, kernel, strides=1, padding="valid", data_format=None,
                          f"kernel's {cin} (kernel shape {w.shape})")
     strides = _tuple(strides, nd, "strides")
     dil = _tuple(dilation_rate, nd, "dilation_rate")
+    if _kernel_ok(x, w) and _valid_fits(x.shape, ks, dil, padding.lower()):
+        xv0 = x._value
+        wv = np.ascontiguousarray(w._value)
+        out = _conv.depthwise_conv_forward(xv0, wv, None, strides, padding.lower(), dil)
+
+        def kbackward(g):
+            gv = np.ascontiguousarray(g._value, dtype=np.float32)
+            gx = _conv.depthwise_conv_backward_input(gv, wv, xv0.shape, strides, padding.lower(),
+                                                     dil)
+            gw, _ = _conv.depthwise_conv_backward_kernel(xv0, gv, wv.shape, strides,
+                                                         padding.lower(), dil, with_bias=False)
+            return Tensor(gx), Tensor(gw)
+
+        return make(out, (x, w), kbackward)
     xv, pads = _pad_spatial(x._value, ks, strides, dil, padding.lower())
     win, outs = _windows(xv, ks, strides, dil)  # (N, out..., k..., C)
     axes = tuple(range(1 + nd, 1 + 2 * nd))
