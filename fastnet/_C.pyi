@@ -53,6 +53,10 @@ def depthwise_conv_backward_kernel(x: F32, dy: F32, kernel_shape: list[int], str
                                    with_bias: bool) -> tuple[F32, F32 | None]: ...
 
 # ---- pool (csrc/bindings/pool.cpp) ----
+def pool2d_forward(x: F32, kind: str, kh: int, kw: int, sh: int, sw: int,
+                   padding: str) -> tuple[F32, npt.NDArray[np.int32] | None]: ...
+def pool2d_backward(dy: F32, arg: npt.NDArray[np.int32] | None, x_shape: list[int], kind: str,
+                    kh: int, kw: int, sh: int, sw: int, padding: str) -> F32: ...
 
 # ---- rnn (csrc/bindings/rnn.cpp) ----
 

@@ -3,9 +3,9 @@ Keras 3's `keras.ops` signatures.
 
 Convolutions (conv, conv_transpose, depthwise_conv) run the C++ kernels of
 fastnet.kernels.conv for float32 inputs, forward and both backward passes.
-The numpy window-gather versions below remain for other dtypes and as the
-second-order path. Pooling and upsampling: TEMP numpy until
-fastnet.kernels.pool lands. Padding follows TensorFlow: for 'same' the odd
+Max/average pooling 1-D and 2-D run fastnet.kernels.pool (csrc/pool). The numpy
+window-gather versions below remain for other dtypes; 3-D pooling and upsampling
+are TEMP numpy until their kernels land. Padding follows TensorFlow: for 'same' the odd
 extra pad goes after (bottom/right).
 """
 
@@ -19,6 +19,7 @@ from numpy.lib.stride_tricks import as_strided
 from fastnet.backend.tensor import Tensor
 from fastnet.kernels import conv as _conv
 from fastnet.kernels import gemm as _gemm
+from fastnet.kernels import pool as _poolk
 from fastnet.ops.core import _t, make, op
 from fastnet.ops.math import cast
 
@@ -315,6 +316,8 @@ def _pool(x, pool_size, strides, padding, kind):
     padding = padding.lower()
     if padding not in ("valid", "same"):
         raise ValueError(f"{kind}_pool: padding must be 'valid' or 'same', got {padding!r}")
+    if nd in (1, 2) and x._value.dtype == np.float32 and x._value.flags.c_contiguous:
+        return _kernel_pool(x, ks, strides, padding, kind)
     ones = (1,) * nd
     fill = -np.inf if kind == "max" else 0.0
     xv, pads = _pad_spatial(x._value, ks, strides, ones, padding, value=fill)
@@ -347,6 +350,25 @@ def _pool(x, pool_size, strides, padding, kind):
                                         pads)),)
 
     return make(np.ascontiguousarray(out.astype(x._value.dtype)), (x,), backward)
+
+
+def _kernel_pool(x, ks, strides, padding, kind):
+    """2-D (and 1-D as height-1 2-D) pooling on the C++ kernels."""
+    one_d = x.ndim == 3
+    xv = x._value[:, None] if one_d else x._value
+    kh, kw = (1, ks[0]) if one_d else ks
+    sh, sw = (1, strides[0]) if one_d else strides
+    y, arg = _poolk.pool2d_forward(xv, kind, kh, kw, sh, sw, padding)
+    xshape = list(xv.shape)
+
+    def backward(g):
+        gv = np.ascontiguousarray(g._value, dtype=np.float32)
+        if one_d:
+            gv = gv[:, None]
+        dx = _poolk.pool2d_backward(gv, arg, xshape, kind, kh, kw, sh, sw, padding)
+        return (Tensor(dx[:, 0] if one_d else dx),)
+
+    return make(y[:, 0] if one_d else y, (x,), backward)
 
 
 @op
