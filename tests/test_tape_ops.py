@@ -103,6 +103,7 @@ SHAPE_OPS = [
     ("slice", lambda t: t[:, 1:, ::2], lambda v: v[:, 1:, ::2]),
     ("index_t", lambda t: t[:, 2, :], lambda v: v[:, 2, :]),
     ("take", lambda t: ops.take(t, np.array([0, 2, 2]), axis=1), lambda v: np.take(v, [0, 2, 2], axis=1)),
+    ("gather", lambda t: ops.gather(t, np.array([1, 0]), axis=0), lambda v: np.take(v, [1, 0], axis=0)),
     ("take_along", lambda t: ops.take_along_axis(t, np.array([[[1], [0], [3]], [[2], [2], [0]]]), axis=2),
      lambda v: np.take_along_axis(v, np.array([[[1], [0], [3]], [[2], [2], [0]]]), axis=2)),
     ("matmul", lambda t: ops.matmul(t, ops.transpose(t, (0, 2, 1))), lambda v: v @ v.transpose(0, 2, 1)),

@@ -758,6 +758,11 @@ def take(x, indices, axis=None):
     return make(out, (x,), backward)
 
 
+def gather(x, indices, axis=0):
+    """TensorFlow's tf.gather (what the seeds' code may call): `take` along `axis`."""
+    return take(x, indices, axis=axis)
+
+
 @op
 def take_along_axis(x, indices, axis=None):
     x = _t(x)
