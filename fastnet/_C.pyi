@@ -59,6 +59,11 @@ def pool2d_backward(dy: F32, arg: npt.NDArray[np.int32] | None, x_shape: list[in
                     kh: int, kw: int, sh: int, sw: int, padding: str) -> F32: ...
 
 # ---- rnn (csrc/bindings/rnn.cpp) ----
+def lstm_forward(x: F32, kernel: F32, recurrent_kernel: F32, bias: F32 | None, h0: F32 | None,
+                 c0: F32 | None, go_backwards: bool = False) -> tuple[F32, F32]: ...
+def lstm_backward(x: F32, kernel: F32, recurrent_kernel: F32, h0: F32 | None, c0: F32 | None,
+                  go_backwards: bool, packed: F32, workspace: F32, dpacked: F32,
+                  has_bias: bool) -> tuple[F32, F32, F32, F32 | None, F32, F32]: ...
 
 # ---- norm (csrc/bindings/norm.cpp) ----
 

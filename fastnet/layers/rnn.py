@@ -166,6 +166,24 @@ class LSTM(_RNN):
     def _state_names(self):
         return ["h", "c"]
 
+    def call(self, inputs, mask=None, training=None, initial_state=None):
+        from fastnet import activations as A
+
+        x = ops.convert_to_tensor(inputs)
+        fused = (mask is None and x.dtype == "float32" and x.shape[1] > 0
+                 and self.activation is A.tanh and self.recurrent_activation is A.sigmoid)
+        if not fused:
+            return super().call(inputs, mask=mask, training=training, initial_state=initial_state)
+        h0 = c0 = None
+        if initial_state is not None:
+            h0, c0 = list(initial_state)
+        packed = ops.lstm_sequence(x, self.kernel, self.recurrent_kernel, self.bias, h0, c0,
+                                   self.go_backwards)
+        steps = x.shape[1]
+        h, c = packed[:, steps, :], packed[:, steps + 1, :]
+        out = packed[:, :steps, :] if self.return_sequences else h
+        return [out, h, c] if self.return_state else out
+
     def _step(self, xp, states):
         h, c = states
         z = xp + ops.matmul(h, self.recurrent_kernel)

@@ -334,3 +334,37 @@ def dropout(x, rate, noise_shape=None, seed=None):
     from fastnet import random
 
     return random.dropout(x, rate, noise_shape=noise_shape, seed=seed)
+
+
+@op
+def lstm_sequence(inputs, kernel, recurrent_kernel, bias=None, initial_h=None, initial_c=None,
+                  go_backwards=False):
+    """Whole-sequence LSTM (gates i, f, c, o; tanh / sigmoid) on the C++ kernel.
+
+    Returns ``packed`` (N, T+2, U): ``packed[:, :T]`` the outputs in processing order,
+    ``packed[:, T]`` the last h, ``packed[:, T+1]`` the last c. Slice it (differentiably).
+    """
+    from fastnet.kernels import rnn as R
+
+    x = _float(inputs)
+    k, rk = _t(kernel), _t(recurrent_kernel)
+    b = None if bias is None else _t(bias)
+    h0 = None if initial_h is None else _t(initial_h)
+    c0 = None if initial_c is None else _t(initial_c)
+    xv = np.ascontiguousarray(x._value, dtype=np.float32)
+    kv = np.ascontiguousarray(k._value, dtype=np.float32)
+    rv = np.ascontiguousarray(rk._value, dtype=np.float32)
+    hv = None if h0 is None else np.ascontiguousarray(h0._value, dtype=np.float32)
+    cv = None if c0 is None else np.ascontiguousarray(c0._value, dtype=np.float32)
+    packed, ws = R.lstm_forward(xv, kv, rv,
+                                None if b is None else np.ascontiguousarray(b._value, np.float32),
+                                hv, cv, bool(go_backwards))
+
+    def backward(g):
+        dx, dk, dr, db, dh0, dc0 = R.lstm_backward(
+            xv, kv, rv, hv, cv, bool(go_backwards), packed, ws,
+            np.ascontiguousarray(g._value, dtype=np.float32), b is not None)
+        return (Tensor(dx), Tensor(dk), Tensor(dr), None if db is None else Tensor(db),
+                None if h0 is None else Tensor(dh0), None if c0 is None else Tensor(dc0))
+
+    return make(packed, (x, k, rk, b, h0, c0), backward)
