@@ -1,9 +1,10 @@
 """Recurrent layers: SimpleRNN, LSTM, GRU (Keras weight layouts and gate
 orders), Bidirectional and TimeDistributed.
 
-TEMP: the time loop runs in Python over fastnet.ops (one fused GEMM for the
-input projection of all steps, then per step one GEMM with the recurrent
-kernel) until fastnet.kernels.rnn's C++ sequence loop lands.
+LSTM without a mask runs the C++ sequence kernel (fastnet.ops.lstm_sequence).
+TEMP: GRU, SimpleRNN and masked LSTM run the time loop in Python over
+fastnet.ops (one GEMM for the input projection of all steps, then per step one
+GEMM with the recurrent kernel) until their kernels land.
 """
 
 from __future__ import annotations
