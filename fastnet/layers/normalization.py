@@ -6,6 +6,7 @@ from fastnet import constraints as constraints_mod
 from fastnet import initializers as initializers_mod
 from fastnet import ops
 from fastnet import regularizers as regularizers_mod
+from fastnet.backend.tape import RECORDING
 from fastnet.layers.layer import InputSpec, Layer
 
 
@@ -59,6 +60,15 @@ class BatchNormalization(Layer):
     def call(self, inputs, training=None, mask=None):
         axis = self._axis
         reduce_axes = tuple(i for i in range(inputs.ndim) if i != axis)
+        x = ops.convert_to_tensor(inputs)
+        if (axis == x.ndim - 1 and x.dtype == "float32" and training and self.trainable
+                and len(RECORDING) <= 1):
+            # fused C++ kernel: batch statistics, normalization and one-pass backward
+            y, mean, var = ops.batch_norm_train(x, self.gamma, self.beta, self.epsilon)
+            m = self.momentum
+            self.moving_mean.assign(self.moving_mean.numpy() * m + mean.numpy() * (1.0 - m))
+            self.moving_variance.assign(self.moving_variance.numpy() * m + var.numpy() * (1.0 - m))
+            return y
         if training and self.trainable:
             mean, var = ops.moments(inputs, axes=reduce_axes)
             m = self.momentum

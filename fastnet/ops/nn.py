@@ -368,3 +368,27 @@ def lstm_sequence(inputs, kernel, recurrent_kernel, bias=None, initial_h=None, i
                 None if h0 is None else Tensor(dh0), None if c0 is None else Tensor(dc0))
 
     return make(packed, (x, k, rk, b, h0, c0), backward)
+
+
+def batch_norm_train(x, gamma=None, beta=None, epsilon=1e-3):
+    """Training-mode batch normalization over all but the last axis on the C++ kernel.
+
+    Returns ``(y, mean, variance)``: ``y`` is differentiable wrt x, gamma and beta (one
+    fused backward); mean and the biased variance are plain tensors (for moving stats).
+    """
+    from fastnet.kernels import norm as N
+
+    x = _float(x)
+    g = None if gamma is None else _t(gamma)
+    b = None if beta is None else _t(beta)
+    xv = np.ascontiguousarray(x._value, dtype=np.float32)
+    gv = None if g is None else np.ascontiguousarray(g._value, dtype=np.float32)
+    bv = None if b is None else np.ascontiguousarray(b._value, dtype=np.float32)
+    y, mean, var = N.batch_norm_train(xv, gv, bv, float(epsilon))
+
+    def backward(gy):
+        dx, dg, db = N.batch_norm_backward(xv, np.ascontiguousarray(gy._value, dtype=np.float32),
+                                           mean, var, gv, float(epsilon))
+        return Tensor(dx), (None if g is None else Tensor(dg)), (None if b is None else Tensor(db))
+
+    return make(y, (x, g, b), backward), Tensor(mean), Tensor(var)
