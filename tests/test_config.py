@@ -67,3 +67,13 @@ def test_set_num_threads_rejects_bad_values():
         fastnet.config.set_num_threads(-2)
     with pytest.raises(TypeError):
         fastnet.config.set_num_threads(2.5)
+
+
+def test_allocator_tuning_can_be_disabled():
+    import platform
+
+    if platform.libc_ver()[0] != "glibc":
+        pytest.skip("allocator tuning applies to glibc only")
+    assert run_fastnet("import fastnet; print(fastnet._C.allocator_tuned)") == "True"
+    assert run_fastnet("import fastnet; print(fastnet._C.allocator_tuned)",
+                       FASTNET_KEEP_MALLOC="1") == "False"
