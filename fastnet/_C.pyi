@@ -65,6 +65,11 @@ def lstm_forward(x: F32, kernel: F32, recurrent_kernel: F32, bias: F32 | None, h
 def lstm_backward(x: F32, kernel: F32, recurrent_kernel: F32, h0: F32 | None, c0: F32 | None,
                   go_backwards: bool, packed: F32, workspace: F32, dpacked: F32,
                   has_bias: bool) -> tuple[F32, F32, F32, F32 | None, F32, F32]: ...
+def gru_forward(x: F32, kernel: F32, recurrent_kernel: F32, bias: F32 | None, h0: F32 | None,
+                go_backwards: bool = False) -> tuple[F32, F32]: ...
+def gru_backward(x: F32, kernel: F32, recurrent_kernel: F32, h0: F32 | None, go_backwards: bool,
+                 packed: F32, workspace: F32, dpacked: F32,
+                 has_bias: bool) -> tuple[F32, F32, F32, F32 | None, F32]: ...
 
 # ---- norm (csrc/bindings/norm.cpp) ----
 def batch_norm_train(x: F32, gamma: F32 | None, beta: F32 | None,

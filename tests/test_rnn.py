@@ -73,3 +73,53 @@ def test_lstm_kernel_argument_checks():
     with pytest.raises(ValueError, match="time step"):
         R.lstm_forward(np.zeros((2, 0, 4), np.float32), np.zeros((4, 8), np.float32),
                        np.zeros((2, 8), np.float32), None, None, None)
+
+
+def ref_gru(x, k, rk, b, h0, go_backwards):
+    sig = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
+    n, t, _ = x.shape
+    u = rk.shape[0]
+    h = np.zeros((n, u)) if h0 is None else h0
+    bi = 0 if b is None else b[0]
+    br = 0 if b is None else b[1]
+    outs = []
+    for s in range(t):
+        tt = t - 1 - s if go_backwards else s
+        xp = x[:, tt] @ k + bi
+        hr = h @ rk + br
+        z = sig(xp[:, :u] + hr[:, :u])
+        r = sig(xp[:, u:2 * u] + hr[:, u:2 * u])
+        hh = np.tanh(xp[:, 2 * u:] + r * hr[:, 2 * u:])
+        h = z * h + (1 - z) * hh
+        outs.append(h)
+    return np.concatenate([np.stack(outs, 1), h[:, None]], axis=1)
+
+
+@pytest.mark.parametrize("n,t,i,u", [(1, 1, 1, 1), (2, 5, 3, 4)])
+@pytest.mark.parametrize("go_backwards", [False, True])
+@pytest.mark.parametrize("state", [False, True])
+def test_gru_forward_and_backward(isa, n, t, i, u, go_backwards, state):
+    x = rand((n, t, i), seed=1)
+    k = rand((i, 3 * u), seed=2)
+    rk = rand((u, 3 * u), seed=3)
+    b = rand((2, 3 * u), seed=4)
+    h0 = rand((n, u), seed=5) if state else None
+    packed = ops.gru_sequence(x, k, rk, b, h0, go_backwards).numpy()
+    want = ref_gru(*(None if a is None else a.astype(np.float64) for a in (x, k, rk, b, h0)),
+                   go_backwards)
+    assert_close(packed, want, atol=1e-5)
+    dout = rand(packed.shape, seed=7)
+    vs = [fastnet.Variable(a) for a in (x, k, rk, b)] + ([fastnet.Variable(h0)] if state else [])
+    with fastnet.GradientTape() as tape:
+        y = ops.gru_sequence(vs[0], vs[1], vs[2], vs[3], vs[4] if state else None,
+                             go_backwards=go_backwards)
+    grads = tape.gradient(y, vs, output_gradients=dout)
+    inputs = [x, k, rk, b] + ([h0] if state else [])
+
+    def f(*a):
+        a = list(a) + ([None] if not state else [])
+        return ref_gru(*a, go_backwards)
+
+    for idx, g in enumerate(grads):
+        assert_close(g.numpy(), numeric_grad(f, inputs, dout, idx), atol=1e-4, rtol=1e-3,
+                     what=f"gradient {idx}")

@@ -7,6 +7,6 @@
                   dpacked, has_bias) -> (dx, dkernel, drecurrent_kernel, dbias|None, dh0, dc0)
 """
 
-from fastnet._C import lstm_backward, lstm_forward  # noqa: F401
+from fastnet._C import gru_backward, gru_forward, lstm_backward, lstm_forward  # noqa: F401
 
-__all__ = ["lstm_forward", "lstm_backward"]
+__all__ = ["lstm_forward", "lstm_backward", "gru_forward", "gru_backward"]

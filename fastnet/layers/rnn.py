@@ -1,8 +1,9 @@
 """Recurrent layers: SimpleRNN, LSTM, GRU (Keras weight layouts and gate
 orders), Bidirectional and TimeDistributed.
 
-LSTM without a mask runs the C++ sequence kernel (fastnet.ops.lstm_sequence).
-TEMP: GRU, SimpleRNN and masked LSTM run the time loop in Python over
+LSTM and GRU (reset_after=True) without a mask run the C++ sequence kernels
+(fastnet.ops.lstm_sequence / gru_sequence). TEMP: SimpleRNN, GRU with
+reset_after=False and masked LSTM/GRU run the time loop in Python over
 fastnet.ops (one GEMM for the input projection of all steps, then per step one
 GEMM with the recurrent kernel) until their kernels land.
 """
@@ -211,6 +212,24 @@ class GRU(_RNN):
 
     def _input_bias(self):
         return self.bias[0] if self.reset_after else self.bias
+
+    def call(self, inputs, mask=None, training=None, initial_state=None):
+        from fastnet import activations as A
+
+        x = ops.convert_to_tensor(inputs)
+        fused = (mask is None and self.reset_after and x.dtype == "float32" and x.shape[1] > 0
+                 and self.activation is A.tanh and self.recurrent_activation is A.sigmoid)
+        if not fused:
+            return super().call(inputs, mask=mask, training=training, initial_state=initial_state)
+        h0 = None
+        if initial_state is not None:
+            h0 = initial_state[0] if isinstance(initial_state, (list, tuple)) else initial_state
+        packed = ops.gru_sequence(x, self.kernel, self.recurrent_kernel, self.bias, h0,
+                                  self.go_backwards)
+        steps = x.shape[1]
+        h = packed[:, steps, :]
+        out = packed[:, :steps, :] if self.return_sequences else h
+        return [out, h] if self.return_state else out
 
     def _step(self, xp, states):
         h = states[0]

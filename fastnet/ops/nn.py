@@ -392,3 +392,32 @@ def batch_norm_train(x, gamma=None, beta=None, epsilon=1e-3):
         return Tensor(dx), (None if g is None else Tensor(dg)), (None if b is None else Tensor(db))
 
     return make(y, (x, g, b), backward), Tensor(mean), Tensor(var)
+
+
+@op
+def gru_sequence(inputs, kernel, recurrent_kernel, bias=None, initial_h=None,
+                 go_backwards=False):
+    """Whole-sequence GRU (Keras reset_after=True: bias (2, 3U); gates z, r, h) on the C++
+    kernel. Returns ``packed`` (N, T+1, U): the outputs in processing order, then h_T."""
+    from fastnet.kernels import rnn as R
+
+    x = _float(inputs)
+    k, rk = _t(kernel), _t(recurrent_kernel)
+    b = None if bias is None else _t(bias)
+    h0 = None if initial_h is None else _t(initial_h)
+    xv = np.ascontiguousarray(x._value, dtype=np.float32)
+    kv = np.ascontiguousarray(k._value, dtype=np.float32)
+    rv = np.ascontiguousarray(rk._value, dtype=np.float32)
+    hv = None if h0 is None else np.ascontiguousarray(h0._value, dtype=np.float32)
+    packed, ws = R.gru_forward(xv, kv, rv,
+                               None if b is None else np.ascontiguousarray(b._value, np.float32),
+                               hv, bool(go_backwards))
+
+    def backward(g):
+        dx, dk, dr, db, dh0 = R.gru_backward(xv, kv, rv, hv, bool(go_backwards), packed, ws,
+                                             np.ascontiguousarray(g._value, np.float32),
+                                             b is not None)
+        return (Tensor(dx), Tensor(dk), Tensor(dr), None if db is None else Tensor(db),
+                None if h0 is None else Tensor(dh0))
+
+    return make(packed, (x, k, rk, b, h0), backward)

@@ -30,3 +30,23 @@ void lstm_backward(int64_t n, int64_t t, int64_t i, int64_t u, const float* x, c
 
 }  // namespace rnn
 }  // namespace fastnet
+
+namespace fastnet {
+namespace rnn {
+
+// GRU, Keras reset_after=True layout: kernel (I, 3U), recurrent (U, 3U), bias (2, 3U)
+// (row 0 input bias, row 1 recurrent bias) or null; gates z, r, h;
+// h_t = z*h + (1-z)*tanh(x_h + r*(h@U_h + b_rh)). ws floats = T*N*4U (z, r, hh, rec_h).
+int64_t gru_workspace_size(int64_t n, int64_t t, int64_t u);
+
+void gru_forward(int64_t n, int64_t t, int64_t i, int64_t u, const float* x, const float* kernel,
+                 const float* recurrent, const float* bias, const float* h0, bool go_backwards, float* seq,
+                 float* h_last, float* ws);
+
+void gru_backward(int64_t n, int64_t t, int64_t i, int64_t u, const float* x, const float* kernel,
+                  const float* recurrent, const float* h0, bool go_backwards, const float* seq,
+                  const float* ws, const float* dseq, const float* dh_last, float* dx, float* dkernel,
+                  float* drecurrent, float* dbias, float* dh0);
+
+}  // namespace rnn
+}  // namespace fastnet
