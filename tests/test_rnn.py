@@ -123,3 +123,18 @@ def test_gru_forward_and_backward(isa, n, t, i, u, go_backwards, state):
     for idx, g in enumerate(grads):
         assert_close(g.numpy(), numeric_grad(f, inputs, dout, idx), atol=1e-4, rtol=1e-3,
                      what=f"gradient {idx}")
+
+
+def test_empty_batch_found_by_fuzzing_under_ubsan():
+    # Regression: batch 0 used to memcpy from a null vector buffer (UB caught by UBSan).
+    x = np.zeros((0, 3, 2), np.float32)
+    k, r = rand((2, 8), seed=1), rand((2, 8), seed=2)
+    packed, ws = R.lstm_forward(x, k, r, None, None, None, False)
+    assert packed.shape == (0, 5, 2)
+    dx, dk, dr, db, dh0, dc0 = R.lstm_backward(x, k, r, None, None, False, packed, ws,
+                                               np.zeros_like(packed), True)
+    assert dx.shape == (0, 3, 2) and not dk.any() and not dr.any() and not db.any()
+    kg, rg = rand((2, 6), seed=3), rand((2, 6), seed=4)
+    packed, ws = R.gru_forward(x, kg, rg, None, None, False)
+    out = R.gru_backward(x, kg, rg, None, False, packed, ws, np.zeros_like(packed), True)
+    assert out[0].shape == (0, 3, 2) and not out[1].any() and not out[3].any()

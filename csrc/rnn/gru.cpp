@@ -15,6 +15,7 @@ int64_t gru_workspace_size(int64_t n, int64_t t, int64_t u) { return t * n * 4 *
 void gru_forward(int64_t n, int64_t t, int64_t in, int64_t u, const float* x, const float* kernel,
                  const float* recurrent, const float* bias, const float* h0, bool go_backwards, float* seq,
                  float* h_last, float* ws) {
+  if (n == 0) return;  // empty batch: nothing to compute (and no null memcpy)
   const int64_t g3 = 3 * u;
   const auto& ew = elementwise::table();
   std::vector<float> xp(static_cast<size_t>(n * t * g3));
@@ -60,6 +61,12 @@ void gru_backward(int64_t n, int64_t t, int64_t in, int64_t u, const float* x, c
                   const float* recurrent, const float* h0, bool go_backwards, const float* seq,
                   const float* ws, const float* dseq, const float* dh_last, float* dx, float* dkernel,
                   float* drecurrent, float* dbias, float* dh0) {
+  if (n == 0) {  // empty batch: zero weight gradients, nothing else
+    std::fill(dkernel, dkernel + in * 3 * u, 0.0f);
+    std::fill(drecurrent, drecurrent + u * 3 * u, 0.0f);
+    if (dbias) std::fill(dbias, dbias + 2 * 3 * u, 0.0f);
+    return;
+  }
   const int64_t g3 = 3 * u;
   std::vector<float> dh(static_cast<size_t>(n * u), 0.0f);
   if (dh_last) std::memcpy(dh.data(), dh_last, sizeof(float) * n * u);

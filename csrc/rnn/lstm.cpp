@@ -15,6 +15,7 @@ int64_t lstm_workspace_size(int64_t n, int64_t t, int64_t u) { return t * n * 6 
 void lstm_forward(int64_t n, int64_t t, int64_t in, int64_t u, const float* x, const float* kernel,
                   const float* recurrent, const float* bias, const float* h0, const float* c0,
                   bool go_backwards, float* seq, float* h_last, float* c_last, float* ws) {
+  if (n == 0) return;  // empty batch: nothing to compute (and no null memcpy)
   const int64_t g4 = 4 * u;
   const auto& ew = elementwise::table();
   // Input projection of every step at once: xp (N*T, 4U) = x @ kernel + bias.
@@ -70,6 +71,12 @@ void lstm_backward(int64_t n, int64_t t, int64_t in, int64_t u, const float* x, 
                    const float* seq, const float* ws, const float* dseq, const float* dh_last,
                    const float* dc_last, float* dx, float* dkernel, float* drecurrent, float* dbias,
                    float* dh0, float* dc0) {
+  if (n == 0) {  // empty batch: zero weight gradients, nothing else
+    std::fill(dkernel, dkernel + in * 4 * u, 0.0f);
+    std::fill(drecurrent, drecurrent + u * 4 * u, 0.0f);
+    if (dbias) std::fill(dbias, dbias + 4 * u, 0.0f);
+    return;
+  }
   const int64_t g4 = 4 * u;
   const float* gates = ws;
   const float* cs = ws + t * n * g4;
