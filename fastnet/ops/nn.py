@@ -8,7 +8,9 @@ import math as _pymath
 
 import numpy as np
 
+from fastnet.backend.tape import RECORDING
 from fastnet.backend.tensor import Tensor, floatx
+from fastnet.kernels import elementwise as K
 from fastnet.ops import math as m
 from fastnet.ops.core import _t, make, op
 
@@ -23,13 +25,43 @@ def _float(x):
 
 
 # ---- activations --------------------------------------------------------------------
-# TEMP numpy until fastnet.kernels.elementwise lands: each activation below is
-# one vectorized numpy expression; the C++ kernels replace them one for one.
+# relu, sigmoid, tanh, softmax, log_softmax and the sparse cross-entropy from logits run
+# the C++ kernels (fastnet.kernels.elementwise) on float32; other dtypes, and the
+# remaining activations, are numpy expressions (TEMP numpy until their kernels land).
+
+def _kernel_ok(v):
+    return v.dtype == np.float32 and v.flags.c_contiguous
+
+
+def _kernel_unary(name, x):
+    """y = f(x) by the kernel; gradient dy * f'(.) by the kernel too (first order)."""
+    v = x._value
+    out = np.empty_like(v)
+    K.activation_forward(name, v, out)
+    y = None
+
+    def backward(g):
+        gv = g._value
+        if RECORDING or not _kernel_ok(gv):  # differentiable path for nested tapes
+            if name == "relu":
+                return (g * Tensor((v > 0).astype(v.dtype)),)
+            if name == "sigmoid":
+                return (g * y * (1.0 - y),)
+            return (g * (1.0 - y * y),)
+        dx = np.empty_like(gv)
+        K.activation_backward(name, v if name == "relu" else out, gv, dx)
+        return (Tensor(dx),)
+
+    y = make(out, (x,), backward)
+    return y
+
 
 @op
 def relu(x):
     x = _float(x)
     v = x._value
+    if _kernel_ok(v):
+        return _kernel_unary("relu", x)
     out = np.maximum(v, 0)
     return make(out, (x,), lambda g: (g * Tensor((v > 0).astype(v.dtype)),))
 
@@ -55,6 +87,8 @@ def leaky_relu(x, negative_slope=0.2):
 def sigmoid(x):
     x = _float(x)
     v = x._value
+    if _kernel_ok(v):
+        return _kernel_unary("sigmoid", x)
     with np.errstate(over="ignore"):
         out = np.where(v >= 0, 1.0 / (1.0 + np.exp(-v)), np.exp(v) / (1.0 + np.exp(v))).astype(v.dtype)
     y = None
@@ -65,6 +99,8 @@ def sigmoid(x):
 @op
 def tanh(x):
     x = _float(x)
+    if _kernel_ok(x._value):
+        return _kernel_unary("tanh", x)
     y = None
     y = make(np.tanh(x._value), (x,), lambda g: (g * (1.0 - y * y),))
     return y
@@ -160,6 +196,20 @@ def linear(x):
 def softmax(x, axis=-1):
     x = _float(x)
     v = x._value
+    if _kernel_ok(v) and v.ndim >= 1 and axis in (-1, v.ndim - 1):
+        out = np.empty_like(v)
+        K.softmax(v, out, False)
+        y = None
+
+        def kbackward(g):
+            if RECORDING or not _kernel_ok(g._value):
+                return (y * (g - m.sum(g * y, axis=-1, keepdims=True)),)
+            dx = np.empty_like(out)
+            K.softmax_backward(out, g._value, dx)
+            return (Tensor(dx),)
+
+        y = make(out, (x,), kbackward)
+        return y
     e = np.exp(v - np.max(v, axis=axis, keepdims=True)) if v.size else v
     out = e / np.sum(e, axis=axis, keepdims=True) if v.size else v
     y = None
@@ -177,6 +227,12 @@ def log_softmax(x, axis=-1):
     v = x._value
     if not v.size:
         return make(v, (x,), lambda g: (g,))
+    if _kernel_ok(v) and axis in (-1, v.ndim - 1):
+        out = np.empty_like(v)
+        K.softmax(v, out, True)
+        y = None
+        y = make(out, (x,), lambda g: (g - m.exp(y) * m.sum(g, axis=-1, keepdims=True),))
+        return y
     shifted = v - np.max(v, axis=axis, keepdims=True)
     out = shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
     y = None
@@ -216,6 +272,17 @@ def sparse_categorical_crossentropy(target, output, from_logits=False, axis=-1):
     if labels.size and (labels.min() < 0 or labels.max() >= n):
         raise ValueError(f"sparse_categorical_crossentropy: labels must be in [0, {n}), got "
                          f"values in [{int(labels.min())}, {int(labels.max())}]")
+    if (from_logits and output.ndim == 2 and _kernel_ok(output._value) and axis in (-1, 1)
+            and len(RECORDING) <= 1):  # nested tapes take the composed (twice-differentiable) path
+        # fused kernel: one pass gives the loss and softmax - onehot for the backward
+        lab32 = np.ascontiguousarray(labels, dtype=np.int32)
+        loss = np.empty(output.shape[0], np.float32)
+        grad = np.empty_like(output._value) if RECORDING else None
+        K.sparse_softmax_cross_entropy(output._value, lab32, loss, grad)
+        if grad is None:
+            return Tensor(loss)
+        return make(loss, (target, output),
+                    lambda g: (None, m.reshape(g, (-1, 1)) * Tensor(grad)))
     if from_logits:
         logp = log_softmax(output, axis=axis)
     else:
