@@ -32,20 +32,23 @@ constexpr int64_t kTileBytes = int64_t(1) << 20;  // column buffer per thread (s
 constexpr int64_t kMinTileRows = 16;
 constexpr int64_t kMinRowsPerThread = 64;  // below this, one tile and a threaded GEMM
 
-// A per-thread float buffer, grown on demand and kept for the next call.
+// A per-thread float buffer (64-byte aligned), grown on demand and kept for the next call.
 float* scratch(int slot, int64_t n) {
   struct Buf {
     std::unique_ptr<float[]> p;
+    float* aligned = nullptr;
     int64_t cap = 0;
   };
   thread_local Buf bufs[2];
   Buf& b = bufs[slot];
   if (b.cap < n) {
     b.p.reset();
-    b.p.reset(new float[static_cast<size_t>(n)]);
+    b.p.reset(new float[static_cast<size_t>(n + 16)]);
+    const uintptr_t u = reinterpret_cast<uintptr_t>(b.p.get());
+    b.aligned = reinterpret_cast<float*>((u + 63) & ~uintptr_t(63));
     b.cap = n;
   }
-  return b.p.get();
+  return b.aligned;
 }
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
@@ -240,35 +243,54 @@ bool direct_run(const Geometry& g, const DirectKernel& dk, const float* x, const
   if (pp.copy && img > kPadBudget) return false;
   const int64_t panels = ceil_div(cout, nr), kdim = ntaps * cin;
   const int64_t sH = pp.dim[2] * cin, sD = pp.dim[1] * sH;
+  // With no dilation along W, the taps of one kernel row read KW*Cin contiguous floats:
+  // merge them into the channel loop (fewer, longer inner loops; same packed order).
+  const bool merge_w = g.dil[2] == 1;
+  const int64_t row_taps = merge_w ? g.k[0] * g.k[1] : ntaps, row_len = merge_w ? g.k[2] * cin : cin;
   int64_t off_stack[64];
   std::vector<int64_t> off_heap;
   int64_t* off = off_stack;
-  if (ntaps > 64) {
-    off_heap.resize(static_cast<size_t>(ntaps));
+  if (row_taps > 64) {
+    off_heap.resize(static_cast<size_t>(row_taps));
     off = off_heap.data();
   }
   {
     int64_t t = 0;
+    const int64_t kw_n = merge_w ? 1 : g.k[2];
     for (int64_t kd = 0; kd < g.k[0]; ++kd)
       for (int64_t kh = 0; kh < g.k[1]; ++kh)
-        for (int64_t kw = 0; kw < g.k[2]; ++kw)
+        for (int64_t kw = 0; kw < kw_n; ++kw)
           off[t++] = kd * g.dil[0] * sD + kh * g.dil[1] * sH + kw * g.dil[2] * cin;
   }
-  const int64_t blocks = ceil_div(g.out[2], mr), lines = g.out[0] * g.out[1], img_tiles = lines * blocks;
-  const int64_t ps = g.stride[2] * cin;
-  // Tiles [t0, t1) of image n, reading the (padded) image a.
+  const int64_t img_pix = g.out[0] * g.out[1] * g.out[2], img_tiles = ceil_div(img_pix, mr);
+  // Tiles [t0, t1) of image n (tiles run across output rows), reading the (padded) image a.
   auto tiles = [&](const float* a, int64_t n, int64_t t0, int64_t t1) {
+    int64_t pix[64];
     for (int64_t t = t0; t < t1; ++t) {
-      const int64_t line = t / blocks, ow0 = (t % blocks) * mr, m = std::min(mr, g.out[2] - ow0);
-      const int64_t oh = line % g.out[1], od = line / g.out[1];
-      const float* base = a + od * g.stride[0] * sD + oh * g.stride[1] * sH + ow0 * ps;
-      float* c = y + ((n * lines + line) * g.out[2] + ow0) * cout;
+      const int64_t p0 = t * mr, m = std::min(mr, img_pix - p0);
+      int64_t ow = p0 % g.out[2], oh = (p0 / g.out[2]) % g.out[1], od = p0 / (g.out[2] * g.out[1]);
+      for (int64_t r = 0; r < mr; ++r) {
+        if (r >= m) {
+          pix[r] = pix[m - 1];
+          continue;
+        }
+        pix[r] = od * g.stride[0] * sD + oh * g.stride[1] * sH + ow * g.stride[2] * cin;
+        if (++ow == g.out[2]) {
+          ow = 0;
+          if (++oh == g.out[1]) {
+            oh = 0;
+            ++od;
+          }
+        }
+      }
+      float* c = y + (n * img_pix + p0) * cout;
       for (int64_t p = 0; p < panels; ++p)
-        dk.fn(ntaps, cin, base, off, ps, pk.w + p * kdim * nr, pk.bias ? pk.bias + p * nr : nullptr,
+        dk.fn(row_taps, row_len, a, off, pix, pk.w + p * kdim * nr, pk.bias ? pk.bias + p * nr : nullptr,
               c + p * nr, cout, m, std::min<int64_t>(nr, cout - p * nr));
     }
   };
-  const int64_t grain = std::max<int64_t>(1, (int64_t(1) << 17) / std::max<int64_t>(1, mr * kdim * cout));
+  // ~1M multiply-adds per chunk at least: waking a thread costs microseconds.
+  const int64_t grain = std::max<int64_t>(1, (int64_t(1) << 20) / std::max<int64_t>(1, mr * kdim * cout));
   if (!pp.copy) {
     threads::parallel_for(g.n * img_tiles, grain, [&](int64_t t0, int64_t t1) {
       while (t0 < t1) {
@@ -294,6 +316,78 @@ bool direct_run(const Geometry& g, const DirectKernel& dk, const float* x, const
   for (int64_t n = 0; n < g.n; ++n) {
     pad_image(g, pp, x + n * x_img, a);
     threads::parallel_for(img_tiles, grain, [&](int64_t t0, int64_t t1) { tiles(a, n, t0, t1); });
+  }
+  return true;
+}
+
+// dw (K*Cin, Cout) = kernel gradient by the direct grad tiles over the zero-padded
+// images; false (nothing done) when a padded image would exceed kPadBudget.
+bool direct_grad(const Geometry& g, const GradKernel& gk, const float* x, const float* dy, float* dw) {
+  const PadPlan pp = pad_plan(g);
+  const int64_t cin = g.cin, cout = g.cout, ntaps = taps(g), mr = gk.mr, nr = gk.nr;
+  const int64_t img = pp.dim[0] * pp.dim[1] * pp.dim[2] * cin, x_img = in_pixels(g) * cin;
+  if (pp.copy && img > kPadBudget) return false;
+  const int64_t kdim = ntaps * cin, wsize = kdim * cout, panels = ceil_div(cout, nr),
+                kblocks = ceil_div(kdim, mr);
+  const int64_t sH = pp.dim[2] * cin, sD = pp.dim[1] * sH;
+  std::vector<int64_t> koff(static_cast<size_t>(kblocks * mr));
+  {
+    int64_t kk = 0;
+    for (int64_t kd = 0; kd < g.k[0]; ++kd)
+      for (int64_t kh = 0; kh < g.k[1]; ++kh)
+        for (int64_t kw = 0; kw < g.k[2]; ++kw)
+          for (int64_t i = 0; i < cin; ++i)
+            koff[kk++] = kd * g.dil[0] * sD + kh * g.dil[1] * sH + kw * g.dil[2] * cin + i;
+    for (; kk < kblocks * mr; ++kk) koff[kk] = koff[kdim - 1];
+  }
+  const int64_t plane = g.out[1] * g.out[2] * cout;
+  // acc += the gradient of image n (padded image a) for (k-block, panel) tasks [t0, t1).
+  auto image_grad = [&](const float* a, int64_t n, float* acc, int64_t t0, int64_t t1) {
+    for (int64_t od = 0; od < g.out[0]; ++od) {
+      const float* ap = a + od * g.stride[0] * sD;
+      const float* dp = dy + (n * g.out[0] + od) * plane;
+      for (int64_t t = t0; t < t1; ++t) {
+        const int64_t kb = t / panels, p = t % panels;
+        gk.fn(g.out[1], g.out[2], ap, g.stride[1] * sH, g.stride[2] * cin, koff.data() + kb * mr,
+              std::min(mr, kdim - kb * mr), dp + p * nr, cout, acc + kb * mr * cout + p * nr, cout,
+              std::min<int64_t>(nr, cout - p * nr));
+      }
+    }
+  };
+  const int64_t tasks = kblocks * panels;
+  const int nt = threads::num_threads();
+  if (nt > 1 && g.n >= nt) {
+    float* part = scratch(1, (nt - 1) * wsize);  // the caller's own buffer; thread 0 writes dw
+    int used = 1;
+    threads::parallel_run(nt, [&](int tid, int nth) {
+      if (tid == 0) used = nth;
+      float* acc = tid == 0 ? dw : part + (tid - 1) * wsize;
+      zero(acc, wsize);
+      float* buf = pp.copy ? scratch(0, img) : nullptr;
+      for (int64_t n = g.n * tid / nth; n < g.n * (tid + 1) / nth; ++n) {
+        const float* a = x + n * x_img;
+        if (pp.copy) {
+          pad_image(g, pp, a, buf);
+          a = buf;
+        }
+        image_grad(a, n, acc, 0, tasks);
+      }
+    });
+    const LeafTable& L = leaf_table();
+    for (int t = 1; t < used; ++t) L.sum_rows(dw, part + (t - 1) * wsize, 1, wsize);
+    return true;
+  }
+  zero(dw, wsize);
+  float* buf = pp.copy ? scratch(0, img) : nullptr;
+  const int64_t grain =
+      std::max<int64_t>(1, (int64_t(1) << 16) / std::max<int64_t>(1, mr * nr * plane / cout));
+  for (int64_t n = 0; n < g.n; ++n) {
+    const float* a = x + n * x_img;
+    if (pp.copy) {
+      pad_image(g, pp, a, buf);
+      a = buf;
+    }
+    threads::parallel_for(tasks, grain, [&](int64_t t0, int64_t t1) { image_grad(a, n, dw, t0, t1); });
   }
   return true;
 }
@@ -396,6 +490,10 @@ void conv_backward_kernel(const Geometry& g, const float* x, const float* dy, fl
     return;
   }
   const LeafTable& L = leaf_table();
+  if (L.grad_wide.fn) {
+    const GradKernel& gk = (L.grad_narrow.fn && cout <= L.grad_narrow.nr) ? L.grad_narrow : L.grad_wide;
+    if (direct_grad(g, gk, x, dy, dw)) return;
+  }
   const int nt = threads::num_threads();
   int64_t tr = tile_rows(kdim);
   // acc (kdim, cout) (+)= im2col(rows [t0 tiles .. t1))^T @ dy

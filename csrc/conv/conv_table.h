@@ -10,16 +10,28 @@ namespace fastnet {
 namespace conv {
 
 // Direct (implicit-GEMM) convolution tile over a zero-padded, channels-last input:
-//   c[r][j] = bias[j] + sum_t sum_i a[off[t] + min(r, mr-1)*ps + i] * wp[(t*cin + i)*NR + j]
-// for r < mr, j < nr: `mr` output pixels spaced `ps` floats apart in the input,
-// `off` the offset of each kernel tap, wp one NR-column panel of the packed kernel
-// (zero-padded past nr). Reads only rows r < mr. bias (NR floats) may be null.
-typedef void (*DirectTileFn)(int64_t ntaps, int64_t cin, const float* a, const int64_t* off, int64_t ps,
-                             const float* wp, const float* bias, float* c, int64_t ldc, int64_t mr,
-                             int64_t nr);
+//   c[r*ldc + j] = bias[j] + sum_t sum_i a[off[t] + pix[r] + i] * wp[(t*cin + i)*NR + j]
+// for r < mr, j < nr: pix (MR entries; those past mr repeat a valid one) the
+// window origin of each output pixel, off the offset of each kernel tap, wp one
+// NR-column panel of the packed kernel (zero-padded past nr). bias (NR) may be null.
+typedef void (*DirectTileFn)(int64_t ntaps, int64_t cin, const float* a, const int64_t* off,
+                             const int64_t* pix, const float* wp, const float* bias, float* c, int64_t ldc,
+                             int64_t mr, int64_t nr);
 struct DirectKernel {
   int mr, nr;  // tile rows (pixels) and panel width (output channels)
   DirectTileFn fn;
+};
+
+// Kernel-gradient tile over a zero-padded, channels-last input:
+//   c[k][j] += sum_{l < nlines, q < npix} a[l*ls + q*ps + koff[k]] * dy[(l*npix + q)*ldy + j]
+// for k < mk (rows of the (tap, in-channel) index), j < nr; koff has MR entries
+// (entries past mk repeat a valid offset). Reads dy columns j < nr only.
+typedef void (*GradTileFn)(int64_t nlines, int64_t npix, const float* a, int64_t ls, int64_t ps,
+                           const int64_t* koff, int64_t mk, const float* dy, int64_t ldy, float* c,
+                           int64_t ldc, int64_t nr);
+struct GradKernel {
+  int mr, nr;
+  GradTileFn fn;
 };
 
 struct LeafTable {
@@ -42,6 +54,8 @@ struct LeafTable {
   // Direct tile kernels (fn null: use im2col + GEMM): `wide` for many output
   // channels, `narrow` for few (<= narrow.nr).
   DirectKernel direct_wide, direct_narrow;
+  // Kernel-gradient tiles (fn null: im2col + GEMM).
+  GradKernel grad_wide, grad_narrow;
 };
 
 namespace generic {
