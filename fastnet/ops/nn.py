@@ -59,9 +59,10 @@ def _kernel_unary(name, x):
 
 @op
 def relu(x):
-    x = _float(x)
+    if type(x) is not Tensor or x._value.dtype.kind != "f":
+        x = _float(x)
     v = x._value
-    if _kernel_ok(v):
+    if v.size >= 4096 and _kernel_ok(v):
         return _kernel_unary("relu", x)
     out = np.maximum(v, 0)
     return make(out, (x,), lambda g: (g * Tensor((v > 0).astype(v.dtype)),))
