@@ -14,10 +14,16 @@ namespace gemm {
 using UKernel = void (*)(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, float alpha,
                          float beta);
 
+// A partial tile: only rows x cols (rows <= MR, cols <= NR) of C are read and
+// written, straight into C (the panels are still MR/NR wide, zero-padded).
+using UKernelEdge = void (*)(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, float alpha,
+                             float beta, int rows, int cols);
+
 struct KernelInfo {
   int mr;
   int nr;
   UKernel fn;
+  UKernelEdge edge = nullptr;  // null: gemm.cpp computes edges into a scratch tile
 };
 
 namespace generic {

@@ -47,9 +47,67 @@ void ukernel_avx512(int64_t kc, const float* a, const float* b, float* c, int64_
   }
 }
 
+// Edge tiles: R live rows (a template, so the accumulators stay in registers)
+// and `cols` live columns through AVX-512 write masks. With M = 64 (a common
+// batch size) the last 4 rows of 12 then cost a 4-row kernel, not a full tile
+// computed into scratch and copied.
+template <int R>
+void ukernel_edge(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, float alpha, float beta,
+                  int cols) {
+  __m512 acc[R][2];
+  for (int i = 0; i < R; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+  for (int64_t p = 0; p < kc; ++p) {
+    const __m512 b0 = _mm512_loadu_ps(b);
+    const __m512 b1 = _mm512_loadu_ps(b + 16);
+#pragma GCC unroll 12
+    for (int i = 0; i < R; ++i) {
+      const __m512 av = _mm512_set1_ps(a[i]);
+      acc[i][0] = _mm512_fmadd_ps(av, b0, acc[i][0]);
+      acc[i][1] = _mm512_fmadd_ps(av, b1, acc[i][1]);
+    }
+    a += MR;
+    b += NR;
+  }
+  const __mmask16 m0 = cols >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << cols) - 1);
+  const __mmask16 m1 = cols >= 32   ? static_cast<__mmask16>(0xFFFF)
+                       : cols <= 16 ? static_cast<__mmask16>(0)
+                                    : static_cast<__mmask16>((1u << (cols - 16)) - 1);
+  const __m512 va = _mm512_set1_ps(alpha);
+  const __m512 vb = _mm512_set1_ps(beta);
+  for (int i = 0; i < R; ++i) {
+    float* row = c + i * ldc;
+    __m512 r0 = _mm512_mul_ps(va, acc[i][0]);
+    __m512 r1 = _mm512_mul_ps(va, acc[i][1]);
+    if (beta != 0.0f) {
+      r0 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m0, row), r0);
+      r1 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m1, row + 16), r1);
+    }
+    _mm512_mask_storeu_ps(row, m0, r0);
+    _mm512_mask_storeu_ps(row + 16, m1, r1);
+  }
+}
+
+void ukernel_edge_any(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, float alpha,
+                      float beta, int rows, int cols) {
+  switch (rows) {
+    case 1: return ukernel_edge<1>(kc, a, b, c, ldc, alpha, beta, cols);
+    case 2: return ukernel_edge<2>(kc, a, b, c, ldc, alpha, beta, cols);
+    case 3: return ukernel_edge<3>(kc, a, b, c, ldc, alpha, beta, cols);
+    case 4: return ukernel_edge<4>(kc, a, b, c, ldc, alpha, beta, cols);
+    case 5: return ukernel_edge<5>(kc, a, b, c, ldc, alpha, beta, cols);
+    case 6: return ukernel_edge<6>(kc, a, b, c, ldc, alpha, beta, cols);
+    case 7: return ukernel_edge<7>(kc, a, b, c, ldc, alpha, beta, cols);
+    case 8: return ukernel_edge<8>(kc, a, b, c, ldc, alpha, beta, cols);
+    case 9: return ukernel_edge<9>(kc, a, b, c, ldc, alpha, beta, cols);
+    case 10: return ukernel_edge<10>(kc, a, b, c, ldc, alpha, beta, cols);
+    case 11: return ukernel_edge<11>(kc, a, b, c, ldc, alpha, beta, cols);
+    default: return ukernel_edge<12>(kc, a, b, c, ldc, alpha, beta, cols);
+  }
+}
+
 }  // namespace
 
-KernelInfo kernel() { return KernelInfo{MR, NR, &ukernel_avx512}; }
+KernelInfo kernel() { return KernelInfo{MR, NR, &ukernel_avx512, &ukernel_edge_any}; }
 
 }  // namespace avx512
 }  // namespace gemm
