@@ -187,12 +187,18 @@ void gemm_serial(const Blocking& bk, bool ta, bool tb, int64_t m, int64_t n, int
       const int64_t kc = std::min(bk.kc, k - pc);
       const float beta_eff = pc == 0 ? beta : 1.0f;
       float* bp = scratch(&bbuf, static_cast<size_t>(nc_pad * kc));
-      pack_b(tb, b, ldb, pc, kc, jc, nc, nr, bp);
+      if (bk.k.pack_b)
+        bk.k.pack_b(tb, b, ldb, pc, kc, jc, nc, bp);
+      else
+        pack_b(tb, b, ldb, pc, kc, jc, nc, nr, bp);
       for (int64_t ic = 0; ic < m; ic += bk.mc) {
         const int64_t mc = std::min(bk.mc, m - ic);
         const int64_t mc_pad = (mc + mr - 1) / mr * mr;
         float* ap = scratch(&abuf, static_cast<size_t>(mc_pad * kc));
-        pack_a(ta, a, lda, ic, mc, pc, kc, mr, ap);
+        if (bk.k.pack_a)
+          bk.k.pack_a(ta, a, lda, ic, mc, pc, kc, ap);
+        else
+          pack_a(ta, a, lda, ic, mc, pc, kc, mr, ap);
         for (int64_t jr = 0; jr < nc; jr += nr) {
           const int64_t cols = std::min<int64_t>(nr, nc - jr);
           const float* bpanel = bp + (jr / nr) * kc * nr;

@@ -19,11 +19,20 @@ using UKernel = void (*)(int64_t kc, const float* a, const float* b, float* c, i
 using UKernelEdge = void (*)(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, float alpha,
                              float beta, int rows, int cols);
 
+// Panel packers (see pack_leaf.h): op(A)[i0:i0+mc, p0:p0+kc] into MR-row panels,
+// op(B)[p0:p0+kc, j0:j0+nc] into NR-column panels.
+using PackA = void (*)(bool ta, const float* a, int64_t lda, int64_t i0, int64_t mc, int64_t p0, int64_t kc,
+                       float* out);
+using PackB = void (*)(bool tb, const float* b, int64_t ldb, int64_t p0, int64_t kc, int64_t j0, int64_t nc,
+                       float* out);
+
 struct KernelInfo {
   int mr;
   int nr;
   UKernel fn;
   UKernelEdge edge = nullptr;  // null: gemm.cpp computes edges into a scratch tile
+  PackA pack_a = nullptr;      // null: gemm.cpp's portable packers
+  PackB pack_b = nullptr;
 };
 
 namespace generic {

@@ -105,9 +105,11 @@ void ukernel_edge_any(int64_t kc, const float* a, const float* b, float* c, int6
   }
 }
 
+#include "gemm/pack_leaf.h"
+
 }  // namespace
 
-KernelInfo kernel() { return KernelInfo{MR, NR, &ukernel_avx512, &ukernel_edge_any}; }
+KernelInfo kernel() { return KernelInfo{MR, NR, &ukernel_avx512, &ukernel_edge_any, &pack_a, &pack_b}; }
 
 }  // namespace avx512
 }  // namespace gemm
