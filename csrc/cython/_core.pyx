@@ -117,8 +117,17 @@ cdef class TapeCore:
         activations a backward closure holds are freed during the sweep.
         ``keep_ids`` are the ids whose gradients the caller will read.
         """
+        global _sweep_tracked
         cdef list records = self._records
         cdef dict tracked = self._tracked
+        cdef object outer_sweep = _sweep_tracked
+        _sweep_tracked = tracked
+        try:
+            self._sweep(records, tracked, grads, keep_ids, release)
+        finally:
+            _sweep_tracked = outer_sweep
+
+    cdef _sweep(self, list records, dict tracked, dict grads, keep_ids, bint release):
         cdef Py_ssize_t i, j, n
         cdef tuple rec, inputs
         cdef object g, gx, x, key, prev, okey
@@ -145,6 +154,19 @@ cdef class TapeCore:
                     continue
                 prev = grads.get(key)
                 grads[key] = gx if prev is None else accumulate(prev, gx)
+
+
+# The tracked set of the tape whose reverse sweep is running (None outside one).
+cdef object _sweep_tracked = None
+
+
+def needs_grad(x):
+    """Whether the reverse sweep in progress wants a gradient for input ``x``.
+
+    Backward closures ask before computing an expensive input gradient nobody
+    reads: the data fed to a model's first layer, a frozen weight.
+    """
+    return _sweep_tracked is None or id(x) in <dict>_sweep_tracked
 
 
 cpdef object accumulate(object prev, object g):

@@ -8,7 +8,7 @@ import builtins
 
 import numpy as np
 
-from fastnet._core import RECORDING, binary_operands, set_binary_hooks
+from fastnet._core import RECORDING, binary_operands, needs_grad, set_binary_hooks
 from fastnet.backend.tensor import Tensor, floatx, standardize_dtype
 from fastnet.ops.core import _t, convert_to_tensor, make, op, unbroadcast
 
@@ -826,13 +826,14 @@ def matmul(x1, x2):
 
     def backward(g):
         gv = g._value
+        want_a, want_b = needs_grad(a), needs_grad(b)
         if not RECORDING and gv.dtype == np.float32 and gv.ndim == 2 and av.ndim == 2:
             # First order, 2-D: the transposes go to the GEMM as flags, no ops recorded.
-            return (Tensor(_gemm.gemm(gv, bv, trans_b=True)),
-                    Tensor(_gemm.gemm(av, gv, trans_a=True)))
-        ga = matmul(g, swapaxes(b, -1, -2))
-        gb = matmul(swapaxes(a, -1, -2), g)
-        return unbroadcast(ga, a.shape), unbroadcast(gb, b.shape)
+            return (Tensor(_gemm.gemm(gv, bv, trans_b=True)) if want_a else None,
+                    Tensor(_gemm.gemm(av, gv, trans_a=True)) if want_b else None)
+        ga = unbroadcast(matmul(g, swapaxes(b, -1, -2)), a.shape) if want_a else None
+        gb = unbroadcast(matmul(swapaxes(a, -1, -2), g), b.shape) if want_b else None
+        return ga, gb
 
     return make(out, (a, b), backward)
 

@@ -16,6 +16,7 @@ import itertools
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from fastnet._core import needs_grad
 from fastnet.backend.tensor import Tensor
 from fastnet.kernels import conv as _conv
 from fastnet.kernels import gemm as _gemm
@@ -113,10 +114,13 @@ def _kernel_conv(x, w, strides, padding, dil):
 
     def backward(g):
         gv = np.ascontiguousarray(g._value, dtype=np.float32)
-        gx = _conv.conv_backward_input(gv, wv, xv.shape, strides, padding, dil)
-        gw, _ = _conv.conv_backward_kernel(xv, gv, wv.shape, strides, padding, dil,
-                                           with_bias=False)
-        return Tensor(gx), Tensor(gw)
+        gx = gw = None
+        if needs_grad(x):  # not for the images fed to the first layer
+            gx = Tensor(_conv.conv_backward_input(gv, wv, xv.shape, strides, padding, dil))
+        if needs_grad(w):
+            gw = Tensor(_conv.conv_backward_kernel(xv, gv, wv.shape, strides, padding, dil,
+                                                   with_bias=False)[0])
+        return gx, gw
 
     return make(out, (x, w), backward)
 
@@ -197,11 +201,14 @@ def conv_transpose(inputs, kernel, strides=1, padding="valid", output_padding=No
 
         def kbackward(g):
             gv = np.ascontiguousarray(g._value, dtype=np.float32)
-            gx = _conv.conv_transpose_backward_input(gv, wv, xv.shape, strides, padding, opad,
-                                                     dil)
-            gw, _ = _conv.conv_transpose_backward_kernel(xv, gv, wv.shape, strides, padding,
-                                                         opad, dil, with_bias=False)
-            return Tensor(gx), Tensor(gw)
+            gx = gw = None
+            if needs_grad(x):
+                gx = Tensor(_conv.conv_transpose_backward_input(gv, wv, xv.shape, strides,
+                                                                padding, opad, dil))
+            if needs_grad(w):
+                gw = Tensor(_conv.conv_transpose_backward_kernel(
+                    xv, gv, wv.shape, strides, padding, opad, dil, with_bias=False)[0])
+            return gx, gw
 
         return make(out, (x, w), kbackward)
     out_sizes = [deconv_output_length(x.shape[1 + i], ks[i], strides[i], padding,
@@ -266,11 +273,14 @@ def depthwise_conv(inputs, kernel, strides=1, padding="valid", data_format=None,
 
         def kbackward(g):
             gv = np.ascontiguousarray(g._value, dtype=np.float32)
-            gx = _conv.depthwise_conv_backward_input(gv, wv, xv0.shape, strides, padding.lower(),
-                                                     dil)
-            gw, _ = _conv.depthwise_conv_backward_kernel(xv0, gv, wv.shape, strides,
-                                                         padding.lower(), dil, with_bias=False)
-            return Tensor(gx), Tensor(gw)
+            gx = gw = None
+            if needs_grad(x):
+                gx = Tensor(_conv.depthwise_conv_backward_input(gv, wv, xv0.shape, strides,
+                                                                padding.lower(), dil))
+            if needs_grad(w):
+                gw = Tensor(_conv.depthwise_conv_backward_kernel(
+                    xv0, gv, wv.shape, strides, padding.lower(), dil, with_bias=False)[0])
+            return gx, gw
 
         return make(out, (x, w), kbackward)
     xv, pads = _pad_spatial(x._value, ks, strides, dil, padding.lower())
