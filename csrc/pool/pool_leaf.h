@@ -1,108 +1,384 @@
-// 2-D pooling leaf loops, channels-last: x (N, H, W, C) -> y (N, OH, OW, C).
-// Included once per ISA inside namespace fastnet::pool::<isa> (no STL; see
-// ARCHITECTURE.md). The inner loops run over the contiguous channel axis.
+// Pooling-family leaf loops, channels-last float32. Included once per ISA inside
+// namespace fastnet::pool::<isa> with FASTNET_VBYTES set (64 AVX-512, 32 AVX2, 16 the
+// portable baseline); no STL (see ARCHITECTURE.md). Vectors run over the contiguous
+// channel axis, register-blocked (up to 4 vectors of channels per window scan).
 //
-// Windows start at oh*sh - pad_top; positions outside the input are skipped
-// (TensorFlow 'same': max ignores them, average divides by the real count).
-// Rows [n0*OH .. n1*OH) of the output are processed (threads split N*OH).
+// Windowed pooling is one 3-D core, x (N, D, H, W, C) -> y (N, OD, OH, OW, C); 1-D and
+// 2-D pooling call it with size-1 dims. Window ranges come precomputed in PoolGeom (no
+// division in the loops). Backward passes are gathers over input rows: every dx element
+// is written exactly once (no zero fill, no scatter, no races between threads).
 
-// Max: y = max over the window; arg = flat input index (h*W + w) of the first maximum in
-// window scan order (the gradient goes there, as TensorFlow's MaxPoolGrad).
-void max_pool_fwd(const float* __restrict x, float* __restrict y, int32_t* __restrict arg, int64_t row0,
-                  int64_t row1, int64_t H, int64_t W, int64_t C, int64_t OH, int64_t OW, int64_t kh,
-                  int64_t kw, int64_t sh, int64_t sw, int64_t pt, int64_t pl) {
-  for (int64_t row = row0; row < row1; ++row) {
-    const int64_t n = row / OH, oh = row % OH;
-    const float* xn = x + n * H * W * C;
-    const int64_t h0 = oh * sh - pt;
-    const int64_t hs = h0 < 0 ? 0 : h0, he = h0 + kh > H ? H : h0 + kh;
+typedef float vf __attribute__((vector_size(FASTNET_VBYTES)));
+typedef int32_t vi __attribute__((vector_size(FASTNET_VBYTES)));
+constexpr int kLanes = FASTNET_VBYTES / 4;
+
+static inline vf v_load(const float* p) {
+  vf v;
+  __builtin_memcpy(&v, p, sizeof(v));
+  return v;
+}
+static inline vi v_loadi(const int32_t* p) {
+  vi v;
+  __builtin_memcpy(&v, p, sizeof(v));
+  return v;
+}
+static inline void v_store(float* p, vf v) { __builtin_memcpy(p, &v, sizeof(v)); }
+static inline void v_storei(int32_t* p, vi v) { __builtin_memcpy(p, &v, sizeof(v)); }
+static inline vf v_splat(float x) { return vf{} + x; }
+static inline vi v_splati(int32_t x) { return vi{} + x; }
+
+// Decomposes an output row index of N*OD*OH into (n, od, oh).
+static inline void split_row(int64_t row, int64_t A, int64_t B, int64_t* n, int64_t* a, int64_t* b) {
+  *n = row / (A * B);
+  const int64_t rem = row - *n * A * B;
+  *a = rem / B;
+  *b = rem - *a * B;
+}
+
+// ---- max pooling ------------------------------------------------------------------------
+
+// NV vectors of channels [c0, c0 + NV*kLanes) of one window.
+template <int NV>
+static inline void max_window(const float* __restrict xn, float* __restrict yo, int32_t* __restrict ao,
+                              int64_t c0, int64_t ds, int64_t de, int64_t hs, int64_t he, int64_t ws,
+                              int64_t we, int64_t H, int64_t W, int64_t C) {
+  vf m[NV];
+  vi a[NV];
+  for (int j = 0; j < NV; ++j) {
+    m[j] = v_splat(-__builtin_inff());
+    a[j] = v_splati(static_cast<int32_t>((ds * H + hs) * W + ws));
+  }
+  for (int64_t d = ds; d < de; ++d)
+    for (int64_t h = hs; h < he; ++h)
+      for (int64_t w = ws; w < we; ++w) {
+        const int64_t idx = (d * H + h) * W + w;
+        const float* p = xn + idx * C + c0;
+        const vi iv = v_splati(static_cast<int32_t>(idx));
+        for (int j = 0; j < NV; ++j) {
+          const vf xv = v_load(p + j * kLanes);
+          const vi gt = xv > m[j];
+          m[j] = gt ? xv : m[j];
+          a[j] = gt ? iv : a[j];
+        }
+      }
+  for (int j = 0; j < NV; ++j) {
+    v_store(yo + c0 + j * kLanes, m[j]);
+    v_storei(ao + c0 + j * kLanes, a[j]);
+  }
+}
+
+void max_pool_fwd(const float* __restrict x, float* __restrict y, int32_t* __restrict arg, const PoolGeom& g,
+                  int64_t r0, int64_t r1) {
+  const int64_t D = g.in[0], H = g.in[1], W = g.in[2], C = g.C;
+  const int64_t OD = g.out[0], OH = g.out[1], OW = g.out[2];
+  for (int64_t row = r0; row < r1; ++row) {
+    int64_t n, od, oh;
+    split_row(row, OD, OH, &n, &od, &oh);
+    const float* xn = x + n * D * H * W * C;
+    const int64_t ds = g.first[0][od], de = g.last[0][od];
+    const int64_t hs = g.first[1][oh], he = g.last[1][oh];
     for (int64_t ow = 0; ow < OW; ++ow) {
-      const int64_t w0 = ow * sw - pl;
-      const int64_t ws = w0 < 0 ? 0 : w0, we = w0 + kw > W ? W : w0 + kw;
+      const int64_t ws = g.first[2][ow], we = g.last[2][ow];
       float* yo = y + (row * OW + ow) * C;
       int32_t* ao = arg + (row * OW + ow) * C;
-      for (int64_t c = 0; c < C; ++c) {
-        yo[c] = -__builtin_inff();
-        ao[c] = static_cast<int32_t>(hs * W + ws);
+      int64_t c = 0;
+      for (; c + 4 * kLanes <= C; c += 4 * kLanes)
+        max_window<4>(xn, yo, ao, c, ds, de, hs, he, ws, we, H, W, C);
+      for (; c + kLanes <= C; c += kLanes) max_window<1>(xn, yo, ao, c, ds, de, hs, he, ws, we, H, W, C);
+      for (; c < C; ++c) {
+        float m = -__builtin_inff();
+        int32_t a = static_cast<int32_t>((ds * H + hs) * W + ws);
+        for (int64_t d = ds; d < de; ++d)
+          for (int64_t h = hs; h < he; ++h)
+            for (int64_t w = ws; w < we; ++w) {
+              const int64_t idx = (d * H + h) * W + w;
+              const float v = xn[idx * C + c];
+              if (v > m) {
+                m = v;
+                a = static_cast<int32_t>(idx);
+              }
+            }
+        yo[c] = m;
+        ao[c] = a;
       }
-      for (int64_t h = hs; h < he; ++h) {
-        for (int64_t w = ws; w < we; ++w) {
-          const float* xp = xn + (h * W + w) * C;
-          const int32_t idx = static_cast<int32_t>(h * W + w);
-          for (int64_t c = 0; c < C; ++c) {
-            const bool gt = xp[c] > yo[c];
-            yo[c] = gt ? xp[c] : yo[c];
-            ao[c] = gt ? idx : ao[c];
-          }
+    }
+  }
+}
+
+// Sum over the covering windows of dy where the window's argmax is this element.
+template <int NV>
+static inline void max_gather(const float* __restrict dy, const int32_t* __restrict arg, float* __restrict o,
+                              int64_t c0, int32_t idx, int64_t base_n, int64_t odl, int64_t odh, int64_t ohl,
+                              int64_t ohh, int64_t owl, int64_t owh, int64_t OH, int64_t OW, int64_t C) {
+  vf acc[NV];
+  for (int j = 0; j < NV; ++j) acc[j] = vf{};
+  const vi iv = v_splati(idx);
+  for (int64_t od = odl; od < odh; ++od)
+    for (int64_t oh = ohl; oh < ohh; ++oh)
+      for (int64_t ow = owl; ow < owh; ++ow) {
+        const int64_t off = ((base_n + od) * OH + oh) * OW * C + ow * C + c0;
+        for (int j = 0; j < NV; ++j) {
+          const vi eq = v_loadi(arg + off + j * kLanes) == iv;
+          acc[j] += eq ? v_load(dy + off + j * kLanes) : vf{};
         }
       }
+  for (int j = 0; j < NV; ++j) v_store(o + c0 + j * kLanes, acc[j]);
+}
+
+void max_pool_bwd(const float* __restrict dy, const int32_t* __restrict arg, float* __restrict dx,
+                  const PoolGeom& g, int64_t r0, int64_t r1) {
+  const int64_t D = g.in[0], H = g.in[1], W = g.in[2], C = g.C;
+  const int64_t OD = g.out[0], OH = g.out[1], OW = g.out[2];
+  for (int64_t row = r0; row < r1; ++row) {
+    int64_t n, d, h;
+    split_row(row, D, H, &n, &d, &h);
+    float* dxr = dx + row * W * C;
+    const int64_t odl = g.cover_lo[0][d], odh = g.cover_hi[0][d];
+    const int64_t ohl = g.cover_lo[1][h], ohh = g.cover_hi[1][h];
+    if (odl >= odh || ohl >= ohh) {
+      for (int64_t i = 0; i < W * C; ++i) dxr[i] = 0.0f;
+      continue;
+    }
+    for (int64_t w = 0; w < W; ++w) {
+      float* o = dxr + w * C;
+      const int64_t owl = g.cover_lo[2][w], owh = g.cover_hi[2][w];
+      const int32_t idx = static_cast<int32_t>((d * H + h) * W + w);
+      int64_t c = 0;
+      for (; c + 4 * kLanes <= C; c += 4 * kLanes)
+        max_gather<4>(dy, arg, o, c, idx, n * OD, odl, odh, ohl, ohh, owl, owh, OH, OW, C);
+      for (; c + kLanes <= C; c += kLanes)
+        max_gather<1>(dy, arg, o, c, idx, n * OD, odl, odh, ohl, ohh, owl, owh, OH, OW, C);
+      for (; c < C; ++c) {
+        float acc = 0.0f;
+        for (int64_t od = odl; od < odh; ++od)
+          for (int64_t oh = ohl; oh < ohh; ++oh)
+            for (int64_t ow = owl; ow < owh; ++ow) {
+              const int64_t off = ((n * OD + od) * OH + oh) * OW * C + ow * C + c;
+              if (arg[off] == idx) acc += dy[off];
+            }
+        o[c] = acc;
+      }
     }
   }
 }
 
-// Max backward: dx[n, arg, c] += dy (dx zeroed by the caller; rows of one image only
-// touch that image, so threads split over images).
-void max_pool_bwd(const float* __restrict dy, const int32_t* __restrict arg, float* __restrict dx, int64_t n0,
-                  int64_t n1, int64_t H, int64_t W, int64_t C, int64_t OH, int64_t OW) {
-  for (int64_t n = n0; n < n1; ++n) {
-    float* dxn = dx + n * H * W * C;
-    const int64_t base = n * OH * OW * C;
-    for (int64_t p = 0; p < OH * OW; ++p) {
-      const float* g = dy + base + p * C;
-      const int32_t* a = arg + base + p * C;
-      for (int64_t c = 0; c < C; ++c) dxn[static_cast<int64_t>(a[c]) * C + c] += g[c];
-    }
-  }
+// ---- average pooling --------------------------------------------------------------------
+
+template <int NV>
+static inline void avg_window(const float* __restrict xn, float* __restrict yo, int64_t c0, int64_t ds,
+                              int64_t de, int64_t hs, int64_t he, int64_t ws, int64_t we, int64_t H,
+                              int64_t W, int64_t C, float inv) {
+  vf s[NV];
+  for (int j = 0; j < NV; ++j) s[j] = vf{};
+  for (int64_t d = ds; d < de; ++d)
+    for (int64_t h = hs; h < he; ++h)
+      for (int64_t w = ws; w < we; ++w) {
+        const float* p = xn + ((d * H + h) * W + w) * C + c0;
+        for (int j = 0; j < NV; ++j) s[j] += v_load(p + j * kLanes);
+      }
+  for (int j = 0; j < NV; ++j) v_store(yo + c0 + j * kLanes, s[j] * inv);
 }
 
-// Average over the real (unpadded) elements of each window.
-void avg_pool_fwd(const float* __restrict x, float* __restrict y, int64_t row0, int64_t row1, int64_t H,
-                  int64_t W, int64_t C, int64_t OH, int64_t OW, int64_t kh, int64_t kw, int64_t sh,
-                  int64_t sw, int64_t pt, int64_t pl) {
-  for (int64_t row = row0; row < row1; ++row) {
-    const int64_t n = row / OH, oh = row % OH;
-    const float* xn = x + n * H * W * C;
-    const int64_t h0 = oh * sh - pt;
-    const int64_t hs = h0 < 0 ? 0 : h0, he = h0 + kh > H ? H : h0 + kh;
+void avg_pool_fwd(const float* __restrict x, float* __restrict y, const PoolGeom& g, int64_t r0, int64_t r1) {
+  const int64_t D = g.in[0], H = g.in[1], W = g.in[2], C = g.C;
+  const int64_t OD = g.out[0], OH = g.out[1], OW = g.out[2];
+  for (int64_t row = r0; row < r1; ++row) {
+    int64_t n, od, oh;
+    split_row(row, OD, OH, &n, &od, &oh);
+    const float* xn = x + n * D * H * W * C;
+    const int64_t ds = g.first[0][od], de = g.last[0][od];
+    const int64_t hs = g.first[1][oh], he = g.last[1][oh];
     for (int64_t ow = 0; ow < OW; ++ow) {
-      const int64_t w0 = ow * sw - pl;
-      const int64_t ws = w0 < 0 ? 0 : w0, we = w0 + kw > W ? W : w0 + kw;
-      float* yo = y + (row * OW + ow) * C;
-      for (int64_t c = 0; c < C; ++c) yo[c] = 0.0f;
-      for (int64_t h = hs; h < he; ++h)
-        for (int64_t w = ws; w < we; ++w) {
-          const float* xp = xn + (h * W + w) * C;
-          for (int64_t c = 0; c < C; ++c) yo[c] += xp[c];
-        }
-      const int64_t count = (he - hs) * (we - ws);
+      const int64_t ws = g.first[2][ow], we = g.last[2][ow];
+      const int64_t count = (de - ds) * (he - hs) * (we - ws);
       const float inv = count > 0 ? 1.0f / static_cast<float>(count) : 0.0f;
-      for (int64_t c = 0; c < C; ++c) yo[c] *= inv;
+      float* yo = y + (row * OW + ow) * C;
+      int64_t c = 0;
+      for (; c + 4 * kLanes <= C; c += 4 * kLanes)
+        avg_window<4>(xn, yo, c, ds, de, hs, he, ws, we, H, W, C, inv);
+      for (; c + kLanes <= C; c += kLanes) avg_window<1>(xn, yo, c, ds, de, hs, he, ws, we, H, W, C, inv);
+      for (; c < C; ++c) {
+        float s = 0.0f;
+        for (int64_t d = ds; d < de; ++d)
+          for (int64_t h = hs; h < he; ++h)
+            for (int64_t w = ws; w < we; ++w) s += xn[((d * H + h) * W + w) * C + c];
+        yo[c] = s * inv;
+      }
     }
   }
 }
 
-void avg_pool_bwd(const float* __restrict dy, float* __restrict dx, int64_t n0, int64_t n1, int64_t H,
-                  int64_t W, int64_t C, int64_t OH, int64_t OW, int64_t kh, int64_t kw, int64_t sh,
-                  int64_t sw, int64_t pt, int64_t pl) {
-  for (int64_t n = n0; n < n1; ++n) {
-    float* dxn = dx + n * H * W * C;
-    for (int64_t oh = 0; oh < OH; ++oh) {
-      const int64_t h0 = oh * sh - pt;
-      const int64_t hs = h0 < 0 ? 0 : h0, he = h0 + kh > H ? H : h0 + kh;
-      for (int64_t ow = 0; ow < OW; ++ow) {
-        const int64_t w0 = ow * sw - pl;
-        const int64_t ws = w0 < 0 ? 0 : w0, we = w0 + kw > W ? W : w0 + kw;
-        const int64_t count = (he - hs) * (we - ws);
-        if (count <= 0) continue;
-        const float inv = 1.0f / static_cast<float>(count);
-        const float* g = dy + ((n * OH + oh) * OW + ow) * C;
-        for (int64_t h = hs; h < he; ++h)
-          for (int64_t w = ws; w < we; ++w) {
-            float* d = dxn + (h * W + w) * C;
-            for (int64_t c = 0; c < C; ++c) d[c] += g[c] * inv;
+void avg_pool_bwd(const float* __restrict dy, float* __restrict dx, const PoolGeom& g, int64_t r0,
+                  int64_t r1) {
+  const int64_t D = g.in[0], H = g.in[1], W = g.in[2], C = g.C;
+  const int64_t OD = g.out[0], OH = g.out[1], OW = g.out[2];
+  for (int64_t row = r0; row < r1; ++row) {
+    int64_t n, d, h;
+    split_row(row, D, H, &n, &d, &h);
+    float* dxr = dx + row * W * C;
+    const int64_t odl = g.cover_lo[0][d], odh = g.cover_hi[0][d];
+    const int64_t ohl = g.cover_lo[1][h], ohh = g.cover_hi[1][h];
+    for (int64_t i = 0; i < W * C; ++i) dxr[i] = 0.0f;
+    for (int64_t od = odl; od < odh; ++od)
+      for (int64_t oh = ohl; oh < ohh; ++oh) {
+        const int64_t cdh = (g.last[0][od] - g.first[0][od]) * (g.last[1][oh] - g.first[1][oh]);
+        const float* gr = dy + ((n * OD + od) * OH + oh) * OW * C;
+        for (int64_t w = 0; w < W; ++w) {
+          float* __restrict o = dxr + w * C;
+          for (int64_t ow = g.cover_lo[2][w]; ow < g.cover_hi[2][w]; ++ow) {
+            const float inv = 1.0f / static_cast<float>(cdh * (g.last[2][ow] - g.first[2][ow]));
+            const float* __restrict gp = gr + ow * C;
+            for (int64_t c = 0; c < C; ++c) o[c] += gp[c] * inv;
           }
+        }
       }
+  }
+}
+
+// ---- global pooling over (N, S, C) --------------------------------------------------------
+
+void global_max_fwd(const float* __restrict x, float* __restrict y, float* __restrict count, int64_t S,
+                    int64_t C, int64_t n0, int64_t n1) {
+  for (int64_t n = n0; n < n1; ++n) {
+    const float* xn = x + n * S * C;
+    float* yn = y + n * C;
+    float* cn = count + n * C;
+    int64_t c = 0;
+    for (; c + 2 * kLanes <= C; c += 2 * kLanes) {
+      vf m0 = v_splat(-__builtin_inff()), m1 = m0, k0 = vf{}, k1 = vf{};
+      for (int64_t s = 0; s < S; ++s) {
+        const vf a = v_load(xn + s * C + c), b = v_load(xn + s * C + c + kLanes);
+        k0 = a > m0 ? v_splat(1.0f) : (a == m0 ? k0 + 1.0f : k0);
+        k1 = b > m1 ? v_splat(1.0f) : (b == m1 ? k1 + 1.0f : k1);
+        m0 = a > m0 ? a : m0;
+        m1 = b > m1 ? b : m1;
+      }
+      v_store(yn + c, m0);
+      v_store(yn + c + kLanes, m1);
+      v_store(cn + c, k0);
+      v_store(cn + c + kLanes, k1);
     }
+    for (; c < C; ++c) {
+      float m = -__builtin_inff(), k = 0.0f;
+      for (int64_t s = 0; s < S; ++s) {
+        const float v = xn[s * C + c];
+        k = v > m ? 1.0f : (v == m ? k + 1.0f : k);
+        m = v > m ? v : m;
+      }
+      yn[c] = m;
+      cn[c] = k;
+    }
+  }
+}
+
+void global_max_bwd(const float* __restrict x, const float* __restrict y, const float* __restrict gs,
+                    float* __restrict dx, int64_t S, int64_t C, int64_t r0, int64_t r1) {
+  for (int64_t r = r0; r < r1; ++r) {
+    const int64_t n = r / S;
+    const float* xr = x + r * C;
+    const float* yn = y + n * C;
+    const float* gn = gs + n * C;
+    float* o = dx + r * C;
+    for (int64_t c = 0; c < C; ++c) o[c] = xr[c] == yn[c] ? gn[c] : 0.0f;
+  }
+}
+
+void global_avg_fwd(const float* __restrict x, float* __restrict y, int64_t S, int64_t C, int64_t n0,
+                    int64_t n1) {
+  const float inv = S > 0 ? 1.0f / static_cast<float>(S) : 0.0f;
+  for (int64_t n = n0; n < n1; ++n) {
+    const float* xn = x + n * S * C;
+    float* yn = y + n * C;
+    int64_t c = 0;
+    for (; c + 4 * kLanes <= C; c += 4 * kLanes) {
+      vf s0 = vf{}, s1 = vf{}, s2 = vf{}, s3 = vf{};
+      for (int64_t s = 0; s < S; ++s) {
+        const float* p = xn + s * C + c;
+        s0 += v_load(p);
+        s1 += v_load(p + kLanes);
+        s2 += v_load(p + 2 * kLanes);
+        s3 += v_load(p + 3 * kLanes);
+      }
+      v_store(yn + c, s0 * inv);
+      v_store(yn + c + kLanes, s1 * inv);
+      v_store(yn + c + 2 * kLanes, s2 * inv);
+      v_store(yn + c + 3 * kLanes, s3 * inv);
+    }
+    for (; c + kLanes <= C; c += kLanes) {
+      vf s0 = vf{};
+      for (int64_t s = 0; s < S; ++s) s0 += v_load(xn + s * C + c);
+      v_store(yn + c, s0 * inv);
+    }
+    if (c < C) {
+      for (int64_t j = c; j < C; ++j) yn[j] = 0.0f;
+      for (int64_t s = 0; s < S; ++s)
+        for (int64_t j = c; j < C; ++j) yn[j] += xn[s * C + j];
+      for (int64_t j = c; j < C; ++j) yn[j] *= inv;
+    }
+  }
+}
+
+void global_avg_bwd(const float* __restrict dy, float* __restrict dx, int64_t S, int64_t C, int64_t r0,
+                    int64_t r1) {
+  const float inv = S > 0 ? 1.0f / static_cast<float>(S) : 0.0f;
+  for (int64_t r = r0; r < r1; ++r) {
+    const float* gn = dy + (r / S) * C;
+    float* o = dx + r * C;
+    for (int64_t c = 0; c < C; ++c) o[c] = gn[c] * inv;
+  }
+}
+
+// ---- nearest upsampling -------------------------------------------------------------------
+
+void upsample_fwd(const float* __restrict x, float* __restrict y, const int64_t* in, const int64_t* f,
+                  int64_t C, int64_t r0, int64_t r1) {
+  const int64_t D = in[0], H = in[1], W = in[2];
+  const int64_t OD = D * f[0], OH = H * f[1], sw = f[2];
+  const int64_t OWC = W * sw * C;
+  for (int64_t row = r0; row < r1; ++row) {
+    int64_t n, od, oh;
+    split_row(row, OD, OH, &n, &od, &oh);
+    const float* src = x + ((n * D + od / f[0]) * H + oh / f[1]) * W * C;
+    float* dst = y + row * OWC;
+    if (C >= kLanes) {
+      for (int64_t w = 0; w < W; ++w) {
+        const float* s = src + w * C;
+        for (int64_t e = 0; e < sw; ++e) {
+          float* o = dst + (w * sw + e) * C;
+          int64_t c = 0;
+          for (; c + kLanes <= C; c += kLanes) v_store(o + c, v_load(s + c));
+          for (; c < C; ++c) o[c] = s[c];
+        }
+      }
+    } else {
+      for (int64_t w = 0; w < W; ++w)
+        for (int64_t e = 0; e < sw; ++e)
+          for (int64_t c = 0; c < C; ++c) dst[(w * sw + e) * C + c] = src[w * C + c];
+    }
+  }
+}
+
+void upsample_bwd(const float* __restrict dy, float* __restrict dx, const int64_t* in, const int64_t* f,
+                  int64_t C, int64_t r0, int64_t r1) {
+  const int64_t D = in[0], H = in[1], W = in[2];
+  const int64_t sd = f[0], sh = f[1], sw = f[2];
+  const int64_t OD = D * sd, OH = H * sh, OWC = W * sw * C;
+  for (int64_t row = r0; row < r1; ++row) {
+    int64_t n, d, h;
+    split_row(row, D, H, &n, &d, &h);
+    float* dst = dx + row * W * C;
+    for (int64_t i = 0; i < W * C; ++i) dst[i] = 0.0f;
+    for (int64_t a = 0; a < sd; ++a)
+      for (int64_t b = 0; b < sh; ++b) {
+        const float* src = dy + ((n * OD + d * sd + a) * OH + h * sh + b) * OWC;
+        for (int64_t w = 0; w < W; ++w) {
+          float* __restrict o = dst + w * C;
+          for (int64_t e = 0; e < sw; ++e) {
+            const float* __restrict s = src + (w * sw + e) * C;
+            for (int64_t c = 0; c < C; ++c) o[c] += s[c];
+          }
+        }
+      }
   }
 }
 
@@ -112,5 +388,11 @@ PoolTable table() {
   t.max_bwd = &max_pool_bwd;
   t.avg_fwd = &avg_pool_fwd;
   t.avg_bwd = &avg_pool_bwd;
+  t.gmax_fwd = &global_max_fwd;
+  t.gmax_bwd = &global_max_bwd;
+  t.gavg_fwd = &global_avg_fwd;
+  t.gavg_bwd = &global_avg_bwd;
+  t.up_fwd = &upsample_fwd;
+  t.up_bwd = &upsample_bwd;
   return t;
 }
