@@ -395,6 +395,48 @@ def batch_norm_train(x, gamma=None, beta=None, epsilon=1e-3):
 
 
 @op
+def layer_norm(x, gamma=None, beta=None, epsilon=1e-3):
+    """Layer normalization over the last axis (Keras LayerNormalization, axis=-1):
+    ``(x - mean) / sqrt(var + epsilon) * gamma + beta`` with per-row mean and biased
+    variance. float32 C-contiguous inputs run the C++ kernel (one fused backward for x,
+    gamma and beta); others are composed from ops."""
+    x = _t(x)
+    g = None if gamma is None else _t(gamma)
+    b = None if beta is None else _t(beta)
+    c = x.shape[-1] if x.ndim else None
+    if c is not None and g is not None and tuple(g.shape) != (c,):
+        raise ValueError(f"layer_norm: gamma has shape {g.shape}, expected ({c},) for inputs "
+                         f"of shape {x.shape}")
+    if c is not None and b is not None and tuple(b.shape) != (c,):
+        raise ValueError(f"layer_norm: beta has shape {b.shape}, expected ({c},) for inputs "
+                         f"of shape {x.shape}")
+    xv = x._value
+    if (x.ndim >= 1 and xv.dtype == np.float32 and xv.flags.c_contiguous and epsilon > 0
+            and all(t is None or t._value.dtype == np.float32 for t in (g, b))):
+        from fastnet.kernels import norm as N
+
+        gv = None if g is None else np.ascontiguousarray(g._value)
+        bv = None if b is None else np.ascontiguousarray(b._value)
+        y, mean, rstd = N.layer_norm_forward(xv, gv, bv, float(epsilon))
+
+        def backward(gy):
+            dx, dg, db = N.layer_norm_backward(
+                xv, np.ascontiguousarray(gy._value, dtype=np.float32), mean, rstd, gv)
+            return (Tensor(dx), None if g is None else Tensor(dg),
+                    None if b is None else Tensor(db))
+
+        return make(y, (x, g, b), backward)
+    x = _float(x)
+    mean, var = moments(x, axes=(-1,), keepdims=True)
+    y = (x - mean) / m.sqrt(var + epsilon)
+    if g is not None:
+        y = y * g
+    if b is not None:
+        y = y + b
+    return y
+
+
+@op
 def gru_sequence(inputs, kernel, recurrent_kernel, bias=None, initial_h=None,
                  go_backwards=False):
     """Whole-sequence GRU (Keras reset_after=True: bias (2, 3U); gates z, r, h) on the C++
