@@ -336,3 +336,17 @@ def test_upsampling_kernel_argument_checks():
         P.upsampling_backward(np.zeros((1, 4, 4, 3), np.float64), [2, 2])
     with pytest.raises(ValueError, match="size must be positive"):
         ops.upsampling(x, (2, -1))
+
+
+@pytest.mark.parametrize("c", [3, 40])
+@pytest.mark.parametrize("k,s", [((2, 2), (2, 2)), ((3, 3), (1, 2))])
+def test_pool_backward_never_addresses_by_arg(isa, c, k, s):
+    # pool_backward only compares argmax values with positions: garbage cannot reach memory.
+    x = rand((2, 7, 6, c), seed=51)
+    y, arg = P.pool_forward(x, "max", list(k), list(s), "same")
+    bad = np.random.default_rng(52).integers(-2**31, 2**31 - 1, size=arg.shape, dtype=np.int64)
+    dx = P.pool_backward(np.ones_like(y), bad.astype(np.int32), list(x.shape), "max", list(k),
+                         list(s), "same")
+    assert dx.shape == x.shape and np.isfinite(dx).all()
+    good = P.pool_backward(np.ones_like(y), arg, list(x.shape), "max", list(k), list(s), "same")
+    assert good.sum() == pytest.approx(y.size)

@@ -30,6 +30,7 @@ std::string list_str(const std::vector<int64_t>& v) {
 struct Geometry {
   pool::PoolGeom g{};
   std::vector<int32_t> tab[4][3];
+  std::vector<float> inv[3];
   std::vector<int64_t> in_shape, out_shape;
 };
 
@@ -89,10 +90,13 @@ Geometry make_geometry(const char* op, const std::vector<int64_t>& xs, const std
     last.resize(first.size());
     lo.resize(static_cast<size_t>(std::max<int64_t>(size, 1)));
     hi.resize(lo.size());
+    auto& inv = G.inv[d];
+    inv.resize(first.size());
     for (int64_t o = 0; o < out; ++o) {
       const int64_t st = o * s - pad;
       first[o] = static_cast<int32_t>(std::max<int64_t>(st, 0));
       last[o] = static_cast<int32_t>(std::min(st + k, size));
+      inv[o] = last[o] > first[o] ? 1.0f / static_cast<float>(last[o] - first[o]) : 0.0f;
     }
     for (int64_t i = 0; i < size; ++i) {
       const int64_t num = i + pad - k;
@@ -106,6 +110,7 @@ Geometry make_geometry(const char* op, const std::vector<int64_t>& xs, const std
     g.last[d] = last.data();
     g.cover_lo[d] = lo.data();
     g.cover_hi[d] = hi.data();
+    g.inv[d] = inv.data();
   }
   G.out_shape.push_back(g.C);
   G.in_shape = xs;
@@ -167,8 +172,12 @@ py::array_t<float> pool_backward_impl(const char* op, const py::array& dy, const
   auto dx = empty_f32(x_shape);
   float* px = dx.mutable_data();
   const auto& t = pool::table();
-  const int64_t rows = g.N * g.in[0] * g.in[1];
-  const int64_t per_row = g.in[2] * g.C * std::max<int64_t>(1, window_elems(g) / (g.s[0] * g.s[1] * g.s[2]));
+  const bool blocks = g.s[0] >= g.k[0] && g.s[1] >= g.k[1] && g.s[2] >= g.k[2];
+  // Non-overlapping windows: output rows write their window blocks; else gather input rows.
+  const int64_t rows = blocks ? g.N * g.out[0] * g.out[1] : g.N * g.in[0] * g.in[1];
+  const int64_t per_row =
+      blocks ? g.s[0] * g.s[1] * g.in[2] * g.C
+             : g.in[2] * g.C * std::max<int64_t>(1, window_elems(g) / (g.s[0] * g.s[1] * g.s[2]));
   const int64_t grain = std::max<int64_t>(1, kGrainElems / std::max<int64_t>(1, per_row));
   if (kind == "max") {
     if (arg.is_none())
@@ -178,8 +187,8 @@ py::array_t<float> pool_backward_impl(const char* op, const py::array& dy, const
       fail_value(std::string(op) + ": `arg` must be the C-contiguous int32 argmax from the forward, shape " +
                  shape_str(G.out_shape) + "; got " + std::string(py::str(a.dtype())) + " " + shape_str(a));
     const int32_t* pa = static_cast<const int32_t*>(a.data());
-    // The gather only compares arg with indices (never indexes by it), so a bad arg cannot
-    // touch memory out of bounds; the legacy 2-D entry point still reports it.
+    // The kernels only compare arg with indices (never address memory by it), so a bad arg
+    // cannot read or write out of bounds; the legacy 2-D entry point still reports it.
     if (check_range) {
       const int64_t spatial = g.in[0] * g.in[1] * g.in[2];
       for (int64_t i = 0, n = static_cast<int64_t>(a.size()); i < n; ++i)
@@ -187,10 +196,20 @@ py::array_t<float> pool_backward_impl(const char* op, const py::array& dy, const
           fail_value(std::string(op) + ": `arg` holds an out-of-range index");
     }
     py::gil_scoped_release release;
-    threads::parallel_for(rows, grain, [&](int64_t r0, int64_t r1) { t.max_bwd(pd, pa, px, g, r0, r1); });
+    threads::parallel_for(rows, grain, [&](int64_t r0, int64_t r1) {
+      if (blocks)
+        t.max_bwd_blocks(pd, pa, px, g, r0, r1);
+      else
+        t.max_bwd(pd, pa, px, g, r0, r1);
+    });
   } else {
     py::gil_scoped_release release;
-    threads::parallel_for(rows, grain, [&](int64_t r0, int64_t r1) { t.avg_bwd(pd, px, g, r0, r1); });
+    threads::parallel_for(rows, grain, [&](int64_t r0, int64_t r1) {
+      if (blocks)
+        t.avg_bwd_blocks(pd, px, g, r0, r1);
+      else
+        t.avg_bwd(pd, px, g, r0, r1);
+    });
   }
   return dx;
 }

@@ -5,8 +5,9 @@
 //
 // Windowed pooling is one 3-D core, x (N, D, H, W, C) -> y (N, OD, OH, OW, C); 1-D and
 // 2-D pooling call it with size-1 dims. Window ranges come precomputed in PoolGeom (no
-// division in the loops). Backward passes are gathers over input rows: every dx element
-// is written exactly once (no zero fill, no scatter, no races between threads).
+// division in the loops). Backward passes write every dx element exactly once (no zero
+// fill, no scatter, no races between threads): non-overlapping windows write each
+// window's block from its dy; overlapping windows gather over input rows.
 
 typedef float vf __attribute__((vector_size(FASTNET_VBYTES)));
 typedef int32_t vi __attribute__((vector_size(FASTNET_VBYTES)));
@@ -85,21 +86,29 @@ void max_pool_fwd(const float* __restrict x, float* __restrict y, int32_t* __res
       for (; c + 4 * kLanes <= C; c += 4 * kLanes)
         max_window<4>(xn, yo, ao, c, ds, de, hs, he, ws, we, H, W, C);
       for (; c + kLanes <= C; c += kLanes) max_window<1>(xn, yo, ao, c, ds, de, hs, he, ws, we, H, W, C);
-      for (; c < C; ++c) {
-        float m = -__builtin_inff();
-        int32_t a = static_cast<int32_t>((ds * H + hs) * W + ws);
+      if (c < C) {  // fewer than kLanes channels left: windows outer, channels inner
+        const int64_t nc = C - c;
+        float m[kLanes];
+        int32_t a[kLanes];
+        for (int64_t j = 0; j < nc; ++j) {
+          m[j] = -__builtin_inff();
+          a[j] = static_cast<int32_t>((ds * H + hs) * W + ws);
+        }
         for (int64_t d = ds; d < de; ++d)
           for (int64_t h = hs; h < he; ++h)
             for (int64_t w = ws; w < we; ++w) {
               const int64_t idx = (d * H + h) * W + w;
-              const float v = xn[idx * C + c];
-              if (v > m) {
-                m = v;
-                a = static_cast<int32_t>(idx);
+              const float* p = xn + idx * C + c;
+              for (int64_t j = 0; j < nc; ++j) {
+                const bool gt = p[j] > m[j];
+                m[j] = gt ? p[j] : m[j];
+                a[j] = gt ? static_cast<int32_t>(idx) : a[j];
               }
             }
-        yo[c] = m;
-        ao[c] = a;
+        for (int64_t j = 0; j < nc; ++j) {
+          yo[c + j] = m[j];
+          ao[c + j] = a[j];
+        }
       }
     }
   }
@@ -148,15 +157,14 @@ void max_pool_bwd(const float* __restrict dy, const int32_t* __restrict arg, flo
         max_gather<4>(dy, arg, o, c, idx, n * OD, odl, odh, ohl, ohh, owl, owh, OH, OW, C);
       for (; c + kLanes <= C; c += kLanes)
         max_gather<1>(dy, arg, o, c, idx, n * OD, odl, odh, ohl, ohh, owl, owh, OH, OW, C);
-      for (; c < C; ++c) {
-        float acc = 0.0f;
+      if (c < C) {  // fewer than kLanes channels left: windows outer, channels inner
+        for (int64_t j = c; j < C; ++j) o[j] = 0.0f;
         for (int64_t od = odl; od < odh; ++od)
           for (int64_t oh = ohl; oh < ohh; ++oh)
             for (int64_t ow = owl; ow < owh; ++ow) {
-              const int64_t off = ((n * OD + od) * OH + oh) * OW * C + ow * C + c;
-              if (arg[off] == idx) acc += dy[off];
+              const int64_t off = ((n * OD + od) * OH + oh) * OW * C + ow * C;
+              for (int64_t j = c; j < C; ++j) o[j] += arg[off + j] == idx ? dy[off + j] : 0.0f;
             }
-        o[c] = acc;
       }
     }
   }
@@ -190,8 +198,7 @@ void avg_pool_fwd(const float* __restrict x, float* __restrict y, const PoolGeom
     const int64_t hs = g.first[1][oh], he = g.last[1][oh];
     for (int64_t ow = 0; ow < OW; ++ow) {
       const int64_t ws = g.first[2][ow], we = g.last[2][ow];
-      const int64_t count = (de - ds) * (he - hs) * (we - ws);
-      const float inv = count > 0 ? 1.0f / static_cast<float>(count) : 0.0f;
+      const float inv = g.inv[0][od] * g.inv[1][oh] * g.inv[2][ow];
       float* yo = y + (row * OW + ow) * C;
       int64_t c = 0;
       for (; c + 4 * kLanes <= C; c += 4 * kLanes)
@@ -208,6 +215,25 @@ void avg_pool_fwd(const float* __restrict x, float* __restrict y, const PoolGeom
   }
 }
 
+template <int NV>
+static inline void avg_gather(const float* __restrict dy, float* __restrict o, const PoolGeom& g, int64_t c0,
+                              int64_t base_n, int64_t odl, int64_t odh, int64_t ohl, int64_t ohh, int64_t owl,
+                              int64_t owh) {
+  const int64_t OH = g.out[1], OW = g.out[2], C = g.C;
+  vf acc[NV];
+  for (int j = 0; j < NV; ++j) acc[j] = vf{};
+  for (int64_t od = odl; od < odh; ++od)
+    for (int64_t oh = ohl; oh < ohh; ++oh) {
+      const float idh = g.inv[0][od] * g.inv[1][oh];
+      for (int64_t ow = owl; ow < owh; ++ow) {
+        const float inv = idh * g.inv[2][ow];
+        const float* p = dy + ((base_n + od) * OH + oh) * OW * C + ow * C + c0;
+        for (int j = 0; j < NV; ++j) acc[j] += v_load(p + j * kLanes) * inv;
+      }
+    }
+  for (int j = 0; j < NV; ++j) v_store(o + c0 + j * kLanes, acc[j]);
+}
+
 void avg_pool_bwd(const float* __restrict dy, float* __restrict dx, const PoolGeom& g, int64_t r0,
                   int64_t r1) {
   const int64_t D = g.in[0], H = g.in[1], W = g.in[2], C = g.C;
@@ -218,21 +244,133 @@ void avg_pool_bwd(const float* __restrict dy, float* __restrict dx, const PoolGe
     float* dxr = dx + row * W * C;
     const int64_t odl = g.cover_lo[0][d], odh = g.cover_hi[0][d];
     const int64_t ohl = g.cover_lo[1][h], ohh = g.cover_hi[1][h];
-    for (int64_t i = 0; i < W * C; ++i) dxr[i] = 0.0f;
-    for (int64_t od = odl; od < odh; ++od)
-      for (int64_t oh = ohl; oh < ohh; ++oh) {
-        const int64_t cdh = (g.last[0][od] - g.first[0][od]) * (g.last[1][oh] - g.first[1][oh]);
-        const float* gr = dy + ((n * OD + od) * OH + oh) * OW * C;
-        for (int64_t w = 0; w < W; ++w) {
-          float* __restrict o = dxr + w * C;
-          for (int64_t ow = g.cover_lo[2][w]; ow < g.cover_hi[2][w]; ++ow) {
-            const float inv = 1.0f / static_cast<float>(cdh * (g.last[2][ow] - g.first[2][ow]));
-            const float* __restrict gp = gr + ow * C;
-            for (int64_t c = 0; c < C; ++c) o[c] += gp[c] * inv;
+    if (odl >= odh || ohl >= ohh) {
+      for (int64_t i = 0; i < W * C; ++i) dxr[i] = 0.0f;
+      continue;
+    }
+    for (int64_t w = 0; w < W; ++w) {
+      float* o = dxr + w * C;
+      const int64_t owl = g.cover_lo[2][w], owh = g.cover_hi[2][w];
+      int64_t c = 0;
+      for (; c + 4 * kLanes <= C; c += 4 * kLanes)
+        avg_gather<4>(dy, o, g, c, n * OD, odl, odh, ohl, ohh, owl, owh);
+      for (; c + kLanes <= C; c += kLanes) avg_gather<1>(dy, o, g, c, n * OD, odl, odh, ohl, ohh, owl, owh);
+      if (c < C) {  // fewer than kLanes channels left: windows outer, channels inner
+        for (int64_t j = c; j < C; ++j) o[j] = 0.0f;
+        for (int64_t od = odl; od < odh; ++od)
+          for (int64_t oh = ohl; oh < ohh; ++oh)
+            for (int64_t ow = owl; ow < owh; ++ow) {
+              const float inv = g.inv[0][od] * g.inv[1][oh] * g.inv[2][ow];
+              const float* p = dy + ((n * OD + od) * OH + oh) * OW * C + ow * C;
+              for (int64_t j = c; j < C; ++j) o[j] += p[j] * inv;
+            }
+      }
+    }
+  }
+}
+
+// ---- non-overlapping windows (stride >= pool on every dim): block backward -------------------
+// Output row (n, od, oh) owns the input rows from its window's start to the next window's
+// start (the last one to the end), so threads split output rows without overlap. Each
+// window's dy and argmax are loaded once and written over the window (dy where the argmax
+// is, else 0); positions in no window get 0.
+
+// Block end of output o along a dim: the next window's start, or the input size.
+static inline int64_t block_end(const PoolGeom& g, int dim, int64_t o) {
+  return o + 1 < g.out[dim] ? g.first[dim][o + 1] : g.in[dim];
+}
+
+template <int NV>
+static inline void max_block(const float* __restrict gp, const int32_t* __restrict ap, float* __restrict dxr,
+                             int64_t c0, int64_t idx0, int64_t ws, int64_t we, int64_t C) {
+  vf gv[NV];
+  vi av[NV];
+  for (int j = 0; j < NV; ++j) {
+    gv[j] = v_load(gp + c0 + j * kLanes);
+    av[j] = v_loadi(ap + c0 + j * kLanes);
+  }
+  for (int64_t w = ws; w < we; ++w) {
+    const vi iv = v_splati(static_cast<int32_t>(idx0 + w));
+    for (int j = 0; j < NV; ++j) v_store(dxr + w * C + c0 + j * kLanes, av[j] == iv ? gv[j] : vf{});
+  }
+}
+
+template <int NV>
+static inline void avg_block(const float* __restrict gp, float* __restrict dxr, int64_t c0, int64_t ws,
+                             int64_t we, int64_t C, float inv) {
+  vf gv[NV];
+  for (int j = 0; j < NV; ++j) gv[j] = v_load(gp + c0 + j * kLanes) * inv;
+  for (int64_t w = ws; w < we; ++w)
+    for (int j = 0; j < NV; ++j) v_store(dxr + w * C + c0 + j * kLanes, gv[j]);
+}
+
+// kind 0 = max (arg used), 1 = average.
+static inline void pool_bwd_blocks(const float* __restrict dy, const int32_t* __restrict arg,
+                                   float* __restrict dx, const PoolGeom& g, int64_t r0, int64_t r1,
+                                   int kind) {
+  const int64_t D = g.in[0], H = g.in[1], W = g.in[2], C = g.C;
+  const int64_t OD = g.out[0], OH = g.out[1], OW = g.out[2];
+  for (int64_t row = r0; row < r1; ++row) {
+    int64_t n, od, oh;
+    split_row(row, OD, OH, &n, &od, &oh);
+    const int64_t dbs = g.first[0][od], dbe = block_end(g, 0, od), de = g.last[0][od];
+    const int64_t hbs = g.first[1][oh], hbe = block_end(g, 1, oh), he = g.last[1][oh];
+    const float idh = g.inv[0][od] * g.inv[1][oh];
+    const int64_t obase = row * OW * C;
+    for (int64_t d = dbs; d < dbe; ++d)
+      for (int64_t h = hbs; h < hbe; ++h) {
+        float* dxr = dx + ((n * D + d) * H + h) * W * C;
+        if (d >= de || h >= he) {
+          for (int64_t i = 0; i < W * C; ++i) dxr[i] = 0.0f;
+          continue;
+        }
+        const int64_t idx0 = (d * H + h) * W;
+        if (kind == 0 && C < kLanes) {
+          // Few channels: zero the row, then put each window's dy at its argmax when that
+          // lies in this row (the range check keeps any arg value in bounds).
+          for (int64_t i = 0; i < W * C; ++i) dxr[i] = 0.0f;
+          for (int64_t ow = 0; ow < OW; ++ow) {
+            const float* gp = dy + obase + ow * C;
+            const int32_t* ap = arg + obase + ow * C;
+            const int64_t ws = g.first[2][ow], we = g.last[2][ow];
+            for (int64_t j = 0; j < C; ++j) {
+              const int64_t w = ap[j] - idx0;
+              if (w >= ws && w < we) dxr[w * C + j] = gp[j];
+            }
           }
+          continue;
+        }
+        for (int64_t ow = 0; ow < OW; ++ow) {
+          const int64_t ws = g.first[2][ow], we = g.last[2][ow], wbe = block_end(g, 2, ow);
+          const float* gp = dy + obase + ow * C;
+          int64_t c = 0;
+          if (kind == 0) {
+            const int32_t* ap = arg + obase + ow * C;
+            for (; c + 4 * kLanes <= C; c += 4 * kLanes) max_block<4>(gp, ap, dxr, c, idx0, ws, we, C);
+            for (; c + kLanes <= C; c += kLanes) max_block<1>(gp, ap, dxr, c, idx0, ws, we, C);
+            for (int64_t w = ws; w < we; ++w)
+              for (int64_t j = c; j < C; ++j) dxr[w * C + j] = ap[j] == idx0 + w ? gp[j] : 0.0f;
+          } else {
+            const float inv = idh * g.inv[2][ow];
+            for (; c + 4 * kLanes <= C; c += 4 * kLanes) avg_block<4>(gp, dxr, c, ws, we, C, inv);
+            for (; c + kLanes <= C; c += kLanes) avg_block<1>(gp, dxr, c, ws, we, C, inv);
+            for (int64_t w = ws; w < we; ++w)
+              for (int64_t j = c; j < C; ++j) dxr[w * C + j] = gp[j] * inv;
+          }
+          for (int64_t i = we * C; i < wbe * C; ++i) dxr[i] = 0.0f;
         }
       }
   }
+}
+
+void max_pool_bwd_blocks(const float* __restrict dy, const int32_t* __restrict arg, float* __restrict dx,
+                         const PoolGeom& g, int64_t r0, int64_t r1) {
+  pool_bwd_blocks(dy, arg, dx, g, r0, r1, 0);
+}
+
+void avg_pool_bwd_blocks(const float* __restrict dy, float* __restrict dx, const PoolGeom& g, int64_t r0,
+                         int64_t r1) {
+  pool_bwd_blocks(dy, nullptr, dx, g, r0, r1, 1);
 }
 
 // ---- global pooling over (N, S, C) --------------------------------------------------------
@@ -388,6 +526,8 @@ PoolTable table() {
   t.max_bwd = &max_pool_bwd;
   t.avg_fwd = &avg_pool_fwd;
   t.avg_bwd = &avg_pool_bwd;
+  t.max_bwd_blocks = &max_pool_bwd_blocks;
+  t.avg_bwd_blocks = &avg_pool_bwd_blocks;
   t.gmax_fwd = &global_max_fwd;
   t.gmax_bwd = &global_max_bwd;
   t.gavg_fwd = &global_avg_fwd;

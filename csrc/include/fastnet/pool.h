@@ -12,7 +12,8 @@ namespace pool {
 // Window geometry of one pooling call. Dim 0..2 = D, H, W (size 1 when absent).
 // The tables are filled by the driver (bindings) so the leaf loops never divide:
 //  first[d][o], last[d][o]: clipped input range [first, last) of output window o;
-//  cover_lo[d][i], cover_hi[d][i]: output windows [lo, hi) that contain input i.
+//  cover_lo[d][i], cover_hi[d][i]: output windows [lo, hi) that contain input i;
+//  inv[d][o] = 1 / (last - first): average's divisor, a product over the dims.
 struct PoolGeom {
   int64_t N, C;
   int64_t in[3], out[3], k[3], s[3], pad[3];
@@ -20,6 +21,7 @@ struct PoolGeom {
   const int32_t* last[3];
   const int32_t* cover_lo[3];
   const int32_t* cover_hi[3];
+  const float* inv[3];
 };
 
 struct PoolTable {
@@ -32,6 +34,11 @@ struct PoolTable {
   // Average over the real (unpadded) elements of each window.
   void (*avg_fwd)(const float* x, float* y, const PoolGeom& g, int64_t r0, int64_t r1);
   void (*avg_bwd)(const float* dy, float* dx, const PoolGeom& g, int64_t r0, int64_t r1);
+  // The same dx when every stride >= pool size (windows never overlap), over output rows
+  // [r0, r1) of N*OD*OH: each writes its window blocks (and the uncovered rest) once.
+  void (*max_bwd_blocks)(const float* dy, const int32_t* arg, float* dx, const PoolGeom& g, int64_t r0,
+                         int64_t r1);
+  void (*avg_bwd_blocks)(const float* dy, float* dx, const PoolGeom& g, int64_t r0, int64_t r1);
 
   // Global pooling over x (N, S, C), images [n0, n1). Max also counts the ties (TensorFlow's
   // reduce_max gradient shares dy among them).
