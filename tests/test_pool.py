@@ -350,3 +350,37 @@ def test_pool_backward_never_addresses_by_arg(isa, c, k, s):
     assert dx.shape == x.shape and np.isfinite(dx).all()
     good = P.pool_backward(np.ones_like(y), arg, list(x.shape), "max", list(k), list(s), "same")
     assert good.sum() == pytest.approx(y.size)
+
+
+@pytest.mark.parametrize("k,s,pad", [(3, 3, "valid"), (3, 2, "same"), (2, 3, "same")])
+def test_pool_threaded_matches_numpy_path(k, s, pad):
+    # Large enough that forward and backward split rows over threads.
+    before = fastnet.config.get_num_threads()
+    fastnet.config.set_num_threads(2)
+    try:
+        x = rand((4, 23, 20, 48), seed=61, low=-2, high=2)
+        for fn in (ops.max_pool, ops.average_pool):
+            dout = rand(fn(x, k, s, pad).shape, seed=62)
+            res = []
+            for xx in (x, x.astype(np.float64)):
+                v = fastnet.Variable(xx)
+                with fastnet.GradientTape() as tape:
+                    y = fn(v, k, s, pad)
+                res.append((y.numpy(), tape.gradient(y, v, output_gradients=dout.astype(xx.dtype)).numpy()))
+            assert_close(res[0][0], res[1][0], atol=1e-5)
+            assert_close(res[0][1], res[1][1], atol=1e-5)
+        for fn in (ops.global_max_pool, ops.global_average_pool):
+            v = fastnet.Variable(x)
+            with fastnet.GradientTape() as tape:
+                y = fn(v)
+            g = tape.gradient(y, v, output_gradients=rand(y.shape, seed=63)).numpy()
+            v64 = fastnet.Variable(x.astype(np.float64))
+            with fastnet.GradientTape() as tape:
+                y64 = fn(v64)
+            g64 = tape.gradient(y64, v64, output_gradients=rand(y.shape, seed=63).astype(np.float64))
+            assert_close(y.numpy(), y64.numpy(), atol=1e-5)
+            assert_close(g, g64.numpy(), atol=1e-6)
+        up = ops.upsampling(x, (2, 3)).numpy()
+        assert_close(up, ref_upsample(x, (2, 3)), atol=0)
+    finally:
+        fastnet.config.set_num_threads(before)
