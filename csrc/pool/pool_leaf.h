@@ -36,6 +36,27 @@ static inline void split_row(int64_t row, int64_t A, int64_t B, int64_t* n, int6
   *b = rem - *a * B;
 }
 
+template <int N>
+struct VN {
+  static constexpr int value = N;
+};
+
+// Calls f(VN<nv>{}, c) over channel blocks of 4 vectors, then one block of the 1-3 vectors
+// left (one window scan each); returns the first channel of the scalar tail.
+template <typename F>
+static inline int64_t vec_blocks(int64_t C, F f) {
+  int64_t c = 0;
+  for (; c + 4 * kLanes <= C; c += 4 * kLanes) f(VN<4>{}, c);
+  const int64_t r = (C - c) / kLanes;
+  if (r == 3)
+    f(VN<3>{}, c);
+  else if (r == 2)
+    f(VN<2>{}, c);
+  else if (r == 1)
+    f(VN<1>{}, c);
+  return c + r * kLanes;
+}
+
 // ---- max pooling ------------------------------------------------------------------------
 
 // NV vectors of channels [c0, c0 + NV*kLanes) of one window.
@@ -82,10 +103,9 @@ void max_pool_fwd(const float* __restrict x, float* __restrict y, int32_t* __res
       const int64_t ws = g.first[2][ow], we = g.last[2][ow];
       float* yo = y + (row * OW + ow) * C;
       int32_t* ao = arg + (row * OW + ow) * C;
-      int64_t c = 0;
-      for (; c + 4 * kLanes <= C; c += 4 * kLanes)
-        max_window<4>(xn, yo, ao, c, ds, de, hs, he, ws, we, H, W, C);
-      for (; c + kLanes <= C; c += kLanes) max_window<1>(xn, yo, ao, c, ds, de, hs, he, ws, we, H, W, C);
+      int64_t c = vec_blocks(C, [&](auto nv, int64_t c0) {
+        max_window<decltype(nv)::value>(xn, yo, ao, c0, ds, de, hs, he, ws, we, H, W, C);
+      });
       if (c < C) {  // fewer than kLanes channels left: windows outer, channels inner
         const int64_t nc = C - c;
         float m[kLanes];
@@ -152,11 +172,9 @@ void max_pool_bwd(const float* __restrict dy, const int32_t* __restrict arg, flo
       float* o = dxr + w * C;
       const int64_t owl = g.cover_lo[2][w], owh = g.cover_hi[2][w];
       const int32_t idx = static_cast<int32_t>((d * H + h) * W + w);
-      int64_t c = 0;
-      for (; c + 4 * kLanes <= C; c += 4 * kLanes)
-        max_gather<4>(dy, arg, o, c, idx, n * OD, odl, odh, ohl, ohh, owl, owh, OH, OW, C);
-      for (; c + kLanes <= C; c += kLanes)
-        max_gather<1>(dy, arg, o, c, idx, n * OD, odl, odh, ohl, ohh, owl, owh, OH, OW, C);
+      int64_t c = vec_blocks(C, [&](auto nv, int64_t c0) {
+        max_gather<decltype(nv)::value>(dy, arg, o, c0, idx, n * OD, odl, odh, ohl, ohh, owl, owh, OH, OW, C);
+      });
       if (c < C) {  // fewer than kLanes channels left: windows outer, channels inner
         for (int64_t j = c; j < C; ++j) o[j] = 0.0f;
         for (int64_t od = odl; od < odh; ++od)
@@ -200,10 +218,9 @@ void avg_pool_fwd(const float* __restrict x, float* __restrict y, const PoolGeom
       const int64_t ws = g.first[2][ow], we = g.last[2][ow];
       const float inv = g.inv[0][od] * g.inv[1][oh] * g.inv[2][ow];
       float* yo = y + (row * OW + ow) * C;
-      int64_t c = 0;
-      for (; c + 4 * kLanes <= C; c += 4 * kLanes)
-        avg_window<4>(xn, yo, c, ds, de, hs, he, ws, we, H, W, C, inv);
-      for (; c + kLanes <= C; c += kLanes) avg_window<1>(xn, yo, c, ds, de, hs, he, ws, we, H, W, C, inv);
+      int64_t c = vec_blocks(C, [&](auto nv, int64_t c0) {
+        avg_window<decltype(nv)::value>(xn, yo, c0, ds, de, hs, he, ws, we, H, W, C, inv);
+      });
       for (; c < C; ++c) {
         float s = 0.0f;
         for (int64_t d = ds; d < de; ++d)
@@ -251,10 +268,9 @@ void avg_pool_bwd(const float* __restrict dy, float* __restrict dx, const PoolGe
     for (int64_t w = 0; w < W; ++w) {
       float* o = dxr + w * C;
       const int64_t owl = g.cover_lo[2][w], owh = g.cover_hi[2][w];
-      int64_t c = 0;
-      for (; c + 4 * kLanes <= C; c += 4 * kLanes)
-        avg_gather<4>(dy, o, g, c, n * OD, odl, odh, ohl, ohh, owl, owh);
-      for (; c + kLanes <= C; c += kLanes) avg_gather<1>(dy, o, g, c, n * OD, odl, odh, ohl, ohh, owl, owh);
+      int64_t c = vec_blocks(C, [&](auto nv, int64_t c0) {
+        avg_gather<decltype(nv)::value>(dy, o, g, c0, n * OD, odl, odh, ohl, ohh, owl, owh);
+      });
       if (c < C) {  // fewer than kLanes channels left: windows outer, channels inner
         for (int64_t j = c; j < C; ++j) o[j] = 0.0f;
         for (int64_t od = odl; od < odh; ++od)
@@ -346,14 +362,15 @@ static inline void pool_bwd_blocks(const float* __restrict dy, const int32_t* __
           int64_t c = 0;
           if (kind == 0) {
             const int32_t* ap = arg + obase + ow * C;
-            for (; c + 4 * kLanes <= C; c += 4 * kLanes) max_block<4>(gp, ap, dxr, c, idx0, ws, we, C);
-            for (; c + kLanes <= C; c += kLanes) max_block<1>(gp, ap, dxr, c, idx0, ws, we, C);
+            c = vec_blocks(C, [&](auto nv, int64_t c0) {
+              max_block<decltype(nv)::value>(gp, ap, dxr, c0, idx0, ws, we, C);
+            });
             for (int64_t w = ws; w < we; ++w)
               for (int64_t j = c; j < C; ++j) dxr[w * C + j] = ap[j] == idx0 + w ? gp[j] : 0.0f;
           } else {
             const float inv = idh * g.inv[2][ow];
-            for (; c + 4 * kLanes <= C; c += 4 * kLanes) avg_block<4>(gp, dxr, c, ws, we, C, inv);
-            for (; c + kLanes <= C; c += kLanes) avg_block<1>(gp, dxr, c, ws, we, C, inv);
+            c = vec_blocks(
+                C, [&](auto nv, int64_t c0) { avg_block<decltype(nv)::value>(gp, dxr, c0, ws, we, C, inv); });
             for (int64_t w = ws; w < we; ++w)
               for (int64_t j = c; j < C; ++j) dxr[w * C + j] = gp[j] * inv;
           }
