@@ -154,3 +154,21 @@ def test_layer_norm_kernel_argument_checks():
         N.layer_norm_backward(x, x, mean[:2], rstd, None)
     with pytest.raises(ValueError, match=r"gamma has shape \(3,\), expected \(4,\)"):
         ops.layer_norm(x, np.ones(3, np.float32))
+
+
+def test_layer_norm_second_order_under_nested_tapes():
+    # The kernel's backward falls back to differentiable ops while an outer tape records;
+    # compare with the float64 composed-op path.
+    x0, g0, b0 = rand((3, 7), seed=47), rand((7,), seed=48, low=0.5, high=1.5), rand((7,), seed=49)
+    w = rand((3, 7), seed=50)
+    res = []
+    for dt in (np.float32, np.float64):
+        x, g, b = (fastnet.Variable(a.astype(dt)) for a in (x0, g0, b0))
+        with fastnet.GradientTape() as outer:
+            with fastnet.GradientTape() as inner:
+                y = ops.sum(ops.layer_norm(x, g, b, 1e-3) ** 3)
+            gx = inner.gradient(y, x)
+            z = ops.sum(gx * w.astype(dt))
+        res.append([t.numpy() for t in outer.gradient(z, [x, g])])
+    for a, e in zip(*res):
+        assert_close(a, e, atol=2e-4, rtol=2e-4)

@@ -384,3 +384,19 @@ def test_pool_threaded_matches_numpy_path(k, s, pad):
         assert_close(up, ref_upsample(x, (2, 3)), atol=0)
     finally:
         fastnet.config.set_num_threads(before)
+
+
+@pytest.mark.parametrize("fn", [ops.global_max_pool, ops.global_average_pool])
+def test_global_pool_second_order_under_nested_tapes(fn):
+    x0 = rand((2, 3, 4, 5), seed=71)
+    w = rand((2, 3, 4, 5), seed=72)
+    res = []
+    for dt in (np.float32, np.float64):
+        x = fastnet.Variable(x0.astype(dt))
+        with fastnet.GradientTape() as outer:
+            with fastnet.GradientTape() as inner:
+                y = ops.sum(fn(x * x) ** 2)
+            gx = inner.gradient(y, x)
+            z = ops.sum(gx * w.astype(dt))
+        res.append(outer.gradient(z, x).numpy())
+    assert_close(res[0], res[1], atol=1e-4, rtol=1e-4)

@@ -394,6 +394,21 @@ def batch_norm_train(x, gamma=None, beta=None, epsilon=1e-3):
     return make(y, (x, g, b), backward), Tensor(mean), Tensor(var)
 
 
+def _layer_norm_grads(x, g, b, gy, epsilon):
+    """Layer-norm gradients written with ops (differentiable again, for nested tapes)."""
+    mean = m.mean(x, axis=-1, keepdims=True)
+    xc = x - mean
+    rstd = 1.0 / m.sqrt(m.mean(xc * xc, axis=-1, keepdims=True) + epsilon)
+    xhat = xc * rstd
+    gg = gy * g if g is not None else gy
+    dx = rstd * (gg - m.mean(gg, axis=-1, keepdims=True)
+                 - xhat * m.mean(gg * xhat, axis=-1, keepdims=True))
+    lead = tuple(range(x.ndim - 1))
+    dg = None if g is None else m.sum(gy * xhat, axis=lead)
+    db = None if b is None else m.sum(gy, axis=lead)
+    return dx, dg, db
+
+
 @op
 def layer_norm(x, gamma=None, beta=None, epsilon=1e-3):
     """Layer normalization over the last axis (Keras LayerNormalization, axis=-1):
@@ -420,6 +435,8 @@ def layer_norm(x, gamma=None, beta=None, epsilon=1e-3):
         y, mean, rstd = N.layer_norm_forward(xv, gv, bv, float(epsilon))
 
         def backward(gy):
+            if RECORDING:  # an outer tape records the backward: differentiable ops
+                return _layer_norm_grads(x, g, b, gy, epsilon)
             dx, dg, db = N.layer_norm_backward(
                 xv, np.ascontiguousarray(gy._value, dtype=np.float32), mean, rstd, gv)
             return (Tensor(dx), None if g is None else Tensor(dg),

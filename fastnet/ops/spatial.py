@@ -16,6 +16,7 @@ import itertools
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from fastnet.backend.tape import RECORDING
 from fastnet.backend.tensor import Tensor
 from fastnet.kernels import conv as _conv
 from fastnet.kernels import gemm as _gemm
@@ -434,6 +435,14 @@ def _global_pool(inputs, kind, keepdims):
     xshape = list(xv.shape)
 
     def backward(g):
+        if RECORDING:  # an outer tape records the backward: differentiable ops
+            from fastnet.ops import math as _m
+
+            gk = _m.reshape(g, (xv.shape[0],) + (1,) * len(axes) + (xv.shape[-1],))
+            if kind == "avg":
+                return (_m.broadcast_to(gk, xv.shape) / float(np.prod(xv.shape[1:-1])),)
+            mask = (xv == y.reshape(gk.shape)).astype(np.float32) / count.reshape(gk.shape)
+            return (_m.broadcast_to(gk, xv.shape) * Tensor(mask),)
         gv = np.ascontiguousarray(g._value, dtype=np.float32).reshape(y.shape)
         if kind == "max":
             return (Tensor(_poolk.global_max_pool_backward(gv, xv, y, count)),)
