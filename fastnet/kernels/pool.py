@@ -16,8 +16,10 @@ average divides by the number of real elements. The max argmax is the flat spati
 index (d*H*W + h*W + w, int32) of the first maximum in window scan order; the backward
 routes each window's dy there (TensorFlow's MaxPoolGrad tie rule). Global max shares
 dy equally among tied maxima (TensorFlow's reduce_max gradient). 1-D and 2-D pooling
-run the 3-D core with size-1 dims; backward passes are gathers that write every dx
-element once. Threaded, GIL released. Wrong dtypes raise TypeError, wrong ranks,
+run the 3-D core with size-1 dims. Backward passes write every dx element once (no zero
+fill): non-overlapping windows (stride >= pool) write their blocks, overlapping ones
+gather; argmax values are only compared, never used as addresses (pool2d_backward still
+rejects out-of-range ones). Threaded, GIL released. Wrong dtypes raise TypeError, wrong ranks,
 sizes or shapes ValueError naming the argument and shapes.
 """
 
