@@ -400,3 +400,29 @@ def test_global_pool_second_order_under_nested_tapes(fn):
             z = ops.sum(gx * w.astype(dt))
         res.append(outer.gradient(z, x).numpy())
     assert_close(res[0], res[1], atol=1e-4, rtol=1e-4)
+
+
+def test_overlapping_average_backward_paths_agree(isa):
+    # Overlapping average windows: per-image scatter when N >= threads, else the input-row
+    # gather; both must give the same dx.
+    x = rand((2, 9, 8, 7, 19), seed=81)
+    y, _ = P.pool_forward(x, "avg", [3, 2, 3], [2, 1, 2], "same")
+    dy = rand(y.shape, seed=82)
+    before = fastnet.config.get_num_threads()
+    out = []
+    try:
+        for nt in (1, 4):
+            fastnet.config.set_num_threads(nt)
+            out.append(P.pool_backward(dy, None, list(x.shape), "avg", [3, 2, 3], [2, 1, 2], "same"))
+    finally:
+        fastnet.config.set_num_threads(before)
+    assert_close(out[0], out[1], atol=1e-6)
+    v = fastnet.Variable(x)
+    with fastnet.GradientTape() as tape:
+        yy = ops.average_pool(v, (3, 2, 3), (2, 1, 2), "same")
+    got = tape.gradient(yy, v, output_gradients=dy).numpy()
+    v64 = fastnet.Variable(x.astype(np.float64))
+    with fastnet.GradientTape() as tape:
+        yy = ops.average_pool(v64, (3, 2, 3), (2, 1, 2), "same")
+    assert_close(got, tape.gradient(yy, v64, output_gradients=dy.astype(np.float64)).numpy(),
+                 atol=1e-6)

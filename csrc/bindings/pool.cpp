@@ -202,6 +202,12 @@ py::array_t<float> pool_backward_impl(const char* op, const py::array& dy, const
       else
         t.max_bwd(pd, pa, px, g, r0, r1);
     });
+  } else if (!blocks && g.N >= threads::num_threads()) {
+    // Overlapping average windows with an image per thread or more: per-image scatter.
+    const int64_t image = g.in[0] * g.in[1] * g.in[2] * g.C * std::max<int64_t>(1, window_elems(g));
+    py::gil_scoped_release release;
+    threads::parallel_for(g.N, std::max<int64_t>(1, kGrainElems / std::max<int64_t>(1, image)),
+                          [&](int64_t n0, int64_t n1) { t.avg_bwd_images(pd, px, g, n0, n1); });
   } else {
     py::gil_scoped_release release;
     threads::parallel_for(rows, grain, [&](int64_t r0, int64_t r1) {

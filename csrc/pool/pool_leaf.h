@@ -285,6 +285,53 @@ void avg_pool_bwd(const float* __restrict dy, float* __restrict dx, const PoolGe
   }
 }
 
+// Average backward by images [n0, n1) (overlapping windows, threads split images): zero
+// the image's dx (cache-resident), then add each window's dy/count over the window. Fixed
+// window trip counts keep the branches predictable, unlike the gather.
+template <int NV>
+static inline void avg_add_window(const float* __restrict gp, float* __restrict dxn, int64_t c0, int64_t ds,
+                                  int64_t de, int64_t hs, int64_t he, int64_t ws, int64_t we, int64_t H,
+                                  int64_t W, int64_t C, float inv) {
+  vf gv[NV];
+  for (int j = 0; j < NV; ++j) gv[j] = v_load(gp + c0 + j * kLanes) * inv;
+  for (int64_t d = ds; d < de; ++d)
+    for (int64_t h = hs; h < he; ++h)
+      for (int64_t w = ws; w < we; ++w) {
+        float* o = dxn + ((d * H + h) * W + w) * C + c0;
+        for (int j = 0; j < NV; ++j) v_store(o + j * kLanes, v_load(o + j * kLanes) + gv[j]);
+      }
+}
+
+void avg_pool_bwd_images(const float* __restrict dy, float* __restrict dx, const PoolGeom& g, int64_t n0,
+                         int64_t n1) {
+  const int64_t D = g.in[0], H = g.in[1], W = g.in[2], C = g.C;
+  const int64_t OD = g.out[0], OH = g.out[1], OW = g.out[2];
+  for (int64_t n = n0; n < n1; ++n) {
+    float* dxn = dx + n * D * H * W * C;
+    for (int64_t i = 0; i < D * H * W * C; ++i) dxn[i] = 0.0f;
+    for (int64_t od = 0; od < OD; ++od)
+      for (int64_t oh = 0; oh < OH; ++oh) {
+        const int64_t ds = g.first[0][od], de = g.last[0][od], hs = g.first[1][oh], he = g.last[1][oh];
+        const float idh = g.inv[0][od] * g.inv[1][oh];
+        for (int64_t ow = 0; ow < OW; ++ow) {
+          const int64_t ws = g.first[2][ow], we = g.last[2][ow];
+          const float inv = idh * g.inv[2][ow];
+          const float* gp = dy + (((n * OD + od) * OH + oh) * OW + ow) * C;
+          const int64_t c = vec_blocks(C, [&](auto nv, int64_t c0) {
+            avg_add_window<decltype(nv)::value>(gp, dxn, c0, ds, de, hs, he, ws, we, H, W, C, inv);
+          });
+          if (c < C)
+            for (int64_t d = ds; d < de; ++d)
+              for (int64_t h = hs; h < he; ++h)
+                for (int64_t w = ws; w < we; ++w) {
+                  float* o = dxn + ((d * H + h) * W + w) * C;
+                  for (int64_t j = c; j < C; ++j) o[j] += gp[j] * inv;
+                }
+        }
+      }
+  }
+}
+
 // ---- non-overlapping windows (stride >= pool on every dim): block backward -------------------
 // Output row (n, od, oh) owns the input rows from its window's start to the next window's
 // start (the last one to the end), so threads split output rows without overlap. Each
@@ -545,6 +592,7 @@ PoolTable table() {
   t.avg_bwd = &avg_pool_bwd;
   t.max_bwd_blocks = &max_pool_bwd_blocks;
   t.avg_bwd_blocks = &avg_pool_bwd_blocks;
+  t.avg_bwd_images = &avg_pool_bwd_images;
   t.gmax_fwd = &global_max_fwd;
   t.gmax_bwd = &global_max_bwd;
   t.gavg_fwd = &global_avg_fwd;

@@ -39,6 +39,9 @@ struct PoolTable {
   void (*max_bwd_blocks)(const float* dy, const int32_t* arg, float* dx, const PoolGeom& g, int64_t r0,
                          int64_t r1);
   void (*avg_bwd_blocks)(const float* dy, float* dx, const PoolGeom& g, int64_t r0, int64_t r1);
+  // Average dx over images [n0, n1) (zero the image, add each window's share): used for
+  // overlapping windows when there are enough images for the threads.
+  void (*avg_bwd_images)(const float* dy, float* dx, const PoolGeom& g, int64_t n0, int64_t n1);
 
   // Global pooling over x (N, S, C), images [n0, n1). Max also counts the ties (TensorFlow's
   // reduce_max gradient shares dy among them).
