@@ -380,6 +380,27 @@ static inline void pool_bwd_blocks(const float* __restrict dy, const int32_t* __
     const int64_t hbs = g.first[1][oh], hbe = block_end(g, 1, oh), he = g.last[1][oh];
     const float idh = g.inv[0][od] * g.inv[1][oh];
     const int64_t obase = row * OW * C;
+    if (kind == 0 && C < kLanes && de - dbs <= 1) {
+      // Few channels, one depth slice per window: zero the block, then put each window's
+      // dy at its argmax (one store per window and channel). The range check keeps any arg
+      // value inside this block's rows (a corrupt one cannot leave them).
+      for (int64_t d = dbs; d < dbe; ++d)
+        for (int64_t h = hbs; h < hbe; ++h) {
+          float* dxr = dx + ((n * D + d) * H + h) * W * C;
+          for (int64_t i = 0; i < W * C; ++i) dxr[i] = 0.0f;
+        }
+      if (de > dbs && he > hbs) {
+        const int64_t lo = (dbs * H + hbs) * W, hi = (dbs * H + he - 1) * W + W;
+        float* dxn = dx + n * D * H * W * C;
+        for (int64_t ow = 0; ow < OW; ++ow) {
+          const float* gp = dy + obase + ow * C;
+          const int32_t* ap = arg + obase + ow * C;
+          for (int64_t j = 0; j < C; ++j)
+            if (ap[j] >= lo && ap[j] < hi) dxn[static_cast<int64_t>(ap[j]) * C + j] = gp[j];
+        }
+      }
+      continue;
+    }
     for (int64_t d = dbs; d < dbe; ++d)
       for (int64_t h = hbs; h < hbe; ++h) {
         float* dxr = dx + ((n * D + d) * H + h) * W * C;
@@ -388,21 +409,6 @@ static inline void pool_bwd_blocks(const float* __restrict dy, const int32_t* __
           continue;
         }
         const int64_t idx0 = (d * H + h) * W;
-        if (kind == 0 && C < kLanes) {
-          // Few channels: zero the row, then put each window's dy at its argmax when that
-          // lies in this row (the range check keeps any arg value in bounds).
-          for (int64_t i = 0; i < W * C; ++i) dxr[i] = 0.0f;
-          for (int64_t ow = 0; ow < OW; ++ow) {
-            const float* gp = dy + obase + ow * C;
-            const int32_t* ap = arg + obase + ow * C;
-            const int64_t ws = g.first[2][ow], we = g.last[2][ow];
-            for (int64_t j = 0; j < C; ++j) {
-              const int64_t w = ap[j] - idx0;
-              if (w >= ws && w < we) dxr[w * C + j] = gp[j];
-            }
-          }
-          continue;
-        }
         for (int64_t ow = 0; ow < OW; ++ow) {
           const int64_t ws = g.first[2][ow], we = g.last[2][ow], wbe = block_end(g, 2, ow);
           const float* gp = dy + obase + ow * C;
