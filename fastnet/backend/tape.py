@@ -174,16 +174,18 @@ def _flatten(struct):
 
 
 def _pack_like(struct, flat):
-    it = iter(flat)
+    # A module-level recursion: a nested self-referencing closure would be a reference
+    # cycle holding the gradients until the cyclic GC runs (each training step then got
+    # fresh, page-faulting memory for its large gradient buffers).
+    return _build_like(struct, iter(flat))
 
-    def build(s):
-        if isinstance(s, dict):
-            return {k: build(s[k]) for k in s}
-        if isinstance(s, (list, tuple)):
-            return type(s)(build(v) for v in s)
-        return next(it)
 
-    return build(struct)
+def _build_like(s, it):
+    if isinstance(s, dict):
+        return {k: _build_like(s[k], it) for k in s}
+    if isinstance(s, (list, tuple)):
+        return type(s)(_build_like(v, it) for v in s)
+    return next(it)
 
 
 def is_recording():

@@ -395,6 +395,65 @@ def batch_norm_train(x, gamma=None, beta=None, epsilon=1e-3):
     return make(y, (x, g, b), backward), Tensor(mean), Tensor(var)
 
 
+def _layer_norm_grads(x, g, b, gy, epsilon):
+    """Layer-norm gradients written with ops (differentiable again, for nested tapes)."""
+    mean = m.mean(x, axis=-1, keepdims=True)
+    xc = x - mean
+    rstd = 1.0 / m.sqrt(m.mean(xc * xc, axis=-1, keepdims=True) + epsilon)
+    xhat = xc * rstd
+    gg = gy * g if g is not None else gy
+    dx = rstd * (gg - m.mean(gg, axis=-1, keepdims=True)
+                 - xhat * m.mean(gg * xhat, axis=-1, keepdims=True))
+    lead = tuple(range(x.ndim - 1))
+    dg = None if g is None else m.sum(gy * xhat, axis=lead)
+    db = None if b is None else m.sum(gy, axis=lead)
+    return dx, dg, db
+
+
+@op
+def layer_norm(x, gamma=None, beta=None, epsilon=1e-3):
+    """Layer normalization over the last axis (Keras LayerNormalization, axis=-1):
+    ``(x - mean) / sqrt(var + epsilon) * gamma + beta`` with per-row mean and biased
+    variance. float32 C-contiguous inputs run the C++ kernel (one fused backward for x,
+    gamma and beta); others are composed from ops."""
+    x = _t(x)
+    g = None if gamma is None else _t(gamma)
+    b = None if beta is None else _t(beta)
+    c = x.shape[-1] if x.ndim else None
+    if c is not None and g is not None and tuple(g.shape) != (c,):
+        raise ValueError(f"layer_norm: gamma has shape {g.shape}, expected ({c},) for inputs "
+                         f"of shape {x.shape}")
+    if c is not None and b is not None and tuple(b.shape) != (c,):
+        raise ValueError(f"layer_norm: beta has shape {b.shape}, expected ({c},) for inputs "
+                         f"of shape {x.shape}")
+    xv = x._value
+    if (x.ndim >= 1 and xv.dtype == np.float32 and xv.flags.c_contiguous and epsilon > 0
+            and all(t is None or t._value.dtype == np.float32 for t in (g, b))):
+        from fastnet.kernels import norm as N
+
+        gv = None if g is None else np.ascontiguousarray(g._value)
+        bv = None if b is None else np.ascontiguousarray(b._value)
+        y, mean, rstd = N.layer_norm_forward(xv, gv, bv, float(epsilon))
+
+        def backward(gy):
+            if RECORDING:  # an outer tape records the backward: differentiable ops
+                return _layer_norm_grads(x, g, b, gy, epsilon)
+            dx, dg, db = N.layer_norm_backward(
+                xv, np.ascontiguousarray(gy._value, dtype=np.float32), mean, rstd, gv)
+            return (Tensor(dx), None if g is None else Tensor(dg),
+                    None if b is None else Tensor(db))
+
+        return make(y, (x, g, b), backward)
+    x = _float(x)
+    mean, var = moments(x, axes=(-1,), keepdims=True)
+    y = (x - mean) / m.sqrt(var + epsilon)
+    if g is not None:
+        y = y * g
+    if b is not None:
+        y = y + b
+    return y
+
+
 @op
 def gru_sequence(inputs, kernel, recurrent_kernel, bias=None, initial_h=None,
                  go_backwards=False):
