@@ -107,22 +107,46 @@ def _valid_fits(shape, ks, dil, padding):
     return all(shape[1 + i] >= (k - 1) * d + 1 for i, (k, d) in enumerate(zip(ks, dil)))
 
 
-def _kernel_conv(x, w, strides, padding, dil):
+def _kernel_conv(x, w, strides, padding, dil, b=None):
     xv = x._value
     wv = np.ascontiguousarray(w._value)
-    out = _conv.conv_forward(xv, wv, None, strides, padding, dil)
+    bv = None if b is None else b._value
+    out = _conv.conv_forward(xv, wv, bv, strides, padding, dil)
 
     def backward(g):
         gv = np.ascontiguousarray(g._value, dtype=np.float32)
-        gx = gw = None
+        gx = gw = gb = None
         if needs_grad(x):  # not for the images fed to the first layer
             gx = Tensor(_conv.conv_backward_input(gv, wv, xv.shape, strides, padding, dil))
-        if needs_grad(w):
-            gw = Tensor(_conv.conv_backward_kernel(xv, gv, wv.shape, strides, padding, dil,
-                                                   with_bias=False)[0])
-        return gx, gw
+        if needs_grad(w) or (b is not None and needs_grad(b)):
+            dw, db = _conv.conv_backward_kernel(xv, gv, wv.shape, strides, padding, dil,
+                                                with_bias=b is not None)
+            gw = Tensor(dw)
+            gb = None if db is None else Tensor(db)
+        return (gx, gw) if b is None else (gx, gw, gb)
 
-    return make(out, (x, w), backward)
+    return make(out, (x, w) if b is None else (x, w, b), backward)
+
+
+@op
+def conv_bias(inputs, kernel, bias, strides=1, padding="valid", dilation_rate=1):
+    """``conv(inputs, kernel) + bias`` with the bias fused into the kernel's passes (the
+    forward adds it while writing the output, the kernel-gradient pass sums its
+    gradient), which is what the Conv layers call."""
+    x, w, b = _t(inputs), _t(kernel), _t(bias)
+    nd = x.ndim - 2
+    if (x.dtype == "float32" and b.dtype == "float32" and b.ndim == 1 and nd >= 1
+            and w.ndim == nd + 2 and b.shape[0] == w.shape[-1] and x.shape[-1] == w.shape[-2]
+            and _kernel_ok(x, w) and not (len(RECORDING) > 1)):
+        padding = padding.lower()
+        strides = _tuple(strides, nd, "strides")
+        dil = _tuple(dilation_rate, nd, "dilation_rate")
+        if (padding in ("valid", "same") and min(strides) >= 1 and min(dil) >= 1
+                and _valid_fits(x.shape, w.shape[:nd], dil, padding)):
+            return _kernel_conv(x, w, strides, padding, dil, b)
+    from fastnet.ops.math import add
+
+    return add(conv(x, w, strides, padding, dilation_rate=dilation_rate), b)
 
 
 @op
