@@ -97,3 +97,11 @@ def test_kernel_argument_checks():
         K.sparse_softmax_cross_entropy(x, np.array([0, 1]), np.zeros(2, np.float32))
     with pytest.raises(ValueError, match="must have shape"):
         K.activation_forward("relu", x, np.zeros((3, 2), np.float32))
+
+
+def test_cross_entropy_grad_that_is_not_an_array_raises_type_error():
+    # Regression (fuzz, issue 6): a non-array `grad` was reinterpreted as an array.
+    logits = np.zeros((2, 3), np.float32)
+    with pytest.raises(TypeError, match="`grad` must be a numpy array"):
+        K.sparse_softmax_cross_entropy(logits, np.zeros(2, np.int32), np.empty(2, np.float32),
+                                       "abc")

@@ -70,3 +70,13 @@ def test_norm_kernel_argument_checks():
     with pytest.raises(ValueError, match="differ"):
         N.batch_norm_backward(x, np.zeros((2, 4), np.float32), np.zeros(4, np.float32),
                               np.ones(4, np.float32), None, 1e-3)
+
+
+def test_batch_norm_gamma_that_is_not_an_array_raises_type_error():
+    # Regression (fuzz, issue 6): a list or float gamma/beta was reinterpreted as an array
+    # and segfaulted.
+    x = np.ones((2, 3), np.float32)
+    with pytest.raises(TypeError, match="`gamma` must be a numpy array"):
+        N.batch_norm_train(x, [1.0, 1.0, 1.0], None, 1e-3)
+    with pytest.raises(TypeError, match="`gamma` must be a numpy array"):
+        N.batch_norm_backward(x, x, np.zeros(3, np.float32), np.ones(3, np.float32), 2.0, 1e-3)

@@ -83,3 +83,13 @@ def test_pool_kernel_argument_checks():
     bad[0, 0, 0, 0] = 99
     with pytest.raises(ValueError, match="out-of-range"):
         P.pool2d_backward(y, bad, [1, 4, 4, 2], "max", 2, 2, 2, 2, "valid")
+
+
+def test_max_pool_backward_rejects_non_array_argmax():
+    # Regression (fuzz, issue 6): a non-array `arg` (None with kind='max') was reinterpreted
+    # as a numpy array and segfaulted; it must raise TypeError.
+    x = np.zeros((1, 2, 2, 1), np.float32)
+    y, _ = P.pool2d_forward(x, "max", 2, 2, 2, 2, "valid")
+    for bad in (None, [0], 3):
+        with pytest.raises(TypeError, match="`arg` must be a numpy array"):
+            P.pool2d_backward(y, bad, [1, 2, 2, 1], "max", 2, 2, 2, 2, "valid")

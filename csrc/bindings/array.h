@@ -64,6 +64,16 @@ inline void require_ndim(const py::array& a, const char* op, const char* name, i
   }
 }
 
+// An optional argument taken as py::object (None allowed by the caller) as an array:
+// anything that is not a numpy array raises TypeError instead of being reinterpreted.
+inline py::array as_array(const py::object& o, const char* op, const char* name) {
+  if (!py::isinstance<py::array>(o)) {
+    fail_type(std::string(op) + ": `" + name + "` must be a numpy array, got " +
+              std::string(py::str(py::type::of(o).attr("__name__"))));
+  }
+  return py::reinterpret_borrow<py::array>(o);
+}
+
 inline bool is_c_contiguous(const py::array& a) { return (a.flags() & py::array::c_style) != 0; }
 
 // A read-only float32 C-contiguous input.

@@ -126,7 +126,7 @@ void bind_elementwise(py::module_& m) {
         float* ploss = out_f32(loss, op, "loss", {rows});
         float* pg = nullptr;
         if (!grad.is_none()) {
-          py::array g = py::reinterpret_borrow<py::array>(grad);
+          py::array g = as_array(grad, op, "grad");
           pg = out_f32(g, op, "grad", {rows, cols});
           require_no_alias(g, "grad", logits, "logits", op);
         }

@@ -104,7 +104,7 @@ void bind_pool(py::module_& m) {
         std::fill(px, px + dx.size(), 0.0f);
         const auto& t = pool::table();
         if (kind == "max") {
-          py::array a = py::reinterpret_borrow<py::array>(arg);
+          py::array a = as_array(arg, op, "arg");
           if (!a.dtype().is(py::dtype::of<int32_t>()) || shape_of(a) != shape_of(dy) || !is_c_contiguous(a))
             fail_value(std::string(op) + ": `arg` must be the int32 argmax from pool2d_forward");
           const int32_t* pa = static_cast<const int32_t*>(a.data());
