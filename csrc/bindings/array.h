@@ -136,6 +136,19 @@ inline void require_no_alias(const py::array& out, const char* out_name, const p
   }
 }
 
+// For elementwise kernels that may run in place: `out` is either exactly `in` (same start;
+// both already checked C-contiguous of one shape) or does not overlap it at all. A partial
+// overlap would read elements the kernel has already overwritten.
+inline void require_same_or_disjoint(const py::array& out, const char* out_name, const py::array& in,
+                                     const char* in_name, const char* op) {
+  if (out.data() == in.data()) return;
+  if (overlaps(out, in)) {
+    fail_value(std::string(op) + ": output `" + out_name + "` " + shape_str(out) +
+               " partially overlaps input `" + in_name + "` " + shape_str(in) +
+               "; pass the input itself or a separate output buffer");
+  }
+}
+
 // A new uninitialised float32 C-contiguous array.
 inline py::array_t<float> empty_f32(const std::vector<int64_t>& shape) {
   std::vector<py::ssize_t> s(shape.begin(), shape.end());
