@@ -380,6 +380,8 @@ def test_rnn_backward_matches_vjp_or_raises(c, cell, isa):
 def test_softmax_and_activation_backward(rows, cols, lead, which, out_is, isa):
     rng = np.random.default_rng(16)
     shape = (2, rows, cols) if lead else (rows, cols)
+    if rows == 6 and cols == 40:
+        shape = (2, 20001)  # over one thread chunk (32768 elements)
     x = (rng.standard_normal(shape) * 3).astype(np.float32)
     size = int(np.prod(shape))
     buf = rng.standard_normal(2 * size + 1).astype(np.float32)
@@ -420,3 +422,47 @@ def test_softmax_and_activation_backward(rows, cols, lead, which, out_is, isa):
     np.testing.assert_allclose(out, want, rtol=1e-5, atol=1e-5)
     if which == "softmax" and size and cols:
         np.testing.assert_allclose(saved0, softmax_ref(x.astype(np.float64)), atol=1e-5)
+
+
+# ---- batched matmul (the GEMM entry point the existing fuzz does not reach) ---------------
+
+@given(ba=st.sampled_from([0, 1, 3]), bb=st.sampled_from([0, 1, 3]), m=st.integers(0, 5),
+       k=st.integers(0, 5), n=st.integers(0, 5), ta=st.booleans(), tb=st.booleans(),
+       out=st.sampled_from(["new", "new", "alias_a", "overlap_b", "wrong", "f64", "strided_a"]),
+       isa=isas)
+def test_batched_matmul_matches_or_raises(ba, bb, m, k, n, ta, tb, out, isa):
+    rng = np.random.default_rng(17)
+    a = rng.standard_normal((ba, k, m) if ta else (ba, m, k)).astype(np.float32)
+    b = rng.standard_normal((bb, n, k) if tb else (bb, k, n)).astype(np.float32)
+    ok_batch = ba == bb or 1 in (ba, bb)
+    batch = 0 if 0 in (ba, bb) else max(ba, bb)  # numpy broadcasting
+    size = batch * m * n
+    c = np.empty((batch, m, n), np.float32)
+    aliased = False
+    if out == "alias_a" and 0 < size <= a.size:
+        c, aliased = a.reshape(-1)[:size].reshape(batch, m, n), True
+    elif out == "overlap_b" and b.size and size:
+        big = np.zeros(b.size + size, np.float32)
+        big[:b.size] = b.ravel()
+        b = big[:b.size].reshape(b.shape)
+        c, aliased = big[b.size - 1:b.size - 1 + size].reshape(batch, m, n), True
+    elif out == "wrong":
+        c = np.empty((batch, m, n + 1), np.float32)
+    elif out == "f64":
+        c = np.empty((batch, m, n))
+    elif out == "strided_a":
+        a = variant(a, "strided")
+    with at_isa(isa):
+        try:
+            _C.batched_matmul(a, b, c, ta, tb)
+        except TypeError:
+            assert out == "f64"
+            return
+        except ValueError:
+            assert not ok_batch or out == "wrong" or aliased or not a.flags.c_contiguous
+            return
+    assert ok_batch and out != "wrong" and not aliased
+    a64 = np.swapaxes(a, 1, 2) if ta else a
+    b64 = np.swapaxes(b, 1, 2) if tb else b
+    want = np.matmul(a64.astype(np.float64), b64.astype(np.float64))
+    np.testing.assert_allclose(c, want, atol=1e-4 * max(k, 1))
