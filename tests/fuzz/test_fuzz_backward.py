@@ -466,3 +466,85 @@ def test_batched_matmul_matches_or_raises(ba, bb, m, k, n, ta, tb, out, isa):
     b64 = np.swapaxes(b, 1, 2) if tb else b
     want = np.matmul(a64.astype(np.float64), b64.astype(np.float64))
     np.testing.assert_allclose(c, want, atol=1e-4 * max(k, 1))
+
+
+# ---- batch-norm inference and the fused cross-entropy gradient ----------------------------
+
+@given(lead=st.lists(st.integers(0, 4), min_size=1, max_size=3), c=st.integers(1, 5),
+       gamma=st.booleans(), beta=st.booleans(),
+       bad=st.sampled_from(["none"] * 4 + ["var_shape", "mean_f64", "x_negative", "beta_list"]),
+       isa=isas)
+def test_batch_norm_inference_matches_or_raises(lead, c, gamma, beta, bad, isa):
+    rng = np.random.default_rng(18)
+    x = rng.standard_normal((*lead, c)).astype(np.float32)
+    mean = rng.standard_normal(c).astype(np.float32)
+    var = rng.uniform(0.1, 2, c).astype(np.float32)
+    g = rng.standard_normal(c).astype(np.float32) if gamma else None
+    b = rng.standard_normal(c).astype(np.float32) if beta else None
+    xa, ma, va, ba = x, mean, var, b
+    if bad == "var_shape":
+        va = np.ones(c + 1, np.float32)
+    elif bad == "mean_f64":
+        ma = mean.astype(np.float64)
+    elif bad == "x_negative":
+        xa = variant(x, "negative")
+    elif bad == "beta_list":
+        ba = [0.0] * c
+    with at_isa(isa):
+        try:
+            y = _C.batch_norm_inference(xa, ma, va, g, ba, 1e-3)
+        except TypeError:
+            assert bad in ("mean_f64", "beta_list")
+            return
+        except ValueError:
+            assert bad == "var_shape" or not xa.flags.c_contiguous
+            return
+    assert bad in ("none", "x_negative")
+    want = (x - mean.astype(np.float64)) / np.sqrt(var.astype(np.float64) + 1e-3)
+    want = want * (1 if g is None else g) + (0 if b is None else b)
+    np.testing.assert_allclose(y, want, rtol=1e-5, atol=1e-5)
+
+
+@given(rows=st.integers(0, 5), cols=st.integers(1, 300), isa=isas,
+       bad=st.sampled_from(["none"] * 4 + ["grad_is_logits", "grad_overlaps", "labels_i64",
+                                           "labels_strided", "loss_shape", "logits_3d"]))
+def test_sparse_cross_entropy_gradient_matches_or_raises(rows, cols, bad, isa):
+    rng = np.random.default_rng(19)
+    buf = (rng.standard_normal(2 * rows * cols + 1) * 5).astype(np.float32)
+    logits = buf[:rows * cols].reshape(rows, cols)
+    labels = rng.integers(0, cols, rows).astype(np.int32)
+    loss = np.empty(rows, np.float32)
+    grad = np.empty((rows, cols), np.float32)
+    la, lo, gr, lg = labels, loss, grad, logits
+    if bad == "grad_is_logits":
+        gr = logits
+    elif bad == "grad_overlaps":
+        gr = buf[1:rows * cols + 1].reshape(rows, cols)
+        if rows * cols < 2:
+            bad = "none"  # shifted by one element: overlaps only from two elements on
+    elif bad == "labels_i64":
+        la = labels.astype(np.int64)
+    elif bad == "labels_strided":
+        la = np.repeat(labels, 2)[::2]
+    elif bad == "loss_shape":
+        lo = np.empty(rows + 1, np.float32)
+    elif bad == "logits_3d":
+        lg = logits[None]
+    with at_isa(isa):
+        try:
+            _C.sparse_softmax_cross_entropy(lg, la, lo, gr)
+        except TypeError:
+            assert bad == "labels_i64"
+            return
+        except ValueError:
+            assert bad in ("loss_shape", "logits_3d") or (
+                bad in ("grad_is_logits", "grad_overlaps") and rows) or (
+                bad == "labels_strided" and not la.flags.c_contiguous)
+            return
+    assert bad in ("none", "labels_strided") or not rows
+    if not rows:
+        return
+    x = logits.astype(np.float64)
+    p = softmax_ref(x)
+    np.testing.assert_allclose(loss, -np.log(p[np.arange(rows), labels]), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(gr, p - np.eye(cols)[labels], atol=1e-5)
