@@ -97,3 +97,29 @@ def test_kernel_argument_checks():
         K.sparse_softmax_cross_entropy(x, np.array([0, 1]), np.zeros(2, np.float32))
     with pytest.raises(ValueError, match="must have shape"):
         K.activation_forward("relu", x, np.zeros((3, 2), np.float32))
+
+
+def test_cross_entropy_grad_that_is_not_an_array_raises_type_error():
+    # Regression (fuzz, issue 6): a non-array `grad` was reinterpreted as an array.
+    logits = np.zeros((2, 3), np.float32)
+    with pytest.raises(TypeError, match="`grad` must be a numpy array"):
+        K.sparse_softmax_cross_entropy(logits, np.zeros(2, np.int32), np.empty(2, np.float32),
+                                       "abc")
+
+
+def test_backward_output_partially_overlapping_an_input_raises():
+    # Regression (fuzz, issue 6): softmax_backward/activation_backward/activation_forward
+    # accepted an `out` that partially overlaps an input and silently returned wrong values
+    # (rows already overwritten were read back). Exactly the input (in place) stays allowed.
+    buf = np.linspace(-1, 1, 9, dtype=np.float32)
+    y, dy, out = buf[:4].reshape(2, 2), buf[4:8].reshape(2, 2), buf[5:9].reshape(2, 2)
+    K.softmax(np.array([[0.1, 0.2], [0.3, -1.0]], np.float32), y)
+    with pytest.raises(ValueError, match="partially overlaps"):
+        K.softmax_backward(y, dy, out)
+    with pytest.raises(ValueError, match="partially overlaps"):
+        K.activation_backward("tanh", y, dy, out)
+    with pytest.raises(ValueError, match="partially overlaps"):
+        K.activation_forward("relu", dy, out)
+    want = y * (dy - (y * dy).sum(-1, keepdims=True))
+    K.softmax_backward(y, dy, dy)  # exactly in place
+    assert_close(dy, want, atol=1e-6)

@@ -46,6 +46,7 @@ void bind_elementwise(py::module_& m) {
         Unary fn = forward_fn(name);
         const float* px = in_f32(x, "activation_forward", "x");
         float* po = out_f32(out, "activation_forward", "out", shape_of(x));
+        require_same_or_disjoint(out, "out", x, "x", "activation_forward");
         const int64_t n = static_cast<int64_t>(x.size());
         py::gil_scoped_release release;
         threads::parallel_for(n, kGrain, [&](int64_t i0, int64_t i1) { fn(px + i0, po + i0, i1 - i0); });
@@ -63,6 +64,8 @@ void bind_elementwise(py::module_& m) {
           fail_value(std::string(op) + ": `dy` " + shape_str(dy) + " and `saved` " + shape_str(saved) +
                      " differ");
         float* po = out_f32(out, op, "out", shape_of(saved));
+        require_same_or_disjoint(out, "out", saved, "saved", op);
+        require_same_or_disjoint(out, "out", dy, "dy", op);
         const int64_t n = static_cast<int64_t>(saved.size());
         py::gil_scoped_release release;
         threads::parallel_for(n, kGrain,
@@ -97,6 +100,8 @@ void bind_elementwise(py::module_& m) {
         if (shape_of(dy) != shape_of(y))
           fail_value(std::string(op) + ": `dy` " + shape_str(dy) + " and `y` " + shape_str(y) + " differ");
         float* po = out_f32(out, op, "out", shape_of(y));
+        require_same_or_disjoint(out, "out", y, "y", op);
+        require_same_or_disjoint(out, "out", dy, "dy", op);
         const int64_t rows = rows_of(y), cols = y.ndim() ? y.shape(y.ndim() - 1) : 0;
         if (cols == 0) return;
         auto fn = elementwise::table().softmax_bwd_rows;
@@ -126,7 +131,7 @@ void bind_elementwise(py::module_& m) {
         float* ploss = out_f32(loss, op, "loss", {rows});
         float* pg = nullptr;
         if (!grad.is_none()) {
-          py::array g = py::reinterpret_borrow<py::array>(grad);
+          py::array g = as_array(grad, op, "grad");
           pg = out_f32(g, op, "grad", {rows, cols});
           require_no_alias(g, "grad", logits, "logits", op);
         }
