@@ -96,6 +96,13 @@ def _scatter_windows(gwin, in_shape, ks, strides, dil, pads):
     return buf[(slice(None),) + crop + (slice(None),)]
 
 
+def _matmul(a, b):
+    """a @ b by our GEMM for float32 (views as they are), numpy's for other dtypes."""
+    if a.dtype == np.float32 and b.dtype == np.float32:
+        return _gemm.gemm(a, b)
+    return np.matmul(a, b)
+
+
 def _kernel_ok(x, w):
     return (x._value.dtype == np.float32 and w._value.dtype == np.float32
             and 3 <= x.ndim <= 5 and x._value.flags.c_contiguous and x.shape[0] > 0)
@@ -244,8 +251,9 @@ def conv_transpose(inputs, kernel, strides=1, padding="valid", output_padding=No
     pads_before = []
     for i in range(nd):
         if padding == "same":
-            total = max(full[i] - out_sizes[i], 0)
-            pads_before.append(total // 2 if opad is None else eff[i] // 2)
+            # TensorFlow's rule (the conv whose input gradient this is): half of the total
+            # padding goes before, output_padding or not — as the C++ kernel does.
+            pads_before.append(max(full[i] - out_sizes[i], 0) // 2)
         else:
             pads_before.append(0)
     xv = np.ascontiguousarray(x._value)
@@ -253,7 +261,7 @@ def conv_transpose(inputs, kernel, strides=1, padding="valid", output_padding=No
     w2 = np.ascontiguousarray(w._value).reshape(-1, cout, cin)  # (K, cout, cin)
     kprod = w2.shape[0]
     wmat = np.ascontiguousarray(w2.transpose(2, 0, 1)).reshape(cin, kprod * cout)
-    cols = _gemm.gemm(xv.reshape(rows, cin), wmat).reshape(
+    cols = _matmul(xv.reshape(rows, cin), wmat).reshape(
         (n,) + tuple(x.shape[1:-1]) + tuple(ks) + (cout,))
     size = [max(full[i], pads_before[i] + out_sizes[i]) for i in range(nd)]
     buf = _scatter_windows(cols, (n,) + tuple(size) + (cout,), ks, strides, dil,
@@ -268,8 +276,8 @@ def conv_transpose(inputs, kernel, strides=1, padding="valid", output_padding=No
         win, _ = _windows(padded, ks, strides, dil)
         win = win[(slice(None),) + tuple(slice(0, s) for s in x.shape[1:-1])]
         gcols = np.ascontiguousarray(win).reshape(rows, kprod * cout)
-        gx = _gemm.gemm(gcols, wmat, trans_b=True).reshape(x.shape)
-        gwm = _gemm.gemm(xv.reshape(rows, cin), gcols, trans_a=True)  # (cin, K*cout)
+        gx = _matmul(gcols, wmat.T).reshape(x.shape)
+        gwm = _matmul(xv.reshape(rows, cin).T, gcols)  # (cin, K*cout)
         gw = gwm.reshape(cin, kprod, cout).transpose(1, 2, 0).reshape(w.shape)
         return Tensor(gx), Tensor(np.ascontiguousarray(gw))
 
