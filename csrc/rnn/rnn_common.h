@@ -1,0 +1,108 @@
+// Shared pieces of the recurrent drivers (lstm.cpp, gru.cpp, simple_rnn.cpp). Internal.
+//
+// Every driver has the same shape:
+//  * the input projection of all steps is one GEMM, xp (N*T, gU) = x @ kernel (+ bias);
+//  * the recurrent kernel is packed once per call (rnn_table.h) for the per-step product;
+//  * the batch rows are split between the pool's threads once per sequence: a row's
+//    recurrence only depends on itself, so each thread runs all T steps on its own rows
+//    with no synchronisation between steps;
+//  * the hidden state before each step lives in the workspace, hs (N, T, U), indexed by
+//    (row, time) like xp: the step's GEMM reads it in place and the backward computes
+//    the recurrent kernel's gradient with one GEMM over all steps, hs^T @ dgates.
+// Masks (N, T), in input time order: at a false step the state is carried unchanged and
+// the output repeats the previous step's output (zeros before the first step), as Keras.
+#pragma once
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "fastnet/gemm.h"
+#include "fastnet/rnn.h"
+#include "fastnet/threads.h"
+
+namespace fastnet {
+namespace rnn {
+namespace detail {
+
+inline int64_t time_at(const SeqArgs& a, int64_t s) { return a.go_backwards ? a.t - 1 - s : s; }
+
+inline bool step_on(const SeqArgs& a, int64_t r, int64_t tt) {
+  return a.mask == nullptr || a.mask[r * a.t + tt] != 0;
+}
+
+// Runs fn(r0, r1) over a partition of the batch rows, one contiguous block per thread.
+// flops_per_step sizes the decision: tiny problems stay on the calling thread.
+template <class F>
+void over_rows(const SeqArgs& a, int64_t flops_per_row_step, F&& fn) {
+  const int64_t work = a.n * a.t * flops_per_row_step;
+  int nt = threads::num_threads();
+  if (work < (int64_t{1} << 18) || a.n < 2) nt = 1;
+  if (nt > a.n) nt = static_cast<int>(a.n);
+  if (nt <= 1) {
+    fn(int64_t{0}, a.n);
+    return;
+  }
+  threads::parallel_run(nt, [&](int tid, int nth) {
+    const int64_t r0 = a.n * tid / nth, r1 = a.n * (tid + 1) / nth;
+    if (r0 < r1) fn(r0, r1);
+  });
+}
+
+// Column sums of a (rows x cols) matrix into out (overwritten).
+inline void col_sums(const float* m, int64_t rows, int64_t cols, float* out) {
+  std::fill(out, out + cols, 0.0f);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < cols; ++j) out[j] += m[r * cols + j];
+}
+
+// Where the state after step s goes: the next step's hs slot, or the final-state row
+// of the packed output after the last step.
+inline float* next_h(const SeqArgs& a, float* hs, int64_t s, int64_t r, int64_t states) {
+  if (s + 1 < a.t) return hs + (r * a.t + time_at(a, s + 1)) * a.u;
+  return a.packed + r * (a.t + states) * a.u + a.t * a.u;
+}
+
+// Writes h0 (or zeros) into the hs slot of the first processed step for rows [r0, r1).
+inline void init_h(const SeqArgs& a, float* hs, int64_t r0, int64_t r1) {
+  const int64_t first = time_at(a, 0);
+  for (int64_t r = r0; r < r1; ++r) {
+    float* dst = hs + (r * a.t + first) * a.u;
+    if (a.h0)
+      std::memcpy(dst, a.h0 + r * a.u, sizeof(float) * a.u);
+    else
+      std::fill(dst, dst + a.u, 0.0f);
+  }
+}
+
+// xp (N*T, g) = x @ kernel (+ bias row).
+inline std::vector<float> input_projection(const SeqArgs& a, int64_t g, const float* bias) {
+  std::vector<float> xp(static_cast<size_t>(a.n * a.t * g));
+  sgemm(false, false, a.n * a.t, g, a.in, 1.0f, a.x, a.in, a.kernel, g, 0.0f, xp.data(), g);
+  if (bias)
+    for (int64_t r = 0; r < a.n * a.t; ++r)
+      for (int64_t j = 0; j < g; ++j) xp[r * g + j] += bias[j];
+  return xp;
+}
+
+// The weight and input gradients after the step loop, each one GEMM over all steps:
+// dkernel = x^T dxp, dx = dxp kernel^T, drecurrent = hs^T drec (drec rows aligned with hs).
+inline void finish_backward(const SeqArgs& a, int64_t g, const float* dxp, const float* hs, const float* drec,
+                            float* dx, float* dkernel, float* drecurrent) {
+  const int64_t rows = a.n * a.t;
+  sgemm(true, false, a.in, g, rows, 1.0f, a.x, a.in, dxp, g, 0.0f, dkernel, g);
+  sgemm(false, true, rows, a.in, g, 1.0f, dxp, g, a.kernel, g, 0.0f, dx, a.in);
+  sgemm(true, false, a.u, g, rows, 1.0f, hs, a.u, drec, g, 0.0f, drecurrent, g);
+}
+
+// Empty batch: zero weight gradients, nothing else.
+inline void empty_backward(const SeqArgs& a, int64_t g, int64_t bias_size, float* dkernel, float* drecurrent,
+                           float* dbias) {
+  std::fill(dkernel, dkernel + a.in * g, 0.0f);
+  std::fill(drecurrent, drecurrent + a.u * g, 0.0f);
+  if (dbias) std::fill(dbias, dbias + bias_size, 0.0f);
+}
+
+}  // namespace detail
+}  // namespace rnn
+}  // namespace fastnet
