@@ -6,6 +6,7 @@ import numpy as np
 import numpy.typing as npt
 
 F32 = npt.NDArray[np.float32]
+U8 = npt.NDArray[np.bool_] | npt.NDArray[np.uint8]
 
 # ---- cpu (csrc/bindings/cpu.cpp) ----
 def cpu_features() -> dict[str, Any]: ...
@@ -60,16 +61,27 @@ def pool2d_backward(dy: F32, arg: npt.NDArray[np.int32] | None, x_shape: list[in
                     kh: int, kw: int, sh: int, sw: int, padding: str) -> F32: ...
 
 # ---- rnn (csrc/bindings/rnn.cpp) ----
+# mask: (N, T) bool or uint8, input time order; packed: outputs in processing order, then
+# the final states (LSTM h_T, c_T; GRU/SimpleRNN h_T); workspace: opaque, for the backward.
 def lstm_forward(x: F32, kernel: F32, recurrent_kernel: F32, bias: F32 | None, h0: F32 | None,
-                 c0: F32 | None, go_backwards: bool = False) -> tuple[F32, F32]: ...
+                 c0: F32 | None, go_backwards: bool = False,
+                 mask: U8 | None = None) -> tuple[F32, F32]: ...
 def lstm_backward(x: F32, kernel: F32, recurrent_kernel: F32, h0: F32 | None, c0: F32 | None,
                   go_backwards: bool, packed: F32, workspace: F32, dpacked: F32,
-                  has_bias: bool) -> tuple[F32, F32, F32, F32 | None, F32, F32]: ...
+                  has_bias: bool,
+                  mask: U8 | None = None) -> tuple[F32, F32, F32, F32 | None, F32, F32]: ...
 def gru_forward(x: F32, kernel: F32, recurrent_kernel: F32, bias: F32 | None, h0: F32 | None,
-                go_backwards: bool = False) -> tuple[F32, F32]: ...
+                go_backwards: bool = False, mask: U8 | None = None) -> tuple[F32, F32]: ...
 def gru_backward(x: F32, kernel: F32, recurrent_kernel: F32, h0: F32 | None, go_backwards: bool,
-                 packed: F32, workspace: F32, dpacked: F32,
-                 has_bias: bool) -> tuple[F32, F32, F32, F32 | None, F32]: ...
+                 packed: F32, workspace: F32, dpacked: F32, has_bias: bool,
+                 mask: U8 | None = None) -> tuple[F32, F32, F32, F32 | None, F32]: ...
+def simple_rnn_forward(x: F32, kernel: F32, recurrent_kernel: F32, bias: F32 | None,
+                       h0: F32 | None, go_backwards: bool = False, mask: U8 | None = None,
+                       activation: str = "tanh") -> tuple[F32, F32]: ...
+def simple_rnn_backward(x: F32, kernel: F32, recurrent_kernel: F32, h0: F32 | None,
+                        go_backwards: bool, packed: F32, workspace: F32, dpacked: F32,
+                        has_bias: bool, mask: U8 | None = None,
+                        activation: str = "tanh") -> tuple[F32, F32, F32, F32 | None, F32]: ...
 
 # ---- norm (csrc/bindings/norm.cpp) ----
 def batch_norm_train(x: F32, gamma: F32 | None, beta: F32 | None,
