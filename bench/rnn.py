@@ -6,6 +6,7 @@ steps padded, the Embedding(mask_zero=True) path. Samples of fastnet and PyTorch
 interleaved so that load from other processes hits both alike.
 
     python bench/rnn.py [--quick] [--kinds LSTM,GRU,SimpleRNN] [--units 32,128]
+                        [--masked] [--threads N] [--cpu-time]
 """
 
 from __future__ import annotations
@@ -13,11 +14,18 @@ from __future__ import annotations
 import os
 import statistics
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import numpy as np  # noqa: E402
-from _common import base_parser, median_time, print_table, try_import_torch  # noqa: E402
+from _common import (  # noqa: E402
+    base_parser,
+    median_time,
+    print_table,
+    set_threads,
+    try_import_torch,
+)
 
 import fastnet  # noqa: E402
 from fastnet import layers, ops  # noqa: E402
@@ -38,6 +46,19 @@ def fwd_bwd(layer, x, mask=None):
     return step
 
 
+CLOCK = time.perf_counter
+
+
+def sample(fn, min_time):
+    n, t0 = 0, CLOCK()
+    while True:
+        fn()
+        n += 1
+        dt = CLOCK() - t0
+        if dt >= min_time:
+            return dt / n
+
+
 def paired(fns, repeats, min_time=0.05):
     """Median seconds per call of each fn, the samples interleaved round by round so a
     busy machine slows every contender alike."""
@@ -46,7 +67,7 @@ def paired(fns, repeats, min_time=0.05):
     samples = [[] for _ in fns]
     for _ in range(repeats):
         for f, acc in zip(fns, samples):
-            acc.append(median_time(f, 1, warmup=0, min_time=min_time))
+            acc.append(sample(f, min_time))
     return [statistics.median(acc) for acc in samples]
 
 
@@ -88,7 +109,15 @@ def main():
     p.add_argument("--kinds", default="LSTM,GRU,SimpleRNN")
     p.add_argument("--units", default="32,128")
     p.add_argument("--masked", action="store_true", help="also time masked calls")
+    p.add_argument("--threads", type=int, default=0, help="threads for fastnet and PyTorch "
+                   "(default: fastnet's default)")
+    p.add_argument("--cpu-time", action="store_true", help="time with the process CPU clock "
+                   "(with --threads 1: robust to other load on the machine)")
     args = p.parse_args()
+    global CLOCK
+    if args.cpu_time:
+        CLOCK = time.process_time
+    set_threads(args.threads or fastnet.config.get_num_threads())
     repeats = 5 if args.quick else args.repeats
     torch = try_import_torch()
     rng = np.random.default_rng(0)
@@ -97,8 +126,9 @@ def main():
         for units in (int(u) for u in args.units.split(",")):
             rows += bench_layer(torch, kind, units, repeats, args.masked, rng)
     header = ["layer", "pass", "fastnet ms"] + (["torch ms", "vs torch"] if torch else [])
+    clock = "CPU time" if args.cpu_time else "wall time"
     print_table(f"Recurrent layers, {fastnet.config.get_num_threads()} thread(s), ISA "
-                f"{fastnet.config.get_isa()}", header, rows)
+                f"{fastnet.config.get_isa()}, {clock}", header, rows)
 
 
 if __name__ == "__main__":

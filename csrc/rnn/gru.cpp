@@ -12,7 +12,7 @@
 namespace fastnet {
 namespace rnn {
 
-// Workspace: per step and row z, r, hh, rec_h (T, N, 4U) | hs (N, T, U).
+// Workspace: per step and row z, r, hh, rec_h (T, N, 4U) | hs (T, N, U).
 int64_t gru_workspace_size(int64_t n, int64_t t, int64_t u) { return t * n * 5 * u; }
 
 void gru_forward(const SeqArgs& a, float* ws) {
@@ -21,31 +21,33 @@ void gru_forward(const SeqArgs& a, float* ws) {
   if (n == 0) return;  // empty batch: nothing to compute (and no null memcpy)
   const auto& ew = elementwise::table();
   const RnnTable& tb = table();
-  const std::vector<float> xp = input_projection(a, g3, a.bias);  // bias row 0
-  const float* brec = a.bias ? a.bias + g3 : nullptr;             // bias row 1
-  std::vector<float> rp(static_cast<size_t>(packed_size(tb, u, g3)));
+  const Buf xp = input_projection(a, g3, a.bias);      // bias row 0
+  const float* brec = a.bias ? a.bias + g3 : nullptr;  // bias row 1
+  Buf rp(packed_size(tb, u, g3));
   tb.pack_b(u, g3, a.recurrent, g3, false, rp.data());
   float* hs = ws + t * n * 4 * u;
   over_rows(a, 2 * u * g3, [&](int64_t r0, int64_t r1) {
     std::vector<float> rec(static_cast<size_t>((r1 - r0) * g3));
+    std::vector<float> hcur(static_cast<size_t>((r1 - r0) * u));  // the state, contiguous rows
     init_h(a, hs, r0, r1);
+    load_h(a, hs, r0, r1, hcur.data());
     for (int64_t s = 0; s < t; ++s) {
       const int64_t tt = time_at(a, s);
       // rec = h @ U + b_rec (the bias row broadcast as the product's initial value).
-      tb.gemm(r1 - r0, g3, u, hs + (r0 * t + tt) * u, t * u, rp.data(), brec, 0, rec.data(), g3);
+      tb.gemm(r1 - r0, g3, u, hcur.data(), u, rp.data(), brec, 0, rec.data(), g3);
       for (int64_t r = r0; r < r1; ++r) {
-        const float* hp = hs + (r * t + tt) * u;
+        float* hp = hcur.data() + (r - r0) * u;
         float* hn = next_h(a, hs, s, r, 1);
         float* out = a.packed + r * ps + s * u;
         if (!step_on(a, r, tt)) {
-          std::memmove(hn, hp, sizeof(float) * u);
+          std::memcpy(hn, hp, sizeof(float) * u);
           if (s > 0)
             std::memcpy(out, out - u, sizeof(float) * u);
           else
             std::fill(out, out + u, 0.0f);
           continue;
         }
-        const float* xr = xp.data() + (r * t + tt) * g3;
+        const float* xr = xp.data() + (tt * n + r) * g3;
         const float* rr = rec.data() + (r - r0) * g3;
         float* wz = ws + (s * n + r) * 4 * u;
         float* wr = wz + u;
@@ -60,6 +62,7 @@ void gru_forward(const SeqArgs& a, float* ws) {
         ew.tanh_fwd(wh, wh, u);
         for (int64_t j = 0; j < u; ++j) {
           const float h = wz[j] * hp[j] + (1.0f - wz[j]) * wh[j];
+          hp[j] = h;
           hn[j] = h;
           out[j] = h;
         }
@@ -75,13 +78,15 @@ void gru_backward(const SeqArgs& a, const float* ws, const float* dpacked, float
   if (n == 0) return empty_backward(a, g3, 2 * g3, dkernel, drecurrent, dbias);
   const RnnTable& tb = table();
   const float* hs = ws + t * n * 4 * u;
-  std::vector<float> rtp(static_cast<size_t>(packed_size(tb, g3, u)));
+  Buf rtp(packed_size(tb, g3, u));
   tb.pack_b(g3, u, a.recurrent, g3, true, rtp.data());
-  // Gradients of the input-side and recurrent-side pre-activations, (N*T, 3U) each.
-  std::vector<float> dxp(static_cast<size_t>(n * t * g3)), drec(dxp.size());
+  // Gradients of the input-side and recurrent-side pre-activations, (T*N, 3U) each.
+  Buf dxp(n * t * g3), drec(n * t * g3);
+  const int64_t ldr = padded_ld(g3);
   over_rows(a, 2 * u * g3, [&](int64_t r0, int64_t r1) {
     const int64_t rows = r1 - r0;
     std::vector<float> dh(static_cast<size_t>(rows * u)), dcar(dh.size(), 0.0f);
+    std::vector<float> dr(static_cast<size_t>(rows * ldr));  // this step's drec rows, contiguous
     for (int64_t r = r0; r < r1; ++r)
       std::memcpy(dh.data() + (r - r0) * u, dpacked + r * ps + t * u, sizeof(float) * u);
     for (int64_t s = t - 1; s >= 0; --s) {
@@ -90,19 +95,21 @@ void gru_backward(const SeqArgs& a, const float* ws, const float* dpacked, float
         float* dhr = dh.data() + (r - r0) * u;
         float* dcarr = dcar.data() + (r - r0) * u;
         const float* ds = dpacked + r * ps + s * u;
-        float* dxr = dxp.data() + (r * t + tt) * g3;
-        float* drr = drec.data() + (r * t + tt) * g3;
+        float* dxr = dxp.data() + (tt * n + r) * g3;
+        float* drr = dr.data() + (r - r0) * ldr;
+        float* drg = drec.data() + (tt * n + r) * g3;
         if (!step_on(a, r, tt)) {
           for (int64_t j = 0; j < u; ++j) dcarr[j] += ds[j];
           std::fill(dxr, dxr + g3, 0.0f);
           std::fill(drr, drr + g3, 0.0f);
+          std::fill(drg, drg + g3, 0.0f);
           continue;
         }
         const float* z = ws + (s * n + r) * 4 * u;
         const float* rg = z + u;
         const float* hh = z + 2 * u;
         const float* rech = z + 3 * u;
-        const float* hp = hs + (r * t + tt) * u;
+        const float* hp = hs + (tt * n + r) * u;
         for (int64_t j = 0; j < u; ++j) {
           const float dht = dhr[j] + dcarr[j] + ds[j];
           const float dzp = dht * (hp[j] - hh[j]) * z[j] * (1.0f - z[j]);
@@ -117,8 +124,9 @@ void gru_backward(const SeqArgs& a, const float* ws, const float* dpacked, float
           dhr[j] = dht * z[j];  // direct path; the recurrent product adds the rest
           dcarr[j] = 0.0f;
         }
+        std::memcpy(drg, drr, sizeof(float) * g3);
       }
-      tb.gemm(rows, u, g3, drec.data() + (r0 * t + tt) * g3, t * g3, rtp.data(), dh.data(), u, dh.data(), u);
+      tb.gemm(rows, u, g3, dr.data(), ldr, rtp.data(), dh.data(), u, dh.data(), u);
     }
     std::memcpy(dh0 + r0 * u, dh.data(), sizeof(float) * rows * u);
   });

@@ -11,7 +11,7 @@
 namespace fastnet {
 namespace rnn {
 
-// Workspace: gates (T, N, 4U) after activation | c (T, N, U) | tanh(c) (T, N, U) | hs (N, T, U).
+// Workspace: gates (T, N, 4U) after activation | c (T, N, U) | tanh(c) (T, N, U) | hs (T, N, U).
 int64_t lstm_workspace_size(int64_t n, int64_t t, int64_t u) { return t * n * 7 * u; }
 
 void lstm_forward(const SeqArgs& a, float* ws) {
@@ -20,8 +20,8 @@ void lstm_forward(const SeqArgs& a, float* ws) {
   if (n == 0) return;  // empty batch: nothing to compute (and no null memcpy)
   const auto& ew = elementwise::table();
   const RnnTable& tb = table();
-  const std::vector<float> xp = input_projection(a, g4, a.bias);
-  std::vector<float> rp(static_cast<size_t>(packed_size(tb, u, g4)));
+  const Buf xp = input_projection(a, g4, a.bias);
+  Buf rp(packed_size(tb, u, g4));
   tb.pack_b(u, g4, a.recurrent, g4, false, rp.data());
   float* gates = ws;
   float* cs = gates + t * n * g4;
@@ -29,23 +29,24 @@ void lstm_forward(const SeqArgs& a, float* ws) {
   float* hs = tcs + t * n * u;
   over_rows(a, 2 * u * g4, [&](int64_t r0, int64_t r1) {
     const std::vector<float> zeros(static_cast<size_t>(u), 0.0f);
+    std::vector<float> hcur(static_cast<size_t>((r1 - r0) * u));  // the state, contiguous rows
     init_h(a, hs, r0, r1);
+    load_h(a, hs, r0, r1, hcur.data());
     for (int64_t s = 0; s < t; ++s) {
       const int64_t tt = time_at(a, s);
       float* z = gates + s * n * g4;
       // z = xp + h @ U for this thread's rows, straight into the workspace.
-      tb.gemm(r1 - r0, g4, u, hs + (r0 * t + tt) * u, t * u, rp.data(), xp.data() + (r0 * t + tt) * g4,
-              t * g4, z + r0 * g4, g4);
+      tb.gemm(r1 - r0, g4, u, hcur.data(), u, rp.data(), xp.data() + (tt * n + r0) * g4, g4, z + r0 * g4, g4);
       for (int64_t r = r0; r < r1; ++r) {
         const float* cp = s > 0 ? cs + ((s - 1) * n + r) * u : (a.c0 ? a.c0 + r * u : zeros.data());
-        const float* hp = hs + (r * t + tt) * u;
+        float* hrow = hcur.data() + (r - r0) * u;
         float* cn = cs + (s * n + r) * u;
         float* tc = tcs + (s * n + r) * u;
         float* hn = next_h(a, hs, s, r, 2);
         float* out = a.packed + r * ps + s * u;
         if (!step_on(a, r, tt)) {  // masked: carry the state, repeat the last output
           std::memcpy(cn, cp, sizeof(float) * u);
-          std::memmove(hn, hp, sizeof(float) * u);
+          std::memcpy(hn, hrow, sizeof(float) * u);
           if (s > 0)
             std::memcpy(out, out - u, sizeof(float) * u);
           else
@@ -62,6 +63,7 @@ void lstm_forward(const SeqArgs& a, float* ws) {
         const float* og = zr + 3 * u;
         for (int64_t j = 0; j < u; ++j) {
           const float h = og[j] * tc[j];
+          hrow[j] = h;
           hn[j] = h;
           out[j] = h;
         }
@@ -83,13 +85,15 @@ void lstm_backward(const SeqArgs& a, const float* ws, const float* dpacked, floa
   const float* tcs = cs + t * n * u;
   const float* hs = tcs + t * n * u;
   // U^T packed for dh_prev = dz @ U^T.
-  std::vector<float> rtp(static_cast<size_t>(packed_size(tb, g4, u)));
+  Buf rtp(packed_size(tb, g4, u));
   tb.pack_b(g4, u, a.recurrent, g4, true, rtp.data());
-  std::vector<float> dxp(static_cast<size_t>(n * t * g4));  // pre-activation gradients, (N*T, 4U)
+  Buf dxp(n * t * g4);  // pre-activation gradients, (T*N, 4U)
+  const int64_t ldz = padded_ld(g4);
   over_rows(a, 2 * u * g4, [&](int64_t r0, int64_t r1) {
     const int64_t rows = r1 - r0;
     // dh: gradient of the state h; dcar: of the last output while masked steps repeat it.
     std::vector<float> dh(static_cast<size_t>(rows * u)), dc(dh.size()), dcar(dh.size(), 0.0f);
+    std::vector<float> dz(static_cast<size_t>(rows * ldz));  // this step's dz rows, contiguous
     for (int64_t r = r0; r < r1; ++r) {
       std::memcpy(dh.data() + (r - r0) * u, dpacked + r * ps + t * u, sizeof(float) * u);
       std::memcpy(dc.data() + (r - r0) * u, dpacked + r * ps + (t + 1) * u, sizeof(float) * u);
@@ -101,10 +105,12 @@ void lstm_backward(const SeqArgs& a, const float* ws, const float* dpacked, floa
         float* dcr = dc.data() + (r - r0) * u;
         float* dcarr = dcar.data() + (r - r0) * u;
         const float* ds = dpacked + r * ps + s * u;
-        float* dzr = dxp.data() + (r * t + tt) * g4;
+        float* dzr = dz.data() + (r - r0) * ldz;
+        float* dxr = dxp.data() + (tt * n + r) * g4;
         if (!step_on(a, r, tt)) {
           for (int64_t j = 0; j < u; ++j) dcarr[j] += ds[j];
           std::fill(dzr, dzr + g4, 0.0f);
+          std::fill(dxr, dxr + g4, 0.0f);
           continue;
         }
         const float* zr = gates + (s * n + r) * g4;
@@ -124,9 +130,10 @@ void lstm_backward(const SeqArgs& a, const float* ws, const float* dpacked, floa
           dcarr[j] = 0.0f;
           dhr[j] = 0.0f;  // the recurrent product below gives it back
         }
+        std::memcpy(dxr, dzr, sizeof(float) * g4);
       }
       // dh_prev = dz @ U^T (+ the carried dh of masked rows, whose dz is zero).
-      tb.gemm(rows, u, g4, dxp.data() + (r0 * t + tt) * g4, t * g4, rtp.data(), dh.data(), u, dh.data(), u);
+      tb.gemm(rows, u, g4, dz.data(), ldz, rtp.data(), dh.data(), u, dh.data(), u);
     }
     std::memcpy(dh0 + r0 * u, dh.data(), sizeof(float) * rows * u);
     std::memcpy(dc0 + r0 * u, dc.data(), sizeof(float) * rows * u);

@@ -6,15 +6,18 @@
 //  * the batch rows are split between the pool's threads once per sequence: a row's
 //    recurrence only depends on itself, so each thread runs all T steps on its own rows
 //    with no synchronisation between steps;
-//  * the hidden state before each step lives in the workspace, hs (N, T, U), indexed by
-//    (row, time) like xp: the step's GEMM reads it in place and the backward computes
-//    the recurrent kernel's gradient with one GEMM over all steps, hs^T @ dgates.
+//  * per-step matrices are time-major, (T, N, .), so that one step's rows are one
+//    contiguous block streaming through the cache: xp, the gate gradients, and hs, the
+//    hidden state before each step (kept in the workspace), with which the backward
+//    computes the recurrent kernel's gradient as one GEMM over all steps, hs^T @ dgates;
+//  * each thread keeps its rows' current state contiguous for the step product.
 // Masks (N, T), in input time order: at a false step the state is carried unchanged and
 // the output repeats the previous step's output (zeros before the first step), as Keras.
 #pragma once
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <vector>
 
 #include "fastnet/gemm.h"
@@ -24,6 +27,29 @@
 namespace fastnet {
 namespace rnn {
 namespace detail {
+
+// An uninitialised float buffer (std::vector would zero megabytes it then overwrites).
+class Buf {
+ public:
+  explicit Buf(int64_t n) : p_(new float[static_cast<size_t>(n > 0 ? n : 1)]) {}
+  float* data() { return p_.get(); }
+  const float* data() const { return p_.get(); }
+
+ private:
+  std::unique_ptr<float[]> p_;
+};
+
+// Row stride of the per-thread A operands of the step products: one cache line more
+// than the row so the rows of a register tile do not fall into the same L1 sets.
+inline int64_t padded_ld(int64_t cols) { return cols + 16; }
+
+// Copies the state rows [r0, r1) of the first step (h0 or zeros, see init_h) into the
+// thread's contiguous state buffer (rows x U).
+inline void load_h(const SeqArgs& a, const float* hs, int64_t r0, int64_t r1, float* hcur) {
+  const int64_t first = a.go_backwards ? a.t - 1 : 0;
+  for (int64_t r = r0; r < r1; ++r)
+    std::memcpy(hcur + (r - r0) * a.u, hs + (first * a.n + r) * a.u, sizeof(float) * a.u);
+}
 
 inline int64_t time_at(const SeqArgs& a, int64_t s) { return a.go_backwards ? a.t - 1 - s : s; }
 
@@ -59,7 +85,7 @@ inline void col_sums(const float* m, int64_t rows, int64_t cols, float* out) {
 // Where the state after step s goes: the next step's hs slot, or the final-state row
 // of the packed output after the last step.
 inline float* next_h(const SeqArgs& a, float* hs, int64_t s, int64_t r, int64_t states) {
-  if (s + 1 < a.t) return hs + (r * a.t + time_at(a, s + 1)) * a.u;
+  if (s + 1 < a.t) return hs + (time_at(a, s + 1) * a.n + r) * a.u;
   return a.packed + r * (a.t + states) * a.u + a.t * a.u;
 }
 
@@ -67,7 +93,7 @@ inline float* next_h(const SeqArgs& a, float* hs, int64_t s, int64_t r, int64_t 
 inline void init_h(const SeqArgs& a, float* hs, int64_t r0, int64_t r1) {
   const int64_t first = time_at(a, 0);
   for (int64_t r = r0; r < r1; ++r) {
-    float* dst = hs + (r * a.t + first) * a.u;
+    float* dst = hs + (first * a.n + r) * a.u;
     if (a.h0)
       std::memcpy(dst, a.h0 + r * a.u, sizeof(float) * a.u);
     else
@@ -75,23 +101,38 @@ inline void init_h(const SeqArgs& a, float* hs, int64_t r0, int64_t r1) {
   }
 }
 
-// xp (N*T, g) = x @ kernel (+ bias row).
-inline std::vector<float> input_projection(const SeqArgs& a, int64_t g, const float* bias) {
-  std::vector<float> xp(static_cast<size_t>(a.n * a.t * g));
-  sgemm(false, false, a.n * a.t, g, a.in, 1.0f, a.x, a.in, a.kernel, g, 0.0f, xp.data(), g);
+// x (N, T, I) -> time-major (T, N, I).
+inline Buf time_major(const SeqArgs& a) {
+  Buf xt(a.t * a.n * a.in);
+  for (int64_t r = 0; r < a.n; ++r)
+    for (int64_t tt = 0; tt < a.t; ++tt)
+      std::memcpy(xt.data() + (tt * a.n + r) * a.in, a.x + (r * a.t + tt) * a.in, sizeof(float) * a.in);
+  return xt;
+}
+
+// xp (T*N, g) = x @ kernel (+ bias row), time-major.
+inline Buf input_projection(const SeqArgs& a, int64_t g, const float* bias) {
+  Buf xp(a.n * a.t * g);
+  const Buf xt = time_major(a);
+  sgemm(false, false, a.n * a.t, g, a.in, 1.0f, xt.data(), a.in, a.kernel, g, 0.0f, xp.data(), g);
   if (bias)
     for (int64_t r = 0; r < a.n * a.t; ++r)
-      for (int64_t j = 0; j < g; ++j) xp[r * g + j] += bias[j];
+      for (int64_t j = 0; j < g; ++j) xp.data()[r * g + j] += bias[j];
   return xp;
 }
 
-// The weight and input gradients after the step loop, each one GEMM over all steps:
-// dkernel = x^T dxp, dx = dxp kernel^T, drecurrent = hs^T drec (drec rows aligned with hs).
+// The weight and input gradients after the step loop, each one GEMM over all steps
+// (time-major rows): dkernel = x^T dxp, dx = dxp kernel^T, drecurrent = hs^T drec.
 inline void finish_backward(const SeqArgs& a, int64_t g, const float* dxp, const float* hs, const float* drec,
                             float* dx, float* dkernel, float* drecurrent) {
   const int64_t rows = a.n * a.t;
-  sgemm(true, false, a.in, g, rows, 1.0f, a.x, a.in, dxp, g, 0.0f, dkernel, g);
-  sgemm(false, true, rows, a.in, g, 1.0f, dxp, g, a.kernel, g, 0.0f, dx, a.in);
+  const Buf xt = time_major(a);
+  sgemm(true, false, a.in, g, rows, 1.0f, xt.data(), a.in, dxp, g, 0.0f, dkernel, g);
+  Buf dxt(rows * a.in);
+  sgemm(false, true, rows, a.in, g, 1.0f, dxp, g, a.kernel, g, 0.0f, dxt.data(), a.in);
+  for (int64_t r = 0; r < a.n; ++r)
+    for (int64_t tt = 0; tt < a.t; ++tt)
+      std::memcpy(dx + (r * a.t + tt) * a.in, dxt.data() + (tt * a.n + r) * a.in, sizeof(float) * a.in);
   sgemm(true, false, a.u, g, rows, 1.0f, hs, a.u, drec, g, 0.0f, drecurrent, g);
 }
 

@@ -57,7 +57,7 @@ static inline void tile(int64_t k, const float* a, int64_t lda, const float* bp,
     const vf b0 = v_load(bp + kk * kNR);
     const vf b1 = v_load(bp + kk * kNR + kLanes);
     for (int i = 0; i < M; ++i) {
-      const vf av = vf{} + a[i * lda + kk];
+      const vf av = a[i * lda + kk] - vf{};  // x - 0 folds to x: an FMA with a broadcast load
       acc0[i] += av * b0;
       acc1[i] += av * b1;
     }
