@@ -94,6 +94,7 @@ void lstm_backward(const SeqArgs& a, const float* ws, const float* dpacked, floa
     // dh: gradient of the state h; dcar: of the last output while masked steps repeat it.
     std::vector<float> dh(static_cast<size_t>(rows * u)), dc(dh.size()), dcar(dh.size(), 0.0f);
     std::vector<float> dz(static_cast<size_t>(rows * ldz));  // this step's dz rows, contiguous
+    const std::vector<float> zeros(static_cast<size_t>(u), 0.0f);
     for (int64_t r = r0; r < r1; ++r) {
       std::memcpy(dh.data() + (r - r0) * u, dpacked + r * ps + t * u, sizeof(float) * u);
       std::memcpy(dc.data() + (r - r0) * u, dpacked + r * ps + (t + 1) * u, sizeof(float) * u);
@@ -113,23 +114,8 @@ void lstm_backward(const SeqArgs& a, const float* ws, const float* dpacked, floa
           std::fill(dxr, dxr + g4, 0.0f);
           continue;
         }
-        const float* zr = gates + (s * n + r) * g4;
-        const float *ig = zr, *fg = zr + u, *gg = zr + 2 * u, *og = zr + 3 * u;
-        const float* tc = tcs + (s * n + r) * u;
-        const float* cp = s > 0 ? cs + ((s - 1) * n + r) * u : (a.c0 ? a.c0 + r * u : nullptr);
-        for (int64_t j = 0; j < u; ++j) {
-          const float dht = dhr[j] + dcarr[j] + ds[j];
-          const float tcj = tc[j];
-          const float cprev = cp ? cp[j] : 0.0f;
-          const float dcj = dcr[j] + dht * og[j] * (1.0f - tcj * tcj);
-          dzr[3 * u + j] = dht * tcj * og[j] * (1.0f - og[j]);    // o
-          dzr[j] = dcj * gg[j] * ig[j] * (1.0f - ig[j]);          // i
-          dzr[u + j] = dcj * cprev * fg[j] * (1.0f - fg[j]);      // f
-          dzr[2 * u + j] = dcj * ig[j] * (1.0f - gg[j] * gg[j]);  // g
-          dcr[j] = dcj * fg[j];
-          dcarr[j] = 0.0f;
-          dhr[j] = 0.0f;  // the recurrent product below gives it back
-        }
+        const float* cp = s > 0 ? cs + ((s - 1) * n + r) * u : (a.c0 ? a.c0 + r * u : zeros.data());
+        tb.lstm_bwd_row(u, gates + (s * n + r) * g4, tcs + (s * n + r) * u, cp, ds, dhr, dcarr, dcr, dzr);
         std::memcpy(dxr, dzr, sizeof(float) * g4);
       }
       // dh_prev = dz @ U^T (+ the carried dh of masked rows, whose dz is zero).

@@ -75,11 +75,13 @@ void over_rows(const SeqArgs& a, int64_t flops_per_row_step, F&& fn) {
   });
 }
 
-// Column sums of a (rows x cols) matrix into out (overwritten).
+// Column sums of a (rows x cols) matrix into out (overwritten), split over column blocks.
 inline void col_sums(const float* m, int64_t rows, int64_t cols, float* out) {
-  std::fill(out, out + cols, 0.0f);
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t j = 0; j < cols; ++j) out[j] += m[r * cols + j];
+  threads::parallel_for(cols, 64, [&](int64_t c0, int64_t c1) {
+    std::fill(out + c0, out + c1, 0.0f);
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t j = c0; j < c1; ++j) out[j] += m[r * cols + j];
+  });
 }
 
 // Where the state after step s goes: the next step's hs slot, or the final-state row
@@ -104,9 +106,13 @@ inline void init_h(const SeqArgs& a, float* hs, int64_t r0, int64_t r1) {
 // x (N, T, I) -> time-major (T, N, I).
 inline Buf time_major(const SeqArgs& a) {
   Buf xt(a.t * a.n * a.in);
-  for (int64_t r = 0; r < a.n; ++r)
-    for (int64_t tt = 0; tt < a.t; ++tt)
-      std::memcpy(xt.data() + (tt * a.n + r) * a.in, a.x + (r * a.t + tt) * a.in, sizeof(float) * a.in);
+  float* dst = xt.data();
+  threads::parallel_for(
+      a.n, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, a.t * a.in)), [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; ++r)
+          for (int64_t tt = 0; tt < a.t; ++tt)
+            std::memcpy(dst + (tt * a.n + r) * a.in, a.x + (r * a.t + tt) * a.in, sizeof(float) * a.in);
+      });
   return xt;
 }
 
@@ -115,9 +121,13 @@ inline Buf input_projection(const SeqArgs& a, int64_t g, const float* bias) {
   Buf xp(a.n * a.t * g);
   const Buf xt = time_major(a);
   sgemm(false, false, a.n * a.t, g, a.in, 1.0f, xt.data(), a.in, a.kernel, g, 0.0f, xp.data(), g);
-  if (bias)
-    for (int64_t r = 0; r < a.n * a.t; ++r)
-      for (int64_t j = 0; j < g; ++j) xp.data()[r * g + j] += bias[j];
+  if (bias) {
+    float* p = xp.data();
+    threads::parallel_for(a.n * a.t, std::max<int64_t>(1, 16384 / g), [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r)
+        for (int64_t j = 0; j < g; ++j) p[r * g + j] += bias[j];
+    });
+  }
   return xp;
 }
 
@@ -125,15 +135,35 @@ inline Buf input_projection(const SeqArgs& a, int64_t g, const float* bias) {
 // (time-major rows): dkernel = x^T dxp, dx = dxp kernel^T, drecurrent = hs^T drec.
 inline void finish_backward(const SeqArgs& a, int64_t g, const float* dxp, const float* hs, const float* drec,
                             float* dx, float* dkernel, float* drecurrent) {
-  const int64_t rows = a.n * a.t;
+  const int64_t rows = a.n * a.t, in = a.in, u = a.u;
   const Buf xt = time_major(a);
-  sgemm(true, false, a.in, g, rows, 1.0f, xt.data(), a.in, dxp, g, 0.0f, dkernel, g);
-  Buf dxt(rows * a.in);
-  sgemm(false, true, rows, a.in, g, 1.0f, dxp, g, a.kernel, g, 0.0f, dxt.data(), a.in);
-  for (int64_t r = 0; r < a.n; ++r)
-    for (int64_t tt = 0; tt < a.t; ++tt)
-      std::memcpy(dx + (r * a.t + tt) * a.in, dxt.data() + (tt * a.n + r) * a.in, sizeof(float) * a.in);
-  sgemm(true, false, a.u, g, rows, 1.0f, hs, a.u, drec, g, 0.0f, drecurrent, g);
+  if (drec == dxp) {
+    // One GEMM for both kernels: [x | hs]^T @ dxp, so dxp is streamed (and packed) once.
+    const int64_t w = in + u;
+    Buf xh(rows * w), out(w * g);
+    float* p = xh.data();
+    threads::parallel_for(rows, std::max<int64_t>(1, 16384 / w), [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) {
+        std::memcpy(p + r * w, xt.data() + r * in, sizeof(float) * in);
+        std::memcpy(p + r * w + in, hs + r * u, sizeof(float) * u);
+      }
+    });
+    sgemm(true, false, w, g, rows, 1.0f, xh.data(), w, dxp, g, 0.0f, out.data(), g);
+    std::memcpy(dkernel, out.data(), sizeof(float) * in * g);
+    std::memcpy(drecurrent, out.data() + in * g, sizeof(float) * u * g);
+  } else {
+    sgemm(true, false, in, g, rows, 1.0f, xt.data(), in, dxp, g, 0.0f, dkernel, g);
+    sgemm(true, false, u, g, rows, 1.0f, hs, u, drec, g, 0.0f, drecurrent, g);
+  }
+  Buf dxt(rows * in);
+  sgemm(false, true, rows, in, g, 1.0f, dxp, g, a.kernel, g, 0.0f, dxt.data(), in);
+  const float* src = dxt.data();
+  threads::parallel_for(
+      a.n, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, a.t * in)), [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; ++r)
+          for (int64_t tt = 0; tt < a.t; ++tt)
+            std::memcpy(dx + (r * a.t + tt) * in, src + (tt * a.n + r) * in, sizeof(float) * in);
+      });
 }
 
 // Empty batch: zero weight gradients, nothing else.

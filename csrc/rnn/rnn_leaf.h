@@ -103,4 +103,22 @@ static void gemm(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, c
   }
 }
 
-RnnTable table() { return RnnTable{kNR, pack_b, gemm}; }
+static void lstm_bwd_row(int64_t u, const float* __restrict z, const float* __restrict tc,
+                         const float* __restrict cp, const float* __restrict ds, float* __restrict dh,
+                         float* __restrict dcar, float* __restrict dc, float* __restrict dz) {
+  const float *ig = z, *fg = z + u, *gg = z + 2 * u, *og = z + 3 * u;
+  for (int64_t j = 0; j < u; ++j) {
+    const float dht = dh[j] + dcar[j] + ds[j];
+    const float tcj = tc[j];
+    const float dcj = dc[j] + dht * og[j] * (1.0f - tcj * tcj);
+    dz[3 * u + j] = dht * tcj * og[j] * (1.0f - og[j]);    // o
+    dz[j] = dcj * gg[j] * ig[j] * (1.0f - ig[j]);          // i
+    dz[u + j] = dcj * cp[j] * fg[j] * (1.0f - fg[j]);      // f
+    dz[2 * u + j] = dcj * ig[j] * (1.0f - gg[j] * gg[j]);  // g
+    dc[j] = dcj * fg[j];
+    dcar[j] = 0.0f;
+    dh[j] = 0.0f;  // the recurrent product gives it back
+  }
+}
+
+RnnTable table() { return RnnTable{kNR, pack_b, gemm, lstm_bwd_row}; }

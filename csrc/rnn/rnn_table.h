@@ -15,6 +15,11 @@ struct RnnTable {
   // ld_add (0: one row broadcast to all rows) or zeros when add is null. add may equal c.
   void (*gemm)(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* bp,
                const float* add, int64_t ld_add, float* c, int64_t ldc);
+  // One row of the LSTM backward step (see lstm.cpp): from the activated gates z (4U),
+  // tanh(c) tc, the previous c cp, the output gradient ds and the carried dh, dcar, dc,
+  // writes dz (4U), dc <- dc_prev part, and zeroes dh and dcar.
+  void (*lstm_bwd_row)(int64_t u, const float* z, const float* tc, const float* cp, const float* ds,
+                       float* dh, float* dcar, float* dc, float* dz);
 };
 
 inline int64_t packed_size(const RnnTable& tb, int64_t k, int64_t n) {
