@@ -23,6 +23,7 @@
 #include "fastnet/gemm.h"
 #include "fastnet/rnn.h"
 #include "fastnet/threads.h"
+#include "rnn/rnn_table.h"
 
 namespace fastnet {
 namespace rnn {
@@ -116,18 +117,30 @@ inline Buf time_major(const SeqArgs& a) {
   return xt;
 }
 
+// C (m x n) = ADD + A (m x k, row stride lda) @ op(B) on the recurrent leaf, for the tall
+// products (m = N*T rows): B is packed once, A is read in place (no packing pass), the
+// rows are split in blocks across the pool. op(B) = B (k x n, ldb) or, with trans_b, the
+// transpose of B given as n x k. ADD as RnnTable::gemm (ld_add 0 broadcasts a bias row).
+inline void tall_gemm(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b,
+                      int64_t ldb, bool trans_b, const float* add, int64_t ld_add, float* c, int64_t ldc) {
+  const RnnTable& tb = table();
+  Buf bp(packed_size(tb, k, n));
+  tb.pack_b(k, n, b, ldb, trans_b, bp.data());
+  threads::parallel_for((m + 63) / 64, 1, [&](int64_t b0, int64_t b1) {
+    const int64_t r0 = b0 * 64, r1 = std::min(m, b1 * 64);
+    for (int64_t r = r0; r < r1; r += 64) {
+      const int64_t rows = std::min<int64_t>(64, r1 - r);
+      tb.gemm(rows, n, k, a + r * lda, lda, bp.data(), add ? add + r * ld_add : nullptr, ld_add, c + r * ldc,
+              ldc);
+    }
+  });
+}
+
 // xp (T*N, g) = x @ kernel (+ bias row), time-major.
 inline Buf input_projection(const SeqArgs& a, int64_t g, const float* bias) {
   Buf xp(a.n * a.t * g);
   const Buf xt = time_major(a);
-  sgemm(false, false, a.n * a.t, g, a.in, 1.0f, xt.data(), a.in, a.kernel, g, 0.0f, xp.data(), g);
-  if (bias) {
-    float* p = xp.data();
-    threads::parallel_for(a.n * a.t, std::max<int64_t>(1, 16384 / g), [&](int64_t r0, int64_t r1) {
-      for (int64_t r = r0; r < r1; ++r)
-        for (int64_t j = 0; j < g; ++j) p[r * g + j] += bias[j];
-    });
-  }
+  tall_gemm(a.n * a.t, g, a.in, xt.data(), a.in, a.kernel, g, false, bias, 0, xp.data(), g);
   return xp;
 }
 
@@ -156,7 +169,7 @@ inline void finish_backward(const SeqArgs& a, int64_t g, const float* dxp, const
     sgemm(true, false, u, g, rows, 1.0f, hs, u, drec, g, 0.0f, drecurrent, g);
   }
   Buf dxt(rows * in);
-  sgemm(false, true, rows, in, g, 1.0f, dxp, g, a.kernel, g, 0.0f, dxt.data(), in);
+  tall_gemm(rows, in, g, dxp, g, a.kernel, g, true, nullptr, 0, dxt.data(), in);
   const float* src = dxt.data();
   threads::parallel_for(
       a.n, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, a.t * in)), [&](int64_t r0, int64_t r1) {
