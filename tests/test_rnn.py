@@ -459,3 +459,12 @@ def test_simple_rnn_other_activation_falls_back_and_agrees():
     layer = layers.SimpleRNN(3, activation="elu", return_sequences=True)
     y = layer(x, mask=_make_mask("random", 2, 4)).numpy()
     assert y.shape == (2, 4, 3)
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU", "SimpleRNN"])
+def test_zero_time_steps_layer_returns_zero_output(kind):
+    from fastnet import layers
+
+    x = np.zeros((2, 0, 4), np.float32)
+    assert not getattr(layers, kind)(3)(x).numpy().any()
+    assert getattr(layers, kind)(3, return_sequences=True)(x).shape == (2, 0, 3)

@@ -111,6 +111,9 @@ class _RNN(Layer):
                 new_states = [ns * m + s * (1.0 - m) for ns, s in zip(new_states, states)]
             out, states = new_out, new_states
             outputs.append(out)
+        if not outputs:  # no time steps: the output is the zero initial output
+            result = ops.zeros((batch, 0, self.units)) if self.return_sequences else out
+            return [result] + list(states) if self.return_state else result
         seq = ops.stack(outputs, axis=1)
         return self._assemble(seq, list(states), mask)
 
