@@ -1,4 +1,5 @@
-// Python bindings of the LSTM sequence kernels (fastnet/kernels/rnn.py wraps them).
+// Python bindings of the recurrent sequence kernels, LSTM / GRU / SimpleRNN
+// (fastnet/kernels/rnn.py documents them).
 #include <string>
 #include <vector>
 
@@ -11,216 +12,227 @@ namespace fastnet {
 namespace bind {
 namespace {
 
-struct Dims {
-  int64_t n, t, i, u;
+// What differs between the three cells at the binding level.
+struct Cell {
+  const char* name;  // "lstm", "gru", "simple_rnn"
+  int gates;         // columns of the kernels per unit
+  int states;        // final states appended to the outputs in `packed`
+  bool bias_2d;      // GRU: bias (2, 3U)
+  int64_t (*ws_size)(int64_t, int64_t, int64_t);
 };
 
-Dims check_lstm(const char* op, const py::array& x, const py::array& kernel, const py::array& recurrent) {
-  in_f32(x, op, "x", 3);
-  in_f32(kernel, op, "kernel", 2);
-  in_f32(recurrent, op, "recurrent_kernel", 2);
-  Dims d{x.shape(0), x.shape(1), x.shape(2), recurrent.shape(0)};
-  if (d.t < 1)
-    fail_value(std::string(op) + ": `x` must have at least one time step, got shape " + shape_str(x));
-  if (d.u < 1 || recurrent.shape(1) != 4 * d.u)
-    fail_value(std::string(op) + ": `recurrent_kernel` must be (units, 4*units), got " +
+const Cell kLstm{"lstm", 4, 2, false, rnn::lstm_workspace_size};
+const Cell kGru{"gru", 3, 1, true, rnn::gru_workspace_size};
+const Cell kSimple{"simple_rnn", 1, 1, false, rnn::simple_rnn_workspace_size};
+
+std::string gates_str(int g) { return g == 1 ? "units" : std::to_string(g) + "*units"; }
+
+rnn::SeqArgs check_common(const std::string& op, const Cell& cell, const py::array& x,
+                          const py::array& kernel, const py::array& recurrent) {
+  const char* o = op.c_str();
+  rnn::SeqArgs a;
+  a.x = in_f32(x, o, "x", 3);
+  a.kernel = in_f32(kernel, o, "kernel", 2);
+  a.recurrent = in_f32(recurrent, o, "recurrent_kernel", 2);
+  a.n = x.shape(0);
+  a.t = x.shape(1);
+  a.in = x.shape(2);
+  a.u = recurrent.shape(0);
+  const int64_t g = cell.gates * a.u;
+  if (a.t < 1) fail_value(op + ": `x` must have at least one time step, got shape " + shape_str(x));
+  if (a.u < 1 || recurrent.shape(1) != g)
+    fail_value(op + ": `recurrent_kernel` must be (units, " + gates_str(cell.gates) + "), got " +
                shape_str(recurrent));
-  if (kernel.shape(0) != d.i || kernel.shape(1) != 4 * d.u)
-    fail_value(std::string(op) + ": `kernel` must be (" + std::to_string(d.i) + ", " +
-               std::to_string(4 * d.u) + ") for x " + shape_str(x) + ", got " + shape_str(kernel));
-  return d;
+  if (kernel.shape(0) != a.in || kernel.shape(1) != g)
+    fail_value(op + ": `kernel` must be (" + std::to_string(a.in) + ", " + std::to_string(g) + ") for x " +
+               shape_str(x) + " and recurrent_kernel " + shape_str(recurrent) + ", got " + shape_str(kernel));
+  return a;
 }
 
-const float* opt_state(const py::object& o, const char* op, const char* name, const Dims& d) {
+const float* opt_state(const py::object& o, const std::string& op, const char* name, const rnn::SeqArgs& a) {
   if (o.is_none()) return nullptr;
-  py::array a = as_array(o, op, name);
-  const float* p = in_f32(a, op, name, 2);
-  if (a.shape(0) != d.n || a.shape(1) != d.u)
-    fail_value(std::string(op) + ": `" + name + "` must be (" + std::to_string(d.n) + ", " +
-               std::to_string(d.u) + "), got " + shape_str(a));
+  py::array arr = as_array(o, op.c_str(), name);
+  const float* p = in_f32(arr, op.c_str(), name, 2);
+  if (arr.shape(0) != a.n || arr.shape(1) != a.u)
+    fail_value(op + ": `" + name + "` must be (" + std::to_string(a.n) + ", " + std::to_string(a.u) +
+               "), got " + shape_str(arr));
   return p;
+}
+
+const float* opt_bias(const py::object& o, const std::string& op, const Cell& cell, const rnn::SeqArgs& a) {
+  if (o.is_none()) return nullptr;
+  py::array b = as_array(o, op.c_str(), "bias");
+  const std::vector<int64_t> want =
+      cell.bias_2d ? std::vector<int64_t>{2, cell.gates * a.u} : std::vector<int64_t>{cell.gates * a.u};
+  const float* p = in_f32(b, op.c_str(), "bias");
+  if (shape_of(b) != want) fail_value(op + ": `bias` must be " + shape_str(want) + ", got " + shape_str(b));
+  return p;
+}
+
+const uint8_t* opt_mask(const py::object& o, const std::string& op, const rnn::SeqArgs& a) {
+  if (o.is_none()) return nullptr;
+  py::array m = as_array(o, op.c_str(), "mask");
+  if (!m.dtype().is(py::dtype::of<bool>()) && !m.dtype().is(py::dtype::of<uint8_t>()))
+    fail_type(op + ": `mask` must be bool or uint8, got dtype " + std::string(py::str(m.dtype())) +
+              " with shape " + shape_str(m));
+  const std::vector<int64_t> want{a.n, a.t};
+  if (shape_of(m) != want)
+    fail_value(op + ": `mask` must be (batch, steps) = " + shape_str(want) + " for x of " +
+               std::to_string(a.n) + " sequences of " + std::to_string(a.t) + " steps, got " + shape_str(m));
+  if (!is_c_contiguous(m)) fail_value(op + ": `mask` with shape " + shape_str(m) + " must be C-contiguous");
+  return static_cast<const uint8_t*>(m.data());
+}
+
+rnn::Activation parse_activation(const std::string& op, const std::string& name) {
+  if (name == "tanh") return rnn::Activation::Tanh;
+  if (name == "relu") return rnn::Activation::Relu;
+  if (name == "sigmoid") return rnn::Activation::Sigmoid;
+  if (name == "linear") return rnn::Activation::Linear;
+  fail_value(op + ": `activation` must be one of 'tanh', 'relu', 'sigmoid', 'linear', got '" + name + "'");
+}
+
+// Forward: returns (packed (N, T+S, U), workspace).
+template <class Run>
+py::tuple forward(const Cell& cell, py::array x, py::array kernel, py::array recurrent, py::object bias,
+                  py::object h0, py::object c0, bool go_backwards, py::object mask, const std::string& act,
+                  Run run) {
+  const std::string op = std::string(cell.name) + "_forward";
+  rnn::SeqArgs a = check_common(op, cell, x, kernel, recurrent);
+  a.bias = opt_bias(bias, op, cell, a);
+  a.h0 = opt_state(h0, op, "h0", a);
+  a.c0 = opt_state(c0, op, "c0", a);
+  a.mask = opt_mask(mask, op, a);
+  a.go_backwards = go_backwards;
+  a.activation = parse_activation(op, act);
+  auto packed = empty_f32({a.n, a.t + cell.states, a.u});
+  auto ws = empty_f32({cell.ws_size(a.n, a.t, a.u)});
+  a.packed = packed.mutable_data();
+  {
+    py::gil_scoped_release release;
+    run(a, ws.mutable_data());
+  }
+  return py::make_tuple(packed, ws);
+}
+
+struct Grads {
+  py::array_t<float> dx, dk, dr, db, dh0, dc0;
+};
+
+// Backward: checks the forward's outputs, allocates the gradients, runs.
+template <class Run>
+py::tuple backward(const Cell& cell, py::array x, py::array kernel, py::array recurrent, py::object h0,
+                   py::object c0, bool go_backwards, py::array packed, py::array ws, py::array dpacked,
+                   bool has_bias, py::object mask, const std::string& act, Run run) {
+  const std::string op = std::string(cell.name) + "_backward";
+  const char* o = op.c_str();
+  rnn::SeqArgs a = check_common(op, cell, x, kernel, recurrent);
+  a.h0 = opt_state(h0, op, "h0", a);
+  a.c0 = opt_state(c0, op, "c0", a);
+  a.mask = opt_mask(mask, op, a);
+  a.go_backwards = go_backwards;
+  a.activation = parse_activation(op, act);
+  const std::vector<int64_t> pshape{a.n, a.t + cell.states, a.u};
+  in_f32(packed, o, "packed", 3);
+  const float* pd = in_f32(dpacked, o, "dpacked", 3);
+  if (shape_of(packed) != pshape || shape_of(dpacked) != pshape)
+    fail_value(op + ": `packed`/`dpacked` must be " + shape_str(pshape) + ", got " + shape_str(packed) +
+               " and " + shape_str(dpacked));
+  const float* pw = in_f32(ws, o, "workspace", 1);
+  if (ws.shape(0) != cell.ws_size(a.n, a.t, a.u))
+    fail_value(op + ": `workspace` " + shape_str(ws) + " does not match these shapes (expected " +
+               std::to_string(cell.ws_size(a.n, a.t, a.u)) + " floats)");
+  const int64_t g = cell.gates * a.u;
+  Grads gr;
+  gr.dx = empty_f32({a.n, a.t, a.in});
+  gr.dk = empty_f32({a.in, g});
+  gr.dr = empty_f32({a.u, g});
+  gr.db = cell.bias_2d ? empty_f32({2, g}) : empty_f32({g});
+  gr.dh0 = empty_f32({a.n, a.u});
+  gr.dc0 = empty_f32({a.n, a.u});
+  {
+    py::gil_scoped_release release;
+    run(a, pw, pd, gr.dx.mutable_data(), gr.dk.mutable_data(), gr.dr.mutable_data(),
+        has_bias ? gr.db.mutable_data() : nullptr, gr.dh0.mutable_data(), gr.dc0.mutable_data());
+  }
+  py::object db = has_bias ? py::object(gr.db) : py::object(py::none());
+  if (cell.states == 2) return py::make_tuple(gr.dx, gr.dk, gr.dr, db, gr.dh0, gr.dc0);
+  return py::make_tuple(gr.dx, gr.dk, gr.dr, db, gr.dh0);
 }
 
 }  // namespace
 
-Dims check_gru(const char* op, const py::array& x, const py::array& kernel, const py::array& recurrent) {
-  in_f32(x, op, "x", 3);
-  in_f32(kernel, op, "kernel", 2);
-  in_f32(recurrent, op, "recurrent_kernel", 2);
-  Dims d{x.shape(0), x.shape(1), x.shape(2), recurrent.shape(0)};
-  if (d.t < 1)
-    fail_value(std::string(op) + ": `x` must have at least one time step, got shape " + shape_str(x));
-  if (d.u < 1 || recurrent.shape(1) != 3 * d.u)
-    fail_value(std::string(op) + ": `recurrent_kernel` must be (units, 3*units), got " +
-               shape_str(recurrent));
-  if (kernel.shape(0) != d.i || kernel.shape(1) != 3 * d.u)
-    fail_value(std::string(op) + ": `kernel` must be (" + std::to_string(d.i) + ", " +
-               std::to_string(3 * d.u) + ") for x " + shape_str(x) + ", got " + shape_str(kernel));
-  return d;
-}
-
 void bind_rnn(py::module_& m) {
-  m.def(
-      "gru_forward",
-      [](py::array x, py::array kernel, py::array recurrent, py::object bias, py::object h0,
-         bool go_backwards) {
-        const char* op = "gru_forward";
-        Dims d = check_gru(op, x, kernel, recurrent);
-        const float* pb = nullptr;
-        if (!bias.is_none()) {
-          py::array b = as_array(bias, op, "bias");
-          pb = in_f32(b, op, "bias", 2);
-          if (b.shape(0) != 2 || b.shape(1) != 3 * d.u)
-            fail_value(std::string(op) + ": `bias` must be (2, " + std::to_string(3 * d.u) + "), got " +
-                       shape_str(b));
-        }
-        const float* ph = opt_state(h0, op, "h0", d);
-        auto packed = empty_f32({d.n, d.t + 1, d.u});
-        auto ws = empty_f32({rnn::gru_workspace_size(d.n, d.t, d.u)});
-        {
-          py::gil_scoped_release release;
-          std::vector<float> seq(static_cast<size_t>(d.n * d.t * d.u)), hl(d.n * d.u);
-          rnn::gru_forward(d.n, d.t, d.i, d.u, static_cast<const float*>(x.data()),
-                           static_cast<const float*>(kernel.data()),
-                           static_cast<const float*>(recurrent.data()), pb, ph, go_backwards, seq.data(),
-                           hl.data(), ws.mutable_data());
-          float* p = packed.mutable_data();
-          for (int64_t r = 0; r < d.n; ++r) {
-            float* row = p + r * (d.t + 1) * d.u;
-            std::copy(seq.data() + r * d.t * d.u, seq.data() + (r + 1) * d.t * d.u, row);
-            std::copy(hl.data() + r * d.u, hl.data() + (r + 1) * d.u, row + d.t * d.u);
-          }
-        }
-        return py::make_tuple(packed, ws);
-      },
-      py::arg("x"), py::arg("kernel"), py::arg("recurrent_kernel"), py::arg("bias"), py::arg("h0"),
-      py::arg("go_backwards") = false, "Returns (packed (N, T+1, U): outputs, then h_T; workspace).");
-  m.def(
-      "gru_backward",
-      [](py::array x, py::array kernel, py::array recurrent, py::object h0, bool go_backwards,
-         py::array packed, py::array ws, py::array dpacked, bool has_bias) {
-        const char* op = "gru_backward";
-        Dims d = check_gru(op, x, kernel, recurrent);
-        const float* ph = opt_state(h0, op, "h0", d);
-        const float* pp = in_f32(packed, op, "packed", 3);
-        const float* pd = in_f32(dpacked, op, "dpacked", 3);
-        const std::vector<int64_t> pshape{d.n, d.t + 1, d.u};
-        if (shape_of(packed) != pshape || shape_of(dpacked) != pshape)
-          fail_value(std::string(op) + ": `packed`/`dpacked` must be " + shape_str(pshape));
-        const float* pw = in_f32(ws, op, "workspace", 1);
-        if (ws.shape(0) != rnn::gru_workspace_size(d.n, d.t, d.u))
-          fail_value(std::string(op) + ": `workspace` does not match these shapes");
-        auto dx = empty_f32({d.n, d.t, d.i});
-        auto dk = empty_f32({d.i, 3 * d.u});
-        auto dr = empty_f32({d.u, 3 * d.u});
-        auto db = empty_f32({2, 3 * d.u});
-        auto dh0 = empty_f32({d.n, d.u});
-        {
-          py::gil_scoped_release release;
-          std::vector<float> seq(static_cast<size_t>(d.n * d.t * d.u)), dseq(seq.size()), dhl(d.n * d.u);
-          for (int64_t r = 0; r < d.n; ++r) {
-            const float* row = pp + r * (d.t + 1) * d.u;
-            const float* drow = pd + r * (d.t + 1) * d.u;
-            std::copy(row, row + d.t * d.u, seq.data() + r * d.t * d.u);
-            std::copy(drow, drow + d.t * d.u, dseq.data() + r * d.t * d.u);
-            std::copy(drow + d.t * d.u, drow + (d.t + 1) * d.u, dhl.data() + r * d.u);
-          }
-          rnn::gru_backward(d.n, d.t, d.i, d.u, static_cast<const float*>(x.data()),
-                            static_cast<const float*>(kernel.data()),
-                            static_cast<const float*>(recurrent.data()), ph, go_backwards, seq.data(), pw,
-                            dseq.data(), dhl.data(), dx.mutable_data(), dk.mutable_data(), dr.mutable_data(),
-                            has_bias ? db.mutable_data() : nullptr, dh0.mutable_data());
-        }
-        return py::make_tuple(dx, dk, dr, has_bias ? py::object(db) : py::object(py::none()), dh0);
-      },
-      py::arg("x"), py::arg("kernel"), py::arg("recurrent_kernel"), py::arg("h0"), py::arg("go_backwards"),
-      py::arg("packed"), py::arg("workspace"), py::arg("dpacked"), py::arg("has_bias"),
-      "Returns (dx, dkernel, drecurrent_kernel, dbias or None, dh0).");
   m.def(
       "lstm_forward",
       [](py::array x, py::array kernel, py::array recurrent, py::object bias, py::object h0, py::object c0,
-         bool go_backwards) {
-        const char* op = "lstm_forward";
-        Dims d = check_lstm(op, x, kernel, recurrent);
-        const float* pb = nullptr;
-        if (!bias.is_none()) {
-          py::array b = as_array(bias, op, "bias");
-          pb = in_f32(b, op, "bias", 1);
-          if (b.shape(0) != 4 * d.u)
-            fail_value(std::string(op) + ": `bias` must be (" + std::to_string(4 * d.u) + ",), got " +
-                       shape_str(b));
-        }
-        const float* ph = opt_state(h0, op, "h0", d);
-        const float* pc = opt_state(c0, op, "c0", d);
-        auto packed = empty_f32({d.n, d.t + 2, d.u});
-        auto ws = empty_f32({rnn::lstm_workspace_size(d.n, d.t, d.u)});
-        // seq lives in packed[:, :T]; h_T, c_T in packed[:, T], packed[:, T+1] (written after).
-        std::vector<float> seq(static_cast<size_t>(d.n * d.t * d.u)), hl(d.n * d.u), cl(d.n * d.u);
-        {
-          py::gil_scoped_release release;
-          rnn::lstm_forward(d.n, d.t, d.i, d.u, static_cast<const float*>(x.data()),
-                            static_cast<const float*>(kernel.data()),
-                            static_cast<const float*>(recurrent.data()), pb, ph, pc, go_backwards, seq.data(),
-                            hl.data(), cl.data(), ws.mutable_data());
-          float* p = packed.mutable_data();
-          for (int64_t r = 0; r < d.n; ++r) {
-            float* row = p + r * (d.t + 2) * d.u;
-            std::copy(seq.data() + r * d.t * d.u, seq.data() + (r + 1) * d.t * d.u, row);
-            std::copy(hl.data() + r * d.u, hl.data() + (r + 1) * d.u, row + d.t * d.u);
-            std::copy(cl.data() + r * d.u, cl.data() + (r + 1) * d.u, row + (d.t + 1) * d.u);
-          }
-        }
-        return py::make_tuple(packed, ws);
+         bool go_backwards, py::object mask) {
+        return forward(kLstm, x, kernel, recurrent, bias, h0, c0, go_backwards, mask, "tanh",
+                       [](const rnn::SeqArgs& a, float* ws) { rnn::lstm_forward(a, ws); });
       },
       py::arg("x"), py::arg("kernel"), py::arg("recurrent_kernel"), py::arg("bias"), py::arg("h0"),
-      py::arg("c0"), py::arg("go_backwards") = false,
+      py::arg("c0"), py::arg("go_backwards") = false, py::arg("mask") = py::none(),
       "Returns (packed (N, T+2, U): outputs, then h_T, then c_T; workspace).");
   m.def(
       "lstm_backward",
       [](py::array x, py::array kernel, py::array recurrent, py::object h0, py::object c0, bool go_backwards,
-         py::array packed, py::array ws, py::array dpacked, bool has_bias) {
-        const char* op = "lstm_backward";
-        Dims d = check_lstm(op, x, kernel, recurrent);
-        const float* ph = opt_state(h0, op, "h0", d);
-        const float* pc = opt_state(c0, op, "c0", d);
-        const float* pp = in_f32(packed, op, "packed", 3);
-        const float* pd = in_f32(dpacked, op, "dpacked", 3);
-        const std::vector<int64_t> pshape{d.n, d.t + 2, d.u};
-        if (shape_of(packed) != pshape || shape_of(dpacked) != pshape)
-          fail_value(std::string(op) + ": `packed`/`dpacked` must be " + shape_str(pshape));
-        const float* pw = in_f32(ws, op, "workspace", 1);
-        if (ws.shape(0) != rnn::lstm_workspace_size(d.n, d.t, d.u))
-          fail_value(std::string(op) + ": `workspace` does not match these shapes");
-        auto dx = empty_f32({d.n, d.t, d.i});
-        auto dk = empty_f32({d.i, 4 * d.u});
-        auto dr = empty_f32({d.u, 4 * d.u});
-        auto db = empty_f32({4 * d.u});
-        auto dh0 = empty_f32({d.n, d.u});
-        auto dc0 = empty_f32({d.n, d.u});
-        {
-          py::gil_scoped_release release;
-          std::vector<float> seq(static_cast<size_t>(d.n * d.t * d.u)), dseq(seq.size()), dhl(d.n * d.u),
-              dcl(d.n * d.u);
-          for (int64_t r = 0; r < d.n; ++r) {
-            const float* row = pp + r * (d.t + 2) * d.u;
-            const float* drow = pd + r * (d.t + 2) * d.u;
-            std::copy(row, row + d.t * d.u, seq.data() + r * d.t * d.u);
-            std::copy(drow, drow + d.t * d.u, dseq.data() + r * d.t * d.u);
-            std::copy(drow + d.t * d.u, drow + (d.t + 1) * d.u, dhl.data() + r * d.u);
-            std::copy(drow + (d.t + 1) * d.u, drow + (d.t + 2) * d.u, dcl.data() + r * d.u);
-          }
-          rnn::lstm_backward(d.n, d.t, d.i, d.u, static_cast<const float*>(x.data()),
-                             static_cast<const float*>(kernel.data()),
-                             static_cast<const float*>(recurrent.data()), ph, pc, go_backwards, seq.data(),
-                             pw, dseq.data(), dhl.data(), dcl.data(), dx.mutable_data(), dk.mutable_data(),
-                             dr.mutable_data(), has_bias ? db.mutable_data() : nullptr, dh0.mutable_data(),
-                             dc0.mutable_data());
-        }
-        return py::make_tuple(dx, dk, dr, has_bias ? py::object(db) : py::object(py::none()), dh0, dc0);
+         py::array packed, py::array ws, py::array dpacked, bool has_bias, py::object mask) {
+        return backward(
+            kLstm, x, kernel, recurrent, h0, c0, go_backwards, packed, ws, dpacked, has_bias, mask, "tanh",
+            [](const rnn::SeqArgs& a, const float* w, const float* d, float* dx, float* dk, float* dr,
+               float* db, float* dh0, float* dc0) { rnn::lstm_backward(a, w, d, dx, dk, dr, db, dh0, dc0); });
       },
       py::arg("x"), py::arg("kernel"), py::arg("recurrent_kernel"), py::arg("h0"), py::arg("c0"),
       py::arg("go_backwards"), py::arg("packed"), py::arg("workspace"), py::arg("dpacked"),
-      py::arg("has_bias"), "Returns (dx, dkernel, drecurrent_kernel, dbias or None, dh0, dc0).");
+      py::arg("has_bias"), py::arg("mask") = py::none(),
+      "Returns (dx, dkernel, drecurrent_kernel, dbias or None, dh0, dc0).");
+  m.def(
+      "gru_forward",
+      [](py::array x, py::array kernel, py::array recurrent, py::object bias, py::object h0,
+         bool go_backwards, py::object mask) {
+        return forward(kGru, x, kernel, recurrent, bias, h0, py::none(), go_backwards, mask, "tanh",
+                       [](const rnn::SeqArgs& a, float* ws) { rnn::gru_forward(a, ws); });
+      },
+      py::arg("x"), py::arg("kernel"), py::arg("recurrent_kernel"), py::arg("bias"), py::arg("h0"),
+      py::arg("go_backwards") = false, py::arg("mask") = py::none(),
+      "Returns (packed (N, T+1, U): outputs, then h_T; workspace).");
+  m.def(
+      "gru_backward",
+      [](py::array x, py::array kernel, py::array recurrent, py::object h0, bool go_backwards,
+         py::array packed, py::array ws, py::array dpacked, bool has_bias, py::object mask) {
+        return backward(
+            kGru, x, kernel, recurrent, h0, py::none(), go_backwards, packed, ws, dpacked, has_bias, mask,
+            "tanh",
+            [](const rnn::SeqArgs& a, const float* w, const float* d, float* dx, float* dk, float* dr,
+               float* db, float* dh0, float*) { rnn::gru_backward(a, w, d, dx, dk, dr, db, dh0); });
+      },
+      py::arg("x"), py::arg("kernel"), py::arg("recurrent_kernel"), py::arg("h0"), py::arg("go_backwards"),
+      py::arg("packed"), py::arg("workspace"), py::arg("dpacked"), py::arg("has_bias"),
+      py::arg("mask") = py::none(), "Returns (dx, dkernel, drecurrent_kernel, dbias or None, dh0).");
+  m.def(
+      "simple_rnn_forward",
+      [](py::array x, py::array kernel, py::array recurrent, py::object bias, py::object h0,
+         bool go_backwards, py::object mask, const std::string& activation) {
+        return forward(kSimple, x, kernel, recurrent, bias, h0, py::none(), go_backwards, mask, activation,
+                       [](const rnn::SeqArgs& a, float* ws) { rnn::simple_rnn_forward(a, ws); });
+      },
+      py::arg("x"), py::arg("kernel"), py::arg("recurrent_kernel"), py::arg("bias"), py::arg("h0"),
+      py::arg("go_backwards") = false, py::arg("mask") = py::none(), py::arg("activation") = "tanh",
+      "Returns (packed (N, T+1, U): outputs, then h_T; workspace).");
+  m.def(
+      "simple_rnn_backward",
+      [](py::array x, py::array kernel, py::array recurrent, py::object h0, bool go_backwards,
+         py::array packed, py::array ws, py::array dpacked, bool has_bias, py::object mask,
+         const std::string& activation) {
+        return backward(
+            kSimple, x, kernel, recurrent, h0, py::none(), go_backwards, packed, ws, dpacked, has_bias, mask,
+            activation,
+            [](const rnn::SeqArgs& a, const float* w, const float* d, float* dx, float* dk, float* dr,
+               float* db, float* dh0, float*) { rnn::simple_rnn_backward(a, w, d, dx, dk, dr, db, dh0); });
+      },
+      py::arg("x"), py::arg("kernel"), py::arg("recurrent_kernel"), py::arg("h0"), py::arg("go_backwards"),
+      py::arg("packed"), py::arg("workspace"), py::arg("dpacked"), py::arg("has_bias"),
+      py::arg("mask") = py::none(), py::arg("activation") = "tanh",
+      "Returns (dx, dkernel, drecurrent_kernel, dbias or None, dh0).");
 }
 
 }  // namespace bind

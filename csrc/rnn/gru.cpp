@@ -1,120 +1,140 @@
-// GRU sequence forward and backward-through-time, Keras reset_after=True (see fastnet/rnn.h).
+// GRU sequence forward and backward-through-time, Keras reset_after=True (see fastnet/rnn.h,
+// rnn_common.h).
 #include <algorithm>
 #include <cstring>
 #include <vector>
 
 #include "fastnet/elementwise.h"
-#include "fastnet/gemm.h"
 #include "fastnet/rnn.h"
+#include "rnn/rnn_common.h"
+#include "rnn/rnn_table.h"
 
 namespace fastnet {
 namespace rnn {
 
-int64_t gru_workspace_size(int64_t n, int64_t t, int64_t u) { return t * n * 4 * u; }
+// Workspace: per step and row z, r, hh, rec_h (T, N, 4U) | hs (T, N, U).
+int64_t gru_workspace_size(int64_t n, int64_t t, int64_t u) { return t * n * 5 * u; }
 
-void gru_forward(int64_t n, int64_t t, int64_t in, int64_t u, const float* x, const float* kernel,
-                 const float* recurrent, const float* bias, const float* h0, bool go_backwards, float* seq,
-                 float* h_last, float* ws) {
+void gru_forward(const SeqArgs& a, float* ws) {
+  using namespace detail;
+  const int64_t n = a.n, t = a.t, u = a.u, g3 = 3 * u, ps = (t + 1) * u;
   if (n == 0) return;  // empty batch: nothing to compute (and no null memcpy)
-  const int64_t g3 = 3 * u;
   const auto& ew = elementwise::table();
-  std::vector<float> xp(static_cast<size_t>(n * t * g3));
-  sgemm(false, false, n * t, g3, in, 1.0f, x, in, kernel, g3, 0.0f, xp.data(), g3);
-  if (bias)
-    for (int64_t r = 0; r < n * t; ++r)
-      for (int64_t j = 0; j < g3; ++j) xp[r * g3 + j] += bias[j];
-  std::vector<float> h(static_cast<size_t>(n * u), 0.0f), rec(static_cast<size_t>(n * g3));
-  if (h0) std::memcpy(h.data(), h0, sizeof(float) * n * u);
-  for (int64_t s = 0; s < t; ++s) {
-    const int64_t tt = go_backwards ? t - 1 - s : s;
-    // rec = h @ U + b_rec
-    sgemm(false, false, n, g3, u, 1.0f, h.data(), u, recurrent, g3, 0.0f, rec.data(), g3);
-    float* w = ws + s * n * 4 * u;  // per row: z, r, hh, rec_h
-    for (int64_t r = 0; r < n; ++r) {
-      const float* xr = xp.data() + (r * t + tt) * g3;
-      float* rr = rec.data() + r * g3;
-      if (bias)
-        for (int64_t j = 0; j < g3; ++j) rr[j] += bias[g3 + j];
-      float* wz = w + r * 4 * u;
-      float* wr = wz + u;
-      float* wh = wz + 2 * u;
-      float* wrec = wz + 3 * u;
-      for (int64_t j = 0; j < 2 * u; ++j) wz[j] = xr[j] + rr[j];  // z, r pre-activations
-      ew.sigmoid_fwd(wz, wz, 2 * u);
-      for (int64_t j = 0; j < u; ++j) {
-        wrec[j] = rr[2 * u + j];
-        wh[j] = xr[2 * u + j] + wr[j] * wrec[j];
-      }
-      ew.tanh_fwd(wh, wh, u);
-      float* hr = h.data() + r * u;
-      float* out = seq + (r * t + s) * u;
-      for (int64_t j = 0; j < u; ++j) {
-        hr[j] = wz[j] * hr[j] + (1.0f - wz[j]) * wh[j];
-        out[j] = hr[j];
+  const RnnTable& tb = table();
+  const Buf xp = input_projection(a, g3, a.bias);      // bias row 0
+  const float* brec = a.bias ? a.bias + g3 : nullptr;  // bias row 1
+  Buf rp(packed_size(tb, u, g3));
+  tb.pack_b(u, g3, a.recurrent, g3, false, rp.data());
+  float* hs = ws + t * n * 4 * u;
+  over_rows(a, 2 * u * g3, [&](int64_t r0, int64_t r1) {
+    std::vector<float> rec(static_cast<size_t>((r1 - r0) * g3));
+    std::vector<float> hcur(static_cast<size_t>((r1 - r0) * u));  // the state, contiguous rows
+    init_h(a, hs, r0, r1);
+    load_h(a, hs, r0, r1, hcur.data());
+    for (int64_t s = 0; s < t; ++s) {
+      const int64_t tt = time_at(a, s);
+      // rec = h @ U + b_rec (the bias row broadcast as the product's initial value).
+      tb.gemm(r1 - r0, g3, u, hcur.data(), u, rp.data(), brec, 0, rec.data(), g3);
+      for (int64_t r = r0; r < r1; ++r) {
+        float* hp = hcur.data() + (r - r0) * u;
+        float* hn = next_h(a, hs, s, r, 1);
+        float* out = a.packed + r * ps + s * u;
+        if (!step_on(a, r, tt)) {
+          std::memcpy(hn, hp, sizeof(float) * u);
+          if (s > 0)
+            std::memcpy(out, out - u, sizeof(float) * u);
+          else
+            std::fill(out, out + u, 0.0f);
+          continue;
+        }
+        const float* xr = xp.data() + (tt * n + r) * g3;
+        const float* rr = rec.data() + (r - r0) * g3;
+        float* wz = ws + (s * n + r) * 4 * u;
+        float* wr = wz + u;
+        float* wh = wz + 2 * u;
+        float* wrec = wz + 3 * u;
+        for (int64_t j = 0; j < 2 * u; ++j) wz[j] = xr[j] + rr[j];  // z, r pre-activations
+        ew.sigmoid_fwd(wz, wz, 2 * u);
+        for (int64_t j = 0; j < u; ++j) {
+          wrec[j] = rr[2 * u + j];
+          wh[j] = xr[2 * u + j] + wr[j] * wrec[j];
+        }
+        ew.tanh_fwd(wh, wh, u);
+        for (int64_t j = 0; j < u; ++j) {
+          const float h = wz[j] * hp[j] + (1.0f - wz[j]) * wh[j];
+          hp[j] = h;
+          hn[j] = h;
+          out[j] = h;
+        }
       }
     }
-  }
-  std::memcpy(h_last, h.data(), sizeof(float) * n * u);
+  });
 }
 
-void gru_backward(int64_t n, int64_t t, int64_t in, int64_t u, const float* x, const float* kernel,
-                  const float* recurrent, const float* h0, bool go_backwards, const float* seq,
-                  const float* ws, const float* dseq, const float* dh_last, float* dx, float* dkernel,
+void gru_backward(const SeqArgs& a, const float* ws, const float* dpacked, float* dx, float* dkernel,
                   float* drecurrent, float* dbias, float* dh0) {
-  if (n == 0) {  // empty batch: zero weight gradients, nothing else
-    std::fill(dkernel, dkernel + in * 3 * u, 0.0f);
-    std::fill(drecurrent, drecurrent + u * 3 * u, 0.0f);
-    if (dbias) std::fill(dbias, dbias + 2 * 3 * u, 0.0f);
-    return;
-  }
-  const int64_t g3 = 3 * u;
-  std::vector<float> dh(static_cast<size_t>(n * u), 0.0f);
-  if (dh_last) std::memcpy(dh.data(), dh_last, sizeof(float) * n * u);
-  std::vector<float> dxp(static_cast<size_t>(n * t * g3)), drec(static_cast<size_t>(n * g3)),
-      hprev(static_cast<size_t>(n * u)), dbrec(static_cast<size_t>(g3), 0.0f);
-  std::fill(drecurrent, drecurrent + u * g3, 0.0f);
-  for (int64_t s = t - 1; s >= 0; --s) {
-    const int64_t tt = go_backwards ? t - 1 - s : s;
-    const float* w = ws + s * n * 4 * u;
-    for (int64_t r = 0; r < n; ++r) {
-      const float* z = w + r * 4 * u;
-      const float* rg = z + u;
-      const float* hh = z + 2 * u;
-      const float* rech = z + 3 * u;
-      const float* hp = s > 0 ? seq + (r * t + s - 1) * u : (h0 ? h0 + r * u : nullptr);
-      float* hpv = hprev.data() + r * u;
-      for (int64_t j = 0; j < u; ++j) hpv[j] = hp ? hp[j] : 0.0f;
-      float* dhr = dh.data() + r * u;
-      const float* ds = dseq ? dseq + (r * t + s) * u : nullptr;
-      float* dxr = dxp.data() + (r * t + tt) * g3;
-      float* drr = drec.data() + r * g3;
-      for (int64_t j = 0; j < u; ++j) {
-        const float dht = dhr[j] + (ds ? ds[j] : 0.0f);
-        const float dzp = dht * (hpv[j] - hh[j]) * z[j] * (1.0f - z[j]);
-        const float dhhp = dht * (1.0f - z[j]) * (1.0f - hh[j] * hh[j]);
-        const float drp = dhhp * rech[j] * rg[j] * (1.0f - rg[j]);
-        dxr[j] = dzp;
-        dxr[u + j] = drp;
-        dxr[2 * u + j] = dhhp;
-        drr[j] = dzp;
-        drr[u + j] = drp;
-        drr[2 * u + j] = dhhp * rg[j];
-        dhr[j] = dht * z[j];  // direct path; the recurrent GEMM adds the rest below
+  using namespace detail;
+  const int64_t n = a.n, t = a.t, u = a.u, g3 = 3 * u, ps = (t + 1) * u;
+  if (n == 0) return empty_backward(a, g3, 2 * g3, dkernel, drecurrent, dbias);
+  const RnnTable& tb = table();
+  const float* hs = ws + t * n * 4 * u;
+  Buf rtp(packed_size(tb, g3, u));
+  tb.pack_b(g3, u, a.recurrent, g3, true, rtp.data());
+  // Gradients of the input-side and recurrent-side pre-activations, (T*N, 3U) each.
+  Buf dxp(n * t * g3), drec(n * t * g3);
+  const int64_t ldr = padded_ld(g3);
+  over_rows(a, 2 * u * g3, [&](int64_t r0, int64_t r1) {
+    const int64_t rows = r1 - r0;
+    std::vector<float> dh(static_cast<size_t>(rows * u)), dcar(dh.size(), 0.0f);
+    std::vector<float> dr(static_cast<size_t>(rows * ldr));  // this step's drec rows, contiguous
+    for (int64_t r = r0; r < r1; ++r)
+      std::memcpy(dh.data() + (r - r0) * u, dpacked + r * ps + t * u, sizeof(float) * u);
+    for (int64_t s = t - 1; s >= 0; --s) {
+      const int64_t tt = time_at(a, s);
+      for (int64_t r = r0; r < r1; ++r) {
+        float* dhr = dh.data() + (r - r0) * u;
+        float* dcarr = dcar.data() + (r - r0) * u;
+        const float* ds = dpacked + r * ps + s * u;
+        float* dxr = dxp.data() + (tt * n + r) * g3;
+        float* drr = dr.data() + (r - r0) * ldr;
+        float* drg = drec.data() + (tt * n + r) * g3;
+        if (!step_on(a, r, tt)) {
+          for (int64_t j = 0; j < u; ++j) dcarr[j] += ds[j];
+          std::fill(dxr, dxr + g3, 0.0f);
+          std::fill(drr, drr + g3, 0.0f);
+          std::fill(drg, drg + g3, 0.0f);
+          continue;
+        }
+        const float* z = ws + (s * n + r) * 4 * u;
+        const float* rg = z + u;
+        const float* hh = z + 2 * u;
+        const float* rech = z + 3 * u;
+        const float* hp = hs + (tt * n + r) * u;
+        for (int64_t j = 0; j < u; ++j) {
+          const float dht = dhr[j] + dcarr[j] + ds[j];
+          const float dzp = dht * (hp[j] - hh[j]) * z[j] * (1.0f - z[j]);
+          const float dhhp = dht * (1.0f - z[j]) * (1.0f - hh[j] * hh[j]);
+          const float drp = dhhp * rech[j] * rg[j] * (1.0f - rg[j]);
+          dxr[j] = dzp;
+          dxr[u + j] = drp;
+          dxr[2 * u + j] = dhhp;
+          drr[j] = dzp;
+          drr[u + j] = drp;
+          drr[2 * u + j] = dhhp * rg[j];
+          dhr[j] = dht * z[j];  // direct path; the recurrent product adds the rest
+          dcarr[j] = 0.0f;
+        }
+        std::memcpy(drg, drr, sizeof(float) * g3);
       }
-      for (int64_t j = 0; j < g3; ++j) dbrec[j] += drr[j];
+      tb.gemm(rows, u, g3, dr.data(), ldr, rtp.data(), dh.data(), u, dh.data(), u);
     }
-    sgemm(true, false, u, g3, n, 1.0f, hprev.data(), u, drec.data(), g3, 1.0f, drecurrent, g3);
-    sgemm(false, true, n, u, g3, 1.0f, drec.data(), g3, recurrent, g3, 1.0f, dh.data(), u);
-  }
-  sgemm(true, false, in, g3, n * t, 1.0f, x, in, dxp.data(), g3, 0.0f, dkernel, g3);
-  sgemm(false, true, n * t, in, g3, 1.0f, dxp.data(), g3, kernel, g3, 0.0f, dx, in);
+    std::memcpy(dh0 + r0 * u, dh.data(), sizeof(float) * rows * u);
+  });
+  finish_backward(a, g3, dxp.data(), hs, drec.data(), dx, dkernel, drecurrent);
   if (dbias) {
-    std::fill(dbias, dbias + 2 * g3, 0.0f);
-    for (int64_t r = 0; r < n * t; ++r)
-      for (int64_t j = 0; j < g3; ++j) dbias[j] += dxp[r * g3 + j];
-    for (int64_t j = 0; j < g3; ++j) dbias[g3 + j] = dbrec[j];
+    col_sums(dxp.data(), n * t, g3, dbias);
+    col_sums(drec.data(), n * t, g3, dbias + g3);
   }
-  std::memcpy(dh0, dh.data(), sizeof(float) * n * u);
 }
 
 }  // namespace rnn

@@ -1,136 +1,131 @@
-// LSTM sequence forward and backward-through-time (see fastnet/rnn.h).
+// LSTM sequence forward and backward-through-time (see fastnet/rnn.h, rnn_common.h).
 #include <algorithm>
 #include <cstring>
 #include <vector>
 
 #include "fastnet/elementwise.h"
-#include "fastnet/gemm.h"
 #include "fastnet/rnn.h"
+#include "rnn/rnn_common.h"
+#include "rnn/rnn_table.h"
 
 namespace fastnet {
 namespace rnn {
 
-int64_t lstm_workspace_size(int64_t n, int64_t t, int64_t u) { return t * n * 6 * u; }
+// Workspace: gates (T, N, 4U) after activation | c (T, N, U) | tanh(c) (T, N, U) | hs (T, N, U).
+int64_t lstm_workspace_size(int64_t n, int64_t t, int64_t u) { return t * n * 7 * u; }
 
-void lstm_forward(int64_t n, int64_t t, int64_t in, int64_t u, const float* x, const float* kernel,
-                  const float* recurrent, const float* bias, const float* h0, const float* c0,
-                  bool go_backwards, float* seq, float* h_last, float* c_last, float* ws) {
+void lstm_forward(const SeqArgs& a, float* ws) {
+  using namespace detail;
+  const int64_t n = a.n, t = a.t, u = a.u, g4 = 4 * u, ps = (t + 2) * u;
   if (n == 0) return;  // empty batch: nothing to compute (and no null memcpy)
-  const int64_t g4 = 4 * u;
   const auto& ew = elementwise::table();
-  // Input projection of every step at once: xp (N*T, 4U) = x @ kernel + bias.
-  std::vector<float> xp(static_cast<size_t>(n * t * g4));
-  sgemm(false, false, n * t, g4, in, 1.0f, x, in, kernel, g4, 0.0f, xp.data(), g4);
-  if (bias)
-    for (int64_t r = 0; r < n * t; ++r)
-      for (int64_t j = 0; j < g4; ++j) xp[r * g4 + j] += bias[j];
-  std::vector<float> h(static_cast<size_t>(n * u), 0.0f), c(static_cast<size_t>(n * u), 0.0f);
-  if (h0) std::memcpy(h.data(), h0, sizeof(float) * n * u);
-  if (c0) std::memcpy(c.data(), c0, sizeof(float) * n * u);
-  float* gates = ws;            // (T, N, 4U)
-  float* cs = ws + t * n * g4;  // (T, N, U)
-  float* tcs = cs + t * n * u;  // (T, N, U)
-  for (int64_t s = 0; s < t; ++s) {
-    const int64_t tt = go_backwards ? t - 1 - s : s;
-    float* z = gates + s * n * g4;
-    for (int64_t r = 0; r < n; ++r)
-      std::memcpy(z + r * g4, xp.data() + (r * t + tt) * g4, sizeof(float) * g4);
-    sgemm(false, false, n, g4, u, 1.0f, h.data(), u, recurrent, g4, 1.0f, z, g4);
-    float* cn = cs + s * n * u;
-    float* tc = tcs + s * n * u;
-    for (int64_t r = 0; r < n; ++r) {
-      float* zr = z + r * g4;
-      ew.sigmoid_fwd(zr, zr, 2 * u);              // i, f
-      ew.tanh_fwd(zr + 2 * u, zr + 2 * u, u);     // g
-      ew.sigmoid_fwd(zr + 3 * u, zr + 3 * u, u);  // o
-      const float* ig = zr;
-      const float* fg = zr + u;
-      const float* gg = zr + 2 * u;
-      float* cr = cn + r * u;
-      const float* cp = c.data() + r * u;
-      for (int64_t j = 0; j < u; ++j) cr[j] = fg[j] * cp[j] + ig[j] * gg[j];
-    }
-    ew.tanh_fwd(cn, tc, n * u);
-    for (int64_t r = 0; r < n; ++r) {
-      const float* og = z + r * g4 + 3 * u;
-      float* hr = h.data() + r * u;
-      float* out = seq + (r * t + s) * u;
-      for (int64_t j = 0; j < u; ++j) {
-        hr[j] = og[j] * tc[r * u + j];
-        out[j] = hr[j];
+  const RnnTable& tb = table();
+  const Buf xp = input_projection(a, g4, a.bias);
+  Buf rp(packed_size(tb, u, g4));
+  tb.pack_b(u, g4, a.recurrent, g4, false, rp.data());
+  float* gates = ws;
+  float* cs = gates + t * n * g4;
+  float* tcs = cs + t * n * u;
+  float* hs = tcs + t * n * u;
+  over_rows(a, 2 * u * g4, [&](int64_t r0, int64_t r1) {
+    const std::vector<float> zeros(static_cast<size_t>(u), 0.0f);
+    std::vector<float> hcur(static_cast<size_t>((r1 - r0) * u));  // the state, contiguous rows
+    init_h(a, hs, r0, r1);
+    load_h(a, hs, r0, r1, hcur.data());
+    for (int64_t s = 0; s < t; ++s) {
+      const int64_t tt = time_at(a, s);
+      float* z = gates + s * n * g4;
+      // z = xp + h @ U for this thread's rows, straight into the workspace.
+      tb.gemm(r1 - r0, g4, u, hcur.data(), u, rp.data(), xp.data() + (tt * n + r0) * g4, g4, z + r0 * g4, g4);
+      for (int64_t r = r0; r < r1; ++r) {
+        const float* cp = s > 0 ? cs + ((s - 1) * n + r) * u : (a.c0 ? a.c0 + r * u : zeros.data());
+        float* hrow = hcur.data() + (r - r0) * u;
+        float* cn = cs + (s * n + r) * u;
+        float* tc = tcs + (s * n + r) * u;
+        float* hn = next_h(a, hs, s, r, 2);
+        float* out = a.packed + r * ps + s * u;
+        if (!step_on(a, r, tt)) {  // masked: carry the state, repeat the last output
+          std::memcpy(cn, cp, sizeof(float) * u);
+          std::memcpy(hn, hrow, sizeof(float) * u);
+          if (s > 0)
+            std::memcpy(out, out - u, sizeof(float) * u);
+          else
+            std::fill(out, out + u, 0.0f);
+          continue;
+        }
+        float* zr = z + r * g4;
+        ew.sigmoid_fwd(zr, zr, 2 * u);              // i, f
+        ew.tanh_fwd(zr + 2 * u, zr + 2 * u, u);     // g
+        ew.sigmoid_fwd(zr + 3 * u, zr + 3 * u, u);  // o
+        const float *ig = zr, *fg = zr + u, *gg = zr + 2 * u;
+        for (int64_t j = 0; j < u; ++j) cn[j] = fg[j] * cp[j] + ig[j] * gg[j];
+        ew.tanh_fwd(cn, tc, u);
+        const float* og = zr + 3 * u;
+        for (int64_t j = 0; j < u; ++j) {
+          const float h = og[j] * tc[j];
+          hrow[j] = h;
+          hn[j] = h;
+          out[j] = h;
+        }
       }
     }
-    std::memcpy(c.data(), cn, sizeof(float) * n * u);
-  }
-  std::memcpy(h_last, h.data(), sizeof(float) * n * u);
-  std::memcpy(c_last, c.data(), sizeof(float) * n * u);
+    for (int64_t r = r0; r < r1; ++r)
+      std::memcpy(a.packed + r * ps + (t + 1) * u, cs + ((t - 1) * n + r) * u, sizeof(float) * u);
+  });
 }
 
-void lstm_backward(int64_t n, int64_t t, int64_t in, int64_t u, const float* x, const float* kernel,
-                   const float* recurrent, const float* h0, const float* c0, bool go_backwards,
-                   const float* seq, const float* ws, const float* dseq, const float* dh_last,
-                   const float* dc_last, float* dx, float* dkernel, float* drecurrent, float* dbias,
-                   float* dh0, float* dc0) {
-  if (n == 0) {  // empty batch: zero weight gradients, nothing else
-    std::fill(dkernel, dkernel + in * 4 * u, 0.0f);
-    std::fill(drecurrent, drecurrent + u * 4 * u, 0.0f);
-    if (dbias) std::fill(dbias, dbias + 4 * u, 0.0f);
-    return;
-  }
-  const int64_t g4 = 4 * u;
+void lstm_backward(const SeqArgs& a, const float* ws, const float* dpacked, float* dx, float* dkernel,
+                   float* drecurrent, float* dbias, float* dh0, float* dc0) {
+  using namespace detail;
+  const int64_t n = a.n, t = a.t, u = a.u, g4 = 4 * u, ps = (t + 2) * u;
+  if (n == 0) return empty_backward(a, g4, g4, dkernel, drecurrent, dbias);
+  const RnnTable& tb = table();
   const float* gates = ws;
-  const float* cs = ws + t * n * g4;
+  const float* cs = gates + t * n * g4;
   const float* tcs = cs + t * n * u;
-  std::vector<float> dh(static_cast<size_t>(n * u), 0.0f), dc(static_cast<size_t>(n * u), 0.0f);
-  if (dh_last) std::memcpy(dh.data(), dh_last, sizeof(float) * n * u);
-  if (dc_last) std::memcpy(dc.data(), dc_last, sizeof(float) * n * u);
-  std::vector<float> dxp(static_cast<size_t>(n * t * g4));  // gradient of the pre-activations
-  std::vector<float> dz(static_cast<size_t>(n * g4)), hprev(static_cast<size_t>(n * u));
-  std::fill(drecurrent, drecurrent + u * g4, 0.0f);
-  for (int64_t s = t - 1; s >= 0; --s) {
-    const int64_t tt = go_backwards ? t - 1 - s : s;
-    const float* z = gates + s * n * g4;
-    const float* tc = tcs + s * n * u;
-    for (int64_t r = 0; r < n; ++r) {
-      const float* zr = z + r * g4;
-      const float *ig = zr, *fg = zr + u, *gg = zr + 2 * u, *og = zr + 3 * u;
-      const float* cp = s > 0 ? cs + ((s - 1) * n + r) * u : (c0 ? c0 + r * u : nullptr);
-      float* dzr = dz.data() + r * g4;
-      float* dhr = dh.data() + r * u;
-      float* dcr = dc.data() + r * u;
-      const float* ds = dseq ? dseq + (r * t + s) * u : nullptr;
-      for (int64_t j = 0; j < u; ++j) {
-        const float dhj = dhr[j] + (ds ? ds[j] : 0.0f);
-        const float tcj = tc[r * u + j];
-        const float cprev = cp ? cp[j] : 0.0f;
-        const float dcj = dcr[j] + dhj * og[j] * (1.0f - tcj * tcj);
-        dzr[3 * u + j] = dhj * tcj * og[j] * (1.0f - og[j]);    // o
-        dzr[j] = dcj * gg[j] * ig[j] * (1.0f - ig[j]);          // i
-        dzr[u + j] = dcj * cprev * fg[j] * (1.0f - fg[j]);      // f
-        dzr[2 * u + j] = dcj * ig[j] * (1.0f - gg[j] * gg[j]);  // g
-        dcr[j] = dcj * fg[j];
-      }
-      std::memcpy(dxp.data() + (r * t + tt) * g4, dzr, sizeof(float) * g4);
-      const float* hp = s > 0 ? seq + (r * t + s - 1) * u : (h0 ? h0 + r * u : nullptr);
-      if (hp)
-        std::memcpy(hprev.data() + r * u, hp, sizeof(float) * u);
-      else
-        std::fill(hprev.data() + r * u, hprev.data() + (r + 1) * u, 0.0f);
+  const float* hs = tcs + t * n * u;
+  // U^T packed for dh_prev = dz @ U^T.
+  Buf rtp(packed_size(tb, g4, u));
+  tb.pack_b(g4, u, a.recurrent, g4, true, rtp.data());
+  Buf dxp(n * t * g4);  // pre-activation gradients, (T*N, 4U)
+  const int64_t ldz = padded_ld(g4);
+  over_rows(a, 2 * u * g4, [&](int64_t r0, int64_t r1) {
+    const int64_t rows = r1 - r0;
+    // dh: gradient of the state h; dcar: of the last output while masked steps repeat it.
+    std::vector<float> dh(static_cast<size_t>(rows * u)), dc(dh.size()), dcar(dh.size(), 0.0f);
+    std::vector<float> dz(static_cast<size_t>(rows * ldz));  // this step's dz rows, contiguous
+    const std::vector<float> zeros(static_cast<size_t>(u), 0.0f);
+    for (int64_t r = r0; r < r1; ++r) {
+      std::memcpy(dh.data() + (r - r0) * u, dpacked + r * ps + t * u, sizeof(float) * u);
+      std::memcpy(dc.data() + (r - r0) * u, dpacked + r * ps + (t + 1) * u, sizeof(float) * u);
     }
-    // dU += h_prev^T dz ; dh_prev = dz U^T
-    sgemm(true, false, u, g4, n, 1.0f, hprev.data(), u, dz.data(), g4, 1.0f, drecurrent, g4);
-    sgemm(false, true, n, u, g4, 1.0f, dz.data(), g4, recurrent, g4, 0.0f, dh.data(), u);
-  }
-  // Input projection gradients, all steps at once.
-  sgemm(true, false, in, g4, n * t, 1.0f, x, in, dxp.data(), g4, 0.0f, dkernel, g4);
-  sgemm(false, true, n * t, in, g4, 1.0f, dxp.data(), g4, kernel, g4, 0.0f, dx, in);
-  if (dbias) {
-    std::fill(dbias, dbias + g4, 0.0f);
-    for (int64_t r = 0; r < n * t; ++r)
-      for (int64_t j = 0; j < g4; ++j) dbias[j] += dxp[r * g4 + j];
-  }
-  std::memcpy(dh0, dh.data(), sizeof(float) * n * u);
-  std::memcpy(dc0, dc.data(), sizeof(float) * n * u);
+    for (int64_t s = t - 1; s >= 0; --s) {
+      const int64_t tt = time_at(a, s);
+      for (int64_t r = r0; r < r1; ++r) {
+        float* dhr = dh.data() + (r - r0) * u;
+        float* dcr = dc.data() + (r - r0) * u;
+        float* dcarr = dcar.data() + (r - r0) * u;
+        const float* ds = dpacked + r * ps + s * u;
+        float* dzr = dz.data() + (r - r0) * ldz;
+        float* dxr = dxp.data() + (tt * n + r) * g4;
+        if (!step_on(a, r, tt)) {
+          for (int64_t j = 0; j < u; ++j) dcarr[j] += ds[j];
+          std::fill(dzr, dzr + g4, 0.0f);
+          std::fill(dxr, dxr + g4, 0.0f);
+          continue;
+        }
+        const float* cp = s > 0 ? cs + ((s - 1) * n + r) * u : (a.c0 ? a.c0 + r * u : zeros.data());
+        tb.lstm_bwd_row(u, gates + (s * n + r) * g4, tcs + (s * n + r) * u, cp, ds, dhr, dcarr, dcr, dzr);
+        std::memcpy(dxr, dzr, sizeof(float) * g4);
+      }
+      // dh_prev = dz @ U^T (+ the carried dh of masked rows, whose dz is zero).
+      tb.gemm(rows, u, g4, dz.data(), ldz, rtp.data(), dh.data(), u, dh.data(), u);
+    }
+    std::memcpy(dh0 + r0 * u, dh.data(), sizeof(float) * rows * u);
+    std::memcpy(dc0 + r0 * u, dc.data(), sizeof(float) * rows * u);
+  });
+  finish_backward(a, g4, dxp.data(), hs, dxp.data(), dx, dkernel, drecurrent);
+  if (dbias) col_sums(dxp.data(), n * t, g4, dbias);
 }
 
 }  // namespace rnn

@@ -1,11 +1,16 @@
 """Recurrent layers: SimpleRNN, LSTM, GRU (Keras weight layouts and gate
 orders), Bidirectional and TimeDistributed.
 
-LSTM and GRU (reset_after=True) without a mask run the C++ sequence kernels
-(fastnet.ops.lstm_sequence / gru_sequence). TEMP: SimpleRNN, GRU with
-reset_after=False and masked LSTM/GRU run the time loop in Python over
-fastnet.ops (one GEMM for the input projection of all steps, then per step one
-GEMM with the recurrent kernel) until their kernels land.
+SimpleRNN (tanh, relu, sigmoid or linear), LSTM and GRU (reset_after=True) with
+their default activations run the C++ sequence kernels (fastnet.ops.simple_rnn_sequence,
+lstm_sequence, gru_sequence), masked or not, forwards or backwards. Other
+configurations (GRU reset_after=False, other activations, non-float32 inputs) run the
+time loop in Python over fastnet.ops (one GEMM for the input projection of all steps,
+then per step one GEMM with the recurrent kernel).
+
+Masks follow Keras (backend.rnn): at a masked step the state is carried and the output
+repeats the previous output (zeros before the first step); with zero_output_for_mask
+(which Bidirectional sets when returning sequences) masked outputs are zeros instead.
 """
 
 from __future__ import annotations
@@ -28,7 +33,8 @@ class _RNN(Layer):
                  bias_regularizer=None, activity_regularizer=None, kernel_constraint=None,
                  recurrent_constraint=None, bias_constraint=None, dropout=0.0,
                  recurrent_dropout=0.0, return_sequences=False, return_state=False,
-                 go_backwards=False, stateful=False, unroll=False, seed=None, **kwargs):
+                 go_backwards=False, stateful=False, unroll=False, seed=None,
+                 zero_output_for_mask=False, **kwargs):
         self._extra_init(kwargs)
         super().__init__(**kwargs)
         if not isinstance(units, int) or units <= 0:
@@ -50,6 +56,7 @@ class _RNN(Layer):
         self.return_state = return_state
         self.go_backwards = go_backwards
         self.stateful = stateful
+        self.zero_output_for_mask = zero_output_for_mask
         self.supports_masking = True
         self.input_spec = InputSpec(ndim=3)
 
@@ -82,6 +89,10 @@ class _RNN(Layer):
 
     def call(self, inputs, mask=None, training=None, initial_state=None):
         x = ops.convert_to_tensor(inputs)
+        if isinstance(mask, (list, tuple)):
+            mask = mask[0]
+        if self._fusable(x):
+            return self._fused_call(x, mask, initial_state)
         batch, steps = x.shape[0], x.shape[1]
         states = list(initial_state) if initial_state is not None else self._initial_states(batch)
         if isinstance(initial_state, ops.Tensor):
@@ -100,7 +111,40 @@ class _RNN(Layer):
                 new_states = [ns * m + s * (1.0 - m) for ns, s in zip(new_states, states)]
             out, states = new_out, new_states
             outputs.append(out)
-        result = ops.stack(outputs, axis=1) if self.return_sequences else out
+        if not outputs:  # no time steps: the output is the zero initial output
+            result = ops.zeros((batch, 0, self.units)) if self.return_sequences else out
+            return [result] + list(states) if self.return_state else result
+        seq = ops.stack(outputs, axis=1)
+        return self._assemble(seq, list(states), mask)
+
+    # -- the C++ sequence kernels ------------------------------------------------------
+    def _fusable(self, x):
+        from fastnet import activations as A
+
+        return (x.dtype == "float32" and x.ndim == 3 and x.shape[1] > 0
+                and self.activation is A.tanh and self.recurrent_activation is A.sigmoid)
+
+    def _fused_call(self, x, mask, initial_state):
+        if initial_state is None:
+            states = []
+        elif isinstance(initial_state, (list, tuple)):
+            states = list(initial_state)
+        else:
+            states = [initial_state]
+        packed = self._run_kernel(x, states, mask)
+        steps = x.shape[1]
+        finals = [packed[:, steps + i, :] for i in range(len(self._state_names()))]
+        return self._assemble(packed[:, :steps, :], finals, mask)
+
+    def _assemble(self, seq, states, mask):
+        """The layer's result from the outputs in processing order and the final states."""
+        if mask is not None and self.zero_output_for_mask:
+            m = ops.cast(ops.convert_to_tensor(mask), "float32")
+            if self.go_backwards:
+                m = ops.flip(m, axis=1)
+            seq = seq * ops.expand_dims(m, -1)
+        steps = seq.shape[1]
+        result = seq if self.return_sequences else seq[:, steps - 1, :]
         if self.return_state:
             return [result] + list(states)
         return result
@@ -135,6 +179,24 @@ class _RNN(Layer):
 class SimpleRNN(_RNN):
     gates = 1
 
+    def _kernel_activation(self):
+        from fastnet import activations as A
+
+        for name, fn in (("tanh", A.tanh), ("relu", A.relu), ("sigmoid", A.sigmoid),
+                         ("linear", A.linear)):
+            if self.activation is fn:
+                return name
+        return None
+
+    def _fusable(self, x):
+        return (x.dtype == "float32" and x.ndim == 3 and x.shape[1] > 0
+                and self._kernel_activation() is not None)
+
+    def _run_kernel(self, x, states, mask):
+        return ops.simple_rnn_sequence(x, self.kernel, self.recurrent_kernel, self.bias,
+                                       states[0] if states else None, self.go_backwards,
+                                       mask=mask, activation=self._kernel_activation())
+
     def _step(self, xp, states):
         h = self.activation(xp + ops.matmul(states[0], self.recurrent_kernel))
         return h, [h]
@@ -168,23 +230,10 @@ class LSTM(_RNN):
     def _state_names(self):
         return ["h", "c"]
 
-    def call(self, inputs, mask=None, training=None, initial_state=None):
-        from fastnet import activations as A
-
-        x = ops.convert_to_tensor(inputs)
-        fused = (mask is None and x.dtype == "float32" and x.shape[1] > 0
-                 and self.activation is A.tanh and self.recurrent_activation is A.sigmoid)
-        if not fused:
-            return super().call(inputs, mask=mask, training=training, initial_state=initial_state)
-        h0 = c0 = None
-        if initial_state is not None:
-            h0, c0 = list(initial_state)
-        packed = ops.lstm_sequence(x, self.kernel, self.recurrent_kernel, self.bias, h0, c0,
-                                   self.go_backwards)
-        steps = x.shape[1]
-        h, c = packed[:, steps, :], packed[:, steps + 1, :]
-        out = packed[:, :steps, :] if self.return_sequences else h
-        return [out, h, c] if self.return_state else out
+    def _run_kernel(self, x, states, mask):
+        h0, c0 = states if states else (None, None)
+        return ops.lstm_sequence(x, self.kernel, self.recurrent_kernel, self.bias, h0, c0,
+                                 self.go_backwards, mask=mask)
 
     def _step(self, xp, states):
         h, c = states
@@ -213,23 +262,12 @@ class GRU(_RNN):
     def _input_bias(self):
         return self.bias[0] if self.reset_after else self.bias
 
-    def call(self, inputs, mask=None, training=None, initial_state=None):
-        from fastnet import activations as A
+    def _fusable(self, x):
+        return self.reset_after and super()._fusable(x)
 
-        x = ops.convert_to_tensor(inputs)
-        fused = (mask is None and self.reset_after and x.dtype == "float32" and x.shape[1] > 0
-                 and self.activation is A.tanh and self.recurrent_activation is A.sigmoid)
-        if not fused:
-            return super().call(inputs, mask=mask, training=training, initial_state=initial_state)
-        h0 = None
-        if initial_state is not None:
-            h0 = initial_state[0] if isinstance(initial_state, (list, tuple)) else initial_state
-        packed = ops.gru_sequence(x, self.kernel, self.recurrent_kernel, self.bias, h0,
-                                  self.go_backwards)
-        steps = x.shape[1]
-        h = packed[:, steps, :]
-        out = packed[:, :steps, :] if self.return_sequences else h
-        return [out, h] if self.return_state else out
+    def _run_kernel(self, x, states, mask):
+        return ops.gru_sequence(x, self.kernel, self.recurrent_kernel, self.bias,
+                                states[0] if states else None, self.go_backwards, mask=mask)
 
     def _step(self, xp, states):
         h = states[0]
@@ -272,6 +310,10 @@ class Bidirectional(Layer):
             "forward_") else layer.name
         self.merge_mode = merge_mode
         self.return_sequences = layer.return_sequences
+        # As Keras: with sequences returned, masked steps output zeros in both directions.
+        for lyr in (self.forward_layer, self.backward_layer):
+            if hasattr(lyr, "zero_output_for_mask"):
+                lyr.zero_output_for_mask = self.return_sequences
 
     def call(self, inputs, mask=None, training=None):
         kwargs = {"mask": mask} if mask is not None else {}

@@ -337,13 +337,25 @@ def dropout(x, rate, noise_shape=None, seed=None):
     return random.dropout(x, rate, noise_shape=noise_shape, seed=seed)
 
 
+def _mask_array(mask, x):
+    """A recurrent kernel's mask argument: None, or C-contiguous bool (N, T) numpy."""
+    if mask is None:
+        return None
+    m = np.asarray(mask._value if isinstance(mask, Tensor) else mask)
+    if m.dtype != np.bool_ and m.dtype != np.uint8:
+        m = m.astype(bool)
+    return np.ascontiguousarray(m)
+
+
 @op
 def lstm_sequence(inputs, kernel, recurrent_kernel, bias=None, initial_h=None, initial_c=None,
-                  go_backwards=False):
+                  go_backwards=False, mask=None):
     """Whole-sequence LSTM (gates i, f, c, o; tanh / sigmoid) on the C++ kernel.
 
     Returns ``packed`` (N, T+2, U): ``packed[:, :T]`` the outputs in processing order,
     ``packed[:, T]`` the last h, ``packed[:, T+1]`` the last c. Slice it (differentiably).
+    ``mask`` (N, T) bool, in input time order: at a False step the state is carried and
+    the output repeats the previous output (zeros before the first step), as Keras.
     """
     from fastnet.kernels import rnn as R
 
@@ -357,18 +369,51 @@ def lstm_sequence(inputs, kernel, recurrent_kernel, bias=None, initial_h=None, i
     rv = np.ascontiguousarray(rk._value, dtype=np.float32)
     hv = None if h0 is None else np.ascontiguousarray(h0._value, dtype=np.float32)
     cv = None if c0 is None else np.ascontiguousarray(c0._value, dtype=np.float32)
+    mv = _mask_array(mask, x)
     packed, ws = R.lstm_forward(xv, kv, rv,
                                 None if b is None else np.ascontiguousarray(b._value, np.float32),
-                                hv, cv, bool(go_backwards))
+                                hv, cv, bool(go_backwards), mv)
 
     def backward(g):
         dx, dk, dr, db, dh0, dc0 = R.lstm_backward(
             xv, kv, rv, hv, cv, bool(go_backwards), packed, ws,
-            np.ascontiguousarray(g._value, dtype=np.float32), b is not None)
+            np.ascontiguousarray(g._value, dtype=np.float32), b is not None, mv)
         return (Tensor(dx), Tensor(dk), Tensor(dr), None if db is None else Tensor(db),
                 None if h0 is None else Tensor(dh0), None if c0 is None else Tensor(dc0))
 
     return make(packed, (x, k, rk, b, h0, c0), backward)
+
+
+@op
+def simple_rnn_sequence(inputs, kernel, recurrent_kernel, bias=None, initial_h=None,
+                        go_backwards=False, mask=None, activation="tanh"):
+    """Whole-sequence SimpleRNN, h_t = act(x_t @ kernel + h_{t-1} @ recurrent_kernel + bias)
+    with act one of "tanh", "relu", "sigmoid", "linear", on the C++ kernel. Returns
+    ``packed`` (N, T+1, U): the outputs in processing order, then h_T; ``mask`` as
+    lstm_sequence."""
+    from fastnet.kernels import rnn as R
+
+    x = _float(inputs)
+    k, rk = _t(kernel), _t(recurrent_kernel)
+    b = None if bias is None else _t(bias)
+    h0 = None if initial_h is None else _t(initial_h)
+    xv = np.ascontiguousarray(x._value, dtype=np.float32)
+    kv = np.ascontiguousarray(k._value, dtype=np.float32)
+    rv = np.ascontiguousarray(rk._value, dtype=np.float32)
+    hv = None if h0 is None else np.ascontiguousarray(h0._value, dtype=np.float32)
+    mv = _mask_array(mask, x)
+    packed, ws = R.simple_rnn_forward(
+        xv, kv, rv, None if b is None else np.ascontiguousarray(b._value, np.float32), hv,
+        bool(go_backwards), mv, activation)
+
+    def backward(g):
+        dx, dk, dr, db, dh0 = R.simple_rnn_backward(
+            xv, kv, rv, hv, bool(go_backwards), packed, ws,
+            np.ascontiguousarray(g._value, np.float32), b is not None, mv, activation)
+        return (Tensor(dx), Tensor(dk), Tensor(dr), None if db is None else Tensor(db),
+                None if h0 is None else Tensor(dh0))
+
+    return make(packed, (x, k, rk, b, h0), backward)
 
 
 def batch_norm_train(x, gamma=None, beta=None, epsilon=1e-3):
@@ -456,9 +501,10 @@ def layer_norm(x, gamma=None, beta=None, epsilon=1e-3):
 
 @op
 def gru_sequence(inputs, kernel, recurrent_kernel, bias=None, initial_h=None,
-                 go_backwards=False):
+                 go_backwards=False, mask=None):
     """Whole-sequence GRU (Keras reset_after=True: bias (2, 3U); gates z, r, h) on the C++
-    kernel. Returns ``packed`` (N, T+1, U): the outputs in processing order, then h_T."""
+    kernel. Returns ``packed`` (N, T+1, U): the outputs in processing order, then h_T;
+    ``mask`` as lstm_sequence."""
     from fastnet.kernels import rnn as R
 
     x = _float(inputs)
@@ -469,14 +515,15 @@ def gru_sequence(inputs, kernel, recurrent_kernel, bias=None, initial_h=None,
     kv = np.ascontiguousarray(k._value, dtype=np.float32)
     rv = np.ascontiguousarray(rk._value, dtype=np.float32)
     hv = None if h0 is None else np.ascontiguousarray(h0._value, dtype=np.float32)
+    mv = _mask_array(mask, x)
     packed, ws = R.gru_forward(xv, kv, rv,
                                None if b is None else np.ascontiguousarray(b._value, np.float32),
-                               hv, bool(go_backwards))
+                               hv, bool(go_backwards), mv)
 
     def backward(g):
         dx, dk, dr, db, dh0 = R.gru_backward(xv, kv, rv, hv, bool(go_backwards), packed, ws,
                                              np.ascontiguousarray(g._value, np.float32),
-                                             b is not None)
+                                             b is not None, mv)
         return (Tensor(dx), Tensor(dk), Tensor(dr), None if db is None else Tensor(db),
                 None if h0 is None else Tensor(dh0))
 

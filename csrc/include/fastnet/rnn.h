@@ -1,52 +1,61 @@
-// LSTM over a whole sequence (Keras layout and gate order i, f, c, o; activation tanh,
-// recurrent activation sigmoid), forward and backward-through-time in C++:
-// the input projection of all steps is one GEMM, then per step one GEMM with the
-// recurrent kernel and the fused gate update (vectorized sigmoid/tanh from
-// fastnet/elementwise.h).
+// Recurrent layers over a whole sequence, forward and backward-through-time in C++:
+// LSTM (Keras gate order i, f, c, o), GRU (Keras reset_after=True: z, r, h) and
+// SimpleRNN, all with Keras's weight layouts, optional masks and go_backwards.
 //
-//   x (N, T, I), kernel (I, 4U), recurrent (U, 4U), bias (4U) or null, h0/c0 (N, U) or null
-//   seq (N, T, U): outputs in processing order (reversed time when go_backwards, as Keras)
-//   ws: workspace kept for the backward: gates (T, N, 4U) after activation,
-//       c (T, N, U), tanh(c) (T, N, U)  -> ws floats = T*N*6U
+// Structure (csrc/rnn/rnn_common.h): the input projection of all steps is one GEMM;
+// per step one small GEMM with the recurrent kernel (packed once per call, per-ISA
+// leaf in csrc/rnn/rnn_leaf.h) and the fused gate update; the batch rows are split
+// between threads once for the whole sequence. The backward runs the step loop for
+// the gate gradients and the state gradient, then the weight gradients are three
+// GEMMs over all steps (input kernel, recurrent kernel, dx).
+//
+// Masks: (N, T) bytes (0 = skip), in input time order. At a skipped step the state is
+// carried unchanged and the output repeats the previous output (zeros before the first
+// step), as Keras's backend.rnn with zero_output_for_mask=False.
 #pragma once
 #include <cstdint>
 
 namespace fastnet {
 namespace rnn {
 
+enum class Activation : int { Tanh = 0, Relu = 1, Sigmoid = 2, Linear = 3 };
+
+struct SeqArgs {
+  int64_t n = 0, t = 0, in = 0, u = 0;
+  const float* x = nullptr;          // (N, T, I)
+  const float* kernel = nullptr;     // (I, gU)
+  const float* recurrent = nullptr;  // (U, gU)
+  const float* bias = nullptr;       // LSTM (4U), GRU (2, 3U), SimpleRNN (U), or null
+  const float* h0 = nullptr;         // (N, U) or null (zeros)
+  const float* c0 = nullptr;         // LSTM only: (N, U) or null (zeros)
+  const uint8_t* mask = nullptr;     // (N, T) or null
+  bool go_backwards = false;
+  Activation activation = Activation::Tanh;  // SimpleRNN only
+  // (N, T + S, U): outputs in processing order (reversed time when go_backwards, as
+  // Keras), then the S final states (LSTM h, c; GRU and SimpleRNN h). Written by the
+  // forward, read by nobody else.
+  float* packed = nullptr;
+};
+
+// Workspace floats kept from forward to backward (contents are private to the kernel):
+//   LSTM T*N*7U, GRU T*N*5U, SimpleRNN T*N*2U.
 int64_t lstm_workspace_size(int64_t n, int64_t t, int64_t u);
-
-void lstm_forward(int64_t n, int64_t t, int64_t i, int64_t u, const float* x, const float* kernel,
-                  const float* recurrent, const float* bias, const float* h0, const float* c0,
-                  bool go_backwards, float* seq, float* h_last, float* c_last, float* ws);
-
-// dseq (N, T, U) or null, dh_last/dc_last (N, U) or null. Outputs: dx (N, T, I),
-// dkernel (I, 4U), drecurrent (U, 4U), dbias (4U) or null, dh0/dc0 (N, U).
-void lstm_backward(int64_t n, int64_t t, int64_t i, int64_t u, const float* x, const float* kernel,
-                   const float* recurrent, const float* h0, const float* c0, bool go_backwards,
-                   const float* seq, const float* ws, const float* dseq, const float* dh_last,
-                   const float* dc_last, float* dx, float* dkernel, float* drecurrent, float* dbias,
-                   float* dh0, float* dc0);
-
-}  // namespace rnn
-}  // namespace fastnet
-
-namespace fastnet {
-namespace rnn {
-
-// GRU, Keras reset_after=True layout: kernel (I, 3U), recurrent (U, 3U), bias (2, 3U)
-// (row 0 input bias, row 1 recurrent bias) or null; gates z, r, h;
-// h_t = z*h + (1-z)*tanh(x_h + r*(h@U_h + b_rh)). ws floats = T*N*4U (z, r, hh, rec_h).
 int64_t gru_workspace_size(int64_t n, int64_t t, int64_t u);
+int64_t simple_rnn_workspace_size(int64_t n, int64_t t, int64_t u);
 
-void gru_forward(int64_t n, int64_t t, int64_t i, int64_t u, const float* x, const float* kernel,
-                 const float* recurrent, const float* bias, const float* h0, bool go_backwards, float* seq,
-                 float* h_last, float* ws);
+void lstm_forward(const SeqArgs& a, float* ws);
+void gru_forward(const SeqArgs& a, float* ws);
+void simple_rnn_forward(const SeqArgs& a, float* ws);
 
-void gru_backward(int64_t n, int64_t t, int64_t i, int64_t u, const float* x, const float* kernel,
-                  const float* recurrent, const float* h0, bool go_backwards, const float* seq,
-                  const float* ws, const float* dseq, const float* dh_last, float* dx, float* dkernel,
+// a: the forward's arguments (same mask); dpacked: gradient of packed (N, T + S, U).
+// Outputs: dx (N, T, I), dkernel (I, gU), drecurrent (U, gU), dbias (bias's shape) or
+// null, dh0 (N, U), dc0 (N, U, LSTM only).
+void lstm_backward(const SeqArgs& a, const float* ws, const float* dpacked, float* dx, float* dkernel,
+                   float* drecurrent, float* dbias, float* dh0, float* dc0);
+void gru_backward(const SeqArgs& a, const float* ws, const float* dpacked, float* dx, float* dkernel,
                   float* drecurrent, float* dbias, float* dh0);
+void simple_rnn_backward(const SeqArgs& a, const float* ws, const float* dpacked, float* dx, float* dkernel,
+                         float* drecurrent, float* dbias, float* dh0);
 
 }  // namespace rnn
 }  // namespace fastnet

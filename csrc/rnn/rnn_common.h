@@ -1,0 +1,192 @@
+// Shared pieces of the recurrent drivers (lstm.cpp, gru.cpp, simple_rnn.cpp). Internal.
+//
+// Every driver has the same shape:
+//  * the input projection of all steps is one GEMM, xp (N*T, gU) = x @ kernel (+ bias);
+//  * the recurrent kernel is packed once per call (rnn_table.h) for the per-step product;
+//  * the batch rows are split between the pool's threads once per sequence: a row's
+//    recurrence only depends on itself, so each thread runs all T steps on its own rows
+//    with no synchronisation between steps;
+//  * per-step matrices are time-major, (T, N, .), so that one step's rows are one
+//    contiguous block streaming through the cache: xp, the gate gradients, and hs, the
+//    hidden state before each step (kept in the workspace), with which the backward
+//    computes the recurrent kernel's gradient as one GEMM over all steps, hs^T @ dgates;
+//  * each thread keeps its rows' current state contiguous for the step product.
+// Masks (N, T), in input time order: at a false step the state is carried unchanged and
+// the output repeats the previous step's output (zeros before the first step), as Keras.
+#pragma once
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "fastnet/gemm.h"
+#include "fastnet/rnn.h"
+#include "fastnet/threads.h"
+#include "rnn/rnn_table.h"
+
+namespace fastnet {
+namespace rnn {
+namespace detail {
+
+// An uninitialised float buffer (std::vector would zero megabytes it then overwrites).
+class Buf {
+ public:
+  explicit Buf(int64_t n) : p_(new float[static_cast<size_t>(n > 0 ? n : 1)]) {}
+  float* data() { return p_.get(); }
+  const float* data() const { return p_.get(); }
+
+ private:
+  std::unique_ptr<float[]> p_;
+};
+
+// Row stride of the per-thread A operands of the step products: one cache line more
+// than the row so the rows of a register tile do not fall into the same L1 sets.
+inline int64_t padded_ld(int64_t cols) { return cols + 16; }
+
+// Copies the state rows [r0, r1) of the first step (h0 or zeros, see init_h) into the
+// thread's contiguous state buffer (rows x U).
+inline void load_h(const SeqArgs& a, const float* hs, int64_t r0, int64_t r1, float* hcur) {
+  const int64_t first = a.go_backwards ? a.t - 1 : 0;
+  for (int64_t r = r0; r < r1; ++r)
+    std::memcpy(hcur + (r - r0) * a.u, hs + (first * a.n + r) * a.u, sizeof(float) * a.u);
+}
+
+inline int64_t time_at(const SeqArgs& a, int64_t s) { return a.go_backwards ? a.t - 1 - s : s; }
+
+inline bool step_on(const SeqArgs& a, int64_t r, int64_t tt) {
+  return a.mask == nullptr || a.mask[r * a.t + tt] != 0;
+}
+
+// Runs fn(r0, r1) over a partition of the batch rows, one contiguous block per thread.
+// flops_per_step sizes the decision: tiny problems stay on the calling thread.
+template <class F>
+void over_rows(const SeqArgs& a, int64_t flops_per_row_step, F&& fn) {
+  const int64_t work = a.n * a.t * flops_per_row_step;
+  int nt = threads::num_threads();
+  if (work < (int64_t{1} << 18) || a.n < 2) nt = 1;
+  if (nt > a.n) nt = static_cast<int>(a.n);
+  if (nt <= 1) {
+    fn(int64_t{0}, a.n);
+    return;
+  }
+  threads::parallel_run(nt, [&](int tid, int nth) {
+    const int64_t r0 = a.n * tid / nth, r1 = a.n * (tid + 1) / nth;
+    if (r0 < r1) fn(r0, r1);
+  });
+}
+
+// Column sums of a (rows x cols) matrix into out (overwritten), split over column blocks.
+inline void col_sums(const float* m, int64_t rows, int64_t cols, float* out) {
+  threads::parallel_for(cols, 64, [&](int64_t c0, int64_t c1) {
+    std::fill(out + c0, out + c1, 0.0f);
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t j = c0; j < c1; ++j) out[j] += m[r * cols + j];
+  });
+}
+
+// Where the state after step s goes: the next step's hs slot, or the final-state row
+// of the packed output after the last step.
+inline float* next_h(const SeqArgs& a, float* hs, int64_t s, int64_t r, int64_t states) {
+  if (s + 1 < a.t) return hs + (time_at(a, s + 1) * a.n + r) * a.u;
+  return a.packed + r * (a.t + states) * a.u + a.t * a.u;
+}
+
+// Writes h0 (or zeros) into the hs slot of the first processed step for rows [r0, r1).
+inline void init_h(const SeqArgs& a, float* hs, int64_t r0, int64_t r1) {
+  const int64_t first = time_at(a, 0);
+  for (int64_t r = r0; r < r1; ++r) {
+    float* dst = hs + (first * a.n + r) * a.u;
+    if (a.h0)
+      std::memcpy(dst, a.h0 + r * a.u, sizeof(float) * a.u);
+    else
+      std::fill(dst, dst + a.u, 0.0f);
+  }
+}
+
+// x (N, T, I) -> time-major (T, N, I).
+inline Buf time_major(const SeqArgs& a) {
+  Buf xt(a.t * a.n * a.in);
+  float* dst = xt.data();
+  threads::parallel_for(
+      a.n, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, a.t * a.in)), [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; ++r)
+          for (int64_t tt = 0; tt < a.t; ++tt)
+            std::memcpy(dst + (tt * a.n + r) * a.in, a.x + (r * a.t + tt) * a.in, sizeof(float) * a.in);
+      });
+  return xt;
+}
+
+// C (m x n) = ADD + A (m x k, row stride lda) @ op(B) on the recurrent leaf, for the tall
+// products (m = N*T rows): B is packed once, A is read in place (no packing pass), the
+// rows are split in blocks across the pool. op(B) = B (k x n, ldb) or, with trans_b, the
+// transpose of B given as n x k. ADD as RnnTable::gemm (ld_add 0 broadcasts a bias row).
+inline void tall_gemm(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b,
+                      int64_t ldb, bool trans_b, const float* add, int64_t ld_add, float* c, int64_t ldc) {
+  const RnnTable& tb = table();
+  Buf bp(packed_size(tb, k, n));
+  tb.pack_b(k, n, b, ldb, trans_b, bp.data());
+  threads::parallel_for((m + 63) / 64, 1, [&](int64_t b0, int64_t b1) {
+    const int64_t r0 = b0 * 64, r1 = std::min(m, b1 * 64);
+    for (int64_t r = r0; r < r1; r += 64) {
+      const int64_t rows = std::min<int64_t>(64, r1 - r);
+      tb.gemm(rows, n, k, a + r * lda, lda, bp.data(), add ? add + r * ld_add : nullptr, ld_add, c + r * ldc,
+              ldc);
+    }
+  });
+}
+
+// xp (T*N, g) = x @ kernel (+ bias row), time-major.
+inline Buf input_projection(const SeqArgs& a, int64_t g, const float* bias) {
+  Buf xp(a.n * a.t * g);
+  const Buf xt = time_major(a);
+  tall_gemm(a.n * a.t, g, a.in, xt.data(), a.in, a.kernel, g, false, bias, 0, xp.data(), g);
+  return xp;
+}
+
+// The weight and input gradients after the step loop, each one GEMM over all steps
+// (time-major rows): dkernel = x^T dxp, dx = dxp kernel^T, drecurrent = hs^T drec.
+inline void finish_backward(const SeqArgs& a, int64_t g, const float* dxp, const float* hs, const float* drec,
+                            float* dx, float* dkernel, float* drecurrent) {
+  const int64_t rows = a.n * a.t, in = a.in, u = a.u;
+  const Buf xt = time_major(a);
+  if (drec == dxp) {
+    // One GEMM for both kernels: [x | hs]^T @ dxp, so dxp is streamed (and packed) once.
+    const int64_t w = in + u;
+    Buf xh(rows * w), out(w * g);
+    float* p = xh.data();
+    threads::parallel_for(rows, std::max<int64_t>(1, 16384 / w), [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) {
+        std::memcpy(p + r * w, xt.data() + r * in, sizeof(float) * in);
+        std::memcpy(p + r * w + in, hs + r * u, sizeof(float) * u);
+      }
+    });
+    sgemm(true, false, w, g, rows, 1.0f, xh.data(), w, dxp, g, 0.0f, out.data(), g);
+    std::memcpy(dkernel, out.data(), sizeof(float) * in * g);
+    std::memcpy(drecurrent, out.data() + in * g, sizeof(float) * u * g);
+  } else {
+    sgemm(true, false, in, g, rows, 1.0f, xt.data(), in, dxp, g, 0.0f, dkernel, g);
+    sgemm(true, false, u, g, rows, 1.0f, hs, u, drec, g, 0.0f, drecurrent, g);
+  }
+  Buf dxt(rows * in);
+  tall_gemm(rows, in, g, dxp, g, a.kernel, g, true, nullptr, 0, dxt.data(), in);
+  const float* src = dxt.data();
+  threads::parallel_for(
+      a.n, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, a.t * in)), [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; ++r)
+          for (int64_t tt = 0; tt < a.t; ++tt)
+            std::memcpy(dx + (r * a.t + tt) * in, src + (tt * a.n + r) * in, sizeof(float) * in);
+      });
+}
+
+// Empty batch: zero weight gradients, nothing else.
+inline void empty_backward(const SeqArgs& a, int64_t g, int64_t bias_size, float* dkernel, float* drecurrent,
+                           float* dbias) {
+  std::fill(dkernel, dkernel + a.in * g, 0.0f);
+  std::fill(drecurrent, drecurrent + a.u * g, 0.0f);
+  if (dbias) std::fill(dbias, dbias + bias_size, 0.0f);
+}
+
+}  // namespace detail
+}  // namespace rnn
+}  // namespace fastnet
