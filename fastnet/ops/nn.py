@@ -48,8 +48,9 @@ def _kernel_unary(name, x, diff_grad, param=None):
 
     def backward(g):
         gv = g._value
-        if RECORDING or gv.dtype != np.float32 or not gv.flags.c_contiguous:
+        if RECORDING or gv.dtype != np.float32:
             return (diff_grad(g, x, y),)  # differentiable path for nested tapes
+        gv = np.ascontiguousarray(gv)  # e.g. sum's broadcast upstream gradient
         dx = np.empty_like(gv)
         K.activation_backward(name, out if name in ("sigmoid", "tanh") else v, gv, dx, param)
         return (Tensor(dx),)
@@ -276,10 +277,10 @@ def softmax(x, axis=-1):
         y = None
 
         def kbackward(g):
-            if RECORDING or not _kernel_ok(g._value):
+            if RECORDING or g._value.dtype != np.float32:
                 return (y * (g - m.sum(g * y, axis=-1, keepdims=True)),)
             dx = np.empty_like(out)
-            K.softmax_backward(out, g._value, dx)
+            K.softmax_backward(out, np.ascontiguousarray(g._value), dx)
             return (Tensor(dx),)
 
         y = make(out, (x,), kbackward)
@@ -336,10 +337,10 @@ def bias_add(x, bias, _inplace=False):
 
         def backward(g):
             gv = g._value
-            if RECORDING or gv.dtype != np.float32 or not gv.flags.c_contiguous:
+            if RECORDING or gv.dtype != np.float32:
                 return (g, m.sum(g, axis=tuple(range(g.ndim - 1))))
             db = np.empty(bv.shape, np.float32)
-            K.bias_grad(gv, db)
+            K.bias_grad(np.ascontiguousarray(gv), db)
             return (g, Tensor(db))
 
         return make(out, (x, b), backward)
