@@ -565,3 +565,27 @@ def test_new_kernel_argument_checks():
         K.bias_grad(o, np.zeros(2, np.float32))
     with pytest.raises(ValueError, match="Arguments `target` and `output` must have the same shape"):
         ops.binary_crossentropy(np.zeros((64, 70), np.float32), np.zeros((64, 71), np.float32))
+
+
+@pytest.mark.parametrize("name", ["gelu_erf", "softplus", "elu", "sigmoid"])
+def test_kernel_backward_with_broadcast_upstream_gradient(name):
+    # ops.sum's backward hands a broadcast (strided) gradient to the activation's backward
+    fn, ref = MORE[name]
+    x = _off_kinks(rand((64, 70), seed=29, low=-5, high=5))
+    v = fastnet.Variable(x)
+    with fastnet.GradientTape() as tape:
+        total = ops.sum(fn(v))
+    got = tape.gradient(total, v).numpy()
+    assert_close(got, elementwise_numeric_grad(ref, x, np.ones_like(x)), atol=2e-5, rtol=2e-4)
+
+
+@pytest.mark.parametrize("name", ["gelu_tanh", "gelu_erf", "softplus", "selu", "hard_silu"])
+def test_strided_and_float64_inputs_take_the_numpy_path(name):
+    fn, ref = MORE[name]
+    x = rand((64, 140), seed=30, low=-5, high=5)
+    strided = x[:, ::2]  # 4480 elements, not contiguous
+    want = ref(strided.astype(np.float64))
+    assert_close(fn(strided).numpy(), want, atol=1e-6, rtol=5e-6)
+    y64 = fn(ops.convert_to_tensor(strided, dtype="float64"))
+    assert y64.dtype == "float64"
+    assert_close(y64.numpy(), want, atol=1e-12, rtol=1e-12)
