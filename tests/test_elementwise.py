@@ -589,3 +589,27 @@ def test_strided_and_float64_inputs_take_the_numpy_path(name):
     y64 = fn(ops.convert_to_tensor(strided, dtype="float64"))
     assert y64.dtype == "float64"
     assert_close(y64.numpy(), want, atol=1e-12, rtol=1e-12)
+
+
+LIMITS = {  # f(-inf), f(+inf)
+    "relu": (0, np.inf), "sigmoid": (0, 1), "tanh": (-1, 1), "leaky_relu": (-np.inf, np.inf),
+    "leaky_relu_0.05": (-np.inf, np.inf), "elu": (-1, np.inf), "elu_0.5": (-0.5, np.inf),
+    "selu": (-_SELU_S * _SELU_A, np.inf), "gelu_tanh": (0, np.inf), "gelu_erf": (0, np.inf),
+    "hard_sigmoid": (0, 1), "hard_silu": (0, np.inf), "softplus": (0, np.inf),
+    "silu": (0, np.inf),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MORE))
+def test_non_finite_inputs(isa, name):
+    fn, _ = MORE[name]
+    x = np.tile(np.array([np.nan, -np.inf, np.inf, 0.5], np.float32), 1100)  # kernel path
+    y = fn(x).numpy()
+    assert np.isnan(y[0]), "nan must propagate"
+    for got, want in zip(y[1:3], LIMITS[name]):
+        if np.isinf(want):
+            assert got == want, (name, got, want)
+        else:
+            assert abs(got - want) <= 1e-6 * max(1, abs(want)), (name, got, want)
+    g = tape_grad(fn)(x, np.ones_like(x))
+    assert np.all(np.isfinite(g[1::4])) and np.all(np.isfinite(g[2::4])), "gradient at +-inf"

@@ -40,8 +40,17 @@ static inline float v_hmax(vf v) {
   return s;
 }
 static inline vf v_abs(vf x) { return x < 0.0f ? -x : x; }
-static inline vf v_min(vf a, vf b) { return a < b ? a : b; }
-static inline vf v_max(vf a, vf b) { return a > b ? a : b; }
+// min / max that pass a NaN in `a` through (as numpy's clip/maximum do).
+static inline vf v_min(vf a, vf b) { return b < a ? b : a; }
+static inline vf v_max(vf a, vf b) { return a < b ? b : a; }
+// x * s where s is a gate in [0, 1]: 0 where the gate is exactly 0, so x = -inf gives 0
+// (the limit) rather than -inf * 0 = nan; a nan in x or s still propagates.
+static inline vf v_gated(vf x, vf s) { return s == 0.0f ? vf{} : x * s; }
+// A derivative that tends to 1 (x -> inf) and 0 (x -> -inf), fixed where |x| is huge
+// (and where the formula would compute inf * 0).
+static inline vf v_unit_step_tails(vf x, vf d) {
+  return v_abs(x) > 88.0f ? (x > 0.0f ? v_splat(1.0f) : vf{}) : d;
+}
 
 // exp(hi + lo), |lo| at most a few units: x = n*ln2 + r, |r| <= ln2/2 (Cody-Waite: n*C1 is
 // exact, so hi - n*C1 loses nothing), Cephes's degree-6 polynomial for e^r, 2^n put in
@@ -229,7 +238,7 @@ static inline float row_sum_exp(const float* x, float* e, int64_t n, float mx) {
 
 // ---- activations: y = f(x); dx = dy * f'(x) -------------------------------------------
 void relu_fwd(const float* x, float* y, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+  for (int64_t i = 0; i < n; ++i) y[i] = x[i] < 0.0f ? 0.0f : x[i];  // nan stays nan
 }
 void relu_bwd(const float* x, const float* dy, float* dx, int64_t n) {
   for (int64_t i = 0; i < n; ++i) dx[i] = x[i] > 0.0f ? dy[i] : 0.0f;
@@ -270,7 +279,7 @@ void leaky_relu_bwd(const float* x, const float* dy, float* dx, int64_t n, float
 // elu: x > 0 ? x : p expm1(x); selu: scale * elu(x, alpha) with Keras's constants.
 constexpr float kSeluAlpha = 1.67326324235437728f;
 constexpr float kSeluScale = 1.05070098735548049f;
-static inline vf v_elu(vf v, float alpha) { return v > 0.0f ? v : alpha * v_expm1(v_min(v, vf{})); }
+static inline vf v_elu(vf v, float alpha) { return v > 0.0f ? v : alpha * v_expm1(v); }
 static inline vf v_elu_grad(vf v, float alpha) {
   return v > 0.0f ? v_splat(1.0f) : alpha * v_exp(v_min(v, vf{}));
 }
@@ -292,7 +301,7 @@ void selu_bwd(const float* x, const float* dy, float* dx, int64_t n, float) {
 constexpr float kGeluC = 0.797884560802865356f;  // sqrt(2/pi)
 constexpr float kGeluK = 0.044715f;
 void gelu_tanh_fwd(const float* x, float* y, int64_t n, float) {
-  v_map(x, y, n, [](vf v) { return v * v_sigmoid(2.0f * kGeluC * (v + kGeluK * v * v * v)); });
+  v_map(x, y, n, [](vf v) { return v_gated(v, v_sigmoid(2.0f * kGeluC * (v + kGeluK * v * v * v))); });
 }
 void gelu_tanh_bwd(const float* x, const float* dy, float* dx, int64_t n, float) {
   v_map2(x, dy, dx, n, [](vf v, vf g) {
@@ -305,12 +314,13 @@ void gelu_tanh_bwd(const float* x, const float* dy, float* dx, int64_t n, float)
 
 // gelu, exact: x Phi(x); derivative Phi(x) + x phi(x).
 void gelu_erf_fwd(const float* x, float* y, int64_t n, float) {
-  v_map(x, y, n, [](vf v) { return v * v_normal_cdf(v, v_exp_half_sq(v_min(v_abs(v), v_splat(14.0f)))); });
+  v_map(x, y, n,
+        [](vf v) { return v_gated(v, v_normal_cdf(v, v_exp_half_sq(v_min(v_abs(v), v_splat(14.0f))))); });
 }
 void gelu_erf_bwd(const float* x, const float* dy, float* dx, int64_t n, float) {
   v_map2(x, dy, dx, n, [](vf v, vf g) {
     const vf e = v_exp_half_sq(v_min(v_abs(v), v_splat(14.0f)));
-    return g * (v_normal_cdf(v, e) + v * (0.398942280f * e));
+    return g * v_unit_step_tails(v, v_normal_cdf(v, e) + v * (0.398942280f * e));
   });
 }
 
@@ -327,10 +337,11 @@ void hard_sigmoid_bwd(const float* x, const float* dy, float* dx, int64_t n, flo
   v_map2(x, dy, dx, n, [](vf v, vf g) { return g * v_hard_sigmoid_grad(v); });
 }
 void hard_silu_fwd(const float* x, float* y, int64_t n, float) {
-  v_map(x, y, n, [](vf v) { return v * v_hard_sigmoid(v); });
+  v_map(x, y, n, [](vf v) { return v_gated(v, v_hard_sigmoid(v)); });
 }
 void hard_silu_bwd(const float* x, const float* dy, float* dx, int64_t n, float) {
-  v_map2(x, dy, dx, n, [](vf v, vf g) { return g * (v_hard_sigmoid(v) + v * v_hard_sigmoid_grad(v)); });
+  v_map2(x, dy, dx, n,
+         [](vf v, vf g) { return g * v_unit_step_tails(v, v_hard_sigmoid(v) + v * v_hard_sigmoid_grad(v)); });
 }
 
 // softplus: max(x, 0) + log1p(exp(-|x|)) (no overflow); derivative sigmoid(x).
@@ -343,12 +354,12 @@ void softplus_bwd(const float* x, const float* dy, float* dx, int64_t n, float) 
 
 // silu / swish: x sigmoid(x); derivative s (1 + x (1 - s)).
 void silu_fwd(const float* x, float* y, int64_t n, float) {
-  v_map(x, y, n, [](vf v) { return v * v_sigmoid(v); });
+  v_map(x, y, n, [](vf v) { return v_gated(v, v_sigmoid(v)); });
 }
 void silu_bwd(const float* x, const float* dy, float* dx, int64_t n, float) {
   v_map2(x, dy, dx, n, [](vf v, vf g) {
     const vf s = v_sigmoid(v);
-    return g * (s * (1.0f + v * (1.0f - s)));
+    return g * v_unit_step_tails(v, s * (1.0f + v * (1.0f - s)));
   });
 }
 
