@@ -26,26 +26,52 @@ def try_import_torch():
     return torch
 
 
-def median_time(fn, repeats=15, warmup=3, min_time=0.0):
-    """Median wall time of fn() in seconds over `repeats` runs after `warmup` runs.
+def median_time(fn, repeats=15, warmup=3, min_time=0.0, clock=time.perf_counter):
+    """Median time of fn() in seconds over `repeats` runs after `warmup` runs.
 
     Each sample loops fn until at least `min_time` seconds pass (for very fast
-    calls) and reports the per-call time.
+    calls) and reports the per-call time. `clock` is wall time by default;
+    single-threaded cases can pass ``time.thread_time`` (CPU time of this
+    thread), which other processes on a shared machine do not inflate.
     """
     for _ in range(warmup):
         fn()
     samples = []
     for _ in range(repeats):
         n = 0
-        t0 = time.perf_counter()
+        t0 = clock()
         while True:
             fn()
             n += 1
-            dt = time.perf_counter() - t0
+            dt = clock() - t0
             if dt >= min_time:
                 break
         samples.append(dt / n)
     return statistics.median(samples)
+
+
+def paired_times(fns, repeats=15, warmup=3, min_time=0.0, clock=time.perf_counter):
+    """Median per-call times of several functions sampled round-robin.
+
+    One sample of each function is taken in turn, so load that comes and goes
+    on a shared machine hits all of them alike and their ratio stays fair.
+    """
+    for fn in fns:
+        for _ in range(warmup):
+            fn()
+    samples = [[] for _ in fns]
+    for _ in range(repeats):
+        for fn, out in zip(fns, samples):
+            n = 0
+            t0 = clock()
+            while True:
+                fn()
+                n += 1
+                dt = clock() - t0
+                if dt >= min_time:
+                    break
+            out.append(dt / n)
+    return [statistics.median(s) for s in samples]
 
 
 def set_threads(n):

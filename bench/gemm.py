@@ -4,18 +4,22 @@
 
 Ratios are fastnet / peer (> 1 means fastnet is faster). numpy's thread count
 follows OpenBLAS's (all cores); the 1-thread rows pin fastnet and PyTorch to 1
-thread and numpy through threadpoolctl when it is installed.
+thread and numpy through threadpoolctl when it is installed. The libraries are
+sampled in turn (one sample each, repeated), so load that comes and goes on a
+shared machine hits them alike; 1-thread rows time the calling thread's CPU
+time, all-thread rows wall time.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import numpy as np  # noqa: E402
-from _common import base_parser, median_time, numpy_openblas_note, print_table, try_import_torch  # noqa: E402
+from _common import base_parser, numpy_openblas_note, paired_times, print_table, try_import_torch  # noqa: E402
 
 import fastnet  # noqa: E402
 from fastnet.kernels import gemm as G  # noqa: E402
@@ -58,20 +62,21 @@ def main():
                 bn = b.T if tb else b
                 flops = 2.0 * m * n * k
                 mt = 0.05 if flops < 1e8 else 0.0
-                t_fast = median_time(lambda a=a, b=b, c=c, ta=ta, tb=tb: G.gemm(
-                    a, b, c, trans_a=ta, trans_b=tb), repeats, min_time=mt)
-                t_np = median_time(lambda an=an, bn=bn, c=c: np.matmul(an, bn, out=c), repeats,
-                                   min_time=mt)
-                row = [layout, f"{m}x{k}x{n}", flops / t_fast / 1e9, flops / t_np / 1e9,
-                       t_np / t_fast]
+                fns = [lambda a=a, b=b, c=c, ta=ta, tb=tb: G.gemm(a, b, c, trans_a=ta, trans_b=tb),
+                       lambda an=an, bn=bn, c=c: np.matmul(an, bn, out=c)]
                 if torch:
                     at, bt = torch.from_numpy(a), torch.from_numpy(b)
                     at = at.t() if ta else at
                     bt = bt.t() if tb else bt
                     ct = torch.from_numpy(c)
-                    t_t = median_time(lambda at=at, bt=bt, ct=ct: torch.matmul(at, bt, out=ct),
-                                      repeats, min_time=mt)
-                    row += [flops / t_t / 1e9, t_t / t_fast]
+                    fns.append(lambda at=at, bt=bt, ct=ct: torch.matmul(at, bt, out=ct))
+                clock = time.thread_time if threads == 1 else time.perf_counter
+                ts = paired_times(fns, repeats, min_time=mt, clock=clock)
+                t_fast, t_np = ts[0], ts[1]
+                row = [layout, f"{m}x{k}x{n}", flops / t_fast / 1e9, flops / t_np / 1e9,
+                       t_np / t_fast]
+                if torch:
+                    row += [flops / ts[2] / 1e9, ts[2] / t_fast]
                 rows.append(row)
         if limiter is not None:
             limiter.unregister() if hasattr(limiter, "unregister") else None

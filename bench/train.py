@@ -5,18 +5,20 @@ Keras when installed), same architecture, batch and optimizer, medians and ratio
 
 Models: the functional-API tutorial's MNIST MLP (784-64-64-10, RMSprop, batch 64),
 and the encoder's conv stack (28x28x1 -> Conv16 -> Conv32 -> MaxPool3 -> Conv32 ->
-Conv16 -> GlobalMaxPool -> Dense10, Adam, batch 64).
+Conv16 -> GlobalMaxPool -> Dense10, Adam, batch 64). fastnet and PyTorch are
+sampled in turn; 1-thread rows time this thread's CPU time, others wall time.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import numpy as np  # noqa: E402
-from _common import base_parser, median_time, print_table, try_import_torch  # noqa: E402
+from _common import base_parser, paired_times, print_table, try_import_torch  # noqa: E402
 
 import fastnet as keras  # noqa: E402
 from fastnet import layers  # noqa: E402
@@ -78,12 +80,9 @@ def main():
     x_mlp = rng.random((batch, 784), dtype=np.float32)
     x_img = rng.random((batch, 28, 28, 1), dtype=np.float32)
     y = rng.integers(0, 10, batch)
-    rows = []
-    m = fastnet_mlp()
-    t_mlp = median_time(lambda: m.train_on_batch(x_mlp, y), repeats, min_time=0.2)
-    c = fastnet_cnn()
-    t_cnn = median_time(lambda: c.train_on_batch(x_img, y), repeats, min_time=0.2)
-    results = {"mlp": [t_mlp], "cnn": [t_cnn]}
+    m, c = fastnet_mlp(), fastnet_cnn()
+    cases = {"mlp": [lambda: m.train_on_batch(x_mlp, y)],
+             "cnn": [lambda: c.train_on_batch(x_img, y)]}
     if torch:
         mlp, cnn = torch_models(torch)
         loss_fn = torch.nn.CrossEntropyLoss()
@@ -99,16 +98,23 @@ def main():
             loss.backward()
             opt.step()
 
-        results["mlp"].append(median_time(lambda: step(mlp, opt1, xt), repeats, min_time=0.2))
-        results["cnn"].append(median_time(lambda: step(cnn, opt2, it), repeats, min_time=0.2))
-    for name, ts in results.items():
-        row = [name, ts[0] * 1e3]
-        if len(ts) > 1:
-            row += [ts[1] * 1e3, ts[1] / ts[0]]
-        rows.append(row)
-    header = ["model", "fastnet ms/step"] + (["torch ms/step", "vs torch"] if torch else [])
-    print_table(f"Training step, batch {batch}, {keras.config.get_num_threads()} thread(s)",
-                header, rows)
+        cases["mlp"].append(lambda: step(mlp, opt1, xt))
+        cases["cnn"].append(lambda: step(cnn, opt2, it))
+    for threads in sorted({1, os.cpu_count() or 1}):
+        keras.config.set_num_threads(threads)
+        if torch:
+            torch.set_num_threads(threads)
+        # One thread: CPU time of this thread (robust to other load); more: wall time.
+        clock = time.thread_time if threads == 1 else time.perf_counter
+        rows = []
+        for name, fns in cases.items():
+            ts = paired_times(fns, repeats, min_time=0.2, clock=clock)
+            row = [name, ts[0] * 1e3]
+            if len(ts) > 1:
+                row += [ts[1] * 1e3, ts[1] / ts[0]]
+            rows.append(row)
+        header = ["model", "fastnet ms/step"] + (["torch ms/step", "vs torch"] if torch else [])
+        print_table(f"Training step, batch {batch}, {threads} thread(s)", header, rows)
 
 
 if __name__ == "__main__":

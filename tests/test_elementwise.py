@@ -510,6 +510,12 @@ def test_bias_add_op_and_dense(isa):
     gx, gb = tape.gradient(y, [xv, b], output_gradients=dout)
     assert_close(gx.numpy(), dout, atol=0)
     assert_close(gb.numpy(), dout.astype(np.float64).sum(0), atol=1e-5)
+    frozen = ops.convert_to_tensor(b.numpy())  # not tracked: its reduction is skipped
+    with fastnet.GradientTape() as tape:
+        y = ops.bias_add(xv, frozen)
+    gx, gf = tape.gradient(y, [xv, frozen], output_gradients=dout)
+    assert gf is None
+    assert_close(gx.numpy(), dout, atol=0)
     # Dense: bias on the kernel path (128 x 64 outputs); inference adds it in place
     layer = fastnet.layers.Dense(64, activation="gelu")
     inp = rand((128, 32), seed=28)

@@ -271,3 +271,22 @@ def test_random_is_seeded():
     assert np.abs(t).max() <= 2.0
     d = fastnet.random.dropout(np.ones((1000,), np.float32), 0.5, seed=0).numpy()
     assert set(np.unique(d)) <= {0.0, 2.0} and 400 < (d > 0).sum() < 600
+
+
+def test_gradient_results_are_freed_without_the_cyclic_gc():
+    # A reference cycle in the result packing kept the gradients (and their large buffers)
+    # alive until the GC ran, so every training step page-faulted fresh memory.
+    import gc
+    import weakref
+
+    v = fastnet.Variable(np.ones((4, 3), np.float32))
+    gc.disable()
+    try:
+        with fastnet.GradientTape() as tape:
+            y = ops.sum(v * 2.0)
+        grads = tape.gradient(y, [v, {"a": (v,)}])
+        ref = weakref.ref(grads[0])
+        del grads
+        assert ref() is None
+    finally:
+        gc.enable()

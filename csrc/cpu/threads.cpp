@@ -159,8 +159,13 @@ Pool* pool_for(int n) {  // requires g_owner
 int default_num_threads() {
   int env = read_env_threads();
   if (env > 0) return env;
-  unsigned hc = std::thread::hardware_concurrency();
-  return hc > 0 ? static_cast<int>(hc) : 1;
+  // hardware_concurrency() reads /sys on every call (microseconds, and every
+  // kernel asks): ask once.
+  static const int hw = [] {
+    unsigned hc = std::thread::hardware_concurrency();
+    return hc > 0 ? static_cast<int>(hc) : 1;
+  }();
+  return hw;
 }
 
 int num_threads() {

@@ -45,9 +45,11 @@ void ukernel_avx2(int64_t kc, const float* a, const float* b, float* c, int64_t 
   }
 }
 
+#include "gemm/pack_leaf.h"
+
 }  // namespace
 
-KernelInfo kernel() { return KernelInfo{MR, NR, &ukernel_avx2}; }
+KernelInfo kernel() { return KernelInfo{MR, NR, &ukernel_avx2, nullptr, &pack_a, &pack_b}; }
 
 }  // namespace avx2
 }  // namespace gemm

@@ -7,7 +7,9 @@
 namespace fastnet {
 namespace norm {
 namespace avx2 {
+#define FASTNET_VBYTES 32
 #include "norm/norm_leaf.h"
+#undef FASTNET_VBYTES
 }  // namespace avx2
 }  // namespace norm
 }  // namespace fastnet

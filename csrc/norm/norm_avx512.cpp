@@ -7,7 +7,9 @@
 namespace fastnet {
 namespace norm {
 namespace avx512 {
+#define FASTNET_VBYTES 64
 #include "norm/norm_leaf.h"
+#undef FASTNET_VBYTES
 }  // namespace avx512
 }  // namespace norm
 }  // namespace fastnet

@@ -6,7 +6,9 @@
 namespace fastnet {
 namespace norm {
 namespace generic {
+#define FASTNET_VBYTES 16
 #include "norm/norm_leaf.h"
+#undef FASTNET_VBYTES
 }  // namespace generic
 }  // namespace norm
 }  // namespace fastnet

@@ -1,6 +1,22 @@
-// Batch-normalization leaf loops over channels-last rows: x (rows, C).
-// Included once per ISA inside namespace fastnet::norm::<isa> (no STL). Sums are
-// accumulated in double per channel so large N*H*W keep their precision.
+// Normalization leaf loops over channels-last rows: x (rows, C).
+// Included once per ISA inside namespace fastnet::norm::<isa> with FASTNET_VBYTES set
+// (no STL). Batch norm: sums are accumulated in double per channel so large N*H*W keep
+// their precision. Layer norm: statistics per row (two passes over the row, which stays
+// in L1), reductions along the row on GCC vector extensions.
+
+typedef float vf __attribute__((vector_size(FASTNET_VBYTES)));
+constexpr int kLanes = FASTNET_VBYTES / 4;
+
+static inline vf v_load(const float* p) {
+  vf v;
+  __builtin_memcpy(&v, p, sizeof(v));
+  return v;
+}
+static inline float v_hsum(vf v) {
+  float s = 0.0f;
+  for (int i = 0; i < kLanes; ++i) s += v[i];
+  return s;
+}
 
 // Per-channel sums of x and x^2 over rows [r0, r1): sum, sumsq (C doubles each, += into).
 void bn_sums(const float* __restrict x, int64_t r0, int64_t r1, int64_t C, double* __restrict sum,
@@ -50,11 +66,114 @@ void bn_dx(const float* __restrict x, const float* __restrict dy, float* __restr
   }
 }
 
+// ---- layer normalization over the last axis ------------------------------------------------
+
+// sum(x) and sum((x - m)^2) of one row.
+static inline float row_sum(const float* __restrict x, int64_t C) {
+  vf a = vf{}, b = vf{};
+  int64_t c = 0;
+  for (; c + 2 * kLanes <= C; c += 2 * kLanes) {
+    a += v_load(x + c);
+    b += v_load(x + c + kLanes);
+  }
+  for (; c + kLanes <= C; c += kLanes) a += v_load(x + c);
+  float s = v_hsum(a + b);
+  for (; c < C; ++c) s += x[c];
+  return s;
+}
+static inline float row_sqdev(const float* __restrict x, int64_t C, float m) {
+  vf a = vf{}, b = vf{};
+  int64_t c = 0;
+  for (; c + 2 * kLanes <= C; c += 2 * kLanes) {
+    const vf u = v_load(x + c) - m, v = v_load(x + c + kLanes) - m;
+    a += u * u;
+    b += v * v;
+  }
+  for (; c + kLanes <= C; c += kLanes) {
+    const vf u = v_load(x + c) - m;
+    a += u * u;
+  }
+  float s = v_hsum(a + b);
+  for (; c < C; ++c) s += (x[c] - m) * (x[c] - m);
+  return s;
+}
+
+// y = (x - mean) * rstd * gamma + beta per row; saves mean and rstd = 1/sqrt(var + eps).
+void ln_fwd(const float* __restrict x, const float* __restrict gamma, const float* __restrict beta, float eps,
+            float* __restrict y, float* __restrict mean, float* __restrict rstd, int64_t r0, int64_t r1,
+            int64_t C) {
+  const float invC = C > 0 ? 1.0f / static_cast<float>(C) : 0.0f;
+  for (int64_t r = r0; r < r1; ++r) {
+    const float* xr = x + r * C;
+    float* yr = y + r * C;
+    const float m = row_sum(xr, C) * invC;
+    const float v = row_sqdev(xr, C, m) * invC;
+    const float rs = 1.0f / __builtin_sqrtf(v + eps);
+    mean[r] = m;
+    rstd[r] = rs;
+    if (gamma && beta)
+      for (int64_t c = 0; c < C; ++c) yr[c] = (xr[c] - m) * rs * gamma[c] + beta[c];
+    else if (gamma)
+      for (int64_t c = 0; c < C; ++c) yr[c] = (xr[c] - m) * rs * gamma[c];
+    else if (beta)
+      for (int64_t c = 0; c < C; ++c) yr[c] = (xr[c] - m) * rs + beta[c];
+    else
+      for (int64_t c = 0; c < C; ++c) yr[c] = (xr[c] - m) * rs;
+  }
+}
+
+// One pass per row: xhat = (x - mean) * rstd, g = dy * gamma,
+// dx = rstd * (g - mean(g) - xhat * mean(g * xhat)); dgamma += dy * xhat, dbeta += dy
+// (float partials over this row range, += into; the driver keeps ranges short).
+void ln_bwd(const float* __restrict x, const float* __restrict dy, const float* __restrict mean,
+            const float* __restrict rstd, const float* __restrict gamma, float* __restrict dx,
+            float* __restrict dgamma, float* __restrict dbeta, int64_t r0, int64_t r1, int64_t C) {
+  const float invC = C > 0 ? 1.0f / static_cast<float>(C) : 0.0f;
+  for (int64_t r = r0; r < r1; ++r) {
+    const float* xr = x + r * C;
+    const float* gr = dy + r * C;
+    float* o = dx + r * C;
+    const float m = mean[r], rs = rstd[r];
+    vf a = vf{}, b = vf{};
+    int64_t c = 0;
+    for (; c + kLanes <= C; c += kLanes) {
+      vf g = v_load(gr + c);
+      if (gamma) g *= v_load(gamma + c);
+      a += g;
+      b += g * ((v_load(xr + c) - m) * rs);
+    }
+    float s1 = v_hsum(a), s2 = v_hsum(b);
+    for (; c < C; ++c) {
+      const float g = gamma ? gr[c] * gamma[c] : gr[c];
+      s1 += g;
+      s2 += g * ((xr[c] - m) * rs);
+    }
+    const float k1 = s1 * invC, k2 = s2 * invC;
+    if (gamma) {
+      for (int64_t j = 0; j < C; ++j) {
+        const float xh = (xr[j] - m) * rs;
+        o[j] = rs * (gr[j] * gamma[j] - k1 - xh * k2);
+        dgamma[j] += gr[j] * xh;
+        dbeta[j] += gr[j];
+      }
+    } else {
+      for (int64_t j = 0; j < C; ++j) {
+        const float xh = (xr[j] - m) * rs;
+        o[j] = rs * (gr[j] - k1 - xh * k2);
+        dgamma[j] += gr[j] * xh;
+        dbeta[j] += gr[j];
+      }
+    }
+  }
+}
+
 NormTable table() {
   NormTable t;
   t.sums = &bn_sums;
   t.apply = &bn_apply;
   t.grad_sums = &bn_grad_sums;
   t.dx = &bn_dx;
+  t.ln_fwd = &ln_fwd;
+  t.ln_bwd = &ln_bwd;
   return t;
 }

@@ -7,7 +7,9 @@
 namespace fastnet {
 namespace pool {
 namespace avx2 {
+#define FASTNET_VBYTES 32
 #include "pool/pool_leaf.h"
+#undef FASTNET_VBYTES
 }  // namespace avx2
 }  // namespace pool
 }  // namespace fastnet

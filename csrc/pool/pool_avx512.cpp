@@ -7,7 +7,9 @@
 namespace fastnet {
 namespace pool {
 namespace avx512 {
+#define FASTNET_VBYTES 64
 #include "pool/pool_leaf.h"
+#undef FASTNET_VBYTES
 }  // namespace avx512
 }  // namespace pool
 }  // namespace fastnet

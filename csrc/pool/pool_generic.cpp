@@ -6,7 +6,9 @@
 namespace fastnet {
 namespace pool {
 namespace generic {
+#define FASTNET_VBYTES 16
 #include "pool/pool_leaf.h"
+#undef FASTNET_VBYTES
 }  // namespace generic
 }  // namespace pool
 }  // namespace fastnet

@@ -13,40 +13,20 @@ from __future__ import annotations
 
 import numpy as np
 
+from fastnet._core import RECORDING, TapeCore, accumulate, record  # noqa: F401
 from fastnet.backend.tensor import Tensor, Variable
-
-# Tapes currently recording, innermost last. Ops check this list first, so
-# the eager path without a tape costs one truthiness test.
-RECORDING = []
-
-
-class _Record:
-    __slots__ = ("inputs", "output", "backward")
-
-    def __init__(self, inputs, output, backward):
-        self.inputs = inputs
-        self.output = output
-        self.backward = backward
-
-
-def record(output, inputs, backward):
-    """Called by every differentiable op after computing `output`."""
-    for tape in RECORDING:
-        tape._maybe_record(output, inputs, backward)
 
 
 def _is_differentiable(t):
     return t._value.dtype.kind == "f"
 
 
-class GradientTape:
+class GradientTape(TapeCore):
     """Records operations for automatic differentiation (``tf.GradientTape``)."""
 
     def __init__(self, persistent=False, watch_accessed_variables=True):
+        super().__init__(watch_accessed_variables)
         self.persistent = persistent
-        self.watch_accessed_variables = watch_accessed_variables
-        self._records = []
-        self._tracked = {}  # id -> tensor (kept alive so ids stay unique)
         self._recording = False
         self._used = False
 
@@ -101,22 +81,6 @@ class GradientTape:
     def watched_variables(self):
         return [t for t in self._tracked.values() if isinstance(t, Variable)]
 
-    def _maybe_record(self, output, inputs, backward):
-        tracked = self._tracked
-        hit = False
-        for x in inputs:
-            if x is None:
-                continue
-            if id(x) in tracked:
-                hit = True
-            elif (self.watch_accessed_variables and type(x) is Variable and x.trainable
-                  and _is_differentiable(x)):
-                tracked[id(x)] = x
-                hit = True
-        if hit and output._value.dtype.kind == "f":
-            tracked[id(output)] = output
-            self._records.append(_Record(inputs, output, backward))
-
     # ---- differentiation ------------------------------------------------------------
     def gradient(self, target, sources, output_gradients=None, unconnected_gradients="none"):
         """d(target)/d(sources), with the structure of `sources` (None where unconnected).
@@ -153,15 +117,8 @@ class GradientTape:
                         raise ValueError(f"gradient: output_gradients has shape {g.shape} but "
                                          f"the target has shape {t.shape}")
                 _accumulate(grads, t, g)
-            for rec in reversed(self._records):
-                g = grads.get(id(rec.output))
-                if g is None:
-                    continue
-                in_grads = rec.backward(g)
-                for x, gx in zip(rec.inputs, in_grads):
-                    if gx is None or x is None or id(x) not in self._tracked:
-                        continue
-                    _accumulate(grads, x, gx)
+            keep = {id(s) for s in _flatten(sources)}
+            self.backprop(grads, keep, not self.persistent)
             result = []
             for s in _flatten(sources):
                 if not isinstance(s, Tensor):
@@ -203,7 +160,7 @@ class GradientTape:
 
 def _accumulate(grads, x, g):
     prev = grads.get(id(x))
-    grads[id(x)] = g if prev is None else prev + g
+    grads[id(x)] = g if prev is None else accumulate(prev, g)
 
 
 def _flatten(struct):
@@ -217,16 +174,18 @@ def _flatten(struct):
 
 
 def _pack_like(struct, flat):
-    it = iter(flat)
+    # A module-level recursion: a nested self-referencing closure would be a reference
+    # cycle holding the gradients until the cyclic GC runs (each training step then got
+    # fresh, page-faulting memory for its large gradient buffers).
+    return _build_like(struct, iter(flat))
 
-    def build(s):
-        if isinstance(s, dict):
-            return {k: build(s[k]) for k in s}
-        if isinstance(s, (list, tuple)):
-            return type(s)(build(v) for v in s)
-        return next(it)
 
-    return build(struct)
+def _build_like(s, it):
+    if isinstance(s, dict):
+        return {k: _build_like(s[k], it) for k in s}
+    if isinstance(s, (list, tuple)):
+        return type(s)(_build_like(v, it) for v in s)
+    return next(it)
 
 
 def is_recording():

@@ -9,9 +9,12 @@ active GradientTape like any other op.
 
 from __future__ import annotations
 
+import copyreg
 import itertools
 
 import numpy as np
+
+from fastnet._core import TensorBase, set_tensor_classes
 
 _FLOATX = "float32"
 _variable_ids = itertools.count()
@@ -31,31 +34,16 @@ def standardize_dtype(dtype):
     return str(np.dtype(dtype))
 
 
-class Tensor:
-    """An n-dimensional array on the CPU (float32 by default)."""
+class Tensor(TensorBase):
+    """An n-dimensional array on the CPU (float32 by default).
 
-    __slots__ = ("_value", "__weakref__")
+    The storage (``_value``, a numpy array) and the ``shape``/``ndim``/``size``/
+    ``dtype`` properties live in the compiled base class (csrc/cython/_core.pyx),
+    which the per-op hot path reads directly.
+    """
+
+    __slots__ = ()
     __array_priority__ = 100  # numpy defers `ndarray + Tensor` to Tensor.__radd__
-
-    def __init__(self, value):
-        self._value = value
-
-    # ---- inspection -----------------------------------------------------------
-    @property
-    def shape(self):
-        return self._value.shape
-
-    @property
-    def dtype(self):
-        return str(self._value.dtype)
-
-    @property
-    def ndim(self):
-        return self._value.ndim
-
-    @property
-    def size(self):
-        return self._value.size
 
     def numpy(self):
         return self._value
@@ -101,6 +89,13 @@ class Tensor:
         return format(str(self), spec)
 
     __hash__ = object.__hash__
+
+    def __reduce_ex__(self, protocol):
+        # pickle/copy/deepcopy: the compiled base holds `_value`; subclasses
+        # (Variable) add slots of their own.
+        state = {n: getattr(self, n) for n in copyreg._slotnames(type(self)) if hasattr(self, n)}
+        state.update(getattr(self, "__dict__", {}))
+        return _restore_tensor, (type(self), self._value, state)
 
     # ---- operators (defined in fastnet.ops; bound in fastnet/ops/__init__.py) ----
     def astype(self, dtype):
@@ -175,3 +170,14 @@ class Variable(Tensor):
         body = np.array2string(self._value, separator=", ", threshold=64, edgeitems=3)
         return (f"<Variable path={self.path}, shape={self.shape}, dtype={self.dtype}, "
                 f"value={body}>")
+
+
+def _restore_tensor(cls, value, state):
+    t = TensorBase.__new__(cls)
+    t._value = value
+    for name, v in state.items():
+        object.__setattr__(t, name, v)
+    return t
+
+
+set_tensor_classes(Tensor, Variable)

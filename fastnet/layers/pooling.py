@@ -75,14 +75,13 @@ class _GlobalPooling(Layer):
         self.supports_masking = self.rank == 1
 
     def call(self, inputs, mask=None):
-        axes = tuple(range(1, self.rank + 1))
         if self.kind == "max":
-            return ops.max(inputs, axis=axes, keepdims=self.keepdims)
+            return ops.global_max_pool(inputs, keepdims=self.keepdims)
         if mask is not None and self.rank == 1:
             m = ops.expand_dims(ops.cast(mask, inputs.dtype), -1)
             return ops.sum(inputs * m, axis=1, keepdims=self.keepdims) / ops.maximum(
                 ops.sum(m, axis=1, keepdims=self.keepdims), 1e-7)
-        return ops.mean(inputs, axis=axes, keepdims=self.keepdims)
+        return ops.global_average_pool(inputs, keepdims=self.keepdims)
 
     def compute_mask(self, inputs, mask=None):
         return None

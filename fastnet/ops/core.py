@@ -4,59 +4,16 @@ An op computes its output with numpy or one of our kernels, wraps it in a
 Tensor, and — only when a GradientTape is recording — registers a backward
 closure ``g -> [grad per input]`` written with fastnet.ops (so gradients are
 differentiable again). ``@op`` also routes calls on symbolic KerasTensors
-(functional-API graph building) to ``fastnet.backend.symbolic``.
+(functional-API graph building) to ``fastnet.backend.symbolic``. ``make`` and
+``op`` run on every call, so they are compiled (csrc/cython/_core.pyx).
 """
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 
-from fastnet.backend.tape import RECORDING, record
-from fastnet.backend.tensor import Tensor, Variable, floatx, standardize_dtype
-
-_symbolic = None  # fastnet.backend.symbolic, imported on first use
-
-
-def _symbolic_module():
-    global _symbolic
-    if _symbolic is None:
-        from fastnet.backend import symbolic
-
-        _symbolic = symbolic
-    return _symbolic
-
-
-def _has_symbolic(args, kwargs):
-    kt = _symbolic_module().KerasTensor
-    for a in args:
-        if isinstance(a, kt):
-            return True
-        if isinstance(a, (list, tuple)) and any(isinstance(v, kt) for v in a):
-            return True
-    for a in kwargs.values():
-        if isinstance(a, kt):
-            return True
-    return False
-
-
-def op(fn):
-    """Marks a public op: eager by default, symbolic when given KerasTensors."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        for a in args:
-            t = type(a)
-            if t is Tensor or t is Variable or t is np.ndarray or t is float or t is int:
-                continue
-            if _has_symbolic(args, kwargs):
-                return _symbolic_module().symbolic_call(wrapper, args, kwargs)
-            break
-        return fn(*args, **kwargs)
-
-    wrapper.__wrapped_op__ = fn
-    return wrapper
+from fastnet._core import make, op  # noqa: F401  (compiled: csrc/cython/_core.pyx)
+from fastnet.backend.tensor import Tensor, floatx, standardize_dtype
 
 
 def convert_to_tensor(x, dtype=None, sparse=None):
@@ -106,14 +63,6 @@ def _t(x):
 def _v(x):
     """The numpy value of a Tensor or a plain value."""
     return x._value if isinstance(x, Tensor) else x
-
-
-def make(value, inputs, backward):
-    """Wraps an op's result; records it on the active tapes."""
-    out = Tensor(value)
-    if RECORDING:
-        record(out, inputs, backward)
-    return out
 
 
 def convert_to_numpy(x):

@@ -8,6 +8,7 @@ import builtins
 
 import numpy as np
 
+from fastnet._core import RECORDING, binary_operands, needs_grad, set_binary_hooks
 from fastnet.backend.tensor import Tensor, floatx, standardize_dtype
 from fastnet.ops.core import _t, convert_to_tensor, make, op, unbroadcast
 
@@ -38,20 +39,10 @@ def _promote(a, b):
     return cast(a, dt), cast(b, dt)
 
 
-def _binary(a, b):
-    if type(a) is not Tensor or type(b) is not Tensor:
-        a, b = _pair(a, b)
-    av, bv = a._value, b._value
-    if av.dtype != bv.dtype:
-        a, b = _promote(a, b)
-        av, bv = a._value, b._value
-    if av.shape != bv.shape:
-        try:
-            np.broadcast_shapes(av.shape, bv.shape)
-        except ValueError:
-            raise ValueError(f"Incompatible shapes for broadcasting: {a.shape} and "
-                             f"{b.shape}") from None
-    return a, b
+# The common-case checks of every binary op are compiled (csrc/cython/_core.pyx);
+# mixed Python scalars/arrays and dtype promotion fall back to the rules above.
+_binary = binary_operands
+set_binary_hooks(_pair, _promote)
 
 
 @op
@@ -345,8 +336,15 @@ def sum(x, axis=None, keepdims=False):  # noqa: A001
     if x._value.dtype.kind == "b":
         out = out.astype(np.int32)
     shape = x.shape
-    return make(np.asarray(out), (x,),
-                lambda g: (broadcast_to(_expand_to(g, shape, axes, keepdims), shape),))
+
+    def backward(g):
+        if not RECORDING:  # first order: a broadcast view, no ops recorded
+            gv = g._value if keepdims else g._value.reshape(
+                [1 if i in axes else d for i, d in enumerate(shape)])
+            return (Tensor(np.broadcast_to(gv, shape)),)
+        return (broadcast_to(_expand_to(g, shape, axes, keepdims), shape),)
+
+    return make(np.asarray(out), (x,), backward)
 
 
 @op
@@ -827,9 +825,15 @@ def matmul(x1, x2):
         out = np.matmul(av, bv)
 
     def backward(g):
-        ga = matmul(g, swapaxes(b, -1, -2))
-        gb = matmul(swapaxes(a, -1, -2), g)
-        return unbroadcast(ga, a.shape), unbroadcast(gb, b.shape)
+        gv = g._value
+        want_a, want_b = needs_grad(a), needs_grad(b)
+        if not RECORDING and gv.dtype == np.float32 and gv.ndim == 2 and av.ndim == 2:
+            # First order, 2-D: the transposes go to the GEMM as flags, no ops recorded.
+            return (Tensor(_gemm.gemm(gv, bv, trans_b=True)) if want_a else None,
+                    Tensor(_gemm.gemm(av, gv, trans_a=True)) if want_b else None)
+        ga = unbroadcast(matmul(g, swapaxes(b, -1, -2)), a.shape) if want_a else None
+        gb = unbroadcast(matmul(swapaxes(a, -1, -2), g), b.shape) if want_b else None
+        return ga, gb
 
     return make(out, (a, b), backward)
 

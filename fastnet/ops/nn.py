@@ -8,6 +8,7 @@ import math as _pymath
 
 import numpy as np
 
+from fastnet._core import needs_grad
 from fastnet.backend.tape import RECORDING
 from fastnet.backend.tensor import Tensor, floatx
 from fastnet.kernels import elementwise as K
@@ -65,9 +66,10 @@ def _mask(cond, dtype):
 
 @op
 def relu(x):
-    x = _float(x)
+    if type(x) is not Tensor or x._value.dtype.kind != "f":
+        x = _float(x)
     v = x._value
-    if _kernel_ok(v):
+    if v.size >= 4096 and _kernel_ok(v):
         return _kernel_unary("relu", x, lambda g, x, y: g * _mask(v > 0, v.dtype))
     out = np.maximum(v, 0)
     return make(out, (x,), lambda g: (g * Tensor((v > 0).astype(v.dtype)),))
@@ -339,6 +341,8 @@ def bias_add(x, bias, _inplace=False):
             gv = g._value
             if RECORDING or gv.dtype != np.float32:
                 return (g, m.sum(g, axis=tuple(range(g.ndim - 1))))
+            if not needs_grad(b):  # a frozen bias
+                return (g, None)
             db = np.empty(bv.shape, np.float32)
             K.bias_grad(np.ascontiguousarray(gv), db)
             return (g, Tensor(db))
@@ -359,24 +363,18 @@ def _loss_kernel_ok(target, output, axis):
             and target._value.dtype == np.float32 and target._value.flags.c_contiguous)
 
 
-def _tracked(t):
-    return any(id(t) in tape._tracked for tape in RECORDING)
-
-
 def _fused_loss(target, output, loss, grad, target_grad, expand):
     """Wraps a fused kernel's loss; `grad` is dloss/doutput per unit upstream gradient,
-    `target_grad()` builds dloss/dtarget, `expand(g)` shapes g to broadcast on them."""
+    `target_grad()` builds dloss/dtarget (only when the sweep wants it), `expand(g)`
+    shapes g to broadcast on them."""
     if grad is None:
         return Tensor(loss)
-    need_t = [False]
 
     def backward(g):
         ge = expand(g)
-        return (target_grad() * ge if need_t[0] else None, ge * Tensor(grad))
+        return (target_grad() * ge if needs_grad(target) else None, ge * Tensor(grad))
 
-    out = make(loss, (target, output), backward)
-    need_t[0] = _tracked(target)
-    return out
+    return make(loss, (target, output), backward)
 
 
 @op
@@ -576,6 +574,65 @@ def batch_norm_train(x, gamma=None, beta=None, epsilon=1e-3):
         return Tensor(dx), (None if g is None else Tensor(dg)), (None if b is None else Tensor(db))
 
     return make(y, (x, g, b), backward), Tensor(mean), Tensor(var)
+
+
+def _layer_norm_grads(x, g, b, gy, epsilon):
+    """Layer-norm gradients written with ops (differentiable again, for nested tapes)."""
+    mean = m.mean(x, axis=-1, keepdims=True)
+    xc = x - mean
+    rstd = 1.0 / m.sqrt(m.mean(xc * xc, axis=-1, keepdims=True) + epsilon)
+    xhat = xc * rstd
+    gg = gy * g if g is not None else gy
+    dx = rstd * (gg - m.mean(gg, axis=-1, keepdims=True)
+                 - xhat * m.mean(gg * xhat, axis=-1, keepdims=True))
+    lead = tuple(range(x.ndim - 1))
+    dg = None if g is None else m.sum(gy * xhat, axis=lead)
+    db = None if b is None else m.sum(gy, axis=lead)
+    return dx, dg, db
+
+
+@op
+def layer_norm(x, gamma=None, beta=None, epsilon=1e-3):
+    """Layer normalization over the last axis (Keras LayerNormalization, axis=-1):
+    ``(x - mean) / sqrt(var + epsilon) * gamma + beta`` with per-row mean and biased
+    variance. float32 C-contiguous inputs run the C++ kernel (one fused backward for x,
+    gamma and beta); others are composed from ops."""
+    x = _t(x)
+    g = None if gamma is None else _t(gamma)
+    b = None if beta is None else _t(beta)
+    c = x.shape[-1] if x.ndim else None
+    if c is not None and g is not None and tuple(g.shape) != (c,):
+        raise ValueError(f"layer_norm: gamma has shape {g.shape}, expected ({c},) for inputs "
+                         f"of shape {x.shape}")
+    if c is not None and b is not None and tuple(b.shape) != (c,):
+        raise ValueError(f"layer_norm: beta has shape {b.shape}, expected ({c},) for inputs "
+                         f"of shape {x.shape}")
+    xv = x._value
+    if (x.ndim >= 1 and xv.dtype == np.float32 and xv.flags.c_contiguous and epsilon > 0
+            and all(t is None or t._value.dtype == np.float32 for t in (g, b))):
+        from fastnet.kernels import norm as N
+
+        gv = None if g is None else np.ascontiguousarray(g._value)
+        bv = None if b is None else np.ascontiguousarray(b._value)
+        y, mean, rstd = N.layer_norm_forward(xv, gv, bv, float(epsilon))
+
+        def backward(gy):
+            if RECORDING:  # an outer tape records the backward: differentiable ops
+                return _layer_norm_grads(x, g, b, gy, epsilon)
+            dx, dg, db = N.layer_norm_backward(
+                xv, np.ascontiguousarray(gy._value, dtype=np.float32), mean, rstd, gv)
+            return (Tensor(dx), None if g is None else Tensor(dg),
+                    None if b is None else Tensor(db))
+
+        return make(y, (x, g, b), backward)
+    x = _float(x)
+    mean, var = moments(x, axes=(-1,), keepdims=True)
+    y = (x - mean) / m.sqrt(var + epsilon)
+    if g is not None:
+        y = y * g
+    if b is not None:
+        y = y + b
+    return y
 
 
 @op

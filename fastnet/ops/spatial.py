@@ -3,10 +3,10 @@ Keras 3's `keras.ops` signatures.
 
 Convolutions (conv, conv_transpose, depthwise_conv) run the C++ kernels of
 fastnet.kernels.conv for float32 inputs, forward and both backward passes.
-Max/average pooling 1-D and 2-D run fastnet.kernels.pool (csrc/pool). The numpy
-window-gather versions below remain for other dtypes; 3-D pooling and upsampling
-are TEMP numpy until their kernels land. Padding follows TensorFlow: for 'same' the odd
-extra pad goes after (bottom/right).
+Max/average pooling 1-D/2-D/3-D, global pooling and nearest upsampling run
+fastnet.kernels.pool (csrc/pool) for float32 C-contiguous inputs, forward and backward;
+the numpy versions below remain for other dtypes and layouts. Padding follows
+TensorFlow: for 'same' the odd extra pad goes after (bottom/right).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import itertools
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from fastnet._core import RECORDING, needs_grad
 from fastnet.backend.tensor import Tensor
 from fastnet.kernels import conv as _conv
 from fastnet.kernels import gemm as _gemm
@@ -113,10 +114,13 @@ def _kernel_conv(x, w, strides, padding, dil):
 
     def backward(g):
         gv = np.ascontiguousarray(g._value, dtype=np.float32)
-        gx = _conv.conv_backward_input(gv, wv, xv.shape, strides, padding, dil)
-        gw, _ = _conv.conv_backward_kernel(xv, gv, wv.shape, strides, padding, dil,
-                                           with_bias=False)
-        return Tensor(gx), Tensor(gw)
+        gx = gw = None
+        if needs_grad(x):  # not for the images fed to the first layer
+            gx = Tensor(_conv.conv_backward_input(gv, wv, xv.shape, strides, padding, dil))
+        if needs_grad(w):
+            gw = Tensor(_conv.conv_backward_kernel(xv, gv, wv.shape, strides, padding, dil,
+                                                   with_bias=False)[0])
+        return gx, gw
 
     return make(out, (x, w), backward)
 
@@ -197,11 +201,14 @@ def conv_transpose(inputs, kernel, strides=1, padding="valid", output_padding=No
 
         def kbackward(g):
             gv = np.ascontiguousarray(g._value, dtype=np.float32)
-            gx = _conv.conv_transpose_backward_input(gv, wv, xv.shape, strides, padding, opad,
-                                                     dil)
-            gw, _ = _conv.conv_transpose_backward_kernel(xv, gv, wv.shape, strides, padding,
-                                                         opad, dil, with_bias=False)
-            return Tensor(gx), Tensor(gw)
+            gx = gw = None
+            if needs_grad(x):
+                gx = Tensor(_conv.conv_transpose_backward_input(gv, wv, xv.shape, strides,
+                                                                padding, opad, dil))
+            if needs_grad(w):
+                gw = Tensor(_conv.conv_transpose_backward_kernel(
+                    xv, gv, wv.shape, strides, padding, opad, dil, with_bias=False)[0])
+            return gx, gw
 
         return make(out, (x, w), kbackward)
     out_sizes = [deconv_output_length(x.shape[1 + i], ks[i], strides[i], padding,
@@ -266,11 +273,14 @@ def depthwise_conv(inputs, kernel, strides=1, padding="valid", data_format=None,
 
         def kbackward(g):
             gv = np.ascontiguousarray(g._value, dtype=np.float32)
-            gx = _conv.depthwise_conv_backward_input(gv, wv, xv0.shape, strides, padding.lower(),
-                                                     dil)
-            gw, _ = _conv.depthwise_conv_backward_kernel(xv0, gv, wv.shape, strides,
-                                                         padding.lower(), dil, with_bias=False)
-            return Tensor(gx), Tensor(gw)
+            gx = gw = None
+            if needs_grad(x):
+                gx = Tensor(_conv.depthwise_conv_backward_input(gv, wv, xv0.shape, strides,
+                                                                padding.lower(), dil))
+            if needs_grad(w):
+                gw = Tensor(_conv.depthwise_conv_backward_kernel(
+                    xv0, gv, wv.shape, strides, padding.lower(), dil, with_bias=False)[0])
+            return gx, gw
 
         return make(out, (x, w), kbackward)
     xv, pads = _pad_spatial(x._value, ks, strides, dil, padding.lower())
@@ -316,7 +326,7 @@ def _pool(x, pool_size, strides, padding, kind):
     padding = padding.lower()
     if padding not in ("valid", "same"):
         raise ValueError(f"{kind}_pool: padding must be 'valid' or 'same', got {padding!r}")
-    if nd in (1, 2) and x._value.dtype == np.float32 and x._value.flags.c_contiguous:
+    if nd <= 3 and _pool_kernel_ok(x._value):
         return _kernel_pool(x, ks, strides, padding, kind)
     ones = (1,) * nd
     fill = -np.inf if kind == "max" else 0.0
@@ -352,23 +362,22 @@ def _pool(x, pool_size, strides, padding, kind):
     return make(np.ascontiguousarray(out.astype(x._value.dtype)), (x,), backward)
 
 
+def _pool_kernel_ok(v):
+    return v.dtype == np.float32 and v.flags.c_contiguous
+
+
 def _kernel_pool(x, ks, strides, padding, kind):
-    """2-D (and 1-D as height-1 2-D) pooling on the C++ kernels."""
-    one_d = x.ndim == 3
-    xv = x._value[:, None] if one_d else x._value
-    kh, kw = (1, ks[0]) if one_d else ks
-    sh, sw = (1, strides[0]) if one_d else strides
-    y, arg = _poolk.pool2d_forward(xv, kind, kh, kw, sh, sw, padding)
+    """1-D/2-D/3-D pooling on the C++ kernels (one 3-D core; dx written by a gather)."""
+    xv = x._value
+    y, arg = _poolk.pool_forward(xv, kind, list(ks), list(strides), padding)
     xshape = list(xv.shape)
 
     def backward(g):
         gv = np.ascontiguousarray(g._value, dtype=np.float32)
-        if one_d:
-            gv = gv[:, None]
-        dx = _poolk.pool2d_backward(gv, arg, xshape, kind, kh, kw, sh, sw, padding)
-        return (Tensor(dx[:, 0] if one_d else dx),)
+        return (Tensor(_poolk.pool_backward(gv, arg, xshape, kind, list(ks), list(strides),
+                                            padding)),)
 
-    return make(y[:, 0] if one_d else y, (x,), backward)
+    return make(y, (x,), backward)
 
 
 @op
@@ -386,7 +395,21 @@ def upsampling(inputs, size):
     """Nearest-neighbour upsampling of each spatial axis by `size` (channels-last)."""
     x = _t(inputs)
     nd = x.ndim - 2
+    if nd < 1:
+        raise ValueError(f"upsampling: inputs must be at least 3-D (batch, spatial..., "
+                         f"channels), got shape {x.shape}")
     size = _tuple(size, nd, "size")
+    if min(size) < 1:
+        raise ValueError(f"upsampling: size must be positive, got {size} for input shape "
+                         f"{x.shape}")
+    if nd <= 3 and _pool_kernel_ok(x._value):
+        y = _poolk.upsampling_forward(x._value, list(size))
+
+        def kbackward(g):
+            gv = np.ascontiguousarray(g._value, dtype=np.float32)
+            return (Tensor(_poolk.upsampling_backward(gv, list(size))),)
+
+        return make(y, (x,), kbackward)
     out = x._value
     for i, s in enumerate(size):
         out = np.repeat(out, s, axis=1 + i)
@@ -402,3 +425,49 @@ def upsampling(inputs, size):
         return (Tensor(gv),)
 
     return make(np.ascontiguousarray(out), (x,), backward)
+
+
+def _global_pool(inputs, kind, keepdims):
+    x = _t(inputs)
+    if x.ndim < 3:
+        raise ValueError(f"global_{kind}_pool: inputs must be at least 3-D (batch, spatial..., "
+                         f"channels), got shape {x.shape}")
+    axes = tuple(range(1, x.ndim - 1))
+    xv = x._value
+    if not (_pool_kernel_ok(xv) and all(xv.shape[a] > 0 for a in axes)):
+        from fastnet.ops import math as _m
+
+        fn = _m.max if kind == "max" else _m.mean
+        return fn(x, axis=axes, keepdims=keepdims)
+    y, count = _poolk.global_pool_forward(xv, kind)
+    out_shape = (xv.shape[0],) + (1,) * len(axes) + (xv.shape[-1],) if keepdims else y.shape
+    xshape = list(xv.shape)
+
+    def backward(g):
+        if RECORDING:  # an outer tape records the backward: differentiable ops
+            from fastnet.ops import math as _m
+
+            gk = _m.reshape(g, (xv.shape[0],) + (1,) * len(axes) + (xv.shape[-1],))
+            if kind == "avg":
+                return (_m.broadcast_to(gk, xv.shape) / float(np.prod(xv.shape[1:-1])),)
+            mask = (xv == y.reshape(gk.shape)).astype(np.float32) / count.reshape(gk.shape)
+            return (_m.broadcast_to(gk, xv.shape) * Tensor(mask),)
+        gv = np.ascontiguousarray(g._value, dtype=np.float32).reshape(y.shape)
+        if kind == "max":
+            return (Tensor(_poolk.global_max_pool_backward(gv, xv, y, count)),)
+        return (Tensor(_poolk.global_avg_pool_backward(gv, xshape)),)
+
+    return make(y.reshape(out_shape), (x,), backward)
+
+
+@op
+def global_max_pool(inputs, keepdims=False, data_format=None):
+    """Max over the spatial axes of channels-last (batch, spatial..., channels); the
+    gradient is shared among tied maxima (as TensorFlow's reduce_max)."""
+    return _global_pool(inputs, "max", keepdims)
+
+
+@op
+def global_average_pool(inputs, keepdims=False, data_format=None):
+    """Mean over the spatial axes of channels-last (batch, spatial..., channels)."""
+    return _global_pool(inputs, "avg", keepdims)
