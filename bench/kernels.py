@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import numpy as np  # noqa: E402
 from _common import (  # noqa: E402
     base_parser,
-    median_time,
+    paired_times,
     print_table,
     set_threads,
     try_import_torch,
@@ -71,18 +72,23 @@ def main():
     rng = np.random.default_rng(0)
     rows = []
 
+    # fastnet and torch sampled in turn (load on a shared machine hits both alike); with
+    # one thread, on this thread's CPU time, which other processes do not inflate
+    clock = time.thread_time if fastnet.config.get_num_threads() == 1 else time.perf_counter
+
     def add(name, fast_f, fast_fb, torch_fs=None):
         if args.only not in name:
             return
-        tf = median_time(fast_f, repeats, min_time=0.05)
-        tfb = median_time(fast_fb, repeats, min_time=0.05)
+        torch_fs = torch_fs or []
+        tf, *tt = paired_times([fast_f] + [f for f, _ in torch_fs], repeats, min_time=0.05,
+                               clock=clock)
+        tfb, *ttb = paired_times([fast_fb] + [fb for _, fb in torch_fs], repeats,
+                                 min_time=0.05, clock=clock)
         row_f = [name, "fwd", tf * 1e3]
         row_b = [name, "fwd+bwd", tfb * 1e3]
         if torch_fs:
-            tt = min(median_time(f, repeats, min_time=0.05) for f, _ in torch_fs)
-            ttb = min(median_time(fb, repeats, min_time=0.05) for _, fb in torch_fs)
-            row_f += [tt * 1e3, tt / tf]
-            row_b += [ttb * 1e3, ttb / tfb]
+            row_f += [min(tt) * 1e3, min(tt) / tf]
+            row_b += [min(ttb) * 1e3, min(ttb) / tfb]
         rows.extend([row_f, row_b])
 
     x = rng.random((64, 28, 28, 64), dtype=np.float32)
@@ -160,7 +166,8 @@ def main():
 
     header = ["kernel", "pass", "fastnet ms"] + (["torch ms (best)", "vs torch"] if torch else [])
     print_table(f"Kernels, {fastnet.config.get_num_threads()} thread(s), ISA "
-                f"{fastnet.config.get_isa()}", header, rows)
+                f"{fastnet.config.get_isa()}, {'thread CPU' if clock is time.thread_time else 'wall'}"
+                " time", header, rows)
 
 
 if __name__ == "__main__":

@@ -79,7 +79,25 @@ static inline vf v_exp2part(vf hi, vf lo) {
   const vi bits = (n + 127) << 23;
   return p * (vf)bits * tiny;  // same-size vector cast: reinterprets the bits
 }
-static inline vf v_exp(vf x) { return v_exp2part(x, vf{}); }
+// exp(x): v_exp2part without the low part (fewer selects on the hot path).
+static inline vf v_exp(vf x) {
+  const vf zero_below = x < -87.3f ? vf{} : v_splat(1.0f);
+  x = v_min(v_max(x, v_splat(-87.3f)), v_splat(88.7f));  // nan passes
+  const vf t = x * 1.44269504088896341f + 0.5f;
+  vi n = __builtin_convertvector(t, vi);
+  vf fn = __builtin_convertvector(n, vf);
+  n = n + (vi)(fn > t);
+  fn = __builtin_convertvector(n, vf);
+  const vf r = (x - fn * 0.693359375f) + fn * 2.12194440e-4f;
+  vf p = v_splat(1.9875691500e-4f);
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  return p * (vf)((n + 127) << 23) * zero_below;
+}
 
 // expm1(x) for x <= 88, accurate relative to the result near 0: with x = n ln2 + r,
 // expm1(x) = 2^n expm1(r) + (2^n - 1), and expm1(r) = r + r^2 P(r) never forms 1 + r.
