@@ -228,6 +228,8 @@ def test_kernel_activation_names_and_params():
         K.activation_forward("gelu_tanh", x, out)
     with pytest.raises(ValueError, match="'relu' takes no `param`"):
         K.activation_forward("relu", x, out, 0.5)
+    with pytest.raises(TypeError, match="`param` of 'elu' must be a number, got <class 'str'>"):
+        K.activation_forward("elu", x, out, "1.0")
     flat = x.reshape(-1)
     with pytest.raises(ValueError, match="output `out` \\(34,\\) overlaps input `saved`"):
         K.activation_backward("elu", flat[1:], flat[:-1].copy(), flat[:-1])
@@ -550,6 +552,9 @@ def test_new_kernel_argument_checks():
         K.categorical_cross_entropy(t, o, loss, np.zeros((3, 2), np.float32))
     with pytest.raises(ValueError, match="`grad` .* overlaps input `output`"):
         K.categorical_cross_entropy(t, o, loss, o)
+    both = np.zeros(12, np.float32)
+    with pytest.raises(ValueError, match="`grad` \\(2, 3\\) overlaps input `loss` \\(2,\\)"):
+        K.binary_cross_entropy(t, o, both[:2], both[:6].reshape(2, 3))
     with pytest.raises(ValueError, match="`output` with shape \\(2, 2\\) must be C-contiguous"):
         K.binary_cross_entropy(np.zeros((2, 2), np.float32), np.zeros((2, 4), np.float32)[:, ::2],
                                loss)

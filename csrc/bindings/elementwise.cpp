@@ -1,7 +1,9 @@
 // Python bindings of the elementwise kernels (fastnet/kernels/elementwise.py wraps them).
 #include <algorithm>
+#include <initializer_list>
 #include <limits>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "fastnet/elementwise.h"
@@ -50,7 +52,12 @@ const ActInfo& activation(const std::string& name, const py::object& param, cons
     } else if (!a.has_param) {
       fail_value(std::string(op) + ": activation '" + name + "' takes no `param`");
     } else {
-      *p = param.cast<float>();
+      try {
+        *p = param.cast<float>();
+      } catch (const py::cast_error&) {
+        fail_type(std::string(op) + ": `param` of '" + name + "' must be a number, got " +
+                  std::string(py::str(py::type::of(param))));
+      }
     }
     return a;
   }
@@ -70,16 +77,15 @@ std::vector<int64_t> leading_shape(const py::array& a) {
   return s;
 }
 
-// The optional gradient output: None, or float32 of `shape` not overlapping the inputs.
-float* opt_grad(const py::object& grad, const char* op, const std::vector<int64_t>& shape, const py::array& a,
-                const char* a_name, const py::array& b, const char* b_name) {
+// The optional gradient output: None, or float32 of `shape` overlapping none of `others`.
+float* opt_grad(const py::object& grad, const char* op, const std::vector<int64_t>& shape,
+                std::initializer_list<std::pair<const py::array*, const char*>> others) {
   if (grad.is_none()) return nullptr;
   if (!py::isinstance<py::array>(grad))
     fail_type(std::string(op) + ": `grad` must be a float32 numpy array or None");
   py::array g = py::reinterpret_borrow<py::array>(grad);
   float* pg = out_f32(g, op, "grad", shape);
-  require_no_alias(g, "grad", a, a_name, op);
-  require_no_alias(g, "grad", b, b_name, op);
+  for (const auto& o : others) require_no_alias(g, "grad", *o.first, o.second, op);
   return pg;
 }
 
@@ -231,7 +237,8 @@ void bind_elementwise(py::module_& m) {
                        " is out of range [0, " + std::to_string(cols) + ")");
         float* ploss = out_f32(loss, op, "loss", {rows});
         require_no_alias(loss, "loss", probs, "probs", op);
-        float* pg = opt_grad(grad, op, {rows, cols}, probs, "probs", loss, "loss");
+        float* pg =
+            opt_grad(grad, op, {rows, cols}, {{&probs, "probs"}, {&labels, "labels"}, {&loss, "loss"}});
         if (rows == 0 || cols == 0) return;
         auto fn = elementwise::table().sparse_xent_probs_rows;
         py::gil_scoped_release release;
@@ -251,7 +258,8 @@ void bind_elementwise(py::module_& m) {
         float* ploss = out_f32(loss, op, "loss", leading_shape(output));
         require_no_alias(loss, "loss", output, "output", op);
         require_no_alias(loss, "loss", target, "target", op);
-        float* pg = opt_grad(grad, op, shape_of(output), output, "output", target, "target");
+        float* pg =
+            opt_grad(grad, op, shape_of(output), {{&output, "output"}, {&target, "target"}, {&loss, "loss"}});
         const int64_t rows = rows_of(output), cols = output.shape(output.ndim() - 1);
         if (rows == 0) return;
         if (cols == 0) {  // an empty sum: no loss
@@ -285,7 +293,8 @@ void bind_elementwise(py::module_& m) {
         float* ploss = out_f32(loss, op, "loss", mean ? leading_shape(output) : shape_of(output));
         require_no_alias(loss, "loss", output, "output", op);
         require_no_alias(loss, "loss", target, "target", op);
-        float* pg = opt_grad(grad, op, shape_of(output), output, "output", target, "target");
+        float* pg =
+            opt_grad(grad, op, shape_of(output), {{&output, "output"}, {&target, "target"}, {&loss, "loss"}});
         const int64_t rows = rows_of(output), cols = output.shape(output.ndim() - 1);
         if (rows == 0) return;
         if (cols == 0) {  // the mean of nothing, as numpy: nan
