@@ -9,8 +9,10 @@ pass with bias; "fwd+bwd" adds the input, kernel and bias gradients.
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
-from _common import base_parser, median_time, print_table, set_threads, try_import_torch
+from _common import base_parser, paired_times, print_table, set_threads, try_import_torch
 
 import fastnet
 from fastnet.kernels import conv as K
@@ -21,6 +23,10 @@ CASES = [
     ("conv2d 64x28x28x1->16 3x3 valid", "conv", (64, 28, 28, 1), (3, 3), 16, 1, "valid"),
     ("conv2d 64x10x10x64->64 3x3 same", "conv", (64, 10, 10, 64), (3, 3), 64, 1, "same"),
     ("conv2d_transpose 64x4x4x1->16 3x3", "transpose", (64, 4, 4, 1), (3, 3), 16, 1, "valid"),
+    # the rest of bench/train.py's CNN
+    ("conv2d 64x26x26x16->32 3x3 valid", "conv", (64, 26, 26, 16), (3, 3), 32, 1, "valid"),
+    ("conv2d 64x8x8x32->32 3x3 valid", "conv", (64, 8, 8, 32), (3, 3), 32, 1, "valid"),
+    ("conv2d 64x6x6x32->16 3x3 valid", "conv", (64, 6, 6, 32), (3, 3), 16, 1, "valid"),
 ]
 
 
@@ -96,22 +102,22 @@ def main():
         w = (rng.standard_normal(wshape) * 0.1).astype(np.float32)
         b = rng.standard_normal(f).astype(np.float32)
         fwd, fwd_bwd, dy = fastnet_fns(kind, x, w, b, s, p)
+        # 1 thread: CPU time of this thread (robust to other load); more: wall time.
+        clock = time.thread_time if fastnet.config.get_num_threads() == 1 else time.perf_counter
         for label, fn, tidx in (("fwd", fwd, 0), ("fwd+bwd", fwd_bwd, 1)):
-            t_fn = median_time(fn, repeats=repeats, min_time=0.02)
-            row = [name, label, t_fn * 1e3]
+            fns = [fn]
             if torch is not None:
-                t_nchw = median_time(torch_fns(torch, kind, x, w, b, s, p, dy, False)[tidx],
-                                     repeats=repeats, min_time=0.02)
-                t_cl = median_time(torch_fns(torch, kind, x, w, b, s, p, dy, True)[tidx],
-                                   repeats=repeats, min_time=0.02)
-                best = min(t_nchw, t_cl)
-                row += [t_nchw * 1e3, t_cl * 1e3, best / t_fn]
+                fns += [torch_fns(torch, kind, x, w, b, s, p, dy, cl)[tidx] for cl in (False, True)]
+            ts = paired_times(fns, repeats=repeats, min_time=0.02, clock=clock)
+            row = [name, label, ts[0] * 1e3]
+            if torch is not None:
+                row += [ts[1] * 1e3, ts[2] * 1e3, min(ts[1:]) / ts[0]]
             rows.append(row)
     header = ["case", "pass", "fastnet ms"]
     if torch is not None:
         header += ["torch NCHW ms", "torch NHWC ms", "speedup vs best"]
     print(f"threads: {fastnet.config.get_num_threads()}, isa: {fastnet.config.get_isa()}")
-    print_table("convolution (median wall time; speedup > 1 means fastnet is faster)", header, rows)
+    print_table("convolution (medians, sampled in turn; speedup > 1 means fastnet is faster)", header, rows)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ import pytest
 from oracle import assert_close, check_forward, check_gradients, rand
 
 import fastnet
+from fastnet import ops
 from fastnet.kernels import conv as K
 
 # ---- independent float64 references ----
@@ -406,3 +407,25 @@ def test_conv_large_padded_image(isa):
                    lambda x, dy: K.conv_backward_kernel(x, dy, w.shape, 1, "same")[0],
                    x, w, y.shape)
     del dy
+
+
+@pytest.mark.parametrize("ks,stride,opad,padding,size", [
+    ((3, 3), (2, 2), (1, 1), "same", (4, 5)),
+    ((3, 3), (2, 2), (0, 1), "same", (3, 3)),
+    ((4, 2), (3, 2), (2, 1), "same", (2, 3)),
+    ((3, 3), (2, 2), (1, 0), "valid", (3, 4)),
+    ((5, 5), (3, 3), (2, 2), "same", (2, 2)),
+])
+def test_conv_transpose_output_padding_numpy_path_matches_kernel(ks, stride, opad, padding, size):
+    # Regression: the float64 (numpy) path padded k//2 before when output_padding was set,
+    # while the kernel (and TensorFlow) put half of the total padding before.
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, *size, 3))
+    w = rng.standard_normal((*ks, 4, 3))
+    got32 = ops.conv_transpose(x.astype(np.float32), w.astype(np.float32), stride, padding,
+                               output_padding=opad).numpy()
+    got64 = ops.conv_transpose(ops.convert_to_tensor(x, dtype="float64"),
+                               ops.convert_to_tensor(w, dtype="float64"), stride, padding,
+                               output_padding=opad).numpy()
+    assert got32.shape == got64.shape
+    assert_close(got32, got64, atol=1e-4, rtol=1e-4)

@@ -231,7 +231,7 @@ def test_kernel_activation_names_and_params():
     with pytest.raises(TypeError, match="`param` of 'elu' must be a number, got <class 'str'>"):
         K.activation_forward("elu", x, out, "1.0")
     flat = x.reshape(-1)
-    with pytest.raises(ValueError, match="output `out` \\(34,\\) overlaps input `saved`"):
+    with pytest.raises(ValueError, match="output `out` \\(34,\\) partially overlaps input `saved`"):
         K.activation_backward("elu", flat[1:], flat[:-1].copy(), flat[:-1])
     with pytest.raises(TypeError, match="`dy` must be float32"):
         K.activation_backward("elu", x, x.astype(np.float64), out)
@@ -560,7 +560,7 @@ def test_new_kernel_argument_checks():
                                loss)
     with pytest.raises(ValueError, match="`epsilon` must be in"):
         K.binary_cross_entropy(t, o, loss, None, False, 0.7)
-    with pytest.raises(TypeError, match="`grad` must be a float32 numpy array or None"):
+    with pytest.raises(TypeError, match="`grad` must be a numpy array, got list"):
         K.binary_cross_entropy(t, o, loss, [1.0])
     with pytest.raises(ValueError, match="out of range"):
         K.sparse_categorical_cross_entropy_probs(o, np.array([0, 3], np.int32), loss)
@@ -624,3 +624,29 @@ def test_non_finite_inputs(isa, name):
             assert abs(got - want) <= 1e-6 * max(1, abs(want)), (name, got, want)
     g = tape_grad(fn)(x, np.ones_like(x))
     assert np.all(np.isfinite(g[1::4])) and np.all(np.isfinite(g[2::4])), "gradient at +-inf"
+
+
+def test_cross_entropy_grad_that_is_not_an_array_raises_type_error():
+    # Regression (fuzz, issue 6): a non-array `grad` was reinterpreted as an array.
+    logits = np.zeros((2, 3), np.float32)
+    with pytest.raises(TypeError, match="`grad` must be a numpy array"):
+        K.sparse_softmax_cross_entropy(logits, np.zeros(2, np.int32), np.empty(2, np.float32),
+                                       "abc")
+
+
+def test_backward_output_partially_overlapping_an_input_raises():
+    # Regression (fuzz, issue 6): softmax_backward/activation_backward/activation_forward
+    # accepted an `out` that partially overlaps an input and silently returned wrong values
+    # (rows already overwritten were read back). Exactly the input (in place) stays allowed.
+    buf = np.linspace(-1, 1, 9, dtype=np.float32)
+    y, dy, out = buf[:4].reshape(2, 2), buf[4:8].reshape(2, 2), buf[5:9].reshape(2, 2)
+    K.softmax(np.array([[0.1, 0.2], [0.3, -1.0]], np.float32), y)
+    with pytest.raises(ValueError, match="partially overlaps"):
+        K.softmax_backward(y, dy, out)
+    with pytest.raises(ValueError, match="partially overlaps"):
+        K.activation_backward("tanh", y, dy, out)
+    with pytest.raises(ValueError, match="partially overlaps"):
+        K.activation_forward("relu", dy, out)
+    want = y * (dy - (y * dy).sum(-1, keepdims=True))
+    K.softmax_backward(y, dy, dy)  # exactly in place
+    assert_close(dy, want, atol=1e-6)

@@ -113,3 +113,18 @@ def test_bad_input_raises_clear_errors():
         G.matmul(np.zeros((2, 3, 4), np.float32), np.zeros((3, 4, 5), np.float32))
     with pytest.raises(ValueError, match="inner dimensions"):
         G.matmul(np.zeros((2, 3, 4), np.float32), np.zeros((2, 5, 5), np.float32))
+
+
+def test_batched_matmul_broadcast_batch_against_empty_batch():
+    # Regression (fuzz, issue 6): a batch of 1 against a batch of 0 made the output batch 1
+    # and the kernel read the empty operand's nonexistent matrix (out of bounds, garbage
+    # values). numpy broadcasting gives an empty batch.
+    from fastnet import _C, ops
+
+    a = np.ones((1, 3, 4), np.float32)
+    b = np.ones((0, 4, 5), np.float32)
+    with pytest.raises(ValueError, match="must have shape"):
+        _C.batched_matmul(a, b, np.zeros((1, 3, 5), np.float32))
+    assert G.matmul(a, b).shape == (0, 3, 5)
+    assert G.matmul(b.reshape(0, 5, 4), a.reshape(1, 4, 3)).shape == (0, 5, 3)
+    assert ops.matmul(a, b).shape == (0, 3, 5)

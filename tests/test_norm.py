@@ -172,3 +172,13 @@ def test_layer_norm_second_order_under_nested_tapes():
         res.append([t.numpy() for t in outer.gradient(z, [x, g])])
     for a, e in zip(*res):
         assert_close(a, e, atol=2e-4, rtol=2e-4)
+
+
+def test_batch_norm_gamma_that_is_not_an_array_raises_type_error():
+    # Regression (fuzz, issue 6): a list or float gamma/beta was reinterpreted as an array
+    # and segfaulted.
+    x = np.ones((2, 3), np.float32)
+    with pytest.raises(TypeError, match="`gamma` must be a numpy array"):
+        N.batch_norm_train(x, [1.0, 1.0, 1.0], None, 1e-3)
+    with pytest.raises(TypeError, match="`gamma` must be a numpy array"):
+        N.batch_norm_backward(x, x, np.zeros(3, np.float32), np.ones(3, np.float32), 2.0, 1e-3)

@@ -96,3 +96,30 @@ def test_matches_keras_optimizers(name, kwargs):
         kopt.apply_gradients([(keras.ops.convert_to_tensor(g), kv)])
         fopt.apply([g], [fv])
     assert_close(fv.numpy(), keras.ops.convert_to_numpy(kv), atol=1e-6, rtol=1e-5)
+
+
+def test_optimizer_slot_that_is_not_an_array_raises_type_error():
+    # Regression (fuzz, issue 6): optional slots taken as objects were reinterpreted as
+    # numpy arrays without a check, so a list (or int) segfaulted.
+    var, grad = np.ones(3, np.float32), np.ones(3, np.float32)
+    with pytest.raises(TypeError, match="`momentum_buf` must be a numpy array"):
+        K.sgd_update(var, grad, [0.0, 0.0, 0.0], 0.1, 0.9, False)
+    with pytest.raises(TypeError, match="`velocity_hat` must be a numpy array"):
+        K.adam_update(var, grad, np.zeros(3, np.float32), np.zeros(3, np.float32), 1,
+                      0.1, 0.9, 0.999, 1e-7)
+    np.testing.assert_array_equal(var, 1)
+
+
+def test_optimizer_slots_aliasing_each_other_raise():
+    # Regression (fuzz, issue 6): two slots sharing memory (e.g. Adam's momentum passed as
+    # its velocity) were accepted and silently gave a wrong update.
+    var, grad = np.ones(4, np.float32), np.full(4, 0.5, np.float32)
+    m = np.zeros(8, np.float32)
+    with pytest.raises(ValueError, match="overlaps"):
+        K.adam_update(var, grad, m[:4], m[:4], None, 0.1, 0.9, 0.999, 1e-7)
+    with pytest.raises(ValueError, match="overlaps"):
+        K.adadelta_update(var, grad, m[:4], m[1:5], 1.0, 0.95, 1e-7)
+    with pytest.raises(ValueError, match="overlaps"):
+        K.rmsprop_update(var, grad, m[:4], None, m[2:6], 0.1, 0.9, 0.0, 1e-7)
+    np.testing.assert_array_equal(var, 1)
+    np.testing.assert_array_equal(m, 0)

@@ -218,7 +218,7 @@ def test_pool_nd_kernel_argument_checks():
     with pytest.raises(ValueError, match=r"`dy` has shape \(1, 2, 2, 2, 3\), expected \(1, 2, 2, 2, 2\)"):
         P.pool_backward(np.zeros((1, 2, 2, 2, 3), np.float32), arg, list(x.shape), "max", [2, 2, 2],
                         [2, 2, 2], "valid")
-    with pytest.raises(ValueError, match="`arg`"):
+    with pytest.raises(TypeError, match="`arg` must be a numpy array"):
         P.pool_backward(y, None, list(x.shape), "max", [2, 2, 2], [2, 2, 2], "valid")
     with pytest.raises(ValueError, match="`arg`"):
         P.pool_backward(y, arg.astype(np.int64), list(x.shape), "max", [2, 2, 2], [2, 2, 2], "valid")
@@ -426,3 +426,13 @@ def test_overlapping_average_backward_paths_agree(isa):
         yy = ops.average_pool(v64, (3, 2, 3), (2, 1, 2), "same")
     assert_close(got, tape.gradient(yy, v64, output_gradients=dy.astype(np.float64)).numpy(),
                  atol=1e-6)
+
+
+def test_max_pool_backward_rejects_non_array_argmax():
+    # Regression (fuzz, issue 6): a non-array `arg` (None with kind='max') was reinterpreted
+    # as a numpy array and segfaulted; it must raise TypeError.
+    x = np.zeros((1, 2, 2, 1), np.float32)
+    y, _ = P.pool2d_forward(x, "max", 2, 2, 2, 2, "valid")
+    for bad in (None, [0], 3):
+        with pytest.raises(TypeError, match="`arg` must be a numpy array"):
+            P.pool2d_backward(y, bad, [1, 2, 2, 1], "max", 2, 2, 2, 2, "valid")

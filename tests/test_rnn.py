@@ -138,3 +138,12 @@ def test_empty_batch_found_by_fuzzing_under_ubsan():
     packed, ws = R.gru_forward(x, kg, rg, None, None, False)
     out = R.gru_backward(x, kg, rg, None, False, packed, ws, np.zeros_like(packed), True)
     assert out[0].shape == (0, 3, 2) and not out[1].any() and not out[3].any()
+
+
+def test_rnn_optional_arguments_that_are_not_arrays_raise_type_error():
+    # Regression (fuzz, issue 6): bias/h0/c0 given as non-arrays segfaulted.
+    x = np.ones((1, 2, 1), np.float32)
+    with pytest.raises(TypeError, match="`bias` must be a numpy array"):
+        R.lstm_forward(x, np.ones((1, 4), np.float32), np.ones((1, 4), np.float32), 5, None, None)
+    with pytest.raises(TypeError, match="`h0` must be a numpy array"):
+        R.gru_forward(x, np.ones((1, 3), np.float32), np.ones((1, 3), np.float32), None, [[0.0]])

@@ -64,6 +64,16 @@ inline void require_ndim(const py::array& a, const char* op, const char* name, i
   }
 }
 
+// An optional argument taken as py::object (None allowed by the caller) as an array:
+// anything that is not a numpy array raises TypeError instead of being reinterpreted.
+inline py::array as_array(const py::object& o, const char* op, const char* name) {
+  if (!py::isinstance<py::array>(o)) {
+    fail_type(std::string(op) + ": `" + name + "` must be a numpy array, got " +
+              std::string(py::str(py::type::of(o).attr("__name__"))));
+  }
+  return py::reinterpret_borrow<py::array>(o);
+}
+
 inline bool is_c_contiguous(const py::array& a) { return (a.flags() & py::array::c_style) != 0; }
 
 // A read-only float32 C-contiguous input.
@@ -123,6 +133,19 @@ inline void require_no_alias(const py::array& out, const char* out_name, const p
   if (overlaps(out, in)) {
     fail_value(std::string(op) + ": output `" + out_name + "` " + shape_str(out) + " overlaps input `" +
                in_name + "` " + shape_str(in) + "; pass a separate output buffer");
+  }
+}
+
+// For elementwise kernels that may run in place: `out` is either exactly `in` (same start;
+// both already checked C-contiguous of one shape) or does not overlap it at all. A partial
+// overlap would read elements the kernel has already overwritten.
+inline void require_same_or_disjoint(const py::array& out, const char* out_name, const py::array& in,
+                                     const char* in_name, const char* op) {
+  if (out.data() == in.data()) return;
+  if (overlaps(out, in)) {
+    fail_value(std::string(op) + ": output `" + out_name + "` " + shape_str(out) +
+               " partially overlaps input `" + in_name + "` " + shape_str(in) +
+               "; pass the input itself or a separate output buffer");
   }
 }
 

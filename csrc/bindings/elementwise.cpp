@@ -81,9 +81,7 @@ std::vector<int64_t> leading_shape(const py::array& a) {
 float* opt_grad(const py::object& grad, const char* op, const std::vector<int64_t>& shape,
                 std::initializer_list<std::pair<const py::array*, const char*>> others) {
   if (grad.is_none()) return nullptr;
-  if (!py::isinstance<py::array>(grad))
-    fail_type(std::string(op) + ": `grad` must be a float32 numpy array or None");
-  py::array g = py::reinterpret_borrow<py::array>(grad);
+  py::array g = as_array(grad, op, "grad");
   float* pg = out_f32(g, op, "grad", shape);
   for (const auto& o : others) require_no_alias(g, "grad", *o.first, o.second, op);
   return pg;
@@ -117,7 +115,7 @@ void bind_elementwise(py::module_& m) {
         const elementwise::ActFwd fn = elementwise::table().act_fwd[activation(name, param, op, &p).act];
         const float* px = in_f32(x, op, "x");
         float* po = out_f32(out, op, "out", shape_of(x));
-        if (px != po) require_no_alias(out, "out", x, "x", op);
+        require_same_or_disjoint(out, "out", x, "x", op);
         const int64_t n = static_cast<int64_t>(x.size());
         py::gil_scoped_release release;
         threads::parallel_for(n, kGrain, [&](int64_t i0, int64_t i1) { fn(px + i0, po + i0, i1 - i0, p); });
@@ -138,8 +136,8 @@ void bind_elementwise(py::module_& m) {
           fail_value(std::string(op) + ": `dy` " + shape_str(dy) + " and `saved` " + shape_str(saved) +
                      " differ");
         float* po = out_f32(out, op, "out", shape_of(saved));
-        if (po != pd) require_no_alias(out, "out", dy, "dy", op);
-        if (po != ps) require_no_alias(out, "out", saved, "saved", op);
+        require_same_or_disjoint(out, "out", saved, "saved", op);
+        require_same_or_disjoint(out, "out", dy, "dy", op);
         const int64_t n = static_cast<int64_t>(saved.size());
         py::gil_scoped_release release;
         threads::parallel_for(n, kGrain,
@@ -174,6 +172,8 @@ void bind_elementwise(py::module_& m) {
         if (shape_of(dy) != shape_of(y))
           fail_value(std::string(op) + ": `dy` " + shape_str(dy) + " and `y` " + shape_str(y) + " differ");
         float* po = out_f32(out, op, "out", shape_of(y));
+        require_same_or_disjoint(out, "out", y, "y", op);
+        require_same_or_disjoint(out, "out", dy, "dy", op);
         const int64_t rows = rows_of(y), cols = y.ndim() ? y.shape(y.ndim() - 1) : 0;
         if (cols == 0) return;
         auto fn = elementwise::table().softmax_bwd_rows;
@@ -203,7 +203,7 @@ void bind_elementwise(py::module_& m) {
         float* ploss = out_f32(loss, op, "loss", {rows});
         float* pg = nullptr;
         if (!grad.is_none()) {
-          py::array g = py::reinterpret_borrow<py::array>(grad);
+          py::array g = as_array(grad, op, "grad");
           pg = out_f32(g, op, "grad", {rows, cols});
           require_no_alias(g, "grad", logits, "logits", op);
         }
@@ -330,7 +330,7 @@ void bind_elementwise(py::module_& m) {
           fail_value(std::string(op) + ": `bias` " + shape_str(bias) + " must have shape (" +
                      std::to_string(cols) + ",) for x " + shape_str(x));
         float* po = out_f32(out, op, "out", shape_of(x));
-        if (po != px) require_no_alias(out, "out", x, "x", op);
+        require_same_or_disjoint(out, "out", x, "x", op);
         require_no_alias(out, "out", bias, "bias", op);
         if (rows == 0 || cols == 0) return;
         auto fn = elementwise::table().bias_add_rows;

@@ -83,7 +83,9 @@ void batched_matmul_py(py::array a, py::array b, py::array c, bool trans_a, bool
     fail_value(std::string(op) + ": batch sizes " + std::to_string(ba) + " and " + std::to_string(bb) +
                " do not broadcast (a " + shape_str(a) + ", b " + shape_str(b) + ")");
   }
-  int64_t batch = std::max(ba, bb);
+  // numpy's broadcasting: a batch of 1 against an empty batch gives an empty batch (the
+  // broadcast operand's single matrix must not be paired with the empty one's nonexistent one).
+  int64_t batch = (ba == 0 || bb == 0) ? 0 : std::max(ba, bb);
   float* pc = out_f32(c, op, "c", {batch, m, n});
   require_no_alias(c, "c", a, "a", op);
   require_no_alias(c, "c", b, "b", op);

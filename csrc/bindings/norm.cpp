@@ -21,7 +21,7 @@ const float* per_channel(const py::object& o, const char* op, const char* name, 
     if (!optional) fail_value(std::string(op) + ": `" + name + "` is required");
     return nullptr;
   }
-  py::array a = py::reinterpret_borrow<py::array>(o);
+  py::array a = as_array(o, op, name);
   const float* p = in_f32(a, op, name, 1);
   if (a.shape(0) != C)
     fail_value(std::string(op) + ": `" + name + "` has shape " + shape_str(a) + " but x has " +

@@ -36,10 +36,13 @@ Buffers check(const char* op, py::array& var, py::array& grad, std::vector<py::o
       b.ptrs.push_back(nullptr);
       continue;
     }
-    py::array s = py::reinterpret_borrow<py::array>(slots[i]);
+    py::array s = as_array(slots[i], op, names[i]);
     b.ptrs.push_back(out_f32(s, op, names[i], shape_of(var)));
     require_no_alias(s, names[i], var, "var", op);
     require_no_alias(s, names[i], grad, "grad", op);
+    for (size_t j = 0; j < i; ++j) {
+      if (!slots[j].is_none()) require_no_alias(s, names[i], slots[j].cast<py::array>(), names[j], op);
+    }
   }
   return b;
 }

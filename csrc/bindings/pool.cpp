@@ -180,9 +180,7 @@ py::array_t<float> pool_backward_impl(const char* op, const py::array& dy, const
              : g.in[2] * g.C * std::max<int64_t>(1, window_elems(g) / (g.s[0] * g.s[1] * g.s[2]));
   const int64_t grain = std::max<int64_t>(1, kGrainElems / std::max<int64_t>(1, per_row));
   if (kind == "max") {
-    if (arg.is_none())
-      fail_value(std::string(op) + ": `arg` (the argmax from the forward) is required for max");
-    py::array a = py::reinterpret_borrow<py::array>(arg);
+    py::array a = as_array(arg, op, "arg");  // TypeError for None or a non-array (never reinterpreted)
     if (!a.dtype().is(py::dtype::of<int32_t>()) || shape_of(a) != G.out_shape || !is_c_contiguous(a))
       fail_value(std::string(op) + ": `arg` must be the C-contiguous int32 argmax from the forward, shape " +
                  shape_str(G.out_shape) + "; got " + std::string(py::str(a.dtype())) + " " + shape_str(a));

@@ -33,7 +33,7 @@ Dims check_lstm(const char* op, const py::array& x, const py::array& kernel, con
 
 const float* opt_state(const py::object& o, const char* op, const char* name, const Dims& d) {
   if (o.is_none()) return nullptr;
-  py::array a = py::reinterpret_borrow<py::array>(o);
+  py::array a = as_array(o, op, name);
   const float* p = in_f32(a, op, name, 2);
   if (a.shape(0) != d.n || a.shape(1) != d.u)
     fail_value(std::string(op) + ": `" + name + "` must be (" + std::to_string(d.n) + ", " +
@@ -68,7 +68,7 @@ void bind_rnn(py::module_& m) {
         Dims d = check_gru(op, x, kernel, recurrent);
         const float* pb = nullptr;
         if (!bias.is_none()) {
-          py::array b = py::reinterpret_borrow<py::array>(bias);
+          py::array b = as_array(bias, op, "bias");
           pb = in_f32(b, op, "bias", 2);
           if (b.shape(0) != 2 || b.shape(1) != 3 * d.u)
             fail_value(std::string(op) + ": `bias` must be (2, " + std::to_string(3 * d.u) + "), got " +
@@ -144,7 +144,7 @@ void bind_rnn(py::module_& m) {
         Dims d = check_lstm(op, x, kernel, recurrent);
         const float* pb = nullptr;
         if (!bias.is_none()) {
-          py::array b = py::reinterpret_borrow<py::array>(bias);
+          py::array b = as_array(bias, op, "bias");
           pb = in_f32(b, op, "bias", 1);
           if (b.shape(0) != 4 * d.u)
             fail_value(std::string(op) + ": `bias` must be (" + std::to_string(4 * d.u) + ",), got " +

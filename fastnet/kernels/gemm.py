@@ -64,7 +64,7 @@ def matmul(a, b, out=None):
         return res
     a3 = np.ascontiguousarray(a if a.ndim == 3 else a[None])
     b3 = np.ascontiguousarray(b if b.ndim == 3 else b[None])
-    batch = max(a3.shape[0], b3.shape[0])
+    batch = 0 if 0 in (a3.shape[0], b3.shape[0]) else max(a3.shape[0], b3.shape[0])
     if out is None:
         out = np.empty((batch, a3.shape[1], b3.shape[2]), dtype=np.float32)
     _C.batched_matmul(a3, b3, out, False, False)

@@ -94,6 +94,13 @@ class BaseConv(Layer):
         return ops.conv(x, self.kernel, self.strides, pad, dilation_rate=self.dilation_rate)
 
     def call(self, inputs):
+        # Plain convolutions fuse the bias into the kernel's passes (subclasses with a
+        # convolution of their own — depthwise, separable, transposed — add it after).
+        if (self.bias is not None and not self.transposed and self.padding != "causal"
+                and type(self)._conv is BaseConv._conv):
+            x = ops.conv_bias(inputs, self.kernel, self.bias, self.strides, self.padding,
+                              dilation_rate=self.dilation_rate)
+            return self.activation(x)
         x = self._conv(inputs)
         if self.bias is not None:
             x = ops.add(x, self.bias)

@@ -96,6 +96,13 @@ def _scatter_windows(gwin, in_shape, ks, strides, dil, pads):
     return buf[(slice(None),) + crop + (slice(None),)]
 
 
+def _matmul(a, b):
+    """a @ b by our GEMM for float32 (views as they are), numpy's for other dtypes."""
+    if a.dtype == np.float32 and b.dtype == np.float32:
+        return _gemm.gemm(a, b)
+    return np.matmul(a, b)
+
+
 def _kernel_ok(x, w):
     return (x._value.dtype == np.float32 and w._value.dtype == np.float32
             and 3 <= x.ndim <= 5 and x._value.flags.c_contiguous and x.shape[0] > 0)
@@ -107,22 +114,46 @@ def _valid_fits(shape, ks, dil, padding):
     return all(shape[1 + i] >= (k - 1) * d + 1 for i, (k, d) in enumerate(zip(ks, dil)))
 
 
-def _kernel_conv(x, w, strides, padding, dil):
+def _kernel_conv(x, w, strides, padding, dil, b=None):
     xv = x._value
     wv = np.ascontiguousarray(w._value)
-    out = _conv.conv_forward(xv, wv, None, strides, padding, dil)
+    bv = None if b is None else b._value
+    out = _conv.conv_forward(xv, wv, bv, strides, padding, dil)
 
     def backward(g):
         gv = np.ascontiguousarray(g._value, dtype=np.float32)
-        gx = gw = None
+        gx = gw = gb = None
         if needs_grad(x):  # not for the images fed to the first layer
             gx = Tensor(_conv.conv_backward_input(gv, wv, xv.shape, strides, padding, dil))
-        if needs_grad(w):
-            gw = Tensor(_conv.conv_backward_kernel(xv, gv, wv.shape, strides, padding, dil,
-                                                   with_bias=False)[0])
-        return gx, gw
+        if needs_grad(w) or (b is not None and needs_grad(b)):
+            dw, db = _conv.conv_backward_kernel(xv, gv, wv.shape, strides, padding, dil,
+                                                with_bias=b is not None)
+            gw = Tensor(dw)
+            gb = None if db is None else Tensor(db)
+        return (gx, gw) if b is None else (gx, gw, gb)
 
-    return make(out, (x, w), backward)
+    return make(out, (x, w) if b is None else (x, w, b), backward)
+
+
+@op
+def conv_bias(inputs, kernel, bias, strides=1, padding="valid", dilation_rate=1):
+    """``conv(inputs, kernel) + bias`` with the bias fused into the kernel's passes (the
+    forward adds it while writing the output, the kernel-gradient pass sums its
+    gradient), which is what the Conv layers call."""
+    x, w, b = _t(inputs), _t(kernel), _t(bias)
+    nd = x.ndim - 2
+    if (x.dtype == "float32" and b.dtype == "float32" and b.ndim == 1 and nd >= 1
+            and w.ndim == nd + 2 and b.shape[0] == w.shape[-1] and x.shape[-1] == w.shape[-2]
+            and _kernel_ok(x, w) and not (len(RECORDING) > 1)):
+        padding = padding.lower()
+        strides = _tuple(strides, nd, "strides")
+        dil = _tuple(dilation_rate, nd, "dilation_rate")
+        if (padding in ("valid", "same") and min(strides) >= 1 and min(dil) >= 1
+                and _valid_fits(x.shape, w.shape[:nd], dil, padding)):
+            return _kernel_conv(x, w, strides, padding, dil, b)
+    from fastnet.ops.math import add
+
+    return add(conv(x, w, strides, padding, dilation_rate=dilation_rate), b)
 
 
 @op
@@ -220,8 +251,9 @@ def conv_transpose(inputs, kernel, strides=1, padding="valid", output_padding=No
     pads_before = []
     for i in range(nd):
         if padding == "same":
-            total = max(full[i] - out_sizes[i], 0)
-            pads_before.append(total // 2 if opad is None else eff[i] // 2)
+            # TensorFlow's rule (the conv whose input gradient this is): half of the total
+            # padding goes before, output_padding or not — as the C++ kernel does.
+            pads_before.append(max(full[i] - out_sizes[i], 0) // 2)
         else:
             pads_before.append(0)
     xv = np.ascontiguousarray(x._value)
@@ -229,7 +261,7 @@ def conv_transpose(inputs, kernel, strides=1, padding="valid", output_padding=No
     w2 = np.ascontiguousarray(w._value).reshape(-1, cout, cin)  # (K, cout, cin)
     kprod = w2.shape[0]
     wmat = np.ascontiguousarray(w2.transpose(2, 0, 1)).reshape(cin, kprod * cout)
-    cols = _gemm.gemm(xv.reshape(rows, cin), wmat).reshape(
+    cols = _matmul(xv.reshape(rows, cin), wmat).reshape(
         (n,) + tuple(x.shape[1:-1]) + tuple(ks) + (cout,))
     size = [max(full[i], pads_before[i] + out_sizes[i]) for i in range(nd)]
     buf = _scatter_windows(cols, (n,) + tuple(size) + (cout,), ks, strides, dil,
@@ -244,8 +276,8 @@ def conv_transpose(inputs, kernel, strides=1, padding="valid", output_padding=No
         win, _ = _windows(padded, ks, strides, dil)
         win = win[(slice(None),) + tuple(slice(0, s) for s in x.shape[1:-1])]
         gcols = np.ascontiguousarray(win).reshape(rows, kprod * cout)
-        gx = _gemm.gemm(gcols, wmat, trans_b=True).reshape(x.shape)
-        gwm = _gemm.gemm(xv.reshape(rows, cin), gcols, trans_a=True)  # (cin, K*cout)
+        gx = _matmul(gcols, wmat.T).reshape(x.shape)
+        gwm = _matmul(xv.reshape(rows, cin).T, gcols)  # (cin, K*cout)
         gw = gwm.reshape(cin, kprod, cout).transpose(1, 2, 0).reshape(w.shape)
         return Tensor(gx), Tensor(np.ascontiguousarray(gw))
 
