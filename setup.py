@@ -124,6 +124,9 @@ def extensions():
             "fastnet._C",
             sources=cpp_sources(),
             include_dirs=[str(CSRC / "include"), str(CSRC), pybind11.get_include()],
+            # Headers too: a header-only edit must rebuild the extension (the per-object
+            # check in FastnetBuildExt then recompiles what is older than the header).
+            depends=sorted(str(p.relative_to(ROOT)) for p in CSRC.rglob("*.h")),
             language="c++",
             extra_compile_args=base_compile_args(),
             extra_link_args=link_args,

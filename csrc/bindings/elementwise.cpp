@@ -1,5 +1,10 @@
 // Python bindings of the elementwise kernels (fastnet/kernels/elementwise.py wraps them).
+#include <algorithm>
+#include <initializer_list>
+#include <limits>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "fastnet/elementwise.h"
 #include "fastnet/threads.h"
@@ -13,23 +18,52 @@ namespace {
 
 constexpr int64_t kGrain = 1 << 15;
 
-using Unary = void (*)(const float*, float*, int64_t);
-using Binary = void (*)(const float*, const float*, float*, int64_t);
+struct ActInfo {
+  const char* name;
+  elementwise::Act act;
+  bool has_param;
+  float default_param;
+};
 
-Unary forward_fn(const std::string& name) {
-  const auto& t = elementwise::table();
-  if (name == "relu") return t.relu_fwd;
-  if (name == "sigmoid") return t.sigmoid_fwd;
-  if (name == "tanh") return t.tanh_fwd;
-  fail_value("activation_forward: unknown activation '" + name + "' (relu, sigmoid, tanh)");
-}
+// Every activation the kernels know; "gelu" is the tanh form (keras.ops.gelu's default),
+// "gelu_erf" the exact one.
+constexpr ActInfo kActs[] = {
+    {"relu", elementwise::kRelu, false, 0.0f},
+    {"sigmoid", elementwise::kSigmoid, false, 0.0f},
+    {"tanh", elementwise::kTanh, false, 0.0f},
+    {"leaky_relu", elementwise::kLeakyRelu, true, 0.2f},
+    {"elu", elementwise::kElu, true, 1.0f},
+    {"selu", elementwise::kSelu, false, 0.0f},
+    {"gelu", elementwise::kGeluTanh, false, 0.0f},
+    {"gelu_erf", elementwise::kGeluErf, false, 0.0f},
+    {"hard_sigmoid", elementwise::kHardSigmoid, false, 0.0f},
+    {"hard_silu", elementwise::kHardSilu, false, 0.0f},
+    {"softplus", elementwise::kSoftplus, false, 0.0f},
+    {"silu", elementwise::kSilu, false, 0.0f},
+    {"swish", elementwise::kSilu, false, 0.0f},
+};
 
-Binary backward_fn(const std::string& name) {
-  const auto& t = elementwise::table();
-  if (name == "relu") return t.relu_bwd;
-  if (name == "sigmoid") return t.sigmoid_bwd;
-  if (name == "tanh") return t.tanh_bwd;
-  fail_value("activation_backward: unknown activation '" + name + "' (relu, sigmoid, tanh)");
+// Looks the activation up and resolves its parameter (the default when `param` is None).
+const ActInfo& activation(const std::string& name, const py::object& param, const char* op, float* p) {
+  for (const ActInfo& a : kActs) {
+    if (name != a.name) continue;
+    if (param.is_none()) {
+      *p = a.default_param;
+    } else if (!a.has_param) {
+      fail_value(std::string(op) + ": activation '" + name + "' takes no `param`");
+    } else {
+      try {
+        *p = param.cast<float>();
+      } catch (const py::cast_error&) {
+        fail_type(std::string(op) + ": `param` of '" + name + "' must be a number, got " +
+                  std::string(py::str(py::type::of(param))));
+      }
+    }
+    return a;
+  }
+  std::string known;
+  for (const ActInfo& a : kActs) known += (known.empty() ? "" : ", ") + std::string(a.name);
+  fail_value(std::string(op) + ": unknown activation '" + name + "' (" + known + ")");
 }
 
 int64_t rows_of(const py::array& a) {
@@ -37,27 +71,65 @@ int64_t rows_of(const py::array& a) {
   return cols ? static_cast<int64_t>(a.size()) / cols : 0;
 }
 
+std::vector<int64_t> leading_shape(const py::array& a) {
+  std::vector<int64_t> s = shape_of(a);
+  s.pop_back();
+  return s;
+}
+
+// The optional gradient output: None, or float32 of `shape` overlapping none of `others`.
+float* opt_grad(const py::object& grad, const char* op, const std::vector<int64_t>& shape,
+                std::initializer_list<std::pair<const py::array*, const char*>> others) {
+  if (grad.is_none()) return nullptr;
+  py::array g = as_array(grad, op, "grad");
+  float* pg = out_f32(g, op, "grad", shape);
+  for (const auto& o : others) require_no_alias(g, "grad", *o.first, o.second, op);
+  return pg;
+}
+
+// (target, output) pair of a dense cross-entropy: float32, C-contiguous, same shape, >= 1-D.
+void check_pair(const py::array& target, const py::array& output, const char* op) {
+  in_f32(output, op, "output");
+  in_f32(target, op, "target");
+  if (output.ndim() < 1) fail_value(std::string(op) + ": `output` must have at least 1 dimension");
+  if (shape_of(target) != shape_of(output))
+    fail_value(std::string(op) + ": `target` " + shape_str(target) + " and `output` " + shape_str(output) +
+               " must have the same shape");
+}
+
+int64_t row_grain(int64_t cols) { return std::max<int64_t>(1, kGrain / std::max<int64_t>(cols, 1)); }
+
+void check_eps(float eps, const char* op) {
+  if (!(eps >= 0.0f && eps < 0.5f))
+    fail_value(std::string(op) + ": `epsilon` must be in [0, 0.5), got " + std::to_string(eps));
+}
+
 }  // namespace
 
 void bind_elementwise(py::module_& m) {
   m.def(
       "activation_forward",
-      [](const std::string& name, py::array x, py::array out) {
-        Unary fn = forward_fn(name);
-        const float* px = in_f32(x, "activation_forward", "x");
-        float* po = out_f32(out, "activation_forward", "out", shape_of(x));
-        require_same_or_disjoint(out, "out", x, "x", "activation_forward");
+      [](const std::string& name, py::array x, py::array out, py::object param) {
+        const char* op = "activation_forward";
+        float p;
+        const elementwise::ActFwd fn = elementwise::table().act_fwd[activation(name, param, op, &p).act];
+        const float* px = in_f32(x, op, "x");
+        float* po = out_f32(out, op, "out", shape_of(x));
+        require_same_or_disjoint(out, "out", x, "x", op);
         const int64_t n = static_cast<int64_t>(x.size());
         py::gil_scoped_release release;
-        threads::parallel_for(n, kGrain, [&](int64_t i0, int64_t i1) { fn(px + i0, po + i0, i1 - i0); });
+        threads::parallel_for(n, kGrain, [&](int64_t i0, int64_t i1) { fn(px + i0, po + i0, i1 - i0, p); });
       },
-      py::arg("name"), py::arg("x"), py::arg("out"),
-      "out = f(x) for f in relu, sigmoid, tanh (out may be x).");
+      py::arg("name"), py::arg("x"), py::arg("out"), py::arg("param") = py::none(),
+      "out = f(x) (out may be x). f: relu, sigmoid, tanh, leaky_relu (param = negative_slope, "
+      "default 0.2), elu (param = alpha, default 1), selu, gelu (tanh form), gelu_erf, "
+      "hard_sigmoid, hard_silu, softplus, silu/swish.");
   m.def(
       "activation_backward",
-      [](const std::string& name, py::array saved, py::array dy, py::array out) {
-        Binary fn = backward_fn(name);
+      [](const std::string& name, py::array saved, py::array dy, py::array out, py::object param) {
         const char* op = "activation_backward";
+        float p;
+        const elementwise::ActBwd fn = elementwise::table().act_bwd[activation(name, param, op, &p).act];
         const float* ps = in_f32(saved, op, "saved");
         const float* pd = in_f32(dy, op, "dy");
         if (shape_of(dy) != shape_of(saved))
@@ -69,10 +141,10 @@ void bind_elementwise(py::module_& m) {
         const int64_t n = static_cast<int64_t>(saved.size());
         py::gil_scoped_release release;
         threads::parallel_for(n, kGrain,
-                              [&](int64_t i0, int64_t i1) { fn(ps + i0, pd + i0, po + i0, i1 - i0); });
+                              [&](int64_t i0, int64_t i1) { fn(ps + i0, pd + i0, po + i0, i1 - i0, p); });
       },
-      py::arg("name"), py::arg("saved"), py::arg("dy"), py::arg("out"),
-      "dx for relu (saved = x) or sigmoid/tanh (saved = y).");
+      py::arg("name"), py::arg("saved"), py::arg("dy"), py::arg("out"), py::arg("param") = py::none(),
+      "out = dy * f'(.) from saved = y for sigmoid/tanh, x for the others (out may be dy).");
   m.def(
       "softmax",
       [](py::array x, py::array out, bool log) {
@@ -144,6 +216,168 @@ void bind_elementwise(py::module_& m) {
       },
       py::arg("logits"), py::arg("labels"), py::arg("loss"), py::arg("grad") = py::none(),
       "Per-row -log softmax(logits)[label]; grad = softmax - onehot when given.");
+  m.def(
+      "sparse_categorical_cross_entropy_probs",
+      [](py::array probs, py::array labels, py::array loss, py::object grad, float eps) {
+        const char* op = "sparse_categorical_cross_entropy_probs";
+        check_eps(eps, op);
+        const float* pp = in_f32(probs, op, "probs", 2);
+        if (!labels.dtype().is(py::dtype::of<int32_t>()))
+          fail_type(std::string(op) + ": `labels` must be int32, got dtype " +
+                    std::string(py::str(labels.dtype())));
+        if (!is_c_contiguous(labels)) fail_value(std::string(op) + ": `labels` must be C-contiguous");
+        const int64_t rows = probs.shape(0), cols = probs.shape(1);
+        if (labels.ndim() != 1 || labels.shape(0) != rows)
+          fail_value(std::string(op) + ": `labels` " + shape_str(labels) + " must have shape (" +
+                     std::to_string(rows) + ",) for probs " + shape_str(probs));
+        const int32_t* pl = static_cast<const int32_t*>(labels.data());
+        for (int64_t r = 0; r < rows; ++r)
+          if (pl[r] < 0 || pl[r] >= cols)
+            fail_value(std::string(op) + ": label " + std::to_string(pl[r]) + " at row " + std::to_string(r) +
+                       " is out of range [0, " + std::to_string(cols) + ")");
+        float* ploss = out_f32(loss, op, "loss", {rows});
+        require_no_alias(loss, "loss", probs, "probs", op);
+        float* pg =
+            opt_grad(grad, op, {rows, cols}, {{&probs, "probs"}, {&labels, "labels"}, {&loss, "loss"}});
+        if (rows == 0 || cols == 0) return;
+        auto fn = elementwise::table().sparse_xent_probs_rows;
+        py::gil_scoped_release release;
+        threads::parallel_for(rows, row_grain(cols), [&](int64_t r0, int64_t r1) {
+          fn(pp + r0 * cols, pl + r0, ploss + r0, pg ? pg + r0 * cols : nullptr, r1 - r0, cols, eps);
+        });
+      },
+      py::arg("probs"), py::arg("labels"), py::arg("loss"), py::arg("grad") = py::none(),
+      py::arg("epsilon") = 1e-7f,
+      "Per-row -log(clip(probs[label] / sum(probs), eps, 1 - eps)); grad = dloss/dprobs when given.");
+  m.def(
+      "categorical_cross_entropy",
+      [](py::array target, py::array output, py::array loss, py::object grad, bool from_logits, float eps) {
+        const char* op = "categorical_cross_entropy";
+        check_eps(eps, op);
+        check_pair(target, output, op);
+        float* ploss = out_f32(loss, op, "loss", leading_shape(output));
+        require_no_alias(loss, "loss", output, "output", op);
+        require_no_alias(loss, "loss", target, "target", op);
+        float* pg =
+            opt_grad(grad, op, shape_of(output), {{&output, "output"}, {&target, "target"}, {&loss, "loss"}});
+        const int64_t rows = rows_of(output), cols = output.shape(output.ndim() - 1);
+        if (rows == 0) return;
+        if (cols == 0) {  // an empty sum: no loss
+          for (int64_t r = 0; r < rows; ++r) ploss[r] = 0.0f;
+          return;
+        }
+        const float* po = static_cast<const float*>(output.data());
+        const float* pt = static_cast<const float*>(target.data());
+        const auto& t = elementwise::table();
+        py::gil_scoped_release release;
+        threads::parallel_for(rows, row_grain(cols), [&](int64_t r0, int64_t r1) {
+          float* g = pg ? pg + r0 * cols : nullptr;
+          if (from_logits)
+            t.cce_logits_rows(po + r0 * cols, pt + r0 * cols, ploss + r0, g, r1 - r0, cols);
+          else
+            t.cce_probs_rows(po + r0 * cols, pt + r0 * cols, ploss + r0, g, r1 - r0, cols, eps);
+        });
+      },
+      py::arg("target"), py::arg("output"), py::arg("loss"), py::arg("grad") = py::none(),
+      py::arg("from_logits") = false, py::arg("epsilon") = 1e-7f,
+      "Per-row categorical cross-entropy over the last axis (loss has output.shape[:-1]); from "
+      "logits, or from probabilities normalised by their sum and clipped to [eps, 1 - eps] as "
+      "Keras. grad = dloss/doutput (per unit upstream gradient) when given.");
+  m.def(
+      "binary_cross_entropy",
+      [](py::array target, py::array output, py::array loss, py::object grad, bool from_logits, float eps) {
+        const char* op = "binary_cross_entropy";
+        check_eps(eps, op);
+        check_pair(target, output, op);
+        const bool mean = shape_of(loss) != shape_of(output);
+        float* ploss = out_f32(loss, op, "loss", mean ? leading_shape(output) : shape_of(output));
+        require_no_alias(loss, "loss", output, "output", op);
+        require_no_alias(loss, "loss", target, "target", op);
+        float* pg =
+            opt_grad(grad, op, shape_of(output), {{&output, "output"}, {&target, "target"}, {&loss, "loss"}});
+        const int64_t rows = rows_of(output), cols = output.shape(output.ndim() - 1);
+        if (rows == 0) return;
+        if (cols == 0) {  // the mean of nothing, as numpy: nan
+          if (mean)
+            for (int64_t r = 0; r < rows; ++r) ploss[r] = std::numeric_limits<float>::quiet_NaN();
+          return;
+        }
+        const float* po = static_cast<const float*>(output.data());
+        const float* pt = static_cast<const float*>(target.data());
+        const int flags =
+            (from_logits ? elementwise::kBceFromLogits : 0) | (mean ? elementwise::kBceMean : 0);
+        auto fn = elementwise::table().bce_rows;
+        py::gil_scoped_release release;
+        threads::parallel_for(rows, row_grain(cols), [&](int64_t r0, int64_t r1) {
+          fn(po + r0 * cols, pt + r0 * cols, ploss + (mean ? r0 : r0 * cols), pg ? pg + r0 * cols : nullptr,
+             r1 - r0, cols, flags, eps);
+        });
+      },
+      py::arg("target"), py::arg("output"), py::arg("loss"), py::arg("grad") = py::none(),
+      py::arg("from_logits") = false, py::arg("epsilon") = 1e-7f,
+      "Binary cross-entropy: loss of output's shape (elementwise) or of output.shape[:-1] (mean "
+      "over the last axis); from logits (stable) or from probabilities clipped to [eps, 1 - eps]. "
+      "grad = dloss/doutput (of the mean when loss is the mean) when given.");
+  m.def(
+      "bias_add",
+      [](py::array x, py::array bias, py::array out) {
+        const char* op = "bias_add";
+        const float* px = in_f32(x, op, "x");
+        if (x.ndim() < 1) fail_value(std::string(op) + ": `x` must have at least 1 dimension");
+        const float* pb = in_f32(bias, op, "bias");
+        const int64_t cols = x.shape(x.ndim() - 1), rows = rows_of(x);
+        if (bias.ndim() != 1 || bias.shape(0) != cols)
+          fail_value(std::string(op) + ": `bias` " + shape_str(bias) + " must have shape (" +
+                     std::to_string(cols) + ",) for x " + shape_str(x));
+        float* po = out_f32(out, op, "out", shape_of(x));
+        require_same_or_disjoint(out, "out", x, "x", op);
+        require_no_alias(out, "out", bias, "bias", op);
+        if (rows == 0 || cols == 0) return;
+        auto fn = elementwise::table().bias_add_rows;
+        py::gil_scoped_release release;
+        threads::parallel_for(rows, row_grain(cols), [&](int64_t r0, int64_t r1) {
+          fn(px + r0 * cols, pb, po + r0 * cols, r1 - r0, cols);
+        });
+      },
+      py::arg("x"), py::arg("bias"), py::arg("out"), "out = x + bias over the last axis (out may be x).");
+  m.def(
+      "bias_grad",
+      [](py::array dy, py::array out) {
+        const char* op = "bias_grad";
+        const float* pd = in_f32(dy, op, "dy");
+        if (dy.ndim() < 1) fail_value(std::string(op) + ": `dy` must have at least 1 dimension");
+        const int64_t cols = dy.shape(dy.ndim() - 1), rows = rows_of(dy);
+        float* po = out_f32(out, op, "out", {cols});
+        require_no_alias(out, "out", dy, "dy", op);
+        if (cols == 0) return;
+        auto fn = elementwise::table().bias_grad_rows;
+        py::gil_scoped_release release;
+        const int nt = threads::num_threads();
+        if (cols >= 256 * nt || rows * cols <= kGrain || nt == 1) {
+          // columns split across threads: each sums its block over every row (no partials)
+          threads::parallel_for(cols, std::max<int64_t>(64, kGrain / std::max<int64_t>(rows, 1)),
+                                [&](int64_t j0, int64_t j1) {
+                                  std::vector<double> acc(static_cast<size_t>(j1 - j0), 0.0);
+                                  fn(pd + j0, acc.data(), rows, j1 - j0, cols);
+                                  for (int64_t j = j0; j < j1; ++j) po[j] = static_cast<float>(acc[j - j0]);
+                                });
+          return;
+        }
+        // few columns, many rows: rows split, one double partial per thread, summed after
+        std::vector<double> part(static_cast<size_t>(nt * cols), 0.0);
+        int used = 1;
+        threads::parallel_run(nt, [&](int tid, int n) {
+          if (tid == 0) used = n;
+          const int64_t r0 = rows * tid / n, r1 = rows * (tid + 1) / n;
+          fn(pd + r0 * cols, part.data() + tid * cols, r1 - r0, cols, cols);
+        });
+        for (int64_t j = 0; j < cols; ++j) {
+          double s = 0.0;
+          for (int k = 0; k < used; ++k) s += part[k * cols + j];
+          po[j] = static_cast<float>(s);
+        }
+      },
+      py::arg("dy"), py::arg("out"), "out = sum of dy over all but the last axis (in double).");
 }
 
 }  // namespace bind

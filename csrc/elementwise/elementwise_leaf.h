@@ -1,5 +1,5 @@
 // Elementwise leaf loops: activations (forward and gradient), row softmax /
-// log-softmax, and the fused softmax cross-entropy. Included once per ISA inside
+// log-softmax, the fused cross-entropies and bias-add. Included once per ISA inside
 // namespace fastnet::elementwise::<isa>; no STL (see ARCHITECTURE.md). The
 // transcendental functions are written as branch-free polynomials so GCC
 // vectorizes every loop for the ISA the file is compiled for.
@@ -18,19 +18,57 @@ static inline vf v_load(const float* p) {
 }
 static inline void v_store(float* p, vf v) { __builtin_memcpy(p, &v, sizeof(v)); }
 static inline vf v_splat(float x) { return vf{} + x; }
+// The first m (< kLanes) floats of p, the other lanes `fill`.
+static inline vf v_load_n(const float* p, int64_t m, float fill) {
+  float buf[kLanes];
+  for (int j = 0; j < kLanes; ++j) buf[j] = j < m ? p[j] : fill;
+  return v_load(buf);
+}
+static inline void v_store_n(float* p, vf v, int64_t m) {
+  float buf[kLanes];
+  v_store(buf, v);
+  for (int64_t j = 0; j < m; ++j) p[j] = buf[j];
+}
+static inline float v_hsum(vf v) {
+  float s = 0.0f;
+  for (int j = 0; j < kLanes; ++j) s += v[j];
+  return s;
+}
+static inline float v_hmax(vf v) {
+  float s = v[0];
+  for (int j = 1; j < kLanes; ++j) s = v[j] > s ? v[j] : s;
+  return s;
+}
+static inline vf v_abs(vf x) { return x < 0.0f ? -x : x; }
+// min / max that pass a NaN in `a` through (as numpy's clip/maximum do).
+static inline vf v_min(vf a, vf b) { return b < a ? b : a; }
+static inline vf v_max(vf a, vf b) { return a < b ? b : a; }
+// x * s where s is a gate in [0, 1]: 0 where the gate is exactly 0, so x = -inf gives 0
+// (the limit) rather than -inf * 0 = nan; a nan in x or s still propagates.
+static inline vf v_gated(vf x, vf s) { return s == 0.0f ? vf{} : x * s; }
+// A derivative that tends to 1 (x -> inf) and 0 (x -> -inf), fixed where |x| is huge
+// (and where the formula would compute inf * 0).
+static inline vf v_unit_step_tails(vf x, vf d) {
+  return v_abs(x) > 88.0f ? (x > 0.0f ? v_splat(1.0f) : vf{}) : d;
+}
 
-// exp(x): x = n*ln2 + r, |r| <= ln2/2, Cephes's degree-6 polynomial for e^r, 2^n put in
-// the exponent bits. Max relative error ~2e-7 on [-87, 88]; clamped outside.
-static inline vf v_exp(vf x) {
-  x = x < -87.3f ? v_splat(-87.3f) : x;
-  x = x > 88.7f ? v_splat(88.7f) : x;
-  const vf t = x * 1.44269504088896341f + 0.5f;
+// exp(hi + lo), |lo| at most a few units: x = n*ln2 + r, |r| <= ln2/2 (Cody-Waite: n*C1 is
+// exact, so hi - n*C1 loses nothing), Cephes's degree-6 polynomial for e^r, 2^n put in
+// the exponent bits. Max relative error ~2e-7; 0 below -87.3 (no denormals), inf above
+// 88.7. The lo part lets callers pass an argument carrying more than float precision.
+static inline vf v_exp2part(vf hi, vf lo) {
+  const vf s = hi + lo;
+  const vf tiny = s < -87.3f ? v_splat(0.0f) : v_splat(1.0f);
+  hi = s < -87.3f ? v_splat(-87.3f) : hi;
+  hi = s > 88.7f ? v_splat(88.7f) : hi;
+  lo = (s < -87.3f) | (s > 88.7f) ? v_splat(0.0f) : lo;
+  const vf t = (hi + lo) * 1.44269504088896341f + 0.5f;
   vi n = __builtin_convertvector(t, vi);  // truncates toward zero
   vf fn = __builtin_convertvector(n, vf);
   const vi adjust = fn > t;  // -1 where truncation rounded up (t < 0): take the floor
   n = n + adjust;
   fn = __builtin_convertvector(n, vf);
-  const vf r = x - fn * 0.693359375f + fn * 2.12194440e-4f;
+  const vf r = (hi - fn * 0.693359375f) + fn * 2.12194440e-4f + lo;
   vf p = v_splat(1.9875691500e-4f);
   p = p * r + 1.3981999507e-3f;
   p = p * r + 8.3334519073e-3f;
@@ -39,131 +77,521 @@ static inline vf v_exp(vf x) {
   p = p * r + 5.0000001201e-1f;
   p = p * r * r + r + 1.0f;
   const vi bits = (n + 127) << 23;
-  return p * (vf)bits;  // same-size vector cast: reinterprets the bits
+  return p * (vf)bits * tiny;  // same-size vector cast: reinterprets the bits
+}
+// exp(x): v_exp2part without the low part (fewer selects on the hot path).
+static inline vf v_exp(vf x) {
+  const vf zero_below = x < -87.3f ? vf{} : v_splat(1.0f);
+  x = v_min(v_max(x, v_splat(-87.3f)), v_splat(88.7f));  // nan passes
+  const vf t = x * 1.44269504088896341f + 0.5f;
+  vi n = __builtin_convertvector(t, vi);
+  vf fn = __builtin_convertvector(n, vf);
+  n = n + (vi)(fn > t);
+  fn = __builtin_convertvector(n, vf);
+  const vf r = (x - fn * 0.693359375f) + fn * 2.12194440e-4f;
+  vf p = v_splat(1.9875691500e-4f);
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  return p * (vf)((n + 127) << 23) * zero_below;
+}
+
+// expm1(x) for x <= 88, accurate relative to the result near 0: with x = n ln2 + r,
+// expm1(x) = 2^n expm1(r) + (2^n - 1), and expm1(r) = r + r^2 P(r) never forms 1 + r.
+static inline vf v_expm1(vf x) {
+  x = x < -88.0f ? v_splat(-88.0f) : x;
+  x = x > 88.0f ? v_splat(88.0f) : x;
+  const vf t = x * 1.44269504088896341f + 0.5f;
+  vi n = __builtin_convertvector(t, vi);
+  vf fn = __builtin_convertvector(n, vf);
+  n = n + (vi)(fn > t);
+  fn = __builtin_convertvector(n, vf);
+  const vf r = (x - fn * 0.693359375f) + fn * 2.12194440e-4f;
+  vf p = v_splat(1.9875691500e-4f);
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  const vf em1r = p * r * r + r;
+  const vf two = (vf)((n + 127) << 23);  // n >= -127: 2^-127 encodes as 0, fine here
+  return two * em1r + (two - 1.0f);
+}
+
+// log(x) for positive normal x: x = m 2^e with m in [sqrt(1/2), sqrt(2)), log m =
+// 2 atanh(s), s = (m-1)/(m+1) (|s| <= 0.172), odd series to s^11; e ln2 split hi + lo.
+static inline vf v_log(vf x) {
+  const vi bits = (vi)x;
+  vi e = ((bits >> 23) & 0xff) - 127;
+  vf m = (vf)((bits & 0x007fffff) | 0x3f800000);
+  const vi big = m > 1.41421356f;
+  m = big ? m * 0.5f : m;
+  e = e - big;
+  const vf fe = __builtin_convertvector(e, vf);
+  const vf s = (m - 1.0f) / (m + 1.0f);
+  const vf s2 = s * s;
+  vf p = v_splat(1.0f / 11.0f);
+  p = p * s2 + 1.0f / 9.0f;
+  p = p * s2 + 1.0f / 7.0f;
+  p = p * s2 + 1.0f / 5.0f;
+  p = p * s2 + 1.0f / 3.0f;
+  const vf two_s = s + s;
+  const vf logm = two_s + two_s * s2 * p;
+  return fe * 0.693359375f + (logm - fe * 2.12194440e-4f);
+}
+
+// log1p(u) for -1/2 <= u <= 1 (softplus and the logit cross-entropy need u in (0, 1]):
+// log1p(u) = 2 atanh(s), s = u / (2 + u), |s| <= 1/3, odd series to s^15 (truncation
+// < 2e-9 relative); one division, no cancellation near u = 0.
+static inline vf v_log1p(vf u) {
+  const vf s = u / (2.0f + u);
+  const vf s2 = s * s;
+  vf p = v_splat(1.0f / 15.0f);
+  p = p * s2 + 1.0f / 13.0f;
+  p = p * s2 + 1.0f / 11.0f;
+  p = p * s2 + 1.0f / 9.0f;
+  p = p * s2 + 1.0f / 7.0f;
+  p = p * s2 + 1.0f / 5.0f;
+  p = p * s2 + 1.0f / 3.0f;
+  const vf two_s = s + s;
+  return two_s + two_s * s2 * p;
 }
 
 static inline vf v_sigmoid(vf x) { return 1.0f / (1.0f + v_exp(-x)); }
 
+// tanh(|x|) = -expm1(-2|x|) / (2 + expm1(-2|x|)): relative accuracy everywhere, no branch.
 static inline vf v_tanh(vf x) {
-  const vf ax = x < 0.0f ? -x : x;
-  const vf e = v_exp(-2.0f * ax);
-  const vf big = (1.0f - e) / (1.0f + e);
-  const vf x2 = x * x;
-  const vf small = ax * (1.0f + x2 * (-0.333333333f + x2 * (0.133333333f + x2 * -0.0539682540f)));
-  const vf tv = ax < 0.0625f ? small : big;
+  const vf e = v_expm1(-2.0f * v_abs(x));
+  const vf tv = -e / (2.0f + e);
   return x < 0.0f ? -tv : tv;
 }
 
-// Applies a vector function to n floats: full vectors, then the tail through a padded vector.
-template <typename F>
-static inline void v_map(const float* __restrict x, float* __restrict y, int64_t n, F f) {
-  int64_t i = 0;
-  for (; i + kLanes <= n; i += kLanes) v_store(y + i, f(v_load(x + i)));
-  if (i < n) {
-    float buf[kLanes] = {};
-    for (int64_t j = i; j < n; ++j) buf[j - i] = x[j];
-    vf v = f(v_load(buf));
-    v_store(buf, v);
-    for (int64_t j = i; j < n; ++j) y[j] = buf[j - i];
-  }
+// x*x as hi + lo exactly (Dekker's split; the build does not contract to FMA).
+static inline void v_square2(vf x, vf* hi, vf* lo) {
+  const vf c = x * 4097.0f;
+  const vf xh = c - (c - x);
+  const vf xl = x - xh;
+  *hi = x * x;
+  *lo = ((xh * xh - *hi) + 2.0f * xh * xl) + xl * xl;
 }
 
-static inline float fn_exp(float x) {
-  float buf[kLanes] = {};
-  buf[0] = x;
-  vf v = v_exp(v_load(buf));
-  v_store(buf, v);
-  return buf[0];
+// exp(-x^2 / 2) for |x| <= 14, with x^2 in two parts so the large exponent loses nothing.
+static inline vf v_exp_half_sq(vf ax) {
+  vf hi, lo;
+  v_square2(ax, &hi, &lo);
+  return v_exp2part(-0.5f * hi, -0.5f * lo);
+}
+
+// Upper normal tail Q(x) = 1 - Phi(x) = erfc(x / sqrt 2) / 2 for 0 <= x <= 14, from
+// e = exp(-x^2 / 2): erfc(z) = exp(-z^2) t h(t), t = 1 / (1 + 0.4 z), h a degree-9 fit
+// (in t - 0.6008106, weighted for relative error) to erfc(z) exp(z^2) / t on z in [0, 9.9]:
+// fit error < 1e-8, float32 evaluation ~2e-7, so Q is accurate to ~5e-7 relative.
+static inline vf v_normal_tail(vf x, vf e) {
+  const vf t = 1.0f / (1.0f + (0.4f * 0.707106781f) * x);
+  const vf u = t - 0.6008106f;
+  vf h = v_splat(-3.062676410e-02f);
+  h = h * u + 3.784122933e-02f;
+  h = h * u + 6.870667333e-02f;
+  h = h * u - 8.812581335e-02f;
+  h = h * u - 1.731785004e-01f;
+  h = h * u + 1.098149621e-01f;
+  h = h * u + 6.078665682e-01f;
+  h = h * u + 9.017804334e-01f;
+  h = h * u + 8.075400738e-01f;
+  h = h * u + 4.944664495e-01f;
+  return (0.5f * t) * h * e;
+}
+
+// Phi(x), the standard normal CDF, relative accuracy ~5e-7 in both tails; e = exp(-x^2/2)
+// from v_exp_half_sq(min(|x|, 14)) (shared with the density by the gelu gradient).
+static inline vf v_normal_cdf(vf x, vf e) {
+  const vf q = v_normal_tail(v_min(v_abs(x), v_splat(14.0f)), e);
+  return x < 0.0f ? q : 1.0f - q;
+}
+
+// Applies a vector function to n floats: full vectors, then the tail through a padded
+// vector. y may be x (each vector is loaded before it is stored).
+template <typename F>
+static inline void v_map(const float* x, float* y, int64_t n, F f) {
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) v_store(y + i, f(v_load(x + i)));
+  if (i < n) v_store_n(y + i, f(v_load_n(x + i, n - i, 0.0f)), n - i);
+}
+// out = f(a, b) elementwise; out may be a or b.
+template <typename F>
+static inline void v_map2(const float* a, const float* b, float* out, int64_t n, F f) {
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) v_store(out + i, f(v_load(a + i), v_load(b + i)));
+  if (i < n) v_store_n(out + i, f(v_load_n(a + i, n - i, 0.0f), v_load_n(b + i, n - i, 0.0f)), n - i);
+}
+
+static inline float row_max(const float* x, int64_t n) {
+  int64_t i = 0;
+  vf m = v_splat(x[0]);
+  for (; i + kLanes <= n; i += kLanes) m = v_max(m, v_load(x + i));
+  if (i < n) m = v_max(m, v_load_n(x + i, n - i, x[0]));
+  return v_hmax(m);
+}
+// sum_j exp(x_j - mx), optionally storing the exponentials in e.
+static inline float row_sum_exp(const float* x, float* e, int64_t n, float mx) {
+  vf acc = vf{};
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    const vf v = v_exp(v_load(x + i) - mx);
+    if (e) v_store(e + i, v);
+    acc += v;
+  }
+  if (i < n) {
+    const vf v = v_exp(v_load_n(x + i, n - i, mx) - mx);  // padding gives exp(0) = 1 ...
+    if (e) v_store_n(e + i, v, n - i);
+    float tail = 0.0f;
+    for (int64_t j = 0; j < n - i; ++j) tail += v[j];  // ... so only the real lanes count
+    return v_hsum(acc) + tail;
+  }
+  return v_hsum(acc);
 }
 
 // ---- activations: y = f(x); dx = dy * f'(x) -------------------------------------------
-void relu_fwd(const float* __restrict x, float* __restrict y, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+void relu_fwd(const float* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = x[i] < 0.0f ? 0.0f : x[i];  // nan stays nan
 }
-void relu_bwd(const float* __restrict x, const float* __restrict dy, float* __restrict dx, int64_t n) {
+void relu_bwd(const float* x, const float* dy, float* dx, int64_t n) {
   for (int64_t i = 0; i < n; ++i) dx[i] = x[i] > 0.0f ? dy[i] : 0.0f;
 }
-void sigmoid_fwd(const float* __restrict x, float* __restrict y, int64_t n) {
+void sigmoid_fwd(const float* x, float* y, int64_t n) {
   v_map(x, y, n, [](vf v) { return v_sigmoid(v); });
 }
 // gradient from the output: dy * y * (1 - y)
-void sigmoid_bwd(const float* __restrict y, const float* __restrict dy, float* __restrict dx, int64_t n) {
+void sigmoid_bwd(const float* y, const float* dy, float* dx, int64_t n) {
   for (int64_t i = 0; i < n; ++i) dx[i] = dy[i] * y[i] * (1.0f - y[i]);
 }
-void tanh_fwd(const float* __restrict x, float* __restrict y, int64_t n) {
+void tanh_fwd(const float* x, float* y, int64_t n) {
   v_map(x, y, n, [](vf v) { return v_tanh(v); });
 }
 // gradient from the output: dy * (1 - y^2)
-void tanh_bwd(const float* __restrict y, const float* __restrict dy, float* __restrict dx, int64_t n) {
+void tanh_bwd(const float* y, const float* dy, float* dx, int64_t n) {
   for (int64_t i = 0; i < n; ++i) dx[i] = dy[i] * (1.0f - y[i] * y[i]);
 }
 
+// Parameterised forms for the activation table (p unused by relu/sigmoid/tanh).
+void relu_fwd_p(const float* x, float* y, int64_t n, float) { relu_fwd(x, y, n); }
+void relu_bwd_p(const float* x, const float* dy, float* dx, int64_t n, float) { relu_bwd(x, dy, dx, n); }
+void sigmoid_fwd_p(const float* x, float* y, int64_t n, float) { sigmoid_fwd(x, y, n); }
+void sigmoid_bwd_p(const float* y, const float* dy, float* dx, int64_t n, float) {
+  sigmoid_bwd(y, dy, dx, n);
+}
+void tanh_fwd_p(const float* x, float* y, int64_t n, float) { tanh_fwd(x, y, n); }
+void tanh_bwd_p(const float* y, const float* dy, float* dx, int64_t n, float) { tanh_bwd(y, dy, dx, n); }
+
+// leaky_relu: x >= 0 ? x : p x
+void leaky_relu_fwd(const float* x, float* y, int64_t n, float p) {
+  v_map(x, y, n, [p](vf v) { return v >= 0.0f ? v : v * p; });
+}
+void leaky_relu_bwd(const float* x, const float* dy, float* dx, int64_t n, float p) {
+  v_map2(x, dy, dx, n, [p](vf v, vf g) { return v >= 0.0f ? g : g * p; });
+}
+
+// elu: x > 0 ? x : p expm1(x); selu: scale * elu(x, alpha) with Keras's constants.
+constexpr float kSeluAlpha = 1.67326324235437728f;
+constexpr float kSeluScale = 1.05070098735548049f;
+static inline vf v_elu(vf v, float alpha) { return v > 0.0f ? v : alpha * v_expm1(v); }
+static inline vf v_elu_grad(vf v, float alpha) {
+  return v > 0.0f ? v_splat(1.0f) : alpha * v_exp(v_min(v, vf{}));
+}
+void elu_fwd(const float* x, float* y, int64_t n, float p) {
+  v_map(x, y, n, [p](vf v) { return v_elu(v, p); });
+}
+void elu_bwd(const float* x, const float* dy, float* dx, int64_t n, float p) {
+  v_map2(x, dy, dx, n, [p](vf v, vf g) { return g * v_elu_grad(v, p); });
+}
+void selu_fwd(const float* x, float* y, int64_t n, float) {
+  v_map(x, y, n, [](vf v) { return kSeluScale * v_elu(v, kSeluAlpha); });
+}
+void selu_bwd(const float* x, const float* dy, float* dx, int64_t n, float) {
+  v_map2(x, dy, dx, n, [](vf v, vf g) { return g * (kSeluScale * v_elu_grad(v, kSeluAlpha)); });
+}
+
+// gelu, tanh form: 0.5 x (1 + tanh(u)) = x sigmoid(2u), u = c (x + k x^3), which keeps
+// relative accuracy for negative x (no 1 + tanh cancellation).
+constexpr float kGeluC = 0.797884560802865356f;  // sqrt(2/pi)
+constexpr float kGeluK = 0.044715f;
+void gelu_tanh_fwd(const float* x, float* y, int64_t n, float) {
+  v_map(x, y, n, [](vf v) { return v_gated(v, v_sigmoid(2.0f * kGeluC * (v + kGeluK * v * v * v))); });
+}
+void gelu_tanh_bwd(const float* x, const float* dy, float* dx, int64_t n, float) {
+  v_map2(x, dy, dx, n, [](vf v, vf g) {
+    const vf s = v_sigmoid(2.0f * kGeluC * (v + kGeluK * v * v * v));
+    vf d = s + v * (2.0f * s * (1.0f - s)) * (kGeluC * (1.0f + 3.0f * kGeluK * v * v));
+    d = v_abs(v) > 30.0f ? (v > 0.0f ? v_splat(1.0f) : vf{}) : d;  // no 0 * inf at huge |x|
+    return g * d;
+  });
+}
+
+// gelu, exact: x Phi(x); derivative Phi(x) + x phi(x).
+void gelu_erf_fwd(const float* x, float* y, int64_t n, float) {
+  v_map(x, y, n,
+        [](vf v) { return v_gated(v, v_normal_cdf(v, v_exp_half_sq(v_min(v_abs(v), v_splat(14.0f))))); });
+}
+void gelu_erf_bwd(const float* x, const float* dy, float* dx, int64_t n, float) {
+  v_map2(x, dy, dx, n, [](vf v, vf g) {
+    const vf e = v_exp_half_sq(v_min(v_abs(v), v_splat(14.0f)));
+    return g * v_unit_step_tails(v, v_normal_cdf(v, e) + v * (0.398942280f * e));
+  });
+}
+
+// hard_sigmoid (Keras 3): relu6(x + 3) / 6; hard_silu: x hard_sigmoid(x).
+static inline vf v_hard_sigmoid(vf v) { return v_min(v_max(v + 3.0f, vf{}), v_splat(6.0f)) / 6.0f; }
+static inline vf v_hard_sigmoid_grad(vf v) {
+  const vf s = v + 3.0f;
+  return (s > 0.0f) & (s < 6.0f) ? v_splat(1.0f / 6.0f) : vf{};
+}
+void hard_sigmoid_fwd(const float* x, float* y, int64_t n, float) {
+  v_map(x, y, n, [](vf v) { return v_hard_sigmoid(v); });
+}
+void hard_sigmoid_bwd(const float* x, const float* dy, float* dx, int64_t n, float) {
+  v_map2(x, dy, dx, n, [](vf v, vf g) { return g * v_hard_sigmoid_grad(v); });
+}
+void hard_silu_fwd(const float* x, float* y, int64_t n, float) {
+  v_map(x, y, n, [](vf v) { return v_gated(v, v_hard_sigmoid(v)); });
+}
+void hard_silu_bwd(const float* x, const float* dy, float* dx, int64_t n, float) {
+  v_map2(x, dy, dx, n,
+         [](vf v, vf g) { return g * v_unit_step_tails(v, v_hard_sigmoid(v) + v * v_hard_sigmoid_grad(v)); });
+}
+
+// softplus: max(x, 0) + log1p(exp(-|x|)) (no overflow); derivative sigmoid(x).
+void softplus_fwd(const float* x, float* y, int64_t n, float) {
+  v_map(x, y, n, [](vf v) { return v_max(v, vf{}) + v_log1p(v_exp(-v_abs(v))); });
+}
+void softplus_bwd(const float* x, const float* dy, float* dx, int64_t n, float) {
+  v_map2(x, dy, dx, n, [](vf v, vf g) { return g * v_sigmoid(v); });
+}
+
+// silu / swish: x sigmoid(x); derivative s (1 + x (1 - s)).
+void silu_fwd(const float* x, float* y, int64_t n, float) {
+  v_map(x, y, n, [](vf v) { return v_gated(v, v_sigmoid(v)); });
+}
+void silu_bwd(const float* x, const float* dy, float* dx, int64_t n, float) {
+  v_map2(x, dy, dx, n, [](vf v, vf g) {
+    const vf s = v_sigmoid(v);
+    return g * v_unit_step_tails(v, s * (1.0f + v * (1.0f - s)));
+  });
+}
+
 // ---- rows: softmax / log-softmax over the last axis (rows x cols) --------------------
-void softmax_rows(const float* __restrict x, float* __restrict y, int64_t rows, int64_t cols) {
+void softmax_rows(const float* x, float* y, int64_t rows, int64_t cols) {
   for (int64_t r = 0; r < rows; ++r) {
     const float* xr = x + r * cols;
     float* yr = y + r * cols;
-    float mx = xr[0];
-    for (int64_t j = 1; j < cols; ++j) mx = xr[j] > mx ? xr[j] : mx;
-    v_map(xr, yr, cols, [mx](vf v) { return v_exp(v - mx); });
-    float sum = 0.0f;
-    for (int64_t j = 0; j < cols; ++j) sum += yr[j];
-    const float inv = 1.0f / sum;
-    for (int64_t j = 0; j < cols; ++j) yr[j] *= inv;
+    const float mx = row_max(xr, cols);
+    const float inv = 1.0f / row_sum_exp(xr, yr, cols, mx);
+    v_map(yr, yr, cols, [inv](vf v) { return v * inv; });
   }
 }
-void log_softmax_rows(const float* __restrict x, float* __restrict y, int64_t rows, int64_t cols) {
+void log_softmax_rows(const float* x, float* y, int64_t rows, int64_t cols) {
   for (int64_t r = 0; r < rows; ++r) {
     const float* xr = x + r * cols;
-    float* yr = y + r * cols;
-    float mx = xr[0];
-    for (int64_t j = 1; j < cols; ++j) mx = xr[j] > mx ? xr[j] : mx;
-    v_map(xr, yr, cols, [mx](vf v) { return v_exp(v - mx); });
-    float sum = 0.0f;
-    for (int64_t j = 0; j < cols; ++j) sum += yr[j];
-    const float lse = mx + __builtin_logf(sum);
-    for (int64_t j = 0; j < cols; ++j) yr[j] = xr[j] - lse;
+    const float mx = row_max(xr, cols);
+    const float lse = mx + __builtin_logf(row_sum_exp(xr, nullptr, cols, mx));
+    v_map(xr, y + r * cols, cols, [lse](vf v) { return v - lse; });
   }
 }
 // softmax backward from the output: dx = y * (dy - sum(dy * y))
-void softmax_bwd_rows(const float* __restrict y, const float* __restrict dy, float* __restrict dx,
-                      int64_t rows, int64_t cols) {
+void softmax_bwd_rows(const float* y, const float* dy, float* dx, int64_t rows, int64_t cols) {
   for (int64_t r = 0; r < rows; ++r) {
     const float* yr = y + r * cols;
     const float* gr = dy + r * cols;
-    float dot = 0.0f;
-    for (int64_t j = 0; j < cols; ++j) dot += yr[j] * gr[j];
-    float* out = dx + r * cols;
-    for (int64_t j = 0; j < cols; ++j) out[j] = yr[j] * (gr[j] - dot);
+    vf acc = vf{};
+    int64_t j = 0;
+    for (; j + kLanes <= cols; j += kLanes) acc += v_load(yr + j) * v_load(gr + j);
+    float dot = v_hsum(acc);
+    for (; j < cols; ++j) dot += yr[j] * gr[j];
+    v_map2(yr, gr, dx + r * cols, cols, [dot](vf a, vf g) { return a * (g - dot); });
   }
 }
 
 // Fused sparse softmax cross-entropy from logits: loss[r] = logsumexp(x_r) - x_r[label_r],
 // and, when grad != nullptr, grad = softmax(x) - onehot(label) (per unit upstream gradient).
-void sparse_xent_rows(const float* __restrict x, const int32_t* __restrict labels, float* __restrict loss,
-                      float* __restrict grad, int64_t rows, int64_t cols) {
+void sparse_xent_rows(const float* x, const int32_t* labels, float* loss, float* grad, int64_t rows,
+                      int64_t cols) {
   for (int64_t r = 0; r < rows; ++r) {
     const float* xr = x + r * cols;
-    float mx = xr[0];
-    for (int64_t j = 1; j < cols; ++j) mx = xr[j] > mx ? xr[j] : mx;
-    float ebuf[256];
-    float* e = grad ? grad + r * cols : (cols <= 256 ? ebuf : nullptr);
-    float sum = 0.0f;
-    if (e) {
-      v_map(xr, e, cols, [mx](vf v) { return v_exp(v - mx); });
-      for (int64_t j = 0; j < cols; ++j) sum += e[j];
-    } else {
-      for (int64_t j = 0; j < cols; ++j) sum += fn_exp(xr[j] - mx);
-    }
-    const float lse = mx + __builtin_logf(sum);
+    const float mx = row_max(xr, cols);
+    float* gr = grad ? grad + r * cols : nullptr;
+    const float sum = row_sum_exp(xr, gr, cols, mx);
     const int32_t lab = labels[r];
-    loss[r] = lse - xr[lab];
-    if (grad) {
-      float* gr = grad + r * cols;
+    loss[r] = (mx - xr[lab]) + __builtin_logf(sum);
+    if (gr) {
       const float inv = 1.0f / sum;
-      for (int64_t j = 0; j < cols; ++j) gr[j] *= inv;
+      v_map(gr, gr, cols, [inv](vf v) { return v * inv; });
       gr[lab] -= 1.0f;
     }
+  }
+}
+
+// Sparse cross-entropy from probabilities: q = p / sum(p), c = clip(q, eps, 1 - eps),
+// loss = -log c[label]. With u = -1/c[label] where the clip passes (0 where it clips),
+// dloss/dp_k = (u [k == label] - u q[label]) / sum(p).
+void sparse_xent_probs_rows(const float* p, const int32_t* labels, float* loss, float* grad, int64_t rows,
+                            int64_t cols, float eps) {
+  const float hi = 1.0f - eps;
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* pr = p + r * cols;
+    vf acc = vf{};
+    int64_t j = 0;
+    for (; j + kLanes <= cols; j += kLanes) acc += v_load(pr + j);
+    float s = v_hsum(acc);
+    for (; j < cols; ++j) s += pr[j];
+    const int32_t lab = labels[r];
+    const float q = pr[lab] / s;
+    const float c = q < eps ? eps : (q > hi ? hi : q);
+    float buf[kLanes] = {};
+    buf[0] = c;
+    loss[r] = -v_log(v_load(buf))[0];
+    if (grad) {
+      const float u = (q >= eps && q <= hi) ? -1.0f / c : 0.0f;
+      const float off = -u * q / s;
+      float* gr = grad + r * cols;
+      for (int64_t k = 0; k < cols; ++k) gr[k] = off;
+      gr[lab] = u / s + off;
+    }
+  }
+}
+
+// Categorical cross-entropy from logits: loss = sum_j t_j (lse - x_j), written as
+// sum_j t_j (mx - x_j) + sum(t) log(sum exp(x - mx)) so large logits lose nothing;
+// grad = sum(t) softmax(x) - t.
+void cce_logits_rows(const float* x, const float* t, float* loss, float* grad, int64_t rows, int64_t cols) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * cols;
+    const float* tr = t + r * cols;
+    const float mx = row_max(xr, cols);
+    float* gr = grad ? grad + r * cols : nullptr;
+    const float sum = row_sum_exp(xr, gr, cols, mx);
+    vf at = vf{}, atx = vf{};
+    int64_t j = 0;
+    for (; j + kLanes <= cols; j += kLanes) {
+      const vf tv = v_load(tr + j);
+      at += tv;
+      atx += tv * (mx - v_load(xr + j));
+    }
+    float ts = v_hsum(at), tx = v_hsum(atx);
+    for (; j < cols; ++j) {
+      ts += tr[j];
+      tx += tr[j] * (mx - xr[j]);
+    }
+    loss[r] = tx + ts * __builtin_logf(sum);
+    if (gr) {
+      const float scale = ts / sum;
+      v_map2(gr, tr, gr, cols, [scale](vf e, vf tv) { return e * scale - tv; });
+    }
+  }
+}
+
+// Categorical cross-entropy from probabilities, as Keras: q = p / sum(p), c = clip(q, eps,
+// 1 - eps), loss = -sum_j t_j log c_j. With u_j = -t_j / c_j where the clip passes (0 where
+// it clips), dloss/dp_k = (u_k - sum_j u_j q_j) / sum(p).
+void cce_probs_rows(const float* p, const float* t, float* loss, float* grad, int64_t rows, int64_t cols,
+                    float eps) {
+  const float hi = 1.0f - eps;
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* pr = p + r * cols;
+    const float* tr = t + r * cols;
+    float* gr = grad ? grad + r * cols : nullptr;
+    vf acc = vf{};
+    int64_t j = 0;
+    for (; j + kLanes <= cols; j += kLanes) acc += v_load(pr + j);
+    float s = v_hsum(acc);
+    for (; j < cols; ++j) s += pr[j];
+    vf al = vf{}, ad = vf{};
+    for (j = 0; j < cols; j += kLanes) {
+      const int64_t m = cols - j < kLanes ? cols - j : kLanes;
+      const vf pv = m == kLanes ? v_load(pr + j) : v_load_n(pr + j, m, 0.0f);
+      const vf tv = m == kLanes ? v_load(tr + j) : v_load_n(tr + j, m, 0.0f);
+      const vf q = pv / s;
+      const vf c = v_min(v_max(q, v_splat(eps)), v_splat(hi));
+      al += tv * v_log(c);  // padded lanes: t = 0
+      if (gr) {
+        const vf u = (q >= eps) & (q <= hi) ? -tv / c : vf{};
+        ad += u * q;
+        if (m == kLanes)
+          v_store(gr + j, u);
+        else
+          v_store_n(gr + j, u, m);
+      }
+    }
+    loss[r] = -v_hsum(al);
+    if (gr) {
+      const float dot = v_hsum(ad);
+      v_map(gr, gr, cols, [dot, s](vf u) { return (u - dot) / s; });
+    }
+  }
+}
+
+// Binary cross-entropy per element; from logits: max(x, 0) - x t + log1p(exp(-|x|)),
+// gradient sigmoid(x) - t; from probabilities: c = clip(p, eps, 1 - eps),
+// -(t log c + (1 - t) log(1 - c)), gradient -(t / c - (1 - t) / (1 - c)) where the clip
+// passes. With kBceMean the loss is the row mean and the gradient that of the mean.
+void bce_rows(const float* x, const float* t, float* loss, float* grad, int64_t rows, int64_t cols, int flags,
+              float eps) {
+  const bool logits = flags & kBceFromLogits, mean = flags & kBceMean;
+  const float hi = 1.0f - eps, inv_cols = 1.0f / static_cast<float>(cols);
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * cols;
+    const float* tr = t + r * cols;
+    float* lr = mean ? nullptr : loss + r * cols;
+    float* gr = grad ? grad + r * cols : nullptr;
+    vf acc = vf{};
+    for (int64_t j = 0; j < cols; j += kLanes) {
+      const int64_t m = cols - j < kLanes ? cols - j : kLanes;
+      const vf xv = m == kLanes ? v_load(xr + j) : v_load_n(xr + j, m, 0.5f);
+      const vf tv = m == kLanes ? v_load(tr + j) : v_load_n(tr + j, m, 0.0f);
+      vf l, g;
+      if (logits) {
+        const vf e = v_exp(-v_abs(xv));
+        l = v_max(xv, vf{}) - xv * tv + v_log1p(e);
+        const vf inv = 1.0f / (1.0f + e);
+        g = (xv >= 0.0f ? inv : e * inv) - tv;
+      } else {
+        const vf c = v_min(v_max(xv, v_splat(eps)), v_splat(hi));
+        const vf oc = 1.0f - c;
+        l = -(tv * v_log(c) + (1.0f - tv) * v_log(oc));
+        g = (xv >= eps) & (xv <= hi) ? (1.0f - tv) / oc - tv / c : vf{};
+      }
+      if (mean) {
+        if (m < kLanes)
+          for (int64_t k = m; k < kLanes; ++k) l[k] = 0.0f;
+        acc += l;
+        g = g * inv_cols;
+      } else if (m == kLanes) {
+        v_store(lr + j, l);
+      } else {
+        v_store_n(lr + j, l, m);
+      }
+      if (gr) {
+        if (m == kLanes)
+          v_store(gr + j, g);
+        else
+          v_store_n(gr + j, g, m);
+      }
+    }
+    if (mean) loss[r] = v_hsum(acc) * inv_cols;
+  }
+}
+
+// ---- bias -------------------------------------------------------------------------------
+void bias_add_rows(const float* x, const float* b, float* y, int64_t rows, int64_t cols) {
+  for (int64_t r = 0; r < rows; ++r)
+    v_map2(x + r * cols, b, y + r * cols, cols, [](vf a, vf c) { return a + c; });
+}
+// acc[j] += sum_r dy[r * stride + j] for j < cols, in double.
+void bias_grad_rows(const float* dy, double* acc, int64_t rows, int64_t cols, int64_t stride) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* d = dy + r * stride;
+    for (int64_t j = 0; j < cols; ++j) acc[j] += d[j];
   }
 }
 
@@ -175,9 +603,39 @@ ElementwiseTable table() {
   t.sigmoid_bwd = &sigmoid_bwd;
   t.tanh_fwd = &tanh_fwd;
   t.tanh_bwd = &tanh_bwd;
+  t.act_fwd[kRelu] = &relu_fwd_p;
+  t.act_bwd[kRelu] = &relu_bwd_p;
+  t.act_fwd[kSigmoid] = &sigmoid_fwd_p;
+  t.act_bwd[kSigmoid] = &sigmoid_bwd_p;
+  t.act_fwd[kTanh] = &tanh_fwd_p;
+  t.act_bwd[kTanh] = &tanh_bwd_p;
+  t.act_fwd[kLeakyRelu] = &leaky_relu_fwd;
+  t.act_bwd[kLeakyRelu] = &leaky_relu_bwd;
+  t.act_fwd[kElu] = &elu_fwd;
+  t.act_bwd[kElu] = &elu_bwd;
+  t.act_fwd[kSelu] = &selu_fwd;
+  t.act_bwd[kSelu] = &selu_bwd;
+  t.act_fwd[kGeluTanh] = &gelu_tanh_fwd;
+  t.act_bwd[kGeluTanh] = &gelu_tanh_bwd;
+  t.act_fwd[kGeluErf] = &gelu_erf_fwd;
+  t.act_bwd[kGeluErf] = &gelu_erf_bwd;
+  t.act_fwd[kHardSigmoid] = &hard_sigmoid_fwd;
+  t.act_bwd[kHardSigmoid] = &hard_sigmoid_bwd;
+  t.act_fwd[kHardSilu] = &hard_silu_fwd;
+  t.act_bwd[kHardSilu] = &hard_silu_bwd;
+  t.act_fwd[kSoftplus] = &softplus_fwd;
+  t.act_bwd[kSoftplus] = &softplus_bwd;
+  t.act_fwd[kSilu] = &silu_fwd;
+  t.act_bwd[kSilu] = &silu_bwd;
   t.softmax_rows = &softmax_rows;
   t.log_softmax_rows = &log_softmax_rows;
   t.softmax_bwd_rows = &softmax_bwd_rows;
   t.sparse_xent_rows = &sparse_xent_rows;
+  t.sparse_xent_probs_rows = &sparse_xent_probs_rows;
+  t.cce_logits_rows = &cce_logits_rows;
+  t.cce_probs_rows = &cce_probs_rows;
+  t.bce_rows = &bce_rows;
+  t.bias_add_rows = &bias_add_rows;
+  t.bias_grad_rows = &bias_grad_rows;
   return t;
 }

@@ -11,6 +11,8 @@ from fastnet import initializers as initializers_mod
 from fastnet import ops
 from fastnet import regularizers as regularizers_mod
 from fastnet.backend.symbolic import KerasTensor
+from fastnet.backend.tape import is_recording
+from fastnet.backend.tensor import Tensor
 from fastnet.layers.layer import InputSpec, Layer, _flatten, _map
 
 
@@ -104,7 +106,8 @@ class Dense(Layer):
     def call(self, inputs):
         x = ops.matmul(inputs, self.kernel)
         if self.bias is not None:
-            x = ops.add(x, self.bias)
+            # x is the fresh matmul result: without a tape the bias goes into its buffer
+            x = ops.bias_add(x, self.bias, _inplace=type(x) is Tensor and not is_recording())
         return self.activation(x)
 
     def compute_output_shape(self, input_shape):

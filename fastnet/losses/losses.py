@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from fastnet import ops
+from fastnet.ops.nn import _binary_crossentropy_mean
 
 EPSILON = 1e-7
 REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "mean_with_sample_weight", "none", None)
@@ -144,7 +145,7 @@ def binary_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, 
     y_true, y_pred = _prep(y_true, y_pred)
     if label_smoothing:
         y_true = y_true * (1.0 - label_smoothing) + 0.5 * label_smoothing
-    return ops.mean(ops.binary_crossentropy(y_true, y_pred, from_logits=from_logits), axis=axis)
+    return _binary_crossentropy_mean(y_true, y_pred, from_logits=from_logits, axis=axis)
 
 
 def binary_focal_crossentropy(y_true, y_pred, apply_class_balancing=False, alpha=0.25,

@@ -8,6 +8,7 @@ import math as _pymath
 
 import numpy as np
 
+from fastnet._core import needs_grad
 from fastnet.backend.tape import RECORDING
 from fastnet.backend.tensor import Tensor, floatx
 from fastnet.kernels import elementwise as K
@@ -25,36 +26,42 @@ def _float(x):
 
 
 # ---- activations --------------------------------------------------------------------
-# relu, sigmoid, tanh, softmax, log_softmax and the sparse cross-entropy from logits run
-# the C++ kernels (fastnet.kernels.elementwise) on float32; other dtypes, and the
-# remaining activations, are numpy expressions (TEMP numpy until their kernels land).
+# On float32, C-contiguous inputs of at least 4096 elements the activations, softmax,
+# log_softmax, the cross-entropies and bias_add run the C++ kernels
+# (fastnet.kernels.elementwise), gradients included; other dtypes and small or strided
+# inputs take the numpy expressions below. A gradient asked for while another tape
+# records (nested tapes) is built from differentiable ops instead of the kernel.
 
 def _kernel_ok(v):
     # Below a few thousand elements a numpy ufunc call is cheaper than any kernel call.
     return v.dtype == np.float32 and v.flags.c_contiguous and v.size >= 4096
 
 
-def _kernel_unary(name, x):
-    """y = f(x) by the kernel; gradient dy * f'(.) by the kernel too (first order)."""
+def _kernel_unary(name, x, diff_grad, param=None):
+    """y = f(x) by the kernel; gradient dy * f'(.) by the kernel too (first order).
+
+    ``diff_grad(g, x, y)`` gives the same gradient from differentiable ops, for nested
+    tapes. The kernel's backward reads y for sigmoid/tanh and x for the others."""
     v = x._value
     out = np.empty_like(v)
-    K.activation_forward(name, v, out)
+    K.activation_forward(name, v, out, param)
     y = None
 
     def backward(g):
         gv = g._value
-        if RECORDING or not _kernel_ok(gv):  # differentiable path for nested tapes
-            if name == "relu":
-                return (g * Tensor((v > 0).astype(v.dtype)),)
-            if name == "sigmoid":
-                return (g * y * (1.0 - y),)
-            return (g * (1.0 - y * y),)
+        if RECORDING or gv.dtype != np.float32:
+            return (diff_grad(g, x, y),)  # differentiable path for nested tapes
+        gv = np.ascontiguousarray(gv)  # e.g. sum's broadcast upstream gradient
         dx = np.empty_like(gv)
-        K.activation_backward(name, v if name == "relu" else out, gv, dx)
+        K.activation_backward(name, out if name in ("sigmoid", "tanh") else v, gv, dx, param)
         return (Tensor(dx),)
 
     y = make(out, (x,), backward)
     return y
+
+
+def _mask(cond, dtype):
+    return Tensor(cond.astype(dtype))
 
 
 @op
@@ -63,7 +70,7 @@ def relu(x):
         x = _float(x)
     v = x._value
     if v.size >= 4096 and _kernel_ok(v):
-        return _kernel_unary("relu", x)
+        return _kernel_unary("relu", x, lambda g, x, y: g * _mask(v > 0, v.dtype))
     out = np.maximum(v, 0)
     return make(out, (x,), lambda g: (g * Tensor((v > 0).astype(v.dtype)),))
 
@@ -80,6 +87,11 @@ def relu6(x):
 def leaky_relu(x, negative_slope=0.2):
     x = _float(x)
     v = x._value
+    slope = float(negative_slope)
+    if _kernel_ok(v):
+        return _kernel_unary(
+            "leaky_relu", x,
+            lambda g, x, y: g * Tensor(np.where(v >= 0, 1.0, slope).astype(v.dtype)), slope)
     out = np.where(v >= 0, v, v * negative_slope).astype(v.dtype)
     return make(out, (x,),
                 lambda g: (g * Tensor(np.where(v >= 0, 1.0, negative_slope).astype(v.dtype)),))
@@ -90,7 +102,7 @@ def sigmoid(x):
     x = _float(x)
     v = x._value
     if _kernel_ok(v):
-        return _kernel_unary("sigmoid", x)
+        return _kernel_unary("sigmoid", x, lambda g, x, y: g * y * (1.0 - y))
     out = (0.5 * (1.0 + np.tanh(0.5 * v))).astype(v.dtype)  # no overflow for any |v|
     y = None
     y = make(out, (x,), lambda g: (g * y * (1.0 - y),))
@@ -101,7 +113,7 @@ def sigmoid(x):
 def tanh(x):
     x = _float(x)
     if _kernel_ok(x._value):
-        return _kernel_unary("tanh", x)
+        return _kernel_unary("tanh", x, lambda g, x, y: g * (1.0 - y * y))
     y = None
     y = make(np.tanh(x._value), (x,), lambda g: (g * (1.0 - y * y),))
     return y
@@ -111,6 +123,8 @@ def tanh(x):
 def softplus(x):
     x = _float(x)
     v = x._value
+    if _kernel_ok(v):
+        return _kernel_unary("softplus", x, lambda g, x, y: g * sigmoid(x))
     out = (np.maximum(v, 0) + np.log1p(np.exp(-np.abs(v)))).astype(v.dtype)
     return make(out, (x,), lambda g: (g * sigmoid(x),))
 
@@ -124,51 +138,113 @@ def softsign(x):
 @op
 def silu(x):
     x = _float(x)
+    if _kernel_ok(x._value):
+        def diff(g, x, y):
+            sg = sigmoid(x)
+            return g * (sg * (1.0 + x * (1.0 - sg)))
+
+        return _kernel_unary("silu", x, diff)
     return x * sigmoid(x)
 
 
 swish = silu
 
 
+def _hard_sigmoid_grad_mask(v):
+    s = v + 3.0
+    return Tensor((((s > 0) & (s < 6)) / 6.0).astype(v.dtype))
+
+
 @op
 def hard_sigmoid(x):
     x = _float(x)
+    v = x._value
+    if _kernel_ok(v):
+        return _kernel_unary("hard_sigmoid", x, lambda g, x, y: g * _hard_sigmoid_grad_mask(v))
     return relu6(x + 3.0) / 6.0
 
 
 @op
 def hard_silu(x):
     x = _float(x)
+    v = x._value
+    if _kernel_ok(v):
+        return _kernel_unary(
+            "hard_silu", x,
+            lambda g, x, y: g * (hard_sigmoid(x) + x * _hard_sigmoid_grad_mask(v)))
     return x * hard_sigmoid(x)
 
 
 hard_swish = hard_silu
 
 
+def _elu_grad(x, alpha):
+    # d/dx elu(x; alpha), from differentiable ops
+    v = x._value
+    return m.where(Tensor(v > 0), 1.0, alpha * m.exp(m.minimum(x, 0.0)))
+
+
 @op
 def elu(x, alpha=1.0):
     x = _float(x)
     v = x._value
+    alpha = float(alpha)
+    if _kernel_ok(v):
+        return _kernel_unary("elu", x, lambda g, x, y: g * _elu_grad(x, alpha), alpha)
     with np.errstate(over="ignore"):
         out = np.where(v > 0, v, alpha * np.expm1(np.minimum(v, 0))).astype(v.dtype)
     return make(out, (x,), lambda g: (g * Tensor(np.where(v > 0, 1.0, alpha * np.exp(np.minimum(v, 0))).astype(v.dtype)),))
 
 
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
 @op
 def selu(x):
-    alpha = 1.6732632423543772848170429916717
-    scale = 1.0507009873554804934193349852946
-    return elu(x, alpha) * scale
+    x = _float(x)
+    if _kernel_ok(x._value):
+        return _kernel_unary("selu", x,
+                             lambda g, x, y: g * (_SELU_SCALE * _elu_grad(x, _SELU_ALPHA)))
+    return elu(x, _SELU_ALPHA) * _SELU_SCALE
+
+
+_GELU_C = _pymath.sqrt(2.0 / _pymath.pi)
+
+
+def _normal_pdf(x):
+    return m.exp(-0.5 * x * x) * (1.0 / _pymath.sqrt(2.0 * _pymath.pi))
+
+
+def _normal_cdf(x, value):
+    """Phi(x) with the given value, differentiable (dPhi = phi, from ops)."""
+    return make(value, (x,), lambda g: (g * _normal_pdf(x),))
 
 
 @op
 def gelu(x, approximate=True):
     x = _float(x)
-    if approximate:
-        c = _pymath.sqrt(2.0 / _pymath.pi)
-        inner = c * (x + 0.044715 * x * x * x)
-        return 0.5 * x * (1.0 + tanh(inner))
     v = x._value
+    if approximate:
+        if _kernel_ok(v):
+            def diff(g, x, y):
+                sg = sigmoid(2.0 * _GELU_C * (x + 0.044715 * x * x * x))
+                return g * (sg + x * (2.0 * sg * (1.0 - sg))
+                            * (_GELU_C * (1.0 + 3 * 0.044715 * x * x)))
+
+            return _kernel_unary("gelu", x, diff)
+        inner = _GELU_C * (x + 0.044715 * x * x * x)
+        return 0.5 * x * (1.0 + tanh(inner))
+    if v.dtype == np.float32 and v.flags.c_contiguous:
+        # the kernel at any size: the numpy fallback below calls math.erf per element
+        def diff(g, x, y):
+            phi = np.empty_like(v)
+            K.activation_forward("gelu_erf", v, phi)  # x Phi(x) ...
+            with np.errstate(divide="ignore", invalid="ignore"):
+                phi = np.where(v != 0, phi / v, 0.5).astype(v.dtype)  # ... / x
+            return g * (_normal_cdf(x, phi) + x * _normal_pdf(x))
+
+        return _kernel_unary("gelu_erf", x, diff)
     from math import erf
 
     erfv = np.vectorize(erf, otypes=[v.dtype])(v / _pymath.sqrt(2.0)) if v.size else v
@@ -203,10 +279,10 @@ def softmax(x, axis=-1):
         y = None
 
         def kbackward(g):
-            if RECORDING or not _kernel_ok(g._value):
+            if RECORDING or g._value.dtype != np.float32:
                 return (y * (g - m.sum(g * y, axis=-1, keepdims=True)),)
             dx = np.empty_like(out)
-            K.softmax_backward(out, g._value, dx)
+            K.softmax_backward(out, np.ascontiguousarray(g._value), dx)
             return (Tensor(dx),)
 
         y = make(out, (x,), kbackward)
@@ -245,7 +321,61 @@ def log_softmax(x, axis=-1):
     return y
 
 
+# ---- bias ---------------------------------------------------------------------------
+
+@op
+def bias_add(x, bias, _inplace=False):
+    """``x + bias`` over the last axis (a Dense layer's bias). On the kernel path the
+    bias gradient is one threaded reduction over the rows. ``_inplace`` (for callers
+    that own ``x``, e.g. Dense at inference) writes the result into x's buffer."""
+    x, b = _float(x), _t(bias)
+    v, bv = x._value, b._value
+    if (_kernel_ok(v) and v.ndim >= 1 and bv.dtype == np.float32 and bv.ndim == 1
+            and bv.shape[0] == v.shape[-1] and bv.flags.c_contiguous):
+        out = v if (_inplace and not RECORDING and v.flags.writeable) else np.empty_like(v)
+        K.bias_add(v, bv, out)
+        if out is v:
+            return Tensor(out)
+
+        def backward(g):
+            gv = g._value
+            if RECORDING or gv.dtype != np.float32:
+                return (g, m.sum(g, axis=tuple(range(g.ndim - 1))))
+            if not needs_grad(b):  # a frozen bias
+                return (g, None)
+            db = np.empty(bv.shape, np.float32)
+            K.bias_grad(np.ascontiguousarray(gv), db)
+            return (g, Tensor(db))
+
+        return make(out, (x, b), backward)
+    return m.add(x, b)
+
+
 # ---- losses -------------------------------------------------------------------------
+# The fused kernels give the per-sample loss and, when a tape records, the gradient wrt
+# `output` in the same pass. They run while at most one tape records: under nested tapes
+# the composed (twice-differentiable) expressions below are used. The gradient wrt
+# `target` (rarely wanted) is only computed when a tape tracks the target.
+
+def _loss_kernel_ok(target, output, axis):
+    v = output._value
+    return (_kernel_ok(v) and v.ndim >= 1 and axis in (-1, v.ndim - 1) and len(RECORDING) <= 1
+            and target._value.dtype == np.float32 and target._value.flags.c_contiguous)
+
+
+def _fused_loss(target, output, loss, grad, target_grad, expand):
+    """Wraps a fused kernel's loss; `grad` is dloss/doutput per unit upstream gradient,
+    `target_grad()` builds dloss/dtarget (only when the sweep wants it), `expand(g)`
+    shapes g to broadcast on them."""
+    if grad is None:
+        return Tensor(loss)
+
+    def backward(g):
+        ge = expand(g)
+        return (target_grad() * ge if needs_grad(target) else None, ge * Tensor(grad))
+
+    return make(loss, (target, output), backward)
+
 
 @op
 def categorical_crossentropy(target, output, from_logits=False, axis=-1):
@@ -253,6 +383,20 @@ def categorical_crossentropy(target, output, from_logits=False, axis=-1):
     if tuple(target.shape) != tuple(output.shape):
         raise ValueError("Arguments `target` and `output` must have the same shape. Received: "
                          f"target.shape={target.shape}, output.shape={output.shape}")
+    if _loss_kernel_ok(target, output, axis):
+        ov = output._value
+        loss = np.empty(ov.shape[:-1], np.float32)
+        grad = np.empty_like(ov) if RECORDING else None
+        K.categorical_cross_entropy(target._value, ov, loss, grad, bool(from_logits), EPSILON)
+
+        def target_grad():
+            if from_logits:
+                return -log_softmax(output)
+            return -m.log(m.clip(output / m.sum(output, axis=-1, keepdims=True),
+                                 EPSILON, 1.0 - EPSILON))
+
+        return _fused_loss(target, output, loss, grad, target_grad,
+                           lambda g: m.expand_dims(g, -1))
     if from_logits:
         return -m.sum(target * log_softmax(output, axis=axis), axis=axis)
     output = output / m.sum(output, axis=axis, keepdims=True)
@@ -273,13 +417,16 @@ def sparse_categorical_crossentropy(target, output, from_logits=False, axis=-1):
     if labels.size and (labels.min() < 0 or labels.max() >= n):
         raise ValueError(f"sparse_categorical_crossentropy: labels must be in [0, {n}), got "
                          f"values in [{int(labels.min())}, {int(labels.max())}]")
-    if (from_logits and output.ndim == 2 and _kernel_ok(output._value) and axis in (-1, 1)
+    if (output.ndim == 2 and _kernel_ok(output._value) and axis in (-1, 1)
             and len(RECORDING) <= 1):  # nested tapes take the composed (twice-differentiable) path
-        # fused kernel: one pass gives the loss and softmax - onehot for the backward
+        # fused kernel: one pass gives the loss and dloss/doutput for the backward
         lab32 = np.ascontiguousarray(labels, dtype=np.int32)
         loss = np.empty(output.shape[0], np.float32)
         grad = np.empty_like(output._value) if RECORDING else None
-        K.sparse_softmax_cross_entropy(output._value, lab32, loss, grad)
+        if from_logits:
+            K.sparse_softmax_cross_entropy(output._value, lab32, loss, grad)
+        else:
+            K.sparse_categorical_cross_entropy_probs(output._value, lab32, loss, grad, EPSILON)
         if grad is None:
             return Tensor(loss)
         return make(loss, (target, output),
@@ -293,16 +440,50 @@ def sparse_categorical_crossentropy(target, output, from_logits=False, axis=-1):
     return -m.squeeze(picked, axis=-1)
 
 
+def _bce_target_grad(output, from_logits):
+    if from_logits:
+        return -output
+    c = m.clip(output, EPSILON, 1.0 - EPSILON)
+    return -(m.log(c) - m.log(1.0 - c))
+
+
+def _bce_kernel(target, output, from_logits, mean):
+    ov = output._value
+    loss = np.empty(ov.shape[:-1] if mean else ov.shape, np.float32)
+    grad = np.empty_like(ov) if RECORDING else None
+    K.binary_cross_entropy(target._value, ov, loss, grad, bool(from_logits), EPSILON)
+    cols = ov.shape[-1]
+
+    def target_grad():
+        tg = _bce_target_grad(output, from_logits)
+        return tg / float(cols) if mean else tg
+
+    return _fused_loss(target, output, loss, grad, target_grad,
+                       (lambda g: m.expand_dims(g, -1)) if mean else (lambda g: g))
+
+
 @op
 def binary_crossentropy(target, output, from_logits=False):
     target, output = _float(target), _float(output)
     if tuple(target.shape) != tuple(output.shape):
         raise ValueError("Arguments `target` and `output` must have the same shape. Received: "
                          f"target.shape={target.shape}, output.shape={output.shape}")
+    if _loss_kernel_ok(target, output, -1):
+        return _bce_kernel(target, output, from_logits, mean=False)
     if from_logits:
         return relu(output) - output * target + softplus(-m.abs(output))
     output = m.clip(output, EPSILON, 1.0 - EPSILON)
     return -(target * m.log(output) + (1.0 - target) * m.log(1.0 - output))
+
+
+def _binary_crossentropy_mean(target, output, from_logits=False, axis=-1):
+    """mean(binary_crossentropy(target, output), axis): over the last axis, one fused
+    kernel pass (no elementwise loss array) when the kernels apply."""
+    target, output = _float(target), _float(output)
+    if (tuple(target.shape) == tuple(output.shape) and output.ndim >= 1
+            and _loss_kernel_ok(target, output, axis)):
+        return _bce_kernel(target, output, from_logits, mean=True)
+    return m.mean(binary_crossentropy(target, output, from_logits=from_logits), axis=axis)
 
 
 @op

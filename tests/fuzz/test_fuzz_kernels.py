@@ -54,14 +54,14 @@ def test_pool_matches_or_raises(n, h, w, c, kh, kw, sh, sw, padding, kind):
 
 
 @given(size=st.integers(0, 300), other=st.integers(0, 300),
-       name=st.sampled_from(["relu", "sigmoid", "tanh", "gelu"]))
+       name=st.sampled_from(["relu", "sigmoid", "tanh", "no_such_activation"]))
 def test_elementwise_matches_or_raises(size, other, name):
     x = np.linspace(-50, 50, size, dtype=np.float32)
     out = np.empty(other, np.float32)
     try:
         _C.activation_forward(name, x, out)
     except ValueError:
-        assert name == "gelu" or size != other
+        assert name == "no_such_activation" or size != other
         return
     ref = {"relu": lambda v: np.maximum(v, 0), "sigmoid": lambda v: 0.5 * (1 + np.tanh(v / 2)),
            "tanh": np.tanh}[name](x.astype(np.float64))
