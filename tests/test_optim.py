@@ -123,3 +123,22 @@ def test_optimizer_slots_aliasing_each_other_raise():
         K.rmsprop_update(var, grad, m[:4], None, m[2:6], 0.1, 0.9, 0.0, 1e-7)
     np.testing.assert_array_equal(var, 1)
     np.testing.assert_array_equal(m, 0)
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=[ids(c) for c in CONFIGS])
+def test_scalar_variable_every_optimizer(config):
+    """A 0-d float32 Variable (np.ascontiguousarray makes its gradient 1-D): the kernel
+    update keeps the shape () and matches the numpy formula."""
+    def steps(use_kernel):
+        var = fastnet.Variable(np.float32(0.7))
+        opt = config[0](**config[1])
+        if not use_kernel:
+            opt._update = opt._update_reference
+        for s in range(3):
+            opt.apply([np.float32(0.5 - 0.3 * s)], [var])
+        return var.numpy()
+
+    got = steps(True)
+    assert got.shape == ()
+    assert_close(got, steps(False), atol=1e-6, rtol=1e-5)
+    assert got != np.float32(0.7)

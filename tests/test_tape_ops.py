@@ -290,3 +290,97 @@ def test_gradient_results_are_freed_without_the_cyclic_gc():
         assert ref() is None
     finally:
         gc.enable()
+
+
+# ---- regressions from the fuzz of fastnet.ops (tests/fuzz/test_fuzz_ops.py) --------------
+
+@pytest.mark.parametrize("axis,keepdims", [(None, False), (0, False), (1, True), (-1, False),
+                                           ((0, 1), True)])
+def test_prod_gradient_with_zeros_is_product_of_the_others(axis, keepdims):
+    # row 0: no zero, row 1: one zero, row 2: two zeros; column 1 has two zeros
+    x = np.array([[0.5, 1.5, -2.0, 1.2], [1.1, 0.0, 0.7, -1.3], [0.0, 0.0, 0.9, 1.4]],
+                 np.float32)
+    r = lambda v: np.asarray(np.prod(v, axis=axis, keepdims=keepdims))  # noqa: E731
+    out, (g,), dout = grad_of(lambda t: ops.prod(t, axis=axis, keepdims=keepdims), x)
+    assert_close(out.numpy(), r(x.astype(np.float64)), atol=1e-6)
+    assert_close(g.numpy(), numeric_grad(r, [x], dout, 0), atol=1e-6, rtol=1e-6)
+
+
+def test_prod_gradient_single_zero_and_second_order():
+    x = fastnet.Variable(np.array([0.0, 2.0, 3.0], np.float32))
+    with fastnet.GradientTape() as tape:
+        y = ops.prod(x)
+    assert_close(tape.gradient(y, x).numpy(), [6.0, 0.0, 0.0], atol=0)
+    # the gradient stays differentiable (exactly so in slices without zeros)
+    x = fastnet.Variable(np.array([1.0, 2.0, 3.0], np.float32))
+    with fastnet.GradientTape() as t2:
+        with fastnet.GradientTape() as t1:
+            y = ops.prod(x)
+        s = ops.sum(t1.gradient(y, x))  # sum_i prod_{j != i} x_j
+    assert_close(t2.gradient(s, x).numpy(), [5.0, 4.0, 3.0], atol=1e-6)
+
+
+@pytest.mark.parametrize("source,destination", [(0, -1), (-1, 0), (1, 2), ([0, 1], [-1, 0]),
+                                                ((2, 0), (0, 1)), ([], [])])
+def test_moveaxis_matches_numpy_and_gradient(source, destination):
+    x = rand((2, 3, 4), seed=8)
+    r = lambda v: np.moveaxis(v, source, destination)  # noqa: E731
+    out, (g,), dout = grad_of(lambda t: ops.moveaxis(t, source, destination), x)
+    assert_close(out.numpy(), r(x.astype(np.float64)), atol=0)
+    assert_close(g.numpy(), numeric_grad(r, [x], dout, 0), atol=1e-6)
+
+
+@pytest.mark.parametrize("call", [
+    lambda x: ops.split(x, 1, axis=2), lambda x: ops.split(x, [1], axis=-3),
+    lambda x: ops.transpose(x, [0, 2]), lambda x: ops.transpose(x, [-3, 0]),
+    lambda x: ops.take(x, np.zeros(2, np.int32), axis=2),
+    lambda x: ops.moveaxis(x, 2, 0), lambda x: ops.moveaxis(x, 0, -3),
+], ids=["split", "split-neg", "transpose", "transpose-neg", "take", "moveaxis-src",
+        "moveaxis-dst"])
+def test_out_of_range_axis_is_a_clear_error(call):
+    with pytest.raises(ValueError, match=r"-?\d is out of bounds for a tensor of shape \(2, 3\)"):
+        call(np.zeros((2, 3), np.float32))
+
+
+def test_moveaxis_argument_errors():
+    x = np.zeros((2, 3, 4), np.float32)
+    with pytest.raises(ValueError, match="same number"):
+        ops.moveaxis(x, [0, 1], [2])
+    with pytest.raises(ValueError, match="repeated axis"):
+        ops.moveaxis(x, [0, -3], [1, 2])
+
+
+@pytest.mark.parametrize("axis", [0, -1])
+def test_cumsum_of_a_scalar_matches_numpy_and_keeps_the_gradient_shape(axis):
+    x = np.array(1.5, np.float32)
+    r = lambda v: np.cumsum(v, axis=axis)  # noqa: E731
+    out, (g,), dout = grad_of(lambda t: ops.cumsum(t, axis=axis), x)
+    assert out.shape == (1,)
+    assert_close(out.numpy(), r(x.astype(np.float64)), atol=0)
+    assert g.shape == ()
+    assert_close(g.numpy(), numeric_grad(r, [x], dout, 0), atol=1e-6)
+    with pytest.raises(ValueError):
+        ops.cumsum(x, axis=1)
+
+
+@pytest.mark.parametrize("shape,indices,axis", [((0, 0), [], 0), ((1, 0), [0], 0),
+                                                ((3, 2), [], 0), ((3, 2), [], 1),
+                                                ((2, 3), np.zeros((0, 2), np.int32), 1)])
+def test_take_with_an_empty_result_has_a_zero_gradient(shape, indices, axis):
+    x = rand(shape, seed=9)
+    idx = np.asarray(indices, np.int32)
+    out, (g,), _ = grad_of(lambda t: ops.take(t, idx, axis=axis), x)
+    assert_close(out.numpy(), np.take(x, idx, axis=axis), atol=0)
+    assert g.shape == shape and not np.any(g.numpy())
+
+
+@pytest.mark.parametrize("indices", [[2, 1], [3, 1, -1, 9], [-2, 4, 0], [4, 4]])
+def test_split_with_unsorted_indices_gradient_sums_the_pieces(indices):
+    # unsorted indices: numpy returns empty and overlapping pieces; concatenating them makes
+    # every input element's gradient the sum over the pieces it appears in
+    x = rand((5, 2), seed=10)
+    r = lambda v: np.concatenate(np.split(v, indices, axis=0), axis=0)  # noqa: E731
+    out, (g,), dout = grad_of(lambda t: ops.concatenate(ops.split(t, indices, axis=0),
+                                                        axis=0), x)
+    assert_close(out.numpy(), r(x.astype(np.float64)), atol=0)
+    assert_close(g.numpy(), numeric_grad(r, [x], dout, 0), atol=1e-6)

@@ -320,6 +320,15 @@ def _axes(axis, ndim):
     return tuple(out)
 
 
+def _axis(axis, shape, what):
+    """One axis of a tensor of `shape`, normalized to 0..ndim-1; out of range is a ValueError
+    naming the argument and the shape (numpy and Keras raise; no wrapping modulo ndim)."""
+    a, nd = int(axis), len(shape)
+    if not -nd <= a < nd:
+        raise ValueError(f"{what} {a} is out of bounds for a tensor of shape {tuple(shape)}")
+    return a % nd
+
+
 def _expand_to(g, shape, axes, keepdims):
     """Reshapes a reduced gradient so it broadcasts against the input `shape`."""
     if not keepdims:
@@ -397,17 +406,19 @@ def prod(x, axis=None, keepdims=False):
     axes = _axes(axis, x.ndim)
     out = np.prod(x._value, axis=axes, keepdims=keepdims)
     shape = x.shape
-    res = None
 
     def backward(g):
-        # d prod / d x_i = prod / x_i (inputs with zeros use the explicit product of the others)
-        full = reshape(res, [1 if i in axes else s for i, s in enumerate(shape)])
-        gx = broadcast_to(_expand_to(g, shape, axes, keepdims), shape)
-        safe = where(equal(x, 0.0), ones_like(x), x)
-        return (gx * full / safe,)
+        # d prod / d x_i = the product of the others = (product of the nonzero x) / x_i with
+        # x_i = 0 counted as 1, kept only where no *other* element of the slice is zero; no
+        # division by zero, and differentiable again (exactly so in slices without zeros)
+        zero = x._value == 0
+        others_nonzero = (np.sum(zero, axis=axes, keepdims=True) - zero) == 0
+        safe = where(Tensor(zero), ones_like(x), x)
+        others = prod(safe, axis=axes, keepdims=True) / safe * Tensor(
+            others_nonzero.astype(x._value.dtype))
+        return (broadcast_to(_expand_to(g, shape, axes, keepdims), shape) * others,)
 
-    res = make(np.asarray(out), (x,), backward)
-    return res
+    return make(np.asarray(out), (x,), backward)
 
 
 @op
@@ -467,6 +478,8 @@ def cumsum(x, axis=None):
     if axis is None:
         flat = reshape(x, (-1,))
         return cumsum(flat, axis=0)
+    if x.ndim == 0:  # numpy treats a 0-d input as 1-D (output shape (1,)); the reshape's
+        return cumsum(reshape(x, (1,)), axis=axis)  # gradient restores the shape ()
     out = np.cumsum(x._value, axis=axis)
     return make(out, (x,), lambda g: (flip(cumsum(flip(g, axis), axis), axis),))
 
@@ -500,7 +513,7 @@ def transpose(x, axes=None):
     x = _t(x)
     if axes is None:
         axes = tuple(reversed(range(x.ndim)))
-    axes = tuple(int(a) % builtins.max(x.ndim, 1) for a in axes)
+    axes = tuple(_axis(a, x.shape, "transpose: axis") for a in axes)
     inv = tuple(np.argsort(axes))
     return make(np.transpose(x._value, axes), (x,), lambda g: (transpose(g, inv),))
 
@@ -516,8 +529,18 @@ def swapaxes(x, axis1, axis2):
 @op
 def moveaxis(x, source, destination):
     x = _t(x)
-    perm = list(np.moveaxis(np.arange(x.ndim), source, destination))
-    return transpose(x, perm)
+    src = [_axis(a, x.shape, "moveaxis: source") for a in np.atleast_1d(source)]
+    dst = [_axis(a, x.shape, "moveaxis: destination") for a in np.atleast_1d(destination)]
+    if len(src) != len(dst):
+        raise ValueError(f"moveaxis: source {source} and destination {destination} must have "
+                         f"the same number of elements")
+    if len(set(src)) != len(src) or len(set(dst)) != len(dst):
+        raise ValueError(f"moveaxis: repeated axis in source {source} or destination "
+                         f"{destination}")
+    perm = [a for a in range(x.ndim) if a not in src]  # numpy's construction
+    for d, s in sorted(zip(dst, src)):
+        perm.insert(d, s)
+    return transpose(x, perm)  # gradient: the inverse permutation, i.e. moveaxis back
 
 
 @op
@@ -595,17 +618,17 @@ def stack(xs, axis=0):
 @op
 def split(x, indices_or_sections, axis=0):
     x = _t(x)
-    ax = axis % builtins.max(x.ndim, 1)
+    ax = _axis(axis, x.shape, "split: axis")
     try:
         parts = np.split(x._value, indices_or_sections, axis=ax)
     except ValueError as e:
         raise ValueError(f"split: {e} (shape {x.shape}, axis {axis})") from None
-    bounds = np.cumsum([0] + [p.shape[ax] for p in parts])
-    outs = []
-    for i, p in enumerate(parts):
-        lo, hi = int(bounds[i]), int(bounds[i + 1])
-        outs.append(_slice_out(x, p, ax, lo, hi))
-    return outs
+    if np.ndim(indices_or_sections) == 0:  # equal sections tile the axis
+        starts = np.cumsum([0] + [p.shape[ax] for p in parts[:-1]])
+    else:  # piece i is x[indices[i-1]:indices[i]] (Python slicing: may be empty or overlap)
+        starts = [0] + [builtins.slice(int(i), None).indices(x.shape[ax])[0]
+                        for i in indices_or_sections]
+    return [_slice_out(x, p, ax, int(lo), int(lo) + p.shape[ax]) for p, lo in zip(parts, starts)]
 
 
 def _slice_out(x, value, ax, lo, hi):
@@ -738,7 +761,7 @@ def take(x, indices, axis=None):
         raise TypeError(f"take: indices must be integers, got {idx.dtype}")
     if axis is None:
         return take(reshape(x, (-1,)), indices, axis=0)
-    ax = axis % x.ndim
+    ax = _axis(axis, x.shape, "take: axis")
     n = x.shape[ax]
     if idx.size and (idx.max() >= n or idx.min() < -n):
         raise IndexError(f"take: index out of range for axis {axis} of size {n} "
@@ -748,7 +771,7 @@ def take(x, indices, axis=None):
 
     def backward(g):
         gv = np.moveaxis(g._value, list(range(ax, ax + idx.ndim)), list(range(idx.ndim)))
-        gv = gv.reshape((-1,) + gv.shape[idx.ndim:])
+        gv = gv.reshape((idx.size,) + gv.shape[idx.ndim:])  # not -1: it may be empty
         buf = np.zeros((n,) + gv.shape[1:], dtype=g._value.dtype)
         np.add.at(buf, idx.reshape(-1) % builtins.max(n, 1), gv)
         return (Tensor(np.moveaxis(buf, 0, ax).reshape(shape)),)

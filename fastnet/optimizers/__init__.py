@@ -111,8 +111,9 @@ class Optimizer:
             if self.weight_decay:
                 v._value -= v._value * (self.weight_decay * lr)
             if v._value.dtype == np.float32:
-                self._update(v._value, np.ascontiguousarray(g, dtype=np.float32),
-                             self._slots[id(v)], lr, step)
+                # ascontiguousarray makes a 0-d gradient 1-D; the kernels want var's shape
+                g32 = np.ascontiguousarray(g, dtype=np.float32).reshape(v._value.shape)
+                self._update(v._value, g32, self._slots[id(v)], lr, step)
             else:
                 self._update_reference(v._value, g, self._slots[id(v)], lr, step)
             if getattr(v, "constraint", None) is not None:

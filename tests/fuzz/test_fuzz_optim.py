@@ -8,7 +8,6 @@ buffers)."""
 import math
 
 import numpy as np
-import pytest
 from _refs import variant
 from hypothesis import given
 from hypothesis import strategies as st
@@ -248,10 +247,6 @@ def test_adamw_steps_match_formula(shape, steps, wd, amsgrad, lr):
     np.testing.assert_allclose(var.numpy(), w, rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError,
-                   reason="found by this fuzz: Optimizer.apply passes np.ascontiguousarray(g), "
-                          "which is 1-D for a 0-d gradient, so a scalar float32 Variable fails "
-                          "the kernel's shape check (fastnet/optimizers, not a kernel bug)")
 def test_scalar_variable_update():
     var = fastnet.Variable(np.float32(1.0))
     O.AdamW(learning_rate=0.1).apply_gradients([(np.float32(0.5), var)])
