@@ -50,12 +50,23 @@ def median_time(fn, repeats=15, warmup=3, min_time=0.0, clock=time.perf_counter)
     return statistics.median(samples)
 
 
-def paired_times(fns, repeats=15, warmup=3, min_time=0.0, clock=time.perf_counter):
+def paired_times(fns, repeats=15, warmup=3, min_time=0.0, clock=time.perf_counter,
+                 interleave=True):
     """Median per-call times of several functions sampled round-robin.
 
     One sample of each function is taken in turn, so load that comes and goes
     on a shared machine hits all of them alike and their ratio stays fair.
+    Multi-threaded libraries should pass ``interleave=False``: their worker
+    threads spin for a while after a call (OpenBLAS's, ours), stealing the cores
+    from whichever library runs next, so each is then timed in its own block
+    after a pause that lets the previous one's threads go to sleep.
     """
+    if not interleave:
+        out = []
+        for fn in fns:
+            time.sleep(0.05)
+            out.append(paired_times([fn], repeats, warmup, min_time, clock)[0])
+        return out
     for fn in fns:
         for _ in range(warmup):
             fn()

@@ -108,7 +108,8 @@ def main():
             fns = [fn]
             if torch is not None:
                 fns += [torch_fns(torch, kind, x, w, b, s, p, dy, cl)[tidx] for cl in (False, True)]
-            ts = paired_times(fns, repeats=repeats, min_time=0.02, clock=clock)
+            ts = paired_times(fns, repeats=repeats, min_time=0.02, clock=clock,
+                              interleave=fastnet.config.get_num_threads() == 1)
             row = [name, label, ts[0] * 1e3]
             if torch is not None:
                 row += [ts[1] * 1e3, ts[2] * 1e3, min(ts[1:]) / ts[0]]

@@ -7,7 +7,8 @@ follows OpenBLAS's (all cores); the 1-thread rows pin fastnet and PyTorch to 1
 thread and numpy through threadpoolctl when it is installed. The libraries are
 sampled in turn (one sample each, repeated), so load that comes and goes on a
 shared machine hits them alike; 1-thread rows time the calling thread's CPU
-time, all-thread rows wall time.
+time. All-thread rows time wall time, each library in its own block (worker
+threads that spin after a call would otherwise steal the next library's cores).
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ def main():
                     ct = torch.from_numpy(c)
                     fns.append(lambda at=at, bt=bt, ct=ct: torch.matmul(at, bt, out=ct))
                 clock = time.thread_time if threads == 1 else time.perf_counter
-                ts = paired_times(fns, repeats, min_time=mt, clock=clock)
+                ts = paired_times(fns, repeats, min_time=mt, clock=clock, interleave=threads == 1)
                 t_fast, t_np = ts[0], ts[1]
                 row = [layout, f"{m}x{k}x{n}", flops / t_fast / 1e9, flops / t_np / 1e9,
                        t_np / t_fast]

@@ -108,7 +108,7 @@ def main():
         clock = time.thread_time if threads == 1 else time.perf_counter
         rows = []
         for name, fns in cases.items():
-            ts = paired_times(fns, repeats, min_time=0.2, clock=clock)
+            ts = paired_times(fns, repeats, min_time=0.2, clock=clock, interleave=threads == 1)
             row = [name, ts[0] * 1e3]
             if len(ts) > 1:
                 row += [ts[1] * 1e3, ts[1] / ts[0]]
