@@ -25,19 +25,21 @@ def gemm(a, b, c=None, *, alpha=1.0, beta=0.0, trans_a=False, trans_b=False):
     ``a`` and ``b`` may be strided views; ``c`` (if given) is updated in place and
     must be C-contiguous, writable and not overlap ``a`` or ``b``.
     """
-    _check_f32(a, "a", "gemm")
-    _check_f32(b, "b", "gemm")
-    if a.ndim != 2 or b.ndim != 2:
-        raise ValueError(f"gemm: `a` and `b` must be 2-D, got shapes {a.shape} and {b.shape}")
-    m = a.shape[1] if trans_a else a.shape[0]
-    n = b.shape[0] if trans_b else b.shape[1]
+    # The binding checks dtypes, ranks, shapes and aliasing (naming them); this wrapper
+    # only allocates `c` and runs the full Python checks when that allocation cannot.
     if c is None:
+        if (type(a) is not np.ndarray or type(b) is not np.ndarray or a.ndim != 2
+                or b.ndim != 2 or a.dtype != np.float32 or b.dtype != np.float32):
+            _check_f32(a, "a", "gemm")
+            _check_f32(b, "b", "gemm")
+            raise ValueError(f"gemm: `a` and `b` must be 2-D, got shapes {a.shape} and {b.shape}")
         if beta != 0.0:
             raise ValueError("gemm: beta != 0 needs an input `c`")
-        c = np.empty((m, n), dtype=np.float32)
-    else:
+        c = np.empty((a.shape[1] if trans_a else a.shape[0],
+                      b.shape[0] if trans_b else b.shape[1]), dtype=np.float32)
+    elif type(c) is not np.ndarray:
         _check_f32(c, "c", "gemm")
-    _C.gemm(a, b, c, float(alpha), float(beta), bool(trans_a), bool(trans_b))
+    _C.gemm(a, b, c, alpha, beta, trans_a, trans_b)
     return c
 
 
