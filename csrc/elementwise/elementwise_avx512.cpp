@@ -1,4 +1,6 @@
 // Elementwise leaf loops compiled for the avx512 level (flags from setup.py by file name).
+#include <immintrin.h>
+
 #include <cstdint>
 
 #include "fastnet/elementwise.h"
