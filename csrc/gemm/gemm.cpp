@@ -171,7 +171,13 @@ void scale_c(int64_t m, int64_t n, float beta, float* c, int64_t ldc) {
 // An unpacked A wins while the operands stay in L1/L2 and packing would cost
 // as much as it saves: up to 256^3 multiply-adds with K at most 1024 (measured
 // against the packed path on Zen 5: 64x784x64 1.24x, 256^3 1.06x numpy).
-bool small_enough(int64_t m, int64_t n, int64_t k) { return k <= 1024 && m * n * k <= 256 * 256 * 256; }
+bool small_enough(bool ta, int64_t m, int64_t n, int64_t k) {
+  if (k > 1024) return false;
+  // Few columns (a tall product) with A row-major: each element of A is used for only
+  // n columns, so packing A costs as much as the multiply, and B (k x n) stays in L2
+  // whatever m is. (A column-major with many rows is read better packed.)
+  return (n <= 64 && !ta) || m * n * k <= 256 * 256 * 256;
+}
 
 // One thread's share: C[0:m, 0:n] (pointers already offset).
 void gemm_serial(const Blocking& bk, bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha,
@@ -183,7 +189,7 @@ void gemm_serial(const Blocking& bk, bool ta, bool tb, int64_t m, int64_t n, int
     return;
   }
   static thread_local std::vector<float> abuf, bbuf;
-  if (bk.k.small && small_enough(m, n, k)) {
+  if (bk.k.small && small_enough(ta, m, n, k)) {
     const int64_t rsa = ta ? 1 : lda, csa = ta ? lda : 1;
     if (!tb) {
       bk.k.small(m, n, k, alpha, a, rsa, csa, b, ldb, 0, beta, c, ldc);

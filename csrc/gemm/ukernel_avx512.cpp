@@ -112,25 +112,34 @@ void ukernel_edge_any(int64_t kc, const float* a, const float* b, float* c, int6
 // packing as multiplying: these read A and B in place. Each step broadcasts
 // A(i, p) from R rows (rsa apart) and loads one row of B (masked at the edge,
 // so nothing past the matrix is touched).
-template <int R, bool A_ROWS>  // A_ROWS: A(i, p) = a[i * rsa + p], else a[i + p * csa]
+// W = 2 vectors (32 columns) or 1 (16: a product with few columns, such as a
+// 10-class output layer, then computes 16 columns per row instead of 32).
+template <int R, bool A_ROWS, int W>  // A_ROWS: A(i, p) = a[i * rsa + p], else a[i + p * csa]
 void direct_tile(int64_t kc, const float* a, int64_t rsa, int64_t csa, const float* b, int64_t ldb, float* c,
                  int64_t ldc, float alpha, float beta, int cols) {
-  const __mmask16 m0 = cols >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << cols) - 1);
-  const __mmask16 m1 = cols >= 32   ? static_cast<__mmask16>(0xFFFF)
-                       : cols <= 16 ? static_cast<__mmask16>(0)
-                                    : static_cast<__mmask16>((1u << (cols - 16)) - 1);
-  __m512 acc[R][2];
+  __mmask16 mask[W];
+#pragma GCC unroll 2
+  for (int w = 0; w < W; ++w) {
+    const int live = cols - 16 * w;
+    mask[w] = live >= 16  ? static_cast<__mmask16>(0xFFFF)
+              : live <= 0 ? static_cast<__mmask16>(0)
+                          : static_cast<__mmask16>((1u << live) - 1);
+  }
+  __m512 acc[R][W];
   // Every loop over acc is unrolled, or GCC keeps acc in memory (stores each step).
 #pragma GCC unroll 12
-  for (int i = 0; i < R; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+  for (int i = 0; i < R; ++i)
+#pragma GCC unroll 2
+    for (int w = 0; w < W; ++w) acc[i][w] = _mm512_setzero_ps();
   for (int64_t p = 0; p < kc; ++p) {
-    const __m512 b0 = _mm512_maskz_loadu_ps(m0, b);
-    const __m512 b1 = _mm512_maskz_loadu_ps(m1, b + 16);
+    __m512 bv[W];
+#pragma GCC unroll 2
+    for (int w = 0; w < W; ++w) bv[w] = _mm512_maskz_loadu_ps(mask[w], b + 16 * w);
 #pragma GCC unroll 12
     for (int i = 0; i < R; ++i) {
       const __m512 av = _mm512_set1_ps(A_ROWS ? a[i * rsa] : a[i]);
-      acc[i][0] = _mm512_fmadd_ps(av, b0, acc[i][0]);
-      acc[i][1] = _mm512_fmadd_ps(av, b1, acc[i][1]);
+#pragma GCC unroll 2
+      for (int w = 0; w < W; ++w) acc[i][w] = _mm512_fmadd_ps(av, bv[w], acc[i][w]);
     }
     a += A_ROWS ? 1 : csa;
     b += ldb;
@@ -140,33 +149,31 @@ void direct_tile(int64_t kc, const float* a, int64_t rsa, int64_t csa, const flo
 #pragma GCC unroll 12
   for (int i = 0; i < R; ++i) {
     float* row = c + i * ldc;
-    __m512 r0 = _mm512_mul_ps(va, acc[i][0]);
-    __m512 r1 = _mm512_mul_ps(va, acc[i][1]);
-    if (beta != 0.0f) {
-      r0 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m0, row), r0);
-      r1 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m1, row + 16), r1);
+#pragma GCC unroll 2
+    for (int w = 0; w < W; ++w) {
+      __m512 r = _mm512_mul_ps(va, acc[i][w]);
+      if (beta != 0.0f) r = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(mask[w], row + 16 * w), r);
+      _mm512_mask_storeu_ps(row + 16 * w, mask[w], r);
     }
-    _mm512_mask_storeu_ps(row, m0, r0);
-    _mm512_mask_storeu_ps(row + 16, m1, r1);
   }
 }
 
 using DirectTile = void (*)(int64_t, const float*, int64_t, int64_t, const float*, int64_t, float*, int64_t,
                             float, float, int);
-template <bool A_ROWS>
+template <bool A_ROWS, int W>
 constexpr DirectTile kDirect[MR + 1] = {nullptr,
-                                        &direct_tile<1, A_ROWS>,
-                                        &direct_tile<2, A_ROWS>,
-                                        &direct_tile<3, A_ROWS>,
-                                        &direct_tile<4, A_ROWS>,
-                                        &direct_tile<5, A_ROWS>,
-                                        &direct_tile<6, A_ROWS>,
-                                        &direct_tile<7, A_ROWS>,
-                                        &direct_tile<8, A_ROWS>,
-                                        &direct_tile<9, A_ROWS>,
-                                        &direct_tile<10, A_ROWS>,
-                                        &direct_tile<11, A_ROWS>,
-                                        &direct_tile<12, A_ROWS>};
+                                        &direct_tile<1, A_ROWS, W>,
+                                        &direct_tile<2, A_ROWS, W>,
+                                        &direct_tile<3, A_ROWS, W>,
+                                        &direct_tile<4, A_ROWS, W>,
+                                        &direct_tile<5, A_ROWS, W>,
+                                        &direct_tile<6, A_ROWS, W>,
+                                        &direct_tile<7, A_ROWS, W>,
+                                        &direct_tile<8, A_ROWS, W>,
+                                        &direct_tile<9, A_ROWS, W>,
+                                        &direct_tile<10, A_ROWS, W>,
+                                        &direct_tile<11, A_ROWS, W>,
+                                        &direct_tile<12, A_ROWS, W>};
 
 void small_gemm(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t rsa, int64_t csa,
                 const float* b, int64_t ldb, int64_t b_panel, float beta, float* c, int64_t ldc) {
@@ -175,7 +182,8 @@ void small_gemm(int64_t m, int64_t n, int64_t k, float alpha, const float* a, in
     const float* bj = b_panel ? b + (j / NR) * b_panel : b + j;
     for (int64_t i = 0; i < m; i += MR) {
       const int rows = static_cast<int>(m - i < MR ? m - i : MR);
-      const DirectTile tile = csa == 1 ? kDirect<true>[rows] : kDirect<false>[rows];
+      const DirectTile tile = cols <= 16 ? (csa == 1 ? kDirect<true, 1>[rows] : kDirect<false, 1>[rows])
+                                         : (csa == 1 ? kDirect<true, 2>[rows] : kDirect<false, 2>[rows]);
       tile(k, a + i * rsa, rsa, csa, bj, ldb, c + i * ldc + j, ldc, alpha, beta, cols);
     }
   }
