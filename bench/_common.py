@@ -34,24 +34,11 @@ def median_time(fn, repeats=15, warmup=3, min_time=0.0, clock=time.perf_counter)
     single-threaded cases can pass ``time.thread_time`` (CPU time of this
     thread), which other processes on a shared machine do not inflate.
     """
-    for _ in range(warmup):
-        fn()
-    samples = []
-    for _ in range(repeats):
-        n = 0
-        t0 = clock()
-        while True:
-            fn()
-            n += 1
-            dt = clock() - t0
-            if dt >= min_time:
-                break
-        samples.append(dt / n)
-    return statistics.median(samples)
+    return paired_times([fn], repeats, warmup, min_time, clock)[0]
 
 
 def paired_times(fns, repeats=15, warmup=3, min_time=0.0, clock=time.perf_counter,
-                 interleave=True):
+                 interleave=True, stat=statistics.median):
     """Median per-call times of several functions sampled round-robin.
 
     One sample of each function is taken in turn, so load that comes and goes
@@ -59,13 +46,14 @@ def paired_times(fns, repeats=15, warmup=3, min_time=0.0, clock=time.perf_counte
     Multi-threaded libraries should pass ``interleave=False``: their worker
     threads spin for a while after a call (OpenBLAS's, ours), stealing the cores
     from whichever library runs next, so each is then timed in its own block
-    after a pause that lets the previous one's threads go to sleep.
+    after a pause that lets the previous one's threads go to sleep. `stat`
+    reduces each function's samples (the median; ``min`` for the fastest).
     """
     if not interleave:
         out = []
         for fn in fns:
             time.sleep(0.05)
-            out.append(paired_times([fn], repeats, warmup, min_time, clock)[0])
+            out.append(paired_times([fn], repeats, warmup, min_time, clock, stat=stat)[0])
         return out
     for fn in fns:
         for _ in range(warmup):
@@ -82,7 +70,7 @@ def paired_times(fns, repeats=15, warmup=3, min_time=0.0, clock=time.perf_counte
                 if dt >= min_time:
                     break
             out.append(dt / n)
-    return [statistics.median(s) for s in samples]
+    return [stat(s) for s in samples]
 
 
 def set_threads(n):

@@ -21,7 +21,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import numpy as np  # noqa: E402
 from _common import (  # noqa: E402
     base_parser,
-    median_time,
+    paired_times,
     print_table,
     set_threads,
     try_import_torch,
@@ -50,26 +50,10 @@ CLOCK = time.perf_counter
 STAT = statistics.median
 
 
-def sample(fn, min_time):
-    n, t0 = 0, CLOCK()
-    while True:
-        fn()
-        n += 1
-        dt = CLOCK() - t0
-        if dt >= min_time:
-            return dt / n
-
-
 def paired(fns, repeats, min_time=0.05):
-    """Median seconds per call of each fn, the samples interleaved round by round so a
+    """Seconds per call of each fn (STAT of the samples), interleaved round by round so a
     busy machine slows every contender alike."""
-    for f in fns:
-        median_time(f, 1, warmup=2)
-    samples = [[] for _ in fns]
-    for _ in range(repeats):
-        for f, acc in zip(fns, samples):
-            acc.append(sample(f, min_time))
-    return [STAT(acc) for acc in samples]
+    return paired_times(fns, repeats, warmup=2, min_time=min_time, clock=CLOCK, stat=STAT)
 
 
 def bench_layer(torch, kind, units, repeats, masked, rng):

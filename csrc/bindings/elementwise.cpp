@@ -104,6 +104,25 @@ void check_eps(float eps, const char* op) {
     fail_value(std::string(op) + ": `epsilon` must be in [0, 0.5), got " + std::to_string(eps));
 }
 
+// Class indices (N,) int32, C-contiguous, each in [0, C) for the (N, C) `scores`.
+const int32_t* class_labels(const py::array& labels, const py::array& scores, const char* scores_name,
+                            const char* op) {
+  if (!labels.dtype().is(py::dtype::of<int32_t>()))
+    fail_type(std::string(op) + ": `labels` must be int32, got dtype " +
+              std::string(py::str(labels.dtype())));
+  if (!is_c_contiguous(labels)) fail_value(std::string(op) + ": `labels` must be C-contiguous");
+  const int64_t rows = scores.shape(0), cols = scores.shape(1);
+  if (labels.ndim() != 1 || labels.shape(0) != rows)
+    fail_value(std::string(op) + ": `labels` " + shape_str(labels) + " must have shape (" +
+               std::to_string(rows) + ",) for " + scores_name + " " + shape_str(scores));
+  const int32_t* pl = static_cast<const int32_t*>(labels.data());
+  for (int64_t r = 0; r < rows; ++r)
+    if (pl[r] < 0 || pl[r] >= cols)
+      fail_value(std::string(op) + ": label " + std::to_string(pl[r]) + " at row " + std::to_string(r) +
+                 " is out of range [0, " + std::to_string(cols) + ")");
+  return pl;
+}
+
 }  // namespace
 
 void bind_elementwise(py::module_& m) {
@@ -188,18 +207,8 @@ void bind_elementwise(py::module_& m) {
       [](py::array logits, py::array labels, py::array loss, py::object grad) {
         const char* op = "sparse_softmax_cross_entropy";
         const float* px = in_f32(logits, op, "logits", 2);
-        if (!labels.dtype().is(py::dtype::of<int32_t>()))
-          fail_type(std::string(op) + ": `labels` must be int32");
-        if (!is_c_contiguous(labels)) fail_value(std::string(op) + ": `labels` must be C-contiguous");
         const int64_t rows = logits.shape(0), cols = logits.shape(1);
-        if (labels.ndim() != 1 || labels.shape(0) != rows)
-          fail_value(std::string(op) + ": `labels` " + shape_str(labels) + " must have shape (" +
-                     std::to_string(rows) + ",) for logits " + shape_str(logits));
-        const int32_t* pl = static_cast<const int32_t*>(labels.data());
-        for (int64_t r = 0; r < rows; ++r)
-          if (pl[r] < 0 || pl[r] >= cols)
-            fail_value(std::string(op) + ": label " + std::to_string(pl[r]) + " at row " + std::to_string(r) +
-                       " is out of range [0, " + std::to_string(cols) + ")");
+        const int32_t* pl = class_labels(labels, logits, "logits", op);
         float* ploss = out_f32(loss, op, "loss", {rows});
         float* pg = nullptr;
         if (!grad.is_none()) {
@@ -222,19 +231,8 @@ void bind_elementwise(py::module_& m) {
         const char* op = "sparse_categorical_cross_entropy_probs";
         check_eps(eps, op);
         const float* pp = in_f32(probs, op, "probs", 2);
-        if (!labels.dtype().is(py::dtype::of<int32_t>()))
-          fail_type(std::string(op) + ": `labels` must be int32, got dtype " +
-                    std::string(py::str(labels.dtype())));
-        if (!is_c_contiguous(labels)) fail_value(std::string(op) + ": `labels` must be C-contiguous");
         const int64_t rows = probs.shape(0), cols = probs.shape(1);
-        if (labels.ndim() != 1 || labels.shape(0) != rows)
-          fail_value(std::string(op) + ": `labels` " + shape_str(labels) + " must have shape (" +
-                     std::to_string(rows) + ",) for probs " + shape_str(probs));
-        const int32_t* pl = static_cast<const int32_t*>(labels.data());
-        for (int64_t r = 0; r < rows; ++r)
-          if (pl[r] < 0 || pl[r] >= cols)
-            fail_value(std::string(op) + ": label " + std::to_string(pl[r]) + " at row " + std::to_string(r) +
-                       " is out of range [0, " + std::to_string(cols) + ")");
+        const int32_t* pl = class_labels(labels, probs, "probs", op);
         float* ploss = out_f32(loss, op, "loss", {rows});
         require_no_alias(loss, "loss", probs, "probs", op);
         float* pg =

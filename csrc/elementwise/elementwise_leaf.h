@@ -61,6 +61,19 @@ static inline vf v_unit_step_tails(vf x, vf d) {
   return v_abs(x) > 88.0f ? (x > 0.0f ? v_splat(1.0f) : vf{}) : d;
 }
 
+// e^r * 2^n for the reduced argument |r| <= ln2/2: Cephes's degree-6 polynomial for
+// e^r, 2^n put in the exponent bits (the tail of v_exp and v_exp2part).
+static inline vf v_exp_reduced(vf r, vi n) {
+  vf p = v_splat(1.9875691500e-4f);
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  return p * (vf)((n + 127) << 23);  // same-size vector cast: reinterprets the bits
+}
+
 // exp(hi + lo), |lo| at most a few units: x = n*ln2 + r, |r| <= ln2/2 (Cody-Waite: n*C1 is
 // exact, so hi - n*C1 loses nothing), Cephes's degree-6 polynomial for e^r, 2^n put in
 // the exponent bits. Max relative error ~2e-7; 0 below -87.3 (no denormals), inf above
@@ -78,15 +91,7 @@ static inline vf v_exp2part(vf hi, vf lo) {
   n = n + adjust;
   fn = __builtin_convertvector(n, vf);
   const vf r = (hi - fn * 0.693359375f) + fn * 2.12194440e-4f + lo;
-  vf p = v_splat(1.9875691500e-4f);
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.0f;
-  const vi bits = (n + 127) << 23;
-  return p * (vf)bits * tiny;  // same-size vector cast: reinterprets the bits
+  return v_exp_reduced(r, n) * tiny;
 }
 // exp(x): v_exp2part without the low part (fewer selects on the hot path).
 static inline vf v_exp(vf x) {
@@ -98,14 +103,7 @@ static inline vf v_exp(vf x) {
   n = n + (vi)(fn > t);
   fn = __builtin_convertvector(n, vf);
   const vf r = (x - fn * 0.693359375f) + fn * 2.12194440e-4f;
-  vf p = v_splat(1.9875691500e-4f);
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.0f;
-  return p * (vf)((n + 127) << 23) * zero_below;
+  return v_exp_reduced(r, n) * zero_below;
 }
 
 // expm1(x) for x <= 88, accurate relative to the result near 0: with x = n ln2 + r,

@@ -84,71 +84,61 @@ Blocking blocking_for(cpu::Isa isa) {
   return Blocking{k, kc, mc, nc};
 }
 
-// Both packers read their source along its contiguous axis. Where the packed
-// order runs across the source's rows (A not transposed, B transposed), a row's
-// 16 consecutive floats (one cache line) are read at once and scattered into the
-// panel: reading one float from each of MR/NR rows per step instead keeps MR/NR
-// lines live, and with a leading dimension of a multiple of 4 KB they all fall
-// in one L1 set and evict each other (NT with K = 4096 ran at half speed).
+// The portable packers (the ISA files have vector versions in pack_leaf.h, same
+// layout). A panel is w floats wide and kc steps long, stored p-major:
+// dst[p * w + j] = src(p, j), zero-padded past `width`.
+//   contiguous: src(p, j) = src[p * ld + j]  (A transposed, B not transposed)
+//   strided:    src(p, j) = src[j * ld + p]  (A not transposed, B transposed)
+// The strided case reads each source row 16 floats (one cache line) at a time: one
+// float per row and step would keep w lines live, which at leading dimensions that
+// are multiples of 4 KB share one L1 set and evict each other.
 constexpr int64_t kLine = 16;
+
+void panel_contiguous(const float* src, int64_t ld, int64_t kc, int64_t width, int w, float* dst) {
+  for (int64_t p = 0; p < kc; ++p) {
+    const float* s = src + p * ld;
+    float* d = dst + p * w;
+    for (int64_t j = 0; j < width; ++j) d[j] = s[j];
+    for (int64_t j = width; j < w; ++j) d[j] = 0.0f;
+  }
+}
+
+void panel_strided(const float* src, int64_t ld, int64_t kc, int64_t width, int w, float* dst) {
+  for (int64_t pb = 0; pb < kc; pb += kLine) {
+    const int64_t pl = std::min(kLine, kc - pb);
+    for (int64_t j = 0; j < w; ++j) {
+      float* d = dst + pb * w + j;
+      if (j < width) {
+        const float* s = src + j * ld + pb;
+        for (int64_t q = 0; q < pl; ++q) d[q * w] = s[q];
+      } else {
+        for (int64_t q = 0; q < pl; ++q) d[q * w] = 0.0f;
+      }
+    }
+  }
+}
 
 // op(A)[i0:i0+mc, p0:p0+kc] into MR-row panels: panel r holds rows r*MR.., stored p-major.
 void pack_a(bool ta, const float* a, int64_t lda, int64_t i0, int64_t mc, int64_t p0, int64_t kc, int mr,
             float* out) {
-  for (int64_t r = 0; r < mc; r += mr) {
+  for (int64_t r = 0; r < mc; r += mr, out += kc * mr) {
     const int64_t rows = std::min<int64_t>(mr, mc - r);
-    if (ta) {
-      for (int64_t p = 0; p < kc; ++p) {
-        float* dst = out + p * mr;
-        const float* src = a + (p0 + p) * lda + i0 + r;
-        for (int64_t i = 0; i < rows; ++i) dst[i] = src[i];
-        for (int64_t i = rows; i < mr; ++i) dst[i] = 0.0f;
-      }
-    } else {
-      for (int64_t pb = 0; pb < kc; pb += kLine) {
-        const int64_t pl = std::min(kLine, kc - pb);
-        for (int64_t i = 0; i < rows; ++i) {
-          const float* src = a + (i0 + r + i) * lda + p0 + pb;
-          float* dst = out + pb * mr + i;
-          for (int64_t q = 0; q < pl; ++q) dst[q * mr] = src[q];
-        }
-        for (int64_t i = rows; i < mr; ++i) {
-          float* dst = out + pb * mr + i;
-          for (int64_t q = 0; q < pl; ++q) dst[q * mr] = 0.0f;
-        }
-      }
-    }
-    out += kc * mr;
+    if (ta)
+      panel_contiguous(a + p0 * lda + i0 + r, lda, kc, rows, mr, out);
+    else
+      panel_strided(a + (i0 + r) * lda + p0, lda, kc, rows, mr, out);
   }
 }
 
 // op(B)[p0:p0+kc, j0:j0+nc] into NR-column panels, stored p-major.
 void pack_b(bool tb, const float* b, int64_t ldb, int64_t p0, int64_t kc, int64_t j0, int64_t nc, int nr,
             float* out) {
-  for (int64_t s = 0; s < nc; s += nr) {
+  for (int64_t s = 0; s < nc; s += nr, out += kc * nr) {
     const int64_t cols = std::min<int64_t>(nr, nc - s);
-    if (!tb) {
-      for (int64_t p = 0; p < kc; ++p) {
-        float* dst = out + p * nr;
-        const float* src = b + (p0 + p) * ldb + j0 + s;
-        for (int64_t j = 0; j < cols; ++j) dst[j] = src[j];
-        for (int64_t j = cols; j < nr; ++j) dst[j] = 0.0f;
-      }
-    } else {
-      for (int64_t pb = 0; pb < kc; pb += kLine) {
-        const int64_t pl = std::min(kLine, kc - pb);
-        for (int64_t j = 0; j < cols; ++j) {
-          const float* src = b + (j0 + s + j) * ldb + p0 + pb;
-          float* dst = out + pb * nr + j;
-          for (int64_t q = 0; q < pl; ++q) dst[q * nr] = src[q];
-        }
-        for (int64_t j = cols; j < nr; ++j) {
-          float* dst = out + pb * nr + j;
-          for (int64_t q = 0; q < pl; ++q) dst[q * nr] = 0.0f;
-        }
-      }
-    }
-    out += kc * nr;
+    if (tb)
+      panel_strided(b + (j0 + s) * ldb + p0, ldb, kc, cols, nr, out);
+    else
+      panel_contiguous(b + p0 * ldb + j0 + s, ldb, kc, cols, nr, out);
   }
 }
 
@@ -261,7 +251,11 @@ void gemm_serial(const Blocking& bk, bool ta, bool tb, int64_t m, int64_t n, int
 void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
            int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
   if (m <= 0 || n <= 0) return;
-  const gemm::Blocking bk = gemm::blocking_for(cpu::isa());
+  // Blocking per ISA level, derived once (cache sizes, FASTNET_GEMM_KC read at first use).
+  static const gemm::Blocking kBlocking[3] = {gemm::blocking_for(cpu::Isa::Generic),
+                                              gemm::blocking_for(cpu::Isa::Avx2),
+                                              gemm::blocking_for(cpu::Isa::Avx512)};
+  const gemm::Blocking& bk = kBlocking[static_cast<int>(cpu::isa())];
   const double flops = 2.0 * static_cast<double>(m) * n * std::max<int64_t>(k, 1);
   int nt = threads::num_threads();
   // Below ~2 MFLOP a second thread costs more than it saves.

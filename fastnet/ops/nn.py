@@ -18,6 +18,16 @@ from fastnet.ops.core import _t, make, op
 EPSILON = 1e-7
 
 
+def _opt(x):
+    """An optional op argument as a Tensor (None stays None)."""
+    return None if x is None else _t(x)
+
+
+def _f32(t):
+    """A Tensor's value as the C-contiguous float32 array kernels take (None stays None)."""
+    return None if t is None else np.ascontiguousarray(t._value, dtype=np.float32)
+
+
 def _float(x):
     x = _t(x)
     if x._value.dtype.kind != "f":
@@ -542,23 +552,23 @@ def lstm_sequence(inputs, kernel, recurrent_kernel, bias=None, initial_h=None, i
 
     x = _float(inputs)
     k, rk = _t(kernel), _t(recurrent_kernel)
-    b = None if bias is None else _t(bias)
-    h0 = None if initial_h is None else _t(initial_h)
-    c0 = None if initial_c is None else _t(initial_c)
-    xv = np.ascontiguousarray(x._value, dtype=np.float32)
-    kv = np.ascontiguousarray(k._value, dtype=np.float32)
-    rv = np.ascontiguousarray(rk._value, dtype=np.float32)
-    hv = None if h0 is None else np.ascontiguousarray(h0._value, dtype=np.float32)
-    cv = None if c0 is None else np.ascontiguousarray(c0._value, dtype=np.float32)
+    b = _opt(bias)
+    h0 = _opt(initial_h)
+    c0 = _opt(initial_c)
+    xv = _f32(x)
+    kv = _f32(k)
+    rv = _f32(rk)
+    hv = _f32(h0)
+    cv = _f32(c0)
     mv = _mask_array(mask, x)
     packed, ws = R.lstm_forward(xv, kv, rv,
-                                None if b is None else np.ascontiguousarray(b._value, np.float32),
+                                _f32(b),
                                 hv, cv, bool(go_backwards), mv)
 
     def backward(g):
         dx, dk, dr, db, dh0, dc0 = R.lstm_backward(
             xv, kv, rv, hv, cv, bool(go_backwards), packed, ws,
-            np.ascontiguousarray(g._value, dtype=np.float32), b is not None, mv)
+            _f32(g), b is not None, mv)
         return (Tensor(dx), Tensor(dk), Tensor(dr), None if db is None else Tensor(db),
                 None if h0 is None else Tensor(dh0), None if c0 is None else Tensor(dc0))
 
@@ -576,15 +586,15 @@ def simple_rnn_sequence(inputs, kernel, recurrent_kernel, bias=None, initial_h=N
 
     x = _float(inputs)
     k, rk = _t(kernel), _t(recurrent_kernel)
-    b = None if bias is None else _t(bias)
-    h0 = None if initial_h is None else _t(initial_h)
-    xv = np.ascontiguousarray(x._value, dtype=np.float32)
-    kv = np.ascontiguousarray(k._value, dtype=np.float32)
-    rv = np.ascontiguousarray(rk._value, dtype=np.float32)
-    hv = None if h0 is None else np.ascontiguousarray(h0._value, dtype=np.float32)
+    b = _opt(bias)
+    h0 = _opt(initial_h)
+    xv = _f32(x)
+    kv = _f32(k)
+    rv = _f32(rk)
+    hv = _f32(h0)
     mv = _mask_array(mask, x)
     packed, ws = R.simple_rnn_forward(
-        xv, kv, rv, None if b is None else np.ascontiguousarray(b._value, np.float32), hv,
+        xv, kv, rv, _f32(b), hv,
         bool(go_backwards), mv, activation)
 
     def backward(g):
@@ -606,15 +616,15 @@ def batch_norm_train(x, gamma=None, beta=None, epsilon=1e-3):
     from fastnet.kernels import norm as N
 
     x = _float(x)
-    g = None if gamma is None else _t(gamma)
-    b = None if beta is None else _t(beta)
-    xv = np.ascontiguousarray(x._value, dtype=np.float32)
-    gv = None if g is None else np.ascontiguousarray(g._value, dtype=np.float32)
-    bv = None if b is None else np.ascontiguousarray(b._value, dtype=np.float32)
+    g = _opt(gamma)
+    b = _opt(beta)
+    xv = _f32(x)
+    gv = _f32(g)
+    bv = _f32(b)
     y, mean, var = N.batch_norm_train(xv, gv, bv, float(epsilon))
 
     def backward(gy):
-        dx, dg, db = N.batch_norm_backward(xv, np.ascontiguousarray(gy._value, dtype=np.float32),
+        dx, dg, db = N.batch_norm_backward(xv, _f32(gy),
                                            mean, var, gv, float(epsilon))
         return Tensor(dx), (None if g is None else Tensor(dg)), (None if b is None else Tensor(db))
 
@@ -643,8 +653,8 @@ def layer_norm(x, gamma=None, beta=None, epsilon=1e-3):
     variance. float32 C-contiguous inputs run the C++ kernel (one fused backward for x,
     gamma and beta); others are composed from ops."""
     x = _t(x)
-    g = None if gamma is None else _t(gamma)
-    b = None if beta is None else _t(beta)
+    g = _opt(gamma)
+    b = _opt(beta)
     c = x.shape[-1] if x.ndim else None
     if c is not None and g is not None and tuple(g.shape) != (c,):
         raise ValueError(f"layer_norm: gamma has shape {g.shape}, expected ({c},) for inputs "
@@ -665,7 +675,7 @@ def layer_norm(x, gamma=None, beta=None, epsilon=1e-3):
             if RECORDING:  # an outer tape records the backward: differentiable ops
                 return _layer_norm_grads(x, g, b, gy, epsilon)
             dx, dg, db = N.layer_norm_backward(
-                xv, np.ascontiguousarray(gy._value, dtype=np.float32), mean, rstd, gv)
+                xv, _f32(gy), mean, rstd, gv)
             return (Tensor(dx), None if g is None else Tensor(dg),
                     None if b is None else Tensor(db))
 
@@ -690,15 +700,15 @@ def gru_sequence(inputs, kernel, recurrent_kernel, bias=None, initial_h=None,
 
     x = _float(inputs)
     k, rk = _t(kernel), _t(recurrent_kernel)
-    b = None if bias is None else _t(bias)
-    h0 = None if initial_h is None else _t(initial_h)
-    xv = np.ascontiguousarray(x._value, dtype=np.float32)
-    kv = np.ascontiguousarray(k._value, dtype=np.float32)
-    rv = np.ascontiguousarray(rk._value, dtype=np.float32)
-    hv = None if h0 is None else np.ascontiguousarray(h0._value, dtype=np.float32)
+    b = _opt(bias)
+    h0 = _opt(initial_h)
+    xv = _f32(x)
+    kv = _f32(k)
+    rv = _f32(rk)
+    hv = _f32(h0)
     mv = _mask_array(mask, x)
     packed, ws = R.gru_forward(xv, kv, rv,
-                               None if b is None else np.ascontiguousarray(b._value, np.float32),
+                               _f32(b),
                                hv, bool(go_backwards), mv)
 
     def backward(g):

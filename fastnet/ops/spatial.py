@@ -144,7 +144,7 @@ def conv_bias(inputs, kernel, bias, strides=1, padding="valid", dilation_rate=1)
     nd = x.ndim - 2
     if (x.dtype == "float32" and b.dtype == "float32" and b.ndim == 1 and nd >= 1
             and w.ndim == nd + 2 and b.shape[0] == w.shape[-1] and x.shape[-1] == w.shape[-2]
-            and _kernel_ok(x, w) and not (len(RECORDING) > 1)):
+            and _kernel_ok(x, w) and len(RECORDING) <= 1):
         padding = padding.lower()
         strides = _tuple(strides, nd, "strides")
         dil = _tuple(dilation_rate, nd, "dilation_rate")
