@@ -28,6 +28,26 @@ def _tune_numpy_allocator():
 
 _tune_numpy_allocator()
 
+ISA_LEVELS = ("generic", "avx2", "avx512")
+
+
+def _check_isa_env():
+    """FASTNET_ISA may only name a level this CPU has: a typo or a level above the
+    hardware's must not be silently replaced by another path."""
+    want = os.environ.get("FASTNET_ISA", "").strip()
+    if not want:
+        return
+    if want not in ISA_LEVELS:
+        raise ValueError(f"FASTNET_ISA={want!r} is not an ISA level; valid values: "
+                         f"{', '.join(ISA_LEVELS)}")
+    hardware = _C.cpu_features()["hardware_isa"]
+    if ISA_LEVELS.index(want) > ISA_LEVELS.index(hardware):
+        raise ValueError(f"FASTNET_ISA={want!r}: this CPU supports only up to {hardware!r}; "
+                         f"valid values here: {', '.join(ISA_LEVELS[:ISA_LEVELS.index(hardware) + 1])}")
+
+
+_check_isa_env()
+
 __all__ = ["cpu_features", "get_num_threads", "set_num_threads", "get_isa", "set_isa"]
 
 

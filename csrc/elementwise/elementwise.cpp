@@ -6,14 +6,7 @@ namespace fastnet {
 namespace elementwise {
 
 const ElementwiseTable& table() {
-  static const ElementwiseTable t_generic = generic::table();
-  static const ElementwiseTable t_avx2 = avx2::table();
-  static const ElementwiseTable t_avx512 = avx512::table();
-  switch (cpu::isa()) {
-    case cpu::Isa::Avx512: return t_avx512;
-    case cpu::Isa::Avx2: return t_avx2;
-    default: return t_generic;
-  }
+  return cpu::isa_table<ElementwiseTable, generic::table, avx2::table, avx512::table>();
 }
 
 }  // namespace elementwise

@@ -84,6 +84,10 @@ Blocking blocking_for(cpu::Isa isa) {
   return Blocking{k, kc, mc, nc};
 }
 
+Blocking blocking_generic() { return blocking_for(cpu::Isa::Generic); }
+Blocking blocking_avx2() { return blocking_for(cpu::Isa::Avx2); }
+Blocking blocking_avx512() { return blocking_for(cpu::Isa::Avx512); }
+
 // The portable packers (the ISA files have vector versions in pack_leaf.h, same
 // layout). A panel is w floats wide and kc steps long, stored p-major:
 // dst[p * w + j] = src(p, j), zero-padded past `width`.
@@ -251,11 +255,10 @@ void gemm_serial(const Blocking& bk, bool ta, bool tb, int64_t m, int64_t n, int
 void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
            int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
   if (m <= 0 || n <= 0) return;
-  // Blocking per ISA level, derived once (cache sizes, FASTNET_GEMM_KC read at first use).
-  static const gemm::Blocking kBlocking[3] = {gemm::blocking_for(cpu::Isa::Generic),
-                                              gemm::blocking_for(cpu::Isa::Avx2),
-                                              gemm::blocking_for(cpu::Isa::Avx512)};
-  const gemm::Blocking& bk = kBlocking[static_cast<int>(cpu::isa())];
+  // Blocking per ISA level, derived once (cache sizes, FASTNET_GEMM_KC read at first use)
+  // and only for a level that is selected: the AVX-512 kernel() is AVX-512 code.
+  const gemm::Blocking& bk =
+      cpu::isa_table<gemm::Blocking, gemm::blocking_generic, gemm::blocking_avx2, gemm::blocking_avx512>();
   const double flops = 2.0 * static_cast<double>(m) * n * std::max<int64_t>(k, 1);
   int nt = threads::num_threads();
   // Below ~2 MFLOP a second thread costs more than it saves.

@@ -11,16 +11,7 @@
 namespace fastnet {
 namespace norm {
 
-const NormTable& table() {
-  static const NormTable t_generic = generic::table();
-  static const NormTable t_avx2 = avx2::table();
-  static const NormTable t_avx512 = avx512::table();
-  switch (cpu::isa()) {
-    case cpu::Isa::Avx512: return t_avx512;
-    case cpu::Isa::Avx2: return t_avx2;
-    default: return t_generic;
-  }
-}
+const NormTable& table() { return cpu::isa_table<NormTable, generic::table, avx2::table, avx512::table>(); }
 
 namespace {
 

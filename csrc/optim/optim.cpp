@@ -5,16 +5,7 @@
 namespace fastnet {
 namespace optim {
 
-const OptimTable& table() {
-  static const OptimTable t_generic = generic::table();
-  static const OptimTable t_avx2 = avx2::table();
-  static const OptimTable t_avx512 = avx512::table();
-  switch (cpu::isa()) {
-    case cpu::Isa::Avx512: return t_avx512;
-    case cpu::Isa::Avx2: return t_avx2;
-    default: return t_generic;
-  }
-}
+const OptimTable& table() { return cpu::isa_table<OptimTable, generic::table, avx2::table, avx512::table>(); }
 
 }  // namespace optim
 }  // namespace fastnet

@@ -5,16 +5,7 @@
 namespace fastnet {
 namespace pool {
 
-const PoolTable& table() {
-  static const PoolTable t_generic = generic::table();
-  static const PoolTable t_avx2 = avx2::table();
-  static const PoolTable t_avx512 = avx512::table();
-  switch (cpu::isa()) {
-    case cpu::Isa::Avx512: return t_avx512;
-    case cpu::Isa::Avx2: return t_avx2;
-    default: return t_generic;
-  }
-}
+const PoolTable& table() { return cpu::isa_table<PoolTable, generic::table, avx2::table, avx512::table>(); }
 
 }  // namespace pool
 }  // namespace fastnet

@@ -15,16 +15,7 @@ namespace generic {
 #undef FASTNET_VBYTES
 }  // namespace generic
 
-const RnnTable& table() {
-  static const RnnTable t_generic = generic::table();
-  static const RnnTable t_avx2 = avx2::table();
-  static const RnnTable t_avx512 = avx512::table();
-  switch (cpu::isa()) {
-    case cpu::Isa::Avx512: return t_avx512;
-    case cpu::Isa::Avx2: return t_avx2;
-    default: return t_generic;
-  }
-}
+const RnnTable& table() { return cpu::isa_table<RnnTable, generic::table, avx2::table, avx512::table>(); }
 
 }  // namespace rnn
 }  // namespace fastnet

@@ -41,5 +41,28 @@ const char* isa_name(Isa level);
 // Parses "generic" / "avx2" / "avx512"; returns false on an unknown name.
 bool parse_isa(const std::string& name, Isa* out);
 
+// The dispatch table of the active level. Each level's table is built the first
+// time that level is selected, never before: a builder is compiled with its
+// level's flags (the AVX-512 one may use zmm registers), so building every level
+// up front would run AVX-512 code on a CPU without it. Instantiate only from a
+// baseline translation unit.
+template <typename Table, Table (*Generic)(), Table (*Avx2)(), Table (*Avx512)()>
+const Table& isa_table() {
+  switch (isa()) {
+    case Isa::Avx512: {
+      static const Table t = Avx512();
+      return t;
+    }
+    case Isa::Avx2: {
+      static const Table t = Avx2();
+      return t;
+    }
+    default: {
+      static const Table t = Generic();
+      return t;
+    }
+  }
+}
+
 }  // namespace cpu
 }  // namespace fastnet
