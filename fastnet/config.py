@@ -9,24 +9,61 @@ import os
 from fastnet import _C
 
 
-def _tune_numpy_allocator():
-    """With glibc keeping large blocks in its heap (see csrc/bindings/cpu.cpp), numpy's
-    madvise(MADV_HUGEPAGE) on every large array makes the kernel re-split and re-fault
-    the reused heap pages: measured on a max-pool forward+backward, 31 ms per step
-    instead of 8.6 ms. Turn that advice off unless the user chose it explicitly."""
-    if not _C.allocator_tuned or "NUMPY_MADVISE_HUGEPAGE" in os.environ:
-        return
-    try:
-        from numpy._core.multiarray import _set_madvise_hugepage
-    except ImportError:  # numpy < 2
+def tune_allocator():
+    """Retunes the process's allocator for large short-lived arrays (opt-in).
+
+    Importing fastnet changes no process-wide setting. fastnet's own large kernel
+    outputs and workspaces already come from its buffer cache (see
+    :func:`memory_stats`), so this is only for programs whose *other* large arrays
+    (numpy temporaries in a custom loop, another library's buffers) are reallocated
+    every step: glibc then keeps blocks up to 512 MiB in its heap instead of
+    returning them to the OS on every free (``mallopt``), and numpy's
+    madvise(MADV_HUGEPAGE) on large arrays is switched off (with a reused heap it
+    made the kernel re-split pages: a max-pool step 31 ms instead of 8.6 ms).
+
+    The cost: memory a program frees stays resident (measured: 400 MiB allocated and
+    freed stays 400 MiB resident). ``FASTNET_TUNE_ALLOCATOR=1`` calls this at import.
+    Returns True if the allocator was retuned (glibc only).
+    """
+    tuned = bool(_C.tune_glibc_allocator())
+    if tuned and "NUMPY_MADVISE_HUGEPAGE" not in os.environ:
         try:
-            from numpy.core.multiarray import _set_madvise_hugepage
-        except ImportError:
-            return
-    _set_madvise_hugepage(False)
+            from numpy._core.multiarray import _set_madvise_hugepage
+        except ImportError:  # numpy < 2
+            try:
+                from numpy.core.multiarray import _set_madvise_hugepage
+            except ImportError:
+                return tuned
+        _set_madvise_hugepage(False)
+    return tuned
 
 
-_tune_numpy_allocator()
+def memory_stats():
+    """fastnet's cache of large buffers (kernel outputs, recurrent workspaces).
+
+    Freed blocks of 256 KiB and more are kept for the next step instead of going back to
+    the OS (which would page-fault them in again every step), up to a limit
+    (``FASTNET_POOL_LIMIT_MB``, default 1024, or :func:`set_memory_limit`). Returns a
+    dict: ``cached_bytes``, ``cached_blocks``, ``in_use_bytes``, ``limit_bytes``,
+    ``hits``, ``misses``.
+    """
+    return dict(_C.memory_stats())
+
+
+def set_memory_limit(num_bytes):
+    """Caps the bytes of free blocks fastnet's buffer cache keeps (0: keep none)."""
+    if isinstance(num_bytes, bool) or not isinstance(num_bytes, int):
+        raise TypeError(f"set_memory_limit: num_bytes must be an int, got {type(num_bytes).__name__}")
+    _C.set_pool_limit(num_bytes)
+
+
+def release_memory():
+    """Returns every cached free block to the OS; returns the number of bytes freed."""
+    return int(_C.release_cached_memory())
+
+
+if os.environ.get("FASTNET_TUNE_ALLOCATOR", "").strip() not in ("", "0"):
+    tune_allocator()
 
 ISA_LEVELS = ("generic", "avx2", "avx512")
 
@@ -48,7 +85,8 @@ def _check_isa_env():
 
 _check_isa_env()
 
-__all__ = ["cpu_features", "get_num_threads", "set_num_threads", "get_isa", "set_isa"]
+__all__ = ["cpu_features", "get_num_threads", "set_num_threads", "get_isa", "set_isa",
+           "tune_allocator", "memory_stats", "set_memory_limit", "release_memory"]
 
 
 def cpu_features():

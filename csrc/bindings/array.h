@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "fastnet/memory.h"
+
 namespace fastnet {
 namespace bind {
 
@@ -149,10 +151,24 @@ inline void require_same_or_disjoint(const py::array& out, const char* out_name,
   }
 }
 
-// A new uninitialised float32 C-contiguous array.
+// A new uninitialised float32 C-contiguous array. Large ones come from fastnet's
+// buffer cache (fastnet/memory.h) and go back to it when numpy frees the array.
 inline py::array_t<float> empty_f32(const std::vector<int64_t>& shape) {
   std::vector<py::ssize_t> s(shape.begin(), shape.end());
-  return py::array_t<float>(s);
+  size_t bytes = sizeof(float);
+  for (int64_t d : shape) {
+    // Negative or overflowing sizes: numpy's own constructor raises the error.
+    if (d < 0 || (d > 0 && bytes > (size_t(1) << 62) / static_cast<size_t>(d))) return py::array_t<float>(s);
+    bytes *= static_cast<size_t>(d);
+  }
+  if (bytes < memory::kMinPooledBytes) return py::array_t<float>(s);
+  auto* block = new memory::Block(memory::acquire(bytes));
+  py::capsule owner(block, [](void* p) {
+    auto* b = static_cast<memory::Block*>(p);
+    memory::release(*b);
+    delete b;
+  });
+  return py::array_t<float>(s, static_cast<float*>(block->ptr), owner);
 }
 
 inline void require_positive(int64_t v, const char* op, const char* name) {

@@ -1,5 +1,6 @@
 // Bindings for CPU features, the ISA level and the thread pool.
 #include "fastnet/cpu.h"
+#include "fastnet/memory.h"
 #include "fastnet/threads.h"
 
 #include <cstdlib>
@@ -7,19 +8,19 @@
 #include <malloc.h>
 #endif
 
+#include <pybind11/stl.h>
+
 #include "bindings/array.h"
 #include "bindings/bindings.h"
 
 namespace fastnet {
 namespace bind {
 
-// Activation and gradient buffers of a training step are large and short-lived; glibc
-// returns blocks above its mmap threshold to the OS on every free, so each step pays
-// page faults again (measured: a max-pool backward 25 ms instead of 2.5 ms). Keep big
-// blocks in the heap for reuse instead. FASTNET_KEEP_MALLOC=1 leaves glibc's defaults.
-static bool tune_allocator() {
+// Opt-in only (fastnet.config.tune_allocator): process-wide, it changes every
+// allocation of the program, not only fastnet's. Keeps blocks up to 512 MiB in glibc's
+// heap instead of mmap/munmap per block, and never trims the heap below 1 GiB.
+static bool tune_glibc_allocator() {
 #if defined(__GLIBC__)
-  if (std::getenv("FASTNET_KEEP_MALLOC")) return false;
   mallopt(M_MMAP_THRESHOLD, 512 * 1024 * 1024);
   mallopt(M_TRIM_THRESHOLD, 1024 * 1024 * 1024);
   return true;
@@ -29,7 +30,38 @@ static bool tune_allocator() {
 }
 
 void bind_cpu(py::module_& m) {
-  m.attr("allocator_tuned") = tune_allocator();
+  m.def("tune_glibc_allocator", &tune_glibc_allocator,
+        "Raises glibc's mmap and trim thresholds for the whole process; False off glibc.");
+  m.def(
+      "memory_stats",
+      [] {
+        const memory::Stats st = memory::stats();
+        py::dict d;
+        d["cached_bytes"] = st.cached_bytes;
+        d["cached_blocks"] = st.cached_blocks;
+        d["in_use_bytes"] = st.in_use_bytes;
+        d["limit_bytes"] = st.limit_bytes;
+        d["hits"] = st.hits;
+        d["misses"] = st.misses;
+        return d;
+      },
+      "Statistics of fastnet's large-buffer cache.");
+  m.def(
+      "set_pool_limit",
+      [](int64_t bytes) {
+        if (bytes < 0) fail_value("set_pool_limit: bytes must be >= 0, got " + std::to_string(bytes));
+        memory::set_limit(static_cast<size_t>(bytes));
+      },
+      py::arg("bytes"));
+  m.def("release_cached_memory", [] { return memory::release_cached(); });
+  m.def(
+      "empty_f32",
+      [](const std::vector<int64_t>& shape) {
+        for (int64_t d : shape)
+          if (d < 0) fail_value("empty_f32: negative dimension in shape " + shape_str(shape));
+        return empty_f32(shape);
+      },
+      py::arg("shape"), "An uninitialised float32 array; large ones from fastnet's buffer cache.");
   m.def(
       "cpu_features",
       [] {

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "fastnet/gemm.h"
+#include "fastnet/memory.h"
 #include "fastnet/rnn.h"
 #include "fastnet/threads.h"
 #include "rnn/rnn_table.h"
@@ -29,16 +30,9 @@ namespace fastnet {
 namespace rnn {
 namespace detail {
 
-// An uninitialised float buffer (std::vector would zero megabytes it then overwrites).
-class Buf {
- public:
-  explicit Buf(int64_t n) : p_(new float[static_cast<size_t>(n > 0 ? n : 1)]) {}
-  float* data() { return p_.get(); }
-  const float* data() const { return p_.get(); }
-
- private:
-  std::unique_ptr<float[]> p_;
-};
+// An uninitialised float buffer (std::vector would zero megabytes it then overwrites),
+// from fastnet's buffer cache: the same sizes come back every training step.
+using Buf = memory::FloatBuffer;
 
 // Row stride of the per-thread A operands of the step products: one cache line more
 // than the row so the rows of a register tile do not fall into the same L1 sets.

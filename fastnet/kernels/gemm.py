@@ -35,8 +35,8 @@ def gemm(a, b, c=None, *, alpha=1.0, beta=0.0, trans_a=False, trans_b=False):
             raise ValueError(f"gemm: `a` and `b` must be 2-D, got shapes {a.shape} and {b.shape}")
         if beta != 0.0:
             raise ValueError("gemm: beta != 0 needs an input `c`")
-        c = np.empty((a.shape[1] if trans_a else a.shape[0],
-                      b.shape[0] if trans_b else b.shape[1]), dtype=np.float32)
+        c = _C.empty_f32((a.shape[1] if trans_a else a.shape[0],
+                          b.shape[0] if trans_b else b.shape[1]))
     elif type(c) is not np.ndarray:
         _check_f32(c, "c", "gemm")
     _C.gemm(a, b, c, alpha, beta, trans_a, trans_b)
@@ -68,6 +68,6 @@ def matmul(a, b, out=None):
     b3 = np.ascontiguousarray(b if b.ndim == 3 else b[None])
     batch = 0 if 0 in (a3.shape[0], b3.shape[0]) else max(a3.shape[0], b3.shape[0])
     if out is None:
-        out = np.empty((batch, a3.shape[1], b3.shape[2]), dtype=np.float32)
+        out = _C.empty_f32((batch, a3.shape[1], b3.shape[2]))
     _C.batched_matmul(a3, b3, out, False, False)
     return out

@@ -8,6 +8,7 @@ import math as _pymath
 
 import numpy as np
 
+from fastnet import _C
 from fastnet._core import needs_grad
 from fastnet.backend.tape import RECORDING
 from fastnet.backend.tensor import Tensor, floatx
@@ -26,6 +27,12 @@ def _opt(x):
 def _f32(t):
     """A Tensor's value as the C-contiguous float32 array kernels take (None stays None)."""
     return None if t is None else np.ascontiguousarray(t._value, dtype=np.float32)
+
+
+def _empty_like(a):
+    """An uninitialised float32 array of a's shape for a kernel to fill (kernel paths
+    only: `a` is float32); large ones come from fastnet's buffer cache."""
+    return _C.empty_f32(a.shape)
 
 
 def _float(x):
@@ -53,7 +60,7 @@ def _kernel_unary(name, x, diff_grad, param=None):
     ``diff_grad(g, x, y)`` gives the same gradient from differentiable ops, for nested
     tapes. The kernel's backward reads y for sigmoid/tanh and x for the others."""
     v = x._value
-    out = np.empty_like(v)
+    out = _empty_like(v)
     K.activation_forward(name, v, out, param)
     y = None
 
@@ -62,7 +69,7 @@ def _kernel_unary(name, x, diff_grad, param=None):
         if RECORDING or gv.dtype != np.float32:
             return (diff_grad(g, x, y),)  # differentiable path for nested tapes
         gv = np.ascontiguousarray(gv)  # e.g. sum's broadcast upstream gradient
-        dx = np.empty_like(gv)
+        dx = _empty_like(gv)
         K.activation_backward(name, out if name in ("sigmoid", "tanh") else v, gv, dx, param)
         return (Tensor(dx),)
 
@@ -248,7 +255,7 @@ def gelu(x, approximate=True):
     if v.dtype == np.float32 and v.flags.c_contiguous:
         # the kernel at any size: the numpy fallback below calls math.erf per element
         def diff(g, x, y):
-            phi = np.empty_like(v)
+            phi = _empty_like(v)
             K.activation_forward("gelu_erf", v, phi)  # x Phi(x) ...
             with np.errstate(divide="ignore", invalid="ignore"):
                 phi = np.where(v != 0, phi / v, 0.5).astype(v.dtype)  # ... / x
@@ -284,14 +291,14 @@ def softmax(x, axis=-1):
     x = _float(x)
     v = x._value
     if _kernel_ok(v) and v.ndim >= 1 and axis in (-1, v.ndim - 1):
-        out = np.empty_like(v)
+        out = _empty_like(v)
         K.softmax(v, out, False)
         y = None
 
         def kbackward(g):
             if RECORDING or g._value.dtype != np.float32:
                 return (y * (g - m.sum(g * y, axis=-1, keepdims=True)),)
-            dx = np.empty_like(out)
+            dx = _empty_like(out)
             K.softmax_backward(out, np.ascontiguousarray(g._value), dx)
             return (Tensor(dx),)
 
@@ -315,7 +322,7 @@ def log_softmax(x, axis=-1):
     if not v.size:
         return make(v, (x,), lambda g: (g,))
     if _kernel_ok(v) and axis in (-1, v.ndim - 1):
-        out = np.empty_like(v)
+        out = _empty_like(v)
         K.softmax(v, out, True)
         y = None
         y = make(out, (x,), lambda g: (g - m.exp(y) * m.sum(g, axis=-1, keepdims=True),))
@@ -342,7 +349,7 @@ def bias_add(x, bias, _inplace=False):
     v, bv = x._value, b._value
     if (_kernel_ok(v) and v.ndim >= 1 and bv.dtype == np.float32 and bv.ndim == 1
             and bv.shape[0] == v.shape[-1] and bv.flags.c_contiguous):
-        out = v if (_inplace and not RECORDING and v.flags.writeable) else np.empty_like(v)
+        out = v if (_inplace and not RECORDING and v.flags.writeable) else _empty_like(v)
         K.bias_add(v, bv, out)
         if out is v:
             return Tensor(out)
@@ -353,7 +360,7 @@ def bias_add(x, bias, _inplace=False):
                 return (g, m.sum(g, axis=tuple(range(g.ndim - 1))))
             if not needs_grad(b):  # a frozen bias
                 return (g, None)
-            db = np.empty(bv.shape, np.float32)
+            db = _C.empty_f32(bv.shape)
             K.bias_grad(np.ascontiguousarray(gv), db)
             return (g, Tensor(db))
 
@@ -395,8 +402,8 @@ def categorical_crossentropy(target, output, from_logits=False, axis=-1):
                          f"target.shape={target.shape}, output.shape={output.shape}")
     if _loss_kernel_ok(target, output, axis):
         ov = output._value
-        loss = np.empty(ov.shape[:-1], np.float32)
-        grad = np.empty_like(ov) if RECORDING else None
+        loss = _C.empty_f32(ov.shape[:-1])
+        grad = _empty_like(ov) if RECORDING else None
         K.categorical_cross_entropy(target._value, ov, loss, grad, bool(from_logits), EPSILON)
 
         def target_grad():
@@ -431,8 +438,8 @@ def sparse_categorical_crossentropy(target, output, from_logits=False, axis=-1):
             and len(RECORDING) <= 1):  # nested tapes take the composed (twice-differentiable) path
         # fused kernel: one pass gives the loss and dloss/doutput for the backward
         lab32 = np.ascontiguousarray(labels, dtype=np.int32)
-        loss = np.empty(output.shape[0], np.float32)
-        grad = np.empty_like(output._value) if RECORDING else None
+        loss = _C.empty_f32((output.shape[0],))
+        grad = _empty_like(output._value) if RECORDING else None
         if from_logits:
             K.sparse_softmax_cross_entropy(output._value, lab32, loss, grad)
         else:
@@ -459,8 +466,8 @@ def _bce_target_grad(output, from_logits):
 
 def _bce_kernel(target, output, from_logits, mean):
     ov = output._value
-    loss = np.empty(ov.shape[:-1] if mean else ov.shape, np.float32)
-    grad = np.empty_like(ov) if RECORDING else None
+    loss = _C.empty_f32(ov.shape[:-1] if mean else ov.shape)
+    grad = _empty_like(ov) if RECORDING else None
     K.binary_cross_entropy(target._value, ov, loss, grad, bool(from_logits), EPSILON)
     cols = ov.shape[-1]
 
