@@ -86,7 +86,8 @@ def _check_isa_env():
 _check_isa_env()
 
 __all__ = ["cpu_features", "get_num_threads", "set_num_threads", "get_isa", "set_isa",
-           "tune_allocator", "memory_stats", "set_memory_limit", "release_memory"]
+           "tune_allocator", "memory_stats", "set_memory_limit", "release_memory",
+           "enable_determinism", "disable_determinism", "is_determinism_enabled"]
 
 
 def cpu_features():
@@ -117,3 +118,33 @@ def set_isa(level):
     Meant for testing and for pinning results across machines.
     """
     return _C.set_isa(str(level))
+
+
+def enable_determinism():
+    """Same inputs, same bits, whatever the number of threads.
+
+    Every reduction the kernels split over threads — convolution kernel and bias
+    gradients, batch- and layer-norm statistics and gradients, bias sums, average-pool
+    gradients, GEMM's choice between its unpacked and packed paths — then partitions
+    its work by the problem's size only and combines the partial results in a fixed
+    order, so training with the same seed gives bit-identical weights on 1, 2 or N
+    threads. (Run to run, fastnet is bit-identical in either mode.) Off by default: a
+    few of those reductions use the cores less well in this mode (see
+    ARCHITECTURE.md, "Determinism", for the measured cost). ``FASTNET_DETERMINISTIC=1``
+    turns it on at import.
+
+    Not covered: results across ISA levels (the AVX-512, AVX2 and portable paths use
+    different vector widths and FMA, so they differ in the last bits; pin the level
+    with ``FASTNET_ISA`` to compare machines).
+    """
+    _C.set_deterministic(True)
+
+
+def disable_determinism():
+    """Back to the default: reductions split by thread (see :func:`enable_determinism`)."""
+    _C.set_deterministic(False)
+
+
+def is_determinism_enabled():
+    """Whether :func:`enable_determinism` (or ``FASTNET_DETERMINISTIC=1``) is in effect."""
+    return bool(_C.get_deterministic())

@@ -106,6 +106,8 @@ void bind_cpu(py::module_& m) {
       },
       py::arg("n"));
   m.def("default_num_threads", [] { return threads::default_num_threads(); });
+  m.def("get_deterministic", [] { return threads::deterministic(); });
+  m.def("set_deterministic", [](bool on) { threads::set_deterministic(on); }, py::arg("on"));
 }
 
 }  // namespace bind

@@ -351,7 +351,8 @@ void bind_elementwise(py::module_& m) {
         auto fn = elementwise::table().bias_grad_rows;
         py::gil_scoped_release release;
         const int nt = threads::num_threads();
-        if (cols >= 256 * nt || rows * cols <= kGrain || nt == 1) {
+        // Determinism mode always splits columns: no partials, the same bits on any count.
+        if (cols >= 256 * nt || rows * cols <= kGrain || nt == 1 || threads::deterministic()) {
           // columns split across threads: each sums its block over every row (no partials)
           threads::parallel_for(cols, std::max<int64_t>(64, kGrain / std::max<int64_t>(rows, 1)),
                                 [&](int64_t j0, int64_t j1) {

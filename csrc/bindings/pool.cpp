@@ -200,8 +200,10 @@ py::array_t<float> pool_backward_impl(const char* op, const py::array& dy, const
       else
         t.max_bwd(pd, pa, px, g, r0, r1);
     });
-  } else if (!blocks && g.N >= threads::num_threads()) {
+  } else if (!blocks && (g.N >= threads::num_threads() || threads::deterministic())) {
     // Overlapping average windows with an image per thread or more: per-image scatter.
+    // (It sums the windows in another order than the gather below, so determinism mode
+    // takes it whatever the thread count.)
     const int64_t image = g.in[0] * g.in[1] * g.in[2] * g.C * std::max<int64_t>(1, window_elems(g));
     py::gil_scoped_release release;
     threads::parallel_for(g.N, std::max<int64_t>(1, kGrainElems / std::max<int64_t>(1, image)),

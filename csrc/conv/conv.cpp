@@ -125,16 +125,16 @@ void bias_grad(const float* dy, int64_t rows, int64_t c, float* out) {
   if (rows <= 0) return;
   const LeafTable& L = leaf_table();
   const int nt = threads::num_threads();
-  if (nt <= 1 || rows * c < 65536) {
+  const bool det = threads::deterministic();
+  const int fixed = det ? threads::deterministic_parts(rows, std::max<int64_t>(1, 65536 / c), c * 4) : 0;
+  if (det ? fixed <= 1 : (nt <= 1 || rows * c < 65536)) {
     L.sum_rows(out, dy, rows, c);
     return;
   }
-  std::vector<float> part(static_cast<size_t>(nt * c), 0.0f);
-  int used = 1;
-  threads::parallel_run(nt, [&](int tid, int nth) {
-    if (tid == 0) used = nth;
-    const int64_t r0 = rows * tid / nth, r1 = rows * (tid + 1) / nth;
-    L.sum_rows(part.data() + tid * c, dy + r0 * c, r1 - r0, c);
+  std::vector<float> part(static_cast<size_t>((det ? fixed : nt) * c), 0.0f);
+  const int used = threads::parallel_parts(fixed, [&](int p, int np) {
+    const int64_t r0 = rows * p / np, r1 = rows * (p + 1) / np;
+    L.sum_rows(part.data() + p * c, dy + r0 * c, r1 - r0, c);
   });
   for (int t = 0; t < used; ++t) L.sum_rows(out, part.data() + t * c, 1, c);
 }
@@ -356,7 +356,7 @@ bool direct_grad(const Geometry& g, const GradKernel& gk, const float* x, const 
   };
   const int64_t tasks = kblocks * panels;
   const int nt = threads::num_threads();
-  if (nt > 1 && g.n >= nt) {
+  if (nt > 1 && g.n >= nt && !threads::deterministic()) {
     float* part = scratch(1, (nt - 1) * wsize);  // the caller's own buffer; thread 0 writes dw
     int used = 1;
     threads::parallel_run(nt, [&](int tid, int nth) {
@@ -412,7 +412,8 @@ void conv_forward(const Geometry& g, const float* x, const float* w, const float
   const int nt = threads::num_threads();
   int64_t tr = tile_rows(kdim);
   const bool par = nt > 1 && rows >= kMinRowsPerThread * nt;
-  if (par) tr = std::min(tr, ceil_div(rows, nt));
+  // Tiles sized by the thread count give GEMMs whose path (and rounding) depends on it.
+  if (par && !threads::deterministic()) tr = std::min(tr, ceil_div(rows, nt));
   const int64_t ntiles = ceil_div(rows, tr);
   auto run = [&](int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; ++t) {
@@ -459,14 +460,19 @@ void conv_backward_input(const Geometry& g, const float* dy, const float* w, flo
   }
   const int nt = threads::num_threads();
   const int64_t tr = tile_rows(kdim);
+  // Determinism mode starts the row tiles at every image, so that splitting the images
+  // over threads leaves the tiles (and each GEMM's path) as they are on one thread.
+  const bool per_image = threads::deterministic();
   auto run = [&](int64_t n0, int64_t n1) {
     zero(dx + n0 * img_in, (n1 - n0) * img_in);
-    const int64_t rend = n1 * img_rows;
-    for (int64_t r0 = n0 * img_rows; r0 < rend; r0 += tr) {
-      const int64_t r1 = std::min(rend, r0 + tr);
-      float* cols = scratch(0, (r1 - r0) * kdim);
-      sgemm(false, true, r1 - r0, kdim, cout, 1.0f, dy + r0 * cout, cout, w, cout, 0.0f, cols, kdim);
-      L.col2im(g, cols, r0, r1, dx);
+    for (int64_t s0 = n0; s0 < n1; s0 = per_image ? s0 + 1 : n1) {
+      const int64_t rend = (per_image ? s0 + 1 : n1) * img_rows;
+      for (int64_t r0 = s0 * img_rows; r0 < rend; r0 += tr) {
+        const int64_t r1 = std::min(rend, r0 + tr);
+        float* cols = scratch(0, (r1 - r0) * kdim);
+        sgemm(false, true, r1 - r0, kdim, cout, 1.0f, dy + r0 * cout, cout, w, cout, 0.0f, cols, kdim);
+        L.col2im(g, cols, r0, r1, dx);
+      }
     }
   };
   if (nt > 1 && g.n >= nt)
@@ -507,7 +513,9 @@ void conv_backward_kernel(const Geometry& g, const float* x, const float* dy, fl
             acc, cout);
     }
   };
-  if (nt <= 1 || rows < kMinRowsPerThread * nt) {
+  // Row tiles split over threads give per-thread partials; determinism mode instead runs
+  // the tiles in order with each GEMM threaded over its output (same bits on any count).
+  if (nt <= 1 || rows < kMinRowsPerThread * nt || threads::deterministic()) {
     run(0, ceil_div(rows, tr), dw);
     return;
   }
@@ -602,17 +610,20 @@ void depthwise_backward_kernel(const Geometry& g, const float* x, const float* d
       });
   };
   const int64_t work = lines * g.out[2] * taps(g) * cm;
-  if (nt <= 1 || lines < nt || work < 65536) {
+  const bool det = threads::deterministic();
+  const int fixed =
+      det ? threads::deterministic_parts(
+                lines, std::max<int64_t>(1, 65536 * lines / std::max<int64_t>(work, 1)), wsize * 4)
+          : 0;
+  if (det ? fixed <= 1 : (nt <= 1 || lines < nt || work < 65536)) {
     run(0, lines, dw);
     return;
   }
-  float* part = scratch(1, (nt - 1) * wsize);
-  int used = 1;
-  threads::parallel_run(nt, [&](int tid, int nth) {
-    if (tid == 0) used = nth;
-    float* acc = tid == 0 ? dw : part + (tid - 1) * wsize;
-    if (tid != 0) zero(acc, wsize);
-    run(lines * tid / nth, lines * (tid + 1) / nth, acc);
+  float* part = scratch(1, ((det ? fixed : nt) - 1) * wsize);
+  const int used = threads::parallel_parts(fixed, [&](int p, int np) {
+    float* acc = p == 0 ? dw : part + (p - 1) * wsize;
+    if (p != 0) zero(acc, wsize);
+    run(lines * p / np, lines * (p + 1) / np, acc);
   });
   for (int t = 1; t < used; ++t) L.sum_rows(dw, part + (t - 1) * wsize, 1, wsize);
 }

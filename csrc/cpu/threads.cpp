@@ -7,6 +7,7 @@
 
 #include <pthread.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstdlib>
@@ -205,6 +206,39 @@ void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, in
     int64_t begin = n * tid / nt, end = n * (tid + 1) / nt;
     if (begin < end) fn(begin, end);
   });
+}
+
+namespace {
+std::atomic<bool> g_deterministic{[] {
+  const char* env = std::getenv("FASTNET_DETERMINISTIC");
+  return env != nullptr && env[0] != '\0' && !(env[0] == '0' && env[1] == '\0');
+}()};
+}  // namespace
+
+bool deterministic() { return g_deterministic.load(std::memory_order_relaxed); }
+void set_deterministic(bool on) { g_deterministic.store(on); }
+
+int parallel_parts(int64_t fixed_parts, const std::function<void(int, int)>& fn) {
+  if (!deterministic()) {
+    int used = 1;
+    parallel_run(num_threads(), [&](int tid, int n) {
+      if (tid == 0) used = n;
+      fn(tid, n);
+    });
+    return used;
+  }
+  const int np = static_cast<int>(std::max<int64_t>(1, fixed_parts));
+  parallel_for(np, 1, [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p) fn(static_cast<int>(p), np);
+  });
+  return np;
+}
+
+int deterministic_parts(int64_t units, int64_t grain, int64_t part_bytes) {
+  const int64_t by_work = (units + std::max<int64_t>(grain, 1) - 1) / std::max<int64_t>(grain, 1);
+  const int64_t by_memory = std::max<int64_t>(1, (int64_t{64} << 20) / std::max<int64_t>(part_bytes, 1));
+  return static_cast<int>(
+      std::max<int64_t>(1, std::min<int64_t>({by_work, by_memory, int64_t{kMaxDeterministicParts}, units})));
 }
 
 }  // namespace threads

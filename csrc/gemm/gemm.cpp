@@ -173,17 +173,18 @@ bool small_enough(bool ta, int64_t m, int64_t n, int64_t k) {
   return (n <= 64 && !ta) || m * n * k <= 256 * 256 * 256;
 }
 
-// One thread's share: C[0:m, 0:n] (pointers already offset).
+// One thread's share: C[0:m, 0:n] (pointers already offset). `small`: whether the
+// unpacked path may be taken (-1: decide from this share's own m, n, k).
 void gemm_serial(const Blocking& bk, bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha,
-                 const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
-                 int64_t ldc) {
+                 const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc,
+                 int small = -1) {
   if (m <= 0 || n <= 0) return;
   if (k <= 0 || alpha == 0.0f) {
     scale_c(m, n, beta, c, ldc);
     return;
   }
   static thread_local std::vector<float> abuf, bbuf;
-  if (bk.k.small && small_enough(ta, m, n, k)) {
+  if (bk.k.small && (small < 0 ? small_enough(ta, m, n, k) : small == 1)) {
     const int64_t rsa = ta ? 1 : lda, csa = ta ? lda : 1;
     if (!tb) {
       bk.k.small(m, n, k, alpha, a, rsa, csa, b, ldb, 0, beta, c, ldc);
@@ -272,17 +273,22 @@ void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float al
   const int64_t unit = split_n ? bk.k.nr : bk.k.mr;
   const int64_t units = (extent + unit - 1) / unit;
   nt = static_cast<int>(std::min<int64_t>(nt, units));
+  // The unpacked and the packed paths round differently once K exceeds a KC block, so a
+  // slab must not pick its path from its own size when results have to be the same on
+  // any thread count: in determinism mode the whole product decides.
+  const int small = threads::deterministic() ? (gemm::small_enough(trans_a, m, n, k) ? 1 : 0) : -1;
   threads::parallel_run(nt, [&](int tid, int nthreads) {
     const int64_t u0 = units * tid / nthreads, u1 = units * (tid + 1) / nthreads;
     const int64_t s0 = u0 * unit, s1 = std::min(extent, u1 * unit);
     if (s0 >= s1) return;
     if (split_n) {
       const float* bsub = trans_b ? b + s0 * ldb : b + s0;
-      gemm::gemm_serial(bk, trans_a, trans_b, m, s1 - s0, k, alpha, a, lda, bsub, ldb, beta, c + s0, ldc);
+      gemm::gemm_serial(bk, trans_a, trans_b, m, s1 - s0, k, alpha, a, lda, bsub, ldb, beta, c + s0, ldc,
+                        small);
     } else {
       const float* asub = trans_a ? a + s0 : a + s0 * lda;
       gemm::gemm_serial(bk, trans_a, trans_b, s1 - s0, n, k, alpha, asub, lda, b, ldb, beta, c + s0 * ldc,
-                        ldc);
+                        ldc, small);
     }
   });
 }

@@ -22,13 +22,20 @@ int64_t row_grain(int64_t C) { return std::max<int64_t>(1, kGrainElems / std::ma
 // Sums two per-channel quantities over rows with per-thread partials.
 template <typename F>
 void reduce_rows(int64_t rows, int64_t C, std::vector<double>* s1, std::vector<double>* s2, F leaf) {
-  const int nt = std::max(1, threads::num_threads());
+  // Chunks of rows: one per thread, or in determinism mode a count fixed by the size.
+  const bool det = threads::deterministic();
+  const int nt =
+      det ? threads::deterministic_parts(rows, row_grain(C), 2 * C * 8) : std::max(1, threads::num_threads());
   std::vector<double> part(static_cast<size_t>(2 * C * nt), 0.0);
   const int64_t chunks = std::min<int64_t>(nt, (rows + row_grain(C) - 1) / row_grain(C));
-  threads::parallel_run(static_cast<int>(std::max<int64_t>(chunks, 1)), [&](int tid, int n) {
+  auto body = [&](int tid, int n) {
     const int64_t r0 = rows * tid / n, r1 = rows * (tid + 1) / n;
     leaf(r0, r1, part.data() + 2 * C * tid, part.data() + 2 * C * tid + C);
-  });
+  };
+  if (det)
+    threads::parallel_parts(nt, body);
+  else
+    threads::parallel_run(static_cast<int>(std::max<int64_t>(chunks, 1)), body);
   s1->assign(static_cast<size_t>(C), 0.0);
   s2->assign(static_cast<size_t>(C), 0.0);
   for (int t = 0; t < nt; ++t)

@@ -30,11 +30,14 @@ void layer_norm_forward(const float* x, int64_t rows, int64_t C, const float* ga
 void layer_norm_backward(const float* x, const float* dy, int64_t rows, int64_t C, const float* mean,
                          const float* rstd, const float* gamma, float* dx, float* dgamma, float* dbeta) {
   const auto& t = table();
+  // Chunks of rows: one per thread, or in determinism mode a count fixed by the size.
+  const bool det = threads::deterministic();
   const int nt = std::max(1, threads::num_threads());
   const int64_t chunks =
-      std::max<int64_t>(1, std::min<int64_t>(nt, (rows + row_grain(C) - 1) / row_grain(C)));
+      det ? threads::deterministic_parts(rows, row_grain(C), 2 * C * 8)
+          : std::max<int64_t>(1, std::min<int64_t>(nt, (rows + row_grain(C) - 1) / row_grain(C)));
   std::vector<double> part(static_cast<size_t>(2 * C * chunks), 0.0);
-  threads::parallel_run(static_cast<int>(chunks), [&](int tid, int n) {
+  auto body = [&](int tid, int n) {
     const int64_t r0 = rows * tid / n, r1 = rows * (tid + 1) / n;
     std::vector<float> fg(static_cast<size_t>(C)), fb(static_cast<size_t>(C));
     double* dg = part.data() + 2 * C * tid;
@@ -48,7 +51,11 @@ void layer_norm_backward(const float* x, const float* dy, int64_t rows, int64_t 
         db[c] += fb[c];
       }
     }
-  });
+  };
+  if (det)
+    threads::parallel_parts(chunks, body);
+  else
+    threads::parallel_run(static_cast<int>(chunks), body);
   for (int64_t c = 0; c < C; ++c) {
     double g = 0.0, b = 0.0;
     for (int64_t k = 0; k < chunks; ++k) {

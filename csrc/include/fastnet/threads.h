@@ -30,5 +30,26 @@ void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, in
 // True inside a pool worker or inside a parallel region's caller.
 bool in_parallel_region();
 
+// ---- determinism mode (fastnet.config.enable_determinism) ----
+// Off by default. When on, every reduction that threads split (conv kernel and bias
+// gradients, batch/layer-norm statistics and gradients, bias sums, GEMM's choice of
+// path) partitions its work by the problem's size only, never by the thread count,
+// and combines the partial results in a fixed order: the same inputs give the same
+// bits on 1, 2 or N threads.
+bool deterministic();
+void set_deterministic(bool on);
+
+// Runs fn(part, nparts) once for every part of a reduction and returns nparts; the
+// caller combines the parts' partial results in part order. Off: one part per
+// thread that runs (nparts <= num_threads(), as parallel_run). On: exactly
+// `fixed_parts` parts (a function of the problem only), spread over the pool.
+int parallel_parts(int64_t fixed_parts, const std::function<void(int, int)>& fn);
+
+// The part count a deterministic reduction over `units` uses: one part per `grain`
+// units, at most kMaxDeterministicParts, and few enough that `part_bytes` per part
+// fit in 64 MiB. Depends only on its arguments.
+constexpr int kMaxDeterministicParts = 16;
+int deterministic_parts(int64_t units, int64_t grain, int64_t part_bytes);
+
 }  // namespace threads
 }  // namespace fastnet
