@@ -65,6 +65,20 @@ def match_shapes(y_true, y_pred, what, reconcile=True, hint=""):
                      f"are never broadcast against predictions.{hint}")
 
 
+def call_reconciled(fn, y_true, y_pred, what, kwargs):
+    """fn(y_true, y_pred, **kwargs) on rank-reconciled operands (Keras's
+    LossFunctionWrapper); an error the function raises on the reconciled shapes is
+    re-raised naming the shapes the caller gave."""
+    t0, p0 = tuple(y_true.shape), tuple(y_pred.shape)
+    y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
+    try:
+        return fn(y_true, y_pred, **kwargs)
+    except ValueError as e:
+        if (tuple(y_true.shape), tuple(y_pred.shape)) == (t0, p0):
+            raise
+        raise ValueError(f"{what} (given y_true.shape={t0}, y_pred.shape={p0}): {e}") from e
+
+
 def _prep(y_true, y_pred, what, reconcile=True, hint=""):
     y_pred = ops.convert_to_tensor(y_pred)
     y_true = ops.convert_to_tensor(y_true)
@@ -310,17 +324,8 @@ class LossFunctionWrapper(Loss):
     def call(self, y_true, y_pred):
         # As Keras: ranks are reconciled here for every wrapped function (so a (n,)
         # target meets a (n, 1) output), then the function sees matching ranks.
-        y_true, y_pred = ops.convert_to_tensor(y_true), ops.convert_to_tensor(y_pred)
-        t0, p0 = tuple(y_true.shape), tuple(y_pred.shape)
-        y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
-        try:
-            return self.fn(y_true, y_pred, **self.fn_kwargs)
-        except ValueError as e:
-            if (tuple(y_true.shape), tuple(y_pred.shape)) == (t0, p0):
-                raise
-            # the function saw reconciled shapes; name the ones the caller gave
-            raise ValueError(f"{self.name} (given y_true.shape={t0}, y_pred.shape={p0}): "
-                             f"{e}") from e
+        return call_reconciled(self.fn, ops.convert_to_tensor(y_true),
+                               ops.convert_to_tensor(y_pred), self.name, self.fn_kwargs)
 
     def get_config(self):
         return {**super().get_config(), **self.fn_kwargs}

@@ -6,7 +6,12 @@ import re
 
 import numpy as np
 
-from fastnet.losses.losses import match_shapes, sparse_labels, squeeze_or_expand_to_same_rank
+from fastnet.losses.losses import (
+    call_reconciled,
+    match_shapes,
+    sparse_labels,
+    squeeze_or_expand_to_same_rank,
+)
 
 
 def _np(x):
@@ -198,8 +203,8 @@ class MeanMetricWrapper(Mean):
     def update_state(self, y_true, y_pred, sample_weight=None):
         # Ranks reconciled first (as Keras's LossFunctionWrapper), so a custom function
         # also sees a (n,) target against a (n, 1) output as two (n, 1) arrays.
-        y_true, y_pred = squeeze_or_expand_to_same_rank(_np(y_true), _np(y_pred))
-        super().update_state(self.fn(y_true, y_pred, **self.fn_kwargs), sample_weight)
+        values = call_reconciled(self.fn, _np(y_true), _np(y_pred), self.name, self.fn_kwargs)
+        super().update_state(values, sample_weight)
 
     def get_config(self):
         return {**super().get_config(), **self.fn_kwargs}
