@@ -623,7 +623,7 @@ def _np_of(x):
 @pytest.mark.filterwarnings("ignore")  # Keras warns about CCE on one class, as intended here
 def test_losses_match_keras(keras):
     w = np.linspace(0.2, 1.5, N).astype(np.float32)
-    for fn, cls, kind, _ in LOSSES:
+    for _fn, cls, kind, _ in LOSSES:
         t, p = _data(kind)
         name = cls.__name__
         for yt, yp in [(t[:, 0], p), (t, p), (t, p[:, 0])]:
