@@ -49,9 +49,9 @@ def categorical_accuracy(y_true, y_pred):
 def sparse_categorical_accuracy(y_true, y_pred):
     y_true, y_pred = _np(y_true), _np(y_pred)
     y_true = sparse_labels(y_true, y_pred, "sparse_categorical_accuracy")
-    # as Keras: labels compared in the prediction's float dtype (so 1.0 matches class 1)
-    return (y_true.astype(y_pred.dtype) == np.argmax(y_pred, -1).astype(y_pred.dtype)).astype(
-        np.float32)
+    # numpy compares int/float labels by value, as Keras's cast to the prediction's
+    # float dtype does (1.0 matches class 1, 1.5 matches none)
+    return (y_true == np.argmax(y_pred, -1)).astype(np.float32)
 
 
 def _in_top_k(y_pred, labels, k, what):
