@@ -633,11 +633,13 @@ def test_losses_match_keras(keras):
                 np.testing.assert_allclose(ours, theirs, rtol=2e-4, atol=1e-5,
                                            err_msg=f"{name} {yt.shape} {yp.shape}")
         for red in ("sum", "mean_with_sample_weight", "none"):
-            ours = _val(cls(reduction=red)(t[:, 0], p, sample_weight=w))
-            theirs = _np_of(getattr(keras.losses, name)(reduction=red)(t[:, 0], p,
-                                                                       sample_weight=w))
-            np.testing.assert_allclose(ours, theirs, rtol=2e-4, atol=1e-5,
-                                       err_msg=f"{name} {red}")
+            for sw in (w, w[:, None], 2.0):
+                ours = _val(cls(reduction=red)(t[:, 0], p, sample_weight=sw))
+                theirs = _np_of(getattr(keras.losses, name)(reduction=red)(t[:, 0], p,
+                                                                           sample_weight=sw))
+                assert ours.shape == theirs.shape, (name, red, np.shape(sw))
+                np.testing.assert_allclose(ours, theirs, rtol=2e-4, atol=1e-5,
+                                           err_msg=f"{name} {red} {np.shape(sw)}")
     rng = np.random.default_rng(11)
     pk = rng.dirichlet(np.ones(5), size=N).astype(np.float32)
     lab = rng.integers(0, 5, N)
