@@ -50,6 +50,8 @@ class Tensor(TensorBase):
 
     def __array__(self, dtype=None, copy=None):
         v = self._value
+        if not isinstance(v, np.ndarray):  # a reduction's numpy scalar: hand numpy an array
+            v = np.asarray(v)
         if dtype is not None and np.dtype(dtype) != v.dtype:
             return v.astype(dtype)
         return v.copy() if copy else v

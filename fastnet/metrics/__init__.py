@@ -23,6 +23,8 @@ from fastnet.metrics.metrics import (
     binary_accuracy,
     categorical_accuracy,
     get,
+    mean_absolute_error,
+    mean_squared_error,
     sparse_categorical_accuracy,
     sparse_top_k_categorical_accuracy,
     top_k_categorical_accuracy,
@@ -33,6 +35,7 @@ __all__ = [
     "MeanMetricWrapper", "MeanSquaredError", "Metric", "Precision", "Recall",
     "RootMeanSquaredError", "SparseCategoricalAccuracy", "SparseTopKCategoricalAccuracy", "Sum",
     "TopKCategoricalAccuracy", "accuracy", "binary_accuracy", "categorical_accuracy", "get",
+    "mean_absolute_error", "mean_squared_error",
     "sparse_categorical_accuracy", "sparse_top_k_categorical_accuracy",
     "top_k_categorical_accuracy",
 ]

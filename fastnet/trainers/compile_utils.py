@@ -53,7 +53,9 @@ class CompileLoss:
     def __init__(self, loss, loss_weights, output_names):
         self.output_names = list(output_names)
         fns = _per_output(loss, self.output_names, "loss")
-        self.losses = [losses_mod.get(f) for f in fns]
+        # 'crossentropy' / 'ce' is resolved on the first batch, from the shapes
+        self.losses = [f if _is_auto_crossentropy(f) else _as_loss(losses_mod.get(f), f)
+                       for f in fns]
         if loss_weights is None:
             self.weights = [1.0] * len(self.losses)
         elif isinstance(loss_weights, dict):
@@ -80,10 +82,9 @@ class CompileLoss:
                                            preds, sws):
             if fn is None or yt is None:
                 continue
-            if isinstance(fn, losses_mod.Loss):
-                value = fn(yt, yp, sample_weight=sw)
-            else:
-                value = losses_mod.losses._reduce(fn(yt, yp), sw, "sum_over_batch_size")
+            if _is_auto_crossentropy(fn):
+                fn = self._resolve_crossentropy(name, fn, yt, yp)
+            value = fn(yt, yp, sample_weight=sw)
             parts[f"{name}_loss"] = value
             term = value * w if w != 1.0 else value
             total = term if total is None else total + term
@@ -93,19 +94,53 @@ class CompileLoss:
         return total, parts
 
 
+    def _resolve_crossentropy(self, name, identifier, y_true, y_pred):
+        kind = _binary_or_sparse(y_true, y_pred)
+        fn = {"binary": losses_mod.binary_crossentropy,
+              "sparse": losses_mod.sparse_categorical_crossentropy,
+              "categorical": losses_mod.categorical_crossentropy}[kind]
+        loss = losses_mod.LossFunctionWrapper(fn, name=identifier)
+        self.losses[self.output_names.index(name)] = loss
+        return loss
+
+
+def _is_auto_crossentropy(identifier):
+    return isinstance(identifier, str) and identifier.lower() in ("crossentropy", "ce")
+
+
+def _as_loss(fn, identifier):
+    """As Keras's get_loss: a plain function (built-in or custom) is wrapped in a
+    LossFunctionWrapper, so targets and outputs get their ranks reconciled first."""
+    if fn is None or isinstance(fn, losses_mod.Loss):
+        return fn
+    name = identifier if isinstance(identifier, str) else getattr(fn, "__name__", None)
+    return losses_mod.LossFunctionWrapper(fn, name=name)
+
+
+def _binary_or_sparse(y_true, y_pred):
+    """Keras's is_binary_or_sparse_categorical: 'binary', 'sparse' or 'categorical'."""
+    t_shape, p_shape = tuple(np.shape(y_true)), tuple(np.shape(y_pred))
+    t_last = t_shape[-1] if t_shape else None
+    p_last = p_shape[-1] if p_shape else None
+    if p_last == 1:
+        return "binary"
+    if len(t_shape) < len(p_shape) or (t_last == 1 and p_last is not None and p_last > 1):
+        return "sparse"
+    return "categorical"
+
+
 def _resolve_metric(identifier, y_true, y_pred):
     if isinstance(identifier, str) and identifier.lower() in ("accuracy", "acc"):
-        yt, yp = np.asarray(y_true), np.asarray(y_pred)
-        if yp.ndim and yp.shape[-1] == 1:
-            fn = metrics_mod.binary_accuracy
-        elif yt.ndim < yp.ndim or (yt.ndim == yp.ndim and yt.shape[-1] == 1):
-            fn = metrics_mod.sparse_categorical_accuracy
-        else:
-            fn = metrics_mod.categorical_accuracy
-        return metrics_mod.MeanMetricWrapper(fn, name=identifier)
+        cls = {"binary": metrics_mod.BinaryAccuracy,
+               "sparse": metrics_mod.SparseCategoricalAccuracy,
+               "categorical": metrics_mod.CategoricalAccuracy}[_binary_or_sparse(y_true, y_pred)]
+        return cls(name=identifier)
     if isinstance(identifier, str) and identifier.lower() in ("crossentropy", "ce"):
         raise ValueError("metric 'crossentropy' is ambiguous here; name the exact loss")
-    return metrics_mod.get(identifier)
+    metric = metrics_mod.get(identifier)
+    if isinstance(identifier, str):  # as Keras: logged under the name it was given ('mae')
+        metric.name = identifier
+    return metric
 
 
 class CompileMetrics:
