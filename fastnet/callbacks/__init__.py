@@ -9,8 +9,9 @@ from fastnet.callbacks.common import (
     ReduceLROnPlateau,
     TerminateOnNaN,
 )
+from fastnet.callbacks.tensorboard import TensorBoard
 
 __all__ = [
     "Callback", "CallbackList", "History", "ProgbarLogger", "CSVLogger", "EarlyStopping",
-    "LambdaCallback", "ModelCheckpoint", "ReduceLROnPlateau", "TerminateOnNaN",
+    "LambdaCallback", "ModelCheckpoint", "ReduceLROnPlateau", "TerminateOnNaN", "TensorBoard",
 ]

@@ -83,6 +83,16 @@ class Model(Trainer, Layer):
         print_summary(self, line_length=line_length, print_fn=print_fn,
                       expand_nested=expand_nested, show_trainable=show_trainable)
 
+    def to_json(self, **kwargs):
+        """The model's architecture as a JSON string (``models.model_from_json`` reads it);
+        keyword arguments go to ``json.dumps``."""
+        import json
+
+        from fastnet.saving import _json_default
+        from fastnet.saving.serialization import serialize_model
+
+        return json.dumps(serialize_model(self), default=_json_default, **kwargs)
+
     def save(self, filepath, overwrite=True, **kwargs):
         from fastnet import saving
 
