@@ -73,8 +73,15 @@ class CallbackList(Callback):
 
 
 def _make_forwarder(hook):
-    def forward(self, *args):
-        self._call(hook, *args)
+    # as Keras's CallbackList: every callback gets a logs dict (LambdaCallback's functions
+    # are written as `lambda epoch, logs: ...`)
+    if hook.endswith(("_train_begin", "_train_end", "_test_begin", "_test_end",
+                      "_predict_begin", "_predict_end")):
+        def forward(self, logs=None):
+            self._call(hook, {} if logs is None else logs)
+    else:
+        def forward(self, index, logs=None):
+            self._call(hook, index, {} if logs is None else logs)
 
     forward.__name__ = hook
     return forward
