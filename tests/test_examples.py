@@ -39,7 +39,8 @@ def test_seed000_three_model_styles(capsys):
         assert r[name]["params"] == 6922 and r[name]["output_shape"] == (5, 10)
         assert falls(r[name]["loss"])
     assert r["subclassed"]["params"] == 1386 and falls(r["subclassed"]["loss"])
-    assert 'Model: "my_model"' in out and "Total params: 1,386" in out
+    assert 'Model: "my_model"' in out and "Trainable params: 1,386" in out
+    assert "Optimizer params: 1,388" in out  # RMSprop: iterations, learning rate, velocities
 
 
 def test_seed001_subclassed_resnet(capsys):

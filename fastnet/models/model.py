@@ -80,8 +80,9 @@ class Model(Trainer, Layer):
                 show_trainable=False, layer_range=None):
         from fastnet.models.summary import print_summary
 
-        print_summary(self, line_length=line_length, print_fn=print_fn,
-                      expand_nested=expand_nested, show_trainable=show_trainable)
+        print_summary(self, line_length=line_length, positions=positions, print_fn=print_fn,
+                      expand_nested=expand_nested, show_trainable=show_trainable,
+                      layer_range=layer_range)
 
     def to_json(self, **kwargs):
         """The model's architecture as a JSON string (``models.model_from_json`` reads it);
