@@ -94,6 +94,19 @@ class Model(Trainer, Layer):
 
         return json.dumps(serialize_model(self), default=_json_default, **kwargs)
 
+    def export(self, filepath, format="tf_saved_model", verbose=None, input_signature=None,
+               **kwargs):
+        """Exports the model for inference elsewhere. fastnet writes ``format="onnx"``
+        (Sequential and functional models of built-in layers; ``opset_version=`` as Keras);
+        Keras's other formats need TensorFlow, JAX, OpenVINO or PyTorch."""
+        if format != "onnx":
+            raise ValueError(f"fastnet exports format='onnx' only (Keras's {format!r} needs "
+                             f"another backend). Received: format={format!r}")
+        from fastnet.export import export_onnx
+
+        return export_onnx(self, filepath, verbose=verbose, input_signature=input_signature,
+                           **kwargs)
+
     def save(self, filepath, overwrite=True, **kwargs):
         from fastnet import saving
 
