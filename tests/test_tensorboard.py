@@ -174,3 +174,32 @@ def test_missing_tensorboard_names_the_extra(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "tensorboard", None)  # import raises ImportError
     with pytest.raises(ImportError, match=r"fastnet\[tensorboard\]"):
         keras.callbacks.TensorBoard(tmp_path)
+
+
+def test_steps_per_second_and_embeddings_projector(tmp_path):
+    from google.protobuf import text_format
+    from tensorboard.plugins.projector import projector_config_pb2
+
+    rng = np.random.default_rng(0)
+    model = keras.Sequential([keras.Input((5,), dtype="int32"),
+                              keras.layers.Embedding(20, 4, name="words"),
+                              keras.layers.GlobalAveragePooling1D(), keras.layers.Dense(1)])
+    model.compile("sgd", "mse")
+    tb = keras.callbacks.TensorBoard(tmp_path, write_steps_per_second=True, update_freq=1,
+                                     embeddings_freq=1,
+                                     embeddings_metadata={"words": "meta.tsv"})
+    model.fit(rng.integers(0, 20, (32, 5)), rng.normal(size=(32, 1)), batch_size=8, epochs=2,
+              verbose=0, callbacks=[tb])
+    train = _read(str(tmp_path / "train"))
+    for tag, n in (("epoch_steps_per_second", 2), ("batch_steps_per_second", 8)):
+        steps, values = _series(train, tag)
+        assert len(steps) == n and np.all(np.isfinite(values))
+    config = text_format.Parse((tmp_path / "projector_config.pbtxt").read_text(),
+                               projector_config_pb2.ProjectorConfig())
+    assert [e.metadata_path for e in config.embeddings] == ["meta.tsv"]
+    assert sorted(p.name for p in (tmp_path / "train").glob("keras_embedding*")) == [
+        "keras_embedding.ckpt-0.weights.h5", "keras_embedding.ckpt-1.weights.h5"]
+    with pytest.raises(ValueError, match="Unrecognized `Embedding` layer names"):
+        bad = keras.callbacks.TensorBoard(tmp_path, embeddings_freq=1,
+                                          embeddings_metadata={"nope": "m.tsv"})
+        bad.set_model(model)
