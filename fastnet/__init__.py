@@ -5,6 +5,25 @@
 
 __version__ = "0.1.0"
 
+
+def _check_extensions():
+    """A source checkout whose C++/Cython extensions were never compiled would otherwise
+    fail below with a confusing circular-import message."""
+    import importlib.util
+
+    missing = [name for name in ("fastnet._C", "fastnet._core")
+               if importlib.util.find_spec(name) is None]
+    if missing:
+        import os
+
+        raise ImportError(
+            "fastnet's compiled extension is not built: run `pip install .` or "
+            "`python setup.py build_ext --inplace` (missing: " + ", ".join(missing)
+            + f"; package directory: {os.path.dirname(os.path.abspath(__file__))})")
+
+
+_check_extensions()
+
 # ruff: noqa: E402, I001  (order matters: the tensor core first, then what builds on it)
 from fastnet import config, kernels
 from fastnet import backend, ops, random

@@ -3,7 +3,7 @@ import io
 import pytest
 
 from fastnet import callbacks
-from fastnet.trainers.progbar import Progbar
+from fastnet.utils import Progbar
 
 
 class TTY(io.StringIO):
@@ -21,7 +21,9 @@ def test_progbar_non_tty_writes_only_final_line():
     text = out.getvalue()
     assert text.count("\n") == 1
     assert text.startswith("10/10 ━━━━━━━━━━━━━━━━━━━━ ")
-    assert text.rstrip().endswith("- accuracy: 0.9000 - loss: 0.2500")
+    # Keras: metrics in the order first seen; stateless ones (the default) are averaged
+    # over the steps, but the finishing update shows the values given
+    assert text.rstrip().endswith("- loss: 0.2500 - accuracy: 0.9000")
     assert "/step" in text
 
 
@@ -35,6 +37,50 @@ def test_progbar_tty_redraws_and_verbose2_is_one_line():
     bar2 = Progbar(3, verbose=2, stream=out2)
     bar2.update(3, {"loss": 0.5})
     assert out2.getvalue().startswith("3/3 - ") and " - loss: 0.5000" in out2.getvalue()
+
+
+def test_progbar_averages_stateless_values_over_steps():
+    out = TTY()
+    bar = Progbar(10, stream=out, interval=0.0, stateful_metrics=["acc"])
+    bar.update(2, [("loss", 1.0), ("acc", 0.1)])   # covers 2 steps
+    bar.update(5, [("loss", 0.5), ("acc", 0.2)])   # covers 3 steps
+    mean = (1.0 * 2 + 0.5 * 3) / 5
+    last = out.getvalue().split("\r")[-1]
+    assert f"loss: {mean:.4f}" in last and "acc: 0.2000" in last
+    bar.add(1, [("loss", 0.0)])
+    assert bar.seen == 6
+    mean = (1.0 * 2 + 0.5 * 3 + 0.0) / 6
+    assert f"loss: {mean:.4f}" in out.getvalue().split("\r")[-1]
+    with pytest.raises(ValueError, match="Only one of"):
+        Progbar(3, stateful_metrics=["a"], stateless_metrics=["b"])
+
+
+def test_progbar_colours_only_on_a_terminal():
+    out = TTY()
+    Progbar(4, stream=out, interval=0.0).update(2, [("loss", 1.0)])
+    line = out.getvalue()
+    assert "\x1b[1m2/4\x1b[0m" in line            # bold count
+    assert "\x1b[32m" + "━" * 10 + "\x1b[0m" in line  # the done half in green
+    pipe = io.StringIO()
+    Progbar(4, stream=pipe).update(4, [("loss", 1.0)])
+    assert "\x1b[" not in pipe.getvalue()
+    assert Progbar(None, stream=pipe).target is None
+
+
+def test_fit_in_a_pipe_prints_one_line_per_epoch(capsys):
+    import numpy as np
+
+    import fastnet as keras
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model.compile("sgd", "mse")
+    x = np.ones((64, 3), "float32")
+    model.fit(x, x[:, :1], batch_size=8, epochs=3, verbose=1)
+    lines = capsys.readouterr().out.splitlines()
+    assert [ln for ln in lines if ln.startswith("Epoch")] == ["Epoch 1/3", "Epoch 2/3", "Epoch 3/3"]
+    bars = [ln for ln in lines if not ln.startswith("Epoch")]
+    assert len(bars) == 3 and all(b.startswith("8/8 ━") and "- loss: " in b for b in bars)
+    assert "\r" not in "".join(lines) and "\x1b" not in "".join(lines)
 
 
 class FakeOptimizer:

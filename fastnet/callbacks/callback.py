@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastnet.trainers.progbar import Progbar
+from fastnet.utils.progbar import Progbar
 
 
 class Callback:
@@ -73,8 +73,15 @@ class CallbackList(Callback):
 
 
 def _make_forwarder(hook):
-    def forward(self, *args):
-        self._call(hook, *args)
+    # as Keras's CallbackList: every callback gets a logs dict (LambdaCallback's functions
+    # are written as `lambda epoch, logs: ...`)
+    if hook.endswith(("_train_begin", "_train_end", "_test_begin", "_test_end",
+                      "_predict_begin", "_predict_end")):
+        def forward(self, logs=None):
+            self._call(hook, {} if logs is None else logs)
+    else:
+        def forward(self, index, logs=None):
+            self._call(hook, index, {} if logs is None else logs)
 
     forward.__name__ = hook
     return forward
@@ -103,6 +110,10 @@ class History(Callback):
             self.model.history = self
 
 
+def _items(logs):
+    return sorted((k, v) for k, v in (logs or {}).items() if k != "outputs")
+
+
 class ProgbarLogger(Callback):
     """Prints Keras's progress bar (verbose 1) or one line per epoch (verbose 2)."""
 
@@ -118,7 +129,8 @@ class ProgbarLogger(Callback):
         self.epochs = params.get("epochs", 1)
 
     def _start(self, target):
-        self.progbar = Progbar(target, verbose=self.verbose)
+        # the logs already hold running means: shown as they are (Keras: stateless_metrics=())
+        self.progbar = Progbar(target, verbose=self.verbose, stateless_metrics=())
 
     def on_epoch_begin(self, epoch, logs=None):
         if self.verbose:
@@ -127,11 +139,11 @@ class ProgbarLogger(Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         if self.progbar is not None:
-            self.progbar.update(batch + 1, logs, finalize=False)
+            self.progbar.update(batch + 1, _items(logs), finalize=False)
 
     def on_epoch_end(self, epoch, logs=None):
         if self.progbar is not None:
-            self.progbar.update(self.progbar.seen, logs, finalize=True)
+            self.progbar.update(self.progbar.seen, _items(logs), finalize=True)
 
     def on_test_begin(self, logs=None):
         if self.params.get("in_fit"):
@@ -140,11 +152,11 @@ class ProgbarLogger(Callback):
 
     def on_test_batch_end(self, batch, logs=None):
         if not self.params.get("in_fit") and self.progbar is not None:
-            self.progbar.update(batch + 1, logs, finalize=False)
+            self.progbar.update(batch + 1, _items(logs), finalize=False)
 
     def on_test_end(self, logs=None):
         if not self.params.get("in_fit") and self.progbar is not None:
-            self.progbar.update(self.progbar.seen, logs, finalize=True)
+            self.progbar.update(self.progbar.seen, _items(logs), finalize=True)
 
     def on_predict_begin(self, logs=None):
         self._start(self.params.get("steps"))

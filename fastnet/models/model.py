@@ -80,8 +80,32 @@ class Model(Trainer, Layer):
                 show_trainable=False, layer_range=None):
         from fastnet.models.summary import print_summary
 
-        print_summary(self, line_length=line_length, print_fn=print_fn,
-                      expand_nested=expand_nested, show_trainable=show_trainable)
+        print_summary(self, line_length=line_length, positions=positions, print_fn=print_fn,
+                      expand_nested=expand_nested, show_trainable=show_trainable,
+                      layer_range=layer_range)
+
+    def to_json(self, **kwargs):
+        """The model's architecture as a JSON string (``models.model_from_json`` reads it);
+        keyword arguments go to ``json.dumps``."""
+        import json
+
+        from fastnet.saving import _json_default
+        from fastnet.saving.serialization import serialize_model
+
+        return json.dumps(serialize_model(self), default=_json_default, **kwargs)
+
+    def export(self, filepath, format="tf_saved_model", verbose=None, input_signature=None,
+               **kwargs):
+        """Exports the model for inference elsewhere. fastnet writes ``format="onnx"``
+        (Sequential and functional models of built-in layers; ``opset_version=`` as Keras);
+        Keras's other formats need TensorFlow, JAX, OpenVINO or PyTorch."""
+        if format != "onnx":
+            raise ValueError(f"fastnet exports format='onnx' only (Keras's {format!r} needs "
+                             f"another backend). Received: format={format!r}")
+        from fastnet.export import export_onnx
+
+        return export_onnx(self, filepath, verbose=verbose, input_signature=input_signature,
+                           **kwargs)
 
     def save(self, filepath, overwrite=True, **kwargs):
         from fastnet import saving

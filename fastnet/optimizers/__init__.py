@@ -33,6 +33,18 @@ class Optimizer:
             raise ValueError("Only one of `clipnorm`, `clipvalue` and `global_clipnorm` can be "
                              f"set. Received: clipnorm={clipnorm}, clipvalue={clipvalue}, "
                              f"global_clipnorm={global_clipnorm}")
+        if use_ema:
+            if not 0 <= ema_momentum <= 1:
+                raise ValueError("`ema_momentum` must be in the range [0, 1]. "
+                                 f"Received: ema_momentum={ema_momentum}")
+            if ema_overwrite_frequency is not None and (
+                    not isinstance(ema_overwrite_frequency, int)
+                    or isinstance(ema_overwrite_frequency, bool) or ema_overwrite_frequency < 1):
+                raise ValueError("`ema_overwrite_frequency` must be an integer >= 1 or None. "
+                                 f"Received: ema_overwrite_frequency={ema_overwrite_frequency}")
+        self.use_ema = bool(use_ema)
+        self.ema_momentum = ema_momentum
+        self.ema_overwrite_frequency = ema_overwrite_frequency
         self.name = name or _snake(type(self).__name__)
         self._learning_rate = learning_rate
         self.weight_decay = weight_decay
@@ -42,6 +54,7 @@ class Optimizer:
         self.iterations = Variable(np.zeros((), np.int64), trainable=False,
                                    name="iteration")
         self._slots = {}  # id(var) -> list of numpy arrays
+        self._ema = {}  # id(var) -> (var, its moving average) when use_ema
         self._built = False
 
     # ---- learning rate ------------------------------------------------------------
@@ -70,7 +83,45 @@ class Optimizer:
         for v in var_list:
             if id(v) not in self._slots:
                 self._slots[id(v)] = [self._init_slot(name, v) for name in self._slot_names()]
+            if self.use_ema and id(v) not in self._ema:
+                self._ema[id(v)] = (v, np.zeros(v.shape, dtype=v.dtype))
         self._built = True
+
+    @property
+    def built(self):
+        return self._built
+
+    # ---- exponential moving average of the weights (use_ema) -------------------------
+    def _update_moving_averages(self, step):
+        # Keras: the first step copies the weights, later steps blend with ema_momentum
+        momentum = self.ema_momentum if step > 1 else 0.0
+        for var, average in self._ema.values():
+            average *= momentum
+            average += (1 - momentum) * var._value
+        if self.ema_overwrite_frequency and step % self.ema_overwrite_frequency == 0:
+            for var, average in self._ema.values():
+                var._value[...] = average
+
+    def _moving_average_pairs(self, var_list=None):
+        if not self.use_ema:
+            raise ValueError(f"{type(self).__name__} has no moving averages: create it with "
+                             f"`use_ema=True`. Received: use_ema={self.use_ema}")
+        if var_list is None:
+            return list(self._ema.values())
+        return [self._ema[id(v)] for v in var_list if id(v) in self._ema]
+
+    def swap_moving_averages(self, var_list=None):
+        """Exchanges the weights' values with their moving averages (SwapEMAWeights)."""
+        for var, average in self._moving_average_pairs(var_list):
+            tmp = var._value.copy()
+            var._value[...] = average
+            average[...] = tmp
+
+    def finalize_variable_values(self, var_list):
+        """At the end of ``fit``: with ``use_ema``, the weights take their moving averages."""
+        if self.use_ema:
+            for var, average in self._moving_average_pairs(var_list):
+                var._value[...] = average
 
     def _init_slot(self, name, var):
         return np.zeros(var.shape, dtype=var.dtype)
@@ -118,6 +169,8 @@ class Optimizer:
                 self._update_reference(v._value, g, self._slots[id(v)], lr, step)
             if getattr(v, "constraint", None) is not None:
                 v.assign(v.constraint(v._value))
+        if self.use_ema:
+            self._update_moving_averages(step)
         self.iterations.assign(np.asarray(step, np.int64))
         return self.iterations
 
@@ -152,7 +205,9 @@ class Optimizer:
                 "learning_rate": schedules.serialize(lr) if isinstance(lr, LearningRateSchedule)
                 else float(lr),
                 "weight_decay": self.weight_decay, "clipnorm": self.clipnorm,
-                "global_clipnorm": self.global_clipnorm, "clipvalue": self.clipvalue}
+                "global_clipnorm": self.global_clipnorm, "clipvalue": self.clipvalue,
+                "use_ema": self.use_ema, "ema_momentum": self.ema_momentum,
+                "ema_overwrite_frequency": self.ema_overwrite_frequency}
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
@@ -160,8 +215,7 @@ class Optimizer:
         lr = config.get("learning_rate")
         if isinstance(lr, dict):
             config["learning_rate"] = schedules.deserialize(lr, custom_objects)
-        for k in ("use_ema", "ema_momentum", "ema_overwrite_frequency", "loss_scale_factor",
-                  "gradient_accumulation_steps"):
+        for k in ("loss_scale_factor", "gradient_accumulation_steps"):
             config.pop(k, None)
         return cls(**config)
 

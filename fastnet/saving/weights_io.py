@@ -97,6 +97,11 @@ def _save_optimizer_state(group, model, optimizer):
         for slot in optimizer._slots.get(id(v), []):
             vars_group.create_dataset(str(i), data=slot)
             i += 1
+    if getattr(optimizer, "use_ema", False):  # the moving averages, after all slots
+        for v in model.trainable_weights:
+            if id(v) in optimizer._ema:
+                vars_group.create_dataset(str(i), data=optimizer._ema[id(v)][1])
+                i += 1
     extra = optimizer.get_extra_state() if hasattr(optimizer, "get_extra_state") else {}
     for k, val in extra.items():
         group.attrs[k] = val
@@ -125,6 +130,12 @@ def _load_optimizer_state(group, model, optimizer):
             if str(i) not in vars_group:
                 raise ValueError("The optimizer state in the file does not match the model")
             slots[j][...] = np.asarray(vars_group[str(i)])
+            i += 1
+    if getattr(optimizer, "use_ema", False):
+        for v in weights:
+            average = optimizer._ema[id(v)][1]
+            # a file written without use_ema: the averages start from the loaded weights
+            average[...] = np.asarray(vars_group[str(i)]) if str(i) in vars_group else v._value
             i += 1
     if hasattr(optimizer, "set_extra_state"):
         optimizer.set_extra_state(dict(group.attrs))

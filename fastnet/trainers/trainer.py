@@ -201,6 +201,9 @@ class Trainer:
             epochs=epochs, steps=train.num_batches(), verbose=verbose, in_fit=False)
         self.stop_training = False
         cbs.on_train_begin()
+        # a callback may move the start (BackupAndRestore resuming an interrupted fit)
+        initial_epoch = getattr(self, "_initial_epoch", None) or initial_epoch
+        self._initial_epoch = None
         logs = {}
         for epoch in range(initial_epoch, epochs):
             if self.compiled_loss is not None:
@@ -223,6 +226,8 @@ class Trainer:
             cbs.on_epoch_end(epoch, epoch_logs)
             if self.stop_training:
                 break
+        if epochs > 0:  # with use_ema the weights end as their moving averages, as in Keras
+            self.optimizer.finalize_variable_values(self.trainable_weights)
         cbs.on_train_end(logs)
         return cbs.history
 

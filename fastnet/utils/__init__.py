@@ -2,9 +2,10 @@
 
 from fastnet.utils.numerical_utils import normalize, to_categorical
 from fastnet.utils.plotting import model_to_dot, plot_model
+from fastnet.utils.progbar import Progbar
 from fastnet.utils.py_dataset import PyDataset
 
-__all__ = ["to_categorical", "normalize", "PyDataset", "plot_model", "model_to_dot"]
+__all__ = ["to_categorical", "normalize", "PyDataset", "plot_model", "model_to_dot", "Progbar"]
 
 
 def set_random_seed(seed):
