@@ -172,7 +172,7 @@ def test_missing_tensorboard_names_the_extra(monkeypatch, tmp_path):
         if name == "tensorboard" or name.startswith("tensorboard."):
             monkeypatch.delitem(sys.modules, name)
     monkeypatch.setitem(sys.modules, "tensorboard", None)  # import raises ImportError
-    with pytest.raises(ImportError, match=r"fastnet\[tensorboard\]"):
+    with pytest.raises(ImportError, match=r"fastnet-cpu\[tensorboard\]"):
         keras.callbacks.TensorBoard(tmp_path)
 
 

@@ -14,7 +14,7 @@ The event files are written with TensorBoard's own writer
 helpers (``scalar_pb``, ``text``/graph metadata), in TensorBoard 2's tensor
 format — what ``tf.summary`` writes — so TensorBoard and its
 ``EventAccumulator`` read them. TensorBoard is an optional dependency:
-``pip install "fastnet[tensorboard]"``.
+``pip install "fastnet-cpu[tensorboard]"``.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from fastnet.callbacks.callback import Callback
 
 _EXTRA_HINT = ("fastnet.callbacks.TensorBoard writes event files with the `tensorboard` "
                "package, which is not installed. Install it with "
-               "`pip install \"fastnet[tensorboard]\"` (or `pip install tensorboard`).")
+               "`pip install \"fastnet-cpu[tensorboard]\"` (or `pip install tensorboard`).")
 
 
 def _tensorboard():

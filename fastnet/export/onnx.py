@@ -1,6 +1,6 @@
 """model.export(path, format="onnx"): a Sequential or functional model of built-in layers
 as an ONNX graph (opset 17 by default), through the `onnx` package (an optional extra:
-``pip install "fastnet[onnx]"``).
+``pip install "fastnet-cpu[onnx]"``).
 
 Tensors stay channels-last as in fastnet; convolutions and pooling are wrapped in
 transposes to ONNX's channels-first. The batch dimension (and any other None dimension)
@@ -18,7 +18,7 @@ import numpy as np
 
 DEFAULT_OPSET = 17
 _EXTRA_HINT = ("Exporting to ONNX needs the `onnx` package, which is not installed. Install it "
-               "with `pip install \"fastnet[onnx]\"` (or `pip install onnx`).")
+               "with `pip install \"fastnet-cpu[onnx]\"` (or `pip install onnx`).")
 
 
 def _onnx():
