@@ -171,3 +171,25 @@ def test_time_distributed_and_bidirectional_shapes():
     model = keras.Model(inp, [y, z])
     a, b = model(np.zeros((2, 5, 8), np.float32))
     assert a.shape == (2, 5, 3) and b.shape == (2, 8)
+
+
+def test_subclassed_model_first_batch_updates_its_weights():
+    # The weights are created in the first call; reading them before the forward pass
+    # skipped the first batch's update (iterations stayed 0).
+    class Linear(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = layers.Dense(1, kernel_initializer="zeros")
+
+        def call(self, x):
+            return self.dense(x)
+
+    model = Linear()
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    x = np.ones((4, 3), np.float32)
+    y = np.ones((4, 1), np.float32)
+    model.train_on_batch(x, y)
+    assert int(np.asarray(model.optimizer.iterations)) == 1
+    # mse gradient at zero weights: d/dw mean((xw + b - 1)^2) = -2 * mean(x) = -2 per weight
+    np.testing.assert_allclose(model.dense.kernel.numpy(), np.full((3, 1), 0.2), rtol=1e-6)
+    np.testing.assert_allclose(model.dense.bias.numpy(), [0.2], rtol=1e-6)

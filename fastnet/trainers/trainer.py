@@ -140,11 +140,13 @@ class Trainer:
         from fastnet import GradientTape
 
         x, y, sample_weight = data
-        weights = self.trainable_weights
         with GradientTape() as tape:
             y_pred = self(x, training=True)
             self._ensure_compiled_objects(y_pred)
             loss, parts = self.compute_loss(x, y, y_pred, sample_weight)
+        # Read after the forward pass: a subclassed model creates its weights in its first
+        # call, and reading them before would skip the first batch's update.
+        weights = self.trainable_weights
         grads = tape.gradient(loss, weights)
         self.optimizer.apply(grads, weights)
         self._track_losses(loss, parts, _batch_len(x))
