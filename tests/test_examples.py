@@ -103,9 +103,13 @@ def test_examples_run_as_scripts(name, tmp_path):
     import subprocess
     import sys
 
-    root = EXAMPLES.parent
+    import fastnet
+
+    # The fastnet this process imports (installed, or the in-place build): in CI the
+    # source tree beside the examples is not built.
+    pkg_parent = os.path.dirname(os.path.dirname(os.path.abspath(fastnet.__file__)))
     env = {**os.environ, "FASTNET_EXAMPLES_FAST": "1",
-           "PYTHONPATH": str(root) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+           "PYTHONPATH": pkg_parent + os.pathsep + os.environ.get("PYTHONPATH", "")}
     proc = subprocess.run([sys.executable, str(EXAMPLES / f"{name}.py")], env=env, cwd=tmp_path,
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr

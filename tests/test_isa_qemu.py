@@ -44,14 +44,17 @@ pytestmark = [
 def _env(**extra):
     env = dict(os.environ)
     # The emulated interpreter must find fastnet and numpy exactly as this one does.
-    env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
+    pkg_parent = os.path.dirname(os.path.dirname(os.path.abspath(fastnet.__file__)))
+    env["PYTHONPATH"] = os.pathsep.join([pkg_parent] + [p for p in sys.path if p])
     env.pop("FASTNET_ISA", None)
     env.update(extra)
     return env
 
 
 def _run(cmd, env, timeout=600):
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+    # cwd: not the source tree, whose unbuilt fastnet/ would shadow the installed one.
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout,
+                          cwd=os.path.dirname(SMOKE))
     err = "\n".join(line for line in proc.stderr.splitlines() if "TCG doesn't support" not in line)
     return proc.returncode, proc.stdout, err
 
