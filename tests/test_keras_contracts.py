@@ -50,3 +50,62 @@ def test_array_protocol_dtype_and_copy_keywords():
     assert t.__array__(dtype=None, copy=None) is t.numpy()
     with pytest.raises(ValueError, match="copy"):
         np.array(t, dtype="float64", copy=False)
+
+
+# ---- 2. functional input standardisation (Keras 3 Functional._standardize_inputs) ---
+
+def test_functional_input_gets_its_trailing_channel_axis():
+    inputs = keras.Input((28, 28, 1))
+    x = layers.Conv2D(2, 3)(inputs)
+    model = keras.Model(inputs, layers.Dense(3)(layers.Flatten()(x)))
+    data = np.random.default_rng(0).random((4, 28, 28)).astype(np.float32)
+    out = model(data)
+    np.testing.assert_allclose(out.numpy(), model(data[..., None]).numpy())
+    model.compile(optimizer="sgd", loss="mse")
+    model.fit(data, np.zeros((4, 3), np.float32), batch_size=2, epochs=1, verbose=0)
+    assert model.predict(data, verbose=0).shape == (4, 3)
+    assert np.isfinite(model.evaluate(data, np.zeros((4, 3)), verbose=0))
+    # a trailing axis of 1 beyond the Input's rank is squeezed
+    flat_in = keras.Input((5,))
+    m2 = keras.Model(flat_in, flat_in * 2.0)
+    assert m2(np.ones((2, 5, 1))).shape == (2, 5)
+    with pytest.raises(ValueError, match=r"expected shape=\(None, 28, 28, 1\).*\(4, 28, 27\)"):
+        model(data[:, :, :27])
+    col = keras.Input((4, 1))
+    with pytest.raises(ValueError, match=r"expected shape=\(None, 4, 1\).*\(2, 5\)"):
+        keras.Model(col, layers.Flatten()(col))(np.ones((2, 5)))
+
+
+def test_functional_inputs_are_cast_to_the_input_dtype():
+    ids = keras.Input((4,), dtype="int32")
+    model = keras.Model(ids, layers.Embedding(10, 2)(ids))
+    assert model(np.array([[1.0, 2.0, 3.0, 4.0]])).shape == (1, 4, 2)
+    ints = keras.Model(ids, ids * 2)
+    assert ints(np.ones((2, 4))).dtype == "int32"
+    floats_in = keras.Input((4,))
+    floats = keras.Model(floats_in, floats_in * 2.0)
+    assert floats(np.ones((2, 4), np.int64)).dtype == "float32"
+    assert floats(np.ones((2, 4), np.float64)).dtype == "float32"
+
+
+def test_functional_dict_inputs_by_name_extra_keys_warn():
+    a, b = keras.Input((3,), name="a"), keras.Input((2,), name="b")
+    joined = layers.Concatenate()([a, b])
+    by_list = keras.Model([a, b], joined)
+    by_dict = keras.Model({"a": a, "b": b}, joined)
+    feed = {"b": np.full((1, 2), 2.0), "a": np.ones((1, 3))}
+    want = [[1, 1, 1, 2, 2]]
+    np.testing.assert_allclose(by_list(feed).numpy(), want)
+    np.testing.assert_allclose(by_dict(feed).numpy(), want)
+    with pytest.warns(UserWarning, match=r"\['c'\].*ignored"):
+        out = by_dict({**feed, "c": np.ones((1, 1))})
+    np.testing.assert_allclose(out.numpy(), want)
+    with pytest.warns(UserWarning, match=r"\['c'\]"):
+        by_list({**feed, "c": np.ones((1, 1))})
+    with pytest.raises(ValueError, match='Missing data for input "b".*Expected the following '
+                                         r"keys: \['a', 'b'\]"):
+        by_dict({"a": np.ones((1, 3)), "c": np.ones((1, 2))})
+    by_dict.compile(optimizer="sgd", loss="mse")
+    by_dict.fit(feed, np.zeros((1, 5)), verbose=0)
+    with pytest.raises(ValueError, match="expects 2 input"):
+        by_list([np.ones((1, 3))])
