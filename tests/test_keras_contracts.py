@@ -3,7 +3,6 @@ written the way a Keras program hits the contract; Keras itself (torch backend)
 is an optional oracle where it helps."""
 
 import os
-import warnings
 
 import numpy as np
 import pytest
@@ -109,3 +108,59 @@ def test_functional_dict_inputs_by_name_extra_keys_warn():
     by_dict.fit(feed, np.zeros((1, 5)), verbose=0)
     with pytest.raises(ValueError, match="expects 2 input"):
         by_list([np.ones((1, 3))])
+
+
+# ---- 3. build(shape) builds every sub-layer -------------------------------------------
+
+def test_bidirectional_build_builds_both_directions():
+    bi = layers.Bidirectional(layers.LSTM(3, return_sequences=True))
+    bi.build((None, 5, 2))
+    shapes = [w.shape for w in bi.get_weights()]
+    assert shapes == [(2, 12), (3, 12), (12,)] * 2
+    rng = np.random.default_rng(1)
+    new = [rng.standard_normal(s).astype(np.float32) for s in shapes]
+    bi.set_weights(new)  # before any call
+    for got, want in zip(bi.get_weights(), new):
+        np.testing.assert_array_equal(got, want)
+    assert bi(np.ones((1, 5, 2), np.float32)).shape == (1, 5, 6)
+
+    inputs = keras.Input((5, 2))
+    model = keras.Model(inputs, layers.Bidirectional(layers.GRU(4))(inputs))
+    assert model.count_params() == 2 * 3 * 4 * (2 + 4 + 2)  # before any real call
+    lines = []
+    model.summary(print_fn=lines.append)
+    assert "192" in "\n".join(lines)
+
+
+def test_time_distributed_and_custom_block_build_their_sublayers():
+    td = layers.TimeDistributed(layers.Dense(3))
+    td.build((None, 4, 2))
+    assert [w.shape for w in td.weights] == [(2, 3), (3,)]
+
+    class Block(layers.Layer):
+        def __init__(self):
+            super().__init__()
+            self.a = layers.Dense(4, activation="relu")
+            self.b = layers.Dense(2)
+
+        def call(self, x):
+            return self.b(self.a(x))
+
+    block = Block()
+    block.build((None, 3))
+    assert block.built and block.a.built and block.b.built
+    assert [w.shape for w in block.weights] == [(3, 4), (4,), (4, 2), (2,)]
+    block.set_weights([np.ones(s, np.float32) for s in [(3, 4), (4,), (4, 2), (2,)]])
+    np.testing.assert_allclose(block(np.ones((1, 3), np.float32)).numpy(), [[17.0, 17.0]])
+    assert block.losses == []
+
+
+def test_bidirectional_weight_shapes_match_keras():
+    k = _keras()
+    for make in (lambda L: L.Bidirectional(L.LSTM(3)), lambda L: L.Bidirectional(L.GRU(2)),
+                 lambda L: L.TimeDistributed(L.Dense(3))):
+        ours, theirs = make(layers), make(k.layers)
+        ours.build((None, 5, 2))
+        theirs.build((None, 5, 2))
+        assert [tuple(w.shape) for w in ours.weights] == \
+            [tuple(w.shape) for w in theirs.weights]

@@ -315,6 +315,11 @@ class Bidirectional(Layer):
             if hasattr(lyr, "zero_output_for_mask"):
                 lyr.zero_output_for_mask = self.return_sequences
 
+    def build(self, input_shape):
+        self.forward_layer._maybe_build(tuple(input_shape))
+        self.backward_layer._maybe_build(tuple(input_shape))
+        self.built = True
+
     def call(self, inputs, mask=None, training=None):
         kwargs = {"mask": mask} if mask is not None else {}
         y = self.forward_layer(inputs, **kwargs)
@@ -346,8 +351,7 @@ class TimeDistributed(Layer):
         self.layer = layer
 
     def build(self, input_shape):
-        self.layer._maybe_build((input_shape[0],) + tuple(input_shape[2:]) if input_shape[0]
-                                is None else (None,) + tuple(input_shape[2:]))
+        self.layer._maybe_build((None,) + tuple(input_shape[2:]))
         self.built = True
 
     def call(self, inputs, training=None):
