@@ -164,3 +164,262 @@ def test_bidirectional_weight_shapes_match_keras():
         theirs.build((None, 5, 2))
         assert [tuple(w.shape) for w in ours.weights] == \
             [tuple(w.shape) for w in theirs.weights]
+
+
+# ---- 4. training contracts -------------------------------------------------------------
+
+def _data(n=10, d=3, k=2, seed=0):
+    rng = np.random.default_rng(seed)
+    return (rng.standard_normal((n, d)).astype(np.float32),
+            rng.integers(0, k, n).astype(np.int64))
+
+
+def test_compute_loss_override_returning_a_scalar_trains_under_fit():
+    class Custom(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = layers.Dense(1)
+            self.calls = 0
+
+        def call(self, x):
+            return self.dense(x)
+
+        def compute_loss(self, x, y, y_pred, sample_weight):  # Keras 3 signature, no training
+            self.calls += 1
+            return ops.mean(ops.abs(y_pred - y))
+
+    x, _ = _data()
+    y = (x @ np.array([[1.0], [-2.0], [0.5]], np.float32)).astype(np.float32)
+    model = Custom()
+    model.compile(optimizer=keras.optimizers.SGD(0.05))
+    hist = model.fit(x, y, batch_size=5, epochs=5, verbose=0)
+    assert model.calls == 10
+    assert hist.history["loss"][-1] < hist.history["loss"][0]
+    want = np.mean(np.abs(model.predict(x, verbose=0) - y))
+    np.testing.assert_allclose(model.evaluate(x, y, batch_size=10, verbose=0), want, rtol=1e-5)
+
+
+def test_compile_without_loss_trains_on_add_loss():
+    class Reconstruct(layers.Layer):
+        def call(self, x, target):
+            self.add_loss(ops.mean(ops.square(x - target)))
+            return x
+
+    inputs = keras.Input((3,))
+    out = Reconstruct()(layers.Dense(3)(inputs), inputs)
+    model = keras.Model(inputs, out)
+    model.compile(optimizer=keras.optimizers.SGD(0.1))
+    x, _ = _data(32)
+    hist = model.fit(x, batch_size=8, epochs=4, verbose=0)
+    assert hist.history["loss"][-1] < 0.5 * hist.history["loss"][0]
+    with pytest.raises(ValueError, match="No loss to compute"):
+        plain = keras.Sequential([keras.Input((3,)), layers.Dense(1)])
+        plain.compile(optimizer="sgd")
+        plain.fit(x, x[:, :1], verbose=0)
+
+
+def test_losses_reset_per_top_level_call_and_include_sublayers():
+    class Block(layers.Layer):
+        def __init__(self):
+            super().__init__()
+            self.inner = layers.Dense(2, kernel_regularizer=keras.regularizers.L2(0.1),
+                                      activity_regularizer=keras.regularizers.L1(0.01))
+
+        def call(self, x):
+            return self.inner(x)
+
+    block = Block()
+    x = np.ones((2, 3), np.float32)
+    for _ in range(3):
+        y = block(x).numpy()
+    assert len(block.losses) == 2  # one activity loss (this call) + one weight regularizer
+    activity, weight = (float(v) for v in block.losses)
+    np.testing.assert_allclose(activity, 0.01 * np.abs(y).sum() / 2, rtol=1e-5)
+    np.testing.assert_allclose(weight, 0.1 * np.sum(block.inner.kernel.numpy() ** 2), rtol=1e-5)
+    block.inner.trainable = False  # a frozen layer's weights are not regularized (Keras)
+    block(x)
+    assert len(block.losses) == 1
+
+
+_HOOK_LOG_KEYS_FIT = [  # recorded from Keras 3 (torch backend) on the same program
+    ("on_train_begin", []), ("on_epoch_begin", []),
+    ("on_train_batch_begin", []), ("on_train_batch_end", ["accuracy", "loss"]),
+    ("on_train_batch_begin", []), ("on_train_batch_end", ["accuracy", "loss"]),
+    ("on_test_begin", []),
+    ("on_test_batch_begin", []), ("on_test_batch_end", ["accuracy", "loss"]),
+    ("on_test_batch_begin", []), ("on_test_batch_end", ["accuracy", "loss"]),
+    ("on_test_end", ["accuracy", "loss"]),
+    ("on_epoch_end", ["accuracy", "loss", "val_accuracy", "val_loss"]),
+    ("on_train_end", ["accuracy", "loss", "val_accuracy", "val_loss"])]
+_HOOK_LOG_KEYS_PREDICT = [
+    ("on_predict_begin", []), ("on_predict_batch_begin", []),
+    ("on_predict_batch_end", ["outputs"]), ("on_predict_batch_begin", []),
+    ("on_predict_batch_end", ["outputs"]), ("on_predict_end", [])]
+
+
+def _recorder(base):
+    class Recorder(base):
+        def __init__(self):
+            super().__init__()
+            self.seen = []
+
+    def make(hook):
+        if "batch" in hook or "epoch" in hook:
+            def f(self, i, logs=None):
+                self.seen.append((hook, None if logs is None else sorted(logs)))
+        else:
+            def f(self, logs=None):
+                self.seen.append((hook, None if logs is None else sorted(logs)))
+        return f
+
+    for hook in [h for h in dir(base) if h.startswith("on_") and ("begin" in h or "end" in h)]:
+        setattr(Recorder, hook, make(hook))
+    return Recorder
+
+
+def _run_hooks(k):
+    model = k.Sequential([k.Input((3,)), k.layers.Dense(2, activation="softmax")])
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    x, y = _data(4)
+    fit_rec, pred_rec = _recorder(k.callbacks.Callback)(), _recorder(k.callbacks.Callback)()
+    model.fit(x, y, batch_size=2, epochs=1, verbose=0, callbacks=[fit_rec],
+              validation_data=(x, y))
+    model.predict(x, batch_size=2, verbose=0, callbacks=[pred_rec])
+    return fit_rec.seen, pred_rec.seen
+
+
+def test_callback_hooks_get_dicts_with_keras_keys():
+    fit_seen, pred_seen = _run_hooks(keras)
+    assert fit_seen == _HOOK_LOG_KEYS_FIT
+    assert pred_seen == _HOOK_LOG_KEYS_PREDICT
+
+
+def test_callback_hook_keys_match_keras():
+    k = _keras()
+    assert _run_hooks(keras) == _run_hooks(k)
+
+
+def _sequential_xy():
+    model = keras.Sequential([keras.Input((3,)), layers.Dense(2, activation="softmax")])
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model, _data(8)
+
+
+def test_batches_as_lists_from_generators_and_pydatasets():
+    model, (x, y) = _sequential_xy()
+
+    def gen():
+        for i in range(0, 8, 4):
+            yield [x[i:i + 4], y[i:i + 4]]
+
+    hist = model.fit(gen(), epochs=1, verbose=0)
+    assert np.isfinite(hist.history["loss"][0])
+    assert np.isfinite(model.evaluate(gen(), verbose=0)[0])
+    assert model.predict(([x[i:i + 4]] for i in range(0, 8, 4)), verbose=0).shape == (8, 2)
+
+    class Data(keras.utils.PyDataset):
+        def __len__(self):
+            return 2
+
+        def __getitem__(self, i):
+            return [x[4 * i:4 * i + 4], y[4 * i:4 * i + 4], np.ones(4, np.float32)]
+
+    model.fit(Data(), epochs=1, verbose=0)
+    model.fit(x, y, validation_data=[x, y], epochs=1, verbose=0)
+    with pytest.raises(ValueError, match=r"4-element structure: \(ndarray\(shape=\(4, 3\)\)"):
+        model.fit(iter([(x[:4], y[:4], y[:4], y[:4])]), verbose=0)
+
+
+def test_batches_from_a_torch_dataloader():
+    torch = pytest.importorskip("torch")
+    model, (x, y) = _sequential_xy()
+    loader = torch.utils.data.DataLoader(
+        torch.utils.data.TensorDataset(torch.from_numpy(x), torch.from_numpy(y)), batch_size=4)
+    hist = model.fit(loader, epochs=2, verbose=0)
+    assert len(hist.history["loss"]) == 2
+    np.testing.assert_allclose(model.evaluate(loader, verbose=0),
+                               model.evaluate(x, y, batch_size=4, verbose=0), rtol=1e-5)
+    assert model.predict(loader, verbose=0).shape == (8, 2)
+
+
+def _twin_models(k, reg=0.0):
+    """The same 3->4->2 softmax model in fastnet and in library `k`, same weights."""
+    rng = np.random.default_rng(3)
+    weights = [rng.standard_normal(s).astype(np.float32) * 0.5
+               for s in [(3, 4), (4,), (4, 2), (2,)]]
+    out = []
+    for lib in (keras, k):
+        kr = lib.regularizers.L2(reg) if reg else None
+        m = lib.Sequential([lib.Input((3,)), lib.layers.Dense(4, activation="tanh",
+                                                              kernel_regularizer=kr),
+                            lib.layers.Dense(2, activation="softmax")])
+        m.set_weights(weights)
+        out.append(m)
+    return out
+
+
+def test_train_on_batch_reports_the_pre_update_loss_with_regularization():
+    model = keras.Sequential([keras.Input((3,)),
+                              layers.Dense(2, activation="softmax",
+                                           kernel_regularizer=keras.regularizers.L2(0.1))])
+    x, y = _data(6)
+    kernel, bias = (w.copy() for w in model.get_weights())
+    logits = x @ kernel + bias
+    p = np.exp(logits - logits.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    want_loss = -np.mean(np.log(p[np.arange(6), y])) + 0.1 * np.sum(kernel ** 2)
+    want_acc = np.mean(np.argmax(p, 1) == y)
+    model.compile(optimizer=keras.optimizers.SGD(0.5), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    loss, acc = model.train_on_batch(x, y)
+    np.testing.assert_allclose(loss, want_loss, rtol=1e-5)
+    np.testing.assert_allclose(acc, want_acc)
+    assert not np.allclose(model.get_weights()[0], kernel)  # the update happened after
+
+
+def test_train_on_batch_and_epoch_loss_match_keras():
+    k = _keras()
+    ours, theirs = _twin_models(k, reg=0.05)
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((10, 3)).astype(np.float32)
+    y = rng.integers(0, 2, 10)
+    sw = rng.random(10).astype(np.float32)
+    for m in (ours, theirs):
+        m.compile(optimizer=(keras if m is ours else k).optimizers.SGD(0.1),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    np.testing.assert_allclose(ours.train_on_batch(x, y, sample_weight=sw),
+                               theirs.train_on_batch(x, y, sample_weight=sw), rtol=1e-5)
+    # an uneven last batch (4, 4, 2) and sample weights: the epoch loss is the mean of the
+    # batch losses weighted by their number of samples, as Keras
+    h1 = ours.fit(x, y, sample_weight=sw, batch_size=4, epochs=2, shuffle=False, verbose=0)
+    h2 = theirs.fit(x, y, sample_weight=sw, batch_size=4, epochs=2, shuffle=False, verbose=0)
+    for key in ("loss", "accuracy"):
+        np.testing.assert_allclose(h1.history[key], h2.history[key], rtol=2e-5)
+    np.testing.assert_allclose(ours.evaluate(x, y, batch_size=3, verbose=0),
+                               theirs.evaluate(x, y, batch_size=3, verbose=0), rtol=2e-5)
+
+
+# (labels (n,) against a (n, 1) output are the loss/metric rank reconciliation, elsewhere)
+@pytest.mark.parametrize("case", ["binary", "sparse", "sparse_column", "categorical"])
+def test_accuracy_resolves_from_shapes_as_keras(case):
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((12, 3)).astype(np.float32)
+    units, loss, y = {
+        "binary": (1, "binary_crossentropy", rng.integers(0, 2, (12, 1)).astype(np.float32)),
+        "sparse": (3, "sparse_categorical_crossentropy", rng.integers(0, 3, 12)),
+        "sparse_column": (3, "sparse_categorical_crossentropy", rng.integers(0, 3, (12, 1))),
+        "categorical": (3, "categorical_crossentropy", np.eye(3)[rng.integers(0, 3, 12)]),
+    }[case]
+    act = "sigmoid" if units == 1 else "softmax"
+    model = keras.Sequential([keras.Input((3,)), layers.Dense(units, activation=act)])
+    model.compile(optimizer="sgd", loss=loss, metrics=["accuracy", "acc"])
+    logs = model.evaluate(x, y, verbose=0, return_dict=True)
+    p = model.predict(x, verbose=0)
+    if units == 1:
+        want = np.mean((p[:, 0] > 0.5) == (y.reshape(-1) > 0.5))
+    elif case == "categorical":
+        want = np.mean(np.argmax(p, 1) == np.argmax(y, 1))
+    else:
+        want = np.mean(np.argmax(p, 1) == y.reshape(-1))
+    assert set(logs) == {"loss", "accuracy", "acc"}
+    np.testing.assert_allclose([logs["accuracy"], logs["acc"]], [want, want])

@@ -424,7 +424,12 @@ class Layer:
             _context.training = prev
         if self.activity_regularizer is not None:
             for o in _flatten(out):
-                self.add_loss(self.activity_regularizer(o))
+                if not isinstance(o, Tensor):
+                    continue
+                loss = self.activity_regularizer(o)
+                if o.ndim and o.shape[0]:  # Keras 3: normalised by the batch size
+                    loss = loss / float(o.shape[0])
+                self.add_loss(loss)
         return out
 
     # ---- symbolic -----------------------------------------------------------------------
