@@ -423,3 +423,129 @@ def test_accuracy_resolves_from_shapes_as_keras(case):
         want = np.mean(np.argmax(p, 1) == y.reshape(-1))
     assert set(logs) == {"loss", "accuracy", "acc"}
     np.testing.assert_allclose([logs["accuracy"], logs["acc"]], [want, want])
+
+
+# ---- 5. arguments are honoured (or raise naming themselves) ----------------------------
+
+def _sig(z):
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def _np_rnn_impl1(kind, layer, x, in_masks, rec_masks):
+    """numpy Keras-3 implementation-1 cells with per-gate dropout masks (fixed over time)."""
+    k, rk = layer.kernel.numpy(), layer.recurrent_kernel.numpy()
+    b = layer.bias.numpy()
+    u = layer.units
+    n, steps, d = x.shape
+    ones_in = [np.ones((n, d), np.float32)] * layer.gates
+    im = ones_in if in_masks is None else [m.numpy() for m in in_masks]
+    rm = [m.numpy() for m in rec_masks]
+    h = np.zeros((n, u), np.float32)
+    c = np.zeros((n, u), np.float32)
+    sl = [slice(g * u, (g + 1) * u) for g in range(layer.gates)]
+    bin_, brec = (b[0], b[1]) if kind == "gru" else (b, np.zeros_like(b))
+    for t in range(steps):
+        xs = [(x[:, t] * im[g]) @ k[:, sl[g]] + bin_[sl[g]] for g in range(layer.gates)]
+        rec = [(h * rm[g]) @ rk[:, sl[g]] + brec[sl[g]] for g in range(layer.gates)]
+        if kind == "simple":
+            h = np.tanh(xs[0] + rec[0])
+        elif kind == "lstm":
+            i, f, o = _sig(xs[0] + rec[0]), _sig(xs[1] + rec[1]), _sig(xs[3] + rec[3])
+            c = f * c + i * np.tanh(xs[2] + rec[2])
+            h = o * np.tanh(c)
+        else:
+            z, r = _sig(xs[0] + rec[0]), _sig(xs[1] + rec[1])
+            h = z * h + (1 - z) * np.tanh(xs[2] + r * rec[2])
+    return h
+
+
+@pytest.mark.parametrize("kind", ["simple", "lstm", "gru"])
+def test_rnn_dropout_and_recurrent_dropout_as_keras_cells(kind):
+    cls = {"simple": layers.SimpleRNN, "lstm": layers.LSTM, "gru": layers.GRU}[kind]
+    x = np.random.default_rng(6).standard_normal((5, 6, 3)).astype(np.float32)
+    # dropout alone: one input mask for the whole sequence, then the usual kernel
+    lay = cls(4, dropout=0.4, seed=0)
+    infer = lay(x).numpy()
+    assert lay._dropout_masks is None
+    train = lay(x, training=True).numpy()
+    (mask,), rec = lay._dropout_masks
+    assert rec is None and mask.shape == (5, 3)
+    assert set(np.unique(mask.numpy())) <= {0.0, np.float32(1 / 0.6)}
+    np.testing.assert_allclose(train, lay(x * mask.numpy()[:, None, :]).numpy(), atol=1e-6)
+    assert not np.allclose(train, infer)
+    # recurrent_dropout: per-gate input and recurrent masks (Keras's implementation 1)
+    lay = cls(4, dropout=0.3, recurrent_dropout=0.5, seed=1)
+    lay(x)
+    train = lay(x, training=True).numpy()
+    in_masks, rec_masks = lay._dropout_masks
+    assert len(in_masks) == len(rec_masks) == lay.gates
+    np.testing.assert_allclose(train, _np_rnn_impl1(kind, lay, x, in_masks, rec_masks),
+                               rtol=1e-5, atol=1e-5)
+    # the same seed draws the same masks; gradients flow through the masked loop
+    twin = cls(4, dropout=0.3, recurrent_dropout=0.5, seed=1)
+    twin(x)
+    twin.set_weights(lay.get_weights())
+    twin._seed_generator = keras.random.SeedGenerator(1)
+    lay._seed_generator = keras.random.SeedGenerator(1)
+    np.testing.assert_allclose(twin(x, training=True).numpy(), lay(x, training=True).numpy())
+    with keras.GradientTape() as tape:
+        loss = ops.sum(lay(x, training=True))
+    grads = tape.gradient(loss, lay.trainable_weights)
+    assert all(g is not None and np.isfinite(g.numpy()).all() for g in grads)
+    with pytest.raises(ValueError, match="recurrent_dropout=1.5"):
+        cls(2, recurrent_dropout=1.5)
+
+
+@pytest.mark.parametrize("cls", [layers.SimpleRNN, layers.LSTM, layers.GRU])
+def test_rnn_stateful_carries_states_until_reset(cls):
+    x = np.random.default_rng(7).standard_normal((3, 4, 2)).astype(np.float32)
+    lay = cls(5, stateful=True)
+    first = lay(x).numpy()
+    assert len(lay.weights) == 3  # states are not weights
+    states = lay.states
+    assert [tuple(s.shape) for s in states] == [(3, 5)] * (2 if cls is layers.LSTM else 1)
+    second = lay(x).numpy()
+    plain = cls(5)
+    plain(x)
+    plain.set_weights(lay.get_weights())
+    init = states if cls is layers.LSTM else states[0]
+    np.testing.assert_allclose(second, plain(x, initial_state=init).numpy(), atol=1e-6)
+    lay.reset_states()
+    np.testing.assert_allclose(lay(x).numpy(), first, atol=1e-6)
+    with pytest.raises(ValueError, match="batch size"):
+        lay(x[:2])
+    with pytest.raises(ValueError, match="stateful=True.*static"):
+        cls(2, stateful=True)(keras.Input((4, 2)))
+    seq = keras.Sequential([keras.Input((4, 2), batch_size=3), cls(5, stateful=True),
+                            layers.Dense(1)])
+    seq.compile(optimizer="sgd", loss="mse")
+    seq.fit(x, np.zeros((3, 1)), batch_size=3, epochs=2, shuffle=False, verbose=0)
+    assert seq.layers[0].states is not None
+
+
+def test_rnn_unroll_is_the_same_computation_and_time_major_is_not_keras3():
+    x = np.random.default_rng(8).standard_normal((2, 3, 2)).astype(np.float32)
+    rolled, unrolled = layers.GRU(3), layers.GRU(3, unroll=True)
+    rolled(x)
+    unrolled(x)
+    unrolled.set_weights(rolled.get_weights())
+    np.testing.assert_allclose(unrolled(x).numpy(), rolled(x).numpy())
+    assert unrolled.get_config()["unroll"] is True
+    with pytest.raises(TypeError, match="time_major"):
+        layers.LSTM(2, time_major=True)
+
+
+def test_rnn_constraints_and_activity_regularizer_apply():
+    x = np.random.default_rng(9).standard_normal((4, 3, 2)).astype(np.float32)
+    lay = layers.LSTM(3, kernel_constraint="non_neg", recurrent_constraint="non_neg",
+                      bias_constraint="non_neg", activity_regularizer="l2")
+    model = keras.Sequential([keras.Input((3, 2)), lay])
+    model.compile(optimizer=keras.optimizers.SGD(1.0), loss="mse")
+    model.fit(x, np.full((4, 3), -5.0, np.float32), epochs=2, verbose=0)
+    for w in lay.get_weights():
+        assert (w >= 0).all()
+    out = lay(x).numpy()
+    np.testing.assert_allclose(float(lay.losses[0]), 0.01 * np.sum(out ** 2) / 4, rtol=1e-5)
+    cfg = lay.get_config()
+    assert cfg["kernel_constraint"]["class_name"] == "NonNeg"
+    assert layers.LSTM.from_config(cfg).bias_constraint is not None
