@@ -330,6 +330,19 @@ class _RNN(Layer):
 class SimpleRNN(_RNN):
     gates = 1
 
+    def __init__(self, units, activation="tanh", **kwargs):
+        # The shared signature has it, Keras's SimpleRNN has not (older fastnet configs
+        # saved the unused default).
+        if kwargs.pop("recurrent_activation", "sigmoid") != "sigmoid":
+            raise TypeError("SimpleRNN: unrecognized keyword argument `recurrent_activation` "
+                            "(a SimpleRNN cell has a single activation)")
+        super().__init__(units, activation=activation, **kwargs)
+
+    def get_config(self):
+        config = super().get_config()
+        config.pop("recurrent_activation")
+        return config
+
     def _kernel_activation(self):
         from fastnet import activations as A
 
@@ -470,6 +483,7 @@ class Bidirectional(Layer):
             raise ValueError(f"Invalid merge mode. Received: {merge_mode}. Merge mode should be "
                              "one of {'sum', 'mul', 'ave', 'concat', None}")
         self.forward_layer = layer
+        self._initial_weights = weights
         if backward_layer is None:
             backward_layer = copy.copy(layer)
             object.__setattr__(backward_layer, "_tracking_ready", False)
@@ -494,6 +508,9 @@ class Bidirectional(Layer):
         self.forward_layer._maybe_build(tuple(input_shape))
         self.backward_layer._maybe_build(tuple(input_shape))
         self.built = True
+        if self._initial_weights is not None:  # Keras's `weights=`: forward's, then backward's
+            self.set_weights(self._initial_weights)
+            self._initial_weights = None
 
     def call(self, inputs, mask=None, training=None):
         kwargs = {"mask": mask} if mask is not None else {}
@@ -553,6 +570,16 @@ class ConvLSTM2D(Layer):
                  go_backwards=False, stateful=False, dropout=0.0, recurrent_dropout=0.0,
                  seed=None, **kwargs):
         super().__init__(**kwargs)
+        from fastnet.layers.core import _data_format
+
+        unsupported = {"stateful": (stateful, False), "dropout": (dropout, 0.0),
+                       "recurrent_dropout": (recurrent_dropout, 0.0),
+                       "data_format": (_data_format(data_format, self), "channels_last")}
+        for arg, (value, default) in unsupported.items():
+            if value != default:
+                raise NotImplementedError(f"ConvLSTM2D {self.name!r}: `{arg}` is not "
+                                          f"implemented in fastnet. Received: {arg}={value!r}")
+        self.seed = seed
         self.filters = filters
         self.kernel_size = (kernel_size,) * 2 if isinstance(kernel_size, int) else tuple(kernel_size)
         self.strides = (strides,) * 2 if isinstance(strides, int) else tuple(strides)
