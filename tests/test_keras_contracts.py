@@ -549,3 +549,353 @@ def test_rnn_constraints_and_activity_regularizer_apply():
     cfg = lay.get_config()
     assert cfg["kernel_constraint"]["class_name"] == "NonNeg"
     assert layers.LSTM.from_config(cfg).bias_constraint is not None
+
+
+def test_dropout_seed_gives_a_reproducible_mask_sequence():
+    x = np.ones((4, 50), np.float32)
+    a, b, c = layers.Dropout(0.5, seed=3), layers.Dropout(0.5, seed=3), layers.Dropout(0.5, seed=4)
+    a1, a2 = a(x, training=True).numpy(), a(x, training=True).numpy()
+    b1, b2 = b(x, training=True).numpy(), b(x, training=True).numpy()
+    np.testing.assert_array_equal(a1, b1)
+    np.testing.assert_array_equal(a2, b2)
+    assert not np.array_equal(a1, a2)  # a sequence, not one fixed mask
+    assert not np.array_equal(a1, c(x, training=True).numpy())
+    assert set(np.unique(a1)) <= {0.0, 2.0}
+    np.testing.assert_array_equal(a(x).numpy(), x)
+    assert layers.Dropout.from_config(a.get_config()).seed == 3
+
+
+def test_dense_config_keeps_constraints_and_regularizers():
+    dense = layers.Dense(3, kernel_constraint=keras.constraints.MaxNorm(2.0, axis=0),
+                         bias_constraint="non_neg", activity_regularizer=keras.regularizers.L1(0.1))
+    config = dense.get_config()
+    assert config["kernel_constraint"]["class_name"] == "MaxNorm"
+    assert config["kernel_constraint"]["config"] == {"max_value": 2.0, "axis": 0}
+    assert config["bias_constraint"]["class_name"] == "NonNeg"
+    clone = layers.Dense.from_config(config)
+    assert isinstance(clone.kernel_constraint, keras.constraints.MaxNorm)
+    assert clone.kernel_constraint.max_value == 2.0
+    assert isinstance(clone.bias_constraint, keras.constraints.NonNeg)
+    assert isinstance(clone.activity_regularizer, keras.regularizers.L1)
+    model = keras.Sequential([keras.Input((2,)), dense])
+    restored = keras.Sequential.from_config(model.get_config())
+    assert isinstance(restored.layers[0].kernel_constraint, keras.constraints.MaxNorm)
+
+
+def test_dense_config_matches_keras():
+    k = _keras()
+    kwargs = dict(kernel_constraint="non_neg", bias_constraint="non_neg")
+    ours, theirs = layers.Dense(3, **kwargs).get_config(), k.layers.Dense(3, **kwargs).get_config()
+    for key in ("kernel_constraint", "bias_constraint"):
+        assert ours[key]["class_name"] == theirs[key]["class_name"]
+        assert ours[key]["config"] == theirs[key]["config"]
+
+
+@pytest.fixture
+def restore_epsilon():
+    before = keras.backend.epsilon()
+    yield
+    keras.backend.set_epsilon(before)
+
+
+def test_set_epsilon_reaches_losses_and_constraints(restore_epsilon):
+    onehot, probs = np.array([[1.0, 0.0]], np.float32), np.array([[0.0, 1.0]], np.float32)
+    before = float(keras.losses.categorical_crossentropy(onehot, probs)[0])
+    keras.config.set_epsilon(1e-3)
+    assert keras.backend.epsilon() == keras.config.epsilon() == 1e-3
+    want = -np.log(1e-3)
+    np.testing.assert_allclose(float(keras.losses.categorical_crossentropy(onehot, probs)[0]),
+                               want, rtol=1e-5)
+    assert abs(before - want) > 1.0
+    np.testing.assert_allclose(float(keras.losses.sparse_categorical_crossentropy(
+        np.array([0]), probs)[0]), want, rtol=1e-5)
+    np.testing.assert_allclose(float(keras.losses.binary_crossentropy(
+        np.array([[1.0]], np.float32), np.array([[0.0]], np.float32))[0]), want, rtol=1e-5)
+    np.testing.assert_allclose(float(keras.losses.mean_absolute_percentage_error(
+        np.array([[0.0]], np.float32), np.array([[1.0]], np.float32))[0]), 100 / 1e-3,
+        rtol=1e-5)
+    w = np.array([[3.0, 4.0]], np.float32).T  # norm 5 along axis 0
+    np.testing.assert_allclose(keras.constraints.MaxNorm(1.0)(w), w / (5.0 + 1e-3), rtol=1e-6)
+
+
+def test_set_epsilon_matches_keras(restore_epsilon):
+    k = _keras()
+    before = k.config.epsilon()
+    try:
+        onehot, probs = np.array([[1.0, 0.0]], np.float32), np.array([[0.0, 1.0]], np.float32)
+        for lib in (keras, k):
+            lib.config.set_epsilon(1e-4)
+        ours = float(keras.losses.categorical_crossentropy(onehot, probs)[0])
+        theirs = float(k.ops.convert_to_numpy(k.losses.categorical_crossentropy(onehot, probs))[0])
+        np.testing.assert_allclose(ours, theirs, rtol=1e-5)
+    finally:
+        k.config.set_epsilon(before)
+
+
+def test_separable_conv_depthwise_and_pointwise_regularizers_and_constraints():
+    conv = layers.SeparableConv2D(
+        4, 3, depthwise_regularizer=keras.regularizers.L2(0.1),
+        pointwise_regularizer=keras.regularizers.L1(0.2), bias_regularizer="l2",
+        depthwise_constraint="non_neg", pointwise_constraint="non_neg", bias_constraint="non_neg")
+    x = np.random.default_rng(10).standard_normal((2, 6, 6, 3)).astype(np.float32)
+    conv(x)
+    dw, pw = conv.depthwise_kernel.numpy(), conv.pointwise_kernel.numpy()
+    np.testing.assert_allclose(sorted(float(v) for v in conv.losses),
+                               sorted([0.1 * np.sum(dw ** 2), 0.2 * np.sum(np.abs(pw)), 0.0]),
+                               rtol=1e-5)
+    model = keras.Sequential([keras.Input((6, 6, 3)), conv, layers.Flatten()])
+    model.compile(optimizer=keras.optimizers.SGD(1.0), loss="mse")
+    model.fit(x, np.full((2, 64), -10.0, np.float32), epochs=2, verbose=0)
+    assert all((w >= 0).all() for w in conv.get_weights())
+    config = conv.get_config()
+    assert config["depthwise_regularizer"]["class_name"] == "L2"
+    assert config["pointwise_constraint"]["class_name"] == "NonNeg"
+    clone = layers.SeparableConv2D.from_config(config)
+    assert isinstance(clone.pointwise_regularizer, keras.regularizers.L1)
+
+
+def _np_conv2d_valid(x, w):
+    n, h, wd, _ = x.shape
+    kh, kw, _, co = w.shape
+    out = np.zeros((n, h - kh + 1, wd - kw + 1, co), np.float64)
+    for i in range(out.shape[1]):
+        for j in range(out.shape[2]):
+            out[:, i, j] = np.tensordot(x[:, i:i + kh, j:j + kw, :], w, axes=3)
+    return out
+
+
+def test_conv_groups_are_per_group_convolutions():
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((2, 5, 5, 6)).astype(np.float32)
+    conv = layers.Conv2D(4, 3, groups=2, use_bias=False)
+    y = conv(x).numpy()
+    w = conv.kernel.numpy()
+    assert w.shape == (3, 3, 3, 4)
+    want = np.concatenate([_np_conv2d_valid(x[..., :3], w[..., :2]),
+                           _np_conv2d_valid(x[..., 3:], w[..., 2:])], axis=-1)
+    np.testing.assert_allclose(y, want, rtol=1e-4, atol=1e-5)
+    assert conv.compute_output_shape((None, 5, 5, 6)) == (None, 3, 3, 4)
+    c1 = layers.Conv1D(6, 2, groups=3)
+    assert c1(x[:, 0]).shape == (2, 4, 6) and c1.kernel.shape == (2, 2, 6)
+    with pytest.raises(ValueError, match="filters must be evenly divisible.*groups=3, filters=4"):
+        layers.Conv2D(4, 3, groups=3)
+    with pytest.raises(ValueError, match="input channels must be evenly divisible"):
+        layers.Conv2D(4, 3, groups=4)(x)
+    with pytest.raises(NotImplementedError, match="groups"):
+        layers.Conv2DTranspose(4, 3, groups=2)
+    # gradients flow through each group
+    with keras.GradientTape() as tape:
+        loss = ops.sum(ops.square(conv(x)))
+    gk, = tape.gradient(loss, [conv.kernel])
+    assert gk.shape == w.shape and np.abs(gk.numpy()).min() > 0
+
+
+def test_conv_groups_match_keras():
+    k = _keras()
+    x = np.random.default_rng(12).standard_normal((2, 6, 6, 4)).astype(np.float32)
+    ours, theirs = layers.Conv2D(6, 3, groups=2), k.layers.Conv2D(6, 3, groups=2)
+    ours(x)
+    theirs(x)
+    theirs.set_weights(ours.get_weights())
+    np.testing.assert_allclose(ours(x).numpy(), k.ops.convert_to_numpy(theirs(x)),
+                               rtol=1e-4, atol=1e-5)
+
+
+_CHANNELS_FIRST = [
+    (lambda df: layers.Conv2D(3, 3, padding="same", strides=2, data_format=df), (2, 4, 7, 6)),
+    (lambda df: layers.Conv1D(3, 2, data_format=df), (2, 4, 7)),
+    (lambda df: layers.Conv3D(2, 2, data_format=df), (1, 3, 4, 4, 4)),
+    (lambda df: layers.Conv2DTranspose(3, 3, strides=2, data_format=df), (2, 4, 5, 5)),
+    (lambda df: layers.DepthwiseConv2D(3, depth_multiplier=2, data_format=df), (2, 4, 6, 6)),
+    (lambda df: layers.SeparableConv2D(3, 3, data_format=df), (2, 4, 6, 6)),
+    (lambda df: layers.MaxPooling2D(2, data_format=df), (2, 3, 6, 6)),
+    (lambda df: layers.AveragePooling1D(2, data_format=df), (2, 3, 6)),
+    (lambda df: layers.MaxPooling3D(2, data_format=df), (1, 2, 4, 4, 4)),
+    (lambda df: layers.GlobalAveragePooling2D(data_format=df, keepdims=True), (2, 3, 4, 5)),
+    (lambda df: layers.GlobalMaxPooling1D(data_format=df), (2, 3, 4)),
+    (lambda df: layers.Flatten(data_format=df), (2, 3, 2, 2)),
+    (lambda df: layers.UpSampling2D(2, data_format=df), (2, 3, 2, 2)),
+    (lambda df: layers.ZeroPadding2D(1, data_format=df), (2, 3, 2, 2)),
+    (lambda df: layers.Cropping2D(1, data_format=df), (2, 3, 4, 4)),
+]
+
+
+@pytest.mark.parametrize("idx", range(len(_CHANNELS_FIRST)))
+def test_channels_first_is_the_transposed_channels_last_layer(idx):
+    make, shape = _CHANNELS_FIRST[idx]
+    x = np.random.default_rng(idx).standard_normal(shape).astype(np.float32)
+    nd = x.ndim
+    to_last = (0,) + tuple(range(2, nd)) + (1,)
+    first, last = make("channels_first"), make("channels_last")
+    y_last = last(np.transpose(x, to_last)).numpy()
+    first(x)
+    first.set_weights(last.get_weights())
+    y_first = first(x).numpy()
+    if isinstance(first, layers.Flatten):  # Keras flattens channels-first in channels-last order
+        np.testing.assert_allclose(y_first, y_last, rtol=1e-5, atol=1e-6)
+        return
+    if y_last.ndim == nd:
+        y_last = np.transpose(y_last, (0, nd - 1) + tuple(range(1, nd - 1)))
+    np.testing.assert_allclose(y_first, y_last, rtol=1e-5, atol=1e-5)
+    symbolic = first(keras.Input(shape[1:]))
+    assert tuple(symbolic.shape[1:]) == y_first.shape[1:]
+
+
+def test_channels_first_matches_keras():
+    k = _keras()
+    x = np.random.default_rng(13).standard_normal((2, 3, 6, 6)).astype(np.float32)
+    for make in (lambda L: L.Conv2D(4, 3, strides=2, padding="same", data_format="channels_first"),
+                 lambda L: L.MaxPooling2D(2, data_format="channels_first"),
+                 lambda L: L.Flatten(data_format="channels_first")):
+        ours, theirs = make(layers), make(k.layers)
+        ours(x)
+        theirs(x)
+        theirs.set_weights(ours.get_weights())
+        np.testing.assert_allclose(ours(x).numpy(), k.ops.convert_to_numpy(theirs(x)),
+                                   rtol=1e-4, atol=1e-5)
+
+
+# Each accepted argument either changes what the layer does (its outputs in training and
+# inference, its losses, its weights, or its weights after one SGD step) or raises naming
+# itself. (layer, baseline kwargs, the argument's kwargs, input shape)
+class _Halve(keras.constraints.Constraint):
+    """A constraint every update shows: the weight halves."""
+
+    def __call__(self, w):
+        return w * 0.5
+
+
+_HALF = _Halve()
+_SWEEP = [
+    ("Dense", {"units": 3}, {"kernel_regularizer": "l2"}, (4, 5)),
+    ("Dense", {"units": 3}, {"bias_regularizer": "l1"}, (4, 5)),
+    ("Dense", {"units": 3}, {"activity_regularizer": "l2"}, (4, 5)),
+    ("Dense", {"units": 3}, {"kernel_constraint": _HALF}, (4, 5)),
+    ("Dense", {"units": 3}, {"bias_constraint": _HALF}, (4, 5)),
+    ("Dense", {"units": 3}, {"lora_rank": 2}, (4, 5)),
+    ("Embedding", {"input_dim": 5, "output_dim": 3}, {"embeddings_constraint": _HALF}, "ids"),
+    ("Embedding", {"input_dim": 5, "output_dim": 3}, {"embeddings_regularizer": "l2"}, "ids"),
+    ("Embedding", {"input_dim": 5, "output_dim": 3}, {"lora_rank": 2}, "ids"),
+    ("Dropout", {"rate": 0.5, "seed": 1}, {"seed": 2}, (4, 20)),
+    ("Dropout", {"rate": 0.5, "seed": 1}, {"noise_shape": (4, 1)}, (4, 20)),
+    ("Conv2D", {"filters": 4, "kernel_size": 3}, {"groups": 2}, (2, 6, 6, 4)),
+    ("Conv2D", {"filters": 4, "kernel_size": 3}, {"data_format": "channels_first"}, (2, 6, 6, 6)),
+    ("Conv2D", {"filters": 4, "kernel_size": 3}, {"dilation_rate": 2}, (2, 6, 6, 4)),
+    ("Conv2D", {"filters": 4, "kernel_size": 3}, {"kernel_constraint": _HALF}, (2, 6, 6, 4)),
+    ("Conv2D", {"filters": 4, "kernel_size": 3}, {"bias_constraint": _HALF}, (2, 6, 6, 4)),
+    ("Conv2D", {"filters": 4, "kernel_size": 3}, {"activity_regularizer": "l1"}, (2, 6, 6, 4)),
+    ("Conv2D", {"filters": 4, "kernel_size": 3}, {"output_padding": 1}, (2, 6, 6, 4)),
+    ("Conv1D", {"filters": 4, "kernel_size": 3}, {"groups": 2}, (2, 6, 4)),
+    ("Conv1D", {"filters": 4, "kernel_size": 3}, {"padding": "causal"}, (2, 6, 4)),
+    ("Conv2DTranspose", {"filters": 4, "kernel_size": 3}, {"groups": 2}, (2, 6, 6, 4)),
+    ("Conv2DTranspose", {"filters": 4, "kernel_size": 3, "strides": 2},
+     {"output_padding": 1}, (2, 3, 3, 4)),
+    ("DepthwiseConv2D", {"kernel_size": 3}, {"depthwise_constraint": _HALF}, (2, 6, 6, 3)),
+    ("DepthwiseConv2D", {"kernel_size": 3}, {"bias_constraint": _HALF}, (2, 6, 6, 3)),
+    ("DepthwiseConv2D", {"kernel_size": 3}, {"data_format": "channels_first"}, (2, 3, 6, 6)),
+    ("SeparableConv2D", {"filters": 4, "kernel_size": 3}, {"depthwise_regularizer": "l2"},
+     (2, 6, 6, 3)),
+    ("SeparableConv2D", {"filters": 4, "kernel_size": 3}, {"pointwise_regularizer": "l2"},
+     (2, 6, 6, 3)),
+    ("SeparableConv2D", {"filters": 4, "kernel_size": 3}, {"depthwise_constraint": _HALF},
+     (2, 6, 6, 3)),
+    ("SeparableConv2D", {"filters": 4, "kernel_size": 3}, {"pointwise_constraint": _HALF},
+     (2, 6, 6, 3)),
+    ("SeparableConv2D", {"filters": 4, "kernel_size": 3}, {"bias_regularizer": "l1"},
+     (2, 6, 6, 3)),
+    ("SeparableConv2D", {"filters": 4, "kernel_size": 3}, {"bias_constraint": _HALF},
+     (2, 6, 6, 3)),
+    ("SeparableConv2D", {"filters": 4, "kernel_size": 3}, {"data_format": "channels_first"},
+     (2, 3, 6, 6)),
+    ("MaxPooling2D", {}, {"data_format": "channels_first"}, (2, 4, 6, 6)),
+    ("AveragePooling1D", {}, {"data_format": "channels_first"}, (2, 4, 6)),
+    ("GlobalAveragePooling2D", {}, {"data_format": "channels_first"}, (2, 4, 6, 6)),
+    ("GlobalMaxPooling1D", {}, {"data_format": "channels_first"}, (2, 4, 6)),
+    ("Flatten", {}, {"data_format": "channels_first"}, (2, 3, 2, 2)),
+    ("UpSampling2D", {}, {"data_format": "channels_first"}, (2, 3, 2, 2)),
+    ("ZeroPadding2D", {}, {"data_format": "channels_first"}, (2, 3, 2, 2)),
+    ("Cropping2D", {"cropping": 1}, {"data_format": "channels_first"}, (2, 3, 4, 4)),
+    ("LayerNormalization", {}, {"gamma_regularizer": "l2"}, (4, 5)),
+    ("LayerNormalization", {}, {"beta_regularizer": "l1"}, (4, 5)),
+    ("LayerNormalization", {}, {"gamma_constraint": _HALF}, (4, 5)),
+    ("LayerNormalization", {}, {"beta_constraint": _HALF}, (4, 5)),
+    ("BatchNormalization", {}, {"synchronized": True}, (4, 5)),
+    ("Bidirectional", {"layer": "gru"}, {"merge_mode": "sum"}, (2, 3, 2)),
+    ("ConvLSTM2D", {"filters": 2, "kernel_size": 2}, {"dropout": 0.5}, (1, 2, 4, 4, 1)),
+    ("ConvLSTM2D", {"filters": 2, "kernel_size": 2}, {"recurrent_dropout": 0.5},
+     (1, 2, 4, 4, 1)),
+    ("ConvLSTM2D", {"filters": 2, "kernel_size": 2}, {"stateful": True}, (1, 2, 4, 4, 1)),
+    ("ConvLSTM2D", {"filters": 2, "kernel_size": 2}, {"data_format": "channels_first"},
+     (1, 2, 1, 4, 4)),
+] + [(rnn, {"units": 3}, arg, (2, 4, 2))
+     for rnn in ("SimpleRNN", "LSTM", "GRU")
+     for arg in ({"dropout": 0.5}, {"recurrent_dropout": 0.5}, {"stateful": True},
+                 {"kernel_constraint": _HALF}, {"recurrent_constraint": _HALF},
+                 {"bias_constraint": _HALF}, {"activity_regularizer": "l2"},
+                 {"use_cudnn": True}, {"time_major": True})]
+
+
+def _make(name, kwargs):
+    kwargs = dict(kwargs)
+    if kwargs.get("layer") == "gru":
+        kwargs["layer"] = layers.GRU(2, return_sequences=True)
+    return getattr(layers, name)(**kwargs)
+
+
+def _behaviour(layer, x):
+    """Everything observable of one layer on x: outputs (inference, training, a second
+    call), losses, weight shapes and the weights after one SGD step."""
+    out = [layer(x).numpy(), layer(x, training=True).numpy(), layer(x).numpy()]
+    losses = [float(v) for v in layer.losses]
+    shapes = [w.shape for w in layer.weights]
+    if layer.trainable_weights:
+        opt = keras.optimizers.SGD(0.01)  # a small step: constraints must clip the init
+        with keras.GradientTape() as tape:
+            y = layer(x, training=True)
+            loss = ops.sum(ops.square(y + 3.0)) + sum((ops.sum(v) for v in layer.losses), 0.0)
+        opt.apply(tape.gradient(loss, layer.trainable_weights), layer.trainable_weights)
+    return out, losses, shapes, [w.numpy().copy() for w in layer.weights]
+
+
+@pytest.mark.parametrize("entry", _SWEEP, ids=lambda e: f"{e[0]}-{next(iter(e[2]))}"
+                         if isinstance(e, tuple) else str(e))
+def test_every_accepted_argument_changes_behaviour_or_raises(entry):
+    name, base, arg, shape = entry
+    (arg_name, _), = arg.items()
+    rng = np.random.default_rng(14)
+    x = rng.integers(0, 5, (3, 4)) if shape == "ids" else rng.standard_normal(shape).astype(
+        np.float32) - 0.5
+    try:
+        lay = _make(name, {**base, **arg})
+    except (NotImplementedError, TypeError, ValueError) as e:
+        assert arg_name in str(e)
+        return
+    ref = _make(name, base)
+    if "data_format" in arg:  # the same layer on the transposed input
+        nd = x.ndim
+        y_ref = ref(np.transpose(x, (0,) + tuple(range(2, nd)) + (1,))).numpy()
+        lay(x)
+        lay.set_weights(ref.get_weights())
+        if y_ref.ndim == nd and name != "Flatten":
+            y_ref = np.transpose(y_ref, (0, nd - 1) + tuple(range(1, nd - 1)))
+        np.testing.assert_allclose(lay(x).numpy(), y_ref, rtol=1e-5, atol=1e-5)
+        return
+    ref(x)
+    lay(x)
+    if [w.shape for w in lay.weights] == [w.shape for w in ref.weights]:
+        lay.set_weights(ref.get_weights())
+    for layer in (ref, lay):
+        if hasattr(layer, "_seed_generator") and name != "Dropout":
+            layer._seed_generator = keras.random.SeedGenerator(5)
+        if getattr(layer, "stateful", False):
+            layer.reset_states()
+    a, b = _behaviour(ref, x), _behaviour(lay, x)
+
+    def same(p, q):
+        if isinstance(p, list):
+            return len(p) == len(q) and all(same(u, v) for u, v in zip(p, q))
+        if isinstance(p, tuple):
+            return p == q
+        return np.shape(p) == np.shape(q) and np.allclose(p, q)
+
+    assert not all(same(p, q) for p, q in zip(a, b)), f"{name}({arg_name}=...) changed nothing"
