@@ -899,3 +899,113 @@ def test_every_accepted_argument_changes_behaviour_or_raises(entry):
         return np.shape(p) == np.shape(q) and np.allclose(p, q)
 
     assert not all(same(p, q) for p, q in zip(a, b)), f"{name}({arg_name}=...) changed nothing"
+
+
+# ---- 6. summary batch size, Lambda on lists, the transposed convolutions ---------------
+
+def _summary(model):
+    lines = []
+    model.summary(print_fn=lines.append)
+    return "\n".join(lines)
+
+
+def test_summary_shows_the_batch_size_of_the_data_the_model_was_built_on():
+    seq = keras.Sequential([layers.Dense(3), layers.Dense(2)])
+    seq(np.ones((7, 4), np.float32))
+    text = _summary(seq)
+    assert "(7, 3)" in text and "(7, 2)" in text
+    assert seq(np.ones((3, 4), np.float32)).shape == (3, 2)  # other batch sizes still run
+
+    class Sub(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b = layers.Dense(3), layers.Dense(2)
+
+        def call(self, x):
+            return self.b(self.a(x))
+
+    sub = Sub()
+    sub(np.ones((5, 4), np.float32))
+    text = _summary(sub)
+    assert "(5, 3)" in text and "(5, 2)" in text and "?" not in text
+
+
+def test_summary_batch_size_matches_keras():
+    k = _keras()
+    shapes = []
+    for lib in (keras, k):
+        m = lib.Sequential([lib.layers.Dense(3), lib.layers.Dense(2)])
+        m(np.ones((7, 4), np.float32))
+        shapes.append([tuple(m.layers[i].output.shape) for i in range(2)])
+    assert shapes[0] == shapes[1] == [(7, 3), (7, 2)]
+
+
+def test_lambda_output_shape_on_a_list_of_inputs():
+    a, b = keras.Input((3,)), keras.Input((3,))
+    summed = layers.Lambda(lambda xs: xs[0] + xs[1], output_shape=(3,))([a, b])
+    assert summed.shape == (None, 3)
+    model = keras.Model([a, b], summed)
+    np.testing.assert_allclose(model([np.ones((2, 3)), np.full((2, 3), 2.0)]).numpy(), 3.0)
+    c = keras.Input((4,))
+    pair = layers.Lambda(lambda xs: [xs[0] * 2.0, xs[1]], output_shape=[(3,), (4,)])([a, c])
+    assert [t.shape for t in pair] == [(None, 3), (None, 4)]
+    batch7 = keras.Input((3,), batch_size=7)
+    assert layers.Lambda(lambda xs: xs[0], output_shape=(3,))([batch7, a]).shape == (7, 3)
+    masked = layers.Lambda(lambda x: x, mask=lambda x, m: ops.not_equal(x, 0.0))
+    m = masked.compute_mask(ops.convert_to_tensor(np.array([[0.0, 1.0]], np.float32)))
+    np.testing.assert_array_equal(m.numpy(), [[False, True]])
+
+
+def test_lambda_list_output_shape_matches_keras():
+    k = _keras()
+    shapes = []
+    for lib in (keras, k):
+        a, b = lib.Input((3,)), lib.Input((4,))
+        out = lib.layers.Lambda(lambda xs: [xs[0], xs[1]], output_shape=[(3,), (4,)])([a, b])
+        shapes.append([tuple(t.shape) for t in out])
+    assert shapes[0] == shapes[1]
+
+
+def _np_conv1d_transpose(x, w, stride):
+    """'valid' transposed 1-D convolution; w (k, out, in) as Keras."""
+    n, length, _ = x.shape
+    k, cout, _ = w.shape
+    out = np.zeros((n, (length - 1) * stride + k, cout))
+    for i in range(length):
+        out[:, i * stride:i * stride + k, :] += np.einsum("nc,koc->nko", x[:, i], w)
+    return out
+
+
+@pytest.mark.parametrize("stride", [1, 2, 3])
+def test_conv1d_transpose_symbolic_and_eager(stride):
+    x = np.random.default_rng(15).standard_normal((2, 5, 4)).astype(np.float32)
+    layer = layers.Conv1DTranspose(3, 3, strides=stride, use_bias=False)
+    symbolic = layer(keras.Input((5, 4)))
+    y = layer(x).numpy()
+    assert symbolic.shape == (None,) + y.shape[1:]
+    np.testing.assert_allclose(y, _np_conv1d_transpose(x, layer.kernel.numpy(), stride),
+                               rtol=1e-4, atol=1e-5)
+    model = keras.Sequential([keras.Input((5, 4)), layers.Conv1DTranspose(2, 2, strides=2,
+                                                                          padding="same")])
+    assert model.layers[-1].output.shape == (None, 10, 2)
+    assert model.predict(x, verbose=0).shape == (2, 10, 2)
+
+
+def test_transposed_convolutions_match_keras():
+    k = _keras()
+    rng = np.random.default_rng(16)
+    cases = [("Conv1DTranspose", (2, 5, 3), dict(strides=2, padding="same")),
+             ("Conv1DTranspose", (2, 5, 3), dict(strides=3, output_padding=1)),
+             ("Conv2DTranspose", (2, 4, 4, 3), dict(strides=2)),
+             ("Conv3DTranspose", (1, 3, 3, 3, 2), dict(strides=2, padding="same"))]
+    for name, shape, kwargs in cases:
+        x = rng.standard_normal(shape).astype(np.float32)
+        ours, theirs = getattr(layers, name)(4, 3, **kwargs), getattr(k.layers, name)(4, 3,
+                                                                                        **kwargs)
+        ours(x)
+        theirs(x)
+        theirs.set_weights(ours.get_weights())
+        np.testing.assert_allclose(ours(x).numpy(), k.ops.convert_to_numpy(theirs(x)),
+                                   rtol=1e-4, atol=1e-4)
+        sym = ours(keras.Input(shape[1:]))
+        assert tuple(sym.shape) == tuple(theirs.compute_output_shape((None,) + shape[1:]))

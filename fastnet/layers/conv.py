@@ -238,6 +238,10 @@ class Conv1DTranspose(Conv2DTranspose):
     rank = 1
 
 
+class Conv3DTranspose(Conv2DTranspose):
+    rank = 3
+
+
 class DepthwiseConv2D(BaseConv):
     rank = 2
 
@@ -347,3 +351,4 @@ class SeparableConv2D(BaseConv):
 
 
 Convolution1D, Convolution2D, Convolution3D = Conv1D, Conv2D, Conv3D
+Convolution2DTranspose, Convolution3DTranspose = Conv2DTranspose, Conv3DTranspose

@@ -160,8 +160,8 @@ class Functional(Model):
             t = ops.squeeze(t, axis=-1)
         elif rank == want - 1 and kt.shape[-1] == 1:
             t = ops.expand_dims(t, axis=-1)
-        if len(t.shape) != len(kt.shape) or any(
-                w is not None and w != g for w, g in zip(kt.shape, t.shape)):
+        if len(t.shape) != len(kt.shape) or any(  # the batch axis is not checked (Keras)
+                w is not None and w != g for w, g in zip(kt.shape[1:], t.shape[1:])):
             name = kt._keras_history[0].name
             raise ValueError(f"Invalid input shape for input {name!r} of model {self.name!r}: "
                              f"expected shape={kt.shape}, but input has incompatible shape "

@@ -97,7 +97,9 @@ class Sequential(Model):
 
     def _maybe_build(self, shapes):
         if self._graph is None and isinstance(shapes, tuple):
-            self._maybe_trace((None,) + tuple(shapes[1:]))
+            # as Keras: built on concrete data, the graph keeps that batch size (summary
+            # shows it; other batch sizes still run, the batch axis is not checked)
+            self._maybe_trace(tuple(shapes))
         self.built = True
 
     def call(self, inputs, training=None, mask=None):

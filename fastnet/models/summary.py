@@ -37,7 +37,15 @@ def _layer_output_shape(layer):
         outs = nodes[0].outputs
         shapes = [tuple(t.shape) for t in outs]
         return shapes[0] if len(shapes) == 1 else shapes
-    return getattr(layer, "_last_output_shape", None)
+    build = getattr(layer, "_build_shapes", None)
+    if build is not None:  # built by a call outside any graph (subclassed models), as Keras
+        try:
+            shape = build[0] if isinstance(build, list) and len(build) == 1 else build
+            out = layer.compute_output_shape(shape)
+        except (NotImplementedError, TypeError, ValueError, IndexError, AttributeError):
+            return None
+        return [tuple(s) for s in out] if isinstance(out, list) else tuple(out)
+    return None
 
 
 def _is_sequential_like(model):
