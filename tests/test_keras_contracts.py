@@ -1009,3 +1009,14 @@ def test_transposed_convolutions_match_keras():
                                    rtol=1e-4, atol=1e-4)
         sym = ours(keras.Input(shape[1:]))
         assert tuple(sym.shape) == tuple(theirs.compute_output_shape((None,) + shape[1:]))
+
+
+def test_sequential_input_standardised_like_functional():
+    model = keras.Sequential([keras.Input((28, 28, 1)), layers.Conv2D(2, 3), layers.Flatten(),
+                              layers.Dense(3)])
+    data = np.random.default_rng(17).random((4, 28, 28)).astype(np.float32)
+    np.testing.assert_allclose(model(data).numpy(), model(data[..., None]).numpy())
+    model.compile(optimizer="sgd", loss="mse")
+    model.fit(data, np.zeros((4, 3)), batch_size=2, verbose=0)
+    ids = keras.Sequential([keras.Input((4,), dtype="int32"), layers.Embedding(10, 2)])
+    assert ids(np.array([[1.0, 2.0, 3.0, 4.0]])).shape == (1, 4, 2)

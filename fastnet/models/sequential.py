@@ -104,6 +104,10 @@ class Sequential(Model):
 
     def call(self, inputs, training=None, mask=None):
         x = inputs
+        if self._graph is not None and not isinstance(inputs, (list, tuple, dict)):
+            # Keras runs a built Sequential through its functional graph: the same input
+            # standardisation (rank of the Input, its dtype)
+            x = self._graph._standardize_input(inputs, self._graph._inputs[0])
         for layer in self._layers:
             kwargs = {}
             if training is not None:
