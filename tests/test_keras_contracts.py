@@ -1020,3 +1020,14 @@ def test_sequential_input_standardised_like_functional():
     model.fit(data, np.zeros((4, 3)), batch_size=2, verbose=0)
     ids = keras.Sequential([keras.Input((4,), dtype="int32"), layers.Embedding(10, 2)])
     assert ids(np.array([[1.0, 2.0, 3.0, 4.0]])).shape == (1, 4, 2)
+
+
+@pytest.mark.parametrize("labels", ["sparse", "onehot"])
+def test_loss_crossentropy_resolves_from_shapes(labels):
+    x, y = _data(12, k=3)
+    target = y if labels == "sparse" else np.eye(3, dtype=np.float32)[y]
+    model = keras.Sequential([keras.Input((3,)), layers.Dense(3, activation="softmax")])
+    model.compile(optimizer="sgd", loss="crossentropy")
+    loss = model.evaluate(x, target, verbose=0)
+    p = model.predict(x, verbose=0)
+    np.testing.assert_allclose(loss, -np.mean(np.log(p[np.arange(12), y])), rtol=1e-5)

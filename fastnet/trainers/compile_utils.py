@@ -53,7 +53,8 @@ class CompileLoss:
     def __init__(self, loss, loss_weights, output_names):
         self.output_names = list(output_names)
         fns = _per_output(loss, self.output_names, "loss")
-        self.losses = [losses_mod.get(f) for f in fns]
+        # 'crossentropy' / 'ce' are resolved from the first batch's shapes, as Keras
+        self.losses = [f if _is_auto_crossentropy(f) else losses_mod.get(f) for f in fns]
         if loss_weights is None:
             self.weights = [1.0] * len(self.losses)
         elif isinstance(loss_weights, dict):
@@ -74,6 +75,9 @@ class CompileLoss:
                              "were given")
         sws = (flatten_outputs(sample_weight, self.output_names)
                if isinstance(sample_weight, (list, tuple, dict)) else [sample_weight] * len(preds))
+        for i, (fn, yt, yp) in enumerate(zip(self.losses, trues, preds)):
+            if _is_auto_crossentropy(fn) and yt is not None:
+                self.losses[i] = _resolve_crossentropy(yt, yp)
         total = None
         parts = {}
         for name, fn, w, yt, yp, sw in zip(self.output_names, self.losses, self.weights, trues,
@@ -93,12 +97,31 @@ class CompileLoss:
         return total, parts
 
 
+def _is_auto_crossentropy(identifier):
+    return isinstance(identifier, str) and identifier.lower() in ("crossentropy", "ce")
+
+
+def _binary_or_sparse(y_true, y_pred):
+    """Keras's is_binary_or_sparse_categorical: from the shapes of one batch."""
+    yt, yp = np.shape(y_true), np.shape(y_pred)
+    t_last, p_last = (yt[-1] if yt else 1), (yp[-1] if yp else 1)
+    return p_last == 1, len(yt) < len(yp) or (t_last == 1 and p_last > 1)
+
+
+def _resolve_crossentropy(y_true, y_pred):
+    binary, sparse = _binary_or_sparse(y_true, y_pred)
+    if binary:
+        return losses_mod.get("binary_crossentropy")
+    return losses_mod.get("sparse_categorical_crossentropy" if sparse else
+                          "categorical_crossentropy")
+
+
 def _resolve_metric(identifier, y_true, y_pred):
     if isinstance(identifier, str) and identifier.lower() in ("accuracy", "acc"):
-        yt, yp = np.asarray(y_true), np.asarray(y_pred)
-        if yp.ndim and yp.shape[-1] == 1:
+        binary, sparse = _binary_or_sparse(y_true, y_pred)
+        if binary:
             fn = metrics_mod.binary_accuracy
-        elif yt.ndim < yp.ndim or (yt.ndim == yp.ndim and yt.shape[-1] == 1):
+        elif sparse:
             fn = metrics_mod.sparse_categorical_accuracy
         else:
             fn = metrics_mod.categorical_accuracy
