@@ -289,8 +289,10 @@ class Layer:
         return out
 
     def _clear_losses(self):
-        for lay in self._flatten_layers():
-            lay._losses = []
+        if self._losses:
+            self._losses = []
+        for lay in self._layers:
+            lay._clear_losses()
 
     # ---- building ---------------------------------------------------------------------
     def build(self, input_shape=None):

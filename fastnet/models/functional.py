@@ -15,9 +15,21 @@ import numpy as np
 
 from fastnet import ops
 from fastnet.backend.symbolic import KerasTensor
+from fastnet.backend.tensor import Tensor
 from fastnet.layers.core import InputLayer
 from fastnet.layers.layer import _flatten, _map
 from fastnet.models.model import Model
+
+_NP_DTYPES = {}
+
+
+def _np_dtype(name):
+    if name not in _NP_DTYPES:
+        try:
+            _NP_DTYPES[name] = np.dtype(name)
+        except TypeError:  # e.g. bfloat16: no fast path
+            _NP_DTYPES[name] = None
+    return _NP_DTYPES[name]
 
 
 class Functional(Model):
@@ -152,10 +164,19 @@ class Functional(Model):
         return [self._standardize_input(value, kt) for value, kt in zip(flat, self._inputs)]
 
     def _standardize_input(self, value, kt):
-        t = ops.convert_to_tensor(value)
+        t = value if isinstance(value, Tensor) else ops.convert_to_tensor(value)
+        shape, want_shape = t.shape, kt.shape
+        # the common case, fast (Tensor.dtype builds numpy's dtype name: ~2 us)
+        if len(shape) == len(want_shape) and t._value.dtype == _np_dtype(kt.dtype):
+            for i in range(1, len(shape)):
+                w = want_shape[i]
+                if w is not None and w != shape[i]:
+                    break
+            else:
+                return t
         if t.dtype != kt.dtype:
             t = ops.cast(t, kt.dtype)
-        rank, want = len(t.shape), len(kt.shape)
+        rank, want = t.ndim, len(kt.shape)
         if rank == want + 1 and t.shape[-1] == 1:
             t = ops.squeeze(t, axis=-1)
         elif rank == want - 1 and kt.shape[-1] == 1:
