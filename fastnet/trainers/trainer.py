@@ -127,8 +127,7 @@ class Trainer:
         """Calls a possibly overridden compute_loss (without `training` before Keras 3.3)."""
         self._last_loss_parts = {}
         fn = self.compute_loss
-        import inspect
-        if "training" in inspect.signature(fn).parameters:
+        if _takes_training(type(self).compute_loss):
             loss = fn(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=training)
         else:
             loss = fn(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight)
@@ -317,6 +316,20 @@ class Trainer:
 
     def get_compile_config(self):
         return dict(getattr(self, "_compile_config", {}) or {})
+
+
+_TAKES_TRAINING = {}
+
+
+def _takes_training(fn):
+    """Whether a compute_loss override has the `training` argument (Keras >= 3.3)."""
+    if fn not in _TAKES_TRAINING:
+        import inspect
+
+        params = inspect.signature(fn).parameters
+        _TAKES_TRAINING[fn] = "training" in params or any(
+            p.kind is p.VAR_KEYWORD for p in params.values())
+    return _TAKES_TRAINING[fn]
 
 
 def _flat_logs(logs):
