@@ -1031,3 +1031,47 @@ def test_loss_crossentropy_resolves_from_shapes(labels):
     loss = model.evaluate(x, target, verbose=0)
     p = model.predict(x, verbose=0)
     np.testing.assert_allclose(loss, -np.mean(np.log(p[np.arange(12), y])), rtol=1e-5)
+
+
+def test_bidirectional_return_state_and_initial_state():
+    x = np.random.default_rng(18).standard_normal((2, 4, 3)).astype(np.float32)
+    bi = layers.Bidirectional(layers.LSTM(2, return_state=True, return_sequences=True))
+    out, fh, fc, bh, bc = (t.numpy() for t in bi(x))
+    assert out.shape == (2, 4, 4) and fh.shape == fc.shape == bh.shape == bc.shape == (2, 2)
+    np.testing.assert_allclose(out[:, -1, :2], fh, atol=1e-6)  # forward's last step
+    np.testing.assert_allclose(out[:, 0, 2:], bh, atol=1e-6)  # backward's last step is t=0
+    sym = bi(keras.Input((4, 3)))
+    assert [tuple(t.shape) for t in sym] == [(None, 4, 4)] + [(None, 2)] * 4
+    zeros = [np.zeros((2, 2), np.float32)] * 4
+    np.testing.assert_allclose(bi(x, initial_state=zeros)[0].numpy(), out, atol=1e-6)
+    ones = [np.ones((2, 2), np.float32)] * 4
+    assert not np.allclose(bi(x, initial_state=ones)[0].numpy(), out)
+
+
+def test_bidirectional_return_state_matches_keras():
+    k = _keras()
+    x = np.random.default_rng(19).standard_normal((2, 4, 3)).astype(np.float32)
+    ours = layers.Bidirectional(layers.GRU(2, return_state=True), merge_mode="sum")
+    theirs = k.layers.Bidirectional(k.layers.GRU(2, return_state=True), merge_mode="sum")
+    ours(x)
+    theirs(x)
+    theirs.set_weights(ours.get_weights())
+    for a, b in zip(ours(x), theirs(x)):
+        np.testing.assert_allclose(a.numpy(), k.ops.convert_to_numpy(b), rtol=1e-5, atol=1e-6)
+
+
+def test_metrics_are_logged_under_the_names_given():
+    model = keras.Sequential([keras.Input((3,)), layers.Dense(2)])
+    model.compile(optimizer="sgd", loss="mse", metrics=["mae", "mse"])
+    logs = model.evaluate(np.ones((4, 3)), np.ones((4, 2)), verbose=0, return_dict=True)
+    assert sorted(logs) == ["loss", "mae", "mse"]
+    hist = model.fit(np.ones((8, 3)), np.ones((8, 2)), validation_split=0.25, verbose=0)
+    assert sorted(hist.history) == ["loss", "mae", "mse", "val_loss", "val_mae", "val_mse"]
+
+
+def test_prelu_config_round_trip():
+    prelu = layers.PReLU(alpha_initializer="ones", alpha_regularizer="l2", shared_axes=[1])
+    clone = layers.PReLU.from_config(prelu.get_config())
+    x = np.random.default_rng(20).standard_normal((2, 3, 4)).astype(np.float32)
+    np.testing.assert_allclose(clone(x).numpy(), prelu(x).numpy())
+    assert clone.alpha.shape == (1, 4) and len(clone.losses) == 1

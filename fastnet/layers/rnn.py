@@ -499,6 +499,8 @@ class Bidirectional(Layer):
             "forward_") else layer.name
         self.merge_mode = merge_mode
         self.return_sequences = layer.return_sequences
+        self.return_state = getattr(layer, "return_state", False)
+        self.supports_masking = True
         # As Keras: with sequences returned, masked steps output zeros in both directions.
         for lyr in (self.forward_layer, self.backward_layer):
             if hasattr(lyr, "zero_output_for_mask"):
@@ -512,29 +514,58 @@ class Bidirectional(Layer):
             self.set_weights(self._initial_weights)
             self._initial_weights = None
 
-    def call(self, inputs, mask=None, training=None):
+    def call(self, inputs, mask=None, training=None, initial_state=None):
         kwargs = {"mask": mask} if mask is not None else {}
-        y = self.forward_layer(inputs, **kwargs)
-        yb = self.backward_layer(inputs, **kwargs)
+        if training is not None:
+            kwargs["training"] = training
+        fwd_kw, bwd_kw = dict(kwargs), dict(kwargs)
+        if initial_state is not None:  # as Keras: first half forward, second half backward
+            states = list(initial_state)
+            half = len(states) // 2
+            fwd_kw["initial_state"], bwd_kw["initial_state"] = states[:half], states[half:]
+        y = self.forward_layer(inputs, **fwd_kw)
+        yb = self.backward_layer(inputs, **bwd_kw)
+        states = []
+        if self.return_state:  # Keras: [output, forward states..., backward states...]
+            states = list(y[1:]) + list(yb[1:])
+            y, yb = y[0], yb[0]
         if self.return_sequences:
             yb = ops.flip(yb, axis=1)
         if self.merge_mode == "concat":
-            return ops.concatenate([y, yb], axis=-1)
-        if self.merge_mode == "sum":
-            return y + yb
-        if self.merge_mode == "mul":
-            return y * yb
-        if self.merge_mode == "ave":
-            return (y + yb) / 2.0
-        return [y, yb]
+            out = [ops.concatenate([y, yb], axis=-1)]
+        elif self.merge_mode == "sum":
+            out = [y + yb]
+        elif self.merge_mode == "mul":
+            out = [y * yb]
+        elif self.merge_mode == "ave":
+            out = [(y + yb) / 2.0]
+        else:
+            out = [y, yb]
+        if self.return_state:
+            return out + states
+        return out[0] if len(out) == 1 else out
 
     def compute_output_shape(self, input_shape):
         out = self.forward_layer.compute_output_shape(input_shape)
+        states = []
+        if self.return_state:
+            out, states = out[0], list(out[1:])
         if self.merge_mode == "concat":
-            return tuple(out[:-1]) + (out[-1] * 2,)
-        if self.merge_mode is None:
-            return [out, out]
-        return out
+            out = [tuple(out[:-1]) + (out[-1] * 2,)]
+        elif self.merge_mode is None:
+            out = [out, out]
+        else:
+            out = [out]
+        if self.return_state:
+            return out + states + states
+        return out[0] if len(out) == 1 else out
+
+    def compute_mask(self, inputs, mask=None):
+        if not self.return_sequences or mask is None:
+            return None
+        if self.return_state or self.merge_mode is None:
+            return None
+        return mask
 
 
 class TimeDistributed(Layer):

@@ -128,7 +128,10 @@ def _resolve_metric(identifier, y_true, y_pred):
         return metrics_mod.MeanMetricWrapper(fn, name=identifier)
     if isinstance(identifier, str) and identifier.lower() in ("crossentropy", "ce"):
         raise ValueError("metric 'crossentropy' is ambiguous here; name the exact loss")
-    return metrics_mod.get(identifier)
+    metric = metrics_mod.get(identifier)
+    if isinstance(identifier, str):  # as Keras: logged under the name the user gave
+        metric.name = identifier
+    return metric
 
 
 class CompileMetrics:
