@@ -1075,3 +1075,29 @@ def test_prelu_config_round_trip():
     x = np.random.default_rng(20).standard_normal((2, 3, 4)).astype(np.float32)
     np.testing.assert_allclose(clone(x).numpy(), prelu(x).numpy())
     assert clone.alpha.shape == (1, 4) and len(clone.losses) == 1
+
+
+@pytest.mark.parametrize("rec", [0.0, 0.4])
+@pytest.mark.parametrize("name", ["SimpleRNN", "LSTM", "GRU"])
+def test_rnn_dropout_matches_keras_given_the_same_masks(name, rec):
+    k = _keras()
+    x = np.random.default_rng(21).standard_normal((3, 5, 2)).astype(np.float32)
+    ours = getattr(layers, name)(4, dropout=0.3, recurrent_dropout=rec, return_sequences=True)
+    theirs = getattr(k.layers, name)(4, dropout=0.3, recurrent_dropout=rec,
+                                     return_sequences=True)
+    ours(x)
+    theirs(x)
+    theirs.set_weights(ours.get_weights())
+    y = ours(x, training=True).numpy()
+    in_masks, rec_masks = ours._dropout_masks
+
+    def as_keras(masks):
+        if masks is None:
+            return None
+        ms = [k.ops.convert_to_tensor(m.numpy()) for m in masks]
+        return ms[0] if name == "SimpleRNN" or not rec else ms
+
+    theirs.cell.get_dropout_mask = lambda step_input: as_keras(in_masks)
+    theirs.cell.get_recurrent_dropout_mask = lambda step_input: as_keras(rec_masks)
+    np.testing.assert_allclose(y, k.ops.convert_to_numpy(theirs(x, training=True)),
+                               rtol=1e-5, atol=1e-5)
