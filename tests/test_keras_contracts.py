@@ -1101,3 +1101,30 @@ def test_rnn_dropout_matches_keras_given_the_same_masks(name, rec):
     theirs.cell.get_recurrent_dropout_mask = lambda step_input: as_keras(rec_masks)
     np.testing.assert_allclose(y, k.ops.convert_to_numpy(theirs(x, training=True)),
                                rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("name,kwargs", [("GRU", {"reset_after": False}),
+                                         ("LSTM", {"activation": "relu"}),
+                                         ("LSTM", {"go_backwards": True, "use_bias": False}),
+                                         ("GRU", {"mask": True})])
+def test_rnn_recurrent_dropout_variants_match_keras(name, kwargs):
+    k = _keras()
+    kwargs = dict(kwargs)
+    mask = np.array([[1, 1, 0, 1, 1], [1, 0, 0, 0, 1], [1, 1, 1, 1, 1]], bool) \
+        if kwargs.pop("mask", False) else None
+    x = np.random.default_rng(22).standard_normal((3, 5, 2)).astype(np.float32)
+    ours = getattr(layers, name)(4, dropout=0.3, recurrent_dropout=0.4, return_sequences=True,
+                                 **kwargs)
+    theirs = getattr(k.layers, name)(4, dropout=0.3, recurrent_dropout=0.4,
+                                     return_sequences=True, **kwargs)
+    ours(x)
+    theirs(x)
+    theirs.set_weights(ours.get_weights())
+    y = ours(x, mask=mask, training=True).numpy()
+    in_masks, rec_masks = ours._dropout_masks
+    theirs.cell.get_dropout_mask = lambda s: [k.ops.convert_to_tensor(m.numpy())
+                                              for m in in_masks]
+    theirs.cell.get_recurrent_dropout_mask = lambda s: [k.ops.convert_to_tensor(m.numpy())
+                                                        for m in rec_masks]
+    np.testing.assert_allclose(
+        y, k.ops.convert_to_numpy(theirs(x, mask=mask, training=True)), rtol=1e-5, atol=1e-5)
