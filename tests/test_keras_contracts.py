@@ -1128,3 +1128,15 @@ def test_rnn_recurrent_dropout_variants_match_keras(name, kwargs):
                                                         for m in rec_masks]
     np.testing.assert_allclose(
         y, k.ops.convert_to_numpy(theirs(x, mask=mask, training=True)), rtol=1e-5, atol=1e-5)
+
+
+def test_bidirectional_stateful_states_and_reset():
+    x = np.random.default_rng(23).standard_normal((2, 3, 2)).astype(np.float32)
+    bi = layers.Bidirectional(layers.GRU(3, stateful=True))
+    first = bi(x).numpy()
+    assert len(bi.states) == 2 and bi.states[0].shape == (2, 3)
+    assert not np.allclose(bi(x).numpy(), first)
+    bi.reset_states()
+    np.testing.assert_allclose(bi(x).numpy(), first, atol=1e-6)
+    with pytest.raises(AttributeError, match="stateful"):
+        layers.Bidirectional(layers.GRU(3)).reset_states()

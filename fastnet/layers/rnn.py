@@ -567,6 +567,23 @@ class Bidirectional(Layer):
             return None
         return mask
 
+    @property
+    def stateful(self):
+        return bool(getattr(self.forward_layer, "stateful", False))
+
+    @property
+    def states(self):
+        fwd, bwd = self.forward_layer.states, self.backward_layer.states
+        return tuple(fwd + bwd) if fwd and bwd else None
+
+    def reset_states(self):
+        if not self.stateful:
+            raise AttributeError(f"Layer {self.name!r} must be stateful to reset its states")
+        self.forward_layer.reset_states()
+        self.backward_layer.reset_states()
+
+    reset_state = reset_states
+
 
 class TimeDistributed(Layer):
     def __init__(self, layer, **kwargs):
