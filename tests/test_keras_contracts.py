@@ -1140,3 +1140,19 @@ def test_bidirectional_stateful_states_and_reset():
     np.testing.assert_allclose(bi(x).numpy(), first, atol=1e-6)
     with pytest.raises(AttributeError, match="stateful"):
         layers.Bidirectional(layers.GRU(3)).reset_states()
+
+
+def test_default_build_of_a_block_whose_call_needs_more_warns_as_keras():
+    class Pair(layers.Layer):
+        def __init__(self):
+            super().__init__()
+            self.dense = layers.Dense(2)
+
+        def call(self, x, other):
+            return self.dense(x) + other
+
+    pair = Pair()
+    with pytest.warns(UserWarning, match="marked as built"):
+        pair.build((None, 3))
+    assert pair(np.ones((1, 3), np.float32), np.ones((1, 2), np.float32)).shape == (1, 2)
+    assert pair.dense.built

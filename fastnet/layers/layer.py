@@ -297,12 +297,23 @@ class Layer:
     # ---- building ---------------------------------------------------------------------
     def build(self, input_shape=None):
         """The default build: a layer whose sub-layers are created in ``__init__``
-        builds them by running ``call`` once on zeros of ``input_shape`` (Keras's
-        build by run), so ``layer.build(shape)`` leaves no unbuilt state."""
+        builds them by running ``call`` once on zeros of ``input_shape`` (what Keras
+        does on the first call), so ``layer.build(shape)`` leaves no unbuilt state.
+        If ``call`` cannot run on one input of that shape, Keras's warning."""
         if (input_shape is not None and not self.built and _is_shape(input_shape)
                 and type(self).call is not Layer.call
                 and any(not lay.built for lay in self._flatten_layers()[1:])):
-            self._build_by_run(tuple(input_shape))
+            try:
+                self._build_by_run(tuple(input_shape))
+            except Exception as e:  # noqa: BLE001 - any failure of user code: warn as Keras
+                import warnings
+
+                warnings.warn(f"`build()` was called on layer '{self.name}', however the layer "
+                              f"does not have a `build()` method implemented and it has unbuilt "
+                              f"sub-layers; running its `call()` on zeros of shape "
+                              f"{tuple(input_shape)} to build them failed ({e}). The layer is "
+                              f"marked as built; its sub-layers build on the first call.",
+                              stacklevel=2)
         self.built = True
 
     def _build_by_run(self, shape):
