@@ -1156,3 +1156,27 @@ def test_default_build_of_a_block_whose_call_needs_more_warns_as_keras():
         pair.build((None, 3))
     assert pair(np.ones((1, 3), np.float32), np.ones((1, 2), np.float32)).shape == (1, 2)
     assert pair.dense.built
+
+
+@pytest.mark.parametrize("op_name", ["conv", "conv_transpose", "depthwise_conv",
+                                     "separable_conv", "max_pool", "average_pool",
+                                     "global_max_pool", "global_average_pool"])
+def test_ops_data_format_channels_first(op_name):
+    rng = np.random.default_rng(24)
+    x = rng.standard_normal((2, 3, 6, 6)).astype(np.float32)
+    last = np.transpose(x, (0, 2, 3, 1))
+    args = {"conv": (rng.standard_normal((3, 3, 3, 4)).astype(np.float32), 1, "same"),
+            "conv_transpose": (rng.standard_normal((3, 3, 4, 3)).astype(np.float32), 2, "valid"),
+            "depthwise_conv": (rng.standard_normal((3, 3, 3, 2)).astype(np.float32), 1, "valid"),
+            "separable_conv": (rng.standard_normal((3, 3, 3, 1)).astype(np.float32),
+                               rng.standard_normal((1, 1, 3, 5)).astype(np.float32)),
+            "max_pool": (2,), "average_pool": (3, 2, "same"),
+            "global_max_pool": (True,), "global_average_pool": (False,)}[op_name]
+    fn = getattr(ops, op_name)
+    got = fn(x, *args, data_format="channels_first").numpy()
+    want = fn(last, *args).numpy()
+    if want.ndim == 4:
+        want = np.transpose(want, (0, 3, 1, 2))
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="data_format"):
+        fn(x, *args, data_format="channels_middle")
