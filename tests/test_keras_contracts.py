@@ -1180,3 +1180,17 @@ def test_ops_data_format_channels_first(op_name):
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
     with pytest.raises(ValueError, match="data_format"):
         fn(x, *args, data_format="channels_middle")
+
+
+def test_one_hot_casts_float_labels_and_refuses_sparse():
+    np.testing.assert_array_equal(ops.one_hot(np.array([1.0, 0.0, 2.0]), 3).numpy(),
+                                  np.eye(3)[[1, 0, 2]])
+    with pytest.raises(NotImplementedError, match="sparse"):
+        ops.one_hot(np.array([1]), 3, sparse=True)
+
+
+def test_one_hot_float_labels_match_keras():
+    k = _keras()
+    labels = np.array([[1.0, 0.0], [2.0, 1.0]], np.float32)
+    np.testing.assert_array_equal(ops.one_hot(labels, 3).numpy(),
+                                  k.ops.convert_to_numpy(k.ops.one_hot(labels, 3)))

@@ -972,8 +972,13 @@ def linspace(start, stop, num=50, endpoint=True, dtype=None):
 
 @op
 def one_hot(x, num_classes, axis=-1, dtype=None, sparse=False):
-    idx = _t(x)._value
-    if idx.dtype.kind not in "iu":
+    if sparse:
+        raise NotImplementedError("one_hot: `sparse=True` (a sparse result) is not implemented "
+                                  "in fastnet")
+    idx = np.asarray(_t(x)._value)
+    if idx.dtype.kind in "fb":  # as Keras: integer-valued floats (and bools) are cast
+        idx = idx.astype(np.int64)
+    elif idx.dtype.kind not in "iu":
         raise TypeError(f"one_hot: indices must be integers, got {idx.dtype}")
     out = np.zeros(idx.shape + (num_classes,), dtype=standardize_dtype(dtype))
     valid = (idx >= 0) & (idx < num_classes)
