@@ -1194,3 +1194,27 @@ def test_one_hot_float_labels_match_keras():
     labels = np.array([[1.0, 0.0], [2.0, 1.0]], np.float32)
     np.testing.assert_array_equal(ops.one_hot(labels, 3).numpy(),
                                   k.ops.convert_to_numpy(k.ops.one_hot(labels, 3)))
+
+
+def test_more_accepted_arguments_work_or_raise():
+    x = np.array([[1.0, 5.0], [-2.0, 0.5]], np.float32)
+    np.testing.assert_allclose(ops.max(x, axis=1, initial=3.0).numpy(), [5.0, 3.0])
+    np.testing.assert_allclose(ops.min(x, initial=-5.0).numpy(), -5.0)
+    assert float(ops.max(np.zeros((0,), np.float32), initial=2.0)) == 2.0
+    cases = [(lambda: ops.moments(x, axes=[0], synchronized=True), "synchronized"),
+             (lambda: ops.convert_to_tensor(x, sparse=True), "sparse"),
+             (lambda: keras.Input((2,), tensor=ops.convert_to_tensor(x)), "input_tensor"),
+             (lambda: keras.optimizers.Adam(use_ema=True), "use_ema"),
+             (lambda: keras.optimizers.SGD(gradient_accumulation_steps=2),
+              "gradient_accumulation_steps"),
+             (lambda: keras.optimizers.SGD(loss_scale_factor=128.0), "loss_scale_factor"),
+             (lambda: keras.optimizers.Adam.from_config({"learning_rate": 0.1, "use_ema": True}),
+              "use_ema"),
+             (lambda: keras.models.clone_model(keras.Sequential([keras.Input((2,)),
+                                                                 layers.Dense(1)]),
+                                               clone_function=lambda lay: lay),
+              "clone_function")]
+    for make, arg in cases:
+        with pytest.raises(NotImplementedError, match=arg):
+            make()
+    keras.optimizers.Adam.from_config(keras.optimizers.Adam().get_config())  # defaults load

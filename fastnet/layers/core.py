@@ -84,7 +84,7 @@ def Input(shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None
           tensor=None):
     """A symbolic input of a functional model: its shape excludes the batch axis."""
     layer = InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, sparse=sparse,
-                       batch_shape=batch_shape, name=name)
+                       batch_shape=batch_shape, name=name, input_tensor=tensor)
     return layer.output_tensor
 
 

@@ -387,14 +387,25 @@ def _extreme(x, axis, keepdims, fn):
     return make(out, (x,), backward)
 
 
+def _with_initial(x, axis, keepdims, initial, fn, combine):
+    """As numpy/Keras: `initial` takes part in the reduction (and is its empty value)."""
+    x = _t(x)
+    if initial is None:
+        return _extreme(x, axis, keepdims, fn)
+    if x.size == 0:
+        axes = _axes(axis, x.ndim)
+        return Tensor(np.asarray(fn(x._value, axis=axes, keepdims=keepdims, initial=initial)))
+    return combine(_extreme(x, axis, keepdims, fn), initial)
+
+
 @op
 def max(x, axis=None, keepdims=False, initial=None):  # noqa: A001
-    return _extreme(x, axis, keepdims, np.max)
+    return _with_initial(x, axis, keepdims, initial, np.max, maximum)
 
 
 @op
 def min(x, axis=None, keepdims=False, initial=None):  # noqa: A001
-    return _extreme(x, axis, keepdims, np.min)
+    return _with_initial(x, axis, keepdims, initial, np.min, minimum)
 
 
 amax, amin = max, min

@@ -33,6 +33,13 @@ class Optimizer:
             raise ValueError("Only one of `clipnorm`, `clipvalue` and `global_clipnorm` can be "
                              f"set. Received: clipnorm={clipnorm}, clipvalue={clipvalue}, "
                              f"global_clipnorm={global_clipnorm}")
+        for arg, value, default in (("use_ema", use_ema, False),
+                                    ("loss_scale_factor", loss_scale_factor, None),
+                                    ("gradient_accumulation_steps", gradient_accumulation_steps,
+                                     None)):
+            if value != default:
+                raise NotImplementedError(f"{type(self).__name__}: `{arg}` is not implemented "
+                                          f"in fastnet. Received: {arg}={value!r}")
         self.name = name or _snake(type(self).__name__)
         self._learning_rate = learning_rate
         self.weight_decay = weight_decay
@@ -160,9 +167,15 @@ class Optimizer:
         lr = config.get("learning_rate")
         if isinstance(lr, dict):
             config["learning_rate"] = schedules.deserialize(lr, custom_objects)
-        for k in ("use_ema", "ema_momentum", "ema_overwrite_frequency", "loss_scale_factor",
-                  "gradient_accumulation_steps"):
-            config.pop(k, None)
+        # Keras configs carry these; their defaults mean "off". A config that turns one on
+        # reaches __init__, which raises naming it.
+        for k, off in (("use_ema", False), ("loss_scale_factor", None),
+                       ("gradient_accumulation_steps", None)):
+            if config.get(k, off) == off:
+                config.pop(k, None)
+        for k in ("ema_momentum", "ema_overwrite_frequency"):
+            if not config.get("use_ema"):
+                config.pop(k, None)
         return cls(**config)
 
 
