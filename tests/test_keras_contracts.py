@@ -1218,3 +1218,24 @@ def test_more_accepted_arguments_work_or_raise():
         with pytest.raises(NotImplementedError, match=arg):
             make()
     keras.optimizers.Adam.from_config(keras.optimizers.Adam().get_config())  # defaults load
+
+
+def test_summary_layer_range_show_trainable_expand_nested_and_widths():
+    inner = keras.Sequential([keras.Input((3,)), layers.Dense(2, name="in_a"),
+                              layers.Dense(2, name="in_b")], name="inner")
+    model = keras.Sequential([keras.Input((3,)), layers.Dense(3, name="first"), inner,
+                              layers.Dense(1, name="last")])
+    model.layers[0].trainable = False
+    lines = []
+    model.summary(print_fn=lines.append, show_trainable=True, expand_nested=True)
+    text = "\n".join(lines)
+    assert "Trainable" in text and "in_a (Dense)" in text and "in_b (Dense)" in text
+    row = next(line for line in lines if "first (Dense)" in line)
+    assert row.rstrip("│ ").endswith("N")
+    lines = []
+    model.summary(print_fn=lines.append, layer_range=["inner", "la.*"], line_length=60)
+    text = "\n".join(lines)
+    assert "first" not in text and "inner (Sequential)" in text and "last (Dense)" in text
+    assert {len(line) for line in lines[1:-3]} == {60}
+    with pytest.raises(ValueError, match="does not match any layer"):
+        model.summary(layer_range=["nope", "last"])

@@ -81,7 +81,8 @@ class Model(Trainer, Layer):
         from fastnet.models.summary import print_summary
 
         print_summary(self, line_length=line_length, print_fn=print_fn,
-                      expand_nested=expand_nested, show_trainable=show_trainable)
+                      expand_nested=expand_nested, show_trainable=show_trainable,
+                      positions=positions, layer_range=layer_range)
 
     def save(self, filepath, overwrite=True, **kwargs):
         from fastnet import saving

@@ -90,25 +90,79 @@ def _rows(model):
     return [(lay, _layer_output_shape(lay)) for lay in layers]
 
 
+def _in_range(layers, layer_range):
+    """Keras's layer_range: from the first layer whose name matches layer_range[0] to the
+    last whose name matches layer_range[1] (names or regexes, both inclusive)."""
+    import re
+
+    if layer_range is None:
+        return layers
+    if not isinstance(layer_range, (list, tuple)) or len(layer_range) != 2:
+        raise ValueError(f"layer_range must be a list or tuple of length 2. Received: "
+                         f"layer_range={layer_range}")
+    names = [lay.name for lay, _ in layers]
+    first = [i for i, n in enumerate(names) if re.match(layer_range[0], n)]
+    last = [i for i, n in enumerate(names) if re.match(layer_range[1], n)]
+    if not first or not last:
+        raise ValueError(f"Passed layer_range={layer_range} does not match any layer name "
+                         f"of the model: {names}")
+    return layers[first[0]:last[-1] + 1]
+
+
+def _expanded(rows, depth=0):
+    """(layer, shape, depth) rows, nested models' layers after them when expanding."""
+    from fastnet.models.model import Model
+
+    for layer, shape in rows:
+        yield layer, shape, depth
+        if isinstance(layer, Model) and depth >= 0:
+            yield from _expanded(_rows(layer), depth + 1)
+
+
 def print_summary(model, line_length=None, print_fn=None, expand_nested=False,
-                  show_trainable=False):
+                  show_trainable=False, positions=None, layer_range=None):
     print_fn = print_fn or print
     seq_like = _is_sequential_like(model)
     headers = ["Layer (type)", "Output Shape", "Param #"]
     if not seq_like:
         headers.append("Connected to")
+    if show_trainable:
+        headers.append("Trainable")
     rows = []
-    for layer, shape in _rows(model):
+    picked = _in_range(_rows(model), layer_range)
+    entries = _expanded(picked) if expand_nested else ((lay, sh, 0) for lay, sh in picked)
+    for layer, shape, depth in entries:
         params = _count(layer.weights) if layer.built or layer.weights else 0
-        row = [f"{layer.name} ({type(layer).__name__})", _fmt_shape(shape), f"{params:,}"]
+        row = [" " * (2 * depth) + f"{layer.name} ({type(layer).__name__})", _fmt_shape(shape),
+               f"{params:,}"]
         if not seq_like:
-            row.append(_connections(model, layer))
+            row.append(_connections(model, layer) if depth == 0 else "")
+        if show_trainable:
+            row.append("Y" if layer.trainable else "N")
         rows.append(row)
-    if line_length is None:
-        line_length = 98 if not seq_like else 65
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
               for i, h in enumerate(headers)]
-    base = [31, 22, 13, 28][: len(headers)]
+    if line_length is None and positions is None:  # the widths Keras renders by default
+        base = [31, 22, 13, 28][: 4 if not seq_like else 3] + ([9] if show_trainable else [])
+    else:  # Keras's rule: column i ends at positions[i] * line_length
+        line_length = line_length or ((108 if not seq_like else 88)
+                                      + (12 if show_trainable else 0))
+        if positions is None:
+            positions = [0.3, 0.56, 0.74, 1.0] if not seq_like else [0.45, 0.80, 1.0]
+            if show_trainable:
+                positions = [p * 0.90 for p in positions] + [1.0]
+        if len(positions) != len(headers):
+            raise ValueError(f"summary: `positions` needs {len(headers)} entries (one per "
+                             f"column), got {len(positions)}")
+        if positions[-1] <= 1:
+            positions = [int(p * line_length) for p in positions]
+        base, current = [], 0
+        for i, pos in enumerate(positions):  # each cell has 3 characters of border/padding
+            width = int(pos) - current - 3 - (i == len(positions) - 1)  # and the right edge
+            if width < 4:
+                raise ValueError("Insufficient console width to print summary.")
+            base.append(width)
+            current = int(pos)
     widths = [max(w, b) for w, b in zip(widths, base)]
 
     def line(left, mid, right, fill):
