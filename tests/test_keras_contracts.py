@@ -1239,3 +1239,20 @@ def test_summary_layer_range_show_trainable_expand_nested_and_widths():
     assert {len(line) for line in lines[1:-3]} == {60}
     with pytest.raises(ValueError, match="does not match any layer"):
         model.summary(layer_range=["nope", "last"])
+
+
+def test_building_a_functional_graph_leaves_no_losses():
+    class Block(layers.Layer):  # no compute_output_shape: its output spec comes from a dry run
+        def __init__(self):
+            super().__init__()
+            self.dense = layers.Dense(2, activity_regularizer="l2")
+
+        def call(self, x):
+            return self.dense(x)
+
+    inputs = keras.Input((3,))
+    model = keras.Model(inputs, Block()(inputs))
+    assert model.losses == []
+    out = model(np.ones((2, 3), np.float32)).numpy()
+    assert len(model.losses) == 1
+    np.testing.assert_allclose(float(model.losses[0]), 0.01 * np.sum(out ** 2) / 2, rtol=1e-5)

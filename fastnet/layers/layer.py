@@ -484,11 +484,13 @@ class Layer:
             ckwargs = dict(ckwargs)
             ckwargs.setdefault("training", False)
             with stop_recording_all():
-                saved = self._losses
+                # the dry run's activity losses are not losses of any real call
+                saved = [(lay, list(lay._losses)) for lay in self._flatten_layers()]
                 try:
                     out = self._call_with_context(tuple(cargs), ckwargs)
                 finally:
-                    self._losses = saved
+                    for lay, losses in saved:
+                        lay._losses = losses
             results.append(out)
         a, b = results
 
