@@ -87,7 +87,33 @@ _check_isa_env()
 
 __all__ = ["cpu_features", "get_num_threads", "set_num_threads", "get_isa", "set_isa",
            "tune_allocator", "memory_stats", "set_memory_limit", "release_memory",
-           "enable_determinism", "disable_determinism", "is_determinism_enabled"]
+           "enable_determinism", "disable_determinism", "is_determinism_enabled",
+           "epsilon", "set_epsilon", "floatx", "image_data_format"]
+
+
+# keras.config's numeric settings (the same functions as fastnet.backend's)
+def epsilon():
+    from fastnet import backend
+
+    return backend.epsilon()
+
+
+def set_epsilon(value):
+    from fastnet import backend
+
+    backend.set_epsilon(value)
+
+
+def floatx():
+    from fastnet import backend
+
+    return backend.floatx()
+
+
+def image_data_format():
+    from fastnet import backend
+
+    return backend.image_data_format()
 
 
 def cpu_features():

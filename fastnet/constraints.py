@@ -5,6 +5,12 @@ from __future__ import annotations
 import numpy as np
 
 
+def _eps():
+    from fastnet.backend import epsilon
+
+    return epsilon()
+
+
 class Constraint:
     def __call__(self, w):
         return w
@@ -25,7 +31,7 @@ class MaxNorm(Constraint):
     def __call__(self, w):
         norms = np.sqrt(np.sum(np.square(w), axis=self.axis, keepdims=True))
         desired = np.clip(norms, 0, self.max_value)
-        return w * (desired / (1e-7 + norms))
+        return w * (desired / (_eps() + norms))
 
     def get_config(self):
         return {"max_value": self.max_value, "axis": self.axis}
@@ -36,7 +42,7 @@ class UnitNorm(Constraint):
         self.axis = axis
 
     def __call__(self, w):
-        return w / (1e-7 + np.sqrt(np.sum(np.square(w), axis=self.axis, keepdims=True)))
+        return w / (_eps() + np.sqrt(np.sum(np.square(w), axis=self.axis, keepdims=True)))
 
     def get_config(self):
         return {"axis": self.axis}
@@ -49,7 +55,11 @@ class MinMaxNorm(Constraint):
     def __call__(self, w):
         norms = np.sqrt(np.sum(np.square(w), axis=self.axis, keepdims=True))
         desired = self.rate * np.clip(norms, self.min_value, self.max_value) + (1 - self.rate) * norms
-        return w * (desired / (1e-7 + norms))
+        return w * (desired / (_eps() + norms))
+
+    def get_config(self):
+        return {"min_value": self.min_value, "max_value": self.max_value, "rate": self.rate,
+                "axis": self.axis}
 
 
 _ALL = {"non_neg": NonNeg, "NonNeg": NonNeg, "max_norm": MaxNorm, "MaxNorm": MaxNorm,
@@ -62,4 +72,16 @@ def get(identifier):
         return identifier
     if isinstance(identifier, str) and identifier in _ALL:
         return _ALL[identifier]()
+    if isinstance(identifier, dict) and identifier.get("class_name") in _ALL:
+        return _ALL[identifier["class_name"]](**identifier.get("config", {}))
     raise ValueError(f"Could not interpret constraint identifier: {identifier!r}")
+
+
+def serialize(constraint):
+    if constraint is None:
+        return None
+    if not isinstance(constraint, Constraint):
+        raise ValueError(f"Cannot serialize the constraint {constraint!r}: only "
+                         "fastnet.constraints.Constraint subclasses have a config")
+    return {"module": "keras.constraints", "class_name": type(constraint).__name__,
+            "config": constraint.get_config(), "registered_name": None}

@@ -11,9 +11,20 @@ def epsilon():
     return _EPSILON
 
 
+# Modules whose `EPSILON` constant is the fuzz factor (cross-entropy clipping, the
+# losses' divisions); set_epsilon rebinds it there so every use sees the new value.
+_EPSILON_USERS = ("fastnet.ops.nn", "fastnet.losses.losses")
+
+
 def set_epsilon(value):
+    """As keras.config.set_epsilon: the fuzz factor of the losses, cross-entropy
+    clipping and the norm constraints."""
+    import importlib
+
     global _EPSILON
     _EPSILON = float(value)
+    for name in _EPSILON_USERS:
+        importlib.import_module(name).EPSILON = _EPSILON
 
 
 def is_tensor(x):

@@ -46,13 +46,23 @@ class Tensor(TensorBase):
     __array_priority__ = 100  # numpy defers `ndarray + Tensor` to Tensor.__radd__
 
     def numpy(self):
-        return self._value
+        v = self._value
+        # Ops may leave a numpy scalar in a 0-d tensor; users get an ndarray.
+        return v if type(v) is np.ndarray else np.asarray(v)
 
     def __array__(self, dtype=None, copy=None):
+        # NumPy 2 protocol: always an ndarray (0-d stays 0-d); copy=False
+        # raises when a copy cannot be avoided, copy=True always copies.
         v = self._value
-        if not isinstance(v, np.ndarray):  # a reduction's numpy scalar: hand numpy an array
+        if type(v) is not np.ndarray:
+            if copy is False:
+                raise ValueError("Tensor.__array__: a 0-d tensor holding a numpy scalar cannot "
+                                 "be viewed without a copy (copy=False)")
             v = np.asarray(v)
         if dtype is not None and np.dtype(dtype) != v.dtype:
+            if copy is False:
+                raise ValueError(f"Tensor.__array__: casting {v.dtype} to {np.dtype(dtype)} "
+                                 f"needs a copy (copy=False)")
             return v.astype(dtype)
         return v.copy() if copy else v
 

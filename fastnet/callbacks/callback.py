@@ -72,16 +72,28 @@ class CallbackList(Callback):
             getattr(c, hook)(*args)
 
 
+def _pythonify_logs(logs):
+    """As Keras's CallbackList: every hook gets a dict (never None), values as floats."""
+    out = {}
+    for k, v in (logs or {}).items():
+        if hasattr(v, "shape") and getattr(v, "ndim", 1) == 0:
+            v = float(v)
+        out[k] = v
+    return out
+
+
 def _make_forwarder(hook):
-    # as Keras's CallbackList: every callback gets a logs dict (LambdaCallback's functions
-    # are written as `lambda epoch, logs: ...`)
-    if hook.endswith(("_train_begin", "_train_end", "_test_begin", "_test_end",
-                      "_predict_begin", "_predict_end")):
-        def forward(self, logs=None):
-            self._call(hook, {} if logs is None else logs)
-    else:
-        def forward(self, index, logs=None):
-            self._call(hook, index, {} if logs is None else logs)
+    indexed = "batch" in hook or "epoch" in hook
+
+    def forward(self, *args, **kwargs):
+        logs = kwargs.pop("logs", None)
+        if kwargs:
+            raise TypeError(f"{hook}() got unexpected keyword argument(s) {sorted(kwargs)}")
+        args = list(args)
+        n = 1 if indexed else 0
+        if len(args) > n:
+            logs = args.pop(n) if logs is None else logs
+        self._call(hook, *args, _pythonify_logs(logs))
 
     forward.__name__ = hook
     return forward

@@ -48,9 +48,12 @@ from fastnet.layers.conv import (  # noqa: E402
     Conv2D,
     Conv2DTranspose,
     Conv3D,
+    Conv3DTranspose,
     Convolution1D,
     Convolution2D,
+    Convolution2DTranspose,
     Convolution3D,
+    Convolution3DTranspose,
     DepthwiseConv2D,
     SeparableConv2D,
 )
@@ -100,8 +103,9 @@ from fastnet.layers.rnn import (  # noqa: E402
 )
 
 __all__ += [
-    "Conv1D", "Conv1DTranspose", "Conv2D", "Conv2DTranspose", "Conv3D", "Convolution1D",
-    "Convolution2D", "Convolution3D", "DepthwiseConv2D", "SeparableConv2D",
+    "Conv1D", "Conv1DTranspose", "Conv2D", "Conv2DTranspose", "Conv3D", "Conv3DTranspose",
+    "Convolution1D", "Convolution2D", "Convolution3D", "Convolution2DTranspose",
+    "Convolution3DTranspose", "DepthwiseConv2D", "SeparableConv2D",
     "BatchNormalization", "LayerNormalization", "AveragePooling1D", "AveragePooling2D",
     "AveragePooling3D", "AvgPool1D", "AvgPool2D", "AvgPool3D", "GlobalAveragePooling1D",
     "GlobalAveragePooling2D", "GlobalAveragePooling3D", "GlobalAvgPool1D", "GlobalAvgPool2D",

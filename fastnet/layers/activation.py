@@ -91,3 +91,14 @@ class PReLU(_Elementwise):
         pos = ops.relu(inputs)
         neg = -self.alpha * ops.relu(-inputs)
         return pos + neg
+
+    def get_config(self):
+        from fastnet import constraints, regularizers
+
+        return {**super().get_config(),
+                "alpha_initializer": initializers.serialize(self.alpha_initializer),
+                "alpha_regularizer": regularizers.serialize(regularizers.get(
+                    self.alpha_regularizer)),
+                "alpha_constraint": constraints.serialize(constraints.get(
+                    self.alpha_constraint)),
+                "shared_axes": self.shared_axes}

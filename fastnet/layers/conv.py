@@ -1,5 +1,11 @@
-"""Convolution layers: Conv1D/2D/3D, Conv2DTranspose, DepthwiseConv2D,
-SeparableConv2D. Keras's arguments, defaults and kernel layouts."""
+"""Convolution layers: Conv1D/2D/3D, Conv1D/2DTranspose, DepthwiseConv2D,
+SeparableConv2D. Keras's arguments, defaults and kernel layouts.
+
+The kernels are channels-last. ``data_format='channels_first'`` transposes the input to
+channels-last and the output back (one copy of each, and of their gradients: the price
+is two extra passes over the activations per layer). ``groups`` runs one convolution per
+group of input channels (each its own im2col GEMM) and concatenates their outputs.
+"""
 
 from __future__ import annotations
 
@@ -44,12 +50,25 @@ class BaseConv(Layer):
         if padding not in ("valid", "same") + (("causal",) if n == 1 else ()):
             raise ValueError(f"Invalid padding {padding!r} for layer {self.name}: expected "
                              "'valid' or 'same'")
-        if data_format not in (None, "channels_last"):
-            raise ValueError(f"fastnet layers are channels_last only; got data_format="
-                             f"{data_format!r}")
+        from fastnet.layers.core import _data_format
+
         self.padding = padding
-        self.data_format = "channels_last"
+        self.data_format = _data_format(data_format, self)
+        if not isinstance(groups, int) or groups <= 0:
+            raise ValueError(f"The number of groups must be a positive integer. Received: "
+                             f"groups={groups} (layer {self.name})")
+        if groups != 1 and self.transposed:
+            raise NotImplementedError(f"{type(self).__name__} {self.name!r}: `groups` is not "
+                                      f"supported by transposed convolutions. Received: "
+                                      f"groups={groups}")
+        if filters is not None and filters % groups:
+            raise ValueError(f"The number of filters must be evenly divisible by the number of "
+                             f"groups. Received: groups={groups}, filters={filters} "
+                             f"(layer {self.name})")
         self.groups = groups
+        if output_padding is not None and not self.transposed:
+            raise TypeError(f"{type(self).__name__}: unrecognized keyword argument "
+                            f"`output_padding` (only transposed convolutions take it)")
         self.output_padding = None if output_padding is None else _tuple(
             output_padding, n, "output_padding", self.name) if not isinstance(output_padding, int) \
             else (output_padding,) * n
@@ -67,13 +86,35 @@ class BaseConv(Layer):
     def _kernel_shape(self, cin):
         if self.transposed:
             return self.kernel_size + (self.filters, cin)
-        return self.kernel_size + (cin, self.filters)
+        return self.kernel_size + (cin // self.groups, self.filters)
+
+    def _channels_axis(self):
+        return 1 if self.data_format == "channels_first" else -1
+
+    def _last_shape(self, shape):
+        """An input/output shape in the kernels' channels-last layout."""
+        shape = tuple(shape)
+        if self.data_format == "channels_first":
+            return (shape[0],) + shape[2:] + (shape[1],)
+        return shape
+
+    def _layout_shape(self, shape):
+        """A channels-last shape in this layer's data_format."""
+        shape = tuple(shape)
+        if self.data_format == "channels_first":
+            return (shape[0], shape[-1]) + shape[1:-1]
+        return shape
 
     def build(self, input_shape):
-        cin = input_shape[-1]
+        cin = input_shape[self._channels_axis()] if len(input_shape) > 1 else None
         if cin is None:
             raise ValueError(f"Layer {self.name}: the channel dimension of the inputs should be "
                              f"defined. Received input_shape={input_shape}")
+        if cin % self.groups:
+            raise ValueError(f"The number of input channels must be evenly divisible by the "
+                             f"number of groups. Received groups={self.groups}, but the input "
+                             f"has {cin} channels (full input shape is {tuple(input_shape)}); "
+                             f"layer {self.name}")
         self.kernel = self.add_weight(shape=self._kernel_shape(cin), name="kernel",
                                       initializer=self.kernel_initializer,
                                       regularizer=self.kernel_regularizer,
@@ -82,7 +123,7 @@ class BaseConv(Layer):
                                     initializer=self.bias_initializer,
                                     regularizer=self.bias_regularizer,
                                     constraint=self.bias_constraint) if self.use_bias else None
-        self.input_spec = InputSpec(ndim=self.rank + 2, axes={-1: cin})
+        self.input_spec = InputSpec(ndim=self.rank + 2, axes={self._channels_axis(): cin})
         self.built = True
 
     def _conv(self, x):
@@ -91,13 +132,28 @@ class BaseConv(Layer):
             left = (self.kernel_size[0] - 1) * self.dilation_rate[0]
             x = ops.pad(x, [(0, 0), (left, 0), (0, 0)])
             pad = "valid"
-        return ops.conv(x, self.kernel, self.strides, pad, dilation_rate=self.dilation_rate)
+        if self.groups == 1:
+            return ops.conv(x, self.kernel, self.strides, pad, dilation_rate=self.dilation_rate)
+        ci, co = x.shape[-1] // self.groups, self.filters // self.groups
+        outs = [ops.conv(x[..., g * ci:(g + 1) * ci], self.kernel[..., g * co:(g + 1) * co],
+                         self.strides, pad, dilation_rate=self.dilation_rate)
+                for g in range(self.groups)]
+        return ops.concatenate(outs, axis=-1)
 
     def call(self, inputs):
+        first = self.data_format == "channels_first"
+        if first:
+            inputs = ops.transpose(inputs, (0,) + tuple(range(2, self.rank + 2)) + (1,))
+        y = self._call_channels_last(inputs)
+        if first:
+            y = ops.transpose(y, (0, self.rank + 1) + tuple(range(1, self.rank + 1)))
+        return y
+
+    def _call_channels_last(self, inputs):
         # Plain convolutions fuse the bias into the kernel's passes (subclasses with a
         # convolution of their own — depthwise, separable, transposed — add it after).
         if (self.bias is not None and not self.transposed and self.padding != "causal"
-                and type(self)._conv is BaseConv._conv):
+                and self.groups == 1 and type(self)._conv is BaseConv._conv):
             x = ops.conv_bias(inputs, self.kernel, self.bias, self.strides, self.padding,
                               dilation_rate=self.dilation_rate)
             return self.activation(x)
@@ -107,6 +163,9 @@ class BaseConv(Layer):
         return self.activation(x)
 
     def compute_output_shape(self, input_shape):
+        return self._layout_shape(self._output_shape_last(self._last_shape(input_shape)))
+
+    def _output_shape_last(self, input_shape):
         pad = "valid" if self.padding == "causal" else self.padding
         spatial = []
         for i in range(self.rank):
@@ -132,7 +191,10 @@ class BaseConv(Layer):
                 "kernel_initializer": initializers_mod.serialize(self.kernel_initializer),
                 "bias_initializer": initializers_mod.serialize(self.bias_initializer),
                 "kernel_regularizer": regularizers_mod.serialize(self.kernel_regularizer),
-                "bias_regularizer": regularizers_mod.serialize(self.bias_regularizer)}
+                "bias_regularizer": regularizers_mod.serialize(self.bias_regularizer),
+                "activity_regularizer": regularizers_mod.serialize(self.activity_regularizer),
+                "kernel_constraint": constraints_mod.serialize(self.kernel_constraint),
+                "bias_constraint": constraints_mod.serialize(self.bias_constraint)}
 
 
 class Conv1D(BaseConv):
@@ -156,9 +218,9 @@ class Conv2DTranspose(BaseConv):
                                   output_padding=self.output_padding,
                                   dilation_rate=self.dilation_rate)
 
-    def compute_output_shape(self, input_shape):
+    def _output_shape_last(self, input_shape):
         spatial = []
-        for i in range(2):
+        for i in range(self.rank):
             spatial.append(deconv_output_length(
                 input_shape[1 + i], self.kernel_size[i], self.strides[i], self.padding,
                 None if self.output_padding is None else self.output_padding[i],
@@ -166,12 +228,18 @@ class Conv2DTranspose(BaseConv):
         return (input_shape[0],) + tuple(spatial) + (self.filters,)
 
     def get_config(self):
-        return {**super().get_config(), "output_padding":
+        config = super().get_config()
+        config.pop("groups", None)
+        return {**config, "output_padding":
                 None if self.output_padding is None else list(self.output_padding)}
 
 
 class Conv1DTranspose(Conv2DTranspose):
     rank = 1
+
+
+class Conv3DTranspose(Conv2DTranspose):
+    rank = 3
 
 
 class DepthwiseConv2D(BaseConv):
@@ -194,7 +262,7 @@ class DepthwiseConv2D(BaseConv):
         self.depth_multiplier = depth_multiplier
 
     def build(self, input_shape):
-        cin = input_shape[-1]
+        cin = input_shape[self._channels_axis()]
         self.filters = cin * self.depth_multiplier
         self.kernel = self.add_weight(shape=self.kernel_size + (cin, self.depth_multiplier),
                                       name="kernel", initializer=self.kernel_initializer,
@@ -202,8 +270,9 @@ class DepthwiseConv2D(BaseConv):
                                       constraint=self.kernel_constraint)
         self.bias = self.add_weight(shape=(self.filters,), name="bias",
                                     initializer=self.bias_initializer,
-                                    regularizer=self.bias_regularizer) if self.use_bias else None
-        self.input_spec = InputSpec(ndim=4, axes={-1: cin})
+                                    regularizer=self.bias_regularizer,
+                                    constraint=self.bias_constraint) if self.use_bias else None
+        self.input_spec = InputSpec(ndim=4, axes={self._channels_axis(): cin})
         self.built = True
 
     def _conv(self, x):
@@ -211,7 +280,7 @@ class DepthwiseConv2D(BaseConv):
                                   dilation_rate=self.dilation_rate)
 
     def compute_output_shape(self, input_shape):
-        self.filters = input_shape[-1] * self.depth_multiplier
+        self.filters = input_shape[self._channels_axis()] * self.depth_multiplier
         return super().compute_output_shape(input_shape)
 
     def get_config(self):
@@ -219,7 +288,8 @@ class DepthwiseConv2D(BaseConv):
         for key in ("filters", "groups"):
             config.pop(key, None)
         for old, new in (("kernel_initializer", "depthwise_initializer"),
-                         ("kernel_regularizer", "depthwise_regularizer")):
+                         ("kernel_regularizer", "depthwise_regularizer"),
+                         ("kernel_constraint", "depthwise_constraint")):
             config[new] = config.pop(old)
         return {**config, "depth_multiplier": self.depth_multiplier}
 
@@ -230,29 +300,50 @@ class SeparableConv2D(BaseConv):
     def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", data_format=None,
                  dilation_rate=(1, 1), depth_multiplier=1, activation=None, use_bias=True,
                  depthwise_initializer="glorot_uniform", pointwise_initializer="glorot_uniform",
-                 bias_initializer="zeros", **kwargs):
-        for k in ("depthwise_regularizer", "pointwise_regularizer", "depthwise_constraint",
-                  "pointwise_constraint"):
-            kwargs.pop(k, None)
+                 bias_initializer="zeros", depthwise_regularizer=None, pointwise_regularizer=None,
+                 bias_regularizer=None, activity_regularizer=None, depthwise_constraint=None,
+                 pointwise_constraint=None, bias_constraint=None, **kwargs):
         super().__init__(filters, kernel_size, strides, padding, data_format, dilation_rate,
                          activation=activation, use_bias=use_bias,
-                         bias_initializer=bias_initializer, **kwargs)
+                         bias_initializer=bias_initializer, bias_regularizer=bias_regularizer,
+                         activity_regularizer=activity_regularizer,
+                         bias_constraint=bias_constraint, **kwargs)
         self.depth_multiplier = depth_multiplier
         self.depthwise_initializer = initializers_mod.get(depthwise_initializer)
         self.pointwise_initializer = initializers_mod.get(pointwise_initializer)
+        self.depthwise_regularizer = regularizers_mod.get(depthwise_regularizer)
+        self.pointwise_regularizer = regularizers_mod.get(pointwise_regularizer)
+        self.depthwise_constraint = constraints_mod.get(depthwise_constraint)
+        self.pointwise_constraint = constraints_mod.get(pointwise_constraint)
 
     def build(self, input_shape):
-        cin = input_shape[-1]
+        cin = input_shape[self._channels_axis()]
         self.depthwise_kernel = self.add_weight(
             shape=self.kernel_size + (cin, self.depth_multiplier), name="depthwise_kernel",
-            initializer=self.depthwise_initializer)
+            initializer=self.depthwise_initializer, regularizer=self.depthwise_regularizer,
+            constraint=self.depthwise_constraint)
         self.pointwise_kernel = self.add_weight(
             shape=(1, 1, cin * self.depth_multiplier, self.filters), name="pointwise_kernel",
-            initializer=self.pointwise_initializer)
+            initializer=self.pointwise_initializer, regularizer=self.pointwise_regularizer,
+            constraint=self.pointwise_constraint)
         self.bias = self.add_weight(shape=(self.filters,), name="bias",
-                                    initializer=self.bias_initializer) if self.use_bias else None
-        self.input_spec = InputSpec(ndim=4, axes={-1: cin})
+                                    initializer=self.bias_initializer,
+                                    regularizer=self.bias_regularizer,
+                                    constraint=self.bias_constraint) if self.use_bias else None
+        self.input_spec = InputSpec(ndim=4, axes={self._channels_axis(): cin})
         self.built = True
+
+    def get_config(self):
+        config = super().get_config()
+        for key in ("kernel_initializer", "kernel_regularizer", "kernel_constraint", "groups"):
+            config.pop(key, None)
+        return {**config, "depth_multiplier": self.depth_multiplier,
+                "depthwise_initializer": initializers_mod.serialize(self.depthwise_initializer),
+                "pointwise_initializer": initializers_mod.serialize(self.pointwise_initializer),
+                "depthwise_regularizer": regularizers_mod.serialize(self.depthwise_regularizer),
+                "pointwise_regularizer": regularizers_mod.serialize(self.pointwise_regularizer),
+                "depthwise_constraint": constraints_mod.serialize(self.depthwise_constraint),
+                "pointwise_constraint": constraints_mod.serialize(self.pointwise_constraint)}
 
     def _conv(self, x):
         return ops.separable_conv(x, self.depthwise_kernel, self.pointwise_kernel, self.strides,
@@ -260,3 +351,4 @@ class SeparableConv2D(BaseConv):
 
 
 Convolution1D, Convolution2D, Convolution3D = Conv1D, Conv2D, Conv3D
+Convolution2DTranspose, Convolution3DTranspose = Conv2DTranspose, Conv3DTranspose

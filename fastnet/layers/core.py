@@ -9,6 +9,7 @@ from fastnet import activations as activations_mod
 from fastnet import constraints as constraints_mod
 from fastnet import initializers as initializers_mod
 from fastnet import ops
+from fastnet import random as random_mod
 from fastnet import regularizers as regularizers_mod
 from fastnet.backend.symbolic import KerasTensor
 from fastnet.backend.tape import is_recording
@@ -16,12 +17,36 @@ from fastnet.backend.tensor import Tensor
 from fastnet.layers.layer import InputSpec, Layer, _flatten, _map
 
 
+def _data_format(data_format, layer):
+    """Keras's data_format argument: None means backend.image_data_format()."""
+    if data_format is None:
+        from fastnet.backend import image_data_format
+
+        data_format = image_data_format()
+    data_format = str(data_format).lower()
+    if data_format not in ("channels_last", "channels_first"):
+        raise ValueError(f"{type(layer).__name__} {layer.name!r}: the `data_format` argument "
+                         f"must be one of 'channels_first', 'channels_last'. Received: "
+                         f"data_format={data_format}")
+    return data_format
+
+
 class InputLayer(Layer):
     def __init__(self, shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None,
                  input_tensor=None, name=None, **kwargs):
         input_shape = kwargs.pop("input_shape", None)
         batch_input_shape = kwargs.pop("batch_input_shape", None)
+        kwargs.pop("trainable", None)
+        if kwargs:
+            raise TypeError(f"InputLayer: unrecognized keyword argument(s): "
+                            f"{', '.join(sorted(kwargs))}")
         super().__init__(name=name, dtype=dtype)
+        if sparse:
+            raise NotImplementedError(f"InputLayer {self.name!r}: `sparse=True` (sparse input "
+                                      "tensors) is not implemented in fastnet")
+        if input_tensor is not None:
+            raise NotImplementedError(f"InputLayer {self.name!r}: `input_tensor` (wrapping an "
+                                      "existing tensor) is not implemented in fastnet")
         if shape is None and input_shape is not None:
             shape = input_shape
         if batch_shape is None and batch_input_shape is not None:
@@ -59,7 +84,7 @@ def Input(shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None
           tensor=None):
     """A symbolic input of a functional model: its shape excludes the batch axis."""
     layer = InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, sparse=sparse,
-                       batch_shape=batch_shape, name=name)
+                       batch_shape=batch_shape, name=name, input_tensor=tensor)
     return layer.output_tensor
 
 
@@ -71,6 +96,9 @@ class Dense(Layer):
                  activity_regularizer=None, kernel_constraint=None, bias_constraint=None,
                  lora_rank=None, **kwargs):
         super().__init__(**kwargs)
+        if lora_rank is not None:
+            raise NotImplementedError(f"Dense {self.name!r}: `lora_rank` (LoRA) is not "
+                                      f"implemented in fastnet. Received: lora_rank={lora_rank}")
         if not isinstance(units, (int, np.integer)) or isinstance(units, bool) or units <= 0:
             raise ValueError(f"Received an invalid value for `units`, expected a positive "
                              f"integer. Received: units={units}")
@@ -120,7 +148,10 @@ class Dense(Layer):
                 "kernel_initializer": initializers_mod.serialize(self.kernel_initializer),
                 "bias_initializer": initializers_mod.serialize(self.bias_initializer),
                 "kernel_regularizer": regularizers_mod.serialize(self.kernel_regularizer),
-                "bias_regularizer": regularizers_mod.serialize(self.bias_regularizer)}
+                "bias_regularizer": regularizers_mod.serialize(self.bias_regularizer),
+                "activity_regularizer": regularizers_mod.serialize(self.activity_regularizer),
+                "kernel_constraint": constraints_mod.serialize(self.kernel_constraint),
+                "bias_constraint": constraints_mod.serialize(self.bias_constraint)}
 
 
 class Activation(Layer):
@@ -148,11 +179,16 @@ class Dropout(Layer):
         self.rate = rate
         self.noise_shape = noise_shape
         self.seed = seed
+        # As Keras: a seeded layer draws a reproducible sequence of masks
+        self._seed_generator = None if seed is None else random_mod.SeedGenerator(seed)
         self.supports_masking = True
 
     def call(self, inputs, training=False):
         if training and self.rate > 0:
-            return ops.dropout(inputs, self.rate, noise_shape=self.noise_shape)
+            if self.rate >= 1.0:
+                return ops.zeros_like(inputs)
+            return ops.dropout(inputs, self.rate, noise_shape=self.noise_shape,
+                               seed=self._seed_generator)
         return inputs
 
     def compute_output_shape(self, input_shape):
@@ -166,10 +202,17 @@ class Dropout(Layer):
 class Flatten(Layer):
     def __init__(self, data_format=None, **kwargs):
         super().__init__(**kwargs)
+        self.data_format = _data_format(data_format, self)
         self.input_spec = InputSpec(min_ndim=1)
 
     def call(self, inputs):
+        if self.data_format == "channels_first" and inputs.ndim > 2:
+            # as Keras: to channels-last order before flattening
+            inputs = ops.transpose(inputs, (0,) + tuple(range(2, inputs.ndim)) + (1,))
         return ops.reshape(inputs, (inputs.shape[0], -1))
+
+    def get_config(self):
+        return {**super().get_config(), "data_format": self.data_format}
 
     def compute_output_shape(self, input_shape):
         rest = input_shape[1:]
@@ -242,17 +285,50 @@ class Lambda(Layer):
         super().__init__(**kwargs)
         self.function = function
         self._output_shape = output_shape
+        self.mask = mask
+        if mask is not None:
+            self.supports_masking = True
         self.arguments = arguments or {}
+        import inspect
+
+        try:
+            params = inspect.signature(function).parameters
+        except (TypeError, ValueError):
+            params = {}
+        self._fn_expects_mask = "mask" in params
+        self._fn_expects_training = "training" in params
 
     def call(self, inputs, mask=None, training=None):
-        return self.function(inputs, **self.arguments)
+        kwargs = dict(self.arguments)
+        if self._fn_expects_mask:
+            kwargs["mask"] = mask
+        if self._fn_expects_training:
+            kwargs["training"] = training
+        return self.function(inputs, **kwargs)
+
+    def compute_mask(self, inputs, mask=None):
+        if callable(self.mask):
+            return self.mask(inputs, mask)
+        return self.mask
 
     def compute_output_shape(self, input_shape):
         if self._output_shape is None:
             raise NotImplementedError
         if callable(self._output_shape):
             return self._output_shape(input_shape)
-        return (input_shape[0],) + tuple(self._output_shape)
+        # As Keras: output_shape excludes the batch axis (a shape, or a list of shapes for
+        # several outputs); the batch size is that of the first input.
+        batch = input_shape
+        while isinstance(batch, (list, tuple)) and batch and isinstance(batch[0], (list, tuple)):
+            batch = batch[0]
+        batch = batch[0] if isinstance(batch, (list, tuple)) and batch else None
+
+        def add_batch(shape):
+            if isinstance(shape, (list, tuple)) and shape and isinstance(shape[0], (list, tuple)):
+                return [add_batch(s) for s in shape]
+            return (batch,) + tuple(shape)
+
+        return add_batch(self._output_shape)
 
 
 class Embedding(Layer):
@@ -261,8 +337,11 @@ class Embedding(Layer):
     def __init__(self, input_dim, output_dim, embeddings_initializer="uniform",
                  embeddings_regularizer=None, embeddings_constraint=None, mask_zero=False,
                  weights=None, lora_rank=None, **kwargs):
-        kwargs.pop("input_length", None)
+        kwargs.pop("input_length", None)  # Keras 3 accepts and ignores it (deprecated)
         super().__init__(**kwargs)
+        if lora_rank is not None:
+            raise NotImplementedError(f"Embedding {self.name!r}: `lora_rank` (LoRA) is not "
+                                      f"implemented in fastnet. Received: lora_rank={lora_rank}")
         if input_dim <= 0 or output_dim <= 0:
             raise ValueError(f"Both `input_dim` and `output_dim` should be positive, Received "
                              f"input_dim = {input_dim} and output_dim = {output_dim}")
@@ -305,7 +384,10 @@ class Embedding(Layer):
 
     def get_config(self):
         return {**super().get_config(), "input_dim": self.input_dim,
-                "output_dim": self.output_dim, "mask_zero": self.mask_zero}
+                "output_dim": self.output_dim, "mask_zero": self.mask_zero,
+                "embeddings_initializer": initializers_mod.serialize(self.embeddings_initializer),
+                "embeddings_regularizer": regularizers_mod.serialize(self.embeddings_regularizer),
+                "embeddings_constraint": constraints_mod.serialize(self.embeddings_constraint)}
 
 
 class OpLayer(Layer):

@@ -31,6 +31,11 @@ def _current_training():
     return getattr(_context, "training", None)
 
 
+def _is_shape(shape):
+    return isinstance(shape, (tuple, list)) and all(
+        d is None or isinstance(d, (int, np.integer)) for d in shape)
+
+
 class InputSpec:
     """Constraints a layer puts on its input: ndim, min/max ndim, axis sizes, dtype."""
 
@@ -258,29 +263,77 @@ class Layer:
     def add_loss(self, loss):
         self._losses.append(loss)
 
+    def _flatten_layers(self):
+        """self and every nested layer, each once (depth first)."""
+        out, seen, stack = [], set(), [self]
+        while stack:
+            lay = stack.pop()
+            if id(lay) in seen:
+                continue
+            seen.add(id(lay))
+            out.append(lay)
+            stack.extend(reversed(lay._layers))
+        return out
+
     @property
     def losses(self):
-        out = list(self._losses)
-        for w in self._own_weights:
-            if w.regularizer is not None and w.trainable:
+        """As Keras: the `add_loss` losses (activity regularizers included) of this
+        layer and its sub-layers since the last top-level call, then the regularizer
+        of every trainable weight."""
+        out = []
+        for lay in self._flatten_layers():
+            out.extend(lay._losses)
+        for w in self.trainable_weights:
+            if w.regularizer is not None:
                 out.append(w.regularizer(w))
-        for lay in self._layers:
-            out.extend(lay.losses)
         return out
 
     def _clear_losses(self):
-        self._losses = []
+        if self._losses:
+            self._losses = []
         for lay in self._layers:
             lay._clear_losses()
 
     # ---- building ---------------------------------------------------------------------
     def build(self, input_shape=None):
+        """The default build: a layer whose sub-layers are created in ``__init__``
+        builds them by running ``call`` once on zeros of ``input_shape`` (what Keras
+        does on the first call), so ``layer.build(shape)`` leaves no unbuilt state.
+        If ``call`` cannot run on one input of that shape, Keras's warning."""
+        if (input_shape is not None and not self.built and _is_shape(input_shape)
+                and type(self).call is not Layer.call
+                and any(not lay.built for lay in self._flatten_layers()[1:])):
+            try:
+                self._build_by_run(tuple(input_shape))
+            except Exception as e:  # noqa: BLE001 - any failure of user code: warn as Keras
+                import warnings
+
+                warnings.warn(f"`build()` was called on layer '{self.name}', however the layer "
+                              f"does not have a `build()` method implemented and it has unbuilt "
+                              f"sub-layers; running its `call()` on zeros of shape "
+                              f"{tuple(input_shape)} to build them failed ({e}). The layer is "
+                              f"marked as built; its sub-layers build on the first call.",
+                              stacklevel=2)
         self.built = True
+
+    def _build_by_run(self, shape):
+        dummy = ops.zeros(tuple(2 if d is None else d for d in shape), dtype=self.dtype)
+        saved = [(lay, list(lay._losses)) for lay in self._flatten_layers()]
+        with stop_recording_all():
+            try:
+                self._call_with_context((dummy,), {"training": False})
+            finally:
+                for lay, losses in saved:
+                    lay._losses = losses
 
     def _maybe_build(self, shapes):
         if self.built:
             return
         self._build_shapes = shapes
+        if type(self).build is Layer.build:
+            # the call that follows builds the sub-layers; no extra run needed
+            self.built = True
+            return
         sig = inspect.signature(self.build)
         if len(sig.parameters) == 0:
             self.build()
@@ -347,9 +400,17 @@ class Layer:
         inputs = _map(lambda x: ops.convert_to_tensor(x) if isinstance(x, np.ndarray) else x,
                       inputs)
         args = (inputs,) + tuple(args[1:])
-        self._maybe_build(self._build_shape_arg(inputs))
-        self._check_input_spec(inputs)
-        return self._call_with_context(args, kwargs)
+        entry = getattr(_context, "entry_layer", None) is None
+        if entry:  # a top-level call: `losses` restart (Keras's call context)
+            self._clear_losses()
+            _context.entry_layer = self
+        try:
+            self._maybe_build(self._build_shape_arg(inputs))
+            self._check_input_spec(inputs)
+            return self._call_with_context(args, kwargs)
+        finally:
+            if entry:
+                _context.entry_layer = None
 
     def _build_shape_arg(self, inputs):
         if isinstance(inputs, (list, tuple)):
@@ -376,7 +437,12 @@ class Layer:
             _context.training = prev
         if self.activity_regularizer is not None:
             for o in _flatten(out):
-                self.add_loss(self.activity_regularizer(o))
+                if not isinstance(o, Tensor):
+                    continue
+                loss = self.activity_regularizer(o)
+                if o.ndim and o.shape[0]:  # Keras 3: normalised by the batch size
+                    loss = loss / float(o.shape[0])
+                self.add_loss(loss)
         return out
 
     # ---- symbolic -----------------------------------------------------------------------
@@ -418,11 +484,13 @@ class Layer:
             ckwargs = dict(ckwargs)
             ckwargs.setdefault("training", False)
             with stop_recording_all():
-                saved = self._losses
+                # the dry run's activity losses are not losses of any real call
+                saved = [(lay, list(lay._losses)) for lay in self._flatten_layers()]
                 try:
                     out = self._call_with_context(tuple(cargs), ckwargs)
                 finally:
-                    self._losses = saved
+                    for lay, losses in saved:
+                        lay._losses = losses
             results.append(out)
         a, b = results
 

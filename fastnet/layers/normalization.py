@@ -20,6 +20,9 @@ class BatchNormalization(Layer):
                  beta_regularizer=None, gamma_regularizer=None, beta_constraint=None,
                  gamma_constraint=None, synchronized=False, **kwargs):
         super().__init__(**kwargs)
+        if synchronized:
+            raise NotImplementedError(f"BatchNormalization {self.name!r}: `synchronized=True` "
+                                      "(cross-replica statistics) is not implemented in fastnet")
         self.axis = axis
         self.momentum = float(momentum)
         self.epsilon = float(epsilon)
@@ -99,6 +102,10 @@ class LayerNormalization(Layer):
         self.rms_scaling = rms_scaling
         self.beta_initializer = initializers_mod.get(beta_initializer)
         self.gamma_initializer = initializers_mod.get(gamma_initializer)
+        self.beta_regularizer = regularizers_mod.get(beta_regularizer)
+        self.gamma_regularizer = regularizers_mod.get(gamma_regularizer)
+        self.beta_constraint = constraints_mod.get(beta_constraint)
+        self.gamma_constraint = constraints_mod.get(gamma_constraint)
         self.supports_masking = True
 
     def build(self, input_shape):
@@ -106,9 +113,13 @@ class LayerNormalization(Layer):
         self._axes = tuple(a % len(input_shape) for a in axes)
         shape = tuple(input_shape[a] for a in self._axes)
         self.gamma = self.add_weight(shape=shape, name="gamma",
-                                     initializer=self.gamma_initializer) if self.scale else None
+                                     initializer=self.gamma_initializer,
+                                     regularizer=self.gamma_regularizer,
+                                     constraint=self.gamma_constraint) if self.scale else None
         self.beta = self.add_weight(shape=shape, name="beta",
-                                    initializer=self.beta_initializer) if self.center else None
+                                    initializer=self.beta_initializer,
+                                    regularizer=self.beta_regularizer,
+                                    constraint=self.beta_constraint) if self.center else None
         self.built = True
 
     def call(self, inputs):

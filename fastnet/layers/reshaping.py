@@ -3,7 +3,32 @@
 from __future__ import annotations
 
 from fastnet import ops
+from fastnet.layers.core import _data_format
 from fastnet.layers.layer import InputSpec, Layer
+
+
+class _Spatial(Layer):
+    """A layer written for channels-last inputs (``_call_last``/``_shape_last``) that also
+    takes ``data_format='channels_first'``, by transposing around them."""
+
+    rank = 2
+
+    def call(self, inputs):
+        if self.data_format != "channels_first":
+            return self._call_last(inputs)
+        n = self.rank
+        y = self._call_last(ops.transpose(inputs, (0,) + tuple(range(2, n + 2)) + (1,)))
+        return ops.transpose(y, (0, n + 1) + tuple(range(1, n + 1)))
+
+    def compute_output_shape(self, input_shape):
+        s = tuple(input_shape)
+        if self.data_format != "channels_first":
+            return self._shape_last(s)
+        out = self._shape_last((s[0],) + s[2:] + (s[1],))
+        return (out[0], out[-1]) + tuple(out[1:-1])
+
+    def get_config(self):
+        return {**super().get_config(), "data_format": self.data_format}
 
 
 def _pairs(padding, n, name):
@@ -17,7 +42,7 @@ def _pairs(padding, n, name):
     return tuple(out)
 
 
-class _UpSampling(Layer):
+class _UpSampling(_Spatial):
     rank = 2
 
     def __init__(self, size=2, data_format=None, interpolation="nearest", **kwargs):
@@ -27,12 +52,13 @@ class _UpSampling(Layer):
             raise ValueError(f"UpSampling: only interpolation='nearest' is supported, got "
                              f"{interpolation!r}")
         self.interpolation = interpolation
+        self.data_format = _data_format(data_format, self)
         self.input_spec = InputSpec(ndim=self.rank + 2)
 
-    def call(self, inputs):
+    def _call_last(self, inputs):
         return ops.upsampling(inputs, self.size)
 
-    def compute_output_shape(self, input_shape):
+    def _shape_last(self, input_shape):
         sp = [None if input_shape[1 + i] is None else input_shape[1 + i] * self.size[i]
               for i in range(self.rank)]
         return (input_shape[0],) + tuple(sp) + (input_shape[-1],)
@@ -45,7 +71,9 @@ class UpSampling1D(_UpSampling):
     rank = 1
 
     def get_config(self):
-        return {**Layer.get_config(self), "size": self.size[0]}
+        config = {**super().get_config(), "size": self.size[0]}
+        config.pop("data_format")  # Keras's UpSampling1D has no data_format
+        return config
 
 
 class UpSampling2D(_UpSampling):
@@ -56,18 +84,19 @@ class UpSampling3D(_UpSampling):
     rank = 3
 
 
-class _ZeroPadding(Layer):
+class _ZeroPadding(_Spatial):
     rank = 2
 
     def __init__(self, padding=1, data_format=None, **kwargs):
         super().__init__(**kwargs)
         self.padding = _pairs(padding, self.rank, "padding")
+        self.data_format = _data_format(data_format, self)
         self.input_spec = InputSpec(ndim=self.rank + 2)
 
-    def call(self, inputs):
+    def _call_last(self, inputs):
         return ops.pad(inputs, [(0, 0)] + list(self.padding) + [(0, 0)])
 
-    def compute_output_shape(self, input_shape):
+    def _shape_last(self, input_shape):
         sp = [None if input_shape[1 + i] is None else input_shape[1 + i] + sum(self.padding[i])
               for i in range(self.rank)]
         return (input_shape[0],) + tuple(sp) + (input_shape[-1],)
@@ -88,20 +117,21 @@ class ZeroPadding3D(_ZeroPadding):
     rank = 3
 
 
-class _Cropping(Layer):
+class _Cropping(_Spatial):
     rank = 2
 
     def __init__(self, cropping=((0, 0), (0, 0)), data_format=None, **kwargs):
         super().__init__(**kwargs)
         self.cropping = _pairs(cropping, self.rank, "cropping")
+        self.data_format = _data_format(data_format, self)
         self.input_spec = InputSpec(ndim=self.rank + 2)
 
-    def call(self, inputs):
+    def _call_last(self, inputs):
         key = (slice(None),) + tuple(slice(a, (inputs.shape[1 + i] - b))
                                      for i, (a, b) in enumerate(self.cropping)) + (slice(None),)
         return inputs[key]
 
-    def compute_output_shape(self, input_shape):
+    def _shape_last(self, input_shape):
         sp = []
         for i, (a, b) in enumerate(self.cropping):
             size = input_shape[1 + i]

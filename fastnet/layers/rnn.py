@@ -11,15 +11,28 @@ then per step one GEMM with the recurrent kernel).
 Masks follow Keras (backend.rnn): at a masked step the state is carried and the output
 repeats the previous output (zeros before the first step); with zero_output_for_mask
 (which Bidirectional sets when returning sequences) masked outputs are zeros instead.
+
+Dropout follows Keras 3's cells: masks are drawn once per sequence (fixed over the time
+steps) and only when training. `dropout` alone (Keras's implementation 2) is one input
+mask, applied to the whole sequence before the C++ kernel runs. `recurrent_dropout`
+(Keras switches to implementation 1) is one input and one recurrent mask per gate; the
+sequence kernels take no recurrent mask, so a training call with it runs the Python time
+loop. `stateful=True` keeps the final states (``layer.states``, not weights) as the next
+call's initial states until ``reset_states()``. `unroll` is accepted as in Keras, where it
+only changes how the loop is compiled: the results are the same either way.
 """
 
 from __future__ import annotations
 
 import copy
 
+import numpy as np
+
 from fastnet import activations as activations_mod
+from fastnet import constraints as constraints_mod
 from fastnet import initializers as initializers_mod
 from fastnet import ops
+from fastnet import random as random_mod
 from fastnet import regularizers as regularizers_mod
 from fastnet.layers.layer import InputSpec, Layer
 
@@ -34,9 +47,16 @@ class _RNN(Layer):
                  recurrent_constraint=None, bias_constraint=None, dropout=0.0,
                  recurrent_dropout=0.0, return_sequences=False, return_state=False,
                  go_backwards=False, stateful=False, unroll=False, seed=None,
-                 zero_output_for_mask=False, **kwargs):
+                 zero_output_for_mask=False, use_cudnn="auto", **kwargs):
         self._extra_init(kwargs)
         super().__init__(**kwargs)
+        if use_cudnn is True:
+            raise ValueError(f"{type(self).__name__}: use_cudnn=True, but cuDNN is not "
+                             "available (fastnet runs on the CPU); use use_cudnn='auto'")
+        for arg, rate in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
+            if not 0.0 <= float(rate) <= 1.0:
+                raise ValueError(f"{type(self).__name__}: `{arg}` must be in [0, 1]. "
+                                 f"Received: {arg}={rate}")
         if not isinstance(units, int) or units <= 0:
             raise ValueError(f"Received an invalid value for argument `units`, expected a "
                              f"positive integer, got {units}.")
@@ -50,12 +70,21 @@ class _RNN(Layer):
         self.kernel_regularizer = regularizers_mod.get(kernel_regularizer)
         self.recurrent_regularizer = regularizers_mod.get(recurrent_regularizer)
         self.bias_regularizer = regularizers_mod.get(bias_regularizer)
-        self.dropout = dropout
-        self.recurrent_dropout = recurrent_dropout
+        self.activity_regularizer = regularizers_mod.get(activity_regularizer)
+        self.kernel_constraint = constraints_mod.get(kernel_constraint)
+        self.recurrent_constraint = constraints_mod.get(recurrent_constraint)
+        self.bias_constraint = constraints_mod.get(bias_constraint)
+        self.dropout = float(dropout)
+        self.recurrent_dropout = float(recurrent_dropout)
+        self.seed = seed
+        self._seed_generator = random_mod.SeedGenerator(seed)
+        self._dropout_masks = None  # the last training call's (input, recurrent) masks
         self.return_sequences = return_sequences
         self.return_state = return_state
         self.go_backwards = go_backwards
-        self.stateful = stateful
+        self.stateful = bool(stateful)
+        self.unroll = bool(unroll)
+        self._states = None
         self.zero_output_for_mask = zero_output_for_mask
         self.supports_masking = True
         self.input_spec = InputSpec(ndim=3)
@@ -70,27 +99,95 @@ class _RNN(Layer):
         return self.bias_initializer
 
     def build(self, input_shape):
+        if self.stateful and input_shape[0] is None:
+            raise ValueError(f"{type(self).__name__}: when using `stateful=True` in a RNN, the "
+                             f"batch size must be static. Found dynamic batch size: "
+                             f"sequence.shape={tuple(input_shape)}")
         in_dim = input_shape[-1]
         g = self.gates * self.units
         self.kernel = self.add_weight(shape=(in_dim, g), name="kernel",
                                       initializer=self.kernel_initializer,
-                                      regularizer=self.kernel_regularizer)
+                                      regularizer=self.kernel_regularizer,
+                                      constraint=self.kernel_constraint)
         self.recurrent_kernel = self.add_weight(shape=(self.units, g), name="recurrent_kernel",
                                                 initializer=self.recurrent_initializer,
-                                                regularizer=self.recurrent_regularizer)
+                                                regularizer=self.recurrent_regularizer,
+                                                constraint=self.recurrent_constraint)
         self.bias = self.add_weight(shape=self._bias_shape(), name="bias",
                                     initializer=self._bias_init(),
-                                    regularizer=self.bias_regularizer) if self.use_bias else None
+                                    regularizer=self.bias_regularizer,
+                                    constraint=self.bias_constraint) if self.use_bias else None
         self.input_spec = InputSpec(ndim=3, axes={-1: in_dim})
         self.built = True
 
     def _initial_states(self, batch):
         return [ops.zeros((batch, self.units))]
 
+    # -- stateful --------------------------------------------------------------------
+    @property
+    def states(self):
+        """The carried states of a stateful layer (None before its first call)."""
+        return None if self._states is None else list(self._states)
+
+    def reset_states(self, states=None):
+        if not self.stateful:
+            raise AttributeError(f"Layer {self.name!r} is not stateful (stateful=False)")
+        if self._states is None:
+            return
+        if states is None:
+            self._states = [ops.zeros(tuple(s.shape)) for s in self._states]
+        else:
+            states = list(states) if isinstance(states, (list, tuple)) else [states]
+            self._states = [ops.convert_to_tensor(np.asarray(s, np.float32)) for s in states]
+
+    reset_state = reset_states
+
+    def _stateful_initial(self, batch):
+        if self._states is None:
+            self._states = self._initial_states(batch)
+        if self._states[0].shape[0] != batch:
+            raise ValueError(f"{type(self).__name__} {self.name!r}: if an RNN is stateful, the "
+                             f"batch size of the input sequences must be the same as the batch "
+                             f"size of the initial state. Expected batch size: "
+                             f"{self._states[0].shape[0]}, received batch size: {batch}")
+        return list(self._states)
+
+    def _keep_states(self, out):
+        finals = out[1:] if self.return_state else self._last_states
+        self._states = [ops.convert_to_tensor(np.array(ops.convert_to_numpy(s))) for s in finals]
+
     def call(self, inputs, mask=None, training=None, initial_state=None):
         x = ops.convert_to_tensor(inputs)
         if isinstance(mask, (list, tuple)):
             mask = mask[0]
+        if self.stateful and initial_state is None:
+            initial_state = self._stateful_initial(x.shape[0])
+        out = self._call(x, mask, training, initial_state)
+        if self.stateful:
+            self._keep_states(out)
+        return out
+
+    def _dropout_mask(self, batch, dim, rate, count):
+        if not 0.0 < rate:
+            return None
+        if rate >= 1.0:
+            return [ops.zeros((batch, dim)) for _ in range(count)]
+        keep = [(self._seed_generator.rng.random((batch, dim)) >= rate).astype(np.float32)
+                / np.float32(1.0 - rate) for _ in range(count)]
+        return [ops.convert_to_tensor(k) for k in keep]
+
+    def _call(self, x, mask, training, initial_state):
+        self._dropout_masks = None
+        if training and (self.dropout > 0 or self.recurrent_dropout > 0) and x.shape[1] > 0:
+            batch = x.shape[0]
+            count = self.gates if self.recurrent_dropout > 0 else 1
+            in_masks = self._dropout_mask(batch, x.shape[-1], self.dropout, count)
+            rec_masks = self._dropout_mask(batch, self.units, self.recurrent_dropout, count)
+            self._dropout_masks = (in_masks, rec_masks)
+            if rec_masks is not None:
+                return self._dropout_loop(x, mask, initial_state, in_masks, rec_masks)
+            if in_masks is not None:  # one mask over all time steps, then the kernel
+                x = x * ops.expand_dims(in_masks[0], 1)
         if self._fusable(x):
             return self._fused_call(x, mask, initial_state)
         batch, steps = x.shape[0], x.shape[1]
@@ -113,9 +210,49 @@ class _RNN(Layer):
             outputs.append(out)
         if not outputs:  # no time steps: the output is the zero initial output
             result = ops.zeros((batch, 0, self.units)) if self.return_sequences else out
+            self._last_states = list(states)
             return [result] + list(states) if self.return_state else result
         seq = ops.stack(outputs, axis=1)
         return self._assemble(seq, list(states), mask)
+
+    def _dropout_loop(self, x, mask, initial_state, in_masks, rec_masks):
+        """Keras 3's implementation 1 (what recurrent_dropout selects): per gate g, the
+        input projection (x * in_mask[g]) @ kernel[:, g] and the recurrent projection
+        (h * rec_mask[g]) @ recurrent_kernel[:, g]; masks fixed over the time steps."""
+        batch, steps, u = x.shape[0], x.shape[1], self.units
+        if initial_state is None:
+            states = self._initial_states(batch)
+        elif isinstance(initial_state, (list, tuple)):
+            states = list(initial_state)
+        else:
+            states = [initial_state]
+        bias_in = self._input_bias() if self.bias is not None else None
+        proj = []
+        for g in range(self.gates):
+            xg = x if in_masks is None else x * ops.expand_dims(in_masks[g], 1)
+            pg = ops.matmul(xg, self.kernel[:, g * u:(g + 1) * u])
+            if bias_in is not None:
+                pg = pg + bias_in[g * u:(g + 1) * u]
+            proj.append(pg)
+        order = range(steps - 1, -1, -1) if self.go_backwards else range(steps)
+        outputs = []
+        out = ops.zeros((batch, u))
+        m_all = None if mask is None else ops.cast(ops.convert_to_tensor(mask), "float32")
+        for t in order:
+            xs = [p[:, t, :] for p in proj]
+            hs = [states[0] * rm for rm in rec_masks]
+            new_out, new_states = self._masked_step(xs, hs, states)
+            if m_all is not None:
+                m = ops.expand_dims(m_all[:, t], -1)
+                new_out = new_out * m + out * (1.0 - m)
+                new_states = [ns * m + s * (1.0 - m) for ns, s in zip(new_states, states)]
+            out, states = new_out, new_states
+            outputs.append(out)
+        return self._assemble(ops.stack(outputs, axis=1), list(states), mask)
+
+    def _rec(self, h, g):
+        u = self.units
+        return ops.matmul(h, self.recurrent_kernel[:, g * u:(g + 1) * u])
 
     # -- the C++ sequence kernels ------------------------------------------------------
     def _fusable(self, x):
@@ -144,6 +281,7 @@ class _RNN(Layer):
                 m = ops.flip(m, axis=1)
             seq = seq * ops.expand_dims(m, -1)
         steps = seq.shape[1]
+        self._last_states = list(states)
         result = seq if self.return_sequences else seq[:, steps - 1, :]
         if self.return_state:
             return [result] + list(states)
@@ -173,11 +311,37 @@ class _RNN(Layer):
                 "recurrent_activation": activations_mod.serialize(self.recurrent_activation),
                 "use_bias": self.use_bias, "return_sequences": self.return_sequences,
                 "return_state": self.return_state, "go_backwards": self.go_backwards,
-                "dropout": self.dropout, "recurrent_dropout": self.recurrent_dropout}
+                "stateful": self.stateful, "unroll": self.unroll,
+                "zero_output_for_mask": self.zero_output_for_mask,
+                "kernel_initializer": initializers_mod.serialize(self.kernel_initializer),
+                "recurrent_initializer": initializers_mod.serialize(self.recurrent_initializer),
+                "bias_initializer": initializers_mod.serialize(self.bias_initializer),
+                "kernel_regularizer": regularizers_mod.serialize(self.kernel_regularizer),
+                "recurrent_regularizer": regularizers_mod.serialize(self.recurrent_regularizer),
+                "bias_regularizer": regularizers_mod.serialize(self.bias_regularizer),
+                "activity_regularizer": regularizers_mod.serialize(self.activity_regularizer),
+                "kernel_constraint": constraints_mod.serialize(self.kernel_constraint),
+                "recurrent_constraint": constraints_mod.serialize(self.recurrent_constraint),
+                "bias_constraint": constraints_mod.serialize(self.bias_constraint),
+                "dropout": self.dropout, "recurrent_dropout": self.recurrent_dropout,
+                "seed": self.seed}
 
 
 class SimpleRNN(_RNN):
     gates = 1
+
+    def __init__(self, units, activation="tanh", **kwargs):
+        # The shared signature has it, Keras's SimpleRNN has not (older fastnet configs
+        # saved the unused default).
+        if kwargs.pop("recurrent_activation", "sigmoid") != "sigmoid":
+            raise TypeError("SimpleRNN: unrecognized keyword argument `recurrent_activation` "
+                            "(a SimpleRNN cell has a single activation)")
+        super().__init__(units, activation=activation, **kwargs)
+
+    def get_config(self):
+        config = super().get_config()
+        config.pop("recurrent_activation")
+        return config
 
     def _kernel_activation(self):
         from fastnet import activations as A
@@ -199,6 +363,10 @@ class SimpleRNN(_RNN):
 
     def _step(self, xp, states):
         h = self.activation(xp + ops.matmul(states[0], self.recurrent_kernel))
+        return h, [h]
+
+    def _masked_step(self, xs, hs, states):
+        h = self.activation(xs[0] + self._rec(hs[0], 0))
         return h, [h]
 
 
@@ -247,6 +415,13 @@ class LSTM(_RNN):
         h = o * self.activation(c)
         return h, [h, c]
 
+    def _masked_step(self, xs, hs, states):
+        ra, act = self.recurrent_activation, self.activation
+        i, f, o = (ra(xs[g] + self._rec(hs[g], g)) for g in (0, 1, 3))
+        c = f * states[1] + i * act(xs[2] + self._rec(hs[2], 2))
+        h = o * act(c)
+        return h, [h, c]
+
 
 class GRU(_RNN):
     """Gate order z, r, h; reset_after=True: bias (2, 3u) (input row, recurrent row)."""
@@ -284,6 +459,19 @@ class GRU(_RNN):
         h = z * h + (1.0 - z) * hh
         return h, [h]
 
+    def _masked_step(self, xs, hs, states):
+        u, ra = self.units, self.recurrent_activation
+        rb = self.bias[1] if self.reset_after and self.bias is not None else None
+        rec = [self._rec(hs[g], g) if g < 2 or self.reset_after else None for g in range(3)]
+        if rb is not None:
+            rec = [r + rb[g * u:(g + 1) * u] for g, r in enumerate(rec)]
+        z = ra(xs[0] + rec[0])
+        r = ra(xs[1] + rec[1])
+        rh = r * rec[2] if self.reset_after else self._rec(r * hs[2], 2)
+        hh = self.activation(xs[2] + rh)
+        h = z * states[0] + (1.0 - z) * hh
+        return h, [h]
+
     def get_config(self):
         return {**super().get_config(), "reset_after": self.reset_after}
 
@@ -295,6 +483,7 @@ class Bidirectional(Layer):
             raise ValueError(f"Invalid merge mode. Received: {merge_mode}. Merge mode should be "
                              "one of {'sum', 'mul', 'ave', 'concat', None}")
         self.forward_layer = layer
+        self._initial_weights = weights
         if backward_layer is None:
             backward_layer = copy.copy(layer)
             object.__setattr__(backward_layer, "_tracking_ready", False)
@@ -310,34 +499,90 @@ class Bidirectional(Layer):
             "forward_") else layer.name
         self.merge_mode = merge_mode
         self.return_sequences = layer.return_sequences
+        self.return_state = getattr(layer, "return_state", False)
+        self.supports_masking = True
         # As Keras: with sequences returned, masked steps output zeros in both directions.
         for lyr in (self.forward_layer, self.backward_layer):
             if hasattr(lyr, "zero_output_for_mask"):
                 lyr.zero_output_for_mask = self.return_sequences
 
-    def call(self, inputs, mask=None, training=None):
+    def build(self, input_shape):
+        self.forward_layer._maybe_build(tuple(input_shape))
+        self.backward_layer._maybe_build(tuple(input_shape))
+        self.built = True
+        if self._initial_weights is not None:  # Keras's `weights=`: forward's, then backward's
+            self.set_weights(self._initial_weights)
+            self._initial_weights = None
+
+    def call(self, inputs, mask=None, training=None, initial_state=None):
         kwargs = {"mask": mask} if mask is not None else {}
-        y = self.forward_layer(inputs, **kwargs)
-        yb = self.backward_layer(inputs, **kwargs)
+        if training is not None:
+            kwargs["training"] = training
+        fwd_kw, bwd_kw = dict(kwargs), dict(kwargs)
+        if initial_state is not None:  # as Keras: first half forward, second half backward
+            states = list(initial_state)
+            half = len(states) // 2
+            fwd_kw["initial_state"], bwd_kw["initial_state"] = states[:half], states[half:]
+        y = self.forward_layer(inputs, **fwd_kw)
+        yb = self.backward_layer(inputs, **bwd_kw)
+        states = []
+        if self.return_state:  # Keras: [output, forward states..., backward states...]
+            states = list(y[1:]) + list(yb[1:])
+            y, yb = y[0], yb[0]
         if self.return_sequences:
             yb = ops.flip(yb, axis=1)
         if self.merge_mode == "concat":
-            return ops.concatenate([y, yb], axis=-1)
-        if self.merge_mode == "sum":
-            return y + yb
-        if self.merge_mode == "mul":
-            return y * yb
-        if self.merge_mode == "ave":
-            return (y + yb) / 2.0
-        return [y, yb]
+            out = [ops.concatenate([y, yb], axis=-1)]
+        elif self.merge_mode == "sum":
+            out = [y + yb]
+        elif self.merge_mode == "mul":
+            out = [y * yb]
+        elif self.merge_mode == "ave":
+            out = [(y + yb) / 2.0]
+        else:
+            out = [y, yb]
+        if self.return_state:
+            return out + states
+        return out[0] if len(out) == 1 else out
 
     def compute_output_shape(self, input_shape):
         out = self.forward_layer.compute_output_shape(input_shape)
+        states = []
+        if self.return_state:
+            out, states = out[0], list(out[1:])
         if self.merge_mode == "concat":
-            return tuple(out[:-1]) + (out[-1] * 2,)
-        if self.merge_mode is None:
-            return [out, out]
-        return out
+            out = [tuple(out[:-1]) + (out[-1] * 2,)]
+        elif self.merge_mode is None:
+            out = [out, out]
+        else:
+            out = [out]
+        if self.return_state:
+            return out + states + states
+        return out[0] if len(out) == 1 else out
+
+    def compute_mask(self, inputs, mask=None):
+        if not self.return_sequences or mask is None:
+            return None
+        if self.return_state or self.merge_mode is None:
+            return None
+        return mask
+
+    @property
+    def stateful(self):
+        return bool(getattr(self.forward_layer, "stateful", False))
+
+    @property
+    def states(self):
+        fwd, bwd = self.forward_layer.states, self.backward_layer.states
+        return tuple(fwd + bwd) if fwd and bwd else None
+
+    def reset_states(self):
+        if not self.stateful:
+            raise AttributeError(f"Layer {self.name!r} must be stateful to reset its states")
+        self.forward_layer.reset_states()
+        self.backward_layer.reset_states()
+
+    reset_state = reset_states
 
 
 class TimeDistributed(Layer):
@@ -346,8 +591,7 @@ class TimeDistributed(Layer):
         self.layer = layer
 
     def build(self, input_shape):
-        self.layer._maybe_build((input_shape[0],) + tuple(input_shape[2:]) if input_shape[0]
-                                is None else (None,) + tuple(input_shape[2:]))
+        self.layer._maybe_build((None,) + tuple(input_shape[2:]))
         self.built = True
 
     def call(self, inputs, training=None):
@@ -374,6 +618,16 @@ class ConvLSTM2D(Layer):
                  go_backwards=False, stateful=False, dropout=0.0, recurrent_dropout=0.0,
                  seed=None, **kwargs):
         super().__init__(**kwargs)
+        from fastnet.layers.core import _data_format
+
+        unsupported = {"stateful": (stateful, False), "dropout": (dropout, 0.0),
+                       "recurrent_dropout": (recurrent_dropout, 0.0),
+                       "data_format": (_data_format(data_format, self), "channels_last")}
+        for arg, (value, default) in unsupported.items():
+            if value != default:
+                raise NotImplementedError(f"ConvLSTM2D {self.name!r}: `{arg}` is not "
+                                          f"implemented in fastnet. Received: {arg}={value!r}")
+        self.seed = seed
         self.filters = filters
         self.kernel_size = (kernel_size,) * 2 if isinstance(kernel_size, int) else tuple(kernel_size)
         self.strides = (strides,) * 2 if isinstance(strides, int) else tuple(strides)

@@ -9,11 +9,27 @@ input tensors, in that order.
 
 from __future__ import annotations
 
+import warnings
+
+import numpy as np
+
 from fastnet import ops
 from fastnet.backend.symbolic import KerasTensor
+from fastnet.backend.tensor import Tensor
 from fastnet.layers.core import InputLayer
 from fastnet.layers.layer import _flatten, _map
 from fastnet.models.model import Model
+
+_NP_DTYPES = {}
+
+
+def _np_dtype(name):
+    if name not in _NP_DTYPES:
+        try:
+            _NP_DTYPES[name] = np.dtype(name)
+        except TypeError:  # e.g. bfloat16: no fast path
+            _NP_DTYPES[name] = None
+    return _NP_DTYPES[name]
 
 
 class Functional(Model):
@@ -111,32 +127,67 @@ class Functional(Model):
         return list(self._layers)
 
     def _standardize_inputs(self, inputs):
+        """Keras 3's functional input rules: a dict is matched by the model's input
+        keys (a dict-structured model) or by the Inputs' names, extra keys are
+        ignored with a warning; each value is cast to its Input's dtype; a value one
+        rank short of an Input whose last dim is 1 gets that axis, and a trailing
+        axis of 1 beyond the Input's rank is squeezed."""
+        struct = self._input_struct
         if isinstance(inputs, dict):
-            names = self.input_names
-            missing = [n for n in names if n not in inputs]
+            if isinstance(struct, dict):
+                keys = list(struct)
+                wanted = {k: k for k in keys}
+            else:
+                keys = self.input_names
+                wanted = {n: n for n in keys}
+            missing = [k for k in keys if k not in inputs]
             if missing:
-                raise ValueError(f"Missing input(s) {missing} for model {self.name!r}; expected "
-                                 f"keys {names}, got {sorted(inputs)}")
-            flat = [inputs[n] for n in names]
+                raise ValueError(f'Missing data for input "{missing[0]}" of model '
+                                 f"{self.name!r}. You passed a data dictionary with keys "
+                                 f"{sorted(map(str, inputs))}. Expected the following keys: "
+                                 f"{keys}")
+            extra = [k for k in inputs if k not in wanted]
+            if extra:
+                warnings.warn(f"Model {self.name!r}: the structure of `inputs` doesn't match "
+                              f"the expected structure; input keys {extra} are not inputs of "
+                              f"the model (expected {keys}) and are ignored.", stacklevel=3)
+            flat = [inputs[k] for k in keys]
         else:
+            if isinstance(struct, dict) and len(struct) > 1 and list(struct) != sorted(struct):
+                raise ValueError(f"Model {self.name!r} takes a dict of inputs with keys "
+                                 f"{list(struct)}; pass a dict (a flat list is ambiguous "
+                                 "since its order is not the keys' sorted order)")
             flat = _flatten(inputs)
         if len(flat) != len(self._inputs):
             raise ValueError(f"Model {self.name!r} expects {len(self._inputs)} input(s), but it "
                              f"received {len(flat)} input tensors.")
-        out = []
-        for value, kt in zip(flat, self._inputs):
-            t = ops.convert_to_tensor(value)
-            if kt.dtype.startswith("float") and not t.dtype.startswith("float"):
-                t = ops.cast(t, kt.dtype)
-            elif kt.dtype.startswith("int") and t.dtype.startswith("float"):
-                t = ops.cast(t, kt.dtype)
-            if len(t.shape) != len(kt.shape) or any(
-                    want is not None and want != got for want, got in zip(kt.shape, t.shape)):
-                layer = kt._keras_history[0]
-                raise ValueError(f'Input 0 of layer "{layer.name}" is incompatible with the layer: '
-                                 f"expected shape={kt.shape}, found shape={tuple(t.shape)}")
-            out.append(t)
-        return out
+        return [self._standardize_input(value, kt) for value, kt in zip(flat, self._inputs)]
+
+    def _standardize_input(self, value, kt):
+        t = value if isinstance(value, Tensor) else ops.convert_to_tensor(value)
+        shape, want_shape = t.shape, kt.shape
+        # the common case, fast (Tensor.dtype builds numpy's dtype name: ~2 us)
+        if len(shape) == len(want_shape) and t._value.dtype == _np_dtype(kt.dtype):
+            for i in range(1, len(shape)):
+                w = want_shape[i]
+                if w is not None and w != shape[i]:
+                    break
+            else:
+                return t
+        if t.dtype != kt.dtype:
+            t = ops.cast(t, kt.dtype)
+        rank, want = t.ndim, len(kt.shape)
+        if rank == want + 1 and t.shape[-1] == 1:
+            t = ops.squeeze(t, axis=-1)
+        elif rank == want - 1 and kt.shape[-1] == 1:
+            t = ops.expand_dims(t, axis=-1)
+        if len(t.shape) != len(kt.shape) or any(  # the batch axis is not checked (Keras)
+                w is not None and w != g for w, g in zip(kt.shape[1:], t.shape[1:])):
+            name = kt._keras_history[0].name
+            raise ValueError(f"Invalid input shape for input {name!r} of model {self.name!r}: "
+                             f"expected shape={kt.shape}, but input has incompatible shape "
+                             f"{tuple(np.shape(value))}")
+        return t
 
     def build(self, input_shape=None):
         self.built = True

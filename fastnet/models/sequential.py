@@ -97,11 +97,17 @@ class Sequential(Model):
 
     def _maybe_build(self, shapes):
         if self._graph is None and isinstance(shapes, tuple):
-            self._maybe_trace((None,) + tuple(shapes[1:]))
+            # as Keras: built on concrete data, the graph keeps that batch size (summary
+            # shows it; other batch sizes still run, the batch axis is not checked)
+            self._maybe_trace(tuple(shapes))
         self.built = True
 
     def call(self, inputs, training=None, mask=None):
         x = inputs
+        if self._graph is not None and not isinstance(inputs, (list, tuple, dict)):
+            # Keras runs a built Sequential through its functional graph: the same input
+            # standardisation (rank of the Input, its dtype)
+            x = self._graph._standardize_input(inputs, self._graph._inputs[0])
         for layer in self._layers:
             kwargs = {}
             if training is not None:

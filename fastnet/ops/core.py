@@ -22,6 +22,9 @@ def convert_to_tensor(x, dtype=None, sparse=None):
     Python floats and float64 arrays become float32 (Keras's floatx) unless a
     dtype is given; Python ints become int32; bools bool.
     """
+    if sparse:
+        raise NotImplementedError("convert_to_tensor: `sparse=True` (sparse tensors) is not "
+                                  "implemented in fastnet")
     if isinstance(x, Tensor):
         if dtype is not None and x.dtype != standardize_dtype(dtype):
             return cast(x, dtype)

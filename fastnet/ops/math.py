@@ -387,14 +387,25 @@ def _extreme(x, axis, keepdims, fn):
     return make(out, (x,), backward)
 
 
+def _with_initial(x, axis, keepdims, initial, fn, combine):
+    """As numpy/Keras: `initial` takes part in the reduction (and is its empty value)."""
+    x = _t(x)
+    if initial is None:
+        return _extreme(x, axis, keepdims, fn)
+    if x.size == 0:
+        axes = _axes(axis, x.ndim)
+        return Tensor(np.asarray(fn(x._value, axis=axes, keepdims=keepdims, initial=initial)))
+    return combine(_extreme(x, axis, keepdims, fn), initial)
+
+
 @op
 def max(x, axis=None, keepdims=False, initial=None):  # noqa: A001
-    return _extreme(x, axis, keepdims, np.max)
+    return _with_initial(x, axis, keepdims, initial, np.max, maximum)
 
 
 @op
 def min(x, axis=None, keepdims=False, initial=None):  # noqa: A001
-    return _extreme(x, axis, keepdims, np.min)
+    return _with_initial(x, axis, keepdims, initial, np.min, minimum)
 
 
 amax, amin = max, min
@@ -972,8 +983,13 @@ def linspace(start, stop, num=50, endpoint=True, dtype=None):
 
 @op
 def one_hot(x, num_classes, axis=-1, dtype=None, sparse=False):
-    idx = _t(x)._value
-    if idx.dtype.kind not in "iu":
+    if sparse:
+        raise NotImplementedError("one_hot: `sparse=True` (a sparse result) is not implemented "
+                                  "in fastnet")
+    idx = np.asarray(_t(x)._value)
+    if idx.dtype.kind in "fb":  # as Keras: integer-valued floats (and bools) are cast
+        idx = idx.astype(np.int64)
+    elif idx.dtype.kind not in "iu":
         raise TypeError(f"one_hot: indices must be integers, got {idx.dtype}")
     out = np.zeros(idx.shape + (num_classes,), dtype=standardize_dtype(dtype))
     valid = (idx >= 0) & (idx < num_classes)

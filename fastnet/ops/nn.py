@@ -505,6 +505,9 @@ def _binary_crossentropy_mean(target, output, from_logits=False, axis=-1):
 
 @op
 def moments(x, axes, keepdims=False, synchronized=False):
+    if synchronized:
+        raise NotImplementedError("moments: `synchronized=True` (cross-replica statistics) is "
+                                  "not implemented in fastnet")
     x = _float(x)
     mean = m.mean(x, axis=axes, keepdims=True)
     variance = m.mean(m.square(x - mean), axis=axes, keepdims=True)

@@ -7,10 +7,14 @@ Max/average pooling 1-D/2-D/3-D, global pooling and nearest upsampling run
 fastnet.kernels.pool (csrc/pool) for float32 C-contiguous inputs, forward and backward;
 the numpy versions below remain for other dtypes and layouts. Padding follows
 TensorFlow: for 'same' the odd extra pad goes after (bottom/right).
+``data_format='channels_first'`` transposes the input to channels-last and the
+result back (one copy each way, and of their gradients).
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
 import itertools
 
 import numpy as np
@@ -22,7 +26,37 @@ from fastnet.kernels import conv as _conv
 from fastnet.kernels import gemm as _gemm
 from fastnet.kernels import pool as _poolk
 from fastnet.ops.core import _t, make, op
-from fastnet.ops.math import cast
+from fastnet.ops.math import cast, transpose
+
+
+def _data_format_aware(fn):
+    """Runs a channels-last op on ``data_format='channels_first'`` inputs by transposing
+    them to channels-last and the result (when it keeps the input's rank) back."""
+    params = list(inspect.signature(fn).parameters)
+    pos = params.index("data_format")
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        df = args[pos] if len(args) > pos else kwargs.get("data_format")
+        if df is None or df == "channels_last":
+            return fn(*args, **kwargs)
+        if df != "channels_first":
+            raise ValueError(f"{fn.__name__}: data_format must be 'channels_first' or "
+                             f"'channels_last'. Received: data_format={df!r}")
+        args = list(args)
+        x = _t(args[0] if args else kwargs.pop("inputs"))
+        nd = x.ndim
+        x = transpose(x, (0,) + tuple(range(2, nd)) + (1,))
+        if len(args) > pos:
+            args[pos] = "channels_last"
+        else:
+            kwargs["data_format"] = "channels_last"
+        y = fn(x, *args[1:], **kwargs) if args else fn(x, **kwargs)
+        if y.ndim == nd:
+            y = transpose(y, (0, nd - 1) + tuple(range(1, nd - 1)))
+        return y
+
+    return wrapper
 
 
 def _tuple(v, n, name):
@@ -157,6 +191,7 @@ def conv_bias(inputs, kernel, bias, strides=1, padding="valid", dilation_rate=1)
 
 
 @op
+@_data_format_aware
 def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_rate=1):
     """N-D convolution; kernel (k..., in_channels, out_channels) as Keras."""
     x, w = _t(inputs), _t(kernel)
@@ -211,6 +246,7 @@ def deconv_output_length(size, k, stride, padding, output_padding=None, dilation
 
 
 @op
+@_data_format_aware
 def conv_transpose(inputs, kernel, strides=1, padding="valid", output_padding=None,
                    data_format=None, dilation_rate=1):
     """Transposed convolution; kernel (k..., out_channels, in_channels) as Keras."""
@@ -285,6 +321,7 @@ def conv_transpose(inputs, kernel, strides=1, padding="valid", output_padding=No
 
 
 @op
+@_data_format_aware
 def depthwise_conv(inputs, kernel, strides=1, padding="valid", data_format=None,
                    dilation_rate=1):
     """Depthwise convolution; kernel (k..., in_channels, depth_multiplier)."""
@@ -340,6 +377,7 @@ def depthwise_conv(inputs, kernel, strides=1, padding="valid", data_format=None,
 
 
 @op
+@_data_format_aware
 def separable_conv(inputs, depthwise_kernel, pointwise_kernel, strides=1, padding="valid",
                    data_format=None, dilation_rate=1):
     y = depthwise_conv(inputs, depthwise_kernel, strides, padding, data_format, dilation_rate)
@@ -413,11 +451,13 @@ def _kernel_pool(x, ks, strides, padding, kind):
 
 
 @op
+@_data_format_aware
 def max_pool(inputs, pool_size, strides=None, padding="valid", data_format=None):
     return _pool(inputs, pool_size, strides, padding, "max")
 
 
 @op
+@_data_format_aware
 def average_pool(inputs, pool_size, strides=None, padding="valid", data_format=None):
     return _pool(inputs, pool_size, strides, padding, "avg")
 
@@ -493,6 +533,7 @@ def _global_pool(inputs, kind, keepdims):
 
 
 @op
+@_data_format_aware
 def global_max_pool(inputs, keepdims=False, data_format=None):
     """Max over the spatial axes of channels-last (batch, spatial..., channels); the
     gradient is shared among tied maxima (as TensorFlow's reduce_max)."""
@@ -500,6 +541,7 @@ def global_max_pool(inputs, keepdims=False, data_format=None):
 
 
 @op
+@_data_format_aware
 def global_average_pool(inputs, keepdims=False, data_format=None):
     """Mean over the spatial axes of channels-last (batch, spatial..., channels)."""
     return _global_pool(inputs, "avg", keepdims)

@@ -45,6 +45,12 @@ class Optimizer:
         self.use_ema = bool(use_ema)
         self.ema_momentum = ema_momentum
         self.ema_overwrite_frequency = ema_overwrite_frequency
+        for arg, value, default in (("loss_scale_factor", loss_scale_factor, None),
+                                    ("gradient_accumulation_steps", gradient_accumulation_steps,
+                                     None)):
+            if value != default:
+                raise NotImplementedError(f"{type(self).__name__}: `{arg}` is not implemented "
+                                          f"in fastnet. Received: {arg}={value!r}")
         self.name = name or _snake(type(self).__name__)
         self._learning_rate = learning_rate
         self.weight_decay = weight_decay
@@ -215,8 +221,11 @@ class Optimizer:
         lr = config.get("learning_rate")
         if isinstance(lr, dict):
             config["learning_rate"] = schedules.deserialize(lr, custom_objects)
-        for k in ("loss_scale_factor", "gradient_accumulation_steps"):
-            config.pop(k, None)
+        # Keras configs carry these; their defaults mean "off". A config that turns one on
+        # reaches __init__, which raises naming it.
+        for k, off in (("loss_scale_factor", None), ("gradient_accumulation_steps", None)):
+            if config.get(k, off) == off:
+                config.pop(k, None)
         return cls(**config)
 
 

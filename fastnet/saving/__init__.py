@@ -75,6 +75,9 @@ def _model_config(model):
 
 
 def save_model(model, filepath, overwrite=True, zipped=True, **kwargs):
+    if not zipped:
+        raise NotImplementedError("save_model: `zipped=False` (an unzipped .keras directory) "
+                                  "is not implemented in fastnet")
     path = os.fspath(filepath)
     if path.endswith(".h5") or path.endswith(".hdf5"):
         return save_legacy_h5(model, path, overwrite)
@@ -246,6 +249,9 @@ def load_legacy_h5(path, custom_objects=None, compile=True):  # noqa: A002
 
 def clone_model(model, input_tensors=None, clone_function=None):
     """A new model with the same architecture and freshly initialized weights."""
+    for arg, value in (("input_tensors", input_tensors), ("clone_function", clone_function)):
+        if value is not None:
+            raise NotImplementedError(f"clone_model: `{arg}` is not implemented in fastnet")
     config = serialize_layer(model)
     return _rebuild(config, None)
 

@@ -109,18 +109,45 @@ class ArrayAdapter:
                 return
 
 
+def _describe(struct):
+    if isinstance(struct, dict):
+        return "{" + ", ".join(f"{k!r}: {_describe(v)}" for k, v in struct.items()) + "}"
+    if isinstance(struct, (list, tuple)):
+        body = ", ".join(_describe(v) for v in struct)
+        return f"[{body}]" if isinstance(struct, list) else f"({body})"
+    shape = getattr(struct, "shape", None)
+    return f"{type(struct).__name__}(shape={tuple(shape)})" if shape is not None else \
+        type(struct).__name__
+
+
+def _leaf_to_numpy(v):
+    """Batches from other libraries (torch tensors from a DataLoader, ...) as numpy."""
+    if v is None or isinstance(v, np.ndarray) or type(v).__module__.startswith("fastnet."):
+        return v
+    if hasattr(v, "detach") and hasattr(v, "cpu"):  # torch.Tensor
+        return v.detach().cpu().numpy()
+    if hasattr(v, "__array__") or isinstance(v, (int, float, bool)):
+        return np.asarray(v)
+    return v
+
+
 def unpack(batch):
-    """Splits a generator's batch into (x, y, sample_weight)."""
+    """Splits a generator's batch into (x, y, sample_weight), as Keras's
+    unpack_x_y_sample_weight: a list is read as a tuple; anything else is x."""
+    if isinstance(batch, list):
+        batch = tuple(batch)
     if isinstance(batch, tuple):
+        batch = _map(_leaf_to_numpy, batch)
         if len(batch) == 1:
             return batch[0], None, None
         if len(batch) == 2:
             return batch[0], batch[1], None
         if len(batch) == 3:
             return batch
-        raise ValueError(f"A batch tuple must be (x,), (x, y) or (x, y, sample_weight); got a "
-                         f"tuple of {len(batch)} elements")
-    return batch, None, None
+        raise ValueError(f"Data is expected to be in format `x`, `(x,)`, `(x, y)`, or "
+                         f"`(x, y, sample_weight)`; a batch of the dataset is a "
+                         f"{len(batch)}-element structure: {_describe(batch)}")
+    return _map(_leaf_to_numpy, batch), None, None
 
 
 class IterableAdapter:

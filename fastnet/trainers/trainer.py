@@ -75,6 +75,7 @@ class Trainer:
         self._metric_spec = (metrics, weighted_metrics)
         self.compiled_loss = None
         self.compiled_metrics = None
+        self._compiled_objects_built = False
         self.run_eagerly = run_eagerly
         self.compiled = True
         self.stop_training = False
@@ -86,7 +87,7 @@ class Trainer:
         return ["output"]
 
     def _ensure_compiled_objects(self, y_pred):
-        if self.compiled_loss is not None:
+        if getattr(self, "_compiled_objects_built", False):
             return
         names = self._output_names()
         if isinstance(y_pred, (list, tuple)) and len(y_pred) != len(names):
@@ -100,6 +101,7 @@ class Trainer:
         from fastnet.metrics import Mean
         self._loss_tracker = Mean(name="loss")
         self._output_loss_trackers = {}
+        self._compiled_objects_built = True
 
     def _require_compiled(self, what):
         if not self.compiled:
@@ -107,13 +109,36 @@ class Trainer:
 
     # ---- steps -----------------------------------------------------------------
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        if self.compiled_loss is None:
-            raise ValueError("No loss to compute: pass `loss=` to compile().")
-        total, parts = self.compiled_loss(y, y_pred, sample_weight)
-        reg = list(getattr(self, "losses", []) or [])
-        if reg:
-            total = total + ops.sum(ops.stack([ops.sum(r) for r in reg]))
-        return total, parts
+        """Keras 3's contract: the total loss as a scalar tensor — the compiled loss
+        (if `compile` was given one) plus every loss in ``self.losses`` (`add_loss`,
+        activity and weight regularizers). Subclasses may override it."""
+        terms = []
+        self._last_loss_parts = {}
+        if self.compiled_loss is not None:
+            total, self._last_loss_parts = self.compiled_loss(y, y_pred, sample_weight)
+            terms.append(total)
+        terms.extend(ops.sum(r) for r in (getattr(self, "losses", None) or []))
+        if not terms:
+            raise ValueError("No loss to compute. Provide a `loss` argument in `compile()` "
+                             "(or add losses with `add_loss`).")
+        return terms[0] if len(terms) == 1 else ops.sum(ops.stack(terms))
+
+    def _compute_loss(self, x, y, y_pred, sample_weight, training):
+        """Calls a possibly overridden compute_loss (without `training` before Keras 3.3)."""
+        self._last_loss_parts = {}
+        fn = self.compute_loss
+        if _takes_training(type(self).compute_loss):
+            loss = fn(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=training)
+        else:
+            loss = fn(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight)
+        if isinstance(loss, tuple):
+            raise TypeError(f"{type(self).__name__}.compute_loss must return the total loss as "
+                            f"a scalar tensor (Keras 3), got a tuple of {len(loss)}")
+        loss = ops.convert_to_tensor(loss)
+        if loss.ndim:
+            raise ValueError(f"{type(self).__name__}.compute_loss must return a scalar, got "
+                             f"shape {loss.shape}")
+        return loss, getattr(self, "_last_loss_parts", {})
 
     def _track_losses(self, loss, parts, batch_size):
         self._loss_tracker.update_state(float(loss), sample_weight=batch_size)
@@ -143,7 +168,7 @@ class Trainer:
         with GradientTape() as tape:
             y_pred = self(x, training=True)
             self._ensure_compiled_objects(y_pred)
-            loss, parts = self.compute_loss(x, y, y_pred, sample_weight)
+            loss, parts = self._compute_loss(x, y, y_pred, sample_weight, True)
         # Read after the forward pass: a subclassed model creates its weights in its first
         # call, and reading them before would skip the first batch's update.
         weights = self.trainable_weights
@@ -157,7 +182,7 @@ class Trainer:
         x, y, sample_weight = data
         y_pred = self(x, training=False)
         self._ensure_compiled_objects(y_pred)
-        loss, parts = self.compute_loss(x, y, y_pred, sample_weight, training=False)
+        loss, parts = self._compute_loss(x, y, y_pred, sample_weight, False)
         self._track_losses(loss, parts, _batch_len(x))
         self.compiled_metrics.update_state(y, y_pred, sample_weight)
         return self._logs()
@@ -191,7 +216,7 @@ class Trainer:
                                          steps_per_epoch)
         val = None
         if validation_data is not None:
-            if isinstance(validation_data, tuple) and len(validation_data) in (2, 3):
+            if isinstance(validation_data, (tuple, list)) and len(validation_data) in (2, 3):
                 vx, vy = validation_data[0], validation_data[1]
                 vsw = validation_data[2] if len(validation_data) == 3 else None
                 val = data_adapter.adapter_for(vx, vy, vsw, validation_batch_size or batch_size,
@@ -208,7 +233,7 @@ class Trainer:
         self._initial_epoch = None
         logs = {}
         for epoch in range(initial_epoch, epochs):
-            if self.compiled_loss is not None:
+            if self._compiled_objects_built:
                 self._reset_metrics()
             cbs.on_epoch_begin(epoch)
             step = 0
@@ -220,6 +245,7 @@ class Trainer:
                 if self.stop_training:
                     break
             epoch_logs = dict(logs)
+            logs = epoch_logs
             if val is not None and (epoch + 1) % validation_freq == 0:
                 cbs.set_params({**cbs.params, "in_fit": True})
                 val_logs = self._evaluate_loop(val, cbs)
@@ -234,7 +260,8 @@ class Trainer:
         return cbs.history
 
     def _evaluate_loop(self, adapter, cbs):
-        self._reset_metrics() if self.compiled_loss is not None else None
+        if self._compiled_objects_built:
+            self._reset_metrics()
         cbs.on_test_begin()
         logs = {}
         for step, (xb, yb, swb) in enumerate(adapter):
@@ -279,13 +306,15 @@ class Trainer:
                        return_dict=False):
         self._require_compiled("train_on_batch")
         sample_weight = self._prepare(x, y, sample_weight, class_weight)
-        self._reset_metrics() if self.compiled_loss is not None else None
+        if self._compiled_objects_built:
+            self._reset_metrics()
         logs = self.train_step((_to_tensors(x), y, sample_weight))
         return logs if return_dict else _flat_logs(logs)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         self._require_compiled("test_on_batch")
-        self._reset_metrics() if self.compiled_loss is not None else None
+        if self._compiled_objects_built:
+            self._reset_metrics()
         logs = self.test_step((_to_tensors(x), y, sample_weight))
         return logs if return_dict else _flat_logs(logs)
 
@@ -294,6 +323,20 @@ class Trainer:
 
     def get_compile_config(self):
         return dict(getattr(self, "_compile_config", {}) or {})
+
+
+_TAKES_TRAINING = {}
+
+
+def _takes_training(fn):
+    """Whether a compute_loss override has the `training` argument (Keras >= 3.3)."""
+    if fn not in _TAKES_TRAINING:
+        import inspect
+
+        params = inspect.signature(fn).parameters
+        _TAKES_TRAINING[fn] = "training" in params or any(
+            p.kind is p.VAR_KEYWORD for p in params.values())
+    return _TAKES_TRAINING[fn]
 
 
 def _flat_logs(logs):
