@@ -1,0 +1,205 @@
+"""Programs tests/test_distribute.py runs under ``mpirun -np 2`` (and, for the
+references, in one process): ``python tests/mpi_jobs.py <job> <out_dir>``.
+
+Every training function takes the rank and the strategy (None: one process,
+no scope) so the reference is the same code on the whole global batch. Ranks
+other than 0 seed their initial weights differently on purpose: the
+strategy's broadcast from rank 0 must make them equal.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import time
+
+import numpy as np
+
+import fastnet
+from fastnet import layers
+
+EPOCHS = 2
+
+
+def _mlp(seed):
+    fastnet.utils.set_random_seed(seed)
+    return fastnet.Sequential([layers.Input((12,)), layers.Dense(16, activation="relu"),
+                               layers.Dense(16, activation="relu"),
+                               layers.Dense(5, activation="softmax")])
+
+
+def _cnn(seed):
+    fastnet.utils.set_random_seed(seed)
+    return fastnet.Sequential([layers.Input((8, 8, 2)), layers.Conv2D(4, 3, activation="relu"),
+                               layers.MaxPooling2D(2), layers.Flatten(),
+                               layers.Dense(3, activation="softmax")])
+
+
+def _bn(seed):
+    fastnet.utils.set_random_seed(seed)
+    return fastnet.Sequential([layers.Input((6,)), layers.Dense(8), layers.BatchNormalization(),
+                               layers.Activation("relu"), layers.Dense(3, activation="softmax")])
+
+
+def _data(kind, n):
+    rng = np.random.default_rng(42)
+    if kind == "cnn":
+        x = rng.normal(size=(n, 8, 8, 2)).astype(np.float32)
+        return x, rng.integers(0, 3, n)
+    d, k = (6, 3) if kind == "bn" else (12, 5)
+    x = rng.normal(size=(n, d)).astype(np.float32)
+    return x, rng.integers(0, k, n)
+
+
+# name: (builder, data kind, samples, global batch, shuffle, sample weights + validation)
+CASES = {
+    "mlp": (_mlp, "mlp", 203, 32, False, False),            # last batch 11: 5 + 6
+    "mlp_shuffle": (_mlp, "mlp", 203, 32, True, False),
+    "mlp_tail1_sw": (_mlp, "mlp", 193, 32, True, True),     # last batch 1: rank 0 empty
+    "cnn": (_cnn, "cnn", 90, 16, False, False),             # last batch 10: 5 + 5
+    "cnn_shuffle": (_cnn, "cnn", 91, 16, True, False),      # last batch 11: 5 + 6
+}
+
+
+def _scope(strategy):
+    return strategy.scope() if strategy is not None else contextlib.nullcontext()
+
+
+def train_case(name, rank=0, strategy=None, out_dir=None, verbose=0):
+    build, kind, n, batch, shuffle, extras = CASES[name]
+    x, y = _data(kind, n)
+    with _scope(strategy):
+        model = build(1 + 1000 * rank)
+        model.compile(optimizer=fastnet.optimizers.Adam(0.01),
+                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    kwargs = {}
+    if extras:
+        kwargs["sample_weight"] = np.random.default_rng(3).uniform(0.2, 2.0, n).astype(np.float32)
+        kwargs["validation_data"] = _data(kind, 37)
+    callbacks = []
+    if out_dir is not None and name == "mlp":
+        callbacks.append(fastnet.callbacks.CSVLogger(os.path.join(out_dir, f"log_r{rank}.csv")))
+    np.random.seed(7)  # the shuffle order (rank 0's is used by every rank)
+    hist = model.fit(x, y, batch_size=batch, epochs=EPOCHS, shuffle=shuffle, verbose=verbose,
+                     callbacks=callbacks, **kwargs)
+    res = {f"w{i}": w for i, w in enumerate(model.get_weights())}
+    res.update({f"h_{k}": np.asarray(v) for k, v in hist.history.items()})
+    if extras:
+        ev = model.evaluate(x, y, batch_size=batch, sample_weight=kwargs["sample_weight"],
+                            verbose=0, return_dict=True)
+        res.update({f"ev_{k}": np.asarray(v) for k, v in ev.items()})
+        res["pred"] = model.predict(x, batch_size=batch, verbose=0)
+    return res
+
+
+def custom_loop(rank=0, num_workers=1):
+    """A GradientTape loop: each rank takes its half of every global batch of 32."""
+    model = _mlp(1 + 1000 * rank)
+    fastnet.distribute.broadcast(model)
+    opt = fastnet.optimizers.Adam(0.01)
+    loss_fn = fastnet.losses.SparseCategoricalCrossentropy()
+    x, y = _data("mlp", 192)
+    for start in range(0, 192, 32):
+        per = 32 // num_workers
+        lo = start + rank * per
+        with fastnet.GradientTape() as tape:
+            loss = loss_fn(y[lo:lo + per], model(x[lo:lo + per], training=True))
+        grads = tape.gradient(loss, model.trainable_weights)
+        grads = fastnet.distribute.allreduce(grads)
+        opt.apply(grads, model.trainable_weights)
+    return {f"w{i}": w for i, w in enumerate(model.get_weights())}
+
+
+def batchnorm(rank=0, strategy=None):
+    """One step at learning rate 0: the moving statistics (averaged over the
+    ranks) equal one process's on the global batch. Then Adam: ranks stay
+    identical."""
+    x, y = _data("bn", 64)
+    res = {}
+    with _scope(strategy):
+        model = _bn(1 + 1000 * rank)
+        model.compile(optimizer=fastnet.optimizers.SGD(0.0),
+                      loss="sparse_categorical_crossentropy")
+    model.fit(x[:32], y[:32], batch_size=32, epochs=1, shuffle=False, verbose=0)
+    res.update({f"lr0_w{i}": w for i, w in enumerate(model.get_weights())})
+    with _scope(strategy):
+        model.compile(optimizer=fastnet.optimizers.Adam(0.01),
+                      loss="sparse_categorical_crossentropy")
+    model.fit(x, y, batch_size=16, epochs=EPOCHS, verbose=0)
+    res.update({f"adam_w{i}": w for i, w in enumerate(model.get_weights())})
+    return res
+
+
+def _checked_mlp(seed):
+    class RejectNaN(layers.Layer):
+        def call(self, x):
+            if np.isnan(np.asarray(x)).any():
+                raise ValueError("bad data: NaN in the input batch")
+            return x
+
+    fastnet.utils.set_random_seed(seed)
+    return fastnet.Sequential([layers.Input((12,)), RejectNaN(), layers.Dense(5)])
+
+
+def main():
+    job, out_dir = sys.argv[1], sys.argv[2]
+    strategy = fastnet.distribute.MPIStrategy(timeout=float(os.environ.get("JOB_TIMEOUT", 60)))
+    rank = strategy.rank
+    if job == "equality":
+        res = {"threads": np.asarray(strategy.num_threads),
+               "workers": np.asarray(strategy.num_workers)}
+        for name in CASES:
+            res.update({f"{name}/{k}": v for k, v in train_case(
+                name, rank, strategy, out_dir, verbose=1 if name == "mlp" else 0).items()})
+        res.update({f"loop/{k}": v for k, v in custom_loop(rank, strategy.num_workers).items()})
+        res.update({f"bn/{k}": v for k, v in batchnorm(rank, strategy).items()})
+        np.savez(os.path.join(out_dir, f"rank{rank}.npz"), **res)
+    elif job == "fault_mismatch":  # rank 1 passes differently shaped data: every rank raises
+        x, y = _data("mlp", 64)
+        if rank == 1:
+            x = np.concatenate([x, x[:, :1]], axis=1)
+        with strategy.scope():
+            model = _mlp(1)
+            model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        try:
+            model.fit(x, y, batch_size=16, epochs=1, verbose=0)
+        except ValueError as e:
+            print(f"rank {rank} caught: {e}", flush=True)
+    elif job == "fault_raise":  # one sample is NaN: the rank holding it raises mid-epoch
+        x, y = _data("mlp", 64)
+        x[58] = np.nan  # the 4th batch of 16 is samples 48-63; rank 1 holds 56-63
+        with strategy.scope():
+            model = _checked_mlp(1)
+            model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        model.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0)
+        print(f"rank {rank} finished (should not happen)", flush=True)
+    elif job == "fault_hang":  # rank 1 never joins the collective: rank 0's watchdog aborts
+        if rank == 1:
+            time.sleep(120)
+        fastnet.distribute.allreduce(np.ones(3))
+    elif job == "resume_a":  # 2 epochs; rank 0 checkpoints every epoch
+        x, y = _data("mlp", 203)
+        with strategy.scope():
+            model = _mlp(1 + 1000 * rank)
+            model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        ckpt = fastnet.callbacks.ModelCheckpoint(os.path.join(out_dir, f"ckpt_r{rank}_"
+                                                              "{epoch}.keras"))
+        model.fit(x, y, batch_size=32, epochs=2, shuffle=False, verbose=0, callbacks=[ckpt])
+        np.savez(os.path.join(out_dir, f"a_rank{rank}.npz"), *model.get_weights())
+    elif job == "resume_b":  # rank 0 loads epoch 1's checkpoint; rank 1 starts from scratch
+        x, y = _data("mlp", 203)
+        with strategy.scope():
+            if rank == 0:
+                model = fastnet.models.load_model(os.path.join(out_dir, "ckpt_r0_1.keras"))
+            else:
+                model = _mlp(99)
+                model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        model.fit(x, y, batch_size=32, epochs=2, initial_epoch=1, shuffle=False, verbose=0)
+        np.savez(os.path.join(out_dir, f"b_rank{rank}.npz"), *model.get_weights())
+    else:
+        raise SystemExit(f"unknown job {job!r}")
+
+
+if __name__ == "__main__":
+    main()
