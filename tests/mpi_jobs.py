@@ -150,8 +150,10 @@ def main():
         res = {"threads": np.asarray(strategy.num_threads),
                "workers": np.asarray(strategy.num_workers)}
         for name in CASES:
+            before = strategy.stats["allreduce_calls"]
             res.update({f"{name}/{k}": v for k, v in train_case(
                 name, rank, strategy, out_dir, verbose=1 if name == "mlp" else 0).items()})
+            res[f"{name}/allreduce_calls"] = np.asarray(strategy.stats["allreduce_calls"] - before)
         res.update({f"loop/{k}": v for k, v in custom_loop(rank, strategy.num_workers).items()})
         res.update({f"bn/{k}": v for k, v in batchnorm(rank, strategy).items()})
         np.savez(os.path.join(out_dir, f"rank{rank}.npz"), **res)
