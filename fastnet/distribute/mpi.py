@@ -107,7 +107,9 @@ class World:
         self.rank = self.comm.Get_rank()
         self.size = self.comm.Get_size()
         self.timeout = float(os.environ.get("FASTNET_MPI_TIMEOUT", "600"))
-        self.stats = {"allreduce_calls": 0, "allreduce_bytes": 0, "allreduce_seconds": 0.0}
+        # Totals, and [calls, bytes, seconds] per kind ("gradient allreduce", ...).
+        self.stats = {"allreduce_calls": 0, "allreduce_bytes": 0, "allreduce_seconds": 0.0,
+                      "by_kind": {}}
         self._watch = None
         self._watchdog = threading.Thread(target=self._watch_loop, daemon=True,
                                           name="fastnet-mpi-watchdog")
@@ -153,9 +155,15 @@ class World:
         t = time.perf_counter()
         with self.watched(what):
             self.comm.Allreduce(self.MPI.IN_PLACE, buf, op=mpi_op)
-        self.stats["allreduce_seconds"] += time.perf_counter() - t
-        self.stats["allreduce_calls"] += 1
-        self.stats["allreduce_bytes"] += buf.nbytes
+        dt = time.perf_counter() - t
+        stats = self.stats
+        stats["allreduce_seconds"] += dt
+        stats["allreduce_calls"] += 1
+        stats["allreduce_bytes"] += buf.nbytes
+        kind = stats["by_kind"].setdefault(what, [0, 0, 0.0])
+        kind[0] += 1
+        kind[1] += buf.nbytes
+        kind[2] += dt
 
     def bcast_(self, buf, root=0, what="broadcast"):
         with self.watched(what):
@@ -379,8 +387,11 @@ class MPIStrategy(Strategy):
 
     @property
     def stats(self):
-        """Allreduce calls, bytes and seconds so far (this rank)."""
-        return dict(self._world.stats) if self._world else {}
+        """Allreduce calls, bytes and seconds so far on this rank (``by_kind``:
+        per kind of message, e.g. ``"gradient allreduce"``)."""
+        if self._world is None:
+            return {}
+        return copy.deepcopy(self._world.stats)
 
     def _configure_threads(self, num_threads):
         from fastnet import config
