@@ -77,7 +77,11 @@ def train_case(name, rank=0, strategy=None, out_dir=None, verbose=0):
     if extras:
         kwargs["sample_weight"] = np.random.default_rng(3).uniform(0.2, 2.0, n).astype(np.float32)
         kwargs["validation_data"] = _data(kind, 37)
-    callbacks = []
+    callbacks, batch_logs = [], []
+    if name == "cnn":  # a batch-level callback: every step's logs are reduced
+        callbacks.append(fastnet.callbacks.LambdaCallback(
+            on_train_batch_end=lambda batch, logs: batch_logs.append(
+                [logs["loss"], logs["accuracy"]])))
     if out_dir is not None and name == "mlp":
         callbacks.append(fastnet.callbacks.CSVLogger(os.path.join(out_dir, f"log_r{rank}.csv")))
     np.random.seed(7)  # the shuffle order (rank 0's is used by every rank)
@@ -85,6 +89,8 @@ def train_case(name, rank=0, strategy=None, out_dir=None, verbose=0):
                      callbacks=callbacks, **kwargs)
     res = {f"w{i}": w for i, w in enumerate(model.get_weights())}
     res.update({f"h_{k}": np.asarray(v) for k, v in hist.history.items()})
+    if batch_logs:
+        res["h_batches"] = np.asarray(batch_logs)
     if extras:
         ev = model.evaluate(x, y, batch_size=batch, sample_weight=kwargs["sample_weight"],
                             verbose=0, return_dict=True)
@@ -152,7 +158,7 @@ def main():
         for name in CASES:
             before = strategy.stats["allreduce_calls"]
             res.update({f"{name}/{k}": v for k, v in train_case(
-                name, rank, strategy, out_dir, verbose=1 if name == "mlp" else 0).items()})
+                name, rank, strategy, out_dir, verbose=2 if name == "mlp" else 0).items()})
             res[f"{name}/allreduce_calls"] = np.asarray(strategy.stats["allreduce_calls"] - before)
         res.update({f"loop/{k}": v for k, v in custom_loop(rank, strategy.num_workers).items()})
         res.update({f"bn/{k}": v for k, v in batchnorm(rank, strategy).items()})

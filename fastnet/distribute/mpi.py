@@ -310,11 +310,33 @@ def _metric_table(model):
 
 
 class _Step:
-    __slots__ = ("count", "sw_sum", "dummy", "state", "metrics")
+    __slots__ = ("count", "sw_sum", "dummy", "state", "metrics", "reduce")
 
-    def __init__(self, count, sw_sum, dummy, state, metrics):
+    def __init__(self, count, sw_sum, dummy, state, metrics, reduce):
         self.count, self.sw_sum, self.dummy = count, sw_sum, dummy
-        self.state, self.metrics = state, metrics
+        self.state, self.metrics, self.reduce = state, metrics, reduce
+
+
+_BATCH_HOOKS = ("on_train_batch_end", "on_test_batch_end")
+
+
+def _wants_batch_logs(callbacks, verbose):
+    """True when something on this rank reads per-batch logs: a live progress
+    bar (a terminal) or a callback overriding a batch-end hook."""
+    from fastnet.callbacks import Callback, CallbackList, ProgbarLogger
+
+    isatty = getattr(sys.stdout, "isatty", None)
+    if verbose == 1 and isatty is not None and isatty():
+        return True
+    items = callbacks.callbacks if isinstance(callbacks, CallbackList) else callbacks or []
+    for c in items:
+        if isinstance(c, ProgbarLogger):
+            continue
+        for hook in _BATCH_HOOKS:
+            fn = getattr(c, hook, None)
+            if getattr(fn, "__func__", fn) is not getattr(Callback, hook):
+                return True
+    return False
 
 
 def _leaves(struct):
@@ -374,6 +396,7 @@ class MPIStrategy(Strategy):
         self._reducer = _Reducer(self._world, bucket_bytes) if self._world else None
         self._step = None
         self._predict_table = None
+        self._batch_logs = True
         self._reduction_cache = {}
         self.num_threads = self._configure_threads(num_threads)
 
@@ -415,7 +438,7 @@ class MPIStrategy(Strategy):
     def distribute_data(self, adapter, model, mode):
         if self._world is None or adapter is None:
             return adapter
-        return _ShardedAdapter(self, adapter, model, mode)
+        return _ShardedAdapter(self, adapter, model, mode, self._batch_logs)
 
     def _check_data(self, adapter, mode):
         sig = {"mode": mode, "kind": type(adapter).__name__, "batches": adapter.num_batches()}
@@ -479,7 +502,7 @@ class MPIStrategy(Strategy):
                 opt._learning_rate = root["lr"]
         bcast_arrays(self._world, arrays, 0, "weight broadcast")
 
-    def _begin_step(self, model, mode, count, sw, dummy, state_vars):
+    def _begin_step(self, model, mode, count, sw, dummy, state_vars, reduce):
         sw_sum = None
         if sw is not None and not isinstance(sw, (list, tuple, dict)):
             sw_sum = 0.0 if dummy else float(np.sum(np.asarray(sw, dtype=np.float64)))
@@ -487,7 +510,7 @@ class MPIStrategy(Strategy):
         metrics = None
         if dummy:
             metrics = {id(m): copy.deepcopy(vars(m)) for m in _metric_table(model).values()}
-        self._step = _Step(count, sw_sum, dummy, state, metrics)
+        self._step = _Step(count, sw_sum, dummy, state, metrics, reduce)
 
     # ---- gradients --------------------------------------------------------------------
     def _loss_reduction(self, model):
@@ -551,6 +574,8 @@ class MPIStrategy(Strategy):
                     m.reset_state()
                 else:
                     vars(m).update(copy.deepcopy(saved))
+        if step is not None and not step.reduce:
+            return logs  # nobody reads this step's logs: reduced at the epoch's last step
         count = 0.0 if step is not None and step.dummy else float(
             step.count if step is not None else 1)
         parts, layout, local = [], [], {}
@@ -625,7 +650,14 @@ class MPIStrategy(Strategy):
 
     # ---- callbacks and failures -----------------------------------------------------
     def local_callbacks(self, callbacks, verbose):
-        if self._world is None or self.is_chief:
+        if self._world is None:
+            return callbacks, verbose
+        # Metric states are reduced after every step only when some rank reads per-batch
+        # logs; otherwise once, at each epoch's last step (the logs History etc. see).
+        wanted = self._world.allgather_obj(_wants_batch_logs(callbacks, verbose),
+                                           "callback check")
+        self._batch_logs = any(wanted)
+        if self.is_chief:
             return callbacks, verbose
         from fastnet.callbacks import CallbackList
 
@@ -660,8 +692,9 @@ class _ShardedAdapter:
     """The rank's slices of an adapter's global batches, in the same order on
     every rank (rank 0's shuffle order is broadcast each epoch)."""
 
-    def __init__(self, strategy, adapter, model, mode):
+    def __init__(self, strategy, adapter, model, mode, batch_logs):
         self.strategy, self.adapter, self.model, self.mode = strategy, adapter, model, mode
+        self.batch_logs = batch_logs
         self._started = False
         self._state_vars = []
 
@@ -683,7 +716,7 @@ class _ShardedAdapter:
         if self.mode == "predict":
             s._predict_table = table
         try:
-            for x, y, sw in batches:
+            for (x, y, sw), last in _with_last(batches):
                 leaves = _leaves(x)
                 n = int(np.shape(leaves[0])[0]) if leaves and np.ndim(leaves[0]) else 1
                 lo, hi = r * n // R, (r + 1) * n // R
@@ -702,7 +735,20 @@ class _ShardedAdapter:
                     table.append((n, dummy))
                 else:
                     s._begin_step(self.model, self.mode, 0 if dummy else hi - lo, swb, dummy,
-                                  self._state_vars)
+                                  self._state_vars, self.batch_logs or last)
                 yield xb, yb, swb
         finally:
             s._step = None
+
+
+def _with_last(iterable):
+    """(item, is_last) pairs, reading one item ahead."""
+    it = iter(iterable)
+    try:
+        item = next(it)
+    except StopIteration:
+        return
+    for following in it:
+        yield item, False
+        item = following
+    yield item, True
