@@ -4,6 +4,7 @@ time per step, and what a ring allreduce at 10 Gb/s predicts for 4-64 ranks.
 
     python bench/distributed.py [--quick] [--np 2]
 
+1 process x 1 thread is also measured: it is the per-rank compute of the model.
 W1: the functional-API tutorial's MLP 784-64-64-10 (RMSprop), W2: the
 encoder's conv stack on 28x28x1 (Adam), both at global batch 64 on synthetic
 Fashion-MNIST-shaped data, timed over whole `fit` epochs (after one warm-up
@@ -109,12 +110,16 @@ def worker(epochs):
 def main():
     p = base_parser(__doc__)
     p.add_argument("--np", type=int, default=2, help="ranks of the MPI case")
+    p.add_argument("--mpirun-args", default="",
+                   help='extra mpirun options, e.g. "--bind-to none" or "-H host1,host2"')
     p.add_argument("--worker", action="store_true", help=argparse_suppress())
     args = p.parse_args()
     epochs = 2 if args.quick else 3
     if args.worker:
         return worker(epochs)
     cores = os.cpu_count() or 1
+    fastnet.config.set_num_threads(1)
+    single = measure(epochs)  # one core: the per-rank compute of the scaling model
     fastnet.config.set_num_threads(min(cores, args.np))
     one = measure(epochs)
     mpirun = shutil.which("mpirun")
@@ -127,7 +132,8 @@ def main():
         env.pop("FASTNET_NUM_THREADS", None)
         if hasattr(os, "geteuid") and os.geteuid() == 0:
             env.update(OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
-        cmd = [mpirun, "--oversubscribe", "-np", str(args.np), sys.executable,
+        cmd = [mpirun, "--oversubscribe", *args.mpirun_args.split(), "-np", str(args.np),
+               sys.executable,
                os.path.abspath(__file__), "--worker"] + (["--quick"] if args.quick else [])
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
         lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
@@ -138,7 +144,7 @@ def main():
     threads = fastnet.config.get_num_threads()
     rows = []
     for name in one:
-        row = [name, f"{one[name]['samples_per_s']:.0f}"]
+        row = [name, f"{single[name]['samples_per_s']:.0f}", f"{one[name]['samples_per_s']:.0f}"]
         if multi:
             m = multi["res"][name]
             row += [f"{m['samples_per_s']:.0f}", f"{m['samples_per_s'] / one[name]['samples_per_s']:.2f}",
@@ -146,7 +152,7 @@ def main():
                     f"{m['isolated_allreduce_ms']:.3f}", f"{m['grad_ms_per_step']:.3f}",
                     f"{m['metric_ms_per_step']:.3f}"]
         rows.append(row)
-    header = ["workload", f"1 proc x {threads} thr samples/s"]
+    header = ["workload", "1 proc x 1 thr samples/s", f"1 proc x {threads} thr samples/s"]
     if multi:
         header += [f"{multi['ranks']} proc x {multi['threads']} thr samples/s", "ratio",
                    "grad bytes/step", "msgs", "allreduce ms (alone)", "grad allreduce ms/step",
@@ -156,17 +162,10 @@ def main():
 
     # The scaling model: per-rank batch 64 (global batch 64 R), compute per step as measured on
     # one thread here, ring allreduce of the gradient at 10 Gb/s with 20 us per hop.
-    src = multi["res"] if multi else None
     rows = []
     for name in one:
         nbytes = 4 * one[name]["params"]
-        if src:  # a rank's step without its allreduces, scaled to batch 64 per rank
-            m = src[name]
-            per_rank = BATCH / multi["ranks"]
-            compute_s = (m["step_ms"] - m["grad_ms_per_step"] - m["metric_ms_per_step"]) \
-                / 1e3 * (BATCH / per_rank)
-        else:
-            compute_s = one[name]["step_ms"] / 1e3
+        compute_s = single[name]["step_ms"] / 1e3
         for ranks in (4, 8, 16, 32, 64):
             ar = ring_allreduce_s(nbytes, ranks)
             rows.append([name, ranks, nbytes, f"{compute_s * 1e3:.2f}", f"{ar * 1e3:.3f}",
