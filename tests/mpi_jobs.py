@@ -174,6 +174,26 @@ def main():
             model.fit(x, y, batch_size=16, epochs=1, verbose=0)
         except ValueError as e:
             print(f"rank {rank} caught: {e}", flush=True)
+    elif job == "fault_custom_step":  # a train_step that skips reduce_gradients
+        class Unreduced(fastnet.Sequential):
+            def train_step(self, data):
+                x, y, _ = data
+                with fastnet.GradientTape() as tape:
+                    loss = fastnet.losses.SparseCategoricalCrossentropy()(
+                        y, self(x, training=True))
+                grads = tape.gradient(loss, self.trainable_weights)
+                self.optimizer.apply(grads, self.trainable_weights)
+                return {"loss": float(loss)}
+
+        x, y = _data("mlp", 64)
+        with strategy.scope():
+            model = Unreduced(_mlp(1).layers)
+            model.compile(optimizer=fastnet.optimizers.Adam(0.05),
+                          loss="sparse_categorical_crossentropy")
+        try:
+            model.fit(x, y, batch_size=16, epochs=1, verbose=0)
+        except ValueError as e:
+            print(f"rank {rank} caught: {e}", flush=True)
     elif job == "fault_raise":  # one sample is NaN: the rank holding it raises mid-epoch
         x, y = _data("mlp", 64)
         x[58] = np.nan  # the 4th batch of 16 is samples 48-63; rank 1 holds 56-63

@@ -266,6 +266,15 @@ def test_different_data_on_one_rank_raises_on_every_rank(tmp_path):
 
 
 @needs_mpi
+def test_a_custom_train_step_that_skips_the_reduction_is_caught(tmp_path):
+    proc = run_job("fault_custom_step", tmp_path, timeout=60)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for r in range(2):
+        assert f"rank {r} caught: MPIStrategy: the ranks' weights diverged" in proc.stdout
+    assert "self.distribute_strategy.reduce_gradients(grads, self)" in proc.stdout
+
+
+@needs_mpi
 def test_a_rank_that_raises_stops_every_rank(tmp_path):
     proc = run_job("fault_raise", tmp_path, timeout=60)
     assert proc.returncode != 0

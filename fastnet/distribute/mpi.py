@@ -34,6 +34,7 @@ import sys
 import threading
 import time
 import traceback
+import zlib
 
 import numpy as np
 
@@ -512,6 +513,38 @@ class MPIStrategy(Strategy):
             metrics = {id(m): copy.deepcopy(vars(m)) for m in _metric_table(model).values()}
         self._step = _Step(count, sw_sum, dummy, state, metrics, reduce)
 
+    def _check_identical(self, model):
+        """End of a training epoch: are the weights and optimizer state still the
+        same on every rank? Drift of a few ulps (an MPI whose Allreduce is not
+        bitwise identical on all ranks) is healed from rank 0; a real divergence
+        (a custom train_step that skips `reduce_gradients`) raises."""
+        arrays = [w._value for w in model.weights]
+        opt = getattr(model, "optimizer", None)
+        if opt is not None:
+            arrays += [s for v in model.trainable_weights for s in opt._slots.get(id(v), [])]
+        crc = 0
+        for a in arrays:
+            crc = zlib.crc32(np.ascontiguousarray(a).view(np.uint8).reshape(-1), crc)
+        crcs = self._world.allgather_obj(crc, "weight check")
+        if len(set(crcs)) == 1:
+            return
+        root = [a.copy() for a in arrays]
+        bcast_arrays(self._world, root, 0, "weight check")
+        diff = max((float(np.linalg.norm((a - b).astype(np.float64)) /
+                          max(float(np.linalg.norm(b.astype(np.float64))), 1e-30))
+                    for a, b in zip(arrays, root) if a.size), default=0.0)
+        diffs = self._world.allgather_obj(diff, "weight check")
+        worst = max(diffs)
+        if worst > 1e-4:
+            raise _AgreedError(
+                f"MPIStrategy: the ranks' weights diverged during the epoch (relative "
+                f"difference {worst:.3g} on rank {diffs.index(worst)} against rank 0). A custom "
+                "train_step must pass its gradients through "
+                "`grads = self.distribute_strategy.reduce_gradients(grads, self)` before "
+                "`self.optimizer.apply`.")
+        for a, b in zip(arrays, root):
+            a[...] = b
+
     # ---- gradients --------------------------------------------------------------------
     def _loss_reduction(self, model):
         compiled = getattr(model, "compiled_loss", None)
@@ -737,6 +770,8 @@ class _ShardedAdapter:
                     s._begin_step(self.model, self.mode, 0 if dummy else hi - lo, swb, dummy,
                                   self._state_vars, self.batch_logs or last)
                 yield xb, yb, swb
+            if self.mode == "train":
+                s._check_identical(self.model)
         finally:
             s._step = None
 
