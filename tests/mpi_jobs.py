@@ -99,6 +99,58 @@ def train_case(name, rank=0, strategy=None, out_dir=None, verbose=0):
     return res
 
 
+class _Batches(fastnet.utils.PyDataset):
+    """Global batches of 24 from a PyDataset (the last one has 11 samples)."""
+
+    def __init__(self, x, y):
+        super().__init__()
+        self.x, self.y = x, y
+
+    def __len__(self):
+        return -(-len(self.x) // 24)
+
+    def __getitem__(self, i):
+        return self.x[i * 24:(i + 1) * 24], self.y[i * 24:(i + 1) * 24]
+
+
+def train_pydataset(rank=0, strategy=None):
+    x, y = _data("mlp", 155)
+    with _scope(strategy):
+        model = _mlp(1 + 1000 * rank)
+        model.compile(optimizer=fastnet.optimizers.Adam(0.01),
+                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    np.random.seed(7)
+    hist = model.fit(_Batches(x, y), epochs=EPOCHS, shuffle=True, verbose=0)
+    res = {f"w{i}": w for i, w in enumerate(model.get_weights())}
+    res.update({f"h_{k}": np.asarray(v) for k, v in hist.history.items()})
+    return res
+
+
+def train_multi(rank=0, strategy=None):
+    """Two inputs, two outputs (dict losses, loss weights, per-output metrics)."""
+    fastnet.utils.set_random_seed(1 + 1000 * rank)
+    a, b = layers.Input((12,), name="a"), layers.Input((4,), name="b")
+    h = layers.Dense(16, activation="relu")(layers.Concatenate()([a, b]))
+    cls = layers.Dense(5, activation="softmax", name="cls")(h)
+    reg = layers.Dense(1, name="reg")(h)
+    x, y = _data("mlp", 101)
+    xb = np.random.default_rng(5).normal(size=(101, 4)).astype(np.float32)
+    target = xb.sum(axis=1, keepdims=True)
+    with _scope(strategy):
+        model = fastnet.Model({"a": a, "b": b}, [cls, reg])
+        model.compile(optimizer=fastnet.optimizers.Adam(0.01),
+                      loss={"cls": "sparse_categorical_crossentropy", "reg": "mse"},
+                      loss_weights={"cls": 1.0, "reg": 0.5}, metrics={"cls": ["accuracy"]})
+    np.random.seed(7)
+    hist = model.fit({"a": x, "b": xb}, {"cls": y, "reg": target}, batch_size=16,
+                     epochs=EPOCHS, verbose=0)
+    res = {f"w{i}": w for i, w in enumerate(model.get_weights())}
+    res.update({f"h_{k}": np.asarray(v) for k, v in hist.history.items()})
+    p_cls, p_reg = model.predict({"a": x, "b": xb}, batch_size=16, verbose=0)
+    res.update(pred_cls=p_cls, pred_reg=p_reg)
+    return res
+
+
 def custom_loop(rank=0, num_workers=1):
     """A GradientTape loop: each rank takes its half of every global batch of 32."""
     model = _mlp(1 + 1000 * rank)
@@ -161,6 +213,8 @@ def main():
                 name, rank, strategy, out_dir, verbose=2 if name == "mlp" else 0).items()})
             res[f"{name}/allreduce_calls"] = np.asarray(strategy.stats["allreduce_calls"] - before)
         res.update({f"loop/{k}": v for k, v in custom_loop(rank, strategy.num_workers).items()})
+        res.update({f"pydataset/{k}": v for k, v in train_pydataset(rank, strategy).items()})
+        res.update({f"multi/{k}": v for k, v in train_multi(rank, strategy).items()})
         res.update({f"bn/{k}": v for k, v in batchnorm(rank, strategy).items()})
         np.savez(os.path.join(out_dir, f"rank{rank}.npz"), **res)
     elif job == "fault_mismatch":  # rank 1 passes differently shaped data: every rank raises

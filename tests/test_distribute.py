@@ -186,6 +186,8 @@ def equality(tmp_path_factory):
         ref.update({f"{name}/{k}": v for k, v in mpi_jobs.train_case(name).items()})
     ref.update({f"loop/{k}": v for k, v in mpi_jobs.custom_loop().items()})
     ref.update({f"bn/{k}": v for k, v in mpi_jobs.batchnorm().items()})
+    ref.update({f"pydataset/{k}": v for k, v in mpi_jobs.train_pydataset().items()})
+    ref.update({f"multi/{k}": v for k, v in mpi_jobs.train_multi().items()})
     return {"ranks": ranks, "ref": ref, "out": out, "stdout": proc.stdout}
 
 
@@ -199,7 +201,7 @@ def test_every_rank_ends_bit_identical(equality):
 
 
 @needs_mpi
-@pytest.mark.parametrize("case", list(mpi_jobs.CASES) + ["loop"])
+@pytest.mark.parametrize("case", list(mpi_jobs.CASES) + ["loop", "pydataset", "multi"])
 def test_two_ranks_equal_one_process_on_the_global_batch(equality, case):
     r0, ref = equality["ranks"][0], equality["ref"]
     keys = [k for k in ref if k.startswith(case + "/w")]
@@ -207,8 +209,12 @@ def test_two_ranks_equal_one_process_on_the_global_batch(equality, case):
     for k in keys:
         assert rel(r0[k], ref[k]) <= 1e-5, (k, rel(r0[k], ref[k]))
     for k in ref:
-        if k.startswith(case + "/h_"):  # History: loss/metrics reduced over the ranks
-            np.testing.assert_allclose(r0[k], ref[k], rtol=1e-5, atol=1e-7, err_msg=k)
+        if k.startswith((case + "/h_", case + "/pred")):  # History: reduced over the ranks
+            np.testing.assert_allclose(r0[k], ref[k], rtol=1e-5, atol=1e-6, err_msg=k)
+    if case == "multi":
+        assert {"multi/h_loss", "multi/h_cls_loss", "multi/h_reg_loss",
+                "multi/h_cls_accuracy"} <= set(r0)
+        assert r0["multi/pred_cls"].shape == (101, 5) and r0["multi/pred_reg"].shape == (101, 1)
 
 
 @needs_mpi
