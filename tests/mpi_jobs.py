@@ -200,6 +200,28 @@ def _checked_mlp(seed):
     return fastnet.Sequential([layers.Input((12,)), RejectNaN(), layers.Dense(5)])
 
 
+def collectives(rank):
+    """fastnet.distribute's functions for custom loops, on small known values."""
+    D = fastnet.distribute
+    v = np.array([rank + 1.0, 10.0 * (rank + 1)], np.float32)
+    res = {op: D.allreduce(v, op=op) for op in ("mean", "sum", "max", "min")}
+    struct = D.allreduce({"t": fastnet.ops.convert_to_tensor(v), "n": float(rank),
+                          "i": np.array([rank + 1], np.int64), "none": None})
+    assert isinstance(struct["t"], fastnet.Tensor) and isinstance(struct["n"], float)
+    assert struct["none"] is None
+    res.update(struct_t=np.asarray(struct["t"]), struct_n=np.asarray(struct["n"]),
+               struct_i=struct["i"], sum_int=D.allreduce(np.array([rank + 1]), op="sum"))
+    res["bcast_root1"] = D.broadcast(np.arange(4.0) * (rank + 1), root=1)
+    res["bcast_list"] = np.concatenate(D.broadcast([np.full(2, rank, np.int32),
+                                                    np.full(3, rank + 0.5)]))
+    res["bcast_obj"] = np.asarray(D.broadcast({"rank": rank, "name": f"r{rank}"})["rank"])
+    var = fastnet.Variable(np.full((2, 2), float(rank)))
+    assert D.broadcast(var) is var
+    res["bcast_var"] = var.numpy()
+    D.barrier()
+    return res
+
+
 def main():
     job, out_dir = sys.argv[1], sys.argv[2]
     strategy = fastnet.distribute.MPIStrategy(timeout=float(os.environ.get("JOB_TIMEOUT", 60)))
@@ -215,6 +237,7 @@ def main():
         res.update({f"loop/{k}": v for k, v in custom_loop(rank, strategy.num_workers).items()})
         res.update({f"pydataset/{k}": v for k, v in train_pydataset(rank, strategy).items()})
         res.update({f"multi/{k}": v for k, v in train_multi(rank, strategy).items()})
+        res.update({f"coll/{k}": v for k, v in collectives(rank).items()})
         res.update({f"bn/{k}": v for k, v in batchnorm(rank, strategy).items()})
         np.savez(os.path.join(out_dir, f"rank{rank}.npz"), **res)
     elif job == "fault_mismatch":  # rank 1 passes differently shaped data: every rank raises

@@ -218,6 +218,22 @@ def test_two_ranks_equal_one_process_on_the_global_batch(equality, case):
 
 
 @needs_mpi
+def test_allreduce_broadcast_barrier(equality):
+    c = {k[5:]: v for k, v in equality["ranks"][1].items() if k.startswith("coll/")}
+    np.testing.assert_allclose(c["mean"], [1.5, 15.0])
+    np.testing.assert_allclose(c["sum"], [3.0, 30.0])
+    np.testing.assert_allclose(c["max"], [2.0, 20.0])
+    np.testing.assert_allclose(c["min"], [1.0, 10.0])
+    np.testing.assert_allclose(c["struct_t"], [1.5, 15.0])
+    assert float(c["struct_n"]) == 0.5
+    assert c["struct_i"].tolist() == [1.5] and c["sum_int"].tolist() == [3]
+    np.testing.assert_array_equal(c["bcast_root1"], np.arange(4.0) * 2)
+    np.testing.assert_array_equal(c["bcast_list"], [0, 0, 0.5, 0.5, 0.5])
+    assert int(c["bcast_obj"]) == 0
+    np.testing.assert_array_equal(c["bcast_var"], np.zeros((2, 2)))
+
+
+@needs_mpi
 def test_evaluate_and_predict_are_reduced_and_gathered(equality):
     r0, ref = equality["ranks"][0], equality["ref"]
     for k in ("ev_loss", "ev_accuracy"):
