@@ -279,6 +279,11 @@ def main():
             model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
         model.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0)
         print(f"rank {rank} finished (should not happen)", flush=True)
+    elif job == "fault_outside":  # rank 1 fails in the user's own code before fit
+        if rank == 1:
+            raise FileNotFoundError("data.npz")
+        fastnet.distribute.barrier()
+        print("rank 0 passed the barrier (should not happen)", flush=True)
     elif job == "fault_hang":  # rank 1 never joins the collective: rank 0's watchdog aborts
         if rank == 1:
             time.sleep(120)

@@ -306,6 +306,17 @@ def test_a_rank_that_raises_stops_every_rank(tmp_path):
 
 
 @needs_mpi
+def test_an_uncaught_exception_outside_fit_stops_every_rank(tmp_path):
+    # The watchdog's timeout (JOB_TIMEOUT) is longer than this test's: the excepthook aborts.
+    proc = run_job("fault_outside", tmp_path, timeout=60, env_extra={"JOB_TIMEOUT": "300"})
+    assert proc.returncode != 0
+    err = proc.stdout + proc.stderr
+    assert "FileNotFoundError: data.npz" in err
+    assert "rank 1/2: uncaught FileNotFoundError: data.npz" in err
+    assert "should not happen" not in err
+
+
+@needs_mpi
 def test_a_rank_that_never_joins_times_out(tmp_path):
     proc = run_job("fault_hang", tmp_path, timeout=60, env_extra={"JOB_TIMEOUT": "2"})
     assert proc.returncode != 0

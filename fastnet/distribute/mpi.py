@@ -115,6 +115,16 @@ class World:
         self._watchdog = threading.Thread(target=self._watch_loop, daemon=True,
                                           name="fastnet-mpi-watchdog")
         self._watchdog.start()
+        # An exception nobody catches ends this rank; without an abort the interpreter's
+        # MPI_Finalize would wait for the other ranks, which wait in a collective for this
+        # one (what ``python -m mpi4py`` does, too). The previous hook still prints.
+        previous = sys.excepthook
+
+        def excepthook(tp, value, tb):
+            previous(tp, value, tb)
+            self.abort(f"uncaught {tp.__name__}: {value} -- stopping all {self.size} ranks")
+
+        sys.excepthook = excepthook
 
     # ---- failure paths --------------------------------------------------------------
     def _watch_loop(self):
