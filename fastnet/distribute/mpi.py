@@ -452,10 +452,10 @@ class MPIStrategy(Strategy):
         return _ShardedAdapter(self, adapter, model, mode, self._batch_logs)
 
     def _check_data(self, adapter, mode):
-        sig = {"mode": mode, "kind": type(adapter).__name__, "batches": adapter.num_batches()}
+        sig = {"mode": mode, "kind": type(adapter).__name__, "batches": adapter.num_batches(),
+               "shuffle": getattr(adapter, "shuffle", None)}
         if hasattr(adapter, "batch_size") and hasattr(adapter, "n"):
             sig.update(samples=adapter.n, batch_size=adapter.batch_size,
-                       shuffle=adapter.shuffle,
                        x=_spec(adapter.x), y=_spec(adapter.y), sample_weight=_spec(
                            adapter.sample_weight))
         sigs = self._world.allgather_obj(sig, f"{mode} data check")
