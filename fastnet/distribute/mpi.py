@@ -381,6 +381,11 @@ class MPIStrategy(Strategy):
     bar, ModelCheckpoint, CSVLogger and TensorBoard run on rank 0 only.
     Started without a launcher (or with one rank) it is a no-op: rank 0 of 1.
 
+    ``train_on_batch`` takes each rank's own batch (Horovod-style) and averages
+    the gradients with equal weights; ``test_on_batch`` logs are the rank's own.
+    A custom ``train_step`` passes its gradients through
+    ``self.distribute_strategy.reduce_gradients(grads, self)``.
+
     Arguments:
         num_threads: kernel threads per rank; default ``cores // ranks on
             this host`` (at most the cores the launcher bound the rank to),
