@@ -200,6 +200,27 @@ def _checked_mlp(seed):
     return fastnet.Sequential([layers.Input((12,)), RejectNaN(), layers.Dense(5)])
 
 
+def on_batch(rank=0, num_workers=1, strategy=None):
+    """train_on_batch on each rank's own half of a global batch of 32."""
+    x, y = _data("mlp", 96)
+    with _scope(strategy):
+        model = _mlp(1 + 1000 * rank)
+        model.compile(optimizer=fastnet.optimizers.Adam(0.01),
+                      loss="sparse_categorical_crossentropy")
+    fastnet.distribute.broadcast(model)
+    per = 32 // num_workers
+    for start in range(0, 96, 32):
+        lo = start + rank * per
+        model.train_on_batch(x[lo:lo + per], y[lo:lo + per])
+    res = {f"w{i}": w for i, w in enumerate(model.get_weights())}
+    with _scope(strategy):  # no broadcast: the first train_on_batch syncs from rank 0
+        fresh = _mlp(1 + 1000 * rank)
+        fresh.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    fresh.train_on_batch(x[:16], y[:16])
+    res.update({f"fresh_w{i}": w for i, w in enumerate(fresh.get_weights())})
+    return res
+
+
 def collectives(rank):
     """fastnet.distribute's functions for custom loops, on small known values."""
     D = fastnet.distribute
@@ -238,6 +259,8 @@ def main():
         res.update({f"pydataset/{k}": v for k, v in train_pydataset(rank, strategy).items()})
         res.update({f"multi/{k}": v for k, v in train_multi(rank, strategy).items()})
         res.update({f"coll/{k}": v for k, v in collectives(rank).items()})
+        res.update({f"tob/{k}": v for k, v in on_batch(rank, strategy.num_workers,
+                                                        strategy).items()})
         res.update({f"bn/{k}": v for k, v in batchnorm(rank, strategy).items()})
         np.savez(os.path.join(out_dir, f"rank{rank}.npz"), **res)
     elif job == "fault_mismatch":  # rank 1 passes differently shaped data: every rank raises

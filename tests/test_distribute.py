@@ -188,6 +188,7 @@ def equality(tmp_path_factory):
     ref.update({f"bn/{k}": v for k, v in mpi_jobs.batchnorm().items()})
     ref.update({f"pydataset/{k}": v for k, v in mpi_jobs.train_pydataset().items()})
     ref.update({f"multi/{k}": v for k, v in mpi_jobs.train_multi().items()})
+    ref.update({f"tob/{k}": v for k, v in mpi_jobs.on_batch().items() if k.startswith("w")})
     return {"ranks": ranks, "ref": ref, "out": out, "stdout": proc.stdout}
 
 
@@ -201,7 +202,7 @@ def test_every_rank_ends_bit_identical(equality):
 
 
 @needs_mpi
-@pytest.mark.parametrize("case", list(mpi_jobs.CASES) + ["loop", "pydataset", "multi"])
+@pytest.mark.parametrize("case", list(mpi_jobs.CASES) + ["loop", "pydataset", "multi", "tob"])
 def test_two_ranks_equal_one_process_on_the_global_batch(equality, case):
     r0, ref = equality["ranks"][0], equality["ref"]
     keys = [k for k in ref if k.startswith(case + "/w")]

@@ -414,6 +414,7 @@ class MPIStrategy(Strategy):
         self._predict_table = None
         self._batch_logs = True
         self._reduction_cache = {}
+        self._synced = set()  # ids of models whose state came from rank 0
         self.num_threads = self._configure_threads(num_threads)
 
     @property
@@ -476,8 +477,9 @@ class MPIStrategy(Strategy):
 
     def _sync_model(self, model, x_sample):
         """Rank 0's weights, non-trainable variables and optimizer state to every rank."""
-        if not getattr(model, "built", True) or not model.weights:
+        if x_sample is not None and (not getattr(model, "built", True) or not model.weights):
             model(_to_tensors(x_sample), training=False)
+        self._synced.add(id(model))
         weights = model.weights
         opt = getattr(model, "optimizer", None)
         trainable = model.trainable_weights
@@ -595,6 +597,9 @@ class MPIStrategy(Strategy):
         if self._world is None:
             return grads
         weight = self._gradient_weight(model)
+        if self._step is None and id(model) not in self._synced:
+            # train_on_batch before any fit: from now on every rank holds rank 0's state
+            self._sync_model(model, None)
         grads = list(grads)
         present = [i for i, g in enumerate(grads) if g is not None]
         arrays = [np.asarray(grads[i]) for i in present]
