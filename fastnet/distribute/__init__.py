@@ -23,6 +23,7 @@ __all__ = ["MPIStrategy", "Strategy", "get_strategy", "allreduce", "broadcast", 
            "launched_size"]
 
 _OPS = ("mean", "sum", "max", "min")
+_reducer = None  # the buffers of allreduce(op="mean"), reused across calls
 
 
 def _flatten(value):
@@ -55,8 +56,9 @@ def _restore_type(original, array):
 def allreduce(value, op="mean"):
     """Reduces `value` over all ranks: an array, a Tensor, a number or a
     list/tuple/dict of them (e.g. the gradients from ``tape.gradient``), in a
-    few large messages. ``op``: ``"mean"`` (default), ``"sum"``, ``"max"``,
-    ``"min"``. Returns the same structure; a no-op on one process."""
+    few large messages. ``op``: ``"mean"`` (default: the plain average over the
+    ranks; integers come back as floats), ``"sum"``, ``"max"``, ``"min"``.
+    Returns the same structure of new values; a no-op on one process."""
     if op not in _OPS:
         raise ValueError(f"allreduce: op must be one of {list(_OPS)}, got {op!r}")
     world = world_or_none()
@@ -70,11 +72,13 @@ def allreduce(value, op="mean"):
             raise TypeError(f"allreduce: leaf {i} has dtype {a.dtype}; only numeric arrays "
                             "can be reduced")
     if op == "mean":
-        from fastnet.distribute.mpi import _Reducer
+        global _reducer
+        if _reducer is None or _reducer.world is not world:
+            from fastnet.distribute.mpi import _Reducer
 
+            _reducer = _Reducer(world, 32 << 20)
         floats = [a if a.dtype.kind == "f" else a.astype(np.float64) for a in arrays]
-        reduced = [r.copy() for r in _Reducer(world, 32 << 20).weighted_mean(
-            floats, 1.0, "allreduce")]
+        reduced = [r.copy() for r in _reducer.weighted_mean(floats, 1.0, "allreduce")]
     else:
         reduced = [a.copy() for a in arrays]
         by_dtype = {}
