@@ -56,28 +56,29 @@ def measure(epochs, strategy=None):
             model = build()
         model.fit(x, y, batch_size=BATCH, epochs=1, verbose=0)  # warm-up (and weight sync)
         params = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
-        times, before = [], strategy.stats if strategy is not None else {}
+        distributed = strategy is not None and strategy.num_workers > 1
+        epochs_seen = []  # (seconds, {kind: [calls, bytes, seconds]} of that epoch)
         for _ in range(epochs):
             fastnet.distribute.barrier()
+            before = strategy.stats["by_kind"] if distributed else {}
             t = time.perf_counter()
             model.fit(x, y, batch_size=BATCH, epochs=1, verbose=0)
             fastnet.distribute.barrier()
-            times.append(time.perf_counter() - t)
+            dt = time.perf_counter() - t
+            after = strategy.stats["by_kind"] if distributed else {}
+            epochs_seen.append((dt, {k: [a - b for a, b in zip(v, before.get(k, [0, 0, 0.0]))]
+                                     for k, v in after.items()}))
         steps = -(-len(x) // BATCH)
-        best = min(times)  # the fastest epoch: least disturbed by other load on the machine
+        # The fastest epoch: the least disturbed by other load on the machine.
+        best, delta = min(epochs_seen, key=lambda e: e[0])
         row = {"samples_per_s": len(x) / best, "params": params, "step_ms": best / steps * 1e3}
-        if strategy is not None and strategy.num_workers > 1:
-            after = strategy.stats["by_kind"]
-            delta = {k: [a - b for a, b in zip(after[k], before["by_kind"].get(k, [0, 0, 0.0]))]
-                     for k in after}
-            calls = {k: v[0] for k, v in delta.items()}
-            secs = {k: v[2] for k, v in delta.items()}
-            nsteps = steps * epochs
+        if distributed:
             g = "gradient allreduce"
             row.update(grad_bytes=int(delta[g][1] // max(delta[g][0], 1)),
-                       grad_calls_per_step=calls[g] / nsteps,
-                       grad_ms_per_step=secs[g] / nsteps * 1e3,
-                       metric_ms_per_step=secs.get("metric allreduce", 0.0) / nsteps * 1e3)
+                       grad_calls_per_step=delta[g][0] / steps,
+                       grad_ms_per_step=delta[g][2] / steps * 1e3,
+                       metric_ms_per_step=delta.get("metric allreduce", [0, 0, 0.0])[2]
+                       / steps * 1e3)
             # The same message alone (no waiting for a slower rank): pure transfer time.
             buf = np.ones(row["grad_bytes"] // 4, np.float32)
             world = strategy._world
