@@ -171,6 +171,53 @@ def test_weighted_mean_rule_matches_the_global_batch_gradient():
     assert reducer.world.calls == 1
 
 
+class _Rank1World:
+    rank, size = 1, 2
+
+    def allgather_obj(self, obj, what):
+        return [False, obj]
+
+
+def test_chief_only_callbacks_are_dropped_on_other_ranks(tmp_path):
+    cb = fastnet.callbacks
+
+    class TensorBoard(cb.Callback):  # matched by class name, wherever it is defined
+        pass
+
+    class MyLogger(cb.Callback):
+        chief_only = True
+
+    class Flagged(cb.ModelCheckpoint):
+        chief_only = False  # the attribute overrides the class rule
+
+    strategy = fastnet.distribute.MPIStrategy()
+    strategy._world = _Rank1World()
+    keep = [cb.History(), cb.EarlyStopping(), cb.TerminateOnNaN(),
+            Flagged(str(tmp_path / "m.keras"))]
+    drop = [cb.ProgbarLogger(), cb.ModelCheckpoint(str(tmp_path / "m.keras")),
+            cb.CSVLogger(str(tmp_path / "log.csv")), TensorBoard(), MyLogger()]
+    kept, verbose = strategy.local_callbacks(keep[:2] + drop + keep[2:], 1)
+    assert kept == keep and verbose == 0
+    wrapped, _ = strategy.local_callbacks(cb.CallbackList(drop + keep), 2)
+    assert isinstance(wrapped, cb.CallbackList) and wrapped.callbacks == keep
+    assert strategy._batch_logs  # TerminateOnNaN reads every batch's logs
+
+
+def test_which_callbacks_read_batch_logs():
+    cb = fastnet.callbacks
+
+    class OnTest(cb.Callback):
+        def on_test_batch_end(self, batch, logs=None):
+            pass
+
+    wants = dmpi._wants_batch_logs
+    assert not wants([cb.History(), cb.EarlyStopping(), cb.ProgbarLogger()], 2)
+    assert not wants(None, 0)
+    assert wants([cb.LambdaCallback(on_train_batch_end=lambda b, logs: None)], 0)
+    assert not wants([cb.LambdaCallback(on_epoch_end=lambda e, logs: None)], 0)
+    assert wants([OnTest()], 0) and wants([cb.TerminateOnNaN()], 0)
+
+
 # ---- two ranks -----------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
