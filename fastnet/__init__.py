@@ -29,13 +29,13 @@ from fastnet import config, kernels
 from fastnet import backend, ops, random
 from fastnet.backend import GradientTape, Tensor, Variable
 from fastnet import activations, constraints, initializers, regularizers
-from fastnet import callbacks, datasets, losses, metrics, optimizers, utils
+from fastnet import callbacks, datasets, distribute, losses, metrics, optimizers, utils
 from fastnet import layers, models
 from fastnet.layers import Input, InputSpec, Layer
 from fastnet.models import Model, Sequential
 from fastnet import applications
 
-__all__ = ["GradientTape", "Tensor", "Variable", "backend", "callbacks", "config", "datasets",
+__all__ = ["GradientTape", "Tensor", "Variable", "backend", "callbacks", "config", "datasets", "distribute",
            "kernels", "metrics", "ops", "random", "utils", "activations", "constraints",
            "initializers", "layers", "losses", "models", "optimizers", "regularizers", "Input",
            "InputSpec", "Layer", "Model", "Sequential", "applications", "__version__"]

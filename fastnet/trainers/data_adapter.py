@@ -83,14 +83,21 @@ class ArrayAdapter:
         return self.steps
 
     def __iter__(self):
-        idx = None
+        return self.iter_epoch(self.epoch_order())
+
+    def epoch_order(self):
+        """This epoch's sample order (an index array), or None for the stored order."""
         if self.shuffle == "batch":
             order = np.random.permutation(math.ceil(self.n / self.batch_size))
-            idx = np.concatenate([np.arange(b * self.batch_size,
-                                            min((b + 1) * self.batch_size, self.n))
-                                  for b in order]) if self.n else None
-        elif self.shuffle:
-            idx = np.random.permutation(self.n)
+            return np.concatenate([np.arange(b * self.batch_size,
+                                             min((b + 1) * self.batch_size, self.n))
+                                   for b in order]) if self.n else None
+        if self.shuffle:
+            return np.random.permutation(self.n)
+        return None
+
+    def iter_epoch(self, idx):
+        """One epoch of batches in the order `idx` (from `epoch_order`)."""
         produced = 0
         while produced < self.steps:
             for start in range(0, self.n, self.batch_size):
@@ -169,8 +176,17 @@ class IterableAdapter:
         return None
 
     def __iter__(self):
+        return self.iter_epoch(self.epoch_order())
+
+    def epoch_order(self):
+        """A PyDataset's batch order this epoch when shuffled, else None."""
+        if self.is_pydataset and self.shuffle:
+            return np.random.permutation(len(self.data))
+        return None
+
+    def iter_epoch(self, order):
         if self.is_pydataset:
-            order = np.random.permutation(len(self.data)) if self.shuffle else range(len(self.data))
+            order = range(len(self.data)) if order is None else order
             count = 0
             for i in order:
                 if self.steps is not None and count >= self.steps:

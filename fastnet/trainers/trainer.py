@@ -12,6 +12,7 @@ import numpy as np
 from fastnet import ops
 from fastnet import optimizers as optimizers_mod
 from fastnet.callbacks import CallbackList
+from fastnet.distribute import strategy as distribute
 from fastnet.trainers import data_adapter
 from fastnet.trainers.compile_utils import CompileLoss, CompileMetrics, flatten_outputs
 
@@ -59,6 +60,9 @@ class Trainer:
     compiled = False
     optimizer = None
     stop_training = False
+    # Consulted for batch slicing, gradient and metric reduction, callback gating
+    # (fastnet/distribute/strategy.py); compile() takes the one of the current scope.
+    distribute_strategy = distribute.DEFAULT
 
     # ---- compile ----------------------------------------------------------------
     def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None,
@@ -79,6 +83,7 @@ class Trainer:
         self.run_eagerly = run_eagerly
         self.compiled = True
         self.stop_training = False
+        self.distribute_strategy = distribute.get_strategy()
 
     def _output_names(self):
         names = getattr(self, "output_names", None)
@@ -173,6 +178,7 @@ class Trainer:
         # call, and reading them before would skip the first batch's update.
         weights = self.trainable_weights
         grads = tape.gradient(loss, weights)
+        grads = self.distribute_strategy.reduce_gradients(grads, self)
         self.optimizer.apply(grads, weights)
         self._track_losses(loss, parts, _batch_len(x))
         self.compiled_metrics.update_state(y, y_pred, sample_weight)
@@ -202,12 +208,15 @@ class Trainer:
             sample_weight = cw if sample_weight is None else np.asarray(sample_weight) * cw
         return sample_weight
 
+    @distribute.guarded
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
             validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
             sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
             validation_batch_size=None, validation_freq=1):
         self._require_compiled("fit")
         verbose = 1 if verbose == "auto" else verbose
+        strategy = self.distribute_strategy
+        callbacks, verbose = strategy.local_callbacks(callbacks, verbose)
         if validation_split and validation_data is None:
             (x, y, sample_weight), validation_data = data_adapter.split_validation(
                 x, y, sample_weight, validation_split)
@@ -223,6 +232,8 @@ class Trainer:
                                                False, validation_steps)
             else:
                 val = data_adapter.adapter_for(validation_data, steps=validation_steps)
+        train = strategy.distribute_data(train, self, "train")
+        val = strategy.distribute_data(val, self, "test")
         cbs = callbacks if isinstance(callbacks, CallbackList) else CallbackList(
             callbacks, model=self, add_history=True, add_progbar=verbose != 0,
             epochs=epochs, steps=train.num_batches(), verbose=verbose, in_fit=False)
@@ -241,6 +252,7 @@ class Trainer:
                 cbs.on_train_batch_begin(step)
                 xb, yb, swb = batch
                 logs = self.train_step((_to_tensors(xb), yb, swb))
+                logs = strategy.reduce_logs(self, logs)
                 cbs.on_train_batch_end(step, logs)
                 if self.stop_training:
                     break
@@ -267,15 +279,20 @@ class Trainer:
         for step, (xb, yb, swb) in enumerate(adapter):
             cbs.on_test_batch_begin(step)
             logs = self.test_step((_to_tensors(xb), yb, swb))
+            logs = self.distribute_strategy.reduce_logs(self, logs)
             cbs.on_test_batch_end(step, logs)
         cbs.on_test_end(logs)
         return logs
 
+    @distribute.guarded
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
                  steps=None, callbacks=None, return_dict=False):
         self._require_compiled("evaluate")
         verbose = 1 if verbose == "auto" else verbose
+        strategy = self.distribute_strategy
+        callbacks, verbose = strategy.local_callbacks(callbacks, verbose)
         adapter = data_adapter.adapter_for(x, y, sample_weight, batch_size, False, steps)
+        adapter = strategy.distribute_data(adapter, self, "test")
         cbs = CallbackList(callbacks, model=self, add_progbar=verbose != 0,
                            steps=adapter.num_batches(), verbose=verbose, in_fit=False)
         logs = self._evaluate_loop(adapter, cbs)
@@ -285,9 +302,13 @@ class Trainer:
         values = [logs[k] for k in names]
         return values[0] if len(values) == 1 else values
 
+    @distribute.guarded
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         verbose = 1 if verbose == "auto" else verbose
+        strategy = self.distribute_strategy
+        callbacks, verbose = strategy.local_callbacks(callbacks, verbose)
         adapter = data_adapter.adapter_for(x, None, None, batch_size, False, steps)
+        adapter = strategy.distribute_data(adapter, self, "predict")
         cbs = CallbackList(callbacks, model=self, add_progbar=verbose != 0,
                            steps=adapter.num_batches(), verbose=verbose)
         cbs.on_predict_begin()
@@ -298,6 +319,7 @@ class Trainer:
             outs.append(_map_numpy(out))
             cbs.on_predict_batch_end(step, {"outputs": out})
         cbs.on_predict_end()
+        outs = strategy.gather_predictions(outs)
         if not outs:
             raise ValueError("predict: the input data produced no batches")
         return _concat_outputs(outs)
