@@ -18,4 +18,24 @@ def clone_model(model, input_tensors=None, clone_function=None):
     return saving.clone_model(model, input_tensors, clone_function)
 
 
-__all__ = ["Model", "Sequential", "Functional", "load_model", "clone_model"]
+def model_from_json(json_string, custom_objects=None):
+    """A model (freshly initialized weights) from Model.to_json()'s string."""
+    import json
+
+    from fastnet.saving.serialization_lib import deserialize_keras_object
+
+    return deserialize_keras_object(json.loads(json_string), custom_objects=custom_objects)
+
+
+def model_from_config(config, custom_objects=None):
+    """A model from its config dict (serialize_keras_object's format)."""
+    if not isinstance(config, dict):
+        raise TypeError(f"model_from_config expects a dict; received: {type(config).__name__}. "
+                        "For a JSON string use model_from_json.")
+    from fastnet.saving.serialization_lib import deserialize_keras_object
+
+    return deserialize_keras_object(config, custom_objects=custom_objects)
+
+
+__all__ = ["Model", "Sequential", "Functional", "load_model", "clone_model", "model_from_json",
+           "model_from_config"]

@@ -98,6 +98,15 @@ class Model(Trainer, Layer):
 
         saving.load_weights(self, filepath, skip_mismatch=skip_mismatch, **kwargs)
 
+    def to_json(self, **kwargs):
+        """The model's architecture as a JSON string (models.model_from_json reads it)."""
+        import json
+
+        from fastnet.saving import _json_default
+        from fastnet.saving.serialization_lib import serialize_keras_object
+
+        return json.dumps(serialize_keras_object(self), default=_json_default, **kwargs)
+
     def get_config(self):
         return {"name": self.name, "trainable": self.trainable}
 

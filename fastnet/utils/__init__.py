@@ -21,3 +21,20 @@ def set_random_seed(seed):
 
 
 __all__ += ["set_random_seed"]
+
+from fastnet.saving.object_registration import (  # noqa: E402
+    CustomObjectScope,
+    custom_object_scope,
+    get_custom_objects,
+    get_registered_name,
+    get_registered_object,
+    register_keras_serializable,
+)
+from fastnet.saving.serialization_lib import (  # noqa: E402
+    deserialize_keras_object,
+    serialize_keras_object,
+)
+
+__all__ += ["CustomObjectScope", "custom_object_scope", "get_custom_objects",
+            "get_registered_name", "get_registered_object", "register_keras_serializable",
+            "serialize_keras_object", "deserialize_keras_object"]
