@@ -1,0 +1,342 @@
+"""top_k, in_top_k, sort, argsort, unstack, cumprod, segment ops, FFTs and
+ops.linalg against numpy and finite differences (the pattern of test_tape_ops)."""
+
+import os
+
+import numpy as np
+import pytest
+from oracle import assert_close, numeric_grad, rand
+
+import fastnet
+from fastnet import ops
+
+
+def grads(fn, arrays, dout_seed=7, outputs=None):
+    """Tape gradients of sum(out_i * dout_i) over the outputs fn returns."""
+    ts = [fastnet.Variable(np.asarray(a, np.float64)) for a in arrays]
+    with fastnet.GradientTape() as tape:
+        out = fn(*ts)
+        outs = list(out) if isinstance(out, (tuple, list)) else [out]
+        if outputs is not None:
+            outs = [outs[i] for i in outputs]
+        douts = [rand(o.shape, seed=dout_seed + i).astype(np.float64) for i, o in enumerate(outs)]
+        total = sum(ops.sum(o * d) for o, d in zip(outs, douts))
+    return [g.numpy() for g in tape.gradient(total, ts)], douts
+
+
+def check_grad(fn, ref, arrays, outputs=None, atol=1e-5, rtol=1e-4):
+    """Tape gradient of fn vs central differences of the numpy reference."""
+    got, douts = grads(fn, arrays, outputs=outputs)
+
+    def scalar(*xs):
+        out = ref(*xs)
+        outs = list(out) if isinstance(out, (tuple, list)) else [out]
+        if outputs is not None:
+            outs = [outs[i] for i in outputs]
+        return np.asarray(sum(np.sum(np.asarray(o) * d) for o, d in zip(outs, douts)))
+
+    for i, g in enumerate(got):
+        assert_close(g, numeric_grad(scalar, arrays, np.ones(()), i), atol=atol, rtol=rtol,
+                     what=f"grad {i}")
+
+
+# ---- ordering ---------------------------------------------------------------------------
+
+def test_top_k_values_indices_and_gradient():
+    x = rand((3, 7), seed=1)
+    v, i = ops.top_k(x, 3)
+    ref_i = np.argsort(-x, axis=-1, kind="stable")[:, :3]
+    assert np.array_equal(i.numpy(), ref_i) and i.dtype == "int32"
+    assert_close(v.numpy(), np.take_along_axis(x, ref_i, -1), atol=0)
+    check_grad(lambda t: ops.top_k(t, 3)[0],
+               lambda a: np.take_along_axis(a, np.argsort(-a, -1, kind="stable")[:, :3], -1), [x])
+    unsorted = ops.top_k(x, 3, sorted=False)[1].numpy()
+    assert np.array_equal(unsorted, np.sort(ref_i, -1))
+    with pytest.raises(ValueError, match="k must be in"):
+        ops.top_k(x, 8)
+
+
+def test_in_top_k_counts_ties_like_keras():
+    p = np.array([[0.1, 0.5, 0.5, 0.2], [0.9, 0.1, 0.0, 0.0]], "float32")
+    assert ops.in_top_k(np.array([2, 1]), p, 1).numpy().tolist() == [True, False]
+    assert ops.in_top_k(np.array([0, 1]), p, 2).numpy().tolist() == [False, True]
+    with pytest.raises(ValueError, match="class ids"):
+        ops.in_top_k(np.array([4, 0]), p, 1)
+
+
+@pytest.mark.parametrize("axis", [-1, 0, 1])
+def test_sort_argsort_and_gradient(axis):
+    x = rand((4, 5, 3), seed=2)
+    assert np.array_equal(ops.argsort(x, axis=axis).numpy(), np.argsort(x, axis=axis))
+    assert_close(ops.sort(x, axis=axis).numpy(), np.sort(x, axis=axis), atol=0)
+    check_grad(lambda t: ops.sort(t, axis=axis), lambda a: np.sort(a, axis=axis), [x])
+
+
+def test_unstack():
+    x = rand((3, 4, 2), seed=3)
+    parts = ops.unstack(x, axis=1)
+    assert len(parts) == 4 and all(p.shape == (3, 2) for p in parts)
+    for k, p in enumerate(parts):
+        assert_close(p.numpy(), x[:, k], atol=0)
+    check_grad(lambda t: ops.unstack(t, axis=1), lambda a: [a[:, k] for k in range(4)], [x])
+    with pytest.raises(ValueError, match="num=3"):
+        ops.unstack(x, num=3, axis=1)
+
+
+@pytest.mark.parametrize("axis", [None, 0, 1])
+def test_cumprod_with_zeros(axis):
+    x = rand((3, 5), seed=4, low=0.5, high=1.5)
+    x[1, 2] = 0.0
+    x[2, 0] = 0.0
+    x[2, 3] = 0.0
+    assert_close(ops.cumprod(x, axis=axis).numpy(), np.cumprod(x, axis=axis), atol=1e-6)
+    check_grad(lambda t: ops.cumprod(t, axis=axis), lambda a: np.cumprod(a, axis=axis), [x])
+
+
+def _segment_ref(data, ids, n, fn, fill):
+    out = np.full((n,) + data.shape[1:], fill, dtype=np.float64)
+    for k in range(n):
+        rows = data[ids == k]
+        if len(rows):
+            out[k] = fn(rows, axis=0)
+    return out
+
+
+def test_segment_sum_and_max():
+    data = rand((7, 3), seed=5)
+    ids = np.array([0, 2, 2, 0, 3, 2, 9])  # segment 1 empty, id 9 out of range: dropped
+    s = ops.segment_sum(data, ids, num_segments=5)
+    assert_close(s.numpy(), _segment_ref(data, ids, 5, np.sum, 0.0), atol=1e-6)
+    mx = ops.segment_max(data, ids, num_segments=5).numpy()
+    np.testing.assert_array_equal(mx, _segment_ref(data, ids, 5, np.max, -np.inf))
+    assert ops.segment_sum(data[:6], ids[:6] % 3, num_segments=None).shape == (3, 3)
+    check_grad(lambda t: ops.segment_sum(t, ids, 5),
+               lambda a: _segment_ref(a, ids, 5, np.sum, 0.0), [data])
+    finite = [0, 2, 3, 4]
+    check_grad(lambda t: ops.segment_max(t, ids, 5)[np.array(finite)],
+               lambda a: _segment_ref(a, ids, 5, np.max, -np.inf)[finite], [data])
+    with pytest.raises(ValueError, match="one id per row"):
+        ops.segment_sum(data, ids[:3])
+
+
+def test_segment_max_ties_share_the_gradient():
+    data = fastnet.Variable(np.array([[1.0], [3.0], [3.0]]))
+    with fastnet.GradientTape() as tape:
+        y = ops.sum(ops.segment_max(data, np.array([0, 0, 0])))
+    assert tape.gradient(y, data).numpy().ravel().tolist() == [0.0, 0.5, 0.5]
+
+
+# ---- fft --------------------------------------------------------------------------------
+
+def test_fft_fft2_ifft2_forward_and_gradients():
+    re, im = rand((2, 6), seed=6), rand((2, 6), seed=7)
+    z = np.fft.fft(re + 1j * im)
+    r, i = ops.fft((re, im))
+    assert_close(r.numpy(), z.real, atol=1e-5)
+    assert_close(i.numpy(), z.imag, atol=1e-5)
+    check_grad(lambda a, b: ops.fft((a, b)),
+               lambda a, b: (np.fft.fft(a + 1j * b).real, np.fft.fft(a + 1j * b).imag),
+               [re, im])
+    re2, im2 = rand((2, 3, 4), seed=8), rand((2, 3, 4), seed=9)
+    z2 = np.fft.fft2(re2 + 1j * im2)
+    assert_close(ops.fft2((re2, im2))[1].numpy(), z2.imag, atol=1e-5)
+    check_grad(lambda a, b: ops.fft2((a, b)),
+               lambda a, b: (np.fft.fft2(a + 1j * b).real, np.fft.fft2(a + 1j * b).imag),
+               [re2, im2])
+    check_grad(lambda a, b: ops.ifft2((a, b)),
+               lambda a, b: (np.fft.ifft2(a + 1j * b).real, np.fft.ifft2(a + 1j * b).imag),
+               [re2, im2])
+    with pytest.raises(ValueError, match="tuple of two"):
+        ops.fft(re)
+
+
+@pytest.mark.parametrize("n", [None, 5, 8, 12])
+def test_rfft_irfft_forward_and_gradients(n):
+    x = rand((3, 8), seed=10)
+    z = np.fft.rfft(x, n=n)
+    r, i = ops.rfft(x, fft_length=n)
+    assert_close(r.numpy(), z.real, atol=1e-5)
+    assert_close(i.numpy(), z.imag, atol=1e-5)
+    check_grad(lambda t: ops.rfft(t, n),
+               lambda a: (np.fft.rfft(a, n=n).real, np.fft.rfft(a, n=n).imag), [x])
+    back = ops.irfft((r, i), fft_length=n).numpy()
+    assert_close(back, np.fft.irfft(z, n=n), atol=1e-5)
+    zr, zi = rand((2, 5), seed=11), rand((2, 5), seed=12)
+    check_grad(lambda a, b: ops.irfft((a, b), n),
+               lambda a, b: np.fft.irfft(a + 1j * b, n=n), [zr, zi])
+
+
+def _stft_ref(x, seq, stride, nfft, window, center):
+    x = np.asarray(x, np.float64)
+    if center:
+        x = np.pad(x, [(0, 0)] * (x.ndim - 1) + [(nfft // 2, nfft // 2)], mode="reflect")
+    n = np.arange(seq)
+    if window == "hann":
+        w = 0.5 - 0.5 * np.cos(2 * np.pi * n / seq)
+    elif window == "hamming":
+        w = 0.54 - 0.46 * np.cos(2 * np.pi * n / seq)
+    else:
+        w = np.ones(seq)
+    lp = (nfft - seq) // 2
+    w = np.pad(w, (lp, nfft - seq - lp))
+    frames = [x[..., s:s + nfft] * w for s in range(0, x.shape[-1] - nfft + 1, stride)]
+    z = np.fft.rfft(np.stack(frames, -2), axis=-1)
+    return z.real, z.imag
+
+
+@pytest.mark.parametrize("seq,stride,nfft,window,center", [
+    (8, 4, 8, "hann", True), (6, 3, 10, "hamming", False), (8, 5, 16, None, True)])
+def test_stft_forward_and_gradient(seq, stride, nfft, window, center):
+    x = rand((2, 40), seed=13)
+    r, i = ops.stft(x, seq, stride, nfft, window=window, center=center)
+    rr, ri = _stft_ref(x, seq, stride, nfft, window, center)
+    assert_close(r.numpy(), rr, atol=1e-5)
+    assert_close(i.numpy(), ri, atol=1e-5)
+    check_grad(lambda t: ops.stft(t, seq, stride, nfft, window=window, center=center),
+               lambda a: _stft_ref(a, seq, stride, nfft, window, center), [x])
+    with pytest.raises(ValueError, match="fft_length"):
+        ops.stft(x, 16, 4, 8)
+
+
+# ---- linalg -----------------------------------------------------------------------------
+
+def _spd(n, seed, batch=()):
+    a = rand(batch + (n, n), seed=seed)
+    return a @ np.swapaxes(a, -1, -2) + n * np.eye(n)
+
+
+def test_inv_det_solve():
+    a = _spd(4, 1, (2,)) + 0.3 * rand((2, 4, 4), seed=2)
+    b = rand((2, 4, 3), seed=3)
+    assert_close(ops.linalg.inv(a).numpy(), np.linalg.inv(a), atol=1e-5)
+    assert_close(ops.linalg.det(a).numpy(), np.linalg.det(a), atol=1e-3, rtol=1e-5)
+    assert_close(ops.linalg.solve(a, b).numpy(), np.linalg.solve(a, b), atol=1e-5)
+    check_grad(ops.linalg.inv, np.linalg.inv, [a])
+    check_grad(ops.linalg.det, np.linalg.det, [a], rtol=1e-4, atol=1e-3)
+    check_grad(ops.linalg.solve, np.linalg.solve, [a, b])
+    v = rand((4,), seed=4)
+    check_grad(ops.linalg.solve, np.linalg.solve, [a[0], v])
+    check_grad(ops.linalg.solve, np.linalg.solve, [a, b[0]])  # b broadcast over the batch
+    with pytest.raises(ValueError, match="square"):
+        ops.linalg.inv(np.ones((2, 3)))
+    with pytest.raises(ValueError, match="inv"):
+        ops.linalg.inv(np.zeros((2, 2)))
+
+
+def test_inv_second_derivative_matches_finite_differences():
+    a = _spd(3, 5)
+    x = fastnet.Variable(a)
+    with fastnet.GradientTape() as outer:
+        with fastnet.GradientTape() as inner:
+            y = ops.sum(ops.linalg.inv(x))
+        g = inner.gradient(y, x)
+        z = ops.sum(g * g)
+
+    def gfun(v):
+        inv = np.linalg.inv(v)
+        return -(inv.T @ np.ones((3, 3)) @ inv.T)
+
+    num = numeric_grad(lambda v: np.sum(gfun(v) ** 2), [a], np.ones(()), 0)
+    assert_close(outer.gradient(z, x).numpy(), num, atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("upper", [False, True])
+def test_cholesky_forward_and_gradient(upper):
+    a = _spd(4, 6)
+    ref = np.linalg.cholesky(a)
+    ref = ref.T if upper else ref
+    assert_close(ops.linalg.cholesky(a, upper=upper).numpy(), ref, atol=1e-5)
+
+    def f(t):  # symmetric parametrization, so any consistent gradient convention agrees
+        return ops.linalg.cholesky(t + ops.transpose(t) + 8.0 * ops.eye(4, dtype="float64"),
+                                   upper=upper)
+
+    def r(v):
+        c = np.linalg.cholesky(v + v.T + 8.0 * np.eye(4))
+        return c.T if upper else c
+
+    check_grad(f, r, [rand((4, 4), seed=7)])
+
+
+@pytest.mark.parametrize("shape", [(5, 3), (4, 4)])
+def test_qr_forward_and_gradient(shape):
+    x = rand(shape, seed=8)
+    q, r = ops.linalg.qr(x)
+    qn, rn = np.linalg.qr(x)
+    assert_close(q.numpy(), qn, atol=1e-5)
+    assert_close(r.numpy(), rn, atol=1e-5)
+    check_grad(ops.linalg.qr, lambda a: np.linalg.qr(a), [x])
+    with pytest.raises(ValueError, match="mode"):
+        ops.linalg.qr(x, mode="r")
+
+
+@pytest.mark.parametrize("shape", [(4, 4), (5, 3), (3, 5)])
+def test_svd_forward_and_gradient(shape):
+    x = rand(shape, seed=9)
+    s = ops.linalg.svd(x, compute_uv=False)
+    assert_close(s.numpy(), np.linalg.svd(x, compute_uv=False), atol=1e-5)
+    check_grad(lambda t: ops.linalg.svd(t, compute_uv=False),
+               lambda a: np.linalg.svd(a, compute_uv=False), [x])
+    u, s, vh = ops.linalg.svd(x, full_matrices=False)
+    assert_close((u.numpy() * s.numpy()) @ vh.numpy(), x, atol=1e-5)
+
+    # u and vh are defined up to the sign of each singular pair: fix it for the reference
+    def ref(a):
+        uu, ss, vv = np.linalg.svd(a, full_matrices=False)
+        sign = np.sign(uu[0])
+        return uu * sign, ss, vv * sign[:, None]
+
+    def ours(t):
+        uu, ss, vv = ops.linalg.svd(t, full_matrices=False)
+        sign = ops.convert_to_tensor(np.sign(np.linalg.svd(x, full_matrices=False)[0][0]),
+                                     dtype="float64")
+        return uu * sign, ss, vv * ops.expand_dims(sign, -1)
+
+    check_grad(ours, ref, [x], atol=1e-4, rtol=1e-3)
+
+
+NORM_CASES = [
+    ((5,), None, None), ((5,), 1, None), ((5,), 3, None), ((5,), np.inf, None),
+    ((5,), -np.inf, None), ((3, 4), None, None), ((3, 4), "fro", None), ((3, 4), "nuc", None),
+    ((3, 4), 2, None), ((3, 4), -2, None), ((3, 4), 1, None), ((3, 4), -1, None),
+    ((3, 4), np.inf, None), ((2, 3, 4), None, -1), ((2, 3, 4), 2, 1), ((2, 3, 4), "fro", (1, 2)),
+    ((2, 3, 4), np.inf, (2, 0)),
+]
+
+
+@pytest.mark.parametrize("shape,ord_,axis", NORM_CASES)
+@pytest.mark.parametrize("keepdims", [False, True])
+def test_norm_matches_numpy_and_gradient(shape, ord_, axis, keepdims):
+    x = rand(shape, seed=10) + 0.05
+    got = ops.linalg.norm(x, ord=ord_, axis=axis, keepdims=keepdims).numpy()
+    want = np.linalg.norm(x.astype(np.float64), ord=ord_, axis=axis, keepdims=keepdims)
+    assert_close(got, want, atol=1e-5, rtol=1e-5)
+    check_grad(lambda t: ops.linalg.norm(t, ord=ord_, axis=axis, keepdims=keepdims),
+               lambda a: np.linalg.norm(a, ord=ord_, axis=axis, keepdims=keepdims), [x],
+               atol=1e-4, rtol=1e-3)
+
+
+def test_linalg_names_on_ops():
+    for name in ("norm", "inv", "solve", "det", "cholesky", "qr", "svd"):
+        assert getattr(ops, name) is getattr(ops.linalg, name)
+
+
+def test_against_keras_ops():
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    k = pytest.importorskip("keras")
+    x = rand((2, 40), seed=14)
+    for kw in [dict(sequence_length=8, sequence_stride=4, fft_length=16, window="hann"),
+               dict(sequence_length=10, sequence_stride=3, fft_length=10, window="hamming",
+                    center=False)]:
+        ours = ops.stft(x, **kw)
+        theirs = k.ops.stft(x, **kw)
+        for a, b in zip(ours, theirs):
+            assert_close(a.numpy(), k.ops.convert_to_numpy(b), atol=1e-4)
+    p = rand((4, 6), seed=15)
+    t = np.array([0, 5, 2, 2])
+    assert ops.in_top_k(t, p, 2).numpy().tolist() == \
+        k.ops.convert_to_numpy(k.ops.in_top_k(t, p, 2)).tolist()
+    ids = np.array([0, 0, 2, 1, 1, 2, 3])
+    d = rand((7, 2), seed=16)
+    assert_close(ops.segment_max(d, ids, 4).numpy(),
+                 k.ops.convert_to_numpy(k.ops.segment_max(d, ids, 4)), atol=0)
