@@ -112,7 +112,7 @@ def test_segment_sum_and_max():
     assert ops.segment_sum(data[:6], ids[:6] % 3, num_segments=None).shape == (3, 3)
     check_grad(lambda t: ops.segment_sum(t, ids, 5),
                lambda a: _segment_ref(a, ids, 5, np.sum, 0.0), [data])
-    finite = [0, 2, 3, 4]
+    finite = [0, 2, 3]
     check_grad(lambda t: ops.segment_max(t, ids, 5)[np.array(finite)],
                lambda a: _segment_ref(a, ids, 5, np.max, -np.inf)[finite], [data])
     with pytest.raises(ValueError, match="one id per row"):
