@@ -1,10 +1,13 @@
 """fastnet.utils, as keras.utils. Each line below is owned by the module it imports."""
 
+from fastnet.utils.file_utils import get_file
 from fastnet.utils.numerical_utils import normalize, to_categorical
 from fastnet.utils.plotting import model_to_dot, plot_model
 from fastnet.utils.py_dataset import PyDataset
+from fastnet.utils.sequence_utils import pad_sequences, split_dataset, timeseries_dataset_from_array
 
-__all__ = ["to_categorical", "normalize", "PyDataset", "plot_model", "model_to_dot"]
+__all__ = ["to_categorical", "normalize", "PyDataset", "plot_model", "model_to_dot", "get_file",
+           "pad_sequences", "split_dataset", "timeseries_dataset_from_array"]
 
 
 def set_random_seed(seed):
