@@ -218,6 +218,28 @@ def test_mean_wrappers_against_formulas():
         assert type(metrics.get(type(m).__name__)) is type(m)
 
 
+def test_crossentropy_and_correlation_formulas():
+    y = np.eye(3)[[0, 2, 1, 2]]
+    p = np.array([[0.7, 0.2, 0.1], [0.1, 0.3, 0.6], [0.3, 0.4, 0.3], [0.5, 0.25, 0.25]])
+    m = metrics.CategoricalCrossentropy()
+    m.update_state(y, p)
+    np.testing.assert_allclose(m.result(), np.mean(-np.log(np.sum(y * p, -1))), rtol=1e-6)
+    s = metrics.SparseCategoricalCrossentropy(ignore_class=2)
+    s.update_state(np.array([0, 2, 1, 2]), p)
+    np.testing.assert_allclose(s.result(), np.mean(-np.log([0.7, 0.4])), rtol=1e-6)
+    b = metrics.BinaryCrossentropy()
+    b.update_state([[1.0], [0.0]], [[0.8], [0.3]])
+    np.testing.assert_allclose(b.result(), -np.mean(np.log([0.8, 0.7])), rtol=1e-6)
+    a, c = RNG.random((6, 8)), RNG.random((6, 8))
+    r = metrics.PearsonCorrelation()
+    r.update_state(a, c)
+    ref = np.mean([np.corrcoef(a[i], c[i])[0, 1] for i in range(6)])
+    np.testing.assert_allclose(r.result(), ref, rtol=1e-5)
+    cfg = metrics.serialize(metrics.F1Score(average="macro"))
+    again = metrics.deserialize(cfg)
+    assert isinstance(again, metrics.F1Score) and again.average == "macro"
+
+
 def test_compile_by_name_and_fit():
     x = RNG.random((64, 4)).astype("float32")
     y = (x.sum(-1, keepdims=True) > 2).astype("float32")
@@ -270,6 +292,14 @@ KERAS_CASES = [
     ("IoU", {"num_classes": 3, "target_class_ids": [0, 2], "sparse_y_true": False,
              "sparse_y_pred": False}, "multi"),
     ("BinaryIoU", {"threshold": 0.4}, "bin"),
+    ("BinaryCrossentropy", {}, "bin"),
+    ("BinaryCrossentropy", {"from_logits": True, "label_smoothing": 0.1}, "reg"),
+    ("CategoricalCrossentropy", {"label_smoothing": 0.2}, "multi"),
+    ("CategoricalCrossentropy", {"from_logits": True}, "multi"),
+    ("SparseCategoricalCrossentropy", {}, "sparse"),
+    ("SparseCategoricalCrossentropy", {"from_logits": True, "ignore_class": 1}, "sparse"),
+    ("PearsonCorrelation", {}, "reg"),
+    ("ConcordanceCorrelation", {}, "reg"),
 ]
 
 
@@ -279,6 +309,8 @@ def _data(kind):
         p = rng.random((48, 1)).astype("float32")
         p[:4] = [[0.0], [1.0], [0.5], [0.25]]
         return rng.integers(0, 2, (48, 1)).astype("float32"), p
+    if kind == "sparse":
+        return rng.integers(0, 3, (48, 1)), rng.random((48, 3)).astype("float32")
     if kind == "multi":
         return np.eye(3, dtype="float32")[rng.integers(0, 3, 48)], \
             rng.random((48, 3)).astype("float32")

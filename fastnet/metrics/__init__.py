@@ -43,9 +43,23 @@ from fastnet.metrics.metrics import (
     binary_accuracy,
     categorical_accuracy,
     get,
+    mean_absolute_error,
+    mean_squared_error,
     sparse_categorical_accuracy,
     sparse_top_k_categorical_accuracy,
     top_k_categorical_accuracy,
+)
+from fastnet.metrics.probabilistic_metrics import (
+    BinaryCrossentropy,
+    CategoricalCrossentropy,
+    ConcordanceCorrelation,
+    PearsonCorrelation,
+    SparseCategoricalCrossentropy,
+    binary_crossentropy,
+    categorical_crossentropy,
+    concordance_correlation,
+    pearson_correlation,
+    sparse_categorical_crossentropy,
 )
 from fastnet.metrics.regression_metrics import (
     CategoricalHinge,
@@ -83,15 +97,34 @@ _NEW = (FalseNegatives, FalsePositives, TrueNegatives, TruePositives, PrecisionA
         RecallAtPrecision, SensitivityAtSpecificity, SpecificityAtSensitivity, F1Score,
         FBetaScore, IoU, MeanIoU, BinaryIoU, OneHotIoU, OneHotMeanIoU, CategoricalHinge,
         CosineSimilarity, Hinge, KLDivergence, LogCoshError, MeanAbsolutePercentageError,
-        MeanSquaredLogarithmicError, Poisson, R2Score, SquaredHinge)
+        MeanSquaredLogarithmicError, Poisson, R2Score, SquaredHinge, BinaryCrossentropy,
+        CategoricalCrossentropy, SparseCategoricalCrossentropy, PearsonCorrelation,
+        ConcordanceCorrelation)
 for _cls in _NEW:
     _metrics._BY_NAME.setdefault(_cls.__name__, _cls)
     _metrics._BY_NAME.setdefault(_keras_snake(_cls.__name__), _cls)
 for _alias, _cls in {"mape": MeanAbsolutePercentageError, "MAPE": MeanAbsolutePercentageError,
                      "msle": MeanSquaredLogarithmicError,
-                     "MSLE": MeanSquaredLogarithmicError}.items():
+                     "MSLE": MeanSquaredLogarithmicError, "bce": BinaryCrossentropy,
+                     "BCE": BinaryCrossentropy}.items():
     _metrics._BY_NAME.setdefault(_alias, _cls)
 del _cls, _alias
+
+
+def serialize(metric):
+    """A metric's config dict (Keras 3's format)."""
+    from fastnet.saving.serialization_lib import serialize_keras_object
+
+    return serialize_keras_object(metric)
+
+
+def deserialize(config, custom_objects=None):
+    """A metric from serialize()'s dict (or a metric name)."""
+    if isinstance(config, str):
+        return get(config)
+    from fastnet.saving.serialization_lib import deserialize_keras_object
+
+    return deserialize_keras_object(config, custom_objects=custom_objects)
 
 __all__ = [
     "AUC", "Accuracy", "BinaryAccuracy", "CategoricalAccuracy", "Mean", "MeanAbsoluteError",
@@ -108,4 +141,9 @@ __all__ = [
     "SquaredHinge", "categorical_hinge", "cosine_similarity", "hinge", "kl_divergence",
     "log_cosh", "mean_absolute_percentage_error", "mean_squared_logarithmic_error", "poisson",
     "squared_hinge",
+    "BinaryCrossentropy", "CategoricalCrossentropy", "SparseCategoricalCrossentropy",
+    "PearsonCorrelation", "ConcordanceCorrelation", "binary_crossentropy",
+    "categorical_crossentropy", "sparse_categorical_crossentropy", "pearson_correlation",
+    "concordance_correlation", "mean_absolute_error", "mean_squared_error", "serialize",
+    "deserialize",
 ]
