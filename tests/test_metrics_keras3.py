@@ -333,3 +333,18 @@ def test_equals_keras(name, kwargs, kind):
     np.testing.assert_allclose(ours.result(), np.asarray(theirs.result()), rtol=2e-5,
                                atol=1e-6)
     assert ours.name == theirs.name
+
+
+def test_vector_metrics_in_fit_logs():
+    # F1Score(average=None) and multi-threshold counts log one value per class/threshold
+    x = RNG.random((16, 4)).astype("float32")
+    y = np.eye(3, dtype="float32")[RNG.integers(0, 3, 16)]
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="softmax")])
+    model.compile(loss="categorical_crossentropy",
+                  metrics=[metrics.F1Score(), metrics.TruePositives([0.3, 0.6])])
+    hist = model.fit(x, y, epochs=1, verbose=0, validation_data=(x, y))
+    assert np.shape(hist.history["f1_score"][0]) == (3,)
+    res = model.evaluate(x, y, verbose=0, return_dict=True)
+    ref = metrics.TruePositives([0.3, 0.6])
+    ref.update_state(y, model.predict(x, verbose=0))
+    np.testing.assert_array_equal(res["true_positives"], ref.result())

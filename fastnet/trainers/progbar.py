@@ -18,6 +18,8 @@ FULL, EMPTY = "━", "━"
 
 
 def format_value(v):
+    if getattr(v, "ndim", 0) > 0:  # a per-class metric: its values, rounded
+        return "[" + " ".join(format_value(x) for x in v.reshape(-1)) + "]"
     if isinstance(v, float) or hasattr(v, "__float__"):
         v = float(v)
         return f"{v:.4f}" if abs(v) >= 1e-3 or v == 0 else f"{v:.4e}"
