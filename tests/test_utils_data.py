@@ -210,3 +210,32 @@ def test_get_file_refuses_archive_escapes(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="outside"):
         utils.get_file("evil.zip", _origin(arc), extract=True)
     assert not (tmp_path / "escape.txt").exists()
+
+
+def test_progbar_averages_non_stateful_values():
+    stream = io.StringIO()
+    bar = utils.Progbar(4, verbose=2, stateful_metrics=["acc"])
+    bar.stream = stream
+    bar.update(1, [("loss", 4.0), ("acc", 0.5)])
+    bar.update(3, [("loss", 1.0), ("acc", 0.75)])  # loss: (4 * 1 + 1 * 2) / 3 = 2
+    assert bar.values == {"loss": 2.0, "acc": 0.75}
+    bar.add(1, [("loss", 6.0), ("acc", 1.0)])  # (6 + 6) / 4 = 3, and finalizes
+    assert bar.values["loss"] == 3.0
+    out = stream.getvalue()
+    assert "4/4" in out and "loss: 3.0000" in out and "acc: 1.0000" in out
+
+
+def test_pack_unpack_and_symbolic_helpers():
+    x, y, w = np.zeros(2), np.ones(2), np.ones(2)
+    assert utils.pack_x_y_sample_weight(x) is x
+    assert utils.unpack_x_y_sample_weight(utils.pack_x_y_sample_weight(x, y, w))[2] is w
+    assert utils.unpack_x_y_sample_weight([x, y]) == (x, y, None)
+    assert utils.unpack_x_y_sample_weight(x)[0] is x
+    with pytest.raises(ValueError, match="sample_weight"):
+        utils.unpack_x_y_sample_weight((x, y, w, w))
+    a, b = keras.Input((3,)), keras.Input((3,))
+    out = keras.layers.Dense(2)(keras.layers.Add()([a, keras.layers.Dense(3)(b)]))
+    assert utils.is_keras_tensor(out) and not utils.is_keras_tensor(x)
+    src = utils.get_source_inputs(out)
+    assert len(src) == 2 and src[0] is a and src[1] is b
+    assert utils.Sequence is utils.PyDataset

@@ -1,13 +1,25 @@
 """fastnet.utils, as keras.utils. Each line below is owned by the module it imports."""
 
+from fastnet.backend import clear_session, standardize_dtype
 from fastnet.utils.file_utils import get_file
+from fastnet.utils.general_utils import (
+    Progbar,
+    get_source_inputs,
+    is_keras_tensor,
+    pack_x_y_sample_weight,
+    unpack_x_y_sample_weight,
+)
 from fastnet.utils.numerical_utils import normalize, to_categorical
 from fastnet.utils.plotting import model_to_dot, plot_model
 from fastnet.utils.py_dataset import PyDataset
 from fastnet.utils.sequence_utils import pad_sequences, split_dataset, timeseries_dataset_from_array
 
 __all__ = ["to_categorical", "normalize", "PyDataset", "plot_model", "model_to_dot", "get_file",
-           "pad_sequences", "split_dataset", "timeseries_dataset_from_array"]
+           "pad_sequences", "split_dataset", "timeseries_dataset_from_array", "Progbar",
+           "Sequence", "get_source_inputs", "is_keras_tensor", "pack_x_y_sample_weight",
+           "unpack_x_y_sample_weight", "clear_session", "standardize_dtype"]
+
+Sequence = PyDataset  # keras.utils.Sequence is PyDataset's old name
 
 
 def set_random_seed(seed):
