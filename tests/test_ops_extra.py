@@ -340,3 +340,75 @@ def test_against_keras_ops():
     d = rand((7, 2), seed=16)
     assert_close(ops.segment_max(d, ids, 4).numpy(),
                  k.ops.convert_to_numpy(k.ops.segment_max(d, ids, 4)), atol=0)
+
+
+# ---- numpy-style extras ---------------------------------------------------------------
+
+_ERF = np.vectorize(__import__("math").erf)
+
+UNARY_EXTRA = [
+    ("sinh", np.sinh, (-2, 2)), ("cosh", np.cosh, (-2, 2)), ("tan", np.tan, (-1, 1)),
+    ("arcsin", np.arcsin, (-0.9, 0.9)), ("arccos", np.arccos, (-0.9, 0.9)),
+    ("arctan", np.arctan, (-3, 3)), ("arcsinh", np.arcsinh, (-3, 3)),
+    ("arccosh", np.arccosh, (1.2, 3)), ("arctanh", np.arctanh, (-0.9, 0.9)),
+    ("log2", np.log2, (0.5, 3)), ("log10", np.log10, (0.5, 3)), ("exp2", np.exp2, (-2, 2)),
+    ("cbrt", np.cbrt, (0.2, 3)), ("reciprocal", lambda v: 1.0 / v, (0.5, 2)),
+    ("erf", _ERF, (-2, 2)), ("erfc", lambda v: 1.0 - _ERF(v), (-2, 2)),
+    ("deg2rad", np.deg2rad, (-90, 90)), ("rad2deg", np.rad2deg, (-2, 2)),
+]
+
+
+@pytest.mark.parametrize("name,ref,rng", UNARY_EXTRA, ids=[u[0] for u in UNARY_EXTRA])
+def test_unary_extras(name, ref, rng):
+    x = rand((3, 4), seed=20, low=rng[0], high=rng[1])
+    fn = getattr(ops, name)
+    assert_close(fn(x).numpy(), ref(x.astype(np.float64)), atol=1e-5, rtol=1e-5)
+    check_grad(fn, ref, [x])
+
+
+@pytest.mark.parametrize("name,ref", [("arctan2", np.arctan2), ("hypot", np.hypot),
+                                      ("logaddexp", np.logaddexp)])
+def test_binary_extras_broadcast(name, ref):
+    a, b = rand((3, 4), seed=21, low=0.2, high=2), rand((4,), seed=22, low=-2, high=-0.2)
+    fn = getattr(ops, name)
+    assert_close(fn(a, b).numpy(), ref(a.astype(np.float64), b), atol=1e-5)
+    check_grad(fn, ref, [a, b])
+
+
+@pytest.mark.parametrize("name,fn,ref", [
+    ("tril", lambda t: ops.tril(t, -1), lambda v: np.tril(v, -1)),
+    ("triu", lambda t: ops.triu(t, 1), lambda v: np.triu(v, 1)),
+    ("diagonal", lambda t: ops.diagonal(t, 1, 1, 2), lambda v: np.diagonal(v, 1, 1, 2)),
+    ("trace", lambda t: ops.trace(t, 0, 1, 2), lambda v: np.trace(v, 0, 1, 2)),
+    ("roll", lambda t: ops.roll(t, 2, axis=2), lambda v: np.roll(v, 2, axis=2)),
+    ("roll_flat", lambda t: ops.roll(t, -3), lambda v: np.roll(v, -3)),
+    ("ravel", ops.ravel, np.ravel),
+    ("divide_no_nan", lambda t: ops.divide_no_nan(t, t[:, :1] * 0 + 2.0),
+     lambda v: v / 2.0),
+])
+def test_array_extras(name, fn, ref):
+    x = rand((2, 4, 4), seed=23)
+    assert_close(fn(x).numpy(), ref(x.astype(np.float64)), atol=1e-6)
+    check_grad(fn, ref, [x])
+
+
+def test_more_array_extras():
+    v = rand((4,), seed=24)
+    check_grad(ops.diag, np.diag, [v])
+    check_grad(lambda t: ops.diag(t, 1), lambda a: np.diag(a, 1), [rand((4, 4), seed=25)])
+    a, b = rand((3,), seed=26), rand((2,), seed=27)
+    check_grad(ops.outer, np.outer, [a, b])
+    assert ops.hstack([a, a]).shape == (6,) and ops.vstack([a, a]).shape == (2, 3)
+    assert ops.tri(3, 4, 1).numpy().tolist() == np.tri(3, 4, 1).tolist()
+    x = np.array([1.0, np.nan, np.inf, -np.inf], "float32")
+    assert ops.nan_to_num(x, posinf=9.0, neginf=-9.0).numpy().tolist() == [1, 0, 9, -9]
+    assert ops.isinf(x).numpy().tolist() == [False, False, True, True]
+    assert int(ops.count_nonzero(np.array([0, 1, 2, 0]))) == 2
+    assert ops.allclose([1.0, 2.0], [1.0, 2.0 + 1e-9])
+    assert ops.isclose(np.array([1.0, 2.0]), np.array([1.0, 2.1])).numpy().tolist() == \
+        [True, False]
+    z = ops.divide_no_nan(np.array([1.0, 2.0]), np.array([0.0, 4.0])).numpy()
+    assert z.tolist() == [0.0, 0.5]
+    assert ops.trunc(np.array([-1.7, 2.5])).numpy().tolist() == [-1.0, 2.0]
+    with pytest.raises(ValueError, match="2 dimensions"):
+        ops.tril(v)

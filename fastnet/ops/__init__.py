@@ -28,6 +28,7 @@ from fastnet.ops.math import (
     subtract,
 )
 from fastnet.ops.nn import *  # noqa: F401,F403
+from fastnet.ops.numpy_extra import *  # noqa: F401,F403
 from fastnet.ops.sorting import *  # noqa: F401,F403
 from fastnet.ops.spatial import *  # noqa: F401,F403
 from fastnet.ops.spectral import *  # noqa: F401,F403
