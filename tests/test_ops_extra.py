@@ -412,3 +412,38 @@ def test_more_array_extras():
     assert ops.trunc(np.array([-1.7, 2.5])).numpy().tolist() == [-1.0, 2.0]
     with pytest.raises(ValueError, match="2 dimensions"):
         ops.tril(v)
+
+
+def test_more_linalg():
+    a = _spd(4, 30, (2,))
+    b = rand((2, 4, 2), seed=31)
+    low = np.tril(rand((4, 4), seed=32)) + 3 * np.eye(4)
+    assert_close(ops.linalg.solve_triangular(low, b[0], lower=True).numpy(),
+                 np.linalg.solve(low, b[0]), atol=1e-5)
+    junk = low + np.triu(np.ones((4, 4)), 1)  # the upper triangle is not read
+    assert_close(ops.linalg.solve_triangular(junk, b[0], lower=True).numpy(),
+                 np.linalg.solve(low, b[0]), atol=1e-5)
+    check_grad(lambda t, c: ops.linalg.solve_triangular(t, c, lower=True),
+               lambda t, c: np.linalg.solve(np.tril(t), c), [junk, b[0]])
+    assert_close(ops.logdet(a).numpy(), np.linalg.slogdet(a)[1], atol=1e-5)
+    check_grad(ops.logdet, lambda v: np.linalg.slogdet(v)[1], [a])
+    L = np.linalg.cholesky(a)
+    assert_close(ops.linalg.cholesky_inverse(L).numpy(), np.linalg.inv(a), atol=1e-5)
+    w, v = ops.linalg.eigh(a[0])
+    wn, vn = np.linalg.eigh(a[0])
+    assert_close(w.numpy(), wn, atol=1e-5)
+    check_grad(lambda t: ops.linalg.eigh(t + ops.transpose(t))[0],
+               lambda t: np.linalg.eigh(t + t.T)[0], [a[0]])
+    sign = np.sign(vn[0])
+
+    def ours(t):
+        return ops.linalg.eigh(t + ops.transpose(t))[1] * ops.convert_to_tensor(sign, "float64")
+
+    check_grad(ours, lambda t: np.linalg.eigh(t + t.T)[1] * sign, [a[0]], atol=1e-4, rtol=1e-3)
+    x = rand((5, 3), seed=33)
+    assert_close(ops.linalg.pinv(x).numpy(), np.linalg.pinv(x), atol=1e-5)
+    check_grad(ops.linalg.pinv, np.linalg.pinv, [x])
+    y = rand((5,), seed=34)
+    assert_close(ops.linalg.lstsq(x, y).numpy(), np.linalg.lstsq(x, y, rcond=None)[0],
+                 atol=1e-5)
+    assert int(ops.linalg.matrix_rank(np.outer([1.0, 2], [3.0, 4, 5]))) == 1

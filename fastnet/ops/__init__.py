@@ -7,7 +7,22 @@ kernels (matmul → csrc/gemm, ...). See fastnet/ops/core.py for the mechanism.
 from fastnet.backend.tensor import Tensor
 from fastnet.ops import linalg
 from fastnet.ops.core import convert_to_numpy, convert_to_tensor
-from fastnet.ops.linalg import cholesky, det, inv, norm, qr, solve, svd  # noqa: F401
+from fastnet.ops.linalg import (  # noqa: F401
+    cholesky,
+    cholesky_inverse,
+    det,
+    eigh,
+    inv,
+    logdet,
+    lstsq,
+    matrix_rank,
+    norm,
+    pinv,
+    qr,
+    solve,
+    solve_triangular,
+    svd,
+)
 from fastnet.ops.math import *  # noqa: F401,F403
 from fastnet.ops.math import (
     add,

@@ -216,6 +216,97 @@ def svd(x, full_matrices=True, compute_uv=True):
     return u_t, s_t, vh_t
 
 
+@op
+def solve_triangular(a, b, lower=False):
+    """x with a @ x = b for triangular a (only its lower/upper triangle is read)."""
+    a, b = _float(a), _float(b)
+    _square(a, "solve_triangular")
+    tri = np.tril if lower else np.triu
+    mask = Tensor(tri(np.ones(a.shape[-2:], dtype=a._value.dtype)))
+    return solve(a * mask, b)
+
+
+@op
+def cholesky_inverse(a, upper=False):
+    """inv(L @ L^T) (or inv(U^T @ U)) from a Cholesky factor."""
+    a = _float(a)
+    full = m.matmul(_mT(a), a) if upper else m.matmul(a, _mT(a))
+    return inv(full)
+
+
+@op
+def logdet(x):
+    """log(det(x)) for matrices with positive determinant; gradient inv(x)^T."""
+    x = _float(x)
+    _square(x, "logdet")
+    sign, val = np.linalg.slogdet(x._value)
+    out = np.where(sign > 0, val, np.nan).astype(x._value.dtype)
+
+    def backward(g):
+        return (m.expand_dims(m.expand_dims(g, -1), -1) * _mT(inv(x)),)
+
+    return make(out, (x,), backward)
+
+
+@op
+def eigh(x):
+    """(eigenvalues ascending, eigenvectors) of a symmetric matrix (lower triangle used);
+    gradients assume distinct eigenvalues."""
+    x = _float(x)
+    _square(x, "eigh")
+    w, v = np.linalg.eigh(x._value.astype(np.float64))
+    dt = x._value.dtype
+
+    def grad(gw, gv):
+        # A_bar = V (diag(gw) + F o (V^T gV)) V^T, F_ij = 1 / (w_j - w_i), symmetrized
+        diff = w[..., None, :] - w[..., :, None]
+        off = ~np.eye(w.shape[-1], dtype=bool)
+        F = np.where(off, 1.0 / np.where(off, diff, 1.0), 0.0)
+        inner = np.eye(w.shape[-1]) * gw[..., None, :]
+        if gv is not None:
+            inner = inner + F * (_np_mT(v) @ gv)
+        out = v @ inner @ _np_mT(v)
+        return Tensor((0.5 * (out + _np_mT(out))).astype(dt))
+
+    w_t = make(w.astype(dt), (x,), lambda g: (grad(g._value.astype(np.float64), None),))
+    v_t = make(v.astype(dt), (x,),
+               lambda g: (grad(np.zeros(w.shape), g._value.astype(np.float64)),))
+    return w_t, v_t
+
+
+@op
+def pinv(x, rcond=None):
+    """Moore-Penrose pseudo-inverse (via svd, so differentiable for full-rank x)."""
+    x = _float(x)
+    sv = np.linalg.svd(x._value, compute_uv=False)
+    if rcond is None:
+        rcond = max(x.shape[-2:]) * np.finfo(x._value.dtype).eps
+    cutoff = rcond * np.max(sv, axis=-1, keepdims=True)
+    if np.any(sv <= cutoff):  # rank-deficient: numpy's value, no gradient
+        return Tensor(np.linalg.pinv(x._value, rcond=rcond).astype(x._value.dtype))
+    u, s, vh = svd(x, full_matrices=False)
+    return m.matmul(_mT(vh) / m.expand_dims(s, -2), _mT(u))
+
+
+@op
+def lstsq(a, b, rcond=None):
+    """Least-squares solution of a @ x = b."""
+    a, b = _float(a), _float(b)
+    if a.ndim != 2:
+        raise ValueError(f"lstsq: a must be a 2-D matrix; received shape {a.shape}")
+    p = pinv(a, rcond=rcond)
+    return m.matmul(p, b) if b.ndim == 2 else m.squeeze(m.matmul(p, m.expand_dims(b, -1)), -1)
+
+
+@op
+def matrix_rank(x, tol=None):
+    x = _t(x)
+    if x.ndim < 2:
+        raise ValueError(f"Expected input to have rank >= 2. Received input with shape "
+                         f"{x.shape}.")
+    return Tensor(np.asarray(np.linalg.matrix_rank(x._value, tol=tol), dtype=np.int32))
+
+
 def _vector_norm(x, ord, axis, keepdims):  # noqa: A002
     a = m.abs(x)
     if ord is None or ord == 2:
@@ -284,4 +375,5 @@ def norm(x, ord=None, axis=None, keepdims=False):  # noqa: A002
     raise ValueError(f"norm: axis must be an int or a 2-tuple; received axis={axis}")
 
 
-__all__ = ["norm", "inv", "solve", "det", "cholesky", "qr", "svd"]
+__all__ = ["norm", "inv", "solve", "det", "cholesky", "qr", "svd", "solve_triangular",
+           "cholesky_inverse", "logdet", "eigh", "pinv", "lstsq", "matrix_rank"]
