@@ -447,3 +447,12 @@ def test_more_linalg():
     assert_close(ops.linalg.lstsq(x, y).numpy(), np.linalg.lstsq(x, y, rcond=None)[0],
                  atol=1e-5)
     assert int(ops.linalg.matrix_rank(np.outer([1.0, 2], [3.0, 4, 5]))) == 1
+
+
+def test_segment_min():
+    data = rand((6, 2), seed=40)
+    ids = np.array([1, 1, 0, 2, 0, 1])
+    got = ops.segment_min(data, ids, 4).numpy()
+    np.testing.assert_array_equal(got, _segment_ref(data, ids, 4, np.min, np.inf))
+    check_grad(lambda t: ops.segment_min(t, ids, 3), lambda a: _segment_ref(a, ids, 3, np.min,
+                                                                            np.inf), [data])

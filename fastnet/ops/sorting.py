@@ -164,15 +164,15 @@ def segment_sum(data, segment_ids, num_segments=None, sorted=False):  # noqa: A0
     return make(out, (data,), backward)
 
 
-@op
-def segment_max(data, segment_ids, num_segments=None, sorted=False):  # noqa: A002
-    """Elementwise maxima over the rows sharing a segment id; empty segments are -inf.
-    The gradient is shared equally by tied maxima."""
-    data, ids, keep, n = _segments(data, segment_ids, num_segments, "segment_max")
+def _segment_extreme(data, segment_ids, num_segments, name, largest):
+    data, ids, keep, n = _segments(data, segment_ids, num_segments, name)
     v = data._value
-    fill = -np.inf if v.dtype.kind == "f" else np.iinfo(v.dtype).min
+    if v.dtype.kind == "f":
+        fill = -np.inf if largest else np.inf
+    else:
+        fill = np.iinfo(v.dtype).min if largest else np.iinfo(v.dtype).max
     out = np.full((n,) + data.shape[1:], fill, dtype=v.dtype)
-    np.maximum.at(out, ids[keep], v[keep])
+    (np.maximum if largest else np.minimum).at(out, ids[keep], v[keep])
     shape = data.shape
 
     def backward(g):
@@ -181,12 +181,25 @@ def segment_max(data, segment_ids, num_segments=None, sorted=False):  # noqa: A0
         counts = np.zeros_like(out, dtype=np.float64)
         np.add.at(counts, ids[keep], hit[keep].astype(np.float64))
         buf = np.zeros(shape, dtype=g._value.dtype)
-        sel = np.where(hit[keep], g._value[ids[keep]] / np.maximum(counts[ids[keep]], 1), 0)
-        buf[keep] = sel
+        buf[keep] = np.where(hit[keep], g._value[ids[keep]] / np.maximum(counts[ids[keep]], 1),
+                             0)
         return (Tensor(buf),)
 
     return make(out, (data,), backward)
 
 
+@op
+def segment_max(data, segment_ids, num_segments=None, sorted=False):  # noqa: A002
+    """Elementwise maxima over the rows sharing a segment id; empty segments are -inf.
+    The gradient is shared equally by tied maxima."""
+    return _segment_extreme(data, segment_ids, num_segments, "segment_max", True)
+
+
+@op
+def segment_min(data, segment_ids, num_segments=None, sorted=False):  # noqa: A002
+    """Elementwise minima over the rows sharing a segment id; empty segments are +inf."""
+    return _segment_extreme(data, segment_ids, num_segments, "segment_min", False)
+
+
 __all__ = ["top_k", "in_top_k", "argsort", "sort", "unstack", "cumprod", "segment_sum",
-           "segment_max"]
+           "segment_max", "segment_min"]
