@@ -456,3 +456,83 @@ def test_segment_min():
     np.testing.assert_array_equal(got, _segment_ref(data, ids, 4, np.min, np.inf))
     check_grad(lambda t: ops.segment_min(t, ids, 3), lambda a: _segment_ref(a, ids, 3, np.min,
                                                                             np.inf), [data])
+
+
+X3 = rand((3, 4, 5), seed=50)
+X2 = rand((4, 5), seed=51)
+
+COMPOSED = [  # (name, fastnet fn, numpy reference, input); gradients vs finite differences
+    ("fliplr", ops.fliplr, np.fliplr, X2), ("flipud", ops.flipud, np.flipud, X2),
+    ("rot90", lambda t: ops.rot90(t, 3, (1, 2)), lambda a: np.rot90(a, 3, (1, 2)), X3),
+    ("diff", lambda t: ops.diff(t, 2, axis=1), lambda a: np.diff(a, 2, axis=1), X3),
+    ("inner", lambda t: ops.inner(t, X2), lambda a: np.inner(a, X2), X3),
+    ("vdot", lambda t: ops.vdot(t, X2), lambda a: np.vdot(a, X2), X2),
+    ("kron", lambda t: ops.kron(t, X2[:2, :3]), lambda a: np.kron(a, X2[:2, :3]), X2),
+    ("average", lambda t: ops.average(t, axis=1, weights=np.arange(1.0, 5.0)),
+     lambda a: np.average(a, axis=1, weights=np.arange(1.0, 5.0)), X3),
+    ("ptp", lambda t: ops.ptp(t, axis=2), lambda a: np.ptp(a, axis=2), X3),
+    ("quantile", lambda t: ops.quantile(t, [0.1, 0.5, 0.93], axis=1),
+     lambda a: np.quantile(a, [0.1, 0.5, 0.93], axis=1), X3),
+    ("quantile_kd", lambda t: ops.quantile(t, 0.3, axis=-1, keepdims=True),
+     lambda a: np.quantile(a, 0.3, axis=-1, keepdims=True), X3),
+    ("quantile_all", lambda t: ops.quantile(t, [0.25, 0.75], keepdims=True),
+     lambda a: np.quantile(a, [0.25, 0.75], keepdims=True), X2),
+    ("percentile_mid", lambda t: ops.percentile(t, 40, axis=0, method="midpoint"),
+     lambda a: np.percentile(a, 40, axis=0, method="midpoint"), X2),
+    ("median", lambda t: ops.median(t, axis=1), lambda a: np.median(a, axis=1), X3),
+    ("trapezoid", lambda t: ops.trapezoid(t, dx=0.5, axis=1),
+     lambda a: np.trapezoid(a, dx=0.5, axis=1), X3),
+    ("trapezoid_x", lambda t: ops.trapezoid(t, x=np.array([0.0, 1, 3, 4, 7])),
+     lambda a: np.trapezoid(a, x=np.array([0.0, 1, 3, 4, 7])), X2),
+    ("sinc", ops.sinc, np.sinc, X2),
+    ("fmax", lambda t: ops.fmax(t, X2[0] + 0.05), lambda a: np.fmax(a, X2[0] + 0.05), X2),
+    ("fmod", lambda t: ops.fmod(t * 5, 1.3), lambda a: np.fmod(a * 5, 1.3), X2),
+    ("logaddexp2", lambda t: ops.logaddexp2(t, X2), lambda a: np.logaddexp2(a, X2), X2),
+    ("dstack", lambda t: ops.dstack([t, t]), lambda a: np.dstack([a, a]), X2),
+]
+
+
+@pytest.mark.parametrize("name,fn,ref,x", COMPOSED, ids=[c[0] for c in COMPOSED])
+def test_composed_numpy_ops(name, fn, ref, x):
+    assert_close(fn(x).numpy(), ref(x.astype(np.float64)), atol=1e-5, rtol=1e-5)
+    check_grad(fn, ref, [x])
+
+
+def test_cross_and_nan_reductions_and_misc():
+    a, b = rand((4, 3), seed=52), rand((4, 3), seed=53)
+    check_grad(ops.cross, np.cross, [a, b])
+    x = X2.copy()
+    x[1, 2] = x[3, 0] = np.nan
+    for name in ("nansum", "nanmean", "nanmax", "nanmin", "nanprod", "nanvar", "nanstd"):
+        got = getattr(ops, name)(x, axis=1).numpy()
+        assert_close(got, getattr(np, name)(x.astype(np.float64), axis=1), atol=1e-5,
+                     what=name)
+    g, _ = grads(lambda t: ops.nanmean(t), [x])
+    assert np.all(np.isfinite(g[0])) and g[0][1, 2] == 0.0
+    parts = ops.array_split(np.arange(7), 3)
+    assert [p.numpy().tolist() for p in parts] == [list(p) for p in np.array_split(range(7), 3)]
+    assert [p.shape for p in ops.hsplit(X2, [2])] == [(4, 2), (4, 3)]
+    assert ops.searchsorted(np.array([1, 3, 5]), np.array([0, 3, 6])).numpy().tolist() == \
+        [0, 1, 3]
+    assert ops.digitize(np.array([0.5, 2.5]), np.array([1.0, 2.0, 3.0])).numpy().tolist() == \
+        [0, 2]
+    assert ops.bincount(np.array([0, 1, 1, 3]), minlength=5).numpy().tolist() == [1, 2, 0, 1, 0]
+    xx, yy = ops.meshgrid(np.arange(3), np.arange(2))
+    assert xx.shape == (2, 3) and yy.numpy()[1].tolist() == [1, 1, 1]
+    assert [t.numpy().tolist() for t in ops.nonzero(np.array([[0, 1], [2, 0]]))] == \
+        [[0, 1], [1, 0]]
+    sel = ops.select([np.array([True, False, False]), np.array([False, True, False])],
+                     [np.ones(3), 2 * np.ones(3)], default=-1.0)
+    assert sel.numpy().tolist() == [1, 2, -1]
+    assert ops.isposinf(np.array([np.inf, -np.inf])).numpy().tolist() == [True, False]
+    assert ops.signbit(np.array([-0.0, 1.0])).numpy().tolist() == [True, False]
+    assert ops.isin(np.array([1, 2, 3]), np.array([2])).numpy().tolist() == [False, True, False]
+    assert ops.is_tensor(ops.array([1, 2])) and not ops.is_tensor(np.zeros(2))
+    assert ops.empty((2, 3)).shape == (2, 3) and ops.empty_like(X2).shape == X2.shape
+    assert_close(ops.hamming(8).numpy(), np.hamming(8), atol=1e-7)
+    assert_close(ops.kaiser(6, 2.0).numpy(), np.kaiser(6, 2.0), atol=1e-6)
+    assert_close(ops.logspace(0, 2, 3).numpy(), [1, 10, 100], atol=1e-4)
+    assert ops.vander(np.array([1, 2, 3]), 2).numpy().tolist() == [[1, 1], [2, 1], [3, 1]]
+    assert ops.heaviside(np.array([-1.0, 0.0, 2.0]), 0.5).numpy().tolist() == [0, 0.5, 1]
+    with pytest.raises(ValueError, match="q must be in"):
+        ops.quantile(X2, 1.5)
