@@ -335,6 +335,12 @@ def test_equals_keras(name, kwargs, kind):
     assert ours.name == theirs.name
 
 
+def test_huber_function():
+    y, p = np.array([[0.0, 1.0, 2.0]]), np.array([[0.5, 3.0, 2.0]])
+    ref = np.mean([0.5 * 0.25, 1.0 * (2.0 - 0.5), 0.0])
+    np.testing.assert_allclose(metrics.huber(y, p), [ref], rtol=1e-6)
+
+
 def test_vector_metrics_in_fit_logs():
     # F1Score(average=None) and multi-threshold counts log one value per class/threshold
     x = RNG.random((16, 4)).astype("float32")

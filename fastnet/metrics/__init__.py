@@ -75,6 +75,7 @@ from fastnet.metrics.regression_metrics import (
     categorical_hinge,
     cosine_similarity,
     hinge,
+    huber,
     kl_divergence,
     log_cosh,
     mean_absolute_percentage_error,
@@ -146,4 +147,5 @@ __all__ = [
     "categorical_crossentropy", "sparse_categorical_crossentropy", "pearson_correlation",
     "concordance_correlation", "mean_absolute_error", "mean_squared_error", "serialize",
     "deserialize",
+    "huber",
 ]

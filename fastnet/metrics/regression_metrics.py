@@ -63,6 +63,13 @@ def kl_divergence(y_true, y_pred):
     return np.sum(y_true * np.log(y_true / y_pred), axis=-1)
 
 
+def huber(y_true, y_pred, delta=1.0):
+    y_true, y_pred = _pair(y_true, y_pred)
+    err = np.abs(y_pred - y_true).astype(np.float64)
+    quad = np.minimum(err, delta)
+    return np.mean(0.5 * quad ** 2 + delta * (err - quad), axis=-1)
+
+
 def _hinge_labels(y_true):
     # {0, 1} labels become {-1, 1}; any other labels are used as given.
     if np.all((y_true == 0) | (y_true == 1)):
