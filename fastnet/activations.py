@@ -64,8 +64,12 @@ _ALL = {
 def get(identifier):
     if identifier is None:
         return linear
+    if isinstance(identifier, dict):
+        from fastnet.saving.serialization_lib import deserialize_keras_object
+
+        return deserialize_keras_object(identifier)
     if isinstance(identifier, str):
-        fn = _ALL.get(identifier)
+        fn = _ALL.get(identifier) or _registered(identifier)
         if fn is None:
             raise ValueError(f"Unknown activation function: {identifier!r}. Known: {sorted(_ALL)}")
         return fn
@@ -74,8 +78,20 @@ def get(identifier):
     raise ValueError(f"Could not interpret activation function identifier: {identifier!r}")
 
 
+def _registered(name):
+    from fastnet.saving import object_registration
+
+    return object_registration.lookup([name], fuzzy=True)
+
+
 def serialize(fn):
     for name, f in _ALL.items():
         if f is fn:
             return name
-    return getattr(fn, "__name__", str(fn))
+    from fastnet.saving import object_registration
+
+    if getattr(fn, "get_config", None) is not None and not isinstance(fn, type):
+        from fastnet.saving.serialization_lib import serialize_keras_object
+
+        return serialize_keras_object(fn)
+    return object_registration.get_registered_name(fn) if hasattr(fn, "__name__") else str(fn)

@@ -191,7 +191,10 @@ def get(identifier):
     if isinstance(identifier, Initializer):
         return identifier
     if isinstance(identifier, str):
-        cls = _ALIASES.get(identifier) or _ALL.get(identifier)
+        from fastnet.saving import object_registration
+
+        cls = _ALIASES.get(identifier) or _ALL.get(identifier) or \
+            object_registration.lookup([identifier], fuzzy=True)
         if cls is None:
             raise ValueError(f"Could not interpret initializer identifier: {identifier!r}")
         return cls()
@@ -205,15 +208,27 @@ def get(identifier):
 
 
 def serialize(init):
-    if isinstance(init, Initializer):
+    if isinstance(init, Initializer) and type(init).__name__ in _ALL:
         return {"module": "keras.initializers", "class_name": type(init).__name__,
                 "config": init.get_config(), "registered_name": None}
+    if isinstance(init, Initializer) or hasattr(init, "get_config"):
+        from fastnet.saving import object_registration
+
+        return {"module": type(init).__module__, "class_name": type(init).__name__,
+                "config": init.get_config(),
+                "registered_name": object_registration.get_registered_name(type(init))}
     return getattr(init, "__name__", None)
 
 
 def deserialize(config, custom_objects=None):
+    from fastnet.saving import object_registration
+
     name = config["class_name"]
-    cls = (custom_objects or {}).get(name) or _ALL.get(name) or _ALIASES.get(name)
+    cls = object_registration.lookup([config.get("registered_name"), name], custom_objects) or \
+        _ALL.get(name) or _ALIASES.get(name)
     if cls is None:
         raise ValueError(f"Unknown initializer: {name!r}")
-    return cls(**config.get("config", {}))
+    # Keras >= 3.12 writes input_axes/output_axes (None unless set) for variance scaling.
+    kwargs = {k: v for k, v in (config.get("config") or {}).items()
+              if not (k in ("input_axes", "output_axes") and v is None)}
+    return cls(**kwargs)

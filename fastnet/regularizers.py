@@ -66,12 +66,27 @@ def get(identifier):
     if isinstance(identifier, str) and identifier in _ALL:
         return _ALL[identifier]()
     if isinstance(identifier, dict):
-        return _ALL[identifier["class_name"]](**identifier.get("config", {}))
+        from fastnet.saving import object_registration
+
+        cls = object_registration.lookup([identifier.get("registered_name"),
+                                          identifier["class_name"]]) or \
+            _ALL.get(identifier["class_name"])
+        if cls is None:
+            raise ValueError(f"Unknown regularizer: {identifier['class_name']!r}; register it "
+                             "with @register_keras_serializable or pass it in custom_objects")
+        return cls.from_config(identifier.get("config", {})) if hasattr(cls, "from_config") \
+            else cls(**identifier.get("config", {}))
     raise ValueError(f"Could not interpret regularizer identifier: {identifier!r}")
 
 
 def serialize(reg):
     if reg is None:
         return None
-    return {"module": "keras.regularizers", "class_name": type(reg).__name__,
-            "config": reg.get_config(), "registered_name": None}
+    if type(reg).__name__ in _ALL:
+        return {"module": "keras.regularizers", "class_name": type(reg).__name__,
+                "config": reg.get_config(), "registered_name": None}
+    from fastnet.saving import object_registration
+
+    return {"module": type(reg).__module__, "class_name": type(reg).__name__,
+            "config": reg.get_config(),
+            "registered_name": object_registration.get_registered_name(type(reg))}

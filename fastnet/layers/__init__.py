@@ -115,3 +115,24 @@ __all__ += [
     "UpSampling3D", "ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D", "GRU", "LSTM",
     "Bidirectional", "SimpleRNN", "TimeDistributed", "ConvLSTM2D",
 ]
+
+
+def serialize(layer):
+    """A layer's config dict (Keras 3's format), as keras.layers.serialize."""
+    from fastnet.saving.serialization_lib import serialize_keras_object
+
+    return serialize_keras_object(layer)
+
+
+def deserialize(config, custom_objects=None):
+    """A layer from its config dict, as keras.layers.deserialize."""
+    from fastnet.saving.serialization_lib import deserialize_keras_object
+
+    obj = deserialize_keras_object(config, custom_objects=custom_objects)
+    if not isinstance(obj, Layer):
+        raise ValueError(f"layers.deserialize: the config does not describe a layer; got "
+                         f"{type(obj).__name__} from config={config!r}")
+    return obj
+
+
+__all__ += ["serialize", "deserialize"]

@@ -439,6 +439,11 @@ def get(identifier):
             return _FUNCTIONS[identifier]
         if identifier in _CLASSES:
             return _CLASSES[identifier]()
+        from fastnet.saving import object_registration
+
+        obj = object_registration.lookup([identifier], fuzzy=True)
+        if obj is not None:
+            return obj() if isinstance(obj, type) else obj
         raise ValueError(f"Unknown loss: {identifier!r}. Known: {sorted(_FUNCTIONS)}")
     if isinstance(identifier, type) and issubclass(identifier, Loss):
         return identifier()
@@ -450,8 +455,15 @@ def get(identifier):
 
 
 def serialize(loss):
+    from fastnet.saving import object_registration
+
     if isinstance(loss, Loss):
-        return {"class_name": type(loss).__name__, "config": loss.get_config()}
+        out = {"class_name": type(loss).__name__, "config": loss.get_config()}
+        if type(loss).__name__ not in _CLASSES:
+            out["registered_name"] = object_registration.get_registered_name(type(loss))
+        return out
+    if hasattr(loss, "__name__") and loss not in _FUNCTIONS.values():
+        return object_registration.get_registered_name(loss)
     return getattr(loss, "__name__", str(loss))
 
 
@@ -460,8 +472,11 @@ def deserialize(config, custom_objects=None):
         if custom_objects and config in custom_objects:
             return custom_objects[config]
         return get(config)
+    from fastnet.saving import object_registration
+
     name = config["class_name"]
-    cls = (custom_objects or {}).get(name) or _CLASSES.get(name)
+    cls = object_registration.lookup([config.get("registered_name"), name], custom_objects) or \
+        _CLASSES.get(name)
     if cls is None:
         raise ValueError(f"Unknown loss class {name!r}; pass it in custom_objects")
     return cls.from_config(config.get("config", {}))

@@ -538,12 +538,18 @@ for _cls in set(_BY_NAME.values()):
     _BY_NAME[_cls.__name__] = _cls
 
 
+def _registered(name):
+    from fastnet.saving import object_registration
+
+    return object_registration.lookup([name], fuzzy=True)
+
+
 def get(identifier):
     """A Metric from a name, a Metric, a class or a function (wrapped in a Mean)."""
     if isinstance(identifier, Metric):
         return identifier
     if isinstance(identifier, str):
-        cls = _BY_NAME.get(identifier)
+        cls = _BY_NAME.get(identifier) or _registered(identifier)
         if cls is None:
             raise ValueError(f"Unknown metric: {identifier!r}. Known: {sorted(_BY_NAME)}")
         return cls()

@@ -12,20 +12,30 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):  # 
                              safe_mode=safe_mode)
 
 
-def model_from_json(json_string, custom_objects=None):
-    """Rebuilds a model (architecture only, freshly initialized) from ``model.to_json()``."""
-    import json
-
-    from fastnet.saving.serialization import deserialize_layer
-
-    return deserialize_layer(json.loads(json_string), custom_objects)
-
-
 def clone_model(model, input_tensors=None, clone_function=None):
     from fastnet import saving
 
     return saving.clone_model(model, input_tensors, clone_function)
 
 
-__all__ = ["Model", "Sequential", "Functional", "load_model", "clone_model",
-           "model_from_json"]
+def model_from_json(json_string, custom_objects=None):
+    """A model (freshly initialized weights) from Model.to_json()'s string."""
+    import json
+
+    from fastnet.saving.serialization_lib import deserialize_keras_object
+
+    return deserialize_keras_object(json.loads(json_string), custom_objects=custom_objects)
+
+
+def model_from_config(config, custom_objects=None):
+    """A model from its config dict (serialize_keras_object's format)."""
+    if not isinstance(config, dict):
+        raise TypeError(f"model_from_config expects a dict; received: {type(config).__name__}. "
+                        "For a JSON string use model_from_json.")
+    from fastnet.saving.serialization_lib import deserialize_keras_object
+
+    return deserialize_keras_object(config, custom_objects=custom_objects)
+
+
+__all__ = ["Model", "Sequential", "Functional", "load_model", "clone_model", "model_from_json",
+           "model_from_config"]

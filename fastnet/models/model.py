@@ -84,16 +84,6 @@ class Model(Trainer, Layer):
                       expand_nested=expand_nested, show_trainable=show_trainable,
                       layer_range=layer_range)
 
-    def to_json(self, **kwargs):
-        """The model's architecture as a JSON string (``models.model_from_json`` reads it);
-        keyword arguments go to ``json.dumps``."""
-        import json
-
-        from fastnet.saving import _json_default
-        from fastnet.saving.serialization import serialize_model
-
-        return json.dumps(serialize_model(self), default=_json_default, **kwargs)
-
     def export(self, filepath, format="tf_saved_model", verbose=None, input_signature=None,
                **kwargs):
         """Exports the model for inference elsewhere. fastnet writes ``format="onnx"``
@@ -121,6 +111,15 @@ class Model(Trainer, Layer):
         from fastnet import saving
 
         saving.load_weights(self, filepath, skip_mismatch=skip_mismatch, **kwargs)
+
+    def to_json(self, **kwargs):
+        """The model's architecture as a JSON string (models.model_from_json reads it)."""
+        import json
+
+        from fastnet.saving import _json_default
+        from fastnet.saving.serialization_lib import serialize_keras_object
+
+        return json.dumps(serialize_keras_object(self), default=_json_default, **kwargs)
 
     def get_config(self):
         return {"name": self.name, "trainable": self.trainable}

@@ -5,7 +5,24 @@ kernels (matmul → csrc/gemm, ...). See fastnet/ops/core.py for the mechanism.
 """
 
 from fastnet.backend.tensor import Tensor
+from fastnet.ops import linalg
 from fastnet.ops.core import convert_to_numpy, convert_to_tensor
+from fastnet.ops.linalg import (  # noqa: F401
+    cholesky,
+    cholesky_inverse,
+    det,
+    eigh,
+    inv,
+    logdet,
+    lstsq,
+    matrix_rank,
+    norm,
+    pinv,
+    qr,
+    solve,
+    solve_triangular,
+    svd,
+)
 from fastnet.ops.math import *  # noqa: F401,F403
 from fastnet.ops.math import (
     add,
@@ -26,9 +43,12 @@ from fastnet.ops.math import (
     subtract,
 )
 from fastnet.ops.nn import *  # noqa: F401,F403
+from fastnet.ops.numpy_extra import *  # noqa: F401,F403
+from fastnet.ops.sorting import *  # noqa: F401,F403
 from fastnet.ops.spatial import *  # noqa: F401,F403
+from fastnet.ops.spectral import *  # noqa: F401,F403
 
-__all__ = ["convert_to_tensor", "convert_to_numpy"]
+__all__ = ["convert_to_tensor", "convert_to_numpy", "linalg"]
 
 
 def _bind_operators():

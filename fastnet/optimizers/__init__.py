@@ -471,8 +471,11 @@ def serialize(opt):
 
 
 def deserialize(config, custom_objects=None):
+    from fastnet.saving import object_registration
+
     name = config["class_name"]
-    cls = (custom_objects or {}).get(name) or _ALL.get(name)
+    cls = object_registration.lookup([config.get("registered_name"), name], custom_objects) or \
+        _ALL.get(name)
     if cls is None:
         raise ValueError(f"Unknown optimizer: {name!r}")
     return cls.from_config(config.get("config", {}), custom_objects)

@@ -139,8 +139,11 @@ def serialize(schedule):
 
 
 def deserialize(config, custom_objects=None):
+    from fastnet.saving import object_registration
+
     name = config["class_name"]
-    cls = (custom_objects or {}).get(name) or _BY_NAME.get(name)
+    cls = object_registration.lookup([config.get("registered_name"), name], custom_objects) or \
+        _BY_NAME.get(name)
     if cls is None:
         raise ValueError(f"Unknown learning rate schedule {name!r}")
     return cls.from_config(config["config"])

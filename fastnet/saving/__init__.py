@@ -17,8 +17,17 @@ import zipfile
 
 import numpy as np
 
-from fastnet.saving import serialization, weights_io
+from fastnet.saving import object_registration, serialization, serialization_lib, weights_io
+from fastnet.saving.object_registration import (
+    CustomObjectScope,
+    custom_object_scope,
+    get_custom_objects,
+    get_registered_name,
+    get_registered_object,
+    register_keras_serializable,
+)
 from fastnet.saving.serialization import deserialize_layer, serialize_layer
+from fastnet.saving.serialization_lib import deserialize_keras_object, serialize_keras_object
 
 FORMAT_VERSION = "3.0"
 
@@ -257,4 +266,7 @@ def clone_model(model, input_tensors=None, clone_function=None):
 
 
 __all__ = ["save_model", "load_model", "save_weights", "load_weights", "clone_model",
-           "serialization"]
+           "serialization", "object_registration", "serialization_lib", "CustomObjectScope",
+           "custom_object_scope", "get_custom_objects", "get_registered_name",
+           "get_registered_object", "register_keras_serializable", "serialize_keras_object",
+           "deserialize_keras_object"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import inspect
 
 from fastnet.backend.symbolic import KerasTensor
+from fastnet.saving import object_registration
 
 
 def _builtin_classes():
@@ -31,14 +32,20 @@ def _builtin_classes():
     return out
 
 
-def get_class(name, custom_objects=None, module=None):
-    if custom_objects and name in custom_objects:
-        return custom_objects[name]
-    cls = _builtin_classes().get(name)
+def get_class(name, custom_objects=None, module=None, registered_name=None):
+    """The class for a config: registered (``"pkg>Name"``) or scoped/custom objects
+    first, then fastnet's built-ins."""
+    cls = object_registration.lookup([registered_name, name], custom_objects)
     if cls is None:
-        raise ValueError(f"Could not locate class {name!r} (module {module!r}). Make sure custom "
-                         "classes are passed via `custom_objects`, e.g. "
-                         f"load_model(path, custom_objects={{'{name}': {name}}}).")
+        cls = _builtin_classes().get(name)
+    if cls is None:
+        cls = object_registration.lookup([registered_name, name], None, fuzzy=True)
+    if cls is None:
+        raise ValueError(f"Could not locate class {name!r} (module {module!r}, registered name "
+                         f"{registered_name!r}). Make sure custom classes are decorated with "
+                         "`@fastnet.saving.register_keras_serializable()` or passed via "
+                         f"`custom_objects`, e.g. load_model(path, custom_objects={{'{name}': "
+                         f"{name}}}).")
     return cls
 
 
@@ -49,20 +56,39 @@ def serialize_layer(layer):
         "module": "keras.layers" if builtin else cls.__module__,
         "class_name": cls.__name__,
         "config": layer.get_config(),
-        "registered_name": None if builtin else cls.__name__,
+        "registered_name": None if builtin else object_registration.get_registered_name(cls),
         "build_config": layer.get_build_config() if layer.built else None,
     }
 
 
+# Keys Keras 3 writes that fastnet's layers do not take, dropped when they hold the value
+# that means "feature unused" (a set value is kept, so the layer reports it).
+_KERAS_NEUTRAL = {"quantization_config": None, "ragged": False, "optional": False,
+                  "lora_rank": None, "lora_alpha": None}
+
+
+def _keras_compat(inner):
+    dtype = inner.get("dtype")
+    if isinstance(dtype, dict) and dtype.get("class_name") in ("DTypePolicy", "FloatDTypePolicy"):
+        inner["dtype"] = (dtype.get("config") or {}).get("name", "float32")
+    for key, neutral in _KERAS_NEUTRAL.items():
+        if key in inner and inner[key] == neutral:
+            del inner[key]
+    return inner
+
+
 def deserialize_layer(config, custom_objects=None):
-    cls = get_class(config["class_name"], custom_objects, config.get("module"))
-    inner = dict(config.get("config", {}))
-    if hasattr(cls, "from_config"):
-        sig = inspect.signature(cls.from_config)
-        layer = cls.from_config(inner, custom_objects) if "custom_objects" in sig.parameters \
-            else cls.from_config(inner)
-    else:
-        layer = cls(**inner)
+    cls = get_class(config["class_name"], custom_objects, config.get("module"),
+                    config.get("registered_name"))
+    inner = _keras_compat(dict(config.get("config") or {}))
+    # Nested objects (activations, initializers, sublayers) resolve custom names too.
+    with object_registration.CustomObjectScope(custom_objects):
+        if hasattr(cls, "from_config"):
+            sig = inspect.signature(cls.from_config)
+            layer = cls.from_config(inner, custom_objects) if "custom_objects" in \
+                sig.parameters else cls.from_config(inner)
+        else:
+            layer = cls(**inner)
     return layer
 
 

@@ -185,7 +185,13 @@ class CompileMetrics:
             m.reset_state()
 
     def result(self):
-        return {m.name: float(m.result()) for _, m, _ in self.metrics}
+        # scalar results as floats; per-class/per-threshold results (F1Score(average=None),
+        # TruePositives(thresholds=[...])) stay arrays, as Keras logs them
+        out = {}
+        for _, m, _ in self.metrics:
+            r = np.asarray(m.result())
+            out[m.name] = float(r) if r.ndim == 0 else r
+        return out
 
 
 def _as_list(spec):
