@@ -111,3 +111,7 @@ __all__ += [
     "UpSampling3D", "ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D", "GRU", "LSTM",
     "Bidirectional", "SimpleRNN", "TimeDistributed", "ConvLSTM2D",
 ]
+
+from fastnet.layers.attention import AdditiveAttention, Attention, MultiHeadAttention  # noqa: E402
+
+__all__ += ["AdditiveAttention", "Attention", "MultiHeadAttention"]

@@ -5,6 +5,7 @@ kernels (matmul → csrc/gemm, ...). See fastnet/ops/core.py for the mechanism.
 """
 
 from fastnet.backend.tensor import Tensor
+from fastnet.ops.attention import dot_product_attention  # noqa: F401
 from fastnet.ops.core import convert_to_numpy, convert_to_tensor
 from fastnet.ops.math import *  # noqa: F401,F403
 from fastnet.ops.math import (
