@@ -43,6 +43,15 @@ def _value(x):
     return None if x is None else (x._value if isinstance(x, Tensor) else np.asarray(x))
 
 
+def _standard_config(config):
+    """A config from Keras may carry a DTypePolicy dict as its dtype."""
+    config = dict(config)
+    dtype = config.get("dtype")
+    if isinstance(dtype, dict):
+        config["dtype"] = dtype.get("config", {}).get("name")
+    return config
+
+
 class _HeadProjection(Layer):
     """Keras's EinsumDense as MultiHeadAttention uses it: the trailing ``n_in`` axes of
     the input are contracted with a kernel of shape ``in_dims + out_dims``; bias
@@ -72,6 +81,10 @@ class _HeadProjection(Layer):
         self.built = True
 
     def call(self, inputs):
+        if tuple(inputs.shape[-self.n_in:]) != self.in_dims:
+            raise ValueError(f"Layer {self.name!r}: expected the input's last dims to be "
+                             f"{self.in_dims} (the kernel was built for them), got input shape "
+                             f"{tuple(inputs.shape)}")
         lead = tuple(inputs.shape[:-self.n_in])
         k_in = int(np.prod(self.in_dims))
         k_out = int(np.prod(self.out_dims))
@@ -338,7 +351,7 @@ class MultiHeadAttention(Layer):
 
     @classmethod
     def from_config(cls, config):
-        config = dict(config)
+        config = _standard_config(config)
         for drop in ("use_gate", "sliding_window"):  # Keras 3.12+ keys fastnet lacks
             val = config.pop(drop, None)
             if val:
@@ -467,6 +480,10 @@ class Attention(Layer):
     def get_config(self):
         return {**super().get_config(), "use_scale": self.use_scale,
                 "score_mode": self.score_mode, "dropout": self.dropout, "seed": self.seed}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**_standard_config(config))
 
 
 class AdditiveAttention(Attention):
