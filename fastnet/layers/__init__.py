@@ -115,3 +115,17 @@ __all__ += [
 from fastnet.layers.attention import AdditiveAttention, Attention, MultiHeadAttention  # noqa: E402
 
 __all__ += ["AdditiveAttention", "Attention", "MultiHeadAttention"]
+
+from fastnet.layers.preprocessing import (  # noqa: E402
+    CategoryEncoding,
+    CenterCrop,
+    Discretization,
+    IntegerLookup,
+    Normalization,
+    RandomFlip,
+    Rescaling,
+    StringLookup,
+)
+
+__all__ += ["CategoryEncoding", "CenterCrop", "Discretization", "IntegerLookup",
+            "Normalization", "RandomFlip", "Rescaling", "StringLookup"]
