@@ -299,7 +299,8 @@ class CenterCrop(Layer):
 
 class RandomFlip(Layer):
     """Flips each image (independently, probability 1/2) horizontally, vertically or
-    both, in training only. ``seed`` fixes the layer's stream; without it the draws
+    both; inactive with training=False (predict/evaluate), active in fit and, as in
+    Keras, in a direct call without a training flag. ``seed`` fixes the layer's stream; without it the draws
     come from fastnet.random's global generator (``fastnet.utils.set_random_seed``)."""
 
     _MODES = ("horizontal", "vertical", "horizontal_and_vertical")
@@ -318,6 +319,8 @@ class RandomFlip(Layer):
         x = _np(inputs)
         if x.dtype.kind != "f" or x.dtype != np.dtype(self.dtype):
             x = x.astype(self.dtype)
+        if training is None:  # as Keras: a direct call augments; fit passes True,
+            training = True   # predict/evaluate pass False
         if not training:
             return Tensor(x)
         ha, wa = _hw_axes(self.data_format, x.ndim, "RandomFlip")
