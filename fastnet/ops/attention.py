@@ -174,7 +174,8 @@ def attention(query, key, value, bias=None, mask=None, scale=None, is_causal=Fal
 
             rng = _random._rng(None)
         keep = _dropout_keep(shape4, dropout, rng)
-    f32 = all(x.dtype == np.float32 for x in (q, k, v)) and (b is None or b.dtype == np.float32)
+    f32 = all(x._value.dtype == np.float32 for x in (q, k, v)) and (
+        b is None or b._value.dtype == np.float32)
     if return_scores or not f32:
         return _composite(q, k, v, b, mv, scale, keep)
     return _fused(q, k, v, b, mv, scale, keep), None
