@@ -303,6 +303,10 @@ def test_mha_functional_model_config_masks_and_training():
     e2[0, 3:] = 5.0
     assert_close(mha(e2, e2, query_mask=vm, value_mask=vm).numpy()[0, :3], ref[0, :3],
                  atol=1e-5)
+    # the functional model hands the Embedding's mask to the layer as query/value masks
+    inner = fastnet.Model(tokens, att)
+    assert_close(inner(ids).numpy(), ref, atol=1e-5)
+    assert not np.allclose(mha(e, e).numpy(), ref, atol=1e-3)
     model.compile(optimizer="adam", loss="mse")
     hist = model.fit(ids, np.ones((2, 1), np.float32), epochs=3, verbose=0)
     assert hist.history["loss"][-1] < hist.history["loss"][0]
