@@ -125,12 +125,16 @@ def test_masking_embedding_into_lstm_skips_padded_steps():
     "AveragePooling1D", "GlobalAveragePooling2D", "BatchNormalization", "LayerNormalization",
     "LSTM", "GRU", "SimpleRNN", "Embedding", "Dropout", "Flatten", "Reshape", "Permute",
     "RepeatVector", "UpSampling2D", "ZeroPadding2D", "Cropping2D", "Concatenate", "LeakyReLU",
-    "ReLU", "Softmax", "Activation"])
+    "ReLU", "Softmax", "Activation", "MultiHeadAttention", "Attention", "AdditiveAttention",
+    "Rescaling", "Normalization", "CenterCrop", "RandomFlip", "CategoryEncoding",
+    "Discretization", "IntegerLookup", "StringLookup"])
 def test_config_round_trip(name):
     args = {"Dense": (3,), "Conv1D": (2, 3), "Conv2D": (2, 3), "Conv2DTranspose": (2, 3),
             "DepthwiseConv2D": (3,), "LSTM": (2,), "GRU": (2,), "SimpleRNN": (2,),
             "Embedding": (5, 2), "Dropout": (0.2,), "Reshape": ((2, 2),), "Permute": ((2, 1),),
-            "RepeatVector": (2,), "Activation": ("relu",)}.get(name, ())
+            "RepeatVector": (2,), "Activation": ("relu",), "MultiHeadAttention": (2, 4),
+            "Rescaling": (0.5,), "CenterCrop": (2, 3), "CategoryEncoding": (4,),
+            "Discretization": ([0.0, 1.0],)}.get(name, ())
     layer = getattr(layers, name)(*args)
     config = layer.get_config()
     clone = type(layer).from_config(config)
@@ -145,7 +149,8 @@ def test_every_mission_layer_exists():
     UpSampling1D UpSampling2D ZeroPadding2D Cropping2D BatchNormalization LayerNormalization
     SimpleRNN LSTM GRU Bidirectional TimeDistributed ConvLSTM2D Add add Concatenate concatenate
     Average average Multiply multiply Subtract Maximum Minimum Dot Softmax ReLU LeakyReLU ELU
-    PReLU""".split()
+    PReLU MultiHeadAttention Attention AdditiveAttention Rescaling Normalization CenterCrop
+    RandomFlip CategoryEncoding Discretization IntegerLookup StringLookup""".split()
     missing = [n for n in names if not hasattr(layers, n)]
     assert not missing
     for n in names:

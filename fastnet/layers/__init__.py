@@ -136,3 +136,20 @@ def deserialize(config, custom_objects=None):
 
 
 __all__ += ["serialize", "deserialize"]
+from fastnet.layers.attention import AdditiveAttention, Attention, MultiHeadAttention  # noqa: E402
+
+__all__ += ["AdditiveAttention", "Attention", "MultiHeadAttention"]
+
+from fastnet.layers.preprocessing import (  # noqa: E402
+    CategoryEncoding,
+    CenterCrop,
+    Discretization,
+    IntegerLookup,
+    Normalization,
+    RandomFlip,
+    Rescaling,
+    StringLookup,
+)
+
+__all__ += ["CategoryEncoding", "CenterCrop", "Discretization", "IntegerLookup",
+            "Normalization", "RandomFlip", "Rescaling", "StringLookup"]

@@ -6,6 +6,7 @@ kernels (matmul → csrc/gemm, ...). See fastnet/ops/core.py for the mechanism.
 
 from fastnet.backend.tensor import Tensor
 from fastnet.ops import linalg
+from fastnet.ops.attention import dot_product_attention  # noqa: F401
 from fastnet.ops.core import convert_to_numpy, convert_to_tensor
 from fastnet.ops.linalg import (  # noqa: F401
     cholesky,

@@ -729,3 +729,6 @@ def gru_sequence(inputs, kernel, recurrent_kernel, bias=None, initial_h=None,
                 None if h0 is None else Tensor(dh0))
 
     return make(packed, (x, k, rk, b, h0), backward)
+
+
+from fastnet.ops.attention import dot_product_attention  # noqa: E402,F401  (keras.ops.nn name)
