@@ -108,7 +108,7 @@ def test_missing_mpi4py_under_a_launcher_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "mpi4py", None)  # import mpi4py -> ImportError
     monkeypatch.delitem(sys.modules, "mpi4py.MPI", raising=False)
     monkeypatch.setattr(dmpi.World, "_instance", None)
-    with pytest.raises(ImportError, match=r'pip install "fastnet\[mpi\]"') as info:
+    with pytest.raises(ImportError, match=r'pip install "fastnet-cpu\[mpi\]"') as info:
         fastnet.distribute.MPIStrategy()
     assert "2 ranks" in str(info.value)
     with pytest.raises(ImportError, match="mpi4py is not installed"):

@@ -60,14 +60,8 @@ def launched_size():
 
 
 def _distribution_name():
-    try:
-        from importlib.metadata import packages_distributions
-        names = packages_distributions().get("fastnet")
-        if names:
-            return names[0]
-    except Exception:  # noqa: BLE001 - a source checkout has no metadata
-        pass
-    return "fastnet"
+    # The package index name (the import name `fastnet` belongs to another project there).
+    return "fastnet-cpu"
 
 
 def _import_mpi(size):
