@@ -356,6 +356,28 @@ bool direct_grad(const Geometry& g, const GradKernel& gk, const float* x, const 
   };
   const int64_t tasks = kblocks * panels;
   const int nt = threads::num_threads();
+  // Determinism mode: images in a fixed number of blocks (by size, not by thread count),
+  // one partial per block, combined in block order.
+  const int det_parts = threads::deterministic() ? threads::deterministic_parts(g.n, 1, wsize * 4) : 0;
+  if (det_parts > 1) {
+    float* part = scratch(1, (det_parts - 1) * wsize);
+    threads::parallel_parts(det_parts, [&](int b, int nb) {
+      float* acc = b == 0 ? dw : part + (b - 1) * wsize;
+      zero(acc, wsize);
+      float* buf = pp.copy ? scratch(0, img) : nullptr;
+      for (int64_t n = g.n * b / nb; n < g.n * (b + 1) / nb; ++n) {
+        const float* a = x + n * x_img;
+        if (pp.copy) {
+          pad_image(g, pp, a, buf);
+          a = buf;
+        }
+        image_grad(a, n, acc, 0, tasks);
+      }
+    });
+    const LeafTable& L = leaf_table();
+    for (int b = 1; b < det_parts; ++b) L.sum_rows(dw, part + (b - 1) * wsize, 1, wsize);
+    return true;
+  }
   if (nt > 1 && g.n >= nt && !threads::deterministic()) {
     float* part = scratch(1, (nt - 1) * wsize);  // the caller's own buffer; thread 0 writes dw
     int used = 1;
@@ -513,9 +535,24 @@ void conv_backward_kernel(const Geometry& g, const float* x, const float* dy, fl
             acc, cout);
     }
   };
-  // Row tiles split over threads give per-thread partials; determinism mode instead runs
-  // the tiles in order with each GEMM threaded over its output (same bits on any count).
-  if (nt <= 1 || rows < kMinRowsPerThread * nt || threads::deterministic()) {
+  // Row tiles split over threads give per-thread partials. Determinism mode keeps the
+  // tile size and splits the tiles into a fixed number of blocks instead (by size, not by
+  // thread count), one partial per block, combined in block order.
+  if (threads::deterministic()) {
+    const int64_t ntiles = ceil_div(rows, tr);
+    const int nb = threads::deterministic_parts(ntiles, 1, wsize * 4);
+    if (nb <= 1) {
+      run(0, ntiles, dw);
+      return;
+    }
+    float* part = scratch(1, (nb - 1) * wsize);
+    threads::parallel_parts(nb, [&](int b, int n) {
+      run(ntiles * b / n, ntiles * (b + 1) / n, b == 0 ? dw : part + (b - 1) * wsize);
+    });
+    for (int b = 1; b < nb; ++b) L.sum_rows(dw, part + (b - 1) * wsize, 1, wsize);
+    return;
+  }
+  if (nt <= 1 || rows < kMinRowsPerThread * nt) {
     run(0, ceil_div(rows, tr), dw);
     return;
   }
