@@ -356,37 +356,17 @@ bool direct_grad(const Geometry& g, const GradKernel& gk, const float* x, const 
   };
   const int64_t tasks = kblocks * panels;
   const int nt = threads::num_threads();
-  // Determinism mode: images in a fixed number of blocks (by size, not by thread count),
-  // one partial per block, combined in block order.
-  const int det_parts = threads::deterministic() ? threads::deterministic_parts(g.n, 1, wsize * 4) : 0;
-  if (det_parts > 1) {
-    float* part = scratch(1, (det_parts - 1) * wsize);
-    threads::parallel_parts(det_parts, [&](int b, int nb) {
+  // Blocks of images, one partial per block, combined in block order: one block per
+  // thread, or in determinism mode a count fixed by the size (not by the thread count).
+  const bool det = threads::deterministic();
+  const int det_parts = det ? threads::deterministic_parts(g.n, 1, wsize * 4) : 0;
+  if (det ? det_parts > 1 : (nt > 1 && g.n >= nt)) {
+    float* part = scratch(1, ((det ? det_parts : nt) - 1) * wsize);  // block 0 writes dw
+    const int used = threads::parallel_parts(det_parts, [&](int b, int nb) {
       float* acc = b == 0 ? dw : part + (b - 1) * wsize;
       zero(acc, wsize);
       float* buf = pp.copy ? scratch(0, img) : nullptr;
       for (int64_t n = g.n * b / nb; n < g.n * (b + 1) / nb; ++n) {
-        const float* a = x + n * x_img;
-        if (pp.copy) {
-          pad_image(g, pp, a, buf);
-          a = buf;
-        }
-        image_grad(a, n, acc, 0, tasks);
-      }
-    });
-    const LeafTable& L = leaf_table();
-    for (int b = 1; b < det_parts; ++b) L.sum_rows(dw, part + (b - 1) * wsize, 1, wsize);
-    return true;
-  }
-  if (nt > 1 && g.n >= nt && !threads::deterministic()) {
-    float* part = scratch(1, (nt - 1) * wsize);  // the caller's own buffer; thread 0 writes dw
-    int used = 1;
-    threads::parallel_run(nt, [&](int tid, int nth) {
-      if (tid == 0) used = nth;
-      float* acc = tid == 0 ? dw : part + (tid - 1) * wsize;
-      zero(acc, wsize);
-      float* buf = pp.copy ? scratch(0, img) : nullptr;
-      for (int64_t n = g.n * tid / nth; n < g.n * (tid + 1) / nth; ++n) {
         const float* a = x + n * x_img;
         if (pp.copy) {
           pad_image(g, pp, a, buf);
@@ -535,34 +515,26 @@ void conv_backward_kernel(const Geometry& g, const float* x, const float* dy, fl
             acc, cout);
     }
   };
-  // Row tiles split over threads give per-thread partials. Determinism mode keeps the
-  // tile size and splits the tiles into a fixed number of blocks instead (by size, not by
-  // thread count), one partial per block, combined in block order.
-  if (threads::deterministic()) {
-    const int64_t ntiles = ceil_div(rows, tr);
-    const int nb = threads::deterministic_parts(ntiles, 1, wsize * 4);
-    if (nb <= 1) {
-      run(0, ntiles, dw);
+  // Blocks of row tiles, one partial per block, combined in block order: one block per
+  // thread (tiles shrunk to spread the rows), or in determinism mode the tile size kept and
+  // a block count fixed by the size, so the bits do not depend on the thread count.
+  const bool det = threads::deterministic();
+  if (!det) {
+    if (nt <= 1 || rows < kMinRowsPerThread * nt) {
+      run(0, ceil_div(rows, tr), dw);
       return;
     }
-    float* part = scratch(1, (nb - 1) * wsize);
-    threads::parallel_parts(nb, [&](int b, int n) {
-      run(ntiles * b / n, ntiles * (b + 1) / n, b == 0 ? dw : part + (b - 1) * wsize);
-    });
-    for (int b = 1; b < nb; ++b) L.sum_rows(dw, part + (b - 1) * wsize, 1, wsize);
-    return;
+    tr = std::min(tr, ceil_div(rows, nt));
   }
-  if (nt <= 1 || rows < kMinRowsPerThread * nt) {
-    run(0, ceil_div(rows, tr), dw);
-    return;
-  }
-  tr = std::min(tr, ceil_div(rows, nt));
   const int64_t ntiles = ceil_div(rows, tr);
-  float* part = scratch(1, (nt - 1) * wsize);  // the caller's own buffer; thread 0 writes dw
-  int used = 1;
-  threads::parallel_run(nt, [&](int tid, int nth) {
-    if (tid == 0) used = nth;
-    run(ntiles * tid / nth, ntiles * (tid + 1) / nth, tid == 0 ? dw : part + (tid - 1) * wsize);
+  const int det_parts = det ? threads::deterministic_parts(ntiles, 1, wsize * 4) : 0;
+  if (det && det_parts <= 1) {
+    run(0, ntiles, dw);
+    return;
+  }
+  float* part = scratch(1, ((det ? det_parts : nt) - 1) * wsize);  // block 0 writes dw
+  const int used = threads::parallel_parts(det_parts, [&](int b, int nb) {
+    run(ntiles * b / nb, ntiles * (b + 1) / nb, b == 0 ? dw : part + (b - 1) * wsize);
   });
   for (int t = 1; t < used; ++t) L.sum_rows(dw, part + (t - 1) * wsize, 1, wsize);
 }
