@@ -205,7 +205,24 @@ class Layer:
 
     @property
     def variables(self):
-        return self.weights
+        """All the layer's state, as Keras 3: its weights, then the state of every
+        ``SeedGenerator`` it or a sub-layer holds (restoring them replays the random draws)."""
+        out = list(self.weights)
+        seen = {id(v) for v in out}
+        for state in self._seed_states():
+            if id(state) not in seen:
+                seen.add(id(state))
+                out.append(state)
+        return out
+
+    def _seed_states(self):
+        from fastnet.random import SeedGenerator
+
+        for value in vars(self).values():
+            if isinstance(value, SeedGenerator):
+                yield value.state
+        for lay in self._layers:
+            yield from lay._seed_states()
 
     @property
     def trainable_weights(self):
