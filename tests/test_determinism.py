@@ -98,7 +98,8 @@ h = layers.BatchNormalization()(h)
 h = layers.MaxPooling2D(2)(h)
 h = layers.Conv2D(32, 3, activation="relu")(h)
 h = layers.GlobalAveragePooling2D()(h)
-s = layers.LSTM(16)(b)
+s = layers.LayerNormalization()(layers.Conv1D(8, 3, padding="same")(b))
+s = layers.LSTM(16)(s)
 z = layers.Concatenate()([h, s])
 z = layers.Dropout(0.3)(z)
 out = layers.Dense(4, activation="softmax")(z)
@@ -110,10 +111,13 @@ print(fastnet.config.get_num_threads(), fastnet.config.is_determinism_enabled())
 """
 
 
-def _train(tmp_path, threads, deterministic):
-    out = tmp_path / f"w{threads}{int(deterministic)}.npz"
+def _train(tmp_path, threads, deterministic, isa=None):
+    out = tmp_path / f"w{threads}{int(deterministic)}{isa}.npz"
     env = dict(os.environ, PYTHONPATH=PKG_PARENT, FASTNET_NUM_THREADS=str(threads))
     env.pop("FASTNET_DETERMINISTIC", None)
+    env.pop("FASTNET_ISA", None)
+    if isa:
+        env["FASTNET_ISA"] = isa
     if deterministic:
         env["FASTNET_DETERMINISTIC"] = "1"
     proc = subprocess.run([sys.executable, "-c", _TRAIN, str(out)], env=env, capture_output=True,
@@ -129,4 +133,24 @@ def test_training_same_bits_on_1_and_2_threads(tmp_path):
     two = _train(tmp_path, 2, True)
     assert len(one) == len(two)
     for i, (a, b) in enumerate(zip(one, two)):
+        assert np.array_equal(a, b), f"weight {i} differs: max {np.max(np.abs(a - b)):.3g}"
+
+
+def _cpu_has_avx512():
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = f.read()
+    except OSError:
+        return False
+    return all(f in flags.split() for f in ("avx512f", "avx512bw", "avx512dq", "avx512vl"))
+
+
+@pytest.mark.skipif(not _cpu_has_avx512(), reason="needs a CPU with AVX-512 to run both levels")
+def test_training_same_bits_on_avx2_and_avx512(tmp_path):
+    """Across ISA levels: reductions sum in 32 logical lanes on every level (csrc/cpu/
+    reduce_leaf.h) and the conv paths are chosen by the same widths, so AVX2 and AVX-512
+    give the same bits. (The portable level has no FMA, so it differs in the last bits.)"""
+    avx2 = _train(tmp_path, 2, True, "avx2")
+    avx512 = _train(tmp_path, 1, True, "avx512")
+    for i, (a, b) in enumerate(zip(avx2, avx512)):
         assert np.array_equal(a, b), f"weight {i} differs: max {np.max(np.abs(a - b)):.3g}"

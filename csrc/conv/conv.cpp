@@ -447,8 +447,11 @@ void conv_backward_input(const Geometry& g, const float* dy, const float* w, flo
   }
   const LeafTable& L = leaf_table();
   const DirectKernel* dk = pick_direct(L, g.cin);
-  // (few input channels: the direct tile would waste most of its width; use col2im)
-  if (dk && all_stride_one(g) && g.cin * 2 > dk->nr) {
+  // (few input channels: the direct tile would waste most of its width; use col2im). The
+  // determinism mode judges "few" by the AVX-512 tile width (16) on every level, so that AVX2
+  // and AVX-512 take the same path and give the same bits.
+  const int64_t few = threads::deterministic() ? 16 : (dk ? dk->nr : 0);
+  if (dk && all_stride_one(g) && g.cin * 2 > few) {
     // Stride 1: the input gradient is a convolution of dy with the flipped, transposed kernel.
     Geometry a = g;
     for (int i = 0; i < 3; ++i) {

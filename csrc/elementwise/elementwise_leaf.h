@@ -38,11 +38,8 @@ static inline void v_store_n(float* p, vf v, int64_t m) {
   v_store(buf, v);
   for (int64_t j = 0; j < m; ++j) p[j] = buf[j];
 }
-static inline float v_hsum(vf v) {
-  float s = 0.0f;
-  for (int j = 0; j < kLanes; ++j) s += v[j];
-  return s;
-}
+#include "cpu/reduce_leaf.h"
+
 static inline float v_hmax(vf v) {
   float s = v[0];
   for (int j = 1; j < kLanes; ++j) s = v[j] > s ? v[j] : s;
@@ -247,22 +244,23 @@ static inline float row_max(const float* x, int64_t n) {
   return v_hmax(m);
 }
 // sum_j exp(x_j - mx), optionally storing the exponentials in e.
+// The sum is in the same order on every ISA (reduce_leaf.h).
 static inline float row_sum_exp(const float* x, float* e, int64_t n, float mx) {
-  vf acc = vf{};
-  int64_t i = 0;
-  for (; i + kLanes <= n; i += kLanes) {
-    const vf v = v_exp(v_load(x + i) - mx);
-    if (e) v_store(e + i, v);
-    acc += v;
+  Red acc;
+  red_zero(acc);
+  const int64_t full = red_full(n);
+  for (int64_t i = 0; i < n; i += kLanes) {
+    const int64_t m = n - i < kLanes ? n - i : kLanes;
+    const vf v = v_exp((m == kLanes ? v_load(x + i) : v_load_n(x + i, m, mx)) - mx);
+    if (e) {
+      if (m == kLanes)
+        v_store(e + i, v);
+      else
+        v_store_n(e + i, v, m);
+    }
+    red_add(acc, v, i, m, full);  // only the m real lanes count (padding gives exp(0) = 1)
   }
-  if (i < n) {
-    const vf v = v_exp(v_load_n(x + i, n - i, mx) - mx);  // padding gives exp(0) = 1 ...
-    if (e) v_store_n(e + i, v, n - i);
-    float tail = 0.0f;
-    for (int64_t j = 0; j < n - i; ++j) tail += v[j];  // ... so only the real lanes count
-    return v_hsum(acc) + tail;
-  }
-  return v_hsum(acc);
+  return red_sum(acc);
 }
 
 // ---- activations: y = f(x); dx = dy * f'(x) -------------------------------------------
@@ -415,13 +413,28 @@ void softmax_bwd_rows(const float* y, const float* dy, float* dx, int64_t rows, 
   for (int64_t r = 0; r < rows; ++r) {
     const float* yr = y + r * cols;
     const float* gr = dy + r * cols;
-    vf acc = vf{};
-    int64_t j = 0;
-    for (; j + kLanes <= cols; j += kLanes) acc += v_load(yr + j) * v_load(gr + j);
-    float dot = v_hsum(acc);
-    for (; j < cols; ++j) dot += yr[j] * gr[j];
+    Red acc;
+    red_zero(acc);
+    const int64_t full = red_full(cols);
+    for (int64_t j = 0; j < cols; j += kLanes) {
+      const int64_t m = cols - j < kLanes ? cols - j : kLanes;
+      red_add(acc, red_load(yr + j, m) * red_load(gr + j, m), j, m, full);
+    }
+    const float dot = red_sum(acc);
     v_map2(yr, gr, dx + r * cols, cols, [dot](vf a, vf g) { return a * (g - dot); });
   }
+}
+
+// sum(p) of one row, in the same order on every ISA.
+static inline float row_sum(const float* p, int64_t n) {
+  Red acc;
+  red_zero(acc);
+  const int64_t full = red_full(n);
+  for (int64_t j = 0; j < n; j += kLanes) {
+    const int64_t m = n - j < kLanes ? n - j : kLanes;
+    red_add(acc, red_load(p + j, m), j, m, full);
+  }
+  return red_sum(acc);
 }
 
 // Fused sparse softmax cross-entropy from logits: loss[r] = logsumexp(x_r) - x_r[label_r],
@@ -451,11 +464,7 @@ void sparse_xent_probs_rows(const float* p, const int32_t* labels, float* loss, 
   const float hi = 1.0f - eps;
   for (int64_t r = 0; r < rows; ++r) {
     const float* pr = p + r * cols;
-    vf acc = vf{};
-    int64_t j = 0;
-    for (; j + kLanes <= cols; j += kLanes) acc += v_load(pr + j);
-    float s = v_hsum(acc);
-    for (; j < cols; ++j) s += pr[j];
+    const float s = row_sum(pr, cols);
     const int32_t lab = labels[r];
     const float q = pr[lab] / s;
     const float c = q < eps ? eps : (q > hi ? hi : q);
@@ -482,18 +491,17 @@ void cce_logits_rows(const float* x, const float* t, float* loss, float* grad, i
     const float mx = row_max(xr, cols);
     float* gr = grad ? grad + r * cols : nullptr;
     const float sum = row_sum_exp(xr, gr, cols, mx);
-    vf at = vf{}, atx = vf{};
-    int64_t j = 0;
-    for (; j + kLanes <= cols; j += kLanes) {
-      const vf tv = v_load(tr + j);
-      at += tv;
-      atx += tv * (mx - v_load(xr + j));
+    Red at, atx;
+    red_zero(at);
+    red_zero(atx);
+    const int64_t full = red_full(cols);
+    for (int64_t j = 0; j < cols; j += kLanes) {
+      const int64_t m = cols - j < kLanes ? cols - j : kLanes;
+      const vf tv = red_load(tr + j, m);
+      red_add(at, tv, j, m, full);
+      red_add(atx, tv * (mx - red_load(xr + j, m)), j, m, full);
     }
-    float ts = v_hsum(at), tx = v_hsum(atx);
-    for (; j < cols; ++j) {
-      ts += tr[j];
-      tx += tr[j] * (mx - xr[j]);
-    }
+    const float ts = red_sum(at), tx = red_sum(atx);
     loss[r] = tx + ts * __builtin_logf(sum);
     if (gr) {
       const float scale = ts / sum;
@@ -512,31 +520,30 @@ void cce_probs_rows(const float* p, const float* t, float* loss, float* grad, in
     const float* pr = p + r * cols;
     const float* tr = t + r * cols;
     float* gr = grad ? grad + r * cols : nullptr;
-    vf acc = vf{};
-    int64_t j = 0;
-    for (; j + kLanes <= cols; j += kLanes) acc += v_load(pr + j);
-    float s = v_hsum(acc);
-    for (; j < cols; ++j) s += pr[j];
-    vf al = vf{}, ad = vf{};
-    for (j = 0; j < cols; j += kLanes) {
+    const float s = row_sum(pr, cols);
+    Red al, ad;
+    red_zero(al);
+    red_zero(ad);
+    const int64_t full = red_full(cols);
+    for (int64_t j = 0; j < cols; j += kLanes) {
       const int64_t m = cols - j < kLanes ? cols - j : kLanes;
       const vf pv = m == kLanes ? v_load(pr + j) : v_load_n(pr + j, m, 0.0f);
       const vf tv = m == kLanes ? v_load(tr + j) : v_load_n(tr + j, m, 0.0f);
       const vf q = pv / s;
       const vf c = v_min(v_max(q, v_splat(eps)), v_splat(hi));
-      al += tv * v_log(c);  // padded lanes: t = 0
+      red_add(al, tv * v_log(c), j, m, full);
       if (gr) {
         const vf u = (q >= eps) & (q <= hi) ? -tv / c : vf{};
-        ad += u * q;
+        red_add(ad, u * q, j, m, full);
         if (m == kLanes)
           v_store(gr + j, u);
         else
           v_store_n(gr + j, u, m);
       }
     }
-    loss[r] = -v_hsum(al);
+    loss[r] = -red_sum(al);
     if (gr) {
-      const float dot = v_hsum(ad);
+      const float dot = red_sum(ad);
       v_map(gr, gr, cols, [dot, s](vf u) { return (u - dot) / s; });
     }
   }
@@ -555,7 +562,9 @@ void bce_rows(const float* x, const float* t, float* loss, float* grad, int64_t 
     const float* tr = t + r * cols;
     float* lr = mean ? nullptr : loss + r * cols;
     float* gr = grad ? grad + r * cols : nullptr;
-    vf acc = vf{};
+    Red acc;
+    red_zero(acc);
+    const int64_t full = red_full(cols);
     for (int64_t j = 0; j < cols; j += kLanes) {
       const int64_t m = cols - j < kLanes ? cols - j : kLanes;
       const vf xv = m == kLanes ? v_load(xr + j) : v_load_n(xr + j, m, 0.5f);
@@ -573,9 +582,7 @@ void bce_rows(const float* x, const float* t, float* loss, float* grad, int64_t 
         g = (xv >= eps) & (xv <= hi) ? (1.0f - tv) / oc - tv / c : vf{};
       }
       if (mean) {
-        if (m < kLanes)
-          for (int64_t k = m; k < kLanes; ++k) l[k] = 0.0f;
-        acc += l;
+        red_add(acc, l, j, m, full);
         g = g * inv_cols;
       } else if (m == kLanes) {
         v_store(lr + j, l);
@@ -589,7 +596,7 @@ void bce_rows(const float* x, const float* t, float* loss, float* grad, int64_t 
           v_store_n(gr + j, g, m);
       }
     }
-    if (mean) loss[r] = v_hsum(acc) * inv_cols;
+    if (mean) loss[r] = red_sum(acc) * inv_cols;
   }
 }
 

@@ -7,17 +7,6 @@
 typedef float vf __attribute__((vector_size(FASTNET_VBYTES)));
 constexpr int kLanes = FASTNET_VBYTES / 4;
 
-static inline vf v_load(const float* p) {
-  vf v;
-  __builtin_memcpy(&v, p, sizeof(v));
-  return v;
-}
-static inline float v_hsum(vf v) {
-  float s = 0.0f;
-  for (int i = 0; i < kLanes; ++i) s += v[i];
-  return s;
-}
-
 // Per-channel sums of x and x^2 over rows [r0, r1): sum, sumsq (C doubles each, += into).
 void bn_sums(const float* __restrict x, int64_t r0, int64_t r1, int64_t C, double* __restrict sum,
              double* __restrict sumsq) {
@@ -68,34 +57,29 @@ void bn_dx(const float* __restrict x, const float* __restrict dy, float* __restr
 
 // ---- layer normalization over the last axis ------------------------------------------------
 
-// sum(x) and sum((x - m)^2) of one row.
+#include "cpu/reduce_leaf.h"
+
+// sum(x) and sum((x - m)^2) of one row, in the same order on every ISA (reduce_leaf.h).
 static inline float row_sum(const float* __restrict x, int64_t C) {
-  vf a = vf{}, b = vf{};
-  int64_t c = 0;
-  for (; c + 2 * kLanes <= C; c += 2 * kLanes) {
-    a += v_load(x + c);
-    b += v_load(x + c + kLanes);
+  Red a;
+  red_zero(a);
+  const int64_t full = red_full(C);
+  for (int64_t c = 0; c < C; c += kLanes) {
+    const int64_t m = C - c < kLanes ? C - c : kLanes;
+    red_add(a, red_load(x + c, m), c, m, full);
   }
-  for (; c + kLanes <= C; c += kLanes) a += v_load(x + c);
-  float s = v_hsum(a + b);
-  for (; c < C; ++c) s += x[c];
-  return s;
+  return red_sum(a);
 }
-static inline float row_sqdev(const float* __restrict x, int64_t C, float m) {
-  vf a = vf{}, b = vf{};
-  int64_t c = 0;
-  for (; c + 2 * kLanes <= C; c += 2 * kLanes) {
-    const vf u = v_load(x + c) - m, v = v_load(x + c + kLanes) - m;
-    a += u * u;
-    b += v * v;
+static inline float row_sqdev(const float* __restrict x, int64_t C, float mean) {
+  Red a;
+  red_zero(a);
+  const int64_t full = red_full(C);
+  for (int64_t c = 0; c < C; c += kLanes) {
+    const int64_t m = C - c < kLanes ? C - c : kLanes;
+    const vf u = red_load(x + c, m) - mean;
+    red_add(a, u * u, c, m, full);  // padded lanes: (0 - mean)^2, not added (m lanes only)
   }
-  for (; c + kLanes <= C; c += kLanes) {
-    const vf u = v_load(x + c) - m;
-    a += u * u;
-  }
-  float s = v_hsum(a + b);
-  for (; c < C; ++c) s += (x[c] - m) * (x[c] - m);
-  return s;
+  return red_sum(a);
 }
 
 // y = (x - mean) * rstd * gamma + beta per row; saves mean and rstd = 1/sqrt(var + eps).
@@ -134,21 +118,18 @@ void ln_bwd(const float* __restrict x, const float* __restrict dy, const float* 
     const float* gr = dy + r * C;
     float* o = dx + r * C;
     const float m = mean[r], rs = rstd[r];
-    vf a = vf{}, b = vf{};
-    int64_t c = 0;
-    for (; c + kLanes <= C; c += kLanes) {
-      vf g = v_load(gr + c);
-      if (gamma) g *= v_load(gamma + c);
-      a += g;
-      b += g * ((v_load(xr + c) - m) * rs);
+    Red a, b;
+    red_zero(a);
+    red_zero(b);
+    const int64_t full = red_full(C);
+    for (int64_t c = 0; c < C; c += kLanes) {
+      const int64_t n = C - c < kLanes ? C - c : kLanes;
+      vf g = red_load(gr + c, n);
+      if (gamma) g *= red_load(gamma + c, n);
+      red_add(a, g, c, n, full);
+      red_add(b, g * ((red_load(xr + c, n) - m) * rs), c, n, full);
     }
-    float s1 = v_hsum(a), s2 = v_hsum(b);
-    for (; c < C; ++c) {
-      const float g = gamma ? gr[c] * gamma[c] : gr[c];
-      s1 += g;
-      s2 += g * ((xr[c] - m) * rs);
-    }
-    const float k1 = s1 * invC, k2 = s2 * invC;
+    const float k1 = red_sum(a) * invC, k2 = red_sum(b) * invC;
     if (gamma) {
       for (int64_t j = 0; j < C; ++j) {
         const float xh = (xr[j] - m) * rs;
