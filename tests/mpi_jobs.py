@@ -277,7 +277,7 @@ def main():
     elif job == "fault_custom_step":  # a train_step that skips reduce_gradients
         class Unreduced(fastnet.Sequential):
             def train_step(self, data):
-                x, y, _ = data
+                x, y = data
                 with fastnet.GradientTape() as tape:
                     loss = fastnet.losses.SparseCategoricalCrossentropy()(
                         y, self(x, training=True))

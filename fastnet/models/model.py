@@ -12,6 +12,26 @@ from fastnet.backend.tape import stop_recording_all
 from fastnet.layers.layer import Layer
 from fastnet.trainers.trainer import Trainer
 
+_FUNCTIONAL_SUBCLASSES = {}
+
+
+def _functional_init_arguments(args, kwargs):
+    """Keras 3's test for ``Model.__init__`` called the functional way."""
+    return (len(args) == 2 or (len(args) == 1 and "outputs" in kwargs)
+            or ("inputs" in kwargs and "outputs" in kwargs))
+
+
+def _functional_subclass(cls, functional):
+    """``cls`` with Functional put under it: (cls, Functional) in that MRO order, so the
+    subclass's methods (train_step, call overrides, ...) win over Functional's and
+    Functional's graph machinery over Model's. One class per subclass, named as it."""
+    sub = _FUNCTIONAL_SUBCLASSES.get(cls)
+    if sub is None:
+        sub = type(cls.__name__, (cls, functional), {"__module__": cls.__module__,
+                                                     "__qualname__": cls.__qualname__})
+        _FUNCTIONAL_SUBCLASSES[cls] = sub
+    return sub
+
 
 class Model(Trainer, Layer):
     def __new__(cls, *args, **kwargs):
@@ -21,7 +41,20 @@ class Model(Trainer, Layer):
             return Functional.__new__(Functional)
         return super().__new__(cls)
 
-    def __init__(self, **kwargs):
+    def __init__(self, *args, **kwargs):
+        from fastnet.models.functional import Functional
+
+        if _functional_init_arguments(args, kwargs) and not isinstance(self, Functional):
+            # `class CustomModel(keras.Model)` whose __init__ reaches here with (inputs,
+            # outputs) (the "customizing fit()" guide): as Keras 3, it becomes a functional
+            # model that keeps the subclass's methods.
+            self.__class__ = _functional_subclass(type(self), Functional)
+            Functional.__init__(self, *args, **kwargs)
+            return
+        if args:
+            raise TypeError(f"{type(self).__name__}: Model.__init__ takes keyword arguments "
+                            f"(name, trainable, dtype) or (inputs, outputs); got {len(args)} "
+                            "positional argument(s)")
         super().__init__(**kwargs)
 
     @property

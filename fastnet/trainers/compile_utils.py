@@ -144,7 +144,11 @@ def _resolve_metric(identifier, y_true, y_pred):
 
 
 class CompileMetrics:
-    """Metrics per output, built on the first batch (so 'accuracy' can look at shapes)."""
+    """Metrics per output, built on the first batch (so 'accuracy' can look at shapes).
+    In ``model.metrics`` it is the one entry named "compile_metrics", as in Keras 3: its
+    ``result()`` is a dict of every compiled metric's value."""
+
+    name = "compile_metrics"
 
     def __init__(self, metrics, weighted_metrics, output_names):
         self.output_names = list(output_names)

@@ -15,6 +15,7 @@ from fastnet.callbacks import CallbackList
 from fastnet.distribute import strategy as distribute
 from fastnet.trainers import data_adapter
 from fastnet.trainers.compile_utils import CompileLoss, CompileMetrics, flatten_outputs
+from fastnet.utils.general_utils import pack_x_y_sample_weight, unpack_x_y_sample_weight
 
 
 def _to_tensors(struct):
@@ -117,6 +118,9 @@ class Trainer:
         """Keras 3's contract: the total loss as a scalar tensor — the compiled loss
         (if `compile` was given one) plus every loss in ``self.losses`` (`add_loss`,
         activity and weight regularizers). Subclasses may override it."""
+        if y_pred is not None:
+            # A custom train_step may call this before any built-in step has run.
+            self._ensure_compiled_objects(y_pred)
         terms = []
         self._last_loss_parts = {}
         if self.compiled_loss is not None:
@@ -161,15 +165,45 @@ class Trainer:
         return logs
 
     def _reset_metrics(self):
-        self._loss_tracker.reset_state()
-        for t in self._output_loss_trackers.values():
-            t.reset_state()
-        self.compiled_metrics.reset_state()
+        for m in self.metrics:
+            m.reset_state()
+
+    @property
+    def metrics(self):
+        """As Keras 3: the loss tracker, "compile_metrics" (every compiled metric), the
+        per-output loss trackers, then the Metric objects the model holds as attributes.
+        fit/evaluate reset them all at the start of each epoch / evaluation. A subclass may
+        override this property to list its own (the "customizing fit()" guide)."""
+        out = []
+        if getattr(self, "_compiled_objects_built", False):
+            out.append(self._loss_tracker)
+            out.append(self.compiled_metrics)
+            out.extend(self._output_loss_trackers.values())
+        out.extend(self._attribute_metrics())
+        return out
+
+    def _attribute_metrics(self):
+        from fastnet.metrics import Metric
+
+        internal = {id(getattr(self, "_loss_tracker", None))}
+        internal.update(id(t) for t in getattr(self, "_output_loss_trackers", {}).values())
+        found, seen = [], set()
+        for value in vars(self).values():
+            for v in value if isinstance(value, (list, tuple)) else (value,):
+                if isinstance(v, Metric) and id(v) not in internal and id(v) not in seen:
+                    seen.add(id(v))
+                    found.append(v)
+        return found
+
+    @property
+    def metrics_names(self):
+        return [m.name for m in self.metrics]
 
     def train_step(self, data):
         from fastnet import GradientTape
 
-        x, y, sample_weight = data
+        # `data` is what the data adapter packs, as in Keras 3: x, (x, y) or (x, y, sw)
+        x, y, sample_weight = unpack_x_y_sample_weight(data)
         with GradientTape() as tape:
             y_pred = self(x, training=True)
             self._ensure_compiled_objects(y_pred)
@@ -185,7 +219,7 @@ class Trainer:
         return self._logs()
 
     def test_step(self, data):
-        x, y, sample_weight = data
+        x, y, sample_weight = unpack_x_y_sample_weight(data)
         y_pred = self(x, training=False)
         self._ensure_compiled_objects(y_pred)
         loss, parts = self._compute_loss(x, y, y_pred, sample_weight, False)
@@ -194,7 +228,7 @@ class Trainer:
         return self._logs()
 
     def predict_step(self, data):
-        x, _, _ = data
+        x, _, _ = unpack_x_y_sample_weight(data)
         return self(x, training=False)
 
     # ---- loops -----------------------------------------------------------------
@@ -251,8 +285,8 @@ class Trainer:
             for step, batch in enumerate(train):
                 cbs.on_train_batch_begin(step)
                 xb, yb, swb = batch
-                logs = self.train_step((_to_tensors(xb), yb, swb))
-                logs = strategy.reduce_logs(self, logs)
+                logs = self.train_step(pack_x_y_sample_weight(_to_tensors(xb), yb, swb))
+                logs = strategy.reduce_logs(self, _pythonify_logs(logs))
                 cbs.on_train_batch_end(step, logs)
                 if self.stop_training:
                     break
@@ -278,8 +312,8 @@ class Trainer:
         logs = {}
         for step, (xb, yb, swb) in enumerate(adapter):
             cbs.on_test_batch_begin(step)
-            logs = self.test_step((_to_tensors(xb), yb, swb))
-            logs = self.distribute_strategy.reduce_logs(self, logs)
+            logs = self.test_step(pack_x_y_sample_weight(_to_tensors(xb), yb, swb))
+            logs = self.distribute_strategy.reduce_logs(self, _pythonify_logs(logs))
             cbs.on_test_batch_end(step, logs)
         cbs.on_test_end(logs)
         return logs
@@ -315,7 +349,7 @@ class Trainer:
         outs = []
         for step, (xb, _, _) in enumerate(adapter):
             cbs.on_predict_batch_begin(step)
-            out = self.predict_step((_to_tensors(xb), None, None))
+            out = self.predict_step(pack_x_y_sample_weight(_to_tensors(xb)))
             outs.append(_map_numpy(out))
             cbs.on_predict_batch_end(step, {"outputs": out})
         cbs.on_predict_end()
@@ -330,18 +364,20 @@ class Trainer:
         sample_weight = self._prepare(x, y, sample_weight, class_weight)
         if self._compiled_objects_built:
             self._reset_metrics()
-        logs = self.train_step((_to_tensors(x), y, sample_weight))
+        logs = _pythonify_logs(self.train_step(pack_x_y_sample_weight(_to_tensors(x), y,
+                                                                      sample_weight)))
         return logs if return_dict else _flat_logs(logs)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         self._require_compiled("test_on_batch")
         if self._compiled_objects_built:
             self._reset_metrics()
-        logs = self.test_step((_to_tensors(x), y, sample_weight))
+        logs = _pythonify_logs(self.test_step(pack_x_y_sample_weight(_to_tensors(x), y,
+                                                                     sample_weight)))
         return logs if return_dict else _flat_logs(logs)
 
     def predict_on_batch(self, x):
-        return _map_numpy(self.predict_step((_to_tensors(x), None, None)))
+        return _map_numpy(self.predict_step(pack_x_y_sample_weight(_to_tensors(x))))
 
     def get_compile_config(self):
         return dict(getattr(self, "_compile_config", {}) or {})
@@ -359,6 +395,27 @@ def _takes_training(fn):
         _TAKES_TRAINING[fn] = "training" in params or any(
             p.kind is p.VAR_KEYWORD for p in params.values())
     return _TAKES_TRAINING[fn]
+
+
+def _pythonify_logs(logs):
+    """A step's logs as Keras 3 hands them to callbacks: nested dicts (a custom train_step
+    returning {m.name: m.result()} with "compile_metrics" among them) flattened, scalar
+    tensors as floats; array results (per-class metrics) stay arrays."""
+    if not isinstance(logs, dict):
+        return logs
+    out = {}
+    for k, v in logs.items():
+        if isinstance(v, dict):
+            out.update(_pythonify_logs(v))
+            continue
+        if hasattr(v, "numpy"):
+            v = v.numpy()
+        if isinstance(v, np.ndarray) and v.ndim == 0:
+            v = float(v)
+        elif isinstance(v, (np.floating, np.integer)):
+            v = float(v)
+        out[k] = v
+    return out
 
 
 def _flat_logs(logs):

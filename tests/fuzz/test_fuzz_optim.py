@@ -102,11 +102,16 @@ def _nadam_call(v, g, s, hp):
 
 
 def _nadam_ref(v, g, s, hp):
-    u_t, u_t1, up_t, up_t1, b2p = hp["nadam"]
+    # The bias corrections from float32 powers, as Keras 3 computes them (its beta powers
+    # are float32 variables) and the kernel receives them: 1 - 0.999f is 1.3e-5 away from
+    # 1e-3, which a float64 restatement would count as the kernel's error.
+    one = np.float32(1)
+    u_t, u_t1, up_t, up_t1, b2p = (np.float32(p) for p in hp["nadam"])
+    c1, c2, c3 = u_t1 / (one - up_t1), (one - u_t) / (one - up_t), one / (one - b2p)
     m = s[0] + (g - s[0]) * (1 - hp["b1"])
     vel = s[1] + (g * g - s[1]) * (1 - hp["b2"])
-    mh = u_t1 * m / (1 - up_t1) + (1 - u_t) * g / (1 - up_t)
-    vh = vel / (1 - b2p)
+    mh = float(c1) * m + float(c2) * g
+    vh = vel * float(c3)
     return v - hp["lr"] * mh / (np.sqrt(vh) + hp["eps"]), [m, vel]
 
 
