@@ -9,6 +9,7 @@ import math as _math
 
 import numpy as np
 
+from fastnet.backend.tape import first_order_only
 from fastnet.backend.tensor import Tensor, floatx
 from fastnet.ops import math as m
 from fastnet.ops.core import _t, make, op, unbroadcast
@@ -159,7 +160,7 @@ def diagonal(x, offset=0, axis1=0, axis2=1):
         view[...] = g._value
         return (Tensor(buf),)
 
-    return make(out, (x,), backward)
+    return make(out, (x,), first_order_only("diagonal", backward, (x,)))
 
 
 @op
@@ -171,7 +172,8 @@ def diag(x, k=0):
     if x.ndim != 1:
         raise ValueError(f"diag: x must be 1-D or 2-D; received shape {x.shape}")
     out = np.diag(x._value, k)
-    return make(out, (x,), lambda g: (Tensor(np.diagonal(g._value, k).copy()),))
+    return make(out, (x,), first_order_only(
+        "diag", lambda g: (Tensor(np.diagonal(g._value, k).copy()),), (x,)))
 
 
 @op

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from fastnet.backend.tape import first_order_only
 from fastnet.backend.tensor import Tensor
 from fastnet.ops import math as m
 from fastnet.ops.core import _t, make, op
@@ -37,7 +38,8 @@ def top_k(x, k, sorted=True):  # noqa: A002
         idx = np.sort(idx, axis=-1)
     vals = np.take_along_axis(x._value, idx, axis=-1)
     shape = x.shape
-    values = make(vals, (x,), lambda g: (_scatter_last(g, idx, shape),))
+    values = make(vals, (x,), first_order_only(
+        "top_k", lambda g: (_scatter_last(g, idx, shape),), (x,)))
     return values, Tensor(idx.astype(np.int32))
 
 
@@ -83,7 +85,7 @@ def sort(x, axis=-1):
         np.put_along_axis(buf, idx, g._value, axis=ax)
         return (Tensor(buf),)
 
-    return make(out, (x,), backward)
+    return make(out, (x,), first_order_only("sort", backward, (x,)))
 
 
 @op
@@ -128,7 +130,7 @@ def cumprod(x, axis=None, dtype=None):
             grad[..., i] = np.sum(partial * gv[..., i:], axis=-1)
         return (Tensor(np.moveaxis(grad, -1, ax).astype(g._value.dtype)),)
 
-    return make(out, (x,), backward)
+    return make(out, (x,), first_order_only("cumprod", backward, (x,)))
 
 
 def _segments(data, segment_ids, num_segments, name):
@@ -161,7 +163,7 @@ def segment_sum(data, segment_ids, num_segments=None, sorted=False):  # noqa: A0
         buf[keep] = g._value[ids[keep]]
         return (Tensor(buf),)
 
-    return make(out, (data,), backward)
+    return make(out, (data,), first_order_only("segment_sum", backward, (data,)))
 
 
 def _segment_extreme(data, segment_ids, num_segments, name, largest):
@@ -185,7 +187,7 @@ def _segment_extreme(data, segment_ids, num_segments, name, largest):
                              0)
         return (Tensor(buf),)
 
-    return make(out, (data,), backward)
+    return make(out, (data,), first_order_only(name, backward, (data,)))
 
 
 @op
