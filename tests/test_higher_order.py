@@ -199,6 +199,73 @@ DIFFERENTIABLE["gelu_exact_kernel"] = (lambda x: ops.square(ops.gelu(x, approxim
                                        lambda: [_rand((4, 6), 0)], F32)
 
 
+
+def _pos(shape, seed, dtype=np.float64):
+    return np.random.default_rng(seed).uniform(0.5, 1.5, shape).astype(dtype)
+
+
+# elementwise, reduction and shape ops (float64: numpy forward and backward)
+for _name in ("negative", "abs", "square", "sqrt", "exp", "log", "log1p", "expm1", "sin",
+              "cos", "sinh", "tan", "arctan", "erf", "log2", "cbrt", "reciprocal",
+              "nan_to_num", "relu6"):
+    DIFFERENTIABLE[_name] = (lambda x, _fn=getattr(ops, _name): ops.square(_fn(x)),
+                             lambda: [_pos((3, 4), 0)], F64)
+for _name in ("add", "subtract", "multiply", "divide", "maximum", "minimum", "power",
+              "arctan2", "hypot", "logaddexp"):
+    DIFFERENTIABLE[_name] = (lambda a, b, _fn=getattr(ops, _name): ops.square(_fn(a, b)),
+                             lambda: [_pos((3, 4), 0), _pos((4,), 1)], F64)
+_mask34 = np.array([[True, False, True, True], [False, True, False, True],
+                    [True, True, False, False]])
+DIFFERENTIABLE.update({
+    "clip": (lambda x: ops.square(ops.clip(x, 0.7, 1.2)), lambda: [_pos((3, 4), 0)], F64),
+    "where": (lambda a, b: ops.square(ops.where(_mask34, a, b)),
+              lambda: [_pos((3, 4), 0), _pos((3, 4), 1)], F64),
+    "cast": (lambda x: ops.square(ops.cast(x, "float32")), lambda: [_pos((3, 4), 0)], F32),
+    "sum": (lambda x: ops.square(ops.sum(x, axis=1)), lambda: [_pos((3, 4), 0)], F64),
+    "mean": (lambda x: ops.square(ops.mean(x, axis=0, keepdims=True)),
+             lambda: [_pos((3, 4), 0)], F64),
+    "max": (lambda x: ops.square(ops.max(x, axis=1)), lambda: [_distinct((3, 4), 0, np.float64)],
+            F64),
+    "prod": (lambda x: ops.prod(x, axis=1), lambda: [_pos((3, 4), 0)], F64),
+    "cumsum": (lambda x: ops.square(ops.cumsum(x, axis=1)), lambda: [_pos((3, 4), 0)], F64),
+    "flip": (lambda x: ops.square(ops.flip(x, axis=1)) * _pos((3, 4), 5),
+             lambda: [_pos((3, 4), 0)], F64),
+    "reshape": (lambda x: ops.square(ops.reshape(x, (2, 6))), lambda: [_pos((3, 4), 0)], F64),
+    "transpose": (lambda x: ops.square(ops.transpose(x)), lambda: [_pos((3, 4), 0)], F64),
+    "expand_dims": (lambda x: ops.square(ops.expand_dims(x, 1)), lambda: [_pos((3, 4), 0)],
+                    F64),
+    "squeeze": (lambda x: ops.square(ops.squeeze(x, 1)), lambda: [_pos((3, 1, 4), 0)], F64),
+    "broadcast_to": (lambda x: ops.square(ops.broadcast_to(x, (2, 3, 4))),
+                     lambda: [_pos((3, 1), 0)], F64),
+    "concatenate": (lambda a, b: ops.square(ops.concatenate([a, b], axis=1)),
+                    lambda: [_pos((3, 4), 0), _pos((3, 2), 1)], F64),
+    "stack": (lambda a, b: ops.square(ops.stack([a, b], axis=1)),
+              lambda: [_pos((3, 4), 0), _pos((3, 4), 1)], F64),
+    "split": (lambda x: ops.square(ops.split(x, 2, axis=1)[1]), lambda: [_pos((3, 4), 0)], F64),
+    "tile": (lambda x: ops.square(ops.tile(x, (2, 1))), lambda: [_pos((3, 4), 0)], F64),
+    "repeat": (lambda x: ops.square(ops.repeat(x, 2, axis=1)), lambda: [_pos((3, 4), 0)], F64),
+    "repeat_counts": (lambda x: ops.square(ops.repeat(x, [1, 0, 3, 2], axis=1)),
+                      lambda: [_pos((3, 4), 0)], F64),
+    "pad": (lambda x: ops.square(ops.pad(x, [(1, 0), (0, 2)])), lambda: [_pos((3, 4), 0)], F64),
+    "get_item_basic": (lambda x: ops.square(x[1:, ::2]), lambda: [_pos((3, 4), 0)], F64),
+    "get_item_advanced": (lambda x: ops.square(x[np.array([0, 2, 0])]),
+                          lambda: [_pos((3, 4), 0)], F64),
+    "einsum": (lambda a, b: ops.square(ops.einsum("ij,jk->ik", a, b)),
+               lambda: [_pos((3, 4), 0), _pos((4, 2), 1)], F64),
+    "roll": (lambda x: ops.square(ops.roll(x, 1, axis=1)) * _pos((3, 4), 5),
+             lambda: [_pos((3, 4), 0)], F64),
+    "inv": (lambda a: ops.inv(a + 3.0 * np.eye(3)), lambda: [_pos((3, 3), 0)], F64),
+    "solve": (lambda a, b: ops.solve(a + 3.0 * np.eye(3), b),
+              lambda: [_pos((3, 3), 0), _pos((3, 2), 1)], F64),
+    "det": (lambda a: ops.det(a + 3.0 * np.eye(3)), lambda: [_pos((3, 3), 0)], F64),
+    "logdet": (lambda a: ops.logdet(a + 3.0 * np.eye(3)), lambda: [_pos((3, 3), 0)], F64),
+    "dot_product_attention": (
+        lambda q, k, v: ops.dot_product_attention(q, k, v),
+        lambda: [_rand((1, 3, 2, 4), 0, 0.5), _rand((1, 5, 2, 4), 1, 0.5),
+                 _rand((1, 5, 2, 4), 2, 0.5)], F32),
+})
+
+
 @pytest.mark.parametrize("name", sorted(DIFFERENTIABLE))
 def test_second_order_matches_finite_differences(name):
     f, build, tol = DIFFERENTIABLE[name]
@@ -291,19 +358,52 @@ def test_outer_tape_that_tracks_nothing_relevant_does_not_raise():
     np.testing.assert_allclose(outer.gradient(y, other).numpy(), 2.0)
 
 
-def test_fused_loss_kernel_raises_when_only_the_backward_is_recorded():
-    """The fused cross-entropy kernel's gradient is a constant: when its forward ran under
-    one tape and an outer tape records only the backward, it raises (nested tapes around
+FUSED_LOSSES = {
+    "categorical_crossentropy": lambda o: ops.categorical_crossentropy(
+        np.eye(64, dtype=np.float32), o, from_logits=True),
+    "binary_crossentropy": lambda o: ops.binary_crossentropy(
+        np.eye(64, dtype=np.float32), o, from_logits=True),
+    "sparse_categorical_crossentropy": lambda o: ops.sparse_categorical_crossentropy(
+        np.arange(64) % 7, o, from_logits=True),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FUSED_LOSSES))
+def test_fused_loss_kernel_raises_when_only_the_backward_is_recorded(name):
+    """The fused cross-entropy kernels' gradient is a constant: when the forward ran under
+    one tape and an outer tape records only the backward, they raise (nested tapes around
     the forward take the composed, differentiable path: tested above)."""
-    t = ops.convert_to_tensor(np.eye(64, dtype=np.float32))
     o = ops.convert_to_tensor(_rand((64, 64), 0))
     with GradientTape() as inner:
         inner.watch(o)
-        loss = ops.sum(ops.categorical_crossentropy(t, o, from_logits=True))
+        loss = ops.sum(FUSED_LOSSES[name](o))
     with GradientTape() as outer:
         outer.watch(o)
-        with pytest.raises(NotImplementedError, match="second-order gradient of the fused"):
+        with pytest.raises(NotImplementedError, match="second-order gradient of"):
             inner.gradient(loss, o)
+
+
+def test_tape_rejects_an_untracked_gradient_from_any_backward():
+    """The sweep's own guard (csrc/cython/_core.pyx, _check_recorded): a backward that
+    returns a raw result while an outer tape tracks its upstream gradient raises, naming
+    the op, even for an op nobody classified (here a user op built on ``make``)."""
+    from fastnet.ops.core import make
+
+    def my_raw_op(x):
+        return make(x._value * 3.0, (x,), lambda g: (fastnet.Tensor(g._value * 3.0),))
+
+    x = ops.convert_to_tensor(_rand((3,), 0))
+    with GradientTape() as outer:
+        outer.watch(x)
+        with GradientTape() as inner:
+            inner.watch(x)
+            y = ops.sum(ops.square(my_raw_op(x)))
+        with pytest.raises(NotImplementedError, match="second-order gradient of my_raw_op"):
+            inner.gradient(y, x)
+    with GradientTape() as t:  # first order is untouched
+        t.watch(x)
+        y = ops.sum(my_raw_op(x))
+    np.testing.assert_allclose(t.gradient(y, x).numpy(), 3.0)
 
 
 def test_conv_backward_under_an_outer_tape_uses_kernel_results():
