@@ -563,3 +563,86 @@ def test_wgan_gp_critic_trains_under_nested_tapes():
         opt.apply(grads, critic.trainable_variables)
         losses.append(float(loss.numpy()))
     assert losses[-1] < losses[0], losses
+
+
+# ---- the sweep: every op with a backward is classified --------------------------------------
+# Every function in fastnet/ops that records a backward (calls ``make``) -> the cases above
+# that run it under nested tapes: DIFFERENTIABLE (second order checked against finite
+# differences), RAISING / FUSED_LOSSES (NotImplementedError naming the op), or a test here.
+CLASSIFIED = {
+    "attention:_fused": ["dot_product_attention"],
+    "linalg:inv": ["inv"], "linalg:solve": ["solve"], "linalg:det": ["det"],
+    "linalg:logdet": ["logdet"], "linalg:cholesky": ["cholesky"], "linalg:qr": ["qr"],
+    "linalg:svd": ["svd"], "linalg:eigh": ["eigh"],
+    **{f"math:{n}": [n] for n in (
+        "add", "subtract", "multiply", "divide", "power", "negative", "abs", "square", "sqrt",
+        "exp", "log", "log1p", "expm1", "sin", "cos", "maximum", "minimum", "clip", "where",
+        "cast", "sum", "mean", "prod", "cumsum", "flip", "reshape", "transpose", "expand_dims",
+        "squeeze", "broadcast_to", "concatenate", "stack", "tile", "repeat", "pad", "take",
+        "take_along_axis", "matmul", "einsum")},
+    "math:_extreme": ["max"], "math:_slice_out": ["split"],
+    "math:segment_sum_axis": ["repeat_counts"], "math:get_item": ["get_item_basic"],
+    "math:scatter_into": ["get_item_basic", "get_item_advanced"],
+    "nn:_kernel_unary": [f"{n}_kernel_sized" for n in ("relu", "tanh", "sigmoid", "silu")],
+    **{f"nn:{n}": [f"{n}_small", f"{n}_kernel_sized"] for n in (
+        "relu", "leaky_relu", "sigmoid", "tanh", "softplus", "elu", "softmax", "log_softmax")},
+    "nn:relu6": ["relu6"], "nn:_normal_cdf": ["gelu_exact_small", "gelu_exact_kernel"],
+    "nn:gelu": ["gelu_exact_small", "gelu_exact_kernel", "gelu_small"],
+    "nn:bias_add": ["dense_bias_tanh", "dense_bias_kernel_sized"],
+    "nn:_fused_loss": ["categorical_crossentropy", "binary_crossentropy"],
+    "nn:sparse_categorical_crossentropy": ["sparse_categorical_crossentropy"],
+    "nn:lstm_sequence": ["lstm_sequence"], "nn:gru_sequence": ["gru_sequence"],
+    "nn:simple_rnn_sequence": ["simple_rnn_sequence"],
+    "nn:batch_norm_train": ["batch_norm_train"], "nn:layer_norm": ["layer_norm"],
+    "numpy_extra:_unary": ["sinh", "tan", "arctan", "erf", "log2", "cbrt", "reciprocal"],
+    "numpy_extra:arctan2": ["arctan2"], "numpy_extra:hypot": ["hypot"],
+    "numpy_extra:logaddexp": ["logaddexp"], "numpy_extra:roll": ["roll"],
+    "numpy_extra:nan_to_num": ["nan_to_num"], "numpy_extra:diagonal": ["diagonal"],
+    "numpy_extra:diag": ["diag"],
+    "sorting:top_k": ["top_k"], "sorting:sort": ["sort"], "sorting:cumprod": ["cumprod"],
+    "sorting:segment_sum": ["segment_sum"], "sorting:_segment_extreme": ["segment_max"],
+    "spatial:_Bilinear": ["conv2d_valid_strided", "conv_transpose2d", "depthwise_conv2d"],
+    "spatial:_linear": ["max_pool2d", "average_pool2d", "upsampling"],
+    "spatial:_linear_np": ["max_pool2d_float64", "average_pool2d_float64",
+                           "upsampling_float64"],
+    "spatial:_kernel_conv": ["conv1d_same", "conv2d_valid_strided", "conv3d", "conv_bias"],
+    "spatial:conv": ["conv2d_valid_strided", "conv (im2col path)"],
+    "spatial:conv_transpose": ["conv_transpose2d", "conv_transpose (numpy path)"],
+    "spatial:depthwise_conv": ["depthwise_conv2d", "depthwise_conv (numpy path)"],
+    "spatial:_pool": ["max_pool2d_float64", "average_pool2d_float64"],
+    "spatial:_kernel_pool": ["max_pool1d", "max_pool2d", "max_pool3d", "average_pool2d"],
+    "spatial:upsampling": ["upsampling", "upsampling_float64"],
+    "spatial:_global_pool": ["global_max_pool", "global_average_pool"],
+    "spectral:_complex_outputs": ["fft"], "spectral:irfft": ["irfft"],
+}
+
+
+def _ops_with_a_backward():
+    import ast
+    import pathlib
+
+    import fastnet.ops
+
+    found = set()
+    for path in sorted(pathlib.Path(fastnet.ops.__file__).parent.glob("*.py")):
+        for node in ast.parse(path.read_text()).body:
+            if not isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+                continue
+            for call in ast.walk(node):
+                if isinstance(call, ast.Call) and getattr(call.func, "id", None) == "make":
+                    found.add(f"{path.stem}:{node.name}")
+                    break
+    return found
+
+
+def test_every_op_with_a_backward_is_classified():
+    found = _ops_with_a_backward()
+    assert found, "no op found: the scan is broken"
+    missing = sorted(found - set(CLASSIFIED))
+    assert not missing, (f"ops recording a backward but not classified for nested tapes "
+                         f"(add them to DIFFERENTIABLE or RAISING and CLASSIFIED): {missing}")
+    stale = sorted(set(CLASSIFIED) - found)
+    assert not stale, f"CLASSIFIED names functions that no longer record a backward: {stale}"
+    cases = set(DIFFERENTIABLE) | set(RAISING) | set(FUSED_LOSSES)
+    unknown = sorted({c for cs in CLASSIFIED.values() for c in cs} - cases)
+    assert not unknown, f"CLASSIFIED refers to cases that do not exist: {unknown}"
