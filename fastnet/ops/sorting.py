@@ -18,7 +18,8 @@ def _scatter_last(g, idx, shape):
     grids = list(np.ix_(*[np.arange(s) for s in idx.shape]))
     grids[-1] = idx
     np.add.at(buf, tuple(grids), g._value)
-    return Tensor(buf)
+    # linear in g; its adjoint gathers at idx (differentiable again, for nested tapes)
+    return make(buf, (g,), lambda u: (m.take_along_axis(u, Tensor(idx), axis=-1),))
 
 
 @op
@@ -38,8 +39,7 @@ def top_k(x, k, sorted=True):  # noqa: A002
         idx = np.sort(idx, axis=-1)
     vals = np.take_along_axis(x._value, idx, axis=-1)
     shape = x.shape
-    values = make(vals, (x,), first_order_only(
-        "top_k", lambda g: (_scatter_last(g, idx, shape),), (x,)))
+    values = make(vals, (x,), lambda g: (_scatter_last(g, idx, shape),))
     return values, Tensor(idx.astype(np.int32))
 
 
@@ -83,9 +83,10 @@ def sort(x, axis=-1):
     def backward(g):
         buf = np.zeros(shape, dtype=g._value.dtype)
         np.put_along_axis(buf, idx, g._value, axis=ax)
-        return (Tensor(buf),)
+        # linear in g; its adjoint gathers at idx (differentiable again, for nested tapes)
+        return (make(buf, (g,), lambda u: (m.take_along_axis(u, Tensor(idx), axis=ax),)),)
 
-    return make(out, (x,), first_order_only("sort", backward, (x,)))
+    return make(out, (x,), backward)
 
 
 @op
@@ -161,9 +162,10 @@ def segment_sum(data, segment_ids, num_segments=None, sorted=False):  # noqa: A0
     def backward(g):
         buf = np.zeros(shape, dtype=g._value.dtype)
         buf[keep] = g._value[ids[keep]]
-        return (Tensor(buf),)
+        # linear in g (a gather); its adjoint is segment_sum itself (differentiable again)
+        return (make(buf, (g,), lambda u: (segment_sum(u, Tensor(ids), n),)),)
 
-    return make(out, (data,), first_order_only("segment_sum", backward, (data,)))
+    return make(out, (data,), backward)
 
 
 def _segment_extreme(data, segment_ids, num_segments, name, largest):
@@ -183,11 +185,13 @@ def _segment_extreme(data, segment_ids, num_segments, name, largest):
         counts = np.zeros_like(out, dtype=np.float64)
         np.add.at(counts, ids[keep], hit[keep].astype(np.float64))
         buf = np.zeros(shape, dtype=g._value.dtype)
-        buf[keep] = np.where(hit[keep], g._value[ids[keep]] / np.maximum(counts[ids[keep]], 1),
-                             0)
-        return (Tensor(buf),)
+        share = np.zeros(shape, dtype=g._value.dtype)  # 1/ties at each selected element
+        share[keep] = np.where(hit[keep], 1.0 / np.maximum(counts[ids[keep]], 1), 0)
+        buf[keep] = g._value[ids[keep]] * share[keep]
+        # linear in g; its adjoint sums u * share per segment (differentiable again)
+        return (make(buf, (g,), lambda u: (segment_sum(u * Tensor(share), Tensor(ids), n),)),)
 
-    return make(out, (data,), first_order_only(name, backward, (data,)))
+    return make(out, (data,), backward)
 
 
 @op
