@@ -259,6 +259,17 @@ DIFFERENTIABLE.update({
               lambda: [_pos((3, 3), 0), _pos((3, 2), 1)], F64),
     "det": (lambda a: ops.det(a + 3.0 * np.eye(3)), lambda: [_pos((3, 3), 0)], F64),
     "logdet": (lambda a: ops.logdet(a + 3.0 * np.eye(3)), lambda: [_pos((3, 3), 0)], F64),
+    # the numpy conv paths (a strided input, channels_first) take the
+    # taped kernels under an outer tape
+    "conv_im2col_strided_input": (lambda x, w: ops.conv(x[:, ::2], w, padding="same"),
+                                  lambda: [_rand((1, 8, 5, 2), 0), _rand((2, 2, 2, 3), 1)], F32),
+    "conv_channels_first": (lambda x, w: ops.tanh(ops.conv(x, w, data_format="channels_first")),
+                            lambda: [_rand((2, 3, 6, 6), 0, 0.5), _rand((3, 3, 3, 2), 1, 0.5)],
+                            F32),
+    "depthwise_conv_numpy_path": (lambda x, w: ops.depthwise_conv(x[:, ::2], w),
+                                  lambda: [_rand((1, 8, 5, 2), 0), _rand((2, 2, 2, 2), 1)], F32),
+    "conv_transpose_numpy_path": (lambda x, w: ops.conv_transpose(x[:, ::2], w, strides=2),
+                                  lambda: [_rand((1, 8, 5, 2), 0), _rand((2, 2, 3, 2), 1)], F32),
     "sort": (lambda x: ops.square(ops.sort(x, axis=0)) * _pos((3, 4), 5),
              lambda: [_distinct((3, 4), 0, np.float64)], F64),
     "top_k": (lambda x: ops.square(ops.top_k(x, 2)[0]),
@@ -304,13 +315,6 @@ RAISING = {
     "eigh": (lambda a: ops.eigh(a + ops.transpose(a))[0], lambda: [_rand((3, 3), 0)]),
     "fft": (lambda re, im: ops.fft((re, im))[0], lambda: [_rand((2, 4), 0), _rand((2, 4), 1)]),
     "irfft": (lambda re, im: ops.irfft((re, im)), lambda: [_rand((2, 3), 0), _rand((2, 3), 1)]),
-    "conv (im2col path)": (  # a strided (non-contiguous) input skips the kernel
-        lambda x, w: ops.conv(x[:, ::2], w), lambda: [_rand((1, 8, 5, 2), 0),
-                                                      _rand((2, 2, 2, 3), 1)]),
-    "depthwise_conv (numpy path)": (lambda x, w: ops.depthwise_conv(x[:, ::2], w),
-                                    lambda: [_rand((1, 8, 5, 2), 0), _rand((2, 2, 2, 1), 1)]),
-    "conv_transpose (numpy path)": (lambda x, w: ops.conv_transpose(x[:, ::2], w),
-                                    lambda: [_rand((1, 8, 5, 2), 0), _rand((2, 2, 3, 2), 1)]),
 }
 
 
@@ -611,9 +615,9 @@ CLASSIFIED = {
     "spatial:_linear_np": ["max_pool2d_float64", "average_pool2d_float64",
                            "upsampling_float64"],
     "spatial:_kernel_conv": ["conv1d_same", "conv2d_valid_strided", "conv3d", "conv_bias"],
-    "spatial:conv": ["conv2d_valid_strided", "conv (im2col path)"],
-    "spatial:conv_transpose": ["conv_transpose2d", "conv_transpose (numpy path)"],
-    "spatial:depthwise_conv": ["depthwise_conv2d", "depthwise_conv (numpy path)"],
+    "spatial:conv": ["conv2d_valid_strided", "conv_im2col_strided_input", "conv_channels_first"],
+    "spatial:conv_transpose": ["conv_transpose2d", "conv_transpose_numpy_path"],
+    "spatial:depthwise_conv": ["depthwise_conv2d", "depthwise_conv_numpy_path"],
     "spatial:_pool": ["max_pool2d_float64", "average_pool2d_float64"],
     "spatial:_kernel_pool": ["max_pool1d", "max_pool2d", "max_pool3d", "average_pool2d"],
     "spatial:upsampling": ["upsampling", "upsampling_float64"],

@@ -21,7 +21,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from fastnet._core import RECORDING, needs_grad
-from fastnet.backend.tape import create_graph, first_order_only
+from fastnet.backend.tape import create_graph
 from fastnet.backend.tensor import Tensor
 from fastnet.kernels import conv as _conv
 from fastnet.kernels import gemm as _gemm
@@ -194,6 +194,12 @@ def _linear(fwd, adj, x):
     return make(fwd(_c32(x)), (x,), lambda g: (_linear(adj, fwd, g),))
 
 
+def _cast_like(grads, inputs):
+    """The taped float32 kernel gradients in their inputs' dtypes (float64 kernels, say)."""
+    return tuple(g if g is None or g.dtype == t.dtype else cast(g, t.dtype)
+                 for g, t in zip(grads, inputs))
+
+
 def _linear_np(fwd, adj, x):
     """_linear in x's own dtype (the numpy paths: float64 stays float64)."""
     return make(fwd(x._value), (x,), lambda g: (_linear_np(adj, fwd, g),))
@@ -295,7 +301,13 @@ def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_
         gx = _scatter_windows(gcols, in_shape, ks, strides, dil, pads)
         return Tensor(gx), Tensor(gw)
 
-    return make(out, (x, w), first_order_only("conv (im2col path)", backward, (x, w)))
+    def nested_backward(g):
+        if out.size and RECORDING and create_graph(g, x, w):  # taped kernels, any layout
+            return _cast_like(_conv_family(strides, padding, dil, in_shape, w.shape)
+                              .grads(g, x, w), (x, w))
+        return backward(g)
+
+    return make(out, (x, w), nested_backward)
 
 
 def deconv_output_length(size, k, stride, padding, output_padding=None, dilation=1):
@@ -391,7 +403,19 @@ def conv_transpose(inputs, kernel, strides=1, padding="valid", output_padding=No
         gw = gwm.reshape(cin, kprod, cout).transpose(1, 2, 0).reshape(w.shape)
         return Tensor(gx), Tensor(np.ascontiguousarray(gw))
 
-    return make(out, (x, w), first_order_only("conv_transpose (numpy path)", backward, (x, w)))
+    def nested_backward(g):
+        if out.size and RECORDING and create_graph(g, x, w):  # taped kernels, any layout
+            return _cast_like(_Bilinear(
+                lambda xv, wv: _conv.conv_transpose_forward(xv, wv, None, strides, padding,
+                                                            opad, dil),
+                lambda gv, wv: _conv.conv_transpose_backward_input(
+                    gv, wv, x.shape, strides, padding, opad, dil),
+                lambda xv, gv: _conv.conv_transpose_backward_kernel(
+                    xv, gv, w.shape, strides, padding, opad, dil, with_bias=False)[0],
+            ).grads(g, x, w), (x, w))
+        return backward(g)
+
+    return make(out, (x, w), nested_backward)
 
 
 @op
@@ -456,7 +480,19 @@ def depthwise_conv(inputs, kernel, strides=1, padding="valid", data_format=None,
         return Tensor(gx.astype(np.float32)), Tensor(gw.astype(np.float32))
 
     del axes
-    return make(out, (x, w), first_order_only("depthwise_conv (numpy path)", backward, (x, w)))
+    def nested_backward(g):
+        if out.size and RECORDING and create_graph(g, x, w):  # taped kernels, any layout
+            pad = padding.lower()
+            return _cast_like(_Bilinear(
+                lambda xv, wv: _conv.depthwise_conv_forward(xv, wv, None, strides, pad, dil),
+                lambda gv, wv: _conv.depthwise_conv_backward_input(gv, wv, in_shape, strides,
+                                                                   pad, dil),
+                lambda xv, gv: _conv.depthwise_conv_backward_kernel(
+                    xv, gv, w.shape, strides, pad, dil, with_bias=False)[0],
+            ).grads(g, x, w), (x, w))
+        return backward(g)
+
+    return make(out, (x, w), nested_backward)
 
 
 @op
