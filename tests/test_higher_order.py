@@ -492,12 +492,7 @@ def test_batch_normalization_layer_hvp():
     bn = layers.BatchNormalization()
     x = ops.convert_to_tensor(_rand((8, 4), 0))
     bn(x, training=True)
-
-    def f(xv, u):
-        return bn(xv, training=True) * u
-
     check_hvp(lambda xv: bn(xv, training=True), [_rand((8, 4), 0)], **F32)
-    del f
 
 
 def _critic():
