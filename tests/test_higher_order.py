@@ -650,3 +650,36 @@ def test_every_op_with_a_backward_is_classified():
     cases = set(DIFFERENTIABLE) | set(RAISING) | set(FUSED_LOSSES)
     unknown = sorted({c for cs in CLASSIFIED.values() for c in cs} - cases)
     assert not unknown, f"CLASSIFIED refers to cases that do not exist: {unknown}"
+
+
+def test_gradient_penalty_matches_torch_double_backward():
+    """Optional peer: d/dw ||d/dx sum(tanh(maxpool(conv(x, w) + b)))||^2 against PyTorch's
+    create_graph=True in float64 (fastnet's conv kernels are float32: 1e-4 relative)."""
+    torch = pytest.importorskip("torch")
+    x = _rand((2, 9, 9, 3), 0)
+    w = _rand((3, 3, 3, 4), 1, 0.3)
+    b = _rand((4,), 2, 0.1)
+    xt, wt, bt = (ops.convert_to_tensor(v) for v in (x, w, b))
+    with GradientTape() as outer:
+        outer.watch([wt, bt])
+        with GradientTape() as inner:
+            inner.watch(xt)
+            y = ops.conv_bias(xt, wt, bt, strides=2)
+            score = ops.sum(ops.tanh(ops.max_pool(y, 2)))
+        gx = inner.gradient(score, xt)
+        pen = ops.sum(ops.square(gx))
+    gw, gb = outer.gradient(pen, [wt, bt])
+
+    tx = torch.tensor(x, dtype=torch.float64).permute(0, 3, 1, 2).requires_grad_()
+    tw = torch.tensor(w, dtype=torch.float64).permute(3, 2, 0, 1).requires_grad_()
+    tb = torch.tensor(b, dtype=torch.float64).requires_grad_()
+    ty = torch.nn.functional.conv2d(tx, tw, tb, stride=2)
+    tscore = torch.tanh(torch.nn.functional.max_pool2d(ty, 2)).sum()
+    (tgx,) = torch.autograd.grad(tscore, tx, create_graph=True)
+    tpen = (tgx ** 2).sum()
+    tgw, tgb = torch.autograd.grad(tpen, [tw, tb])
+    np.testing.assert_allclose(float(pen.numpy()), float(tpen.detach()), rtol=1e-4)
+    np.testing.assert_allclose(gw.numpy(), tgw.permute(2, 3, 1, 0).numpy(), rtol=1e-4,
+                               atol=1e-4 * float(np.abs(tgw.numpy()).max()))
+    np.testing.assert_allclose(gb.numpy(), tgb.numpy(), rtol=1e-4,
+                               atol=1e-4 * float(np.abs(tgb.numpy()).max()))
