@@ -123,11 +123,14 @@ cdef class TapeCore:
         cdef object outer_sweep = _sweep_tracked
         _sweep_tracked = tracked
         try:
-            self._sweep(records, tracked, grads, keep_ids, release)
+            # This tape is paused during its sweep: a tape still recording is an outer one
+            # (nested tapes), which records the backward closures' ops.
+            self._sweep(records, tracked, grads, keep_ids, release, len(_recording) > 0)
         finally:
             _sweep_tracked = outer_sweep
 
-    cdef _sweep(self, list records, dict tracked, dict grads, keep_ids, bint release):
+    cdef _sweep(self, list records, dict tracked, dict grads, keep_ids, bint release,
+                bint nested):
         cdef Py_ssize_t i, j, n
         cdef tuple rec, inputs
         cdef object g, gx, x, key, prev, okey
@@ -144,6 +147,8 @@ cdef class TapeCore:
             inputs = <tuple>rec[0]
             in_grads = rec[2](g)
             n = min(len(inputs), len(in_grads))
+            if nested:
+                _check_recorded(rec[2], g, inputs, in_grads, n)
             for j in range(n):
                 gx = in_grads[j]
                 x = inputs[j]
@@ -154,6 +159,38 @@ cdef class TapeCore:
                     continue
                 prev = grads.get(key)
                 grads[key] = gx if prev is None else accumulate(prev, gx)
+
+
+cdef _check_recorded(object backward, object g, tuple inputs, object in_grads, Py_ssize_t n):
+    """Nested tapes: a VJP is linear in its upstream gradient g, so when an outer tape
+    tracks g, every nonzero input gradient must be an output that tape recorded. One
+    that is not was computed outside the tapes (a raw kernel result): the outer tape
+    would see a silent None, so this raises, naming the op (its backward's function)."""
+    cdef object gx
+    cdef Py_ssize_t j
+    for tape in _recording:
+        tracked = (<TapeCore>tape)._tracked
+        if id(g) not in tracked:
+            continue
+        for j in range(n):
+            gx = in_grads[j]
+            if gx is None or inputs[j] is None or id(gx) in tracked:
+                continue
+            if isinstance(gx, TensorBase) and _is_float(<TensorBase>gx) and (
+                    <TensorBase>gx)._value.any():
+                name = getattr(backward, "first_order_only", None)
+                if name is None:  # the op defining the closure: "op.<locals>.backward"
+                    parts = getattr(backward, "__qualname__", repr(backward)).split(".<locals>.")
+                    # (no negative indices: this module compiles with wraparound=False)
+                    while len(parts) > 1 and (parts[len(parts) - 1] == "<lambda>"
+                                              or "backward" in parts[len(parts) - 1]):
+                        parts.pop()
+                    name = parts[len(parts) - 1]
+                raise NotImplementedError(
+                    f"second-order gradient of {name} is not implemented: an outer "
+                    f"GradientTape records the gradient computation of an inner one, and "
+                    f"{name}'s backward returned a gradient the outer tape did not record "
+                    f"(a first-order kernel result).")
 
 
 # The tracked set of the tape whose reverse sweep is running (None outside one).

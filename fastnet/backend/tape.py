@@ -192,6 +192,56 @@ def is_recording():
     return bool(RECORDING)
 
 
+# ---- higher-order gradients -------------------------------------------------------------
+# A tape's reverse sweep runs with that tape paused, so a tape still in RECORDING while a
+# backward closure runs is an outer tape, which records the gradient computation itself
+# (nested tapes: gradient penalties, Hessian-vector products). Backward closures ask
+# ``create_graph`` whether that outer tape would record an op on their tensors (the
+# upstream gradient, the saved inputs): then the gradient must be built from taped ops.
+# Closures that only have a raw-kernel backward raise through ``first_order_only``
+# instead of returning an untracked gradient (which the outer tape would see as None).
+
+def create_graph(*tensors):
+    """Whether an outer tape records while a backward runs and would record an op on
+    any of ``tensors`` (a tracked tensor, or a trainable Variable it watches on access):
+    the backward must then return gradients made of differentiable ops."""
+    if not RECORDING:
+        return False
+    for tape in RECORDING:
+        tracked = tape._tracked
+        auto = tape.watch_accessed_variables
+        for t in tensors:
+            if t is None:
+                continue
+            if id(t) in tracked:
+                return True
+            if auto and type(t) is Variable and t.trainable and _is_differentiable(t):
+                return True
+    return False
+
+
+def higher_order_error(op_name, detail=""):
+    return NotImplementedError(
+        f"second-order gradient of {op_name} is not implemented: an outer GradientTape "
+        f"records the gradient computation of an inner one, and {op_name}'s backward is a "
+        f"first-order kernel{detail}. Compute this gradient outside the outer tape (e.g. "
+        f"inside `outer_tape.stop_recording()`) if the outer tape does not need it.")
+
+
+def first_order_only(op_name, backward, saved=()):
+    """``backward`` (g -> input gradients) guarded for nested tapes: it raises
+    NotImplementedError naming ``op_name`` when an outer tape would record the gradient
+    computation (``create_graph`` of g or ``saved``), instead of silently cutting the
+    outer tape's graph."""
+    def guarded(g):
+        if RECORDING and create_graph(g, *saved):
+            raise higher_order_error(op_name)
+        return backward(g)
+
+    guarded.first_order_only = op_name
+    return guarded
+
+
 class stop_recording_all:
     """Context manager pausing every active tape (used by ops.stop_gradient-like code)."""
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from fastnet.backend.tape import first_order_only
 from fastnet.backend.tensor import Tensor, floatx
 from fastnet.ops import math as m
 from fastnet.ops.core import _t, make, op
@@ -128,7 +129,7 @@ def cholesky(a, upper=False):
         S = _np_mT(Linv) @ P @ Linv
         return (Tensor((0.5 * (S + _np_mT(S))).astype(a._value.dtype)),)
 
-    return make(out, (a,), backward)
+    return make(out, (a,), first_order_only("cholesky", backward, (a,)))
 
 
 @op
@@ -162,7 +163,8 @@ def qr(x, mode="reduced"):
     def br(g):
         return (Tensor(grad_a(np.zeros(q.shape), g._value.astype(np.float64)).astype(dt)),)
 
-    return make(q, (x,), bq), make(r, (x,), br)
+    return (make(q, (x,), first_order_only("qr", bq, (x,))),
+            make(r, (x,), first_order_only("qr", br, (x,))))
 
 
 @op
@@ -197,7 +199,8 @@ def svd(x, full_matrices=True, compute_uv=True):
             out = out + U @ np.linalg.inv(Sd) @ _np_mT(gv) @ (np.eye(cols) - V @ vh)
         return Tensor(out.astype(dt))
 
-    s_t = make(s.astype(dt), (x,), lambda g: (grad_a(None, g._value.astype(np.float64), None),))
+    s_t = make(s.astype(dt), (x,), first_order_only(
+        "svd", lambda g: (grad_a(None, g._value.astype(np.float64), None),), (x,)))
     if not compute_uv:
         return s_t
     zeros_s = np.zeros(s.shape)
@@ -209,10 +212,10 @@ def svd(x, full_matrices=True, compute_uv=True):
                                       f"full_matrices=False (input {rows}x{cols})")
 
         return (make(uf.astype(dt), (x,), no_grad), s_t, make(vhf.astype(dt), (x,), no_grad))
-    u_t = make(u.astype(dt), (x,),
-               lambda g: (grad_a(g._value.astype(np.float64), zeros_s, None),))
-    vh_t = make(vh.astype(dt), (x,),
-                lambda g: (grad_a(None, zeros_s, _np_mT(g._value.astype(np.float64))),))
+    u_t = make(u.astype(dt), (x,), first_order_only(
+        "svd", lambda g: (grad_a(g._value.astype(np.float64), zeros_s, None),), (x,)))
+    vh_t = make(vh.astype(dt), (x,), first_order_only(
+        "svd", lambda g: (grad_a(None, zeros_s, _np_mT(g._value.astype(np.float64))),), (x,)))
     return u_t, s_t, vh_t
 
 
@@ -268,9 +271,10 @@ def eigh(x):
         out = v @ inner @ _np_mT(v)
         return Tensor((0.5 * (out + _np_mT(out))).astype(dt))
 
-    w_t = make(w.astype(dt), (x,), lambda g: (grad(g._value.astype(np.float64), None),))
-    v_t = make(v.astype(dt), (x,),
-               lambda g: (grad(np.zeros(w.shape), g._value.astype(np.float64)),))
+    w_t = make(w.astype(dt), (x,), first_order_only(
+        "eigh", lambda g: (grad(g._value.astype(np.float64), None),), (x,)))
+    v_t = make(v.astype(dt), (x,), first_order_only(
+        "eigh", lambda g: (grad(np.zeros(w.shape), g._value.astype(np.float64)),), (x,)))
     return w_t, v_t
 
 

@@ -698,7 +698,8 @@ def segment_sum_axis(g, idx, n, ax):
     gv = np.moveaxis(g._value, ax, 0)
     out = np.zeros((n,) + gv.shape[1:], dtype=gv.dtype)
     np.add.at(out, idx, gv)
-    return Tensor(np.moveaxis(out, 0, ax))
+    # linear in g; its adjoint is the gather (differentiable again, for nested tapes)
+    return make(np.moveaxis(out, 0, ax), (g,), lambda u: (take(u, Tensor(idx), axis=ax),))
 
 
 @op
@@ -785,7 +786,9 @@ def take(x, indices, axis=None):
         gv = gv.reshape((idx.size,) + gv.shape[idx.ndim:])  # not -1: it may be empty
         buf = np.zeros((n,) + gv.shape[1:], dtype=g._value.dtype)
         np.add.at(buf, idx.reshape(-1) % builtins.max(n, 1), gv)
-        return (Tensor(np.moveaxis(buf, 0, ax).reshape(shape)),)
+        # linear in g; its adjoint is take itself (differentiable again, for nested tapes)
+        return (make(np.moveaxis(buf, 0, ax).reshape(shape), (g,),
+                     lambda u: (take(u, Tensor(idx), axis=ax),)),)
 
     return make(out, (x,), backward)
 
@@ -811,7 +814,8 @@ def take_along_axis(x, indices, axis=None):
             grids = list(np.ix_(*[np.arange(s) for s in idx.shape]))
             grids[ax] = idx
             np.add.at(buf, tuple(grids), g._value)
-        return (Tensor(buf),)
+        # linear in g; its adjoint is take_along_axis itself (differentiable again)
+        return (make(buf, (g,), lambda u: (take_along_axis(u, Tensor(idx), axis=axis),)),)
 
     return make(out, (x,), backward)
 

@@ -10,7 +10,7 @@ import numpy as np
 
 from fastnet import _C
 from fastnet._core import needs_grad
-from fastnet.backend.tape import RECORDING
+from fastnet.backend.tape import RECORDING, create_graph, first_order_only, higher_order_error
 from fastnet.backend.tensor import Tensor, floatx
 from fastnet.kernels import elementwise as K
 from fastnet.ops import math as m
@@ -210,7 +210,12 @@ def elu(x, alpha=1.0):
         return _kernel_unary("elu", x, lambda g, x, y: g * _elu_grad(x, alpha), alpha)
     with np.errstate(over="ignore"):
         out = np.where(v > 0, v, alpha * np.expm1(np.minimum(v, 0))).astype(v.dtype)
-    return make(out, (x,), lambda g: (g * Tensor(np.where(v > 0, 1.0, alpha * np.exp(np.minimum(v, 0))).astype(v.dtype)),))
+    def backward(g):
+        if RECORDING:  # an outer tape may differentiate this again: f'(x) from ops
+            return (g * _elu_grad(x, alpha),)
+        return (g * Tensor(np.where(v > 0, 1.0, alpha * np.exp(np.minimum(v, 0))).astype(v.dtype)),)
+
+    return make(out, (x,), backward)
 
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
@@ -267,7 +272,12 @@ def gelu(x, approximate=True):
     erfv = np.vectorize(erf, otypes=[v.dtype])(v / _pymath.sqrt(2.0)) if v.size else v
     out = (0.5 * v * (1.0 + erfv)).astype(v.dtype)
     pdf = np.exp(-0.5 * v * v) / _pymath.sqrt(2 * _pymath.pi)
-    return make(out, (x,), lambda g: (g * Tensor((0.5 * (1.0 + erfv) + v * pdf).astype(v.dtype)),))
+    def backward(g):
+        if RECORDING:  # an outer tape may differentiate this again: f'(x) from ops
+            return (g * (_normal_cdf(x, (0.5 * (1.0 + erfv)).astype(v.dtype)) + x * _normal_pdf(x)),)
+        return (g * Tensor((0.5 * (1.0 + erfv) + v * pdf).astype(v.dtype)),)
+
+    return make(out, (x,), backward)
 
 
 @op
@@ -388,6 +398,11 @@ def _fused_loss(target, output, loss, grad, target_grad, expand):
         return Tensor(loss)
 
     def backward(g):
+        if RECORDING and create_graph(output):
+            # The kernel's dloss/doutput is a constant here; nested tapes around the
+            # forward take the composed path instead (see _loss_kernel_ok).
+            raise higher_order_error("the fused cross-entropy kernel",
+                                     " (its forward ran while only one tape recorded)")
         ge = expand(g)
         return (target_grad() * ge if needs_grad(target) else None, ge * Tensor(grad))
 
@@ -446,8 +461,9 @@ def sparse_categorical_crossentropy(target, output, from_logits=False, axis=-1):
             K.sparse_categorical_cross_entropy_probs(output._value, lab32, loss, grad, EPSILON)
         if grad is None:
             return Tensor(loss)
-        return make(loss, (target, output),
-                    lambda g: (None, m.reshape(g, (-1, 1)) * Tensor(grad)))
+        return make(loss, (target, output), first_order_only(
+            "sparse_categorical_crossentropy (fused kernel)",
+            lambda g: (None, m.reshape(g, (-1, 1)) * Tensor(grad)), (output,)))
     if from_logits:
         logp = log_softmax(output, axis=axis)
     else:
@@ -582,7 +598,8 @@ def lstm_sequence(inputs, kernel, recurrent_kernel, bias=None, initial_h=None, i
         return (Tensor(dx), Tensor(dk), Tensor(dr), None if db is None else Tensor(db),
                 None if h0 is None else Tensor(dh0), None if c0 is None else Tensor(dc0))
 
-    return make(packed, (x, k, rk, b, h0, c0), backward)
+    ins = (x, k, rk, b, h0, c0)
+    return make(packed, ins, first_order_only("lstm_sequence", backward, ins))
 
 
 @op
@@ -614,7 +631,8 @@ def simple_rnn_sequence(inputs, kernel, recurrent_kernel, bias=None, initial_h=N
         return (Tensor(dx), Tensor(dk), Tensor(dr), None if db is None else Tensor(db),
                 None if h0 is None else Tensor(dh0))
 
-    return make(packed, (x, k, rk, b, h0), backward)
+    ins = (x, k, rk, b, h0)
+    return make(packed, ins, first_order_only("simple_rnn_sequence", backward, ins))
 
 
 def batch_norm_train(x, gamma=None, beta=None, epsilon=1e-3):
@@ -634,11 +652,29 @@ def batch_norm_train(x, gamma=None, beta=None, epsilon=1e-3):
     y, mean, var = N.batch_norm_train(xv, gv, bv, float(epsilon))
 
     def backward(gy):
+        if RECORDING and create_graph(gy, x, g, b):  # an outer tape records: taped ops
+            return _batch_norm_grads(x, g, b, gy, epsilon)
         dx, dg, db = N.batch_norm_backward(xv, _f32(gy),
                                            mean, var, gv, float(epsilon))
         return Tensor(dx), (None if g is None else Tensor(dg)), (None if b is None else Tensor(db))
 
     return make(y, (x, g, b), backward), Tensor(mean), Tensor(var)
+
+
+def _batch_norm_grads(x, g, b, gy, epsilon):
+    """Training-mode batch-norm gradients (statistics over all but the last axis) written
+    with ops, so an outer tape differentiates them again."""
+    lead = tuple(range(x.ndim - 1))
+    mean = m.mean(x, axis=lead, keepdims=True)
+    xc = x - mean
+    rstd = 1.0 / m.sqrt(m.mean(xc * xc, axis=lead, keepdims=True) + epsilon)
+    xhat = xc * rstd
+    gg = gy * g if g is not None else gy
+    dx = rstd * (gg - m.mean(gg, axis=lead, keepdims=True)
+                 - xhat * m.mean(gg * xhat, axis=lead, keepdims=True))
+    dg = None if g is None else m.sum(gy * xhat, axis=lead)
+    db = None if b is None else m.sum(gy, axis=lead)
+    return dx, dg, db
 
 
 def _layer_norm_grads(x, g, b, gy, epsilon):
@@ -728,7 +764,8 @@ def gru_sequence(inputs, kernel, recurrent_kernel, bias=None, initial_h=None,
         return (Tensor(dx), Tensor(dk), Tensor(dr), None if db is None else Tensor(db),
                 None if h0 is None else Tensor(dh0))
 
-    return make(packed, (x, k, rk, b, h0), backward)
+    ins = (x, k, rk, b, h0)
+    return make(packed, ins, first_order_only("gru_sequence", backward, ins))
 
 
 from fastnet.ops.attention import dot_product_attention  # noqa: E402,F401  (keras.ops.nn name)

@@ -157,7 +157,8 @@ def diagonal(x, offset=0, axis1=0, axis2=1):
         view = np.diagonal(buf, offset, axis1, axis2)
         view.setflags(write=True)
         view[...] = g._value
-        return (Tensor(buf),)
+        # linear in g; its adjoint is diagonal itself (differentiable again, nested tapes)
+        return (make(buf, (g,), lambda u: (diagonal(u, offset, axis1, axis2),)),)
 
     return make(out, (x,), backward)
 
@@ -171,7 +172,7 @@ def diag(x, k=0):
     if x.ndim != 1:
         raise ValueError(f"diag: x must be 1-D or 2-D; received shape {x.shape}")
     out = np.diag(x._value, k)
-    return make(out, (x,), lambda g: (Tensor(np.diagonal(g._value, k).copy()),))
+    return make(out, (x,), lambda g: (diagonal(g, offset=k),))
 
 
 @op

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from fastnet.backend.tape import first_order_only
 from fastnet.backend.tensor import Tensor
 from fastnet.ops import math as m
 from fastnet.ops.core import _t, make, op
@@ -17,7 +18,8 @@ def _scatter_last(g, idx, shape):
     grids = list(np.ix_(*[np.arange(s) for s in idx.shape]))
     grids[-1] = idx
     np.add.at(buf, tuple(grids), g._value)
-    return Tensor(buf)
+    # linear in g; its adjoint gathers at idx (differentiable again, for nested tapes)
+    return make(buf, (g,), lambda u: (m.take_along_axis(u, Tensor(idx), axis=-1),))
 
 
 @op
@@ -81,7 +83,8 @@ def sort(x, axis=-1):
     def backward(g):
         buf = np.zeros(shape, dtype=g._value.dtype)
         np.put_along_axis(buf, idx, g._value, axis=ax)
-        return (Tensor(buf),)
+        # linear in g; its adjoint gathers at idx (differentiable again, for nested tapes)
+        return (make(buf, (g,), lambda u: (m.take_along_axis(u, Tensor(idx), axis=ax),)),)
 
     return make(out, (x,), backward)
 
@@ -128,7 +131,7 @@ def cumprod(x, axis=None, dtype=None):
             grad[..., i] = np.sum(partial * gv[..., i:], axis=-1)
         return (Tensor(np.moveaxis(grad, -1, ax).astype(g._value.dtype)),)
 
-    return make(out, (x,), backward)
+    return make(out, (x,), first_order_only("cumprod", backward, (x,)))
 
 
 def _segments(data, segment_ids, num_segments, name):
@@ -159,7 +162,8 @@ def segment_sum(data, segment_ids, num_segments=None, sorted=False):  # noqa: A0
     def backward(g):
         buf = np.zeros(shape, dtype=g._value.dtype)
         buf[keep] = g._value[ids[keep]]
-        return (Tensor(buf),)
+        # linear in g (a gather); its adjoint is segment_sum itself (differentiable again)
+        return (make(buf, (g,), lambda u: (segment_sum(u, Tensor(ids), n),)),)
 
     return make(out, (data,), backward)
 
@@ -181,9 +185,11 @@ def _segment_extreme(data, segment_ids, num_segments, name, largest):
         counts = np.zeros_like(out, dtype=np.float64)
         np.add.at(counts, ids[keep], hit[keep].astype(np.float64))
         buf = np.zeros(shape, dtype=g._value.dtype)
-        buf[keep] = np.where(hit[keep], g._value[ids[keep]] / np.maximum(counts[ids[keep]], 1),
-                             0)
-        return (Tensor(buf),)
+        share = np.zeros(shape, dtype=g._value.dtype)  # 1/ties at each selected element
+        share[keep] = np.where(hit[keep], 1.0 / np.maximum(counts[ids[keep]], 1), 0)
+        buf[keep] = g._value[ids[keep]] * share[keep]
+        # linear in g; its adjoint sums u * share per segment (differentiable again)
+        return (make(buf, (g,), lambda u: (segment_sum(u * Tensor(share), Tensor(ids), n),)),)
 
     return make(out, (data,), backward)
 

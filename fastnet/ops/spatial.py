@@ -21,6 +21,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from fastnet._core import RECORDING, needs_grad
+from fastnet.backend.tape import create_graph
 from fastnet.backend.tensor import Tensor
 from fastnet.kernels import conv as _conv
 from fastnet.kernels import gemm as _gemm
@@ -148,6 +149,74 @@ def _valid_fits(shape, ks, dil, padding):
     return all(shape[1 + i] >= (k - 1) * d + 1 for i, (k, d) in enumerate(zip(ks, dil)))
 
 
+# ---- differentiable backwards (nested tapes) ------------------------------------------
+# A convolution y = F(x, w) is bilinear, so its two vector-Jacobian products are bilinear
+# too: Bx(g, w) = (dF/dx)^T g (a transposed convolution of g) and Bw(x, g) = (dF/dw)^T g
+# (a correlation of x with g). Each one's own VJP is made of the other two:
+#   F(x, w):  g -> (Bx(g, w), Bw(x, g))
+#   Bx(g, w): u -> (F(u, w),  Bw(u, g))
+#   Bw(x, g): v -> (Bx(g, v), F(x, v))
+# so with the three kernels as taped ops the gradient is differentiable to any order.
+# Pooling and upsampling backwards are linear maps of g given the forward's argmax:
+# a map A and its adjoint A^T, each the other's backward.
+
+class _Bilinear:
+    """The three taped kernels of one bilinear op (shapes and options fixed)."""
+
+    def __init__(self, f, bx, bw):
+        self._f, self._bx, self._bw = f, bx, bw
+
+    def f(self, x, w):
+        return make(self._f(_c32(x), _c32(w)), (x, w),
+                    lambda g: (self.bx(g, w), self.bw(x, g)))
+
+    def bx(self, g, w):
+        return make(self._bx(_c32(g), _c32(w)), (g, w),
+                    lambda u: (self.f(u, w), self.bw(u, g)))
+
+    def bw(self, x, g):
+        return make(self._bw(_c32(x), _c32(g)), (x, g),
+                    lambda v: (self.bx(g, v), self.f(x, v)))
+
+    def grads(self, g, x, w, b=None):
+        """The VJP of F(x, w) (+ b) as taped ops, for an outer tape."""
+        from fastnet.ops.math import sum as _sum
+
+        gx = self.bx(g, w) if needs_grad(x) else None
+        gw = self.bw(x, g) if needs_grad(w) else None
+        if b is None:
+            return gx, gw
+        return gx, gw, _sum(g, axis=tuple(range(g.ndim - 1)))
+
+
+def _linear(fwd, adj, x):
+    """y = A x as a taped op: ``fwd`` applies A, ``adj`` its adjoint (numpy -> numpy)."""
+    return make(fwd(_c32(x)), (x,), lambda g: (_linear(adj, fwd, g),))
+
+
+def _cast_like(grads, inputs):
+    """The taped float32 kernel gradients in their inputs' dtypes (float64 kernels, say)."""
+    return tuple(g if g is None or g.dtype == t.dtype else cast(g, t.dtype)
+                 for g, t in zip(grads, inputs))
+
+
+def _linear_np(fwd, adj, x):
+    """_linear in x's own dtype (the numpy paths: float64 stays float64)."""
+    return make(fwd(x._value), (x,), lambda g: (_linear_np(adj, fwd, g),))
+
+
+def _c32(t):
+    return np.ascontiguousarray(t._value, dtype=np.float32)
+
+
+def _conv_family(strides, padding, dil, xshape, wshape):
+    return _Bilinear(
+        lambda xv, wv: _conv.conv_forward(xv, wv, None, strides, padding, dil),
+        lambda gv, wv: _conv.conv_backward_input(gv, wv, xshape, strides, padding, dil),
+        lambda xv, gv: _conv.conv_backward_kernel(xv, gv, wshape, strides, padding, dil,
+                                                  with_bias=False)[0])
+
+
 def _kernel_conv(x, w, strides, padding, dil, b=None):
     xv = x._value
     wv = np.ascontiguousarray(w._value)
@@ -155,6 +224,8 @@ def _kernel_conv(x, w, strides, padding, dil, b=None):
     out = _conv.conv_forward(xv, wv, bv, strides, padding, dil)
 
     def backward(g):
+        if RECORDING and create_graph(g, x, w, b):
+            return _conv_family(strides, padding, dil, xv.shape, wv.shape).grads(g, x, w, b)
         gv = np.ascontiguousarray(g._value, dtype=np.float32)
         gx = gw = gb = None
         if needs_grad(x):  # not for the images fed to the first layer
@@ -230,7 +301,13 @@ def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_
         gx = _scatter_windows(gcols, in_shape, ks, strides, dil, pads)
         return Tensor(gx), Tensor(gw)
 
-    return make(out, (x, w), backward)
+    def nested_backward(g):
+        if out.size and RECORDING and create_graph(g, x, w):  # taped kernels, any layout
+            return _cast_like(_conv_family(strides, padding, dil, in_shape, w.shape)
+                              .grads(g, x, w), (x, w))
+        return backward(g)
+
+    return make(out, (x, w), nested_backward)
 
 
 def deconv_output_length(size, k, stride, padding, output_padding=None, dilation=1):
@@ -267,6 +344,15 @@ def conv_transpose(inputs, kernel, strides=1, padding="valid", output_padding=No
         out = _conv.conv_transpose_forward(xv, wv, None, strides, padding, opad, dil)
 
         def kbackward(g):
+            if RECORDING and create_graph(g, x, w):
+                return _Bilinear(
+                    lambda xv, wv: _conv.conv_transpose_forward(xv, wv, None, strides, padding,
+                                                                opad, dil),
+                    lambda gv, wv: _conv.conv_transpose_backward_input(
+                        gv, wv, xv.shape, strides, padding, opad, dil),
+                    lambda xv, gv: _conv.conv_transpose_backward_kernel(
+                        xv, gv, wv.shape, strides, padding, opad, dil, with_bias=False)[0],
+                ).grads(g, x, w)
             gv = np.ascontiguousarray(g._value, dtype=np.float32)
             gx = gw = None
             if needs_grad(x):
@@ -317,7 +403,19 @@ def conv_transpose(inputs, kernel, strides=1, padding="valid", output_padding=No
         gw = gwm.reshape(cin, kprod, cout).transpose(1, 2, 0).reshape(w.shape)
         return Tensor(gx), Tensor(np.ascontiguousarray(gw))
 
-    return make(out, (x, w), backward)
+    def nested_backward(g):
+        if out.size and RECORDING and create_graph(g, x, w):  # taped kernels, any layout
+            return _cast_like(_Bilinear(
+                lambda xv, wv: _conv.conv_transpose_forward(xv, wv, None, strides, padding,
+                                                            opad, dil),
+                lambda gv, wv: _conv.conv_transpose_backward_input(
+                    gv, wv, x.shape, strides, padding, opad, dil),
+                lambda xv, gv: _conv.conv_transpose_backward_kernel(
+                    xv, gv, w.shape, strides, padding, opad, dil, with_bias=False)[0],
+            ).grads(g, x, w), (x, w))
+        return backward(g)
+
+    return make(out, (x, w), nested_backward)
 
 
 @op
@@ -341,6 +439,15 @@ def depthwise_conv(inputs, kernel, strides=1, padding="valid", data_format=None,
         out = _conv.depthwise_conv_forward(xv0, wv, None, strides, padding.lower(), dil)
 
         def kbackward(g):
+            if RECORDING and create_graph(g, x, w):
+                pad = padding.lower()
+                return _Bilinear(
+                    lambda xv, wv: _conv.depthwise_conv_forward(xv, wv, None, strides, pad, dil),
+                    lambda gv, wv: _conv.depthwise_conv_backward_input(gv, wv, xv0.shape,
+                                                                       strides, pad, dil),
+                    lambda xv, gv: _conv.depthwise_conv_backward_kernel(
+                        xv, gv, wv.shape, strides, pad, dil, with_bias=False)[0],
+                ).grads(g, x, w)
             gv = np.ascontiguousarray(g._value, dtype=np.float32)
             gx = gw = None
             if needs_grad(x):
@@ -373,7 +480,19 @@ def depthwise_conv(inputs, kernel, strides=1, padding="valid", data_format=None,
         return Tensor(gx.astype(np.float32)), Tensor(gw.astype(np.float32))
 
     del axes
-    return make(out, (x, w), backward)
+    def nested_backward(g):
+        if out.size and RECORDING and create_graph(g, x, w):  # taped kernels, any layout
+            pad = padding.lower()
+            return _cast_like(_Bilinear(
+                lambda xv, wv: _conv.depthwise_conv_forward(xv, wv, None, strides, pad, dil),
+                lambda gv, wv: _conv.depthwise_conv_backward_input(gv, wv, in_shape, strides,
+                                                                   pad, dil),
+                lambda xv, gv: _conv.depthwise_conv_backward_kernel(
+                    xv, gv, w.shape, strides, pad, dil, with_bias=False)[0],
+            ).grads(g, x, w), (x, w))
+        return backward(g)
+
+    return make(out, (x, w), nested_backward)
 
 
 @op
@@ -409,11 +528,22 @@ def _pool(x, pool_size, strides, padding, kind):
         arg = np.argmax(flat, axis=1 + nd)
         out = np.take_along_axis(flat, arg[..., None, :], axis=1 + nd)[..., 0, :]
 
-        def backward(g):
-            onehot = np.zeros(flat.shape, dtype=g._value.dtype)
-            np.put_along_axis(onehot, arg[..., None, :], g._value[..., None, :], axis=1 + nd)
+        def scatter(gv):  # the max-pool VJP: each window's g to its argmax (linear in g)
+            onehot = np.zeros(flat.shape, dtype=gv.dtype)
+            np.put_along_axis(onehot, arg[..., None, :], gv[..., None, :], axis=1 + nd)
             gwin = onehot.reshape(win.shape)
-            return (Tensor(_scatter_windows(gwin, in_shape, ks, strides, ones, pads)),)
+            return _scatter_windows(gwin, in_shape, ks, strides, ones, pads)
+
+        def gather(uv):  # its adjoint: each window reads u at its argmax
+            up, _ = _pad_spatial(uv, ks, strides, ones, padding, value=0.0)
+            uw, _ = _windows(up, ks, strides, ones)
+            uf = np.ascontiguousarray(uw).reshape(flat.shape)
+            return np.take_along_axis(uf, arg[..., None, :], axis=1 + nd)[..., 0, :]
+
+        def backward(g):
+            if RECORDING and create_graph(g):
+                return (_linear_np(scatter, gather, g),)
+            return (Tensor(scatter(g._value)),)
 
         return make(np.ascontiguousarray(out), (x,), backward)
     # average: divide by the number of real (unpadded) elements, as Keras
@@ -423,11 +553,19 @@ def _pool(x, pool_size, strides, padding, kind):
     count = owin.sum(axis=waxes)
     out = win.sum(axis=waxes) / count
 
+    def scatter(gv):  # the average-pool VJP (linear in g)
+        gwin = np.broadcast_to(np.expand_dims(gv / count, waxes), win.shape)
+        return _scatter_windows(np.ascontiguousarray(gwin), in_shape, ks, strides, ones, pads)
+
+    def pool(uv):  # its adjoint: the average pool itself
+        up, _ = _pad_spatial(uv, ks, strides, ones, padding, value=0.0)
+        uw, _ = _windows(up, ks, strides, ones)
+        return (uw.sum(axis=waxes) / count).astype(uv.dtype)
+
     def backward(g):
-        gv = g._value / count
-        gwin = np.broadcast_to(np.expand_dims(gv, waxes), win.shape)
-        return (Tensor(_scatter_windows(np.ascontiguousarray(gwin), in_shape, ks, strides, ones,
-                                        pads)),)
+        if RECORDING and create_graph(g):
+            return (_linear_np(scatter, pool, g),)
+        return (Tensor(scatter(g._value)),)
 
     return make(np.ascontiguousarray(out.astype(x._value.dtype)), (x,), backward)
 
@@ -442,10 +580,21 @@ def _kernel_pool(x, ks, strides, padding, kind):
     y, arg = _poolk.pool_forward(xv, kind, list(ks), list(strides), padding)
     xshape = list(xv.shape)
 
+    def scatter(gv):
+        return _poolk.pool_backward(gv, arg, xshape, kind, list(ks), list(strides), padding)
+
+    def adjoint(uv):  # max: gather u at each window's argmax; average: the pool itself
+        if kind == "avg":
+            return _poolk.pool_forward(uv, kind, list(ks), list(strides), padding)[0]
+        n, c = xshape[0], xshape[-1]
+        return np.take_along_axis(uv.reshape(n, -1, c), arg.reshape(n, -1, c).astype(np.intp),
+                                  axis=1).reshape(arg.shape)
+
     def backward(g):
+        if RECORDING and create_graph(g):
+            return (_linear(scatter, adjoint, g),)
         gv = np.ascontiguousarray(g._value, dtype=np.float32)
-        return (Tensor(_poolk.pool_backward(gv, arg, xshape, kind, list(ks), list(strides),
-                                            padding)),)
+        return (Tensor(scatter(gv)),)
 
     return make(y, (x,), backward)
 
@@ -478,6 +627,9 @@ def upsampling(inputs, size):
         y = _poolk.upsampling_forward(x._value, list(size))
 
         def kbackward(g):
+            if RECORDING and create_graph(g):
+                return (_linear(lambda gv: _poolk.upsampling_backward(gv, list(size)),
+                                lambda uv: _poolk.upsampling_forward(uv, list(size)), g),)
             gv = np.ascontiguousarray(g._value, dtype=np.float32)
             return (Tensor(_poolk.upsampling_backward(gv, list(size))),)
 
@@ -487,14 +639,22 @@ def upsampling(inputs, size):
         out = np.repeat(out, s, axis=1 + i)
     in_shape = x.shape
 
-    def backward(g):
-        gv = g._value
+    def block_sum(gv):
         shape = [in_shape[0]]
         for i, s in enumerate(size):
             shape += [in_shape[1 + i], s]
         shape.append(in_shape[-1])
-        gv = gv.reshape(shape).sum(axis=tuple(2 + 2 * i for i in range(nd)))
-        return (Tensor(gv),)
+        return gv.reshape(shape).sum(axis=tuple(2 + 2 * i for i in range(nd)))
+
+    def repeat(uv):
+        for i, s in enumerate(size):
+            uv = np.repeat(uv, s, axis=1 + i)
+        return uv
+
+    def backward(g):
+        if RECORDING and create_graph(g):
+            return (_linear_np(block_sum, repeat, g),)
+        return (Tensor(block_sum(g._value)),)
 
     return make(np.ascontiguousarray(out), (x,), backward)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from fastnet.backend.tape import first_order_only
 from fastnet.backend.tensor import Tensor
 from fastnet.ops.core import _t, make, op
 
@@ -34,9 +35,10 @@ def _complex_outputs(z, inputs, adjoint, dtype, complex_inputs):
             return (Tensor(np.real(zbar).astype(dtype)), Tensor(np.imag(zbar).astype(dtype)))
         return (Tensor(np.real(zbar).astype(dtype)),)
 
-    real = make(np.real(z).astype(dtype), inputs, lambda g: grads(g._value.astype(np.float64)))
-    imag = make(np.imag(z).astype(dtype), inputs,
-                lambda g: grads(1j * g._value.astype(np.float64)))
+    real = make(np.real(z).astype(dtype), inputs, first_order_only(
+        "fft", lambda g: grads(g._value.astype(np.float64)), inputs))
+    imag = make(np.imag(z).astype(dtype), inputs, first_order_only(
+        "fft", lambda g: grads(1j * g._value.astype(np.float64)), inputs))
     return real, imag
 
 
@@ -124,7 +126,7 @@ def irfft(x, fft_length=None):
         dt = re._value.dtype
         return Tensor(np.real(zbar).astype(dt)), Tensor(np.imag(zbar).astype(dt))
 
-    return make(out, (re, im), backward)
+    return make(out, (re, im), first_order_only("irfft", backward, (re, im)))
 
 
 def _window(window, sequence_length, dtype):
