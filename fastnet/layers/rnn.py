@@ -14,10 +14,10 @@ repeats the previous output (zeros before the first step); with zero_output_for_
 
 Dropout follows Keras 3's cells: masks are drawn once per sequence (fixed over the time
 steps) and only when training. `dropout` alone (Keras's implementation 2) is one input
-mask, applied to the whole sequence before the C++ kernel runs. `recurrent_dropout`
-(Keras switches to implementation 1) is one input and one recurrent mask per gate; the
-sequence kernels take no recurrent mask, so a training call with it runs the Python time
-loop. `stateful=True` keeps the final states (``layer.states``, not weights) as the next
+mask; `recurrent_dropout` (Keras switches to implementation 1) is one input and one
+recurrent mask per gate. The C++ sequence kernels take the masks (in_mask, rec_mask) and
+apply them forward and backward; only the configurations the kernels do not cover run the
+Python time loop with the same masks. `stateful=True` keeps the final states (``layer.states``, not weights) as the next
 call's initial states until ``reset_states()``. `unroll` is accepted as in Keras, where it
 only changes how the loop is compiled: the results are the same either way.
 """
@@ -184,9 +184,11 @@ class _RNN(Layer):
             in_masks = self._dropout_mask(batch, x.shape[-1], self.dropout, count)
             rec_masks = self._dropout_mask(batch, self.units, self.recurrent_dropout, count)
             self._dropout_masks = (in_masks, rec_masks)
+            if self._fusable(x):  # the masks go into the C++ kernel, forward and backward
+                return self._fused_call(x, mask, initial_state, in_masks, rec_masks)
             if rec_masks is not None:
                 return self._dropout_loop(x, mask, initial_state, in_masks, rec_masks)
-            if in_masks is not None:  # one mask over all time steps, then the kernel
+            if in_masks is not None:  # one mask over all time steps, then the loop
                 x = x * ops.expand_dims(in_masks[0], 1)
         if self._fusable(x):
             return self._fused_call(x, mask, initial_state)
@@ -261,14 +263,14 @@ class _RNN(Layer):
         return (x.dtype == "float32" and x.ndim == 3 and x.shape[1] > 0
                 and self.activation is A.tanh and self.recurrent_activation is A.sigmoid)
 
-    def _fused_call(self, x, mask, initial_state):
+    def _fused_call(self, x, mask, initial_state, in_masks=None, rec_masks=None):
         if initial_state is None:
             states = []
         elif isinstance(initial_state, (list, tuple)):
             states = list(initial_state)
         else:
             states = [initial_state]
-        packed = self._run_kernel(x, states, mask)
+        packed = self._run_kernel(x, states, mask, in_masks, rec_masks)
         steps = x.shape[1]
         finals = [packed[:, steps + i, :] for i in range(len(self._state_names()))]
         return self._assemble(packed[:, :steps, :], finals, mask)
@@ -356,10 +358,11 @@ class SimpleRNN(_RNN):
         return (x.dtype == "float32" and x.ndim == 3 and x.shape[1] > 0
                 and self._kernel_activation() is not None)
 
-    def _run_kernel(self, x, states, mask):
+    def _run_kernel(self, x, states, mask, in_masks=None, rec_masks=None):
         return ops.simple_rnn_sequence(x, self.kernel, self.recurrent_kernel, self.bias,
                                        states[0] if states else None, self.go_backwards,
-                                       mask=mask, activation=self._kernel_activation())
+                                       mask=mask, activation=self._kernel_activation(),
+                                       in_mask=in_masks, rec_mask=rec_masks)
 
     def _step(self, xp, states):
         h = self.activation(xp + ops.matmul(states[0], self.recurrent_kernel))
@@ -398,10 +401,11 @@ class LSTM(_RNN):
     def _state_names(self):
         return ["h", "c"]
 
-    def _run_kernel(self, x, states, mask):
+    def _run_kernel(self, x, states, mask, in_masks=None, rec_masks=None):
         h0, c0 = states if states else (None, None)
         return ops.lstm_sequence(x, self.kernel, self.recurrent_kernel, self.bias, h0, c0,
-                                 self.go_backwards, mask=mask)
+                                 self.go_backwards, mask=mask, in_mask=in_masks,
+                                 rec_mask=rec_masks)
 
     def _step(self, xp, states):
         h, c = states
@@ -440,9 +444,10 @@ class GRU(_RNN):
     def _fusable(self, x):
         return self.reset_after and super()._fusable(x)
 
-    def _run_kernel(self, x, states, mask):
+    def _run_kernel(self, x, states, mask, in_masks=None, rec_masks=None):
         return ops.gru_sequence(x, self.kernel, self.recurrent_kernel, self.bias,
-                                states[0] if states else None, self.go_backwards, mask=mask)
+                                states[0] if states else None, self.go_backwards, mask=mask,
+                                in_mask=in_masks, rec_mask=rec_masks)
 
     def _step(self, xp, states):
         h = states[0]
