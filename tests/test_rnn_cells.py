@@ -370,3 +370,34 @@ def test_stacked_cells_match_keras():
     theirs.set_weights(ours.get_weights())
     np.testing.assert_allclose(ours(x).numpy(), k.ops.convert_to_numpy(theirs(x)), rtol=1e-5,
                                atol=1e-5)
+
+
+@pytest.mark.parametrize("layer_name,cell_name", [("LSTM", "LSTMCell"), ("GRU", "GRUCell"),
+                                                  ("SimpleRNN", "SimpleRNNCell")])
+def test_rnn_of_cell_dropout_equals_the_layer_with_the_same_seed(layer_name, cell_name):
+    kw = dict(dropout=0.3, recurrent_dropout=0.4, seed=5)
+    lay = getattr(layers, layer_name)(4, return_sequences=True, **kw)
+    rnn = layers.RNN(getattr(layers, cell_name)(4, **kw), return_sequences=True)
+    x = rand((3, 5, 3), seed=17)
+    lay(x)
+    rnn(x)
+    rnn.set_weights(lay.get_weights())
+    got = rnn(x, mask=MASK, training=True).numpy()
+    np.testing.assert_allclose(got, lay(x, mask=MASK, training=True).numpy(), rtol=1e-6,
+                               atol=1e-6)
+    in_masks, rec_masks = rnn.cell._dropout_masks
+    assert len(in_masks) == len(rec_masks) == lay.gates
+    assert not np.allclose(got, rnn(x, mask=MASK).numpy(), atol=1e-4)
+
+
+def test_bidirectional_rnn_of_cell_has_its_own_backward_weights():
+    x = rand((2, 5, 3), seed=18)
+    mask = np.array([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]], bool)
+    bi = layers.Bidirectional(layers.RNN(layers.LSTMCell(4), return_sequences=True))
+    ref = layers.Bidirectional(layers.LSTM(4, return_sequences=True))
+    bi(x)
+    ref(x)
+    assert bi.forward_layer.cell is not bi.backward_layer.cell and len(bi.weights) == 6
+    ref.set_weights(bi.get_weights())
+    np.testing.assert_allclose(bi(x, mask=mask).numpy(), ref(x, mask=mask).numpy(),
+                               rtol=1e-6, atol=1e-6)

@@ -84,7 +84,7 @@ def _bias_shape(kind, u):
 @pytest.mark.parametrize("kind", ["simple", "lstm", "gru"])
 @pytest.mark.parametrize("per_gate", [True, False])
 @pytest.mark.parametrize("go_backwards,masked", [(False, False), (True, True)])
-def test_kernel_dropout_masks_forward_and_gradients(kind, per_gate, go_backwards, masked):
+def test_kernel_dropout_masks_forward_and_gradients(isa, kind, per_gate, go_backwards, masked):
     n, t, i, u = 3, 4, 3, 4
     g = GATES[kind]
     x = rand((n, t, i), seed=1)

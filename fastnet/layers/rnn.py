@@ -481,6 +481,18 @@ class GRU(_RNN):
         return {**super().get_config(), "reset_after": self.reset_after}
 
 
+def _fresh_cell(cell):
+    """A new cell with cell's config (new weights), for Bidirectional's backward RNN."""
+    from fastnet.saving.serialization_lib import deserialize_keras_object, serialize_keras_object
+
+    try:
+        return deserialize_keras_object(serialize_keras_object(cell))
+    except (ValueError, TypeError):  # a user cell that is not registered
+        clone = copy.deepcopy(cell)
+        clone.name = "backward_" + cell.name
+        return clone
+
+
 class Bidirectional(Layer):
     def __init__(self, layer, merge_mode="concat", weights=None, backward_layer=None, **kwargs):
         super().__init__(**kwargs)
@@ -499,6 +511,8 @@ class Bidirectional(Layer):
             backward_layer.go_backwards = not layer.go_backwards
             backward_layer.name = "backward_" + layer.name
             object.__setattr__(backward_layer, "_tracking_ready", True)
+            if isinstance(getattr(layer, "cell", None), Layer):  # RNN(cell): its own weights
+                backward_layer.cell = _fresh_cell(layer.cell)
         self.backward_layer = backward_layer
         self.forward_layer.name = "forward_" + layer.name if not layer.name.startswith(
             "forward_") else layer.name
