@@ -401,3 +401,24 @@ def test_bidirectional_rnn_of_cell_has_its_own_backward_weights():
     ref.set_weights(bi.get_weights())
     np.testing.assert_allclose(bi(x, mask=mask).numpy(), ref(x, mask=mask).numpy(),
                                rtol=1e-6, atol=1e-6)
+
+
+def test_fit_save_and_load_a_registered_user_cell(tmp_path):
+    @keras.saving.register_keras_serializable(package="test_rnn_cells")
+    class SavedCell(MinimalRNNCell):
+        pass
+
+    x = rand((16, 5, 3), seed=19)
+    y = x.sum(axis=(1, 2))[:, None]
+    model = keras.Sequential([keras.Input((5, 3)), layers.RNN(SavedCell(4)), layers.Dense(1)])
+    model.compile(optimizer="adam", loss="mse")
+    before = [w.numpy().copy() for w in model.layers[0].weights]
+    hist = model.fit(x, y, epochs=2, batch_size=8, verbose=0)
+    assert np.isfinite(hist.history["loss"]).all()
+    assert not np.allclose(before[0], model.layers[0].weights[0].numpy())  # the cell trained
+    path = os.path.join(tmp_path, "user_cell.keras")
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    assert len(loaded.layers[0].cell.weights) == 2
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0),
+                               rtol=1e-6, atol=1e-6)
