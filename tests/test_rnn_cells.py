@@ -199,7 +199,7 @@ def test_stacked_user_and_builtin_cells_with_initial_state():
         rnn(x, initial_state=_flat(init)[:2])
 
 
-def test_initial_state_as_symbolic_inputs_in_a_functional_model():
+def test_initial_state_as_symbolic_inputs_in_a_functional_model(tmp_path):
     seq = keras.Input((5, 3))
     h_in, c_in = keras.Input((4,)), keras.Input((4,))
     rnn = layers.RNN(layers.LSTMCell(4), return_state=True)
@@ -211,6 +211,11 @@ def test_initial_state_as_symbolic_inputs_in_a_functional_model():
     for a, b in zip(got, want):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-6)
     assert not np.allclose(got[0].numpy(), rnn(x)[0].numpy())
+    path = os.path.join(tmp_path, "init_state.keras")
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    for a, b in zip(loaded.predict([x, h0, c0], verbose=0), model.predict([x, h0, c0], verbose=0)):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
 
 
 def test_masking_layer_feeds_the_mask_into_rnns():
