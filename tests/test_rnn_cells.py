@@ -185,6 +185,23 @@ def _flat(x):
     return [x]
 
 
+def test_subclass_of_a_builtin_cell_runs_its_own_step():
+    class ScaledGRUCell(layers.GRUCell):
+        def call(self, inputs, states, training=False):
+            out, new = super().call(inputs, states, training=training)
+            return out * 2.0, new
+
+    x = rand((2, 4, 3), seed=30)
+    rnn = layers.RNN(ScaledGRUCell(3), return_sequences=True, return_state=True)
+    out, h = rnn(x)
+    plain = layers.RNN(layers.GRUCell(3), return_sequences=True, return_state=True)
+    plain(x)
+    plain.set_weights(rnn.get_weights())
+    want, want_h = plain(x)
+    np.testing.assert_allclose(out.numpy(), 2.0 * want.numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(h.numpy(), want_h.numpy(), rtol=1e-5, atol=1e-6)
+
+
 def test_stacked_user_and_builtin_cells_with_initial_state():
     cells = layers.StackedRNNCells([MinimalRNNCell(3), layers.LSTMCell(2)])
     rnn = layers.RNN(cells, return_state=True)
@@ -375,6 +392,12 @@ def test_stacked_cells_match_keras():
     theirs.set_weights(ours.get_weights())
     np.testing.assert_allclose(ours(x).numpy(), k.ops.convert_to_numpy(theirs(x)), rtol=1e-5,
                                atol=1e-5)
+    # Keras's config of the stack (cells nested under StackedRNNCells), read by fastnet
+    clone = layers.deserialize(k.layers.serialize(theirs))
+    assert [type(c).__name__ for c in clone.cell.cells] == ["LSTMCell", "GRUCell"]
+    clone(x)
+    clone.set_weights(ours.get_weights())
+    np.testing.assert_allclose(clone(x).numpy(), ours(x).numpy(), rtol=1e-6)
 
 
 @pytest.mark.parametrize("layer_name,cell_name", [("LSTM", "LSTMCell"), ("GRU", "GRUCell"),

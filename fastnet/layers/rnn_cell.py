@@ -521,8 +521,13 @@ class RNN(Layer):
     # -- running ---------------------------------------------------------------------
     def _builtin_chain(self):
         """The cells when every one runs on the sequence kernels (None otherwise)."""
+        if isinstance(self.cell, StackedRNNCells) and \
+                type(self.cell).call is not StackedRNNCells.call:
+            return None
         cells = self.cell.cells if isinstance(self.cell, StackedRNNCells) else [self.cell]
-        if all(isinstance(c, _BuiltinCell) for c in cells):
+        # a subclass that overrides the step runs it, step by step
+        if all(isinstance(c, _BuiltinCell) and type(c).call is _BuiltinCell.call
+               for c in cells):
             return cells
         return None
 
