@@ -450,3 +450,23 @@ def test_fit_save_and_load_a_registered_user_cell(tmp_path):
     assert len(loaded.layers[0].cell.weights) == 2
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0),
                                rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("build", ["LSTM", "GRU", "SimpleRNN", "LSTMCell", "GRUCell",
+                                   "SimpleRNNCell"])
+def test_dropout_rate_one_matches_keras(build):
+    k = _keras3()
+    x = rand((2, 4, 3), seed=32)
+
+    def make(mod):
+        if build.endswith("Cell"):
+            return mod.RNN(getattr(mod, build)(3, dropout=1.0))
+        return getattr(mod, build)(3, dropout=1.0)
+
+    ours, theirs = make(layers), make(k.layers)
+    ours(x)
+    theirs(x)
+    theirs.set_weights(ours.get_weights())
+    np.testing.assert_allclose(ours(x, training=True).numpy(),
+                               k.ops.convert_to_numpy(theirs(x, training=True)),
+                               rtol=1e-5, atol=1e-6)

@@ -222,3 +222,33 @@ def test_kernel_dropout_masks_split_across_threads(kind):
     want = ref_sequence(kind, *[a.astype(np.float64) for a in (x, k, rk, b)], mask=mask,
                         in_mask=in_mask, rec_mask=rec_mask)
     assert_close(two[0], want, atol=1e-5, what="threaded forward")
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_rate_one_as_keras(kind):
+    """Keras 3: the LSTM/GRU layers without recurrent_dropout mask their inputs for any
+    rate > 0 (1.0: zeros); their cells (recurrent_dropout set, or RNN(cell)) only for
+    0 < rate < 1; SimpleRNNCell for any rate > 0."""
+    cls = {"lstm": layers.LSTM, "gru": layers.GRU}[kind]
+    cell_cls = {"lstm": layers.LSTMCell, "gru": layers.GRUCell}[kind]
+    x = rand((2, 4, 3), seed=31)
+    lay = cls(3, dropout=1.0, return_sequences=True)
+    np.testing.assert_allclose(lay(x, training=True).numpy(), lay(np.zeros_like(x)).numpy(),
+                               rtol=1e-6)
+    rnn = layers.RNN(cell_cls(3, dropout=1.0), return_sequences=True)
+    np.testing.assert_allclose(rnn(x, training=True).numpy(), rnn(x).numpy(), rtol=1e-6)
+    assert rnn.cell._dropout_masks is None
+    # recurrent rate 1.0 still selects Keras's per-gate input masks (implementation 1)
+    for act in ("tanh", "relu"):  # the kernel and the Python loop
+        lay = cls(3, dropout=0.5, recurrent_dropout=1.0, return_sequences=True, seed=2,
+                  activation=act)
+        y = lay(x, training=True).numpy()
+        in_masks, rec_masks = lay._dropout_masks
+        assert rec_masks is None and len(in_masks) == lay.gates
+        if act == "tanh":
+            w = [v.numpy().astype(np.float64) for v in lay.weights]
+            want = ref_sequence(kind, x.astype(np.float64), *w,
+                                in_mask=np.stack([m.numpy() for m in in_masks]))[:, :4]
+            assert_close(y, want, atol=1e-5)
+    simple = layers.SimpleRNN(3, dropout=1.0, use_bias=False, return_sequences=True)
+    np.testing.assert_allclose(simple(x, training=True).numpy()[:, 0], 0.0)

@@ -167,10 +167,19 @@ class _RNN(Layer):
             self._keep_states(out)
         return out
 
-    def _dropout_mask(self, batch, dim, rate, count):
+    # Rate 1.0, as Keras 3: its LSTM/GRU cells mask only for 0 < rate < 1 (1.0: no
+    # dropout), its SimpleRNNCell for any rate > 0 (1.0: zeros); the LSTM/GRU layers without
+    # recurrent_dropout mask the inputs themselves for any rate > 0. RNN(cell) follows the
+    # cells (_cell_rules).
+    _rate_one_zeroes = False
+    _cell_rules = False
+
+    def _dropout_mask(self, batch, dim, rate, count, rate_one_zeroes=None):
         if not 0.0 < rate:
             return None
         if rate >= 1.0:
+            if not (self._rate_one_zeroes if rate_one_zeroes is None else rate_one_zeroes):
+                return None
             return [ops.zeros((batch, dim)) for _ in range(count)]
         keep = [(self._seed_generator.rng.random((batch, dim)) >= rate).astype(np.float32)
                 / np.float32(1.0 - rate) for _ in range(count)]
@@ -181,12 +190,16 @@ class _RNN(Layer):
         if training and (self.dropout > 0 or self.recurrent_dropout > 0) and x.shape[1] > 0:
             batch = x.shape[0]
             count = self.gates if self.recurrent_dropout > 0 else 1
-            in_masks = self._dropout_mask(batch, x.shape[-1], self.dropout, count)
+            layer_path = not self._cell_rules and self.recurrent_dropout == 0
+            in_masks = self._dropout_mask(batch, x.shape[-1], self.dropout, count,
+                                          self._rate_one_zeroes or layer_path)
             rec_masks = self._dropout_mask(batch, self.units, self.recurrent_dropout, count)
             self._dropout_masks = (in_masks, rec_masks)
-            if self._fusable(x):  # the masks go into the C++ kernel, forward and backward
+            if in_masks is None and rec_masks is None:
+                self._dropout_masks = None
+            elif self._fusable(x):  # the masks go into the C++ kernel, forward and backward
                 return self._fused_call(x, mask, initial_state, in_masks, rec_masks)
-            if rec_masks is not None:
+            if rec_masks is not None or (in_masks is not None and len(in_masks) > 1):
                 return self._dropout_loop(x, mask, initial_state, in_masks, rec_masks)
             if in_masks is not None:  # one mask over all time steps, then the loop
                 x = x * ops.expand_dims(in_masks[0], 1)
@@ -242,7 +255,8 @@ class _RNN(Layer):
         m_all = None if mask is None else ops.cast(ops.convert_to_tensor(mask), "float32")
         for t in order:
             xs = [p[:, t, :] for p in proj]
-            hs = [states[0] * rm for rm in rec_masks]
+            hs = [states[0]] * self.gates if rec_masks is None else \
+                [states[0] * rm for rm in rec_masks]
             new_out, new_states = self._masked_step(xs, hs, states)
             if m_all is not None:
                 m = ops.expand_dims(m_all[:, t], -1)
@@ -331,6 +345,7 @@ class _RNN(Layer):
 
 class SimpleRNN(_RNN):
     gates = 1
+    _rate_one_zeroes = True
 
     def __init__(self, units, activation="tanh", **kwargs):
         # The shared signature has it, Keras's SimpleRNN has not (older fastnet configs

@@ -105,6 +105,7 @@ class _BuiltinCell(Layer):
                   **self._driver_kwargs())
         drv = self._layer_cls(self.units, **kw)
         drv._seed_generator = self.seed_generator
+        drv._cell_rules = True  # Keras's cells' dropout-rate rules
         return drv
 
     def _driver_kwargs(self):
