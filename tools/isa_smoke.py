@@ -28,7 +28,7 @@ def build():
     x = layers.Flatten()(x)
     seq = fastnet.Input((5, 3), name="seq")
     s = layers.LSTM(4, return_sequences=True)(seq)
-    s = layers.GRU(3)(s)
+    s = layers.GRU(3, dropout=0.1, recurrent_dropout=0.2, seed=2)(s)  # the kernels' masks
     s = layers.LayerNormalization()(s)
     h = layers.Concatenate()([x, s])
     h = layers.Dense(8, activation="gelu")(h)

@@ -83,6 +83,34 @@ const uint8_t* opt_mask(const py::object& o, const std::string& op, const rnn::S
   return static_cast<const uint8_t*>(m.data());
 }
 
+// The dropout masks (float32, C-contiguous): in_mask (C, N, I) with C = 1 or the gate
+// count, rec_mask (gates, N, U).
+void opt_dropout(const py::object& in_mask, const py::object& rec_mask, const std::string& op,
+                 const Cell& cell, rnn::SeqArgs& a) {
+  const char* o = op.c_str();
+  if (!in_mask.is_none()) {
+    py::array m = as_array(in_mask, o, "in_mask");
+    a.in_mask = in_f32(m, o, "in_mask", 3);
+    if ((m.shape(0) != 1 && m.shape(0) != cell.gates) || m.shape(1) != a.n || m.shape(2) != a.in)
+      fail_value(op + ": `in_mask` must be (1 or " + std::to_string(cell.gates) +
+                 ", batch, features) = (_, " + std::to_string(a.n) + ", " + std::to_string(a.in) + "), got " +
+                 shape_str(m));
+    if (!is_c_contiguous(m))
+      fail_value(op + ": `in_mask` with shape " + shape_str(m) + " must be C-contiguous");
+    a.in_mask_count = m.shape(0);
+  }
+  if (!rec_mask.is_none()) {
+    py::array m = as_array(rec_mask, o, "rec_mask");
+    a.rec_mask = in_f32(m, o, "rec_mask", 3);
+    const std::vector<int64_t> want{cell.gates, a.n, a.u};
+    if (shape_of(m) != want)
+      fail_value(op + ": `rec_mask` must be (gates, batch, units) = " + shape_str(want) + ", got " +
+                 shape_str(m));
+    if (!is_c_contiguous(m))
+      fail_value(op + ": `rec_mask` with shape " + shape_str(m) + " must be C-contiguous");
+  }
+}
+
 rnn::Activation parse_activation(const std::string& op, const std::string& name) {
   if (name == "tanh") return rnn::Activation::Tanh;
   if (name == "relu") return rnn::Activation::Relu;
@@ -95,7 +123,7 @@ rnn::Activation parse_activation(const std::string& op, const std::string& name)
 template <class Run>
 py::tuple forward(const Cell& cell, py::array x, py::array kernel, py::array recurrent, py::object bias,
                   py::object h0, py::object c0, bool go_backwards, py::object mask, const std::string& act,
-                  Run run) {
+                  py::object in_mask, py::object rec_mask, Run run) {
   const std::string op = std::string(cell.name) + "_forward";
   rnn::SeqArgs a = check_common(op, cell, x, kernel, recurrent);
   a.bias = opt_bias(bias, op, cell, a);
@@ -104,6 +132,7 @@ py::tuple forward(const Cell& cell, py::array x, py::array kernel, py::array rec
   a.mask = opt_mask(mask, op, a);
   a.go_backwards = go_backwards;
   a.activation = parse_activation(op, act);
+  opt_dropout(in_mask, rec_mask, op, cell, a);
   auto packed = empty_f32({a.n, a.t + cell.states, a.u});
   auto ws = empty_f32({cell.ws_size(a.n, a.t, a.u)});
   a.packed = packed.mutable_data();
@@ -122,7 +151,8 @@ struct Grads {
 template <class Run>
 py::tuple backward(const Cell& cell, py::array x, py::array kernel, py::array recurrent, py::object h0,
                    py::object c0, bool go_backwards, py::array packed, py::array ws, py::array dpacked,
-                   bool has_bias, py::object mask, const std::string& act, Run run) {
+                   bool has_bias, py::object mask, const std::string& act, py::object in_mask,
+                   py::object rec_mask, Run run) {
   const std::string op = std::string(cell.name) + "_backward";
   const char* o = op.c_str();
   rnn::SeqArgs a = check_common(op, cell, x, kernel, recurrent);
@@ -131,6 +161,7 @@ py::tuple backward(const Cell& cell, py::array x, py::array kernel, py::array re
   a.mask = opt_mask(mask, op, a);
   a.go_backwards = go_backwards;
   a.activation = parse_activation(op, act);
+  opt_dropout(in_mask, rec_mask, op, cell, a);
   const std::vector<int64_t> pshape{a.n, a.t + cell.states, a.u};
   in_f32(packed, o, "packed", 3);
   const float* pd = in_f32(dpacked, o, "dpacked", 3);
@@ -165,74 +196,82 @@ void bind_rnn(py::module_& m) {
   m.def(
       "lstm_forward",
       [](py::array x, py::array kernel, py::array recurrent, py::object bias, py::object h0, py::object c0,
-         bool go_backwards, py::object mask) {
-        return forward(kLstm, x, kernel, recurrent, bias, h0, c0, go_backwards, mask, "tanh",
-                       [](const rnn::SeqArgs& a, float* ws) { rnn::lstm_forward(a, ws); });
+         bool go_backwards, py::object mask, py::object in_mask, py::object rec_mask) {
+        return forward(kLstm, x, kernel, recurrent, bias, h0, c0, go_backwards, mask, "tanh", in_mask,
+                       rec_mask, [](const rnn::SeqArgs& a, float* ws) { rnn::lstm_forward(a, ws); });
       },
       py::arg("x"), py::arg("kernel"), py::arg("recurrent_kernel"), py::arg("bias"), py::arg("h0"),
       py::arg("c0"), py::arg("go_backwards") = false, py::arg("mask") = py::none(),
+      py::arg("in_mask") = py::none(), py::arg("rec_mask") = py::none(),
       "Returns (packed (N, T+2, U): outputs, then h_T, then c_T; workspace).");
   m.def(
       "lstm_backward",
       [](py::array x, py::array kernel, py::array recurrent, py::object h0, py::object c0, bool go_backwards,
-         py::array packed, py::array ws, py::array dpacked, bool has_bias, py::object mask) {
+         py::array packed, py::array ws, py::array dpacked, bool has_bias, py::object mask,
+         py::object in_mask, py::object rec_mask) {
         return backward(
             kLstm, x, kernel, recurrent, h0, c0, go_backwards, packed, ws, dpacked, has_bias, mask, "tanh",
+            in_mask, rec_mask,
             [](const rnn::SeqArgs& a, const float* w, const float* d, float* dx, float* dk, float* dr,
                float* db, float* dh0, float* dc0) { rnn::lstm_backward(a, w, d, dx, dk, dr, db, dh0, dc0); });
       },
       py::arg("x"), py::arg("kernel"), py::arg("recurrent_kernel"), py::arg("h0"), py::arg("c0"),
       py::arg("go_backwards"), py::arg("packed"), py::arg("workspace"), py::arg("dpacked"),
-      py::arg("has_bias"), py::arg("mask") = py::none(),
-      "Returns (dx, dkernel, drecurrent_kernel, dbias or None, dh0, dc0).");
+      py::arg("has_bias"), py::arg("mask") = py::none(), py::arg("in_mask") = py::none(),
+      py::arg("rec_mask") = py::none(), "Returns (dx, dkernel, drecurrent_kernel, dbias or None, dh0, dc0).");
   m.def(
       "gru_forward",
       [](py::array x, py::array kernel, py::array recurrent, py::object bias, py::object h0,
-         bool go_backwards, py::object mask) {
-        return forward(kGru, x, kernel, recurrent, bias, h0, py::none(), go_backwards, mask, "tanh",
-                       [](const rnn::SeqArgs& a, float* ws) { rnn::gru_forward(a, ws); });
+         bool go_backwards, py::object mask, py::object in_mask, py::object rec_mask) {
+        return forward(kGru, x, kernel, recurrent, bias, h0, py::none(), go_backwards, mask, "tanh", in_mask,
+                       rec_mask, [](const rnn::SeqArgs& a, float* ws) { rnn::gru_forward(a, ws); });
       },
       py::arg("x"), py::arg("kernel"), py::arg("recurrent_kernel"), py::arg("bias"), py::arg("h0"),
-      py::arg("go_backwards") = false, py::arg("mask") = py::none(),
-      "Returns (packed (N, T+1, U): outputs, then h_T; workspace).");
+      py::arg("go_backwards") = false, py::arg("mask") = py::none(), py::arg("in_mask") = py::none(),
+      py::arg("rec_mask") = py::none(), "Returns (packed (N, T+1, U): outputs, then h_T; workspace).");
   m.def(
       "gru_backward",
       [](py::array x, py::array kernel, py::array recurrent, py::object h0, bool go_backwards,
-         py::array packed, py::array ws, py::array dpacked, bool has_bias, py::object mask) {
+         py::array packed, py::array ws, py::array dpacked, bool has_bias, py::object mask,
+         py::object in_mask, py::object rec_mask) {
         return backward(
             kGru, x, kernel, recurrent, h0, py::none(), go_backwards, packed, ws, dpacked, has_bias, mask,
-            "tanh",
+            "tanh", in_mask, rec_mask,
             [](const rnn::SeqArgs& a, const float* w, const float* d, float* dx, float* dk, float* dr,
                float* db, float* dh0, float*) { rnn::gru_backward(a, w, d, dx, dk, dr, db, dh0); });
       },
       py::arg("x"), py::arg("kernel"), py::arg("recurrent_kernel"), py::arg("h0"), py::arg("go_backwards"),
       py::arg("packed"), py::arg("workspace"), py::arg("dpacked"), py::arg("has_bias"),
-      py::arg("mask") = py::none(), "Returns (dx, dkernel, drecurrent_kernel, dbias or None, dh0).");
+      py::arg("mask") = py::none(), py::arg("in_mask") = py::none(), py::arg("rec_mask") = py::none(),
+      "Returns (dx, dkernel, drecurrent_kernel, dbias or None, dh0).");
   m.def(
       "simple_rnn_forward",
       [](py::array x, py::array kernel, py::array recurrent, py::object bias, py::object h0,
-         bool go_backwards, py::object mask, const std::string& activation) {
+         bool go_backwards, py::object mask, const std::string& activation, py::object in_mask,
+         py::object rec_mask) {
         return forward(kSimple, x, kernel, recurrent, bias, h0, py::none(), go_backwards, mask, activation,
+                       in_mask, rec_mask,
                        [](const rnn::SeqArgs& a, float* ws) { rnn::simple_rnn_forward(a, ws); });
       },
       py::arg("x"), py::arg("kernel"), py::arg("recurrent_kernel"), py::arg("bias"), py::arg("h0"),
       py::arg("go_backwards") = false, py::arg("mask") = py::none(), py::arg("activation") = "tanh",
+      py::arg("in_mask") = py::none(), py::arg("rec_mask") = py::none(),
       "Returns (packed (N, T+1, U): outputs, then h_T; workspace).");
   m.def(
       "simple_rnn_backward",
       [](py::array x, py::array kernel, py::array recurrent, py::object h0, bool go_backwards,
          py::array packed, py::array ws, py::array dpacked, bool has_bias, py::object mask,
-         const std::string& activation) {
+         const std::string& activation, py::object in_mask, py::object rec_mask) {
         return backward(
             kSimple, x, kernel, recurrent, h0, py::none(), go_backwards, packed, ws, dpacked, has_bias, mask,
-            activation,
+            activation, in_mask, rec_mask,
             [](const rnn::SeqArgs& a, const float* w, const float* d, float* dx, float* dk, float* dr,
                float* db, float* dh0, float*) { rnn::simple_rnn_backward(a, w, d, dx, dk, dr, db, dh0); });
       },
       py::arg("x"), py::arg("kernel"), py::arg("recurrent_kernel"), py::arg("h0"), py::arg("go_backwards"),
       py::arg("packed"), py::arg("workspace"), py::arg("dpacked"), py::arg("has_bias"),
-      py::arg("mask") = py::none(), py::arg("activation") = "tanh",
-      "Returns (dx, dkernel, drecurrent_kernel, dbias or None, dh0).");
+      py::arg("mask") = py::none(), py::arg("activation") = "tanh", py::arg("in_mask") = py::none(),
+      py::arg("rec_mask") = py::none(), "Returns (dx, dkernel, drecurrent_kernel, dbias or None, dh0).");
 }
 
 }  // namespace bind

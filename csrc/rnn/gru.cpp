@@ -20,21 +20,20 @@ void gru_forward(const SeqArgs& a, float* ws) {
   const int64_t n = a.n, t = a.t, u = a.u, g3 = 3 * u, ps = (t + 1) * u;
   if (n == 0) return;  // empty batch: nothing to compute (and no null memcpy)
   const auto& ew = elementwise::table();
-  const RnnTable& tb = table();
   const Buf xp = input_projection(a, g3, a.bias);      // bias row 0
   const float* brec = a.bias ? a.bias + g3 : nullptr;  // bias row 1
-  Buf rp(packed_size(tb, u, g3));
-  tb.pack_b(u, g3, a.recurrent, g3, false, rp.data());
+  const RecPack rp = pack_recurrent(a, g3, false);
   float* hs = ws + t * n * 4 * u;
   over_rows(a, 2 * u * g3, [&](int64_t r0, int64_t r1) {
     std::vector<float> rec(static_cast<size_t>((r1 - r0) * g3));
     std::vector<float> hcur(static_cast<size_t>((r1 - r0) * u));  // the state, contiguous rows
+    std::vector<float> hm(a.rec_mask ? hcur.size() : 0);          // its dropout-masked copy
     init_h(a, hs, r0, r1);
     load_h(a, hs, r0, r1, hcur.data());
     for (int64_t s = 0; s < t; ++s) {
       const int64_t tt = time_at(a, s);
       // rec = h @ U + b_rec (the bias row broadcast as the product's initial value).
-      tb.gemm(r1 - r0, g3, u, hcur.data(), u, rp.data(), brec, 0, rec.data(), g3);
+      rec_forward(a, g3, rp, r0, r1, hcur.data(), hm.data(), brec, 0, rec.data(), g3);
       for (int64_t r = r0; r < r1; ++r) {
         float* hp = hcur.data() + (r - r0) * u;
         float* hn = next_h(a, hs, s, r, 1);
@@ -76,10 +75,8 @@ void gru_backward(const SeqArgs& a, const float* ws, const float* dpacked, float
   using namespace detail;
   const int64_t n = a.n, t = a.t, u = a.u, g3 = 3 * u, ps = (t + 1) * u;
   if (n == 0) return empty_backward(a, g3, 2 * g3, dkernel, drecurrent, dbias);
-  const RnnTable& tb = table();
   const float* hs = ws + t * n * 4 * u;
-  Buf rtp(packed_size(tb, g3, u));
-  tb.pack_b(g3, u, a.recurrent, g3, true, rtp.data());
+  const RecPack rtp = pack_recurrent(a, g3, true);
   // Gradients of the input-side and recurrent-side pre-activations, (T*N, 3U) each.
   Buf dxp(n * t * g3), drec(n * t * g3);
   const int64_t ldr = padded_ld(g3);
@@ -87,6 +84,7 @@ void gru_backward(const SeqArgs& a, const float* ws, const float* dpacked, float
     const int64_t rows = r1 - r0;
     std::vector<float> dh(static_cast<size_t>(rows * u)), dcar(dh.size(), 0.0f);
     std::vector<float> dr(static_cast<size_t>(rows * ldr));  // this step's drec rows, contiguous
+    std::vector<float> tmp(a.rec_mask ? dh.size() : 0);
     for (int64_t r = r0; r < r1; ++r)
       std::memcpy(dh.data() + (r - r0) * u, dpacked + r * ps + t * u, sizeof(float) * u);
     for (int64_t s = t - 1; s >= 0; --s) {
@@ -126,7 +124,7 @@ void gru_backward(const SeqArgs& a, const float* ws, const float* dpacked, float
         }
         std::memcpy(drg, drr, sizeof(float) * g3);
       }
-      tb.gemm(rows, u, g3, dr.data(), ldr, rtp.data(), dh.data(), u, dh.data(), u);
+      rec_backward(a, g3, rtp, r0, r1, dr.data(), ldr, dh.data(), tmp.data());
     }
     std::memcpy(dh0 + r0 * u, dh.data(), sizeof(float) * rows * u);
   });

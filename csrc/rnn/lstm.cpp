@@ -19,10 +19,8 @@ void lstm_forward(const SeqArgs& a, float* ws) {
   const int64_t n = a.n, t = a.t, u = a.u, g4 = 4 * u, ps = (t + 2) * u;
   if (n == 0) return;  // empty batch: nothing to compute (and no null memcpy)
   const auto& ew = elementwise::table();
-  const RnnTable& tb = table();
   const Buf xp = input_projection(a, g4, a.bias);
-  Buf rp(packed_size(tb, u, g4));
-  tb.pack_b(u, g4, a.recurrent, g4, false, rp.data());
+  const RecPack rp = pack_recurrent(a, g4, false);
   float* gates = ws;
   float* cs = gates + t * n * g4;
   float* tcs = cs + t * n * u;
@@ -30,13 +28,15 @@ void lstm_forward(const SeqArgs& a, float* ws) {
   over_rows(a, 2 * u * g4, [&](int64_t r0, int64_t r1) {
     const std::vector<float> zeros(static_cast<size_t>(u), 0.0f);
     std::vector<float> hcur(static_cast<size_t>((r1 - r0) * u));  // the state, contiguous rows
+    std::vector<float> hm(a.rec_mask ? hcur.size() : 0);          // its dropout-masked copy
     init_h(a, hs, r0, r1);
     load_h(a, hs, r0, r1, hcur.data());
     for (int64_t s = 0; s < t; ++s) {
       const int64_t tt = time_at(a, s);
       float* z = gates + s * n * g4;
       // z = xp + h @ U for this thread's rows, straight into the workspace.
-      tb.gemm(r1 - r0, g4, u, hcur.data(), u, rp.data(), xp.data() + (tt * n + r0) * g4, g4, z + r0 * g4, g4);
+      rec_forward(a, g4, rp, r0, r1, hcur.data(), hm.data(), xp.data() + (tt * n + r0) * g4, g4, z + r0 * g4,
+                  g4);
       for (int64_t r = r0; r < r1; ++r) {
         const float* cp = s > 0 ? cs + ((s - 1) * n + r) * u : (a.c0 ? a.c0 + r * u : zeros.data());
         float* hrow = hcur.data() + (r - r0) * u;
@@ -85,8 +85,7 @@ void lstm_backward(const SeqArgs& a, const float* ws, const float* dpacked, floa
   const float* tcs = cs + t * n * u;
   const float* hs = tcs + t * n * u;
   // U^T packed for dh_prev = dz @ U^T.
-  Buf rtp(packed_size(tb, g4, u));
-  tb.pack_b(g4, u, a.recurrent, g4, true, rtp.data());
+  const RecPack rtp = pack_recurrent(a, g4, true);
   Buf dxp(n * t * g4);  // pre-activation gradients, (T*N, 4U)
   const int64_t ldz = padded_ld(g4);
   over_rows(a, 2 * u * g4, [&](int64_t r0, int64_t r1) {
@@ -94,6 +93,7 @@ void lstm_backward(const SeqArgs& a, const float* ws, const float* dpacked, floa
     // dh: gradient of the state h; dcar: of the last output while masked steps repeat it.
     std::vector<float> dh(static_cast<size_t>(rows * u)), dc(dh.size()), dcar(dh.size(), 0.0f);
     std::vector<float> dz(static_cast<size_t>(rows * ldz));  // this step's dz rows, contiguous
+    std::vector<float> tmp(a.rec_mask ? dh.size() : 0);
     const std::vector<float> zeros(static_cast<size_t>(u), 0.0f);
     for (int64_t r = r0; r < r1; ++r) {
       std::memcpy(dh.data() + (r - r0) * u, dpacked + r * ps + t * u, sizeof(float) * u);
@@ -119,7 +119,7 @@ void lstm_backward(const SeqArgs& a, const float* ws, const float* dpacked, floa
         std::memcpy(dxr, dzr, sizeof(float) * g4);
       }
       // dh_prev = dz @ U^T (+ the carried dh of masked rows, whose dz is zero).
-      tb.gemm(rows, u, g4, dz.data(), ldz, rtp.data(), dh.data(), u, dh.data(), u);
+      rec_backward(a, g4, rtp, r0, r1, dz.data(), ldz, dh.data(), tmp.data());
     }
     std::memcpy(dh0 + r0 * u, dh.data(), sizeof(float) * rows * u);
     std::memcpy(dc0 + r0 * u, dc.data(), sizeof(float) * rows * u);

@@ -98,17 +98,31 @@ inline void init_h(const SeqArgs& a, float* hs, int64_t r0, int64_t r1) {
   }
 }
 
-// x (N, T, I) -> time-major (T, N, I).
-inline Buf time_major(const SeqArgs& a) {
+// x (N, T, I) -> time-major (T, N, I); with m (N, I), each row times its mask row.
+inline Buf time_major(const SeqArgs& a, const float* m = nullptr) {
   Buf xt(a.t * a.n * a.in);
   float* dst = xt.data();
-  threads::parallel_for(
-      a.n, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, a.t * a.in)), [&](int64_t r0, int64_t r1) {
-        for (int64_t r = r0; r < r1; ++r)
-          for (int64_t tt = 0; tt < a.t; ++tt)
-            std::memcpy(dst + (tt * a.n + r) * a.in, a.x + (r * a.t + tt) * a.in, sizeof(float) * a.in);
-      });
+  threads::parallel_for(a.n, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, a.t * a.in)),
+                        [&](int64_t r0, int64_t r1) {
+                          for (int64_t r = r0; r < r1; ++r)
+                            for (int64_t tt = 0; tt < a.t; ++tt) {
+                              float* d = dst + (tt * a.n + r) * a.in;
+                              const float* x = a.x + (r * a.t + tt) * a.in;
+                              if (m == nullptr) {
+                                std::memcpy(d, x, sizeof(float) * a.in);
+                              } else {
+                                const float* mr = m + r * a.in;
+                                for (int64_t j = 0; j < a.in; ++j) d[j] = x[j] * mr[j];
+                              }
+                            }
+                        });
   return xt;
+}
+
+// The input dropout mask of gate gi, (N, I), or null.
+inline const float* in_mask_of(const SeqArgs& a, int64_t gi) {
+  if (a.in_mask == nullptr) return nullptr;
+  return a.in_mask + (a.in_mask_count == 1 ? 0 : gi) * a.n * a.in;
 }
 
 // C (m x n) = ADD + A (m x k, row stride lda) @ op(B) on the recurrent leaf, for the tall
@@ -130,12 +144,130 @@ inline void tall_gemm(int64_t m, int64_t n, int64_t k, const float* a, int64_t l
   });
 }
 
-// xp (T*N, g) = x @ kernel (+ bias row), time-major.
+// xp (T*N, g) = x @ kernel (+ bias row), time-major. With per-gate input masks, gate
+// gi's columns are (x * in_mask[gi]) @ kernel[:, gi].
 inline Buf input_projection(const SeqArgs& a, int64_t g, const float* bias) {
   Buf xp(a.n * a.t * g);
-  const Buf xt = time_major(a);
-  tall_gemm(a.n * a.t, g, a.in, xt.data(), a.in, a.kernel, g, false, bias, 0, xp.data(), g);
+  if (a.in_mask == nullptr || a.in_mask_count == 1) {
+    const Buf xt = time_major(a, in_mask_of(a, 0));
+    tall_gemm(a.n * a.t, g, a.in, xt.data(), a.in, a.kernel, g, false, bias, 0, xp.data(), g);
+    return xp;
+  }
+  for (int64_t gi = 0; gi < g / a.u; ++gi) {
+    const Buf xt = time_major(a, in_mask_of(a, gi));
+    tall_gemm(a.n * a.t, a.u, a.in, xt.data(), a.in, a.kernel + gi * a.u, g, false,
+              bias ? bias + gi * a.u : nullptr, 0, xp.data() + gi * a.u, g);
+  }
   return xp;
+}
+
+// The recurrent kernel packed for the step products: whole (U x gU) without a recurrent
+// dropout mask, else one (U x U) block per gate, since each gate multiplies its own masked
+// copy of the state. trans packs the transposes (for the backward's dh = dz @ U^T).
+struct RecPack {
+  RecPack(int64_t size, int64_t blk) : bp(size), block(blk) {}
+  Buf bp;
+  int64_t block;  // floats per gate block (per-gate packing), 0 when whole
+};
+
+inline RecPack pack_recurrent(const SeqArgs& a, int64_t g, bool trans) {
+  const RnnTable& tb = table();
+  const int64_t u = a.u;
+  if (a.rec_mask == nullptr) {
+    RecPack p(trans ? packed_size(tb, g, u) : packed_size(tb, u, g), 0);
+    if (trans)
+      tb.pack_b(g, u, a.recurrent, g, true, p.bp.data());
+    else
+      tb.pack_b(u, g, a.recurrent, g, false, p.bp.data());
+    return p;
+  }
+  const int64_t gates = g / u, block = packed_size(tb, u, u);
+  RecPack p(gates * block, block);
+  for (int64_t gi = 0; gi < gates; ++gi)
+    tb.pack_b(u, u, a.recurrent + gi * u, g, trans, p.bp.data() + gi * block);
+  return p;
+}
+
+// Forward step product for rows [r0, r1): c (rows x g, ldc) = ADD + h @ U, or per gate
+// ADD_g + (h * rec_mask[g]) @ U_g. h is the thread's contiguous state (rows x U); hm is
+// rows x U scratch. ADD as RnnTable::gemm (ld_add 0 broadcasts a row).
+inline void rec_forward(const SeqArgs& a, int64_t g, const RecPack& p, int64_t r0, int64_t r1, const float* h,
+                        float* hm, const float* add, int64_t ld_add, float* c, int64_t ldc) {
+  const RnnTable& tb = table();
+  const int64_t rows = r1 - r0, u = a.u;
+  if (p.block == 0) {
+    tb.gemm(rows, g, u, h, u, p.bp.data(), add, ld_add, c, ldc);
+    return;
+  }
+  for (int64_t gi = 0; gi < g / u; ++gi) {
+    const float* m = a.rec_mask + (gi * a.n + r0) * u;
+    for (int64_t i = 0; i < rows * u; ++i) hm[i] = h[i] * m[i];
+    tb.gemm(rows, u, u, hm, u, p.bp.data() + gi * p.block, add ? add + gi * u : nullptr, ld_add, c + gi * u,
+            ldc);
+  }
+}
+
+// Backward step product for rows [r0, r1): dh (rows x U) += dz @ U^T, or per gate
+// (dz_g @ U_g^T) * rec_mask[g]. tmp is rows x U scratch.
+inline void rec_backward(const SeqArgs& a, int64_t g, const RecPack& p, int64_t r0, int64_t r1,
+                         const float* dz, int64_t ldz, float* dh, float* tmp) {
+  const RnnTable& tb = table();
+  const int64_t rows = r1 - r0, u = a.u;
+  if (p.block == 0) {
+    tb.gemm(rows, u, g, dz, ldz, p.bp.data(), dh, u, dh, u);
+    return;
+  }
+  for (int64_t gi = 0; gi < g / u; ++gi) {
+    tb.gemm(rows, u, u, dz + gi * u, ldz, p.bp.data() + gi * p.block, nullptr, 0, tmp, u);
+    const float* m = a.rec_mask + (gi * a.n + r0) * u;
+    for (int64_t i = 0; i < rows * u; ++i) dh[i] += tmp[i] * m[i];
+  }
+}
+
+// The weight and input gradients with dropout masks, gate by gate: dkernel_g =
+// (x * in_mask_g)^T dxp_g, dx = sum_g (dxp_g kernel_g^T) * in_mask_g, drecurrent_g =
+// (hs * rec_mask_g)^T drec_g. dxt receives the time-major dx.
+inline void masked_weight_grads(const SeqArgs& a, int64_t g, const float* dxp, const float* hs,
+                                const float* drec, float* dkernel, float* drecurrent, float* dxt) {
+  const int64_t rows = a.n * a.t, in = a.in, u = a.u, gates = g / u;
+  const int64_t rb = std::max<int64_t>(1, 16384 / std::max<int64_t>(1, u));
+  if (a.rec_mask == nullptr) {
+    sgemm(true, false, u, g, rows, 1.0f, hs, u, drec, g, 0.0f, drecurrent, g);
+  } else {
+    Buf hm(rows * u);
+    for (int64_t gi = 0; gi < gates; ++gi) {
+      const float* m = a.rec_mask + gi * a.n * u;
+      threads::parallel_for(rows, rb, [&](int64_t q0, int64_t q1) {
+        for (int64_t q = q0; q < q1; ++q) {
+          const float* mr = m + (q % a.n) * u;  // time-major row q is batch row q % N
+          for (int64_t j = 0; j < u; ++j) hm.data()[q * u + j] = hs[q * u + j] * mr[j];
+        }
+      });
+      sgemm(true, false, u, u, rows, 1.0f, hm.data(), u, drec + gi * u, g, 0.0f, drecurrent + gi * u, g);
+    }
+  }
+  const int64_t cols = a.in_mask == nullptr || a.in_mask_count == 1 ? g : u;
+  const int64_t passes = g / cols;
+  Buf tmp(passes > 1 ? rows * in : 0);
+  for (int64_t gi = 0; gi < passes; ++gi) {
+    const float* m = in_mask_of(a, gi);
+    const Buf xt = time_major(a, m);
+    sgemm(true, false, in, cols, rows, 1.0f, xt.data(), in, dxp + gi * cols, g, 0.0f, dkernel + gi * cols, g);
+    float* out = passes > 1 ? tmp.data() : dxt;
+    tall_gemm(rows, in, cols, dxp + gi * cols, g, a.kernel + gi * cols, g, true, nullptr, 0, out, in);
+    threads::parallel_for(rows, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, in)),
+                          [&](int64_t q0, int64_t q1) {
+                            for (int64_t q = q0; q < q1; ++q) {
+                              const float* mr = m ? m + (q % a.n) * in : nullptr;
+                              float* d = dxt + q * in;
+                              const float* o = out + q * in;
+                              for (int64_t j = 0; j < in; ++j) {
+                                const float v = mr ? o[j] * mr[j] : o[j];
+                                d[j] = passes > 1 && gi > 0 ? d[j] + v : v;
+                              }
+                            }
+                          });
+  }
 }
 
 // The weight and input gradients after the step loop, each one GEMM over all steps
@@ -143,27 +275,31 @@ inline Buf input_projection(const SeqArgs& a, int64_t g, const float* bias) {
 inline void finish_backward(const SeqArgs& a, int64_t g, const float* dxp, const float* hs, const float* drec,
                             float* dx, float* dkernel, float* drecurrent) {
   const int64_t rows = a.n * a.t, in = a.in, u = a.u;
-  const Buf xt = time_major(a);
-  if (drec == dxp) {
-    // One GEMM for both kernels: [x | hs]^T @ dxp, so dxp is streamed (and packed) once.
-    const int64_t w = in + u;
-    Buf xh(rows * w), out(w * g);
-    float* p = xh.data();
-    threads::parallel_for(rows, std::max<int64_t>(1, 16384 / w), [&](int64_t r0, int64_t r1) {
-      for (int64_t r = r0; r < r1; ++r) {
-        std::memcpy(p + r * w, xt.data() + r * in, sizeof(float) * in);
-        std::memcpy(p + r * w + in, hs + r * u, sizeof(float) * u);
-      }
-    });
-    sgemm(true, false, w, g, rows, 1.0f, xh.data(), w, dxp, g, 0.0f, out.data(), g);
-    std::memcpy(dkernel, out.data(), sizeof(float) * in * g);
-    std::memcpy(drecurrent, out.data() + in * g, sizeof(float) * u * g);
-  } else {
-    sgemm(true, false, in, g, rows, 1.0f, xt.data(), in, dxp, g, 0.0f, dkernel, g);
-    sgemm(true, false, u, g, rows, 1.0f, hs, u, drec, g, 0.0f, drecurrent, g);
-  }
   Buf dxt(rows * in);
-  tall_gemm(rows, in, g, dxp, g, a.kernel, g, true, nullptr, 0, dxt.data(), in);
+  if (a.in_mask != nullptr || a.rec_mask != nullptr) {
+    masked_weight_grads(a, g, dxp, hs, drec, dkernel, drecurrent, dxt.data());
+  } else {
+    const Buf xt = time_major(a);
+    if (drec == dxp) {
+      // One GEMM for both kernels: [x | hs]^T @ dxp, so dxp is streamed (and packed) once.
+      const int64_t w = in + u;
+      Buf xh(rows * w), out(w * g);
+      float* p = xh.data();
+      threads::parallel_for(rows, std::max<int64_t>(1, 16384 / w), [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; ++r) {
+          std::memcpy(p + r * w, xt.data() + r * in, sizeof(float) * in);
+          std::memcpy(p + r * w + in, hs + r * u, sizeof(float) * u);
+        }
+      });
+      sgemm(true, false, w, g, rows, 1.0f, xh.data(), w, dxp, g, 0.0f, out.data(), g);
+      std::memcpy(dkernel, out.data(), sizeof(float) * in * g);
+      std::memcpy(drecurrent, out.data() + in * g, sizeof(float) * u * g);
+    } else {
+      sgemm(true, false, in, g, rows, 1.0f, xt.data(), in, dxp, g, 0.0f, dkernel, g);
+      sgemm(true, false, u, g, rows, 1.0f, hs, u, drec, g, 0.0f, drecurrent, g);
+    }
+    tall_gemm(rows, in, g, dxp, g, a.kernel, g, true, nullptr, 0, dxt.data(), in);
+  }
   const float* src = dxt.data();
   threads::parallel_for(
       a.n, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, a.t * in)), [&](int64_t r0, int64_t r1) {

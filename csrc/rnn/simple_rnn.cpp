@@ -45,20 +45,19 @@ void simple_rnn_forward(const SeqArgs& a, float* ws) {
   using namespace detail;
   const int64_t n = a.n, t = a.t, u = a.u, ps = (t + 1) * u;
   if (n == 0) return;
-  const RnnTable& tb = table();
   const Buf xp = input_projection(a, u, a.bias);
-  Buf rp(packed_size(tb, u, u));
-  tb.pack_b(u, u, a.recurrent, u, false, rp.data());
+  const RecPack rp = pack_recurrent(a, u, false);
   float* ys = ws;
   float* hs = ws + t * n * u;
   over_rows(a, 2 * u * u, [&](int64_t r0, int64_t r1) {
     std::vector<float> hcur(static_cast<size_t>((r1 - r0) * u));  // the state, contiguous rows
+    std::vector<float> hm(a.rec_mask ? hcur.size() : 0);          // its dropout-masked copy
     init_h(a, hs, r0, r1);
     load_h(a, hs, r0, r1, hcur.data());
     for (int64_t s = 0; s < t; ++s) {
       const int64_t tt = time_at(a, s);
       float* y = ys + s * n * u;
-      tb.gemm(r1 - r0, u, u, hcur.data(), u, rp.data(), xp.data() + (tt * n + r0) * u, u, y + r0 * u, u);
+      rec_forward(a, u, rp, r0, r1, hcur.data(), hm.data(), xp.data() + (tt * n + r0) * u, u, y + r0 * u, u);
       activate(a.activation, y + r0 * u, (r1 - r0) * u);
       for (int64_t r = r0; r < r1; ++r) {
         float* hp = hcur.data() + (r - r0) * u;
@@ -85,17 +84,16 @@ void simple_rnn_backward(const SeqArgs& a, const float* ws, const float* dpacked
   using namespace detail;
   const int64_t n = a.n, t = a.t, u = a.u, ps = (t + 1) * u;
   if (n == 0) return empty_backward(a, u, u, dkernel, drecurrent, dbias);
-  const RnnTable& tb = table();
   const float* ys = ws;
   const float* hs = ws + t * n * u;
-  Buf rtp(packed_size(tb, u, u));
-  tb.pack_b(u, u, a.recurrent, u, true, rtp.data());
+  const RecPack rtp = pack_recurrent(a, u, true);
   Buf dxp(n * t * u);
   const int64_t ldz = padded_ld(u);
   over_rows(a, 2 * u * u, [&](int64_t r0, int64_t r1) {
     const int64_t rows = r1 - r0;
     std::vector<float> dh(static_cast<size_t>(rows * u)), dcar(dh.size(), 0.0f);
     std::vector<float> dz(static_cast<size_t>(rows * ldz));  // this step's dz rows, contiguous
+    std::vector<float> tmp(a.rec_mask ? dh.size() : 0);
     for (int64_t r = r0; r < r1; ++r)
       std::memcpy(dh.data() + (r - r0) * u, dpacked + r * ps + t * u, sizeof(float) * u);
     for (int64_t s = t - 1; s >= 0; --s) {
@@ -120,7 +118,7 @@ void simple_rnn_backward(const SeqArgs& a, const float* ws, const float* dpacked
         }
         std::memcpy(dxr, dzr, sizeof(float) * u);
       }
-      tb.gemm(rows, u, u, dz.data(), ldz, rtp.data(), dh.data(), u, dh.data(), u);
+      rec_backward(a, u, rtp, r0, r1, dz.data(), ldz, dh.data(), tmp.data());
     }
     std::memcpy(dh0 + r0 * u, dh.data(), sizeof(float) * rows * u);
   });

@@ -24,6 +24,12 @@ and the same mask back to the backward.
                         dpacked, has_bias, mask=None, activation="tanh")
         -> (dx, dkernel, drecurrent_kernel, dbias|None, dh0)
 
+Every forward and backward also takes ``in_mask=None, rec_mask=None`` (last, by keyword):
+training-time dropout masks fixed over the steps, float32 ``in_mask`` (C, N, I) with C = 1
+(one mask for all gates) or the gate count (gate g's input is x * in_mask[g]) and
+``rec_mask`` (gates, N, U) (gate g's recurrent product is (h * rec_mask[g]) @ U_g); the
+backward takes the same masks.
+
 ``mask``: (N, T) bool or uint8 in input time order, or None. At a False step the state
 is carried unchanged and the output repeats the previous output (zeros before the
 first step), as Keras's RNN layers (zero_output_for_mask=False).

@@ -116,6 +116,17 @@ __all__ += [
     "Bidirectional", "SimpleRNN", "TimeDistributed", "ConvLSTM2D",
 ]
 
+from fastnet.layers.rnn_cell import (  # noqa: E402
+    RNN,
+    GRUCell,
+    LSTMCell,
+    Masking,
+    SimpleRNNCell,
+    StackedRNNCells,
+)
+
+__all__ += ["RNN", "GRUCell", "LSTMCell", "Masking", "SimpleRNNCell", "StackedRNNCells"]
+
 
 def serialize(layer):
     """A layer's config dict (Keras 3's format), as keras.layers.serialize."""

@@ -14,10 +14,10 @@ repeats the previous output (zeros before the first step); with zero_output_for_
 
 Dropout follows Keras 3's cells: masks are drawn once per sequence (fixed over the time
 steps) and only when training. `dropout` alone (Keras's implementation 2) is one input
-mask, applied to the whole sequence before the C++ kernel runs. `recurrent_dropout`
-(Keras switches to implementation 1) is one input and one recurrent mask per gate; the
-sequence kernels take no recurrent mask, so a training call with it runs the Python time
-loop. `stateful=True` keeps the final states (``layer.states``, not weights) as the next
+mask; `recurrent_dropout` (Keras switches to implementation 1) is one input and one
+recurrent mask per gate. The C++ sequence kernels take the masks (in_mask, rec_mask) and
+apply them forward and backward; only the configurations the kernels do not cover run the
+Python time loop with the same masks. `stateful=True` keeps the final states (``layer.states``, not weights) as the next
 call's initial states until ``reset_states()``. `unroll` is accepted as in Keras, where it
 only changes how the loop is compiled: the results are the same either way.
 """
@@ -167,10 +167,19 @@ class _RNN(Layer):
             self._keep_states(out)
         return out
 
-    def _dropout_mask(self, batch, dim, rate, count):
+    # Rate 1.0, as Keras 3: its LSTM/GRU cells mask only for 0 < rate < 1 (1.0: no
+    # dropout), its SimpleRNNCell for any rate > 0 (1.0: zeros); the LSTM/GRU layers without
+    # recurrent_dropout mask the inputs themselves for any rate > 0. RNN(cell) follows the
+    # cells (_cell_rules).
+    _rate_one_zeroes = False
+    _cell_rules = False
+
+    def _dropout_mask(self, batch, dim, rate, count, rate_one_zeroes=None):
         if not 0.0 < rate:
             return None
         if rate >= 1.0:
+            if not (self._rate_one_zeroes if rate_one_zeroes is None else rate_one_zeroes):
+                return None
             return [ops.zeros((batch, dim)) for _ in range(count)]
         keep = [(self._seed_generator.rng.random((batch, dim)) >= rate).astype(np.float32)
                 / np.float32(1.0 - rate) for _ in range(count)]
@@ -181,12 +190,18 @@ class _RNN(Layer):
         if training and (self.dropout > 0 or self.recurrent_dropout > 0) and x.shape[1] > 0:
             batch = x.shape[0]
             count = self.gates if self.recurrent_dropout > 0 else 1
-            in_masks = self._dropout_mask(batch, x.shape[-1], self.dropout, count)
+            layer_path = not self._cell_rules and self.recurrent_dropout == 0
+            in_masks = self._dropout_mask(batch, x.shape[-1], self.dropout, count,
+                                          self._rate_one_zeroes or layer_path)
             rec_masks = self._dropout_mask(batch, self.units, self.recurrent_dropout, count)
             self._dropout_masks = (in_masks, rec_masks)
-            if rec_masks is not None:
+            if in_masks is None and rec_masks is None:
+                self._dropout_masks = None
+            elif self._fusable(x):  # the masks go into the C++ kernel, forward and backward
+                return self._fused_call(x, mask, initial_state, in_masks, rec_masks)
+            if rec_masks is not None or (in_masks is not None and len(in_masks) > 1):
                 return self._dropout_loop(x, mask, initial_state, in_masks, rec_masks)
-            if in_masks is not None:  # one mask over all time steps, then the kernel
+            if in_masks is not None:  # one mask over all time steps, then the loop
                 x = x * ops.expand_dims(in_masks[0], 1)
         if self._fusable(x):
             return self._fused_call(x, mask, initial_state)
@@ -240,7 +255,8 @@ class _RNN(Layer):
         m_all = None if mask is None else ops.cast(ops.convert_to_tensor(mask), "float32")
         for t in order:
             xs = [p[:, t, :] for p in proj]
-            hs = [states[0] * rm for rm in rec_masks]
+            hs = [states[0]] * self.gates if rec_masks is None else \
+                [states[0] * rm for rm in rec_masks]
             new_out, new_states = self._masked_step(xs, hs, states)
             if m_all is not None:
                 m = ops.expand_dims(m_all[:, t], -1)
@@ -261,14 +277,14 @@ class _RNN(Layer):
         return (x.dtype == "float32" and x.ndim == 3 and x.shape[1] > 0
                 and self.activation is A.tanh and self.recurrent_activation is A.sigmoid)
 
-    def _fused_call(self, x, mask, initial_state):
+    def _fused_call(self, x, mask, initial_state, in_masks=None, rec_masks=None):
         if initial_state is None:
             states = []
         elif isinstance(initial_state, (list, tuple)):
             states = list(initial_state)
         else:
             states = [initial_state]
-        packed = self._run_kernel(x, states, mask)
+        packed = self._run_kernel(x, states, mask, in_masks, rec_masks)
         steps = x.shape[1]
         finals = [packed[:, steps + i, :] for i in range(len(self._state_names()))]
         return self._assemble(packed[:, :steps, :], finals, mask)
@@ -329,6 +345,7 @@ class _RNN(Layer):
 
 class SimpleRNN(_RNN):
     gates = 1
+    _rate_one_zeroes = True
 
     def __init__(self, units, activation="tanh", **kwargs):
         # The shared signature has it, Keras's SimpleRNN has not (older fastnet configs
@@ -356,10 +373,11 @@ class SimpleRNN(_RNN):
         return (x.dtype == "float32" and x.ndim == 3 and x.shape[1] > 0
                 and self._kernel_activation() is not None)
 
-    def _run_kernel(self, x, states, mask):
+    def _run_kernel(self, x, states, mask, in_masks=None, rec_masks=None):
         return ops.simple_rnn_sequence(x, self.kernel, self.recurrent_kernel, self.bias,
                                        states[0] if states else None, self.go_backwards,
-                                       mask=mask, activation=self._kernel_activation())
+                                       mask=mask, activation=self._kernel_activation(),
+                                       in_mask=in_masks, rec_mask=rec_masks)
 
     def _step(self, xp, states):
         h = self.activation(xp + ops.matmul(states[0], self.recurrent_kernel))
@@ -398,10 +416,11 @@ class LSTM(_RNN):
     def _state_names(self):
         return ["h", "c"]
 
-    def _run_kernel(self, x, states, mask):
+    def _run_kernel(self, x, states, mask, in_masks=None, rec_masks=None):
         h0, c0 = states if states else (None, None)
         return ops.lstm_sequence(x, self.kernel, self.recurrent_kernel, self.bias, h0, c0,
-                                 self.go_backwards, mask=mask)
+                                 self.go_backwards, mask=mask, in_mask=in_masks,
+                                 rec_mask=rec_masks)
 
     def _step(self, xp, states):
         h, c = states
@@ -440,9 +459,10 @@ class GRU(_RNN):
     def _fusable(self, x):
         return self.reset_after and super()._fusable(x)
 
-    def _run_kernel(self, x, states, mask):
+    def _run_kernel(self, x, states, mask, in_masks=None, rec_masks=None):
         return ops.gru_sequence(x, self.kernel, self.recurrent_kernel, self.bias,
-                                states[0] if states else None, self.go_backwards, mask=mask)
+                                states[0] if states else None, self.go_backwards, mask=mask,
+                                in_mask=in_masks, rec_mask=rec_masks)
 
     def _step(self, xp, states):
         h = states[0]
@@ -476,6 +496,18 @@ class GRU(_RNN):
         return {**super().get_config(), "reset_after": self.reset_after}
 
 
+def _fresh_cell(cell):
+    """A new cell with cell's config (new weights), for Bidirectional's backward RNN."""
+    from fastnet.saving.serialization_lib import deserialize_keras_object, serialize_keras_object
+
+    try:
+        return deserialize_keras_object(serialize_keras_object(cell))
+    except (ValueError, TypeError):  # a user cell that is not registered
+        clone = copy.deepcopy(cell)
+        clone.name = "backward_" + cell.name
+        return clone
+
+
 class Bidirectional(Layer):
     def __init__(self, layer, merge_mode="concat", weights=None, backward_layer=None, **kwargs):
         super().__init__(**kwargs)
@@ -494,6 +526,8 @@ class Bidirectional(Layer):
             backward_layer.go_backwards = not layer.go_backwards
             backward_layer.name = "backward_" + layer.name
             object.__setattr__(backward_layer, "_tracking_ready", True)
+            if isinstance(getattr(layer, "cell", None), Layer):  # RNN(cell): its own weights
+                backward_layer.cell = _fresh_cell(layer.cell)
         self.backward_layer = backward_layer
         self.forward_layer.name = "forward_" + layer.name if not layer.name.startswith(
             "forward_") else layer.name

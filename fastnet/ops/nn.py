@@ -554,6 +554,16 @@ def dropout(x, rate, noise_shape=None, seed=None):
     return random.dropout(x, rate, noise_shape=noise_shape, seed=seed)
 
 
+def _dropout_array(m):
+    """A dropout mask argument of the sequence kernels: None, or C-contiguous float32
+    numpy (masks are constants: no gradient flows into them)."""
+    if m is None:
+        return None
+    if isinstance(m, (list, tuple)):
+        m = np.stack([np.asarray(v._value if isinstance(v, Tensor) else v) for v in m])
+    return np.ascontiguousarray(m._value if isinstance(m, Tensor) else m, dtype=np.float32)
+
+
 def _mask_array(mask, x):
     """A recurrent kernel's mask argument: None, or C-contiguous bool (N, T) numpy."""
     if mask is None:
@@ -566,13 +576,17 @@ def _mask_array(mask, x):
 
 @op
 def lstm_sequence(inputs, kernel, recurrent_kernel, bias=None, initial_h=None, initial_c=None,
-                  go_backwards=False, mask=None):
+                  go_backwards=False, mask=None, in_mask=None, rec_mask=None):
     """Whole-sequence LSTM (gates i, f, c, o; tanh / sigmoid) on the C++ kernel.
 
     Returns ``packed`` (N, T+2, U): ``packed[:, :T]`` the outputs in processing order,
     ``packed[:, T]`` the last h, ``packed[:, T+1]`` the last c. Slice it (differentiably).
     ``mask`` (N, T) bool, in input time order: at a False step the state is carried and
     the output repeats the previous output (zeros before the first step), as Keras.
+    ``in_mask`` / ``rec_mask``: dropout masks fixed over the time steps (Keras's cells in
+    training), float (C, N, I) with C = 1 or the gate count, and (gates, N, U): gate g's
+    input is ``x * in_mask[g]`` and its recurrent product ``(h * rec_mask[g]) @ U_g``,
+    forward and backward in the kernel (a list of per-gate (N, .) arrays works too).
     """
     from fastnet.kernels import rnn as R
 
@@ -587,14 +601,15 @@ def lstm_sequence(inputs, kernel, recurrent_kernel, bias=None, initial_h=None, i
     hv = _f32(h0)
     cv = _f32(c0)
     mv = _mask_array(mask, x)
+    im, rm = _dropout_array(in_mask), _dropout_array(rec_mask)
     packed, ws = R.lstm_forward(xv, kv, rv,
                                 _f32(b),
-                                hv, cv, bool(go_backwards), mv)
+                                hv, cv, bool(go_backwards), mv, im, rm)
 
     def backward(g):
         dx, dk, dr, db, dh0, dc0 = R.lstm_backward(
             xv, kv, rv, hv, cv, bool(go_backwards), packed, ws,
-            _f32(g), b is not None, mv)
+            _f32(g), b is not None, mv, im, rm)
         return (Tensor(dx), Tensor(dk), Tensor(dr), None if db is None else Tensor(db),
                 None if h0 is None else Tensor(dh0), None if c0 is None else Tensor(dc0))
 
@@ -604,11 +619,12 @@ def lstm_sequence(inputs, kernel, recurrent_kernel, bias=None, initial_h=None, i
 
 @op
 def simple_rnn_sequence(inputs, kernel, recurrent_kernel, bias=None, initial_h=None,
-                        go_backwards=False, mask=None, activation="tanh"):
+                        go_backwards=False, mask=None, activation="tanh", in_mask=None,
+                        rec_mask=None):
     """Whole-sequence SimpleRNN, h_t = act(x_t @ kernel + h_{t-1} @ recurrent_kernel + bias)
     with act one of "tanh", "relu", "sigmoid", "linear", on the C++ kernel. Returns
-    ``packed`` (N, T+1, U): the outputs in processing order, then h_T; ``mask`` as
-    lstm_sequence."""
+    ``packed`` (N, T+1, U): the outputs in processing order, then h_T; ``mask``,
+    ``in_mask`` and ``rec_mask`` as lstm_sequence."""
     from fastnet.kernels import rnn as R
 
     x = _float(inputs)
@@ -620,14 +636,15 @@ def simple_rnn_sequence(inputs, kernel, recurrent_kernel, bias=None, initial_h=N
     rv = _f32(rk)
     hv = _f32(h0)
     mv = _mask_array(mask, x)
+    im, rm = _dropout_array(in_mask), _dropout_array(rec_mask)
     packed, ws = R.simple_rnn_forward(
         xv, kv, rv, _f32(b), hv,
-        bool(go_backwards), mv, activation)
+        bool(go_backwards), mv, activation, im, rm)
 
     def backward(g):
         dx, dk, dr, db, dh0 = R.simple_rnn_backward(
             xv, kv, rv, hv, bool(go_backwards), packed, ws,
-            np.ascontiguousarray(g._value, np.float32), b is not None, mv, activation)
+            np.ascontiguousarray(g._value, np.float32), b is not None, mv, activation, im, rm)
         return (Tensor(dx), Tensor(dk), Tensor(dr), None if db is None else Tensor(db),
                 None if h0 is None else Tensor(dh0))
 
@@ -738,10 +755,10 @@ def layer_norm(x, gamma=None, beta=None, epsilon=1e-3):
 
 @op
 def gru_sequence(inputs, kernel, recurrent_kernel, bias=None, initial_h=None,
-                 go_backwards=False, mask=None):
+                 go_backwards=False, mask=None, in_mask=None, rec_mask=None):
     """Whole-sequence GRU (Keras reset_after=True: bias (2, 3U); gates z, r, h) on the C++
     kernel. Returns ``packed`` (N, T+1, U): the outputs in processing order, then h_T;
-    ``mask`` as lstm_sequence."""
+    ``mask``, ``in_mask`` and ``rec_mask`` as lstm_sequence."""
     from fastnet.kernels import rnn as R
 
     x = _float(inputs)
@@ -753,14 +770,15 @@ def gru_sequence(inputs, kernel, recurrent_kernel, bias=None, initial_h=None,
     rv = _f32(rk)
     hv = _f32(h0)
     mv = _mask_array(mask, x)
+    im, rm = _dropout_array(in_mask), _dropout_array(rec_mask)
     packed, ws = R.gru_forward(xv, kv, rv,
                                _f32(b),
-                               hv, bool(go_backwards), mv)
+                               hv, bool(go_backwards), mv, im, rm)
 
     def backward(g):
         dx, dk, dr, db, dh0 = R.gru_backward(xv, kv, rv, hv, bool(go_backwards), packed, ws,
                                              np.ascontiguousarray(g._value, np.float32),
-                                             b is not None, mv)
+                                             b is not None, mv, im, rm)
         return (Tensor(dx), Tensor(dk), Tensor(dr), None if db is None else Tensor(db),
                 None if h0 is None else Tensor(dh0))
 

@@ -140,6 +140,7 @@ def _rebuild(config, custom_objects):
         if shape is not None:
             model.build(tuple(shape) if not (shape and isinstance(shape[0], list)) else
                         [tuple(s) for s in shape])
+            model.built = True  # as Keras: a build() of user code need not say so itself
     return model
 
 

@@ -12,6 +12,13 @@
 // Masks: (N, T) bytes (0 = skip), in input time order. At a skipped step the state is
 // carried unchanged and the output repeats the previous output (zeros before the first
 // step), as Keras's backend.rnn with zero_output_for_mask=False.
+//
+// Dropout (Keras's recurrent cells in training; masks fixed over the time steps):
+// in_mask (C, N, I), C = 1 (one mask for all gates, Keras's implementation 2) or the gate
+// count (one per gate, implementation 1), multiplies the inputs of gate g before its input
+// projection; rec_mask (G, N, U) multiplies the state entering gate g's recurrent product
+// (the state itself, and the GRU's z * h_prev, stay unmasked, as Keras). The backward
+// takes the same masks.
 #pragma once
 #include <cstdint>
 
@@ -29,6 +36,9 @@ struct SeqArgs {
   const float* h0 = nullptr;         // (N, U) or null (zeros)
   const float* c0 = nullptr;         // LSTM only: (N, U) or null (zeros)
   const uint8_t* mask = nullptr;     // (N, T) or null
+  const float* in_mask = nullptr;    // (in_mask_count, N, I) or null
+  int64_t in_mask_count = 0;         // 1 or the gate count
+  const float* rec_mask = nullptr;   // (gates, N, U) or null
   bool go_backwards = false;
   Activation activation = Activation::Tanh;  // SimpleRNN only
   // (N, T + S, U): outputs in processing order (reversed time when go_backwards, as
