@@ -162,7 +162,10 @@ def standard_mask(row, x):
 def check_build(row):
     layer = row.make()
     shape = row.shapes() if row.multi_input else row.input_shape
-    layer.build(shape)
+    if row.positional:
+        layer.build(*shape)
+    else:
+        layer.build(shape)
     assert layer.built, f"{row.name}: build({shape}) left built=False"
     # Keras builds on the first call as well; the weights must be the same either way
     got = (len(layer.trainable_weights), len(layer.non_trainable_weights))
@@ -183,7 +186,7 @@ def check_symbolic(row):
     fastnet.utils.set_random_seed(0)
     layer = row.make()
     x = row.inputs()
-    eager = numpy_outputs(row.call(layer, x))
+    eager = numpy_outputs(row.call(layer, x, training=False))
     sym_in = symbolic_inputs(row, x)
     sym_out = row.call(layer, sym_in)
     for i, (kt, e) in enumerate(zip(flat(sym_out), eager)):
@@ -195,7 +198,7 @@ def check_symbolic(row):
             f"{row.name}: symbolic output {i} dtype {kt.dtype} != eager dtype {e.dtype}")
     assert len(flat(sym_out)) == len(eager), f"{row.name}: symbolic/eager output counts differ"
     model = fastnet.Model(sym_in, sym_out)
-    replay = numpy_outputs(model(x))
+    replay = numpy_outputs(model(x, training=False))
     for i, (r, e) in enumerate(zip(replay, eager)):
         np.testing.assert_allclose(r, e, rtol=1e-5, atol=1e-6,
                                    err_msg=f"{row.name}: functional replay output {i}")
@@ -204,14 +207,14 @@ def check_symbolic(row):
 def check_config(row):
     layer = row.make()
     x = row.inputs()
-    before = numpy_outputs(row.call(layer, x))
+    before = numpy_outputs(row.call(layer, x, training=False))
     config = layer.get_config()
     json.dumps(config)  # a .keras file stores it as JSON
     clone = type(layer).from_config(config)
     assert clone.get_config() == config, f"{row.name}: from_config(get_config()) changed it"
     row.call(clone, x)
     clone.set_weights(layer.get_weights())
-    after = numpy_outputs(row.call(clone, x))
+    after = numpy_outputs(row.call(clone, x, training=False))
     for i, (a, b) in enumerate(zip(after, before)):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6,
                                    err_msg=f"{row.name}: output {i} after the config round trip")
@@ -236,6 +239,7 @@ def check_train_step(row, lr=0.05):
     before = [w.copy() for w in layer.get_weights()]
     variables = layer.trainable_weights
     opt = fastnet.optimizers.SGD(learning_rate=lr)
+    fastnet.utils.set_random_seed(1)  # the same dropout draws in both training passes
     with fastnet.GradientTape() as tape:
         loss0 = _mse(row.call(layer, x, training=True), targets)
     assert loss0 is not None, f"{row.name}: no floating output to train"
@@ -248,6 +252,7 @@ def check_train_step(row, lr=0.05):
     missing = [v.path for v, g in zip(variables, grads) if g is None]
     assert not missing, f"{row.name}: no gradient for trainable weight(s) {missing}"
     opt.apply(grads, variables)
+    fastnet.utils.set_random_seed(1)
     loss1 = _mse(row.call(layer, x, training=True), targets)
     assert float(loss1) < float(loss0), (
         f"{row.name}: one SGD step did not lower the loss ({float(loss0)} -> {float(loss1)})")
@@ -331,9 +336,11 @@ def _fingerprint(row, overrides):
     parts["losses"] = [np.asarray(v) for v in layer.losses]
     parts["shapes"] = [np.asarray(w.shape) for w in layer.weights]
     parts["dtypes"] = [np.asarray(str(o.dtype)) for o in parts["infer"]]
-    mask = layer.compute_mask(x, None) if layer.supports_masking else None
-    parts["mask"] = [np.asarray(m) for m in flat(mask) if m is not None]
-    if row.masking == "consume":
+    parts["mask"] = [np.asarray(m) for m in flat(layer.compute_mask(x, None)) if m is not None]
+    if hasattr(layer, "get_vocabulary"):
+        parts["vocabulary"] = [np.asarray(layer.get_vocabulary(), dtype=object)]
+    # the standard mask is (batch, steps) of a channels-last input
+    if row.masking == "consume" and "data_format" not in overrides:
         parts["masked"] = numpy_outputs(row.call(layer, x, mask=standard_mask(row, x)))
     if row.symbolic is True:
         sym = row.call(layer, symbolic_inputs(row, x))
@@ -390,6 +397,32 @@ def check_argument(row, arg, value):
     assert not _same(base, alt), (
         f"{row.name}: {arg}={value!r} gives the same outputs, weights, losses and training "
         f"step as {arg}={row.kwargs.get(arg, '<default>')!r}: the argument is ignored")
+    if row.config is True:  # the non-default value survives get_config/from_config
+        layer = row.make(**{arg: value})
+        x = row.inputs()
+        want = numpy_outputs(row.call(layer, x, training=False))
+        want_losses = [float(v) for v in layer.losses]
+        config = layer.get_config()
+        if arg not in CONFIG_FREE_ARGS:
+            assert arg in config, f"{row.name}: get_config() has no {arg!r}: {config}"
+        clone = type(layer).from_config(config)
+        row.call(clone, x, training=False)
+        clone.set_weights(layer.get_weights())
+        if getattr(clone, "stateful", False):
+            clone.reset_states()
+        got = numpy_outputs(row.call(clone, x, training=False))
+        got_losses = [float(v) for v in clone.losses]
+        np.testing.assert_allclose(got_losses, want_losses, rtol=1e-5, err_msg=(
+            f"{row.name}({arg}={value!r}): the config round trip changed the layer's losses"))
+        assert len(got) == len(want) and all(
+            g.shape == w.shape and np.allclose(g, w, rtol=1e-6, atol=1e-6)
+            for g, w in zip(got, want)), (
+            f"{row.name}({arg}={value!r}): from_config(get_config()) gives other outputs; "
+            f"the config loses the argument: {layer.get_config()}")
+
+
+# Constructor arguments Keras does not keep in get_config (initial values, not settings).
+CONFIG_FREE_ARGS = {"weights"}
 
 
 # ---- coverage -----------------------------------------------------------------------------

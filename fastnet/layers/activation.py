@@ -56,6 +56,9 @@ class ELU(_Elementwise):
     def call(self, inputs):
         return ops.elu(inputs, self.alpha)
 
+    def get_config(self):
+        return {**super().get_config(), "alpha": self.alpha}
+
 
 class Softmax(_Elementwise):
     def __init__(self, axis=-1, **kwargs):
@@ -66,6 +69,9 @@ class Softmax(_Elementwise):
         if mask is not None:
             inputs = inputs + (1.0 - ops.cast(mask, inputs.dtype)) * -1e9
         return ops.softmax(inputs, axis=self.axis)
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis}
 
 
 class PReLU(_Elementwise):

@@ -87,7 +87,12 @@ class BatchNormalization(Layer):
 
     def get_config(self):
         return {**super().get_config(), "axis": self.axis, "momentum": self.momentum,
-                "epsilon": self.epsilon, "center": self.center, "scale": self.scale}
+                "epsilon": self.epsilon, "center": self.center, "scale": self.scale,
+                **_serialized(self, "beta_initializer", "gamma_initializer",
+                              "moving_mean_initializer", "moving_variance_initializer",
+                              "beta_regularizer", "gamma_regularizer", "beta_constraint",
+                              "gamma_constraint"),
+                "synchronized": False}
 
 
 class LayerNormalization(Layer):
@@ -145,6 +150,23 @@ class LayerNormalization(Layer):
 
     def get_config(self):
         return {**super().get_config(), "axis": self.axis, "epsilon": self.epsilon,
-                "center": self.center, "scale": self.scale}
+                "center": self.center, "scale": self.scale, "rms_scaling": self.rms_scaling,
+                **_serialized(self, "beta_initializer", "gamma_initializer",
+                              "beta_regularizer", "gamma_regularizer", "beta_constraint",
+                              "gamma_constraint")}
+
+
+def _serialized(layer, *names):
+    """Keras's config entries for the layer's initializer/regularizer/constraint args."""
+    out = {}
+    for name in names:
+        value = getattr(layer, name)
+        if name.endswith("initializer"):
+            out[name] = initializers_mod.serialize(value)
+        elif name.endswith("regularizer"):
+            out[name] = regularizers_mod.serialize(value) if value is not None else None
+        else:
+            out[name] = constraints_mod.serialize(value) if value is not None else None
+    return out
 
 

@@ -279,6 +279,8 @@ class CenterCrop(Layer):
         key = [slice(None)] * x.ndim
         key[ha] = slice(top, top + self.height)
         key[wa] = slice(left, left + self.width)
+        if isinstance(inputs, Tensor) and x.dtype.kind == "f":
+            return inputs[tuple(key)]  # a slicing op: the input gradient flows (as Keras)
         out = np.ascontiguousarray(x[tuple(key)])
         return Tensor(out.astype(self.dtype) if out.dtype.kind != "f" else out)
 
@@ -321,8 +323,9 @@ class RandomFlip(Layer):
             x = x.astype(self.dtype)
         if training is None:  # as Keras: a direct call augments; fit passes True,
             training = True   # predict/evaluate pass False
+        differentiable = isinstance(inputs, Tensor) and inputs.dtype == x.dtype
         if not training:
-            return Tensor(x)
+            return inputs if differentiable else Tensor(x)
         ha, wa = _hw_axes(self.data_format, x.ndim, "RandomFlip")
         from fastnet import random as _random
 
@@ -331,6 +334,15 @@ class RandomFlip(Layer):
         xb = x if batched else x[None]
         ha, wa = (ha + (0 if batched else 1), wa + (0 if batched else 1))
         flips = rng.uniform(size=xb.shape[0]) <= 0.5
+        if differentiable and batched:  # flips as ops: the input gradient flows (as Keras)
+            flipped = inputs
+            if self.mode in ("horizontal", "horizontal_and_vertical"):
+                flipped = ops.flip(flipped, axis=wa)
+            if self.mode in ("vertical", "horizontal_and_vertical"):
+                flipped = ops.flip(flipped, axis=ha)
+            where = flips.reshape((-1,) + (1,) * (x.ndim - 1))
+            return ops.where(ops.convert_to_tensor(np.broadcast_to(where, x.shape)), flipped,
+                             inputs)
         out = np.array(xb)
         if flips.any():
             sel = out[flips]

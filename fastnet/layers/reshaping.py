@@ -34,6 +34,8 @@ class _Spatial(Layer):
 def _pairs(padding, n, name):
     if isinstance(padding, int):
         return ((padding, padding),) * n
+    if n == 1 and len(padding) == 2 and all(isinstance(p, int) for p in padding):
+        return (tuple(padding),)  # Keras's 1-D form: (left, right)
     out = []
     for p in padding:
         out.append((p, p) if isinstance(p, int) else tuple(p))
@@ -67,8 +69,21 @@ class _UpSampling(_Spatial):
         return {**super().get_config(), "size": list(self.size)}
 
 
+def _no_data_format(layer_name, kwargs, extra=()):
+    """Keras's 1-D reshaping layers take no data_format (nor interpolation): refuse them
+    instead of accepting and ignoring them."""
+    for arg in ("data_format",) + tuple(extra):
+        if arg in kwargs:
+            raise TypeError(f"{layer_name}: unrecognized keyword argument `{arg}` (Keras's "
+                            f"{layer_name} has none). Received: {arg}={kwargs[arg]!r}")
+
+
 class UpSampling1D(_UpSampling):
     rank = 1
+
+    def __init__(self, size=2, **kwargs):
+        _no_data_format("UpSampling1D", kwargs, ("interpolation",))
+        super().__init__(size=size, **kwargs)
 
     def get_config(self):
         config = {**super().get_config(), "size": self.size[0]}
@@ -82,6 +97,13 @@ class UpSampling2D(_UpSampling):
 
 class UpSampling3D(_UpSampling):
     rank = 3
+
+    def __init__(self, size=2, data_format=None, **kwargs):
+        if "interpolation" in kwargs:
+            raise TypeError("UpSampling3D: unrecognized keyword argument `interpolation` "
+                            "(Keras's UpSampling3D is nearest-neighbour only). Received: "
+                            f"interpolation={kwargs['interpolation']!r}")
+        super().__init__(size=size, data_format=data_format, **kwargs)
 
 
 class _ZeroPadding(_Spatial):
@@ -107,6 +129,9 @@ class _ZeroPadding(_Spatial):
 
 class ZeroPadding1D(_ZeroPadding):
     rank = 1
+
+    def get_config(self):
+        return {**super().get_config(), "padding": list(self.padding[0])}
 
 
 class ZeroPadding2D(_ZeroPadding):
@@ -148,6 +173,15 @@ class _Cropping(_Spatial):
 class Cropping1D(_Cropping):
     rank = 1
 
+    def __init__(self, cropping=(1, 1), **kwargs):  # Keras's default crops one step each side
+        _no_data_format("Cropping1D", kwargs)
+        super().__init__(cropping=cropping, **kwargs)
+
+    def get_config(self):
+        config = {**super().get_config(), "cropping": list(self.cropping[0])}
+        config.pop("data_format")
+        return config
+
 
 class Cropping2D(_Cropping):
     rank = 2
@@ -155,3 +189,6 @@ class Cropping2D(_Cropping):
 
 class Cropping3D(_Cropping):
     rank = 3
+
+    def __init__(self, cropping=((1, 1), (1, 1), (1, 1)), data_format=None, **kwargs):
+        super().__init__(cropping=cropping, data_format=data_format, **kwargs)

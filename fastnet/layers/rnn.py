@@ -567,6 +567,26 @@ class Bidirectional(Layer):
             return None
         return mask
 
+    def get_config(self):
+        # As Keras: the wrapped layers as nested configs (without them, a saved model
+        # holding a Bidirectional could not be loaded).
+        from fastnet.saving.serialization_lib import serialize_keras_object
+
+        return {**super().get_config(), "merge_mode": self.merge_mode,
+                "layer": serialize_keras_object(self.forward_layer),
+                "backward_layer": serialize_keras_object(self.backward_layer)}
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        from fastnet.saving.serialization_lib import deserialize_keras_object
+
+        config = dict(config)
+        config["layer"] = deserialize_keras_object(config["layer"], custom_objects)
+        backward = config.pop("backward_layer", None)
+        if backward is not None:
+            config["backward_layer"] = deserialize_keras_object(backward, custom_objects)
+        return cls(**config)
+
     @property
     def stateful(self):
         return bool(getattr(self.forward_layer, "stateful", False))
@@ -603,6 +623,19 @@ class TimeDistributed(Layer):
     def compute_output_shape(self, input_shape):
         inner = self.layer.compute_output_shape((input_shape[0],) + tuple(input_shape[2:]))
         return (input_shape[0], input_shape[1]) + tuple(inner[1:])
+
+    def get_config(self):
+        from fastnet.saving.serialization_lib import serialize_keras_object
+
+        return {**super().get_config(), "layer": serialize_keras_object(self.layer)}
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        from fastnet.saving.serialization_lib import deserialize_keras_object
+
+        config = dict(config)
+        config["layer"] = deserialize_keras_object(config["layer"], custom_objects)
+        return cls(**config)
 
 
 class ConvLSTM2D(Layer):
@@ -711,5 +744,15 @@ class ConvLSTM2D(Layer):
     def get_config(self):
         return {**super().get_config(), "filters": self.filters,
                 "kernel_size": list(self.kernel_size), "strides": list(self.strides),
-                "padding": self.padding, "return_sequences": self.return_sequences,
-                "return_state": self.return_state, "go_backwards": self.go_backwards}
+                "padding": self.padding, "data_format": "channels_last",
+                "dilation_rate": list(self.dilation_rate),
+                "activation": activations_mod.serialize(self.activation),
+                "recurrent_activation": activations_mod.serialize(self.recurrent_activation),
+                "use_bias": self.use_bias,
+                "kernel_initializer": initializers_mod.serialize(self.kernel_initializer),
+                "recurrent_initializer": initializers_mod.serialize(self.recurrent_initializer),
+                "bias_initializer": initializers_mod.serialize(self.bias_initializer),
+                "unit_forget_bias": self.unit_forget_bias,
+                "return_sequences": self.return_sequences,
+                "return_state": self.return_state, "go_backwards": self.go_backwards,
+                "stateful": False, "dropout": 0.0, "recurrent_dropout": 0.0, "seed": self.seed}

@@ -138,8 +138,11 @@ def _rebuild(config, custom_objects):
     if build and not model.built:
         shape = build.get("input_shape")
         if shape is not None:
-            model.build(tuple(shape) if not (shape and isinstance(shape[0], list)) else
-                        [tuple(s) for s in shape])
+            shape = (tuple(shape) if not (shape and isinstance(shape[0], list)) else
+                     [tuple(s) for s in shape])
+            model.build(shape)
+            if getattr(model, "_build_shapes", None) is None:  # its config says it again
+                model._build_shapes = shape
     return model
 
 
