@@ -445,3 +445,72 @@ def _arg_params():
 @pytest.mark.parametrize("row,arg,value", _arg_params())
 def test_constructor_argument_changes_behaviour_or_raises(row, arg, value):
     check_argument(row, arg, value)
+
+
+# ---- the harness catches what it is for (each check fails on a layer broken that way) -------
+
+class _Scale(layers.Layer):
+    """A correct little layer; the subclasses below each break one contract."""
+
+    def __init__(self, factor=2.0, **kwargs):
+        super().__init__(**kwargs)
+        self.factor = factor
+
+    def call(self, inputs):
+        return inputs * self.factor
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor}
+
+
+class _IgnoresFactor(_Scale):
+    def call(self, inputs):
+        return inputs * 2.0
+
+
+class _WrongOutputShape(_Scale):
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (input_shape[-1] + 1,)
+
+
+class _WrongGradient(_Scale):
+    def call(self, inputs):  # d/dx of x * x is 2x; with one factor stopped the tape says x
+        return inputs * fastnet.ops.stop_gradient(inputs)
+
+
+class _ConfigDropsFactor(_Scale):
+    def get_config(self):
+        return layers.Layer.get_config(self)
+
+
+def test_harness_accepts_a_correct_layer():
+    row = Row(_Scale, {}, (2, 3), args={"factor": 3.0})
+    check_symbolic(row)
+    check_config(row)
+    check_input_gradient(row)
+    check_argument(row, "factor", 3.0)
+
+
+@pytest.mark.parametrize("cls,check", [
+    (_IgnoresFactor, lambda row: check_argument(row, "factor", 3.0)),
+    (_WrongOutputShape, check_symbolic),
+    (_WrongGradient, check_input_gradient),
+    (_ConfigDropsFactor, lambda row: check_argument(row, "factor", 3.0)),
+])
+def test_harness_fails_a_broken_layer(cls, check):
+    with pytest.raises(AssertionError):
+        check(Row(cls, {}, (2, 3)))
+
+
+def test_harness_fails_an_argument_that_raises_without_naming_itself():
+    class Refuses(_Scale):
+        def __init__(self, factor=2.0, **kwargs):
+            if factor != 2.0:
+                raise ValueError("bad value")
+            super().__init__(factor, **kwargs)
+
+    with pytest.raises(AssertionError, match="without naming"):
+        check_argument(Row(Refuses, {}, (2, 3)), "factor", Raises(3.0))
