@@ -7,6 +7,7 @@ from fastnet import initializers as initializers_mod
 from fastnet import ops
 from fastnet import regularizers as regularizers_mod
 from fastnet.backend.tape import RECORDING
+from fastnet.layers.argument_validation import check_number
 from fastnet.layers.layer import InputSpec, Layer
 
 
@@ -24,8 +25,8 @@ class BatchNormalization(Layer):
             raise NotImplementedError(f"BatchNormalization {self.name!r}: `synchronized=True` "
                                       "(cross-replica statistics) is not implemented in fastnet")
         self.axis = axis
-        self.momentum = float(momentum)
-        self.epsilon = float(epsilon)
+        self.momentum = float(check_number(momentum, "momentum", self))
+        self.epsilon = float(check_number(epsilon, "epsilon", self, minimum=0))
         self.center = center
         self.scale = scale
         self.beta_initializer = initializers_mod.get(beta_initializer)

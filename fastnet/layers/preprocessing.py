@@ -263,6 +263,10 @@ class CenterCrop(Layer):
 
     def __init__(self, height, width, data_format=None, **kwargs):
         super().__init__(**kwargs)
+        for arg, value in (("height", height), ("width", width)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"CenterCrop: `{arg}` must be a positive integer. Received: "
+                                 f"{arg}={value!r}")
         self.height = int(height)
         self.width = int(width)
         self.data_format = _data_format(data_format)
@@ -402,7 +406,12 @@ def _encoded_shape(input_shape, output_mode, depth):
         if len(input_shape) > 1 and input_shape[-1] == 1:
             return input_shape[:-1] + (depth,)
         return input_shape + (depth,)
-    return input_shape[:-1] + (depth,)
+    # multi_hot/count reduce axis 1 (axis 0 of a vector), as the eager call (and Keras's own
+    # eager call: its compute_output_shape says input_shape[:-1] + (depth,), which disagrees
+    # with what it computes for inputs of rank 3 and more)
+    if len(input_shape) == 1:
+        return (depth,)
+    return input_shape[:1] + input_shape[2:] + (depth,)
 
 
 class CategoryEncoding(Layer):
@@ -419,8 +428,10 @@ class CategoryEncoding(Layer):
             raise ValueError("num_tokens must be set to use this layer. If the number of "
                              "tokens is not known beforehand, use the IntegerLookup layer "
                              "instead.")
-        if num_tokens < 1:
-            raise ValueError(f"`num_tokens` must be >= 1. Received: num_tokens={num_tokens}.")
+        if (isinstance(num_tokens, bool) or not isinstance(num_tokens, (int, np.integer))
+                or num_tokens < 1):
+            raise ValueError(f"`num_tokens` must be an integer >= 1. Received: "
+                             f"num_tokens={num_tokens!r}.")
         if sparse:
             raise ValueError("CategoryEncoding: sparse=True is not supported by fastnet "
                              "(dense arrays only)")

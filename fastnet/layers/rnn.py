@@ -34,6 +34,7 @@ from fastnet import initializers as initializers_mod
 from fastnet import ops
 from fastnet import random as random_mod
 from fastnet import regularizers as regularizers_mod
+from fastnet.layers.argument_validation import check_int, check_padding, standardize_tuple
 from fastnet.layers.layer import InputSpec, Layer
 
 
@@ -661,12 +662,11 @@ class ConvLSTM2D(Layer):
                 raise NotImplementedError(f"ConvLSTM2D {self.name!r}: `{arg}` is not "
                                           f"implemented in fastnet. Received: {arg}={value!r}")
         self.seed = seed
-        self.filters = filters
-        self.kernel_size = (kernel_size,) * 2 if isinstance(kernel_size, int) else tuple(kernel_size)
-        self.strides = (strides,) * 2 if isinstance(strides, int) else tuple(strides)
-        self.padding = padding.lower()
-        self.dilation_rate = (dilation_rate,) * 2 if isinstance(dilation_rate, int) \
-            else tuple(dilation_rate)
+        self.filters = check_int(filters, "filters", self)
+        self.kernel_size = standardize_tuple(kernel_size, 2, "kernel_size", self)
+        self.strides = standardize_tuple(strides, 2, "strides", self)
+        self.padding = check_padding(padding, self)
+        self.dilation_rate = standardize_tuple(dilation_rate, 2, "dilation_rate", self)
         self.activation = activations_mod.get(activation)
         self.recurrent_activation = activations_mod.get(recurrent_activation)
         self.use_bias = use_bias
