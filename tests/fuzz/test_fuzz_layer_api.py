@@ -196,7 +196,7 @@ BAD_DATA = {
     "x a dict": lambda x, y: ({"nope": x}, y),
     "wrong feature size": lambda x, y: (x[:, :2], y),
     "wrong target size": lambda x, y: (x, y[:, :1].repeat(3, axis=1)),
-    "x of rank 3": lambda x, y: (x[:, :, None], y),
+    "x of rank 3": lambda x, y: (x[:, :, None].repeat(2, axis=2), y),
     "y a string array": lambda x, y: (x, np.array(["a"] * len(y))),
     "x empty": lambda x, y: (x[:0], y[:0]),
     "x None": lambda x, y: (None, y),
@@ -230,8 +230,6 @@ def test_malformed_data_raises_cleanly_and_leaves_the_weights(case, method):
             np.testing.assert_array_equal(a, b, err_msg=f"{method} with {case} failed but "
                                                         "changed the weights")
         return
-    if case == "x empty":
-        return  # an empty dataset may legitimately run no step
     raise AssertionError(f"{method} with {case} neither raised nor is a valid input")
 
 
@@ -256,7 +254,7 @@ MIDWAY = {
 }
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.sampled_from(sorted(MIDWAY)), st.integers(0, 3),
        st.sampled_from(["fit", "evaluate", "predict"]))
 def test_generator_failing_midway(kind, fail_at, method):
