@@ -567,8 +567,8 @@ def _error_naming_layer(layer, e):
         return None
     msg = str(e)
     cls = type(layer).__name__
-    if _CONTEXT in msg or (layer.name in msg and cls in msg) or f"{cls} {layer.name!r}" in msg:
-        return None
+    if _CONTEXT in msg or f"'{layer.name}'" in msg or f'"{layer.name}"' in msg:
+        return None  # already names this layer (or an inner layer named itself)
     try:
         return type(e)(f"{_CONTEXT} {cls} {layer.name!r}: {msg}")
     except Exception:  # noqa: BLE001 - an exception class with another signature: keep it
