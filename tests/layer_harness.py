@@ -68,6 +68,7 @@ class Row:
     args: dict = field(default_factory=dict)
     # constructor arguments deliberately not in `args`: {name: reason}
     args_exempt: dict = field(default_factory=dict)
+    keras_skip: dict = field(default_factory=dict)  # {arg or None: why Keras is no oracle}
     sublayer: Callable | None = None     # wrappers: () -> the wrapped layer, passed as `layer`
     positional: bool = False             # multi-input layers called as layer(a, b) (MHA)
     id: str | None = None
@@ -422,6 +423,38 @@ def check_argument(row, arg, value):
             for g, w in zip(got, want)), (
             f"{row.name}({arg}={value!r}): from_config(get_config()) gives other outputs; "
             f"the config loses the argument: {layer.get_config()}")
+
+
+def check_keras_parity(row, keras, overrides):
+    """Keras 3 itself as the oracle: the Keras layer built from this layer's get_config()
+    (what a .keras file carries), given the same weights, gives the same outputs."""
+    import pytest
+
+    fastnet.utils.set_random_seed(0)
+    layer = row.make(**overrides)
+    x = row.inputs()
+    want = numpy_outputs(row.call(layer, x, training=False))
+    kcls = getattr(keras.layers, row.cls.__name__, None)
+    if kcls is None:
+        pytest.skip(f"keras.layers has no {row.cls.__name__}")
+    try:
+        klayer = kcls.from_config(layer.get_config())
+    except (ImportError, TypeError) as e:  # Keras's lookup layers need TensorFlow
+        if "requires TensorFlow" not in str(e):
+            raise
+        pytest.skip(f"Keras cannot build {row.cls.__name__} here: {e}")
+    row.call(klayer, x)
+    klayer.set_weights(layer.get_weights())
+    if getattr(klayer, "stateful", False):
+        klayer.reset_states()
+    got = row.call(klayer, x, training=False)
+    got = [np.asarray(keras.ops.convert_to_numpy(g)) for g in flat(got)]
+    assert len(got) == len(want), f"{row.name}: {len(want)} outputs, Keras gives {len(got)}"
+    for i, (g, w) in enumerate(zip(got, want)):
+        assert g.shape == w.shape, f"{row.name} {overrides}: output {i} shape {w.shape}, " \
+                                   f"Keras {g.shape}"
+        np.testing.assert_allclose(w, g, rtol=1e-4, atol=1e-5, err_msg=(
+            f"{row.name} {overrides}: output {i} differs from Keras's"))
 
 
 # Constructor arguments Keras does not keep in get_config (initial values, not settings).

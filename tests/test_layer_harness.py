@@ -10,7 +10,8 @@ argument coverage is the union over a class's rows):
               "lora_rank": Raises(2)},              #   changes behaviour, or Raises(value)
         args_exempt={"x": "why it cannot be observed here"},
         gradient="why no finite-difference check",  # True (default) or the reason to skip
-        train=True, symbolic=True, config=True)     # likewise
+        train=True, symbolic=True, config=True,     # likewise
+        keras_skip={"arg": "why Keras is no oracle for this value"})  # None: the whole row
 
 Multi-input layers take a list of shapes (``positional=True`` calls ``layer(a, b)``);
 integer/string inputs give ``make_input=lambda rng, shape: ...``; wrappers give
@@ -29,6 +30,7 @@ from layer_harness import (
     check_build,
     check_config,
     check_input_gradient,
+    check_keras_parity,
     check_masking,
     check_symbolic,
     check_train_step,
@@ -57,6 +59,7 @@ def positive(rng, shape):
     return rng.uniform(0.1, 1.0, size=shape).astype("float32")
 
 
+KERAS_LAMBDA = "Keras rebuilds a Lambda only from its own (bytecode) serialisation"
 INT_INPUT = "integer input: no input gradient"
 NO_WEIGHTS_INT = "integer output: nothing to train"
 CHANNELS_FIRST = "channels_first"
@@ -84,7 +87,7 @@ def conv_args(rank, transpose=False):
     if transpose:
         args["output_padding"] = 1
         args["groups"] = Raises(2)
-        args["dilation_rate"] = 2
+        args["dilation_rate"] = Raises(2)  # with strides=2: refused, as Keras
     else:
         args["groups"] = 2
         args["output_padding"] = Raises(1)
@@ -161,9 +164,11 @@ ROWS = [
     Row(layers.Lambda, dict(function=fastnet.ops.tanh), (2, 3),
         args={"function": fastnet.ops.sigmoid, "output_shape": (2, 2),
               "mask": lambda inputs, mask=None: fastnet.ops.greater(inputs, 0.0)},
+        keras_skip={None: KERAS_LAMBDA},
         args_exempt={"arguments": "tested by the Lambda-arguments row"}, config=(
             "a Lambda wrapping a Python function is restored only with safe_mode=False")),
     Row(layers.Lambda, dict(function=lambda x, a=1.0: x * a), (2, 3),
+        keras_skip={None: KERAS_LAMBDA},
         args={"arguments": {"a": 2.0}}, id="Lambda-arguments",
         config="a Python lambda is serialised as bytecode; tested in test_saving"),
     Row(layers.Embedding, dict(input_dim=10, output_dim=3), (2, 5), make_input=tokens(10),
@@ -193,6 +198,8 @@ ROWS = [
         trainable=2, weight_shapes=[(3, 4, 4), (4,)], args=conv_args(1, transpose=True)),
     Row(layers.Conv2DTranspose, dict(filters=4, kernel_size=3, strides=2), (2, 4, 4, 4),
         trainable=2, weight_shapes=[(3, 3, 4, 4), (4,)], args=conv_args(2, transpose=True)),
+    Row(layers.Conv2DTranspose, dict(filters=4, kernel_size=3), (2, 4, 4, 4), trainable=2,
+        args={"dilation_rate": 2}, id="Conv2DTranspose-dilated"),
     Row(layers.Conv3DTranspose, dict(filters=4, kernel_size=3, strides=2), (2, 3, 3, 3, 4),
         trainable=2, weight_shapes=[(3, 3, 3, 4, 4), (4,)],
         args=conv_args(3, transpose=True)),
@@ -263,7 +270,9 @@ ROWS = [
         args={"axis": 1, "epsilon": 0.5, "center": False, "scale": False,
               "rms_scaling": True, "beta_initializer": "ones", "gamma_initializer": "zeros",
               "beta_regularizer": "l2", "gamma_regularizer": "l2",
-              "beta_constraint": "unit_norm", "gamma_constraint": "unit_norm"}),
+              "beta_constraint": "unit_norm", "gamma_constraint": "unit_norm"},
+        keras_skip={"axis": "Keras's torch backend fails axis=1 on 3-D inputs "
+                            "(its torch layer_norm path)"}),
     # ---- merging ------------------------------------------------------------------------------
     Row(layers.Add, {}, [(2, 3), (2, 3)], masking=None),
     Row(layers.Subtract, {}, [(2, 3), (2, 3)]),
@@ -445,6 +454,37 @@ def _arg_params():
 @pytest.mark.parametrize("row,arg,value", _arg_params())
 def test_constructor_argument_changes_behaviour_or_raises(row, arg, value):
     check_argument(row, arg, value)
+
+
+def _keras():
+    import os
+
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    keras = pytest.importorskip("keras")
+    if keras.backend.backend() != "torch":
+        pytest.skip("the Keras oracle runs on the torch backend")
+    return keras
+
+
+def _keras_params():
+    out = []
+    for r in ROWS:
+        if None in r.keras_skip:
+            continue
+        cases = [(None, None)] + [(a, v) for a, v in r.args.items() if not isinstance(v, Raises)]
+        for arg, value in cases:
+            if arg in r.keras_skip or isinstance(value, layers.Layer):
+                continue
+            out.append(pytest.param(r, {} if arg is None else {arg: value},
+                                    id=f"{r.name}-{arg or 'defaults'}"))
+    return out
+
+
+@pytest.mark.parametrize("row,overrides", _keras_params())
+def test_same_outputs_as_keras(row, overrides):
+    """Optional (needs keras + torch): the row, and each argument's non-default value,
+    against Keras 3 built from fastnet's config."""
+    check_keras_parity(row, _keras(), overrides)
 
 
 # ---- the harness catches what it is for (each check fails on a layer broken that way) -------

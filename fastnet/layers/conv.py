@@ -45,6 +45,10 @@ class BaseConv(Layer):
         if not isinstance(groups, int) or groups <= 0:
             raise ValueError(f"The number of groups must be a positive integer. Received: "
                              f"groups={groups} (layer {self.name})")
+        if self.transposed and max(self.strides) > 1 and max(self.dilation_rate) > 1:
+            raise ValueError(f"{type(self).__name__} {self.name!r}: `strides > 1` not supported "
+                             f"in conjunction with `dilation_rate > 1` (as Keras). Received: "
+                             f"strides={self.strides} and dilation_rate={self.dilation_rate}")
         if groups != 1 and self.transposed:
             raise NotImplementedError(f"{type(self).__name__} {self.name!r}: `groups` is not "
                                       f"supported by transposed convolutions. Received: "

@@ -121,11 +121,13 @@ class LayerNormalization(Layer):
         self.gamma = self.add_weight(shape=shape, name="gamma",
                                      initializer=self.gamma_initializer,
                                      regularizer=self.gamma_regularizer,
-                                     constraint=self.gamma_constraint) if self.scale else None
+                                     constraint=self.gamma_constraint) \
+            if self.scale or self.rms_scaling else None  # as Keras: rms_scaling has no beta
         self.beta = self.add_weight(shape=shape, name="beta",
                                     initializer=self.beta_initializer,
                                     regularizer=self.beta_regularizer,
-                                    constraint=self.beta_constraint) if self.center else None
+                                    constraint=self.beta_constraint) \
+            if self.center and not self.rms_scaling else None
         self.built = True
 
     def call(self, inputs):
@@ -135,7 +137,9 @@ class LayerNormalization(Layer):
             return ops.layer_norm(inputs, self.gamma, self.beta, self.epsilon)
         bshape = [inputs.shape[i] if i in axes else 1 for i in range(inputs.ndim)]
         if self.rms_scaling:
-            var = ops.mean(ops.square(inputs), axis=axes, keepdims=True)
+            # Keras's (deprecated) rms_scaling: the uncentred input over the root of the
+            # variance (not of the mean square), times gamma
+            _, var = ops.moments(inputs, axes=axes, keepdims=True)
             y = inputs / ops.sqrt(var + self.epsilon)
         else:
             mean, var = ops.moments(inputs, axes=axes, keepdims=True)
