@@ -205,6 +205,30 @@ BAD_DATA = {
 }
 
 
+BAD_WEIGHTS = {
+    "sample_weight too short": dict(sample_weight=np.ones(7, "float32")),
+    "sample_weight a string array": dict(sample_weight=np.array(["a"] * 8)),
+    "sample_weight of rank 3": dict(sample_weight=np.ones((8, 2, 2), "float32")),
+    "batch_size 0": dict(batch_size=0),
+    "batch_size negative": dict(batch_size=-3),
+    "epochs a string": dict(epochs="2"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_WEIGHTS))
+def test_malformed_fit_arguments_raise_cleanly_and_leave_the_weights(case):
+    model = _model()
+    x, y = _data(8)
+    before = _weights(model)
+    kwargs = {"batch_size": 4, "epochs": 1, **BAD_WEIGHTS[case]}
+    with pytest.raises(CLEAN) as e:
+        model.fit(x, y, verbose=0, **kwargs)
+    assert not isinstance(e.value, MemoryError)
+    for a, b in zip(_weights(model), before):
+        np.testing.assert_array_equal(a, b, err_msg=f"fit with {case} failed but changed the "
+                                                    "weights")
+
+
 @pytest.mark.parametrize("case", sorted(BAD_DATA))
 @pytest.mark.parametrize("method", ["fit", "evaluate", "predict"])
 def test_malformed_data_raises_cleanly_and_leaves_the_weights(case, method):
