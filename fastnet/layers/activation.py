@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastnet import activations, initializers, ops
+from fastnet.layers.argument_validation import check_number
 from fastnet.layers.layer import Layer
 
 
@@ -18,6 +19,9 @@ class _Elementwise(Layer):
 class ReLU(_Elementwise):
     def __init__(self, max_value=None, negative_slope=0.0, threshold=0.0, **kwargs):
         super().__init__(**kwargs)
+        check_number(max_value, "max_value", self, allow_none=True)
+        check_number(negative_slope, "negative_slope", self)
+        check_number(threshold, "threshold", self)
         if max_value is not None and max_value < 0:
             raise ValueError(f"max_value of a ReLU layer cannot be a negative value. "
                              f"Received: max_value={max_value}")
@@ -56,6 +60,9 @@ class ELU(_Elementwise):
     def call(self, inputs):
         return ops.elu(inputs, self.alpha)
 
+    def get_config(self):
+        return {**super().get_config(), "alpha": self.alpha}
+
 
 class Softmax(_Elementwise):
     def __init__(self, axis=-1, **kwargs):
@@ -66,6 +73,9 @@ class Softmax(_Elementwise):
         if mask is not None:
             inputs = inputs + (1.0 - ops.cast(mask, inputs.dtype)) * -1e9
         return ops.softmax(inputs, axis=self.axis)
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis}
 
 
 class PReLU(_Elementwise):

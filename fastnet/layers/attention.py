@@ -19,7 +19,7 @@ from fastnet import ops
 from fastnet import regularizers as regularizers_mod
 from fastnet.backend.tape import is_recording
 from fastnet.backend.tensor import Tensor
-from fastnet.layers.layer import Layer
+from fastnet.layers.layer import Layer, layer_error
 from fastnet.ops import attention as attn_ops
 
 
@@ -231,7 +231,13 @@ class MultiHeadAttention(Layer):
             qs, vs = tuple(query.shape), tuple(value.shape)
             ks = None if key is None else tuple(key.shape)
             self._build_shapes = [qs, vs] if ks is None else [qs, vs, ks]
-            self.build(qs, vs, ks)
+            try:
+                self.build(qs, vs, ks)
+            except (ValueError, TypeError, NotImplementedError, IndexError, MemoryError) as e:
+                named = layer_error(self, e)
+                if named is None:
+                    raise
+                raise named from None
         if key is not None:
             kwargs["key"] = key
         return super().__call__(query, value, **kwargs)

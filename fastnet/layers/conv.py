@@ -14,18 +14,9 @@ from fastnet import constraints as constraints_mod
 from fastnet import initializers as initializers_mod
 from fastnet import ops
 from fastnet import regularizers as regularizers_mod
+from fastnet.layers.argument_validation import check_int, check_padding, standardize_tuple
 from fastnet.layers.layer import InputSpec, Layer
 from fastnet.ops.spatial import conv_output_length, deconv_output_length
-
-
-def _tuple(v, n, name, layer):
-    if isinstance(v, int):
-        v = (v,) * n
-    v = tuple(v)
-    if len(v) != n or any(not isinstance(x, int) or x <= 0 for x in v):
-        raise ValueError(f"The `{name}` argument must be a tuple of {n} positive integers. "
-                         f"Received {name}={v} (layer {layer})")
-    return v
 
 
 class BaseConv(Layer):
@@ -38,18 +29,15 @@ class BaseConv(Layer):
                  kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
                  kernel_constraint=None, bias_constraint=None, output_padding=None, **kwargs):
         super().__init__(**kwargs)
-        if filters is not None and (not isinstance(filters, int) or filters <= 0):
-            raise ValueError(f"Invalid value for argument `filters`. Expected a strictly "
-                             f"positive value. Received filters={filters}.")
+        if filters is not None:
+            filters = check_int(filters, "filters", self)
         n = self.rank
         self.filters = filters
-        self.kernel_size = _tuple(kernel_size, n, "kernel_size", self.name)
-        self.strides = _tuple(strides, n, "strides", self.name)
-        self.dilation_rate = _tuple(dilation_rate, n, "dilation_rate", self.name)
-        padding = padding.lower()
-        if padding not in ("valid", "same") + (("causal",) if n == 1 else ()):
-            raise ValueError(f"Invalid padding {padding!r} for layer {self.name}: expected "
-                             "'valid' or 'same'")
+        self.kernel_size = standardize_tuple(kernel_size, n, "kernel_size", self)
+        self.strides = standardize_tuple(strides, n, "strides", self)
+        self.dilation_rate = standardize_tuple(dilation_rate, n, "dilation_rate", self)
+        padding = check_padding(padding, self, ("valid", "same") + (("causal",) if n == 1
+                                                                    else ()))
         from fastnet.layers.core import _data_format
 
         self.padding = padding
@@ -57,6 +45,10 @@ class BaseConv(Layer):
         if not isinstance(groups, int) or groups <= 0:
             raise ValueError(f"The number of groups must be a positive integer. Received: "
                              f"groups={groups} (layer {self.name})")
+        if self.transposed and max(self.strides) > 1 and max(self.dilation_rate) > 1:
+            raise ValueError(f"{type(self).__name__} {self.name!r}: `strides > 1` not supported "
+                             f"in conjunction with `dilation_rate > 1` (as Keras). Received: "
+                             f"strides={self.strides} and dilation_rate={self.dilation_rate}")
         if groups != 1 and self.transposed:
             raise NotImplementedError(f"{type(self).__name__} {self.name!r}: `groups` is not "
                                       f"supported by transposed convolutions. Received: "
@@ -69,9 +61,8 @@ class BaseConv(Layer):
         if output_padding is not None and not self.transposed:
             raise TypeError(f"{type(self).__name__}: unrecognized keyword argument "
                             f"`output_padding` (only transposed convolutions take it)")
-        self.output_padding = None if output_padding is None else _tuple(
-            output_padding, n, "output_padding", self.name) if not isinstance(output_padding, int) \
-            else (output_padding,) * n
+        self.output_padding = None if output_padding is None else standardize_tuple(
+            output_padding, n, "output_padding", self, minimum=0)
         self.activation = activations_mod.get(activation)
         self.use_bias = use_bias
         self.kernel_initializer = initializers_mod.get(kernel_initializer)
@@ -259,7 +250,7 @@ class DepthwiseConv2D(BaseConv):
                          activity_regularizer=activity_regularizer,
                          kernel_constraint=depthwise_constraint,
                          bias_constraint=bias_constraint, **kwargs)
-        self.depth_multiplier = depth_multiplier
+        self.depth_multiplier = check_int(depth_multiplier, "depth_multiplier", self)
 
     def build(self, input_shape):
         cin = input_shape[self._channels_axis()]
@@ -308,7 +299,7 @@ class SeparableConv2D(BaseConv):
                          bias_initializer=bias_initializer, bias_regularizer=bias_regularizer,
                          activity_regularizer=activity_regularizer,
                          bias_constraint=bias_constraint, **kwargs)
-        self.depth_multiplier = depth_multiplier
+        self.depth_multiplier = check_int(depth_multiplier, "depth_multiplier", self)
         self.depthwise_initializer = initializers_mod.get(depthwise_initializer)
         self.pointwise_initializer = initializers_mod.get(pointwise_initializer)
         self.depthwise_regularizer = regularizers_mod.get(depthwise_regularizer)

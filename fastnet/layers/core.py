@@ -14,6 +14,7 @@ from fastnet import regularizers as regularizers_mod
 from fastnet.backend.symbolic import KerasTensor
 from fastnet.backend.tape import is_recording
 from fastnet.backend.tensor import Tensor
+from fastnet.layers.argument_validation import check_int, check_number
 from fastnet.layers.layer import InputSpec, Layer, _flatten, _map
 
 
@@ -173,6 +174,7 @@ class Activation(Layer):
 class Dropout(Layer):
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)
+        check_number(rate, "rate", self)
         if not 0 <= rate <= 1:
             raise ValueError(f"Invalid value received for argument `rate`. Expected a float "
                              f"value between 0 and 1. Received: rate={rate}")
@@ -223,7 +225,17 @@ class Flatten(Layer):
 class Reshape(Layer):
     def __init__(self, target_shape, **kwargs):
         super().__init__(**kwargs)
-        self.target_shape = tuple(target_shape)
+        try:
+            self.target_shape = tuple(target_shape)
+        except TypeError:
+            self.target_shape = None
+        if (self.target_shape is None or self.target_shape.count(-1) > 1
+                or any(isinstance(d, bool) or not isinstance(d, (int, np.integer))
+                       or (d < 0 and d != -1) for d in self.target_shape)):
+            raise ValueError(f"Reshape {self.name!r}: `target_shape` must be a tuple of "
+                             f"non-negative integers (one may be -1). Received: "
+                             f"target_shape={target_shape!r}")
+        self.target_shape = tuple(int(d) for d in self.target_shape)
 
     def call(self, inputs):
         return ops.reshape(inputs, (inputs.shape[0],) + self.target_shape)
@@ -248,7 +260,11 @@ class Reshape(Layer):
 class Permute(Layer):
     def __init__(self, dims, **kwargs):
         super().__init__(**kwargs)
-        self.dims = tuple(dims)
+        try:
+            self.dims = tuple(dims)
+        except TypeError:
+            raise ValueError(f"Permute {self.name!r}: `dims` must be a tuple of axis indices "
+                             f"(starting from 1). Received: dims={dims!r}") from None
         if sorted(self.dims) != list(range(1, len(self.dims) + 1)):
             raise ValueError(f"Invalid permutation argument `dims` for Permute Layer. The set "
                              f"of indices in `dims` must be consecutive and start from 1. "
@@ -267,7 +283,7 @@ class Permute(Layer):
 class RepeatVector(Layer):
     def __init__(self, n, **kwargs):
         super().__init__(**kwargs)
-        self.n = int(n)
+        self.n = check_int(n, "n", self, minimum=0)
         self.input_spec = InputSpec(ndim=2)
 
     def call(self, inputs):
@@ -342,6 +358,8 @@ class Embedding(Layer):
         if lora_rank is not None:
             raise NotImplementedError(f"Embedding {self.name!r}: `lora_rank` (LoRA) is not "
                                       f"implemented in fastnet. Received: lora_rank={lora_rank}")
+        input_dim = check_int(input_dim, "input_dim", self)
+        output_dim = check_int(output_dim, "output_dim", self)
         if input_dim <= 0 or output_dim <= 0:
             raise ValueError(f"Both `input_dim` and `output_dim` should be positive, Received "
                              f"input_dim = {input_dim} and output_dim = {output_dim}")

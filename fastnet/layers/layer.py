@@ -163,6 +163,7 @@ class Layer:
         self._check_super_init()
         shape = tuple(shape or ())
         dtype = standardize_dtype(dtype or self.dtype)
+        _check_weight_shape(self, name, shape, dtype)
         if initializer is None:
             initializer = "glorot_uniform" if np.dtype(dtype).kind == "f" else "zeros"
         init = initializers_mod.get(initializer)
@@ -405,6 +406,15 @@ class Layer:
 
     def __call__(self, *args, **kwargs):
         self._check_super_init()
+        try:
+            return self._call_entry(args, kwargs)
+        except (*_NAMED_ERRORS, MemoryError) as e:
+            named = layer_error(self, e)
+            if named is None:
+                raise
+            raise named from None
+
+    def _call_entry(self, args, kwargs):
         if not args:
             if "inputs" in kwargs:
                 args = (kwargs.pop("inputs"),)
@@ -558,6 +568,95 @@ class Layer:
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+# ---- errors that name the layer --------------------------------------------------------------
+
+# As Keras ("Exception encountered when calling Dense.call()"): an error of these exact
+# types raised inside a layer's build/call gets the layer's class and name in front, unless
+# its message already names them (or an inner layer already added its own).
+_NAMED_ERRORS = (ValueError, TypeError, NotImplementedError, IndexError)
+_CONTEXT = "Exception encountered when calling"
+
+
+def _error_naming_layer(layer, e):
+    if type(e) not in _NAMED_ERRORS:
+        return None
+    msg = str(e)
+    cls = type(layer).__name__
+    if _CONTEXT in msg or f"'{layer.name}'" in msg or f'"{layer.name}"' in msg:
+        return None  # already names this layer (or an inner layer named itself)
+    try:
+        return type(e)(f"{_CONTEXT} {cls} {layer.name!r}: {msg}")
+    except Exception:  # noqa: BLE001 - an exception class with another signature: keep it
+        return None
+
+
+def layer_error(layer, e):
+    """The exception to raise instead of ``e`` (raised inside ``layer``'s build or call), or
+    None to re-raise ``e``: Keras's calling context in front of the message, and a
+    MemoryError for a size beyond this machine's memory as a ValueError naming the layer."""
+    if isinstance(e, MemoryError):
+        return _refused_size(layer, e)
+    named = _error_naming_layer(layer, e)
+    return None if named is None else named.with_traceback(e.__traceback__)
+
+
+def _memory_bytes():
+    import os
+
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _gib(n):
+    return f"{n / 2**30:,.1f} GiB"
+
+
+def _check_weight_shape(layer, name, shape, dtype):
+    """A weight with a negative or non-integer dimension, or one larger than this machine's
+    memory, is refused before anything is allocated (units=2**40 is a ValueError naming the
+    layer, not a MemoryError)."""
+    where = f"{type(layer).__name__} {layer.name!r}: weight {name or 'variable'!r}"
+    for d in shape:
+        if isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 0:
+            raise ValueError(f"{where} needs non-negative integer dimensions; its shape would be "
+                             f"{shape}. Check the layer's size arguments.")
+    nbytes = int(np.prod([int(d) for d in shape], dtype=object)) * np.dtype(dtype).itemsize
+    limit = _memory_bytes()
+    if limit is not None and nbytes > limit:
+        raise ValueError(f"{where} of shape {shape} ({dtype}) would take {_gib(nbytes)}, more "
+                         f"than this machine's memory ({_gib(limit)}). Check the layer's size "
+                         "arguments.")
+
+
+def check_array_size(layer, shape, dtype, what="output"):
+    """Refuses (ValueError naming the layer) an array larger than this machine's memory
+    before a kernel tries to allocate it."""
+    nbytes = int(np.prod([int(d) for d in shape], dtype=object)) * np.dtype(dtype).itemsize
+    limit = _memory_bytes()
+    if limit is not None and nbytes > limit:
+        raise ValueError(f"{type(layer).__name__} {layer.name!r}: its {what} of shape "
+                         f"{tuple(shape)} ({dtype}) would take {_gib(nbytes)}, more than this "
+                         f"machine's memory ({_gib(limit)}). Check the layer's size arguments.")
+
+
+def _refused_size(layer, e):
+    """numpy's MemoryError for an array larger than the machine's memory (refused before any
+    allocation) -> a ValueError naming the layer and the size. Real exhaustion stays a
+    MemoryError."""
+    shape, dtype = getattr(e, "shape", None), getattr(e, "dtype", None)
+    limit = _memory_bytes()
+    if shape is None or dtype is None or limit is None:
+        return None
+    nbytes = int(np.prod([int(d) for d in shape], dtype=object)) * np.dtype(dtype).itemsize
+    if nbytes <= limit:
+        return None
+    return ValueError(f"{_CONTEXT} {type(layer).__name__} {layer.name!r}: an array of shape "
+                      f"{tuple(shape)} ({dtype}) would take {_gib(nbytes)}, more than this "
+                      f"machine's memory ({_gib(limit)}). Check the layer's size arguments.")
 
 
 class _Spec:

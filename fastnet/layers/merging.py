@@ -126,6 +126,12 @@ class Dot(_Merge):
     def call(self, inputs):
         a, b = inputs
         axes = self.axes if isinstance(self.axes, (list, tuple)) else (self.axes, self.axes)
+        size_a, size_b = a.shape[axes[0]], b.shape[axes[1]]
+        if size_a != size_b:
+            raise ValueError(f"Dot layer {self.name!r}: incompatible input shapes for "
+                             f"axes={self.axes}: axis values {size_a} (at axis {axes[0]}) != "
+                             f"{size_b} (at axis {axes[1]}). Received shapes {tuple(a.shape)} "
+                             f"and {tuple(b.shape)}")
         if self.normalize:
             a = a / ops.sqrt(ops.maximum(ops.sum(ops.square(a), axis=axes[0], keepdims=True), 1e-12))
             b = b / ops.sqrt(ops.maximum(ops.sum(ops.square(b), axis=axes[1], keepdims=True), 1e-12))

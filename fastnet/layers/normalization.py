@@ -7,6 +7,7 @@ from fastnet import initializers as initializers_mod
 from fastnet import ops
 from fastnet import regularizers as regularizers_mod
 from fastnet.backend.tape import RECORDING
+from fastnet.layers.argument_validation import check_number
 from fastnet.layers.layer import InputSpec, Layer
 
 
@@ -24,8 +25,8 @@ class BatchNormalization(Layer):
             raise NotImplementedError(f"BatchNormalization {self.name!r}: `synchronized=True` "
                                       "(cross-replica statistics) is not implemented in fastnet")
         self.axis = axis
-        self.momentum = float(momentum)
-        self.epsilon = float(epsilon)
+        self.momentum = float(check_number(momentum, "momentum", self))
+        self.epsilon = float(check_number(epsilon, "epsilon", self, minimum=0))
         self.center = center
         self.scale = scale
         self.beta_initializer = initializers_mod.get(beta_initializer)
@@ -87,7 +88,12 @@ class BatchNormalization(Layer):
 
     def get_config(self):
         return {**super().get_config(), "axis": self.axis, "momentum": self.momentum,
-                "epsilon": self.epsilon, "center": self.center, "scale": self.scale}
+                "epsilon": self.epsilon, "center": self.center, "scale": self.scale,
+                **_serialized(self, "beta_initializer", "gamma_initializer",
+                              "moving_mean_initializer", "moving_variance_initializer",
+                              "beta_regularizer", "gamma_regularizer", "beta_constraint",
+                              "gamma_constraint"),
+                "synchronized": False}
 
 
 class LayerNormalization(Layer):
@@ -115,11 +121,13 @@ class LayerNormalization(Layer):
         self.gamma = self.add_weight(shape=shape, name="gamma",
                                      initializer=self.gamma_initializer,
                                      regularizer=self.gamma_regularizer,
-                                     constraint=self.gamma_constraint) if self.scale else None
+                                     constraint=self.gamma_constraint) \
+            if self.scale or self.rms_scaling else None  # as Keras: rms_scaling has no beta
         self.beta = self.add_weight(shape=shape, name="beta",
                                     initializer=self.beta_initializer,
                                     regularizer=self.beta_regularizer,
-                                    constraint=self.beta_constraint) if self.center else None
+                                    constraint=self.beta_constraint) \
+            if self.center and not self.rms_scaling else None
         self.built = True
 
     def call(self, inputs):
@@ -129,7 +137,9 @@ class LayerNormalization(Layer):
             return ops.layer_norm(inputs, self.gamma, self.beta, self.epsilon)
         bshape = [inputs.shape[i] if i in axes else 1 for i in range(inputs.ndim)]
         if self.rms_scaling:
-            var = ops.mean(ops.square(inputs), axis=axes, keepdims=True)
+            # Keras's (deprecated) rms_scaling: the uncentred input over the root of the
+            # variance (not of the mean square), times gamma
+            _, var = ops.moments(inputs, axes=axes, keepdims=True)
             y = inputs / ops.sqrt(var + self.epsilon)
         else:
             mean, var = ops.moments(inputs, axes=axes, keepdims=True)
@@ -145,6 +155,23 @@ class LayerNormalization(Layer):
 
     def get_config(self):
         return {**super().get_config(), "axis": self.axis, "epsilon": self.epsilon,
-                "center": self.center, "scale": self.scale}
+                "center": self.center, "scale": self.scale, "rms_scaling": self.rms_scaling,
+                **_serialized(self, "beta_initializer", "gamma_initializer",
+                              "beta_regularizer", "gamma_regularizer", "beta_constraint",
+                              "gamma_constraint")}
+
+
+def _serialized(layer, *names):
+    """Keras's config entries for the layer's initializer/regularizer/constraint args."""
+    out = {}
+    for name in names:
+        value = getattr(layer, name)
+        if name.endswith("initializer"):
+            out[name] = initializers_mod.serialize(value)
+        elif name.endswith("regularizer"):
+            out[name] = regularizers_mod.serialize(value) if value is not None else None
+        else:
+            out[name] = constraints_mod.serialize(value) if value is not None else None
+    return out
 
 

@@ -6,6 +6,7 @@ input to channels-last and the output back (global pooling just reduces other ax
 from __future__ import annotations
 
 from fastnet import ops
+from fastnet.layers.argument_validation import check_padding, standardize_tuple
 from fastnet.layers.core import _data_format
 from fastnet.layers.layer import InputSpec, Layer
 from fastnet.ops.spatial import conv_output_length
@@ -18,16 +19,10 @@ class _Pooling(Layer):
     def __init__(self, pool_size=2, strides=None, padding="valid", data_format=None, **kwargs):
         super().__init__(**kwargs)
         n = self.rank
-        self.pool_size = (pool_size,) * n if isinstance(pool_size, int) else tuple(pool_size)
-        if strides is None:
-            strides = self.pool_size
-        self.strides = (strides,) * n if isinstance(strides, int) else tuple(strides)
-        if len(self.pool_size) != n or min(self.pool_size) <= 0 or min(self.strides) <= 0:
-            raise ValueError(f"Layer {self.name}: pool_size and strides must be {n} positive "
-                             f"integers, got pool_size={pool_size}, strides={strides}")
-        self.padding = padding.lower()
-        if self.padding not in ("valid", "same"):
-            raise ValueError(f"Invalid padding {padding!r} for layer {self.name}")
+        self.pool_size = standardize_tuple(pool_size, n, "pool_size", self)
+        self.strides = self.pool_size if strides is None else standardize_tuple(
+            strides, n, "strides", self)
+        self.padding = check_padding(padding, self)
         self.data_format = _data_format(data_format, self)
         self.input_spec = InputSpec(ndim=n + 2)
 

@@ -263,6 +263,10 @@ class CenterCrop(Layer):
 
     def __init__(self, height, width, data_format=None, **kwargs):
         super().__init__(**kwargs)
+        for arg, value in (("height", height), ("width", width)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"CenterCrop: `{arg}` must be a positive integer. Received: "
+                                 f"{arg}={value!r}")
         self.height = int(height)
         self.width = int(width)
         self.data_format = _data_format(data_format)
@@ -279,6 +283,8 @@ class CenterCrop(Layer):
         key = [slice(None)] * x.ndim
         key[ha] = slice(top, top + self.height)
         key[wa] = slice(left, left + self.width)
+        if isinstance(inputs, Tensor) and x.dtype.kind == "f":
+            return inputs[tuple(key)]  # a slicing op: the input gradient flows (as Keras)
         out = np.ascontiguousarray(x[tuple(key)])
         return Tensor(out.astype(self.dtype) if out.dtype.kind != "f" else out)
 
@@ -321,8 +327,9 @@ class RandomFlip(Layer):
             x = x.astype(self.dtype)
         if training is None:  # as Keras: a direct call augments; fit passes True,
             training = True   # predict/evaluate pass False
+        differentiable = isinstance(inputs, Tensor) and inputs.dtype == x.dtype
         if not training:
-            return Tensor(x)
+            return inputs if differentiable else Tensor(x)
         ha, wa = _hw_axes(self.data_format, x.ndim, "RandomFlip")
         from fastnet import random as _random
 
@@ -331,6 +338,15 @@ class RandomFlip(Layer):
         xb = x if batched else x[None]
         ha, wa = (ha + (0 if batched else 1), wa + (0 if batched else 1))
         flips = rng.uniform(size=xb.shape[0]) <= 0.5
+        if differentiable and batched:  # flips as ops: the input gradient flows (as Keras)
+            flipped = inputs
+            if self.mode in ("horizontal", "horizontal_and_vertical"):
+                flipped = ops.flip(flipped, axis=wa)
+            if self.mode in ("vertical", "horizontal_and_vertical"):
+                flipped = ops.flip(flipped, axis=ha)
+            where = flips.reshape((-1,) + (1,) * (x.ndim - 1))
+            return ops.where(ops.convert_to_tensor(np.broadcast_to(where, x.shape)), flipped,
+                             inputs)
         out = np.array(xb)
         if flips.any():
             sel = out[flips]
@@ -390,7 +406,12 @@ def _encoded_shape(input_shape, output_mode, depth):
         if len(input_shape) > 1 and input_shape[-1] == 1:
             return input_shape[:-1] + (depth,)
         return input_shape + (depth,)
-    return input_shape[:-1] + (depth,)
+    # multi_hot/count reduce axis 1 (axis 0 of a vector), as the eager call (and Keras's own
+    # eager call: its compute_output_shape says input_shape[:-1] + (depth,), which disagrees
+    # with what it computes for inputs of rank 3 and more)
+    if len(input_shape) == 1:
+        return (depth,)
+    return input_shape[:1] + input_shape[2:] + (depth,)
 
 
 class CategoryEncoding(Layer):
@@ -407,8 +428,10 @@ class CategoryEncoding(Layer):
             raise ValueError("num_tokens must be set to use this layer. If the number of "
                              "tokens is not known beforehand, use the IntegerLookup layer "
                              "instead.")
-        if num_tokens < 1:
-            raise ValueError(f"`num_tokens` must be >= 1. Received: num_tokens={num_tokens}.")
+        if (isinstance(num_tokens, bool) or not isinstance(num_tokens, (int, np.integer))
+                or num_tokens < 1):
+            raise ValueError(f"`num_tokens` must be an integer >= 1. Received: "
+                             f"num_tokens={num_tokens!r}.")
         if sparse:
             raise ValueError("CategoryEncoding: sparse=True is not supported by fastnet "
                              "(dense arrays only)")

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from fastnet import ops
+from fastnet.layers.argument_validation import standardize_tuple
 from fastnet.layers.core import _data_format
-from fastnet.layers.layer import InputSpec, Layer
+from fastnet.layers.layer import InputSpec, Layer, check_array_size
 
 
 class _Spatial(Layer):
@@ -31,15 +32,41 @@ class _Spatial(Layer):
         return {**super().get_config(), "data_format": self.data_format}
 
 
-def _pairs(padding, n, name):
-    if isinstance(padding, int):
-        return ((padding, padding),) * n
-    out = []
-    for p in padding:
-        out.append((p, p) if isinstance(p, int) else tuple(p))
-    if len(out) != n:
-        raise ValueError(f"`{name}` should have {n} elements. Received: {padding}")
-    return tuple(out)
+def _pairs(padding, n, name, layer=None):
+    """An int, n ints or n (before, after) pairs of non-negative ints -> n pairs."""
+    def bad():
+        where = f"{type(layer).__name__} {layer.name!r}: " if layer is not None else ""
+        return ValueError(f"{where}`{name}` should be an integer, {n} integers or {n} pairs of "
+                          f"non-negative integers. Received: {name}={padding!r}")
+
+    def is_int(v):
+        return isinstance(v, int) and not isinstance(v, bool)
+
+    if is_int(padding):
+        out = ((padding, padding),) * n
+    else:
+        try:
+            items = list(padding)
+        except TypeError:
+            raise bad() from None
+        if n == 1 and len(items) == 2 and all(is_int(p) for p in items):
+            items = [tuple(items)]  # Keras's 1-D form: (left, right)
+        out = []
+        for p in items:
+            if is_int(p):
+                out.append((p, p))
+                continue
+            try:
+                pair = tuple(p)
+            except TypeError:
+                raise bad() from None
+            if len(pair) != 2 or not all(is_int(v) for v in pair):
+                raise bad()
+            out.append(pair)
+        out = tuple(out)
+    if len(out) != n or any(v < 0 for pair in out for v in pair):
+        raise bad()
+    return out
 
 
 class _UpSampling(_Spatial):
@@ -47,7 +74,7 @@ class _UpSampling(_Spatial):
 
     def __init__(self, size=2, data_format=None, interpolation="nearest", **kwargs):
         super().__init__(**kwargs)
-        self.size = (size,) * self.rank if isinstance(size, int) else tuple(size)
+        self.size = standardize_tuple(size, self.rank, "size", self)
         if interpolation != "nearest":
             raise ValueError(f"UpSampling: only interpolation='nearest' is supported, got "
                              f"{interpolation!r}")
@@ -56,6 +83,7 @@ class _UpSampling(_Spatial):
         self.input_spec = InputSpec(ndim=self.rank + 2)
 
     def _call_last(self, inputs):
+        check_array_size(self, self._shape_last(tuple(inputs.shape)), inputs.dtype)
         return ops.upsampling(inputs, self.size)
 
     def _shape_last(self, input_shape):
@@ -67,8 +95,21 @@ class _UpSampling(_Spatial):
         return {**super().get_config(), "size": list(self.size)}
 
 
+def _no_data_format(layer_name, kwargs, extra=()):
+    """Keras's 1-D reshaping layers take no data_format (nor interpolation): refuse them
+    instead of accepting and ignoring them."""
+    for arg in ("data_format",) + tuple(extra):
+        if arg in kwargs:
+            raise TypeError(f"{layer_name}: unrecognized keyword argument `{arg}` (Keras's "
+                            f"{layer_name} has none). Received: {arg}={kwargs[arg]!r}")
+
+
 class UpSampling1D(_UpSampling):
     rank = 1
+
+    def __init__(self, size=2, **kwargs):
+        _no_data_format("UpSampling1D", kwargs, ("interpolation",))
+        super().__init__(size=size, **kwargs)
 
     def get_config(self):
         config = {**super().get_config(), "size": self.size[0]}
@@ -83,13 +124,20 @@ class UpSampling2D(_UpSampling):
 class UpSampling3D(_UpSampling):
     rank = 3
 
+    def __init__(self, size=2, data_format=None, **kwargs):
+        if "interpolation" in kwargs:
+            raise TypeError("UpSampling3D: unrecognized keyword argument `interpolation` "
+                            "(Keras's UpSampling3D is nearest-neighbour only). Received: "
+                            f"interpolation={kwargs['interpolation']!r}")
+        super().__init__(size=size, data_format=data_format, **kwargs)
+
 
 class _ZeroPadding(_Spatial):
     rank = 2
 
     def __init__(self, padding=1, data_format=None, **kwargs):
         super().__init__(**kwargs)
-        self.padding = _pairs(padding, self.rank, "padding")
+        self.padding = _pairs(padding, self.rank, "padding", self)
         self.data_format = _data_format(data_format, self)
         self.input_spec = InputSpec(ndim=self.rank + 2)
 
@@ -108,6 +156,9 @@ class _ZeroPadding(_Spatial):
 class ZeroPadding1D(_ZeroPadding):
     rank = 1
 
+    def get_config(self):
+        return {**super().get_config(), "padding": list(self.padding[0])}
+
 
 class ZeroPadding2D(_ZeroPadding):
     rank = 2
@@ -122,7 +173,7 @@ class _Cropping(_Spatial):
 
     def __init__(self, cropping=((0, 0), (0, 0)), data_format=None, **kwargs):
         super().__init__(**kwargs)
-        self.cropping = _pairs(cropping, self.rank, "cropping")
+        self.cropping = _pairs(cropping, self.rank, "cropping", self)
         self.data_format = _data_format(data_format, self)
         self.input_spec = InputSpec(ndim=self.rank + 2)
 
@@ -148,6 +199,15 @@ class _Cropping(_Spatial):
 class Cropping1D(_Cropping):
     rank = 1
 
+    def __init__(self, cropping=(1, 1), **kwargs):  # Keras's default crops one step each side
+        _no_data_format("Cropping1D", kwargs)
+        super().__init__(cropping=cropping, **kwargs)
+
+    def get_config(self):
+        config = {**super().get_config(), "cropping": list(self.cropping[0])}
+        config.pop("data_format")
+        return config
+
 
 class Cropping2D(_Cropping):
     rank = 2
@@ -155,3 +215,6 @@ class Cropping2D(_Cropping):
 
 class Cropping3D(_Cropping):
     rank = 3
+
+    def __init__(self, cropping=((1, 1), (1, 1), (1, 1)), data_format=None, **kwargs):
+        super().__init__(cropping=cropping, data_format=data_format, **kwargs)

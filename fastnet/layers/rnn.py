@@ -34,6 +34,7 @@ from fastnet import initializers as initializers_mod
 from fastnet import ops
 from fastnet import random as random_mod
 from fastnet import regularizers as regularizers_mod
+from fastnet.layers.argument_validation import check_int, check_padding, standardize_tuple
 from fastnet.layers.layer import InputSpec, Layer
 
 
@@ -601,6 +602,26 @@ class Bidirectional(Layer):
             return None
         return mask
 
+    def get_config(self):
+        # As Keras: the wrapped layers as nested configs (without them, a saved model
+        # holding a Bidirectional could not be loaded).
+        from fastnet.saving.serialization_lib import serialize_keras_object
+
+        return {**super().get_config(), "merge_mode": self.merge_mode,
+                "layer": serialize_keras_object(self.forward_layer),
+                "backward_layer": serialize_keras_object(self.backward_layer)}
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        from fastnet.saving.serialization_lib import deserialize_keras_object
+
+        config = dict(config)
+        config["layer"] = deserialize_keras_object(config["layer"], custom_objects)
+        backward = config.pop("backward_layer", None)
+        if backward is not None:
+            config["backward_layer"] = deserialize_keras_object(backward, custom_objects)
+        return cls(**config)
+
     @property
     def stateful(self):
         return bool(getattr(self.forward_layer, "stateful", False))
@@ -638,6 +659,19 @@ class TimeDistributed(Layer):
         inner = self.layer.compute_output_shape((input_shape[0],) + tuple(input_shape[2:]))
         return (input_shape[0], input_shape[1]) + tuple(inner[1:])
 
+    def get_config(self):
+        from fastnet.saving.serialization_lib import serialize_keras_object
+
+        return {**super().get_config(), "layer": serialize_keras_object(self.layer)}
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        from fastnet.saving.serialization_lib import deserialize_keras_object
+
+        config = dict(config)
+        config["layer"] = deserialize_keras_object(config["layer"], custom_objects)
+        return cls(**config)
+
 
 class ConvLSTM2D(Layer):
     """Convolutional LSTM over (batch, time, rows, cols, channels); Keras's layout:
@@ -662,12 +696,11 @@ class ConvLSTM2D(Layer):
                 raise NotImplementedError(f"ConvLSTM2D {self.name!r}: `{arg}` is not "
                                           f"implemented in fastnet. Received: {arg}={value!r}")
         self.seed = seed
-        self.filters = filters
-        self.kernel_size = (kernel_size,) * 2 if isinstance(kernel_size, int) else tuple(kernel_size)
-        self.strides = (strides,) * 2 if isinstance(strides, int) else tuple(strides)
-        self.padding = padding.lower()
-        self.dilation_rate = (dilation_rate,) * 2 if isinstance(dilation_rate, int) \
-            else tuple(dilation_rate)
+        self.filters = check_int(filters, "filters", self)
+        self.kernel_size = standardize_tuple(kernel_size, 2, "kernel_size", self)
+        self.strides = standardize_tuple(strides, 2, "strides", self)
+        self.padding = check_padding(padding, self)
+        self.dilation_rate = standardize_tuple(dilation_rate, 2, "dilation_rate", self)
         self.activation = activations_mod.get(activation)
         self.recurrent_activation = activations_mod.get(recurrent_activation)
         self.use_bias = use_bias
@@ -745,5 +778,15 @@ class ConvLSTM2D(Layer):
     def get_config(self):
         return {**super().get_config(), "filters": self.filters,
                 "kernel_size": list(self.kernel_size), "strides": list(self.strides),
-                "padding": self.padding, "return_sequences": self.return_sequences,
-                "return_state": self.return_state, "go_backwards": self.go_backwards}
+                "padding": self.padding, "data_format": "channels_last",
+                "dilation_rate": list(self.dilation_rate),
+                "activation": activations_mod.serialize(self.activation),
+                "recurrent_activation": activations_mod.serialize(self.recurrent_activation),
+                "use_bias": self.use_bias,
+                "kernel_initializer": initializers_mod.serialize(self.kernel_initializer),
+                "recurrent_initializer": initializers_mod.serialize(self.recurrent_initializer),
+                "bias_initializer": initializers_mod.serialize(self.bias_initializer),
+                "unit_forget_bias": self.unit_forget_bias,
+                "return_sequences": self.return_sequences,
+                "return_state": self.return_state, "go_backwards": self.go_backwards,
+                "stateful": False, "dropout": 0.0, "recurrent_dropout": 0.0, "seed": self.seed}

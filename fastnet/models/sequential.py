@@ -104,6 +104,12 @@ class Sequential(Model):
 
     def call(self, inputs, training=None, mask=None):
         x = inputs
+        if (self._graph is not None and isinstance(inputs, (list, tuple))
+                and len(self._graph._inputs) == 1):
+            if len(inputs) != 1:
+                raise ValueError(f"Sequential model {self.name!r} takes one input, but it "
+                                 f"received a list of {len(inputs)} input arrays")
+            x = inputs = inputs[0]
         if self._graph is not None and not isinstance(inputs, (list, tuple, dict)):
             # Keras runs a built Sequential through its functional graph: the same input
             # standardisation (rank of the Input, its dtype)

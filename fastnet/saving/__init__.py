@@ -138,9 +138,12 @@ def _rebuild(config, custom_objects):
     if build and not model.built:
         shape = build.get("input_shape")
         if shape is not None:
-            model.build(tuple(shape) if not (shape and isinstance(shape[0], list)) else
-                        [tuple(s) for s in shape])
+            shape = (tuple(shape) if not (shape and isinstance(shape[0], list)) else
+                     [tuple(s) for s in shape])
+            model.build(shape)
             model.built = True  # as Keras: a build() of user code need not say so itself
+            if getattr(model, "_build_shapes", None) is None:  # its config says it again
+                model._build_shapes = shape
     return model
 
 

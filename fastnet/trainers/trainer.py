@@ -281,7 +281,7 @@ class Trainer:
             if self._compiled_objects_built:
                 self._reset_metrics()
             cbs.on_epoch_begin(epoch)
-            step = 0
+            step = -1
             for step, batch in enumerate(train):
                 cbs.on_train_batch_begin(step)
                 xb, yb, swb = batch
@@ -290,6 +290,9 @@ class Trainer:
                 cbs.on_train_batch_end(step, logs)
                 if self.stop_training:
                     break
+            if step < 0 and epoch == initial_epoch:
+                # as Keras: no step to run is an error, not an empty history
+                raise ValueError("fit: the training data produced no batches (0 samples?)")
             epoch_logs = dict(logs)
             logs = epoch_logs
             if val is not None and (epoch + 1) % validation_freq == 0:
@@ -330,6 +333,8 @@ class Trainer:
         cbs = CallbackList(callbacks, model=self, add_progbar=verbose != 0,
                            steps=adapter.num_batches(), verbose=verbose, in_fit=False)
         logs = self._evaluate_loop(adapter, cbs)
+        if not logs:
+            raise ValueError("evaluate: the input data produced no batches (0 samples?)")
         if return_dict:
             return logs
         names = ["loss"] + [k for k in logs if k != "loss"]

@@ -1,0 +1,556 @@
+"""Every built-in layer through the one layer harness (tests/layer_harness.py).
+
+HOW TO ADD A LAYER: append a ``Row`` to ``ROWS`` (several rows per class are fine; the
+argument coverage is the union over a class's rows):
+
+    Row(layers.Dense, dict(units=4), (2, 3),        # class, constructor kwargs, input shape
+        trainable=2, non_trainable=0,               # weight counts after build
+        masking="propagate",                        # None | "propagate" | "consume"
+        args={"use_bias": False,                    # every constructor argument: a value that
+              "lora_rank": Raises(2)},              #   changes behaviour, or Raises(value)
+        args_exempt={"x": "why it cannot be observed here"},
+        gradient="why no finite-difference check",  # True (default) or the reason to skip
+        train=True, symbolic=True, config=True,     # likewise
+        keras_skip={"arg": "why Keras is no oracle for this value"})  # None: the whole row
+
+Multi-input layers take a list of shapes (``positional=True`` calls ``layer(a, b)``);
+integer/string inputs give ``make_input=lambda rng, shape: ...``; wrappers give
+``sublayer=lambda: layers.Dense(3)``. ``test_every_public_layer_has_a_row`` fails when a
+Layer subclass exported by ``fastnet.layers`` has no row, and
+``test_every_constructor_argument_is_listed`` when a constructor argument is neither in a
+row's ``args`` nor in its ``args_exempt``.
+"""
+
+import numpy as np
+import pytest
+from layer_harness import (
+    Raises,
+    Row,
+    check_argument,
+    check_build,
+    check_config,
+    check_input_gradient,
+    check_keras_parity,
+    check_masking,
+    check_symbolic,
+    check_train_step,
+    constructor_args,
+    public_layer_classes,
+)
+
+import fastnet
+from fastnet import layers
+
+
+@pytest.fixture(autouse=True)
+def fresh_session():
+    fastnet.backend.clear_session()
+
+
+def tokens(high):
+    return lambda rng, shape: rng.integers(0, high, size=shape).astype("int32")
+
+
+def nonzero_tokens(high):
+    return lambda rng, shape: rng.integers(1, high, size=shape).astype("int32")
+
+
+def positive(rng, shape):
+    return rng.uniform(0.1, 1.0, size=shape).astype("float32")
+
+
+KERAS_LAMBDA = "Keras rebuilds a Lambda only from its own (bytecode) serialisation"
+INT_INPUT = "integer input: no input gradient"
+NO_WEIGHTS_INT = "integer output: nothing to train"
+CHANNELS_FIRST = "channels_first"
+
+# ---- shared argument lists ------------------------------------------------------------------
+
+def conv_args(rank, transpose=False):
+    args = {
+        "filters": 3,
+        "kernel_size": 1,
+        "strides": 1 if transpose else 2,
+        "padding": "same",
+        "data_format": CHANNELS_FIRST,
+        "dilation_rate": 2,
+        "activation": "relu",
+        "use_bias": False,
+        "kernel_initializer": "ones",
+        "bias_initializer": "ones",
+        "kernel_regularizer": "l2",
+        "bias_regularizer": "l2",
+        "activity_regularizer": "l2",
+        "kernel_constraint": "non_neg",
+        "bias_constraint": "non_neg",
+    }
+    if transpose:
+        args["output_padding"] = 1
+        args["groups"] = Raises(2)
+        args["dilation_rate"] = Raises(2)  # with strides=2: refused, as Keras
+    else:
+        args["groups"] = 2
+        args["output_padding"] = Raises(1)
+    return args
+
+
+RNN_ARGS = {
+    "units": 3,
+    "activation": "relu",
+    "recurrent_activation": "hard_sigmoid",
+    "use_bias": False,
+    "kernel_initializer": "ones",
+    "recurrent_initializer": "glorot_uniform",
+    "bias_initializer": "ones",
+    "kernel_regularizer": "l2",
+    "recurrent_regularizer": "l2",
+    "bias_regularizer": "l2",
+    "activity_regularizer": "l2",
+    "kernel_constraint": "non_neg",
+    "recurrent_constraint": "non_neg",
+    "bias_constraint": "non_neg",
+    "dropout": 0.5,
+    "recurrent_dropout": 0.5,
+    "return_sequences": True,
+    "return_state": True,
+    "go_backwards": True,
+    "stateful": True,
+}
+RNN_EXEMPT = {
+    "unroll": "a speed option in Keras: the same results unrolled or not",
+    "use_cudnn": "selects a GPU kernel in Keras; no effect on CPU",
+}
+
+
+def rnn_rows(cls, trainable):
+    args = dict(RNN_ARGS)
+    if cls is layers.SimpleRNN:  # Keras's SimpleRNN has a single activation
+        args["recurrent_activation"] = Raises("hard_sigmoid")
+    return [
+        Row(cls, dict(units=4), (2, 5, 3), trainable=trainable, masking="consume",
+            args=args, args_exempt=RNN_EXEMPT, fd_tol=3e-2),
+        Row(cls, dict(units=4, return_sequences=True), (2, 5, 3), trainable=trainable,
+            masking="consume", args={"zero_output_for_mask": True}, id=f"{cls.__name__}-seq",
+            fd_tol=3e-2),
+        Row(cls, dict(units=4, dropout=0.5), (2, 5, 3), trainable=trainable,
+            args={"seed": 7}, id=f"{cls.__name__}-dropout", fd_tol=3e-2,
+            train="the layer's own dropout stream differs between the two passes; the "
+                  "first row trains"),
+    ]
+
+
+POOL_ARGS = {"pool_size": 3, "strides": 1, "padding": "same", "data_format": CHANNELS_FIRST}
+GLOBAL_POOL_ARGS = {"data_format": CHANNELS_FIRST, "keepdims": True}
+
+ROWS = [
+    # ---- core -------------------------------------------------------------------------------
+    Row(layers.Dense, dict(units=4), (2, 3), trainable=2, weight_shapes=[(3, 4), (4,)],
+        masking="propagate",
+        args={"units": 5, "activation": "tanh", "use_bias": False,
+              "kernel_initializer": "ones", "bias_initializer": "ones",
+              "kernel_regularizer": "l2", "bias_regularizer": "l2",
+              "activity_regularizer": "l2", "kernel_constraint": "non_neg",
+              "bias_constraint": "non_neg", "lora_rank": Raises(2)}),
+    Row(layers.Dense, dict(units=4), (2, 5, 3), trainable=2, id="Dense-3d"),
+    Row(layers.Activation, dict(activation="relu"), (2, 3), masking="propagate",
+        args={"activation": "tanh"}, fd_eps=1e-3),
+    Row(layers.Dropout, dict(rate=0.5), (4, 6), masking="propagate",
+        args={"rate": 0.2, "noise_shape": (4, 1), "seed": 3},
+        gradient=True),
+    Row(layers.Flatten, {}, (2, 3, 4, 2), args={"data_format": CHANNELS_FIRST}),
+    Row(layers.Permute, dict(dims=(2, 1)), (2, 3, 4), masking=None, args={"dims": (1, 2)}),
+    Row(layers.RepeatVector, dict(n=3), (2, 4), args={"n": 2}),
+    Row(layers.Reshape, dict(target_shape=(6, 2)), (2, 3, 4), args={"target_shape": (4, 3)}),
+    Row(layers.Lambda, dict(function=fastnet.ops.tanh), (2, 3),
+        args={"function": fastnet.ops.sigmoid, "output_shape": (2, 2),
+              "mask": lambda inputs, mask=None: fastnet.ops.greater(inputs, 0.0)},
+        keras_skip={None: KERAS_LAMBDA},
+        args_exempt={"arguments": "tested by the Lambda-arguments row"}, config=(
+            "a Lambda wrapping a Python function is restored only with safe_mode=False")),
+    Row(layers.Lambda, dict(function=lambda x, a=1.0: x * a), (2, 3),
+        keras_skip={None: KERAS_LAMBDA},
+        args={"arguments": {"a": 2.0}}, id="Lambda-arguments",
+        config="a Python lambda is serialised as bytecode; tested in test_saving"),
+    Row(layers.Embedding, dict(input_dim=10, output_dim=3), (2, 5), make_input=tokens(10),
+        trainable=1, weight_shapes=[(10, 3)], gradient=INT_INPUT,
+        args={"input_dim": 12, "output_dim": 4, "embeddings_initializer": "ones",
+              "embeddings_regularizer": "l2", "embeddings_constraint": "unit_norm",
+              "mask_zero": True, "weights": [np.ones((10, 3), np.float32)],
+              "lora_rank": Raises(2)}),
+    # ---- activation layers --------------------------------------------------------------------
+    Row(layers.ReLU, {}, (2, 6), masking="propagate", fd_eps=1e-3,
+        args={"max_value": 0.5, "negative_slope": 0.1, "threshold": 0.2}),
+    Row(layers.LeakyReLU, {}, (2, 6), masking="propagate", fd_eps=1e-3,
+        args={"negative_slope": 0.1}),
+    Row(layers.ELU, {}, (2, 6), masking="propagate", fd_eps=1e-3, args={"alpha": 0.5}),
+    Row(layers.Softmax, {}, (2, 3, 4), masking="propagate", args={"axis": 1}),
+    Row(layers.PReLU, {}, (2, 3, 4), trainable=1, weight_shapes=[(3, 4)], fd_eps=1e-3,
+        args={"alpha_initializer": "ones", "alpha_regularizer": "l2",
+              "alpha_constraint": "non_neg", "shared_axes": [1]}),
+    # ---- convolution -------------------------------------------------------------------------
+    Row(layers.Conv1D, dict(filters=4, kernel_size=3), (2, 9, 4), trainable=2,
+        weight_shapes=[(3, 4, 4), (4,)], args=conv_args(1)),
+    Row(layers.Conv2D, dict(filters=4, kernel_size=3), (2, 7, 7, 4), trainable=2,
+        weight_shapes=[(3, 3, 4, 4), (4,)], args=conv_args(2)),
+    Row(layers.Conv3D, dict(filters=4, kernel_size=2), (2, 5, 5, 5, 4), trainable=2,
+        weight_shapes=[(2, 2, 2, 4, 4), (4,)], args=conv_args(3)),
+    Row(layers.Conv1DTranspose, dict(filters=4, kernel_size=3, strides=2), (2, 5, 4),
+        trainable=2, weight_shapes=[(3, 4, 4), (4,)], args=conv_args(1, transpose=True)),
+    Row(layers.Conv2DTranspose, dict(filters=4, kernel_size=3, strides=2), (2, 4, 4, 4),
+        trainable=2, weight_shapes=[(3, 3, 4, 4), (4,)], args=conv_args(2, transpose=True)),
+    Row(layers.Conv2DTranspose, dict(filters=4, kernel_size=3), (2, 4, 4, 4), trainable=2,
+        args={"dilation_rate": 2}, id="Conv2DTranspose-dilated"),
+    Row(layers.Conv3DTranspose, dict(filters=4, kernel_size=3, strides=2), (2, 3, 3, 3, 4),
+        trainable=2, weight_shapes=[(3, 3, 3, 4, 4), (4,)],
+        args=conv_args(3, transpose=True)),
+    Row(layers.DepthwiseConv2D, dict(kernel_size=3), (2, 7, 7, 4), trainable=2,
+        weight_shapes=[(3, 3, 4, 1), (4,)],
+        args={"kernel_size": 2, "strides": 2, "padding": "same", "depth_multiplier": 2,
+              "data_format": CHANNELS_FIRST, "dilation_rate": 2, "activation": "relu",
+              "use_bias": False, "depthwise_initializer": "ones", "bias_initializer": "ones",
+              "depthwise_regularizer": "l2", "bias_regularizer": "l2",
+              "activity_regularizer": "l2", "depthwise_constraint": "non_neg",
+              "bias_constraint": "non_neg"}),
+    Row(layers.SeparableConv2D, dict(filters=3, kernel_size=3), (2, 7, 7, 4), trainable=3,
+        weight_shapes=[(3, 3, 4, 1), (1, 1, 4, 3), (3,)],
+        args={"filters": 2, "kernel_size": 2, "strides": 2, "padding": "same",
+              "data_format": CHANNELS_FIRST, "dilation_rate": 2, "depth_multiplier": 2,
+              "activation": "relu", "use_bias": False, "depthwise_initializer": "ones",
+              "pointwise_initializer": "ones", "bias_initializer": "ones",
+              "depthwise_regularizer": "l2", "pointwise_regularizer": "l2",
+              "bias_regularizer": "l2", "activity_regularizer": "l2",
+              "depthwise_constraint": "non_neg", "pointwise_constraint": "non_neg",
+              "bias_constraint": "non_neg"}),
+    # ---- pooling ------------------------------------------------------------------------------
+    Row(layers.MaxPooling1D, {}, (2, 7, 3), args=POOL_ARGS, fd_eps=1e-3),
+    Row(layers.MaxPooling2D, {}, (2, 7, 7, 3), args=POOL_ARGS, fd_eps=1e-3),
+    Row(layers.MaxPooling3D, {}, (2, 5, 5, 5, 3), args=POOL_ARGS, fd_eps=1e-3),
+    Row(layers.AveragePooling1D, {}, (2, 7, 3), args=POOL_ARGS),
+    Row(layers.AveragePooling2D, {}, (2, 7, 7, 3), args=POOL_ARGS),
+    Row(layers.AveragePooling3D, {}, (2, 5, 5, 5, 3), args=POOL_ARGS),
+    Row(layers.GlobalMaxPooling1D, {}, (2, 5, 3), args=GLOBAL_POOL_ARGS, fd_eps=1e-3),
+    Row(layers.GlobalMaxPooling2D, {}, (2, 4, 4, 3), args=GLOBAL_POOL_ARGS, fd_eps=1e-3),
+    Row(layers.GlobalMaxPooling3D, {}, (2, 3, 3, 3, 2), args=GLOBAL_POOL_ARGS, fd_eps=1e-3),
+    Row(layers.GlobalAveragePooling1D, {}, (2, 5, 3), args=GLOBAL_POOL_ARGS,
+        masking="consume"),
+    Row(layers.GlobalAveragePooling2D, {}, (2, 4, 4, 3), args=GLOBAL_POOL_ARGS),
+    Row(layers.GlobalAveragePooling3D, {}, (2, 3, 3, 3, 2), args=GLOBAL_POOL_ARGS),
+    # ---- reshaping ----------------------------------------------------------------------------
+    Row(layers.Cropping1D, {}, (2, 6, 3),
+        args={"cropping": (2, 1), "data_format": Raises(CHANNELS_FIRST)}),
+    Row(layers.Cropping2D, dict(cropping=((1, 0), (0, 1))), (2, 6, 6, 3),
+        args={"cropping": ((1, 2), (0, 1)), "data_format": CHANNELS_FIRST}),
+    Row(layers.Cropping3D, {}, (2, 5, 5, 5, 3),
+        args={"cropping": ((1, 0), (0, 1), (1, 1)), "data_format": CHANNELS_FIRST}),
+    Row(layers.UpSampling1D, {}, (2, 4, 3),
+        args={"size": 3, "interpolation": Raises("bilinear"),
+              "data_format": Raises(CHANNELS_FIRST)}),
+    Row(layers.UpSampling2D, {}, (2, 3, 3, 2),
+        args={"size": 3, "interpolation": Raises("bilinear"), "data_format": CHANNELS_FIRST}),
+    Row(layers.UpSampling3D, {}, (2, 2, 2, 2, 2),
+        args={"size": 3, "interpolation": Raises("bilinear"),
+              "data_format": CHANNELS_FIRST}),
+    Row(layers.ZeroPadding1D, {}, (2, 4, 3), args={"padding": (2, 1),
+                                                   "data_format": CHANNELS_FIRST}),
+    Row(layers.ZeroPadding2D, {}, (2, 3, 3, 2),
+        args={"padding": ((1, 2), (0, 1)), "data_format": CHANNELS_FIRST}),
+    Row(layers.ZeroPadding3D, {}, (2, 2, 2, 2, 2),
+        args={"padding": 2, "data_format": CHANNELS_FIRST}),
+    # ---- normalization ------------------------------------------------------------------------
+    Row(layers.BatchNormalization, {}, (4, 3), trainable=2, non_trainable=2,
+        weight_shapes=[(3,), (3,), (3,), (3,)], masking="propagate",
+        args={"axis": 0, "momentum": 0.5, "epsilon": 0.5, "center": False, "scale": False,
+              "beta_initializer": "ones", "gamma_initializer": "zeros",
+              "moving_mean_initializer": "ones", "moving_variance_initializer": "zeros",
+              "beta_regularizer": "l2", "gamma_regularizer": "l2",
+              "beta_constraint": "unit_norm", "gamma_constraint": "unit_norm",
+              "synchronized": Raises(True)}),
+    Row(layers.LayerNormalization, {}, (2, 3, 4), trainable=2, weight_shapes=[(4,), (4,)],
+        masking="propagate",
+        args={"axis": 1, "epsilon": 0.5, "center": False, "scale": False,
+              "rms_scaling": True, "beta_initializer": "ones", "gamma_initializer": "zeros",
+              "beta_regularizer": "l2", "gamma_regularizer": "l2",
+              "beta_constraint": "unit_norm", "gamma_constraint": "unit_norm"},
+        keras_skip={"axis": "Keras's torch backend fails axis=1 on 3-D inputs "
+                            "(its torch layer_norm path)"}),
+    # ---- merging ------------------------------------------------------------------------------
+    Row(layers.Add, {}, [(2, 3), (2, 3)], masking=None),
+    Row(layers.Subtract, {}, [(2, 3), (2, 3)]),
+    Row(layers.Multiply, {}, [(2, 3), (2, 3)]),
+    Row(layers.Average, {}, [(2, 3), (2, 3)]),
+    Row(layers.Maximum, {}, [(2, 3), (2, 3)], fd_eps=1e-3),
+    Row(layers.Minimum, {}, [(2, 3), (2, 3)], fd_eps=1e-3),
+    Row(layers.Concatenate, {}, [(2, 3, 4), (2, 3, 2)], args={"axis": Raises(1)}),
+    Row(layers.Concatenate, dict(axis=1), [(2, 3, 4), (2, 3, 4)], args={"axis": -1},
+        id="Concatenate-axis1"),
+    Row(layers.Dot, dict(axes=1), [(2, 3), (2, 3)], args={"normalize": True}),
+    Row(layers.Dot, dict(axes=(2, 2)), [(2, 4, 4), (2, 4, 4)], args={"axes": (1, 1)},
+        id="Dot-3d"),
+    Row(layers.Dot, dict(axes=(2, 2)), [(2, 3, 4), (2, 5, 4)], args={"axes": Raises((1, 1))},
+        id="Dot-3d-mismatch"),
+    # ---- attention ----------------------------------------------------------------------------
+    Row(layers.Attention, {}, [(2, 3, 4), (2, 5, 4)],
+        args={"use_scale": True, "score_mode": "concat", "dropout": 0.5}),
+    Row(layers.Attention, dict(dropout=0.5), [(2, 3, 4), (2, 5, 4)], args={"seed": 3},
+        id="Attention-dropout"),
+    Row(layers.AdditiveAttention, {}, [(2, 3, 4), (2, 5, 4)], trainable=1,
+        args={"use_scale": False, "dropout": 0.5}),
+    Row(layers.MultiHeadAttention, dict(num_heads=2, key_dim=3), [(2, 3, 4), (2, 5, 4)],
+        positional=True, trainable=8,
+        args={"num_heads": 1, "key_dim": 2, "value_dim": 5, "dropout": 0.5,
+              "use_bias": False, "output_shape": 6, "attention_axes": Raises((0,)),
+              "flash_attention": Raises(True), "kernel_initializer": "ones",
+              "bias_initializer": "ones", "kernel_regularizer": "l2",
+              "bias_regularizer": "l2", "activity_regularizer": "l2",
+              "kernel_constraint": "non_neg", "bias_constraint": "non_neg"}),
+    Row(layers.MultiHeadAttention, dict(num_heads=2, key_dim=3, dropout=0.5),
+        [(2, 3, 4), (2, 5, 4)], positional=True, trainable=8, args={"seed": 5},
+        id="MultiHeadAttention-dropout"),
+    # ---- recurrent ----------------------------------------------------------------------------
+    *rnn_rows(layers.SimpleRNN, 3),
+    *rnn_rows(layers.LSTM, 3),
+    *rnn_rows(layers.GRU, 3),
+    Row(layers.ConvLSTM2D, dict(filters=2, kernel_size=3), (2, 3, 5, 5, 2), trainable=3,
+        fd_tol=3e-2,
+        args={"filters": 3, "kernel_size": 2, "strides": 2, "padding": "same",
+              "dilation_rate": 2, "activation": "relu",
+              "recurrent_activation": "hard_sigmoid", "use_bias": False,
+              "kernel_initializer": "ones", "recurrent_initializer": "glorot_uniform",
+              "bias_initializer": "ones", "unit_forget_bias": False,
+              "return_sequences": True, "return_state": True, "go_backwards": True,
+              "data_format": Raises(CHANNELS_FIRST), "stateful": Raises(True),
+              "dropout": Raises(0.5), "recurrent_dropout": Raises(0.5)},
+        args_exempt={"seed": "seeds dropout, which ConvLSTM2D refuses (NotImplementedError)"}),
+    Row(layers.Bidirectional, {}, (2, 4, 3), sublayer=lambda: layers.LSTM(3), trainable=6,
+        masking="consume", fd_tol=3e-2,
+        args={"merge_mode": "sum",
+              "backward_layer": layers.LSTM(3, go_backwards=True, activation="relu"),
+              "weights": [np.full(s, 0.1, np.float32) for s in
+                          [(3, 12), (3, 12), (12,), (3, 12), (3, 12), (12,)]]},
+        args_exempt={"layer": "the wrapped layer itself (the rows give one)"}),
+    Row(layers.TimeDistributed, {}, (2, 4, 5), sublayer=lambda: layers.Dense(3), trainable=2,
+        args_exempt={"layer": "the wrapped layer itself (the rows give one)"}),
+    # ---- preprocessing ------------------------------------------------------------------------
+    Row(layers.CategoryEncoding, dict(num_tokens=5), (2, 3), make_input=tokens(5),
+        gradient=INT_INPUT, train=NO_WEIGHTS_INT,
+        args={"num_tokens": 6, "output_mode": "count", "sparse": Raises(True)}),
+    Row(layers.CenterCrop, dict(height=2, width=3), (2, 5, 5, 3),
+        args={"height": 3, "width": 2, "data_format": CHANNELS_FIRST}),
+    Row(layers.Discretization, dict(bin_boundaries=[-0.5, 0.0, 0.5]), (2, 6),
+        gradient="piecewise-constant output", train=NO_WEIGHTS_INT,
+        args={"bin_boundaries": [0.0], "num_bins": Raises(3),
+              "output_mode": "one_hot", "sparse": Raises(True)},
+        args_exempt={"epsilon": "only used by adapt()"}),
+    Row(layers.IntegerLookup, dict(vocabulary=[3, 5, 7]), (2, 4),
+        make_input=lambda rng, shape: rng.choice([3, 5, 7, 9], size=shape).astype("int64"),
+        gradient=INT_INPUT, train=NO_WEIGHTS_INT,
+        args={"max_tokens": Raises(2), "num_oov_indices": 2, "mask_token": 0,
+              "vocabulary": [5, 7], "vocabulary_dtype": Raises("int32"),
+              "idf_weights": Raises([1.0, 1.0, 1.0]), "invert": True,
+              "output_mode": "one_hot", "sparse": Raises(True),
+              "pad_to_max_tokens": Raises(True)}),
+    Row(layers.IntegerLookup, dict(vocabulary=[3, 5, 7], invert=True), (2, 4),
+        make_input=tokens(4), gradient=INT_INPUT, train=NO_WEIGHTS_INT,
+        args={"oov_token": -2}, id="IntegerLookup-invert"),
+    Row(layers.StringLookup, dict(vocabulary=["a", "b", "c"]), (2, 4),
+        make_input=lambda rng, shape: rng.choice(["a", "b", "c", "z"], size=shape),
+        gradient="string input", train=NO_WEIGHTS_INT,
+        symbolic="string inputs have no symbolic dtype here",
+        args={"max_tokens": Raises(2), "num_oov_indices": Raises(2), "mask_token": "",
+              "oov_token": "[OOV]", "vocabulary": ["b", "c"],
+              "idf_weights": Raises([1.0, 1.0, 1.0]), "invert": Raises(True),
+              "output_mode": "one_hot", "pad_to_max_tokens": Raises(True),
+              "sparse": Raises(True)},
+        args_exempt={"encoding": "decodes bytes inputs; see the StringLookup-bytes row"}),
+    Row(layers.StringLookup, dict(vocabulary=["\u00e9", "b"]), (2, 4),
+        make_input=lambda rng, shape: rng.choice(
+            np.array(["\u00e9".encode(), b"b"], dtype=object), size=shape),
+        gradient="string input", train=NO_WEIGHTS_INT, symbolic="bytes inputs",
+        config="covered by the StringLookup row", args={"encoding": "latin-1"},
+        id="StringLookup-bytes"),
+    Row(layers.Normalization, dict(mean=0.5, variance=2.0), (2, 3),
+        args={"mean": 0.1, "variance": 4.0, "invert": True},
+        args_exempt={"axis": "with a given scalar mean/variance only adapt() reads it "
+                             "(tests/test_preprocessing.py)"}),
+    Row(layers.RandomFlip, dict(seed=1), (8, 4, 4, 3),
+        args={"mode": "horizontal", "seed": 2, "data_format": CHANNELS_FIRST}),
+    Row(layers.Rescaling, dict(scale=2.0), (2, 3), args={"scale": 0.5, "offset": 1.0}),
+]
+
+# Layer classes without a row of their own, and why.
+EXCLUDED = {
+    layers.Layer: "the abstract base class (every row tests it)",
+    layers.InputLayer: "not called on data: it makes a graph's input (tests/test_layers_models.py)",
+}
+
+ROW_IDS = [r.name for r in ROWS]
+
+
+def _rows_with(attr):
+    return [pytest.param(r, id=r.name) for r in ROWS if getattr(r, attr) is True]
+
+
+def test_row_ids_are_unique():
+    assert len(set(ROW_IDS)) == len(ROW_IDS), [i for i in ROW_IDS if ROW_IDS.count(i) > 1]
+
+
+def test_every_public_layer_has_a_row():
+    covered = {r.cls for r in ROWS} | set(EXCLUDED)
+    missing = sorted(name for cls, name in public_layer_classes().items() if cls not in covered)
+    assert not missing, f"fastnet.layers exports layers without a harness row: {missing}"
+
+
+def test_every_constructor_argument_is_listed():
+    listed = {}
+    for r in ROWS:
+        names = listed.setdefault(r.cls, set())
+        names.update(r.args, r.args_exempt)
+    missing = {}
+    for cls, names in listed.items():
+        left = [a for a in constructor_args(cls) if a not in names]
+        if left:
+            missing[cls.__name__] = left
+    assert not missing, f"constructor arguments neither tested nor exempted: {missing}"
+
+
+@pytest.mark.parametrize("row", [pytest.param(r, id=r.name) for r in ROWS])
+def test_build_and_weights(row):
+    check_build(row)
+
+
+@pytest.mark.parametrize("row", _rows_with("symbolic"))
+def test_symbolic_output_spec_matches_eager(row):
+    check_symbolic(row)
+
+
+@pytest.mark.parametrize("row", _rows_with("config"))
+def test_config_round_trip(row):
+    check_config(row)
+
+
+@pytest.mark.parametrize("row", _rows_with("train"))
+def test_one_training_step_lowers_the_loss(row):
+    check_train_step(row)
+
+
+@pytest.mark.parametrize("row", _rows_with("gradient"))
+def test_input_gradient_matches_finite_differences(row):
+    check_input_gradient(row)
+
+
+@pytest.mark.parametrize("row", [pytest.param(r, id=r.name) for r in ROWS if r.masking])
+def test_masking(row):
+    check_masking(row)
+
+
+def _arg_params():
+    out = []
+    for r in ROWS:
+        for arg, value in r.args.items():
+            out.append(pytest.param(r, arg, value, id=f"{r.name}-{arg}"))
+    return out
+
+
+@pytest.mark.parametrize("row,arg,value", _arg_params())
+def test_constructor_argument_changes_behaviour_or_raises(row, arg, value):
+    check_argument(row, arg, value)
+
+
+def _keras():
+    import os
+
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    keras = pytest.importorskip("keras")
+    if keras.backend.backend() != "torch":
+        pytest.skip("the Keras oracle runs on the torch backend")
+    return keras
+
+
+def _keras_params():
+    out = []
+    for r in ROWS:
+        if None in r.keras_skip:
+            continue
+        cases = [(None, None)] + [(a, v) for a, v in r.args.items() if not isinstance(v, Raises)]
+        for arg, value in cases:
+            if arg in r.keras_skip or isinstance(value, layers.Layer):
+                continue
+            out.append(pytest.param(r, {} if arg is None else {arg: value},
+                                    id=f"{r.name}-{arg or 'defaults'}"))
+    return out
+
+
+@pytest.mark.parametrize("row,overrides", _keras_params())
+def test_same_outputs_as_keras(row, overrides):
+    """Optional (needs keras + torch): the row, and each argument's non-default value,
+    against Keras 3 built from fastnet's config."""
+    check_keras_parity(row, _keras(), overrides)
+
+
+# ---- the harness catches what it is for (each check fails on a layer broken that way) -------
+
+class _Scale(layers.Layer):
+    """A correct little layer; the subclasses below each break one contract."""
+
+    def __init__(self, factor=2.0, **kwargs):
+        super().__init__(**kwargs)
+        self.factor = factor
+
+    def call(self, inputs):
+        return inputs * self.factor
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor}
+
+
+class _IgnoresFactor(_Scale):
+    def call(self, inputs):
+        return inputs * 2.0
+
+
+class _WrongOutputShape(_Scale):
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (input_shape[-1] + 1,)
+
+
+class _WrongGradient(_Scale):
+    def call(self, inputs):  # d/dx of x * x is 2x; with one factor stopped the tape says x
+        return inputs * fastnet.ops.stop_gradient(inputs)
+
+
+class _ConfigDropsFactor(_Scale):
+    def get_config(self):
+        return layers.Layer.get_config(self)
+
+
+def test_harness_accepts_a_correct_layer():
+    row = Row(_Scale, {}, (2, 3), args={"factor": 3.0})
+    check_symbolic(row)
+    check_config(row)
+    check_input_gradient(row)
+    check_argument(row, "factor", 3.0)
+
+
+@pytest.mark.parametrize("cls,check", [
+    (_IgnoresFactor, lambda row: check_argument(row, "factor", 3.0)),
+    (_WrongOutputShape, check_symbolic),
+    (_WrongGradient, check_input_gradient),
+    (_ConfigDropsFactor, lambda row: check_argument(row, "factor", 3.0)),
+])
+def test_harness_fails_a_broken_layer(cls, check):
+    with pytest.raises(AssertionError):
+        check(Row(cls, {}, (2, 3)))
+
+
+def test_harness_fails_an_argument_that_raises_without_naming_itself():
+    class Refuses(_Scale):
+        def __init__(self, factor=2.0, **kwargs):
+            if factor != 2.0:
+                raise ValueError("bad value")
+            super().__init__(factor, **kwargs)
+
+    with pytest.raises(AssertionError, match="without naming"):
+        check_argument(Row(Refuses, {}, (2, 3)), "factor", Raises(3.0))
