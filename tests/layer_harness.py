@@ -71,9 +71,13 @@ class Row:
     keras_skip: dict = field(default_factory=dict)  # {arg or None: why Keras is no oracle}
     sublayer: Callable | None = None     # wrappers: () -> the wrapped layer, passed as `layer`
     positional: bool = False             # multi-input layers called as layer(a, b) (MHA)
+    sublayer_arg: str = "layer"          # the constructor argument `sublayer` fills (RNN: cell)
+    call_fn: Callable | None = None      # (layer, x, **kwargs) -> output, for other call forms
     id: str | None = None
 
     def call(self, layer, x, **kwargs):
+        if self.call_fn is not None:
+            return self.call_fn(layer, x, **kwargs)
         if self.positional:
             return layer(*x, **kwargs)
         return layer(x, **kwargs)
@@ -88,8 +92,8 @@ class Row:
     def make(self, **overrides):
         kw = dict(self.kwargs)
         kw.update(overrides)
-        if self.sublayer is not None and "layer" not in kw:
-            kw["layer"] = self.sublayer()
+        if self.sublayer is not None and self.sublayer_arg not in kw:
+            kw[self.sublayer_arg] = self.sublayer()
         return self.cls(**kw)
 
     @property

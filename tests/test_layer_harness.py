@@ -122,6 +122,50 @@ RNN_EXEMPT = {
 }
 
 
+def masked_steps(rng, shape):
+    """Time steps equal to 0 (the default mask_value) and to 0.5, among random ones."""
+    x = rng.uniform(-1.0, 1.0, size=shape).astype("float32")
+    x[:, 1] = 0.0
+    x[:, 3] = 0.5
+    return x
+
+
+CELL_SYMBOLIC = "a cell is called on (inputs, states) per step; RNN(cell) rows test it symbolically"
+CELL_KERAS = "Keras's cells take the same call form only inside its RNN layer here"
+
+
+def _cell_call(layer, x, **kwargs):
+    """A cell's one step from its initial state; the output (not the new states)."""
+    states = layer.get_initial_state(batch_size=x.shape[0])
+    return layer(x, states, **kwargs)[0]
+
+
+CELL_ARGS = {k: v for k, v in RNN_ARGS.items()
+             if k not in ("return_sequences", "return_state", "go_backwards", "stateful")}
+
+
+def cell_rows():
+    rows = []
+    for cls, trainable in ((layers.SimpleRNNCell, 3), (layers.LSTMCell, 3),
+                           (layers.GRUCell, 3)):
+        args = dict(CELL_ARGS)
+        args.pop("activity_regularizer")
+        if cls is layers.SimpleRNNCell:
+            args.pop("recurrent_activation")
+        if cls is layers.LSTMCell:
+            args["unit_forget_bias"] = False
+        if cls is layers.GRUCell:
+            args["reset_after"] = False
+        args.pop("recurrent_dropout")
+        rows.append(Row(cls, dict(units=4), (2, 3), trainable=trainable, call_fn=_cell_call,
+                        symbolic=CELL_SYMBOLIC, keras_skip={None: CELL_KERAS}, args=args,
+                        fd_tol=3e-2, args_exempt={
+                            "recurrent_dropout": "one step from the zero initial state: the "
+                            "recurrent mask multiplies zeros (tests/test_rnn_cells.py tests "
+                            "it over sequences)"}))
+    return rows
+
+
 def rnn_rows(cls, trainable):
     args = dict(RNN_ARGS)
     if cls is layers.SimpleRNN:  # Keras's SimpleRNN has a single activation
@@ -321,6 +365,27 @@ ROWS = [
               "data_format": Raises(CHANNELS_FIRST), "stateful": Raises(True),
               "dropout": Raises(0.5), "recurrent_dropout": Raises(0.5)},
         args_exempt={"seed": "seeds dropout, which ConvLSTM2D refuses (NotImplementedError)"}),
+    *cell_rows(),
+    Row(layers.RNN, {}, (2, 5, 3), sublayer=lambda: layers.LSTMCell(4), sublayer_arg="cell",
+        trainable=3, masking="consume", fd_tol=3e-2,
+        args={"return_sequences": True, "return_state": True, "go_backwards": True,
+              "stateful": True, "zero_output_for_mask": True},
+        args_exempt={"cell": "the wrapped cell itself (the rows give one)",
+                     "unroll": RNN_EXEMPT["unroll"]}),
+    Row(layers.RNN, {}, (2, 5, 3), id="RNN-stacked-GRU-reset_before", fd_tol=3e-2,
+        sublayer=lambda: [layers.GRUCell(3, reset_after=False), layers.SimpleRNNCell(2)],
+        sublayer_arg="cell", trainable=6, masking="consume"),
+    Row(layers.StackedRNNCells, {}, (2, 3), id="StackedRNNCells",
+        sublayer=lambda: [layers.LSTMCell(3), layers.GRUCell(2)], sublayer_arg="cells",
+        trainable=6, call_fn=_cell_call, symbolic=CELL_SYMBOLIC,
+        keras_skip={None: CELL_KERAS},
+        args_exempt={"cells": "the wrapped cells themselves (the row gives two)"}),
+    # Masking makes a mask (the input's AND its own), so the harness's "propagate" check (the
+    # mask passes unchanged) does not apply; tests/test_rnn_cells.py checks the mask it makes.
+    Row(layers.Masking, {}, (2, 5, 3), args={"mask_value": 0.5},
+        make_input=masked_steps,
+        gradient="piecewise constant in the masked positions: checked by the masking test",
+        train=NO_WEIGHTS_INT.replace("integer output", "no weights")),
     Row(layers.Bidirectional, {}, (2, 4, 3), sublayer=lambda: layers.LSTM(3), trainable=6,
         masking="consume", fd_tol=3e-2,
         args={"merge_mode": "sum",
