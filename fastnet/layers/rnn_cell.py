@@ -89,6 +89,10 @@ class _BuiltinCell(Layer):
         return self.units
 
     def get_initial_state(self, batch_size=None):
+        from fastnet.layers.layer import check_array_size
+
+        # called before build (the state comes first), so refuse absurd sizes here too
+        check_array_size(self, (batch_size or 1, self.units), "float32", what="initial state")
         return [ops.zeros((batch_size, self.units)) for _ in range(self._n_states())]
 
     def _n_states(self):
