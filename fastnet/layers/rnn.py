@@ -584,6 +584,35 @@ class Bidirectional(Layer):
 
     reset_state = reset_states
 
+    def get_config(self):  # Keras 3's: both directions' full layer configs
+        from fastnet.saving import serialization_lib
+
+        config = {**super().get_config(), "merge_mode": self.merge_mode,
+                  "layer": serialization_lib.serialize_keras_object(self.forward_layer),
+                  "backward_layer": serialization_lib.serialize_keras_object(
+                      self.backward_layer)}
+        return config
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        from fastnet.saving import serialization
+
+        config = dict(config)
+        config["layer"] = _wrapped_layer(config, custom_objects, "Bidirectional")
+        if isinstance(config.get("backward_layer"), dict):
+            config["backward_layer"] = serialization.deserialize_layer(
+                config["backward_layer"], custom_objects)
+        return cls(**config)
+
+
+def _wrapped_layer(config, custom_objects, wrapper):
+    from fastnet.saving import serialization
+
+    layer = config.get("layer")
+    if not isinstance(layer, dict):
+        raise ValueError(f"{wrapper}: the config has no `layer` to wrap (got {layer!r})")
+    return serialization.deserialize_layer(layer, custom_objects)
+
 
 class TimeDistributed(Layer):
     def __init__(self, layer, **kwargs):
@@ -603,6 +632,18 @@ class TimeDistributed(Layer):
     def compute_output_shape(self, input_shape):
         inner = self.layer.compute_output_shape((input_shape[0],) + tuple(input_shape[2:]))
         return (input_shape[0], input_shape[1]) + tuple(inner[1:])
+
+    def get_config(self):
+        from fastnet.saving import serialization_lib
+
+        return {**super().get_config(),
+                "layer": serialization_lib.serialize_keras_object(self.layer)}
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        config = dict(config)
+        config["layer"] = _wrapped_layer(config, custom_objects, "TimeDistributed")
+        return cls(**config)
 
 
 class ConvLSTM2D(Layer):

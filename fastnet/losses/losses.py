@@ -479,4 +479,12 @@ def deserialize(config, custom_objects=None):
         _CLASSES.get(name)
     if cls is None:
         raise ValueError(f"Unknown loss class {name!r}; pass it in custom_objects")
-    return cls.from_config(config.get("config", {}))
+    inner = dict(config.get("config") or {})
+    if cls in _CLASSES.values():
+        # tf.keras 2 writes its loss classes with the wrapped function's name ("fn") and
+        # reduction "auto", which is sum_over_batch_size outside a distribution strategy
+        if isinstance(inner.get("fn"), str) and cls is not LossFunctionWrapper:
+            inner.pop("fn")
+        if inner.get("reduction") == "auto":
+            inner["reduction"] = "sum_over_batch_size"
+    return cls.from_config(inner)

@@ -243,9 +243,19 @@ def functional_from_config(config, custom_objects=None):
         if isinstance(layer, InputLayer):
             tensors[(layer.name, 0)] = [layer.output_tensor]
 
+    # Keras 2 counts a nested model's own Input node as its node 0, so references to a
+    # nested model that starts with an InputLayer are one higher than its saved nodes.
+    skip_first = {e.get("name") for e in pending
+                  if e.get("class_name") in ("Functional", "Sequential", "Model") and
+                  (e.get("config") or {}).get("layers") and
+                  e["config"]["layers"][0].get("class_name") == "InputLayer"}
+
+    def k2_tensor(name, node_index, tensor_index):
+        return tensors[(name, node_index - (name in skip_first))][tensor_index]
+
     def decode(x):
         if _is_k2_ref(x):
-            return tensors[(x[0], x[1])][x[2]]
+            return k2_tensor(*x[:3])
         if isinstance(x, dict) and x.get("class_name") == "__keras_tensor__":
             name, node_index, tensor_index = x["config"]["keras_history"]
             return tensors[(name, node_index)][tensor_index]
@@ -289,7 +299,11 @@ def functional_from_config(config, custom_objects=None):
         if ref and isinstance(ref[0], list):
             return [lookup(r) for r in ref]
         name, node_index, tensor_index = ref
+        if k2_format:
+            return k2_tensor(name, node_index, tensor_index)
         return tensors[(name, node_index)][tensor_index]
+
+    k2_format = any(isinstance(n, list) for e in pending for n in e.get("inbound_nodes", []))
 
     def single(x):  # Keras 2 lists one input/output as [[name, 0, 0]]
         return x[0] if isinstance(x, list) and len(x) == 1 else x
