@@ -155,7 +155,9 @@ def families(keras, k2):
         return m
 
     def norm():
-        m = keras.Sequential([L.Input((5,)), L.Dense(6), L.BatchNormalization(),
+        # no bias before BatchNormalization: its gradient is zero up to rounding, and
+        # Adam turns rounding noise into steps of lr size that no two libraries share
+        m = keras.Sequential([L.Input((5,)), L.Dense(6, use_bias=False), L.BatchNormalization(),
                               L.LayerNormalization(), L.Activation("tanh"), L.Dense(2)],
                              name="norm")
         m.compile(optimizer=keras.optimizers.Adam(1e-2), loss="mse")

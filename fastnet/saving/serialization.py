@@ -50,13 +50,24 @@ def get_class(name, custom_objects=None, module=None, registered_name=None):
 
 
 def serialize_layer(layer):
+    """Keras 3's layer entry. Built-in layers are ``module "keras.layers"``; models as
+    Keras registers them (``module "keras"``, registered name ``"Functional"`` /
+    ``"Sequential"``); custom classes by their Python module and registered name."""
     cls = type(layer)
     builtin = _builtin_classes().get(cls.__name__) is cls
+    if builtin and cls.__name__ in ("Functional", "Model"):
+        module, registered = "keras.src.models.functional", "Functional"
+    elif builtin and cls.__name__ == "Sequential":
+        module, registered = "keras", None
+    elif builtin:
+        module, registered = "keras.layers", None
+    else:
+        module, registered = cls.__module__, object_registration.get_registered_name(cls)
     return {
-        "module": "keras.layers" if builtin else cls.__module__,
+        "module": module,
         "class_name": cls.__name__,
         "config": layer.get_config(),
-        "registered_name": None if builtin else object_registration.get_registered_name(cls),
+        "registered_name": registered,
         "build_config": layer.get_build_config() if layer.built else None,
     }
 

@@ -55,8 +55,8 @@ class SafeModeScope:
 
 
 LAMBDA_REFUSED = (
-    "Requested the deserialization of a Lambda layer whose function is Python bytecode "
-    "stored in the file. Loading it runs that code, so safe_mode=True (the default) refuses "
+    "Requested the deserialization of a Python lambda (a Lambda layer function stored as "
+    "bytecode in the file). Loading it runs that code, so safe_mode=True (the default) refuses "
     "it. If you trust the file, opt in with load_model(path, safe_mode=False) or "
     "fastnet.config.enable_unsafe_deserialization().")
 

@@ -273,7 +273,10 @@ def _assign_optimizer_state(optimizer, values, plan, extra=None):
     optimizer.iterations.assign(np.asarray(values[0]).astype(np.int64))
     for target, value in pairs:
         target[...] = value
-    if lr is not None and _lr_variable(optimizer):
+    # the file's learning rate (changed by a callback, say) unless it is the config's
+    # own, seen through float32
+    if lr is not None and _lr_variable(optimizer) and \
+            np.float32(lr) != np.float32(optimizer.learning_rate):
         optimizer.learning_rate = float(lr)
     if extra and hasattr(optimizer, "set_extra_state"):
         optimizer.set_extra_state(dict(extra))
