@@ -458,10 +458,12 @@ def serialize(loss):
     from fastnet.saving import object_registration
 
     if isinstance(loss, Loss):
-        out = {"class_name": type(loss).__name__, "config": loss.get_config()}
-        if type(loss).__name__ not in _CLASSES:
-            out["registered_name"] = object_registration.get_registered_name(type(loss))
-        return out
+        # as Keras 3 writes it, so Keras finds its own class (module "keras.losses")
+        builtin = _CLASSES.get(type(loss).__name__) is type(loss)
+        return {"module": "keras.losses" if builtin else type(loss).__module__,
+                "class_name": type(loss).__name__, "config": loss.get_config(),
+                "registered_name": None if builtin else
+                object_registration.get_registered_name(type(loss))}
     if hasattr(loss, "__name__") and loss not in _FUNCTIONS.values():
         return object_registration.get_registered_name(loss)
     return getattr(loss, "__name__", str(loss))
