@@ -381,7 +381,8 @@ def save_legacy_h5(model, path, overwrite=True):
     cc = _compile_config(model)
     if cc is not None:  # as Keras's .h5 training_config
         cc = dict(cc)
-        cc["optimizer_config"] = cc.pop("optimizer")
+        opt = cc.pop("optimizer")  # Keras's legacy form: class name and config only
+        cc["optimizer_config"] = {"class_name": opt["class_name"], "config": opt["config"]}
     optimizer = getattr(model, "optimizer", None)
 
     def write(tmp):
