@@ -205,7 +205,14 @@ def families(keras, k2):
         m.compile(optimizer=keras.optimizers.Adam(1e-2), loss="mse")
         return m
 
+    def lambda_model():
+        # a Python lambda: its bytecode is stored in the file (loads with safe_mode=False)
+        inp = keras.Input((4,))
+        x = L.Lambda(lambda t: t * 2.0 + 1.0)(L.Dense(3)(inp))
+        return keras.Model(inp, x, name="lambda_model")
+
     out = {
+        "lambda": (lambda_model, [f(2, 4)], None),
         "mlp": (mlp, [f(4, 6)], [ints(3, 4)]),
         "ticket": (ticket, [ints(20, 4, 5), ints(20, 4, 7), f(4, 4)],
                    [lambda r: (r.random((4, 1)) > 0.5).astype("float32"),

@@ -359,6 +359,20 @@ class Lambda(Layer):
         from fastnet.saving import serialization_lib
 
         config = dict(config)
+        # tf.keras 2's form: function (and output_shape) as [code, defaults, closure] with
+        # *_type "lambda", or a function name with *_type "function" (looked up among
+        # fastnet's and registered functions, never imported from the named module)
+        config.pop("module", None)
+        config.pop("output_shape_module", None)
+        for key, kind in (("function", config.pop("function_type", None)),
+                          ("output_shape", config.pop("output_shape_type", None))):
+            value = config.get(key)
+            if kind == "lambda" and isinstance(value, list) and len(value) == 3:
+                config[key] = {"class_name": "__lambda__", "config": {
+                    "code": value[0], "defaults": value[1], "closure": value[2]}}
+            elif kind == "function" and isinstance(value, str):
+                config[key] = {"class_name": "function", "config": value,
+                               "module": None, "registered_name": "function"}
         for key in ("function", "output_shape", "mask"):
             if isinstance(config.get(key), dict):
                 config[key] = serialization_lib.deserialize_keras_object(

@@ -251,7 +251,8 @@ def _kind(path):
                          f"it starts with {head!r})")
 
 
-_READ_ERRORS = (OSError, KeyError, ValueError, json.JSONDecodeError, RecursionError,
+# TypeError too: a config naming classes or arguments that do not exist is a foreign file
+_READ_ERRORS = (OSError, KeyError, ValueError, TypeError, json.JSONDecodeError, RecursionError,
                 zipfile.BadZipFile, UnicodeDecodeError, EOFError, IndexError, zlib.error)
 
 

@@ -110,7 +110,7 @@ def plan_layer_tree(group, layer, path="", skip_mismatch=False, out=None):
             children = legacy
     for key, child in children:
         if key not in group:
-            if skip_mismatch:
+            if skip_mismatch or not child.weights:  # nothing to load for a weightless layer
                 continue
             have = sorted(group["layers"].keys()) if "layers" in group else sorted(group.keys())
             raise SavedFileError(f"layer {child.name!r} ({path}/{key}) is not in the file; "
