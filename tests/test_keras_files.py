@@ -33,6 +33,20 @@ mkf = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(mkf)
 FAMILIES = mkf.families(fastnet, False)  # also registers the custom "fixtures>Scale"
 NAMES = [n for n in FAMILIES if n != "lambda"]
+_registry = fastnet.saving.object_registration
+_SCALE = _registry.GLOBAL_CUSTOM_OBJECTS.pop("fixtures>Scale")
+_registry.GLOBAL_CUSTOM_NAMES.pop(_SCALE)
+
+
+@pytest.fixture(autouse=True)
+def _registered_scale():
+    """The fixtures' custom layer is registered only while these tests run (other tests
+    check how unregistered classes named Scale fail)."""
+    _registry.GLOBAL_CUSTOM_OBJECTS["fixtures>Scale"] = _SCALE
+    _registry.GLOBAL_CUSTOM_NAMES[_SCALE] = "fixtures>Scale"
+    yield
+    _registry.GLOBAL_CUSTOM_OBJECTS.pop("fixtures>Scale", None)
+    _registry.GLOBAL_CUSTOM_NAMES.pop(_SCALE, None)
 FORMATS = {"k3": [".keras", ".h5", ".weights.h5"],
            "k2": [".keras", ".h5", ".weights.h5", ".legacy.h5"]}
 CASES = [(p, n, f) for p in ("k3", "k2") for n in NAMES for f in FORMATS[p]]
