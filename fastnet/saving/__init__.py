@@ -378,12 +378,16 @@ def save_legacy_h5(model, path, overwrite=True):
             "defined via the body of a Python method, which isn't safely serializable. Consider "
             "saving to the `.keras` format instead.")
     h5py = weights_io._h5py()
-    model_config = json.dumps(serialize_layer(model), default=_json_default)
+    model_config = json.dumps(serialization.keras2_config(serialize_layer(model)),
+                              default=_json_default)
     cc = _compile_config(model)
     if cc is not None:  # as Keras's .h5 training_config
         cc = dict(cc)
         opt = cc.pop("optimizer")  # Keras's legacy form: class name and config only
-        cc["optimizer_config"] = {"class_name": opt["class_name"], "config": opt["config"]}
+        # as tf.keras 2 writes it ("Custom>Adam", is_legacy_optimizer False): tf.keras 2
+        # then builds its current optimizer class, and Keras 3 still reads the file
+        cc["optimizer_config"] = {"class_name": "Custom>" + opt["class_name"],
+                                  "config": {**opt["config"], "is_legacy_optimizer": False}}
     optimizer = getattr(model, "optimizer", None)
 
     def write(tmp):

@@ -327,6 +327,76 @@ def functional_from_config(config, custom_objects=None):
     return model
 
 
+def keras2_config(config):
+    """A model config (Keras 3's form, as serialize_layer writes it) rewritten in tf.keras
+    2's form for the legacy `.h5` (what tf.keras 2 reads there; fastnet reads both):
+    InputLayer's ``batch_input_shape``, inbound nodes as lists of [layer, node, tensor,
+    kwargs], a nested graph model's first node being its own Input, input/output layers
+    as lists of refs."""
+    if isinstance(config, list):
+        return [keras2_config(c) for c in config]
+    if not isinstance(config, dict):
+        return config
+    out = {k: keras2_config(v) for k, v in config.items()}
+    if isinstance(out.get("registered_name"), str) and ">" in out["registered_name"]:
+        out["class_name"] = out["registered_name"]  # tf.keras 2 names registered classes so
+    inner = out.get("config")
+    if out.get("class_name") == "InputLayer" and isinstance(inner, dict) and \
+            "batch_shape" in inner:
+        inner["batch_input_shape"] = inner.pop("batch_shape")
+    if out.get("class_name") in ("SimpleRNN", "LSTM", "GRU") and isinstance(inner, dict) and \
+            inner.get("seed", 0) is None:
+        del inner["seed"]  # tf.keras 2's RNN layers take no seed (None: the default)
+    if out.get("class_name") in ("Functional", "Model") and isinstance(inner, dict) and \
+            "layers" in inner:
+        skip = {e.get("name") for e in inner["layers"] if _graph_model(e)}
+
+        def ref(history):
+            name, node, tensor = history
+            return [name, node + (name in skip), tensor]
+
+        def to_k2(x):
+            if isinstance(x, dict) and x.get("class_name") == "__keras_tensor__":
+                return ref(x["config"]["keras_history"])
+            if isinstance(x, list):
+                return [to_k2(v) for v in x]
+            if isinstance(x, dict):
+                return {k: to_k2(v) for k, v in x.items()}
+            return x
+
+        for entry in inner["layers"]:
+            nodes = []
+            for node in entry.get("inbound_nodes", []):
+                if not isinstance(node, dict):
+                    nodes.append(node)
+                    continue
+                args = node.get("args", [])
+                first = args[0] if args else []
+                tensors = first if isinstance(first, list) else [first]
+                kwargs = {k: to_k2(v) for k, v in (node.get("kwargs") or {}).items()}
+                nodes.append([ref(t["config"]["keras_history"]) + [kwargs] for t in tensors])
+            entry["inbound_nodes"] = nodes
+
+        def refs(r):
+            if isinstance(r, dict):
+                return {k: refs(v) for k, v in r.items()}
+            if r and isinstance(r[0], list):
+                return [refs(v) for v in r]
+            return ref(r)
+
+        for key in ("input_layers", "output_layers"):
+            r = refs(inner[key])
+            inner[key] = [r] if r and not isinstance(r[0], (list, dict)) and \
+                not isinstance(r, dict) else r
+    return out
+
+
+def _graph_model(entry):
+    layers = (entry.get("config") or {}).get("layers")
+    return (entry.get("class_name") in ("Functional", "Sequential", "Model") and bool(layers)
+            and layers[0].get("class_name") == "InputLayer")
+
+
 # ---- sequential ------------------------------------------------------------------------
 
 def sequential_config(model):

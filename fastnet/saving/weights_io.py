@@ -318,6 +318,8 @@ def save_legacy_weights(group, model):
     layers = [lay for lay in model.layers]
     group.attrs["layer_names"] = [lay.name.encode("utf8") for lay in layers]
     group.attrs["backend"] = b"fastnet"
+    # without a version tf.keras 2 takes the file for Keras 1's and converts the weights
+    group.attrs["keras_version"] = b"3.0.0"
     for layer in layers:
         g = group.create_group(layer.name)
         paths = _weight_paths(layer, layer.name)
