@@ -126,3 +126,51 @@ def test_fresh_keras3_files_load_in_fastnet(tmp_path):
             pred = pred if isinstance(pred, list) else [pred]
             for i, p in enumerate(pred):
                 np.testing.assert_allclose(p, z[f"out_{i}"], rtol=1e-5, atol=1e-5)
+
+
+TF_KERAS_CHECK = r"""
+import importlib.util, os
+os.environ["TF_USE_LEGACY_KERAS"] = "1"
+import numpy as np, tf_keras as keras
+spec = importlib.util.spec_from_file_location("mkf", {tool!r})
+mkf = importlib.util.module_from_spec(spec); spec.loader.exec_module(mkf)
+mkf.families(keras, True)
+d = {d!r}
+for name in {names!r}:
+    with np.load(os.path.join(d, name + ".npz")) as f:
+        z = dict(f)
+    xs = [z[k] for k in sorted(z) if k.startswith("x_")]
+    m = keras.models.load_model(os.path.join(d, name + ".h5"))
+    p = m.predict(xs[0] if len(xs) == 1 else xs, verbose=0)
+    p = p if isinstance(p, list) else [p]
+    for i, a in enumerate(p):
+        np.testing.assert_allclose(a, z["out_%d" % i], rtol=1e-5, atol=1e-5, err_msg=name)
+    print(name, "ok")
+"""
+
+
+@pytest.mark.skipif(not os.environ.get("FASTNET_TF_KERAS_PYTHON"),
+                    reason="set FASTNET_TF_KERAS_PYTHON to a Python with tensorflow and "
+                           "tf_keras (never installed beside fastnet's own environment)")
+def test_fastnet_h5_loads_in_tf_keras2(tmp_path):
+    d = str(tmp_path)
+    for name in NAMES:
+        build, xs, ys = FAMILIES[name]
+        rng = np.random.default_rng(len(name))
+        model = build()
+        x = [g(rng) for g in xs]
+        xin = x[0] if len(x) == 1 else x
+        if ys is not None:
+            y = [g(rng) for g in ys]
+            model.train_on_batch(xin, y[0] if len(y) == 1 else y)
+        model.save(os.path.join(d, f"{name}.h5"))
+        pred = model.predict(xin, verbose=0)
+        pred = pred if isinstance(pred, list) else [pred]
+        np.savez(os.path.join(d, f"{name}.npz"),
+                 **{f"x_{i}": v for i, v in enumerate(x)},
+                 **{f"out_{i}": v for i, v in enumerate(pred)})
+    proc = subprocess.run([os.environ["FASTNET_TF_KERAS_PYTHON"], "-c",
+                           TF_KERAS_CHECK.format(tool=TOOL, d=d, names=NAMES)],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert proc.stdout.count(" ok") == len(NAMES)
