@@ -459,3 +459,40 @@ def test_hostile_files_run_nothing(tmp_path):
     model = fastnet.models.load_model(path, safe_mode=False)
     model.predict(np.ones((1, 4), "float32"), verbose=0)
     assert marker.exists()
+
+
+def test_optimizer_variables_in_keras3_order_and_old_files_still_load():
+    wio = fastnet.saving.weights_io
+    x = np.ones((2, 4), "float32")
+    y = np.ones((2, 3), "float32")
+
+    def trained(opt):
+        m = fastnet.Sequential([layers.Input((4,)), layers.Dense(3)])
+        m.compile(optimizer=opt, loss="mse")
+        m.train_on_batch(x, y)
+        return m
+
+    m = trained(fastnet.optimizers.RMSprop(momentum=0.9, centered=True))
+    (k, b) = m.trainable_weights
+    s = m.optimizer._slots
+    # Keras 3: iterations, learning_rate, then one add_optimizer_variables call per kind
+    want = [s[id(k)][0], s[id(b)][0], s[id(k)][1], s[id(b)][1], s[id(k)][2], s[id(b)][2]]
+    got = wio.optimizer_arrays(m, m.optimizer)
+    assert len(got) == 2 + len(want) and got[1] == np.float32(0.001)
+    assert all(g is w for g, w in zip(got[2:], want))
+    m = trained(fastnet.optimizers.Adam(amsgrad=True))
+    (k, b) = m.trainable_weights
+    s = m.optimizer._slots
+    want = [s[id(k)][0], s[id(k)][1], s[id(b)][0], s[id(b)][1], s[id(k)][2], s[id(b)][2]]
+    assert all(g is w for g, w in zip(wio.optimizer_arrays(m, m.optimizer)[2:], want))
+    # a file of fastnet < 0.2: iterations then each variable's slots in turn, no lr
+    old = [np.asarray(5, np.int64)] + [np.full(a.shape, i, a.dtype) for i, a in
+                                       enumerate(a for v in m.trainable_weights
+                                                 for a in m.optimizer._slots[id(v)])]
+    fresh = trained(fastnet.optimizers.Adam(amsgrad=True))
+    wio.set_optimizer_state(fresh, fresh.optimizer, [old[0]] + [a.astype("float32")
+                                                               for a in old[1:]])
+    assert int(fresh.optimizer.iterations.numpy()) == 5
+    (k, b) = fresh.trainable_weights
+    assert fresh.optimizer._slots[id(k)][2].max() == 2  # per-variable layout understood
+    assert fresh.optimizer._slots[id(b)][0].max() == 3

@@ -154,9 +154,25 @@ def optimizer_arrays(model, optimizer):
     weights = model.trainable_weights
     if getattr(optimizer, "use_ema", False):
         out += [optimizer._ema[id(v)][1] for v in weights if id(v) in optimizer._ema]
-    for v in weights:
-        out += list(optimizer._slots.get(id(v), []))
+    slots = [optimizer._slots.get(id(v), []) for v in weights]
+    kinds = max((len(s) for s in slots), default=0)
+    for group in _slot_groups(optimizer, kinds):
+        for s in slots:
+            out += [s[j] for j in group if j < len(s)]
     return out
+
+
+def _slot_groups(optimizer, kinds):
+    """Keras 3's layout of the slot kinds: each ``add_optimizer_variables`` call makes one
+    group, its kinds interleaved per variable (Adam: momentum and velocity of weight 0,
+    of weight 1 ..., then the velocity_hats); separate calls follow each other (RMSprop:
+    all velocities, then all momentums, then all average gradients)."""
+    names = {c.__name__ for c in type(optimizer).__mro__}
+    if "RMSprop" in names:
+        return [[j] for j in range(kinds)]
+    if names & {"Adam", "AdamW", "Nadam", "Adamax"} and kinds >= 2:
+        return [[0, 1]] + [[j] for j in range(2, kinds)]
+    return [list(range(kinds))]
 
 
 def _save_optimizer_state(group, model, optimizer):
@@ -203,9 +219,10 @@ def _plan_optimizer_state(model, optimizer, values):
     before anything is assigned. Accepted layouts: Keras 3 (iterations, learning rate,
     moving averages, per-variable slots), Keras 3 without the learning rate (a
     schedule) and tf.keras 2 (iterations, per-variable slots), fastnet < 0.2
-    (iterations, slots, moving averages last); each with the slots either per variable
-    or, as older Keras 3 releases wrote them, per slot kind (all momentums, then all
-    velocities)."""
+    (iterations, slots, moving averages last); the slots in Keras 3's groups
+    (_slot_groups), per variable, or, as older Keras 3 releases wrote them, per slot
+    kind (all momentums, then all velocities). The first layout whose every shape fits
+    is used."""
     weights = model.trainable_weights
     optimizer.build(weights)
     slots = [optimizer._slots[id(v)] for v in weights]
@@ -228,7 +245,16 @@ def _plan_optimizer_state(model, optimizer, values):
             yield None, None, rest
 
     def orders(flat):
-        per_var = []
+        if all(len(s) == kinds for s in slots):  # Keras 3's (and fastnet's) layout
+            grouped = [[None] * kinds for _ in slots]
+            i = 0
+            for group in _slot_groups(optimizer, kinds):
+                for k in range(len(slots)):
+                    for j in group:
+                        grouped[k][j] = flat[i]
+                        i += 1
+            yield grouped
+        per_var = []  # fastnet < 0.2: every slot of a variable in turn
         i = 0
         for s in slots:
             per_var.append([flat[i + j] for j in range(len(s))])
