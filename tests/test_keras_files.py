@@ -496,3 +496,31 @@ def test_optimizer_variables_in_keras3_order_and_old_files_still_load():
     (k, b) = fresh.trainable_weights
     assert fresh.optimizer._slots[id(k)][2].max() == 2  # per-variable layout understood
     assert fresh.optimizer._slots[id(b)][0].max() == 3
+
+
+def test_constraints_get_of_dicts_builtin_and_registered():
+    c = fastnet.constraints.get({"module": "keras.constraints", "class_name": "MaxNorm",
+                                 "config": {"max_value": 2.0, "axis": 0},
+                                 "registered_name": None})
+    assert isinstance(c, fastnet.constraints.MaxNorm) and c.get_config()["max_value"] == 2.0
+
+    @fastnet.saving.register_keras_serializable(package="kf_test")
+    class Clip(fastnet.constraints.Constraint):
+        def __init__(self, limit=1.0):
+            self.limit = limit
+
+        def __call__(self, w):
+            return np.clip(w, -self.limit, self.limit)
+
+        def get_config(self):
+            return {"limit": self.limit}
+
+    try:
+        c = fastnet.constraints.get({"module": "x", "class_name": "Clip",
+                                     "config": {"limit": 0.5}, "registered_name": "kf_test>Clip"})
+        assert isinstance(c, Clip) and c.limit == 0.5
+        with pytest.raises(ValueError, match="constraint"):
+            fastnet.constraints.get({"class_name": "NoSuchConstraint", "config": {}})
+    finally:
+        _registry.GLOBAL_CUSTOM_OBJECTS.pop("kf_test>Clip", None)
+        _registry.GLOBAL_CUSTOM_NAMES.pop(Clip, None)
