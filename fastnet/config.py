@@ -88,7 +88,8 @@ _check_isa_env()
 __all__ = ["cpu_features", "get_num_threads", "set_num_threads", "get_isa", "set_isa",
            "tune_allocator", "memory_stats", "set_memory_limit", "release_memory",
            "enable_determinism", "disable_determinism", "is_determinism_enabled",
-           "epsilon", "set_epsilon", "floatx", "image_data_format"]
+           "epsilon", "set_epsilon", "floatx", "image_data_format",
+           "enable_unsafe_deserialization"]
 
 
 # keras.config's numeric settings (the same functions as fastnet.backend's)
@@ -178,3 +179,12 @@ def disable_determinism():
 def is_determinism_enabled():
     """Whether :func:`enable_determinism` (or ``FASTNET_DETERMINISTIC=1``) is in effect."""
     return bool(_C.get_deterministic())
+
+
+def enable_unsafe_deserialization():
+    """Allow loading Lambda layers whose function is bytecode stored in a file, in every
+    later ``load_model`` (as ``safe_mode=False`` does for one call). Only for files you
+    trust: loading such a layer runs code from the file when the layer is called."""
+    from fastnet.saving import serialization_lib
+
+    serialization_lib.enable_unsafe_deserialization()

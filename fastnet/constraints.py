@@ -72,8 +72,17 @@ def get(identifier):
         return identifier
     if isinstance(identifier, str) and identifier in _ALL:
         return _ALL[identifier]()
-    if isinstance(identifier, dict) and identifier.get("class_name") in _ALL:
-        return _ALL[identifier["class_name"]](**identifier.get("config", {}))
+    if isinstance(identifier, dict) and "class_name" in identifier:
+        # a built-in, or a class registered with @register_keras_serializable (its
+        # "package>Name" in registered_name) or given in a custom_object_scope
+        from fastnet.saving import object_registration
+
+        cls = object_registration.lookup([identifier.get("registered_name"),
+                                          identifier["class_name"]]) or \
+            _ALL.get(identifier["class_name"])
+        if cls is not None:
+            config = dict(identifier.get("config") or {})
+            return cls.from_config(config) if hasattr(cls, "from_config") else cls(**config)
     raise ValueError(f"Could not interpret constraint identifier: {identifier!r}")
 
 

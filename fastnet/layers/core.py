@@ -346,6 +346,61 @@ class Lambda(Layer):
 
         return add_batch(self._output_shape)
 
+    # Keras 3's config: a Python lambda as {"class_name": "__lambda__", "config": {"code":
+    # base64 marshal, "defaults", "closure"}} (loads only with safe_mode=False), a named
+    # function as a function reference.
+    @staticmethod
+    def _fn_config(fn):
+        from fastnet.saving import serialization_lib
+
+        if getattr(fn, "__name__", None) == "<lambda>" and hasattr(fn, "__code__"):
+            return {"class_name": "__lambda__", "config": serialization_lib.func_dump(fn)}
+        return serialization_lib.serialize_keras_object(fn)
+
+    def get_config(self):
+        from fastnet.saving import serialization_lib
+
+        config = {**super().get_config(), "function": self._fn_config(self.function)}
+        if self._output_shape is not None:
+            config["output_shape"] = self._fn_config(self._output_shape) \
+                if callable(self._output_shape) else self._output_shape
+        if self.mask is not None:
+            config["mask"] = self._fn_config(self.mask) if callable(self.mask) else \
+                serialization_lib.serialize_keras_object(self.mask)
+        config["arguments"] = serialization_lib.serialize_keras_object(self.arguments)
+        return config
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        from fastnet.saving import serialization_lib
+
+        config = dict(config)
+        # tf.keras 2's form: function (and output_shape) as [code, defaults, closure] with
+        # *_type "lambda", or a function name with *_type "function" (looked up among
+        # fastnet's and registered functions, never imported from the named module)
+        config.pop("module", None)
+        config.pop("output_shape_module", None)
+        for key, kind in (("function", config.pop("function_type", None)),
+                          ("output_shape", config.pop("output_shape_type", None))):
+            value = config.get(key)
+            if kind == "lambda" and isinstance(value, list) and len(value) == 3:
+                config[key] = {"class_name": "__lambda__", "config": {
+                    "code": value[0], "defaults": value[1], "closure": value[2]}}
+            elif kind == "function" and isinstance(value, str):
+                config[key] = {"class_name": "function", "config": value,
+                               "module": None, "registered_name": "function"}
+        for key in ("function", "output_shape", "mask"):
+            if isinstance(config.get(key), dict):
+                config[key] = serialization_lib.deserialize_keras_object(
+                    config[key], custom_objects)
+        shape = config.get("output_shape")
+        if isinstance(shape, list) and all(isinstance(e, (int, type(None))) for e in shape):
+            config["output_shape"] = tuple(shape)
+        if "arguments" in config:
+            config["arguments"] = serialization_lib.deserialize_keras_object(
+                config["arguments"], custom_objects)
+        return cls(**config)
+
 
 class Embedding(Layer):
     """Integer indices (batch, ...) → vectors (batch, ..., output_dim)."""

@@ -11,6 +11,7 @@ Symbolic call: KerasTensor inputs → build → output spec from
 from __future__ import annotations
 
 import inspect
+import os
 import threading
 
 import numpy as np
@@ -95,6 +96,26 @@ class Node:
         return out
 
 
+def _physical_memory():
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
+        return None
+
+
+def _check_weight_size(layer, name, shape, dtype):
+    """A weight is refused before allocation when a dimension is negative or it needs
+    more bytes than the machine has (an absurd config, e.g. units=2**31)."""
+    if any(not isinstance(d, (int, np.integer)) or d < 0 for d in shape):
+        raise ValueError(f"Layer {layer.name!r}: weight {name!r} has an invalid shape {shape}")
+    nbytes = int(np.prod([int(d) for d in shape], dtype=object)) * np.dtype(dtype).itemsize
+    limit = _physical_memory()
+    if limit is not None and nbytes > limit:
+        raise ValueError(f"Layer {layer.name!r}: weight {name!r} of shape {shape} needs "
+                         f"{nbytes / 2**30:.1f} GiB, more than this machine's memory "
+                         f"({limit / 2**30:.1f} GiB); refusing to allocate it")
+
+
 class Layer:
     """Base class of every layer (and of Model)."""
 
@@ -102,7 +123,7 @@ class Layer:
 
     def __init__(self, trainable=True, name=None, dtype=None, autocast=True,
                  input_shape=None, input_dim=None, batch_input_shape=None, batch_size=None,
-                 input_length=None, **kwargs):
+                 input_length=None, activity_regularizer=None, **kwargs):
         if kwargs:
             unknown = ", ".join(sorted(kwargs))
             raise TypeError(f"{type(self).__name__}: unrecognized keyword argument(s): {unknown}")
@@ -118,7 +139,12 @@ class Layer:
         self.supports_masking = getattr(self, "supports_masking", False)
         self.dtype = standardize_dtype(dtype.name if hasattr(dtype, "name") else dtype)
         self._build_shapes = None
-        self.activity_regularizer = None
+        # Keras 3's Layer takes activity_regularizer for every layer (Embedding writes it)
+        if activity_regularizer is not None:
+            from fastnet import regularizers
+
+            activity_regularizer = regularizers.get(activity_regularizer)
+        self.activity_regularizer = activity_regularizer
         if input_dim is not None and input_shape is None:
             input_shape = (input_dim,)
         if batch_input_shape is not None:
@@ -166,6 +192,7 @@ class Layer:
         _check_weight_shape(self, name, shape, dtype)
         if initializer is None:
             initializer = "glorot_uniform" if np.dtype(dtype).kind == "f" else "zeros"
+        _check_weight_size(self, name, shape, dtype)
         init = initializers_mod.get(initializer)
         var = Variable(init, shape=shape, dtype=dtype, trainable=trainable,
                        name=name or f"variable_{len(self._own_weights)}")

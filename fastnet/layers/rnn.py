@@ -602,26 +602,6 @@ class Bidirectional(Layer):
             return None
         return mask
 
-    def get_config(self):
-        # As Keras: the wrapped layers as nested configs (without them, a saved model
-        # holding a Bidirectional could not be loaded).
-        from fastnet.saving.serialization_lib import serialize_keras_object
-
-        return {**super().get_config(), "merge_mode": self.merge_mode,
-                "layer": serialize_keras_object(self.forward_layer),
-                "backward_layer": serialize_keras_object(self.backward_layer)}
-
-    @classmethod
-    def from_config(cls, config, custom_objects=None):
-        from fastnet.saving.serialization_lib import deserialize_keras_object
-
-        config = dict(config)
-        config["layer"] = deserialize_keras_object(config["layer"], custom_objects)
-        backward = config.pop("backward_layer", None)
-        if backward is not None:
-            config["backward_layer"] = deserialize_keras_object(backward, custom_objects)
-        return cls(**config)
-
     @property
     def stateful(self):
         return bool(getattr(self.forward_layer, "stateful", False))
@@ -638,6 +618,35 @@ class Bidirectional(Layer):
         self.backward_layer.reset_states()
 
     reset_state = reset_states
+
+    def get_config(self):  # Keras 3's: both directions' full layer configs
+        from fastnet.saving import serialization_lib
+
+        config = {**super().get_config(), "merge_mode": self.merge_mode,
+                  "layer": serialization_lib.serialize_keras_object(self.forward_layer),
+                  "backward_layer": serialization_lib.serialize_keras_object(
+                      self.backward_layer)}
+        return config
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        from fastnet.saving import serialization
+
+        config = dict(config)
+        config["layer"] = _wrapped_layer(config, custom_objects, "Bidirectional")
+        if isinstance(config.get("backward_layer"), dict):
+            config["backward_layer"] = serialization.deserialize_layer(
+                config["backward_layer"], custom_objects)
+        return cls(**config)
+
+
+def _wrapped_layer(config, custom_objects, wrapper):
+    from fastnet.saving import serialization
+
+    layer = config.get("layer")
+    if not isinstance(layer, dict):
+        raise ValueError(f"{wrapper}: the config has no `layer` to wrap (got {layer!r})")
+    return serialization.deserialize_layer(layer, custom_objects)
 
 
 class TimeDistributed(Layer):
@@ -660,16 +669,15 @@ class TimeDistributed(Layer):
         return (input_shape[0], input_shape[1]) + tuple(inner[1:])
 
     def get_config(self):
-        from fastnet.saving.serialization_lib import serialize_keras_object
+        from fastnet.saving import serialization_lib
 
-        return {**super().get_config(), "layer": serialize_keras_object(self.layer)}
+        return {**super().get_config(),
+                "layer": serialization_lib.serialize_keras_object(self.layer)}
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
-        from fastnet.saving.serialization_lib import deserialize_keras_object
-
         config = dict(config)
-        config["layer"] = deserialize_keras_object(config["layer"], custom_objects)
+        config["layer"] = _wrapped_layer(config, custom_objects, "TimeDistributed")
         return cls(**config)
 
 

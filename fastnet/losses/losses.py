@@ -458,10 +458,12 @@ def serialize(loss):
     from fastnet.saving import object_registration
 
     if isinstance(loss, Loss):
-        out = {"class_name": type(loss).__name__, "config": loss.get_config()}
-        if type(loss).__name__ not in _CLASSES:
-            out["registered_name"] = object_registration.get_registered_name(type(loss))
-        return out
+        # as Keras 3 writes it, so Keras finds its own class (module "keras.losses")
+        builtin = _CLASSES.get(type(loss).__name__) is type(loss)
+        return {"module": "keras.losses" if builtin else type(loss).__module__,
+                "class_name": type(loss).__name__, "config": loss.get_config(),
+                "registered_name": None if builtin else
+                object_registration.get_registered_name(type(loss))}
     if hasattr(loss, "__name__") and loss not in _FUNCTIONS.values():
         return object_registration.get_registered_name(loss)
     return getattr(loss, "__name__", str(loss))
@@ -479,4 +481,12 @@ def deserialize(config, custom_objects=None):
         _CLASSES.get(name)
     if cls is None:
         raise ValueError(f"Unknown loss class {name!r}; pass it in custom_objects")
-    return cls.from_config(config.get("config", {}))
+    inner = dict(config.get("config") or {})
+    if cls in _CLASSES.values():
+        # tf.keras 2 writes its loss classes with the wrapped function's name ("fn") and
+        # reduction "auto", which is sum_over_batch_size outside a distribution strategy
+        if isinstance(inner.get("fn"), str) and cls is not LossFunctionWrapper:
+            inner.pop("fn")
+        if inner.get("reduction") == "auto":
+            inner["reduction"] = "sum_over_batch_size"
+    return cls.from_config(inner)

@@ -55,8 +55,13 @@ class Functional(Model):
         input_ids = {id(t) for t in self._inputs}
         order, seen = [], set()
 
+        first_seen = []  # layers in depth-first (post-)order, inputs where reached
+
         def visit(tensor, path):
             if id(tensor) in input_ids:
+                lay = tensor._keras_history[0]
+                if lay not in first_seen:
+                    first_seen.append(lay)
                 return
             layer, node_index, _ = tensor._keras_history
             node = layer._inbound_nodes[node_index]
@@ -76,18 +81,13 @@ class Functional(Model):
                 visit(t, path)
             seen.add(key)
             order.append(node)
+            if layer not in first_seen:
+                first_seen.append(layer)
 
         for t in self._outputs:
             visit(t, frozenset())
         self._nodes = order
-        layers = []
-        for t in self._inputs:
-            lay = t._keras_history[0]
-            if lay not in layers:
-                layers.append(lay)
-        for node in order:
-            if node.operation not in layers:
-                layers.append(node.operation)
+        layers = self._layers_by_depth(order, first_seen)
         names = [lay.name for lay in layers]
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
@@ -96,6 +96,33 @@ class Functional(Model):
         object.__setattr__(self, "_layers", layers)
         self.built = True
         self._build_shapes = [t.shape for t in self._inputs]
+
+    def _layers_by_depth(self, order, first_seen):
+        """Keras's `model.layers` order (and so its weight order): by decreasing depth
+        (distance from the outputs), ties in depth-first traversal order."""
+        input_ids = {id(t) for t in self._inputs}
+        node_depth, layer_depth = {}, {}
+        for node in reversed(order):
+            depth = max(node_depth.get(id(node), 0), layer_depth.get(node.operation, 0))
+            layer_depth[node.operation] = depth
+            node_depth[id(node)] = depth
+            for t in node.input_tensors:
+                if id(t) in input_ids:
+                    lay = t._keras_history[0]
+                    layer_depth[lay] = max(layer_depth.get(lay, 0), depth + 1)
+                    continue
+                hist = t._keras_history
+                parent = hist[0]._inbound_nodes[hist[1]]
+                node_depth[id(parent)] = max(node_depth.get(id(parent), 0), depth + 1)
+        for t in self._outputs:  # an Input that is also an output
+            if id(t) in input_ids:
+                layer_depth.setdefault(t._keras_history[0], 0)
+        index = {id(lay): i for i, lay in enumerate(first_seen)}
+        layers = sorted(layer_depth, key=lambda lay: (-layer_depth[lay], index[id(lay)]))
+        for t in self._inputs:  # Inputs no output depends on
+            if t._keras_history[0] not in layers:
+                layers.append(t._keras_history[0])
+        return layers
 
     @property
     def inputs(self):

@@ -226,6 +226,14 @@ class Optimizer:
         for k, off in (("loss_scale_factor", None), ("gradient_accumulation_steps", None)):
             if config.get(k, off) == off:
                 config.pop(k, None)
+        # Keras 2 (tf.keras) writes these; neither changes the update: `jit_compile` is
+        # XLA compilation, `is_legacy_optimizer` False names the optimizer generation whose
+        # formulas these are (a legacy optimizer's config is refused below).
+        config.pop("jit_compile", None)
+        if config.pop("is_legacy_optimizer", False):
+            raise NotImplementedError(f"{cls.__name__}: a tf.keras legacy optimizer config "
+                                      "(is_legacy_optimizer=True) is not implemented in "
+                                      "fastnet; recompile the model with a current optimizer")
         return cls(**config)
 
 
@@ -476,6 +484,8 @@ def deserialize(config, custom_objects=None):
     name = config["class_name"]
     cls = object_registration.lookup([config.get("registered_name"), name], custom_objects) or \
         _ALL.get(name)
+    if cls is None and name.startswith("Custom>"):
+        cls = _ALL.get(name[len("Custom>"):])  # tf.keras 2's .h5 names built-ins "Custom>Adam"
     if cls is None:
         raise ValueError(f"Unknown optimizer: {name!r}")
     return cls.from_config(config.get("config", {}), custom_objects)

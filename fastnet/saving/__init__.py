@@ -3,17 +3,22 @@
 A `.keras` file is a zip holding ``config.json`` (the model's config and its
 compile config), ``metadata.json`` and ``model.weights.h5`` (weights and the
 optimizer state, so training resumes where it stopped). Files are written to
-a temporary name and renamed, so an error never leaves a half-written file.
-Nothing in a file is executed: classes come from fastnet or custom_objects.
+a temporary file beside the target, fsynced and renamed, so an error (or a killed
+process) never leaves a half-written file. Nothing in a file is executed: classes
+come from fastnet, the registry or custom_objects, and Lambda bytecode loads only
+with safe_mode=False. Every problem reading a file raises SavedFileError (a
+ValueError) naming the file.
 """
 
 from __future__ import annotations
 
 import datetime
+import io
 import json
 import os
 import tempfile
 import zipfile
+import zlib
 
 import numpy as np
 
@@ -28,21 +33,76 @@ from fastnet.saving.object_registration import (
 )
 from fastnet.saving.serialization import deserialize_layer, serialize_layer
 from fastnet.saving.serialization_lib import deserialize_keras_object, serialize_keras_object
+from fastnet.saving.weights_io import SavedFileError
 
 FORMAT_VERSION = "3.0"
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+_TMP_SUFFIX = ".fastnet-tmp"
 
 
-def _atomic_target(filepath, overwrite):
+# ---- atomic writes ---------------------------------------------------------------------
+
+def _stray_temps(filepath):
+    """Temp files of earlier saves of filepath whose process is gone (killed mid-save)."""
+    d = os.path.dirname(os.path.abspath(filepath))
+    prefix = f".{os.path.basename(filepath)}."
+    out = []
+    for name in os.listdir(d):
+        if not (name.startswith(prefix) and name.endswith(_TMP_SUFFIX)):
+            continue
+        pid = name[len(prefix):].split(".", 1)[0]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            out.append(os.path.join(d, name))
+        except OSError:  # alive, another user's
+            pass
+    return out
+
+
+def _atomic_write(filepath, overwrite, write):
+    """write(tmp) to a temp file beside filepath, fsync it, rename it over filepath (and
+    fsync the directory). The temp file is removed on every failure; temp files a killed
+    save of the same path left behind are removed first."""
     filepath = os.fspath(filepath)
     if os.path.exists(filepath) and not overwrite:
         raise FileExistsError(f"{filepath} exists and overwrite=False")
     d = os.path.dirname(os.path.abspath(filepath)) or "."
     if not os.path.isdir(d):
         raise FileNotFoundError(f"Directory {d} does not exist")
-    fd, tmp = tempfile.mkstemp(dir=d, prefix=".fastnet-", suffix=".tmp")
+    for stray in _stray_temps(filepath):
+        try:
+            os.remove(stray)
+        except OSError:
+            pass
+    fd, tmp = tempfile.mkstemp(dir=d, prefix=f".{os.path.basename(filepath)}.{os.getpid()}.",
+                               suffix=_TMP_SUFFIX)
     os.close(fd)
-    return filepath, tmp
+    try:
+        write(tmp)
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, filepath)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    try:  # the rename itself durable
+        dfd = os.open(d, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    except OSError:  # pragma: no cover - directories cannot be opened on some systems
+        pass
 
+
+# ---- configs ---------------------------------------------------------------------------
 
 def _compile_config(model):
     if not getattr(model, "compiled", False):
@@ -70,47 +130,16 @@ def _compile_config(model):
 
     return {"optimizer": optimizers.serialize(model.optimizer), "loss": ser_loss(loss),
             "loss_weights": cfg.get("loss_weights"), "metrics": ser_metric(cfg.get("metrics")),
-            "weighted_metrics": ser_metric(cfg.get("weighted_metrics"))}
+            "weighted_metrics": ser_metric(cfg.get("weighted_metrics")),
+            "run_eagerly": False, "steps_per_execution": 1, "jit_compile": False}
 
 
 def _model_config(model):
     config = serialize_layer(model)
-    if config["build_config"] is None and getattr(model, "_build_input_shape", None) is not None:
-        config["build_config"] = {"input_shape": list(model._build_input_shape)}
-    elif getattr(model, "_build_input_shape", None) is not None:
+    if getattr(model, "_build_input_shape", None) is not None:
         config["build_config"] = {"input_shape": list(model._build_input_shape)}
     config["compile_config"] = _compile_config(model)
     return config
-
-
-def save_model(model, filepath, overwrite=True, zipped=True, **kwargs):
-    if not zipped:
-        raise NotImplementedError("save_model: `zipped=False` (an unzipped .keras directory) "
-                                  "is not implemented in fastnet")
-    path = os.fspath(filepath)
-    if path.endswith(".h5") or path.endswith(".hdf5"):
-        return save_legacy_h5(model, path, overwrite)
-    if not path.endswith(".keras"):
-        raise ValueError(f"Invalid filepath extension for saving. Please add either a `.keras` "
-                         f"extension for the native Keras format (recommended) or a `.h5` "
-                         f"extension. Received: filepath={path}")
-    config = _model_config(model)
-    target, tmp = _atomic_target(path, overwrite)
-    try:
-        with tempfile.TemporaryDirectory() as d:
-            wpath = os.path.join(d, "model.weights.h5")
-            weights_io.write_weights_file(wpath, model, getattr(model, "optimizer", None))
-            with zipfile.ZipFile(tmp, "w") as zf:
-                zf.writestr("config.json", json.dumps(config, default=_json_default))
-                zf.writestr("metadata.json", json.dumps({
-                    "keras_version": "3.0.0", "fastnet_version": _version(),
-                    "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S")}))
-                zf.write(wpath, "model.weights.h5")
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
 
 
 def _version():
@@ -147,7 +176,10 @@ def _rebuild(config, custom_objects):
     return model
 
 
-def _compile_from_config(model, cc, custom_objects):
+def _compile_args(cc, custom_objects):
+    """compile() arguments from a compile config: Keras 3 `.keras` ("optimizer"), Keras 3
+    and tf.keras 2 `.h5` training_config ("optimizer_config"); metrics written as
+    MeanMetricWrapper configs (tf.keras 2) become their function names."""
     from fastnet import losses, optimizers
 
     def de_loss(x):
@@ -159,60 +191,184 @@ def _compile_from_config(model, cc, custom_objects):
             return [de_loss(v) for v in x]
         return x
 
-    model.compile(optimizer=optimizers.deserialize(cc["optimizer"], custom_objects),
-                  loss=de_loss(cc.get("loss")), loss_weights=cc.get("loss_weights"),
-                  metrics=cc.get("metrics"), weighted_metrics=cc.get("weighted_metrics"))
+    def de_metric(m):
+        if isinstance(m, list):
+            out = [de_metric(v) for v in m]
+            return out
+        if isinstance(m, dict) and "class_name" in m:
+            inner = m.get("config") or {}
+            if m["class_name"] == "MeanMetricWrapper":
+                fn = inner.get("fn")
+                return inner.get("name") if not isinstance(fn, str) else \
+                    {"sparse_categorical_accuracy": "accuracy",
+                     "categorical_accuracy": "accuracy",
+                     "binary_accuracy": "accuracy"}.get(fn, fn) \
+                    if inner.get("name") in ("accuracy", "acc") else fn
+            from fastnet import metrics
+
+            return metrics.deserialize(m, custom_objects) if hasattr(metrics, "deserialize") \
+                else inner.get("name", m["class_name"])
+        if isinstance(m, dict):
+            return {k: de_metric(v) for k, v in m.items()}
+        return m
+
+    opt = cc.get("optimizer", cc.get("optimizer_config"))
+    if opt is None:
+        return None
+    metrics_ = de_metric(cc.get("metrics"))
+    if isinstance(metrics_, list) and len(metrics_) == 1 and isinstance(metrics_[0], list):
+        metrics_ = metrics_[0]  # tf.keras 2 nests single-output metrics in a list
+    return dict(optimizer=optimizers.deserialize(opt, custom_objects) if isinstance(opt, dict)
+                else optimizers.get(opt),
+                loss=de_loss(cc.get("loss")), loss_weights=cc.get("loss_weights"),
+                metrics=metrics_, weighted_metrics=de_metric(cc.get("weighted_metrics")))
+
+
+def _compile_from_config(model, cc, custom_objects):
+    args = _compile_args(cc, custom_objects)
+    if args is not None:
+        model.compile(**args)
+
+
+# ---- reading ---------------------------------------------------------------------------
+
+def _kind(path):
+    """'zip', 'hdf5' or a SavedFileError for anything else (naming path and problem)."""
+    if not os.path.exists(path):
+        raise SavedFileError(f"{path}: no such file")
+    if os.path.isdir(path):
+        raise SavedFileError(f"{path}: is a directory, not a .keras/.h5 file (fastnet does "
+                             "not read TensorFlow SavedModel directories)")
+    try:
+        size = os.path.getsize(path)
+        with open(path, "rb") as fh:
+            head = fh.read(8)
+    except OSError as e:
+        raise SavedFileError(f"{path}: cannot be read ({e})") from e
+    if size == 0:
+        raise SavedFileError(f"{path}: the file is empty")
+    if head == _HDF5_SIGNATURE:
+        return "hdf5"
+    if head[:2] == b"PK":
+        return "zip"
+    raise SavedFileError(f"{path}: not a Keras file (neither a .keras zip archive nor HDF5; "
+                         f"it starts with {head!r})")
+
+
+# TypeError too: a config naming classes or arguments that do not exist is a foreign file
+_READ_ERRORS = (OSError, KeyError, ValueError, TypeError, json.JSONDecodeError, RecursionError,
+                zipfile.BadZipFile, UnicodeDecodeError, EOFError, IndexError, zlib.error)
+
+
+def _guarded(path, what):
+    """A context turning any low-level read error into one SavedFileError naming path."""
+    import contextlib
+
+    @contextlib.contextmanager
+    def guard():
+        try:
+            yield
+        except SavedFileError as e:
+            msg = str(e)
+            raise (e if msg.startswith(path) else SavedFileError(f"{path}: {msg}")) from e
+        except RecursionError as e:
+            raise SavedFileError(f"{path}: the {what} is nested too deeply to read") from e
+        except _READ_ERRORS as e:
+            raise SavedFileError(f"{path}: cannot read the {what}: {type(e).__name__}: "
+                                 f"{e}") from e
+
+    return guard()
+
+
+def _open_archive(path):
+    """(config dict, weights h5 bytes) of a .keras archive, checked."""
+    with zipfile.ZipFile(path) as zf:
+        names = set(zf.namelist())
+        for member in ("config.json", "model.weights.h5"):
+            if member not in names:
+                raise SavedFileError(f"{path}: the archive has no {member} (members: "
+                                     f"{sorted(names)[:8]})")
+        config = json.loads(zf.read("config.json"))
+        weights = zf.read("model.weights.h5")
+    if not isinstance(config, dict) or "class_name" not in config:
+        raise SavedFileError(f"{path}: config.json does not describe a model")
+    return config, weights
 
 
 def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):  # noqa: A002
+    """A model from a `.keras` archive or an `.h5` file (fastnet's, Keras 3's or tf.keras
+    2's). safe_mode=True (the default) refuses Lambda bytecode; classes only come from
+    fastnet, the registry and custom_objects, whatever the file names."""
     path = os.fspath(filepath)
-    if path.endswith(".h5") or path.endswith(".hdf5"):
-        return load_legacy_h5(path, custom_objects, compile)
-    if not zipfile.is_zipfile(path):
-        raise ValueError(f"File format not supported: filepath={path}. fastnet reads `.keras` "
-                         "zip archives and `.h5` files.")
-    with zipfile.ZipFile(path) as zf:
-        config = json.loads(zf.read("config.json"))
-        with tempfile.TemporaryDirectory() as d:
-            zf.extract("model.weights.h5", d)
+    kind = _kind(path)
+    with serialization_lib.SafeModeScope(safe_mode):
+        if kind == "hdf5":
+            return load_legacy_h5(path, custom_objects, compile)
+        with _guarded(path, ".keras archive"):
+            config, weights = _open_archive(path)
             model = _rebuild(config, custom_objects)
             cc = config.get("compile_config")
+            optimizer = None
             if compile and cc:
-                _compile_from_config(model, cc, custom_objects)
-            weights_io.read_weights_file(os.path.join(d, "model.weights.h5"), model,
-                                         model.optimizer if compile and cc else None)
+                args = _compile_args(cc, custom_objects)
+                if args is not None:
+                    model.compile(**args)
+                    optimizer = model.optimizer
+            h5py = weights_io._h5py()
+            with h5py.File(io.BytesIO(weights), "r") as f:
+                weights_io.read_weights_group(f, model, optimizer)
     return model
+
+
+def save_model(model, filepath, overwrite=True, zipped=True, **kwargs):
+    if not zipped:
+        raise NotImplementedError("save_model: `zipped=False` (an unzipped .keras directory) "
+                                  "is not implemented in fastnet")
+    path = os.fspath(filepath)
+    if path.endswith(".h5") or path.endswith(".hdf5"):
+        return save_legacy_h5(model, path, overwrite)
+    if not path.endswith(".keras"):
+        raise ValueError(f"Invalid filepath extension for saving. Please add either a `.keras` "
+                         f"extension for the native Keras format (recommended) or a `.h5` "
+                         f"extension. Received: filepath={path}")
+    config = json.dumps(_model_config(model), default=_json_default)
+    buf = io.BytesIO()
+    weights_io.write_weights_file(buf, model, getattr(model, "optimizer", None))
+
+    def write(tmp):
+        with zipfile.ZipFile(tmp, "w") as zf:
+            zf.writestr("metadata.json", json.dumps({
+                "keras_version": "3.0.0", "fastnet_version": _version(),
+                "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S")}))
+            zf.writestr("config.json", config)
+            zf.writestr("model.weights.h5", buf.getvalue())
+
+    _atomic_write(path, overwrite, write)
 
 
 def save_weights(model, filepath, overwrite=True):
     path = os.fspath(filepath)
     if not path.endswith(".weights.h5") and not path.endswith(".h5"):
         raise ValueError(f"The filename must end in `.weights.h5`. Received: filepath={path}")
-    target, tmp = _atomic_target(path, overwrite)
-    try:
-        weights_io.write_weights_file(tmp, model)
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    _atomic_write(path, overwrite, lambda tmp: weights_io.write_weights_file(tmp, model))
 
 
 def load_weights(model, filepath, skip_mismatch=False, by_name=False, **kwargs):
+    """Weights from a `.weights.h5` (Keras 3 / fastnet), a legacy HDF5 weights or model
+    file (tf.keras 2, Keras 3's .h5) or a `.keras` archive. Everything is read and
+    checked before any weight is assigned: a failure leaves the model as it was."""
     path = os.fspath(filepath)
-    if path.endswith(".keras"):
-        with zipfile.ZipFile(path) as zf, tempfile.TemporaryDirectory() as d:
-            zf.extract("model.weights.h5", d)
-            weights_io.read_weights_file(os.path.join(d, "model.weights.h5"), model,
-                                         skip_mismatch=skip_mismatch)
-        return
+    kind = _kind(path)
     h5py = weights_io._h5py()
-    with h5py.File(path, "r") as f:
-        if "layer_names" in f.attrs or "model_weights" in f:
-            weights_io.load_legacy_weights(f["model_weights"] if "model_weights" in f else f,
-                                           model, by_name=by_name)
-        else:
-            weights_io.load_layer_tree(f, model, skip_mismatch=skip_mismatch)
+    if kind == "zip":
+        with _guarded(path, ".keras archive"):
+            _, weights = _open_archive(path)
+            with h5py.File(io.BytesIO(weights), "r") as f:
+                weights_io.read_weights_group(f, model, None, skip_mismatch=skip_mismatch)
+        return
+    with _guarded(path, "weights file"), h5py.File(path, "r") as f:
+        weights_io.read_weights_group(f, model, None, skip_mismatch=skip_mismatch,
+                                      by_name=by_name)
 
 
 def save_legacy_h5(model, path, overwrite=True):
@@ -226,37 +382,55 @@ def save_legacy_h5(model, path, overwrite=True):
             "defined via the body of a Python method, which isn't safely serializable. Consider "
             "saving to the `.keras` format instead.")
     h5py = weights_io._h5py()
-    target, tmp = _atomic_target(path, overwrite)
-    try:
+    model_config = json.dumps(serialization.keras2_config(serialize_layer(model)),
+                              default=_json_default)
+    cc = _compile_config(model)
+    if cc is not None:  # as Keras's .h5 training_config
+        cc = dict(cc)
+        opt = cc.pop("optimizer")  # Keras's legacy form: class name and config only
+        # as tf.keras 2 writes it ("Custom>Adam", is_legacy_optimizer False): tf.keras 2
+        # then builds its current optimizer class, and Keras 3 still reads the file
+        cc["optimizer_config"] = {"class_name": "Custom>" + opt["class_name"],
+                                  "config": {**opt["config"], "is_legacy_optimizer": False}}
+    optimizer = getattr(model, "optimizer", None)
+
+    def write(tmp):
         with h5py.File(tmp, "w") as f:
-            f.attrs["model_config"] = json.dumps(serialize_layer(model), default=_json_default)
-            cc = _compile_config(model)
+            f.attrs["model_config"] = model_config
             if cc is not None:
                 f.attrs["training_config"] = json.dumps(cc, default=_json_default)
             f.attrs["backend"] = "fastnet"
+            f.attrs["keras_version"] = "3.0.0"
             weights_io.save_legacy_weights(f.create_group("model_weights"), model)
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+            if cc is not None and optimizer is not None and optimizer._slots:
+                weights_io.save_legacy_optimizer(f.create_group("optimizer_weights"), model,
+                                                 optimizer)
+
+    _atomic_write(path, overwrite, write)
 
 
 def load_legacy_h5(path, custom_objects=None, compile=True):  # noqa: A002
     h5py = weights_io._h5py()
-    with h5py.File(path, "r") as f:
+    with _guarded(path, "HDF5 model file"), h5py.File(path, "r") as f:
         if "model_config" not in f.attrs:
-            raise ValueError(f"{path} holds no model config (is it a weights-only file? use "
-                             "model.load_weights)")
+            raise SavedFileError(f"{path}: holds no model config (is it a weights-only file? "
+                                 "use model.load_weights)")
         raw = f.attrs["model_config"]
         config = json.loads(raw.decode("utf8") if isinstance(raw, bytes) else raw)
+        if not isinstance(config, dict) or "class_name" not in config:
+            raise SavedFileError(f"{path}: model_config does not describe a model")
         model = _rebuild(config, custom_objects)
-        weights_io.load_legacy_weights(f["model_weights"], model)
+        optimizer = None
         if compile and "training_config" in f.attrs:
             raw = f.attrs["training_config"]
             cc = json.loads(raw.decode("utf8") if isinstance(raw, bytes) else raw)
-            if "optimizer" in cc:
-                _compile_from_config(model, cc, custom_objects)
+            args = _compile_args(cc, custom_objects)
+            if args is not None:
+                model.compile(**args)
+                optimizer = model.optimizer
+        if "model_weights" not in f:
+            raise SavedFileError(f"{path}: the file has no model_weights group")
+        weights_io.read_weights_group(f, model, optimizer)
     return model
 
 
@@ -269,7 +443,7 @@ def clone_model(model, input_tensors=None, clone_function=None):
     return _rebuild(config, None)
 
 
-__all__ = ["save_model", "load_model", "save_weights", "load_weights", "clone_model",
+__all__ = ["SavedFileError", "save_model", "load_model", "save_weights", "load_weights", "clone_model",
            "serialization", "object_registration", "serialization_lib", "CustomObjectScope",
            "custom_object_scope", "get_custom_objects", "get_registered_name",
            "get_registered_object", "register_keras_serializable", "serialize_keras_object",

@@ -13,6 +13,7 @@ namespaces, the registry, a custom_object_scope or ``custom_objects``.
 from __future__ import annotations
 
 import inspect
+import threading
 import types
 
 import numpy as np
@@ -20,6 +21,44 @@ import numpy as np
 from fastnet.saving import object_registration
 
 PLAIN_TYPES = (str, int, float, bool)
+
+_safe = threading.local()
+_UNSAFE_ENABLED = [False]
+
+
+def enable_unsafe_deserialization():
+    """Lets every later load run Lambda bytecode from files (as safe_mode=False)."""
+    _UNSAFE_ENABLED[0] = True
+
+
+def in_safe_mode():
+    """False inside a load with safe_mode=False (or after enable_unsafe_deserialization),
+    otherwise True: unset means safe."""
+    if _UNSAFE_ENABLED[0]:
+        return False
+    mode = getattr(_safe, "mode", None)
+    return True if mode is None else bool(mode)
+
+
+class SafeModeScope:
+    def __init__(self, safe_mode=True):
+        self.safe_mode = safe_mode
+
+    def __enter__(self):
+        self.previous = getattr(_safe, "mode", None)
+        _safe.mode = self.safe_mode
+        return self
+
+    def __exit__(self, *exc):
+        _safe.mode = self.previous
+        return False
+
+
+LAMBDA_REFUSED = (
+    "Requested the deserialization of a Python lambda (a Lambda layer function stored as "
+    "bytecode in the file). Loading it runs that code, so safe_mode=True (the default) refuses "
+    "it. If you trust the file, opt in with load_model(path, safe_mode=False) or "
+    "fastnet.config.enable_unsafe_deserialization().")
 
 # Keras's public modules -> fastnet's (attribute paths under the fastnet package).
 _PUBLIC_MODULES = {
@@ -250,9 +289,11 @@ def deserialize_keras_object(config, custom_objects=None, safe_mode=True, **kwar
         return slice(*(deserialize_keras_object(inner[k], custom_objects, safe_mode)
                        for k in ("start", "stop", "step")))
     if class_name == "__lambda__":
-        raise ValueError("Requested the deserialization of a Python lambda, which would execute "
-                         "code from the file; fastnet never does. Register a named function "
-                         "instead.")
+        scoped = getattr(_safe, "mode", None)
+        effective = scoped if scoped is not None else safe_mode
+        if effective is not False and not _UNSAFE_ENABLED[0]:
+            raise ValueError(LAMBDA_REFUSED)
+        return func_load(inner)
     module = config.get("module")
     registered_name = config.get("registered_name") or class_name
     if module_objects is not None and module is None and class_name in module_objects and \
@@ -304,4 +345,53 @@ def deserialize_keras_object(config, custom_objects=None, safe_mode=True, **kwar
     return instance
 
 
-__all__ = ["serialize_keras_object", "deserialize_keras_object"]
+def func_dump(fn):
+    """Keras's ``__lambda__`` config of a Python function: base64 marshal of its code,
+    its defaults and its closure values."""
+    import base64
+    import marshal
+
+    closure = tuple(c.cell_contents for c in fn.__closure__) if fn.__closure__ else None
+    return {"code": base64.encodebytes(marshal.dumps(fn.__code__)).decode("ascii"),
+            "defaults": fn.__defaults__, "closure": closure}
+
+
+def func_load(config):
+    """The function of a ``__lambda__`` config (runs nothing until called). Only reached
+    outside safe mode. Its globals are fastnet's names (``fastnet``, ``keras``, ``ops``,
+    ``np``), as Keras gives a loaded lambda its own module's."""
+    import base64
+    import binascii
+    import builtins
+    import marshal
+
+    import fastnet
+
+    code = config.get("code")
+    if not isinstance(code, str):
+        raise ValueError("A __lambda__ config needs its bytecode as a base64 string")
+    try:
+        code = marshal.loads(base64.b64decode(code.encode("ascii")))
+    except (binascii.Error, ValueError, EOFError, TypeError) as e:
+        raise ValueError(f"The Lambda bytecode in the file cannot be read by this Python "
+                         f"({e}); bytecode only loads in the Python version that wrote it") \
+            from e
+    if not isinstance(code, types.CodeType):
+        raise ValueError("The Lambda entry in the file is not Python bytecode")
+
+    def cell(value):
+        return (lambda: value).__closure__[0]
+
+    closure = config.get("closure")
+    closure = tuple(cell(v) for v in closure) if closure else None
+    defaults = config.get("defaults")
+    defaults = tuple(defaults) if defaults else None
+    if len(code.co_freevars) != len(closure or ()):
+        raise ValueError("The Lambda bytecode in the file does not match its closure")
+    globs = {"__builtins__": builtins, "fastnet": fastnet, "keras": fastnet,
+             "ops": fastnet.ops, "np": np}
+    return types.FunctionType(code, globs, code.co_name, defaults, closure)
+
+
+__all__ = ["serialize_keras_object", "deserialize_keras_object", "SafeModeScope",
+           "in_safe_mode", "enable_unsafe_deserialization"]

@@ -20,65 +20,112 @@ def _h5py():
     return h5py
 
 
+class SavedFileError(ValueError):
+    """A model or weights file that cannot be read: missing, empty, truncated, corrupt,
+    not a Keras/fastnet file, or not matching the model. The message names the file."""
+
+
 def _own_vars(layer):
     return list(layer._own_weights)
 
 
-def _children(layer):
-    """(key, child) pairs. Keys are positional, from class names (dense, dense_1, ...) as
-    Keras 3 does, so files load into a model whose layers got other automatic names."""
+def _own_key(layer):
+    """Where Keras keeps a layer's own variables: an RNN layer's belong to its cell
+    (``<layer>/cell/vars``), every other layer's to ``<layer>/vars``."""
+    from fastnet.layers.rnn import _RNN, ConvLSTM2D
+
+    return "cell" if isinstance(layer, (_RNN, ConvLSTM2D)) else None
+
+
+def _class_keys(layers):
     from fastnet.backend.naming import to_snake_case
 
     used = {}
     out = []
-    for child in layer._layers:
+    for child in layers:
         base = to_snake_case(type(child).__name__)
         n = used.get(base, 0)
         used[base] = n + 1
-        out.append((base if n == 0 else f"{base}_{n}", child))
+        out.append((f"layers/{base}" if n == 0 else f"layers/{base}_{n}", child))
     return out
+
+
+def _children(layer):
+    """(path, child) pairs as Keras 3 writes them: wrappers by attribute
+    (``forward_layer``, ``backward_layer``, ``layer``), other sublayers under ``layers/``
+    keyed positionally by class name (dense, dense_1, ...), so files load into a model
+    whose layers got other automatic names."""
+    from fastnet.layers.rnn import Bidirectional, TimeDistributed
+
+    if isinstance(layer, Bidirectional):
+        return [("forward_layer", layer.forward_layer), ("backward_layer", layer.backward_layer)]
+    if isinstance(layer, TimeDistributed):
+        return [("layer", layer.layer)]
+    return _class_keys(layer._layers)
 
 
 def save_layer_tree(group, layer):
     vars_group = group.create_group("vars")
+    own_key = _own_key(layer)
+    if own_key is not None:
+        vars_group = group.create_group(own_key).create_group("vars")
     for i, v in enumerate(_own_vars(layer)):
         vars_group.create_dataset(str(i), data=np.asarray(v.numpy()))
-    if _children(layer):
-        sub = group.create_group("layers")
-        for key, child in _children(layer):
-            save_layer_tree(sub.create_group(key), child)
+    for key, child in _children(layer):
+        save_layer_tree(group.create_group(key), child)
+
+
+def plan_layer_tree(group, layer, path="", skip_mismatch=False, out=None):
+    """[(variable, value)] for every variable of layer's tree, every count and shape
+    checked; nothing is assigned (the caller assigns once all of a file is read)."""
+    out = [] if out is None else out
+    where = path or "/"
+    own = _own_vars(layer)
+    vars_group = group.get("vars")
+    own_key = _own_key(layer)
+    if own_key is not None and own_key in group and "vars" in group[own_key] and \
+            len(group[own_key]["vars"]):
+        vars_group = group[own_key]["vars"]
+    stored = len(vars_group) if vars_group is not None else 0
+    if stored != len(own):
+        if not skip_mismatch:
+            raise SavedFileError(f"layer {layer.name!r} (at {where!r} in the file) has "
+                                 f"{len(own)} variables, but the file has {stored}")
+    else:
+        for i, v in enumerate(own):
+            value = np.asarray(vars_group[str(i)])
+            if tuple(value.shape) != tuple(v.shape):
+                if skip_mismatch:
+                    continue
+                raise SavedFileError(f"layer {layer.name!r} (at {where!r} in the file) "
+                                     f"variable {i} ({v.name}): shape {tuple(value.shape)} in "
+                                     f"the file, {tuple(v.shape)} in the model")
+            out.append((v, value))
+    children = _children(layer)
+    if children and not all(key in group for key, _ in children) and \
+            [k for k, _ in children] != [k for k, _ in _class_keys(layer._layers)]:
+        # fastnet < 0.2 kept wrappers' sublayers under layers/ too
+        legacy = _class_keys(layer._layers)
+        if all(key in group for key, _ in legacy):
+            children = legacy
+    for key, child in children:
+        if key not in group:
+            if skip_mismatch or not child.weights:  # nothing to load for a weightless layer
+                continue
+            have = sorted(group["layers"].keys()) if "layers" in group else sorted(group.keys())
+            raise SavedFileError(f"layer {child.name!r} ({path}/{key}) is not in the file; "
+                                 f"at {where!r} it has {have}")
+        plan_layer_tree(group[key], child, f"{path}/{key}", skip_mismatch, out)
+    return out
 
 
 def load_layer_tree(group, layer, path="", skip_mismatch=False):
-    vars_group = group.get("vars")
-    own = _own_vars(layer)
-    stored = len(vars_group) if vars_group is not None else 0
-    if stored != len(own):
-        if skip_mismatch:
-            return
-        raise ValueError(f"Layer {path or layer.name!r} expects {len(own)} variables, but the "
-                         f"file has {stored}")
-    for i, v in enumerate(own):
-        value = np.asarray(vars_group[str(i)])
-        if tuple(value.shape) != tuple(v.shape):
-            if skip_mismatch:
-                continue
-            raise ValueError(f"Layer {path or layer.name!r} variable {i}: shape "
-                             f"{tuple(value.shape)} in the file, {tuple(v.shape)} in the model")
+    assign_all(plan_layer_tree(group, layer, path, skip_mismatch))
+
+
+def assign_all(pairs):
+    for v, value in pairs:
         v.assign(value)
-    children = _children(layer)
-    if not children:
-        return
-    sub = group.get("layers")
-    if sub is None:
-        raise ValueError(f"Layer {path or layer.name!r}: the file has no sublayers")
-    for key, child in children:
-        if key not in sub:
-            if skip_mismatch:
-                continue
-            raise ValueError(f"Layer {path}/{key} ({child.name}) not found in the weights file; "
-                             f"it has {sorted(sub.keys())}")
-        load_layer_tree(sub[key], child, f"{path}/{key}", skip_mismatch)
 
 
 def write_weights_file(path, model, optimizer=None):
@@ -89,56 +136,176 @@ def write_weights_file(path, model, optimizer=None):
             _save_optimizer_state(f.create_group("optimizer"), model, optimizer)
 
 
+def _lr_variable(optimizer):
+    """Keras 3 keeps a float learning rate as an optimizer variable (index 1 in files);
+    a LearningRateSchedule has none."""
+    from fastnet.optimizers.schedules import LearningRateSchedule
+
+    return not isinstance(optimizer._learning_rate, LearningRateSchedule)
+
+
+def optimizer_arrays(model, optimizer):
+    """The optimizer's variables in Keras 3's order: iterations, the learning rate, the
+    moving averages (use_ema), then each trainable variable's slots in turn (Adam:
+    momentum, velocity of the first weight, then of the second ...)."""
+    out = [np.asarray(optimizer.iterations.numpy())]
+    if _lr_variable(optimizer):
+        out.append(np.asarray(optimizer.learning_rate, dtype=np.float32))
+    weights = model.trainable_weights
+    if getattr(optimizer, "use_ema", False):
+        out += [optimizer._ema[id(v)][1] for v in weights if id(v) in optimizer._ema]
+    slots = [optimizer._slots.get(id(v), []) for v in weights]
+    kinds = max((len(s) for s in slots), default=0)
+    for group in _slot_groups(optimizer, kinds):
+        for s in slots:
+            out += [s[j] for j in group if j < len(s)]
+    return out
+
+
+def _slot_groups(optimizer, kinds):
+    """Keras 3's layout of the slot kinds: each ``add_optimizer_variables`` call makes one
+    group, its kinds interleaved per variable (Adam: momentum and velocity of weight 0,
+    of weight 1 ..., then the velocity_hats); separate calls follow each other (RMSprop:
+    all velocities, then all momentums, then all average gradients)."""
+    names = {c.__name__ for c in type(optimizer).__mro__}
+    if "RMSprop" in names:
+        return [[j] for j in range(kinds)]
+    if names & {"Adam", "AdamW", "Nadam", "Adamax"} and kinds >= 2:
+        return [[0, 1]] + [[j] for j in range(2, kinds)]
+    return [list(range(kinds))]
+
+
 def _save_optimizer_state(group, model, optimizer):
     vars_group = group.create_group("vars")
-    vars_group.create_dataset("0", data=np.asarray(optimizer.iterations.numpy()))
-    i = 1
-    for v in model.trainable_weights:
-        for slot in optimizer._slots.get(id(v), []):
-            vars_group.create_dataset(str(i), data=slot)
-            i += 1
-    if getattr(optimizer, "use_ema", False):  # the moving averages, after all slots
-        for v in model.trainable_weights:
-            if id(v) in optimizer._ema:
-                vars_group.create_dataset(str(i), data=optimizer._ema[id(v)][1])
-                i += 1
+    for i, value in enumerate(optimizer_arrays(model, optimizer)):
+        vars_group.create_dataset(str(i), data=value)
     extra = optimizer.get_extra_state() if hasattr(optimizer, "get_extra_state") else {}
     for k, val in extra.items():
         group.attrs[k] = val
 
 
-def read_weights_file(path, model, optimizer=None, skip_mismatch=False):
-    h5py = _h5py()
-    with h5py.File(path, "r") as f:
-        if "layer_names" in f.attrs or "model_weights" in f:
-            load_legacy_weights(f["model_weights"] if "model_weights" in f else f, model)
-            return
-        load_layer_tree(f, model, skip_mismatch=skip_mismatch)
+def read_weights_file(path, model, optimizer=None, skip_mismatch=False, by_name=False):
+    with _h5py().File(path, "r") as f:
+        read_weights_group(f, model, optimizer, skip_mismatch, by_name)
+
+
+def read_weights_group(f, model, optimizer=None, skip_mismatch=False, by_name=False):
+    """Loads a Keras 3 / fastnet `.weights.h5` (or a legacy HDF5 weights/model file) into
+    model (and optimizer): everything is read and checked first, then assigned, so a
+    file that does not fit leaves the model as it was."""
+    if "layer_names" in f.attrs or "model_weights" in f:
+        pairs = plan_legacy_weights(f["model_weights"] if "model_weights" in f else f,
+                                    model, by_name=by_name, skip_mismatch=skip_mismatch)
+        opt = None
+        if optimizer is not None and "optimizer_weights" in f:
+            opt = read_legacy_optimizer(f["optimizer_weights"])
+    else:
+        pairs = plan_layer_tree(f, model, skip_mismatch=skip_mismatch)
+        opt = None
         if optimizer is not None and "optimizer" in f:
-            _load_optimizer_state(f["optimizer"], model, optimizer)
+            vars_group = f["optimizer"]["vars"]
+            opt = ([np.asarray(vars_group[str(i)]) for i in range(len(vars_group))],
+                   dict(f["optimizer"].attrs))
+    opt_plan = None
+    if opt is not None:
+        opt_plan = _plan_optimizer_state(model, optimizer, opt[0])
+    assign_all(pairs)
+    if opt is not None:
+        _assign_optimizer_state(optimizer, opt[0], opt_plan, opt[1])
 
 
-def _load_optimizer_state(group, model, optimizer):
-    vars_group = group["vars"]
+def _plan_optimizer_state(model, optimizer, values):
+    """(assignments, learning rate) for stored optimizer arrays, every shape checked
+    before anything is assigned. Accepted layouts: Keras 3 (iterations, learning rate,
+    moving averages, per-variable slots), Keras 3 without the learning rate (a
+    schedule) and tf.keras 2 (iterations, per-variable slots), fastnet < 0.2
+    (iterations, slots, moving averages last); the slots in Keras 3's groups
+    (_slot_groups), per variable, or, as older Keras 3 releases wrote them, per slot
+    kind (all momentums, then all velocities). The first layout whose every shape fits
+    is used."""
     weights = model.trainable_weights
     optimizer.build(weights)
-    optimizer.iterations.assign(np.asarray(vars_group["0"]))
-    i = 1
-    for v in weights:
-        slots = optimizer._slots[id(v)]
-        for j in range(len(slots)):
-            if str(i) not in vars_group:
-                raise ValueError("The optimizer state in the file does not match the model")
-            slots[j][...] = np.asarray(vars_group[str(i)])
-            i += 1
-    if getattr(optimizer, "use_ema", False):
-        for v in weights:
-            average = optimizer._ema[id(v)][1]
-            # a file written without use_ema: the averages start from the loaded weights
-            average[...] = np.asarray(vars_group[str(i)]) if str(i) in vars_group else v._value
-            i += 1
-    if hasattr(optimizer, "set_extra_state"):
-        optimizer.set_extra_state(dict(group.attrs))
+    slots = [optimizer._slots[id(v)] for v in weights]
+    kinds = max((len(s) for s in slots), default=0)
+    ema = [optimizer._ema[id(v)][1] for v in weights] if getattr(optimizer, "use_ema", False) \
+        else []
+    n_slots = sum(len(s) for s in slots)
+
+    def layouts():
+        rest = values[1:]
+        if len(rest) == n_slots + len(ema) + 1:  # a learning-rate variable
+            yield rest[0], rest[1:1 + len(ema)], rest[1 + len(ema):]
+        if len(rest) == n_slots + 1 and ema:  # a Keras file written without use_ema
+            yield rest[0], None, rest[1:]
+        if len(rest) == n_slots + len(ema):
+            yield None, rest[n_slots:], rest[:n_slots]  # fastnet's older files
+            if ema:
+                yield None, rest[:len(ema)], rest[len(ema):]
+        if len(rest) == n_slots and ema:
+            yield None, None, rest
+
+    def orders(flat):
+        if all(len(s) == kinds for s in slots):  # Keras 3's (and fastnet's) layout
+            grouped = [[None] * kinds for _ in slots]
+            i = 0
+            for group in _slot_groups(optimizer, kinds):
+                for k in range(len(slots)):
+                    for j in group:
+                        grouped[k][j] = flat[i]
+                        i += 1
+            yield grouped
+        per_var = []  # fastnet < 0.2: every slot of a variable in turn
+        i = 0
+        for s in slots:
+            per_var.append([flat[i + j] for j in range(len(s))])
+            i += len(s)
+        yield per_var
+        if kinds > 1 and all(len(s) == kinds for s in slots):
+            yield [[flat[j * len(slots) + k] for j in range(kinds)] for k in range(len(slots))]
+
+    def fits(target, value):
+        return tuple(np.shape(value)) == tuple(np.shape(target))
+
+    if not values:
+        raise ValueError("the optimizer state in the file is empty")
+    for lr, averages, flat in layouts():
+        for grouped in orders(flat):
+            ok = all(fits(t, v) for ts, vs in zip(slots, grouped) for t, v in zip(ts, vs))
+            if averages is not None:
+                ok = ok and all(fits(t, v) for t, v in zip(ema, averages))
+            if ok and np.ndim(values[0]) == 0 and (lr is None or np.ndim(lr) == 0):
+                pairs = [(t, v) for ts, vs in zip(slots, grouped) for t, v in zip(ts, vs)]
+                if averages is not None:
+                    pairs += list(zip(ema, averages))
+                else:
+                    pairs += [(average, v._value) for v, average in
+                              zip(weights, ema)]  # averages start from the weights
+                return pairs, lr
+    shapes = [tuple(np.shape(v)) for v in values]
+    want = [tuple(s.shape) for ss in slots for s in ss]
+    raise ValueError(f"the optimizer state in the file does not match the model's "
+                     f"{type(optimizer).__name__}: the file has {len(values)} arrays "
+                     f"{shapes[:6]}..., the optimizer needs iterations and {len(want)} slot "
+                     f"arrays {want[:6]}... (plus the learning rate in Keras 3 files)")
+
+
+def set_optimizer_state(model, optimizer, values, extra=None):
+    _assign_optimizer_state(optimizer, values, _plan_optimizer_state(model, optimizer, values),
+                            extra)
+
+
+def _assign_optimizer_state(optimizer, values, plan, extra=None):
+    pairs, lr = plan
+    optimizer.iterations.assign(np.asarray(values[0]).astype(np.int64))
+    for target, value in pairs:
+        target[...] = value
+    # the file's learning rate (changed by a callback, say) unless it is the config's
+    # own, seen through float32
+    if lr is not None and _lr_variable(optimizer) and \
+            np.float32(lr) != np.float32(optimizer.learning_rate):
+        optimizer.learning_rate = float(lr)
+    if extra and hasattr(optimizer, "set_extra_state"):
+        optimizer.set_extra_state(dict(extra))
 
 
 # ---- legacy tf.keras .h5 --------------------------------------------------------------------
@@ -147,25 +314,78 @@ def _decode(names):
     return [n.decode("utf8") if isinstance(n, bytes) else str(n) for n in names]
 
 
+def _weight_paths(layer, prefix):
+    """[(h5 name, variable)] of layer's tree, named as Keras 3's legacy .h5 names them
+    (``bidirectional/forward_lstm/lstm_cell/kernel``, ``inner/dense/kernel``); made
+    unique, since an .h5 group cannot hold one name twice."""
+    from fastnet.backend.naming import to_snake_case
+
+    out = []
+    own_prefix = prefix
+    if _own_key(layer) is not None:
+        own_prefix = f"{prefix}/{to_snake_case(type(layer).__name__)}_cell"
+    for v in _own_vars(layer):
+        out.append((f"{own_prefix}/{v.name.split('/')[-1].split(':')[0]}", v))
+    for _, child in _children(layer):
+        out += _weight_paths(child, f"{prefix}/{child.name}")
+    return out
+
+
+def _unique(names):
+    seen, out = {}, []
+    for n in names:
+        k = seen.get(n, 0)
+        seen[n] = k + 1
+        out.append(n if k == 0 else f"{n}_{k}")
+    return out
+
+
 def save_legacy_weights(group, model):
     layers = [lay for lay in model.layers]
     group.attrs["layer_names"] = [lay.name.encode("utf8") for lay in layers]
     group.attrs["backend"] = b"fastnet"
+    # without a version tf.keras 2 takes the file for Keras 1's and converts the weights
+    group.attrs["keras_version"] = b"3.0.0"
     for layer in layers:
         g = group.create_group(layer.name)
+        paths = _weight_paths(layer, layer.name)
+        # in the order of layer.weights, which is the order Keras reads them in
+        by_id = {id(v): n for n, v in paths}
         weights = layer.weights
-        names = [f"{layer.name}/{w.name}:0" for w in weights]
+        names = _unique([by_id.get(id(w), f"{layer.name}/{w.name}") for w in weights])
         g.attrs["weight_names"] = [n.encode("utf8") for n in names]
         for n, w in zip(names, weights):
             g.create_dataset(n, data=np.asarray(w.numpy()))
 
 
-def load_legacy_weights(group, model, by_name=False):
-    """tf.keras HDF5 weights: layers matched in order (or by name), weights in
-    each layer's own order (Keras's layouts match fastnet's)."""
+def save_legacy_optimizer(group, model, optimizer):
+    """Keras 3's `optimizer_weights` group: weight_names and one dataset per optimizer
+    variable, in the order of optimizer_arrays."""
+    values = optimizer_arrays(model, optimizer)
+    names = ["iteration"] + (["learning_rate"] if _lr_variable(optimizer) else [])
+    names += [f"var_{i}" for i in range(len(values) - len(names))]
+    names = [f"{optimizer.name}/{n}" for n in names]
+    group.attrs["weight_names"] = [n.encode("utf8") for n in names]
+    for n, value in zip(names, values):
+        group.create_dataset(n, data=value)
+
+
+def read_legacy_optimizer(group):
+    names = _decode(group.attrs.get("weight_names", []))
+    return [np.asarray(group[n]) for n in names], {}
+
+
+def plan_legacy_weights(group, model, by_name=False, skip_mismatch=False):
+    """tf.keras / Keras 3 HDF5 weights as [(variable, value)], checked, not assigned:
+    layers with weights matched in order (Keras's model.layers order) or by name, each
+    layer's weights in its own order (Keras's layouts match fastnet's)."""
+    if "layer_names" not in group.attrs:
+        raise SavedFileError("the HDF5 file has no `layer_names` (not a Keras weights file)")
     names = _decode(group.attrs["layer_names"])
     stored = []
     for n in names:
+        if n not in group:
+            raise SavedFileError(f"layer {n!r} is listed in layer_names but missing")
         g = group[n]
         wnames = _decode(g.attrs.get("weight_names", []))
         if wnames:
@@ -173,13 +393,32 @@ def load_legacy_weights(group, model, by_name=False):
     layers = [lay for lay in model.layers if lay.weights]
     if by_name:
         lookup = dict(stored)
-        for layer in layers:
-            if layer.name in lookup:
-                layer.set_weights(lookup[layer.name])
-        return
-    if len(stored) != len(layers):
-        raise ValueError(f"The weights file has {len(stored)} layers with weights, but the model "
-                         f"has {len(layers)} (file: {[n for n, _ in stored][:5]}..., model: "
-                         f"{[lay.name for lay in layers][:5]}...)")
-    for layer, (_, values) in zip(layers, stored):
-        layer.set_weights(values)
+        matched = [(lay, lookup[lay.name]) for lay in layers if lay.name in lookup]
+    else:
+        if len(stored) != len(layers):
+            raise SavedFileError(
+                f"the weights file has {len(stored)} layers with weights, but the model has "
+                f"{len(layers)} (file: {[n for n, _ in stored][:6]}..., model: "
+                f"{[lay.name for lay in layers][:6]}...)")
+        matched = [(lay, values) for lay, (_, values) in zip(layers, stored)]
+    pairs = []
+    for layer, values in matched:
+        weights = layer.weights
+        if len(values) != len(weights):
+            if skip_mismatch:
+                continue
+            raise SavedFileError(f"layer {layer.name!r} has {len(weights)} weights, the file "
+                                 f"has {len(values)} for it")
+        for w, value in zip(weights, values):
+            if tuple(value.shape) != tuple(w.shape):
+                if skip_mismatch:
+                    continue
+                raise SavedFileError(f"layer {layer.name!r} weight {w.name!r}: shape "
+                                     f"{tuple(value.shape)} in the file, {tuple(w.shape)} in "
+                                     "the model")
+            pairs.append((w, value))
+    return pairs
+
+
+def load_legacy_weights(group, model, by_name=False, skip_mismatch=False):
+    assign_all(plan_legacy_weights(group, model, by_name, skip_mismatch))
