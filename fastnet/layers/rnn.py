@@ -630,13 +630,12 @@ class Bidirectional(Layer):
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
-        from fastnet.saving import serialization
 
         config = dict(config)
         config["layer"] = _wrapped_layer(config, custom_objects, "Bidirectional")
         if isinstance(config.get("backward_layer"), dict):
-            config["backward_layer"] = serialization.deserialize_layer(
-                config["backward_layer"], custom_objects)
+            config["backward_layer"] = _wrapped_layer(
+                {"layer": config["backward_layer"]}, custom_objects, "Bidirectional")
         return cls(**config)
 
 
@@ -646,7 +645,14 @@ def _wrapped_layer(config, custom_objects, wrapper):
     layer = config.get("layer")
     if not isinstance(layer, dict):
         raise ValueError(f"{wrapper}: the config has no `layer` to wrap (got {layer!r})")
-    return serialization.deserialize_layer(layer, custom_objects)
+    inner = serialization.deserialize_layer(layer, custom_objects)
+    build = layer.get("build_config")  # Keras 3 writes the wrapped layer's build shape
+    if build and build.get("input_shape") is not None and not inner.built:
+        if hasattr(inner, "build_from_config"):
+            inner.build_from_config(build)
+        else:
+            inner.build(tuple(build["input_shape"]))
+    return inner
 
 
 class TimeDistributed(Layer):
