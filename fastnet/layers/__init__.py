@@ -153,3 +153,16 @@ from fastnet.layers.preprocessing import (  # noqa: E402
 
 __all__ += ["CategoryEncoding", "CenterCrop", "Discretization", "IntegerLookup",
             "Normalization", "RandomFlip", "Rescaling", "StringLookup"]
+
+from fastnet.layers.image_preprocessing import (  # noqa: E402
+    RandomBrightness,
+    RandomContrast,
+    RandomCrop,
+    RandomRotation,
+    RandomTranslation,
+    RandomZoom,
+    Resizing,
+)
+
+__all__ += ["RandomBrightness", "RandomContrast", "RandomCrop", "RandomRotation",
+            "RandomTranslation", "RandomZoom", "Resizing"]

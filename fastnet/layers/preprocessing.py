@@ -1,5 +1,6 @@
 """Preprocessing layers, as keras.layers: Rescaling, Normalization, CenterCrop,
-RandomFlip, CategoryEncoding, Discretization, IntegerLookup, StringLookup.
+RandomFlip, CategoryEncoding, Discretization, IntegerLookup, StringLookup (the resizing
+and affine augmentation layers are in image_preprocessing.py).
 
 Rescaling and Normalization are fastnet.ops arithmetic (differentiable). The image
 layers here only move pixels (crop = a slice, flip = a reversed view copied), so they
@@ -258,8 +259,9 @@ def _data_format(data_format):
 
 class CenterCrop(Layer):
     """Crops the central ``height x width`` window of images (the odd pixel goes to the
-    bottom/right, as Keras). Inputs smaller than the target need Keras's resize path,
-    which fastnet does not have yet (NotImplementedError)."""
+    bottom/right, as Keras). An input smaller than the target on either axis is resized
+    as Keras's smart_resize: its largest central box of the target's aspect ratio,
+    bilinearly resized to the target."""
 
     def __init__(self, height, width, data_format=None, **kwargs):
         super().__init__(**kwargs)
@@ -272,9 +274,11 @@ class CenterCrop(Layer):
         ha, wa = _hw_axes(self.data_format, x.ndim, "CenterCrop")
         h, w = x.shape[ha], x.shape[wa]
         if h < self.height or w < self.width:
-            raise NotImplementedError(
-                f"CenterCrop: input of size {h}x{w} is smaller than the target "
-                f"{self.height}x{self.width}; Keras then resizes, and fastnet has no Resizing yet")
+            from fastnet.ops import image as _image
+
+            xf = x.astype(self.dtype) if x.dtype != np.dtype(self.dtype) else x
+            return _image.resize(xf, (self.height, self.width), crop_to_aspect_ratio=True,
+                                 data_format=self.data_format)
         top, left = (h - self.height) // 2, (w - self.width) // 2
         key = [slice(None)] * x.ndim
         key[ha] = slice(top, top + self.height)
