@@ -166,3 +166,7 @@ from fastnet.layers.image_preprocessing import (  # noqa: E402
 
 __all__ += ["RandomBrightness", "RandomContrast", "RandomCrop", "RandomRotation",
             "RandomTranslation", "RandomZoom", "Resizing"]
+
+from fastnet.layers.hashing import Hashing  # noqa: E402
+
+__all__ += ["Hashing"]
