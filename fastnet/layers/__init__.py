@@ -170,3 +170,7 @@ __all__ += ["RandomBrightness", "RandomContrast", "RandomCrop", "RandomRotation"
 from fastnet.layers.hashing import Hashing  # noqa: E402
 
 __all__ += ["Hashing"]
+
+from fastnet.layers.text_vectorization import TextVectorization  # noqa: E402
+
+__all__ += ["TextVectorization"]
