@@ -116,6 +116,33 @@ inline void sample_at(const float* t, int64_t oy, int64_t ox, int64_t H, int64_t
   }
 }
 
+// The horizontal pass of one output row: out[ow, :] = sum_k w_k tmp[idx_k, :]. CC > 0 is
+// the channel count known at compile time (the few-channel images where the generic loop
+// over C costs more than the arithmetic): accumulated in registers, stored once.
+template <int CC>
+void hpass(const float* tmp, float* out, const Taps& tw, int64_t OW, int64_t C) {
+  const int64_t* off = tw.off.data();
+  const int32_t* idx = tw.idx.data();
+  const float* w = tw.w.data();
+  if (CC > 0) {
+    for (int64_t ow = 0; ow < OW; ++ow) {
+      float acc[CC > 0 ? CC : 1] = {};
+      for (int64_t k = off[ow]; k < off[ow + 1]; ++k) {
+        const float* src = tmp + static_cast<int64_t>(idx[k]) * CC;
+        const float wk = w[k];
+        for (int c = 0; c < CC; ++c) acc[c] += wk * src[c];
+      }
+      for (int c = 0; c < CC; ++c) out[ow * CC + c] = acc[c];
+    }
+    return;
+  }
+  for (int64_t ow = 0; ow < OW; ++ow) {
+    float* o = out + ow * C;
+    for (int64_t c = 0; c < C; ++c) o[c] = 0.0f;
+    for (int64_t k = off[ow]; k < off[ow + 1]; ++k) axpy(o, tmp + static_cast<int64_t>(idx[k]) * C, w[k], C);
+  }
+}
+
 }  // namespace
 
 Taps resize_taps(Method m, int64_t in, int64_t out) {
@@ -193,10 +220,12 @@ void resize_forward(const float* x, float* y, int64_t N, int64_t H, int64_t W, i
         axpy(tmp.data(), img + th.idx[k] * W * C, th.w[k], W * C);
       // Horizontal pass.
       float* out = y + r * OW * C;
-      for (int64_t ow = 0; ow < OW; ++ow) {
-        float* o = out + ow * C;
-        for (int64_t c = 0; c < C; ++c) o[c] = 0.0f;
-        for (int64_t k = tw.off[ow]; k < tw.off[ow + 1]; ++k) axpy(o, tmp.data() + tw.idx[k] * C, tw.w[k], C);
+      switch (C) {
+        case 1: hpass<1>(tmp.data(), out, tw, OW, C); break;
+        case 2: hpass<2>(tmp.data(), out, tw, OW, C); break;
+        case 3: hpass<3>(tmp.data(), out, tw, OW, C); break;
+        case 4: hpass<4>(tmp.data(), out, tw, OW, C); break;
+        default: hpass<0>(tmp.data(), out, tw, OW, C);
       }
     }
   });
