@@ -245,3 +245,17 @@ def test_matches_keras(keras):
         theirs = getattr(keras.layers, name)(**kw)
         cfg, kcfg = ours.get_config(), theirs.get_config()
         assert set(kcfg) - {"seed"} <= set(cfg) | {"dtype"}, (name, set(kcfg) - set(cfg))
+
+
+def test_model_with_every_image_layer_saves_and_loads(tmp_path):
+    model = fastnet.Sequential([
+        fastnet.Input((8, 10, 2)), layers.Resizing(6, 6, interpolation="bicubic"),
+        layers.RandomRotation(0.1, seed=1), layers.RandomZoom(0.1), layers.RandomTranslation(
+            0.1, 0.1), layers.RandomContrast(0.1), layers.RandomBrightness(0.1),
+        layers.RandomCrop(4, 4), layers.Flatten(), layers.Dense(2)])
+    path = str(tmp_path / "aug.keras")
+    model.save(path)
+    loaded = fastnet.models.load_model(path)
+    assert_close(loaded.predict(IMG, verbose=0), model.predict(IMG, verbose=0), atol=1e-6)
+    assert [type(layer).__name__ for layer in loaded.layers] == \
+        [type(layer).__name__ for layer in model.layers]
