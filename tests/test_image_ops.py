@@ -343,3 +343,22 @@ def test_matches_keras(keras):
                  _np(keras.ops.image.crop_images(x, 1, 2, 3, 4)), atol=0)
     assert_close(ops.image.pad_images(x, 1, 2, 3, 4).numpy(),
                  _np(keras.ops.image.pad_images(x, 1, 2, 3, 4)), atol=0)
+
+
+def test_ops_image_in_a_functional_model():
+    inputs = fastnet.Input((9, 13, 3))
+    resized = ops.image.resize(inputs, (5, 6))
+    moved = ops.image.affine_transform(resized, TRANSFORMS[0])
+    gray = ops.image.rgb_to_grayscale(moved)
+    patches = ops.image.extract_patches(inputs, (3, 3))
+    cropped = ops.image.crop_images(inputs, 1, 1, target_height=4, target_width=4)
+    padded = ops.image.pad_images(inputs, 1, 1, 1, 1)
+    assert [t.shape for t in (resized, gray, patches, cropped, padded)] == [
+        (None, 5, 6, 3), (None, 5, 6, 1), (None, 3, 4, 27), (None, 4, 4, 3), (None, 11, 15, 3)]
+    model = fastnet.Model(inputs, [gray, cropped])
+    x = rand((2, 9, 13, 3), seed=20)
+    got_gray, got_crop = model.predict(x, verbose=0)
+    want = ref_transform(ref_resize(x, (5, 6), "bilinear"), TRANSFORMS[0], "bilinear",
+                         "constant", 0.0) @ np.array([0.2989, 0.5870, 0.1140])
+    assert_close(got_gray[..., 0], want, atol=1e-5)
+    assert_close(got_crop, x[:, 1:5, 1:5], atol=0)

@@ -120,6 +120,7 @@ def _aspect_box(h, w, th, tw, pad):
     return ch, cw, int(float(h - ch) / 2), int(float(w - cw) / 2)
 
 
+@op
 def resize(images, size, interpolation="bilinear", antialias=False, crop_to_aspect_ratio=False,
            pad_to_aspect_ratio=False, fill_mode="constant", fill_value=0.0, data_format=None):
     """Resizes images to ``size = (height, width)`` as keras.ops.image.resize.
@@ -200,6 +201,7 @@ def _transform_adjoint(g, transform, interpolation, fill_mode, fill_value):
     return make(dx, (g,), backward)
 
 
+@op
 def affine_transform(images, transform, interpolation="bilinear", fill_mode="constant",
                      fill_value=0, data_format=None):
     """Applies projective transforms ``[a0, a1, a2, b0, b1, b2, c0, c1]`` (one of shape
@@ -232,6 +234,7 @@ def affine_transform(images, transform, interpolation="bilinear", fill_mode="con
 
 # ---- patches, crops, pads, grayscale ------------------------------------------------------
 
+@op
 def extract_patches(images, size, strides=None, dilation_rate=1, padding="valid",
                     data_format=None):
     """Patches of ``size`` (2-D (ph, pw) or int, 3-D (pd, ph, pw)) flattened into the
@@ -289,6 +292,7 @@ def _slice_hw(x, data_format, hs, ws):
     return x[tuple(key)]
 
 
+@op
 def crop_images(images, top_cropping=None, left_cropping=None, bottom_cropping=None,
                 right_cropping=None, target_height=None, target_width=None, data_format=None):
     """Crops images as keras.ops.image.crop_images (exactly two of top/bottom/target per axis)."""
@@ -323,6 +327,7 @@ def crop_images(images, top_cropping=None, left_cropping=None, bottom_cropping=N
                      slice(left_cropping, left_cropping + target_width))
 
 
+@op
 def pad_images(images, top_padding=None, left_padding=None, bottom_padding=None,
                right_padding=None, target_height=None, target_width=None, data_format=None):
     """Zero-pads images as keras.ops.image.pad_images (exactly two of top/bottom/target per axis)."""
@@ -354,6 +359,7 @@ def pad_images(images, top_padding=None, left_padding=None, bottom_padding=None,
     return _m.pad(x, pw)
 
 
+@op
 def rgb_to_grayscale(images, data_format=None):
     """0.2989 R + 0.5870 G + 0.1140 B with the channel axis kept (size 1), as Keras; a
     one-channel image is returned as is."""
