@@ -106,3 +106,27 @@ def test_hashing_errors():
         layers.Hashing(3, output_mode="tf_idf")
     with pytest.raises(ValueError, match="dtype"):
         layers.Hashing(3, dtype="float32")
+
+
+def test_lookup_oov_buckets_hash_as_keras():
+    # num_oov_indices > 1: strings go to TensorFlow's to_hash_bucket_fast (Fingerprint64), or
+    # with a salt to_hash_bucket_strong (SipHash); integers floormod unless oov_method='farmhash'.
+    oov = ["x", "y", "zz", "Hello", "w"]
+    lookup = layers.StringLookup(vocabulary=["a", "b"], num_oov_indices=3)
+    assert lookup(np.array(["a", "b"] + oov)).numpy().tolist() == \
+        [3, 4] + [fingerprint64(s) % 3 for s in oov]
+    salted = layers.StringLookup(vocabulary=["a"], num_oov_indices=4, salt=[137, 42])
+    assert salted(np.array(oov)).numpy().tolist() == [siphash64([137, 42], s) % 4 for s in oov]
+    ints = layers.IntegerLookup(vocabulary=[1, 2], num_oov_indices=3)
+    assert ints(np.array([100, 7])).numpy().tolist() == [100 % 3, 7 % 3]
+    farm = layers.IntegerLookup(vocabulary=[1, 2], num_oov_indices=3, oov_method="farmhash")
+    assert farm(np.array([100, 7])).numpy().tolist() == [fingerprint64("100") % 3,
+                                                         fingerprint64("7") % 3]
+    cfg = salted.get_config()
+    assert cfg["salt"] == [137, 42]
+    assert layers.StringLookup.from_config(cfg)(np.array(oov)).numpy().tolist() == \
+        salted(np.array(oov)).numpy().tolist()
+    with pytest.raises(ValueError, match="salt"):
+        layers.IntegerLookup(vocabulary=[1], num_oov_indices=2, salt=3)
+    with pytest.raises(ValueError, match="oov_method"):
+        layers.StringLookup(oov_method="md5")
