@@ -93,8 +93,9 @@ def test_center_crop_and_random_flip():
     assert crop(fastnet.Input((5, 6, 1))).shape == (None, 2, 3, 1)
     assert_close(layers.CenterCrop(3, 3, data_format="channels_first")(x.transpose(0, 3, 1, 2))
                  .numpy(), x.transpose(0, 3, 1, 2)[:, :, 1:4, 1:4], atol=0)
-    with pytest.raises(NotImplementedError, match="Resizing"):
-        layers.CenterCrop(8, 8)(x)
+    # smaller than the target: the central 5x5 box (the aspect ratio 1) resized to 8x8
+    assert_close(layers.CenterCrop(8, 8)(x).numpy(),
+                 ops.image.resize(x[:, :, 0:5], (8, 8)).numpy(), atol=0)
     assert layers.CenterCrop.from_config(crop.get_config()).get_config() == crop.get_config()
 
     imgs = np.random.default_rng(3).random((64, 3, 4, 2)).astype(np.float32)

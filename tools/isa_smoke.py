@@ -21,7 +21,10 @@ OPTIMIZERS = ["sgd", "rmsprop", "adam", "adamw", "adagrad", "adadelta", "nadam"]
 
 def build():
     img = fastnet.Input((8, 8, 2), name="img")
-    x = layers.Conv2D(4, 3, padding="same", activation="relu")(img)
+    # the image family: resize both ways and a (fixed-angle) projective transform
+    x = layers.Resizing(8, 8, interpolation="bicubic")(layers.Resizing(10, 9)(img))
+    x = layers.RandomRotation((0.05, 0.05), fill_mode="reflect")(x)
+    x = layers.Conv2D(4, 3, padding="same", activation="relu")(x)
     x = layers.BatchNormalization()(x)
     x = layers.MaxPooling2D(2)(x)
     x = layers.AveragePooling2D(2, padding="same")(x)

@@ -8,6 +8,7 @@ PYBIND11_MODULE(_C, m) {
   fastnet::bind::bind_gemm(m);
   fastnet::bind::bind_conv(m);
   fastnet::bind::bind_pool(m);
+  fastnet::bind::bind_image(m);
   fastnet::bind::bind_rnn(m);
   fastnet::bind::bind_norm(m);
   fastnet::bind::bind_elementwise(m);

@@ -28,6 +28,9 @@ def search_dirs(name, cache_dir=None):
     env = os.environ.get("FASTNET_DATASETS")
     if env:
         dirs += [os.path.join(env, name), env]
+    home = os.environ.get("FASTNET_HOME")
+    if home:
+        dirs += [os.path.join(home, "datasets", name), os.path.join(home, "datasets")]
     cache = keras_cache_dir()
     dirs += [os.path.join(cache, name), cache, os.path.join(SYSTEM_ROOT, name)]
     return dirs
@@ -111,5 +114,63 @@ class _ArrayOnlyUnpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(f"refusing to load {module}.{name} from a dataset file")
 
 
-def load_array_pickle(fileobj):
-    return _ArrayOnlyUnpickler(fileobj, encoding="bytes").load()
+def load_array_pickle(fileobj, encoding="bytes"):
+    return _ArrayOnlyUnpickler(fileobj, encoding=encoding).load()
+
+
+def file_digest(path, expected):
+    """The file's md5 or sha256 hex digest, by the length of the expected one (Keras's
+    get_file takes either)."""
+    if expected is not None and len(expected) == 32:
+        h = hashlib.md5()
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+        return h.hexdigest()
+    return sha256_file(path)
+
+
+def locate(name, filename, path=None, cache_dir=None):
+    """The path of one cached file: ``path`` itself when absolute, else ``filename`` (or
+    ``path``) in the first search directory holding it."""
+    fname = path or filename
+    if os.path.isabs(fname):
+        if not os.path.isfile(fname):
+            raise FileNotFoundError(f"{name}: {fname} does not exist")
+        return fname
+    return os.path.join(find_file(name, [fname], cache_dir), fname)
+
+
+def load_npz_safe(path):
+    """The arrays of an .npz, object arrays (sequence data sets) included, without
+    running pickled code: object payloads go through the array-only unpickler."""
+    import zipfile
+
+    from numpy.lib import format as npformat
+
+    out = {}
+    with zipfile.ZipFile(path) as z:
+        for entry in z.namelist():
+            if not entry.endswith(".npy"):
+                continue
+            with z.open(entry) as f:
+                version = npformat.read_magic(f)
+                if version == (1, 0):
+                    shape, fortran, dtype = npformat.read_array_header_1_0(f)
+                else:
+                    shape, fortran, dtype = npformat.read_array_header_2_0(f)
+                if dtype.hasobject:
+                    arr = load_array_pickle(f, encoding="latin1")
+                    if not isinstance(arr, np.ndarray):
+                        raise ValueError(f"{path}:{entry}: the pickled payload is not an array")
+                else:
+                    data = f.read()
+                    count = int(np.prod(shape)) if shape else 1
+                    if len(data) != count * dtype.itemsize:
+                        raise ValueError(f"{path}:{entry}: {len(data)} bytes for shape {shape} "
+                                         f"of {dtype}")
+                    arr = np.frombuffer(data, dtype=dtype, count=count)
+                    arr = arr.reshape(shape[::-1]).T if fortran else arr.reshape(shape)
+                    arr = arr.copy()
+            out[entry[:-4]] = arr
+    return out

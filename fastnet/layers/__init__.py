@@ -164,3 +164,24 @@ from fastnet.layers.preprocessing import (  # noqa: E402
 
 __all__ += ["CategoryEncoding", "CenterCrop", "Discretization", "IntegerLookup",
             "Normalization", "RandomFlip", "Rescaling", "StringLookup"]
+
+from fastnet.layers.image_preprocessing import (  # noqa: E402
+    RandomBrightness,
+    RandomContrast,
+    RandomCrop,
+    RandomRotation,
+    RandomTranslation,
+    RandomZoom,
+    Resizing,
+)
+
+__all__ += ["RandomBrightness", "RandomContrast", "RandomCrop", "RandomRotation",
+            "RandomTranslation", "RandomZoom", "Resizing"]
+
+from fastnet.layers.hashing import Hashing  # noqa: E402
+
+__all__ += ["Hashing"]
+
+from fastnet.layers.text_vectorization import TextVectorization  # noqa: E402
+
+__all__ += ["TextVectorization"]

@@ -1,5 +1,6 @@
 """Preprocessing layers, as keras.layers: Rescaling, Normalization, CenterCrop,
-RandomFlip, CategoryEncoding, Discretization, IntegerLookup, StringLookup.
+RandomFlip, CategoryEncoding, Discretization, IntegerLookup, StringLookup (the resizing
+and affine augmentation layers are in image_preprocessing.py).
 
 Rescaling and Normalization are fastnet.ops arithmetic (differentiable). The image
 layers here only move pixels (crop = a slice, flip = a reversed view copied), so they
@@ -16,6 +17,7 @@ import numpy as np
 from fastnet import ops
 from fastnet.backend.symbolic import KerasTensor
 from fastnet.backend.tensor import Tensor
+from fastnet.layers.hashing import fingerprint64, siphash64
 from fastnet.layers.layer import Layer
 
 _EPSILON = 1e-7  # keras.config.epsilon()
@@ -258,8 +260,9 @@ def _data_format(data_format):
 
 class CenterCrop(Layer):
     """Crops the central ``height x width`` window of images (the odd pixel goes to the
-    bottom/right, as Keras). Inputs smaller than the target need Keras's resize path,
-    which fastnet does not have yet (NotImplementedError)."""
+    bottom/right, as Keras). An input smaller than the target on either axis is resized
+    as Keras's smart_resize: its largest central box of the target's aspect ratio,
+    bilinearly resized to the target."""
 
     def __init__(self, height, width, data_format=None, **kwargs):
         super().__init__(**kwargs)
@@ -276,9 +279,11 @@ class CenterCrop(Layer):
         ha, wa = _hw_axes(self.data_format, x.ndim, "CenterCrop")
         h, w = x.shape[ha], x.shape[wa]
         if h < self.height or w < self.width:
-            raise NotImplementedError(
-                f"CenterCrop: input of size {h}x{w} is smaller than the target "
-                f"{self.height}x{self.width}; Keras then resizes, and fastnet has no Resizing yet")
+            from fastnet.ops import image as _image
+
+            xf = x.astype(self.dtype) if x.dtype != np.dtype(self.dtype) else x
+            return _image.resize(xf, (self.height, self.width), crop_to_aspect_ratio=True,
+                                 data_format=self.data_format)
         top, left = (h - self.height) // 2, (w - self.width) // 2
         key = [slice(None)] * x.ndim
         key[ha] = slice(top, top + self.height)
@@ -638,12 +643,22 @@ class _IndexLookup(Layer):
         if idf_weights is not None and output_mode != "tf_idf":
             raise ValueError("`idf_weights` should only be set if `output_mode` is 'tf_idf'. "
                              f"Received: idf_weights={idf_weights} and output_mode={output_mode}")
-        if oov_method != "floormod" or salt is not None:
-            raise NotImplementedError(f"{type(self).__name__}: oov_method={oov_method!r} / salt "
-                                      "(FarmHash buckets) are not implemented in fastnet")
-        if num_oov_indices > 1 and self._vocab_kind == "string":
-            raise NotImplementedError("StringLookup: num_oov_indices > 1 hashes OOV strings "
-                                      "with FarmHash in Keras, which fastnet does not implement")
+        if oov_method not in ("floormod", "farmhash"):
+            raise ValueError(f"{type(self).__name__}: `oov_method` must be one of 'floormod', "
+                             f"'farmhash'. Received: oov_method={oov_method!r}")
+        if salt is not None:
+            if self._vocab_kind == "int" and oov_method != "farmhash":
+                raise ValueError("`salt` can only be used when `oov_method='farmhash'`. "
+                                 f"Received: oov_method={oov_method}")
+            if isinstance(salt, (tuple, list)) and len(salt) == 2:
+                salt = [int(v) for v in salt]
+            elif isinstance(salt, int) and not isinstance(salt, bool):
+                salt = [salt, salt]
+            else:
+                raise ValueError("The `salt` argument for `IndexLookup` can only be a tuple of 2 "
+                                 f"integers, or a single integer. Received: salt={salt}.")
+        self.oov_method = oov_method
+        self.salt = salt
         self.invert = invert
         self.max_tokens = max_tokens
         self.num_oov_indices = int(num_oov_indices)
@@ -832,13 +847,23 @@ class _IndexLookup(Layer):
                 elif self.num_oov_indices == 1:
                     j = self._oov_start_index()
                 else:
-                    j = self._oov_start_index() + (k % self.num_oov_indices)
+                    j = self._oov_start_index() + self._oov_bucket(k)
             out[i] = j
         if oov:
             raise ValueError("When `num_oov_indices=0` all inputs should be in vocabulary, "
                              f"found OOV values {oov[:10]}, consider setting "
                              "`num_oov_indices=1`.")
         return out.reshape(x.shape)
+
+    def _oov_bucket(self, k):
+        """Keras's OOV slot for num_oov_indices > 1: floormod for integers (unless
+        oov_method='farmhash'), else TensorFlow's to_hash_bucket_fast (FarmHash Fingerprint64)
+        of the token's string, or to_hash_bucket_strong (SipHash keyed by `salt`)."""
+        if self._vocab_kind == "int" and self.oov_method != "farmhash":
+            return k % self.num_oov_indices
+        s = k if self._vocab_kind == "string" else str(k)
+        h = siphash64(self.salt, s) if self.salt is not None else fingerprint64(s)
+        return h % self.num_oov_indices
 
     def __call__(self, *args, **kwargs):
         inputs = args[0] if args else kwargs.get("inputs")
@@ -884,8 +909,8 @@ class _IndexLookup(Layer):
                 else np.asarray(_np(self.input_idf_weights)).tolist(),
                 "vocabulary": None if self.input_vocabulary is None
                 else list(np.asarray(_np(self.input_vocabulary)).tolist()),
-                "vocabulary_size": self.vocabulary_size(), "oov_method": "floormod",
-                "salt": None}
+                "vocabulary_size": self.vocabulary_size(), "oov_method": self.oov_method,
+                "salt": self.salt}
 
 
 class IntegerLookup(_IndexLookup):

@@ -5,7 +5,7 @@ kernels (matmul → csrc/gemm, ...). See fastnet/ops/core.py for the mechanism.
 """
 
 from fastnet.backend.tensor import Tensor
-from fastnet.ops import linalg
+from fastnet.ops import image, linalg  # noqa: F401
 from fastnet.ops.attention import dot_product_attention  # noqa: F401
 from fastnet.ops.core import convert_to_numpy, convert_to_tensor
 from fastnet.ops.linalg import (  # noqa: F401
@@ -49,7 +49,7 @@ from fastnet.ops.sorting import *  # noqa: F401,F403
 from fastnet.ops.spatial import *  # noqa: F401,F403
 from fastnet.ops.spectral import *  # noqa: F401,F403
 
-__all__ = ["convert_to_tensor", "convert_to_numpy", "linalg"]
+__all__ = ["convert_to_tensor", "convert_to_numpy", "linalg", "image"]
 
 
 def _bind_operators():

@@ -1,0 +1,468 @@
+"""fastnet.ops.image: Keras 3's ``keras.ops.image`` (resize, affine_transform,
+extract_patches, crop_images, pad_images, rgb_to_grayscale, map_coordinates).
+
+Resizing and affine transforms run the C++ image kernels (csrc/image, channels-last
+float32; other layouts are transposed around them), differentiable w.r.t. the images.
+The others are compositions of fastnet.ops (slices, pads, a convolution, arithmetic), so
+they differentiate through those ops; map_coordinates is numpy (its gradient w.r.t. the
+inputs is a scatter).
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+from fastnet.backend import image_data_format
+from fastnet.backend.tensor import Tensor
+from fastnet.kernels import image as _imk
+from fastnet.ops import math as _m
+from fastnet.ops.core import _t, make, op
+
+__all__ = ["resize", "affine_transform", "extract_patches", "crop_images", "pad_images",
+           "rgb_to_grayscale", "map_coordinates"]
+
+RESIZE_INTERPOLATIONS = ("bilinear", "nearest", "bicubic", "area")
+AFFINE_INTERPOLATIONS = ("nearest", "bilinear")
+FILL_MODES = ("constant", "nearest", "wrap", "mirror", "reflect")
+
+
+def _data_format(data_format):
+    if data_format is None:
+        return image_data_format()
+    if data_format not in ("channels_last", "channels_first"):
+        raise ValueError("The `data_format` argument must be one of 'channels_first', "
+                         f"'channels_last'. Received: data_format={data_format}")
+    return data_format
+
+
+def _check_rank(x, what):
+    if x.ndim not in (3, 4):
+        raise ValueError(f"{what}: invalid images rank: expected rank 3 (single image) or rank 4 "
+                         f"(batch of images). Received input with shape: images.shape={x.shape}")
+
+
+def _to_nhwc(x, data_format):
+    """(4-D channels-last float tensor, restore(y) giving the caller's layout back)."""
+    unbatched = x.ndim == 3
+    if unbatched:
+        x = _m.expand_dims(x, 0)
+    if data_format == "channels_first":
+        x = _m.transpose(x, (0, 2, 3, 1))
+
+    def restore(y):
+        if data_format == "channels_first":
+            y = _m.transpose(y, (0, 3, 1, 2))
+        if unbatched:
+            y = _m.squeeze(y, 0)
+        return y
+
+    return x, restore
+
+
+def _float_in(x):
+    """The image as float32 (the kernels' dtype) and the dtype to give back."""
+    dtype = x.dtype
+    if dtype != "float32":
+        x = _m.cast(x, "float32")
+    return x, dtype
+
+
+def _float_out(y, dtype):
+    if dtype == "float32":
+        return y
+    if not np.issubdtype(np.dtype(dtype), np.floating):
+        info = np.iinfo(np.dtype(dtype)) if np.dtype(dtype).kind in "iu" else None
+        y = _m.round(y)
+        if info is not None:
+            y = _m.clip(y, float(info.min), float(info.max))
+    return _m.cast(y, dtype)
+
+
+# ---- resize ----------------------------------------------------------------------------
+
+@op
+def _resize_nhwc(x, out_h, out_w, method):
+    x = _t(x)
+    xv = np.ascontiguousarray(x._value, dtype=np.float32)
+    h, w = xv.shape[1], xv.shape[2]
+    y = _imk.resize_forward(xv, out_h, out_w, method)
+
+    def backward(g):
+        return (_resize_adjoint(g, h, w, method),)
+
+    return make(y, (x,), backward)
+
+
+@op
+def _resize_adjoint(g, in_h, in_w, method):
+    """The transposed resize (the gradient of _resize_nhwc), itself differentiable."""
+    g = _t(g)
+    gv = np.ascontiguousarray(g._value, dtype=np.float32)
+    oh, ow = gv.shape[1], gv.shape[2]
+    dx = _imk.resize_backward(gv, in_h, in_w, method)
+
+    def backward(gg):
+        return (_resize_nhwc(gg, oh, ow, method),)
+
+    return make(dx, (g,), backward)
+
+
+def _aspect_box(h, w, th, tw, pad):
+    """Keras's crop/pad box for crop_to_aspect_ratio / pad_to_aspect_ratio."""
+    if pad:
+        ph = max(h, int(float(w * th) / tw))
+        pw = max(w, int(float(h * tw) / th))
+        return ph, pw, int(float(ph - h) / 2), int(float(pw - w) / 2)
+    ch = max(min(h, int(float(w * th) / tw)), 1)
+    cw = max(min(w, int(float(h * tw) / th)), 1)
+    return ch, cw, int(float(h - ch) / 2), int(float(w - cw) / 2)
+
+
+@op
+def resize(images, size, interpolation="bilinear", antialias=False, crop_to_aspect_ratio=False,
+           pad_to_aspect_ratio=False, fill_mode="constant", fill_value=0.0, data_format=None):
+    """Resizes images to ``size = (height, width)`` as keras.ops.image.resize.
+
+    Half-pixel centers; 'bilinear', 'nearest', 'bicubic' as Keras's PyTorch backend
+    (bicubic a = -0.75), 'area' as TensorFlow's box average. ``crop_to_aspect_ratio``
+    first crops the central box of the target's aspect ratio, ``pad_to_aspect_ratio`` pads
+    to it with ``fill_value``. Integer images are computed in float32 and rounded back.
+    """
+    data_format = _data_format(data_format)
+    if interpolation in ("lanczos3", "lanczos5"):
+        raise NotImplementedError(f"resize: interpolation={interpolation!r} is not implemented "
+                                  f"in fastnet; use one of {RESIZE_INTERPOLATIONS}")
+    if interpolation not in RESIZE_INTERPOLATIONS:
+        raise ValueError("Invalid value for argument `interpolation`. Expected of one "
+                         f"{RESIZE_INTERPOLATIONS}. Received: interpolation={interpolation}")
+    if fill_mode != "constant":
+        raise ValueError("Invalid value for argument `fill_mode`. Only `'constant'` is supported. "
+                         f"Received: fill_mode={fill_mode}")
+    if pad_to_aspect_ratio and crop_to_aspect_ratio:
+        raise ValueError("Only one of `pad_to_aspect_ratio` & `crop_to_aspect_ratio` can be `True`.")
+    try:
+        size = tuple(int(s) for s in size)
+    except TypeError:
+        raise ValueError("Argument `size` must be a tuple of two elements (height, width). "
+                         f"Received: size={size}") from None
+    if len(size) != 2 or min(size) < 1:
+        raise ValueError("Argument `size` must be a tuple of two positive elements "
+                         f"(height, width). Received: size={size}")
+    x = _t(images)
+    _check_rank(x, "resize")
+    x, restore = _to_nhwc(x, data_format)
+    x, dtype = _float_in(x)
+    h, w = x.shape[1], x.shape[2]
+    if h < 1 or w < 1:
+        raise ValueError(f"resize: images must have positive height and width, got shape {x.shape}")
+    th, tw = size
+    if crop_to_aspect_ratio:
+        ch, cw, top, left = _aspect_box(h, w, th, tw, pad=False)
+        if (ch, cw) != (h, w):
+            x = x[:, top:top + ch, left:left + cw, :]
+    elif pad_to_aspect_ratio:
+        _, _, top, left = _aspect_box(h, w, th, tw, pad=True)
+        if top or left:  # Keras pads the start offset on both sides
+            x = _m.pad(x, [(0, 0), (top, top), (left, left), (0, 0)], constant_values=fill_value)
+    h, w = x.shape[1], x.shape[2]
+    if antialias and interpolation in ("bilinear", "bicubic") and (th < h or tw < w):
+        raise NotImplementedError("resize: antialias=True when downscaling is not implemented in "
+                                  "fastnet (upscaling ignores it, as Keras)")
+    y = _resize_nhwc(x, th, tw, interpolation)
+    return restore(_float_out(y, dtype))
+
+
+# ---- affine / projective transform -----------------------------------------------------
+
+@op
+def _transform_nhwc(x, transform, interpolation, fill_mode, fill_value):
+    x = _t(x)
+    xv = np.ascontiguousarray(x._value, dtype=np.float32)
+    y = _imk.transform_forward(xv, transform, interpolation, fill_mode, float(fill_value))
+
+    def backward(g):
+        return (_transform_adjoint(g, transform, interpolation, fill_mode, fill_value),)
+
+    return make(y, (x,), backward)
+
+
+@op
+def _transform_adjoint(g, transform, interpolation, fill_mode, fill_value):
+    g = _t(g)
+    gv = np.ascontiguousarray(g._value, dtype=np.float32)
+    dx = _imk.transform_backward(gv, transform, interpolation, fill_mode)
+
+    def backward(gg):
+        # The adjoint is linear in g without the fill term.
+        return (_transform_nhwc(gg, transform, interpolation, fill_mode, 0.0),)
+
+    return make(dx, (g,), backward)
+
+
+@op
+def affine_transform(images, transform, interpolation="bilinear", fill_mode="constant",
+                     fill_value=0, data_format=None):
+    """Applies projective transforms ``[a0, a1, a2, b0, b1, b2, c0, c1]`` (one of shape
+    (8,) or one per image, (N, 8)) as keras.ops.image.affine_transform: output pixel
+    (x, y) takes the input at ((a0 x + a1 y + a2) / k, (b0 x + b1 y + b2) / k) with
+    k = c0 x + c1 y + 1 (Keras's TensorFlow semantics; its other backends ignore c0, c1).
+    Differentiable w.r.t. the images."""
+    data_format = _data_format(data_format)
+    if interpolation not in AFFINE_INTERPOLATIONS:
+        raise ValueError("Invalid value for argument `interpolation`. Expected of one "
+                         f"{set(AFFINE_INTERPOLATIONS)}. Received: interpolation={interpolation}")
+    if fill_mode not in FILL_MODES:
+        raise ValueError("Invalid value for argument `fill_mode`. Expected of one "
+                         f"{set(FILL_MODES)}. Received: fill_mode={fill_mode}")
+    x = _t(images)
+    _check_rank(x, "affine_transform")
+    t = np.asarray(transform._value if isinstance(transform, Tensor) else transform,
+                   dtype=np.float32)
+    if t.ndim not in (1, 2) or t.shape[-1] != 8:
+        raise ValueError("Invalid transform: expected shape (8,) (single transform) or (batch, 8) "
+                         f"(batch of transforms). Received input with shape: transform.shape={t.shape}")
+    x, restore = _to_nhwc(x, data_format)
+    if t.ndim == 2 and t.shape[0] != x.shape[0]:
+        raise ValueError(f"affine_transform: {t.shape[0]} transforms for a batch of {x.shape[0]} "
+                         f"images (images shape {tuple(x.shape)}, transform shape {t.shape})")
+    x, dtype = _float_in(x)
+    y = _transform_nhwc(x, np.ascontiguousarray(t), interpolation, fill_mode, fill_value)
+    return restore(_float_out(y, dtype))
+
+
+# ---- patches, crops, pads, grayscale ------------------------------------------------------
+
+@op
+def extract_patches(images, size, strides=None, dilation_rate=1, padding="valid",
+                    data_format=None):
+    """Patches of ``size`` (2-D (ph, pw) or int, 3-D (pd, ph, pw)) flattened into the
+    channel axis in (rows, columns, channels) order, as keras.ops.image.extract_patches
+    (a convolution with an identity kernel)."""
+    from fastnet.ops.spatial import conv
+
+    data_format = _data_format(data_format)
+    if isinstance(size, int):
+        size = (size, size)
+    size = tuple(int(s) for s in size)
+    nd = len(size)
+    if nd not in (2, 3):
+        raise TypeError("Invalid `size` argument. Expected an int or a tuple of length 2 or 3. "
+                        f"Received: size={size}")
+    x = _t(images)
+    if x.ndim not in (nd + 1, nd + 2):
+        raise ValueError(f"extract_patches: {nd}-D patches need images of rank {nd + 1} or "
+                         f"{nd + 2}, got shape {x.shape}")
+    unbatched = x.ndim == nd + 1
+    if unbatched:
+        x = _m.expand_dims(x, 0)
+    if data_format == "channels_first":
+        x = _m.transpose(x, (0,) + tuple(range(2, nd + 2)) + (1,))
+    x, dtype = _float_in(x)
+    c = x.shape[-1]
+    out_dim = int(np.prod(size)) * c
+    kernel = np.eye(out_dim, dtype=np.float32).reshape(size + (c, out_dim))
+    y = conv(x, kernel, strides=strides if strides else size, padding=padding,
+             dilation_rate=dilation_rate)
+    if data_format == "channels_first":
+        y = _m.transpose(y, (0, nd + 1) + tuple(range(1, nd + 1)))
+    if unbatched:
+        y = _m.squeeze(y, 0)
+    return _float_out(y, dtype)
+
+
+def _hw(x, data_format):
+    return (x.shape[-3], x.shape[-2]) if data_format == "channels_last" else \
+        (x.shape[-2], x.shape[-1])
+
+
+def _check_three(a, b, target, names):
+    if [a, b, target].count(None) != 1:
+        raise ValueError(f"Must specify exactly two of {names[0]}, {names[1]}, {names[2]}. "
+                         f"Received: {names[0]}={a}, {names[1]}={b}, {names[2]}={target}")
+
+
+def _slice_hw(x, data_format, hs, ws):
+    key = [slice(None)] * x.ndim
+    if data_format == "channels_last":
+        key[-3], key[-2] = hs, ws
+    else:
+        key[-2], key[-1] = hs, ws
+    return x[tuple(key)]
+
+
+@op
+def crop_images(images, top_cropping=None, left_cropping=None, bottom_cropping=None,
+                right_cropping=None, target_height=None, target_width=None, data_format=None):
+    """Crops images as keras.ops.image.crop_images (exactly two of top/bottom/target per axis)."""
+    data_format = _data_format(data_format)
+    x = _t(images)
+    _check_rank(x, "crop_images")
+    _check_three(top_cropping, bottom_cropping, target_height,
+                 ("top_cropping", "bottom_cropping", "target_height"))
+    _check_three(left_cropping, right_cropping, target_width,
+                 ("left_cropping", "right_cropping", "target_width"))
+    h, w = _hw(x, data_format)
+    if top_cropping is None:
+        top_cropping = h - target_height - bottom_cropping
+    if target_height is None:
+        target_height = h - bottom_cropping - top_cropping
+    if left_cropping is None:
+        left_cropping = w - target_width - right_cropping
+    if target_width is None:
+        target_width = w - right_cropping - left_cropping
+    for name, v in (("top_cropping", top_cropping), ("target_height", target_height),
+                    ("left_cropping", left_cropping), ("target_width", target_width)):
+        if v < 0:
+            raise ValueError(f"crop_images: {name} must be >= 0. Received: {name}={v} for images "
+                             f"of shape {x.shape}")
+    if top_cropping + target_height > h:
+        raise ValueError(f"crop_images: height {h} of images {x.shape} is too small for "
+                         f"top_cropping={top_cropping} + target_height={target_height}")
+    if left_cropping + target_width > w:
+        raise ValueError(f"crop_images: width {w} of images {x.shape} is too small for "
+                         f"left_cropping={left_cropping} + target_width={target_width}")
+    return _slice_hw(x, data_format, slice(top_cropping, top_cropping + target_height),
+                     slice(left_cropping, left_cropping + target_width))
+
+
+@op
+def pad_images(images, top_padding=None, left_padding=None, bottom_padding=None,
+               right_padding=None, target_height=None, target_width=None, data_format=None):
+    """Zero-pads images as keras.ops.image.pad_images (exactly two of top/bottom/target per axis)."""
+    data_format = _data_format(data_format)
+    x = _t(images)
+    _check_rank(x, "pad_images")
+    _check_three(top_padding, bottom_padding, target_height,
+                 ("top_padding", "bottom_padding", "target_height"))
+    _check_three(left_padding, right_padding, target_width,
+                 ("left_padding", "right_padding", "target_width"))
+    h, w = _hw(x, data_format)
+    if top_padding is None:
+        top_padding = target_height - bottom_padding - h
+    if bottom_padding is None:
+        bottom_padding = target_height - top_padding - h
+    if left_padding is None:
+        left_padding = target_width - right_padding - w
+    if right_padding is None:
+        right_padding = target_width - left_padding - w
+    for name, v in (("top_padding", top_padding), ("left_padding", left_padding),
+                    ("bottom_padding", bottom_padding), ("right_padding", right_padding)):
+        if v < 0:
+            raise ValueError(f"pad_images: {name} must be >= 0. Received: {name}={v} for images "
+                             f"of shape {x.shape}")
+    pw = [(top_padding, bottom_padding), (left_padding, right_padding)]
+    pw = pw + [(0, 0)] if data_format == "channels_last" else [(0, 0)] + pw
+    if x.ndim == 4:
+        pw = [(0, 0)] + pw
+    return _m.pad(x, pw)
+
+
+@op
+def rgb_to_grayscale(images, data_format=None):
+    """0.2989 R + 0.5870 G + 0.1140 B with the channel axis kept (size 1), as Keras; a
+    one-channel image is returned as is."""
+    data_format = _data_format(data_format)
+    x = _t(images)
+    _check_rank(x, "rgb_to_grayscale")
+    axis = -1 if data_format == "channels_last" else -3
+    if x.shape[axis] not in (1, 3):
+        raise ValueError("Invalid channel size: expected 3 (RGB) or 1 (Grayscale). "
+                         f"Received input with shape: images.shape={x.shape}")
+    if x.shape[axis] == 1:
+        return _m.multiply(x, np.asarray(1, x.dtype)) if x.dtype.startswith("float") else x
+    dtype = x.dtype
+    xf = x if dtype.startswith("float") else _m.cast(x, "float32")
+    weights = np.asarray([0.2989, 0.5870, 0.1140], dtype=xf.dtype)
+    if data_format == "channels_first":
+        weights = weights.reshape(3, 1, 1)
+    y = _m.sum(_m.multiply(xf, weights), axis=axis, keepdims=True)
+    return y if dtype.startswith("float") else _m.cast(y, dtype)
+
+
+# ---- map_coordinates ----------------------------------------------------------------------
+
+def _fix_index(i, size, mode):
+    if mode == "wrap":
+        return np.mod(i, size)
+    if mode in ("mirror", "reflect"):
+        def mirror(j, n):
+            s = n - 1
+            if s <= 0:
+                return np.zeros_like(j)
+            return np.abs(np.mod(j + s, 2 * s) - s)
+        if mode == "mirror":
+            return mirror(i, size)
+        return (mirror(2 * i + 1, 2 * size + 1) - 1) // 2
+    return np.clip(i, 0, size - 1)
+
+
+@op
+def map_coordinates(inputs, coordinates, order, fill_mode="constant", fill_value=0):
+    """Samples ``inputs`` at ``coordinates`` (one array per input axis) with spline order 0
+    (nearest, round half to even) or 1 (linear), as keras.ops.image.map_coordinates.
+    Differentiable w.r.t. ``inputs``."""
+    x = _t(inputs)
+    coords = [np.asarray(c._value if isinstance(c, Tensor) else c) for c in coordinates]
+    if len(coords) != x.ndim:
+        raise ValueError("First dim of `coordinates` must be the same as the rank of `inputs`. "
+                         f"Received inputs with shape: {x.shape} and coordinate leading dim of "
+                         f"{len(coords)}")
+    if coords[0].ndim < 1:
+        raise ValueError("Invalid coordinates rank: expected at least rank 2. Received input with "
+                         f"shape: {(len(coords),) + coords[0].shape}")
+    if fill_mode not in FILL_MODES:
+        raise ValueError("Invalid value for argument `fill_mode`. Expected one of "
+                         f"{set(FILL_MODES)}. Received: fill_mode={fill_mode}")
+    if order not in (0, 1):
+        raise NotImplementedError("map_coordinates currently requires order<=1")
+    coords = np.broadcast_arrays(*coords)
+    per_axis = []
+    for c, size in zip(coords, x.shape):
+        if c.dtype.kind in "iu":
+            nodes = [(c.astype(np.int64), 1.0)]
+        elif order == 0:
+            nodes = [(np.round(c).astype(np.int64), 1.0)]
+        else:
+            lo = np.floor(c)
+            up = (c - lo).astype(x._value.dtype if x.dtype.startswith("float") else np.float32)
+            nodes = [(lo.astype(np.int64), 1 - up), (lo.astype(np.int64) + 1, up)]
+        per_axis.append([(_fix_index(i, size, fill_mode),
+                          (i >= 0) & (i < size) if fill_mode == "constant" else None, w)
+                         for i, w in nodes])
+    xv = x._value
+    out = None
+    terms = []
+    for items in itertools.product(*per_axis):
+        idx = tuple(it[0] for it in items)
+        w = 1.0
+        for it in items:
+            w = w * it[2]
+        valid = None
+        for it in items:
+            if it[1] is not None:
+                valid = it[1] if valid is None else valid & it[1]
+        val = xv[idx]
+        if valid is not None:
+            val = np.where(valid, val, fill_value)
+        term = w * val
+        out = term if out is None else out + term
+        terms.append((idx, w, valid))
+    if x.dtype.startswith("float"):
+        out = np.asarray(out, dtype=xv.dtype)
+    else:
+        out = np.round(out).astype(xv.dtype)
+    shape = x.shape
+
+    def backward(g):
+        gv = g._value
+        dx = np.zeros(shape, dtype=gv.dtype)
+        for idx, w, valid in terms:
+            contrib = gv * w
+            if valid is not None:
+                contrib = np.where(valid, contrib, 0)
+            np.add.at(dx, idx, contrib)
+        return (Tensor(dx),)
+
+    return make(out, (x,), backward)
