@@ -199,3 +199,21 @@ def test_a_sequential_refuses_a_list_of_several_inputs():
         model.predict([_x(4, 3), _x(4, 3)], verbose=0)
     np.testing.assert_allclose(model.predict([_x(4, 3)], verbose=0),
                                model.predict(_x(4, 3), verbose=0))
+
+
+def test_image_layers_name_bad_sizes():
+    for cls in (fastnet.layers.RandomCrop, fastnet.layers.Resizing):
+        for bad in ((), float("nan"), None, 0):
+            with pytest.raises(ValueError, match="height"):
+                cls(height=bad, width=4)
+
+
+def test_text_vectorization_multi_hot_of_an_empty_batch():
+    layer = fastnet.layers.TextVectorization(vocabulary=["a", "b", "c"], output_mode="multi_hot")
+    assert layer(np.array([], dtype=str)).shape == (0, 4)
+
+
+def test_hashing_symbolic_dtype_is_the_eager_one():
+    layer = fastnet.layers.Hashing(num_bins=5)
+    sym = layer(fastnet.Input((3,), dtype="int32"))
+    assert str(sym.dtype) == str(layer(np.arange(6, dtype="int32").reshape(2, 3)).dtype)

@@ -294,6 +294,9 @@ class Hashing(Layer):
         idx = self._bins(x)
         return Tensor(np.asarray(_encode(idx, self.output_mode, self.num_bins, self.dtype)))
 
+    def _output_dtype(self, inputs):
+        return "int64" if self.output_mode == "int" else self.dtype  # as the eager call
+
     def compute_output_shape(self, input_shape):
         from fastnet.layers.preprocessing import _encoded_shape
 

@@ -17,6 +17,7 @@ import math
 import numpy as np
 
 from fastnet import ops
+from fastnet.layers.argument_validation import check_int
 from fastnet.layers.layer import Layer
 from fastnet.ops import image as _img
 
@@ -139,11 +140,8 @@ class Resizing(Layer):
                  pad_to_aspect_ratio=False, fill_mode="constant", fill_value=0.0, antialias=False,
                  data_format=None, **kwargs):
         super().__init__(**kwargs)
-        self.height = int(height)
-        self.width = int(width)
-        if self.height < 1 or self.width < 1:
-            raise ValueError(f"Resizing: `height` and `width` must be positive, got "
-                             f"height={height}, width={width}")
+        self.height = check_int(height, "height", self)
+        self.width = check_int(width, "width", self)
         if interpolation not in _img.RESIZE_INTERPOLATIONS:
             raise ValueError(f"Resizing: invalid `interpolation` {interpolation!r}; expected one "
                              f"of {_img.RESIZE_INTERPOLATIONS}")
@@ -197,11 +195,8 @@ class RandomCrop(_RandomImageLayer):
 
     def __init__(self, height, width, seed=None, data_format=None, **kwargs):
         super().__init__(seed=seed, data_format=data_format, **kwargs)
-        self.height = int(height)
-        self.width = int(width)
-        if self.height < 1 or self.width < 1:
-            raise ValueError(f"RandomCrop: `height` and `width` must be positive, got "
-                             f"height={height}, width={width}")
+        self.height = check_int(height, "height", self)
+        self.width = check_int(width, "width", self)
 
     def call(self, inputs, training=True):
         x = _as_float(self, inputs)

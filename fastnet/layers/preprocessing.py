@@ -395,7 +395,7 @@ def _encode(indices, output_mode, depth, dtype, count_weights=None):
         return hot
     axis = 1 if idx.ndim > 1 else 0
     if output_mode == "multi_hot":
-        return hot.max(axis=axis)
+        return hot.max(axis=axis, initial=0)  # initial: an empty batch or sequence
     if count_weights is not None:
         hot = hot * np.asarray(count_weights, dtype)[..., None]
     return hot.sum(axis=axis)
