@@ -1,5 +1,5 @@
 """Core layers: Input, Dense, Activation, Dropout, Flatten, Reshape, Permute,
-RepeatVector, Lambda, Embedding, and OpLayer (fastnet.ops calls in functional code)."""
+RepeatVector, Lambda, Embedding."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from fastnet import regularizers as regularizers_mod
 from fastnet.backend.symbolic import KerasTensor
 from fastnet.backend.tape import is_recording
 from fastnet.backend.tensor import Tensor
-from fastnet.layers.layer import InputSpec, Layer, _flatten, _map
+from fastnet.layers.layer import InputSpec, Layer
 
 
 def _data_format(data_format, layer):
@@ -388,34 +388,3 @@ class Embedding(Layer):
                 "embeddings_initializer": initializers_mod.serialize(self.embeddings_initializer),
                 "embeddings_regularizer": regularizers_mod.serialize(self.embeddings_regularizer),
                 "embeddings_constraint": constraints_mod.serialize(self.embeddings_constraint)}
-
-
-class OpLayer(Layer):
-    """Wraps one fastnet.ops call made on KerasTensors (``x + y``, ``ops.concatenate``)."""
-
-    def __init__(self, op_fn, args, kwargs):
-        name = getattr(op_fn, "__name__", "op")
-        super().__init__(name=None)
-        self.name = _unique_op_name(name)
-        self.op_fn = op_fn
-        self.op_args = args
-        self.op_kwargs = kwargs
-        self.built = True
-
-    def _call_symbolic_op(self):
-        # The tensors among the op's arguments become this layer's inputs.
-        tensors = [t for t in _flatten([list(self.op_args), list(self.op_kwargs.values())])
-                   if isinstance(t, KerasTensor)]
-        return self(tensors)
-
-    def call(self, inputs):
-        values = iter(inputs if isinstance(inputs, (list, tuple)) else [inputs])
-        args, kwargs = _map(lambda t: next(values) if isinstance(t, KerasTensor) else t,
-                            (list(self.op_args), dict(self.op_kwargs)))
-        return self.op_fn(*args, **kwargs)
-
-
-def _unique_op_name(name):
-    from fastnet.backend import naming
-
-    return naming.unique_name(name)

@@ -4,8 +4,10 @@ Every op records itself on an active GradientTape; the hot ones run our C++
 kernels (matmul → csrc/gemm, ...). See fastnet/ops/core.py for the mechanism.
 """
 
+from fastnet.backend.symbolic import KerasTensor
 from fastnet.backend.tensor import Tensor
 from fastnet.ops import linalg
+from fastnet.ops import operation as _operation  # noqa: F401  (the symbolic-op handler)
 from fastnet.ops.attention import dot_product_attention  # noqa: F401
 from fastnet.ops.core import convert_to_numpy, convert_to_tensor
 from fastnet.ops.linalg import (  # noqa: F401
@@ -81,6 +83,14 @@ def _bind_operators():
     T.__eq__ = lambda s, o: equal(s, o)
     T.__ne__ = lambda s, o: not_equal(s, o)
     T.__getitem__ = lambda s, k: get_item(s, k)
+
+    # KerasTensor: the same operators, each an op node of the functional graph
+    K = KerasTensor
+    for name in ("__add__", "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__",
+                 "__truediv__", "__rtruediv__", "__floordiv__", "__mod__", "__pow__",
+                 "__rpow__", "__matmul__", "__rmatmul__", "__neg__", "__pos__", "__abs__",
+                 "__lt__", "__le__", "__gt__", "__ge__", "__getitem__"):
+        setattr(K, name, getattr(T, name))
 
 
 _bind_operators()

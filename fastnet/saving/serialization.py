@@ -112,15 +112,16 @@ def _encode(x):
 
 
 def functional_config(model):
-    from fastnet.layers.core import OpLayer
+    from fastnet.layers.layer import Layer
 
     node_ids = {id(n) for n in model._nodes}
     layer_configs = []
-    for layer in model.layers:
-        if isinstance(layer, OpLayer):
-            raise ValueError(f"Model {model.name!r} uses the raw op {layer.op_fn.__name__!r} on "
+    for op in model.operations:
+        if not isinstance(op, Layer):
+            raise ValueError(f"Model {model.name!r} uses the raw op {op.op_name!r} on "
                              "symbolic tensors; wrap it in a Lambda layer or a custom Layer to "
                              "serialize the model.")
+    for layer in model.layers:
         entry = serialize_layer(layer)
         entry["name"] = layer.name
         nodes = []

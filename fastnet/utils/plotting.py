@@ -53,7 +53,8 @@ def model_to_dot(model, show_shapes=False, show_dtype=False, show_layer_names=Tr
     lines = [f'digraph "{model.name}" {{', f"  graph [rankdir={rankdir}, dpi={int(dpi)}];",
              "  node [shape=record, fontname=Helvetica, fontsize=11];"]
     ids = {}
-    for i, layer in enumerate(graph.layers):
+    operations = getattr(graph, "operations", None) or graph.layers
+    for i, layer in enumerate(operations):
         ids[id(layer)] = f"n{i}"
         title = f"{layer.name} ({type(layer).__name__})" if show_layer_names \
             else type(layer).__name__
@@ -61,7 +62,7 @@ def model_to_dot(model, show_shapes=False, show_dtype=False, show_layer_names=Tr
         if show_layer_activations and hasattr(layer, "activation"):
             parts.append(f"activation: {getattr(layer.activation, '__name__', '?')}")
         if show_trainable:
-            parts.append(f"trainable: {layer.trainable}")
+            parts.append(f"trainable: {getattr(layer, 'trainable', False)}")
         if show_shapes or show_dtype:
             ins, outs, dtype = _layer_io(layer)
             if show_shapes:
@@ -73,7 +74,7 @@ def model_to_dot(model, show_shapes=False, show_dtype=False, show_layer_names=Tr
                          .replace(">", "\\>") for p in parts)
         lines.append(f'  {ids[id(layer)]} [label="{{{label}}}"];')
     node_ids = {id(n) for n in graph._nodes}
-    for layer in graph.layers:
+    for layer in operations:
         for node in layer._inbound_nodes:
             if id(node) not in node_ids:
                 continue
