@@ -130,9 +130,9 @@ class OpFunction(Operation):
     ``ops.concatenate([a, b])``): replays the function eagerly, and gives its output spec
     from the op's spec rule in fastnet/ops/_specs.py without running it."""
 
-    def __init__(self, fn):
+    def __init__(self, fn, op_name=None):
         self.fn = fn
-        self.op_name = getattr(fn, "__name__", "op")
+        self.op_name = op_name or getattr(fn, "__name__", "op")
         super().__init__(name=naming.unique_name(self.op_name))
 
     def call(self, *args, **kwargs):
@@ -164,9 +164,26 @@ def _op_class(name):
     return cls
 
 
+_PUBLIC_NAMES = {}
+
+
+def _public_name(op_fn):
+    """The name under which fastnet.ops exports `op_fn` (ops made by a factory, e.g. the
+    comparisons, share one __name__)."""
+    if not _PUBLIC_NAMES:
+        import sys
+
+        for mod_name in ("fastnet.ops", "fastnet.ops.linalg"):
+            for name, v in vars(sys.modules[mod_name]).items():
+                if hasattr(v, "__wrapped_op__"):
+                    _PUBLIC_NAMES.setdefault(v, name)
+    return _PUBLIC_NAMES.get(op_fn) or getattr(op_fn, "__name__", "op")
+
+
 def _symbolic_op_call(op_fn, args, kwargs):
     """The compiled @op decorator's symbolic path: a new OpFunction node per call."""
-    return _op_class(getattr(op_fn, "__name__", "op"))(op_fn).symbolic_call(*args, **kwargs)
+    name = _public_name(op_fn)
+    return _op_class(name)(op_fn, name).symbolic_call(*args, **kwargs)
 
 
 _symbolic.register_op_handler(_symbolic_op_call)
