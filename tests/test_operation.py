@@ -9,6 +9,7 @@ the test.
 """
 
 import inspect
+import os
 import sys
 import time
 
@@ -332,3 +333,56 @@ def test_spec_rule_rejects_bad_shapes():
         ops.matmul(keras.Input((3, 4)), keras.Input((5, 2)))
     with pytest.raises(ValueError, match="Cannot broadcast"):
         keras.Input((3,)) + keras.Input((4,))
+
+
+# ---- import layering -------------------------------------------------------------------
+# The upward imports that remain, each a lazy import inside a function, with its reason.
+# A new one (or one coming back, e.g. backend/symbolic -> layers) fails the test.
+_KNOWN_UPWARD = {
+    # GradientTape.gradient/jacobian seed and sum gradients with ops (the tape is backend)
+    ("fastnet/backend/tape.py", "fastnet.ops"),
+    # keras.layers.serialize / deserialize are the saving library's functions
+    ("fastnet/layers/__init__.py", "fastnet.saving.serialization_lib"),
+    # Model.save / get_config / from_config and keras.models.load_model delegate to saving
+    ("fastnet/models/__init__.py", "fastnet.saving"),
+    ("fastnet/models/__init__.py", "fastnet.saving.serialization_lib"),
+    ("fastnet/models/functional.py", "fastnet.saving.serialization"),
+    ("fastnet/models/model.py", "fastnet.saving"),
+    ("fastnet/models/model.py", "fastnet.saving.serialization_lib"),
+    ("fastnet/models/model.py", "fastnet.saving.serialization"),
+    ("fastnet/models/sequential.py", "fastnet.saving.serialization"),
+}
+
+
+def _check_imports():
+    import importlib.util
+    import os
+
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools",
+                        "check_imports.py")
+    spec = importlib.util.spec_from_file_location("check_imports", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_no_new_upward_imports_between_backend_ops_layers_models_saving():
+    found = {(rel.replace(os.sep, "/"), target)
+             for rel, _, target in _check_imports().upward_imports()}
+    assert found <= _KNOWN_UPWARD, sorted(found - _KNOWN_UPWARD)
+    # the symbolic <-> layers circle is gone; ops never import layers/models/saving
+    assert not any(rel.startswith(("fastnet/ops/", "fastnet/backend/symbolic.py",
+                                   "fastnet/backend/tensor.py", "fastnet/layers/layer.py",
+                                   "fastnet/layers/core.py")) for rel, _ in found)
+
+
+def test_import_checker_sees_lazy_upward_imports(tmp_path):
+    # the checker itself: a function-level import of a higher layer is reported
+    pkg = tmp_path / "fastnet"
+    (pkg / "ops").mkdir(parents=True)
+    (pkg / "layers").mkdir()
+    (pkg / "ops" / "x.py").write_text("def f():\n    from fastnet.layers import core\n")
+    (pkg / "layers" / "y.py").write_text("from fastnet import ops\n")
+    found = _check_imports().upward_imports(str(pkg))
+    assert [(r.replace(os.sep, "/"), t) for r, _, t in found] == \
+        [("fastnet/ops/x.py", "fastnet.layers")]

@@ -83,6 +83,8 @@ def _bind_operators():
     T.__eq__ = lambda s, o: equal(s, o)
     T.__ne__ = lambda s, o: not_equal(s, o)
     T.__getitem__ = lambda s, k: get_item(s, k)
+    T.astype = lambda s, dtype: cast(s, dtype)  # noqa: F405
+    T.T = property(lambda s: transpose(s))  # noqa: F405
 
     # KerasTensor: the same operators, each an op node of the functional graph
     K = KerasTensor
