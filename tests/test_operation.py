@@ -386,3 +386,53 @@ def test_import_checker_sees_lazy_upward_imports(tmp_path):
     found = _check_imports().upward_imports(str(pkg))
     assert [(r.replace(os.sep, "/"), t) for r, _, t in found] == \
         [("fastnet/ops/x.py", "fastnet.layers")]
+
+
+# ---- layers ask the tape through its functions -----------------------------------------
+def test_layers_never_read_tape_state():
+    import ast
+    import glob
+
+    root = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                        "fastnet")
+    offenders = []
+    for sub in ("layers", "models", "trainers"):
+        for path in glob.glob(os.path.join(root, sub, "**", "*.py"), recursive=True):
+            with open(path, encoding="utf-8") as f:
+                tree = ast.parse(f.read())
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Name) and node.id == "RECORDING" or \
+                        isinstance(node, ast.Attribute) and node.attr == "RECORDING" or \
+                        isinstance(node, ast.ImportFrom) and node.module == "fastnet._core":
+                    offenders.append(f"{os.path.relpath(path, root)}:{node.lineno}")
+    assert offenders == []
+
+
+def test_tape_questions():
+    from fastnet.backend import tape
+
+    x = ops.convert_to_tensor(np.ones((2, 2), np.float32))
+    v = keras.Variable(np.ones((2, 2), np.float32))
+    assert tape.may_overwrite(x) and not tape.may_overwrite(v)
+    assert not tape.is_recording() and not tape.backward_is_recorded()
+    with keras.GradientTape():
+        assert tape.is_recording() and not tape.may_overwrite(x)
+        assert not tape.backward_is_recorded()
+        with keras.GradientTape():
+            assert tape.backward_is_recorded()
+    assert tape.may_overwrite(x)
+
+
+def test_dense_bias_in_place_only_without_a_tape():
+    # the fused in-place bias must not corrupt a value a backward closure holds
+    dense = layers.Dense(3, bias_initializer="ones")
+    x = np.random.default_rng(1).random((4, 5)).astype(np.float32)
+    dense.build((4, 5))
+    want = x @ dense.kernel.numpy() + 1.0
+    with keras.GradientTape() as t:
+        y = dense(x)
+        s = ops.sum(y * y)
+    g = t.gradient(s, dense.kernel)
+    np.testing.assert_allclose(ops.convert_to_numpy(y), want, rtol=1e-5)
+    np.testing.assert_allclose(ops.convert_to_numpy(g), x.T @ (2 * want), rtol=1e-4)
+    np.testing.assert_allclose(ops.convert_to_numpy(dense(x)), want, rtol=1e-5)

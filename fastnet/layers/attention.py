@@ -17,7 +17,7 @@ from fastnet import constraints as constraints_mod
 from fastnet import initializers as initializers_mod
 from fastnet import ops
 from fastnet import regularizers as regularizers_mod
-from fastnet.backend.tape import is_recording
+from fastnet.backend import tape
 from fastnet.backend.tensor import Tensor
 from fastnet.layers.layer import Layer
 from fastnet.ops import attention as attn_ops
@@ -92,7 +92,7 @@ class _HeadProjection(Layer):
         y = ops.matmul(x, ops.reshape(self.kernel, (k_in, k_out)))
         if self.bias is not None:
             y = ops.bias_add(y, ops.reshape(self.bias, (k_out,)),
-                             _inplace=type(y) is Tensor and not is_recording())
+                             _inplace=tape.may_overwrite(y))
         return ops.reshape(y, lead + self.out_dims)
 
     def compute_output_shape(self, input_shape):

@@ -11,9 +11,8 @@ from fastnet import initializers as initializers_mod
 from fastnet import ops
 from fastnet import random as random_mod
 from fastnet import regularizers as regularizers_mod
+from fastnet.backend import tape
 from fastnet.backend.symbolic import KerasTensor
-from fastnet.backend.tape import is_recording
-from fastnet.backend.tensor import Tensor
 from fastnet.layers.layer import InputSpec, Layer
 
 
@@ -135,7 +134,7 @@ class Dense(Layer):
         x = ops.matmul(inputs, self.kernel)
         if self.bias is not None:
             # x is the fresh matmul result: without a tape the bias goes into its buffer
-            x = ops.bias_add(x, self.bias, _inplace=type(x) is Tensor and not is_recording())
+            x = ops.bias_add(x, self.bias, _inplace=tape.may_overwrite(x))
         return self.activation(x)
 
     def compute_output_shape(self, input_shape):

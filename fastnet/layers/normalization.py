@@ -6,7 +6,7 @@ from fastnet import constraints as constraints_mod
 from fastnet import initializers as initializers_mod
 from fastnet import ops
 from fastnet import regularizers as regularizers_mod
-from fastnet.backend.tape import RECORDING
+from fastnet.backend import tape
 from fastnet.layers.layer import InputSpec, Layer
 
 
@@ -65,7 +65,7 @@ class BatchNormalization(Layer):
         reduce_axes = tuple(i for i in range(inputs.ndim) if i != axis)
         x = ops.convert_to_tensor(inputs)
         if (axis == x.ndim - 1 and x.dtype == "float32" and training and self.trainable
-                and len(RECORDING) <= 1):
+                and not tape.backward_is_recorded()):
             # fused C++ kernel: batch statistics, normalization and one-pass backward
             y, mean, var = ops.batch_norm_train(x, self.gamma, self.beta, self.epsilon)
             m = self.momentum
