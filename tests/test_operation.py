@@ -436,3 +436,59 @@ def test_dense_bias_in_place_only_without_a_tape():
     np.testing.assert_allclose(ops.convert_to_numpy(y), want, rtol=1e-5)
     np.testing.assert_allclose(ops.convert_to_numpy(g), x.T @ (2 * want), rtol=1e-4)
     np.testing.assert_allclose(ops.convert_to_numpy(dense(x)), want, rtol=1e-5)
+
+
+# ---- fastnet.ops is exactly the public op set ------------------------------------------
+# Keras 3 `keras.ops` names that fastnet implements, and the submodules of Keras's layout.
+_OPS_ALLOWED = set("""
+    abs absolute add all allclose amax amin any arange arccos arccosh arcsin arcsinh
+    arctan arctan2 arctanh argmax argmin argsort array array_split average
+    average_pool bartlett batch_normalization binary_crossentropy bincount blackman
+    broadcast_to cast categorical_crossentropy cbrt ceil cholesky cholesky_inverse
+    clip concatenate conv conv_transpose convert_to_numpy convert_to_tensor copy
+    core cos cosh count_nonzero cross cumprod cumsum deg2rad depthwise_conv det diag
+    diagonal diff digitize divide divide_no_nan dot dot_product_attention dsplit
+    dstack eigh einsum elu empty empty_like equal erf erfc exp exp2 expand_dims
+    expm1 eye fabs fft fft2 flip fliplr flipud floor floor_divide fmax fmin fmod
+    full full_like gelu geomspace get_item greater greater_equal hamming hanning
+    hard_sigmoid hard_silu hard_swish heaviside hsplit hstack hypot identity ifft2
+    in_top_k inner inv irfft is_tensor isclose isfinite isin isinf isnan isneginf
+    isposinf isreal kaiser kron leaky_relu less less_equal linalg linspace log log10
+    log1p log2 log_softmax logaddexp logaddexp2 logdet logical_and logical_not
+    logical_or logical_xor logspace logsumexp lstsq math matmul matrix_rank max
+    max_pool maximum mean median meshgrid min minimum mod moments moveaxis multiply
+    nan_to_num nanmax nanmean nanmin nanprod nanstd nansum nanvar ndim negative nn
+    nonzero norm not_equal one_hot ones ones_like outer pad percentile pinv power
+    prod ptp qr quantile rad2deg ravel reciprocal relu relu6 repeat reshape rfft
+    roll rot90 round rsqrt searchsorted segment_max segment_min segment_sum select
+    selu separable_conv shape sigmoid sign signbit silu sin sinc sinh size slice
+    softmax softplus softsign solve solve_triangular sort
+    sparse_categorical_crossentropy split sqrt square squeeze stack std stft
+    stop_gradient subtract sum svd swapaxes swish take take_along_axis tan tanh
+    tensordot tile top_k trace transpose trapezoid tri tril triu true_divide trunc
+    unstack vander var vdot vsplit vstack where zeros zeros_like
+""".split())
+
+
+def test_dir_of_fastnet_ops_is_the_allow_list():
+    public = {n for n in dir(ops) if not n.startswith("_")}
+    assert public == _OPS_ALLOWED, (sorted(public - _OPS_ALLOWED), sorted(_OPS_ALLOWED - public))
+    assert set(ops.__all__) == _OPS_ALLOWED
+    for stray in ("np", "builtins", "make", "op", "RECORDING", "conv_bias", "bias_add",
+                  "batch_norm_train", "lstm_sequence", "Tensor", "spatial"):
+        assert not hasattr(ops, stray), stray
+    assert not hasattr(keras.optimizers, "K")
+
+
+def test_every_allowed_op_is_a_keras_3_name():
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    keras3 = pytest.importorskip("keras")
+    kops = {n for n in dir(keras3.ops) if not n.startswith("_")}
+    assert _OPS_ALLOWED - kops <= {"core", "math"}  # Keras's module names, not in its dir
+
+
+def test_internal_modules_stay_importable():
+    from fastnet.ops import spatial
+    from fastnet.ops.nn import bias_add  # a fused helper: module-level, not in fastnet.ops
+
+    assert callable(spatial.conv_bias) and callable(bias_add)

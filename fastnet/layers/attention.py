@@ -21,6 +21,7 @@ from fastnet.backend import tape
 from fastnet.backend.tensor import Tensor
 from fastnet.layers.layer import Layer
 from fastnet.ops import attention as attn_ops
+from fastnet.ops import nn as ops_nn
 
 
 def _serialize_constraint(c):
@@ -91,7 +92,7 @@ class _HeadProjection(Layer):
         x = ops.reshape(inputs, (-1, k_in))
         y = ops.matmul(x, ops.reshape(self.kernel, (k_in, k_out)))
         if self.bias is not None:
-            y = ops.bias_add(y, ops.reshape(self.bias, (k_out,)),
+            y = ops_nn.bias_add(y, ops.reshape(self.bias, (k_out,)),
                              _inplace=tape.may_overwrite(y))
         return ops.reshape(y, lead + self.out_dims)
 

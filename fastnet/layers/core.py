@@ -14,6 +14,7 @@ from fastnet import regularizers as regularizers_mod
 from fastnet.backend import tape
 from fastnet.backend.symbolic import KerasTensor
 from fastnet.layers.layer import InputSpec, Layer
+from fastnet.ops import nn as ops_nn
 
 
 def _data_format(data_format, layer):
@@ -134,7 +135,7 @@ class Dense(Layer):
         x = ops.matmul(inputs, self.kernel)
         if self.bias is not None:
             # x is the fresh matmul result: without a tape the bias goes into its buffer
-            x = ops.bias_add(x, self.bias, _inplace=tape.may_overwrite(x))
+            x = ops_nn.bias_add(x, self.bias, _inplace=tape.may_overwrite(x))
         return self.activation(x)
 
     def compute_output_shape(self, input_shape):
@@ -186,7 +187,7 @@ class Dropout(Layer):
         if training and self.rate > 0:
             if self.rate >= 1.0:
                 return ops.zeros_like(inputs)
-            return ops.dropout(inputs, self.rate, noise_shape=self.noise_shape,
+            return ops_nn.dropout(inputs, self.rate, noise_shape=self.noise_shape,
                                seed=self._seed_generator)
         return inputs
 

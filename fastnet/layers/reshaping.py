@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastnet import ops
 from fastnet.layers.core import _data_format
 from fastnet.layers.layer import InputSpec, Layer
+from fastnet.ops import spatial as ops_spatial
 
 
 class _Spatial(Layer):
@@ -56,7 +57,7 @@ class _UpSampling(_Spatial):
         self.input_spec = InputSpec(ndim=self.rank + 2)
 
     def _call_last(self, inputs):
-        return ops.upsampling(inputs, self.size)
+        return ops_spatial.upsampling(inputs, self.size)
 
     def _shape_last(self, input_shape):
         sp = [None if input_shape[1 + i] is None else input_shape[1 + i] * self.size[i]

@@ -96,3 +96,7 @@ def cast(x, dtype):
     from fastnet.ops.math import cast as _cast
 
     return _cast(x, dtype)
+
+
+# The public ops of this module (Keras 3 names; fastnet.ops re-exports exactly these).
+__all__ = ["convert_to_numpy", "convert_to_tensor"]

@@ -732,3 +732,10 @@ def gru_sequence(inputs, kernel, recurrent_kernel, bias=None, initial_h=None,
 
 
 from fastnet.ops.attention import dot_product_attention  # noqa: E402,F401  (keras.ops.nn name)
+
+# The public ops of this module (Keras 3 names; fastnet.ops re-exports exactly these).
+__all__ = ["batch_normalization", "binary_crossentropy", "categorical_crossentropy",
+           "dot_product_attention", "elu", "gelu", "hard_sigmoid", "hard_silu",
+           "hard_swish", "leaky_relu", "log_softmax", "moments", "relu", "relu6",
+           "selu", "sigmoid", "silu", "softmax", "softplus", "softsign",
+           "sparse_categorical_crossentropy", "swish", "tanh"]
