@@ -1,11 +1,14 @@
-"""The Layer base class: state, building, calling (eager and symbolic), tracking.
+"""The Layer base class: an Operation (fastnet/ops/operation.py) with state, building,
+calling (eager and symbolic) and tracking.
 
 Eager call:    inputs → build on first call from their shapes → check input_spec
                → call() under the training context → outputs (Tensors).
-Symbolic call: KerasTensor inputs → build → output spec from
-               compute_output_shape (or a dry run of call() on small dummy
-               tensors, twice, to find which dims are None) → a Node recording
-               the call → KerasTensor outputs. No kernel runs.
+Symbolic call: KerasTensor inputs → build → check input_spec → symbolic_call:
+               compute_output_spec (from compute_output_shape; no kernel runs) and a
+               Node recording the call → KerasTensor outputs. Only a user layer that
+               defines neither compute_output_shape nor compute_output_spec falls back
+               to a dry run of call() on small dummy tensors (twice, to find which dims
+               are None).
 """
 
 from __future__ import annotations
