@@ -492,3 +492,57 @@ def test_internal_modules_stay_importable():
     from fastnet.ops.nn import bias_add  # a fused helper: module-level, not in fastnet.ops
 
     assert callable(spatial.conv_bias) and callable(bias_add)
+
+
+# ---- one implementation per activation, the kernel as its fast path -------------------
+_ACTS = ["relu", "leaky_relu", "sigmoid", "tanh", "softplus", "silu", "hard_sigmoid",
+         "hard_silu", "elu", "selu", "gelu", "gelu_exact"]
+
+
+def _act(name):
+    if name == "gelu_exact":
+        return lambda x: ops.gelu(x, approximate=False)
+    return getattr(ops, name)
+
+
+def _grads(fn, x):
+    """f(x), f'(x) and f''(x) elementwise, by nested tapes."""
+    x = ops.convert_to_tensor(x, dtype=str(x.dtype))
+    with keras.GradientTape() as outer:
+        outer.watch(x)
+        with keras.GradientTape() as inner:
+            inner.watch(x)
+            y = fn(x)
+            s = ops.sum(y)
+        g = inner.gradient(s, x)
+        s2 = ops.sum(g)
+    gg = outer.gradient(s2, x, unconnected_gradients="zero")  # f'' = 0: unconnected
+    return [ops.convert_to_numpy(t) for t in (y, g, gg)]
+
+
+@pytest.mark.parametrize("name", _ACTS)
+def test_activation_kernel_and_numpy_paths_agree_to_second_order(name):
+    rng = np.random.default_rng(3)
+    # away from the kinks (0 for relu/elu, +-3 for the hard ones), where f'' is a jump
+    base = rng.uniform(0.2, 2.5, 8192) * rng.choice([-1.0, 1.0], 8192)
+    big = base.astype(np.float32)                 # >= 4096 float32 elements: the kernel
+    small = big[:64].copy()                       # a few elements: the numpy forward
+    fn = _act(name)
+    yb, gb, ggb = _grads(fn, big)
+    ys, gs, ggs = _grads(fn, small)
+    np.testing.assert_allclose(yb[:64], ys, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(gb[:64], gs, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(ggb[:64], ggs, rtol=1e-4, atol=1e-5)
+    # and f'' against finite differences of the first-order gradient (float64 numpy path)
+    x64 = base[:64]
+    eps = 1e-5
+    _, gp, _ = _grads(fn, x64 + eps)
+    _, gm, _ = _grads(fn, x64 - eps)
+    np.testing.assert_allclose(ggs, (gp - gm) / (2 * eps), rtol=2e-3, atol=2e-3)
+    # first-order: one plain tape takes the kernel's own backward on the big input
+    x = ops.convert_to_tensor(big)
+    with keras.GradientTape() as t:
+        t.watch(x)
+        s = ops.sum(fn(x))
+    np.testing.assert_allclose(ops.convert_to_numpy(t.gradient(s, x))[:64], gs, rtol=1e-5,
+                               atol=1e-6)
