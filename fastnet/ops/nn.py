@@ -98,8 +98,18 @@ def _mask(cond, dtype):
 def relu(x):
     if type(x) is not Tensor or x._value.dtype.kind != "f":
         x = _float(x)
-    return _activation("relu", x, lambda v: np.maximum(v, 0),
-                       lambda x, y: _mask(x._value > 0, x._value.dtype))
+    if x._value.size < 4096:  # the hottest small op: _activation's small path, inlined
+        return make(_relu_np(x._value), (x,), lambda g: (g * _relu_grad(x, None),))
+    return _activation("relu", x, _relu_np, _relu_grad)
+
+
+def _relu_np(v):
+    return np.maximum(v, 0)
+
+
+def _relu_grad(x, y):
+    v = x._value
+    return Tensor((v > 0).astype(v.dtype))
 
 
 @op
@@ -122,15 +132,25 @@ def leaky_relu(x, negative_slope=0.2):
 @op
 def sigmoid(x):
     x = _float(x)
-    return _activation("sigmoid", x,  # the tanh form: no overflow for any |v|
-                       lambda v: (0.5 * (1.0 + np.tanh(0.5 * v))).astype(v.dtype),
-                       lambda x, y: y * (1.0 - y))
+    return _activation("sigmoid", x, _sigmoid_np, _sigmoid_grad)
+
+
+def _sigmoid_np(v):  # the tanh form: no overflow for any |v|
+    return (0.5 * (1.0 + np.tanh(0.5 * v))).astype(v.dtype)
+
+
+def _sigmoid_grad(x, y):
+    return y * (1.0 - y)
 
 
 @op
 def tanh(x):
     x = _float(x)
-    return _activation("tanh", x, np.tanh, lambda x, y: 1.0 - y * y)
+    return _activation("tanh", x, np.tanh, _tanh_grad)
+
+
+def _tanh_grad(x, y):
+    return 1.0 - y * y
 
 
 @op
