@@ -296,6 +296,12 @@ _CASES = [
     ("one_hot", lambda: ((2, 3),), {"num_classes": 5}),
     ("cumsum", lambda: ((2, 3),), {}),
     ("einsum", lambda: ("ij,jk->ik", (2, 3), (3, 4)), {}),
+    ("argsort", lambda: ((2, 5),), {}),
+    ("sort", lambda: ((2, 5),), {"axis": 0}),
+    ("rot90", lambda: ((2, 5, 3),), {}),
+    ("flipud", lambda: ((2, 5),), {}),
+    ("tril", lambda: ((4, 4),), {}),
+    ("outer", lambda: ((3,), (4,)), {}),
 ]
 
 

@@ -120,7 +120,7 @@ def _bool_valued(x, *args, **kwargs):
 
 
 _register("abs absolute negative sign square ceil floor round trunc fabs relu relu6 "
-          "copy stop_gradient identity nan_to_num conj real imag clip", _same)
+          "copy stop_gradient identity nan_to_num clip", _same)
 _register("exp exp2 expm1 log log10 log1p log2 sqrt rsqrt cbrt reciprocal sin cos tan "
           "arcsin arccos arctan sinh cosh tanh arcsinh arccosh arctanh erf erfc deg2rad "
           "rad2deg sigmoid hard_sigmoid hard_silu hard_swish silu swish softplus softsign "
@@ -181,7 +181,7 @@ def _reduction(kind):
     return rule
 
 
-_register("sum prod nansum nanprod cumsum_total", _reduction("sum"))
+_register("sum prod nansum nanprod", _reduction("sum"))
 _register("max min amax amin nanmax nanmin ptp", _reduction("same"))
 _register("mean std var nanmean nanstd nanvar median logsumexp", _reduction("float"))
 _register("argmax argmin count_nonzero", _reduction("int"))
@@ -408,3 +408,37 @@ def _einsum(subscripts, *operands):
 
 
 SPECS["einsum"] = _einsum
+
+
+# ---- sorting and flips ----------------------------------------------------------------------
+def _argsort(x, axis=-1):
+    return _kt(_shape(x), "int32")
+
+
+def _sort(x, axis=-1):
+    return _kt(_shape(x), _dtype(x))
+
+
+def _top_k(x, k, sorted=True):  # noqa: A002  (Keras's argument name)
+    shape = tuple(_shape(x)[:-1]) + (int(k),)
+    return _kt(shape, _dtype(x)), _kt(shape, "int32")
+
+
+SPECS["argsort"] = _argsort
+SPECS["sort"] = _sort
+SPECS["top_k"] = _top_k
+SPECS["tril"] = _same
+SPECS["triu"] = _same
+SPECS["fliplr"] = _view_rule(np.fliplr)
+SPECS["flipud"] = _view_rule(np.flipud)
+SPECS["rot90"] = _view_rule(np.rot90)
+
+
+def _outer(x1, x2):
+    def size(s):
+        return None if None in s else int(np.prod(s))
+
+    return _kt((size(_shape(x1)), size(_shape(x2))), _promote(x1, x2))
+
+
+SPECS["outer"] = _outer
