@@ -25,6 +25,7 @@ from _common import (  # noqa: E402
 
 import fastnet  # noqa: E402
 from fastnet import layers, ops  # noqa: E402
+from fastnet.ops import nn as ops_nn  # noqa: E402
 
 
 def fwd_bwd(fn, x, params=()):
@@ -160,8 +161,8 @@ def main():
 
     bias = fastnet.Variable(rng.standard_normal(4096).astype(np.float32))
     bt = rng.standard_normal(4096).astype(np.float32)
-    add("bias-add 64x4096 (d bias)", lambda: ops.bias_add(x, bias),
-        fwd_bwd(lambda t: ops.bias_add(t, bias), x, [bias]),
+    add("bias-add 64x4096 (d bias)", lambda: ops_nn.bias_add(x, bias),
+        fwd_bwd(lambda t: ops_nn.bias_add(t, bias), x, [bias]),
         torch_pair(torch, lambda b, t: t + b, bt, x) if torch else None)
 
     header = ["kernel", "pass", "fastnet ms"] + (["torch ms (best)", "vs torch"] if torch else [])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastnet import ops
+from fastnet.ops import nn as ops_nn
 
 
 def relu(x, negative_slope=0.0, max_value=None, threshold=0.0):
@@ -44,8 +45,8 @@ tanh = ops.tanh
 softplus = ops.softplus
 softsign = ops.softsign
 silu = swish = ops.silu
-mish = ops.mish
-exponential = ops.exponential
+mish = ops_nn.mish
+exponential = ops_nn.exponential
 
 
 def linear(x):

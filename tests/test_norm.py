@@ -8,6 +8,7 @@ from oracle import assert_close, check_gradients, rand
 import fastnet
 from fastnet import ops
 from fastnet.kernels import norm as N
+from fastnet.ops import nn as ops_nn
 
 
 def ref_bn(x, gamma, beta, eps):
@@ -22,7 +23,7 @@ def test_batch_norm_train_forward_and_gradients(isa, shape):
     x = rand(shape, seed=1, low=-2, high=3)
     c = shape[-1]
     gamma, beta = rand((c,), seed=2, low=0.5, high=1.5), rand((c,), seed=3)
-    y, mean, var = ops.batch_norm_train(x, gamma, beta, 1e-3)
+    y, mean, var = ops_nn.batch_norm_train(x, gamma, beta, 1e-3)
     x64 = x.astype(np.float64)
     assert_close(y.numpy(), ref_bn(x64, gamma, beta, 1e-3), atol=1e-5, rtol=1e-5)
     axes = tuple(range(x.ndim - 1))
@@ -34,7 +35,7 @@ def test_batch_norm_train_forward_and_gradients(isa, shape):
     def grads(xx, gg, bb, dout):
         vs = [fastnet.Variable(a.astype(np.float32)) for a in (xx, gg, bb)]
         with fastnet.GradientTape() as tape:
-            yy, _, _ = ops.batch_norm_train(vs[0], vs[1], vs[2], 1e-3)
+            yy, _, _ = ops_nn.batch_norm_train(vs[0], vs[1], vs[2], 1e-3)
         return [g.numpy() for g in tape.gradient(yy, vs, output_gradients=dout.astype(np.float32))]
 
     check_gradients(grads, lambda a, g, b: ref_bn(a, g, b, 1e-3), [x, gamma, beta],
@@ -43,7 +44,7 @@ def test_batch_norm_train_forward_and_gradients(isa, shape):
 
 def test_batch_norm_inference_and_precision(isa):
     x = rand((64, 16, 16, 8), seed=5) + 1000.0  # large offset: sums kept in double
-    y, mean, var = ops.batch_norm_train(x, None, None, 1e-3)
+    y, mean, var = ops_nn.batch_norm_train(x, None, None, 1e-3)
     assert_close(mean.numpy(), x.astype(np.float64).mean(axis=(0, 1, 2)), atol=1e-3)
     assert_close(var.numpy(), x.astype(np.float64).var(axis=(0, 1, 2)), atol=1e-3)
     m, v = rand((8,), seed=6), rand((8,), seed=7, low=0.5, high=2)
@@ -92,7 +93,7 @@ def test_layer_norm_forward_and_gradients(isa, shape, affine):
     c = shape[-1]
     gamma = rand((c,), seed=42, low=0.5, high=1.5) if affine in ("both", "gamma") else None
     beta = rand((c,), seed=43) if affine in ("both", "beta") else None
-    y = ops.layer_norm(x, gamma, beta, 1e-3)
+    y = ops_nn.layer_norm(x, gamma, beta, 1e-3)
     assert_close(y.numpy(), ref_ln(x.astype(np.float64), gamma, beta, 1e-3), atol=2e-5, rtol=1e-5)
     params = [p for p in (gamma, beta) if p is not None]
 
@@ -103,7 +104,7 @@ def test_layer_norm_forward_and_gradients(isa, shape, affine):
         g = next(it) if gamma is not None else None
         b = next(it) if beta is not None else None
         with fastnet.GradientTape() as tape:
-            yy = ops.layer_norm(vs[0], g, b, 1e-3)
+            yy = ops_nn.layer_norm(vs[0], g, b, 1e-3)
         return [t.numpy() for t in tape.gradient(yy, vs, output_gradients=dout.astype(np.float32))]
 
     def ref(xx, *ps):
@@ -153,7 +154,7 @@ def test_layer_norm_kernel_argument_checks():
     with pytest.raises(ValueError, match=r"`mean` \(2,\).*\(3,\)"):
         N.layer_norm_backward(x, x, mean[:2], rstd, None)
     with pytest.raises(ValueError, match=r"gamma has shape \(3,\), expected \(4,\)"):
-        ops.layer_norm(x, np.ones(3, np.float32))
+        ops_nn.layer_norm(x, np.ones(3, np.float32))
 
 
 def test_layer_norm_second_order_under_nested_tapes():
@@ -166,7 +167,7 @@ def test_layer_norm_second_order_under_nested_tapes():
         x, g, b = (fastnet.Variable(a.astype(dt)) for a in (x0, g0, b0))
         with fastnet.GradientTape() as outer:
             with fastnet.GradientTape() as inner:
-                y = ops.sum(ops.layer_norm(x, g, b, 1e-3) ** 3)
+                y = ops.sum(ops_nn.layer_norm(x, g, b, 1e-3) ** 3)
             gx = inner.gradient(y, x)
             z = ops.sum(gx * w.astype(dt))
         res.append([t.numpy() for t in outer.gradient(z, [x, g])])

@@ -8,6 +8,7 @@ from oracle import assert_close, check_gradients, rand
 import fastnet
 from fastnet import ops
 from fastnet.kernels import pool as P
+from fastnet.ops import spatial as ops_spatial
 
 
 def ref_pool(x, k, s, padding, kind):
@@ -235,7 +236,7 @@ def test_pool_nd_kernel_argument_checks():
 def test_global_pool_forward_and_gradient(isa, shape, kind):
     x = rand(shape, seed=21, low=-3, high=3)
     axes = tuple(range(1, x.ndim - 1))
-    fn = ops.global_max_pool if kind == "max" else ops.global_average_pool
+    fn = ops_spatial.global_max_pool if kind == "max" else ops_spatial.global_average_pool
 
     def ref(xx):
         return xx.max(axis=axes) if kind == "max" else xx.mean(axis=axes)
@@ -308,13 +309,13 @@ def ref_upsample(x, size):
                                         ((3, 4, 5, 1), (2, 2))])
 def test_upsampling_forward_and_gradient(isa, shape, size):
     x = rand(shape, seed=31)
-    got = ops.upsampling(x, size).numpy()
+    got = ops_spatial.upsampling(x, size).numpy()
     assert_close(got, ref_upsample(x.astype(np.float64), size), atol=0)
 
     def grads(xx, dout):
         v = fastnet.Variable(xx.astype(np.float32))
         with fastnet.GradientTape() as tape:
-            y = ops.upsampling(v, size)
+            y = ops_spatial.upsampling(v, size)
         return tape.gradient(y, v, output_gradients=dout.astype(np.float32)).numpy()
 
     check_gradients(grads, lambda xx: ref_upsample(xx, size), [x], rand(got.shape, seed=32),
@@ -335,7 +336,7 @@ def test_upsampling_kernel_argument_checks():
     with pytest.raises(TypeError, match="float32"):
         P.upsampling_backward(np.zeros((1, 4, 4, 3), np.float64), [2, 2])
     with pytest.raises(ValueError, match="size must be positive"):
-        ops.upsampling(x, (2, -1))
+        ops_spatial.upsampling(x, (2, -1))
 
 
 @pytest.mark.parametrize("c", [3, 40])
@@ -369,7 +370,7 @@ def test_pool_threaded_matches_numpy_path(k, s, pad):
                 res.append((y.numpy(), tape.gradient(y, v, output_gradients=dout.astype(xx.dtype)).numpy()))
             assert_close(res[0][0], res[1][0], atol=1e-5)
             assert_close(res[0][1], res[1][1], atol=1e-5)
-        for fn in (ops.global_max_pool, ops.global_average_pool):
+        for fn in (ops_spatial.global_max_pool, ops_spatial.global_average_pool):
             v = fastnet.Variable(x)
             with fastnet.GradientTape() as tape:
                 y = fn(v)
@@ -380,13 +381,13 @@ def test_pool_threaded_matches_numpy_path(k, s, pad):
             g64 = tape.gradient(y64, v64, output_gradients=rand(y.shape, seed=63).astype(np.float64))
             assert_close(y.numpy(), y64.numpy(), atol=1e-5)
             assert_close(g, g64.numpy(), atol=1e-6)
-        up = ops.upsampling(x, (2, 3)).numpy()
+        up = ops_spatial.upsampling(x, (2, 3)).numpy()
         assert_close(up, ref_upsample(x, (2, 3)), atol=0)
     finally:
         fastnet.config.set_num_threads(before)
 
 
-@pytest.mark.parametrize("fn", [ops.global_max_pool, ops.global_average_pool])
+@pytest.mark.parametrize("fn", [ops_spatial.global_max_pool, ops_spatial.global_average_pool])
 def test_global_pool_second_order_under_nested_tapes(fn):
     x0 = rand((2, 3, 4, 5), seed=71)
     w = rand((2, 3, 4, 5), seed=72)

@@ -8,6 +8,7 @@ from oracle import assert_close, numeric_grad, rand
 import fastnet
 from fastnet import ops
 from fastnet.kernels import rnn as R
+from fastnet.ops import nn as ops_nn
 
 
 def ref_lstm(x, k, rk, b, h0, c0, go_backwards):
@@ -37,7 +38,7 @@ def test_lstm_forward_and_backward(isa, n, t, i, u, go_backwards, states):
     b = rand((4 * u,), seed=4)
     h0 = rand((n, u), seed=5) if states else None
     c0 = rand((n, u), seed=6) if states else None
-    packed = ops.lstm_sequence(x, k, rk, b, h0, c0, go_backwards).numpy()
+    packed = ops_nn.lstm_sequence(x, k, rk, b, h0, c0, go_backwards).numpy()
     want = ref_lstm(*(None if a is None else a.astype(np.float64) for a in (x, k, rk, b, h0, c0)),
                     go_backwards)
     assert_close(packed, want, atol=1e-5)
@@ -45,7 +46,7 @@ def test_lstm_forward_and_backward(isa, n, t, i, u, go_backwards, states):
     vs = [fastnet.Variable(a) for a in (x, k, rk, b)] + \
         ([fastnet.Variable(h0), fastnet.Variable(c0)] if states else [])
     with fastnet.GradientTape() as tape:
-        y = ops.lstm_sequence(vs[0], vs[1], vs[2], vs[3], *(vs[4:6] if states else (None, None)),
+        y = ops_nn.lstm_sequence(vs[0], vs[1], vs[2], vs[3], *(vs[4:6] if states else (None, None)),
                               go_backwards=go_backwards)
     grads = tape.gradient(y, vs, output_gradients=dout)
     inputs = [x, k, rk, b] + ([h0, c0] if states else [])
@@ -104,14 +105,14 @@ def test_gru_forward_and_backward(isa, n, t, i, u, go_backwards, state):
     rk = rand((u, 3 * u), seed=3)
     b = rand((2, 3 * u), seed=4)
     h0 = rand((n, u), seed=5) if state else None
-    packed = ops.gru_sequence(x, k, rk, b, h0, go_backwards).numpy()
+    packed = ops_nn.gru_sequence(x, k, rk, b, h0, go_backwards).numpy()
     want = ref_gru(*(None if a is None else a.astype(np.float64) for a in (x, k, rk, b, h0)),
                    go_backwards)
     assert_close(packed, want, atol=1e-5)
     dout = rand(packed.shape, seed=7)
     vs = [fastnet.Variable(a) for a in (x, k, rk, b)] + ([fastnet.Variable(h0)] if state else [])
     with fastnet.GradientTape() as tape:
-        y = ops.gru_sequence(vs[0], vs[1], vs[2], vs[3], vs[4] if state else None,
+        y = ops_nn.gru_sequence(vs[0], vs[1], vs[2], vs[3], vs[4] if state else None,
                              go_backwards=go_backwards)
     grads = tape.gradient(y, vs, output_gradients=dout)
     inputs = [x, k, rk, b] + ([h0] if state else [])
@@ -223,10 +224,10 @@ def _make_mask(kind, n, t, seed=11):
 def _seq_op(cell, activation="tanh"):
     def run(x, k, rk, b, h0, c0, go_backwards, mask):
         if cell == "lstm":
-            return ops.lstm_sequence(x, k, rk, b, h0, c0, go_backwards, mask=mask)
+            return ops_nn.lstm_sequence(x, k, rk, b, h0, c0, go_backwards, mask=mask)
         if cell == "gru":
-            return ops.gru_sequence(x, k, rk, b, h0, go_backwards, mask=mask)
-        return ops.simple_rnn_sequence(x, k, rk, b, h0, go_backwards, mask=mask,
+            return ops_nn.gru_sequence(x, k, rk, b, h0, go_backwards, mask=mask)
+        return ops_nn.simple_rnn_sequence(x, k, rk, b, h0, go_backwards, mask=mask,
                                        activation=activation)
     return run
 

@@ -3,14 +3,12 @@
 ``fastnet.Input`` returns a KerasTensor: a shape and dtype with no value.
 Calling a layer on KerasTensors records a node in the layer graph and
 returns new KerasTensors (see fastnet/layers/layer.py). Calling a
-``fastnet.ops`` function (or a Python operator) on them wraps the op in an
-``OpLayer`` so functional code like ``x + residual`` or
+``fastnet.ops`` function (or a Python operator) on them records an
+``OpFunction`` Operation node (fastnet/ops/operation.py), so ``x + residual`` or
 ``ops.concatenate([a, b])`` builds graph nodes too.
 """
 
 from __future__ import annotations
-
-import numpy as np
 
 from fastnet.backend.tensor import standardize_dtype
 
@@ -47,57 +45,23 @@ class KerasTensor:
 
     __hash__ = object.__hash__
 
-    # Operators build OpLayer nodes through fastnet.ops.
-    def _op(name, reverse=False):
-        def method(self, other):
-            from fastnet import ops
-
-            fn = getattr(ops, name)
-            return fn(other, self) if reverse else fn(self, other)
-
-        return method
-
-    __add__ = _op("add")
-    __radd__ = _op("add", True)
-    __sub__ = _op("subtract")
-    __rsub__ = _op("subtract", True)
-    __mul__ = _op("multiply")
-    __rmul__ = _op("multiply", True)
-    __truediv__ = _op("divide")
-    __rtruediv__ = _op("divide", True)
-    __pow__ = _op("power")
-    __matmul__ = _op("matmul")
-    __rmatmul__ = _op("matmul", True)
-    __lt__ = _op("less")
-    __le__ = _op("less_equal")
-    __gt__ = _op("greater")
-    __ge__ = _op("greater_equal")
-    del _op
-
-    def __neg__(self):
-        from fastnet import ops
-
-        return ops.negative(self)
-
-    def __getitem__(self, key):
-        from fastnet import ops
-
-        return ops.get_item(self, key)
+    # The arithmetic operators (``x + y``, ``x[1:]``, ...) are bound by fastnet.ops at
+    # import (fastnet/ops/__init__.py: _bind_operators), as they are for Tensor, so this
+    # module imports nothing above the backend.
 
 
-def dummy_value(kt, fill):
-    """A concrete array for `kt` with None dims set to `fill` (used to infer output specs)."""
-    shape = tuple(fill if s is None else s for s in kt.shape)
-    dtype = kt.dtype
-    if np.dtype(dtype).kind in "iu":
-        return np.zeros(shape, dtype=dtype)
-    if dtype == "bool":
-        return np.ones(shape, dtype=bool)
-    return np.full(shape, 0.5, dtype=dtype)
+_op_handler = None
+
+
+def register_op_handler(fn):
+    """Set by fastnet.ops.operation: what a fastnet.ops call on KerasTensors becomes."""
+    global _op_handler
+    _op_handler = fn
 
 
 def symbolic_call(op_fn, args, kwargs):
-    """Records a fastnet.ops call on KerasTensors as an OpLayer node."""
-    from fastnet.layers.core import OpLayer
-
-    return OpLayer(op_fn, args, kwargs)._call_symbolic_op()
+    """Called by the compiled ``@op`` decorator when an op receives KerasTensors: records
+    the call as a graph node (an ``OpFunction`` Operation, see fastnet/ops/operation.py)."""
+    if _op_handler is None:
+        raise RuntimeError("fastnet.ops is not imported: no handler for ops on KerasTensors")
+    return _op_handler(op_fn, args, kwargs)

@@ -188,7 +188,12 @@ def _build_like(s, it):
     return next(it)
 
 
+# ---- what ops and layers may ask of the tape ---------------------------------------------
+# Layers never read the tape's state (the RECORDING list) themselves: they ask one of these.
+
+
 def is_recording():
+    """Whether any GradientTape is recording (an op run now may be differentiated)."""
     return bool(RECORDING)
 
 
@@ -240,6 +245,18 @@ def first_order_only(op_name, backward, saved=()):
 
     guarded.first_order_only = op_name
     return guarded
+def may_overwrite(x):
+    """Whether the buffer of `x`, a fresh op result, may be overwritten in place (e.g. a
+    bias added into a matmul's output): only when no tape records (no backward closure
+    can hold `x`) and `x` is a plain Tensor (never a Variable)."""
+    return type(x) is Tensor and not RECORDING
+
+
+def backward_is_recorded():
+    """Whether a backward computed now would itself be recorded: more than one tape is
+    recording (an outer tape around the inner one, i.e. second-order gradients). A fused
+    kernel whose backward is not differentiable takes its composed path then."""
+    return len(RECORDING) > 1
 
 
 class stop_recording_all:

@@ -109,17 +109,8 @@ class Tensor(TensorBase):
         state.update(getattr(self, "__dict__", {}))
         return _restore_tensor, (type(self), self._value, state)
 
-    # ---- operators (defined in fastnet.ops; bound in fastnet/ops/__init__.py) ----
-    def astype(self, dtype):
-        from fastnet import ops
-
-        return ops.cast(self, dtype)
-
-    @property
-    def T(self):
-        from fastnet import ops
-
-        return ops.transpose(self)
+    # ---- operators, astype and T: defined in fastnet.ops, bound to this class in
+    # fastnet/ops/__init__.py (_bind_operators), so the backend imports nothing above it
 
 
 class Variable(Tensor):

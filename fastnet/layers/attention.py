@@ -17,10 +17,11 @@ from fastnet import constraints as constraints_mod
 from fastnet import initializers as initializers_mod
 from fastnet import ops
 from fastnet import regularizers as regularizers_mod
-from fastnet.backend.tape import is_recording
+from fastnet.backend import tape
 from fastnet.backend.tensor import Tensor
 from fastnet.layers.layer import Layer, layer_error
 from fastnet.ops import attention as attn_ops
+from fastnet.ops import nn as ops_nn
 
 
 def _serialize_constraint(c):
@@ -91,8 +92,8 @@ class _HeadProjection(Layer):
         x = ops.reshape(inputs, (-1, k_in))
         y = ops.matmul(x, ops.reshape(self.kernel, (k_in, k_out)))
         if self.bias is not None:
-            y = ops.bias_add(y, ops.reshape(self.bias, (k_out,)),
-                             _inplace=type(y) is Tensor and not is_recording())
+            y = ops_nn.bias_add(y, ops.reshape(self.bias, (k_out,)),
+                             _inplace=tape.may_overwrite(y))
         return ops.reshape(y, lead + self.out_dims)
 
     def compute_output_shape(self, input_shape):

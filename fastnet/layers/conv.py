@@ -16,6 +16,7 @@ from fastnet import ops
 from fastnet import regularizers as regularizers_mod
 from fastnet.layers.argument_validation import check_int, check_padding, standardize_tuple
 from fastnet.layers.layer import InputSpec, Layer
+from fastnet.ops import spatial as ops_spatial
 from fastnet.ops.spatial import conv_output_length, deconv_output_length
 
 
@@ -145,7 +146,7 @@ class BaseConv(Layer):
         # convolution of their own — depthwise, separable, transposed — add it after).
         if (self.bias is not None and not self.transposed and self.padding != "causal"
                 and self.groups == 1 and type(self)._conv is BaseConv._conv):
-            x = ops.conv_bias(inputs, self.kernel, self.bias, self.strides, self.padding,
+            x = ops_spatial.conv_bias(inputs, self.kernel, self.bias, self.strides, self.padding,
                               dilation_rate=self.dilation_rate)
             return self.activation(x)
         x = self._conv(inputs)

@@ -1,5 +1,5 @@
 """Core layers: Input, Dense, Activation, Dropout, Flatten, Reshape, Permute,
-RepeatVector, Lambda, Embedding, and OpLayer (fastnet.ops calls in functional code)."""
+RepeatVector, Lambda, Embedding."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ from fastnet import initializers as initializers_mod
 from fastnet import ops
 from fastnet import random as random_mod
 from fastnet import regularizers as regularizers_mod
+from fastnet.backend import tape
 from fastnet.backend.symbolic import KerasTensor
-from fastnet.backend.tape import is_recording
-from fastnet.backend.tensor import Tensor
 from fastnet.layers.argument_validation import check_int, check_number
-from fastnet.layers.layer import InputSpec, Layer, _flatten, _map
+from fastnet.layers.layer import InputSpec, Layer
+from fastnet.ops import nn as ops_nn
 
 
 def _data_format(data_format, layer):
@@ -136,7 +136,7 @@ class Dense(Layer):
         x = ops.matmul(inputs, self.kernel)
         if self.bias is not None:
             # x is the fresh matmul result: without a tape the bias goes into its buffer
-            x = ops.bias_add(x, self.bias, _inplace=type(x) is Tensor and not is_recording())
+            x = ops_nn.bias_add(x, self.bias, _inplace=tape.may_overwrite(x))
         return self.activation(x)
 
     def compute_output_shape(self, input_shape):
@@ -189,7 +189,7 @@ class Dropout(Layer):
         if training and self.rate > 0:
             if self.rate >= 1.0:
                 return ops.zeros_like(inputs)
-            return ops.dropout(inputs, self.rate, noise_shape=self.noise_shape,
+            return ops_nn.dropout(inputs, self.rate, noise_shape=self.noise_shape,
                                seed=self._seed_generator)
         return inputs
 
@@ -461,34 +461,3 @@ class Embedding(Layer):
                 "embeddings_initializer": initializers_mod.serialize(self.embeddings_initializer),
                 "embeddings_regularizer": regularizers_mod.serialize(self.embeddings_regularizer),
                 "embeddings_constraint": constraints_mod.serialize(self.embeddings_constraint)}
-
-
-class OpLayer(Layer):
-    """Wraps one fastnet.ops call made on KerasTensors (``x + y``, ``ops.concatenate``)."""
-
-    def __init__(self, op_fn, args, kwargs):
-        name = getattr(op_fn, "__name__", "op")
-        super().__init__(name=None)
-        self.name = _unique_op_name(name)
-        self.op_fn = op_fn
-        self.op_args = args
-        self.op_kwargs = kwargs
-        self.built = True
-
-    def _call_symbolic_op(self):
-        # The tensors among the op's arguments become this layer's inputs.
-        tensors = [t for t in _flatten([list(self.op_args), list(self.op_kwargs.values())])
-                   if isinstance(t, KerasTensor)]
-        return self(tensors)
-
-    def call(self, inputs):
-        values = iter(inputs if isinstance(inputs, (list, tuple)) else [inputs])
-        args, kwargs = _map(lambda t: next(values) if isinstance(t, KerasTensor) else t,
-                            (list(self.op_args), dict(self.op_kwargs)))
-        return self.op_fn(*args, **kwargs)
-
-
-def _unique_op_name(name):
-    from fastnet.backend import naming
-
-    return naming.unique_name(name)

@@ -1,11 +1,14 @@
-"""The Layer base class: state, building, calling (eager and symbolic), tracking.
+"""The Layer base class: an Operation (fastnet/ops/operation.py) with state, building,
+calling (eager and symbolic) and tracking.
 
 Eager call:    inputs → build on first call from their shapes → check input_spec
                → call() under the training context → outputs (Tensors).
-Symbolic call: KerasTensor inputs → build → output spec from
-               compute_output_shape (or a dry run of call() on small dummy
-               tensors, twice, to find which dims are None) → a Node recording
-               the call → KerasTensor outputs. No kernel runs.
+Symbolic call: KerasTensor inputs → build → check input_spec → symbolic_call:
+               compute_output_spec (from compute_output_shape; no kernel runs) and a
+               Node recording the call → KerasTensor outputs. Only a user layer that
+               defines neither compute_output_shape nor compute_output_spec falls back
+               to a dry run of call() on small dummy tensors (twice, to find which dims
+               are None).
 """
 
 from __future__ import annotations
@@ -20,10 +23,12 @@ from fastnet import constraints as constraints_mod
 from fastnet import initializers as initializers_mod
 from fastnet import ops
 from fastnet import regularizers as regularizers_mod
-from fastnet.backend import naming
-from fastnet.backend.symbolic import KerasTensor, dummy_value
+from fastnet.backend.symbolic import KerasTensor
 from fastnet.backend.tape import stop_recording_all
 from fastnet.backend.tensor import Tensor, Variable, standardize_dtype
+from fastnet.ops.operation import Node, Operation, _flatten, _map, dummy_value
+
+__all__ = ["Layer", "InputSpec", "Node"]
 
 _context = threading.local()
 
@@ -51,49 +56,12 @@ class InputSpec:
         self.name = name
 
 
-def _flatten(struct):
-    if isinstance(struct, dict):
-        return [v for k in struct for v in _flatten(struct[k])]
-    if isinstance(struct, (list, tuple)):
-        return [v for s in struct for v in _flatten(s)]
-    return [struct]
-
-
-def _map(fn, struct):
-    if isinstance(struct, dict):
-        return {k: _map(fn, v) for k, v in struct.items()}
-    if isinstance(struct, (list, tuple)):
-        return type(struct)(_map(fn, v) for v in struct)
-    return fn(struct)
-
-
 def _shape_struct(struct):
     return _map(lambda t: tuple(t.shape), struct)
 
 
 def _is_tensorlike(x):
     return isinstance(x, (Tensor, KerasTensor, np.ndarray))
-
-
-class Node:
-    """One call of a layer in a functional graph."""
-
-    def __init__(self, layer, call_args, call_kwargs, outputs):
-        self.operation = layer
-        self.call_args = call_args          # positional args (first is the inputs structure)
-        self.call_kwargs = call_kwargs      # keyword args (may hold tensors, e.g. mask)
-        self.outputs = outputs              # list of KerasTensors
-        self.input_tensors = [t for t in _flatten([call_args, list(call_kwargs.values())])
-                              if isinstance(t, KerasTensor)]
-
-    @property
-    def parent_nodes(self):
-        out = []
-        for t in self.input_tensors:
-            hist = t._keras_history
-            if hist is not None:
-                out.append(hist[0]._inbound_nodes[hist[1]])
-        return out
 
 
 def _physical_memory():
@@ -116,8 +84,8 @@ def _check_weight_size(layer, name, shape, dtype):
                          f"({limit / 2**30:.1f} GiB); refusing to allocate it")
 
 
-class Layer:
-    """Base class of every layer (and of Model)."""
+class Layer(Operation):
+    """Base class of every layer (and of Model): an Operation with state."""
 
     _tracking_ready = False
 
@@ -131,8 +99,7 @@ class Layer:
         self._layers = []
         self._own_weights = []
         self._losses = []
-        self._inbound_nodes = []
-        self.name = name or naming.unique_name(naming.to_snake_case(type(self).__name__))
+        Operation.__init__(self, name=name)
         self._trainable = trainable
         self.built = False
         self.input_spec = None
@@ -505,15 +472,17 @@ class Layer:
         shapes = self._build_shape_arg(inputs)
         self._maybe_build(shapes)
         self._check_input_spec(inputs)
-        out_spec = self._output_spec(args, kwargs)
-        outputs = _map(lambda spec: KerasTensor(spec.shape, spec.dtype), out_spec)
-        flat_out = _flatten(outputs)
-        node = Node(self, args, kwargs, flat_out)
-        self._inbound_nodes.append(node)
-        for i, t in enumerate(flat_out):
-            t._keras_history = (self, len(self._inbound_nodes) - 1, i)
-            t.name = self.name if len(flat_out) == 1 else f"{self.name}_{i}"
-        return outputs
+        return self.symbolic_call(*args, **kwargs)
+
+    def compute_output_spec(self, *args, **kwargs):
+        """The output as KerasTensors (shape and dtype), from the inputs' specs.
+
+        Built-in layers answer through ``compute_output_shape`` (or their own
+        ``compute_output_spec``) and run nothing. Only a user layer that defines
+        neither falls back to a dry run of ``call`` on small dummy tensors (twice:
+        unknown dims at 2, then 3, to see which output dims follow them)."""
+        return _map(lambda spec: KerasTensor(spec.shape, spec.dtype),
+                    self._output_spec(args, kwargs))
 
     def _output_spec(self, args, kwargs):
         inputs = args[0]

@@ -148,7 +148,15 @@ class Dot(_Merge):
         return out
 
     def compute_output_shape(self, input_shape):
-        raise NotImplementedError
+        a, b = (tuple(s) for s in input_shape)
+        axes = self.axes if isinstance(self.axes, (list, tuple)) else (self.axes, self.axes)
+        ax0, ax1 = axes[0] % len(a), axes[1] % len(b)
+        if a[ax0] is not None and b[ax1] is not None and a[ax0] != b[ax1]:
+            raise ValueError(f"Dot layer {self.name!r}: incompatible input shapes {a} and {b} "
+                             f"(axis {ax0} of the first is {a[ax0]}, axis {ax1} of the second "
+                             f"is {b[ax1]})")
+        shape = (a[0],) + a[1:ax0] + a[ax0 + 1:] + b[1:ax1] + b[ax1 + 1:]
+        return shape if len(shape) > 1 else shape + (1,)
 
     def get_config(self):
         return {**super().get_config(), "axes": self.axes, "normalize": self.normalize}

@@ -6,9 +6,10 @@ from fastnet import constraints as constraints_mod
 from fastnet import initializers as initializers_mod
 from fastnet import ops
 from fastnet import regularizers as regularizers_mod
-from fastnet.backend.tape import RECORDING
+from fastnet.backend import tape
 from fastnet.layers.argument_validation import check_number
 from fastnet.layers.layer import InputSpec, Layer
+from fastnet.ops import nn as ops_nn
 
 
 class BatchNormalization(Layer):
@@ -66,9 +67,9 @@ class BatchNormalization(Layer):
         reduce_axes = tuple(i for i in range(inputs.ndim) if i != axis)
         x = ops.convert_to_tensor(inputs)
         if (axis == x.ndim - 1 and x.dtype == "float32" and training and self.trainable
-                and len(RECORDING) <= 1):
+                and not tape.backward_is_recorded()):
             # fused C++ kernel: batch statistics, normalization and one-pass backward
-            y, mean, var = ops.batch_norm_train(x, self.gamma, self.beta, self.epsilon)
+            y, mean, var = ops_nn.batch_norm_train(x, self.gamma, self.beta, self.epsilon)
             m = self.momentum
             self.moving_mean.assign(self.moving_mean.numpy() * m + mean.numpy() * (1.0 - m))
             self.moving_variance.assign(self.moving_variance.numpy() * m + var.numpy() * (1.0 - m))
@@ -134,7 +135,7 @@ class LayerNormalization(Layer):
         axes = self._axes
         if not self.rms_scaling and axes == (inputs.ndim - 1,):
             # C++ kernel for float32 (one fused backward); composed ops otherwise
-            return ops.layer_norm(inputs, self.gamma, self.beta, self.epsilon)
+            return ops_nn.layer_norm(inputs, self.gamma, self.beta, self.epsilon)
         bshape = [inputs.shape[i] if i in axes else 1 for i in range(inputs.ndim)]
         if self.rms_scaling:
             # Keras's (deprecated) rms_scaling: the uncentred input over the root of the

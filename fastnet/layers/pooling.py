@@ -9,6 +9,7 @@ from fastnet import ops
 from fastnet.layers.argument_validation import check_padding, standardize_tuple
 from fastnet.layers.core import _data_format
 from fastnet.layers.layer import InputSpec, Layer
+from fastnet.ops import spatial as ops_spatial
 from fastnet.ops.spatial import conv_output_length
 
 
@@ -96,12 +97,12 @@ class _GlobalPooling(Layer):
             fn = ops.max if self.kind == "max" else ops.mean
             return fn(inputs, axis=axes, keepdims=self.keepdims)
         if self.kind == "max":
-            return ops.global_max_pool(inputs, keepdims=self.keepdims)
+            return ops_spatial.global_max_pool(inputs, keepdims=self.keepdims)
         if mask is not None and self.rank == 1:
             m = ops.expand_dims(ops.cast(mask, inputs.dtype), -1)
             return ops.sum(inputs * m, axis=1, keepdims=self.keepdims) / ops.maximum(
                 ops.sum(m, axis=1, keepdims=self.keepdims), 1e-7)
-        return ops.global_average_pool(inputs, keepdims=self.keepdims)
+        return ops_spatial.global_average_pool(inputs, keepdims=self.keepdims)
 
     def compute_mask(self, inputs, mask=None):
         return None

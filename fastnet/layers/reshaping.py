@@ -6,6 +6,7 @@ from fastnet import ops
 from fastnet.layers.argument_validation import standardize_tuple
 from fastnet.layers.core import _data_format
 from fastnet.layers.layer import InputSpec, Layer, check_array_size
+from fastnet.ops import spatial as ops_spatial
 
 
 class _Spatial(Layer):
@@ -84,7 +85,7 @@ class _UpSampling(_Spatial):
 
     def _call_last(self, inputs):
         check_array_size(self, self._shape_last(tuple(inputs.shape)), inputs.dtype)
-        return ops.upsampling(inputs, self.size)
+        return ops_spatial.upsampling(inputs, self.size)
 
     def _shape_last(self, input_shape):
         sp = [None if input_shape[1 + i] is None else input_shape[1 + i] * self.size[i]

@@ -34,8 +34,10 @@ from fastnet import initializers as initializers_mod
 from fastnet import ops
 from fastnet import random as random_mod
 from fastnet import regularizers as regularizers_mod
+from fastnet.backend.tensor import Tensor
 from fastnet.layers.argument_validation import check_int, check_padding, standardize_tuple
 from fastnet.layers.layer import InputSpec, Layer
+from fastnet.ops import nn as ops_nn
 
 
 class _RNN(Layer):
@@ -208,7 +210,7 @@ class _RNN(Layer):
             return self._fused_call(x, mask, initial_state)
         batch, steps = x.shape[0], x.shape[1]
         states = list(initial_state) if initial_state is not None else self._initial_states(batch)
-        if isinstance(initial_state, ops.Tensor):
+        if isinstance(initial_state, Tensor):
             states = [initial_state]
         proj = ops.matmul(x, self.kernel)  # all time steps in one GEMM
         if self.bias is not None:
@@ -375,7 +377,7 @@ class SimpleRNN(_RNN):
                 and self._kernel_activation() is not None)
 
     def _run_kernel(self, x, states, mask, in_masks=None, rec_masks=None):
-        return ops.simple_rnn_sequence(x, self.kernel, self.recurrent_kernel, self.bias,
+        return ops_nn.simple_rnn_sequence(x, self.kernel, self.recurrent_kernel, self.bias,
                                        states[0] if states else None, self.go_backwards,
                                        mask=mask, activation=self._kernel_activation(),
                                        in_mask=in_masks, rec_mask=rec_masks)
@@ -419,9 +421,9 @@ class LSTM(_RNN):
 
     def _run_kernel(self, x, states, mask, in_masks=None, rec_masks=None):
         h0, c0 = states if states else (None, None)
-        return ops.lstm_sequence(x, self.kernel, self.recurrent_kernel, self.bias, h0, c0,
-                                 self.go_backwards, mask=mask, in_mask=in_masks,
-                                 rec_mask=rec_masks)
+        return ops_nn.lstm_sequence(x, self.kernel, self.recurrent_kernel, self.bias, h0, c0,
+                                    self.go_backwards, mask=mask, in_mask=in_masks,
+                                    rec_mask=rec_masks)
 
     def _step(self, xp, states):
         h, c = states
@@ -461,9 +463,9 @@ class GRU(_RNN):
         return self.reset_after and super()._fusable(x)
 
     def _run_kernel(self, x, states, mask, in_masks=None, rec_masks=None):
-        return ops.gru_sequence(x, self.kernel, self.recurrent_kernel, self.bias,
-                                states[0] if states else None, self.go_backwards, mask=mask,
-                                in_mask=in_masks, rec_mask=rec_masks)
+        return ops_nn.gru_sequence(x, self.kernel, self.recurrent_kernel, self.bias,
+                                   states[0] if states else None, self.go_backwards, mask=mask,
+                                   in_mask=in_masks, rec_mask=rec_masks)
 
     def _step(self, xp, states):
         h = states[0]

@@ -17,7 +17,7 @@ from fastnet import ops
 from fastnet.backend.symbolic import KerasTensor
 from fastnet.backend.tensor import Tensor
 from fastnet.layers.core import InputLayer
-from fastnet.layers.layer import _flatten, _map
+from fastnet.layers.layer import Layer, _flatten, _map
 from fastnet.models.model import Model
 
 _NP_DTYPES = {}
@@ -87,8 +87,13 @@ class Functional(Model):
         for t in self._outputs:
             visit(t, frozenset())
         self._nodes = order
-        layers = self._layers_by_depth(order, first_seen)
-        names = [lay.name for lay in layers]
+        # Keras's order (by depth, then traversal; it fixes the weight order too) over every
+        # operation; as Keras 3, `layers` are the Layer operations, and ops on KerasTensors
+        # (x + y) are operations of the graph without state
+        operations = self._layers_by_depth(order, first_seen)
+        layers = [op for op in operations if isinstance(op, Layer)]
+        object.__setattr__(self, "_operations", operations)
+        names = [lay.name for lay in operations]
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
             raise ValueError(f"The name {dup[0]!r} is used {names.count(dup[0])} times in the "
@@ -152,6 +157,11 @@ class Functional(Model):
     @property
     def layers(self):
         return list(self._layers)
+
+    @property
+    def operations(self):
+        """Every operation of the graph, layers and ops, in the order of first use."""
+        return list(self._operations)
 
     def _standardize_inputs(self, inputs):
         """Keras 3's functional input rules: a dict is matched by the model's input
@@ -238,7 +248,7 @@ class Functional(Model):
 
             args = _map(resolve, list(node.call_args))
             kwargs = _map(resolve, dict(node.call_kwargs))
-            if training is not None:
+            if training is not None and isinstance(layer, Layer):
                 kwargs["training"] = training
             in_masks = [masks.get(id(t)) for t in node.input_tensors]
             if layer._call_has_mask and "mask" not in kwargs and any(m is not None for m in in_masks):

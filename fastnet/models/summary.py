@@ -213,7 +213,8 @@ def print_summary(model, line_length=None, positions=None, print_fn=None, expand
         if not seq_like:
             row.append(_connections(model, layer))
         if show_trainable:
-            row.append(("Y" if layer.trainable else "N") if layer.weights else "-")
+            row.append(("Y" if layer.trainable else "N") if getattr(layer, "weights", None)
+                       else "-")
         return row
 
     def rows_for(layer, level=0):
@@ -223,7 +224,8 @@ def print_summary(model, line_length=None, positions=None, print_fn=None, expand
                 rows.extend(rows_for(sub, level + 1))
         return rows
 
-    layers = model.layers
+    # as Keras 3: a functional model lists every operation (ops on KerasTensors too)
+    layers = getattr(model, "operations", None) or model.layers
     lo, hi = _layer_range(layers, layer_range)
     rows = [r for layer in layers[lo:hi] for r in rows_for(layer)]
 

@@ -4,59 +4,67 @@ Every op records itself on an active GradientTape; the hot ones run our C++
 kernels (matmul → csrc/gemm, ...). See fastnet/ops/core.py for the mechanism.
 """
 
-from fastnet.backend.tensor import Tensor
-from fastnet.ops import image, linalg  # noqa: F401
-from fastnet.ops.attention import dot_product_attention  # noqa: F401
-from fastnet.ops.core import convert_to_numpy, convert_to_tensor
-from fastnet.ops.linalg import (  # noqa: F401
-    cholesky,
-    cholesky_inverse,
-    det,
-    eigh,
-    inv,
-    logdet,
-    lstsq,
-    matrix_rank,
-    norm,
-    pinv,
-    qr,
-    solve,
-    solve_triangular,
-    svd,
+from fastnet.backend.symbolic import KerasTensor as _KerasTensor
+from fastnet.backend.tensor import Tensor as _Tensor
+from fastnet.ops import (
+    _specs,  # noqa: F401  (the output-spec rules of the ops)
+    core,
+    image,  # noqa: F401  (keras.ops.image)
+    linalg,
+    math,
+    nn,
 )
+from fastnet.ops import attention as _attention
+from fastnet.ops import numpy_extra as _numpy_extra
+from fastnet.ops import operation as _operation  # noqa: F401  (the symbolic-op handler)
+from fastnet.ops import sorting as _sorting
+from fastnet.ops import spatial as _spatial
+from fastnet.ops import spectral as _spectral
+from fastnet.ops.attention import *  # noqa: F401,F403
+from fastnet.ops.core import *  # noqa: F401,F403
+from fastnet.ops.linalg import *  # noqa: F401,F403
 from fastnet.ops.math import *  # noqa: F401,F403
-from fastnet.ops.math import (
-    add,
-    divide,
-    equal,
-    floor_divide,
-    get_item,
-    greater,
-    greater_equal,
-    less,
-    less_equal,
-    matmul,
-    mod,
-    multiply,
-    negative,
-    not_equal,
-    power,
-    subtract,
-)
 from fastnet.ops.nn import *  # noqa: F401,F403
 from fastnet.ops.numpy_extra import *  # noqa: F401,F403
 from fastnet.ops.sorting import *  # noqa: F401,F403
 from fastnet.ops.spatial import *  # noqa: F401,F403
 from fastnet.ops.spectral import *  # noqa: F401,F403
 
-__all__ = ["convert_to_tensor", "convert_to_numpy", "linalg", "image"]
-
+# Exactly the public op set: the Keras 3 names of every module, and the submodules of
+# Keras's layout (core, image, math, nn, linalg). The fused helpers the layers use (conv_bias,
+# bias_add, batch_norm_train, layer_norm, *_sequence, ...) stay in their modules
+# (fastnet.ops.nn, fastnet.ops.spatial) and are imported from there.
+__all__ = sorted({*_attention.__all__, *core.__all__, *linalg.__all__, *math.__all__,
+                  *nn.__all__, *_numpy_extra.__all__, *_sorting.__all__, *_spatial.__all__,
+                  *_spectral.__all__, "core", "image", "linalg", "math", "nn"})
 
 def _bind_operators():
+    from fastnet.ops.math import (
+        absolute,
+        add,
+        cast,
+        divide,
+        equal,
+        floor_divide,
+        get_item,
+        greater,
+        greater_equal,
+        less,
+        less_equal,
+        matmul,
+        mod,
+        multiply,
+        negative,
+        not_equal,
+        power,
+        subtract,
+        transpose,
+    )
+
     def rev(fn):
         return lambda self, other: fn(other, self)
 
-    T = Tensor
+    T = _Tensor
     T.__add__ = lambda s, o: add(s, o)
     T.__radd__ = rev(add)
     T.__sub__ = lambda s, o: subtract(s, o)
@@ -73,7 +81,6 @@ def _bind_operators():
     T.__rmatmul__ = rev(matmul)
     T.__neg__ = lambda s: negative(s)
     T.__pos__ = lambda s: s
-    T.__abs__ = lambda s: abs(s)  # noqa: F405
     T.__lt__ = lambda s, o: less(s, o)
     T.__le__ = lambda s, o: less_equal(s, o)
     T.__gt__ = lambda s, o: greater(s, o)
@@ -81,6 +88,24 @@ def _bind_operators():
     T.__eq__ = lambda s, o: equal(s, o)
     T.__ne__ = lambda s, o: not_equal(s, o)
     T.__getitem__ = lambda s, k: get_item(s, k)
+    T.astype = lambda s, dtype: cast(s, dtype)
+    T.T = property(lambda s: transpose(s))
+    T.__abs__ = lambda s: absolute(s)
+
+    # KerasTensor: the same operators, each an op node of the functional graph
+    K = _KerasTensor
+    for name in ("__add__", "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__",
+                 "__truediv__", "__rtruediv__", "__floordiv__", "__mod__", "__pow__",
+                 "__rpow__", "__matmul__", "__rmatmul__", "__neg__", "__pos__", "__abs__",
+                 "__lt__", "__le__", "__gt__", "__ge__", "__getitem__"):
+        setattr(K, name, getattr(T, name))
 
 
 _bind_operators()
+
+# the implementation modules stay importable (fastnet.ops.spatial, ...) but are not names
+# of the public namespace
+for _name in ("_bind_operators", "attention", "numpy_extra", "operation", "sorting",
+              "spatial", "spectral"):
+    globals().pop(_name, None)
+del _name

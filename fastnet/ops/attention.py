@@ -246,3 +246,7 @@ def _nested_grads(q, k, v, b, mv, scale, keep, g):
     if b is not None:
         grads.append(unbroadcast(ds, tuple(b.shape)))
     return grads
+
+
+# The public ops of this module (Keras 3 names; fastnet.ops re-exports exactly these).
+__all__ = ["dot_product_attention"]

@@ -4,7 +4,8 @@ An op computes its output with numpy or one of our kernels, wraps it in a
 Tensor, and — only when a GradientTape is recording — registers a backward
 closure ``g -> [grad per input]`` written with fastnet.ops (so gradients are
 differentiable again). ``@op`` also routes calls on symbolic KerasTensors
-(functional-API graph building) to ``fastnet.backend.symbolic``. ``make`` and
+(functional-API graph building) to an ``OpFunction`` node (fastnet/ops/operation.py)
+whose output spec comes from the op's rule in fastnet/ops/_specs.py. ``make`` and
 ``op`` run on every call, so they are compiled (csrc/cython/_core.pyx).
 """
 
@@ -96,3 +97,7 @@ def cast(x, dtype):
     from fastnet.ops.math import cast as _cast
 
     return _cast(x, dtype)
+
+
+# The public ops of this module (Keras 3 names; fastnet.ops re-exports exactly these).
+__all__ = ["convert_to_numpy", "convert_to_tensor"]

@@ -1014,3 +1014,20 @@ def size(x):
 
 def ndim(x):
     return _t(x).ndim
+
+
+# The public ops of this module (Keras 3 names; fastnet.ops re-exports exactly these).
+__all__ = ["abs", "absolute", "add", "all", "amax", "amin", "any", "arange", "argmax",
+           "argmin", "broadcast_to", "cast", "ceil", "clip", "concatenate", "cos",
+           "cumsum", "divide", "dot", "einsum", "equal", "exp", "expand_dims", "expm1",
+           "eye", "flip", "floor", "floor_divide", "full", "full_like", "get_item",
+           "greater", "greater_equal", "identity", "isfinite", "isnan", "less",
+           "less_equal", "linspace", "log", "log1p", "logical_and", "logical_not",
+           "logical_or", "logical_xor", "logsumexp", "matmul", "max", "maximum", "mean",
+           "min", "minimum", "mod", "moveaxis", "multiply", "ndim", "negative",
+           "not_equal", "one_hot", "ones", "ones_like", "pad", "power", "prod",
+           "repeat", "reshape", "round", "rsqrt", "shape", "sign", "sin", "size",
+           "slice", "split", "sqrt", "square", "squeeze", "stack", "std",
+           "stop_gradient", "subtract", "sum", "swapaxes", "take", "take_along_axis",
+           "tensordot", "tile", "transpose", "true_divide", "var", "where", "zeros",
+           "zeros_like"]

@@ -43,35 +43,48 @@ def _float(x):
 
 
 # ---- activations --------------------------------------------------------------------
-# On float32, C-contiguous inputs of at least 4096 elements the activations, softmax,
-# log_softmax, the cross-entropies and bias_add run the C++ kernels
-# (fastnet.kernels.elementwise), gradients included; other dtypes and small or strided
-# inputs take the numpy expressions below. A gradient asked for while another tape
-# records (nested tapes) is built from differentiable ops instead of the kernel.
+# Each activation is one `_activation` call: its numpy forward and its derivative from
+# differentiable ops, with the C++ kernel (fastnet.kernels.elementwise) as the fast path
+# of both on float32, C-contiguous inputs of at least 4096 elements. softmax,
+# log_softmax, the cross-entropies and bias_add use the kernels the same way. A gradient
+# asked for while another tape records (nested tapes) is built from the ops.
 
 def _kernel_ok(v):
     # Below a few thousand elements a numpy ufunc call is cheaper than any kernel call.
     return v.dtype == np.float32 and v.flags.c_contiguous and v.size >= 4096
 
 
-def _kernel_unary(name, x, diff_grad, param=None):
-    """y = f(x) by the kernel; gradient dy * f'(.) by the kernel too (first order).
+def _activation(name, x, forward, grad, param=None, kernel=None):
+    """One activation, one implementation: y = f(x) and its backward g * f'(x).
 
-    ``diff_grad(g, x, y)`` gives the same gradient from differentiable ops, for nested
-    tapes. The kernel's backward reads y for sigmoid/tanh and x for the others."""
+    ``forward(v)`` is f on a numpy array; ``grad(x, y)`` is f'(x) from differentiable ops
+    (given the input and output Tensors). The C++ kernel is the fast path of both, on
+    float32 C-contiguous inputs of at least 4096 elements: its forward replaces
+    ``forward`` and its backward replaces ``g * grad(x, y)`` for a first-order gradient
+    (no other tape recording). The kernel's backward reads y for sigmoid/tanh and x for
+    the others. ``kernel`` overrides the size rule."""
     v = x._value
-    out = _empty_like(v)
-    K.activation_forward(name, v, out, param)
     y = None
+    if kernel is None:
+        kernel = v.size >= 4096 and _kernel_ok(v)  # the size test first: it is the cheapest
+    if kernel:
+        out = _empty_like(v)
+        K.activation_forward(name, v, out, param)
 
-    def backward(g):
-        gv = g._value
-        if RECORDING or gv.dtype != np.float32:
-            return (diff_grad(g, x, y),)  # differentiable path for nested tapes
-        gv = np.ascontiguousarray(gv)  # e.g. sum's broadcast upstream gradient
-        dx = _empty_like(gv)
-        K.activation_backward(name, out if name in ("sigmoid", "tanh") else v, gv, dx, param)
-        return (Tensor(dx),)
+        def backward(g):
+            gv = g._value
+            if RECORDING or gv.dtype != np.float32:
+                return (g * grad(x, y),)  # an outer tape records: differentiable ops
+            gv = np.ascontiguousarray(gv)  # e.g. sum's broadcast upstream gradient
+            dx = _empty_like(gv)
+            K.activation_backward(name, out if name in ("sigmoid", "tanh") else v, gv, dx,
+                                  param)
+            return (Tensor(dx),)
+    else:
+        out = forward(v)
+
+        def backward(g):
+            return (g * grad(x, y),)
 
     y = make(out, (x,), backward)
     return y
@@ -85,11 +98,18 @@ def _mask(cond, dtype):
 def relu(x):
     if type(x) is not Tensor or x._value.dtype.kind != "f":
         x = _float(x)
+    if x._value.size < 4096:  # the hottest small op: _activation's small path, inlined
+        return make(_relu_np(x._value), (x,), lambda g: (g * _relu_grad(x, None),))
+    return _activation("relu", x, _relu_np, _relu_grad)
+
+
+def _relu_np(v):
+    return np.maximum(v, 0)
+
+
+def _relu_grad(x, y):
     v = x._value
-    if v.size >= 4096 and _kernel_ok(v):
-        return _kernel_unary("relu", x, lambda g, x, y: g * _mask(v > 0, v.dtype))
-    out = np.maximum(v, 0)
-    return make(out, (x,), lambda g: (g * Tensor((v > 0).astype(v.dtype)),))
+    return Tensor((v > 0).astype(v.dtype))
 
 
 @op
@@ -103,47 +123,42 @@ def relu6(x):
 @op
 def leaky_relu(x, negative_slope=0.2):
     x = _float(x)
-    v = x._value
     slope = float(negative_slope)
-    if _kernel_ok(v):
-        return _kernel_unary(
-            "leaky_relu", x,
-            lambda g, x, y: g * Tensor(np.where(v >= 0, 1.0, slope).astype(v.dtype)), slope)
-    out = np.where(v >= 0, v, v * negative_slope).astype(v.dtype)
-    return make(out, (x,),
-                lambda g: (g * Tensor(np.where(v >= 0, 1.0, negative_slope).astype(v.dtype)),))
+    return _activation(
+        "leaky_relu", x, lambda v: np.where(v >= 0, v, v * slope).astype(v.dtype),
+        lambda x, y: Tensor(np.where(x._value >= 0, 1.0, slope).astype(x._value.dtype)), slope)
 
 
 @op
 def sigmoid(x):
     x = _float(x)
-    v = x._value
-    if _kernel_ok(v):
-        return _kernel_unary("sigmoid", x, lambda g, x, y: g * y * (1.0 - y))
-    out = (0.5 * (1.0 + np.tanh(0.5 * v))).astype(v.dtype)  # no overflow for any |v|
-    y = None
-    y = make(out, (x,), lambda g: (g * y * (1.0 - y),))
-    return y
+    return _activation("sigmoid", x, _sigmoid_np, _sigmoid_grad)
+
+
+def _sigmoid_np(v):  # the tanh form: no overflow for any |v|
+    return (0.5 * (1.0 + np.tanh(0.5 * v))).astype(v.dtype)
+
+
+def _sigmoid_grad(x, y):
+    return y * (1.0 - y)
 
 
 @op
 def tanh(x):
     x = _float(x)
-    if _kernel_ok(x._value):
-        return _kernel_unary("tanh", x, lambda g, x, y: g * (1.0 - y * y))
-    y = None
-    y = make(np.tanh(x._value), (x,), lambda g: (g * (1.0 - y * y),))
-    return y
+    return _activation("tanh", x, np.tanh, _tanh_grad)
+
+
+def _tanh_grad(x, y):
+    return 1.0 - y * y
 
 
 @op
 def softplus(x):
     x = _float(x)
-    v = x._value
-    if _kernel_ok(v):
-        return _kernel_unary("softplus", x, lambda g, x, y: g * sigmoid(x))
-    out = (np.maximum(v, 0) + np.log1p(np.exp(-np.abs(v)))).astype(v.dtype)
-    return make(out, (x,), lambda g: (g * sigmoid(x),))
+    return _activation("softplus", x,
+                       lambda v: (np.maximum(v, 0) + np.log1p(np.exp(-np.abs(v)))).astype(v.dtype),
+                       lambda x, y: sigmoid(x))
 
 
 @op
@@ -155,13 +170,12 @@ def softsign(x):
 @op
 def silu(x):
     x = _float(x)
-    if _kernel_ok(x._value):
-        def diff(g, x, y):
-            sg = sigmoid(x)
-            return g * (sg * (1.0 + x * (1.0 - sg)))
 
-        return _kernel_unary("silu", x, diff)
-    return x * sigmoid(x)
+    def grad(x, y):
+        sg = sigmoid(x)
+        return sg * (1.0 + x * (1.0 - sg))
+
+    return _activation("silu", x, lambda v: v * (0.5 * (1.0 + np.tanh(0.5 * v))), grad)
 
 
 swish = silu
@@ -172,24 +186,22 @@ def _hard_sigmoid_grad_mask(v):
     return Tensor((((s > 0) & (s < 6)) / 6.0).astype(v.dtype))
 
 
+def _hard_sigmoid_np(v):
+    return (np.clip(v + 3.0, 0.0, 6.0) / 6.0).astype(v.dtype)
+
+
 @op
 def hard_sigmoid(x):
     x = _float(x)
-    v = x._value
-    if _kernel_ok(v):
-        return _kernel_unary("hard_sigmoid", x, lambda g, x, y: g * _hard_sigmoid_grad_mask(v))
-    return relu6(x + 3.0) / 6.0
+    return _activation("hard_sigmoid", x, _hard_sigmoid_np,
+                       lambda x, y: _hard_sigmoid_grad_mask(x._value))
 
 
 @op
 def hard_silu(x):
     x = _float(x)
-    v = x._value
-    if _kernel_ok(v):
-        return _kernel_unary(
-            "hard_silu", x,
-            lambda g, x, y: g * (hard_sigmoid(x) + x * _hard_sigmoid_grad_mask(v)))
-    return x * hard_sigmoid(x)
+    return _activation("hard_silu", x, lambda v: v * _hard_sigmoid_np(v),
+                       lambda x, y: hard_sigmoid(x) + x * _hard_sigmoid_grad_mask(x._value))
 
 
 hard_swish = hard_silu
@@ -204,18 +216,13 @@ def _elu_grad(x, alpha):
 @op
 def elu(x, alpha=1.0):
     x = _float(x)
-    v = x._value
     alpha = float(alpha)
-    if _kernel_ok(v):
-        return _kernel_unary("elu", x, lambda g, x, y: g * _elu_grad(x, alpha), alpha)
-    with np.errstate(over="ignore"):
-        out = np.where(v > 0, v, alpha * np.expm1(np.minimum(v, 0))).astype(v.dtype)
-    def backward(g):
-        if RECORDING:  # an outer tape may differentiate this again: f'(x) from ops
-            return (g * _elu_grad(x, alpha),)
-        return (g * Tensor(np.where(v > 0, 1.0, alpha * np.exp(np.minimum(v, 0))).astype(v.dtype)),)
+    return _activation("elu", x, lambda v: _elu_np(v, alpha),
+                       lambda x, y: _elu_grad(x, alpha), alpha)
 
-    return make(out, (x,), backward)
+
+def _elu_np(v, alpha):
+    return np.where(v > 0, v, alpha * np.expm1(np.minimum(v, 0))).astype(v.dtype)
 
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
@@ -225,10 +232,9 @@ _SELU_SCALE = 1.0507009873554804934193349852946
 @op
 def selu(x):
     x = _float(x)
-    if _kernel_ok(x._value):
-        return _kernel_unary("selu", x,
-                             lambda g, x, y: g * (_SELU_SCALE * _elu_grad(x, _SELU_ALPHA)))
-    return elu(x, _SELU_ALPHA) * _SELU_SCALE
+    return _activation("selu", x,
+                       lambda v: (_SELU_SCALE * _elu_np(v, _SELU_ALPHA)).astype(v.dtype),
+                       lambda x, y: _SELU_SCALE * _elu_grad(x, _SELU_ALPHA))
 
 
 _GELU_C = _pymath.sqrt(2.0 / _pymath.pi)
@@ -243,41 +249,43 @@ def _normal_cdf(x, value):
     return make(value, (x,), lambda g: (g * _normal_pdf(x),))
 
 
+def _gelu_tanh_np(v):
+    return (0.5 * v * (1.0 + np.tanh(_GELU_C * (v + 0.044715 * v * v * v)))).astype(v.dtype)
+
+
+def _gelu_tanh_grad(x, y):
+    sg = sigmoid(2.0 * _GELU_C * (x + 0.044715 * x * x * x))
+    return sg + x * (2.0 * sg * (1.0 - sg)) * (_GELU_C * (1.0 + 3 * 0.044715 * x * x))
+
+
+def _std_normal_cdf_np(v):
+    """Phi(v) in numpy; on float32 through the gelu_erf kernel (x Phi(x), then / x)."""
+    if v.dtype == np.float32 and v.flags.c_contiguous:
+        xphi = _empty_like(v)
+        K.activation_forward("gelu_erf", v, xphi)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(v != 0, xphi / v, 0.5).astype(v.dtype)
+    from math import erf
+
+    if not v.size:
+        return v
+    return (0.5 * (1.0 + np.vectorize(erf, otypes=[v.dtype])(v / _pymath.sqrt(2.0)))
+            ).astype(v.dtype)
+
+
+def _gelu_erf_grad(x, y):
+    return _normal_cdf(x, _std_normal_cdf_np(x._value)) + x * _normal_pdf(x)
+
+
 @op
 def gelu(x, approximate=True):
     x = _float(x)
-    v = x._value
     if approximate:
-        if _kernel_ok(v):
-            def diff(g, x, y):
-                sg = sigmoid(2.0 * _GELU_C * (x + 0.044715 * x * x * x))
-                return g * (sg + x * (2.0 * sg * (1.0 - sg))
-                            * (_GELU_C * (1.0 + 3 * 0.044715 * x * x)))
-
-            return _kernel_unary("gelu", x, diff)
-        inner = _GELU_C * (x + 0.044715 * x * x * x)
-        return 0.5 * x * (1.0 + tanh(inner))
-    if v.dtype == np.float32 and v.flags.c_contiguous:
-        # the kernel at any size: the numpy fallback below calls math.erf per element
-        def diff(g, x, y):
-            phi = _empty_like(v)
-            K.activation_forward("gelu_erf", v, phi)  # x Phi(x) ...
-            with np.errstate(divide="ignore", invalid="ignore"):
-                phi = np.where(v != 0, phi / v, 0.5).astype(v.dtype)  # ... / x
-            return g * (_normal_cdf(x, phi) + x * _normal_pdf(x))
-
-        return _kernel_unary("gelu_erf", x, diff)
-    from math import erf
-
-    erfv = np.vectorize(erf, otypes=[v.dtype])(v / _pymath.sqrt(2.0)) if v.size else v
-    out = (0.5 * v * (1.0 + erfv)).astype(v.dtype)
-    pdf = np.exp(-0.5 * v * v) / _pymath.sqrt(2 * _pymath.pi)
-    def backward(g):
-        if RECORDING:  # an outer tape may differentiate this again: f'(x) from ops
-            return (g * (_normal_cdf(x, (0.5 * (1.0 + erfv)).astype(v.dtype)) + x * _normal_pdf(x)),)
-        return (g * Tensor((0.5 * (1.0 + erfv) + v * pdf).astype(v.dtype)),)
-
-    return make(out, (x,), backward)
+        return _activation("gelu", x, _gelu_tanh_np, _gelu_tanh_grad)
+    v = x._value
+    # exact: the kernel at any float32 size (numpy has no erf: math.erf per element)
+    return _activation("gelu_erf", x, lambda v: (v * _std_normal_cdf_np(v)).astype(v.dtype),
+                       _gelu_erf_grad, kernel=v.dtype == np.float32 and v.flags.c_contiguous)
 
 
 @op
@@ -787,3 +795,10 @@ def gru_sequence(inputs, kernel, recurrent_kernel, bias=None, initial_h=None,
 
 
 from fastnet.ops.attention import dot_product_attention  # noqa: E402,F401  (keras.ops.nn name)
+
+# The public ops of this module (Keras 3 names; fastnet.ops re-exports exactly these).
+__all__ = ["batch_normalization", "binary_crossentropy", "categorical_crossentropy",
+           "dot_product_attention", "elu", "gelu", "hard_sigmoid", "hard_silu",
+           "hard_swish", "leaky_relu", "log_softmax", "moments", "relu", "relu6",
+           "selu", "sigmoid", "silu", "softmax", "softplus", "softsign",
+           "sparse_categorical_crossentropy", "swish", "tanh"]

@@ -705,3 +705,8 @@ def global_max_pool(inputs, keepdims=False, data_format=None):
 def global_average_pool(inputs, keepdims=False, data_format=None):
     """Mean over the spatial axes of channels-last (batch, spatial..., channels)."""
     return _global_pool(inputs, "avg", keepdims)
+
+
+# The public ops of this module (Keras 3 names; fastnet.ops re-exports exactly these).
+__all__ = ["average_pool", "conv", "conv_transpose", "depthwise_conv", "max_pool",
+           "separable_conv"]

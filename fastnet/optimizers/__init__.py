@@ -12,7 +12,7 @@ import math
 import numpy as np
 
 from fastnet.backend.tensor import Tensor, Variable
-from fastnet.kernels import optim as K
+from fastnet.kernels import optim as _K
 from fastnet.optimizers import schedules
 from fastnet.optimizers.schedules import LearningRateSchedule
 
@@ -259,7 +259,7 @@ class SGD(Optimizer):
         return ["momentum"] if self.momentum else []
 
     def _update(self, var, g, slots, lr, step):
-        K.sgd_update(var, g, slots[0] if self.momentum else None, lr, self.momentum,
+        _K.sgd_update(var, g, slots[0] if self.momentum else None, lr, self.momentum,
                      self.nesterov)
 
     def _update_reference(self, var, g, slots, lr, step):
@@ -289,7 +289,7 @@ class RMSprop(Optimizer):
             (["average_gradient"] if self.centered else [])
 
     def _update(self, var, g, slots, lr, step):
-        K.rmsprop_update(var, g, slots[0], slots[1] if self.momentum else None,
+        _K.rmsprop_update(var, g, slots[0], slots[1] if self.momentum else None,
                          slots[-1] if self.centered else None, lr, self.rho, self.momentum,
                          self.epsilon)
 
@@ -329,7 +329,7 @@ class Adam(Optimizer):
 
     def _update(self, var, g, slots, lr, step):
         alpha = lr * math.sqrt(1 - self.beta_2 ** step) / (1 - self.beta_1 ** step)
-        K.adam_update(var, g, slots[0], slots[1], slots[2] if self.amsgrad else None, alpha,
+        _K.adam_update(var, g, slots[0], slots[1], slots[2] if self.amsgrad else None, alpha,
                       self.beta_1, self.beta_2, self.epsilon)
 
     def _update_reference(self, var, g, slots, lr, step):
@@ -373,7 +373,7 @@ class Adagrad(Optimizer):
         return np.full(var.shape, self.initial_accumulator_value, dtype=var.dtype)
 
     def _update(self, var, g, slots, lr, step):
-        K.adagrad_update(var, g, slots[0], lr, self.epsilon)
+        _K.adagrad_update(var, g, slots[0], lr, self.epsilon)
 
     def _update_reference(self, var, g, slots, lr, step):
         acc = slots[0]
@@ -394,7 +394,7 @@ class Adadelta(Optimizer):
         return ["accumulated_grad", "accumulated_delta_var"]
 
     def _update(self, var, g, slots, lr, step):
-        K.adadelta_update(var, g, slots[0], slots[1], lr, self.rho, self.epsilon)
+        _K.adadelta_update(var, g, slots[0], slots[1], lr, self.rho, self.epsilon)
 
     def _update_reference(self, var, g, slots, lr, step):
         acc_g, acc_d = slots
@@ -432,7 +432,7 @@ class Nadam(Optimizer):
 
     def _update(self, var, g, slots, lr, step):
         up_t = self._u_product
-        K.nadam_update(var, g, slots[0], slots[1], lr, self.beta_1, self.beta_2, self.epsilon,
+        _K.nadam_update(var, g, slots[0], slots[1], lr, self.beta_1, self.beta_2, self.epsilon,
                        self._u_t, self._u_t_1, up_t, up_t * self._u_t_1, self.beta_2 ** step)
 
     def _update_reference(self, var, g, slots, lr, step):

@@ -181,7 +181,7 @@ def _encode(x, reindex=None):
 
 
 def functional_config(model):
-    from fastnet.layers.core import OpLayer
+    from fastnet.layers.layer import Layer
 
     node_ids = {id(n) for n in model._nodes}
     # As Keras: node indices count only this model's calls of a layer (a layer also
@@ -192,11 +192,12 @@ def functional_config(model):
         kept = [i for i, n in enumerate(layer._inbound_nodes) if id(n) in node_ids]
         reindex.update({(id(layer), i): j for j, i in enumerate(kept)})
     layer_configs = []
-    for layer in model.layers:
-        if isinstance(layer, OpLayer):
-            raise ValueError(f"Model {model.name!r} uses the raw op {layer.op_fn.__name__!r} on "
+    for op in model.operations:
+        if not isinstance(op, Layer):
+            raise ValueError(f"Model {model.name!r} uses the raw op {op.op_name!r} on "
                              "symbolic tensors; wrap it in a Lambda layer or a custom Layer to "
                              "serialize the model.")
+    for layer in model.layers:
         entry = serialize_layer(layer)
         entry["name"] = layer.name
         nodes = []

@@ -73,7 +73,7 @@ def _label(layer, opts):
             cols.append(_cell(f"Output shape: <b>{outs or '?'}</b>"))
         if opts["show_dtype"]:
             cols.append(_cell(f"Output dtype: <b>{dtype or '?'}</b>"))
-    if opts["show_trainable"] and layer.weights:
+    if opts["show_trainable"] and getattr(layer, "weights", None):
         cols.append(_cell("<b>Trainable</b>", bg="forestgreen", color="white") if layer.trainable
                     else _cell("<b>Non-trainable</b>", bg="firebrick", color="white"))
     if cols:
@@ -119,7 +119,10 @@ class _DotWriter:
         """Boxes (and clusters) of one model's layers, then the edges between them."""
         Functional, Sequential = _models()
         expand = self.opts["expand_nested"]
-        drawn = list(model.layers)  # a Sequential's list has no InputLayer: Keras draws none
+        # a Sequential's list has no InputLayer (Keras draws none); a functional graph's
+        # operations include ops on KerasTensors (x + y) beside its layers
+        drawn = list(model.layers if isinstance(model, Sequential)
+                     else getattr(model, "operations", None) or model.layers)
         graph = _graph_of(model)
         for layer in drawn:
             if expand and isinstance(layer, (Functional, Sequential)):

@@ -1,0 +1,444 @@
+"""Output-spec rules of the public ops: shape and dtype from the inputs' shapes and dtypes.
+
+``SPECS[name](*args, **kwargs)`` takes the op's own arguments (KerasTensors, Tensors,
+arrays or Python values mixed) and returns KerasTensor(s) — what ``ops.<name>`` returns
+when called on KerasTensors (fastnet/ops/operation.py: OpFunction). Nothing here runs a
+kernel or does arithmetic on data: view-only ops (reshape, transpose, indexing, ...) are
+resolved by numpy on a zero-stride array of the input's shape (one element of memory, an
+O(1) view), with unknown (None) dims tried at two sizes to see which output dims follow
+them; every other rule is a formula on shapes. Dtype rules follow fastnet's eager ops
+(fastnet/ops/math.py: _pair/_promote): a Python scalar takes the tensor's dtype, float64
+only when an operand is float64, int/bool inputs of float-valued ops give float32.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fastnet.backend.symbolic import KerasTensor
+from fastnet.backend.tensor import floatx, standardize_dtype
+
+SPECS = {}
+
+
+def _shape(x):
+    if isinstance(x, KerasTensor):
+        return x.shape
+    if hasattr(x, "shape"):
+        return tuple(x.shape)
+    return np.shape(x)
+
+
+def _dtype(x):
+    if isinstance(x, KerasTensor):
+        return x.dtype
+    if hasattr(x, "dtype"):
+        return standardize_dtype(str(x.dtype))
+    if isinstance(x, bool):
+        return "bool"
+    if isinstance(x, int):
+        return "int32"
+    if isinstance(x, float):
+        return floatx()
+    return standardize_dtype(np.asarray(x).dtype.name)
+
+
+def _is_py_scalar(x):
+    return isinstance(x, (int, float, bool)) and not hasattr(x, "shape")
+
+
+def _kt(shape, dtype):
+    return KerasTensor(tuple(shape), dtype)
+
+
+def _float_of(dtype):
+    return dtype if np.dtype(dtype).kind == "f" else floatx()
+
+
+def _promote(*xs):
+    tensors = [x for x in xs if not _is_py_scalar(x)]
+    scalars = [x for x in xs if _is_py_scalar(x)]
+    if not tensors:
+        return _dtype(xs[0])
+    dts = [_dtype(x) for x in tensors]
+    dt = np.result_type(*[np.dtype(d) for d in dts])
+    if dt == np.float64 and "float64" not in dts:
+        dt = np.dtype(floatx())
+    if any(isinstance(s, float) for s in scalars) and dt.kind != "f":
+        dt = np.dtype(floatx())
+    return standardize_dtype(dt.name)
+
+
+def broadcast_shapes(*shapes):
+    """numpy's broadcasting of shapes with None (unknown) dims."""
+    rank = max((len(s) for s in shapes), default=0)
+    out = []
+    for i in range(1, rank + 1):
+        dims = [s[-i] for s in shapes if len(s) >= i]
+        known = [d for d in dims if d is not None and d != 1]
+        if len(set(known)) > 1:
+            raise ValueError("Cannot broadcast shapes " + " and ".join(str(s) for s in shapes))
+        if known:
+            out.append(known[0])
+        elif any(d is None for d in dims):
+            out.append(None)
+        else:
+            out.append(1)
+    return tuple(reversed(out))
+
+
+def _axes(axis, ndim):
+    if axis is None:
+        return tuple(range(ndim))
+    axes = axis if isinstance(axis, (list, tuple)) else (axis,)
+    return tuple(a % ndim if ndim else 0 for a in axes)
+
+
+def _reduced(shape, axis, keepdims):
+    axes = _axes(axis, len(shape))
+    if keepdims:
+        return tuple(1 if i in axes else d for i, d in enumerate(shape))
+    return tuple(d for i, d in enumerate(shape) if i not in axes)
+
+
+def _register(names, rule):
+    for n in names.split():
+        SPECS[n] = rule
+
+
+# ---- elementwise ----------------------------------------------------------------------
+def _same(x, *args, **kwargs):
+    return _kt(_shape(x), _dtype(x))
+
+
+def _float_valued(x, *args, **kwargs):
+    return _kt(_shape(x), _float_of(_dtype(x)))
+
+
+def _bool_valued(x, *args, **kwargs):
+    return _kt(_shape(x), "bool")
+
+
+_register("abs absolute negative sign square ceil floor round trunc fabs relu relu6 "
+          "copy stop_gradient identity nan_to_num clip", _same)
+_register("exp exp2 expm1 log log10 log1p log2 sqrt rsqrt cbrt reciprocal sin cos tan "
+          "arcsin arccos arctan sinh cosh tanh arcsinh arccosh arctanh erf erfc deg2rad "
+          "rad2deg sigmoid hard_sigmoid hard_silu hard_swish silu swish softplus softsign "
+          "elu selu gelu mish leaky_relu exponential linear softmax log_softmax sinc", _float_valued)
+_register("isnan isinf isfinite isneginf isposinf signbit logical_not isreal", _bool_valued)
+
+
+def _binary(x1, x2, *args, **kwargs):
+    return _kt(broadcast_shapes(_shape(x1), _shape(x2)), _promote(x1, x2))
+
+
+def _binary_float(x1, x2, *args, **kwargs):
+    return _kt(broadcast_shapes(_shape(x1), _shape(x2)), _float_of(_promote(x1, x2)))
+
+
+def _compare(x1, x2, *args, **kwargs):
+    return _kt(broadcast_shapes(_shape(x1), _shape(x2)), "bool")
+
+
+_register("add subtract multiply maximum minimum mod floor_divide power fmax fmin fmod "
+          "heaviside", _binary)
+_register("divide true_divide divide_no_nan arctan2 hypot logaddexp logaddexp2", _binary_float)
+_register("equal not_equal less less_equal greater greater_equal logical_and logical_or "
+          "logical_xor isclose", _compare)
+
+
+def _where(condition, x1=None, x2=None):
+    if x1 is None and x2 is None:
+        raise NotImplementedError("ops.where(condition) (the indices form) has a data-dependent "
+                                  "shape and cannot be called on symbolic tensors")
+    return _kt(broadcast_shapes(_shape(condition), _shape(x1), _shape(x2)), _promote(x1, x2))
+
+
+SPECS["where"] = _where
+
+
+def _cast(x, dtype):
+    return _kt(_shape(x), standardize_dtype(dtype))
+
+
+SPECS["cast"] = _cast
+
+
+# ---- reductions -------------------------------------------------------------------------
+def _reduction(kind):
+    def rule(x, axis=None, keepdims=False, *args, **kwargs):
+        dt = _dtype(x)
+        if kind == "float":
+            dt = _float_of(dt)
+        elif kind == "int":
+            dt = "int32"
+        elif kind == "bool":
+            dt = "bool"
+        elif kind == "sum" and dt == "bool":
+            dt = "int32"
+        return _kt(_reduced(_shape(x), axis, keepdims), dt)
+
+    return rule
+
+
+_register("sum prod nansum nanprod", _reduction("sum"))
+_register("max min amax amin nanmax nanmin ptp", _reduction("same"))
+_register("mean std var nanmean nanstd nanvar median logsumexp", _reduction("float"))
+_register("argmax argmin count_nonzero", _reduction("int"))
+_register("all any", _reduction("bool"))
+
+
+def _moments(x, axes, keepdims=False, synchronized=False):
+    s = _kt(_reduced(_shape(x), axes, keepdims), _float_of(_dtype(x)))
+    return s, _kt(s.shape, s.dtype)
+
+
+SPECS["moments"] = _moments
+
+
+def _cumulative(x, axis=None, dtype=None):
+    shape = _shape(x)
+    if axis is None:
+        n = None if any(d is None for d in shape) else int(np.prod(shape))
+        shape = (n,)
+    return _kt(shape, standardize_dtype(dtype) if dtype else _dtype(x))
+
+
+_register("cumsum cumprod", _cumulative)
+
+
+# ---- shapes (numpy on a zero-stride view of the input's shape) -------------------------
+def _meta(shape, dtype, fill):
+    shape = tuple(fill if d is None else d for d in shape)
+    return np.lib.stride_tricks.as_strided(np.zeros((), dtype=np.dtype(dtype)), shape=shape,
+                                           strides=(0,) * len(shape), writeable=False)
+
+
+def _view_rule(fn):
+    """A rule from a numpy function that only views its first argument."""
+
+    def rule(x, *args, **kwargs):
+        shape, dtype = _shape(x), _dtype(x)
+        a = fn(_meta(shape, dtype, 2), *args, **kwargs)
+        if None not in shape:
+            return _kt(a.shape, dtype)
+        b = fn(_meta(shape, dtype, 3), *args, **kwargs)
+        if a.ndim != b.ndim:
+            raise ValueError("the output rank depends on an unknown dimension")
+        return _kt(tuple(p if p == q else None for p, q in zip(a.shape, b.shape)), dtype)
+
+    return rule
+
+
+def _reshape(x, newshape):
+    shape = _shape(x)
+    newshape = (newshape,) if isinstance(newshape, int) else tuple(newshape)
+    if None in shape:  # -1 stays unknown unless the other known dims fix it
+        return _kt(tuple(None if d == -1 else d for d in newshape), _dtype(x))
+    return _kt(_meta(shape, _dtype(x), 1).reshape(newshape).shape, _dtype(x))
+
+
+SPECS["reshape"] = _reshape
+SPECS["transpose"] = _view_rule(np.transpose)
+SPECS["expand_dims"] = _view_rule(np.expand_dims)
+SPECS["squeeze"] = _view_rule(np.squeeze)
+SPECS["moveaxis"] = _view_rule(np.moveaxis)
+SPECS["swapaxes"] = _view_rule(np.swapaxes)
+SPECS["flip"] = _view_rule(np.flip)
+SPECS["ravel"] = _view_rule(np.ravel)
+SPECS["diagonal"] = _view_rule(np.diagonal)
+SPECS["get_item"] = _view_rule(lambda a, key: a[key])
+SPECS["slice"] = _view_rule(lambda a, start, shape: a[tuple(
+    np.s_[s:s + n] for s, n in zip(start, shape))])
+SPECS["roll"] = _same
+
+
+def _broadcast_to(x, shape):
+    return _kt(broadcast_shapes(_shape(x), tuple(shape)), _dtype(x))
+
+
+SPECS["broadcast_to"] = _broadcast_to
+
+
+def _join(axis_new):
+    def rule(xs, axis=0):
+        shapes = [_shape(x) for x in xs]
+        rank = len(shapes[0])
+        if any(len(s) != rank for s in shapes):
+            raise ValueError(f"all inputs must have the same rank; got shapes {shapes}")
+        dtype = _promote(*xs)
+        if axis_new:
+            ax = axis % (rank + 1)
+            base = [None if any(s[i] is None for s in shapes) else shapes[0][i]
+                    for i in range(rank)]
+            return _kt(tuple(base[:ax]) + (len(xs),) + tuple(base[ax:]), dtype)
+        ax = axis % rank
+        out = []
+        for i in range(rank):
+            dims = [s[i] for s in shapes]
+            if i == ax:
+                out.append(None if None in dims else int(np.sum(dims)))
+            else:
+                known = {d for d in dims if d is not None}
+                if len(known) > 1:
+                    raise ValueError(f"concatenate: inputs differ off axis {axis}: {shapes}")
+                out.append(known.pop() if known else None)
+        return _kt(out, dtype)
+
+    return rule
+
+
+SPECS["concatenate"] = _join(False)
+SPECS["stack"] = _join(True)
+
+
+def _tile(x, repeats):
+    shape = _shape(x)
+    reps = (repeats,) if isinstance(repeats, int) else tuple(repeats)
+    n = max(len(shape), len(reps))
+    shape = (1,) * (n - len(shape)) + tuple(shape)
+    reps = (1,) * (n - len(reps)) + reps
+    return _kt(tuple(None if d is None else d * r for d, r in zip(shape, reps)), _dtype(x))
+
+
+SPECS["tile"] = _tile
+
+
+def _repeat(x, repeats, axis=None):
+    shape = _shape(x)
+    if not isinstance(repeats, int):
+        raise NotImplementedError("ops.repeat with per-element repeats on symbolic tensors")
+    if axis is None:
+        n = None if None in shape else int(np.prod(shape)) * repeats
+        return _kt((n,), _dtype(x))
+    ax = axis % len(shape)
+    return _kt(tuple((None if d is None else d * repeats) if i == ax else d
+                     for i, d in enumerate(shape)), _dtype(x))
+
+
+SPECS["repeat"] = _repeat
+
+
+def _pad(x, pad_width, mode="constant", constant_values=None):
+    shape = _shape(x)
+    pw = np.broadcast_to(np.asarray(pad_width, dtype=np.int64), (len(shape), 2))
+    return _kt(tuple(None if d is None else int(d + lo + hi) for d, (lo, hi) in zip(shape, pw)),
+               _dtype(x))
+
+
+SPECS["pad"] = _pad
+
+
+def _take(x, indices, axis=None):
+    shape, ishape = _shape(x), _shape(indices)
+    if axis is None:
+        return _kt(ishape, _dtype(x))
+    ax = axis % len(shape)
+    return _kt(tuple(shape[:ax]) + tuple(ishape) + tuple(shape[ax + 1:]), _dtype(x))
+
+
+SPECS["take"] = _take
+
+
+def _take_along_axis(x, indices, axis=None):
+    return _kt(broadcast_shapes(_shape(x), _shape(indices)) if axis is not None
+               else _shape(indices), _dtype(x))
+
+
+SPECS["take_along_axis"] = _take_along_axis
+
+
+def _one_hot(x, num_classes, axis=-1, dtype=None, sparse=False):
+    shape = list(_shape(x))
+    ax = axis % (len(shape) + 1)
+    shape.insert(ax, int(num_classes))
+    return _kt(shape, standardize_dtype(dtype) if dtype else floatx())
+
+
+SPECS["one_hot"] = _one_hot
+
+
+# ---- products ---------------------------------------------------------------------------
+def _matmul(x1, x2):
+    a, b = _shape(x1), _shape(x2)
+    if not a or not b:
+        raise ValueError(f"matmul: scalars are not allowed; got shapes {a} and {b}")
+    a2 = (1,) + tuple(a) if len(a) == 1 else tuple(a)
+    b2 = tuple(b) + (1,) if len(b) == 1 else tuple(b)
+    if a2[-1] is not None and b2[-2] is not None and a2[-1] != b2[-2]:
+        raise ValueError(f"matmul: incompatible shapes {a} and {b} (inner dims "
+                         f"{a2[-1]} != {b2[-2]})")
+    out = broadcast_shapes(a2[:-2], b2[:-2]) + (a2[-2], b2[-1])
+    if len(a) == 1:
+        out = out[:-2] + out[-1:]
+    if len(b) == 1:
+        out = out[:-1]
+    dt = _promote(x1, x2)
+    return _kt(out, "int32" if dt in ("int8", "uint8", "bool") else dt)
+
+
+SPECS["matmul"] = _matmul
+
+
+def _dot(x1, x2):
+    a, b = _shape(x1), _shape(x2)
+    if not a or not b:
+        return _binary(x1, x2)
+    if len(b) == 1 or len(a) == 1 or len(b) == 2:
+        return _matmul(x1, x2)
+    return _kt(tuple(a[:-1]) + tuple(b[:-2]) + tuple(b[-1:]), _promote(x1, x2))
+
+
+SPECS["dot"] = _dot
+
+
+def _einsum(subscripts, *operands):
+    if "->" not in subscripts or "..." in subscripts:
+        raise NotImplementedError("ops.einsum on symbolic tensors needs explicit output "
+                                  "subscripts (`->`) and no ellipsis")
+    ins, out = subscripts.replace(" ", "").split("->")
+    sizes = {}
+    for spec, x in zip(ins.split(","), operands):
+        for c, d in zip(spec, _shape(x)):
+            if d is not None and d != 1:
+                sizes[c] = d
+            else:
+                sizes.setdefault(c, d)
+    return _kt(tuple(sizes.get(c) for c in out), _promote(*operands))
+
+
+SPECS["einsum"] = _einsum
+
+
+# ---- sorting and flips ----------------------------------------------------------------------
+def _argsort(x, axis=-1):
+    return _kt(_shape(x), "int32")
+
+
+def _sort(x, axis=-1):
+    return _kt(_shape(x), _dtype(x))
+
+
+def _top_k(x, k, sorted=True):  # noqa: A002  (Keras's argument name)
+    shape = tuple(_shape(x)[:-1]) + (int(k),)
+    return _kt(shape, _dtype(x)), _kt(shape, "int32")
+
+
+SPECS["argsort"] = _argsort
+SPECS["sort"] = _sort
+SPECS["top_k"] = _top_k
+SPECS["tril"] = _same
+SPECS["triu"] = _same
+SPECS["fliplr"] = _view_rule(np.fliplr)
+SPECS["flipud"] = _view_rule(np.flipud)
+SPECS["rot90"] = _view_rule(np.rot90)
+
+
+def _outer(x1, x2):
+    def size(s):
+        return None if None in s else int(np.prod(s))
+
+    return _kt((size(_shape(x1)), size(_shape(x2))), _promote(x1, x2))
+
+
+SPECS["outer"] = _outer
