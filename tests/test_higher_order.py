@@ -25,8 +25,11 @@ import numpy as np
 import pytest
 
 import fastnet
-from fastnet import layers, ops
+from fastnet import layers
+from fastnet import ops as _public_ops
 from fastnet.backend.tape import GradientTape
+from fastnet.ops import nn as _ops_nn
+from fastnet.ops import spatial as _ops_spatial
 
 F32 = dict(eps=1e-2, tol=1e-2)
 F64 = dict(eps=1e-5, tol=1e-6)
@@ -109,6 +112,19 @@ def _off_zero(shape, seed, dtype=np.float32):
 
 # ---- the ops whose backward is differentiable ----------------------------------------------
 # name -> (f, inputs builder, tolerance settings)
+class _OpsAndHelpers:
+    """fastnet.ops plus the fused helpers the layers call (they are not public names)."""
+
+    def __getattr__(self, name):
+        for module in (_public_ops, _ops_nn, _ops_spatial):
+            if hasattr(module, name):
+                return getattr(module, name)
+        raise AttributeError(name)
+
+
+ops = _OpsAndHelpers()
+
+
 x4 = (2, 7, 7, 3)
 DIFFERENTIABLE = {
     "matmul": (ops.matmul, lambda: [_rand((5, 4), 0), _rand((4, 3), 1)], F32),
@@ -193,6 +209,16 @@ for _name in ("relu", "tanh", "sigmoid", "softplus", "silu", "gelu", "elu", "sel
                                         lambda: [_off_zero((4, 6), 0, np.float64)], F64)
     DIFFERENTIABLE[f"{_name}_kernel_sized"] = (  # >= 4096 float32 elements: the kernel path
         lambda x, _fn=_fn: ops.square(_fn(x)), lambda: [_off_zero((64, 64), 3)], F32)
+# the image ops (fastnet.ops.image): linear in the image, their adjoints taped
+_SHIFT = np.array([[1.0, 0.0, 0.3, 0.0, 1.0, -0.2, 0.0, 0.0]], np.float32)
+DIFFERENTIABLE["resize_bilinear"] = (
+    lambda x: ops.square(ops.image.resize(x, (5, 9))), lambda: [_rand((1, 4, 6, 2), 0)], F32)
+DIFFERENTIABLE["resize_bicubic"] = (
+    lambda x: ops.square(ops.image.resize(x, (5, 9), interpolation="bicubic")),
+    lambda: [_rand((1, 4, 6, 2), 0)], F32)
+DIFFERENTIABLE["affine_transform"] = (
+    lambda x: ops.square(ops.image.affine_transform(x, _SHIFT)),
+    lambda: [_rand((1, 5, 6, 2), 0)], F32)
 DIFFERENTIABLE["gelu_exact_small"] = (lambda x: ops.square(ops.gelu(x, approximate=False)),
                                       lambda: [_rand((4, 6), 0, dtype=np.float64)], F64)
 DIFFERENTIABLE["gelu_exact_kernel"] = (lambda x: ops.square(ops.gelu(x, approximate=False)),
@@ -301,6 +327,9 @@ def _rnn(fn, **kw):
 
 
 RAISING = {
+    "map_coordinates": (lambda x: ops.image.map_coordinates(
+        x, np.array([[0.5, 1.2, 2.7], [0.3, 2.2, 1.1]], np.float32), order=1),
+        lambda: [_rand((4, 4), 0)]),
     "lstm_sequence": (_rnn(ops.lstm_sequence), lambda: [_rand((2, 3, 4), 0),
                                                         _rand((4, 8), 1), _rand((2, 8), 2)]),
     "gru_sequence": (_rnn(ops.gru_sequence), lambda: [_rand((2, 3, 4), 0), _rand((4, 6), 1),
@@ -586,11 +615,9 @@ CLASSIFIED = {
     "math:_extreme": ["max"], "math:_slice_out": ["split"],
     "math:segment_sum_axis": ["repeat_counts"], "math:get_item": ["get_item_basic"],
     "math:scatter_into": ["get_item_basic", "get_item_advanced"],
-    "nn:_kernel_unary": [f"{n}_kernel_sized" for n in ("relu", "tanh", "sigmoid", "silu")],
     **{f"nn:{n}": [f"{n}_small", f"{n}_kernel_sized"] for n in (
-        "relu", "leaky_relu", "sigmoid", "tanh", "softplus", "elu", "softmax", "log_softmax")},
+        "relu", "softmax", "log_softmax")},
     "nn:relu6": ["relu6"], "nn:_normal_cdf": ["gelu_exact_small", "gelu_exact_kernel"],
-    "nn:gelu": ["gelu_exact_small", "gelu_exact_kernel", "gelu_small"],
     "nn:bias_add": ["dense_bias_tanh", "dense_bias_kernel_sized"],
     "nn:_fused_loss": ["categorical_crossentropy", "binary_crossentropy"],
     "nn:sparse_categorical_crossentropy": ["sparse_categorical_crossentropy"],
@@ -618,6 +645,14 @@ CLASSIFIED = {
     "spatial:upsampling": ["upsampling", "upsampling_float64"],
     "spatial:_global_pool": ["global_max_pool", "global_average_pool"],
     "spectral:_complex_outputs": ["fft"], "spectral:irfft": ["irfft"],
+    "image:_resize_nhwc": ["resize_bilinear", "resize_bicubic"],
+    "image:_resize_adjoint": ["resize_bilinear", "resize_bicubic"],
+    "image:_transform_nhwc": ["affine_transform"],
+    "image:_transform_adjoint": ["affine_transform"],
+    "image:map_coordinates": ["map_coordinates"],
+    "nn:_activation": [f"{n}_small" for n in ("relu", "sigmoid", "tanh", "softplus", "silu",
+                                              "elu", "selu", "hard_silu", "gelu",
+                                              "leaky_relu")],
 }
 
 

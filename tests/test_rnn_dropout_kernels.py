@@ -7,7 +7,23 @@ import pytest
 from oracle import assert_close, numeric_grad, rand
 
 import fastnet
-from fastnet import layers, ops
+from fastnet import layers
+from fastnet import ops as _public_ops
+from fastnet.ops import nn as _ops_nn
+from fastnet.ops import spatial as _ops_spatial
+
+
+class _OpsAndHelpers:
+    """fastnet.ops plus the fused helpers the layers call (they are not public names)."""
+
+    def __getattr__(self, name):
+        for module in (_public_ops, _ops_nn, _ops_spatial):
+            if hasattr(module, name):
+                return getattr(module, name)
+        raise AttributeError(name)
+
+
+ops = _OpsAndHelpers()
 
 GATES = {"simple": 1, "lstm": 4, "gru": 3}
 
