@@ -217,3 +217,11 @@ def test_hashing_symbolic_dtype_is_the_eager_one():
     layer = fastnet.layers.Hashing(num_bins=5)
     sym = layer(fastnet.Input((3,), dtype="int32"))
     assert str(sym.dtype) == str(layer(np.arange(6, dtype="int32").reshape(2, 3)).dtype)
+
+
+def test_dot_over_the_batch_axis_names_axes():
+    a, b = np.ones((3, 4), "float32"), np.ones((3, 4), "float32")
+    with pytest.raises(ValueError, match="axes"):
+        fastnet.layers.Dot(axes=0)([a, b])
+    with pytest.raises(ValueError, match="axes"):
+        fastnet.layers.Dot(axes=0)([fastnet.Input((4,)), fastnet.Input((4,))])

@@ -123,9 +123,18 @@ class Dot(_Merge):
         self.axes = axes
         self.normalize = normalize
 
+    def _axes_for(self, ndim_a, ndim_b):
+        axes = self.axes if isinstance(self.axes, (list, tuple)) else (self.axes, self.axes)
+        ax0, ax1 = axes[0] % ndim_a, axes[1] % ndim_b
+        if ax0 == 0 or ax1 == 0:  # as Keras's batch_dot
+            raise ValueError(f"Dot layer {self.name!r}: cannot take the dot product over the "
+                             f"batch axis 0 (axes={self.axes}). If your inputs are not "
+                             "batched, add a dummy batch dimension to them.")
+        return ax0, ax1
+
     def call(self, inputs):
         a, b = inputs
-        axes = self.axes if isinstance(self.axes, (list, tuple)) else (self.axes, self.axes)
+        axes = self._axes_for(a.ndim, b.ndim)
         size_a, size_b = a.shape[axes[0]], b.shape[axes[1]]
         if size_a != size_b:
             raise ValueError(f"Dot layer {self.name!r}: incompatible input shapes for "
@@ -149,8 +158,7 @@ class Dot(_Merge):
 
     def compute_output_shape(self, input_shape):
         a, b = (tuple(s) for s in input_shape)
-        axes = self.axes if isinstance(self.axes, (list, tuple)) else (self.axes, self.axes)
-        ax0, ax1 = axes[0] % len(a), axes[1] % len(b)
+        ax0, ax1 = self._axes_for(len(a), len(b))
         if a[ax0] is not None and b[ax1] is not None and a[ax0] != b[ax1]:
             raise ValueError(f"Dot layer {self.name!r}: incompatible input shapes {a} and {b} "
                              f"(axis {ax0} of the first is {a[ax0]}, axis {ax1} of the second "
