@@ -10,6 +10,7 @@ from oracle import assert_close, check_gradients, rand
 
 import fastnet
 from fastnet import ops
+from fastnet.ops import image
 from fastnet.kernels import image as K
 
 # ---- numpy references --------------------------------------------------------------------
@@ -362,3 +363,37 @@ def test_ops_image_in_a_functional_model():
                          "constant", 0.0) @ np.array([0.2989, 0.5870, 0.1140])
     assert_close(got_gray[..., 0], want, atol=1e-5)
     assert_close(got_crop, x[:, 1:5, 1:5], atol=0)
+
+
+_SYMBOLIC_CASES = [
+    ("resize", lambda t: image.resize(t, (4, 5)), (2, 8, 10, 3)),
+    ("resize_cf", lambda t: image.resize(t, (4, 5), data_format="channels_first"),
+     (2, 3, 8, 10)),
+    ("affine", lambda t: image.affine_transform(
+        t, np.array([[1, 0, 0.5, 0, 1, 0, 0, 0]], "float32")), (1, 8, 10, 3)),
+    ("grayscale", lambda t: image.rgb_to_grayscale(t), (2, 8, 10, 3)),
+    ("crop_target", lambda t: image.crop_images(t, 1, 2, target_height=4, target_width=3),
+     (2, 8, 10, 3)),
+    ("crop_sides", lambda t: image.crop_images(t, 1, 2, bottom_cropping=1, right_cropping=3),
+     (2, 8, 10, 3)),
+    ("pad_sides", lambda t: image.pad_images(t, 1, 2, bottom_padding=1, right_padding=0),
+     (2, 8, 10, 3)),
+    ("pad_target", lambda t: image.pad_images(t, 1, 2, target_height=12, target_width=14),
+     (2, 8, 10, 3)),
+    ("patches", lambda t: image.extract_patches(t, 3), (2, 8, 10, 3)),
+    ("patches_same", lambda t: image.extract_patches(t, (2, 3), strides=1, padding="same"),
+     (2, 8, 10, 3)),
+]
+
+
+@pytest.mark.parametrize("name,fn,shape", _SYMBOLIC_CASES, ids=[c[0] for c in _SYMBOLIC_CASES])
+def test_image_op_output_spec_is_the_eager_shape(name, fn, shape):
+    """Each op's output-spec rule (fastnet/ops/_specs.py) gives the eager shape and dtype
+    without running a kernel, and the functional model replays the op."""
+    x = np.random.default_rng(0).random(shape).astype("float32")
+    eager = fn(fastnet.ops.convert_to_tensor(x))
+    inp = fastnet.Input(shape[1:], batch_size=shape[0])
+    sym = fn(inp)
+    assert tuple(sym.shape) == tuple(eager.shape) and str(sym.dtype) == str(eager.dtype)
+    np.testing.assert_allclose(fastnet.Model(inp, sym).predict(x, verbose=0), np.asarray(eager),
+                               rtol=1e-6)

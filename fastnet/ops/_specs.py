@@ -442,3 +442,90 @@ def _outer(x1, x2):
 
 
 SPECS["outer"] = _outer
+
+
+# ---- fastnet.ops.image ------------------------------------------------------------------------
+def _image_axes(x, data_format):
+    """(height axis, width axis, channel axis) of a rank-3 or rank-4 image tensor."""
+    from fastnet.backend import image_data_format
+
+    shape = _shape(x)
+    if len(shape) not in (3, 4):
+        raise ValueError(f"image ops take rank-3 (H, W, C) or rank-4 (N, H, W, C) images; got "
+                         f"shape {tuple(shape)}")
+    fmt = data_format or image_data_format()
+    off = len(shape) - 3
+    return (off + 1, off + 2, off) if fmt == "channels_first" else (off, off + 1, off + 2)
+
+
+def _with(shape, **dims):
+    out = list(shape)
+    for axis, d in dims.items():
+        out[int(axis[1:])] = d
+    return tuple(out)
+
+
+def _resize(images, size, *args, data_format=None, **kwargs):
+    h, w, _ = _image_axes(images, data_format)
+    return _kt(_with(_shape(images), **{f"a{h}": int(size[0]), f"a{w}": int(size[1])}),
+               _float_of(_dtype(images)))
+
+
+def _affine(images, transform, *args, **kwargs):
+    return _kt(_shape(images), _float_of(_dtype(images)))
+
+
+def _grayscale(images, data_format=None):
+    _, _, c = _image_axes(images, data_format)
+    return _kt(_with(_shape(images), **{f"a{c}": 1}), _dtype(images))
+
+
+def _crop_or_pad(sign, word):
+    def rule(images, *sides, target_height=None, target_width=None, data_format=None, **named):
+        top, left, bottom, right = (list(sides) + [None] * 4)[:4]
+        top = named.get(f"top_{word}", top)
+        left = named.get(f"left_{word}", left)
+        bottom = named.get(f"bottom_{word}", bottom)
+        right = named.get(f"right_{word}", right)
+        h, w, _ = _image_axes(images, data_format)
+        shape = _shape(images)
+
+        def size(dim, a, b, target):
+            if target is not None:
+                return int(target)
+            return None if dim is None else dim + sign * (int(a or 0) + int(b or 0))
+
+        return _kt(_with(shape, **{f"a{h}": size(shape[h], top, bottom, target_height),
+                                   f"a{w}": size(shape[w], left, right, target_width)}),
+                   _dtype(images))
+
+    return rule
+
+
+def _patches(images, size, strides=None, dilation_rate=1, padding="valid", data_format=None):
+    from fastnet.ops.spatial import conv_output_length
+
+    h, w, c = _image_axes(images, data_format)
+    shape = _shape(images)
+    k = (size, size) if isinstance(size, int) else tuple(size)
+    s = k if strides is None else ((strides, strides) if isinstance(strides, int)
+                                   else tuple(strides))
+    d = dilation_rate if isinstance(dilation_rate, int) else dilation_rate[0]
+    out = {f"a{ax}": None if shape[ax] is None else conv_output_length(shape[ax], kk, ss,
+                                                                       padding, d)
+           for ax, kk, ss in ((h, k[0], s[0]), (w, k[1], s[1]))}
+    out[f"a{c}"] = None if shape[c] is None else k[0] * k[1] * shape[c]
+    return _kt(_with(shape, **out), _dtype(images))
+
+
+def _map_coordinates(inputs, coordinates, *args, **kwargs):
+    return _kt(_shape(coordinates)[1:], _dtype(inputs))
+
+
+_register("resize", _resize)
+_register("affine_transform", _affine)
+_register("rgb_to_grayscale", _grayscale)
+_register("crop_images", _crop_or_pad(-1, "cropping"))
+_register("pad_images", _crop_or_pad(+1, "padding"))
+_register("extract_patches", _patches)
+_register("map_coordinates", _map_coordinates)
