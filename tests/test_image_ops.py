@@ -10,8 +10,8 @@ from oracle import assert_close, check_gradients, rand
 
 import fastnet
 from fastnet import ops
-from fastnet.ops import image
 from fastnet.kernels import image as K
+from fastnet.ops import image
 
 # ---- numpy references --------------------------------------------------------------------
 
