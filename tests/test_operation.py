@@ -454,7 +454,7 @@ def test_dense_bias_in_place_only_without_a_tape():
 
 # ---- fastnet.ops is exactly the public op set ------------------------------------------
 # Keras 3 `keras.ops` names that fastnet implements, and the submodules of Keras's layout.
-_OPS_ALLOWED = set("""image 
+_OPS_ALLOWED = set("""image
     abs absolute add all allclose amax amin any arange arccos arccosh arcsin arcsinh
     arctan arctan2 arctanh argmax argmin argsort array array_split average
     average_pool bartlett batch_normalization binary_crossentropy bincount blackman
