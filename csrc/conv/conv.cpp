@@ -302,8 +302,9 @@ bool direct_run(const Geometry& g, const DirectKernel& dk, const float* x, const
     return true;
   }
   const int nt = threads::num_threads();
+  const int64_t img_grain = std::max<int64_t>(1, ceil_div(grain, std::max<int64_t>(1, img_tiles)));
   if (nt > 1 && g.n >= nt) {
-    threads::parallel_for(g.n, 1, [&](int64_t n0, int64_t n1) {
+    threads::parallel_for(g.n, img_grain, [&](int64_t n0, int64_t n1) {
       float* a = scratch(0, img);
       for (int64_t n = n0; n < n1; ++n) {
         pad_image(g, pp, x + n * x_img, a);
@@ -355,7 +356,9 @@ bool direct_grad(const Geometry& g, const GradKernel& gk, const float* x, const 
     }
   };
   const int64_t tasks = kblocks * panels;
-  const int nt = threads::num_threads();
+  // Below ~1M multiply-adds in all, one thread (waking a worker costs more).
+  const int nt =
+      g.n * g.out[0] * g.out[1] * g.out[2] * kdim * cout < (int64_t(1) << 20) ? 1 : threads::num_threads();
   // Blocks of images, one partial per block, combined in block order: one block per
   // thread, or in determinism mode a count fixed by the size (not by the thread count).
   const bool det = threads::deterministic();
@@ -477,8 +480,9 @@ void conv_backward_input(const Geometry& g, const float* dy, const float* w, flo
       }
     }
   };
+  const int64_t img_macs = std::max<int64_t>(1, img_rows * kdim * cout);
   if (nt > 1 && g.n >= nt)
-    threads::parallel_for(g.n, 1, run);
+    threads::parallel_for(g.n, std::max<int64_t>(1, (int64_t(1) << 20) / img_macs), run);
   else
     run(0, g.n);
 }
