@@ -39,7 +39,7 @@ float* scratch(int slot, int64_t n) {
     float* aligned = nullptr;
     int64_t cap = 0;
   };
-  thread_local Buf bufs[2];
+  thread_local Buf bufs[3];
   Buf& b = bufs[slot];
   if (b.cap < n) {
     b.p.reset();
@@ -397,6 +397,76 @@ bool direct_grad(const Geometry& g, const GradKernel& gk, const float* x, const 
   return true;
 }
 
+// ---- Winograd F(2x2, 3x3) path for 2-D, 3x3, stride-1 convolutions ----
+// Per block of kWinoTiles output tiles: the input transform (16 planes of tiles x Cin),
+// 16 GEMMs against the transformed kernel (Cin x Cout each), the output transform. 2.25x
+// fewer multiply-adds than the direct tile; the blocks (not the thread count) fix the
+// GEMM shapes, so the bits are the same on any number of threads.
+
+constexpr int64_t kWinoTiles = 64;
+constexpr int64_t kWinoMinChannels = 32;  // below, the transforms cost more than they save (measured)
+
+bool winograd_eligible(const Geometry& g, const LeafTable& L) {
+  if (!L.wino_input || !L.direct_wide.fn) return false;  // the portable path keeps im2col
+  if (g.k[0] != 1 || g.in[0] != 1 || g.out[0] != 1 || g.k[1] != 3 || g.k[2] != 3) return false;
+  for (int i = 0; i < 3; ++i)
+    if (g.stride[i] != 1 || g.dil[i] != 1) return false;
+  return g.cin >= kWinoMinChannels && g.cout >= kWinoMinChannels && g.out[1] >= 2 && g.out[2] >= 2;
+}
+
+// U[k][i][o] = (G g G^T)[k] of the 3x3 kernel g(i, o), G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1].
+// g(i, o)[kh][kw] = w[((kh*3 + kw)*cin + i)*cout + o], or with `adjoint` (the kernel of the
+// input gradient: taps flipped, channels swapped) w[(((2-kh)*3 + (2-kw))*cout + o)*cin + i].
+void winograd_kernel(const float* w, int64_t cin, int64_t cout, bool adjoint, float* U) {
+  const int64_t plane = cin * cout;
+  for (int64_t i = 0; i < cin; ++i)
+    for (int64_t o = 0; o < cout; ++o) {
+      float gk[3][3], t[4][3];
+      for (int kh = 0; kh < 3; ++kh)
+        for (int kw = 0; kw < 3; ++kw)
+          gk[kh][kw] = adjoint ? w[(((2 - kh) * 3 + (2 - kw)) * cout + o) * cin + i]
+                               : w[((kh * 3 + kw) * cin + i) * cout + o];
+      for (int c = 0; c < 3; ++c) {  // t = G g
+        t[0][c] = gk[0][c];
+        t[1][c] = 0.5f * (gk[0][c] + gk[1][c] + gk[2][c]);
+        t[2][c] = 0.5f * (gk[0][c] - gk[1][c] + gk[2][c]);
+        t[3][c] = gk[2][c];
+      }
+      for (int r = 0; r < 4; ++r) {  // U = t G^T
+        float* u = U + (r * 4) * plane + i * cout + o;
+        u[0] = t[r][0];
+        u[plane] = 0.5f * (t[r][0] + t[r][1] + t[r][2]);
+        u[2 * plane] = 0.5f * (t[r][0] - t[r][1] + t[r][2]);
+        u[3 * plane] = t[r][2];
+      }
+    }
+}
+
+void winograd_run(const Geometry& g, const LeafTable& L, const float* x, const float* w, bool adjoint,
+                  const float* bias, float* y) {
+  const int64_t cin = g.cin, cout = g.cout, H = g.in[1], W = g.in[2], OH = g.out[1], OW = g.out[2];
+  const int64_t th = ceil_div(OH, 2), tw = ceil_div(OW, 2), tiles = g.n * th * tw;
+  const int64_t usize = 16 * cin * cout;
+  float* U = scratch(2, usize + cin);
+  winograd_kernel(w, cin, cout, adjoint, U);
+  const float* zeros = U + usize;
+  zero(U + usize, cin);
+  const int64_t blocks = ceil_div(tiles, kWinoTiles);
+  threads::parallel_for(blocks, 1, [&](int64_t b0, int64_t b1) {
+    float* V = scratch(0, 16 * kWinoTiles * (cin + cout) + cout);
+    float* M = V + 16 * kWinoTiles * cin;
+    float* trash = M + 16 * kWinoTiles * cout;
+    for (int64_t b = b0; b < b1; ++b) {
+      const int64_t t0 = b * kWinoTiles, nt = std::min(kWinoTiles, tiles - t0);
+      L.wino_input(x, H, W, cin, g.pad[1], g.pad[2], th, tw, t0, nt, zeros, V);
+      for (int64_t k = 0; k < 16; ++k)
+        sgemm(false, false, nt, cout, cin, 1.0f, V + k * nt * cin, cin, U + k * cin * cout, cout, 0.0f,
+              M + k * nt * cout, cout);
+      L.wino_output(M, nt, cout, bias, y, OH, OW, th, tw, t0, trash);
+    }
+  });
+}
+
 bool all_stride_one(const Geometry& g) { return g.stride[0] == 1 && g.stride[1] == 1 && g.stride[2] == 1; }
 
 }  // namespace
@@ -411,6 +481,10 @@ void conv_forward(const Geometry& g, const float* x, const float* w, const float
     return;
   }
   const LeafTable& L = leaf_table();
+  if (winograd_eligible(g, L)) {
+    winograd_run(g, L, x, w, false, bias, y);
+    return;
+  }
   if (const DirectKernel* dk = pick_direct(L, cout)) {
     if (direct_run(g, *dk, x, pack_kernel(w, bias, taps(g), g.cin, cout, dk->nr, false), y)) return;
   }
@@ -461,6 +535,10 @@ void conv_backward_input(const Geometry& g, const float* dy, const float* w, flo
     }
     a.cin = g.cout;
     a.cout = g.cin;
+    if (winograd_eligible(a, L)) {
+      winograd_run(a, L, dy, w, true, nullptr, dx);
+      return;
+    }
     if (direct_run(a, *dk, dy, pack_kernel(w, nullptr, taps(g), g.cout, g.cin, dk->nr, true), dx)) return;
   }
   const int nt = threads::num_threads();

@@ -160,7 +160,9 @@ const LeafTable kLeafTable = {im2col,
                               {MR, 16, direct_16},
                               {MR, 8, direct_8},
                               {MR, 16, grad_16},
-                              {MR, 8, grad_8}};
+                              {MR, 8, grad_8},
+                              wino_input,
+                              wino_output};
 }  // namespace
 
 const LeafTable* table() { return &kLeafTable; }
