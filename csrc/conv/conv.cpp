@@ -467,6 +467,64 @@ void winograd_run(const Geometry& g, const LeafTable& L, const float* x, const f
   });
 }
 
+// dw (3, 3, Cin, Cout) = the kernel gradient in the Winograd domain: per block of tiles
+// dU[k] += V[k]^T dM[k] (V the input transform of x, dM the adjoint output transform of dy),
+// partials per block range combined in order, then dw = G^T dU G (the adjoint of
+// winograd_kernel).
+void winograd_grad(const Geometry& g, const LeafTable& L, const float* x, const float* dy, float* dw) {
+  const int64_t cin = g.cin, cout = g.cout, H = g.in[1], W = g.in[2], OH = g.out[1], OW = g.out[2];
+  const int64_t th = ceil_div(OH, 2), tw = ceil_div(OW, 2), tiles = g.n * th * tw;
+  const int64_t usize = 16 * cin * cout, plane = cin * cout;
+  const int64_t blocks = ceil_div(tiles, kWinoTiles);
+  const bool det = threads::deterministic();
+  const int det_parts = det ? threads::deterministic_parts(blocks, 1, usize * 4) : 0;
+  const int max_parts = det ? det_parts : std::max(1, threads::num_threads());
+  float* parts = scratch(2, max_parts * usize + std::max(cin, cout));
+  float* zeros = parts + max_parts * usize;
+  zero(zeros, std::max(cin, cout));
+  auto part = [&](int p, int np) {
+    float* acc = parts + p * usize;
+    float* V = scratch(0, 16 * kWinoTiles * (cin + cout));
+    float* dM = V + 16 * kWinoTiles * cin;
+    const int64_t b0 = blocks * p / np, b1 = blocks * (p + 1) / np;
+    if (b0 >= b1) zero(acc, usize);
+    for (int64_t b = b0; b < b1; ++b) {
+      const int64_t t0 = b * kWinoTiles, nt = std::min(kWinoTiles, tiles - t0);
+      L.wino_input(x, H, W, cin, g.pad[1], g.pad[2], th, tw, t0, nt, zeros, V);
+      L.wino_output_adjoint(dy, OH, OW, cout, th, tw, t0, nt, zeros, dM);
+      for (int64_t k = 0; k < 16; ++k)
+        sgemm(true, false, cin, cout, nt, 1.0f, V + k * nt * cin, cin, dM + k * nt * cout, cout,
+              b == b0 ? 0.0f : 1.0f, acc + k * plane, cout);
+    }
+  };
+  // One block, or under ~1M multiply-adds: the caller alone (no worker woken).
+  const bool serial = !det && (blocks < 2 || tiles * 16 * cin * cout < (int64_t(1) << 20));
+  int used = 1;
+  if (serial)
+    part(0, 1);
+  else
+    used = threads::parallel_parts(det_parts, part);
+  for (int p = 1; p < used; ++p) L.sum_rows(parts, parts + p * usize, 1, usize);
+  // dw = G^T dU G per (i, o), G^T = [1 .5 .5 0; 0 .5 -.5 0; 0 .5 .5 1].
+  for (int64_t i = 0; i < cin; ++i)
+    for (int64_t o = 0; o < cout; ++o) {
+      const float* u = parts + i * cout + o;
+      float t[4][3];
+      for (int r = 0; r < 4; ++r) {  // t = dU G (4 x 3)
+        const float u0 = u[(4 * r) * plane], u1 = u[(4 * r + 1) * plane], u2 = u[(4 * r + 2) * plane],
+                    u3 = u[(4 * r + 3) * plane];
+        t[r][0] = u0 + 0.5f * (u1 + u2);
+        t[r][1] = 0.5f * (u1 - u2);
+        t[r][2] = 0.5f * (u1 + u2) + u3;
+      }
+      for (int c = 0; c < 3; ++c) {  // dw = G^T t (3 x 3)
+        dw[((0 * 3 + c) * cin + i) * cout + o] = t[0][c] + 0.5f * (t[1][c] + t[2][c]);
+        dw[((1 * 3 + c) * cin + i) * cout + o] = 0.5f * (t[1][c] - t[2][c]);
+        dw[((2 * 3 + c) * cin + i) * cout + o] = 0.5f * (t[1][c] + t[2][c]) + t[3][c];
+      }
+    }
+}
+
 bool all_stride_one(const Geometry& g) { return g.stride[0] == 1 && g.stride[1] == 1 && g.stride[2] == 1; }
 
 }  // namespace
@@ -580,6 +638,10 @@ void conv_backward_kernel(const Geometry& g, const float* x, const float* dy, fl
     return;
   }
   const LeafTable& L = leaf_table();
+  if (winograd_eligible(g, L)) {
+    winograd_grad(g, L, x, dy, dw);
+    return;
+  }
   if (L.grad_wide.fn) {
     const GradKernel& gk = (L.grad_narrow.fn && cout <= L.grad_narrow.nr) ? L.grad_narrow : L.grad_wide;
     if (direct_grad(g, gk, x, dy, dw)) return;

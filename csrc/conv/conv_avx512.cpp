@@ -150,7 +150,8 @@ const LeafTable kLeafTable = {im2col,
                               {MR, 32, grad_32},
                               {MR, 16, grad_16},
                               wino_input,
-                              wino_output};
+                              wino_output,
+                              wino_output_adjoint};
 }  // namespace
 
 const LeafTable* table() { return &kLeafTable; }

@@ -259,3 +259,33 @@ static void wino_output(const float* M, int64_t nt, int64_t C, const float* bias
     }
   }
 }
+
+// dM = A dy A^T per tile and channel (the adjoint of wino_output: dy of the tile's 2x2
+// output pixels, zeros past OH/OW), in the planes layout of wino_input (C = output channels).
+static void wino_output_adjoint(const float* dy, int64_t OH, int64_t OW, int64_t C, int64_t tiles_h,
+                                int64_t tiles_w, int64_t t0, int64_t nt, const float* zeros, float* dM) {
+  const int64_t ps = nt * C;
+  for (int64_t t = 0; t < nt; ++t) {
+    const int64_t tt = t0 + t, tx = tt % tiles_w, ty = (tt / tiles_w) % tiles_h, n = tt / (tiles_w * tiles_h);
+    const float* q[4];
+    for (int64_t i = 0; i < 2; ++i)
+      for (int64_t j = 0; j < 2; ++j) {
+        const int64_t oh = 2 * ty + i, ow = 2 * tx + j;
+        q[i * 2 + j] = (oh < OH && ow < OW) ? dy + ((n * OH + oh) * OW + ow) * C : zeros;
+      }
+    float* m = dM + t * C;
+#pragma GCC ivdep
+    for (int64_t c = 0; c < C; ++c) {
+      const float d00 = q[0][c], d01 = q[1][c], d10 = q[2][c], d11 = q[3][c];
+      // t = A dy (4 x 2), A = [1 0; 1 1; 1 -1; 0 -1]; then dM = t A^T (4 x 4)
+      const float r[4][2] = {{d00, d01}, {d00 + d10, d01 + d11}, {d00 - d10, d01 - d11}, {-d10, -d11}};
+#pragma GCC unroll 4
+      for (int a = 0; a < 4; ++a) {
+        m[(4 * a + 0) * ps + c] = r[a][0];
+        m[(4 * a + 1) * ps + c] = r[a][0] + r[a][1];
+        m[(4 * a + 2) * ps + c] = r[a][0] - r[a][1];
+        m[(4 * a + 3) * ps + c] = -r[a][1];
+      }
+    }
+  }
+}

@@ -61,6 +61,9 @@ struct LeafTable {
                      int64_t tiles_w, int64_t t0, int64_t nt, const float* zeros, float* V);
   void (*wino_output)(const float* M, int64_t nt, int64_t C, const float* bias, float* y, int64_t OH,
                       int64_t OW, int64_t tiles_h, int64_t tiles_w, int64_t t0, float* trash);
+  // The adjoint of wino_output (dy tiles -> the 16 planes), for the kernel gradient.
+  void (*wino_output_adjoint)(const float* dy, int64_t OH, int64_t OW, int64_t C, int64_t tiles_h,
+                              int64_t tiles_w, int64_t t0, int64_t nt, const float* zeros, float* dM);
 };
 
 namespace generic {
