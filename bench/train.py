@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -83,9 +82,18 @@ def torch_models(torch):
     return mlp, CNN()
 
 
+def _status_mb(field):
+    # /proc/self/status is per address space: unlike getrusage's ru_maxrss, a child's
+    # VmHWM does not start from the parent's peak.
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def _rss_mb():
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    return _status_mb("VmRSS")
 
 
 def _keras_models(keras):
@@ -154,7 +162,7 @@ def worker(framework, model, steps):
         fn()
         ts.append(time.perf_counter() - s0)
     ts.sort()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = _status_mb("VmHWM")
     print(json.dumps({"first_s": first, "step_ms": ts[len(ts) // 2] * 1e3, "peak_mb": peak,
                       "workload_mb": peak - base}))
 
