@@ -85,7 +85,7 @@ def _check_isa_env():
 
 _check_isa_env()
 
-__all__ = ["cpu_features", "get_num_threads", "set_num_threads", "get_isa", "set_isa",
+__all__ = ["cpu_features", "get_num_threads", "set_num_threads", "thread_stats", "get_isa", "set_isa",
            "tune_allocator", "memory_stats", "set_memory_limit", "release_memory",
            "enable_determinism", "disable_determinism", "is_determinism_enabled",
            "epsilon", "set_epsilon", "floatx", "image_data_format",
@@ -132,6 +132,18 @@ def set_num_threads(n):
     if isinstance(n, bool) or not isinstance(n, int):
         raise TypeError(f"set_num_threads: n must be an int, got {type(n).__name__}")
     _C.set_num_threads(n)
+
+
+def thread_stats(reset=False):
+    """Counters of the kernels' worker pool since the last reset (for tuning and tests).
+
+    ``parallel_regions``: kernel regions that ran on more than one thread;
+    ``serial_regions``: regions that stayed on the calling thread (below their grain
+    size, nested, one thread, or the pool busy with another Python thread);
+    ``wakeups``: times a sleeping worker had to be woken. ``reset=True`` zeroes them
+    after reading.
+    """
+    return dict(_C.thread_stats(bool(reset)))
 
 
 def get_isa():

@@ -190,6 +190,64 @@ def test_conv_large_tiled(isa, threads):
         fastnet.config.set_num_threads(before)
 
 
+def _ref_input_grad_3x3_s1(dy, w, x_shape, padding):
+    """dx of a 3x3 stride-1 conv: each tap scatters dy @ w[tap]^T (float64)."""
+    n, h, wd, _ = x_shape
+    oh, ow = dy.shape[1:3]
+    pad = 1 if padding == "same" else 0
+    acc = np.zeros((n, oh + 2, ow + 2, w.shape[2]))
+    for kh, kw in itertools.product(range(3), range(3)):
+        acc[:, kh:kh + oh, kw:kw + ow] += dy.astype(np.float64) @ w[kh, kw].astype(np.float64).T
+    return acc[:, pad:pad + h, pad:pad + wd]
+
+
+@pytest.mark.parametrize("shape,filters,padding", [
+    ((3, 10, 10, 64), 64, "same"),   # 300 tiles: several blocks, a partial last one
+    ((2, 9, 7, 32), 40, "valid"),    # odd output sizes: tiles cut at the edges
+    ((1, 5, 6, 33), 32, "same"),     # odd channel counts
+    ((2, 8, 8, 32), 32, "valid"),
+])
+def test_conv_3x3_stride1_winograd_path(isa, shape, filters, padding):
+    # 3x3 stride-1 convolutions with >= 32 channels in and out take the Winograd
+    # F(2x2, 3x3) path (forward, input and kernel gradients) on the vector ISA levels.
+    x = rand(shape, seed=1)
+    w = rand((3, 3, shape[-1], filters), seed=2, low=-0.2, high=0.2)
+    b = rand((filters,), seed=3)
+    y = K.conv_forward(x, w, b, 1, padding)
+    assert_close(y, ref_conv(x, w, b, 1, padding), 2e-5 * shape[-1] ** 0.5)
+    dy = rand(y.shape, seed=4)
+    dx = K.conv_backward_input(dy, w, x.shape, 1, padding)
+    assert_close(dx, _ref_input_grad_3x3_s1(dy, w, x.shape, padding), 2e-5 * filters ** 0.5)
+    dw, db = K.conv_backward_kernel(x, dy, w.shape, 1, padding)
+    pad = 1 if padding == "same" else 0
+    xp = np.pad(x.astype(np.float64), [(0, 0), (pad, pad), (pad, pad), (0, 0)])
+    oh, ow = y.shape[1:3]
+    ref_dw = np.stack([np.stack([np.einsum("nhwi,nhwo->io", xp[:, kh:kh + oh, kw:kw + ow], dy)
+                                 for kw in range(3)]) for kh in range(3)])
+    assert_close(dw, ref_dw, 2e-5 * (y.size / filters) ** 0.5)
+    assert_close(db, dy.astype(np.float64).sum(axis=(0, 1, 2)), 1e-3)
+    before = fastnet.config.get_num_threads()
+    was_deterministic = fastnet.config.is_determinism_enabled()
+    try:
+        for t in (1, 3):  # blocks of tiles, not threads, fix the arithmetic
+            fastnet.config.set_num_threads(t)
+            np.testing.assert_array_equal(K.conv_forward(x, w, b, 1, padding), y)
+            np.testing.assert_array_equal(K.conv_backward_input(dy, w, x.shape, 1, padding), dx)
+        fastnet.config.enable_determinism()
+        want = None
+        for t in (1, 2, 3):  # the kernel gradient's partials: fixed by the size in this mode
+            fastnet.config.set_num_threads(t)
+            got = K.conv_backward_kernel(x, dy, w.shape, 1, padding)[0]
+            assert_close(got, ref_dw, 2e-5 * (y.size / filters) ** 0.5)
+            if want is None:
+                want = got
+            np.testing.assert_array_equal(got, want)
+    finally:
+        if not was_deterministic:
+            fastnet.config.disable_determinism()
+        fastnet.config.set_num_threads(before)
+
+
 def test_conv_wide_window(isa):
     # One output pixel's window (K * C_in) is larger than the tile budget allows for
     # many rows: the tile shrinks to its minimum and stays correct.

@@ -106,6 +106,19 @@ void bind_cpu(py::module_& m) {
       },
       py::arg("n"));
   m.def("default_num_threads", [] { return threads::default_num_threads(); });
+  m.def(
+      "thread_stats",
+      [](bool reset) {
+        const threads::ThreadStats s = threads::stats();
+        if (reset) threads::reset_stats();
+        py::dict d;
+        d["parallel_regions"] = s.parallel_regions;
+        d["serial_regions"] = s.serial_regions;
+        d["wakeups"] = s.wakeups;
+        return d;
+      },
+      py::arg("reset") = false,
+      "Counters of the worker pool: regions run on several threads / on the caller alone, wake-ups.");
   m.def("get_deterministic", [] { return threads::deterministic(); });
   m.def("set_deterministic", [](bool on) { threads::set_deterministic(on); }, py::arg("on"));
 }

@@ -39,7 +39,7 @@ float* scratch(int slot, int64_t n) {
     float* aligned = nullptr;
     int64_t cap = 0;
   };
-  thread_local Buf bufs[2];
+  thread_local Buf bufs[3];
   Buf& b = bufs[slot];
   if (b.cap < n) {
     b.p.reset();
@@ -302,8 +302,9 @@ bool direct_run(const Geometry& g, const DirectKernel& dk, const float* x, const
     return true;
   }
   const int nt = threads::num_threads();
+  const int64_t img_grain = std::max<int64_t>(1, ceil_div(grain, std::max<int64_t>(1, img_tiles)));
   if (nt > 1 && g.n >= nt) {
-    threads::parallel_for(g.n, 1, [&](int64_t n0, int64_t n1) {
+    threads::parallel_for(g.n, img_grain, [&](int64_t n0, int64_t n1) {
       float* a = scratch(0, img);
       for (int64_t n = n0; n < n1; ++n) {
         pad_image(g, pp, x + n * x_img, a);
@@ -355,7 +356,9 @@ bool direct_grad(const Geometry& g, const GradKernel& gk, const float* x, const 
     }
   };
   const int64_t tasks = kblocks * panels;
-  const int nt = threads::num_threads();
+  // Below ~1M multiply-adds in all, one thread (waking a worker costs more).
+  const int nt =
+      g.n * g.out[0] * g.out[1] * g.out[2] * kdim * cout < (int64_t(1) << 20) ? 1 : threads::num_threads();
   // Blocks of images, one partial per block, combined in block order: one block per
   // thread, or in determinism mode a count fixed by the size (not by the thread count).
   const bool det = threads::deterministic();
@@ -394,6 +397,134 @@ bool direct_grad(const Geometry& g, const GradKernel& gk, const float* x, const 
   return true;
 }
 
+// ---- Winograd F(2x2, 3x3) path for 2-D, 3x3, stride-1 convolutions ----
+// Per block of kWinoTiles output tiles: the input transform (16 planes of tiles x Cin),
+// 16 GEMMs against the transformed kernel (Cin x Cout each), the output transform. 2.25x
+// fewer multiply-adds than the direct tile; the blocks (not the thread count) fix the
+// GEMM shapes, so the bits are the same on any number of threads.
+
+constexpr int64_t kWinoTiles = 64;
+constexpr int64_t kWinoMinChannels = 32;  // below, the transforms cost more than they save (measured)
+
+bool winograd_eligible(const Geometry& g, const LeafTable& L) {
+  if (!L.wino_input || !L.direct_wide.fn) return false;  // the portable path keeps im2col
+  if (g.k[0] != 1 || g.in[0] != 1 || g.out[0] != 1 || g.k[1] != 3 || g.k[2] != 3) return false;
+  for (int i = 0; i < 3; ++i)
+    if (g.stride[i] != 1 || g.dil[i] != 1) return false;
+  return g.cin >= kWinoMinChannels && g.cout >= kWinoMinChannels && g.out[1] >= 2 && g.out[2] >= 2;
+}
+
+// U[k][i][o] = (G g G^T)[k] of the 3x3 kernel g(i, o), G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1].
+// g(i, o)[kh][kw] = w[((kh*3 + kw)*cin + i)*cout + o], or with `adjoint` (the kernel of the
+// input gradient: taps flipped, channels swapped) w[(((2-kh)*3 + (2-kw))*cout + o)*cin + i].
+void winograd_kernel(const float* w, int64_t cin, int64_t cout, bool adjoint, float* U) {
+  const int64_t plane = cin * cout;
+  for (int64_t i = 0; i < cin; ++i)
+    for (int64_t o = 0; o < cout; ++o) {
+      float gk[3][3], t[4][3];
+      for (int kh = 0; kh < 3; ++kh)
+        for (int kw = 0; kw < 3; ++kw)
+          gk[kh][kw] = adjoint ? w[(((2 - kh) * 3 + (2 - kw)) * cout + o) * cin + i]
+                               : w[((kh * 3 + kw) * cin + i) * cout + o];
+      for (int c = 0; c < 3; ++c) {  // t = G g
+        t[0][c] = gk[0][c];
+        t[1][c] = 0.5f * (gk[0][c] + gk[1][c] + gk[2][c]);
+        t[2][c] = 0.5f * (gk[0][c] - gk[1][c] + gk[2][c]);
+        t[3][c] = gk[2][c];
+      }
+      for (int r = 0; r < 4; ++r) {  // U = t G^T
+        float* u = U + (r * 4) * plane + i * cout + o;
+        u[0] = t[r][0];
+        u[plane] = 0.5f * (t[r][0] + t[r][1] + t[r][2]);
+        u[2 * plane] = 0.5f * (t[r][0] - t[r][1] + t[r][2]);
+        u[3 * plane] = t[r][2];
+      }
+    }
+}
+
+void winograd_run(const Geometry& g, const LeafTable& L, const float* x, const float* w, bool adjoint,
+                  const float* bias, float* y) {
+  const int64_t cin = g.cin, cout = g.cout, H = g.in[1], W = g.in[2], OH = g.out[1], OW = g.out[2];
+  const int64_t th = ceil_div(OH, 2), tw = ceil_div(OW, 2), tiles = g.n * th * tw;
+  const int64_t usize = 16 * cin * cout;
+  float* U = scratch(2, usize + cin);
+  winograd_kernel(w, cin, cout, adjoint, U);
+  const float* zeros = U + usize;
+  zero(U + usize, cin);
+  const int64_t blocks = ceil_div(tiles, kWinoTiles);
+  threads::parallel_for(blocks, 1, [&](int64_t b0, int64_t b1) {
+    float* V = scratch(0, 16 * kWinoTiles * (cin + cout) + cout);
+    float* M = V + 16 * kWinoTiles * cin;
+    float* trash = M + 16 * kWinoTiles * cout;
+    for (int64_t b = b0; b < b1; ++b) {
+      const int64_t t0 = b * kWinoTiles, nt = std::min(kWinoTiles, tiles - t0);
+      L.wino_input(x, H, W, cin, g.pad[1], g.pad[2], th, tw, t0, nt, zeros, V);
+      for (int64_t k = 0; k < 16; ++k)
+        sgemm(false, false, nt, cout, cin, 1.0f, V + k * nt * cin, cin, U + k * cin * cout, cout, 0.0f,
+              M + k * nt * cout, cout);
+      L.wino_output(M, nt, cout, bias, y, OH, OW, th, tw, t0, trash);
+    }
+  });
+}
+
+// dw (3, 3, Cin, Cout) = the kernel gradient in the Winograd domain: per block of tiles
+// dU[k] += V[k]^T dM[k] (V the input transform of x, dM the adjoint output transform of dy),
+// partials per block range combined in order, then dw = G^T dU G (the adjoint of
+// winograd_kernel).
+void winograd_grad(const Geometry& g, const LeafTable& L, const float* x, const float* dy, float* dw) {
+  const int64_t cin = g.cin, cout = g.cout, H = g.in[1], W = g.in[2], OH = g.out[1], OW = g.out[2];
+  const int64_t th = ceil_div(OH, 2), tw = ceil_div(OW, 2), tiles = g.n * th * tw;
+  const int64_t usize = 16 * cin * cout, plane = cin * cout;
+  const int64_t blocks = ceil_div(tiles, kWinoTiles);
+  const bool det = threads::deterministic();
+  const int det_parts = det ? threads::deterministic_parts(blocks, 1, usize * 4) : 0;
+  const int max_parts = det ? det_parts : std::max(1, threads::num_threads());
+  float* parts = scratch(2, max_parts * usize + std::max(cin, cout));
+  float* zeros = parts + max_parts * usize;
+  zero(zeros, std::max(cin, cout));
+  auto part = [&](int p, int np) {
+    float* acc = parts + p * usize;
+    float* V = scratch(0, 16 * kWinoTiles * (cin + cout));
+    float* dM = V + 16 * kWinoTiles * cin;
+    const int64_t b0 = blocks * p / np, b1 = blocks * (p + 1) / np;
+    if (b0 >= b1) zero(acc, usize);
+    for (int64_t b = b0; b < b1; ++b) {
+      const int64_t t0 = b * kWinoTiles, nt = std::min(kWinoTiles, tiles - t0);
+      L.wino_input(x, H, W, cin, g.pad[1], g.pad[2], th, tw, t0, nt, zeros, V);
+      L.wino_output_adjoint(dy, OH, OW, cout, th, tw, t0, nt, zeros, dM);
+      for (int64_t k = 0; k < 16; ++k)
+        sgemm(true, false, cin, cout, nt, 1.0f, V + k * nt * cin, cin, dM + k * nt * cout, cout,
+              b == b0 ? 0.0f : 1.0f, acc + k * plane, cout);
+    }
+  };
+  // One block, or under ~1M multiply-adds: the caller alone (no worker woken).
+  const bool serial = !det && (blocks < 2 || tiles * 16 * cin * cout < (int64_t(1) << 20));
+  int used = 1;
+  if (serial)
+    part(0, 1);
+  else
+    used = threads::parallel_parts(det_parts, part);
+  for (int p = 1; p < used; ++p) L.sum_rows(parts, parts + p * usize, 1, usize);
+  // dw = G^T dU G per (i, o), G^T = [1 .5 .5 0; 0 .5 -.5 0; 0 .5 .5 1].
+  for (int64_t i = 0; i < cin; ++i)
+    for (int64_t o = 0; o < cout; ++o) {
+      const float* u = parts + i * cout + o;
+      float t[4][3];
+      for (int r = 0; r < 4; ++r) {  // t = dU G (4 x 3)
+        const float u0 = u[(4 * r) * plane], u1 = u[(4 * r + 1) * plane], u2 = u[(4 * r + 2) * plane],
+                    u3 = u[(4 * r + 3) * plane];
+        t[r][0] = u0 + 0.5f * (u1 + u2);
+        t[r][1] = 0.5f * (u1 - u2);
+        t[r][2] = 0.5f * (u1 + u2) + u3;
+      }
+      for (int c = 0; c < 3; ++c) {  // dw = G^T t (3 x 3)
+        dw[((0 * 3 + c) * cin + i) * cout + o] = t[0][c] + 0.5f * (t[1][c] + t[2][c]);
+        dw[((1 * 3 + c) * cin + i) * cout + o] = 0.5f * (t[1][c] - t[2][c]);
+        dw[((2 * 3 + c) * cin + i) * cout + o] = 0.5f * (t[1][c] + t[2][c]) + t[3][c];
+      }
+    }
+}
+
 bool all_stride_one(const Geometry& g) { return g.stride[0] == 1 && g.stride[1] == 1 && g.stride[2] == 1; }
 
 }  // namespace
@@ -408,6 +539,10 @@ void conv_forward(const Geometry& g, const float* x, const float* w, const float
     return;
   }
   const LeafTable& L = leaf_table();
+  if (winograd_eligible(g, L)) {
+    winograd_run(g, L, x, w, false, bias, y);
+    return;
+  }
   if (const DirectKernel* dk = pick_direct(L, cout)) {
     if (direct_run(g, *dk, x, pack_kernel(w, bias, taps(g), g.cin, cout, dk->nr, false), y)) return;
   }
@@ -461,6 +596,10 @@ void conv_backward_input(const Geometry& g, const float* dy, const float* w, flo
     }
     a.cin = g.cout;
     a.cout = g.cin;
+    if (winograd_eligible(a, L)) {
+      winograd_run(a, L, dy, w, true, nullptr, dx);
+      return;
+    }
     if (direct_run(a, *dk, dy, pack_kernel(w, nullptr, taps(g), g.cout, g.cin, dk->nr, true), dx)) return;
   }
   const int nt = threads::num_threads();
@@ -480,8 +619,9 @@ void conv_backward_input(const Geometry& g, const float* dy, const float* w, flo
       }
     }
   };
+  const int64_t img_macs = std::max<int64_t>(1, img_rows * kdim * cout);
   if (nt > 1 && g.n >= nt)
-    threads::parallel_for(g.n, 1, run);
+    threads::parallel_for(g.n, std::max<int64_t>(1, (int64_t(1) << 20) / img_macs), run);
   else
     run(0, g.n);
 }
@@ -501,6 +641,10 @@ void conv_backward_kernel(const Geometry& g, const float* x, const float* dy, fl
     return;
   }
   const LeafTable& L = leaf_table();
+  if (winograd_eligible(g, L)) {
+    winograd_grad(g, L, x, dy, dw);
+    return;
+  }
   if (L.grad_wide.fn) {
     const GradKernel& gk = (L.grad_narrow.fn && cout <= L.grad_narrow.nr) ? L.grad_narrow : L.grad_wide;
     if (direct_grad(g, gk, x, dy, dw)) return;

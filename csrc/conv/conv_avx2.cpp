@@ -160,7 +160,10 @@ const LeafTable kLeafTable = {im2col,
                               {MR, 16, direct_16},
                               {MR, 8, direct_8},
                               {MR, 16, grad_16},
-                              {MR, 8, grad_8}};
+                              {MR, 8, grad_8},
+                              wino_input,
+                              wino_output,
+                              wino_output_adjoint};
 }  // namespace
 
 const LeafTable* table() { return &kLeafTable; }

@@ -148,7 +148,10 @@ const LeafTable kLeafTable = {im2col,
                               {MR, 32, direct_32},
                               {MR, 16, direct_16},
                               {MR, 32, grad_32},
-                              {MR, 16, grad_16}};
+                              {MR, 16, grad_16},
+                              wino_input,
+                              wino_output,
+                              wino_output_adjoint};
 }  // namespace
 
 const LeafTable* table() { return &kLeafTable; }

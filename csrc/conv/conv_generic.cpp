@@ -8,9 +8,10 @@ namespace generic {
 namespace {
 #include "conv/conv_leaf.h"
 
-const LeafTable kLeafTable = {im2col,          col2im,          add_bias,       sum_rows,
-                              dw_mac,          dw_dot,          dw_forward_row, {1, 1, nullptr},
-                              {1, 1, nullptr}, {1, 1, nullptr}, {1, 1, nullptr}};
+const LeafTable kLeafTable = {
+    im2col,          col2im,         add_bias,        sum_rows,           dw_mac,
+    dw_dot,          dw_forward_row, {1, 1, nullptr}, {1, 1, nullptr},    {1, 1, nullptr},
+    {1, 1, nullptr}, wino_input,     wino_output,     wino_output_adjoint};
 }  // namespace
 
 const LeafTable* table() { return &kLeafTable; }

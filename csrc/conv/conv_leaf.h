@@ -181,3 +181,111 @@ static void dw_forward_row(const Geometry& g, const float* x, const float* w, co
 }
 
 // Each including file defines its LeafTable from these and its own direct tile kernels.
+
+// ---- Winograd F(2x2, 3x3) transforms (conv.cpp: winograd_run) ----
+// Tile t of a block is output tile (n, ty, tx) = t0 + t over tiles_h x tiles_w tiles per
+// image; it covers output pixels (2ty..2ty+1, 2tx..2tx+1) and reads the 4x4 input window
+// at (2ty - ph, 2tx - pw) of x (N, H, W, C), zeros outside. The 16 transformed planes of
+// a block of nt tiles are V[k][t][c] (plane stride nt*C).
+
+// V = B^T d B per tile and channel, B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1].
+static void wino_input(const float* x, int64_t H, int64_t W, int64_t C, int64_t ph, int64_t pw,
+                       int64_t tiles_h, int64_t tiles_w, int64_t t0, int64_t nt, const float* zeros,
+                       float* V) {
+  const int64_t ps = nt * C;
+  for (int64_t t = 0; t < nt; ++t) {
+    const int64_t tt = t0 + t, tx = tt % tiles_w, ty = (tt / tiles_w) % tiles_h, n = tt / (tiles_w * tiles_h);
+    const float* p[16];
+    for (int64_t i = 0; i < 4; ++i) {
+      const int64_t ih = 2 * ty - ph + i;
+      for (int64_t j = 0; j < 4; ++j) {
+        const int64_t iw = 2 * tx - pw + j;
+        p[i * 4 + j] = (ih >= 0 && ih < H && iw >= 0 && iw < W) ? x + ((n * H + ih) * W + iw) * C : zeros;
+      }
+    }
+    float* v = V + t * C;
+#pragma GCC ivdep
+    for (int64_t c = 0; c < C; ++c) {
+      float r[16];
+#pragma GCC unroll 4
+      for (int j = 0; j < 4; ++j) {
+        const float d0 = p[j][c], d1 = p[4 + j][c], d2 = p[8 + j][c], d3 = p[12 + j][c];
+        r[j] = d0 - d2;
+        r[4 + j] = d1 + d2;
+        r[8 + j] = d2 - d1;
+        r[12 + j] = d1 - d3;
+      }
+#pragma GCC unroll 4
+      for (int i = 0; i < 4; ++i) {
+        const float* q = r + 4 * i;
+        v[(4 * i + 0) * ps + c] = q[0] - q[2];
+        v[(4 * i + 1) * ps + c] = q[1] + q[2];
+        v[(4 * i + 2) * ps + c] = q[2] - q[1];
+        v[(4 * i + 3) * ps + c] = q[1] - q[3];
+      }
+    }
+  }
+}
+
+// y (N, OH, OW, C) tiles = A^T m A (+ bias) per tile and channel, A^T = [1 1 1 0; 0 1 -1 -1];
+// output pixels past OH/OW go to `trash` (C floats).
+static void wino_output(const float* M, int64_t nt, int64_t C, const float* bias, float* y, int64_t OH,
+                        int64_t OW, int64_t tiles_h, int64_t tiles_w, int64_t t0, float* trash) {
+  const int64_t ps = nt * C;
+  for (int64_t t = 0; t < nt; ++t) {
+    const int64_t tt = t0 + t, tx = tt % tiles_w, ty = (tt / tiles_w) % tiles_h, n = tt / (tiles_w * tiles_h);
+    float* o[4];
+    for (int64_t i = 0; i < 2; ++i)
+      for (int64_t j = 0; j < 2; ++j) {
+        const int64_t oh = 2 * ty + i, ow = 2 * tx + j;
+        o[i * 2 + j] = (oh < OH && ow < OW) ? y + ((n * OH + oh) * OW + ow) * C : trash;
+      }
+    const float* m = M + t * C;
+#pragma GCC ivdep
+    for (int64_t c = 0; c < C; ++c) {
+      float s[8];
+#pragma GCC unroll 4
+      for (int j = 0; j < 4; ++j) {
+        const float m0 = m[j * ps + c], m1 = m[(4 + j) * ps + c], m2 = m[(8 + j) * ps + c],
+                    m3 = m[(12 + j) * ps + c];
+        s[j] = m0 + m1 + m2;
+        s[4 + j] = m1 - m2 - m3;
+      }
+      const float b = bias ? bias[c] : 0.0f;
+      o[0][c] = s[0] + s[1] + s[2] + b;
+      o[1][c] = s[1] - s[2] - s[3] + b;
+      o[2][c] = s[4] + s[5] + s[6] + b;
+      o[3][c] = s[5] - s[6] - s[7] + b;
+    }
+  }
+}
+
+// dM = A dy A^T per tile and channel (the adjoint of wino_output: dy of the tile's 2x2
+// output pixels, zeros past OH/OW), in the planes layout of wino_input (C = output channels).
+static void wino_output_adjoint(const float* dy, int64_t OH, int64_t OW, int64_t C, int64_t tiles_h,
+                                int64_t tiles_w, int64_t t0, int64_t nt, const float* zeros, float* dM) {
+  const int64_t ps = nt * C;
+  for (int64_t t = 0; t < nt; ++t) {
+    const int64_t tt = t0 + t, tx = tt % tiles_w, ty = (tt / tiles_w) % tiles_h, n = tt / (tiles_w * tiles_h);
+    const float* q[4];
+    for (int64_t i = 0; i < 2; ++i)
+      for (int64_t j = 0; j < 2; ++j) {
+        const int64_t oh = 2 * ty + i, ow = 2 * tx + j;
+        q[i * 2 + j] = (oh < OH && ow < OW) ? dy + ((n * OH + oh) * OW + ow) * C : zeros;
+      }
+    float* m = dM + t * C;
+#pragma GCC ivdep
+    for (int64_t c = 0; c < C; ++c) {
+      const float d00 = q[0][c], d01 = q[1][c], d10 = q[2][c], d11 = q[3][c];
+      // t = A dy (4 x 2), A = [1 0; 1 1; 1 -1; 0 -1]; then dM = t A^T (4 x 4)
+      const float r[4][2] = {{d00, d01}, {d00 + d10, d01 + d11}, {d00 - d10, d01 - d11}, {-d10, -d11}};
+#pragma GCC unroll 4
+      for (int a = 0; a < 4; ++a) {
+        m[(4 * a + 0) * ps + c] = r[a][0];
+        m[(4 * a + 1) * ps + c] = r[a][0] + r[a][1];
+        m[(4 * a + 2) * ps + c] = r[a][0] - r[a][1];
+        m[(4 * a + 3) * ps + c] = -r[a][1];
+      }
+    }
+  }
+}

@@ -57,7 +57,18 @@ cdef class TensorBase:
 
     @property
     def dtype(self):
-        return self._value.dtype.name
+        # numpy computes dtype.name in Python (~2-5 us); the hot path reads it per op.
+        d = self._value.dtype
+        name = _dtype_names.get(d)
+        if name is None:
+            name = d.name
+            if len(_dtype_names) < 512:  # structured dtypes could be unbounded
+                _dtype_names[d] = name
+        return name
+
+
+# numpy dtype -> its name (Tensor.dtype)
+cdef dict _dtype_names = {}
 
 
 cdef inline object new_tensor(object value):

@@ -6,7 +6,8 @@
 //  * a region started while another Python thread owns the pool runs serially
 //    in its caller instead of waiting (concurrent inference stays correct and
 //    never puts more than num_threads() threads on the cores);
-//  * regions below a grain size run serially (threads cost ~µs to wake).
+//  * regions below a grain size run serially (threads cost ~µs to wake): a
+//    kernel on a handful of elements never wakes a worker.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -23,9 +24,20 @@ int default_num_threads();
 // most num_threads(); it is 1 when nested or when the pool is busy).
 void parallel_run(int nthreads, const std::function<void(int, int)>& fn);
 
-// Splits [0, n) into contiguous chunks of at least `grain` items and calls
-// fn(begin, end) for each, spread over the pool. Serial when n <= grain.
+// Splits [0, n) into contiguous chunks of about `grain` items or more and calls
+// fn(begin, end) for each, spread over the pool (a few chunks per thread, taken
+// by whichever thread is free; the boundaries depend on n, grain and
+// num_threads() only). Serial, one call fn(0, n), when n <= grain.
 void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
+
+// Counters since the last reset_stats(), for tests and tuning: regions run on
+// more than one thread, regions run on the caller alone, and the wake-up calls
+// made for sleeping workers.
+struct ThreadStats {
+  uint64_t parallel_regions = 0, serial_regions = 0, wakeups = 0;
+};
+ThreadStats stats();
+void reset_stats();
 
 // True inside a pool worker or inside a parallel region's caller.
 bool in_parallel_region();
