@@ -34,6 +34,7 @@ import sys
 import threading
 import time
 import traceback
+import weakref
 import zlib
 
 import numpy as np
@@ -408,7 +409,11 @@ class MPIStrategy(Strategy):
         self._predict_table = None
         self._batch_logs = True
         self._reduction_cache = {}
-        self._synced = set()  # ids of models whose state came from rank 0
+        # models whose state came from rank 0. Weak references, not id()s: a model freed and
+        # another allocated at the same address on one rank only would otherwise skip its
+        # sync there while the other ranks run it (the ranks then wait in different
+        # collectives until the watchdog fires).
+        self._synced = weakref.WeakSet()
         self.num_threads = self._configure_threads(num_threads)
 
     @property
@@ -473,7 +478,7 @@ class MPIStrategy(Strategy):
         """Rank 0's weights, non-trainable variables and optimizer state to every rank."""
         if x_sample is not None and (not getattr(model, "built", True) or not model.weights):
             model(_to_tensors(x_sample), training=False)
-        self._synced.add(id(model))
+        self._synced.add(model)
         weights = model.weights
         opt = getattr(model, "optimizer", None)
         trainable = model.trainable_weights
@@ -591,7 +596,7 @@ class MPIStrategy(Strategy):
         if self._world is None:
             return grads
         weight = self._gradient_weight(model)
-        if self._step is None and id(model) not in self._synced:
+        if self._step is None and model not in self._synced:
             # train_on_batch before any fit: from now on every rank holds rank 0's state
             self._sync_model(model, None)
         grads = list(grads)
