@@ -105,3 +105,10 @@ def test_layer_names_match_keras(keras, name, size):
     ours_names = {layer.name for layer in ours.layers}
     assert [n for n in named if n not in ours_names] == []
     assert ours.count_params() == theirs.count_params()
+
+
+@pytest.mark.parametrize("fn", [applications.ResNet50, applications.VGG16,
+                                applications.MobileNetV2])
+def test_unknown_pooling_is_refused_naming_the_model(fn):
+    with pytest.raises(ValueError, match="pooling must be None, 'avg' or 'max'"):
+        fn(weights=None, include_top=False, input_shape=(32, 32, 3), pooling="mean")

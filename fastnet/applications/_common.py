@@ -57,3 +57,27 @@ def load_weights(model, name, weights, filename):
                                     + WEIGHTS_HELP.format(path=path))
     model.load_weights(path)
     return model
+
+
+def classifier_top(x, name, include_top, pooling, classes, classifier_activation,
+                   features=None, pool_names=("avg_pool", "max_pool"), dense_kwargs=None):
+    """The part every application model ends with, as Keras builds it.
+
+    With the top: `features(x)` (default: global average pooling named "avg_pool"), then the
+    `predictions` Dense of `classes` units. Without it: `pooling` None (the 4-D feature map),
+    "avg" or "max" (named `pool_names`, as each Keras model names them).
+    """
+    from fastnet import layers
+
+    if pooling not in (None, "avg", "max"):
+        raise ValueError(f"{name}: pooling must be None, 'avg' or 'max'; got {pooling!r}")
+    if include_top:
+        x = features(x) if features is not None else \
+            layers.GlobalAveragePooling2D(name="avg_pool")(x)
+        return layers.Dense(classes, activation=classifier_activation, name="predictions",
+                            **(dense_kwargs or {}))(x)
+    if pooling == "avg":
+        return layers.GlobalAveragePooling2D(name=pool_names[0])(x)
+    if pooling == "max":
+        return layers.GlobalMaxPooling2D(name=pool_names[1])(x)
+    return x

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastnet.applications import imagenet_utils
-from fastnet.applications._common import check_args, load_weights, make_input
+from fastnet.applications._common import check_args, classifier_top, load_weights, make_input
 
 BN_EPS = 1.001e-5
 
@@ -58,13 +58,7 @@ def DenseNet121(include_top=True, weights="imagenet", input_tensor=None, input_s
             x = _transition_block(x, 0.5, name=f"pool{i + 2}")
     x = layers.BatchNormalization(axis=3, epsilon=BN_EPS, name="bn")(x)
     x = layers.Activation("relu", name="relu")(x)
-    if include_top:
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        x = layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
-    elif pooling == "avg":
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-    elif pooling == "max":
-        x = layers.GlobalMaxPooling2D(name="max_pool")(x)
+    x = classifier_top(x, "DenseNet121", include_top, pooling, classes, classifier_activation)
     model = Model(img_input, x, name=name)
     suffix = "" if include_top else "_notop"
     return load_weights(model, "DenseNet121", weights,

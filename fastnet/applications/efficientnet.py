@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 
-from fastnet.applications._common import check_args, load_weights, make_input
+from fastnet.applications._common import check_args, classifier_top, load_weights, make_input
 
 # (kernel, repeats, filters_in, filters_out, expand_ratio, strides, se_ratio)
 BLOCKS_B0 = [
@@ -109,17 +109,12 @@ def EfficientNetB0(include_top=True, weights="imagenet", input_tensor=None, inpu
                       name="top_conv")(x)
     x = layers.BatchNormalization(axis=3, name="top_bn")(x)
     x = layers.Activation("swish", name="top_activation")(x)
-    if include_top:
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        x = layers.Dropout(dropout_rate, name="top_dropout")(x)
-        x = layers.Dense(classes, activation=classifier_activation,
-                         kernel_initializer=initializers.VarianceScaling(
-                             scale=1.0 / 3.0, mode="fan_out", distribution="uniform"),
-                         name="predictions")(x)
-    elif pooling == "avg":
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-    elif pooling == "max":
-        x = layers.GlobalMaxPooling2D(name="max_pool")(x)
+    x = classifier_top(
+        x, "EfficientNetB0", include_top, pooling, classes, classifier_activation,
+        features=lambda t: layers.Dropout(dropout_rate, name="top_dropout")(
+            layers.GlobalAveragePooling2D(name="avg_pool")(t)),
+        dense_kwargs={"kernel_initializer": initializers.VarianceScaling(
+            scale=1.0 / 3.0, mode="fan_out", distribution="uniform")})
     model = Model(img_input, x, name=name)
     return load_weights(model, "EfficientNetB0", weights,
                         "efficientnetb0.h5" if include_top else "efficientnetb0_notop.h5")

@@ -4,7 +4,7 @@ get the usual automatic names, as in Keras)."""
 from __future__ import annotations
 
 from fastnet.applications import imagenet_utils
-from fastnet.applications._common import check_args, load_weights, make_input
+from fastnet.applications._common import check_args, classifier_top, load_weights, make_input
 
 
 def _cbn(x, filters, rows, cols, padding="same", strides=(1, 1), name=None):
@@ -78,13 +78,7 @@ def InceptionV3(include_top=True, weights="imagenet", input_tensor=None, input_s
         bd = cat([_cbn(bd, 384, 1, 3), _cbn(bd, 384, 3, 1)], axis=3)
         bp = _avg_branch(x, 192)
         x = cat([b1, b3, bd, bp], axis=3, name=f"mixed{9 + i}")
-    if include_top:
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        x = layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
-    elif pooling == "avg":
-        x = layers.GlobalAveragePooling2D()(x)
-    elif pooling == "max":
-        x = layers.GlobalMaxPooling2D()(x)
+    x = classifier_top(x, "InceptionV3", include_top, pooling, classes, classifier_activation, pool_names=(None, None))
     model = Model(img_input, x, name=name)
     fname = ("inception_v3_weights_tf_dim_ordering_tf_kernels.h5" if include_top
              else "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastnet.applications._common import check_args, load_weights, make_input
+from fastnet.applications._common import check_args, classifier_top, load_weights, make_input
 
 # (filters, stride, expansion) for blocks 0..16
 _BLOCKS = [(16, 1, 1), (24, 2, 6), (24, 1, 6), (32, 2, 6), (32, 1, 6), (32, 1, 6),
@@ -78,13 +78,8 @@ def MobileNetV2(input_shape=None, alpha=1.0, include_top=True, weights="imagenet
     x = layers.Conv2D(last, 1, use_bias=False, name="Conv_1")(x)
     x = layers.BatchNormalization(epsilon=1e-3, momentum=0.999, name="Conv_1_bn")(x)
     x = layers.ReLU(6.0, name="out_relu")(x)
-    if include_top:
-        x = layers.GlobalAveragePooling2D()(x)
-        x = layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
-    elif pooling == "avg":
-        x = layers.GlobalAveragePooling2D()(x)
-    elif pooling == "max":
-        x = layers.GlobalMaxPooling2D()(x)
+    x = classifier_top(x, "MobileNetV2", include_top, pooling, classes, classifier_activation,
+                       features=lambda t: layers.GlobalAveragePooling2D()(t), pool_names=(None, None))
     model = Model(img_input, x, name=name or f"mobilenetv2_{alpha:0.2f}_{rows}")
     top = "" if include_top else "_no_top"
     return load_weights(model, "MobileNetV2", weights,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastnet.applications._common import check_args, load_weights, make_input
+from fastnet.applications._common import check_args, classifier_top, load_weights, make_input
 
 BN_EPS = 1.001e-5
 
@@ -52,13 +52,7 @@ def ResNet50(include_top=True, weights="imagenet", input_tensor=None, input_shap
     x = _stack(x, 128, 4, name="conv3")
     x = _stack(x, 256, 6, name="conv4")
     x = _stack(x, 512, 3, name="conv5")
-    if include_top:
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        x = layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
-    elif pooling == "avg":
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-    elif pooling == "max":
-        x = layers.GlobalMaxPooling2D(name="max_pool")(x)
+    x = classifier_top(x, "ResNet50", include_top, pooling, classes, classifier_activation)
     model = Model(img_input, x, name=name)
     suffix = "" if include_top else "_notop"
     return load_weights(model, "ResNet50", weights,

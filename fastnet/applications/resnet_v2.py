@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastnet.applications import imagenet_utils
-from fastnet.applications._common import check_args, load_weights, make_input
+from fastnet.applications._common import check_args, classifier_top, load_weights, make_input
 
 BN_EPS = 1.001e-5
 
@@ -54,13 +54,7 @@ def ResNet50V2(include_top=True, weights="imagenet", input_tensor=None, input_sh
     x = _stack_v2(x, 512, 3, stride1=1, name="conv5")
     x = layers.BatchNormalization(axis=3, epsilon=BN_EPS, name="post_bn")(x)
     x = layers.Activation("relu", name="post_relu")(x)
-    if include_top:
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        x = layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
-    elif pooling == "avg":
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-    elif pooling == "max":
-        x = layers.GlobalMaxPooling2D(name="max_pool")(x)
+    x = classifier_top(x, "ResNet50V2", include_top, pooling, classes, classifier_activation)
     model = Model(img_input, x, name=name)
     suffix = "" if include_top else "_notop"
     return load_weights(model, "ResNet50V2", weights,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastnet.applications._common import check_args, load_weights, make_input
+from fastnet.applications._common import check_args, classifier_top, load_weights, make_input
 
 _BLOCKS = {"vgg16": (2, 2, 3, 3, 3), "vgg19": (2, 2, 4, 4, 4)}
 _FILTERS = (64, 128, 256, 512, 512)
@@ -21,15 +21,11 @@ def _vgg(name, include_top, weights, input_tensor, input_shape, pooling, classes
             x = layers.Conv2D(filters, (3, 3), activation="relu", padding="same",
                               name=f"block{b}_conv{i}")(x)
         x = layers.MaxPooling2D((2, 2), strides=(2, 2), name=f"block{b}_pool")(x)
-    if include_top:
-        x = layers.Flatten(name="flatten")(x)
-        x = layers.Dense(4096, activation="relu", name="fc1")(x)
-        x = layers.Dense(4096, activation="relu", name="fc2")(x)
-        x = layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
-    elif pooling == "avg":
-        x = layers.GlobalAveragePooling2D()(x)
-    elif pooling == "max":
-        x = layers.GlobalMaxPooling2D()(x)
+    x = classifier_top(
+        x, name.upper(), include_top, pooling, classes, classifier_activation,
+        features=lambda t: layers.Dense(4096, activation="relu", name="fc2")(
+            layers.Dense(4096, activation="relu", name="fc1")(layers.Flatten(name="flatten")(t))),
+        pool_names=(None, None))
     model = Model(img_input, x, name=name)
     suffix = "" if include_top else "_notop"
     return load_weights(model, name.upper(), weights,

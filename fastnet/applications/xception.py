@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastnet.applications import imagenet_utils
-from fastnet.applications._common import check_args, load_weights, make_input
+from fastnet.applications._common import check_args, classifier_top, load_weights, make_input
 
 
 def _sep_bn(x, filters, name, act_before=True, act_name=None):
@@ -62,13 +62,7 @@ def Xception(include_top=True, weights="imagenet", input_tensor=None, input_shap
                                name="block14_sepconv2")(x)
     x = layers.BatchNormalization(axis=-1, name="block14_sepconv2_bn")(x)
     x = layers.Activation("relu", name="block14_sepconv2_act")(x)
-    if include_top:
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        x = layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
-    elif pooling == "avg":
-        x = layers.GlobalAveragePooling2D()(x)
-    elif pooling == "max":
-        x = layers.GlobalMaxPooling2D()(x)
+    x = classifier_top(x, "Xception", include_top, pooling, classes, classifier_activation, pool_names=(None, None))
     model = Model(img_input, x, name=name)
     fname = ("xception_weights_tf_dim_ordering_tf_kernels.h5" if include_top
              else "xception_weights_tf_dim_ordering_tf_kernels_notop.h5")
