@@ -64,26 +64,6 @@ def _is_tensorlike(x):
     return isinstance(x, (Tensor, KerasTensor, np.ndarray))
 
 
-def _physical_memory():
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
-        return None
-
-
-def _check_weight_size(layer, name, shape, dtype):
-    """A weight is refused before allocation when a dimension is negative or it needs
-    more bytes than the machine has (an absurd config, e.g. units=2**31)."""
-    if any(not isinstance(d, (int, np.integer)) or d < 0 for d in shape):
-        raise ValueError(f"Layer {layer.name!r}: weight {name!r} has an invalid shape {shape}")
-    nbytes = int(np.prod([int(d) for d in shape], dtype=object)) * np.dtype(dtype).itemsize
-    limit = _physical_memory()
-    if limit is not None and nbytes > limit:
-        raise ValueError(f"Layer {layer.name!r}: weight {name!r} of shape {shape} needs "
-                         f"{nbytes / 2**30:.1f} GiB, more than this machine's memory "
-                         f"({limit / 2**30:.1f} GiB); refusing to allocate it")
-
-
 class Layer(Operation):
     """Base class of every layer (and of Model): an Operation with state."""
 
@@ -159,7 +139,6 @@ class Layer(Operation):
         _check_weight_shape(self, name, shape, dtype)
         if initializer is None:
             initializer = "glorot_uniform" if np.dtype(dtype).kind == "f" else "zeros"
-        _check_weight_size(self, name, shape, dtype)
         init = initializers_mod.get(initializer)
         var = Variable(init, shape=shape, dtype=dtype, trainable=trainable,
                        name=name or f"variable_{len(self._own_weights)}")
@@ -599,8 +578,6 @@ def layer_error(layer, e):
 
 
 def _memory_bytes():
-    import os
-
     try:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError, AttributeError):
