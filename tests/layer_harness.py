@@ -486,3 +486,34 @@ def public_layer_classes():
         if isinstance(obj, type) and issubclass(obj, layers.Layer):
             out.setdefault(obj, name)
     return out
+
+
+def check_dtype(row, dtype="float64"):
+    """``dtype=`` is honoured or refused: the layer built with ``dtype`` keeps its floating
+    weights and outputs in it (Keras casts floating inputs to the compute dtype), and with
+    the same weights it computes what the float32 layer computes; or construction or the
+    call raises NotImplementedError naming the dtype. Returns "refused" or "computed"."""
+    x = row.inputs()
+    try:
+        layer = row.make(dtype=dtype)
+        out = row.call(layer, x, training=False)
+    except NotImplementedError as e:
+        assert dtype in str(e), f"{row.name}: NotImplementedError without naming {dtype}: {e}"
+        return "refused"
+    for i, o in enumerate(flat(out)):
+        if np.issubdtype(np.dtype(str(o.dtype)), np.floating):
+            assert str(o.dtype) == dtype, f"{row.name}: output {i} is {o.dtype}, not {dtype}"
+    for w in layer.weights:
+        if np.dtype(str(w.dtype)).kind == "f":
+            assert str(w.dtype) == dtype, f"{row.name}: weight {w.path} is {w.dtype}"
+    ref = row.make()
+    row.call(ref, x, training=False)
+    ref.set_weights([np.asarray(w, np.float32) if np.asarray(w).dtype.kind == "f" else w
+                     for w in layer.get_weights()])
+    want = numpy_outputs(row.call(ref, x, training=False))
+    for i, (a, b) in enumerate(zip(numpy_outputs(out), want)):
+        if np.asarray(a).dtype.kind == "f":
+            np.testing.assert_allclose(np.asarray(a, np.float64), np.asarray(b, np.float64),
+                                       rtol=1e-4, atol=1e-4,
+                                       err_msg=f"{row.name}: {dtype} output {i} vs float32")
+    return "computed"

@@ -29,6 +29,7 @@ from layer_harness import (
     check_argument,
     check_build,
     check_config,
+    check_dtype,
     check_input_gradient,
     check_keras_parity,
     check_masking,
@@ -39,7 +40,7 @@ from layer_harness import (
 )
 
 import fastnet
-from fastnet import layers
+from fastnet import layers, ops
 
 
 @pytest.fixture(autouse=True)
@@ -675,3 +676,46 @@ def test_harness_fails_an_argument_that_raises_without_naming_itself():
 
     with pytest.raises(AssertionError, match="without naming"):
         check_argument(Row(Refuses, {}, (2, 3)), "factor", Raises(3.0))
+
+
+# Rows whose float64 build is wrong today, with the reason; a row listed here that starts
+# passing fails the test below, so the list only shrinks.
+DTYPE_GAPS = {
+    "Conv1D": "the GEMM kernel is float32-only and the conv layers call it directly",
+    "Conv2D": "the GEMM kernel is float32-only and the conv layers call it directly",
+    "Conv3D": "the GEMM kernel is float32-only and the conv layers call it directly",
+    "SeparableConv2D": "the GEMM kernel is float32-only and the conv layers call it directly",
+    "ConvLSTM2D": "the GEMM kernel is float32-only and the conv layers call it directly",
+    "RNN": "the wrapped cell keeps its own float32 weights (as Keras) but the output should "
+           "be in the RNN's dtype",
+    "RNN-stacked-GRU-reset_before": "as RNN",
+    "StackedRNNCells": "the stacked cells compute in their own dtype, Keras outputs float64",
+    "Bidirectional": "Keras's copies of the wrapped layer compute in the wrapper's dtype",
+    "TextVectorization-multi_hot": "the multi_hot/count output is always float32",
+}
+# Rows where Keras itself gives something else than "outputs in the layer's dtype"
+DTYPE_NOT_APPLICABLE = {
+    "TimeDistributed": "the wrapped layer keeps its own dtype: Keras outputs float32 too",
+    "Hashing": "output_mode='int' needs an integer dtype: Keras raises ValueError as well",
+}
+
+
+@pytest.mark.parametrize("row", [pytest.param(r, id=r.name) for r in ROWS
+                                 if r.name not in DTYPE_NOT_APPLICABLE])
+def test_dtype_float64_is_computed_or_refused(row):
+    if row.name in DTYPE_GAPS:
+        with pytest.raises((AssertionError, TypeError)):
+            check_dtype(row)
+        return
+    check_dtype(row)
+
+
+def test_autocast_follows_keras():
+    x32 = np.random.default_rng(0).random((2, 3, 2)).astype(np.float32)
+    assert str(layers.Flatten(dtype="float64")(x32).dtype) == "float64"
+    t64 = ops.convert_to_tensor(x32, dtype="float64")
+    assert str(layers.Flatten()(t64).dtype) == "float32"
+    assert str(layers.Flatten(autocast=False)(t64).dtype) == "float64"
+    ids = np.array([[1, 2]], np.int64)  # integer inputs are never cast
+    assert str(layers.Embedding(5, 2)(ids).dtype) == "float32"
+    assert str(layers.Lambda(lambda t: t)(ids).dtype) == "int64"

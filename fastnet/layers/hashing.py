@@ -217,6 +217,7 @@ class Hashing(Layer):
     (``bin = Fingerprint64(str(value)) % num_bins``; with ``salt``, SipHash-2-4 keyed by
     it). ``mask_value`` goes to bin 0 and the others to 1..num_bins-1. ``output_mode``
     'int' (default, int64), 'one_hot', 'multi_hot' or 'count'."""
+    _convert_input_args = False  # raw data in any dtype, as Keras
 
     def __init__(self, num_bins, mask_value=None, salt=None, output_mode="int", sparse=False,
                  **kwargs):

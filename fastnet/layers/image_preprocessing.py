@@ -192,6 +192,7 @@ class RandomCrop(_RandomImageLayer):
     training; at inference, and in training when the input is not larger than the target,
     crops the largest central box of the target's aspect ratio and resizes it (bilinear)
     to the target, as Keras documents."""
+    _convert_input_args = False  # raw data in any dtype, as Keras
 
     def __init__(self, height, width, seed=None, data_format=None, **kwargs):
         super().__init__(seed=seed, data_format=data_format, **kwargs)

@@ -64,6 +64,19 @@ def _is_tensorlike(x):
     return isinstance(x, (Tensor, KerasTensor, np.ndarray))
 
 
+_FLOAT_DTYPES = frozenset({"float16", "bfloat16", "float32", "float64"})
+
+
+def _autocast_input(x, dtype):
+    """One argument as a layer receives it: arrays become Tensors, floating ones (and floating
+    Tensors) in `dtype`; integer, bool and string values are left as they are."""
+    if isinstance(x, np.ndarray):
+        return ops.convert_to_tensor(x, dtype=dtype if x.dtype.kind == "f" else None)
+    if isinstance(x, Tensor) and x.dtype != dtype and x.dtype in _FLOAT_DTYPES:
+        return ops.cast(x, dtype)
+    return x
+
+
 class Layer(Operation):
     """Base class of every layer (and of Model): an Operation with state."""
 
@@ -85,6 +98,7 @@ class Layer(Operation):
         self.input_spec = None
         self.supports_masking = getattr(self, "supports_masking", False)
         self.dtype = standardize_dtype(dtype.name if hasattr(dtype, "name") else dtype)
+        self.autocast = bool(autocast)
         self._build_shapes = None
         # Keras 3's Layer takes activity_regularizer for every layer (Embedding writes it)
         if activity_regularizer is not None:
@@ -397,9 +411,16 @@ class Layer(Operation):
         flat = _flatten([args, list(kwargs.values())])
         if any(isinstance(t, KerasTensor) for t in flat):
             return self._symbolic_call(args, kwargs)
-        inputs = _map(lambda x: ops.convert_to_tensor(x) if isinstance(x, np.ndarray) else x,
-                      inputs)
-        args = (inputs,) + tuple(args[1:])
+        target = self._input_dtype()
+        if target is None:
+            inputs = _map(lambda x: ops.convert_to_tensor(x) if isinstance(x, np.ndarray) else x,
+                          inputs)
+            args = (inputs,) + tuple(args[1:])
+        else:  # Keras 3: floating inputs (arrays or tensors) arrive in the compute dtype
+            args = _map(lambda x: _autocast_input(x, target), args)
+            kwargs = {k: v if k in ("training", "mask") else _map(
+                lambda x: _autocast_input(x, target), v) for k, v in kwargs.items()}
+            inputs = args[0]
         entry = getattr(_context, "entry_layer", None) is None
         if entry:  # a top-level call: `losses` restart (Keras's call context)
             self._clear_losses()
@@ -411,6 +432,28 @@ class Layer(Operation):
         finally:
             if entry:
                 _context.entry_layer = None
+
+    # Layers that take raw data of any dtype (strings, ints, images as uint8) opt out, as in Keras.
+    _convert_input_args = True
+
+    def _input_dtype(self):
+        """The dtype floating inputs are cast to (the compute dtype), or None for no cast."""
+        if not (self.autocast and self._convert_input_args):
+            return None
+        dtype = self.dtype
+        return dtype if dtype in _FLOAT_DTYPES else None
+
+    @property
+    def compute_dtype(self):
+        return self.dtype
+
+    @property
+    def variable_dtype(self):
+        return self.dtype
+
+    @property
+    def input_dtype(self):
+        return self.dtype
 
     def _build_shape_arg(self, inputs):
         if isinstance(inputs, (list, tuple)):

@@ -313,6 +313,7 @@ class RandomFlip(Layer):
     both; inactive with training=False (predict/evaluate), active in fit and, as in
     Keras, in a direct call without a training flag. ``seed`` fixes the layer's stream; without it the draws
     come from fastnet.random's global generator (``fastnet.utils.set_random_seed``)."""
+    _convert_input_args = False  # raw data in any dtype, as Keras
 
     _MODES = ("horizontal", "vertical", "horizontal_and_vertical")
 
@@ -603,6 +604,7 @@ class Discretization(Layer):
 class _IndexLookup(Layer):
     """Token -> index maps with Keras's index layout: [mask (int mode, if mask_token)]
     [num_oov_indices OOV slots] [vocabulary, most frequent first after adapt]."""
+    _convert_input_args = False  # raw data in any dtype, as Keras
 
     _vocab_kind = None  # "string" or "int"
 

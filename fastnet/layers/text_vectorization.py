@@ -33,6 +33,7 @@ def _text(v, encoding):
 class TextVectorization(Layer):
     """Maps strings to sequences of token indices or to per-string token vectors, as
     keras.layers.TextVectorization (``adapt`` learns the vocabulary, most frequent first)."""
+    _convert_input_args = False  # raw data in any dtype, as Keras
 
     def __init__(self, max_tokens=None, standardize="lower_and_strip_punctuation",
                  split="whitespace", ngrams=None, output_mode="int",
