@@ -65,6 +65,7 @@ def _is_tensorlike(x):
 
 
 _FLOAT_DTYPES = frozenset({"float16", "bfloat16", "float32", "float64"})
+_FLAG_KWARGS = frozenset({"training", "mask"})
 
 
 def _autocast_input(x, dtype):
@@ -416,9 +417,12 @@ class Layer(Operation):
             inputs = _map(lambda x: ops.convert_to_tensor(x) if isinstance(x, np.ndarray) else x,
                           inputs)
             args = (inputs,) + tuple(args[1:])
+        elif len(args) == 1 and not kwargs.keys() - _FLAG_KWARGS and isinstance(
+                inputs, Tensor) and inputs.dtype == target:
+            pass  # the common case: one Tensor, already in the compute dtype
         else:  # Keras 3: floating inputs (arrays or tensors) arrive in the compute dtype
             args = _map(lambda x: _autocast_input(x, target), args)
-            kwargs = {k: v if k in ("training", "mask") else _map(
+            kwargs = {k: v if k in _FLAG_KWARGS else _map(
                 lambda x: _autocast_input(x, target), v) for k, v in kwargs.items()}
             inputs = args[0]
         entry = getattr(_context, "entry_layer", None) is None
