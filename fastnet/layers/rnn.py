@@ -40,6 +40,7 @@ from fastnet.layers.rnn_cell import (
     GRUCell,
     LSTMCell,
     SimpleRNNCell,
+    _given,
     _refuse_time_major,
 )
 
@@ -180,13 +181,23 @@ class SimpleRNN(_RNN):
     _cell_class = SimpleRNNCell
     _cell_name = "simple_rnn_cell"
 
-    def __init__(self, units, activation="tanh", **kwargs):
-        # The shared signature has it, Keras's SimpleRNN has not (older fastnet configs
-        # saved the unused default).
+    # Keras 3's signature, in its order (positional arguments bind as in Keras)
+    def __init__(self, units, activation="tanh", use_bias=True,
+                 kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
+                 bias_initializer="zeros", kernel_regularizer=None, recurrent_regularizer=None,
+                 bias_regularizer=None, activity_regularizer=None, kernel_constraint=None,
+                 recurrent_constraint=None, bias_constraint=None, dropout=0.0,
+                 recurrent_dropout=0.0, return_sequences=False, return_state=False,
+                 go_backwards=False, stateful=False, unroll=False, seed=None, **kwargs):
+        # Keras's SimpleRNN has no recurrent_activation (older fastnet configs saved the
+        # unused default, which is accepted) and no use_cudnn.
         if kwargs.pop("recurrent_activation", "sigmoid") != "sigmoid":
             raise TypeError("SimpleRNN: unrecognized keyword argument `recurrent_activation` "
                             "(a SimpleRNN cell has a single activation)")
-        super().__init__(units, activation=activation, **kwargs)
+        if "use_cudnn" in kwargs:
+            raise TypeError("SimpleRNN: unrecognized keyword argument `use_cudnn` (Keras 3's "
+                            "SimpleRNN has no such argument; LSTM and GRU have)")
+        super().__init__(**_given(locals()))
 
     def get_config(self):
         config = super().get_config()
@@ -202,6 +213,17 @@ class LSTM(_RNN):
     _extra_cell_args = (("unit_forget_bias", True),)
     unit_forget_bias = _cell_property("unit_forget_bias")
 
+    # Keras 3's signature, in its order (positional arguments bind as in Keras)
+    def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
+                 kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
+                 bias_initializer="zeros", unit_forget_bias=True, kernel_regularizer=None,
+                 recurrent_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 kernel_constraint=None, recurrent_constraint=None, bias_constraint=None,
+                 dropout=0.0, recurrent_dropout=0.0, seed=None, return_sequences=False,
+                 return_state=False, go_backwards=False, stateful=False, unroll=False,
+                 use_cudnn="auto", **kwargs):
+        super().__init__(**_given(locals()))
+
 
 class GRU(_RNN):
     """Gate order z, r, h; reset_after=True: bias (2, 3u) (input row, recurrent row)."""
@@ -210,6 +232,17 @@ class GRU(_RNN):
     _cell_name = "gru_cell"
     _extra_cell_args = (("reset_after", True),)
     reset_after = _cell_property("reset_after")
+
+    # Keras 3's signature, in its order (positional arguments bind as in Keras)
+    def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
+                 kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
+                 bias_initializer="zeros", kernel_regularizer=None, recurrent_regularizer=None,
+                 bias_regularizer=None, activity_regularizer=None, kernel_constraint=None,
+                 recurrent_constraint=None, bias_constraint=None, dropout=0.0,
+                 recurrent_dropout=0.0, seed=None, return_sequences=False, return_state=False,
+                 go_backwards=False, stateful=False, unroll=False, reset_after=True,
+                 use_cudnn="auto", **kwargs):
+        super().__init__(**_given(locals()))
 
 
 def _fresh_cell(cell):

@@ -334,6 +334,12 @@ class _BuiltinCell(Layer):
         return config
 
 
+def _given(local_vars):
+    """A constructor's arguments (its locals at entry) as keywords, its **kwargs merged."""
+    args = {k: v for k, v in local_vars.items() if k not in ("self", "__class__", "kwargs")}
+    return {**args, **local_vars.get("kwargs", {})}
+
+
 class _Run:
     """The flags of one sequence run (set by the calling layer)."""
 
@@ -358,11 +364,17 @@ class SimpleRNNCell(_BuiltinCell):
     gates = 1
     _rate_one_zeroes = True
 
-    def __init__(self, units, activation="tanh", **kwargs):
+    # Keras 3's signature, in its order (positional arguments bind as in Keras)
+    def __init__(self, units, activation="tanh", use_bias=True,
+                 kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
+                 bias_initializer="zeros", kernel_regularizer=None, recurrent_regularizer=None,
+                 bias_regularizer=None, kernel_constraint=None, recurrent_constraint=None,
+                 bias_constraint=None, dropout=0.0, recurrent_dropout=0.0, seed=None,
+                 **kwargs):
         if "recurrent_activation" in kwargs:
             raise TypeError("SimpleRNNCell: unrecognized keyword argument "
                             "`recurrent_activation` (the cell has a single activation)")
-        super().__init__(units, activation=activation, **kwargs)
+        super().__init__(**_given(locals()))
 
     def get_config(self):
         config = super().get_config()
@@ -402,10 +414,16 @@ class LSTMCell(_BuiltinCell):
 
     gates = 4
 
-    def __init__(self, units, activation="tanh", recurrent_activation="sigmoid",
-                 unit_forget_bias=True, **kwargs):
-        super().__init__(units, activation=activation,
-                         recurrent_activation=recurrent_activation, **kwargs)
+    # Keras 3's signature, in its order (positional arguments bind as in Keras)
+    def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
+                 kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
+                 bias_initializer="zeros", unit_forget_bias=True, kernel_regularizer=None,
+                 recurrent_regularizer=None, bias_regularizer=None, kernel_constraint=None,
+                 recurrent_constraint=None, bias_constraint=None, dropout=0.0,
+                 recurrent_dropout=0.0, seed=None, **kwargs):
+        args = _given(locals())
+        del args["unit_forget_bias"]
+        super().__init__(**args)
         self.unit_forget_bias = bool(unit_forget_bias)
 
     @property
@@ -461,10 +479,16 @@ class GRUCell(_BuiltinCell):
 
     gates = 3
 
-    def __init__(self, units, activation="tanh", recurrent_activation="sigmoid",
-                 reset_after=True, **kwargs):
-        super().__init__(units, activation=activation,
-                         recurrent_activation=recurrent_activation, **kwargs)
+    # Keras 3's signature, in its order (positional arguments bind as in Keras)
+    def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
+                 kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
+                 bias_initializer="zeros", kernel_regularizer=None, recurrent_regularizer=None,
+                 bias_regularizer=None, kernel_constraint=None, recurrent_constraint=None,
+                 bias_constraint=None, dropout=0.0, recurrent_dropout=0.0, reset_after=True,
+                 seed=None, **kwargs):
+        args = _given(locals())
+        del args["reset_after"]
+        super().__init__(**args)
         self.reset_after = bool(reset_after)
 
     def _bias_shape(self):
