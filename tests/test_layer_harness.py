@@ -426,10 +426,13 @@ ROWS = [
         sublayer=lambda: layers.GRU(3, stateful=True, return_sequences=True),
         call_fn=_fresh_states_call, symbolic=STATEFUL_SYMBOLIC, masking="consume",
         fd_tol=3e-2),
-    Row(layers.Bidirectional, {"merge_mode": None}, (2, 4, 3), id="Bidirectional-go_backwards",
+    Row(layers.Bidirectional, {"merge_mode": None}, (2, 4, 3), id="Bidirectional-states",
         trainable=6, fd_tol=3e-2, masking="consume",
-        sublayer=lambda: layers.SimpleRNN(3, go_backwards=True, return_sequences=True,
-                                          return_state=True, unroll=True)),
+        sublayer=lambda: layers.SimpleRNN(3, return_sequences=True, return_state=True,
+                                          unroll=True),
+        # as Keras 3: a go_backwards layer would read backwards in both directions
+        args={"layer": Raises(layers.SimpleRNN(3, go_backwards=True), exc=(ValueError,),
+                              match="go_backwards")}),
     Row(layers.TimeDistributed, {}, (2, 4, 5), sublayer=lambda: layers.Dense(3), trainable=2,
         args_exempt={"layer": "the wrapped layer itself (the rows give one)"}),
     # ---- preprocessing ------------------------------------------------------------------------

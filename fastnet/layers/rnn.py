@@ -265,6 +265,18 @@ class Bidirectional(Layer):
                              "one of {'sum', 'mul', 'ave', 'concat', None}")
         self.forward_layer = layer
         self._initial_weights = weights
+        # As Keras 3: the backward layer it makes reads the sequence backwards
+        # (go_backwards=True), and the two directions must differ.
+        fwd_back = bool(getattr(layer, "go_backwards", False))
+        bwd_back = True if backward_layer is None else bool(
+            getattr(backward_layer, "go_backwards", False))
+        if fwd_back == bwd_back:
+            hint = ("; to run this layer backwards give a backward_layer with "
+                    "go_backwards=False" if backward_layer is None else "")
+            raise ValueError(f"Bidirectional: forward layer and backward layer should have "
+                             f"different `go_backwards` value. Received: forward_layer."
+                             f"go_backwards {fwd_back}, backward_layer.go_backwards="
+                             f"{bwd_back}{hint}")
         if backward_layer is None:
             backward_layer = copy.copy(layer)
             object.__setattr__(backward_layer, "_tracking_ready", False)
@@ -272,7 +284,7 @@ class Bidirectional(Layer):
             backward_layer._layers = []
             backward_layer._inbound_nodes = []
             backward_layer.built = False
-            backward_layer.go_backwards = not layer.go_backwards
+            backward_layer.go_backwards = True
             backward_layer.name = "backward_" + layer.name
             object.__setattr__(backward_layer, "_tracking_ready", True)
             if isinstance(getattr(layer, "cell", None), Layer):  # RNN(cell): its own weights
