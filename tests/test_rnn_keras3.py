@@ -260,6 +260,25 @@ def test_unroll_gives_the_same_numbers_as_the_loop_and_as_keras(name):
         getattr(layers, name)(4, unroll=True)(fastnet.Input((None, 2)))
 
 
+@pytest.mark.parametrize("flags", [{}, {"go_backwards": True, "return_state": True},
+                                   {"return_sequences": True, "zero_output_for_mask": True}])
+def test_conv_lstm2d_masks_and_regularizers_match_keras(flags):
+    keras = _keras()
+    x = RNG.standard_normal((3, 4, 5, 5, 2)).astype(np.float32)
+    mask = np.array([[1, 0, 1, 1], [1, 1, 0, 0], [0, 1, 1, 1]], bool)
+    kw = dict(padding="same", kernel_regularizer="l2", recurrent_regularizer="l1",
+              bias_regularizer="l2", activity_regularizer="l2", **flags)
+    ours, theirs = layers.ConvLSTM2D(2, 3, **kw), keras.layers.ConvLSTM2D(2, 3, **kw)
+    ours(x)
+    theirs(x)
+    theirs.set_weights(ours.get_weights())
+    _close(_np(ours(x, mask=mask)), _k(keras, theirs(x, mask=mask)), "masked ConvLSTM2D")
+    np.testing.assert_allclose(sorted(float(v) for v in ours.losses),
+                               sorted(float(keras.ops.convert_to_numpy(v))
+                                      for v in theirs.losses), rtol=1e-5)
+    assert set(ours.get_config()) == set(theirs.get_config())
+
+
 # ---- a cell stepped by hand keeps its dropout masks until reset ----------------------------
 
 def _np_step(name, cell, x, states, in_masks, rec_masks):

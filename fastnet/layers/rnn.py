@@ -1,25 +1,30 @@
-"""Recurrent layers: SimpleRNN, LSTM, GRU (Keras weight layouts and gate
-orders), Bidirectional and TimeDistributed.
+"""Recurrent layers: SimpleRNN, LSTM, GRU, Bidirectional, TimeDistributed, ConvLSTM2D.
 
-SimpleRNN (tanh, relu, sigmoid or linear), LSTM and GRU (reset_after=True) with
-their default activations run the C++ sequence kernels (fastnet.ops.simple_rnn_sequence,
-lstm_sequence, gru_sequence), masked or not, forwards or backwards. Other
-configurations (GRU reset_after=False, other activations, non-float32 inputs) run the
-time loop in Python over fastnet.ops (one GEMM for the input projection of all steps,
-then per step one GEMM with the recurrent kernel).
+As Keras 3, SimpleRNN/LSTM/GRU are RNN layers over their cell (``layer.cell``, a
+SimpleRNNCell/LSTMCell/GRUCell named simple_rnn_cell/lstm_cell/gru_cell holding the weights
+in Keras's layouts and gate orders); their constructors take Keras 3's arguments in its
+order, their configs carry the cell's arguments at the top level. The cell runs the whole
+sequence (layers/rnn_cell.py ``_run_sequence``): SimpleRNN (tanh, relu, sigmoid or linear),
+LSTM and GRU (reset_after=True) with their default activations on the C++ sequence kernels
+(fastnet.ops.simple_rnn_sequence, lstm_sequence, gru_sequence), masked or not, forwards or
+backwards; other configurations (GRU reset_after=False, other activations, non-float32
+inputs) in a Python time loop over fastnet.ops (one GEMM for the input projection of all
+steps, then per step one GEMM with the recurrent kernel).
 
 Masks follow Keras (backend.rnn): at a masked step the state is carried and the output
 repeats the previous output (zeros before the first step); with zero_output_for_mask
 (which Bidirectional sets when returning sequences) masked outputs are zeros instead.
 
-Dropout follows Keras 3's cells: masks are drawn once per sequence (fixed over the time
-steps) and only when training. `dropout` alone (Keras's implementation 2) is one input
-mask; `recurrent_dropout` (Keras switches to implementation 1) is one input and one
-recurrent mask per gate. The C++ sequence kernels take the masks (in_mask, rec_mask) and
-apply them forward and backward; only the configurations the kernels do not cover run the
-Python time loop with the same masks. `stateful=True` keeps the final states (``layer.states``, not weights) as the next
-call's initial states until ``reset_states()``. `unroll` is accepted as in Keras, where it
-only changes how the loop is compiled: the results are the same either way.
+Dropout follows Keras 3: masks are the cell's (``get_dropout_mask``), drawn once per
+sequence (fixed over the time steps) and only when training. `dropout` alone (Keras's
+implementation 2) is one input mask; `recurrent_dropout` (Keras switches to implementation
+1) is one input and one recurrent mask per gate. The C++ sequence kernels take the masks
+(in_mask, rec_mask) and apply them forward and backward; only the configurations the kernels
+do not cover run the Python time loop with the same masks. `stateful=True` keeps the final
+states (``layer.states``, not weights) as the next call's initial states until
+``reset_states()``. `unroll` is accepted as in Keras, where it only changes how the loop is
+compiled: the results are the same either way. `time_major` is refused, as Keras 3 refuses
+it.
 """
 
 from __future__ import annotations
@@ -452,14 +457,30 @@ class ConvLSTM2D(Layer):
     kernel (kh, kw, in, 4*filters), recurrent_kernel (kh, kw, filters, 4*filters),
     bias (4*filters,), gates i, f, c, o. The recurrent convolution is 'same'."""
 
+    # Keras 3's signature, in its order
     def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None,
                  dilation_rate=1, activation="tanh", recurrent_activation="sigmoid",
                  use_bias=True, kernel_initializer="glorot_uniform",
                  recurrent_initializer="orthogonal", bias_initializer="zeros",
-                 unit_forget_bias=True, return_sequences=False, return_state=False,
-                 go_backwards=False, stateful=False, dropout=0.0, recurrent_dropout=0.0,
-                 seed=None, **kwargs):
-        super().__init__(**kwargs)
+                 unit_forget_bias=True, kernel_regularizer=None, recurrent_regularizer=None,
+                 bias_regularizer=None, activity_regularizer=None, kernel_constraint=None,
+                 recurrent_constraint=None, bias_constraint=None, dropout=0.0,
+                 recurrent_dropout=0.0, seed=None, return_sequences=False, return_state=False,
+                 go_backwards=False, stateful=False, **kwargs):
+        _refuse_time_major("ConvLSTM2D", kwargs)
+        # Keras's RNN base takes these through **kwargs (and its configs carry them)
+        unroll = bool(kwargs.pop("unroll", False))  # how Keras compiles the loop: no effect
+        zero_output_for_mask = bool(kwargs.pop("zero_output_for_mask", False))
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
+        self.unroll = unroll
+        self.zero_output_for_mask = zero_output_for_mask
+        self.kernel_regularizer = regularizers_mod.get(kernel_regularizer)
+        self.recurrent_regularizer = regularizers_mod.get(recurrent_regularizer)
+        self.bias_regularizer = regularizers_mod.get(bias_regularizer)
+        self.kernel_constraint = constraints_mod.get(kernel_constraint)
+        self.recurrent_constraint = constraints_mod.get(recurrent_constraint)
+        self.bias_constraint = constraints_mod.get(bias_constraint)
+        self.supports_masking = True
         from fastnet.layers.core import _data_format
 
         unsupported = {"stateful": (stateful, False), "dropout": (dropout, 0.0),
@@ -491,10 +512,14 @@ class ConvLSTM2D(Layer):
         cin = input_shape[-1]
         f = self.filters
         self.kernel = self.add_weight(shape=self.kernel_size + (cin, 4 * f), name="kernel",
-                                      initializer=self.kernel_initializer)
+                                      initializer=self.kernel_initializer,
+                                      regularizer=self.kernel_regularizer,
+                                      constraint=self.kernel_constraint)
         self.recurrent_kernel = self.add_weight(shape=self.kernel_size + (f, 4 * f),
                                                 name="recurrent_kernel",
-                                                initializer=self.recurrent_initializer)
+                                                initializer=self.recurrent_initializer,
+                                                regularizer=self.recurrent_regularizer,
+                                                constraint=self.recurrent_constraint)
         if self.use_bias:
             base = self.bias_initializer
 
@@ -506,7 +531,9 @@ class ConvLSTM2D(Layer):
                     b[f:2 * f] = 1.0
                 return b
 
-            self.bias = self.add_weight(shape=(4 * f,), name="bias", initializer=init)
+            self.bias = self.add_weight(shape=(4 * f,), name="bias", initializer=init,
+                                        regularizer=self.bias_regularizer,
+                                        constraint=self.bias_constraint)
         else:
             self.bias = None
         self.built = True
@@ -524,9 +551,17 @@ class ConvLSTM2D(Layer):
         f = self.filters
         h = ops.zeros((b, rows, cols, f))
         c = ops.zeros((b, rows, cols, f))
-        outputs = []
+        outputs, step_masks = [], []
+        if isinstance(mask, (list, tuple)):
+            mask = mask[0] if mask else None
+        if mask is not None:  # Keras's backend.rnn: masked steps carry h and c
+            mask = np.asarray(ops.convert_to_numpy(mask)).astype(bool)
+            if mask.shape != (b, steps):
+                raise ValueError(f"ConvLSTM2D {self.name!r}: the mask must be (batch, steps) "
+                                 f"= {(b, steps)}, received mask of shape {mask.shape}")
         order = range(steps - 1, -1, -1) if self.go_backwards else range(steps)
         for t in order:
+            h_prev, c_prev = h, c
             z = ops.conv(x[:, t], self.kernel, self.strides, self.padding,
                          dilation_rate=self.dilation_rate)
             z = z + ops.conv(h, self.recurrent_kernel, 1, "same")
@@ -538,9 +573,23 @@ class ConvLSTM2D(Layer):
             o = self.recurrent_activation(z[..., 3 * f:])
             c = fg * c + i * g
             h = o * self.activation(c)
+            if mask is not None:
+                m = ops.convert_to_tensor(mask[:, t].astype(np.float32).reshape(b, 1, 1, 1))
+                h = h * m + h_prev * (1.0 - m)
+                c = c * m + c_prev * (1.0 - m)
+                step_masks.append(m)
             outputs.append(h)
-        out = ops.stack(outputs, axis=1) if self.return_sequences else h
+        if mask is not None and self.zero_output_for_mask:
+            outputs = [o * m for o, m in zip(outputs, step_masks)]
+        last = outputs[-1] if outputs else h
+        out = ops.stack(outputs, axis=1) if self.return_sequences else last
         return [out, h, c] if self.return_state else out
+
+    def compute_mask(self, inputs, mask=None):
+        if isinstance(mask, (list, tuple)):
+            mask = mask[0] if mask else None
+        out_mask = mask if self.return_sequences else None
+        return [out_mask, None, None] if self.return_state else out_mask
 
     def compute_output_shape(self, input_shape):
         rows = self._spatial_out(input_shape[2], 0)
@@ -561,6 +610,15 @@ class ConvLSTM2D(Layer):
                 "recurrent_initializer": initializers_mod.serialize(self.recurrent_initializer),
                 "bias_initializer": initializers_mod.serialize(self.bias_initializer),
                 "unit_forget_bias": self.unit_forget_bias,
+                "kernel_regularizer": regularizers_mod.serialize(self.kernel_regularizer),
+                "recurrent_regularizer": regularizers_mod.serialize(self.recurrent_regularizer),
+                "bias_regularizer": regularizers_mod.serialize(self.bias_regularizer),
+                "activity_regularizer": regularizers_mod.serialize(self.activity_regularizer),
+                "kernel_constraint": constraints_mod.serialize(self.kernel_constraint),
+                "recurrent_constraint": constraints_mod.serialize(self.recurrent_constraint),
+                "bias_constraint": constraints_mod.serialize(self.bias_constraint),
                 "return_sequences": self.return_sequences,
                 "return_state": self.return_state, "go_backwards": self.go_backwards,
-                "stateful": False, "dropout": 0.0, "recurrent_dropout": 0.0, "seed": self.seed}
+                "stateful": False, "unroll": self.unroll,
+                "zero_output_for_mask": self.zero_output_for_mask, "dropout": 0.0,
+                "recurrent_dropout": 0.0, "seed": self.seed}

@@ -6,14 +6,20 @@ A cell holds the weights (Keras's names and layouts: ``kernel`` (in, gU),
 ``cell(inputs, states, training=...) -> (output, new_states)``. ``RNN`` runs a cell over
 the time axis:
 
-* the built-in cells (and stacks of them) run the same C++ sequence kernels as
-  ``SimpleRNN``/``LSTM``/``GRU``: the layer's machinery (layers/rnn.py) is driven with the
-  cell's weights, so ``RNN(LSTMCell(u))`` and ``LSTM(u)`` give the same outputs with the same
-  weights, masks, dropout (masks fixed over the steps, only in training) and go_backwards.
-  A stack runs cell after cell over the whole sequence (each cell's outputs are the next
-  one's inputs at the same step, so this equals the per-step stack);
+* the built-in cells (and stacks of them) run the whole sequence themselves
+  (``_run_sequence``: the C++ sequence kernels when the configuration has one, else a Python
+  loop); ``SimpleRNN``/``LSTM``/``GRU`` (layers/rnn.py) are this ``RNN`` over their cell, so
+  ``RNN(LSTMCell(u))`` and ``LSTM(u)`` give the same outputs with the same weights, masks,
+  dropout (masks fixed over the steps, only in training) and go_backwards. A stack runs cell
+  after cell over the whole sequence (each cell's outputs are the next one's inputs at the
+  same step, so this equals the per-step stack);
 * any other cell (``state_size`` and ``call(inputs, states)``, the Keras 3 contract) is
   called step by step in Python, through the tape.
+
+Dropout masks are Keras 3's DropoutRNNCell's: ``get_dropout_mask`` /
+``get_recurrent_dropout_mask`` draw a mask at the first call and return it until
+``reset_dropout_mask`` / ``reset_recurrent_dropout_mask``, so a cell called step by step
+keeps one mask; ``RNN`` uses the cell's masks over a sequence and resets them after the call.
 
 Masks follow Keras's backend.rnn: at a masked step the states are carried and the output
 repeats the previous output (zeros before the first step); ``zero_output_for_mask`` zeroes
@@ -147,7 +153,7 @@ class _BuiltinCell(Layer):
     def reset_recurrent_dropout_mask(self):
         self._recurrent_dropout_mask = None
 
-    def _sequence_masks(self, batch, in_dim, h0, layer_rules):
+    def _sequence_masks(self, batch, in_dim, layer_rules):
         """(input masks, recurrent masks) of one training run, lists or None. The layers
         (layer_rules: LSTM/GRU without recurrent_dropout mask the inputs themselves, for any
         rate > 0) and the cells (Keras's rate-1.0 rule) decide which rates apply."""
@@ -156,7 +162,8 @@ class _BuiltinCell(Layer):
         if self.dropout > 0 and (self.dropout < 1 or zero_in):
             in_masks = _as_list(self.get_dropout_mask(np.empty((batch, in_dim), np.float32)))
         if self.recurrent_dropout > 0 and (self.recurrent_dropout < 1 or self._rate_one_zeroes):
-            rec_masks = _as_list(self.get_recurrent_dropout_mask(h0))
+            rec_masks = _as_list(self.get_recurrent_dropout_mask(
+                np.empty((batch, self.units), np.float32)))
         return in_masks, rec_masks
 
     # -- weights -------------------------------------------------------------------------
@@ -206,13 +213,12 @@ class _BuiltinCell(Layer):
         run unless keep_masks (a cell called step by step keeps them, as Keras's)."""
         x = ops.convert_to_tensor(x)
         batch = x.shape[0]
-        states = self.get_initial_state(batch) if states is None else list(states)
+        states = None if states is None else list(states)  # None: zeros
         run = _Run(go_backwards, return_sequences, zero_output_for_mask, mask)
         self._dropout_masks = None
         try:
             if training and (self.dropout > 0 or self.recurrent_dropout > 0) and x.shape[1] > 0:
-                in_masks, rec_masks = self._sequence_masks(batch, x.shape[-1], states[0],
-                                                           layer_rules)
+                in_masks, rec_masks = self._sequence_masks(batch, x.shape[-1], layer_rules)
                 if in_masks is not None or rec_masks is not None:
                     self._dropout_masks = (in_masks, rec_masks)
                     if self._fusable(x):  # the masks go into the C++ kernel, both passes
@@ -229,7 +235,8 @@ class _BuiltinCell(Layer):
                 self.reset_recurrent_dropout_mask()
 
     def _fused(self, x, states, run, in_masks=None, rec_masks=None):
-        packed = self._run_kernel(x, states, run.mask, run.go_backwards, in_masks, rec_masks)
+        packed = self._run_kernel(x, states or [], run.mask, run.go_backwards, in_masks,
+                                  rec_masks)
         steps = x.shape[1]
         finals = [packed[:, steps + i, :] for i in range(self._n_states())]
         return self._assemble(packed[:, :steps, :], finals, run)
@@ -238,6 +245,8 @@ class _BuiltinCell(Layer):
         """The Python time loop: one GEMM for the input projection of all steps, then one
         GEMM with the recurrent kernel per step."""
         batch, steps = x.shape[0], x.shape[1]
+        if states is None:
+            states = self.get_initial_state(batch)
         if steps == 0:  # no time steps: the output is the zero initial output
             out = ops.zeros((batch, self.units))
             result = ops.zeros((batch, 0, self.units)) if run.return_sequences else out
@@ -252,6 +261,8 @@ class _BuiltinCell(Layer):
         input projection (x * in_mask[g]) @ kernel[:, g] and the recurrent projection
         (h * rec_mask[g]) @ recurrent_kernel[:, g]; masks fixed over the time steps."""
         batch, steps, u = x.shape[0], x.shape[1], self.units
+        if states is None:
+            states = self.get_initial_state(batch)
         bias_in = self._input_bias() if self.bias is not None else None
         proj = []
         for g in range(self.gates):
@@ -847,7 +858,11 @@ class RNN(Layer):
                                  f"{tuple(x.shape[:2])}, received mask of shape {mask.shape}")
         batch = x.shape[0]
         n_flat = len(_flatten(self.state_size))
-        if initial_state is None:
+        chain = self._builtin_chain()
+        if initial_state is None and not self.stateful and chain is not None and \
+                x.shape[1] > 0:
+            flat = None  # zero initial states: the sequence kernels' own default
+        elif initial_state is None:
             if self.stateful:
                 if self._states is None:
                     self._states = _flatten(self.get_initial_state(batch))
@@ -856,18 +871,17 @@ class RNN(Layer):
                 flat = _flatten(self.get_initial_state(batch))
         else:
             flat = [ops.convert_to_tensor(s) for s in _flatten(initial_state)]
-        if len(flat) != n_flat:
+        if flat is not None and len(flat) != n_flat:
             raise ValueError(f"RNN {self.name!r}: the cell has {n_flat} state tensor(s) "
                              f"(state_size={self.cell.state_size!r}), received "
                              f"{len(flat)} initial state tensor(s)")
-        for s, d in zip(flat, _flatten(self.state_size)):
+        for s, d in zip(flat or (), _flatten(self.state_size)):
             if tuple(s.shape) != (batch, int(d)):
                 what = ("the batch size of the input sequences must be the same as the batch "
                         "size of the initial state" if self.stateful and initial_state is None
                         else "each initial state must be (batch, state size)")
                 raise ValueError(f"RNN {self.name!r}: {what}. Expected {(batch, int(d))}, "
                                  f"received {tuple(s.shape)} for inputs {tuple(x.shape)}")
-        chain = self._builtin_chain()
         try:
             if chain is not None and x.shape[1] > 0:
                 output, finals = self._run_chain(chain, x, flat, mask, training)
@@ -890,7 +904,7 @@ class RNN(Layer):
             n = cell._n_states()
             last = i == len(cells) - 1
             out = cell._run_sequence(
-                seq, flat[pos:pos + n], mask=m, training=training,
+                seq, None if flat is None else flat[pos:pos + n], mask=m, training=training,
                 go_backwards=self.go_backwards if i == 0 else False,
                 return_sequences=True if not last else self.return_sequences,
                 zero_output_for_mask=self.zero_output_for_mask if last else False,
