@@ -401,6 +401,30 @@ def test_cell_steps_with_its_masks_match_keras(name, rec):
         _close(_np(states), _k(keras, kstates), f"states at step {t}")
 
 
+@pytest.mark.parametrize("cell_name", ["LSTMCell", "GRUCell"])
+def test_implementation_1_draws_one_input_mask_per_gate_as_keras(cell_name):
+    keras = _keras()
+    ours = layers.RNN(getattr(layers, cell_name)(4, dropout=0.4, implementation=1, seed=3),
+                      return_sequences=True)
+    theirs = keras.layers.RNN(getattr(keras.layers, cell_name)(4, dropout=0.4,
+                                                               implementation=1),
+                              return_sequences=True)
+    ours(X1)
+    theirs(X1)
+    theirs.set_weights(ours.get_weights())
+    y = ours(X1, mask=MASK, training=True)
+    in_masks, rec_masks = ours.cell._dropout_masks
+    assert rec_masks is None and len(in_masks) == ours.cell.gates
+    assert not np.array_equal(in_masks[0].numpy(), in_masks[1].numpy())
+    theirs.cell.get_dropout_mask = lambda s: [keras.ops.convert_to_tensor(m.numpy())
+                                              for m in in_masks]
+    _close(_np(y), _k(keras, theirs(X1, mask=MASK, training=True)), "implementation=1")
+    with pytest.raises(TypeError, match="implementation"):  # as Keras: not on SimpleRNN
+        layers.SimpleRNNCell(3, implementation=1)
+    with pytest.raises(ValueError, match="implementation"):
+        getattr(layers, cell_name)(3, implementation=3)
+
+
 # ---- weights files: Keras 3's keys ---------------------------------------------------------
 
 def _model(keras_module):

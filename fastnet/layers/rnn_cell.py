@@ -61,7 +61,7 @@ class _BuiltinCell(Layer):
                  bias_regularizer=None, kernel_constraint=None, recurrent_constraint=None,
                  bias_constraint=None, dropout=0.0, recurrent_dropout=0.0, seed=None,
                  **kwargs):
-        kwargs.pop("implementation", None)  # Keras's choice of matmul grouping: same results
+        implementation = kwargs.pop("implementation", None)
         super().__init__(**kwargs)
         if not isinstance(units, (int, np.integer)) or isinstance(units, bool) or units <= 0:
             raise ValueError(f"{type(self).__name__}: received an invalid value for argument "
@@ -90,6 +90,7 @@ class _BuiltinCell(Layer):
         self.recurrent_dropout = min(1.0, max(0.0, float(recurrent_dropout)))
         self.seed = seed
         self.seed_generator = random_mod.SeedGenerator(seed)
+        self._set_implementation(implementation)
         self._dropout_mask = None
         self._recurrent_dropout_mask = None
         self._dropout_masks = None  # the (input, recurrent) mask lists of the last training run
@@ -114,11 +115,18 @@ class _BuiltinCell(Layer):
         return 1
 
     # -- dropout masks, as Keras 3's DropoutRNNCell ----------------------------------------
+    def _set_implementation(self, implementation):
+        """Keras's LSTMCell/GRUCell `implementation`: 2 (default) one input mask, 1 (what
+        recurrent_dropout selects) one mask per gate; the numbers are otherwise the same."""
+        if implementation not in (None, 1, 2):
+            raise ValueError(f"{type(self).__name__}: `implementation` must be 1 or 2. "
+                             f"Received: implementation={implementation!r}")
+        self.implementation = 1 if self.recurrent_dropout > 0 else (implementation or 2)
+
     @property
     def dropout_mask_count(self):
-        """Keras's implementation 1 (what recurrent_dropout selects): one mask per gate;
-        otherwise one mask (None)."""
-        return self.gates if self.gates > 1 and self.recurrent_dropout > 0 else None
+        """Keras's implementation 1: one mask per gate; otherwise one mask (None)."""
+        return self.gates if self.gates > 1 and self.implementation == 1 else None
 
     def _create_dropout_mask(self, step_input, rate):
         shape = tuple(int(d) for d in step_input.shape)
@@ -386,6 +394,13 @@ class SimpleRNNCell(_BuiltinCell):
             raise TypeError("SimpleRNNCell: unrecognized keyword argument "
                             "`recurrent_activation` (the cell has a single activation)")
         super().__init__(**_given(locals()))
+
+    def _set_implementation(self, implementation):
+        if implementation is not None:  # Keras's SimpleRNN(Cell) refuses it too
+            raise TypeError(f"SimpleRNNCell: unrecognized keyword argument `implementation` "
+                            f"(only LSTM and GRU have one). Received: "
+                            f"implementation={implementation!r}")
+        self.implementation = 2
 
     def get_config(self):
         config = super().get_config()
