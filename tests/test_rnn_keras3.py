@@ -482,3 +482,14 @@ def test_weights_written_by_fastnet_before_cells_had_keras_keys_still_load(tmp_p
     fresh = _model(fastnet)
     fresh.load_weights(path)
     np.testing.assert_allclose(fresh(X1).numpy(), model(X1).numpy(), rtol=1e-6)
+
+
+def test_legacy_h5_model_files_load_both_ways(tmp_path):
+    keras = _keras()
+    ours = _model(fastnet)
+    ours.save(str(tmp_path / "ours.h5"))
+    theirs = keras.models.load_model(str(tmp_path / "ours.h5"), compile=False)
+    _close(_np(ours(X1)), _k(keras, theirs(X1)), "fastnet's .h5 in Keras")
+    theirs.save(str(tmp_path / "theirs.h5"))
+    back = fastnet.models.load_model(str(tmp_path / "theirs.h5"))
+    _close(_np(back(X2)), _np(ours(X2)), "Keras's .h5 back in fastnet")
