@@ -164,16 +164,45 @@ def cell_rows():
                             "recurrent_dropout": "one step from the zero initial state: the "
                             "recurrent mask multiplies zeros (tests/test_rnn_cells.py tests "
                             "it over sequences)"}))
+        rows.append(Row(cls, dict(units=4, dropout=0.5), (2, 3), trainable=trainable,
+                        call_fn=_cell_call, symbolic=CELL_SYMBOLIC,
+                        keras_skip={None: CELL_KERAS}, args={"seed": 7}, fd_tol=3e-2,
+                        id=f"{cls.__name__}-dropout",
+                        train="the cell's own dropout stream differs between the two "
+                              "passes; the first row trains"))
     return rows
+
+
+def _fresh_states_call(layer, x, **kwargs):
+    """A stateful layer's call from zero states (reset first), so that every call of the
+    harness's checks is the same function of x; carrying states over calls is tested
+    against Keras in tests/test_rnn_keras3.py."""
+    layer.reset_states()
+    return layer(x, **kwargs)
+
+
+STATEFUL_SYMBOLIC = "stateful=True needs a static batch size; the symbolic checks use None"
 
 
 def rnn_rows(cls, trainable):
     args = dict(RNN_ARGS)
-    if cls is layers.SimpleRNN:  # Keras's SimpleRNN has a single activation
+    exempt = dict(RNN_EXEMPT)
+    if cls is layers.SimpleRNN:  # Keras's SimpleRNN has a single activation, no use_cudnn
         args["recurrent_activation"] = Raises("hard_sigmoid")
+        del exempt["use_cudnn"]
+    if cls is layers.LSTM:
+        args["unit_forget_bias"] = False
+    if cls is layers.GRU:
+        args["reset_after"] = False
     return [
         Row(cls, dict(units=4), (2, 5, 3), trainable=trainable, masking="consume",
-            args=args, args_exempt=RNN_EXEMPT, fd_tol=3e-2),
+            args=args, args_exempt=exempt, fd_tol=3e-2),
+        Row(cls, dict(units=4, stateful=True, return_state=True), (2, 5, 3),
+            trainable=trainable, masking="consume", call_fn=_fresh_states_call,
+            symbolic=STATEFUL_SYMBOLIC, id=f"{cls.__name__}-stateful", fd_tol=3e-2),
+        Row(cls, dict(units=4, unroll=True, return_sequences=True, go_backwards=True),
+            (2, 5, 3), trainable=trainable, masking="consume", id=f"{cls.__name__}-unroll",
+            fd_tol=3e-2),
         Row(cls, dict(units=4, return_sequences=True), (2, 5, 3), trainable=trainable,
             masking="consume", args={"zero_output_for_mask": True}, id=f"{cls.__name__}-seq",
             fd_tol=3e-2),
@@ -356,12 +385,16 @@ ROWS = [
     *rnn_rows(layers.LSTM, 3),
     *rnn_rows(layers.GRU, 3),
     Row(layers.ConvLSTM2D, dict(filters=2, kernel_size=3), (2, 3, 5, 5, 2), trainable=3,
-        fd_tol=3e-2,
+        fd_tol=3e-2, masking="consume",
         args={"filters": 3, "kernel_size": 2, "strides": 2, "padding": "same",
               "dilation_rate": 2, "activation": "relu",
               "recurrent_activation": "hard_sigmoid", "use_bias": False,
               "kernel_initializer": "ones", "recurrent_initializer": "glorot_uniform",
               "bias_initializer": "ones", "unit_forget_bias": False,
+              "kernel_regularizer": "l2", "recurrent_regularizer": "l2",
+              "bias_regularizer": "l2", "activity_regularizer": "l2",
+              "kernel_constraint": "non_neg", "recurrent_constraint": "non_neg",
+              "bias_constraint": "non_neg",
               "return_sequences": True, "return_state": True, "go_backwards": True,
               "data_format": Raises(CHANNELS_FIRST), "stateful": Raises(True),
               "dropout": Raises(0.5), "recurrent_dropout": Raises(0.5)},
@@ -394,6 +427,17 @@ ROWS = [
               "weights": [np.full(s, 0.1, np.float32) for s in
                           [(3, 12), (3, 12), (12,), (3, 12), (3, 12), (12,)]]},
         args_exempt={"layer": "the wrapped layer itself (the rows give one)"}),
+    Row(layers.Bidirectional, {}, (2, 4, 3), id="Bidirectional-stateful", trainable=6,
+        sublayer=lambda: layers.GRU(3, stateful=True, return_sequences=True),
+        call_fn=_fresh_states_call, symbolic=STATEFUL_SYMBOLIC, masking="consume",
+        fd_tol=3e-2),
+    Row(layers.Bidirectional, {"merge_mode": None}, (2, 4, 3), id="Bidirectional-states",
+        trainable=6, fd_tol=3e-2, masking="consume",
+        sublayer=lambda: layers.SimpleRNN(3, return_sequences=True, return_state=True,
+                                          unroll=True),
+        # as Keras 3: a go_backwards layer would read backwards in both directions
+        args={"layer": Raises(layers.SimpleRNN(3, go_backwards=True), exc=(ValueError,),
+                              match="go_backwards")}),
     Row(layers.TimeDistributed, {}, (2, 4, 5), sublayer=lambda: layers.Dense(3), trainable=2,
         args_exempt={"layer": "the wrapped layer itself (the rows give one)"}),
     # ---- preprocessing ------------------------------------------------------------------------

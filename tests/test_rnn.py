@@ -399,7 +399,7 @@ def test_uint8_mask_equals_bool_mask():
 
 def _layer_and_loop(monkeypatch, layer, x, **kw):
     """(kernel path result, Python step-loop result, gradients of both) for one layer."""
-    from fastnet.layers import rnn as rnn_layers
+    from fastnet.layers.rnn_cell import _BuiltinCell
 
     def run():
         xv = fastnet.Variable(x)
@@ -411,17 +411,18 @@ def _layer_and_loop(monkeypatch, layer, x, **kw):
         return [v.numpy() for v in ys], [gr.numpy() for gr in grads]
 
     calls = []
-    real = type(layer)._step
+    cell_cls = type(layer.cell)  # the layer runs its cell: the kernel, or the cell's steps
+    real = cell_cls._step
 
     def spy(self, *a):
         calls.append(1)
         return real(self, *a)
 
-    monkeypatch.setattr(type(layer), "_step", spy)
+    monkeypatch.setattr(cell_cls, "_step", spy)
     fused = run()
     assert not calls, "the layer fell back to the Python step loop"
-    monkeypatch.setattr(type(layer), "_fusable", lambda self, x: False)
-    monkeypatch.setattr(rnn_layers._RNN, "_fusable", lambda self, x: False)
+    monkeypatch.setattr(cell_cls, "_fusable", lambda self, x: False)
+    monkeypatch.setattr(_BuiltinCell, "_fusable", lambda self, x: False)
     loop = run()
     assert calls
     return fused, loop
@@ -454,7 +455,7 @@ def test_embedding_mask_zero_into_recurrent_layers_runs_the_kernel(monkeypatch):
         model = fastnet.Model(inp, rnn_layer(emb(inp)))
         seq = np.array([[5, 2, 7, 0, 0], [0, 0, 0, 0, 0]])
         short = np.array([[5, 2, 7]])
-        monkeypatch.setattr(type(rnn_layer), "_step", lambda *a: (_ for _ in ()).throw(
+        monkeypatch.setattr(type(rnn_layer.cell), "_step", lambda *a: (_ for _ in ()).throw(
             AssertionError("Python step loop used")))
         out = model(seq).numpy()
         np.testing.assert_allclose(out[:1], model(short).numpy(), rtol=1e-5, atol=1e-6)

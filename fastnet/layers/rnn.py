@@ -1,25 +1,30 @@
-"""Recurrent layers: SimpleRNN, LSTM, GRU (Keras weight layouts and gate
-orders), Bidirectional and TimeDistributed.
+"""Recurrent layers: SimpleRNN, LSTM, GRU, Bidirectional, TimeDistributed, ConvLSTM2D.
 
-SimpleRNN (tanh, relu, sigmoid or linear), LSTM and GRU (reset_after=True) with
-their default activations run the C++ sequence kernels (fastnet.ops.simple_rnn_sequence,
-lstm_sequence, gru_sequence), masked or not, forwards or backwards. Other
-configurations (GRU reset_after=False, other activations, non-float32 inputs) run the
-time loop in Python over fastnet.ops (one GEMM for the input projection of all steps,
-then per step one GEMM with the recurrent kernel).
+As Keras 3, SimpleRNN/LSTM/GRU are RNN layers over their cell (``layer.cell``, a
+SimpleRNNCell/LSTMCell/GRUCell named simple_rnn_cell/lstm_cell/gru_cell holding the weights
+in Keras's layouts and gate orders); their constructors take Keras 3's arguments in its
+order, their configs carry the cell's arguments at the top level. The cell runs the whole
+sequence (layers/rnn_cell.py ``_run_sequence``): SimpleRNN (tanh, relu, sigmoid or linear),
+LSTM and GRU (reset_after=True) with their default activations on the C++ sequence kernels
+(fastnet.ops.simple_rnn_sequence, lstm_sequence, gru_sequence), masked or not, forwards or
+backwards; other configurations (GRU reset_after=False, other activations, non-float32
+inputs) in a Python time loop over fastnet.ops (one GEMM for the input projection of all
+steps, then per step one GEMM with the recurrent kernel).
 
 Masks follow Keras (backend.rnn): at a masked step the state is carried and the output
 repeats the previous output (zeros before the first step); with zero_output_for_mask
 (which Bidirectional sets when returning sequences) masked outputs are zeros instead.
 
-Dropout follows Keras 3's cells: masks are drawn once per sequence (fixed over the time
-steps) and only when training. `dropout` alone (Keras's implementation 2) is one input
-mask; `recurrent_dropout` (Keras switches to implementation 1) is one input and one
-recurrent mask per gate. The C++ sequence kernels take the masks (in_mask, rec_mask) and
-apply them forward and backward; only the configurations the kernels do not cover run the
-Python time loop with the same masks. `stateful=True` keeps the final states (``layer.states``, not weights) as the next
-call's initial states until ``reset_states()``. `unroll` is accepted as in Keras, where it
-only changes how the loop is compiled: the results are the same either way.
+Dropout follows Keras 3: masks are the cell's (``get_dropout_mask``), drawn once per
+sequence (fixed over the time steps) and only when training. `dropout` alone (Keras's
+implementation 2) is one input mask; `recurrent_dropout` (Keras switches to implementation
+1) is one input and one recurrent mask per gate. The C++ sequence kernels take the masks
+(in_mask, rec_mask) and apply them forward and backward; only the configurations the kernels
+do not cover run the Python time loop with the same masks. `stateful=True` keeps the final
+states (``layer.states``, not weights) as the next call's initial states until
+``reset_states()``. `unroll` is accepted as in Keras, where it only changes how the loop is
+compiled: the results are the same either way. `time_major` is refused, as Keras 3 refuses
+it.
 """
 
 from __future__ import annotations
@@ -32,16 +37,32 @@ from fastnet import activations as activations_mod
 from fastnet import constraints as constraints_mod
 from fastnet import initializers as initializers_mod
 from fastnet import ops
-from fastnet import random as random_mod
 from fastnet import regularizers as regularizers_mod
-from fastnet.backend.tensor import Tensor
 from fastnet.layers.argument_validation import check_int, check_padding, standardize_tuple
 from fastnet.layers.layer import InputSpec, Layer
-from fastnet.ops import nn as ops_nn
+from fastnet.layers.rnn_cell import (
+    RNN,
+    GRUCell,
+    LSTMCell,
+    SimpleRNNCell,
+    _given,
+    _refuse_time_major,
+)
 
 
-class _RNN(Layer):
-    gates = 1
+def _cell_property(name, doc=None):
+    return property(lambda self: getattr(self.cell, name),
+                    doc=doc or f"The cell's `{name}` (Keras 3: the layer reads it from its cell).")
+
+
+class _RNN(RNN):
+    """SimpleRNN / LSTM / GRU: an RNN layer over its built-in cell (``layer.cell``, Keras's
+    names and weights), the constructor taking the cell's arguments as Keras 3's does."""
+
+    _cell_class = None
+    _cell_name = None
+    _layer_rules = True  # the layer's dropout rule: without recurrent_dropout it masks inputs
+    _extra_cell_args = ()  # (name, default) of the arguments only this cell type has
 
     def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
@@ -51,452 +72,182 @@ class _RNN(Layer):
                  recurrent_dropout=0.0, return_sequences=False, return_state=False,
                  go_backwards=False, stateful=False, unroll=False, seed=None,
                  zero_output_for_mask=False, use_cudnn="auto", **kwargs):
-        self._extra_init(kwargs)
-        super().__init__(**kwargs)
+        name = type(self).__name__
+        _refuse_time_major(name, kwargs)
+        if use_cudnn not in ("auto", True, False):
+            raise ValueError(f"{name}: invalid value received for argument `use_cudnn`. "
+                             f"Expected one of {{'auto', True, False}}. Received: "
+                             f"use_cudnn={use_cudnn!r}")
         if use_cudnn is True:
-            raise ValueError(f"{type(self).__name__}: use_cudnn=True, but cuDNN is not "
-                             "available (fastnet runs on the CPU); use use_cudnn='auto'")
+            raise ValueError(f"{name}: use_cudnn=True, but cuDNN is not available (fastnet "
+                             "runs on the CPU); use use_cudnn='auto'")
         for arg, rate in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
             if not 0.0 <= float(rate) <= 1.0:
-                raise ValueError(f"{type(self).__name__}: `{arg}` must be in [0, 1]. "
-                                 f"Received: {arg}={rate}")
-        if not isinstance(units, int) or units <= 0:
+                raise ValueError(f"{name}: `{arg}` must be in [0, 1]. Received: {arg}={rate}")
+        if not isinstance(units, (int, np.integer)) or isinstance(units, bool) or units <= 0:
             raise ValueError(f"Received an invalid value for argument `units`, expected a "
                              f"positive integer, got {units}.")
-        self.units = units
-        self.activation = activations_mod.get(activation)
-        self.recurrent_activation = activations_mod.get(recurrent_activation)
-        self.use_bias = use_bias
-        self.kernel_initializer = initializers_mod.get(kernel_initializer)
-        self.recurrent_initializer = initializers_mod.get(recurrent_initializer)
-        self.bias_initializer = initializers_mod.get(bias_initializer)
-        self.kernel_regularizer = regularizers_mod.get(kernel_regularizer)
-        self.recurrent_regularizer = regularizers_mod.get(recurrent_regularizer)
-        self.bias_regularizer = regularizers_mod.get(bias_regularizer)
-        self.activity_regularizer = regularizers_mod.get(activity_regularizer)
-        self.kernel_constraint = constraints_mod.get(kernel_constraint)
-        self.recurrent_constraint = constraints_mod.get(recurrent_constraint)
-        self.bias_constraint = constraints_mod.get(bias_constraint)
-        self.dropout = float(dropout)
-        self.recurrent_dropout = float(recurrent_dropout)
-        self.seed = seed
-        self._seed_generator = random_mod.SeedGenerator(seed)
-        self._dropout_masks = None  # the last training call's (input, recurrent) masks
-        self.return_sequences = return_sequences
-        self.return_state = return_state
-        self.go_backwards = go_backwards
-        self.stateful = bool(stateful)
-        self.unroll = bool(unroll)
-        self._states = None
-        self.zero_output_for_mask = zero_output_for_mask
-        self.supports_masking = True
+        extra = {arg: kwargs.pop(arg, default) for arg, default in self._extra_cell_args}
+        cell_kwargs = dict(
+            activation=activation, use_bias=use_bias, kernel_initializer=kernel_initializer,
+            recurrent_initializer=recurrent_initializer, bias_initializer=bias_initializer,
+            kernel_regularizer=kernel_regularizer, recurrent_regularizer=recurrent_regularizer,
+            bias_regularizer=bias_regularizer, kernel_constraint=kernel_constraint,
+            recurrent_constraint=recurrent_constraint, bias_constraint=bias_constraint,
+            dropout=dropout, recurrent_dropout=recurrent_dropout, seed=seed,
+            dtype=kwargs.get("dtype"), trainable=kwargs.get("trainable", True),
+            name=self._cell_name, implementation=kwargs.pop("implementation", None), **extra)
+        if self._cell_class is not SimpleRNNCell:
+            cell_kwargs["recurrent_activation"] = recurrent_activation
+        cell = self._cell_class(int(units), **cell_kwargs)
+        super().__init__(cell, return_sequences=return_sequences, return_state=return_state,
+                         go_backwards=go_backwards, stateful=stateful, unroll=unroll,
+                         zero_output_for_mask=zero_output_for_mask,
+                         activity_regularizer=activity_regularizer, **kwargs)
+        self.use_cudnn = use_cudnn
         self.input_spec = InputSpec(ndim=3)
 
-    def _extra_init(self, kwargs):
-        pass
+    def build(self, sequences_shape, initial_state_shape=None):
+        super().build(sequences_shape, initial_state_shape)
+        self.input_spec = InputSpec(ndim=3, axes={-1: sequences_shape[-1]})
 
-    def _bias_shape(self):
-        return (self.gates * self.units,)
+    def call(self, sequences, initial_state=None, mask=None, training=None):
+        return super().call(sequences, initial_state=initial_state, mask=mask,
+                            training=training)
 
-    def _bias_init(self):
-        return self.bias_initializer
+    # -- the cell's arguments, read from the cell (as Keras 3) ---------------------------
+    units = _cell_property("units")
+    activation = _cell_property("activation")
+    recurrent_activation = _cell_property("recurrent_activation")
+    use_bias = _cell_property("use_bias")
+    kernel_initializer = _cell_property("kernel_initializer")
+    recurrent_initializer = _cell_property("recurrent_initializer")
+    bias_initializer = _cell_property("bias_initializer")
+    kernel_regularizer = _cell_property("kernel_regularizer")
+    recurrent_regularizer = _cell_property("recurrent_regularizer")
+    bias_regularizer = _cell_property("bias_regularizer")
+    kernel_constraint = _cell_property("kernel_constraint")
+    recurrent_constraint = _cell_property("recurrent_constraint")
+    bias_constraint = _cell_property("bias_constraint")
+    dropout = _cell_property("dropout")
+    recurrent_dropout = _cell_property("recurrent_dropout")
+    seed = _cell_property("seed")
+    gates = _cell_property("gates")
+    # fastnet's shortcuts to the cell's weights (Keras 3 has them on the cell only)
+    kernel = _cell_property("kernel", "The cell's kernel (``layer.cell.kernel``).")
+    recurrent_kernel = _cell_property("recurrent_kernel",
+                                      "The cell's recurrent kernel (``layer.cell.recurrent_kernel``).")
+    bias = _cell_property("bias", "The cell's bias (``layer.cell.bias``), None without one.")
 
-    def build(self, input_shape):
-        if self.stateful and input_shape[0] is None:
-            raise ValueError(f"{type(self).__name__}: when using `stateful=True` in a RNN, the "
-                             f"batch size must be static. Found dynamic batch size: "
-                             f"sequence.shape={tuple(input_shape)}")
-        in_dim = input_shape[-1]
-        g = self.gates * self.units
-        self.kernel = self.add_weight(shape=(in_dim, g), name="kernel",
-                                      initializer=self.kernel_initializer,
-                                      regularizer=self.kernel_regularizer,
-                                      constraint=self.kernel_constraint)
-        self.recurrent_kernel = self.add_weight(shape=(self.units, g), name="recurrent_kernel",
-                                                initializer=self.recurrent_initializer,
-                                                regularizer=self.recurrent_regularizer,
-                                                constraint=self.recurrent_constraint)
-        self.bias = self.add_weight(shape=self._bias_shape(), name="bias",
-                                    initializer=self._bias_init(),
-                                    regularizer=self.bias_regularizer,
-                                    constraint=self.bias_constraint) if self.use_bias else None
-        self.input_spec = InputSpec(ndim=3, axes={-1: in_dim})
-        self.built = True
-
-    def _initial_states(self, batch):
-        return [ops.zeros((batch, self.units))]
-
-    # -- stateful --------------------------------------------------------------------
     @property
-    def states(self):
-        """The carried states of a stateful layer (None before its first call)."""
-        return None if self._states is None else list(self._states)
+    def _seed_generator(self):
+        return self.cell.seed_generator
 
-    def reset_states(self, states=None):
-        if not self.stateful:
-            raise AttributeError(f"Layer {self.name!r} is not stateful (stateful=False)")
-        if self._states is None:
-            return
-        if states is None:
-            self._states = [ops.zeros(tuple(s.shape)) for s in self._states]
-        else:
-            states = list(states) if isinstance(states, (list, tuple)) else [states]
-            self._states = [ops.convert_to_tensor(np.asarray(s, np.float32)) for s in states]
+    @_seed_generator.setter
+    def _seed_generator(self, value):
+        self.cell.seed_generator = value
 
-    reset_state = reset_states
+    @property
+    def _dropout_masks(self):
+        """The (input, recurrent) mask lists of the last training call (None otherwise)."""
+        return self.cell._dropout_masks
 
-    def _stateful_initial(self, batch):
-        if self._states is None:
-            self._states = self._initial_states(batch)
-        if self._states[0].shape[0] != batch:
-            raise ValueError(f"{type(self).__name__} {self.name!r}: if an RNN is stateful, the "
-                             f"batch size of the input sequences must be the same as the batch "
-                             f"size of the initial state. Expected batch size: "
-                             f"{self._states[0].shape[0]}, received batch size: {batch}")
-        return list(self._states)
-
-    def _keep_states(self, out):
-        finals = out[1:] if self.return_state else self._last_states
-        self._states = [ops.convert_to_tensor(np.array(ops.convert_to_numpy(s))) for s in finals]
-
-    def call(self, inputs, mask=None, training=None, initial_state=None):
-        x = ops.convert_to_tensor(inputs)
-        if isinstance(mask, (list, tuple)):
-            mask = mask[0]
-        if self.stateful and initial_state is None:
-            initial_state = self._stateful_initial(x.shape[0])
-        out = self._call(x, mask, training, initial_state)
-        if self.stateful:
-            self._keep_states(out)
-        return out
-
-    # Rate 1.0, as Keras 3: its LSTM/GRU cells mask only for 0 < rate < 1 (1.0: no
-    # dropout), its SimpleRNNCell for any rate > 0 (1.0: zeros); the LSTM/GRU layers without
-    # recurrent_dropout mask the inputs themselves for any rate > 0. RNN(cell) follows the
-    # cells (_cell_rules).
-    _rate_one_zeroes = False
-    _cell_rules = False
-
-    def _dropout_mask(self, batch, dim, rate, count, rate_one_zeroes=None):
-        if not 0.0 < rate:
-            return None
-        if rate >= 1.0:
-            if not (self._rate_one_zeroes if rate_one_zeroes is None else rate_one_zeroes):
-                return None
-            return [ops.zeros((batch, dim)) for _ in range(count)]
-        keep = [(self._seed_generator.rng.random((batch, dim)) >= rate).astype(np.float32)
-                / np.float32(1.0 - rate) for _ in range(count)]
-        return [ops.convert_to_tensor(k) for k in keep]
-
-    def _call(self, x, mask, training, initial_state):
-        self._dropout_masks = None
-        if training and (self.dropout > 0 or self.recurrent_dropout > 0) and x.shape[1] > 0:
-            batch = x.shape[0]
-            count = self.gates if self.recurrent_dropout > 0 else 1
-            layer_path = not self._cell_rules and self.recurrent_dropout == 0
-            in_masks = self._dropout_mask(batch, x.shape[-1], self.dropout, count,
-                                          self._rate_one_zeroes or layer_path)
-            rec_masks = self._dropout_mask(batch, self.units, self.recurrent_dropout, count)
-            self._dropout_masks = (in_masks, rec_masks)
-            if in_masks is None and rec_masks is None:
-                self._dropout_masks = None
-            elif self._fusable(x):  # the masks go into the C++ kernel, forward and backward
-                return self._fused_call(x, mask, initial_state, in_masks, rec_masks)
-            if rec_masks is not None or (in_masks is not None and len(in_masks) > 1):
-                return self._dropout_loop(x, mask, initial_state, in_masks, rec_masks)
-            if in_masks is not None:  # one mask over all time steps, then the loop
-                x = x * ops.expand_dims(in_masks[0], 1)
-        if self._fusable(x):
-            return self._fused_call(x, mask, initial_state)
-        batch, steps = x.shape[0], x.shape[1]
-        states = list(initial_state) if initial_state is not None else self._initial_states(batch)
-        if isinstance(initial_state, Tensor):
-            states = [initial_state]
-        proj = ops.matmul(x, self.kernel)  # all time steps in one GEMM
-        if self.bias is not None:
-            proj = proj + self._input_bias()
-        order = range(steps - 1, -1, -1) if self.go_backwards else range(steps)
-        outputs = []
-        out = ops.zeros((batch, self.units))
-        for t in order:
-            new_out, new_states = self._step(proj[:, t, :], states)
-            if mask is not None:
-                m = ops.expand_dims(ops.cast(ops.convert_to_tensor(mask)[:, t], "float32"), -1)
-                new_out = new_out * m + out * (1.0 - m)
-                new_states = [ns * m + s * (1.0 - m) for ns, s in zip(new_states, states)]
-            out, states = new_out, new_states
-            outputs.append(out)
-        if not outputs:  # no time steps: the output is the zero initial output
-            result = ops.zeros((batch, 0, self.units)) if self.return_sequences else out
-            self._last_states = list(states)
-            return [result] + list(states) if self.return_state else result
-        seq = ops.stack(outputs, axis=1)
-        return self._assemble(seq, list(states), mask)
-
-    def _dropout_loop(self, x, mask, initial_state, in_masks, rec_masks):
-        """Keras 3's implementation 1 (what recurrent_dropout selects): per gate g, the
-        input projection (x * in_mask[g]) @ kernel[:, g] and the recurrent projection
-        (h * rec_mask[g]) @ recurrent_kernel[:, g]; masks fixed over the time steps."""
-        batch, steps, u = x.shape[0], x.shape[1], self.units
-        if initial_state is None:
-            states = self._initial_states(batch)
-        elif isinstance(initial_state, (list, tuple)):
-            states = list(initial_state)
-        else:
-            states = [initial_state]
-        bias_in = self._input_bias() if self.bias is not None else None
-        proj = []
-        for g in range(self.gates):
-            xg = x if in_masks is None else x * ops.expand_dims(in_masks[g], 1)
-            pg = ops.matmul(xg, self.kernel[:, g * u:(g + 1) * u])
-            if bias_in is not None:
-                pg = pg + bias_in[g * u:(g + 1) * u]
-            proj.append(pg)
-        order = range(steps - 1, -1, -1) if self.go_backwards else range(steps)
-        outputs = []
-        out = ops.zeros((batch, u))
-        m_all = None if mask is None else ops.cast(ops.convert_to_tensor(mask), "float32")
-        for t in order:
-            xs = [p[:, t, :] for p in proj]
-            hs = [states[0]] * self.gates if rec_masks is None else \
-                [states[0] * rm for rm in rec_masks]
-            new_out, new_states = self._masked_step(xs, hs, states)
-            if m_all is not None:
-                m = ops.expand_dims(m_all[:, t], -1)
-                new_out = new_out * m + out * (1.0 - m)
-                new_states = [ns * m + s * (1.0 - m) for ns, s in zip(new_states, states)]
-            out, states = new_out, new_states
-            outputs.append(out)
-        return self._assemble(ops.stack(outputs, axis=1), list(states), mask)
-
-    def _rec(self, h, g):
-        u = self.units
-        return ops.matmul(h, self.recurrent_kernel[:, g * u:(g + 1) * u])
-
-    # -- the C++ sequence kernels ------------------------------------------------------
-    def _fusable(self, x):
-        from fastnet import activations as A
-
-        return (x.dtype == "float32" and x.ndim == 3 and x.shape[1] > 0
-                and self.activation is A.tanh and self.recurrent_activation is A.sigmoid)
-
-    def _fused_call(self, x, mask, initial_state, in_masks=None, rec_masks=None):
-        if initial_state is None:
-            states = []
-        elif isinstance(initial_state, (list, tuple)):
-            states = list(initial_state)
-        else:
-            states = [initial_state]
-        packed = self._run_kernel(x, states, mask, in_masks, rec_masks)
-        steps = x.shape[1]
-        finals = [packed[:, steps + i, :] for i in range(len(self._state_names()))]
-        return self._assemble(packed[:, :steps, :], finals, mask)
-
-    def _assemble(self, seq, states, mask):
-        """The layer's result from the outputs in processing order and the final states."""
-        if mask is not None and self.zero_output_for_mask:
-            m = ops.cast(ops.convert_to_tensor(mask), "float32")
-            if self.go_backwards:
-                m = ops.flip(m, axis=1)
-            seq = seq * ops.expand_dims(m, -1)
-        steps = seq.shape[1]
-        self._last_states = list(states)
-        result = seq if self.return_sequences else seq[:, steps - 1, :]
-        if self.return_state:
-            return [result] + list(states)
-        return result
-
-    def _input_bias(self):
-        return self.bias
-
-    def compute_mask(self, inputs, mask=None):
-        if mask is None or not self.return_sequences:
-            return None if not self.return_state else [None] * (1 + len(self._state_names()))
-        return mask
-
-    def _state_names(self):
-        return ["h"]
-
-    def compute_output_shape(self, input_shape):
-        out = (input_shape[0], input_shape[1], self.units) if self.return_sequences else \
-            (input_shape[0], self.units)
-        if self.return_state:
-            return [out] + [(input_shape[0], self.units) for _ in self._state_names()]
-        return out
-
+    # -- config (Keras 3's: the cell's arguments at the top level) ------------------------
     def get_config(self):
-        return {**super().get_config(), "units": self.units,
-                "activation": activations_mod.serialize(self.activation),
-                "recurrent_activation": activations_mod.serialize(self.recurrent_activation),
-                "use_bias": self.use_bias, "return_sequences": self.return_sequences,
-                "return_state": self.return_state, "go_backwards": self.go_backwards,
-                "stateful": self.stateful, "unroll": self.unroll,
-                "zero_output_for_mask": self.zero_output_for_mask,
-                "kernel_initializer": initializers_mod.serialize(self.kernel_initializer),
-                "recurrent_initializer": initializers_mod.serialize(self.recurrent_initializer),
-                "bias_initializer": initializers_mod.serialize(self.bias_initializer),
-                "kernel_regularizer": regularizers_mod.serialize(self.kernel_regularizer),
-                "recurrent_regularizer": regularizers_mod.serialize(self.recurrent_regularizer),
-                "bias_regularizer": regularizers_mod.serialize(self.bias_regularizer),
-                "activity_regularizer": regularizers_mod.serialize(self.activity_regularizer),
-                "kernel_constraint": constraints_mod.serialize(self.kernel_constraint),
-                "recurrent_constraint": constraints_mod.serialize(self.recurrent_constraint),
-                "bias_constraint": constraints_mod.serialize(self.bias_constraint),
-                "dropout": self.dropout, "recurrent_dropout": self.recurrent_dropout,
-                "seed": self.seed}
+        config = super().get_config()
+        del config["cell"]
+        config.update({
+            "units": self.units,
+            "activation": activations_mod.serialize(self.activation),
+            "recurrent_activation": activations_mod.serialize(self.recurrent_activation),
+            "use_bias": self.use_bias,
+            "kernel_initializer": initializers_mod.serialize(self.kernel_initializer),
+            "recurrent_initializer": initializers_mod.serialize(self.recurrent_initializer),
+            "bias_initializer": initializers_mod.serialize(self.bias_initializer),
+            "kernel_regularizer": regularizers_mod.serialize(self.kernel_regularizer),
+            "recurrent_regularizer": regularizers_mod.serialize(self.recurrent_regularizer),
+            "bias_regularizer": regularizers_mod.serialize(self.bias_regularizer),
+            "activity_regularizer": regularizers_mod.serialize(self.activity_regularizer),
+            "kernel_constraint": constraints_mod.serialize(self.kernel_constraint),
+            "recurrent_constraint": constraints_mod.serialize(self.recurrent_constraint),
+            "bias_constraint": constraints_mod.serialize(self.bias_constraint),
+            "dropout": self.dropout, "recurrent_dropout": self.recurrent_dropout,
+            "seed": self.seed})
+        for arg, _ in self._extra_cell_args:
+            config[arg] = getattr(self.cell, arg)
+        return config
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        return cls(**config)
 
 
 class SimpleRNN(_RNN):
-    gates = 1
-    _rate_one_zeroes = True
+    _cell_class = SimpleRNNCell
+    _cell_name = "simple_rnn_cell"
 
-    def __init__(self, units, activation="tanh", **kwargs):
-        # The shared signature has it, Keras's SimpleRNN has not (older fastnet configs
-        # saved the unused default).
+    # Keras 3's signature, in its order (positional arguments bind as in Keras)
+    def __init__(self, units, activation="tanh", use_bias=True,
+                 kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
+                 bias_initializer="zeros", kernel_regularizer=None, recurrent_regularizer=None,
+                 bias_regularizer=None, activity_regularizer=None, kernel_constraint=None,
+                 recurrent_constraint=None, bias_constraint=None, dropout=0.0,
+                 recurrent_dropout=0.0, return_sequences=False, return_state=False,
+                 go_backwards=False, stateful=False, unroll=False, seed=None, **kwargs):
+        # Keras's SimpleRNN has no recurrent_activation (older fastnet configs saved the
+        # unused default, which is accepted) and no use_cudnn.
         if kwargs.pop("recurrent_activation", "sigmoid") != "sigmoid":
             raise TypeError("SimpleRNN: unrecognized keyword argument `recurrent_activation` "
                             "(a SimpleRNN cell has a single activation)")
-        super().__init__(units, activation=activation, **kwargs)
+        if "use_cudnn" in kwargs:
+            raise TypeError("SimpleRNN: unrecognized keyword argument `use_cudnn` (Keras 3's "
+                            "SimpleRNN has no such argument; LSTM and GRU have)")
+        super().__init__(**_given(locals()))
 
     def get_config(self):
         config = super().get_config()
         config.pop("recurrent_activation")
         return config
 
-    def _kernel_activation(self):
-        from fastnet import activations as A
-
-        for name, fn in (("tanh", A.tanh), ("relu", A.relu), ("sigmoid", A.sigmoid),
-                         ("linear", A.linear)):
-            if self.activation is fn:
-                return name
-        return None
-
-    def _fusable(self, x):
-        return (x.dtype == "float32" and x.ndim == 3 and x.shape[1] > 0
-                and self._kernel_activation() is not None)
-
-    def _run_kernel(self, x, states, mask, in_masks=None, rec_masks=None):
-        return ops_nn.simple_rnn_sequence(x, self.kernel, self.recurrent_kernel, self.bias,
-                                       states[0] if states else None, self.go_backwards,
-                                       mask=mask, activation=self._kernel_activation(),
-                                       in_mask=in_masks, rec_mask=rec_masks)
-
-    def _step(self, xp, states):
-        h = self.activation(xp + ops.matmul(states[0], self.recurrent_kernel))
-        return h, [h]
-
-    def _masked_step(self, xs, hs, states):
-        h = self.activation(xs[0] + self._rec(hs[0], 0))
-        return h, [h]
-
 
 class LSTM(_RNN):
     """Gate order i, f, c, o; kernel (in, 4u), recurrent_kernel (u, 4u), bias (4u,)."""
 
-    gates = 4
+    _cell_class = LSTMCell
+    _cell_name = "lstm_cell"
+    _extra_cell_args = (("unit_forget_bias", True),)
+    unit_forget_bias = _cell_property("unit_forget_bias")
 
-    def _extra_init(self, kwargs):
-        self.unit_forget_bias = kwargs.pop("unit_forget_bias", True)
-
-    def _bias_init(self):
-        if not self.unit_forget_bias:
-            return self.bias_initializer
-        base, units = self.bias_initializer, self.units
-
-        def init(shape, dtype=None):
-            import numpy as np
-
-            b = np.asarray(base((units,), dtype=dtype))
-            return np.concatenate([b, np.ones(units, dtype=b.dtype),
-                                   np.asarray(base((2 * units,), dtype=dtype))])
-
-        return init
-
-    def _initial_states(self, batch):
-        return [ops.zeros((batch, self.units)), ops.zeros((batch, self.units))]
-
-    def _state_names(self):
-        return ["h", "c"]
-
-    def _run_kernel(self, x, states, mask, in_masks=None, rec_masks=None):
-        h0, c0 = states if states else (None, None)
-        return ops_nn.lstm_sequence(x, self.kernel, self.recurrent_kernel, self.bias, h0, c0,
-                                    self.go_backwards, mask=mask, in_mask=in_masks,
-                                    rec_mask=rec_masks)
-
-    def _step(self, xp, states):
-        h, c = states
-        z = xp + ops.matmul(h, self.recurrent_kernel)
-        u = self.units
-        i = self.recurrent_activation(z[:, :u])
-        f = self.recurrent_activation(z[:, u:2 * u])
-        g = self.activation(z[:, 2 * u:3 * u])
-        o = self.recurrent_activation(z[:, 3 * u:])
-        c = f * c + i * g
-        h = o * self.activation(c)
-        return h, [h, c]
-
-    def _masked_step(self, xs, hs, states):
-        ra, act = self.recurrent_activation, self.activation
-        i, f, o = (ra(xs[g] + self._rec(hs[g], g)) for g in (0, 1, 3))
-        c = f * states[1] + i * act(xs[2] + self._rec(hs[2], 2))
-        h = o * act(c)
-        return h, [h, c]
+    # Keras 3's signature, in its order (positional arguments bind as in Keras)
+    def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
+                 kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
+                 bias_initializer="zeros", unit_forget_bias=True, kernel_regularizer=None,
+                 recurrent_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 kernel_constraint=None, recurrent_constraint=None, bias_constraint=None,
+                 dropout=0.0, recurrent_dropout=0.0, seed=None, return_sequences=False,
+                 return_state=False, go_backwards=False, stateful=False, unroll=False,
+                 use_cudnn="auto", **kwargs):
+        super().__init__(**_given(locals()))
 
 
 class GRU(_RNN):
     """Gate order z, r, h; reset_after=True: bias (2, 3u) (input row, recurrent row)."""
 
-    gates = 3
+    _cell_class = GRUCell
+    _cell_name = "gru_cell"
+    _extra_cell_args = (("reset_after", True),)
+    reset_after = _cell_property("reset_after")
 
-    def _extra_init(self, kwargs):
-        self.reset_after = kwargs.pop("reset_after", True)
-
-    def _bias_shape(self):
-        return (2, 3 * self.units) if self.reset_after else (3 * self.units,)
-
-    def _input_bias(self):
-        return self.bias[0] if self.reset_after else self.bias
-
-    def _fusable(self, x):
-        return self.reset_after and super()._fusable(x)
-
-    def _run_kernel(self, x, states, mask, in_masks=None, rec_masks=None):
-        return ops_nn.gru_sequence(x, self.kernel, self.recurrent_kernel, self.bias,
-                                   states[0] if states else None, self.go_backwards, mask=mask,
-                                   in_mask=in_masks, rec_mask=rec_masks)
-
-    def _step(self, xp, states):
-        h = states[0]
-        u = self.units
-        hr = ops.matmul(h, self.recurrent_kernel)
-        if self.reset_after and self.bias is not None:
-            hr = hr + self.bias[1]
-        z = self.recurrent_activation(xp[:, :u] + hr[:, :u])
-        r = self.recurrent_activation(xp[:, u:2 * u] + hr[:, u:2 * u])
-        if self.reset_after:
-            hh = self.activation(xp[:, 2 * u:] + r * hr[:, 2 * u:])
-        else:
-            hh = self.activation(xp[:, 2 * u:] + ops.matmul(r * h, self.recurrent_kernel[:, 2 * u:]))
-        h = z * h + (1.0 - z) * hh
-        return h, [h]
-
-    def _masked_step(self, xs, hs, states):
-        u, ra = self.units, self.recurrent_activation
-        rb = self.bias[1] if self.reset_after and self.bias is not None else None
-        rec = [self._rec(hs[g], g) if g < 2 or self.reset_after else None for g in range(3)]
-        if rb is not None:
-            rec = [r + rb[g * u:(g + 1) * u] for g, r in enumerate(rec)]
-        z = ra(xs[0] + rec[0])
-        r = ra(xs[1] + rec[1])
-        rh = r * rec[2] if self.reset_after else self._rec(r * hs[2], 2)
-        hh = self.activation(xs[2] + rh)
-        h = z * states[0] + (1.0 - z) * hh
-        return h, [h]
-
-    def get_config(self):
-        return {**super().get_config(), "reset_after": self.reset_after}
+    # Keras 3's signature, in its order (positional arguments bind as in Keras)
+    def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
+                 kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
+                 bias_initializer="zeros", kernel_regularizer=None, recurrent_regularizer=None,
+                 bias_regularizer=None, activity_regularizer=None, kernel_constraint=None,
+                 recurrent_constraint=None, bias_constraint=None, dropout=0.0,
+                 recurrent_dropout=0.0, seed=None, return_sequences=False, return_state=False,
+                 go_backwards=False, stateful=False, unroll=False, reset_after=True,
+                 use_cudnn="auto", **kwargs):
+        super().__init__(**_given(locals()))
 
 
 def _fresh_cell(cell):
@@ -519,6 +270,18 @@ class Bidirectional(Layer):
                              "one of {'sum', 'mul', 'ave', 'concat', None}")
         self.forward_layer = layer
         self._initial_weights = weights
+        # As Keras 3: the backward layer it makes reads the sequence backwards
+        # (go_backwards=True), and the two directions must differ.
+        fwd_back = bool(getattr(layer, "go_backwards", False))
+        bwd_back = True if backward_layer is None else bool(
+            getattr(backward_layer, "go_backwards", False))
+        if fwd_back == bwd_back:
+            hint = ("; to run this layer backwards give a backward_layer with "
+                    "go_backwards=False" if backward_layer is None else "")
+            raise ValueError(f"Bidirectional: forward layer and backward layer should have "
+                             f"different `go_backwards` value. Received: forward_layer."
+                             f"go_backwards {fwd_back}, backward_layer.go_backwards="
+                             f"{bwd_back}{hint}")
         if backward_layer is None:
             backward_layer = copy.copy(layer)
             object.__setattr__(backward_layer, "_tracking_ready", False)
@@ -526,7 +289,7 @@ class Bidirectional(Layer):
             backward_layer._layers = []
             backward_layer._inbound_nodes = []
             backward_layer.built = False
-            backward_layer.go_backwards = not layer.go_backwards
+            backward_layer.go_backwards = True
             backward_layer.name = "backward_" + layer.name
             object.__setattr__(backward_layer, "_tracking_ready", True)
             if isinstance(getattr(layer, "cell", None), Layer):  # RNN(cell): its own weights
@@ -694,14 +457,30 @@ class ConvLSTM2D(Layer):
     kernel (kh, kw, in, 4*filters), recurrent_kernel (kh, kw, filters, 4*filters),
     bias (4*filters,), gates i, f, c, o. The recurrent convolution is 'same'."""
 
+    # Keras 3's signature, in its order
     def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None,
                  dilation_rate=1, activation="tanh", recurrent_activation="sigmoid",
                  use_bias=True, kernel_initializer="glorot_uniform",
                  recurrent_initializer="orthogonal", bias_initializer="zeros",
-                 unit_forget_bias=True, return_sequences=False, return_state=False,
-                 go_backwards=False, stateful=False, dropout=0.0, recurrent_dropout=0.0,
-                 seed=None, **kwargs):
-        super().__init__(**kwargs)
+                 unit_forget_bias=True, kernel_regularizer=None, recurrent_regularizer=None,
+                 bias_regularizer=None, activity_regularizer=None, kernel_constraint=None,
+                 recurrent_constraint=None, bias_constraint=None, dropout=0.0,
+                 recurrent_dropout=0.0, seed=None, return_sequences=False, return_state=False,
+                 go_backwards=False, stateful=False, **kwargs):
+        _refuse_time_major("ConvLSTM2D", kwargs)
+        # Keras's RNN base takes these through **kwargs (and its configs carry them)
+        unroll = bool(kwargs.pop("unroll", False))  # how Keras compiles the loop: no effect
+        zero_output_for_mask = bool(kwargs.pop("zero_output_for_mask", False))
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
+        self.unroll = unroll
+        self.zero_output_for_mask = zero_output_for_mask
+        self.kernel_regularizer = regularizers_mod.get(kernel_regularizer)
+        self.recurrent_regularizer = regularizers_mod.get(recurrent_regularizer)
+        self.bias_regularizer = regularizers_mod.get(bias_regularizer)
+        self.kernel_constraint = constraints_mod.get(kernel_constraint)
+        self.recurrent_constraint = constraints_mod.get(recurrent_constraint)
+        self.bias_constraint = constraints_mod.get(bias_constraint)
+        self.supports_masking = True
         from fastnet.layers.core import _data_format
 
         unsupported = {"stateful": (stateful, False), "dropout": (dropout, 0.0),
@@ -733,10 +512,14 @@ class ConvLSTM2D(Layer):
         cin = input_shape[-1]
         f = self.filters
         self.kernel = self.add_weight(shape=self.kernel_size + (cin, 4 * f), name="kernel",
-                                      initializer=self.kernel_initializer)
+                                      initializer=self.kernel_initializer,
+                                      regularizer=self.kernel_regularizer,
+                                      constraint=self.kernel_constraint)
         self.recurrent_kernel = self.add_weight(shape=self.kernel_size + (f, 4 * f),
                                                 name="recurrent_kernel",
-                                                initializer=self.recurrent_initializer)
+                                                initializer=self.recurrent_initializer,
+                                                regularizer=self.recurrent_regularizer,
+                                                constraint=self.recurrent_constraint)
         if self.use_bias:
             base = self.bias_initializer
 
@@ -748,7 +531,9 @@ class ConvLSTM2D(Layer):
                     b[f:2 * f] = 1.0
                 return b
 
-            self.bias = self.add_weight(shape=(4 * f,), name="bias", initializer=init)
+            self.bias = self.add_weight(shape=(4 * f,), name="bias", initializer=init,
+                                        regularizer=self.bias_regularizer,
+                                        constraint=self.bias_constraint)
         else:
             self.bias = None
         self.built = True
@@ -766,9 +551,17 @@ class ConvLSTM2D(Layer):
         f = self.filters
         h = ops.zeros((b, rows, cols, f))
         c = ops.zeros((b, rows, cols, f))
-        outputs = []
+        outputs, step_masks = [], []
+        if isinstance(mask, (list, tuple)):
+            mask = mask[0] if mask else None
+        if mask is not None:  # Keras's backend.rnn: masked steps carry h and c
+            mask = np.asarray(ops.convert_to_numpy(mask)).astype(bool)
+            if mask.shape != (b, steps):
+                raise ValueError(f"ConvLSTM2D {self.name!r}: the mask must be (batch, steps) "
+                                 f"= {(b, steps)}, received mask of shape {mask.shape}")
         order = range(steps - 1, -1, -1) if self.go_backwards else range(steps)
         for t in order:
+            h_prev, c_prev = h, c
             z = ops.conv(x[:, t], self.kernel, self.strides, self.padding,
                          dilation_rate=self.dilation_rate)
             z = z + ops.conv(h, self.recurrent_kernel, 1, "same")
@@ -780,9 +573,23 @@ class ConvLSTM2D(Layer):
             o = self.recurrent_activation(z[..., 3 * f:])
             c = fg * c + i * g
             h = o * self.activation(c)
+            if mask is not None:
+                m = ops.convert_to_tensor(mask[:, t].astype(np.float32).reshape(b, 1, 1, 1))
+                h = h * m + h_prev * (1.0 - m)
+                c = c * m + c_prev * (1.0 - m)
+                step_masks.append(m)
             outputs.append(h)
-        out = ops.stack(outputs, axis=1) if self.return_sequences else h
+        if mask is not None and self.zero_output_for_mask:
+            outputs = [o * m for o, m in zip(outputs, step_masks)]
+        last = outputs[-1] if outputs else h
+        out = ops.stack(outputs, axis=1) if self.return_sequences else last
         return [out, h, c] if self.return_state else out
+
+    def compute_mask(self, inputs, mask=None):
+        if isinstance(mask, (list, tuple)):
+            mask = mask[0] if mask else None
+        out_mask = mask if self.return_sequences else None
+        return [out_mask, None, None] if self.return_state else out_mask
 
     def compute_output_shape(self, input_shape):
         rows = self._spatial_out(input_shape[2], 0)
@@ -803,6 +610,15 @@ class ConvLSTM2D(Layer):
                 "recurrent_initializer": initializers_mod.serialize(self.recurrent_initializer),
                 "bias_initializer": initializers_mod.serialize(self.bias_initializer),
                 "unit_forget_bias": self.unit_forget_bias,
+                "kernel_regularizer": regularizers_mod.serialize(self.kernel_regularizer),
+                "recurrent_regularizer": regularizers_mod.serialize(self.recurrent_regularizer),
+                "bias_regularizer": regularizers_mod.serialize(self.bias_regularizer),
+                "activity_regularizer": regularizers_mod.serialize(self.activity_regularizer),
+                "kernel_constraint": constraints_mod.serialize(self.kernel_constraint),
+                "recurrent_constraint": constraints_mod.serialize(self.recurrent_constraint),
+                "bias_constraint": constraints_mod.serialize(self.bias_constraint),
                 "return_sequences": self.return_sequences,
                 "return_state": self.return_state, "go_backwards": self.go_backwards,
-                "stateful": False, "dropout": 0.0, "recurrent_dropout": 0.0, "seed": self.seed}
+                "stateful": False, "unroll": self.unroll,
+                "zero_output_for_mask": self.zero_output_for_mask, "dropout": 0.0,
+                "recurrent_dropout": 0.0, "seed": self.seed}

@@ -30,11 +30,12 @@ def _own_vars(layer):
 
 
 def _own_key(layer):
-    """Where Keras keeps a layer's own variables: an RNN layer's belong to its cell
-    (``<layer>/cell/vars``), every other layer's to ``<layer>/vars``."""
-    from fastnet.layers.rnn import _RNN, ConvLSTM2D
+    """Where Keras keeps a layer's own variables: ConvLSTM2D's belong to its cell
+    (``<layer>/cell/vars``; fastnet's ConvLSTM2D holds them itself), every other layer's
+    to ``<layer>/vars``."""
+    from fastnet.layers.rnn import ConvLSTM2D
 
-    return "cell" if isinstance(layer, (_RNN, ConvLSTM2D)) else None
+    return "cell" if isinstance(layer, ConvLSTM2D) else None
 
 
 def _class_keys(layers):
@@ -54,9 +55,17 @@ def _children(layer):
     """(path, child) pairs as Keras 3 writes them: wrappers by attribute
     (``forward_layer``, ``backward_layer``, ``layer``), other sublayers under ``layers/``
     keyed positionally by class name (dense, dense_1, ...), so files load into a model
-    whose layers got other automatic names."""
+    whose layers got other automatic names. An RNN layer's cell is ``cell`` (SimpleRNN,
+    LSTM, GRU hold one too), a StackedRNNCells' cells are under ``cells/``."""
+    from fastnet.layers.layer import Layer
     from fastnet.layers.rnn import Bidirectional, TimeDistributed
+    from fastnet.layers.rnn_cell import RNN, StackedRNNCells
 
+    if isinstance(layer, RNN) and isinstance(layer.cell, Layer):
+        return [("cell", layer.cell)]
+    if isinstance(layer, StackedRNNCells):
+        return [("cells/" + key[len("layers/"):], cell)
+                for key, cell in _class_keys(layer.cells)]
     if isinstance(layer, Bidirectional):
         return [("forward_layer", layer.forward_layer), ("backward_layer", layer.backward_layer)]
     if isinstance(layer, TimeDistributed):
