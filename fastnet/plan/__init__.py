@@ -41,9 +41,12 @@ def _static_reason(model, mode):
         return f"distribution strategy {type(model.distribute_strategy).__name__}"
     runner = runner_for(model)
     key = (mode, id(getattr(model, "_graph", None)), getattr(model, "optimizer", None))
-    if key not in runner.reasons:
-        runner.reasons[key] = _model_reason(model, mode)
-    return runner.reasons[key]
+    if key in runner.reasons:
+        return runner.reasons[key]
+    reason = _model_reason(model, mode)
+    if reason is None or "not resolved" not in reason:  # 'crossentropy' resolves on a batch
+        runner.reasons[key] = reason
+    return reason
 
 
 def _model_reason(model, mode):
@@ -77,6 +80,9 @@ def _model_reason(model, mode):
                 return "compile() was given no loss"
             if mode == TRAIN:
                 compiler.optimizer_kind(model.optimizer)
+            runner = runner_for(model)
+            runner._ensure_compiled_objects()
+            runner._loss_specs()
     except Unsupported as e:
         return str(e)
     return None
@@ -272,7 +278,6 @@ class Runner:
         return groups
 
     def _plan_for(self, mode, group):
-        m = self.model
         first = group[0]
         batch, key, out_shapes = first[1], first[2], first[6]
 
