@@ -16,9 +16,12 @@
 #include <stdexcept>
 #include <string>
 
+#include "fastnet/conv.h"
 #include "fastnet/elementwise.h"
 #include "fastnet/gemm.h"
+#include "fastnet/norm.h"
 #include "fastnet/optim.h"
+#include "fastnet/pool.h"
 #include "fastnet/threads.h"
 
 namespace fastnet {
@@ -77,7 +80,78 @@ void act_backward(int act, const float* y, const float* gy, float* gz, int64_t r
   }
 }
 
+// ints: n, H, W, OH, OW, KH, KW, SH, SW, DH, DW, PH, PW, cin, cout (2-D, channels-last)
+conv::Geometry conv_geometry(const int64_t* p) {
+  const int64_t in[2] = {p[1], p[2]}, out[2] = {p[3], p[4]}, k[2] = {p[5], p[6]}, st[2] = {p[7], p[8]},
+                dil[2] = {p[9], p[10]}, pad[2] = {p[11], p[12]};
+  return conv::make_geometry(2, p[0], in, out, k, st, dil, pad, p[13], p[14]);
+}
+
 }  // namespace
+
+// The window tables of one pooling instruction (as the pool bindings build them).
+struct Plan::PoolTables {
+  pool::PoolGeom g{};
+  std::vector<int32_t> tab[4][3];
+  std::vector<float> inv[3];
+};
+
+// Geometry ints at `start`: N, D, H, W, KD, KH, KW, SD, SH, SW, same, C; the tables'
+// index is appended to the instruction.
+void Plan::add_pool_tables(Instr& in) {
+  const size_t start = in.op == kPool && in.i.size() == 16 ? 4 : 5;
+  const int64_t* p = in.i.data() + start;
+  auto T = std::make_shared<PoolTables>();
+  pool::PoolGeom& g = T->g;
+  g.N = p[0];
+  g.C = p[11];
+  const bool same = p[10] != 0;
+  for (int d = 0; d < 3; ++d) {
+    const int64_t size = p[1 + d], k = p[4 + d], st = p[7 + d];
+    const int64_t out = same ? (size + st - 1) / st : (size >= k ? (size - k) / st + 1 : 0);
+    int64_t pad = 0;
+    if (same) {
+      const int64_t total = (out - 1) * st + k - size;
+      pad = total > 0 ? total / 2 : 0;
+    }
+    g.in[d] = size;
+    g.out[d] = out;
+    g.k[d] = k;
+    g.s[d] = st;
+    g.pad[d] = pad;
+    auto& first = T->tab[0][d];
+    auto& last = T->tab[1][d];
+    auto& lo = T->tab[2][d];
+    auto& hi = T->tab[3][d];
+    first.resize(static_cast<size_t>(std::max<int64_t>(out, 1)));
+    last.resize(first.size());
+    lo.resize(static_cast<size_t>(std::max<int64_t>(size, 1)));
+    hi.resize(lo.size());
+    auto& inv = T->inv[d];
+    inv.resize(first.size());
+    for (int64_t o = 0; o < out; ++o) {
+      const int64_t s0 = o * st - pad;
+      first[o] = static_cast<int32_t>(std::max<int64_t>(s0, 0));
+      last[o] = static_cast<int32_t>(std::min(s0 + k, size));
+      inv[o] = last[o] > first[o] ? 1.0f / static_cast<float>(last[o] - first[o]) : 0.0f;
+    }
+    for (int64_t i = 0; i < size; ++i) {
+      const int64_t num = i + pad - k;
+      int64_t l = num >= 0 ? num / st + 1 : 0;
+      int64_t h = std::min((i + pad) / st + 1, out);
+      l = std::min(l, h);
+      lo[i] = static_cast<int32_t>(l);
+      hi[i] = static_cast<int32_t>(h);
+    }
+    g.first[d] = first.data();
+    g.last[d] = last.data();
+    g.cover_lo[d] = lo.data();
+    g.cover_hi[d] = hi.data();
+    g.inv[d] = inv.data();
+  }
+  in.i.push_back(static_cast<int64_t>(pools_.size()));
+  pools_.push_back(std::move(T));
+}
 
 Plan::~Plan() {
   if (arena_.ptr) memory::release(arena_);
@@ -103,6 +177,7 @@ void Plan::set_external(int k, void* ptr) { ext_.at(static_cast<size_t>(k)).ptr 
 
 void Plan::add(int list, int op, std::vector<int64_t> ints, std::vector<float> floats) {
   Instr in{op, std::move(ints), std::move(floats)};
+  if (op == kPool) add_pool_tables(in);
   switch (list) {
     case kForward:
       forward_.push_back(std::move(in));
@@ -196,6 +271,68 @@ void Plan::run_forward(const Instr& in, int step) {
     }
     case kCopy: {  // src, dst, n
       std::memcpy(f(a[1], step), f(a[0], step), sizeof(float) * a[2]);
+      break;
+    }
+    case kConv: {  // x, w, b, y, act, geometry (15)
+      const conv::Geometry g = conv_geometry(a.data() + 5);
+      float* y = f(a[3], step);
+      conv::conv_forward(g, f(a[0], step), f(a[1], step), a[2] != kNone ? f(a[2], step) : nullptr, y);
+      const int64_t rows = g.n * g.out[0] * g.out[1] * g.out[2];
+      act_forward(static_cast<int>(a[4]), y, y, rows, g.cout);
+      break;
+    }
+    case kPool: {  // x, y, arg, kind (0 max, 1 avg), geometry (12), tables
+      const pool::PoolGeom& g = pools_[static_cast<size_t>(a[16])]->g;
+      const auto& t = pool::table();
+      const float* x = f(a[0], step);
+      float* y = f(a[1], step);
+      const int64_t rows = g.N * g.out[0] * g.out[1];
+      const int64_t win = std::max<int64_t>(1, g.k[0] * g.k[1] * g.k[2]);
+      const int64_t grain = std::max<int64_t>(1, kGrain / std::max<int64_t>(1, g.out[2] * g.C * win));
+      if (a[3] == 0) {
+        int32_t* arg = reinterpret_cast<int32_t*>(f(a[2], step));
+        threads::parallel_for(rows, grain, [&](int64_t r0, int64_t r1) { t.max_fwd(x, y, arg, g, r0, r1); });
+      } else {
+        threads::parallel_for(rows, grain, [&](int64_t r0, int64_t r1) { t.avg_fwd(x, y, g, r0, r1); });
+      }
+      break;
+    }
+    case kGlobalPool: {  // x, y, count, kind, N, S, C
+      const auto& t = pool::table();
+      const float* x = f(a[0], step);
+      float* y = f(a[1], step);
+      const int64_t S = a[5], C = a[6];
+      const int64_t grain = std::max<int64_t>(1, kGrain / std::max<int64_t>(1, S * C));
+      if (a[3] == 0) {
+        float* cnt = f(a[2], step);
+        threads::parallel_for(a[4], grain, [&](int64_t n0, int64_t n1) { t.gmax_fwd(x, y, cnt, S, C, n0, n1); });
+      } else {
+        threads::parallel_for(a[4], grain, [&](int64_t n0, int64_t n1) { t.gavg_fwd(x, y, S, C, n0, n1); });
+      }
+      break;
+    }
+    case kBatchNorm: {  // x, y, gamma, beta, mean, var, moving_mean, moving_var, rows, C, train
+      const float* x = f(a[0], step);
+      float* y = f(a[1], step);
+      const float* gamma = a[2] != kNone ? f(a[2], step) : nullptr;
+      const float* beta = a[3] != kNone ? f(a[3], step) : nullptr;
+      float* mm = f(a[6], step);
+      float* mv = f(a[7], step);
+      const int64_t rows = a[8], C = a[9];
+      const float eps = in.f[0];
+      if (a[10]) {
+        float* mean = f(a[4], step);
+        float* var = f(a[5], step);
+        norm::batch_norm_train(x, rows, C, gamma, beta, eps, y, mean, var);
+        // the moving statistics exactly as the layer updates them (float32 numpy)
+        const float m = in.f[1], one_m = in.f[2];
+        for (int64_t c = 0; c < C; ++c) {
+          mm[c] = mm[c] * m + mean[c] * one_m;
+          mv[c] = mv[c] * m + var[c] * one_m;
+        }
+      } else {
+        norm::batch_norm_infer(x, rows, C, mm, mv, gamma, beta, eps, y);
+      }
       break;
     }
     case kRegularize:  // handled with the loss
@@ -365,6 +502,93 @@ void Plan::run_backward(const Instr& in, int step) {
         }
         off += c;
       }
+      break;
+    }
+    case kConv: {  // x, w, y, gy, gx, gw, gb, act, acc_gx, geometry (15)
+      const conv::Geometry g = conv_geometry(a.data() + 9);
+      float* gy = f(a[3], step);
+      const int64_t rows = g.n * g.out[0] * g.out[1] * g.out[2];
+      act_backward(static_cast<int>(a[7]), f(a[2], step), gy, gy, rows, g.cout);
+      if (a[5] != kNone) {
+        conv::conv_backward_kernel(g, f(a[0], step), gy, f(a[5], step), a[6] != kNone ? f(a[6], step) : nullptr);
+      }
+      if (a[4] != kNone) {
+        float* gx = f(a[4], step);
+        const int64_t n = g.n * g.in[0] * g.in[1] * g.in[2] * g.cin;
+        float* dst = a[8] ? scratch() : gx;
+        conv::conv_backward_input(g, gy, f(a[1], step), dst);
+        if (dst != gx) store(gx, dst, n, true);
+      }
+      break;
+    }
+    case kPool: {  // gy, arg, gx, kind, acc, geometry (12), tables
+      const pool::PoolGeom& g = pools_[static_cast<size_t>(a[17])]->g;
+      const auto& t = pool::table();
+      const float* gy = f(a[0], step);
+      float* gx = f(a[2], step);
+      float* dx = a[4] ? scratch() : gx;
+      const int64_t win = std::max<int64_t>(1, g.k[0] * g.k[1] * g.k[2]);
+      const bool blocks = g.s[0] >= g.k[0] && g.s[1] >= g.k[1] && g.s[2] >= g.k[2];
+      const int64_t rows = blocks ? g.N * g.out[0] * g.out[1] : g.N * g.in[0] * g.in[1];
+      const int64_t per_row = blocks ? g.s[0] * g.s[1] * g.in[2] * g.C
+                                     : g.in[2] * g.C * std::max<int64_t>(1, win / (g.s[0] * g.s[1] * g.s[2]));
+      const int64_t grain = std::max<int64_t>(1, kGrain / std::max<int64_t>(1, per_row));
+      if (a[3] == 0) {
+        const int32_t* arg = reinterpret_cast<const int32_t*>(f(a[1], step));
+        threads::parallel_for(rows, grain, [&](int64_t r0, int64_t r1) {
+          if (blocks)
+            t.max_bwd_blocks(gy, arg, dx, g, r0, r1);
+          else
+            t.max_bwd(gy, arg, dx, g, r0, r1);
+        });
+      } else if (!blocks && (g.N >= threads::num_threads() || threads::deterministic())) {
+        const int64_t image = g.in[0] * g.in[1] * g.in[2] * g.C * win;
+        threads::parallel_for(g.N, std::max<int64_t>(1, kGrain / std::max<int64_t>(1, image)),
+                              [&](int64_t n0, int64_t n1) { t.avg_bwd_images(gy, dx, g, n0, n1); });
+      } else {
+        threads::parallel_for(rows, grain, [&](int64_t r0, int64_t r1) {
+          if (blocks)
+            t.avg_bwd_blocks(gy, dx, g, r0, r1);
+          else
+            t.avg_bwd(gy, dx, g, r0, r1);
+        });
+      }
+      if (dx != gx) store(gx, dx, g.N * g.in[0] * g.in[1] * g.in[2] * g.C, true);
+      break;
+    }
+    case kGlobalPool: {  // x, y, count, gy, gx, gs, kind, N, S, C, acc
+      const auto& t = pool::table();
+      const int64_t N = a[7], S = a[8], C = a[9];
+      float* gx = f(a[4], step);
+      float* dx = a[10] ? scratch() : gx;
+      const float* gy = f(a[3], step);
+      const int64_t grain = std::max<int64_t>(1, kGrain / std::max<int64_t>(1, C));
+      if (a[6] == 0) {
+        const float* cnt = f(a[2], step);
+        float* gs = f(a[5], step);
+        for (int64_t i = 0; i < N * C; ++i) gs[i] = cnt[i] > 0 ? gy[i] / cnt[i] : 0.0f;
+        const float* x = f(a[0], step);
+        const float* y = f(a[1], step);
+        threads::parallel_for(N * S, grain, [&](int64_t r0, int64_t r1) { t.gmax_bwd(x, y, gs, dx, S, C, r0, r1); });
+      } else {
+        threads::parallel_for(N * S, grain, [&](int64_t r0, int64_t r1) { t.gavg_bwd(gy, dx, S, C, r0, r1); });
+      }
+      if (dx != gx) store(gx, dx, N * S * C, true);
+      break;
+    }
+    case kBatchNorm: {  // x, gy, gx, mean, var, gamma, ggamma, gbeta, rows, C, acc_gx
+      const int64_t rows = a[8], C = a[9];
+      float* gx = a[2] != kNone ? f(a[2], step) : nullptr;
+      float* dx = gx && a[10] ? scratch() : gx;
+      float* tmp = nullptr;
+      if (!dx) {  // batch_norm_backward always writes dx: the scratch takes it
+        tmp = scratch();
+        dx = tmp;
+      }
+      norm::batch_norm_backward(f(a[0], step), f(a[1], step), rows, C, f(a[3], step), f(a[4], step),
+                                a[5] != kNone ? f(a[5], step) : nullptr, in.f[0], dx,
+                                a[6] != kNone ? f(a[6], step) : nullptr, a[7] != kNone ? f(a[7], step) : nullptr);
+      if (gx && dx != gx) store(gx, dx, rows * C, true);
       break;
     }
     case kRegularize: {  // w, gw, n; floats l1, l2: gw += l1 sign(w) + 2 l2 w

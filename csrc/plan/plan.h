@@ -2,6 +2,7 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <vector>
 
 #include "fastnet/memory.h"
@@ -13,7 +14,7 @@ constexpr int64_t kNone = INT64_MIN;  // "no buffer" in an instruction
 
 enum List : int { kForward = 0, kLoss = 1, kBackward = 2, kUpdate = 3 };
 enum Op : int { kDense = 0, kAct = 1, kDropout = 2, kAdd = 3, kConcat = 4, kCopy = 5, kLossOp = 6,
-                kRegularize = 7, kUpdateOp = 8 };
+                kRegularize = 7, kUpdateOp = 8, kConv = 9, kPool = 10, kGlobalPool = 11, kBatchNorm = 12 };
 enum Activation : int { kLinear = 0, kRelu = 1, kSigmoid = 2, kTanh = 3, kSoftmax = 4 };
 enum LossKind : int { kSparseLogits = 0, kSparseProbs = 1, kCategoricalLogits = 2, kCategoricalProbs = 3,
                       kBinaryLogits = 4, kBinaryProbs = 5, kMse = 6, kMae = 7 };
@@ -72,6 +73,9 @@ class Plan {
   std::vector<External> ext_;
   std::vector<Instr> forward_, loss_, backward_, update_;
   std::vector<double> dacc_;
+  struct PoolTables;  // a pooling instruction's window tables (plan.cpp)
+  std::vector<std::shared_ptr<PoolTables>> pools_;
+  void add_pool_tables(Instr& in);
 };
 
 }  // namespace plan

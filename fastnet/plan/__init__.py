@@ -37,8 +37,11 @@ def _static_reason(model, mode):
         return "jit_compile=False"
     if getattr(model, "run_eagerly", False):
         return "run_eagerly=True"
-    if model.distribute_strategy is not distribute.DEFAULT:
-        return f"distribution strategy {type(model.distribute_strategy).__name__}"
+    strategy = model.distribute_strategy
+    if strategy is not distribute.DEFAULT and (
+            strategy.num_workers != 1 or getattr(strategy, "_world", None) is not None):
+        # one process without a communicator: every hook is the identity, as the default's
+        return f"distribution strategy {type(strategy).__name__} with communication"
     runner = runner_for(model)
     key = (mode, id(getattr(model, "_graph", None)), getattr(model, "optimizer", None))
     if key in runner.reasons:

@@ -21,12 +21,16 @@ from fastnet import losses as losses_mod
 from fastnet import optimizers as opt_mod
 from fastnet import regularizers as reg_mod
 from fastnet.layers import activation as act_layers
+from fastnet.layers import conv as conv_layers
 from fastnet.layers import core as core_layers
 from fastnet.layers import merging
+from fastnet.layers import normalization as norm_layers
+from fastnet.layers import pooling as pool_layers
 
 NONE = _C.PLAN_NONE
 FORWARD, LOSS, BACKWARD, UPDATE = 0, 1, 2, 3
-DENSE, ACT, DROPOUT, ADD, CONCAT, COPY, LOSS_OP, REGULARIZE, UPDATE_OP = range(9)
+(DENSE, ACT, DROPOUT, ADD, CONCAT, COPY, LOSS_OP, REGULARIZE, UPDATE_OP, CONV, POOL, GLOBAL_POOL,
+ BATCH_NORM) = range(13)
 LINEAR, RELU, SIGMOID, TANH, SOFTMAX = range(5)
 (SPARSE_LOGITS, SPARSE_PROBS, CCE_LOGITS, CCE_PROBS, BCE_LOGITS, BCE_PROBS, MSE,
  MAE) = range(8)
@@ -247,6 +251,24 @@ def _layer_kind(layer):
         return "alias"
     if t is core_layers.Reshape:
         return "alias"
+    if t is conv_layers.Conv2D:
+        if layer.data_format != "channels_last" or layer.groups != 1 or \
+                layer.padding not in ("valid", "same"):
+            raise Unsupported(f"Conv2D {layer.name!r} with data_format={layer.data_format!r}, "
+                              f"groups={layer.groups}, padding={layer.padding!r}")
+        if activation_kind(layer.activation, f"Conv2D {layer.name!r}") == SOFTMAX:
+            raise Unsupported(f"Conv2D {layer.name!r} with a softmax activation")
+        return "conv"
+    if t in (pool_layers.MaxPooling2D, pool_layers.AveragePooling2D):
+        if layer.data_format != "channels_last":
+            raise Unsupported(f"{t.__name__} {layer.name!r} with data_format='channels_first'")
+        return "pool"
+    if t in (pool_layers.GlobalMaxPooling2D, pool_layers.GlobalAveragePooling2D):
+        if layer.data_format != "channels_last":
+            raise Unsupported(f"{t.__name__} {layer.name!r} with data_format='channels_first'")
+        return "gpool"
+    if t is norm_layers.BatchNormalization:
+        return "bn"
     if t is merging.Add:
         return "add"
     if t is merging.Concatenate:
@@ -395,6 +417,7 @@ def build(model, mode, batch, n_steps, targets=None, sample_weight=False):
     # ---- forward -------------------------------------------------------------------------
     logits = {}  # id(output tensor) -> its pre-activation buffer (fused losses)
     mask_refs = {}  # id(node) -> the dropout mask's external ref
+    extra = {}  # id(node) -> buffers the forward keeps for the backward
     max_cols = 1
     scratch = 1
     for node, layer, kind, ins, out in lowered:
@@ -430,6 +453,39 @@ def build(model, mode, batch, n_steps, targets=None, sample_weight=False):
             pb.masks.append((layer, mask, out.shape))
             mask_refs[id(node)] = -(1 + k)
             emit(FORWARD, DROPOUT, [ref(ins[0]), ref(out), -(1 + k), out.size])
+        elif kind == "conv":
+            geo = _conv_geometry(layer, ins[0], out)
+            b = _weight_ref(pb, plan, layer.bias) if layer.bias is not None else NONE
+            emit(FORWARD, CONV, [ref(ins[0]), _weight_ref(pb, plan, layer.kernel), b, ref(out),
+                                 activation_kind(layer.activation, "")] + geo)
+        elif kind == "pool":
+            arg = arena.new(out.size, t_clock[0])
+            extra[id(node)] = ("arena", arg)
+            emit(FORWARD, POOL, [ref(ins[0]), ref(out), ("arena", arg),
+                                 0 if layer.kind == "max" else 1] + _pool_geometry(layer, ins[0]))
+        elif kind == "gpool":
+            x = ins[0]
+            n, c = x.shape[0], x.shape[-1]
+            cnt = arena.new(n * c, t_clock[0])
+            extra[id(node)] = ("arena", cnt)
+            emit(FORWARD, GLOBAL_POOL, [ref(x), ref(out), ("arena", cnt),
+                                        0 if layer.kind == "max" else 1, n, x.size // (n * c), c])
+        elif kind == "bn":
+            x = ins[0]
+            if layer._axis != len(x.shape) - 1:
+                raise Unsupported(f"BatchNormalization {layer.name!r} on axis {layer.axis} (the "
+                                  "plan normalizes the last axis)")
+            c = x.shape[-1]
+            bn_train = training and layer.trainable
+            mean, var = arena.new(c, t_clock[0]), arena.new(c, t_clock[0])
+            extra[id(node)] = (("arena", mean), ("arena", var), bn_train)
+            emit(FORWARD, BATCH_NORM, [
+                ref(x), ref(out),
+                _weight_ref(pb, plan, layer.gamma) if layer.gamma is not None else NONE,
+                _weight_ref(pb, plan, layer.beta) if layer.beta is not None else NONE,
+                ("arena", mean), ("arena", var), _weight_ref(pb, plan, layer.moving_mean),
+                _weight_ref(pb, plan, layer.moving_variance), x.size // c, c,
+                1 if bn_train else 0], [layer.epsilon, layer.momentum, 1.0 - layer.momentum])
         elif kind == "add":
             emit(FORWARD, ADD, [ref(out), out.size, len(ins)] + [ref(t) for t in ins])
         elif kind == "concat":
@@ -569,6 +625,61 @@ def build(model, mode, batch, n_steps, targets=None, sample_weight=False):
                 if gx == NONE:
                     continue
                 emit(BACKWARD, DROPOUT, [gy, gx, mask_refs[id(node)], out.size, acc])
+            elif kind == "conv":
+                gy = grad_of(out)
+                if gy is None:
+                    continue
+                x = ins[0]
+                gx, accx = grad_in(x)
+                gw, accw = wgrad(layer.kernel)
+                gb, accb = wgrad(layer.bias) if layer.bias is not None else (NONE, 0)
+                if accw or accb or (layer.bias is not None and (gw == NONE) != (gb == NONE)):
+                    raise Unsupported(f"Conv2D {layer.name!r}: shared, or kernel and bias "
+                                      "trainable apart")
+                emit(BACKWARD, CONV, [ref(x), _weight_ref(pb, plan, layer.kernel), ref(out), gy,
+                                      gx, gw, gb, activation_kind(layer.activation, ""), accx]
+                     + _conv_geometry(layer, x, out))
+            elif kind == "pool":
+                gy = grad_of(out)
+                if gy is None:
+                    continue
+                gx, acc = grad_in(ins[0])
+                if gx == NONE:
+                    continue
+                emit(BACKWARD, POOL, [gy, extra[id(node)], gx, 0 if layer.kind == "max" else 1,
+                                      acc] + _pool_geometry(layer, ins[0]))
+            elif kind == "gpool":
+                gy = grad_of(out)
+                if gy is None:
+                    continue
+                x = ins[0]
+                gx, acc = grad_in(x)
+                if gx == NONE:
+                    continue
+                n, c = x.shape[0], x.shape[-1]
+                gs = arena.new(n * c, t_clock[0])
+                emit(BACKWARD, GLOBAL_POOL, [ref(x), ref(out), extra[id(node)], gy, gx,
+                                             ("arena", gs), 0 if layer.kind == "max" else 1, n,
+                                             x.size // (n * c), c, acc])
+            elif kind == "bn":
+                gy = grad_of(out)
+                if gy is None:
+                    continue
+                mean, var, bn_train = extra[id(node)]
+                if not bn_train:
+                    raise Unsupported(f"BatchNormalization {layer.name!r}: a frozen layer "
+                                      "inside a trained graph")
+                x = ins[0]
+                gx, accx = grad_in(x)
+                gg, accg = wgrad(layer.gamma) if layer.gamma is not None else (NONE, 0)
+                gbeta, accb = wgrad(layer.beta) if layer.beta is not None else (NONE, 0)
+                if accg or accb:
+                    raise Unsupported(f"BatchNormalization {layer.name!r} is shared")
+                c = x.shape[-1]
+                emit(BACKWARD, BATCH_NORM, [
+                    ref(x), gy, gx, mean, var,
+                    _weight_ref(pb, plan, layer.gamma) if layer.gamma is not None else NONE,
+                    gg, gbeta, x.size // c, c, accx], [layer.epsilon])
             elif kind == "add":
                 gy = grad_of(out)
                 if gy is None:
@@ -626,7 +737,9 @@ def build(model, mode, batch, n_steps, targets=None, sample_weight=False):
 
     # ---- resolve arena offsets and hand the instructions to C++ ----------------------------
     offsets, top = arena.plan()
-    plan.set_arena(top, max(scratch, max_cols))
+    # scratch: accumulating gradients, softmax backward, loss values (any tensor's size)
+    scratch = max([scratch, max_cols] + [t.size for t in tensors.values()])
+    plan.set_arena(top, scratch)
     for lst, op, ints, floats in instrs:
         resolved = [offsets[v[1]] if isinstance(v, tuple) else int(v) for v in ints]
         plan.add(lst, op, resolved, [float(f) for f in floats])
@@ -634,6 +747,29 @@ def build(model, mode, batch, n_steps, targets=None, sample_weight=False):
     plan.finalize(pb.n_outputs if targets is not None else 0, HYPER_WIDTH, max_cols)
     pb.arena_floats = top
     return pb
+
+
+def _conv_geometry(layer, x, out):
+    """[n, H, W, OH, OW, KH, KW, SH, SW, DH, DW, PH, PW, cin, cout] of a Conv2D call
+    (TensorFlow 'same': the odd extra padding after)."""
+    n, h, w, cin = x.shape
+    _, oh, ow, cout = out.shape
+    (kh, kw), (sh, sw), (dh, dw) = layer.kernel_size, layer.strides, layer.dilation_rate
+    pads = []
+    for size, o, k, st, d in ((h, oh, kh, sh, dh), (w, ow, kw, sw, dw)):
+        if layer.padding == "same":
+            eff = (k - 1) * d + 1
+            pads.append(max((o - 1) * st + eff - size, 0) // 2)
+        else:
+            pads.append(0)
+    return [n, h, w, oh, ow, kh, kw, sh, sw, dh, dw, pads[0], pads[1], cin, cout]
+
+
+def _pool_geometry(layer, x):
+    """[N, D, H, W, KD, KH, KW, SD, SH, SW, same, C] of a 2-D pooling call."""
+    n, h, w, c = x.shape
+    (kh, kw), (sh, sw) = layer.pool_size, layer.strides
+    return [n, 1, h, w, 1, kh, kw, 1, sh, sw, 1 if layer.padding == "same" else 0, c]
 
 
 def pb_trainable(model, trainable_ids):
