@@ -432,3 +432,71 @@ def test_jit_compile_true_on_an_unsupported_model_warns_and_runs_eagerly():
     assert m2._plan_status() is None
     with pytest.warns(UserWarning, match="run_eagerly"):
         m2.compile(optimizer="sgd", loss="mse", jit_compile=True, run_eagerly=True)
+
+
+# ---- convolutional seed models --------------------------------------------------------------
+def toy_resnet(bn=False, size=16, width=8):
+    """Seed 004 §7.2's toy ResNet (CIFAR-10 shapes scaled down), optionally with
+    BatchNormalization in a block."""
+    def build():
+        inputs = keras.Input(shape=(size, size, 3), name="img")
+        x = layers.Conv2D(width, 3, activation="relu")(inputs)
+        x = layers.Conv2D(2 * width, 3, activation="relu")(x)
+        block_1_output = layers.MaxPooling2D(3)(x)
+        x = layers.Conv2D(2 * width, 3, activation="relu", padding="same")(block_1_output)
+        x = layers.Conv2D(2 * width, 3, padding="same", activation=None if bn else "relu")(x)
+        if bn:
+            x = layers.BatchNormalization()(x)
+            x = layers.Activation("relu")(x)
+        block_2_output = layers.add([x, block_1_output])
+        x = layers.Conv2D(2 * width, 3, activation="relu", padding="same")(block_2_output)
+        x = layers.Conv2D(2 * width, 3, activation="relu", padding="same")(x)
+        block_3_output = layers.add([x, block_2_output])
+        x = layers.Conv2D(2 * width, 3, activation="relu")(block_3_output)
+        x = layers.GlobalAveragePooling2D()(x)
+        x = layers.Dense(32, activation="relu")(x)
+        x = layers.Dropout(0.5)(x)
+        outputs = layers.Dense(10, activation="softmax")(x)
+        return keras.Model(inputs, outputs, name="toy_resnet")
+    return build
+
+
+def encoder_cnn():
+    """bench/train.py's CNN (the encoder's conv stack) with a strided conv, average pooling
+    with 'same' padding and global max pooling."""
+    def build():
+        inputs = keras.Input(shape=(20, 20, 1))
+        x = layers.Conv2D(8, 3, activation="relu")(inputs)
+        x = layers.Conv2D(8, 3, strides=2, padding="same", activation="tanh")(x)
+        x = layers.AveragePooling2D(2, padding="same")(x)
+        x = layers.Conv2D(8, 3, activation="sigmoid", dilation_rate=1)(x)
+        x = layers.MaxPooling2D(2, strides=1)(x)
+        x = layers.GlobalMaxPooling2D()(x)
+        return keras.Model(inputs, layers.Dense(10)(x))
+    return build
+
+
+@pytest.mark.parametrize("build,loss,onehot", [
+    (toy_resnet(), "categorical_crossentropy", True),
+    (toy_resnet(bn=True), "categorical_crossentropy", True),
+    (encoder_cnn(), keras.losses.SparseCategoricalCrossentropy(from_logits=True), False),
+], ids=["toy-resnet", "toy-resnet-bn", "encoder-cnn"])
+def test_conv_models_match_eager(build, loss, onehot):
+    """SGD with momentum: sign-like updates (RMSprop/Adam) would turn float-rounding
+    differences of near-zero gradients (a conv bias before BatchNormalization) into
+    visible weight differences."""
+    rng = np.random.default_rng(2)
+    shape = tuple(build().inputs[0].shape[1:])
+    x = rng.random((24,) + shape, dtype=np.float32)
+    y = rng.integers(0, 10, 24)
+    t = np.eye(10, dtype=np.float32)[y] if onehot else y
+    a, b = _pair(build, lambda: dict(optimizer=keras.optimizers.SGD(0.05, momentum=0.9),
+                                     loss=loss, metrics=["acc"]))
+    ha, hb = _fit_both(a, b, x, t, batch_size=8, epochs=2)
+    _assert_same_history(ha, hb)
+    _assert_same_state(a, b)  # BatchNormalization's moving statistics included
+    np.testing.assert_allclose(a.predict(x, verbose=0), b.predict(x, verbose=0), rtol=RTOL,
+                               atol=ATOL)
+    np.testing.assert_allclose(a.evaluate(x, t, verbose=0), b.evaluate(x, t, verbose=0),
+                               rtol=RTOL, atol=ATOL)
+    assert a._plan_runner.last == {"train": "plan", "test": "plan", "predict": "plan"}

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from fastnet.backend.tensor import Tensor
 from fastnet.plan import compiler
 from fastnet.plan.compiler import EVALUATE, PREDICT, TRAIN, Unsupported
 
@@ -105,12 +106,12 @@ class Runner:
         self.model = model
         self.plans = {}
         self.reasons = {}  # (mode, graph, optimizer) -> the cached model check
+        self._specs = None  # (compiled loss, its losses, their plan specs)
+        self._graph = None  # (graph key, graph_of(model))
         self.last = {}  # mode name -> "plan" or the reason for the eager path
 
     # ---- data ------------------------------------------------------------------------
     def _inputs(self, x, in_kts):
-        from fastnet.backend.tensor import Tensor
-
         xs = x if isinstance(x, (list, tuple)) else [x]
         if isinstance(x, dict) or len(xs) != len(in_kts):
             raise Unsupported("the inputs' structure (a dict, or not one array per Input)")
@@ -130,8 +131,16 @@ class Runner:
         return out
 
     def _loss_specs(self):
-        m = self.model
-        cl = m.compiled_loss
+        cl = self.model.compiled_loss
+        cached = self._specs
+        if cached is not None and cached[0] is cl and cached[1] == len(cl.losses) and all(
+                a is b for a, b in zip(cached[2], cl.losses)):
+            return cached[3]
+        specs = self._compute_loss_specs(cl)
+        self._specs = (cl, len(cl.losses), list(cl.losses), specs)
+        return specs
+
+    def _compute_loss_specs(self, cl):
         specs = []
         for name, fn, w in zip(cl.output_names, cl.losses, cl.weights):
             if fn is None:
@@ -144,7 +153,6 @@ class Runner:
         return specs
 
     def _targets(self, y, specs, out_shapes):
-        from fastnet.backend.tensor import Tensor
         from fastnet.trainers.compile_utils import flatten_outputs
 
         names = self.model.compiled_loss.output_names
@@ -180,8 +188,6 @@ class Runner:
 
     @staticmethod
     def _sample_weight(sw, batch, n):
-        from fastnet.backend.tensor import Tensor
-
         if sw is None:
             return None
         if isinstance(sw, (list, tuple, dict)):
@@ -243,8 +249,7 @@ class Runner:
     def _group(self, batches, mode):
         """[(arrays per step, batch size, key, x, y, sw)] for runs of same-signature
         batches; raises Unsupported for a batch the plan cannot take."""
-        m = self.model
-        in_kts, out_kts, _ = compiler.graph_of(m)
+        in_kts, out_kts = self._io()
         prepared = []
         for xb, yb, swb in batches:
             xs = self._inputs(xb, in_kts)
@@ -279,6 +284,13 @@ class Runner:
             else:
                 groups.append([p])
         return groups
+
+    def _io(self):
+        key = getattr(self.model, "_graph", None) or self.model
+        if self._graph is None or self._graph[0] is not key:
+            ins, outs, _ = compiler.graph_of(self.model)
+            self._graph = (key, (ins, outs))
+        return self._graph[1]
 
     def _plan_for(self, mode, group):
         first = group[0]
