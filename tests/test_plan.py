@@ -500,3 +500,37 @@ def test_conv_models_match_eager(build, loss, onehot):
     np.testing.assert_allclose(a.evaluate(x, t, verbose=0), b.evaluate(x, t, verbose=0),
                                rtol=RTOL, atol=ATOL)
     assert a._plan_runner.last == {"train": "plan", "test": "plan", "predict": "plan"}
+
+
+def conv_autoencoder():
+    """Seed 004's autoencoder as one functional graph (28x28 scaled to 16x16 images):
+    the conv encoder, Reshape, Conv2DTranspose and UpSampling2D back to the image, and a
+    strided 'same' Conv2DTranspose."""
+    def build():
+        img = keras.Input(shape=(16, 16, 1), name="img")
+        x = layers.Conv2D(8, 3, activation="relu")(img)
+        x = layers.Conv2D(8, 3, activation="relu")(x)
+        x = layers.MaxPooling2D(3)(x)
+        x = layers.Conv2D(8, 3, activation="relu")(x)
+        x = layers.Conv2D(16, 2, activation="relu")(x)
+        x = layers.GlobalMaxPooling2D()(x)
+        x = layers.Reshape((2, 2, 4))(x)
+        x = layers.UpSampling2D(2)(x)
+        x = layers.Conv2DTranspose(8, 3, activation="relu")(x)
+        x = layers.Conv2DTranspose(8, 3, activation="relu")(x)
+        x = layers.Conv2DTranspose(8, 3, strides=2, padding="same", activation="tanh")(x)
+        out = layers.Conv2DTranspose(1, 1, activation="sigmoid")(x)
+        return keras.Model(img, out, name="autoencoder")
+    return build
+
+
+@pytest.mark.parametrize("loss", ["mse", "binary_crossentropy"])
+def test_conv_autoencoder_matches_eager(loss):
+    x = np.random.default_rng(4).random((12, 16, 16, 1), dtype=np.float32)
+    a, b = _pair(conv_autoencoder(), lambda: dict(optimizer="adam", loss=loss))
+    ha, hb = _fit_both(a, b, x, x, batch_size=4, epochs=2)
+    _assert_same_history(ha, hb)
+    _assert_same_state(a, b)
+    np.testing.assert_allclose(a.predict(x, verbose=0), b.predict(x, verbose=0), rtol=RTOL,
+                               atol=ATOL)
+    assert a._plan_runner.last["predict"] == "plan"

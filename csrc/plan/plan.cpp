@@ -335,6 +335,26 @@ void Plan::run_forward(const Instr& in, int step) {
       }
       break;
     }
+    case kConvTranspose: {  // x, w, b, y, act, geometry (15) of the convolution it transposes
+      const conv::Geometry g = conv_geometry(a.data() + 5);
+      float* y = f(a[3], step);
+      // y = conv^T(x): the input gradient of the convolution from y's shape to x's
+      conv::conv_backward_input(g, f(a[0], step), f(a[1], step), y);
+      const int64_t rows = g.n * g.in[0] * g.in[1] * g.in[2];
+      if (a[2] != kNone) elementwise::table().bias_add_rows(y, f(a[2], step), y, rows, g.cin);
+      act_forward(static_cast<int>(a[4]), y, y, rows, g.cin);
+      break;
+    }
+    case kUpsample: {  // x, y, N, H, W, fh, fw, C
+      const int64_t in[3] = {1, a[3], a[4]}, fac[3] = {1, a[5], a[6]};
+      const int64_t C = a[7], rows = a[2] * a[3] * a[5];
+      const float* x = f(a[0], step);
+      float* y = f(a[1], step);
+      const auto& t = pool::table();
+      threads::parallel_for(rows, std::max<int64_t>(1, kGrain / std::max<int64_t>(1, a[4] * a[6] * C)),
+                            [&](int64_t r0, int64_t r1) { t.up_fwd(x, y, in, fac, C, r0, r1); });
+      break;
+    }
     case kRegularize:  // handled with the loss
       break;
     default:
@@ -589,6 +609,38 @@ void Plan::run_backward(const Instr& in, int step) {
                                 a[5] != kNone ? f(a[5], step) : nullptr, in.f[0], dx,
                                 a[6] != kNone ? f(a[6], step) : nullptr, a[7] != kNone ? f(a[7], step) : nullptr);
       if (gx && dx != gx) store(gx, dx, rows * C, true);
+      break;
+    }
+    case kConvTranspose: {  // x, w, y, gy, gx, gw, gb, act, acc_gx, geometry (15)
+      const conv::Geometry g = conv_geometry(a.data() + 9);
+      float* gy = f(a[3], step);
+      const int64_t rows = g.n * g.in[0] * g.in[1] * g.in[2];
+      act_backward(static_cast<int>(a[7]), f(a[2], step), gy, gy, rows, g.cin);
+      if (a[5] != kNone) conv::conv_backward_kernel(g, gy, f(a[0], step), f(a[5], step), nullptr);
+      if (a[6] != kNone) {
+        float* gb = f(a[6], step);
+        std::fill(dacc_.begin(), dacc_.begin() + g.cin, 0.0);
+        elementwise::table().bias_grad_rows(gy, dacc_.data(), rows, g.cin, g.cin);
+        for (int64_t j = 0; j < g.cin; ++j) gb[j] = static_cast<float>(dacc_[j]);
+      }
+      if (a[4] != kNone) {
+        float* gx = f(a[4], step);
+        float* dst = a[8] ? scratch() : gx;
+        conv::conv_forward(g, gy, f(a[1], step), nullptr, dst);
+        if (dst != gx) store(gx, dst, g.n * g.out[0] * g.out[1] * g.out[2] * g.cout, true);
+      }
+      break;
+    }
+    case kUpsample: {  // gy, gx, N, H, W, fh, fw, C, acc
+      const int64_t in[3] = {1, a[3], a[4]}, fac[3] = {1, a[5], a[6]};
+      const int64_t C = a[7], rows = a[2] * a[3];
+      float* gx = f(a[1], step);
+      float* dx = a[8] ? scratch() : gx;
+      const float* gy = f(a[0], step);
+      const auto& t = pool::table();
+      threads::parallel_for(rows, std::max<int64_t>(1, kGrain / std::max<int64_t>(1, a[4] * a[6] * C * a[5])),
+                            [&](int64_t r0, int64_t r1) { t.up_bwd(gy, dx, in, fac, C, r0, r1); });
+      if (dx != gx) store(gx, dx, a[2] * a[3] * a[4] * C, true);
       break;
     }
     case kRegularize: {  // w, gw, n; floats l1, l2: gw += l1 sign(w) + 2 l2 w

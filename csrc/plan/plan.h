@@ -14,7 +14,8 @@ constexpr int64_t kNone = INT64_MIN;  // "no buffer" in an instruction
 
 enum List : int { kForward = 0, kLoss = 1, kBackward = 2, kUpdate = 3 };
 enum Op : int { kDense = 0, kAct = 1, kDropout = 2, kAdd = 3, kConcat = 4, kCopy = 5, kLossOp = 6,
-                kRegularize = 7, kUpdateOp = 8, kConv = 9, kPool = 10, kGlobalPool = 11, kBatchNorm = 12 };
+                kRegularize = 7, kUpdateOp = 8, kConv = 9, kPool = 10, kGlobalPool = 11, kBatchNorm = 12,
+                kConvTranspose = 13, kUpsample = 14 };
 enum Activation : int { kLinear = 0, kRelu = 1, kSigmoid = 2, kTanh = 3, kSoftmax = 4 };
 enum LossKind : int { kSparseLogits = 0, kSparseProbs = 1, kCategoricalLogits = 2, kCategoricalProbs = 3,
                       kBinaryLogits = 4, kBinaryProbs = 5, kMse = 6, kMae = 7 };

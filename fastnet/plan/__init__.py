@@ -171,10 +171,10 @@ class Runner:
             family = spec[0]
             batch = shp[0]
             if family == "sparse":
-                if a.shape not in ((batch,), (batch, 1)) or a.dtype.kind not in "iuf":
+                if a.shape not in (shp[:-1], shp[:-1] + (1,)) or a.dtype.kind not in "iuf":
                     raise Unsupported(f"sparse targets of shape {a.shape} for an output "
                                       f"{shp}")
-                lab = np.ascontiguousarray(a, dtype=np.int32).reshape(batch)
+                lab = np.ascontiguousarray(a, dtype=np.int32).reshape(-1)
                 if lab.size and (lab.min() < 0 or lab.max() >= shp[-1]):
                     raise Unsupported("labels out of range")
                 out.append(lab)

@@ -23,14 +23,14 @@ from fastnet import regularizers as reg_mod
 from fastnet.layers import activation as act_layers
 from fastnet.layers import conv as conv_layers
 from fastnet.layers import core as core_layers
-from fastnet.layers import merging
+from fastnet.layers import merging, reshaping
 from fastnet.layers import normalization as norm_layers
 from fastnet.layers import pooling as pool_layers
 
 NONE = _C.PLAN_NONE
 FORWARD, LOSS, BACKWARD, UPDATE = 0, 1, 2, 3
 (DENSE, ACT, DROPOUT, ADD, CONCAT, COPY, LOSS_OP, REGULARIZE, UPDATE_OP, CONV, POOL, GLOBAL_POOL,
- BATCH_NORM) = range(13)
+ BATCH_NORM, CONV_TRANSPOSE, UPSAMPLE) = range(15)
 LINEAR, RELU, SIGMOID, TANH, SOFTMAX = range(5)
 (SPARSE_LOGITS, SPARSE_PROBS, CCE_LOGITS, CCE_PROBS, BCE_LOGITS, BCE_PROBS, MSE,
  MAE) = range(8)
@@ -259,6 +259,19 @@ def _layer_kind(layer):
         if activation_kind(layer.activation, f"Conv2D {layer.name!r}") == SOFTMAX:
             raise Unsupported(f"Conv2D {layer.name!r} with a softmax activation")
         return "conv"
+    if t is conv_layers.Conv2DTranspose:
+        if layer.data_format != "channels_last" or layer.padding not in ("valid", "same") or \
+                layer.output_padding is not None:
+            raise Unsupported(f"Conv2DTranspose {layer.name!r} with data_format="
+                              f"{layer.data_format!r}, padding={layer.padding!r}, "
+                              f"output_padding={layer.output_padding}")
+        if activation_kind(layer.activation, f"Conv2DTranspose {layer.name!r}") == SOFTMAX:
+            raise Unsupported(f"Conv2DTranspose {layer.name!r} with a softmax activation")
+        return "convt"
+    if t is reshaping.UpSampling2D:
+        if layer.data_format != "channels_last":
+            raise Unsupported(f"UpSampling2D {layer.name!r} with data_format='channels_first'")
+        return "up"
     if t in (pool_layers.MaxPooling2D, pool_layers.AveragePooling2D):
         if layer.data_format != "channels_last":
             raise Unsupported(f"{t.__name__} {layer.name!r} with data_format='channels_first'")
@@ -458,6 +471,16 @@ def build(model, mode, batch, n_steps, targets=None, sample_weight=False):
             b = _weight_ref(pb, plan, layer.bias) if layer.bias is not None else NONE
             emit(FORWARD, CONV, [ref(ins[0]), _weight_ref(pb, plan, layer.kernel), b, ref(out),
                                  activation_kind(layer.activation, "")] + geo)
+        elif kind == "convt":
+            geo = _conv_transpose_geometry(layer, ins[0], out)
+            b = _weight_ref(pb, plan, layer.bias) if layer.bias is not None else NONE
+            emit(FORWARD, CONV_TRANSPOSE, [ref(ins[0]), _weight_ref(pb, plan, layer.kernel), b,
+                                           ref(out), activation_kind(layer.activation, "")] + geo)
+            max_cols = max(max_cols, out.shape[-1])
+        elif kind == "up":
+            n, h, w, c = ins[0].shape
+            emit(FORWARD, UPSAMPLE, [ref(ins[0]), ref(out), n, h, w, layer.size[0], layer.size[1],
+                                     c])
         elif kind == "pool":
             arg = arena.new(out.size, t_clock[0])
             extra[id(node)] = ("arena", arg)
@@ -503,11 +526,12 @@ def build(model, mode, batch, n_steps, targets=None, sample_weight=False):
             if spec is None:
                 continue
             family, from_logits, reduction, weight = spec
-            rows = t.size // t.shape[-1]
+            rows = t.size // t.shape[-1]  # one loss value per row (the last axis reduced)
             cols = t.shape[-1]
-            if len(t.shape) != 2:
-                raise Unsupported(f"output {i} has rank {len(t.shape)} (the plan's losses take "
-                                  "(batch, features) outputs)")
+            if len(t.shape) < 2:
+                raise Unsupported(f"output {i} has rank {len(t.shape)}")
+            if sample_weight and len(t.shape) != 2:
+                raise Unsupported(f"sample weights for output {i} of rank {len(t.shape)}")
             if id(t) in fused:
                 pred = ref(logits[id(t)])
                 kind = {"sparse": SPARSE_LOGITS, "categorical": CCE_LOGITS,
@@ -639,6 +663,29 @@ def build(model, mode, batch, n_steps, targets=None, sample_weight=False):
                 emit(BACKWARD, CONV, [ref(x), _weight_ref(pb, plan, layer.kernel), ref(out), gy,
                                       gx, gw, gb, activation_kind(layer.activation, ""), accx]
                      + _conv_geometry(layer, x, out))
+            elif kind == "convt":
+                gy = grad_of(out)
+                if gy is None:
+                    continue
+                x = ins[0]
+                gx, accx = grad_in(x)
+                gw, accw = wgrad(layer.kernel)
+                gb, accb = wgrad(layer.bias) if layer.bias is not None else (NONE, 0)
+                if accw or accb:
+                    raise Unsupported(f"Conv2DTranspose {layer.name!r} is shared")
+                emit(BACKWARD, CONV_TRANSPOSE, [ref(x), _weight_ref(pb, plan, layer.kernel),
+                                                ref(out), gy, gx, gw, gb,
+                                                activation_kind(layer.activation, ""), accx]
+                     + _conv_transpose_geometry(layer, x, out))
+            elif kind == "up":
+                gy = grad_of(out)
+                if gy is None:
+                    continue
+                gx, acc = grad_in(ins[0])
+                if gx == NONE:
+                    continue
+                n, h, w, c = ins[0].shape
+                emit(BACKWARD, UPSAMPLE, [gy, gx, n, h, w, layer.size[0], layer.size[1], c, acc])
             elif kind == "pool":
                 gy = grad_of(out)
                 if gy is None:
@@ -763,6 +810,23 @@ def _conv_geometry(layer, x, out):
         else:
             pads.append(0)
     return [n, h, w, oh, ow, kh, kw, sh, sw, dh, dw, pads[0], pads[1], cin, cout]
+
+
+def _conv_transpose_geometry(layer, x, out):
+    """The geometry of the convolution a Conv2DTranspose call transposes: from the
+    output's spatial shape (its input) to x's (its output); kernel (KH, KW, filters,
+    Cin) read as (KH, KW, Cin=filters, Cout=in_channels)."""
+    n, h, w, cin = x.shape
+    _, oh, ow, filters = out.shape
+    (kh, kw), (sh, sw), (dh, dw) = layer.kernel_size, layer.strides, layer.dilation_rate
+    pads = []
+    for conv_in, conv_out, k, st, d in ((oh, h, kh, sh, dh), (ow, w, kw, sw, dw)):
+        if layer.padding == "same":
+            eff = (k - 1) * d + 1
+            pads.append(max((conv_out - 1) * st + eff - conv_in, 0) // 2)
+        else:
+            pads.append(0)
+    return [n, oh, ow, h, w, kh, kw, sh, sw, dh, dw, pads[0], pads[1], filters, cin]
 
 
 def _pool_geometry(layer, x):
