@@ -534,3 +534,33 @@ def test_conv_autoencoder_matches_eager(loss):
     np.testing.assert_allclose(a.predict(x, verbose=0), b.predict(x, verbose=0), rtol=RTOL,
                                atol=ATOL)
     assert a._plan_runner.last["predict"] == "plan"
+
+
+def test_frozen_batch_normalization_runs_eagerly_and_frozen_dense_plans():
+    """A frozen BatchNormalization inside a trained graph (inference statistics, whose
+    backward the plan does not have) trains eagerly; a frozen Dense is planned (no
+    update for its weights, its input gradient still flows)."""
+    def build(freeze_bn):
+        inp = keras.Input((6, 6, 2))
+        x = layers.Conv2D(4, 3)(inp)
+        bn = layers.BatchNormalization()
+        x = bn(x)
+        x = layers.GlobalAveragePooling2D()(x)
+        d = layers.Dense(4, activation="relu")
+        x = d(x)
+        m = keras.Model(inp, layers.Dense(3)(x))
+        (bn if freeze_bn else d).trainable = False
+        return m
+
+    x = np.random.default_rng(5).random((8, 6, 6, 2), dtype=np.float32)
+    y = np.arange(8) % 3
+    for freeze_bn in (True, False):
+        a, b = _pair(lambda freeze_bn=freeze_bn: build(freeze_bn), lambda: dict(
+            optimizer="sgd", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True)))
+        a.fit(x, y, verbose=0, epochs=2, shuffle=False)
+        b.fit(x, y, verbose=0, epochs=2, shuffle=False)
+        if freeze_bn:
+            assert "frozen" in a._plan_runner.last["train"]
+        else:
+            assert a._plan_runner.last["train"] == "plan"
+        _assert_same_state(a, b)

@@ -312,13 +312,16 @@ class Runner:
                 if mode != PREDICT:
                     self._ensure_compiled_objects()
                 groups = self._group(batches, mode)
+                # every plan built before anything runs: a batch the plan cannot take
+                # sends the whole execution down the eager path, none of it twice
+                plans = [self._plan_for(mode, g) for g in groups]
             except Unsupported as e:
                 reason = str(e)
         if reason is not None:
             self.last[name] = reason
             return None
         self.last[name] = "plan"
-        return self._run_groups(mode, groups)
+        return self._run_groups(mode, groups, plans)
 
     def _ensure_compiled_objects(self):
         m = self.model
@@ -327,11 +330,10 @@ class Runner:
             m._ensure_compiled_objects(self._structure(
                 [np.zeros((1,) + tuple(kt.shape[1:]), np.float32) for kt in out_kts]))
 
-    def _run_groups(self, mode, groups):
+    def _run_groups(self, mode, groups, plans):
         m = self.model
         results = []
-        for group in groups:
-            pb, out_shapes = self._plan_for(mode, group)
+        for group, (pb, _) in zip(groups, plans):
             for c0 in range(0, len(group), pb.max_steps):
                 chunk = group[c0:c0 + pb.max_steps]
                 steps = len(chunk)
