@@ -360,7 +360,6 @@ class Runner:
         """The loss trackers and metrics of one step, as train_step/test_step."""
         m = self.model
         _, batch, _, _, yb, swb, _ = c
-        y_pred = self._structure(outs)
         parts = {}
         j = 1
         for name, fn in zip(m.compiled_loss.output_names, m.compiled_loss.losses):
@@ -369,7 +368,11 @@ class Runner:
             parts[f"{name}_loss"] = float(losses[j])
             j += 1
         m._track_losses(float(losses[0]), parts, batch)
-        m.compiled_metrics.update_state(yb, y_pred, swb)
+        cm = m.compiled_metrics
+        if any(cm.spec) or any(cm.weighted_spec):
+            # the metrics get arrays of their own (the plan's output buffers are reused)
+            y_pred = self._structure([o.copy() for o in outs])
+            cm.update_state(yb, y_pred, swb)
 
     def _structure(self, outs):
         struct = getattr(self.model, "_output_struct", None)
