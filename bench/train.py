@@ -5,7 +5,9 @@ Keras when installed), same architecture, batch and optimizer, medians and ratio
 
 Models: the functional-API tutorial's MNIST MLP (784-64-64-10, RMSprop, batch 64),
 and the encoder's conv stack (28x28x1 -> Conv16 -> Conv32 -> MaxPool3 -> Conv32 ->
-Conv16 -> GlobalMaxPool -> Dense10, Adam, batch 64). fastnet and PyTorch are
+Conv16 -> GlobalMaxPool -> Dense10, Adam, batch 64), each on fastnet's compiled
+plan (the default) and, in the "(eager)" rows, compiled with jit_compile=False
+(fastnet's eager path). fastnet and PyTorch are
 sampled in turn; 1-thread rows time this thread's CPU time, others wall time.
 PyTorch runs the CNN in its faster layout (NCHW or channels_last, the faster of
 the two is the peer).
@@ -35,17 +37,18 @@ import fastnet as keras  # noqa: E402
 from fastnet import layers  # noqa: E402
 
 
-def fastnet_mlp():
+def fastnet_mlp(jit_compile="auto"):
     inputs = keras.Input(shape=(784,))
     x = layers.Dense(64, activation="relu")(inputs)
     x = layers.Dense(64, activation="relu")(x)
     outputs = layers.Dense(10, activation="softmax")(x)
     model = keras.Model(inputs, outputs)
-    model.compile(loss="sparse_categorical_crossentropy", optimizer=keras.optimizers.RMSprop())
+    model.compile(loss="sparse_categorical_crossentropy", optimizer=keras.optimizers.RMSprop(),
+                  jit_compile=jit_compile)
     return model
 
 
-def fastnet_cnn():
+def fastnet_cnn(jit_compile="auto"):
     inputs = keras.Input(shape=(28, 28, 1))
     x = layers.Conv2D(16, 3, activation="relu")(inputs)
     x = layers.Conv2D(32, 3, activation="relu")(x)
@@ -56,7 +59,7 @@ def fastnet_cnn():
     outputs = layers.Dense(10)(x)
     model = keras.Model(inputs, outputs)
     model.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  optimizer="adam")
+                  optimizer="adam", jit_compile=jit_compile)
     return model
 
 
@@ -218,8 +221,12 @@ def main():
     x_img = rng.random((batch, 28, 28, 1), dtype=np.float32)
     y = rng.integers(0, 10, batch)
     m, c = fastnet_mlp(), fastnet_cnn()
+    # the same models with jit_compile=False: fastnet's eager path (no compiled plan)
+    me, ce = fastnet_mlp(jit_compile=False), fastnet_cnn(jit_compile=False)
     cases = {"mlp": [lambda: m.train_on_batch(x_mlp, y)],
-             "cnn": [lambda: c.train_on_batch(x_img, y)]}
+             "cnn": [lambda: c.train_on_batch(x_img, y)],
+             "mlp (eager)": [lambda: me.train_on_batch(x_mlp, y)],
+             "cnn (eager)": [lambda: ce.train_on_batch(x_img, y)]}
     if torch:
         mlp, cnn = torch_models(torch)
         loss_fn = torch.nn.CrossEntropyLoss()
@@ -235,13 +242,16 @@ def main():
             loss.backward()
             opt.step()
 
-        cases["mlp"].append(lambda: step(mlp, opt1, xt))
-        cases["cnn"].append(lambda: step(cnn, opt2, it))
+        for name in ("mlp", "mlp (eager)"):
+            cases[name].append(lambda: step(mlp, opt1, xt))
+        for name in ("cnn", "cnn (eager)"):
+            cases[name].append(lambda: step(cnn, opt2, it))
         # channels_last: the same model and data in NHWC memory order
         cnn_cl = torch_models(torch)[1].to(memory_format=torch.channels_last)
         opt3 = torch.optim.Adam(cnn_cl.parameters(), lr=1e-3, eps=1e-7)
         it_cl = it.contiguous(memory_format=torch.channels_last)
-        cases["cnn"].append(lambda: step(cnn_cl, opt3, it_cl))
+        for name in ("cnn", "cnn (eager)"):
+            cases[name].append(lambda: step(cnn_cl, opt3, it_cl))
     for threads in sorted({1, os.cpu_count() or 1}):
         keras.config.set_num_threads(threads)
         if torch:
@@ -255,7 +265,7 @@ def main():
             if len(ts) > 1:
                 best = min(ts[1:])
                 row += [best * 1e3, "channels_last" if ts.index(best) == 2 else "NCHW" if
-                        name == "cnn" else "-", best / ts[0]]
+                        name.startswith("cnn") else "-", best / ts[0]]
             rows.append(row)
         header = ["model", "fastnet ms/step"] + (
             ["torch ms/step (best)", "torch layout", "vs torch"] if torch else [])

@@ -61,6 +61,8 @@ class Trainer:
     compiled = False
     optimizer = None
     stop_training = False
+    steps_per_execution = 1
+    _jit_compile_setting = "auto"  # compile(jit_compile=...): "auto", True or False
     # Consulted for batch slicing, gradient and metric reduction, callback gating
     # (fastnet/distribute/strategy.py); compile() takes the one of the current scope.
     distribute_strategy = distribute.DEFAULT
@@ -85,6 +87,88 @@ class Trainer:
         self.compiled = True
         self.stop_training = False
         self.distribute_strategy = distribute.get_strategy()
+        self._compile_plan_settings(steps_per_execution, jit_compile, run_eagerly)
+
+    def _compile_plan_settings(self, steps_per_execution, jit_compile, run_eagerly):
+        """steps_per_execution and jit_compile, as Keras 3: "auto" (the default) runs
+        the compiled plan (fastnet/plan) when the model allows it, True asks for it
+        (with a warning and the eager path when the model cannot be planned, as Keras
+        warns and proceeds without XLA), False always runs eagerly."""
+        import warnings
+
+        if isinstance(steps_per_execution, bool) or not isinstance(
+                steps_per_execution, (int, np.integer)) or steps_per_execution < 1:
+            raise ValueError("compile: `steps_per_execution` must be an integer >= 1. "
+                             f"Received: steps_per_execution={steps_per_execution!r}")
+        if jit_compile not in ("auto", True, False):
+            raise ValueError('compile: `jit_compile` must be True, False or "auto". '
+                             f"Received: jit_compile={jit_compile!r}")
+        self.steps_per_execution = int(steps_per_execution)
+        self._plan_runner = None
+        if jit_compile is True and run_eagerly:
+            warnings.warn("If `run_eagerly` is True, then `jit_compile` cannot also be True. "
+                          "Disabling `jit_compile`.", stacklevel=3)
+            jit_compile = False
+        if jit_compile is True:
+            from fastnet import plan
+
+            reason = plan.status(self, "train")
+            if reason is not None and "not built" not in reason:
+                warnings.warn(f"Model doesn't support `jit_compile=True` ({reason}). Proceeding "
+                              "with `jit_compile=False`.", stacklevel=3)
+                jit_compile = False
+        self._jit_compile_setting = jit_compile
+        self.jit_compile = jit_compile is not False
+        self._compile_config.update(steps_per_execution=self.steps_per_execution,
+                                    jit_compile=jit_compile)
+
+    def _plan_status(self, mode="train"):
+        """None when `mode` ("train", "test", "predict") runs on the compiled plan, else
+        the reason it runs eagerly (fastnet/plan)."""
+        from fastnet import plan
+
+        return plan.status(self, mode)
+
+    def _run_planned(self, mode, batches):
+        """The plan's per-step results for `batches`, or None (run them eagerly)."""
+        if self._jit_compile_setting is False or getattr(self, "run_eagerly", False):
+            return None
+        from fastnet import plan
+
+        return plan.runner_for(self).run(mode, batches)
+
+    def _train_execution(self, batches):
+        """One execution: `batches` [(x, y, sample_weight)] trained in order; the logs
+        after the last (as Keras 3's train_function with steps_per_execution)."""
+        from fastnet import plan
+
+        if self._run_planned(plan.TRAIN, batches) is not None:
+            return self._logs()
+        logs = {}
+        for xb, yb, swb in batches:
+            logs = self.train_step(pack_x_y_sample_weight(_to_tensors(xb), yb, swb))
+        return logs
+
+    def _test_execution(self, batches):
+        from fastnet import plan
+
+        if self._run_planned(plan.EVALUATE, batches) is not None:
+            return self._logs()
+        logs = {}
+        for xb, yb, swb in batches:
+            logs = self.test_step(pack_x_y_sample_weight(_to_tensors(xb), yb, swb))
+        return logs
+
+    def _predict_execution(self, batches):
+        """The outputs of each batch of `batches` [(x, None, None)], as numpy."""
+        from fastnet import plan
+
+        res = self._run_planned(plan.PREDICT, batches)
+        if res is not None:
+            runner = plan.runner_for(self)
+            return [runner.structure(outs) for _, _, outs in res]
+        return [_map_numpy(self.predict_step(pack_x_y_sample_weight(_to_tensors(xb))))
+                for xb, _, _ in batches]
 
     def _output_names(self):
         names = getattr(self, "output_names", None)
@@ -282,10 +366,9 @@ class Trainer:
                 self._reset_metrics()
             cbs.on_epoch_begin(epoch)
             step = -1
-            for step, batch in enumerate(train):
-                cbs.on_train_batch_begin(step)
-                xb, yb, swb = batch
-                logs = self.train_step(pack_x_y_sample_weight(_to_tensors(xb), yb, swb))
+            for begin, step, batches in _executions(train, self.steps_per_execution):
+                cbs.on_train_batch_begin(begin)
+                logs = self._train_execution(batches)
                 logs = strategy.reduce_logs(self, _pythonify_logs(logs))
                 cbs.on_train_batch_end(step, logs)
                 if self.stop_training:
@@ -313,9 +396,9 @@ class Trainer:
             self._reset_metrics()
         cbs.on_test_begin()
         logs = {}
-        for step, (xb, yb, swb) in enumerate(adapter):
-            cbs.on_test_batch_begin(step)
-            logs = self.test_step(pack_x_y_sample_weight(_to_tensors(xb), yb, swb))
+        for begin, step, batches in _executions(adapter, self.steps_per_execution):
+            cbs.on_test_batch_begin(begin)
+            logs = self._test_execution(batches)
             logs = self.distribute_strategy.reduce_logs(self, _pythonify_logs(logs))
             cbs.on_test_batch_end(step, logs)
         cbs.on_test_end(logs)
@@ -352,11 +435,12 @@ class Trainer:
                            steps=adapter.num_batches(), verbose=verbose)
         cbs.on_predict_begin()
         outs = []
-        for step, (xb, _, _) in enumerate(adapter):
-            cbs.on_predict_batch_begin(step)
-            out = self.predict_step(pack_x_y_sample_weight(_to_tensors(xb)))
-            outs.append(_map_numpy(out))
-            cbs.on_predict_batch_end(step, {"outputs": out})
+        for begin, step, batches in _executions(adapter, self.steps_per_execution):
+            cbs.on_predict_batch_begin(begin)
+            step_outs = self._predict_execution(batches)
+            outs.extend(step_outs)
+            cbs.on_predict_batch_end(step, {"outputs": step_outs[0] if len(step_outs) == 1
+                                            else _concat_outputs(step_outs)})
         cbs.on_predict_end()
         outs = strategy.gather_predictions(outs)
         if not outs:
@@ -369,23 +453,37 @@ class Trainer:
         sample_weight = self._prepare(x, y, sample_weight, class_weight)
         if self._compiled_objects_built:
             self._reset_metrics()
-        logs = _pythonify_logs(self.train_step(pack_x_y_sample_weight(_to_tensors(x), y,
-                                                                      sample_weight)))
+        logs = _pythonify_logs(self._train_execution([(x, y, sample_weight)]))
         return logs if return_dict else _flat_logs(logs)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         self._require_compiled("test_on_batch")
         if self._compiled_objects_built:
             self._reset_metrics()
-        logs = _pythonify_logs(self.test_step(pack_x_y_sample_weight(_to_tensors(x), y,
-                                                                     sample_weight)))
+        logs = _pythonify_logs(self._test_execution([(x, y, sample_weight)]))
         return logs if return_dict else _flat_logs(logs)
 
     def predict_on_batch(self, x):
-        return _map_numpy(self.predict_step(pack_x_y_sample_weight(_to_tensors(x))))
+        return self._predict_execution([(x, None, None)])[0]
 
     def get_compile_config(self):
         return dict(getattr(self, "_compile_config", {}) or {})
+
+
+def _executions(batches, n):
+    """(first step, last step, [batches]) per execution of `n` steps, as Keras 3's
+    EpochIterator: the last step index is first + n - 1 even when the data ends
+    before it."""
+    import itertools
+
+    it = iter(batches)
+    begin = 0
+    while True:
+        group = list(itertools.islice(it, n))
+        if not group:
+            return
+        yield begin, begin + n - 1, group
+        begin += n
 
 
 _TAKES_TRAINING = {}

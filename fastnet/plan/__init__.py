@@ -1,0 +1,399 @@
+"""The compiled training plan: fit / evaluate / predict of a static graph without
+Python per op.
+
+``compile(jit_compile="auto")`` (the default) or ``jit_compile=True`` lets the
+trainer run a Sequential or functional model through a ``fastnet._C.Plan``
+built once per input signature (batch size, input and target shapes, sample
+weights or not, mode): forward, the fused loss and its gradient, backward and
+the optimizer update of every weight in one C++ call (several steps per call
+with ``steps_per_execution``). The weights are the Variables' own numpy
+buffers, updated in place, and the optimizer slots its own arrays, so eager
+code sees every step. Metrics, the loss trackers and callbacks stay in Python,
+fed with the plan's outputs.
+
+Whatever the plan cannot do exactly (see ``compiler.Unsupported``) runs on the
+eager path; ``model._plan_status(mode)`` says why (None when the plan runs).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fastnet.backend.tensor import Tensor
+from fastnet.plan import compiler
+from fastnet.plan.compiler import EVALUATE, PREDICT, TRAIN, Unsupported
+
+__all__ = ["Unsupported", "status", "runner_for", "PREDICT", "EVALUATE", "TRAIN"]
+
+_MODES = {"train": TRAIN, "test": EVALUATE, "predict": PREDICT}
+_MAX_PLANS = 8
+
+
+def _static_reason(model, mode):
+    """Why `model` cannot use the plan in `mode` for any data, or None. The settings
+    are read every call; the graph/loss/optimizer check is cached per compile."""
+    from fastnet.distribute import strategy as distribute
+
+    if getattr(model, "_jit_compile_setting", "auto") is False:
+        return "jit_compile=False"
+    if getattr(model, "run_eagerly", False):
+        return "run_eagerly=True"
+    strategy = model.distribute_strategy
+    if strategy is not distribute.DEFAULT and (
+            strategy.num_workers != 1 or getattr(strategy, "_world", None) is not None):
+        # one process without a communicator: every hook is the identity, as the default's
+        return f"distribution strategy {type(strategy).__name__} with communication"
+    runner = runner_for(model)
+    key = (mode, id(getattr(model, "_graph", None)), getattr(model, "optimizer", None))
+    if key in runner.reasons:
+        return runner.reasons[key]
+    reason = _model_reason(model, mode)
+    if reason is None or "not resolved" not in reason:  # 'crossentropy' resolves on a batch
+        runner.reasons[key] = reason
+    return reason
+
+
+def _model_reason(model, mode):
+    from fastnet.models.functional import Functional
+    from fastnet.models.model import Model
+    from fastnet.models.sequential import Sequential
+    from fastnet.trainers.trainer import Trainer
+
+    cls = type(model)
+    step = {TRAIN: "train_step", EVALUATE: "test_step", PREDICT: "predict_step"}[mode]
+    if getattr(cls, step) is not getattr(Trainer, step):
+        return f"{cls.__name__} overrides {step}"
+    if mode != PREDICT and cls.compute_loss is not Trainer.compute_loss:
+        return f"{cls.__name__} overrides compute_loss"
+    if cls.__call__ is not Model.__call__:
+        return f"{cls.__name__} overrides __call__"
+    if isinstance(model, Sequential):
+        if cls.call is not Sequential.call:
+            return f"{cls.__name__} overrides call"
+    elif isinstance(model, Functional):
+        if cls.call is not Functional.call:
+            return f"{cls.__name__} overrides call"
+    else:
+        return f"a subclassed model ({cls.__name__}): only Sequential and functional graphs"
+    try:
+        compiler.check_layers(model)
+        if mode != PREDICT:
+            if not getattr(model, "compiled", False):
+                return "the model is not compiled"
+            if getattr(model, "_loss_spec", (None,))[0] is None:
+                return "compile() was given no loss"
+            if mode == TRAIN:
+                compiler.optimizer_kind(model.optimizer)
+            runner = runner_for(model)
+            runner._ensure_compiled_objects()
+            runner._loss_specs()
+    except Unsupported as e:
+        return str(e)
+    return None
+
+
+def status(model, mode="train"):
+    """None when `model` runs `mode` ("train", "test", "predict") on the plan, else
+    the reason it runs eagerly. Data-dependent reasons (a target shape the plan does
+    not take, labels out of range) are in ``model._plan_last[mode]`` after a call."""
+    return _static_reason(model, _MODES[mode])
+
+
+class Runner:
+    """The plans of one model (one per signature) and the Python side of a step."""
+
+    def __init__(self, model):
+        self.model = model
+        self.plans = {}
+        self.reasons = {}  # (mode, graph, optimizer) -> the cached model check
+        self._specs = None  # (compiled loss, its losses, their plan specs)
+        self._graph = None  # (graph key, graph_of(model))
+        self.last = {}  # mode name -> "plan" or the reason for the eager path
+
+    # ---- data ------------------------------------------------------------------------
+    def _inputs(self, x, in_kts):
+        xs = x if isinstance(x, (list, tuple)) else [x]
+        if isinstance(x, dict) or len(xs) != len(in_kts):
+            raise Unsupported("the inputs' structure (a dict, or not one array per Input)")
+        out = []
+        for v, kt in zip(xs, in_kts):
+            a = v._value if isinstance(v, Tensor) else v
+            if type(a) is not np.ndarray or a.dtype != np.float32 or not a.flags.c_contiguous:
+                a = np.asarray(a)
+                if a.dtype.kind not in "fiub":
+                    raise Unsupported(f"input of dtype {a.dtype}")
+                a = np.ascontiguousarray(a, dtype=np.float32)
+            shp = kt.shape
+            if a.ndim != len(shp) or any(w is not None and w != g
+                                         for w, g in zip(shp[1:], a.shape[1:])):
+                raise Unsupported(f"input shape {a.shape} (the Input is {shp})")
+            out.append(a)
+        return out
+
+    def _loss_specs(self):
+        cl = self.model.compiled_loss
+        cached = self._specs
+        if cached is not None and cached[0] is cl and cached[1] == len(cl.losses) and all(
+                a is b for a, b in zip(cached[2], cl.losses)):
+            return cached[3]
+        specs = self._compute_loss_specs(cl)
+        self._specs = (cl, len(cl.losses), list(cl.losses), specs)
+        return specs
+
+    def _compute_loss_specs(self, cl):
+        specs = []
+        for name, fn, w in zip(cl.output_names, cl.losses, cl.weights):
+            if fn is None:
+                specs.append(None)
+                continue
+            if isinstance(fn, str):
+                raise Unsupported("loss 'crossentropy' not resolved yet")
+            family, from_logits, reduction = compiler.loss_family(fn, f"output {name!r}")
+            specs.append((family, from_logits, reduction, float(w)))
+        return specs
+
+    def _targets(self, y, specs, out_shapes):
+        from fastnet.trainers.compile_utils import flatten_outputs
+
+        names = self.model.compiled_loss.output_names
+        if y is None:
+            raise Unsupported("no targets")
+        ys = flatten_outputs(y, names)
+        if len(ys) != len(specs):
+            raise Unsupported("targets do not match the outputs")
+        out = []
+        for v, spec, shp in zip(ys, specs, out_shapes):
+            if spec is None:
+                continue
+            if v is None:
+                raise Unsupported("an output without a target")
+            a = v._value if isinstance(v, Tensor) else np.asarray(v)
+            family = spec[0]
+            batch = shp[0]
+            if family == "sparse":
+                if a.shape not in (shp[:-1], shp[:-1] + (1,)) or a.dtype.kind not in "iuf":
+                    raise Unsupported(f"sparse targets of shape {a.shape} for an output "
+                                      f"{shp}")
+                lab = np.ascontiguousarray(a, dtype=np.int32).reshape(-1)
+                if lab.size and (lab.min() < 0 or lab.max() >= shp[-1]):
+                    raise Unsupported("labels out of range")
+                out.append(lab)
+            else:
+                if a.shape != shp and not (len(shp) == 2 and shp[1] == 1 and a.shape == (batch,)):
+                    raise Unsupported(f"targets of shape {a.shape} for an output {shp}")
+                if a.dtype.kind not in "iufb":
+                    raise Unsupported(f"targets of dtype {a.dtype}")
+                out.append(np.ascontiguousarray(a, dtype=np.float32).reshape(shp))
+        return out
+
+    @staticmethod
+    def _sample_weight(sw, batch, n):
+        if sw is None:
+            return None
+        if isinstance(sw, (list, tuple, dict)):
+            raise Unsupported("per-output sample weights")
+        a = sw._value if isinstance(sw, Tensor) else np.asarray(sw)
+        if a.shape not in ((batch,), (batch, 1)) or a.dtype.kind not in "iufb":
+            raise Unsupported(f"sample_weight of shape {a.shape}")
+        a = np.ascontiguousarray(a, dtype=np.float32).reshape(batch)
+        return [a] * n
+
+    # ---- plans -------------------------------------------------------------------------
+    def _get(self, mode, key, steps, make):
+        pb = self.plans.get(key)
+        if pb is not None and pb.max_steps >= steps and self._fresh(pb):
+            return pb
+        if len(self.plans) >= _MAX_PLANS:
+            self.plans.pop(next(iter(self.plans)))
+        pb = make(max(steps, pb.max_steps if pb is not None else 1))
+        pb.trainable = tuple(id(w) for w in self.model.trainable_weights)
+        self.plans[key] = pb
+        return pb
+
+    def _fresh(self, pb):
+        """The bound weights/slots are still the model's arrays and the trainable set
+        is the one the plan was built for."""
+        opt = self.model.optimizer
+        for var in pb.__dict__.get("_vars", ()):
+            if var._value is not pb._wrefs_arrays.get(id(var)):
+                return False
+        if pb.weights:
+            for var in pb.weights:
+                if opt._slots.get(id(var)) is not pb.slot_lists.get(id(var)):
+                    return False
+        return tuple(id(w) for w in self.model.trainable_weights) == pb.trainable
+
+    def _build(self, mode, batch, steps, specs=None, with_sw=False):
+        pb = compiler.build(self.model, mode, batch, steps, specs, with_sw)
+        pb._wrefs_arrays = {id(v): v._value for v in pb.__dict__.get("_vars", ())}
+        opt = self.model.optimizer
+        pb.slot_lists = {id(v): opt._slots.get(id(v)) for v in pb.weights}
+        return pb
+
+    @staticmethod
+    def _fill_masks(pb, steps):
+        from fastnet import random as random_mod
+
+        for s in range(steps):
+            for layer, mask, shape in pb.masks:
+                rate = layer.rate
+                if rate >= 1.0:  # Dropout returns zeros without a draw
+                    mask[s] = 0.0
+                    continue
+                # exactly fastnet.random.dropout's draw (same stream, same order)
+                keep = (random_mod._rng(layer._seed_generator).random(shape) >= rate).astype(
+                    np.float32) / np.asarray(1.0 - rate, np.float32)
+                mask[s] = keep.reshape(-1)
+
+    # ---- steps -------------------------------------------------------------------------
+    def _group(self, batches, mode):
+        """[(arrays per step, batch size, key, x, y, sw)] for runs of same-signature
+        batches; raises Unsupported for a batch the plan cannot take."""
+        in_kts, out_kts = self._io()
+        prepared = []
+        for xb, yb, swb in batches:
+            xs = self._inputs(xb, in_kts)
+            batch = xs[0].shape[0]
+            if any(a.shape[0] != batch for a in xs):
+                raise Unsupported("inputs with different batch sizes")
+            out_shapes = [(batch,) + tuple(kt.shape[1:]) for kt in out_kts]
+            if mode == PREDICT:
+                arrays = tuple(xs)
+                key = (mode, tuple(a.shape for a in xs))
+            else:
+                specs = self._loss_specs()
+                ys = self._targets(yb, specs, out_shapes)
+                sws = self._sample_weight(swb, batch, len(ys))
+                arrays = list(xs)
+                yi = iter(ys)
+                swi = iter(sws or ())
+                for spec in specs:
+                    if spec is None:
+                        continue
+                    arrays.append(next(yi))
+                    if sws is not None:
+                        arrays.append(next(swi))
+                arrays = tuple(arrays)
+                key = (mode, tuple(a.shape for a in xs), tuple(
+                    None if s is None else s[:2] for s in specs), sws is not None)
+            prepared.append((arrays, batch, key, xb, yb, swb, out_shapes))
+        groups = []
+        for p in prepared:
+            if groups and groups[-1][0][2] == p[2]:
+                groups[-1].append(p)
+            else:
+                groups.append([p])
+        return groups
+
+    def _io(self):
+        key = getattr(self.model, "_graph", None) or self.model
+        if self._graph is None or self._graph[0] is not key:
+            ins, outs, _ = compiler.graph_of(self.model)
+            self._graph = (key, (ins, outs))
+        return self._graph[1]
+
+    def _plan_for(self, mode, group):
+        first = group[0]
+        batch, key, out_shapes = first[1], first[2], first[6]
+
+        def make(steps):
+            specs = self._loss_specs() if mode != PREDICT else None
+            return self._build(mode, batch, steps, specs, key[-1] if mode != PREDICT else False)
+
+        return self._get(mode, key, len(group), make), out_shapes
+
+    def run(self, mode, batches):
+        """Runs `batches` [(x, y, sw)] on the plan; returns per-step results, or None
+        (nothing ran) with the reason in ``self.last``."""
+        name = {TRAIN: "train", EVALUATE: "test", PREDICT: "predict"}[mode]
+        reason = _static_reason(self.model, mode)
+        if reason is None:
+            try:
+                if mode != PREDICT:
+                    self._ensure_compiled_objects()
+                groups = self._group(batches, mode)
+                # every plan built before anything runs: a batch the plan cannot take
+                # sends the whole execution down the eager path, none of it twice
+                plans = [self._plan_for(mode, g) for g in groups]
+            except Unsupported as e:
+                reason = str(e)
+        if reason is not None:
+            self.last[name] = reason
+            return None
+        self.last[name] = "plan"
+        return self._run_groups(mode, groups, plans)
+
+    def _ensure_compiled_objects(self):
+        m = self.model
+        if not getattr(m, "_compiled_objects_built", False):
+            _, out_kts, _ = compiler.graph_of(m)
+            m._ensure_compiled_objects(self._structure(
+                [np.zeros((1,) + tuple(kt.shape[1:]), np.float32) for kt in out_kts]))
+
+    def _run_groups(self, mode, groups, plans):
+        m = self.model
+        results = []
+        for group, (pb, _) in zip(groups, plans):
+            for c0 in range(0, len(group), pb.max_steps):
+                chunk = group[c0:c0 + pb.max_steps]
+                steps = len(chunk)
+                if mode == TRAIN:
+                    hyper = compiler.hyper_rows(m.optimizer, steps)
+                    if pb.masks:
+                        self._fill_masks(pb, steps)
+                else:
+                    hyper = _NO_HYPER
+                losses = pb.plan.run([c[0] for c in chunk], hyper, mode)
+                if mode == TRAIN:
+                    it = m.optimizer.iterations
+                    it.assign(np.asarray(int(it._value) + steps, np.int64))
+                for s, c in enumerate(chunk):
+                    outs = [arr[s] for arr in pb.out_arrays]
+                    results.append((c, losses[s], outs))
+                    if mode != PREDICT:
+                        self._after_step(c, losses[s], outs)
+                    else:
+                        results[-1] = (c, None, [o.copy() for o in outs])
+        return results
+
+    def _after_step(self, c, losses, outs):
+        """The loss trackers and metrics of one step, as train_step/test_step."""
+        m = self.model
+        _, batch, _, _, yb, swb, _ = c
+        parts = {}
+        j = 1
+        for name, fn in zip(m.compiled_loss.output_names, m.compiled_loss.losses):
+            if fn is None:
+                continue
+            parts[f"{name}_loss"] = float(losses[j])
+            j += 1
+        m._track_losses(float(losses[0]), parts, batch)
+        cm = m.compiled_metrics
+        if any(cm.spec) or any(cm.weighted_spec):
+            # the metrics get arrays of their own (the plan's output buffers are reused)
+            y_pred = self._structure([o.copy() for o in outs])
+            cm.update_state(yb, y_pred, swb)
+
+    def _structure(self, outs):
+        struct = getattr(self.model, "_output_struct", None)
+        from fastnet.models.sequential import Sequential
+
+        if isinstance(self.model, Sequential) or not isinstance(struct, (list, tuple, dict)):
+            return outs[0]
+        if isinstance(struct, dict):
+            return dict(zip(struct, outs))
+        return list(outs)
+
+    def structure(self, outs):
+        return self._structure(outs)
+
+
+_NO_HYPER = np.zeros((1, compiler.HYPER_WIDTH), np.float64)
+
+
+def runner_for(model):
+    r = model.__dict__.get("_plan_runner")
+    if r is None:
+        r = Runner(model)
+        object.__setattr__(model, "_plan_runner", r)
+    return r

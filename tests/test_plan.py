@@ -1,0 +1,566 @@
+"""The compiled training plan (fastnet/plan, csrc/plan): the same numbers as the eager
+path (run_eagerly=True) from the same initial weights, steps_per_execution's callback
+semantics, the arena reused across steps, and every fallback with its reason."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+import fastnet as keras
+from fastnet import layers
+
+RTOL, ATOL = 1e-5, 1e-6
+
+
+def _data(n=96, d=20, classes=5, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, d)).astype(np.float32)
+    y = rng.integers(0, classes, n)
+    return x, y
+
+
+def _pair(build, compile_kwargs, seed=1):
+    """The same model twice (same initial weights): planned and eager."""
+    models = []
+    for eager in (False, True):
+        keras.utils.set_random_seed(seed)
+        m = build()
+        m.compile(run_eagerly=eager, **compile_kwargs())
+        models.append(m)
+    for wa, wb in zip(models[0].weights, models[1].weights):
+        np.testing.assert_array_equal(wa.numpy(), wb.numpy())
+    return models
+
+
+def _assert_same_state(a, b):
+    assert len(a.weights) == len(b.weights)
+    for wa, wb in zip(a.weights, b.weights):
+        np.testing.assert_allclose(wa.numpy(), wb.numpy(), rtol=RTOL, atol=ATOL,
+                                   err_msg=wa.path or wa.name)
+    va, vb = a.optimizer.variables, b.optimizer.variables
+    assert len(va) == len(vb)
+    for sa, sb in zip(va, vb):
+        np.testing.assert_allclose(sa.numpy(), sb.numpy(), rtol=RTOL, atol=ATOL)
+
+
+def _assert_same_history(ha, hb):
+    assert ha.history.keys() == hb.history.keys()
+    for k in ha.history:
+        np.testing.assert_allclose(ha.history[k], hb.history[k], rtol=RTOL, atol=ATOL,
+                                   err_msg=k)
+
+
+def _fit_both(a, b, x, y, **kw):
+    kw.setdefault("batch_size", 32)
+    kw.setdefault("epochs", 2)
+    keras.utils.set_random_seed(123)  # unseeded Dropout draws from the global stream
+    ha = a.fit(x, y, verbose=0, shuffle=False, **kw)
+    keras.utils.set_random_seed(123)
+    hb = b.fit(x, y, verbose=0, shuffle=False, **kw)
+    assert a._plan_runner.last["train"] == "plan", a._plan_runner.last
+    assert b._plan_status() == "run_eagerly=True"
+    return ha, hb
+
+
+# ---- the seed models ----------------------------------------------------------------------
+def seq_mlp(act_out="softmax", d=20, classes=5, dropout=0.0, input_shape=True, **dense_kw):
+    def build():
+        lays = [layers.Input((d,))] if input_shape else []
+        lays += [layers.Dense(32, activation="relu", **dense_kw)]
+        if dropout:
+            lays.append(layers.Dropout(dropout))
+        lays += [layers.Dense(32, activation="tanh"), layers.Dense(classes, activation=act_out)]
+        return keras.Sequential(lays)
+    return build
+
+
+def functional_mlp(act_out="softmax", d=20, classes=5, dropout=0.0):
+    def build():
+        inp = keras.Input((d,))
+        x = layers.Dense(32, activation="relu")(inp)
+        if dropout:
+            x = layers.Dropout(dropout, seed=7)(x)
+        x = layers.Dense(32, activation="sigmoid")(x)
+        out = layers.Dense(classes, activation=act_out)(x)
+        return keras.Model(inp, out)
+    return build
+
+
+LOSS_CASES = [
+    ("sparse_categorical_crossentropy", "softmax", "sparse"),
+    (keras.losses.SparseCategoricalCrossentropy(from_logits=True), None, "sparse"),
+    ("categorical_crossentropy", "softmax", "onehot"),
+    (keras.losses.CategoricalCrossentropy(from_logits=True), None, "onehot"),
+    ("binary_crossentropy", "sigmoid", "multi"),
+    (keras.losses.BinaryCrossentropy(from_logits=True), None, "multi"),
+    ("mse", None, "onehot"),
+    ("mae", "tanh", "onehot"),
+    (keras.losses.SparseCategoricalCrossentropy(), "relu", "sparse"),  # from probabilities
+]
+
+
+def _targets(y, kind, classes=5):
+    if kind == "sparse":
+        return y
+    onehot = np.eye(classes, dtype=np.float32)[y]
+    if kind == "onehot":
+        return onehot
+    return (onehot + np.roll(onehot, 1, axis=1)).clip(0, 1)
+
+
+@pytest.mark.parametrize("loss,act,kind", LOSS_CASES, ids=lambda v: str(getattr(v, "name", v)))
+def test_losses_match_eager(loss, act, kind):
+    x, y = _data()
+    if act == "relu":  # probabilities through a relu output: keep them positive
+        x = np.abs(x)
+    t = _targets(y, kind)
+    metrics = ["accuracy"] if kind == "sparse" else ["mae"]
+    a, b = _pair(functional_mlp(act), lambda: dict(optimizer="adam", loss=loss,
+                                                    metrics=metrics))
+    ha, hb = _fit_both(a, b, x, t)
+    _assert_same_history(ha, hb)
+    _assert_same_state(a, b)
+    np.testing.assert_allclose(a.predict(x, verbose=0), b.predict(x, verbose=0), rtol=RTOL,
+                               atol=ATOL)
+    assert a._plan_runner.last["predict"] == "plan"
+    np.testing.assert_allclose(a.evaluate(x, t, verbose=0), b.evaluate(x, t, verbose=0),
+                               rtol=RTOL, atol=ATOL)
+    assert a._plan_runner.last["test"] == "plan"
+
+
+OPTIMIZERS = [
+    lambda: keras.optimizers.SGD(0.05),
+    lambda: keras.optimizers.SGD(0.05, momentum=0.9),
+    lambda: keras.optimizers.SGD(0.05, momentum=0.9, nesterov=True),
+    lambda: keras.optimizers.SGD(0.05, weight_decay=0.01),
+    lambda: keras.optimizers.Adam(0.01),
+    lambda: keras.optimizers.Adam(0.01, amsgrad=True),
+    lambda: keras.optimizers.AdamW(0.01, weight_decay=0.05),
+    lambda: keras.optimizers.RMSprop(0.01),
+    lambda: keras.optimizers.RMSprop(0.01, momentum=0.5, centered=True),
+    lambda: keras.optimizers.Adam(keras.optimizers.schedules.ExponentialDecay(0.01, 2, 0.5)),
+]
+
+
+@pytest.mark.parametrize("make_opt", OPTIMIZERS)
+def test_optimizers_match_eager(make_opt):
+    x, y = _data()
+    a, b = _pair(seq_mlp(), lambda: dict(
+        optimizer=make_opt(),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"]))
+    ha, hb = _fit_both(a, b, x, y, epochs=3)
+    _assert_same_history(ha, hb)
+    _assert_same_state(a, b)
+    assert int(a.optimizer.iterations.numpy()) == int(b.optimizer.iterations.numpy()) == 9
+
+
+@pytest.mark.parametrize("build", [
+    seq_mlp(dropout=0.4), functional_mlp(dropout=0.3), seq_mlp(input_shape=False),
+    seq_mlp(kernel_regularizer=keras.regularizers.l2(0.01),
+            bias_regularizer=keras.regularizers.l1(0.02)),
+], ids=["seq-dropout", "functional-dropout", "seq-unbuilt", "regularizers"])
+def test_seed_mlps_match_eager(build):
+    """Seeds 000/002/003/004: Sequential/functional MLPs, with Dropout (the same masks as
+    eager: the same SeedGenerator/global streams), an unbuilt Sequential (its first
+    step builds it eagerly), kernel/bias regularizers."""
+    x, y = _data()
+    sw = np.random.default_rng(3).random(len(x)).astype(np.float32)
+    a, b = _pair(build, lambda: dict(optimizer=keras.optimizers.RMSprop(0.005),
+                                     loss="sparse_categorical_crossentropy",
+                                     metrics=["accuracy"], weighted_metrics=["accuracy"]))
+    ha, hb = _fit_both(a, b, x, y, sample_weight=sw, validation_data=(x[:40], y[:40]))
+    _assert_same_history(ha, hb)
+    _assert_same_state(a, b)
+    np.testing.assert_allclose(a.predict(x, verbose=0), b.predict(x, verbose=0), rtol=RTOL,
+                               atol=ATOL)
+
+
+def test_branches_multiple_outputs_loss_weights():
+    """A functional graph with a shared input used twice, Add, Concatenate, Reshape,
+    Activation/ReLU layers, two outputs with their own losses and loss_weights."""
+    def build():
+        inp = keras.Input((12,))
+        h = layers.Dense(16, activation="relu")(inp)
+        g = layers.Dense(16)(inp)
+        s = layers.Add()([h, g, h])
+        s = layers.ReLU()(s)
+        c = layers.Concatenate()([s, layers.Activation("tanh")(g)])
+        c = layers.Reshape((4, 8))(c)
+        c = layers.Flatten()(c)
+        out1 = layers.Dense(3, activation="softmax", name="cls")(c)
+        out2 = layers.Dense(2, name="reg")(layers.Dropout(0.2)(s))
+        return keras.Model(inp, [out1, out2])
+
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((64, 12)).astype(np.float32)
+    y1 = rng.integers(0, 3, 64)
+    y2 = rng.standard_normal((64, 2)).astype(np.float32)
+    a, b = _pair(build, lambda: dict(optimizer="adam",
+                                     loss=["sparse_categorical_crossentropy", "mse"],
+                                     loss_weights=[1.0, 0.5],
+                                     metrics=[["accuracy"], ["mae"]]))
+    ha, hb = _fit_both(a, b, x, [y1, y2], batch_size=16)
+    assert {"cls_loss", "reg_loss", "cls_accuracy", "reg_mae"} <= set(ha.history)
+    _assert_same_history(ha, hb)
+    _assert_same_state(a, b)
+    pa, pb = a.predict(x, verbose=0), b.predict(x, verbose=0)
+    for u, v in zip(pa, pb):
+        np.testing.assert_allclose(u, v, rtol=RTOL, atol=ATOL)
+
+
+def test_train_on_batch_and_test_on_batch_match_eager():
+    x, y = _data(32)
+    a, b = _pair(seq_mlp(), lambda: dict(optimizer="sgd", loss=keras.losses.
+                                         SparseCategoricalCrossentropy(from_logits=True),
+                                         metrics=["accuracy"]))
+    for _ in range(3):
+        np.testing.assert_allclose(a.train_on_batch(x, y, return_dict=True)["loss"],
+                                   b.train_on_batch(x, y, return_dict=True)["loss"], rtol=RTOL)
+    np.testing.assert_allclose(a.test_on_batch(x, y), b.test_on_batch(x, y), rtol=RTOL)
+    np.testing.assert_allclose(a.predict_on_batch(x), b.predict_on_batch(x), rtol=RTOL,
+                               atol=ATOL)
+    _assert_same_state(a, b)
+    assert a._plan_runner.last == {"train": "plan", "test": "plan", "predict": "plan"}
+
+
+# ---- steps_per_execution ----------------------------------------------------------------------
+class _Recorder(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.events = []
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.events.append(("begin", batch))
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.events.append(("end", batch, round(logs["loss"], 5)))
+
+    def on_test_batch_begin(self, batch, logs=None):
+        self.events.append(("test_begin", batch))
+
+    def on_test_batch_end(self, batch, logs=None):
+        self.events.append(("test_end", batch))
+
+    def on_predict_batch_end(self, batch, logs=None):
+        self.events.append(("predict_end", batch, len(logs["outputs"])))
+
+
+@pytest.mark.parametrize("eager", [False, True])
+def test_steps_per_execution_callbacks(eager):
+    """As Keras 3's EpochIterator: batch callbacks once per execution, begin at its first
+    step, end at first + N - 1 (also for a short last execution), logs after its last
+    step; the same training as N=1."""
+    x, y = _data(10 * 8)  # 10 batches of 8
+    ref, m = _pair(seq_mlp(), lambda: dict(optimizer="adam", loss=keras.losses.
+                                           SparseCategoricalCrossentropy(from_logits=True)))
+    ref.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(
+        from_logits=True), run_eagerly=True)
+    m.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(
+        from_logits=True), run_eagerly=eager, steps_per_execution=3)
+    rec = _Recorder()
+    h = m.fit(x, y, batch_size=8, epochs=1, verbose=0, shuffle=False, callbacks=[rec])
+    href = ref.fit(x, y, batch_size=8, epochs=1, verbose=0, shuffle=False)
+    assert [e[:2] for e in rec.events] == [("begin", 0), ("end", 2), ("begin", 3), ("end", 5),
+                                           ("begin", 6), ("end", 8), ("begin", 9), ("end", 11)]
+    np.testing.assert_allclose(h.history["loss"], href.history["loss"], rtol=RTOL)
+    _assert_same_state(m, ref)
+    if not eager:
+        assert m._plan_runner.last["train"] == "plan"
+    rec.events.clear()
+    m.evaluate(x, y, batch_size=8, verbose=0, callbacks=[rec])
+    assert rec.events == [("test_begin", 0), ("test_end", 2), ("test_begin", 3),
+                          ("test_end", 5), ("test_begin", 6), ("test_end", 8),
+                          ("test_begin", 9), ("test_end", 11)]
+    rec.events.clear()
+    out = m.predict(x, batch_size=8, verbose=0, callbacks=[rec])
+    assert rec.events == [("predict_end", 2, 24), ("predict_end", 5, 24),
+                          ("predict_end", 8, 24), ("predict_end", 11, 8)]
+    np.testing.assert_allclose(out, ref.predict(x, batch_size=8, verbose=0), rtol=RTOL,
+                               atol=ATOL)
+
+
+def test_steps_per_execution_validation():
+    m = seq_mlp()()
+    for bad in (0, -1, 1.5, True, "2"):
+        with pytest.raises(ValueError, match="steps_per_execution"):
+            m.compile(loss="mse", steps_per_execution=bad)
+    with pytest.raises(ValueError, match="jit_compile"):
+        m.compile(loss="mse", jit_compile="xla")
+    m.compile(loss="mse", steps_per_execution=4)
+    assert m.get_compile_config()["steps_per_execution"] == 4
+
+
+# ---- the arena ------------------------------------------------------------------------------
+def test_arena_allocated_once_per_signature():
+    x, y = _data(100)
+    keras.utils.set_random_seed(0)
+    m = functional_mlp()()
+    m.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    m.fit(x, y, batch_size=32, epochs=3, verbose=0)
+    runner = m._plan_runner
+    train_plans = [pb for key, pb in runner.plans.items() if key[0] == 2]
+    assert len(train_plans) == 2  # batch 32 and the last batch of 4
+    for pb in train_plans:
+        assert pb.plan.arena_allocations == 1
+    full = next(pb for key, pb in runner.plans.items() if key[1] == ((32, 20),))
+    assert full.plan.runs == 9  # 3 full batches per epoch, the same plan and arena
+    m.fit(x, y, batch_size=32, epochs=1, verbose=0)
+    assert full.plan.runs == 12 and full.plan.arena_allocations == 1
+    # the arena is planned by liveness: smaller than every buffer laid end to end
+    assert full.plan.arena_floats > 0
+
+
+def test_eager_code_sees_the_planned_weights():
+    """The plan updates the Variables' own buffers; set_weights between steps is seen."""
+    x, y = _data(32)
+    a, b = _pair(seq_mlp(), lambda: dict(optimizer="sgd", loss="sparse_categorical_crossentropy"))
+    a.train_on_batch(x, y)
+    b.train_on_batch(x, y)
+    _assert_same_state(a, b)
+    new = [w * 0.5 for w in a.get_weights()]
+    a.set_weights(new)
+    b.set_weights(new)
+    a.train_on_batch(x, y)
+    b.train_on_batch(x, y)
+    _assert_same_state(a, b)
+    # freezing a layer after compile: the plan is rebuilt for the new trainable set
+    a.layers[0].trainable = False
+    b.layers[0].trainable = False
+    frozen = a.layers[0].kernel.numpy().copy()
+    a.train_on_batch(x, y)
+    b.train_on_batch(x, y)
+    np.testing.assert_array_equal(a.layers[0].kernel.numpy(), frozen)
+    for wa, wb in zip(a.weights, b.weights):
+        np.testing.assert_allclose(wa.numpy(), wb.numpy(), rtol=RTOL, atol=ATOL)
+
+
+# ---- fallbacks ------------------------------------------------------------------------------
+class _CustomStep(keras.Model):
+    def train_step(self, data):
+        return super().train_step(data)
+
+
+def _functional(extra=None):
+    inp = keras.Input((20,))
+    x = layers.Dense(8, activation="relu")(inp)
+    if extra is not None:
+        x = extra(x)
+    return inp, layers.Dense(5)(x)
+
+
+FALLBACKS = [
+    (lambda: keras.Model(*_functional()), dict(run_eagerly=True), "run_eagerly=True"),
+    (lambda: keras.Model(*_functional()), dict(jit_compile=False), "jit_compile=False"),
+    (lambda: _CustomStep(*_functional()), {}, "overrides train_step"),
+    (lambda: keras.Model(*_functional(layers.LayerNormalization())), {},
+     "LayerNormalization"),
+    (lambda: keras.Model(*_functional(layers.Activation("gelu"))), {}, "gelu"),
+    (lambda: keras.Model(*_functional()), dict(optimizer="nadam"), "Nadam"),
+    (lambda: keras.Model(*_functional()), dict(optimizer=keras.optimizers.SGD(clipnorm=1.0)),
+     "clipnorm"),
+    (lambda: keras.Model(*_functional()), dict(optimizer=keras.optimizers.Adam(use_ema=True)),
+     "use_ema"),
+    (lambda: keras.Model(*_functional()), dict(loss="huber", _onehot=True), "huber"),
+    (lambda: keras.Model(*_functional()), dict(loss=lambda t, p: keras.ops.mean(p)),
+     "not one the plan implements"),
+    (lambda: keras.Model(*_functional()),
+     dict(loss=keras.losses.SparseCategoricalCrossentropy(ignore_class=0)), "ignore_class"),
+]
+
+
+@pytest.mark.parametrize("build,kw,reason", FALLBACKS, ids=[f[2] for f in FALLBACKS])
+def test_fallback_reasons_and_same_training(build, kw, reason):
+    """Anything the plan cannot do exactly trains eagerly, says why, and still trains."""
+    x, y = _data(64)
+    keras.utils.set_random_seed(0)
+    m = build()
+    compile_kw = dict(optimizer="sgd",
+                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    compile_kw.update(kw)
+    if compile_kw.pop("_onehot", False):
+        y = np.eye(5, dtype=np.float32)[y]
+    m.compile(**compile_kw)
+    before = [w.copy() for w in m.get_weights()]
+    m.fit(x, y, batch_size=32, epochs=1, verbose=0)
+    assert reason in (m._plan_status() or ""), m._plan_status()
+    assert m._plan_runner is None or m._plan_runner.last.get("train", reason) != "plan"
+    assert any(not np.array_equal(u, v) for u, v in zip(before, m.get_weights()))
+
+
+def test_data_fallbacks_keep_eager_errors():
+    """Data the plan does not take runs eagerly, which raises its own error."""
+    x, y = _data(32)
+    m = seq_mlp()()
+    m.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    with pytest.raises(ValueError, match="labels must be in"):
+        m.train_on_batch(x, y + 10)
+    assert m._plan_runner.last["train"] == "labels out of range"
+    with pytest.raises(ValueError):
+        m.train_on_batch(x, np.zeros((32, 3), np.float32))
+    m.train_on_batch(x, y)
+    assert m._plan_runner.last["train"] == "plan"
+
+
+def test_subclassed_model_runs_eagerly():
+    class Net(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.d = layers.Dense(5)
+
+        def call(self, x):
+            return self.d(x)
+
+    x, y = _data(32)
+    m = Net()
+    m.compile(optimizer="sgd", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    m.fit(x, y, verbose=0)
+    assert "subclassed" in m._plan_status()
+
+
+def test_jit_compile_true_on_an_unsupported_model_warns_and_runs_eagerly():
+    """As Keras 3: "Model doesn't support `jit_compile=True`", then the eager path."""
+    m = keras.Model(*_functional(layers.LayerNormalization()))
+    with pytest.warns(UserWarning, match="jit_compile=True.*LayerNormalization"):
+        m.compile(optimizer="sgd", loss="mse", jit_compile=True)
+    assert m._plan_status() == "jit_compile=False"
+    m2 = keras.Model(*_functional())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        m2.compile(optimizer="sgd", loss="mse", jit_compile=True)
+    assert m2._plan_status() is None
+    with pytest.warns(UserWarning, match="run_eagerly"):
+        m2.compile(optimizer="sgd", loss="mse", jit_compile=True, run_eagerly=True)
+
+
+# ---- convolutional seed models --------------------------------------------------------------
+def toy_resnet(bn=False, size=16, width=8):
+    """Seed 004 §7.2's toy ResNet (CIFAR-10 shapes scaled down), optionally with
+    BatchNormalization in a block."""
+    def build():
+        inputs = keras.Input(shape=(size, size, 3), name="img")
+        x = layers.Conv2D(width, 3, activation="relu")(inputs)
+        x = layers.Conv2D(2 * width, 3, activation="relu")(x)
+        block_1_output = layers.MaxPooling2D(3)(x)
+        x = layers.Conv2D(2 * width, 3, activation="relu", padding="same")(block_1_output)
+        x = layers.Conv2D(2 * width, 3, padding="same", activation=None if bn else "relu")(x)
+        if bn:
+            x = layers.BatchNormalization()(x)
+            x = layers.Activation("relu")(x)
+        block_2_output = layers.add([x, block_1_output])
+        x = layers.Conv2D(2 * width, 3, activation="relu", padding="same")(block_2_output)
+        x = layers.Conv2D(2 * width, 3, activation="relu", padding="same")(x)
+        block_3_output = layers.add([x, block_2_output])
+        x = layers.Conv2D(2 * width, 3, activation="relu")(block_3_output)
+        x = layers.GlobalAveragePooling2D()(x)
+        x = layers.Dense(32, activation="relu")(x)
+        x = layers.Dropout(0.5)(x)
+        outputs = layers.Dense(10, activation="softmax")(x)
+        return keras.Model(inputs, outputs, name="toy_resnet")
+    return build
+
+
+def encoder_cnn():
+    """bench/train.py's CNN (the encoder's conv stack) with a strided conv, average pooling
+    with 'same' padding and global max pooling."""
+    def build():
+        inputs = keras.Input(shape=(20, 20, 1))
+        x = layers.Conv2D(8, 3, activation="relu")(inputs)
+        x = layers.Conv2D(8, 3, strides=2, padding="same", activation="tanh")(x)
+        x = layers.AveragePooling2D(2, padding="same")(x)
+        x = layers.Conv2D(8, 3, activation="sigmoid", dilation_rate=1)(x)
+        x = layers.MaxPooling2D(2, strides=1)(x)
+        x = layers.GlobalMaxPooling2D()(x)
+        return keras.Model(inputs, layers.Dense(10)(x))
+    return build
+
+
+@pytest.mark.parametrize("build,loss,onehot", [
+    (toy_resnet(), "categorical_crossentropy", True),
+    (toy_resnet(bn=True), "categorical_crossentropy", True),
+    (encoder_cnn(), keras.losses.SparseCategoricalCrossentropy(from_logits=True), False),
+], ids=["toy-resnet", "toy-resnet-bn", "encoder-cnn"])
+def test_conv_models_match_eager(build, loss, onehot):
+    """SGD with momentum: sign-like updates (RMSprop/Adam) would turn float-rounding
+    differences of near-zero gradients (a conv bias before BatchNormalization) into
+    visible weight differences."""
+    rng = np.random.default_rng(2)
+    shape = tuple(build().inputs[0].shape[1:])
+    x = rng.random((24,) + shape, dtype=np.float32)
+    y = rng.integers(0, 10, 24)
+    t = np.eye(10, dtype=np.float32)[y] if onehot else y
+    a, b = _pair(build, lambda: dict(optimizer=keras.optimizers.SGD(0.05, momentum=0.9),
+                                     loss=loss, metrics=["acc"]))
+    ha, hb = _fit_both(a, b, x, t, batch_size=8, epochs=2)
+    _assert_same_history(ha, hb)
+    _assert_same_state(a, b)  # BatchNormalization's moving statistics included
+    np.testing.assert_allclose(a.predict(x, verbose=0), b.predict(x, verbose=0), rtol=RTOL,
+                               atol=ATOL)
+    np.testing.assert_allclose(a.evaluate(x, t, verbose=0), b.evaluate(x, t, verbose=0),
+                               rtol=RTOL, atol=ATOL)
+    assert a._plan_runner.last == {"train": "plan", "test": "plan", "predict": "plan"}
+
+
+def conv_autoencoder():
+    """Seed 004's autoencoder as one functional graph (28x28 scaled to 16x16 images):
+    the conv encoder, Reshape, Conv2DTranspose and UpSampling2D back to the image, and a
+    strided 'same' Conv2DTranspose."""
+    def build():
+        img = keras.Input(shape=(16, 16, 1), name="img")
+        x = layers.Conv2D(8, 3, activation="relu")(img)
+        x = layers.Conv2D(8, 3, activation="relu")(x)
+        x = layers.MaxPooling2D(3)(x)
+        x = layers.Conv2D(8, 3, activation="relu")(x)
+        x = layers.Conv2D(16, 2, activation="relu")(x)
+        x = layers.GlobalMaxPooling2D()(x)
+        x = layers.Reshape((2, 2, 4))(x)
+        x = layers.UpSampling2D(2)(x)
+        x = layers.Conv2DTranspose(8, 3, activation="relu")(x)
+        x = layers.Conv2DTranspose(8, 3, activation="relu")(x)
+        x = layers.Conv2DTranspose(8, 3, strides=2, padding="same", activation="tanh")(x)
+        out = layers.Conv2DTranspose(1, 1, activation="sigmoid")(x)
+        return keras.Model(img, out, name="autoencoder")
+    return build
+
+
+@pytest.mark.parametrize("loss", ["mse", "binary_crossentropy"])
+def test_conv_autoencoder_matches_eager(loss):
+    x = np.random.default_rng(4).random((12, 16, 16, 1), dtype=np.float32)
+    a, b = _pair(conv_autoencoder(), lambda: dict(optimizer="adam", loss=loss))
+    ha, hb = _fit_both(a, b, x, x, batch_size=4, epochs=2)
+    _assert_same_history(ha, hb)
+    _assert_same_state(a, b)
+    np.testing.assert_allclose(a.predict(x, verbose=0), b.predict(x, verbose=0), rtol=RTOL,
+                               atol=ATOL)
+    assert a._plan_runner.last["predict"] == "plan"
+
+
+def test_frozen_batch_normalization_runs_eagerly_and_frozen_dense_plans():
+    """A frozen BatchNormalization inside a trained graph (inference statistics, whose
+    backward the plan does not have) trains eagerly; a frozen Dense is planned (no
+    update for its weights, its input gradient still flows)."""
+    def build(freeze_bn):
+        inp = keras.Input((6, 6, 2))
+        x = layers.Conv2D(4, 3)(inp)
+        bn = layers.BatchNormalization()
+        x = bn(x)
+        x = layers.GlobalAveragePooling2D()(x)
+        d = layers.Dense(4, activation="relu")
+        x = d(x)
+        m = keras.Model(inp, layers.Dense(3)(x))
+        (bn if freeze_bn else d).trainable = False
+        return m
+
+    x = np.random.default_rng(5).random((8, 6, 6, 2), dtype=np.float32)
+    y = np.arange(8) % 3
+    for freeze_bn in (True, False):
+        a, b = _pair(lambda freeze_bn=freeze_bn: build(freeze_bn), lambda: dict(
+            optimizer="sgd", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True)))
+        a.fit(x, y, verbose=0, epochs=2, shuffle=False)
+        b.fit(x, y, verbose=0, epochs=2, shuffle=False)
+        if freeze_bn:
+            assert "frozen" in a._plan_runner.last["train"]
+        else:
+            assert a._plan_runner.last["train"] == "plan"
+        _assert_same_state(a, b)
