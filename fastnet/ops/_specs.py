@@ -529,3 +529,193 @@ _register("crop_images", _crop_or_pad(-1, "cropping"))
 _register("pad_images", _crop_or_pad(+1, "padding"))
 _register("extract_patches", _patches)
 _register("map_coordinates", _map_coordinates)
+
+
+# ---- keras.ops.nn: the newer activations, normalizations and rearrangements -----------------
+_register("celu hard_shrink hard_tanh log_sigmoid soft_shrink sparse_plus sparse_sigmoid "
+          "squareplus tanh_shrink threshold sparsemax normalize rms_normalization "
+          "layer_normalization", _float_valued)
+
+
+def _glu(x, axis=-1):
+    shape = list(_shape(x))
+    ax = axis % len(shape)
+    if shape[ax] is not None:
+        if shape[ax] % 2:
+            raise ValueError(f"glu: axis size must be divisible by 2. Received: "
+                             f"x.shape={tuple(shape)} with axis={axis}")
+        shape[ax] //= 2
+    return _kt(shape, _float_of(_dtype(x)))
+
+
+def _multi_hot(inputs, num_classes=None, axis=-1, dtype=None, sparse=False, **kwargs):
+    num_classes = kwargs.get("num_tokens", num_classes)
+    shape = list(_shape(inputs))
+    ax = axis % (len(shape) + 1)
+    shape.insert(ax, int(num_classes))
+    del shape[1 if len(_shape(inputs)) > 1 else 0]
+    return _kt(shape, standardize_dtype(dtype) if dtype else floatx())
+
+
+def _psnr(x1, x2, max_val):
+    return _kt((), _float_of(_promote(x1, x2)))
+
+
+def _blocks(sign):
+    def rule(x, block_size, data_format="channels_last"):
+        shape = list(_shape(x))
+        if len(shape) != 4:
+            raise ValueError(f"inputs must be 4-D; got shape {tuple(shape)}")
+        b = int(block_size)
+        c_ax, sp = (3, (1, 2)) if data_format == "channels_last" else (1, (2, 3))
+
+        def f(d, mul):
+            return None if d is None else (d * mul if mul >= 1 else d // int(round(1 / mul)))
+
+        for a in sp:
+            shape[a] = f(shape[a], b if sign > 0 else 1 / b)
+        shape[c_ax] = f(shape[c_ax], 1 / (b * b) if sign > 0 else b * b)
+        return _kt(shape, _dtype(x))
+
+    return rule
+
+
+def _adaptive(inputs, output_size, data_format=None):
+    from fastnet.backend import image_data_format
+
+    shape = list(_shape(inputs))
+    nd = len(shape) - 2
+    sizes = (output_size,) * nd if isinstance(output_size, int) else tuple(output_size)
+    first = 2 if (data_format or image_data_format()) == "channels_first" else 1
+    for i, s in enumerate(sizes):
+        shape[first + i] = int(s)
+    return _kt(shape, _float_of(_dtype(inputs)))
+
+
+def _pair2(v):
+    return (v, v) if isinstance(v, int) else tuple(v)
+
+
+def _unfold(x, kernel_size, dilation=1, padding=0, stride=1):
+    n, c, h, w = _shape(x)
+    (kh, kw), (dh, dw) = _pair2(kernel_size), _pair2(dilation)
+    (ph, pw), (sh, sw) = _pair2(padding), _pair2(stride)
+
+    def out(d, k, dd, p, s):
+        return None if d is None else (d + 2 * p - (k - 1) * dd - 1) // s + 1
+
+    oh, ow = out(h, kh, dh, ph, sh), out(w, kw, dw, pw, sw)
+    return _kt((n, None if c is None else c * kh * kw,
+                None if oh is None or ow is None else oh * ow), _dtype(x))
+
+
+def _fold(x, output_size, kernel_size, dilation=1, padding=0, stride=1):
+    n, ckk, _ = _shape(x)
+    kh, kw = _pair2(kernel_size)
+    oh, ow = _pair2(output_size)
+    return _kt((n, None if ckk is None else ckk // (kh * kw), int(oh), int(ow)), _dtype(x))
+
+
+_register("glu", _glu)
+_register("multi_hot", _multi_hot)
+_register("psnr", _psnr)
+_register("depth_to_space", _blocks(+1))
+_register("space_to_depth", _blocks(-1))
+_register("adaptive_average_pool adaptive_max_pool", _adaptive)
+_register("unfold", _unfold)
+_register("fold", _fold)
+
+
+# ---- control flow (fastnet/ops/control_flow.py): the branch / body functions called on
+# KerasTensors, as Keras's Cond, WhileLoop, Scan, ... ops do ----------------------------------
+def _cf():
+    from fastnet.ops import control_flow
+
+    return control_flow
+
+
+def _spec_of(x):
+    return _kt(_shape(x), _dtype(x))
+
+
+def _specs_of(s):
+    cf = _cf()
+    return cf._pack_like(s, [None if v is None else _spec_of(v) for v in cf._flatten(s)])
+
+
+def _merge(a, b, what):
+    cf = _cf()
+    fa, fb = cf._flatten(a), cf._flatten(b)
+    if len(fa) != len(fb):
+        raise ValueError(f"{what}: the branches return different structures ({len(fa)} and "
+                         f"{len(fb)} tensors)")
+    out = []
+    for x, y in zip(fa, fb):
+        sx, sy = _shape(x), _shape(y)
+        if len(sx) != len(sy) or _dtype(x) != _dtype(y):
+            raise ValueError(f"{what}: the branches return tensors of different rank or dtype "
+                             f"({tuple(sx)} {_dtype(x)} and {tuple(sy)} {_dtype(y)})")
+        out.append(_kt(tuple(p if p == q else None for p, q in zip(sx, sy)), _dtype(x)))
+    return cf._pack_like(a, out)
+
+
+def _cond(pred, true_fn, false_fn):
+    return _merge(true_fn(), false_fn(), "cond")
+
+
+def _switch(index, branches, *operands):
+    outs = [b(*operands) for b in branches]
+    res = outs[0]
+    for o in outs[1:]:
+        res = _merge(res, o, "switch")
+    return _specs_of(res)
+
+
+def _while_loop(cond, body, loop_vars, maximum_iterations=None):
+    return _specs_of(loop_vars)
+
+
+def _fori_loop(lower, upper, body_fun, init_val):
+    return _specs_of(init_val)
+
+
+def _unstacked(s):
+    cf = _cf()
+    return cf._pack_like(s, [_kt(_shape(v)[1:], _dtype(v)) for v in cf._flatten(s)])
+
+
+def _stacked(s, n):
+    cf = _cf()
+    return cf._pack_like(s, [_kt((n,) + tuple(_shape(v)), _dtype(v)) for v in cf._flatten(s)])
+
+
+def _scan(f, init, xs=None, length=None, reverse=False, unroll=1):
+    n = length if length is not None else _shape(_cf()._flatten(xs)[0])[0]
+    carry, y = f(_specs_of(init), None if xs is None else _unstacked(xs))
+    return _specs_of(carry), (None if y is None else _stacked(y, n))
+
+
+def _map(f, xs):
+    return _stacked(f(_unstacked(xs)), _shape(_cf()._flatten(xs)[0])[0])
+
+
+def _vectorized_map(function, elements):
+    if isinstance(elements, (list, tuple)):
+        return _stacked(function([_kt(_shape(e)[1:], _dtype(e)) for e in elements]),
+                        _shape(elements[0])[0])
+    return _stacked(function(_kt(_shape(elements)[1:], _dtype(elements))),
+                    _shape(elements)[0])
+
+
+def _associative_scan(f, elems, reverse=False, axis=0):
+    return _specs_of(elems)
+
+
+_register("cond", _cond)
+_register("switch", _switch)
+_register("while_loop", _while_loop)
+_register("fori_loop", _fori_loop)
+_register("scan", _scan)
+_register("map", _map)
+_register("vectorized_map", _vectorized_map)
+_register("associative_scan", _associative_scan)
