@@ -719,3 +719,172 @@ _register("scan", _scan)
 _register("map", _map)
 _register("vectorized_map", _vectorized_map)
 _register("associative_scan", _associative_scan)
+
+
+# ---- more keras.ops.numpy / keras.ops.math names (numpy_extra.py, updates.py) ---------------
+_register("real conj conjugate", _same)
+_register("i0 erfinv", _float_valued)
+
+
+def _angle(x):
+    return _kt(_shape(x), _float_of(_dtype(x)))
+
+
+def _int_binary_rule(x, y):
+    return _kt(broadcast_shapes(_shape(x), _shape(y)), _promote(x, y))
+
+
+def _imag(x):
+    return _kt(_shape(x), _dtype(x))
+
+
+def _append(x1, x2, axis=None):
+    if axis is None:
+        def n(s):
+            return None if None in s else int(np.prod(s))
+
+        a, b = n(_shape(x1)), n(_shape(x2))
+        return _kt((None if a is None or b is None else a + b,), _promote(x1, x2))
+    return SPECS["concatenate"]([x1, x2], axis=axis)
+
+
+def _argpartition(x, kth, axis=-1):
+    return _kt(_shape(x), "int32")
+
+
+def _diagflat(x, k=0):
+    s = _shape(x)
+    n = None if None in s else int(np.prod(s)) + abs(int(k))
+    return _kt((n, n), _dtype(x))
+
+
+def _corrcoef(x):
+    s = _shape(x)
+    return _kt(() if len(s) == 1 else (s[0], s[0]), _float_of(_dtype(x)))
+
+
+def _correlate(x1, x2, mode="valid"):
+    a, b = _shape(x1)[0], _shape(x2)[0]
+    if a is None or b is None:
+        n = None
+    elif mode == "full":
+        n = a + b - 1
+    elif mode == "same":
+        n = max(a, b)
+    else:
+        n = max(a, b) - min(a, b) + 1
+    return _kt((n,), _float_of(_promote(x1, x2)))
+
+
+def _histogram(x, bins=10, range=None):  # noqa: A002
+    return _kt((int(bins),), "int32"), _kt((int(bins) + 1,), _float_of(_dtype(x)))
+
+
+def _ldexp(x1, x2):
+    return _kt(broadcast_shapes(_shape(x1), _shape(x2)), _float_of(_dtype(x1)))
+
+
+def _nanarg(x, axis=None, keepdims=False):
+    return _kt(_reduced(_shape(x), axis, keepdims), "int32")
+
+
+def _nancum(x, axis=None, dtype=None):
+    return _cumulative(x, axis, dtype)
+
+
+def _nanquantile(x, q, axis=None, method="linear", keepdims=False):
+    qs = np.shape(q if not isinstance(q, KerasTensor) else np.zeros(q.shape))
+    return _kt(tuple(qs) + _reduced(_shape(x), axis, keepdims), _float_of(_dtype(x)))
+
+
+def _nanmedian(x, axis=None, keepdims=False):
+    return _kt(_reduced(_shape(x), axis, keepdims), _float_of(_dtype(x)))
+
+
+def _slogdet(x):
+    s = tuple(_shape(x)[:-2])
+    dt = _float_of(_dtype(x))
+    return _kt(s, dt), _kt(s, dt)
+
+
+def _data_dependent(name):
+    def rule(*args, **kwargs):
+        if name == "unique" and kwargs.get("size") is not None:
+            x = args[0]
+            if kwargs.get("axis") is None and not any(kwargs.get(k) for k in (
+                    "return_index", "return_inverse", "return_counts")):
+                return _kt((int(kwargs["size"]),), _dtype(x))
+        raise NotImplementedError(f"ops.{name} has a data-dependent output shape and cannot be "
+                                  "called on symbolic tensors")
+
+    return rule
+
+
+def _unravel_index(indices, shape):
+    return tuple(_kt(_shape(indices), "int32") for _ in shape)
+
+
+def _view(x, dtype=None):
+    if dtype is None:
+        return _same(x)
+    s = list(_shape(x))
+    a, b = np.dtype(_dtype(x)).itemsize, np.dtype(standardize_dtype(dtype)).itemsize
+    if s and s[-1] is not None:
+        s[-1] = s[-1] * a // b
+    return _kt(s, standardize_dtype(dtype))
+
+
+def _cdist(x, y):
+    return _kt(broadcast_shapes(_shape(x)[:-2], _shape(y)[:-2]) + (_shape(x)[-2],
+               _shape(y)[-2]), _float_of(_promote(x, y)))
+
+
+def _extract_sequences(x, sequence_length, sequence_stride):
+    s = _shape(x)
+    n = s[-1]
+    num = None if n is None else 1 + (n - int(sequence_length)) // int(sequence_stride)
+    return _kt(tuple(s[:-1]) + (num, int(sequence_length)), _dtype(x))
+
+
+def _saturate_cast(x, dtype):
+    return _kt(_shape(x), standardize_dtype(dtype))
+
+
+def _scatter(indices, values, shape):
+    return _kt(tuple(int(d) for d in shape), _dtype(values))
+
+
+def _scatter_update(inputs, indices, updates, reduction=None):
+    return _same(inputs)
+
+
+def _slice_update(inputs, start_indices, updates):
+    return _same(inputs)
+
+
+_register("angle", _angle)
+_register("bitwise_and bitwise_or bitwise_xor bitwise_left_shift bitwise_right_shift "
+          "left_shift right_shift gcd lcm nextafter", _int_binary_rule)
+_register("bitwise_invert bitwise_not", _same)
+_register("imag", _imag)
+_register("append", _append)
+_register("argpartition", _argpartition)
+_register("diagflat", _diagflat)
+_register("corrcoef", _corrcoef)
+_register("correlate", _correlate)
+_register("histogram", _histogram)
+_register("ldexp", _ldexp)
+_register("nanargmax nanargmin", _nanarg)
+_register("nancumsum nancumprod", _nancum)
+_register("nanquantile nanpercentile", _nanquantile)
+_register("nanmedian", _nanmedian)
+_register("slogdet", _slogdet)
+_register("unique", _data_dependent("unique"))
+_register("unravel_index", _unravel_index)
+_register("view", _view)
+_register("cdist", _cdist)
+_register("extract_sequences", _extract_sequences)
+_register("saturate_cast", _saturate_cast)
+_register("scatter", _scatter)
+_register("scatter_update", _scatter_update)
+_register("slice_update", _slice_update)
