@@ -1,0 +1,838 @@
+"""The Keras 3 ops names added to fastnet.ops (activations, ops.nn, control flow, the
+numpy family, updates, jvp, fastnet.ops.numpy) against numpy formulas and finite
+differences (the op-oracle pattern of test_ops_extra), their symbolic output specs, and
+optional checks against Keras 3 itself with the same inputs."""
+
+import os
+import warnings
+
+import numpy as np
+import pytest
+from oracle import assert_close, numeric_grad, rand
+
+import fastnet
+from fastnet import activations, layers, ops
+from fastnet.backend.symbolic import KerasTensor
+
+
+def grads(fn, arrays, dout_seed=7):
+    """Tape gradients of sum(out * dout) for float64 Variables of `arrays`."""
+    ts = [fastnet.Variable(np.asarray(a, np.float64)) for a in arrays]
+    with fastnet.GradientTape() as tape:
+        out = fn(*ts)
+        dout = rand(out.shape, seed=dout_seed).astype(np.float64)
+        total = ops.sum(out * dout)
+    return [None if g is None else g.numpy() for g in tape.gradient(total, ts)], dout
+
+
+def check_grad(fn, ref, arrays, atol=1e-5, rtol=1e-4):
+    got, dout = grads(fn, arrays)
+    for i, g in enumerate(got):
+        assert g is not None, f"no gradient for input {i}"
+        assert_close(g, numeric_grad(ref, arrays, dout, i), atol=atol, rtol=rtol,
+                     what=f"grad {i}")
+
+
+def _keras():
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    return pytest.importorskip("keras")
+
+
+def _np(x):
+    return np.asarray(x.numpy() if hasattr(x, "numpy") else x)
+
+
+# ---- activations ----------------------------------------------------------------------------
+def _sigmoid(v):
+    return 1 / (1 + np.exp(-v))
+
+
+ACTS = {
+    "celu": (lambda v: np.where(v > 0, v, 1.5 * np.expm1(v / 1.5)), {"alpha": 1.5}),
+    "hard_shrink": (lambda v: np.where(np.abs(v) > 0.3, v, 0.0), {"threshold": 0.3}),
+    "hard_tanh": (lambda v: np.clip(v, -1, 1), {}),
+    "log_sigmoid": (lambda v: np.log(_sigmoid(v)), {}),
+    "soft_shrink": (lambda v: np.sign(v) * np.maximum(np.abs(v) - 0.5, 0), {}),
+    "sparse_plus": (lambda v: np.where(v <= -1, 0, np.where(v >= 1, v, (v + 1) ** 2 / 4)), {}),
+    "sparse_sigmoid": (lambda v: np.clip(0.5 * (v + 1), 0, 1), {}),
+    "squareplus": (lambda v: (v + np.sqrt(v * v + 2.0)) / 2, {"b": 2.0}),
+    "tanh_shrink": (lambda v: v - np.tanh(v), {}),
+    "threshold": (lambda v: np.where(v > 0.2, v, -3.0), {"threshold": 0.2,
+                                                        "default_value": -3.0}),
+}
+
+
+def _act_input(seed=0):
+    # values kept 0.02 away from every kink (0, +-threshold, +-1) of the functions above
+    v = np.random.default_rng(seed).uniform(-2.5, 2.5, (4, 7))
+    for k in (-1.0, -0.5, -0.3, 0.0, 0.2, 0.3, 0.5, 1.0):
+        v = np.where(np.abs(v - k) < 0.02, k + 0.05, v)
+    return v
+
+
+@pytest.mark.parametrize("name", sorted(ACTS))
+def test_activation_forward_gradient_and_registry(name):
+    ref, kw = ACTS[name]
+    x = _act_input()
+    fn = getattr(ops, name)
+    assert_close(fn(x.astype(np.float32), **kw).numpy(), ref(x), atol=2e-6, rtol=1e-5)
+    assert fn(x, **kw).dtype == "float32"  # float64 numpy -> floatx, as every op
+    check_grad(lambda t: fn(t, **kw), lambda a: ref(a), [x])
+    # one implementation: keras.activations, keras.ops and keras.ops.nn are the same function
+    assert getattr(activations, name) is fn is getattr(ops.nn, name)
+    assert activations.get(name) is fn and activations.serialize(fn) == name
+    assert activations.deserialize(name) is fn
+    assert activations.deserialize({"module": "keras.activations", "class_name": "function",
+                                    "config": name, "registered_name": "function"}) is fn
+    kt = fn(fastnet.Input((7,)), **kw)
+    assert kt.shape == (None, 7) and kt.dtype == "float32"
+
+
+def test_glu_and_sparsemax():
+    x = rand((3, 6), seed=1, low=-2, high=2).astype(np.float64)
+
+    def glu_ref(a, axis=-1):
+        p, q = np.split(a, 2, axis=axis)
+        return p * _sigmoid(q)
+
+    assert_close(ops.glu(x).numpy(), glu_ref(x), atol=1e-6)
+    xe = rand((4, 3), seed=3).astype(np.float64)
+    assert_close(ops.glu(xe, axis=0).numpy(), glu_ref(xe, axis=0), atol=1e-6)
+    check_grad(ops.glu, glu_ref, [x])
+    with pytest.raises(ValueError, match="divisible by 2"):
+        ops.glu(x, axis=0)
+    assert ops.glu(fastnet.Input((5, 6))).shape == (None, 5, 3)
+
+    def sparsemax_ref(a):
+        out = np.zeros_like(a)
+        for i, row in enumerate(a):  # Martins & Astudillo, Algorithm 1
+            z = np.sort(row)[::-1]
+            k = np.arange(1, len(z) + 1)
+            support = 1 + k * z > np.cumsum(z)
+            kz = k[support][-1]
+            tau = (np.cumsum(z)[kz - 1] - 1) / kz
+            out[i] = np.maximum(row - tau, 0)
+        return out
+
+    x = rand((4, 5), seed=2, low=-1.5, high=1.5).astype(np.float64)
+    y = ops.sparsemax(x).numpy()
+    assert_close(y, sparsemax_ref(x), atol=1e-6)
+    assert_close(y.sum(-1), np.ones(4), atol=1e-6)
+    check_grad(ops.sparsemax, sparsemax_ref, [x])
+    assert_close(ops.sparsemax(x.T, axis=0).numpy(), sparsemax_ref(x).T, atol=1e-6)
+
+
+def test_activations_in_a_saved_model(tmp_path):
+    # (glu halves its axis, so it cannot be a Dense activation: Dense's output spec is `units`)
+    names = ["celu", "squareplus", "sparsemax", "hard_tanh", "log_sigmoid", "tanh_shrink"]
+    inp = fastnet.Input((6,))
+    h = inp
+    for n in names:
+        h = layers.Dense(6, activation=n)(h)
+    model = fastnet.Model(inp, h)
+    x = rand((3, 6), seed=3)
+    want = model.predict(x, verbose=0)
+    path = str(tmp_path / "acts.keras")
+    model.save(path)
+    loaded = fastnet.models.load_model(path)
+    assert [lay.get_config()["activation"] for lay in loaded.layers[1:]] == names
+    assert_close(loaded.predict(x, verbose=0), want, atol=1e-6)
+    model.compile(optimizer="sgd", loss="mse")
+    model.fit(x, np.zeros((3, 6), np.float32), epochs=1, verbose=0)
+
+
+def test_activations_deserialize_rejects_unknown_names():
+    with pytest.raises(ValueError, match="Unknown activation function"):
+        activations.deserialize("not_an_activation")
+
+
+def test_activations_against_keras():
+    k = _keras()
+    x = _act_input(1).astype(np.float32)
+    for name, (_, kw) in ACTS.items():
+        assert_close(getattr(activations, name)(x, **kw).numpy(),
+                     k.ops.convert_to_numpy(getattr(k.activations, name)(x, **kw)),
+                     atol=1e-5, what=name)
+    xs = rand((3, 6), seed=4)
+    assert_close(ops.glu(xs).numpy(), k.ops.convert_to_numpy(k.ops.glu(xs)), atol=1e-5)
+    # Keras 3.15's sparsemax takes tau = (sum of the cumulative sums over the support - 1) / k,
+    # which is the paper's threshold only for a support of one element (its outputs do not
+    # sum to 1 otherwise): compare there; fastnet's is checked against the paper above
+    one = xs.copy()
+    one[:, 2] += 3.0
+    assert_close(ops.sparsemax(one).numpy(), k.ops.convert_to_numpy(k.ops.sparsemax(one)),
+                 atol=1e-6)
+
+
+# ---- keras.ops.nn -----------------------------------------------------------------------------
+def test_nn_names_are_the_fastnet_ops():
+    for name in ("conv", "conv_transpose", "depthwise_conv", "separable_conv", "max_pool",
+                 "average_pool", "one_hot", "relu", "softmax", "moments"):
+        assert getattr(ops.nn, name) is getattr(ops, name), name
+
+
+def test_normalize_rms_layer_normalization():
+    x = rand((3, 4, 5), seed=5).astype(np.float64)
+    l2 = np.sqrt(np.sum(x * x, axis=1, keepdims=True))
+    assert_close(ops.normalize(x, axis=1).numpy(), x / l2, atol=1e-6)
+    l1 = np.sum(np.abs(x), axis=-1, keepdims=True)
+    assert_close(ops.normalize(x, order=1).numpy(), x / l1, atol=1e-6)
+    assert_close(ops.normalize(np.zeros((2, 3))).numpy(), np.zeros((2, 3)), atol=0)
+    with pytest.raises(ValueError, match="order"):
+        ops.normalize(x, order=0)
+    check_grad(lambda t: ops.normalize(t, axis=-1),
+               lambda a: a / np.sqrt(np.sum(a * a, -1, keepdims=True)), [x])
+
+    s = 1 + rand((5,), seed=6, low=-0.2, high=0.2).astype(np.float64)
+
+    def rms_ref(a, sc):
+        return a / np.sqrt(np.mean(a * a, -1, keepdims=True) + 1e-7) * sc
+
+    assert_close(ops.rms_normalization(x, s).numpy(), rms_ref(x, s), atol=1e-6)
+    check_grad(lambda t, sc: ops.rms_normalization(t, sc), rms_ref, [x, s])
+
+    def ln_ref(a, g, b, axes):
+        mu = a.mean(axis=axes, keepdims=True)
+        var = a.var(axis=axes, keepdims=True)
+        return (a - mu) / np.sqrt(var + 1e-5) * g + b
+
+    g, b = s, rand((5,), seed=7).astype(np.float64)
+    assert_close(ops.layer_normalization(x, g, b, epsilon=1e-5).numpy(),
+                 ln_ref(x, g, b, (-1,)), atol=1e-5)
+    g2 = 1 + rand((4, 5), seed=8, low=-0.2, high=0.2).astype(np.float64)
+    assert_close(ops.layer_normalization(x, g2, None, axis=(1, 2), epsilon=1e-5).numpy(),
+                 ln_ref(x, g2, 0.0, (1, 2)), atol=1e-6)
+    check_grad(lambda t, gg: ops.layer_normalization(t, gg, axis=(1, 2), epsilon=1e-5),
+               lambda a, gg: ln_ref(a, gg, 0.0, (1, 2)), [x, g2])
+    rms = ops.layer_normalization(x, g, axis=-1, epsilon=1e-5, rms_scaling=True).numpy()
+    assert_close(rms, x / np.sqrt(x.var(-1, keepdims=True) + 1e-5) * g, atol=1e-5)
+    with pytest.raises(ValueError, match="gamma"):
+        ops.layer_normalization(x, np.ones(4))
+
+
+def test_psnr_multi_hot():
+    a, b = rand((2, 8, 8, 3), seed=9, low=0, high=1), rand((2, 8, 8, 3), seed=10, low=0, high=1)
+    mse = np.mean((a.astype(np.float64) - b) ** 2)
+    assert_close(ops.psnr(a, b, 1.0).numpy(), 20 * np.log10(1.0) - 10 * np.log10(mse), atol=1e-4)
+    with pytest.raises(ValueError, match="must match"):
+        ops.psnr(a, b[:1], 1.0)
+    hot = ops.multi_hot(np.array([[0, 4, 4], [1, 2, 3]]), 5).numpy()
+    assert hot.tolist() == [[1, 0, 0, 0, 1], [0, 1, 1, 1, 0]] and hot.dtype == np.float32
+    assert ops.multi_hot(np.array([0, 4]), num_tokens=6).numpy().tolist() == [1, 0, 0, 0, 1, 0]
+    assert ops.multi_hot(fastnet.Input((3,), dtype="int32"), 7).shape == (None, 7)
+    with pytest.raises(ValueError, match="num_classes"):
+        ops.multi_hot(np.array([1]))
+
+
+@pytest.mark.parametrize("fmt", ["channels_last", "channels_first"])
+def test_depth_to_space_and_back(fmt):
+    x = rand((2, 3, 4, 8), seed=11) if fmt == "channels_last" else rand((2, 8, 3, 4), seed=11)
+    y = ops.depth_to_space(x, 2, data_format=fmt).numpy()
+    if fmt == "channels_last":
+        n, h, w, c = x.shape
+        ref = x.reshape(n, h, w, 2, 2, c // 4).transpose(0, 1, 3, 2, 4, 5).reshape(
+            n, h * 2, w * 2, c // 4)
+        # output pixel (2i + a, 2j + b) channel c is input pixel (i, j) channel (2a + b)C' + c
+        assert y[0, 3, 2, 1] == x[0, 1, 1, (2 * 1 + 0) * 2 + 1]
+    else:
+        n, c, h, w = x.shape
+        ref = x.reshape(n, c // 4, 2, 2, h, w).transpose(0, 1, 4, 2, 5, 3).reshape(
+            n, c // 4, h * 2, w * 2)
+    assert_close(y, ref, atol=0)
+    back = ops.space_to_depth(y, 2, data_format=fmt).numpy()
+    assert_close(back, x, atol=0)
+    small = x[:1, :2] if fmt == "channels_last" else x[:1, :, :2]
+    if fmt == "channels_last":
+        def ref_fn(a):
+            n, h, w, c = a.shape
+            return a.reshape(n, h, w, 2, 2, c // 4).transpose(0, 1, 3, 2, 4, 5).reshape(
+                n, h * 2, w * 2, c // 4)
+    else:
+        def ref_fn(a):
+            n, c, h, w = a.shape
+            return a.reshape(n, c // 4, 2, 2, h, w).transpose(0, 1, 4, 2, 5, 3).reshape(
+                n, c // 4, h * 2, w * 2)
+    check_grad(lambda t: ops.depth_to_space(t, 2, data_format=fmt), ref_fn,
+               [small.astype(np.float64)])
+    kt = fastnet.Input(x.shape[1:])
+    assert ops.depth_to_space(kt, 2, data_format=fmt).shape == (None,) + y.shape[1:]
+    assert ops.space_to_depth(ops.depth_to_space(kt, 2, data_format=fmt), 2,
+                              data_format=fmt).shape == (None,) + x.shape[1:]
+    with pytest.raises(ValueError, match="divisible"):
+        ops.depth_to_space(x, 3, data_format=fmt)
+
+
+def _adaptive_ref(x, out, kind):
+    """Loop reference: PyTorch's bins over each spatial axis of channels-last x."""
+    nd = x.ndim - 2
+    out = (out,) * nd if isinstance(out, int) else out
+    res = np.zeros((x.shape[0],) + tuple(out) + (x.shape[-1],))
+    for idx in np.ndindex(*out):
+        sl = [slice(None)]
+        for i, o in enumerate(idx):
+            n = x.shape[1 + i]
+            sl.append(slice((o * n) // out[i], -(-((o + 1) * n) // out[i])))
+        win = x[tuple(sl)]
+        red = tuple(range(1, 1 + nd))
+        res[(slice(None),) + idx] = win.mean(red) if kind == "average" else win.max(red)
+    return res
+
+
+@pytest.mark.parametrize("kind", ["average", "max"])
+@pytest.mark.parametrize("shape,out", [((2, 7, 3), 3), ((2, 5, 7, 2), (2, 3)),
+                                       ((1, 4, 5, 3, 2), (3, 2, 2))])
+def test_adaptive_pools(kind, shape, out):
+    x = rand(shape, seed=12).astype(np.float64)
+    fn = ops.adaptive_average_pool if kind == "average" else ops.adaptive_max_pool
+    assert_close(fn(x, out, data_format="channels_last").numpy(), _adaptive_ref(x, out, kind),
+                 atol=1e-6)
+    check_grad(lambda t: fn(t, out, data_format="channels_last"),
+               lambda a: _adaptive_ref(a, out, kind), [x])
+    xf = np.moveaxis(x, -1, 1)
+    got = fn(xf, out, data_format="channels_first").numpy()
+    assert_close(np.moveaxis(got, 1, -1), _adaptive_ref(x, out, kind), atol=1e-6)
+    kt = fn(fastnet.Input(shape[1:]), out, data_format="channels_last")
+    assert kt.shape == (None,) + _adaptive_ref(x, out, kind).shape[1:]
+
+
+def _unfold_ref(x, k, d, p, s):
+    n, c, h, w = x.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))
+    oh = (h + 2 * p - d * (k - 1) - 1) // s + 1
+    ow = (w + 2 * p - d * (k - 1) - 1) // s + 1
+    cols = np.zeros((n, c, k, k, oh, ow))
+    for i in range(oh):
+        for j in range(ow):
+            for a in range(k):
+                for b in range(k):
+                    cols[:, :, a, b, i, j] = xp[:, :, i * s + a * d, j * s + b * d]
+    return cols.reshape(n, c * k * k, oh * ow)
+
+
+@pytest.mark.parametrize("k,d,p,s", [(2, 1, 0, 1), (3, 1, 1, 2), (2, 2, 1, 1)])
+def test_unfold_fold(k, d, p, s):
+    x = rand((2, 3, 6, 5), seed=13).astype(np.float64)
+    cols = ops.unfold(x, k, dilation=d, padding=p, stride=s)
+    assert_close(cols.numpy(), _unfold_ref(x, k, d, p, s), atol=0)
+    check_grad(lambda t: ops.unfold(t, k, dilation=d, padding=p, stride=s),
+               lambda a: _unfold_ref(a, k, d, p, s), [x[:1, :1]])
+    # fold is unfold's adjoint: <unfold(x), y> == <x, fold(y)>
+    y = rand(cols.shape, seed=14).astype(np.float64)
+    back = ops.fold(y, (6, 5), k, dilation=d, padding=p, stride=s).numpy()
+    assert_close(np.sum(cols.numpy() * y), np.sum(x * back), atol=1e-5, rtol=1e-6)
+    assert ops.unfold(fastnet.Input((3, 6, 5)), k, d, p, s).shape == (None,) + cols.shape[1:]
+    assert ops.fold(fastnet.Input(cols.shape[1:]), (6, 5), k, d, p, s).shape == \
+        (None, 3, 6, 5)
+    with pytest.raises(ValueError, match="do not match"):
+        ops.fold(y[:, :-1], (6, 5), k, dilation=d, padding=p, stride=s)
+
+
+def test_nn_against_keras():
+    k = _keras()
+    x = rand((2, 6, 5, 4), seed=15)
+    cases = [
+        ("normalize", (x,), {"axis": -1}), ("rms_normalization", (x,), {"axis": -1}),
+        ("layer_normalization", (x,), {"axis": -1}),
+        ("depth_to_space", (x, 2), {}), ("space_to_depth", (rand((1, 4, 6, 2)), 2), {}),
+        ("adaptive_average_pool", (x, (4, 3)), {"data_format": "channels_last"}),
+        ("adaptive_max_pool", (x, (4, 3)), {"data_format": "channels_last"}),
+        ("unfold", (np.moveaxis(x, -1, 1), 2), {"padding": 1, "stride": 2}),
+        ("psnr", (x, x * 0.9, 1.0), {}),
+    ]
+    for name, args, kw in cases:
+        ours = getattr(ops.nn, name)(*args, **kw).numpy()
+        kargs = [k.ops.convert_to_tensor(a) if isinstance(a, np.ndarray) else a for a in args]
+        theirs = k.ops.convert_to_numpy(getattr(k.ops.nn, name)(*kargs, **kw))
+        assert_close(ours, theirs, atol=2e-5, rtol=1e-5, what=name)
+    cols = rand((2, 4 * 4, 9), seed=16)
+    assert_close(ops.fold(cols, (4, 4), 2, stride=1).numpy(),
+                 k.ops.convert_to_numpy(k.ops.fold(k.ops.convert_to_tensor(cols), (4, 4), 2,
+                                                   stride=1)), atol=1e-5)
+    assert_close(ops.multi_hot(np.array([[1, 3], [0, 0]]), 4).numpy(),
+                 k.ops.convert_to_numpy(k.ops.multi_hot(np.array([[1, 3], [0, 0]]), 4)),
+                 atol=0)
+
+
+# ---- control flow -----------------------------------------------------------------------------
+def test_cond_switch_and_their_gradients():
+    x = fastnet.Variable(np.array([1.0, -2.0, 3.0], np.float32))
+    with fastnet.GradientTape() as t:
+        y = ops.cond(ops.sum(x) > 0, lambda: ops.square(x), lambda: -x)
+    assert_close(y.numpy(), [1, 4, 9], atol=0)
+    assert_close(t.gradient(y, x).numpy(), [2, -4, 6], atol=0)
+    assert_close(ops.cond(False, lambda: x, lambda: -x).numpy(), [-1, 2, -3], atol=0)
+    branches = [lambda a: a + 1, lambda a: a * 10, lambda a: -a]
+    assert _np(ops.switch(1, branches, x)).tolist() == [10, -20, 30]
+    assert _np(ops.switch(7, branches, x)).tolist() == [-1, 2, -3]  # clipped, as Keras
+    assert _np(ops.switch(-3, branches, x)).tolist() == [2, -1, 4]
+    with pytest.raises(ValueError, match="scalar"):
+        ops.cond(np.array([True, False]), lambda: x, lambda: x)
+
+
+def test_while_and_fori_loops():
+    x = fastnet.Variable(np.array([0.5, 1.5], np.float32))
+    with fastnet.GradientTape() as t:
+        v, n = ops.while_loop(lambda v, n: ops.sum(v) < 20.0, lambda v, n: (v * 2.0, n + 1),
+                              (x, 0))
+    assert int(n.numpy()) == 4 and _np(v).tolist() == [8, 24]
+    assert _np(t.gradient(v, x)).tolist() == [16, 16]
+    capped = ops.while_loop(lambda v: True, lambda v: v + 1, 0, maximum_iterations=5)
+    assert int(_np(capped)) == 5
+    with fastnet.GradientTape() as t:
+        z = ops.fori_loop(1, 4, lambda i, v: v * x + i, ops.zeros(2))
+    a = x.numpy().astype(np.float64)
+    assert_close(z.numpy(), ((1 * a) + 2) * a + 3, atol=1e-6)
+    assert_close(t.gradient(z, x).numpy(), 2 * a + 2, atol=1e-5)  # iteration 1 ignores x
+    with pytest.raises(ValueError, match="loop variables"):
+        ops.while_loop(lambda a, b: True, lambda a, b: a, (1, 2), maximum_iterations=3)
+
+
+def test_scan_map_vectorized_map_associative_scan():
+    xs = rand((5, 3), seed=17).astype(np.float64)
+
+    def body(c, x):
+        c = c * 0.5 + x
+        return c, ops.sum(c * x)
+
+    def scan_ref(a):
+        c, ys = np.zeros(3), []
+        for row in a:
+            c = c * 0.5 + row
+            ys.append(np.sum(c * row))
+        return c, np.array(ys)
+
+    c, ys = ops.scan(body, np.zeros(3), xs)
+    rc, rys = scan_ref(xs)
+    assert_close(c.numpy(), rc, atol=1e-6)  # float64 numpy inputs become float32 tensors
+    assert_close(ys.numpy(), rys, atol=1e-6)
+    check_grad(lambda t: ops.scan(body, np.zeros(3), t)[1], lambda a: scan_ref(a)[1], [xs])
+    cr, ysr = ops.scan(body, np.zeros(3), xs, reverse=True)
+    rc2, rys2 = scan_ref(xs[::-1])
+    assert_close(cr.numpy(), rc2, atol=1e-6)
+    assert_close(ysr.numpy(), rys2[::-1], atol=1e-6)
+    count, none = ops.scan(lambda c, _: (c + 1, None), 0, None, length=4)
+    assert int(_np(count)) == 4 and none is None
+    nested = ops.scan(lambda c, x: (c, {"a": x[0], "b": x[1] * 2}), 0.0, (xs, xs))[1]
+    assert_close(nested["b"].numpy(), 2 * xs, atol=0)
+    with pytest.raises(ValueError, match="length"):
+        ops.scan(body, np.zeros(3))
+
+    assert_close(ops.map(lambda r: ops.sum(r * r), xs).numpy(), np.sum(xs * xs, 1), atol=1e-6)
+    check_grad(lambda t: ops.map(lambda r: ops.exp(r) * r[0], t),
+               lambda a: np.exp(a) * a[:, :1], [xs])
+    vm = ops.vectorized_map(lambda e: e[0] @ e[1], [rand((4, 2, 3), seed=18),
+                                                    rand((4, 3), seed=19)])
+    assert vm.shape == (4, 2)
+
+    def cum_ref(a, axis, rev):
+        a = np.flip(a, axis) if rev else a
+        out = np.cumsum(a, axis)
+        return np.flip(out, axis) if rev else out
+
+    for axis, rev in ((0, False), (1, True)):
+        got = ops.associative_scan(lambda a, b: a + b, xs, reverse=rev, axis=axis).numpy()
+        assert_close(got, cum_ref(xs, axis, rev), atol=1e-6)
+    prod = ops.associative_scan(lambda a, b: a * b, xs, axis=0).numpy()
+    assert_close(prod, np.cumprod(xs, 0), atol=1e-6)
+    check_grad(lambda t: ops.associative_scan(lambda a, b: a * b, t),
+               lambda a: np.cumprod(a, 0), [xs])
+    pair = ops.associative_scan(lambda a, b: (a[0] + b[0], a[1] * b[1]), (xs, xs))
+    assert_close(pair[1].numpy(), np.cumprod(xs, 0), atol=1e-6)
+
+
+def test_control_flow_in_functional_models():
+    inp = fastnet.Input((3,))
+    out = ops.fori_loop(0, 3, lambda i, v: v * 2.0 + 1.0, inp)
+    assert out.shape == (None, 3)
+    c, ys = ops.scan(lambda c, x: (c + x, c * x), ops.zeros((3,)), inp)
+    assert c.shape == (3,) and ys.shape == (None, 3)
+    picked = ops.cond(True, lambda: inp * 2, lambda: inp * 3)
+    assert picked.shape == (None, 3)
+    model = fastnet.Model(inp, out)
+    x = rand((2, 3), seed=20)
+    assert_close(model(x).numpy(), ((x * 2 + 1) * 2 + 1) * 2 + 1, atol=1e-5)
+    mapped = ops.map(lambda r: ops.sum(r), fastnet.Input((4, 2)))
+    assert mapped.shape == (None,)
+    with pytest.raises(ValueError, match="different rank"):
+        ops.cond(fastnet.Input((), dtype="bool"), lambda: inp, lambda: ops.sum(inp))
+
+
+def test_custom_gradient():
+    @ops.custom_gradient
+    def log1pexp(x):
+        e = ops.exp(x)
+
+        def grad(*args, upstream=None):
+            if upstream is None:
+                (upstream,) = args
+            return ops.multiply(upstream, 1.0 - 1.0 / ops.add(1, e))
+
+        return ops.log(1 + e), grad
+
+    x = fastnet.Variable(np.array([0.0, 2.0, 100.0], np.float32))
+    with fastnet.GradientTape() as t:
+        y = log1pexp(x)
+    g = t.gradient(y, x).numpy()
+    assert_close(g, _sigmoid(np.array([0.0, 2.0, 100.0])), atol=1e-6)  # finite at 100
+
+    @ops.custom_gradient
+    def scaled(a, b):
+        return a * b, lambda up: (up * 10.0, None)
+
+    a, b = fastnet.Variable(np.ones(2, np.float32)), fastnet.Variable(np.ones(2, np.float32))
+    with fastnet.GradientTape() as t:
+        s = ops.sum(scaled(a, b))
+    ga, gb = t.gradient(s, [a, b])
+    assert _np(ga).tolist() == [10, 10] and gb is None
+
+    @ops.custom_gradient
+    def wrong(a):
+        return a, lambda up: (up, up)
+
+    with fastnet.GradientTape() as t:
+        s = ops.sum(wrong(a))
+    with pytest.raises(ValueError, match="returned 2 gradients for 1"):
+        t.gradient(s, a)
+
+
+def test_control_flow_against_keras():
+    k = _keras()
+    xs = rand((5, 3), seed=21)
+    assert_close(ops.scan(lambda c, x: (c + x, c * x), np.zeros(3, np.float32), xs)[1].numpy(),
+                 k.ops.convert_to_numpy(k.ops.scan(lambda c, x: (c + x, c * x),
+                                                   np.zeros(3, np.float32), xs)[1]), atol=1e-6)
+    assert_close(ops.associative_scan(lambda a, b: a + b, xs, axis=1, reverse=True).numpy(),
+                 k.ops.convert_to_numpy(k.ops.associative_scan(lambda a, b: a + b, xs, axis=1,
+                                                               reverse=True)), atol=1e-6)
+    assert_close(_np(ops.while_loop(lambda v: ops.sum(v) < 10, lambda v: v * 2, xs + 1)),
+                 k.ops.convert_to_numpy(k.ops.while_loop(lambda v: k.ops.sum(v) < 10,
+                                                         lambda v: v * 2, xs + 1)), atol=0)
+    assert_close(_np(ops.switch(3, [lambda a: a, lambda a: -a], xs)),
+                 k.ops.convert_to_numpy(k.ops.switch(3, [lambda a: a, lambda a: -a], xs)),
+                 atol=0)
+
+
+# ---- the numpy family -------------------------------------------------------------------------
+NUMPY_CASES = [
+    ("append", lambda: (rand((2, 3)), rand((1, 3), 1)), {"axis": 0}, np.append),
+    ("append", lambda: (rand((2, 3)), rand((4,), 1)), {}, np.append),
+    ("diagflat", lambda: (rand((2, 2)),), {"k": -1}, np.diagflat),
+    ("corrcoef", lambda: (rand((3, 6)),), {}, np.corrcoef),
+    ("correlate", lambda: (rand((7,)), rand((3,), 1)), {"mode": "valid"}, np.correlate),
+    ("correlate", lambda: (rand((6,)), rand((4,), 1)), {"mode": "same"}, np.correlate),
+    ("correlate", lambda: (rand((3,)), rand((5,), 1)), {"mode": "same"}, np.correlate),
+    ("correlate", lambda: (rand((3,)), rand((5,), 1)), {"mode": "full"}, np.correlate),
+    ("correlate", lambda: (rand((3,)), rand((5,), 1)), {"mode": "valid"}, np.correlate),
+    ("nancumsum", lambda: (_nan((3, 4)),), {"axis": 1}, np.nancumsum),
+    ("nancumprod", lambda: (_nan((3, 4)),), {}, np.nancumprod),
+    ("nanquantile", lambda: (_nan((3, 5)), [0.1, 0.5, 0.9]), {"axis": 1}, np.nanquantile),
+    ("nanpercentile", lambda: (_nan((3, 5)), 40), {"axis": 0, "keepdims": True},
+     np.nanpercentile),
+    ("nanmedian", lambda: (_nan((4, 5)),), {}, np.nanmedian),
+    ("nanmedian", lambda: (_nan((4, 5)),), {"axis": 1}, np.nanmedian),
+    ("i0", lambda: (rand((3, 4), low=-4, high=4),), {}, np.i0),
+    ("ldexp", lambda: (rand((3, 4)), np.arange(12).reshape(3, 4) - 5), {}, np.ldexp),
+    ("cdist", lambda: (rand((4, 3)), rand((5, 3), 1)), {},
+     lambda a, b: np.sqrt(((a[:, None] - b[None]) ** 2).sum(-1))),
+    ("extract_sequences", lambda: (rand((2, 11)), 4, 3), {},
+     lambda a, k, s: np.stack([a[..., i:i + k] for i in range(0, a.shape[-1] - k + 1, s)], -2)),
+    ("real", lambda: (rand((2, 3)),), {}, np.real),
+    ("imag", lambda: (rand((2, 3)),), {}, np.imag),
+    ("conj", lambda: (rand((2, 3)),), {}, np.conj),
+    ("angle", lambda: (rand((2, 3)),), {}, np.angle),
+]
+
+
+def _nan(shape, seed=22):
+    x = rand(shape, seed=seed).astype(np.float64)
+    x.reshape(-1)[::3] = np.nan
+    x[-1] = np.nan  # an all-NaN slice along axis 1
+    return x
+
+
+@pytest.mark.parametrize("name,build,kw,ref", NUMPY_CASES,
+                         ids=[f"{c[0]}{i}" for i, c in enumerate(NUMPY_CASES)])
+def test_numpy_family_forward_and_gradient(name, build, kw, ref):
+    args = build()
+    fn = getattr(ops, name)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # numpy's all-NaN slice warning
+        want = ref(*[np.asarray(a, np.float64) if isinstance(a, np.ndarray) and
+                     a.dtype.kind == "f" else a for a in args], **kw)
+    got = fn(*args, **kw)
+    assert_close(got.numpy(), np.asarray(want), atol=1e-5, rtol=1e-5)
+    assert getattr(ops.numpy, name, fn) is fn
+    # symbolic spec == eager result
+    sym = [KerasTensor(a.shape, str(a.dtype if a.dtype != np.float64 else "float32"))
+           if isinstance(a, np.ndarray) else a for a in args]
+    spec = fn(*sym, **kw)
+    assert tuple(spec.shape) == tuple(got.shape) and spec.dtype == got.dtype, (spec, got.shape)
+    float_args = [i for i, a in enumerate(args) if isinstance(a, np.ndarray) and
+                  a.dtype.kind == "f"]
+    if name in ("angle", "imag") or not float_args:
+        return
+    x64 = [np.asarray(a, np.float64) if i in float_args else a for i, a in enumerate(args)]
+    i = float_args[0]
+
+    def f(t):
+        call = list(x64)
+        call[i] = t
+        return fn(*call, **kw)
+
+    def r(a):
+        call = list(x64)
+        call[i] = a
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return np.nan_to_num(np.asarray(ref(*call, **kw), np.float64), nan=0.0)
+
+    got_g, dout = grads(lambda t: ops.nan_to_num(f(t), nan=0.0), [x64[i]])
+    want_g = numeric_grad(r, [x64[i]], dout, 0)
+    if "nan" in name:
+        mask = ~np.isnan(x64[i])
+        assert_close(got_g[0][mask], want_g[mask], atol=1e-5, rtol=1e-4)
+    else:
+        assert_close(got_g[0], want_g, atol=1e-5, rtol=1e-4)
+
+
+def test_integer_and_bitwise_ops():
+    a = np.array([12, 7, -5, 0], np.int32)
+    b = np.array([8, 3, 2, 5], np.int32)
+    for name, ref in [("bitwise_and", np.bitwise_and), ("bitwise_or", np.bitwise_or),
+                      ("bitwise_xor", np.bitwise_xor), ("gcd", np.gcd), ("lcm", np.lcm),
+                      ("left_shift", np.left_shift), ("right_shift", np.right_shift),
+                      ("bitwise_left_shift", np.left_shift),
+                      ("bitwise_right_shift", np.right_shift)]:
+        got = getattr(ops, name)(a, b)
+        assert got.numpy().tolist() == ref(a, b).tolist() and got.dtype == "int32", name
+    assert ops.bitwise_invert(a).numpy().tolist() == np.invert(a).tolist()
+    assert ops.bitwise_not(np.array([True, False])).numpy().tolist() == [False, True]
+    with pytest.raises(TypeError, match="integer"):
+        ops.gcd(np.ones(2, np.float32), b[:2])
+    with pytest.raises(TypeError, match="integer"):
+        ops.ldexp(np.ones(2, np.float32), np.ones(2, np.float32))
+    idx = ops.unravel_index(np.array([5, 11, 0]), (3, 4))
+    assert [t.numpy().tolist() for t in idx] == [[1, 2, 0], [1, 3, 0]]
+    v = ops.view(np.array([1.0, -2.0], np.float32), "int32").numpy()
+    assert v.tolist() == np.array([1.0, -2.0], np.float32).view(np.int32).tolist()
+    assert ops.dtype(np.ones(2, np.int32)) == "int32" and ops.dtype(ops.ones(2)) == "float32"
+    assert ops.dtype(fastnet.Input((2,))) == "float32"
+    n = ops.nextafter(np.float32(1.0), np.float32(2.0)).numpy()
+    assert n == np.nextafter(np.float32(1.0), np.float32(2.0))
+
+
+def test_nanargmax_argpartition_histogram_unique():
+    x = np.array([[np.nan, 2.0, 5.0], [np.nan, np.nan, np.nan], [1.0, np.nan, -1.0]])
+    assert ops.nanargmax(x, axis=1).numpy().tolist() == [2, -1, 0]
+    assert ops.nanargmin(x, axis=1).numpy().tolist() == [1, -1, 2]
+    assert ops.nanargmax(np.array([3, 1, 9])).numpy() == 2  # integers: plain argmax
+    r = rand((4, 9), seed=23)
+    part = ops.argpartition(r, 3, axis=1).numpy()
+    kth = np.take_along_axis(r, part, 1)
+    assert np.all(kth[:, :3] <= kth[:, 3:4]) and np.all(kth[:, 4:] >= kth[:, 3:4])
+    counts, edges = ops.histogram(r, bins=5, range=(-1, 1))
+    rc, re_ = np.histogram(r, bins=5, range=(-1, 1))
+    assert counts.numpy().tolist() == rc.tolist() and counts.dtype == "int32"
+    assert_close(edges.numpy(), re_, atol=1e-6)
+    with pytest.raises(ValueError, match="bins"):
+        ops.histogram(r, bins=0)
+    u, idx, inv, cnt = ops.unique(np.array([3, 1, 3, 2, 1, 3]), return_index=True,
+                                  return_inverse=True, return_counts=True)
+    ru, ri, rinv, rc = np.unique(np.array([3, 1, 3, 2, 1, 3]), return_index=True,
+                                 return_inverse=True, return_counts=True)
+    assert [u.numpy().tolist(), idx.numpy().tolist(), inv.numpy().tolist(),
+            cnt.numpy().tolist()] == [ru.tolist(), ri.tolist(), rinv.tolist(), rc.tolist()]
+    assert ops.unique(np.array([2.0, 1.0, 2.0]), size=4).numpy().tolist() == [1, 2, 1, 1]
+    assert ops.unique(np.array([5, 1, 5, 3]), size=2).numpy().tolist() == [1, 3]
+    rows = ops.unique(np.array([[1, 2], [0, 0], [1, 2]]), axis=0).numpy()
+    assert rows.tolist() == [[0, 0], [1, 2]]
+    # unique's values are a gather: differentiable
+    w = fastnet.Variable(np.array([2.0, 1.0, 2.0], np.float32))
+    with fastnet.GradientTape() as t:
+        s = ops.sum(ops.unique(w) * np.array([10.0, 1.0], np.float32))
+    assert t.gradient(s, w).numpy().tolist() == [1.0, 10.0, 0.0]
+    assert ops.unique(fastnet.Input((5,), batch_size=1), size=3).shape == (3,)
+    with pytest.raises(NotImplementedError, match="data-dependent"):
+        ops.unique(fastnet.Input((5,)))
+
+
+def test_slogdet_erfinv_saturate_cast_vectorize():
+    a = rand((2, 3, 3), seed=24).astype(np.float64)
+    sign, logabs = ops.slogdet(a)
+    rs, rl = np.linalg.slogdet(a)
+    assert_close(sign.numpy(), rs, atol=0)
+    assert_close(logabs.numpy(), rl, atol=1e-6)
+    check_grad(lambda t: ops.slogdet(t)[1], lambda v: np.linalg.slogdet(v)[1], [a])
+    with pytest.raises(ValueError, match="square"):
+        ops.slogdet(a[:, :2])
+
+    from math import erf
+
+    v = np.array([-0.999, -0.7, -0.1, 0.0, 0.25, 0.9, 0.99999])
+    y = ops.erfinv(v.astype(np.float32)).numpy().astype(np.float64)
+    assert_close(np.vectorize(erf)(y), v, atol=3e-7, rtol=1e-6)
+    y64 = ops.erfinv(ops.convert_to_tensor(v, "float64")).numpy()
+    assert_close(np.vectorize(erf)(y64), v, atol=1e-14)
+    e = ops.erfinv(np.array([1.0, -1.0, 1.5], np.float32)).numpy()
+    assert e[0] == np.inf and e[1] == -np.inf and np.isnan(e[2])
+    check_grad(ops.erfinv, lambda t: _erfinv_bisect(t), [v[1:-1]], atol=1e-5, rtol=1e-4)
+
+    assert ops.saturate_cast(np.array([-300.0, 1.7, 300.0]), "uint8").numpy().tolist() == \
+        [0, 1, 255]
+    assert ops.saturate_cast(np.array([3e9, -3e9], np.float32), "int32").numpy().tolist() == \
+        [2147483520, -2147483648]
+    assert ops.saturate_cast(np.array([70000, -70000], np.int32), "int16").numpy().tolist() == \
+        [32767, -32768]
+
+    dot = ops.vectorize(lambda p, q: ops.sum(p * q), signature="(n),(n)->()")
+    p, q = rand((2, 4, 3), seed=25).astype(np.float64), rand((4, 3), seed=26).astype(np.float64)
+    assert_close(dot(p, q).numpy(), np.sum(p * q, -1), atol=1e-6)
+    check_grad(lambda t: dot(t, q), lambda t: np.sum(t * q, -1), [p])
+    sq = ops.vectorize(lambda s, k: s * s + k, excluded={1})
+    assert_close(sq(np.arange(3.0), 1.0).numpy(), np.arange(3.0) ** 2 + 1, atol=0)
+
+
+def _erfinv_bisect(v):
+    from math import erf
+
+    out = np.zeros_like(v)
+    for i, t in enumerate(np.asarray(v).reshape(-1)):
+        lo, hi = -6.0, 6.0
+        for _ in range(200):
+            mid = 0.5 * (lo + hi)
+            lo, hi = (mid, hi) if erf(mid) < t else (lo, mid)
+        out.reshape(-1)[i] = 0.5 * (lo + hi)
+    return out
+
+
+def test_numpy_family_against_keras():
+    k = _keras()
+    x = rand((3, 5), seed=27)
+    n = _nan((3, 5)).astype(np.float32)
+    cases = [
+        ("corrcoef", (x,), {}), ("correlate", (x[0], x[1, :3]), {"mode": "same"}),
+        ("diagflat", (x[0],), {"k": 1}), ("nanquantile", (n, 0.3), {"axis": 1}),
+        ("nanmedian", (n,), {"axis": 0}), ("nancumsum", (n,), {"axis": 1}),
+        ("i0", (x,), {}), ("cdist", (x, x[:2]), {}), ("erfinv", (x * 0.9,), {}),
+        ("append", (x, x[:1]), {"axis": 0}), ("extract_sequences", (x, 2, 2), {}),
+    ]
+    for name, args, kw in cases:
+        ours = getattr(ops, name)(*args, **kw).numpy()
+        theirs = k.ops.convert_to_numpy(getattr(k.ops, name)(*args, **kw))
+        assert_close(ours, theirs, atol=2e-5, rtol=1e-4, what=name)
+    s1, l1 = ops.slogdet(x[:, :3])
+    s2, l2 = k.ops.slogdet(x[:, :3])
+    assert_close(s1.numpy(), k.ops.convert_to_numpy(s2), atol=0)
+    assert_close(l1.numpy(), k.ops.convert_to_numpy(l2), atol=1e-5)
+
+
+# ---- scatter / slice updates ---------------------------------------------------------------------
+def test_scatter_and_updates():
+    idx = np.array([[0, 1], [2, 0], [0, 1]])
+    vals = np.array([1.0, 2.0, 3.0])
+    want = np.zeros((3, 2))
+    np.add.at(want, tuple(idx.T), vals)
+    assert_close(ops.scatter(idx, vals, (3, 2)).numpy(), want, atol=0)
+    rows = ops.scatter(np.array([[1]]), np.ones((1, 4)), (3, 4)).numpy()
+    assert rows.tolist() == [[0] * 4, [1] * 4, [0] * 4]
+    def scatter_ref(v):
+        out = np.zeros((3, 2))
+        np.add.at(out, tuple(idx.T), v)
+        return out
+
+    check_grad(lambda t: ops.scatter(idx, t, (3, 2)), scatter_ref, [vals])
+
+    x = rand((3, 4), seed=28).astype(np.float64)
+    upd = np.array([10.0, 20.0, 30.0])
+    sidx = np.array([[0, 1], [2, 3], [0, 1]])
+
+    def ref(a, u):
+        out = a.copy()
+        out[tuple(sidx.T)] = u  # numpy assignment: the last duplicate wins
+        return out
+
+    assert_close(ops.scatter_update(x, sidx, upd).numpy(), ref(x, upd), atol=1e-7)
+    check_grad(lambda a, u: ops.scatter_update(a, sidx, u), ref, [x, upd])
+    added = ops.scatter_update(x, sidx, upd, reduction="add").numpy()
+    want = x.copy()
+    np.add.at(want, tuple(sidx.T), upd)
+    assert_close(added, want, atol=1e-6)
+    assert_close(x, rand((3, 4), seed=28).astype(np.float64), atol=0)  # input untouched
+
+    u = rand((2, 2), seed=29).astype(np.float64)
+
+    def sref(a, b):
+        out = a.copy()
+        out[1:3, 2:4] = b
+        return out
+
+    assert_close(ops.slice_update(x, (1, 2), u).numpy(), sref(x, u), atol=1e-7)
+    check_grad(lambda a, b: ops.slice_update(a, (1, 2), b), sref, [x, u])
+    with pytest.raises(ValueError, match="do not fit"):
+        ops.slice_update(x, (2, 2), u)
+    kt = fastnet.Input((4,))
+    assert ops.slice_update(kt, (0, 1), ops.ones((1, 2))).shape == (None, 4)
+    assert ops.scatter(np.array([[0], [2]]), KerasTensor((2, 5)), (3, 5)).shape == \
+        (3, 5)
+
+
+def test_updates_against_keras():
+    k = _keras()
+    x = rand((3, 4), seed=30)
+    idx = np.array([[0, 1], [2, 3]])
+    u = np.array([5.0, 6.0], np.float32)
+    assert_close(ops.scatter_update(x, idx, u).numpy(),
+                 k.ops.convert_to_numpy(k.ops.scatter_update(x, idx, u)), atol=0)
+    assert_close(ops.scatter(idx, u, (3, 4)).numpy(),
+                 k.ops.convert_to_numpy(k.ops.scatter(idx, u, (3, 4))), atol=0)
+    assert_close(ops.slice_update(x, (1, 1), np.ones((2, 2), np.float32)).numpy(),
+                 k.ops.convert_to_numpy(k.ops.slice_update(x, (1, 1),
+                                                           np.ones((2, 2), np.float32))), atol=0)
+
+
+# ---- jvp ---------------------------------------------------------------------------------------
+def test_jvp_matches_directional_finite_differences():
+    x = rand((3,), seed=31).astype(np.float64)
+    w = rand((3, 2), seed=32).astype(np.float64)
+    tx, tw = rand((3,), seed=33).astype(np.float64), rand((3, 2), seed=34).astype(np.float64)
+
+    def f(a, b):
+        return ops.tanh(ops.matmul(a[None, :], b))[0] * ops.sum(a)
+
+    def ref(a, b):
+        return np.tanh(a[None, :] @ b)[0] * np.sum(a)
+
+    out, tan = ops.linalg.jvp(f, (x, w), (tx, tw))
+    eps = 1e-6
+    fd = (ref(x + eps * tx, w + eps * tw) - ref(x - eps * tx, w - eps * tw)) / (2 * eps)
+    assert_close(out.numpy(), ref(x, w), atol=1e-6)
+    assert_close(tan.numpy(), fd, atol=1e-5)
+    out, tan, aux = ops.jvp(lambda a: (ops.square(a), "aux"), (x,), (tx,), has_aux=True)
+    assert aux == "aux"
+    assert_close(tan.numpy(), 2 * x * tx, atol=1e-6)
+    with pytest.raises(ValueError, match="structure and shapes"):
+        ops.jvp(f, (x, w), (tx,))
+
+
+def test_jvp_against_keras():
+    k = _keras()
+    x, t = rand((4,), seed=35), rand((4,), seed=36)
+    ours = ops.jvp(lambda a: ops.sin(a) * a, (x,), (t,))[1].numpy()
+    xt, tt = k.ops.convert_to_tensor(x), k.ops.convert_to_tensor(t)
+    theirs = k.ops.convert_to_numpy(k.ops.linalg.jvp(lambda a: k.ops.sin(a) * a, (xt,), (tt,))[1])
+    assert_close(ours, theirs, atol=1e-6)
+
+
+# ---- fastnet.ops.numpy ---------------------------------------------------------------------------
+def test_ops_numpy_is_the_numpy_named_subset():
+    names = set(ops.numpy.__all__)
+    assert {"sum", "matmul", "where", "append", "nanquantile", "vectorize"} <= names
+    for name in names:
+        assert getattr(ops.numpy, name) is getattr(ops, name), name
+    assert "relu" not in names and "cond" not in names
+
+
+def test_ops_numpy_names_match_keras():
+    k = _keras()
+    theirs = {n for n in dir(k.ops.numpy) if not n.startswith("_")}
+    assert set(ops.numpy.__all__) <= theirs
