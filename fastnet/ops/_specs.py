@@ -888,3 +888,50 @@ _register("saturate_cast", _saturate_cast)
 _register("scatter", _scatter)
 _register("scatter_update", _scatter_update)
 _register("slice_update", _slice_update)
+
+
+# ---- the newer keras.ops.image ops ---------------------------------------------------------------
+def _image_same(images, *args, data_format=None, **kwargs):
+    _image_axes(images, data_format)
+    return _kt(_shape(images), _float_of(_dtype(images)))
+
+
+def _sobel(images, data_format=None):
+    _image_axes(images, data_format)
+    return _kt(tuple(_shape(images)) + (2,), _float_of(_dtype(images)))
+
+
+def _ssim(image1, image2, *args, data_format=None, **kwargs):
+    s = _shape(image1)
+    _image_axes(image1, data_format)
+    return _kt(() if len(s) == 3 else (s[0],), _float_of(_dtype(image1)))
+
+
+def _patches_3d(volumes, size, strides=None, dilation_rate=1, padding="valid",
+                data_format=None):
+    from fastnet.backend import image_data_format
+    from fastnet.ops.spatial import conv_output_length
+
+    shape = list(_shape(volumes))
+    if len(shape) not in (4, 5):
+        raise ValueError(f"extract_patches_3d: volumes must be rank 4 or 5; got {shape}")
+    k = (size,) * 3 if isinstance(size, int) else tuple(size)
+    s = k if strides is None else ((strides,) * 3 if isinstance(strides, int)
+                                   else tuple(strides))
+    d = dilation_rate if isinstance(dilation_rate, int) else dilation_rate[0]
+    off = len(shape) - 4
+    first = (data_format or image_data_format()) == "channels_first"
+    sp = [off + 1 + i for i in range(3)] if first else [off + i for i in range(3)]
+    c = off if first else off + 3
+    for ax, kk, ss in zip(sp, k, s):
+        shape[ax] = None if shape[ax] is None else conv_output_length(shape[ax], kk, ss,
+                                                                      padding, d)
+    shape[c] = None if shape[c] is None else int(np.prod(k)) * shape[c]
+    return _kt(shape, _dtype(volumes))
+
+
+_register("rgb_to_hsv hsv_to_rgb gaussian_blur", _image_same)
+_register("perspective_transform", _image_same)
+_register("sobel_edges", _sobel)
+_register("ssim", _ssim)
+_register("extract_patches_3d", _patches_3d)

@@ -21,7 +21,8 @@ from fastnet.ops import math as _m
 from fastnet.ops.core import _t, make, op
 
 __all__ = ["resize", "affine_transform", "extract_patches", "crop_images", "pad_images",
-           "rgb_to_grayscale", "map_coordinates"]
+           "rgb_to_grayscale", "map_coordinates", "rgb_to_hsv", "hsv_to_rgb", "gaussian_blur",
+           "sobel_edges", "ssim", "perspective_transform", "extract_patches_3d"]
 
 RESIZE_INTERPOLATIONS = ("bilinear", "nearest", "bicubic", "area")
 AFFINE_INTERPOLATIONS = ("nearest", "bilinear")
@@ -466,3 +467,242 @@ def map_coordinates(inputs, coordinates, order, fill_mode="constant", fill_value
         return (Tensor(dx),)
 
     return make(out, (x,), backward)
+
+
+# ---- colour spaces, filters, similarity, projective warps (the newer keras.ops.image) -------
+def _split_channels(x, data_format, name):
+    _check_rank(x, name)
+    axis = -1 if data_format == "channels_last" else -3
+    if x.shape[axis] != 3:
+        raise ValueError(f"{name}: images must have 3 channels; received shape {x.shape}")
+    return axis, [_m.squeeze(p, axis) for p in _m.split(x, 3, axis=axis)]
+
+
+def _float_images(images, name):
+    x = _t(images)
+    if x._value.dtype.kind != "f":
+        raise ValueError(f"{name}: invalid images dtype: expected float dtype. Received: "
+                         f"images.dtype={x.dtype}")
+    return x
+
+
+@op
+def rgb_to_hsv(images, data_format=None):
+    """RGB in [0, 1] to HSV (hue in [0, 1)), the dm_pix formulas Keras uses;
+    differentiable almost everywhere (the branch masks are constants)."""
+    data_format = _data_format(data_format)
+    x = _float_images(images, "rgb_to_hsv")
+    v = x._value
+    eps = np.finfo(v.dtype).eps
+    x = _m.where(Tensor(np.abs(v) < eps), 0.0, x)
+    axis, (r, g, b) = _split_channels(x, data_format, "rgb_to_hsv")
+    value = _m.maximum(_m.maximum(r, g), b)
+    rng = value - _m.minimum(_m.minimum(r, g), b)
+    vv, rv = value._value, rng._value
+    safe_value = _m.where(Tensor(vv > 0), value, 1.0)
+    safe_range = _m.where(Tensor(rv > 0), rng, 1.0)
+    saturation = _m.where(Tensor(vv > 0), rng / safe_value, 0.0)
+    norm = 1.0 / (6.0 * safe_range)
+    hue = _m.where(Tensor(vv == g._value), norm * (b - r) + 2.0 / 6.0,
+                   norm * (r - g) + 4.0 / 6.0)
+    hue = _m.where(Tensor(vv == r._value), norm * (g - b), hue)
+    hue = _m.where(Tensor(rv > 0), hue, 0.0) + Tensor((hue._value < 0).astype(v.dtype))
+    return _m.stack([hue, saturation, value], axis=axis)
+
+
+@op
+def hsv_to_rgb(images, data_format=None):
+    """HSV (hue in [0, 1)) to RGB, the dm_pix formulas Keras uses; differentiable."""
+    data_format = _data_format(data_format)
+    x = _float_images(images, "hsv_to_rgb")
+    axis, (h, s, v) = _split_channels(x, data_format, "hsv_to_rgb")
+    dh = _m.mod(h, 1.0) * 6.0
+    dr = _m.clip(_m.abs(dh - 3.0) - 1.0, 0.0, 1.0)
+    dg = _m.clip(2.0 - _m.abs(dh - 2.0), 0.0, 1.0)
+    db = _m.clip(2.0 - _m.abs(dh - 4.0), 0.0, 1.0)
+    one_minus_s = 1.0 - s
+    return _m.stack([v * (one_minus_s + s * dr), v * (one_minus_s + s * dg),
+                     v * (one_minus_s + s * db)], axis=axis)
+
+
+def _gaussian_1d(size, sigma, dtype=np.float64):
+    x = np.arange(size, dtype=np.float64) - (size - 1) / 2
+    k = np.exp(-0.5 * (x / float(sigma)) ** 2)
+    return (k / k.sum()).astype(dtype)
+
+
+@op
+def gaussian_blur(images, kernel_size=(3, 3), sigma=(1.0, 1.0), data_format=None):
+    """Gaussian blur with zero padding ("same" size), as Keras: the 2-D kernel is
+    outer(g(kernel_size[1], sigma[1]), g(kernel_size[0], sigma[0])) (rows, columns);
+    a depthwise convolution (differentiable)."""
+    from fastnet.ops.spatial import depthwise_conv
+
+    data_format = _data_format(data_format)
+    x = _t(images)
+    _check_rank(x, "gaussian_blur")
+    ks = (kernel_size, kernel_size) if isinstance(kernel_size, int) else tuple(kernel_size)
+    sg = (sigma, sigma) if isinstance(sigma, (int, float)) else tuple(sigma)
+    if len(ks) != 2 or min(int(k) for k in ks) < 1 or len(sg) != 2 or min(sg) <= 0:
+        raise ValueError(f"gaussian_blur: kernel_size must be 2 positive ints and sigma 2 "
+                         f"positive floats. Received: kernel_size={kernel_size}, sigma={sigma}")
+    x, restore = _to_nhwc(x, data_format)
+    x, dtype = _float_in(x)
+    kern = np.outer(_gaussian_1d(int(ks[1]), sg[1]), _gaussian_1d(int(ks[0]), sg[0]))
+    kh, kw = kern.shape
+    c = x.shape[-1]
+    w = np.ascontiguousarray(np.tile(kern[:, :, None, None], (1, 1, c, 1)), np.float32)
+    xp = _m.pad(x, ((0, 0), ((kh - 1) // 2, kh - 1 - (kh - 1) // 2),
+                    ((kw - 1) // 2, kw - 1 - (kw - 1) // 2), (0, 0)))
+    return _float_out(restore(depthwise_conv(xp, w, padding="valid")), dtype)
+
+
+def _reflect_pad1(x, axis):
+    """One-element half-sample-symmetric padding (scipy.ndimage's 'reflect') on both
+    sides of `axis`, from slices (differentiable)."""
+    n = x.shape[axis]
+
+    def sl(a, b):
+        return _m.get_item(x, (slice(None),) * axis + (slice(a, b),))
+
+    return _m.concatenate([sl(0, 1), x, sl(n - 1, n)], axis=axis)
+
+
+@op
+def sobel_edges(images, data_format=None):
+    """Sobel derivatives of every channel, (..., H, W, C, 2): [..., 0] along the rows
+    (vertical), [..., 1] along the columns, scipy.ndimage.sobel with its 'reflect' border
+    (what Keras computes); differentiable."""
+    data_format = _data_format(data_format)
+    x = _t(images)
+    _check_rank(x, "sobel_edges")
+    unbatched = x.ndim == 3
+    x, _ = _to_nhwc(x, data_format)
+    if x._value.dtype.kind != "f":
+        x = _m.cast(x, "float32")
+    p = _reflect_pad1(_reflect_pad1(x, 1), 2)
+    h, w = x.shape[1], x.shape[2]
+
+    def win(dy, dx):
+        return p[:, dy:dy + h, dx:dx + w, :]
+
+    gy = (win(2, 0) + 2.0 * win(2, 1) + win(2, 2)) - (win(0, 0) + 2.0 * win(0, 1) + win(0, 2))
+    gx = (win(0, 2) + 2.0 * win(1, 2) + win(2, 2)) - (win(0, 0) + 2.0 * win(1, 0) + win(2, 0))
+    out = _m.stack([gy, gx], axis=-1)  # (N, H, W, C, 2)
+    if data_format == "channels_first":
+        out = _m.transpose(out, (0, 3, 1, 2, 4))
+    return _m.squeeze(out, 0) if unbatched else out
+
+
+@op
+def ssim(image1, image2, max_val=1.0, filter_size=11, filter_sigma=1.5, k1=0.01, k2=0.03,
+         data_format=None):
+    """Structural similarity (Wang et al., 2004) with a Gaussian window ("valid"
+    positions), averaged over positions and channels: one value per image, as Keras."""
+    from fastnet.ops.spatial import conv
+
+    data_format = _data_format(data_format)
+    a, b = _t(image1), _t(image2)
+    for name, t in (("image1", a), ("image2", b)):
+        if t.ndim not in (3, 4):
+            raise ValueError(f"ssim: invalid {name} rank: expected rank 3 (single image) or "
+                             f"rank 4 (batch of images). Received input with shape: "
+                             f"{name}.shape={t.shape}")
+    if tuple(a.shape) != tuple(b.shape):
+        raise ValueError(f"ssim: image1 and image2 must have the same shape; received "
+                         f"{a.shape} and {b.shape}")
+    unbatched = a.ndim == 3
+    a, _ = _to_nhwc(a, data_format)
+    b, _ = _to_nhwc(b, data_format)
+    a, dtype = _float_in(a)
+    b, _ = _float_in(b)
+    f = int(filter_size)
+    n, h, w, c = a.shape
+    if f < 1 or f > min(h, w):
+        raise ValueError(f"ssim: filter_size must be in [1, {min(h, w)}] for images of size "
+                         f"{h}x{w}. Received: filter_size={filter_size}")
+    g = _gaussian_1d(f, filter_sigma)
+    kern = np.ascontiguousarray(np.outer(g, g)[:, :, None, None], np.float32)
+
+    def chans(t):  # (N, H, W, C) -> (N*C, H, W, 1)
+        return _m.reshape(_m.transpose(t, (0, 3, 1, 2)), (n * c, h, w, 1))
+
+    def blur(t):
+        return conv(t, kern, padding="valid")
+
+    x, y = chans(a), chans(b)
+    mu1, mu2 = blur(x), blur(y)
+    c1, c2 = (k1 * max_val) ** 2, (k2 * max_val) ** 2
+    s11 = blur(x * x) - mu1 * mu1
+    s22 = blur(y * y) - mu2 * mu2
+    s12 = blur(x * y) - mu1 * mu2
+    smap = ((2.0 * mu1 * mu2 + c1) * (2.0 * s12 + c2)) / \
+        ((mu1 * mu1 + mu2 * mu2 + c1) * (s11 + s22 + c2))
+    per = _m.mean(_m.reshape(_m.mean(smap, axis=(1, 2, 3)), (n, c)), axis=-1)
+    out = _m.squeeze(per, 0) if unbatched else per
+    return out if dtype == "float32" or np.dtype(dtype).kind != "f" else _m.cast(out, dtype)
+
+
+def _homography(start_points, end_points):
+    """The 8 projective coefficients mapping output (end) pixels to input (start) pixels,
+    one row per image: x_in = (a0 x + a1 y + a2) / k, y_in = (a3 x + a4 y + a5) / k,
+    k = a6 x + a7 y + 1."""
+    s = np.asarray(_t(start_points)._value, np.float64)
+    e = np.asarray(_t(end_points)._value, np.float64)
+    for name, p in (("start_points", s), ("end_points", e)):
+        if p.ndim not in (2, 3) or p.shape[-2:] != (4, 2):
+            raise ValueError(f"perspective_transform: invalid {name} shape: expected (4, 2) "
+                             f"for a single image or (N, 4, 2) for a batch. Received shape: "
+                             f"{p.shape}")
+    if s.shape != e.shape:
+        raise ValueError(f"perspective_transform: start_points and end_points must have the "
+                         f"same shape. Received {s.shape} and {e.shape}")
+    s, e = s.reshape(-1, 4, 2), e.reshape(-1, 4, 2)
+    rows = []
+    for i in range(4):
+        ex, ey, sx, sy = e[:, i, 0], e[:, i, 1], s[:, i, 0], s[:, i, 1]
+        one, zero = np.ones_like(ex), np.zeros_like(ex)
+        rows.append((np.stack([ex, ey, one, zero, zero, zero, -sx * ex, -sx * ey], -1), sx))
+        rows.append((np.stack([zero, zero, zero, ex, ey, one, -sy * ex, -sy * ey], -1), sy))
+    a = np.stack([r[0] for r in rows], axis=1)  # (N, 8, 8)
+    rhs = np.stack([r[1] for r in rows], axis=1)  # (N, 8)
+    try:
+        return np.linalg.solve(a, rhs[..., None])[..., 0]
+    except np.linalg.LinAlgError:
+        raise ValueError("perspective_transform: the points do not define a projective "
+                         "transform (three of them are collinear)") from None
+
+
+@op
+def perspective_transform(images, start_points, end_points, interpolation="bilinear",
+                          fill_value=0, data_format=None):
+    """Warps the quadrilateral start_points onto end_points (each (4, 2) or (N, 4, 2)
+    (x, y) corners): an affine_transform with the homography's 8 coefficients, constant
+    fill; differentiable in the images."""
+    x = _t(images)
+    _check_rank(x, "perspective_transform")
+    if interpolation not in AFFINE_INTERPOLATIONS:
+        raise ValueError(f"Invalid value for argument `interpolation`. Expected one of "
+                         f"{AFFINE_INTERPOLATIONS}. Received: interpolation={interpolation}")
+    t = _homography(start_points, end_points).astype(np.float32)
+    n = x.shape[0] if x.ndim == 4 else 1
+    if t.shape[0] == 1 and n > 1:
+        t = np.tile(t, (n, 1))
+    if x.ndim == 3:
+        t = t[0]
+    return affine_transform(x, t, interpolation=interpolation, fill_mode="constant",
+                            fill_value=fill_value, data_format=data_format)
+
+
+@op
+def extract_patches_3d(volumes, size, strides=None, dilation_rate=1, padding="valid",
+                       data_format=None):
+    """3-D patches of volumes (N, D, H, W, C) flattened into the channel axis in
+    (depth, rows, columns, channels) order (extract_patches with a 3-D size)."""
+    if isinstance(size, int):
+        size = (size, size, size)
+    if len(tuple(size)) != 3:
+        raise ValueError(f"extract_patches_3d: size must be an int or a tuple of 3 ints. "
+                         f"Received: size={size}")
+    return extract_patches(volumes, tuple(size), strides=strides, dilation_rate=dilation_rate,
+                           padding=padding, data_format=data_format)
