@@ -267,7 +267,7 @@ for _name in ("negative", "abs", "square", "sqrt", "exp", "log", "log1p", "expm1
     DIFFERENTIABLE[_name] = (lambda x, _fn=getattr(ops, _name): ops.square(_fn(x)),
                              lambda: [_pos((3, 4), 0)], F64)
 for _name in ("add", "subtract", "multiply", "divide", "maximum", "minimum", "power",
-              "arctan2", "hypot", "logaddexp"):
+              "arctan2", "hypot", "logaddexp", "mod"):
     DIFFERENTIABLE[_name] = (lambda a, b, _fn=getattr(ops, _name): ops.square(_fn(a, b)),
                              lambda: [_pos((3, 4), 0), _pos((4,), 1)], F64)
 _mask34 = np.array([[True, False, True, True], [False, True, False, True],
@@ -647,7 +647,8 @@ CLASSIFIED = {
     "linalg:logdet": ["logdet"], "linalg:cholesky": ["cholesky"], "linalg:qr": ["qr"],
     "linalg:svd": ["svd"], "linalg:eigh": ["eigh"],
     **{f"math:{n}": [n] for n in (
-        "add", "subtract", "multiply", "divide", "power", "negative", "abs", "square", "sqrt",
+        "add", "subtract", "multiply", "divide", "power", "mod", "negative", "abs", "square",
+        "sqrt",
         "exp", "log", "log1p", "expm1", "sin", "cos", "maximum", "minimum", "clip", "where",
         "cast", "sum", "mean", "prod", "cumsum", "flip", "reshape", "transpose", "expand_dims",
         "squeeze", "broadcast_to", "concatenate", "stack", "tile", "repeat", "pad", "take",

@@ -595,6 +595,14 @@ def test_numpy_family_forward_and_gradient(name, build, kw, ref):
         assert_close(got_g[0], want_g, atol=1e-5, rtol=1e-4)
 
 
+def test_mod_is_differentiable():
+    a = rand((3, 4), seed=37, low=-3, high=3).astype(np.float64)
+    b = rand((4,), seed=38, low=0.7, high=1.3).astype(np.float64)
+    assert_close(ops.mod(a, b).numpy(), np.mod(a, b), atol=1e-6)
+    check_grad(ops.mod, np.mod, [a, b])
+    assert ops.mod(np.array([7, -7]), 3).numpy().tolist() == [1, 2]
+
+
 def test_integer_and_bitwise_ops():
     a = np.array([12, 7, -5, 0], np.int32)
     b = np.array([8, 3, 2, 5], np.int32)
@@ -836,3 +844,226 @@ def test_ops_numpy_names_match_keras():
     k = _keras()
     theirs = {n for n in dir(k.ops.numpy) if not n.startswith("_")}
     assert set(ops.numpy.__all__) <= theirs
+
+
+# ---- keras.ops.image ---------------------------------------------------------------------------
+def test_rgb_hsv_round_trip_against_colorsys():
+    import colorsys
+
+    rgb = rand((2, 5, 4, 3), seed=40, low=0, high=1)
+    rgb[0, 0, 0] = [0.3, 0.3, 0.3]  # grey: hue and saturation 0
+    rgb[0, 0, 1] = [0.0, 0.0, 0.0]
+    hsv = ops.image.rgb_to_hsv(rgb).numpy()
+    ref = np.array([colorsys.rgb_to_hsv(*p) for p in rgb.reshape(-1, 3).astype(np.float64)])
+    assert_close(hsv, ref.reshape(rgb.shape), atol=2e-6)
+    back = ops.image.hsv_to_rgb(hsv).numpy()
+    assert_close(back, rgb, atol=2e-6)
+    ref_rgb = np.array([colorsys.hsv_to_rgb(*p) for p in hsv.reshape(-1, 3).astype(np.float64)])
+    assert_close(back, ref_rgb.reshape(rgb.shape), atol=2e-6)
+    cf = ops.image.rgb_to_hsv(np.moveaxis(rgb, -1, 1), data_format="channels_first").numpy()
+    assert_close(np.moveaxis(cf, 1, -1), hsv, atol=0)
+
+    def hsv_ref(a):
+        return np.array([colorsys.hsv_to_rgb(*p) for p in a.reshape(-1, 3)]).reshape(a.shape)
+
+    x = rand((1, 2, 3, 3), seed=41, low=0.1, high=0.9).astype(np.float64)
+    check_grad(ops.image.hsv_to_rgb, hsv_ref, [x], atol=1e-4, rtol=1e-3)
+    with pytest.raises(ValueError, match="float dtype"):
+        ops.image.rgb_to_hsv(np.ones((2, 2, 3), np.int32))
+    with pytest.raises(ValueError, match="3 channels"):
+        ops.image.hsv_to_rgb(np.ones((2, 2, 4), np.float32))
+    assert ops.image.rgb_to_hsv(fastnet.Input((8, 8, 3))).shape == (None, 8, 8, 3)
+
+
+def _blur_ref(x, ks, sigma):
+    def g(n, s):
+        t = np.arange(n) - (n - 1) / 2
+        k = np.exp(-0.5 * (t / s) ** 2)
+        return k / k.sum()
+
+    kern = np.outer(g(ks[1], sigma[1]), g(ks[0], sigma[0]))
+    kh, kw = kern.shape
+    xp = np.pad(x, ((0, 0), ((kh - 1) // 2, kh - 1 - (kh - 1) // 2),
+                    ((kw - 1) // 2, kw - 1 - (kw - 1) // 2), (0, 0)))
+    out = np.zeros_like(x, dtype=np.float64)
+    for a in range(kh):
+        for b in range(kw):
+            out += kern[a, b] * xp[:, a:a + x.shape[1], b:b + x.shape[2]]
+    return out
+
+
+@pytest.mark.parametrize("ks,sigma", [((3, 3), (1.0, 1.0)), ((5, 3), (2.0, 0.8)),
+                                      ((4, 2), (0.7, 1.3))])
+def test_gaussian_blur(ks, sigma):
+    x = rand((2, 7, 6, 3), seed=42)
+    got = ops.image.gaussian_blur(x, ks, sigma, data_format="channels_last").numpy()
+    assert_close(got, _blur_ref(x.astype(np.float64), ks, sigma), atol=1e-6)
+    check_grad(lambda t: ops.image.gaussian_blur(t, ks, sigma, data_format="channels_last"),
+               lambda a: _blur_ref(a, ks, sigma), [x[:1, :4, :4, :1].astype(np.float64)])
+    cf = ops.image.gaussian_blur(np.moveaxis(x, -1, 1), ks, sigma,
+                                 data_format="channels_first").numpy()
+    assert_close(np.moveaxis(cf, 1, -1), got, atol=1e-6)
+    with pytest.raises(ValueError, match="sigma"):
+        ops.image.gaussian_blur(x, (3, 3), (0.0, 1.0))
+
+
+def _sobel_ref(x):
+    p = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="symmetric")
+    h, w = x.shape[1:3]
+
+    def s(a, b):
+        return p[:, a:a + h, b:b + w]
+
+    gy = s(2, 0) + 2 * s(2, 1) + s(2, 2) - s(0, 0) - 2 * s(0, 1) - s(0, 2)
+    gx = s(0, 2) + 2 * s(1, 2) + s(2, 2) - s(0, 0) - 2 * s(1, 0) - s(2, 0)
+    return np.stack([gy, gx], -1)
+
+
+def test_sobel_edges():
+    x = rand((2, 6, 5, 2), seed=43)
+    got = ops.image.sobel_edges(x, data_format="channels_last").numpy()
+    assert got.shape == (2, 6, 5, 2, 2)
+    assert_close(got, _sobel_ref(x.astype(np.float64)), atol=1e-5)
+    check_grad(lambda t: ops.image.sobel_edges(t, data_format="channels_last"), _sobel_ref,
+               [x[:1, :4, :3, :1].astype(np.float64)])
+    ndimage = pytest.importorskip("scipy.ndimage")
+    for ax in (0, 1):
+        assert_close(got[1, :, :, 0, ax], ndimage.sobel(x[1, :, :, 0].astype(np.float64),
+                                                        axis=ax), atol=1e-5)
+    assert ops.image.sobel_edges(fastnet.Input((6, 5, 2)), data_format="channels_last").shape \
+        == (None, 6, 5, 2, 2)
+
+
+def _ssim_ref(a, b, f=11, sigma=1.5, max_val=1.0):
+    t = np.arange(f) - (f - 1) / 2
+    g = np.exp(-t ** 2 / (2 * sigma ** 2))
+    g /= g.sum()
+    w = np.outer(g, g)
+    c1, c2 = (0.01 * max_val) ** 2, (0.03 * max_val) ** 2
+    out = []
+    for n in range(a.shape[0]):
+        vals = []
+        for c in range(a.shape[-1]):
+            x, y = a[n, :, :, c], b[n, :, :, c]
+            win = np.lib.stride_tricks.sliding_window_view
+            wx, wy = win(x, (f, f)), win(y, (f, f))
+            mx, my = (wx * w).sum((-1, -2)), (wy * w).sum((-1, -2))
+            vx = (wx * wx * w).sum((-1, -2)) - mx ** 2
+            vy = (wy * wy * w).sum((-1, -2)) - my ** 2
+            cxy = (wx * wy * w).sum((-1, -2)) - mx * my
+            m = ((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx ** 2 + my ** 2 + c1) *
+                                                          (vx + vy + c2))
+            vals.append(m.mean())
+        out.append(np.mean(vals))
+    return np.array(out)
+
+
+def test_ssim():
+    a = rand((2, 14, 13, 3), seed=44, low=0, high=1)
+    b = np.clip(a + rand(a.shape, seed=45, low=-0.2, high=0.2), 0, 1)
+    got = ops.image.ssim(a, b, data_format="channels_last").numpy()
+    assert got.shape == (2,)
+    assert_close(got, _ssim_ref(a.astype(np.float64), b.astype(np.float64)), atol=1e-5)
+    assert_close(ops.image.ssim(a, a, data_format="channels_last").numpy(), np.ones(2),
+                 atol=1e-5)
+    one = ops.image.ssim(a[0], b[0], filter_size=5, filter_sigma=1.0, max_val=2.0,
+                         data_format="channels_last")
+    assert one.shape == () and abs(float(one.numpy()) - _ssim_ref(
+        a[:1].astype(np.float64), b[:1].astype(np.float64), 5, 1.0, 2.0)[0]) < 1e-5
+    check_grad(lambda t: ops.image.ssim(t, b[:1, :6, :6, :1], filter_size=3,
+                                        data_format="channels_last"),
+               lambda v: _ssim_ref(v, b[:1, :6, :6, :1].astype(np.float64), 3),
+               [a[:1, :6, :6, :1].astype(np.float64)], atol=1e-4, rtol=1e-3)
+    with pytest.raises(ValueError, match="same shape"):
+        ops.image.ssim(a, b[:1])
+    kt = ops.image.ssim(fastnet.Input((14, 13, 3)), fastnet.Input((14, 13, 3)),
+                        data_format="channels_last")
+    assert kt.shape == (None,)
+
+
+def test_perspective_transform():
+    x = rand((2, 8, 9, 2), seed=46)
+    quad = np.array([[0, 0], [8, 0], [8, 7], [0, 7]], np.float32)
+    same = ops.image.perspective_transform(x, quad, quad, data_format="channels_last").numpy()
+    assert_close(same, x, atol=1e-5)
+    # end = start + (2, 1): output pixel (x, y) reads input (x - 2, y - 1)
+    moved = ops.image.perspective_transform(x, quad, quad + np.array([2, 1], np.float32),
+                                            interpolation="nearest",
+                                            data_format="channels_last").numpy()
+    want = np.zeros_like(x)
+    want[:, 1:, 2:] = x[:, :-1, :-2]
+    assert_close(moved, want, atol=1e-6)
+    warp = np.array([[1, 0], [7, 1], [8, 6], [0, 7]], np.float32)
+    check_grad(lambda t: ops.image.perspective_transform(t, quad, warp,
+                                                         data_format="channels_last"),
+               lambda a: ops.image.perspective_transform(
+                   ops.convert_to_tensor(a, "float64"), quad, warp,
+                   data_format="channels_last").numpy().astype(np.float64) * 0 +
+               _perspective_ref(a, quad, warp),
+               [x[:1, :4, :4, :1].astype(np.float64)], atol=1e-4, rtol=1e-3)
+    with pytest.raises(ValueError, match="start_points shape"):
+        ops.image.perspective_transform(x, quad[:3], quad[:3])
+
+
+def _perspective_ref(img, start, end):
+    """Bilinear warp with the homography from an independent 8x8 solve (constant fill)."""
+    a, rhs = [], []
+    for (sx, sy), (ex, ey) in zip(start.astype(np.float64), end.astype(np.float64)):
+        a.append([ex, ey, 1, 0, 0, 0, -sx * ex, -sx * ey])
+        rhs.append(sx)
+        a.append([0, 0, 0, ex, ey, 1, -sy * ex, -sy * ey])
+        rhs.append(sy)
+    t = np.linalg.solve(np.array(a), np.array(rhs))
+    n, h, w, c = img.shape
+    out = np.zeros_like(img, dtype=np.float64)
+    for yy in range(h):
+        for xx in range(w):
+            k = t[6] * xx + t[7] * yy + 1
+            xi, yi = (t[0] * xx + t[1] * yy + t[2]) / k, (t[3] * xx + t[4] * yy + t[5]) / k
+            x0, y0 = int(np.floor(xi)), int(np.floor(yi))
+            for dy in (0, 1):
+                for dx in (0, 1):
+                    wgt = (1 - abs(xi - (x0 + dx))) * (1 - abs(yi - (y0 + dy)))
+                    if 0 <= y0 + dy < h and 0 <= x0 + dx < w:
+                        out[:, yy, xx] += wgt * img[:, y0 + dy, x0 + dx]
+    return out
+
+
+def test_extract_patches_3d():
+    v = rand((2, 5, 4, 6, 2), seed=47)
+    got = ops.image.extract_patches_3d(v, (2, 2, 3), strides=(1, 2, 3),
+                                       data_format="channels_last").numpy()
+    d, h, w = (5 - 2) // 1 + 1, (4 - 2) // 2 + 1, (6 - 3) // 3 + 1
+    want = np.zeros((2, d, h, w, 2 * 2 * 3 * 2))
+    for i in range(d):
+        for j in range(h):
+            for k in range(w):
+                want[:, i, j, k] = v[:, i:i + 2, 2 * j:2 * j + 2, 3 * k:3 * k + 3].reshape(2, -1)
+    assert_close(got, want, atol=0)
+    kt = ops.image.extract_patches_3d(fastnet.Input((5, 4, 6, 2)), (2, 2, 3), strides=(1, 2, 3),
+                                      data_format="channels_last")
+    assert kt.shape == (None,) + got.shape[1:]
+    assert ops.image.extract_patches_3d(v, 2, data_format="channels_last").shape == \
+        (2, 2, 2, 3, 16)
+
+
+def test_image_ops_against_keras():
+    k = _keras()
+    rng = np.random.default_rng(48)
+    img = rng.uniform(0, 1, (2, 16, 13, 3)).astype(np.float32)
+    img2 = np.clip(img + rng.normal(0, 0.1, img.shape), 0, 1).astype(np.float32)
+    kimg = k.ops.image
+    for name, args, kw in [
+            ("rgb_to_hsv", (img,), {}), ("hsv_to_rgb", (img,), {}),
+            # square odd kernels: Keras's torch backend pads kernel_size[0] // 2 on both axes
+            ("gaussian_blur", (img, (5, 5), (1.0, 2.0)), {}),
+            ("ssim", (img, img2), {}),
+            ("perspective_transform", (img, np.array([[0, 0], [12, 0], [12, 15], [0, 15]],
+                                                     np.float32),
+                                       np.array([[1, 2], [11, 0], [12, 14], [0, 13]],
+                                                np.float32)), {}),
+            ("extract_patches_3d", (img[..., None][:, :6, :6, :3], 2), {})]:
+        ours = getattr(ops.image, name)(*args, data_format="channels_last", **kw).numpy()
+        theirs = k.ops.convert_to_numpy(getattr(kimg, name)(*args, data_format="channels_last",
+                                                            **kw))
+        assert_close(ours, theirs, atol=1e-5, what=name)

@@ -90,8 +90,19 @@ def floor_divide(x1, x2):
 
 @op
 def mod(x1, x2):
+    """numpy.mod (the sign of x2); gradient 1 for x1 and -floor(x1 / x2) for x2."""
     a, b = _binary(x1, x2)
-    return Tensor(np.mod(a._value, b._value))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.mod(a._value, b._value)
+    if a._value.dtype.kind != "f":
+        return Tensor(out)
+
+    def backward(g):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            q = Tensor(np.floor(a._value / b._value))
+        return unbroadcast(g, a.shape), unbroadcast(-(g * q), b.shape)
+
+    return make(out, (a, b), backward)
 
 
 @op
