@@ -1067,3 +1067,95 @@ def test_image_ops_against_keras():
         theirs = k.ops.convert_to_numpy(getattr(kimg, name)(*args, data_format="channels_last",
                                                             **kw))
         assert_close(ours, theirs, atol=1e-5, what=name)
+
+
+# ---- CTC -----------------------------------------------------------------------------------------
+def _collapse(path, blank):
+    out = []
+    for i, c in enumerate(path):
+        if c != blank and (i == 0 or path[i - 1] != c):
+            out.append(int(c))
+    return tuple(out)
+
+
+def _brute_ctc(logits, blank=0):
+    """log p(labels) for every label sequence, summing all K^T alignments explicitly."""
+    import itertools
+
+    t, k = logits.shape
+    lp = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+    probs = {}
+    for path in itertools.product(range(k), repeat=t):
+        lab = _collapse(path, blank)
+        probs[lab] = np.logaddexp(probs.get(lab, -np.inf), sum(lp[i, c] for i, c in
+                                                                enumerate(path)))
+    return probs
+
+
+def test_ctc_loss_matches_all_alignments_and_finite_differences():
+    rng = np.random.default_rng(50)
+    out = rng.normal(size=(3, 5, 3))
+    tgt = np.array([[1, 1, 0], [2, 1, 0], [1, 0, 0]])
+    tl, ol = np.array([2, 2, 1]), np.array([5, 4, 3])
+    got = ops.ctc_loss(tgt, out.astype(np.float32), tl, ol).numpy()
+    for i in range(3):
+        probs = _brute_ctc(out[i, :ol[i]])
+        assert abs(got[i] + probs[tuple(tgt[i, :tl[i]])]) < 1e-4, i
+    # mask_index: the blank can be any class
+    alt = ops.ctc_loss(np.where(tgt == 2, 0, tgt), out.astype(np.float32), tl, ol,
+                       mask_index=2).numpy()
+    probs = _brute_ctc(out[1, :4], blank=2)
+    assert abs(alt[1] + probs[(0, 1)]) < 1e-4
+    check_grad(lambda o: ops.ctc_loss(tgt, o, tl, ol),
+               lambda o: np.array([-_brute_ctc(o[i, :ol[i]])[tuple(tgt[i, :tl[i]])]
+                                   for i in range(3)]), [out], atol=1e-4, rtol=1e-3)
+    assert ops.ctc_loss(KerasTensor((None, 4), "int32"), fastnet.Input((7, 3)),
+                        KerasTensor((None,), "int32"), KerasTensor((None,), "int32")).shape \
+        == (None,)
+    with pytest.raises(ValueError, match="mask_index"):
+        ops.ctc_loss(tgt, out, tl, ol, mask_index=3)
+
+
+def test_ctc_decode_greedy_and_beam_search():
+    rng = np.random.default_rng(51)
+    x = rng.normal(size=(2, 5, 3)).astype(np.float32)
+    lengths = np.array([5, 3])
+    paths, scores = ops.ctc_decode(x, lengths)
+    assert paths.shape == (1, 2, 5) and paths.dtype == "int32" and scores.shape == (2, 1)
+    for i in range(2):
+        best = np.argmax(x[i, :lengths[i]], -1)
+        lab = _collapse(best, 0)
+        assert tuple(v for v in paths.numpy()[0, i] if v >= 0) == lab
+        assert abs(scores.numpy()[i, 0] + x[i, :lengths[i]].max(-1).sum()) < 1e-5
+    no_merge = ops.ctc_decode(np.eye(3, dtype=np.float32)[[1, 1, 0, 2]][None], [4],
+                              merge_repeated=False)[0].numpy()
+    assert no_merge[0, 0].tolist() == [1, 1, 2, -1]
+    bp, bs = ops.ctc_decode(x, lengths, strategy="beam_search", beam_width=50, top_paths=3)
+    assert bp.shape == (3, 2, 5) and bs.shape == (2, 3)
+    for i in range(2):
+        probs = _brute_ctc(x[i, :lengths[i]].astype(np.float64))
+        ranked = sorted(probs.items(), key=lambda kv: -kv[1])[:3]
+        for j, (lab, lp) in enumerate(ranked):
+            assert tuple(v for v in bp.numpy()[j, i] if v >= 0) == lab
+            assert abs(bs.numpy()[i, j] - lp) < 1e-5
+    spec = ops.ctc_decode(fastnet.Input((5, 3)), KerasTensor((None,), "int32"),
+                          strategy="beam_search", top_paths=2)
+    assert spec[0].shape == (2, None, 5) and spec[1].shape == (None, 2)
+    with pytest.raises(ValueError, match="strategy"):
+        ops.ctc_decode(x, lengths, strategy="best")
+
+
+def test_ctc_against_keras():
+    k = _keras()
+    rng = np.random.default_rng(52)
+    out = rng.normal(size=(2, 7, 4)).astype(np.float32)
+    tgt = rng.integers(1, 4, size=(2, 3)).astype(np.int32)
+    tgt[0, 1] = tgt[0, 0]
+    tl, ol = np.array([3, 2]), np.array([7, 5])
+    assert_close(ops.ctc_loss(tgt, out, tl, ol).numpy(),
+                 k.ops.convert_to_numpy(k.ops.ctc_loss(tgt, out, tl, ol)), atol=1e-4)
+    for kw in ({}, {"strategy": "beam_search", "beam_width": 3, "top_paths": 2}):
+        ours = ops.ctc_decode(out, ol, **kw)
+        theirs = k.ops.ctc_decode(out, ol, **kw)
+        assert ours[0].numpy().tolist() == k.ops.convert_to_numpy(theirs[0]).tolist()
+        assert_close(ours[1].numpy(), k.ops.convert_to_numpy(theirs[1]), atol=1e-4)

@@ -935,3 +935,18 @@ _register("perspective_transform", _image_same)
 _register("sobel_edges", _sobel)
 _register("ssim", _ssim)
 _register("extract_patches_3d", _patches_3d)
+
+
+def _ctc_loss(target, output, target_length, output_length, mask_index=0):
+    return _kt((_shape(output)[0],), _float_of(_dtype(output)))
+
+
+def _ctc_decode(inputs, sequence_lengths, strategy="greedy", beam_width=100, top_paths=1,
+                merge_repeated=True, mask_index=0):
+    b, t = _shape(inputs)[:2]
+    paths = 1 if strategy == "greedy" else int(top_paths)
+    return _kt((paths, b, t), "int32"), _kt((b, paths), _float_of(_dtype(inputs)))
+
+
+_register("ctc_loss", _ctc_loss)
+_register("ctc_decode", _ctc_decode)

@@ -1220,6 +1220,163 @@ def fold(x, output_size, kernel_size, dilation=1, padding=0, stride=1):
     return out
 
 
+
+# ---- CTC ------------------------------------------------------------------------------------
+_CTC_LOG_EPS = -1e5  # "log 0" of the alignment lattice (as optax and Keras)
+
+
+@op
+def ctc_loss(target, output, target_length, output_length, mask_index=0):
+    """Connectionist temporal classification loss per sequence, -log p(target | output),
+    with `output` logits (batch, time, classes) and `mask_index` the blank class.
+
+    The forward (alpha) recursion over the blank/label lattice in log space (the
+    formulation of optax's ctc_loss, which Keras uses), one step per time frame, written
+    with ops: its gradient is the exact gradient of the recursion (differentiable again)."""
+    from fastnet.ops.numpy_extra import logaddexp
+
+    out = _float(output)
+    tgt = np.asarray(_t(target)._value)
+    if out.ndim != 3 or tgt.ndim != 2 or tgt.shape[0] != out.shape[0]:
+        raise ValueError(f"ctc_loss: target must be (batch, max_label_length) and output "
+                         f"(batch, max_time, classes) with the same batch; received shapes "
+                         f"{tgt.shape} and {tuple(out.shape)}")
+    if tgt.dtype.kind not in "iu":
+        tgt = tgt.astype(np.int64)
+    b, t_max, k = out.shape
+    n = tgt.shape[1]
+    tl = np.asarray(_t(target_length)._value).astype(np.int64).reshape(-1)
+    ol = np.asarray(_t(output_length)._value).astype(np.int64).reshape(-1)
+    if tl.shape != (b,) or ol.shape != (b,):
+        raise ValueError(f"ctc_loss: target_length and output_length must have shape ({b},); "
+                         f"received {tl.shape} and {ol.shape}")
+    if not 0 <= int(mask_index) < k:
+        raise ValueError(f"ctc_loss: mask_index must be a class in [0, {k}). Received: "
+                         f"mask_index={mask_index}")
+    dt = out._value.dtype
+    logp = log_softmax(out, axis=-1)
+    repeat = np.zeros((b, n), dt)
+    if n > 1:
+        repeat[:, :-1] = tgt[:, :-1] == tgt[:, 1:]
+    hot = np.zeros((b, n, k), dt)
+    np.put_along_axis(hot, np.clip(tgt, 0, k - 1)[..., None], 1.0, axis=-1)
+    emit = m.einsum("btk,bnk->btn", logp, Tensor(hot))  # (B, T, N)
+    phi_lp = logp[:, :, int(mask_index)]  # (B, T)
+    pad = (np.arange(t_max)[None, :] >= ol[:, None]).astype(dt)  # (B, T)
+    eps = _CTC_LOG_EPS
+    rep_eps = Tensor(eps * repeat)
+    norep_eps = Tensor(eps * (1.0 - repeat))
+
+    def update_phi(phi, added):
+        return m.concatenate([phi[:, :1], logaddexp(phi[:, 1:], added)], axis=-1)
+
+    init_phi = np.full((b, n + 1), eps, dt)
+    init_phi[:, 0] = 0.0
+    phi, em = Tensor(init_phi), Tensor(np.full((b, n), eps, dt))
+    for step in range(t_max):
+        le, lphi = emit[:, step], m.expand_dims(phi_lp[:, step], -1)
+        pd = Tensor(pad[:, step:step + 1])
+        prev_phi = phi
+        phi_eps = update_phi(phi, em + rep_eps)
+        next_em = logaddexp(phi_eps[:, :-1] + le, em + le)
+        next_phi = update_phi(phi_eps + lphi, em + lphi + norep_eps)
+        em = pd * em + (1.0 - pd) * next_em
+        phi = pd * prev_phi + (1.0 - pd) * next_phi
+    last = update_phi(phi, em)
+    pick = np.zeros((b, n + 1), dt)
+    pick[np.arange(b), np.clip(tl, 0, n)] = 1.0
+    return -m.sum(last * Tensor(pick), axis=-1)
+
+
+def _ctc_greedy(v, lengths, merge_repeated, mask_index):
+    b, t_max, k = v.shape
+    idx = np.argmax(v, axis=-1).astype(np.int32)
+    scores = np.max(v, axis=-1)
+    beyond = np.arange(t_max)[None, :] >= lengths[:, None]
+    idx = np.where(beyond, mask_index, idx)
+    scores = np.where(beyond, 0.0, scores)
+    if merge_repeated:
+        rep = np.zeros_like(beyond)
+        rep[:, 1:] = idx[:, 1:] == idx[:, :-1]
+        idx = np.where(rep, mask_index, idx)
+    out = np.full((b, t_max), -1, np.int32)
+    for i in range(b):
+        keep = idx[i][idx[i] != mask_index]
+        out[i, :len(keep)] = keep
+    return out[None], (-np.sum(scores, axis=1))[:, None].astype(v.dtype)
+
+
+def _ctc_prefix_beam_search(logp, length, beam_width, top_paths, blank):
+    """Prefix beam search over one sequence of log-probabilities (T, K): beams are label
+    prefixes with their log-probabilities of ending in a blank and in a label."""
+    neg = -np.inf
+
+    def add(nxt, prefix, pb=neg, pnb=neg):
+        ob, onb = nxt.get(prefix, (neg, neg))
+        nxt[prefix] = (np.logaddexp(ob, pb), np.logaddexp(onb, pnb))
+
+    beams = {(): (0.0, neg)}
+    for t in range(int(length)):
+        lp = logp[t]
+        nxt = {}
+        for prefix, (pb, pnb) in beams.items():
+            total = np.logaddexp(pb, pnb)
+            add(nxt, prefix, pb=total + lp[blank])
+            for c in range(logp.shape[1]):
+                if c == blank:
+                    continue
+                if prefix and prefix[-1] == c:
+                    add(nxt, prefix, pnb=pnb + lp[c])  # the repeat collapses into it
+                    add(nxt, prefix + (c,), pnb=pb + lp[c])  # a blank separated the repeat
+                else:
+                    add(nxt, prefix + (c,), pnb=total + lp[c])
+        ranked = sorted(nxt.items(), key=lambda kv: -np.logaddexp(*kv[1]))
+        beams = dict(ranked[:beam_width])
+    ranked = sorted(beams.items(), key=lambda kv: -np.logaddexp(*kv[1]))[:top_paths]
+    return [(p, float(np.logaddexp(*s))) for p, s in ranked]
+
+
+@op
+def ctc_decode(inputs, sequence_lengths, strategy="greedy", beam_width=100, top_paths=1,
+               merge_repeated=True, mask_index=0):
+    """Decodes CTC outputs (batch, time, classes): ``(paths, scores)``, paths (top_paths,
+    batch, time) int32 padded with -1. "greedy": the best class per frame, repeats merged,
+    blanks (mask_index) dropped; scores -(sum of the per-frame maxima of `inputs`).
+    "beam_search": prefix beam search on log_softmax(inputs); scores the top paths'
+    log-probabilities. Decoding is not differentiable (integer paths)."""
+    x = _float(inputs)
+    v = x._value
+    if v.ndim != 3:
+        raise ValueError(f"ctc_decode: inputs must be (batch, time, classes); received shape "
+                         f"{v.shape}")
+    b, t_max, k = v.shape
+    lengths = np.asarray(_t(sequence_lengths)._value).astype(np.int64).reshape(-1)
+    if lengths.shape != (b,):
+        raise ValueError(f"ctc_decode: sequence_lengths must have shape ({b},); received "
+                         f"{lengths.shape}")
+    blank = k - 1 if mask_index is None else int(mask_index)
+    if strategy == "greedy":
+        paths, scores = _ctc_greedy(v, lengths, merge_repeated, blank)
+        return Tensor(paths), Tensor(scores)
+    if strategy != "beam_search":
+        raise ValueError(f"Invalid strategy {strategy}. Supported values are 'greedy' and "
+                         "'beam_search'.")
+    if int(beam_width) < 1 or int(top_paths) < 1 or int(top_paths) > int(beam_width):
+        raise ValueError(f"ctc_decode: need 1 <= top_paths <= beam_width. Received: "
+                         f"beam_width={beam_width}, top_paths={top_paths}")
+    lv = v.astype(np.float64)
+    lv = lv - lv.max(-1, keepdims=True)
+    lv = lv - np.log(np.exp(lv).sum(-1, keepdims=True))
+    paths = np.full((int(top_paths), b, t_max), -1, np.int32)
+    scores = np.full((b, int(top_paths)), -np.inf)
+    for i in range(b):
+        for j, (p, sc) in enumerate(_ctc_prefix_beam_search(lv[i], lengths[i],
+                                                            int(beam_width), int(top_paths),
+                                                            blank)):
+            paths[j, i, :len(p)] = p
+            scores[i, j] = sc
+    return Tensor(paths), Tensor(scores.astype(v.dtype))
+
 from fastnet.ops.attention import dot_product_attention  # noqa: E402,F401  (keras.ops.nn name)
 from fastnet.ops.math import one_hot  # noqa: E402,F401  (keras.ops.nn names)
 from fastnet.ops.spatial import (  # noqa: E402,F401
@@ -1234,6 +1391,7 @@ from fastnet.ops.spatial import (  # noqa: E402,F401
 # The public ops of this module (Keras 3 names; fastnet.ops re-exports exactly these).
 __all__ = ["adaptive_average_pool", "adaptive_max_pool", "average_pool",
            "batch_normalization", "binary_crossentropy", "categorical_crossentropy", "celu",
+           "ctc_decode", "ctc_loss",
            "conv", "conv_transpose", "depth_to_space", "depthwise_conv",
            "dot_product_attention", "elu", "fold", "gelu", "glu", "hard_shrink",
            "hard_sigmoid", "hard_silu", "hard_swish", "hard_tanh", "layer_normalization",
