@@ -1159,3 +1159,143 @@ def test_ctc_against_keras():
         theirs = k.ops.ctc_decode(out, ol, **kw)
         assert ours[0].numpy().tolist() == k.ops.convert_to_numpy(theirs[0]).tolist()
         assert_close(ours[1].numpy(), k.ops.convert_to_numpy(theirs[1]), atol=1e-4)
+
+
+# ---- segment_prod, rearrange, lu_factor, istft --------------------------------------------------
+def test_segment_prod():
+    data = rand((7, 2), seed=60).astype(np.float64)
+    data[3, 0] = 0.0  # a zero in a segment: the gradient of the others is still exact
+    ids = np.array([0, 2, 2, 0, 3, 2, 9])
+    want = np.ones((5, 2))
+    for i, s in enumerate(ids):
+        if s < 5:
+            want[s] *= data[i]
+    assert_close(ops.segment_prod(data, ids, num_segments=5).numpy(), want, atol=1e-6)
+
+    def ref(d):
+        out = np.ones((5, 2))
+        for i, s in enumerate(ids):
+            if s < 5:
+                out[s] = out[s] * d[i]
+        return out
+
+    check_grad(lambda t: ops.segment_prod(t, ids, 5), ref, [data])
+    assert ops.segment_prod(data[:6], ids[:6] % 3).shape == (3, 2)
+    assert ops.segment_prod(fastnet.Input((2,)), KerasTensor((None,), "int32"),
+                            num_segments=4).shape == (4, 2)
+
+
+def test_rearrange():
+    x = rand((2, 6, 4), seed=61).astype(np.float64)
+    assert_close(ops.rearrange(x, "b h w -> b (h w)").numpy(), x.reshape(2, 24), atol=0)
+    assert_close(ops.rearrange(x, "b h w -> w b h").numpy(), x.transpose(2, 0, 1), atol=0)
+    split = ops.rearrange(x, "b (h1 h) w -> b h1 (w h)", h1=2).numpy()
+    assert_close(split, x.reshape(2, 2, 3, 4).transpose(0, 1, 3, 2).reshape(2, 2, 12), atol=0)
+    check_grad(lambda t: ops.rearrange(t, "b (h1 h) w -> (b w) h1 h", h=3),
+               lambda a: a.reshape(2, 2, 3, 4).transpose(0, 3, 1, 2).reshape(8, 2, 3), [x])
+    assert ops.rearrange(fastnet.Input((6, 4)), "b (h c) w -> b c h w", c=2).shape == \
+        (None, 2, 3, 4)
+    with pytest.raises(ValueError, match="cannot be split"):
+        ops.rearrange(x, "b (h c) w -> b h c w", c=4)
+    with pytest.raises(ValueError, match="same names"):
+        ops.rearrange(x, "b h w -> b h")
+
+
+def _lu_ref(a):
+    """Doolittle elimination with partial pivoting, in float64 loops."""
+    a = np.array(a, np.float64)
+    r, c = a.shape
+    piv = np.zeros(min(r, c), np.int64)
+    for k in range(min(r, c)):
+        p = k + int(np.argmax(np.abs(a[k:, k])))
+        piv[k] = p
+        a[[k, p]] = a[[p, k]]
+        for i in range(k + 1, r):
+            a[i, k] /= a[k, k]
+            a[i, k + 1:] -= a[i, k] * a[k, k + 1:]
+    return a, piv
+
+
+@pytest.mark.parametrize("shape", [(4, 4), (3, 5), (5, 3), (2, 3, 3)])
+def test_lu_factor(shape):
+    a = rand(shape, seed=62).astype(np.float64)
+    lu, piv = ops.lu_factor(a)
+    flat = a.reshape((-1,) + shape[-2:])
+    for i, m in enumerate(flat):
+        rl, rp = _lu_ref(m)
+        assert_close(lu.numpy().reshape(flat.shape)[i], rl, atol=1e-5)
+        assert piv.numpy().reshape(len(flat), -1)[i].tolist() == rp.tolist()
+    assert piv.dtype == "int32"
+    check_grad(lambda t: ops.lu_factor(t)[0], lambda v: np.stack(
+        [_lu_ref(mm)[0] for mm in v.reshape((-1,) + shape[-2:])]).reshape(shape), [a],
+        atol=1e-4, rtol=1e-3)
+    spec = ops.lu_factor(KerasTensor(shape))
+    assert spec[0].shape == shape and spec[1].shape == shape[:-2] + (min(shape[-2:]),)
+
+
+@pytest.mark.parametrize("kw", [
+    dict(sequence_length=8, sequence_stride=4, fft_length=16, window="hann"),
+    dict(sequence_length=10, sequence_stride=3, fft_length=10, window="hamming", center=False),
+    dict(sequence_length=8, sequence_stride=2, fft_length=8, window=None)])
+def test_istft_inverts_stft(kw):
+    x = rand((2, 41), seed=63)
+    center = kw.get("center", True)
+    z = ops.stft(x, **kw)
+    y = ops.istft(z, kw["sequence_length"], kw["sequence_stride"], kw["fft_length"],
+                  window=kw["window"], center=center, length=41 if center else None)
+    n = y.shape[-1]
+    if kw["window"] is not None:  # perfect reconstruction where the windows overlap
+        lo = 0 if center else 1
+        assert_close(y.numpy()[:, lo:n - 1], x[:, lo:n - 1], atol=2e-6)
+    spec = ops.istft((KerasTensor(z[0].shape), KerasTensor(z[1].shape)), kw["sequence_length"],
+                     kw["sequence_stride"], kw["fft_length"], window=kw["window"],
+                     center=center, length=41 if center else None)
+    assert spec.shape == tuple(y.shape)
+
+
+def test_istft_gradient():
+    re, im = rand((3, 5), seed=64).astype(np.float64), rand((3, 5), seed=65).astype(np.float64)
+
+    def ref(r, i):
+        seg = np.fft.irfft(r + 1j * i, n=8, axis=-1)
+        win = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(8) / 8)
+        out, norm = np.zeros(8 + 2 * 2), np.zeros(8 + 2 * 2)
+        for f in range(3):
+            out[2 * f:2 * f + 8] += seg[f] * win
+            norm[2 * f:2 * f + 8] += win * win
+        return (out / np.where(norm > 1e-10, norm, 1.0))[4:-4]
+
+    check_grad(lambda r, i: ops.istft((r, i), 8, 2, 8), ref, [re, im])
+
+
+def test_segment_prod_rearrange_lu_istft_against_keras():
+    k = _keras()
+    d = rand((6, 3), seed=66)
+    ids = np.array([0, 1, 1, 3, 0, 1])
+    assert_close(ops.segment_prod(d, ids, 4).numpy(),
+                 k.ops.convert_to_numpy(k.ops.segment_prod(d, ids, 4)), atol=1e-6)
+    x = rand((2, 6, 4), seed=67)
+    assert_close(ops.rearrange(x, "b (h1 h) w -> b h1 (w h)", h1=2).numpy(),
+                 k.ops.convert_to_numpy(k.ops.rearrange(x, "b (h1 h) w -> b h1 (w h)", h1=2)),
+                 atol=0)
+    a = rand((4, 4), seed=68)
+    lu, piv = ops.lu_factor(a)
+    klu, kpiv = k.ops.lu_factor(k.ops.convert_to_tensor(a))
+    assert_close(lu.numpy(), k.ops.convert_to_numpy(klu), atol=1e-5)
+    assert piv.numpy().tolist() == k.ops.convert_to_numpy(kpiv).tolist()
+    s = rand((2, 40), seed=69)
+    z = ops.stft(s, 8, 4, 16)
+    zk = tuple(k.ops.convert_to_tensor(v.numpy()) for v in z)
+    assert_close(ops.istft(z, 8, 4, 16).numpy(),
+                 k.ops.convert_to_numpy(k.ops.istft(zk, 8, 4, 16)), atol=1e-5)
+
+
+def test_take_along_axis_gradient_with_broadcast_indices():
+    # numpy broadcasts the non-axis dims of the indices; the gradient must too
+    x = rand((3, 4), seed=70).astype(np.float64)
+    idx = np.array([[2], [0], [3]])
+    check_grad(lambda t: ops.take_along_axis(t, idx, axis=1) * ops.ones((3, 4)),
+               lambda a: np.take_along_axis(a, idx, axis=1) * np.ones((3, 4)), [x])
+    row = np.array([[1, 0, 1, 2]])  # (1, 4) against (3, 4) along axis 0
+    check_grad(lambda t: ops.take_along_axis(t, row, axis=0),
+               lambda a: np.take_along_axis(a, row, axis=0), [x])

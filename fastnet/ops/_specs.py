@@ -950,3 +950,46 @@ def _ctc_decode(inputs, sequence_lengths, strategy="greedy", beam_width=100, top
 
 _register("ctc_loss", _ctc_loss)
 _register("ctc_decode", _ctc_decode)
+
+
+def _istft(x, sequence_length, sequence_stride, fft_length, length=None, window="hann",
+           center=True):
+    re_shape = _shape(x[0])
+    frames = re_shape[-2]
+    if length is not None:
+        n = int(length)
+    elif frames is None:
+        n = None
+    else:
+        n = fft_length + sequence_stride * (frames - 1) - (2 * (fft_length // 2) if center
+                                                           else 0)
+    return _kt(tuple(re_shape[:-2]) + (n,), _float_of(_dtype(x[0])))
+
+
+def _segment_prod(data, segment_ids, num_segments=None, sorted=False):  # noqa: A002
+    if num_segments is None:
+        raise NotImplementedError("ops.segment_prod on symbolic tensors needs num_segments")
+    return _kt((int(num_segments),) + tuple(_shape(data)[1:]), _dtype(data))
+
+
+def _rearrange(tensor, pattern, **axes_lengths):
+    from fastnet.ops.einops import _plan
+
+    shape = _shape(tensor)
+    if None in shape:  # the unknown dims: plan at two sizes, keep what does not follow them
+        a = _plan(tuple(2 if d is None else d for d in shape), pattern, axes_lengths)[2]
+        b = _plan(tuple(3 if d is None else d for d in shape), pattern, axes_lengths)[2]
+        return _kt(tuple(p if p == q else None for p, q in zip(a, b)), _dtype(tensor))
+    return _kt(_plan(shape, pattern, axes_lengths)[2], _dtype(tensor))
+
+
+def _lu_factor(x):
+    s = _shape(x)
+    k = None if s[-1] is None or s[-2] is None else min(s[-1], s[-2])
+    return _kt(s, _float_of(_dtype(x))), _kt(tuple(s[:-2]) + (k,), "int32")
+
+
+_register("istft", _istft)
+_register("segment_prod", _segment_prod)
+_register("rearrange", _rearrange)
+_register("lu_factor", _lu_factor)

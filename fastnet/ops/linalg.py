@@ -425,5 +425,46 @@ def jvp(fun, primals, tangents, has_aux=False):
     return outs + (aux,) if has_aux else outs
 
 
+
+def _lu_factor(x):
+    x = _float(x)
+    if x.ndim < 2:
+        raise ValueError(f"lu_factor: x must be a (batch of) matrices; received shape {x.shape}")
+    rows, cols = x.shape[-2], x.shape[-1]
+    k_max = min(rows, cols)
+    lead = tuple(x.shape[:-2])
+    a = x
+    piv = np.zeros(lead + (k_max,), np.int32)
+    for k in range(k_max):
+        col = np.abs(a._value[..., k:, k])
+        p = np.argmax(col, axis=-1) + k  # partial pivoting (LAPACK getrf)
+        piv[..., k] = p
+        perm = np.broadcast_to(np.arange(rows), lead + (rows,)).copy()
+        pk = perm[..., k].copy()
+        np.put_along_axis(perm, np.expand_dims(p, -1), np.expand_dims(pk, -1), axis=-1)
+        perm[..., k] = p
+        if np.any(p != k):
+            a = m.take_along_axis(a, Tensor(np.expand_dims(perm, -1).astype(np.int32)), axis=-2)
+        if k + 1 == rows:
+            break
+        pivot = a[..., k:k + 1, k:k + 1]
+        below = a[..., k + 1:, k:k + 1] / pivot  # the multipliers (L's column k)
+        schur = a[..., k + 1:, k + 1:] - below * a[..., k:k + 1, k + 1:]
+        low = m.concatenate([below, schur], axis=-1)
+        a = m.concatenate([a[..., :k + 1, :], m.concatenate([a[..., k + 1:, :k], low],
+                                                             axis=-1)], axis=-2)
+    return a, Tensor(piv)
+
+
+@op
+def lu_factor(x):
+    """LU decomposition with partial pivoting (scipy.linalg.lu_factor / LAPACK getrf):
+    ``(lu, pivots)``, lu holding U on and above the diagonal and L's multipliers below
+    it, pivots (0-based) the row swapped with row i at step i. Gaussian elimination
+    written with ops: differentiable (the pivot order is a constant)."""
+    return _lu_factor(x)
+
+
 __all__ = ["norm", "inv", "solve", "det", "cholesky", "qr", "svd", "solve_triangular",
-           "cholesky_inverse", "logdet", "eigh", "pinv", "lstsq", "matrix_rank", "jvp"]
+           "cholesky_inverse", "logdet", "eigh", "pinv", "lstsq", "matrix_rank", "jvp",
+           "lu_factor"]

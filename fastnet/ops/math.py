@@ -822,10 +822,12 @@ def take_along_axis(x, indices, axis=None):
             np.add.at(buf.reshape(-1), idx, g._value)
         else:
             ax = axis % len(shape)
-            grids = list(np.ix_(*[np.arange(s) for s in idx.shape]))
-            grids[ax] = idx
+            ib = np.broadcast_to(idx, g._value.shape)  # indices broadcast like numpy's forward
+            grids = list(np.ix_(*[np.arange(s) for s in ib.shape]))
+            grids[ax] = ib
             np.add.at(buf, tuple(grids), g._value)
-        # linear in g; its adjoint is take_along_axis itself (differentiable again)
+            # linear in g; its adjoint is take_along_axis itself (differentiable again)
+            return (make(buf, (g,), lambda u: (take_along_axis(u, Tensor(ib), axis=axis),)),)
         return (make(buf, (g,), lambda u: (take_along_axis(u, Tensor(idx), axis=axis),)),)
 
     return make(out, (x,), backward)
