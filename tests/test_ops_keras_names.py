@@ -1299,3 +1299,87 @@ def test_take_along_axis_gradient_with_broadcast_indices():
     row = np.array([[1, 0, 1, 2]])  # (1, 4) against (3, 4) along axis 0
     check_grad(lambda t: ops.take_along_axis(t, row, axis=0),
                lambda a: np.take_along_axis(a, row, axis=0), [x])
+
+
+def _bilinear_1d_ref(x, n_out, scale, shift):
+    """Linear (triangle-kernel) resampling of the rows of x, half-pixel centres, no
+    antialias: output j reads input position (j + 0.5 - shift) / scale - 0.5."""
+    n = x.shape[0]
+    out = np.zeros((n_out,) + x.shape[1:])
+    for j in range(n_out):
+        pos = (j + 0.5 - shift) / scale - 0.5
+        if not -0.5 <= pos <= n - 0.5:
+            continue
+        w = np.maximum(0, 1 - np.abs(pos - np.arange(n)))
+        out[j] = np.tensordot(w / w.sum(), x, axes=(0, 0))
+    return out
+
+
+def test_scale_and_translate():
+    x = rand((2, 9, 7, 3), seed=71).astype(np.float64)
+    same = ops.image.scale_and_translate(x, x.shape, [1.0, 1.0], [0.0, 0.0], (1, 2), "cubic")
+    assert_close(same.numpy(), x, atol=1e-6)
+    got = ops.image.scale_and_translate(x, (2, 13, 7, 3), [13 / 9], [0.7], (1,), "linear",
+                                        antialias=False).numpy()
+    want = np.stack([_bilinear_1d_ref(x[b], 13, 13 / 9, 0.7) for b in range(2)])
+    assert_close(got, want, atol=1e-6)
+    # Keras's resize is scale_and_translate with scale = out / in: fastnet's (C++) resize agrees
+    up = ops.image.scale_and_translate(x, (2, 18, 14, 3), [2.0, 2.0], [0.0, 0.0], (1, 2),
+                                       "bilinear", antialias=False).numpy()
+    assert_close(up, ops.image.resize(x, (18, 14), data_format="channels_last").numpy(),
+                 atol=1e-5)
+    for method in ("linear", "cubic", "lanczos3", "lanczos5"):
+        check_grad(lambda t, m=method: ops.image.scale_and_translate(
+            t, (1, 3, 5, 1), [0.6, 1.4], [0.2, -0.3], (1, 2), m),
+            lambda a, m=method: ops.image.scale_and_translate(
+                ops.convert_to_tensor(a, "float64"), (1, 3, 5, 1), [0.6, 1.4], [0.2, -0.3],
+                (1, 2), m).numpy(), [x[:1, :5, :4, :1]], atol=1e-4, rtol=1e-3)
+    ints = ops.image.scale_and_translate(np.arange(12, dtype=np.int32).reshape(1, 12, 1),
+                                         (1, 6, 1), [0.5], [0.0], (1,), "linear")
+    assert ints.dtype == "int32"
+    assert ops.image.scale_and_translate(fastnet.Input((9, 7, 3), batch_size=2),
+                                         (2, 5, 4, 3), [0.5, 0.5], [0, 0], (1, 2),
+                                         "linear").shape == (2, 5, 4, 3)
+    with pytest.raises(ValueError, match="method"):
+        ops.image.scale_and_translate(x, x.shape, [1, 1], [0, 0], (1, 2), "area")
+
+
+def test_elastic_transform():
+    x = rand((2, 12, 10, 3), seed=72, low=0, high=1)
+    a = ops.image.elastic_transform(x, seed=3, data_format="channels_last").numpy()
+    assert_close(a, ops.image.elastic_transform(x, seed=3, data_format="channels_last").numpy(),
+                 atol=0)
+    assert np.abs(a - x).mean() > 1e-2
+    assert np.abs(a - ops.image.elastic_transform(x, seed=4,
+                                                   data_format="channels_last").numpy()).max() > 0
+    assert_close(ops.image.elastic_transform(x, alpha=0.0, seed=1,
+                                             data_format="channels_last").numpy(), x, atol=1e-6)
+    flat = np.full((1, 8, 8, 2), 0.25, np.float32)  # reflect fill: a constant stays constant
+    assert_close(ops.image.elastic_transform(flat, seed=5, data_format="channels_last").numpy(),
+                 flat, atol=1e-6)
+    # a resampling: linear in the images for a fixed field
+    y = rand(x.shape, seed=73)
+    lhs = ops.image.elastic_transform(2 * x - y, seed=6, data_format="channels_last").numpy()
+    rhs = 2 * ops.image.elastic_transform(x, seed=6,
+                                                       data_format="channels_last").numpy() \
+        - ops.image.elastic_transform(y, seed=6, data_format="channels_last").numpy()
+    assert_close(lhs, rhs, atol=1e-5)
+    v = fastnet.Variable(x)
+    with fastnet.GradientTape() as t:
+        s = ops.sum(ops.image.elastic_transform(v, seed=6, data_format="channels_last"))
+    g = t.gradient(s, v).numpy()
+    assert g.shape == x.shape and abs(g.sum() - x.size) < 1e-2 * x.size  # weights sum to ~1
+    assert ops.image.elastic_transform(fastnet.Input((12, 10, 3))).shape == (None, 12, 10, 3)
+
+
+def test_scale_and_translate_against_keras():
+    k = _keras()
+    x = rand((2, 9, 7, 3), seed=74)
+    for method in ("linear", "cubic", "lanczos3", "lanczos5"):
+        for aa in (True, False):
+            ours = ops.image.scale_and_translate(x, (2, 5, 11, 3), [5 / 9, 11 / 7], [0.3, -1.0],
+                                                 (1, 2), method, antialias=aa).numpy()
+            theirs = k.ops.image.scale_and_translate(
+                x, (2, 5, 11, 3), np.array([5 / 9, 11 / 7], np.float32),
+                np.array([0.3, -1.0], np.float32), (1, 2), method, antialias=aa)
+            assert_close(ours, k.ops.convert_to_numpy(theirs), atol=1e-5, what=method)

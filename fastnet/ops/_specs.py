@@ -930,7 +930,7 @@ def _patches_3d(volumes, size, strides=None, dilation_rate=1, padding="valid",
     return _kt(shape, _dtype(volumes))
 
 
-_register("rgb_to_hsv hsv_to_rgb gaussian_blur", _image_same)
+_register("rgb_to_hsv hsv_to_rgb gaussian_blur elastic_transform", _image_same)
 _register("perspective_transform", _image_same)
 _register("sobel_edges", _sobel)
 _register("ssim", _ssim)
@@ -993,3 +993,11 @@ _register("istft", _istft)
 _register("segment_prod", _segment_prod)
 _register("rearrange", _rearrange)
 _register("lu_factor", _lu_factor)
+
+
+def _scale_and_translate(images, output_shape, *args, **kwargs):
+    dt = _dtype(images)
+    return _kt(tuple(int(s) for s in output_shape), dt)
+
+
+_register("scale_and_translate", _scale_and_translate)

@@ -22,7 +22,8 @@ from fastnet.ops.core import _t, make, op
 
 __all__ = ["resize", "affine_transform", "extract_patches", "crop_images", "pad_images",
            "rgb_to_grayscale", "map_coordinates", "rgb_to_hsv", "hsv_to_rgb", "gaussian_blur",
-           "sobel_edges", "ssim", "perspective_transform", "extract_patches_3d"]
+           "sobel_edges", "ssim", "perspective_transform", "extract_patches_3d",
+           "scale_and_translate", "elastic_transform"]
 
 RESIZE_INTERPOLATIONS = ("bilinear", "nearest", "bicubic", "area")
 AFFINE_INTERPOLATIONS = ("nearest", "bilinear")
@@ -706,3 +707,106 @@ def extract_patches_3d(volumes, size, strides=None, dilation_rate=1, padding="va
                          f"Received: size={size}")
     return extract_patches(volumes, tuple(size), strides=strides, dilation_rate=dilation_rate,
                            padding=padding, data_format=data_format)
+
+
+_SCALE_METHODS = {"linear": "linear", "bilinear": "linear", "trilinear": "linear",
+                  "triangle": "linear", "cubic": "cubic", "bicubic": "cubic",
+                  "tricubic": "cubic", "lanczos3": "lanczos3", "lanczos5": "lanczos5"}
+
+
+def _resample_kernel(method, x):
+    """The interpolation kernels of jax.image.scale_and_translate on distances x >= 0."""
+    if method == "linear":
+        return np.maximum(0.0, 1.0 - x)
+    if method == "cubic":  # Keys' cubic, a = -0.5
+        near = ((1.5 * x - 2.5) * x) * x + 1.0
+        far = ((-0.5 * x + 2.5) * x - 4.0) * x + 2.0
+        return np.where(x >= 2.0, 0.0, np.where(x >= 1.0, far, near))
+    radius = 3.0 if method == "lanczos3" else 5.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        val = radius * np.sin(np.pi * x) * np.sin(np.pi * x / radius) / (np.pi * x) ** 2
+    return np.where(x > radius, 0.0, np.where(x > 1e-3, val, 1.0))
+
+
+def _resample_matrix(n_in, n_out, scale, translation, method, antialias):
+    """(n_in, n_out) weights: output sample j reads input pixel i with weight w[i, j]."""
+    inv = 1.0 / scale
+    kscale = max(inv, 1.0) if antialias else 1.0
+    centers = (np.arange(n_out) + 0.5) * inv - translation * inv - 0.5
+    w = _resample_kernel(method, np.abs(centers[None, :] - np.arange(n_in)[:, None]) / kscale)
+    total = w.sum(axis=0, keepdims=True)
+    w = np.where(np.abs(total) > 1000.0 * np.finfo(np.float32).eps,
+                 w / np.where(total != 0, total, 1.0), 0.0)
+    inside = (centers >= -0.5) & (centers <= n_in - 0.5)
+    return np.where(inside[None, :], w, 0.0)
+
+
+@op
+def scale_and_translate(images, output_shape, scale, translation, spatial_dims, method,
+                        antialias=True):
+    """jax.image.scale_and_translate (as Keras): along each of `spatial_dims`, output
+    sample j is the kernel-weighted mean of the input around (j + 0.5 - translation) /
+    scale - 0.5 (the kernel widened by 1/scale when downsampling with antialias); samples
+    mapping outside the input are 0. A tensordot per axis (differentiable)."""
+    if method not in _SCALE_METHODS:
+        raise ValueError(f"Invalid value for argument `method`. Expected one of "
+                         f"{sorted(_SCALE_METHODS)}. Received: method={method}")
+    kind = _SCALE_METHODS[method]
+    x = _t(images)
+    dims = [int(d) % x.ndim for d in spatial_dims]
+    scale = np.asarray(_t(scale)._value, np.float64).reshape(-1)
+    translation = np.asarray(_t(translation)._value, np.float64).reshape(-1)
+    output_shape = tuple(int(s) for s in output_shape)
+    if len(output_shape) != x.ndim or len(scale) != len(dims) or len(translation) != len(dims):
+        raise ValueError(f"scale_and_translate: output_shape needs one size per axis of the "
+                         f"images ({x.ndim}) and scale/translation one value per spatial dim "
+                         f"({len(dims)}). Received: output_shape={output_shape}, "
+                         f"scale={scale.tolist()}, translation={translation.tolist()}")
+    is_int = x._value.dtype.kind in "iub"
+    y = _m.cast(x, "float32") if is_int else x
+    dt = y._value.dtype
+    for d, s, t in zip(dims, scale, translation):
+        w = _resample_matrix(x.shape[d], output_shape[d], s, t, kind, antialias)
+        y = _m.moveaxis(_m.tensordot(y, Tensor(w.astype(dt)), axes=([d], [0])), -1, d)
+    if is_int:
+        lo, hi = float(x._value.min()), float(x._value.max())
+        y = _m.cast(_m.clip(_m.round(y), lo, hi), x.dtype)
+    return y
+
+
+@op
+def elastic_transform(images, alpha=20.0, sigma=5.0, interpolation="bilinear",
+                      fill_mode="reflect", fill_value=0.0, seed=None, data_format=None):
+    """Elastic deformation (Simard et al., 2003), as Keras: per image a displacement field
+    of N(0, 1) * sigma noise, Gaussian-blurred (kernel int(6 sigma) | 1, std sigma) and
+    scaled by alpha, then resampled with map_coordinates; differentiable in the images
+    (first order). ``seed`` an int or a SeedGenerator (fastnet's streams, not Keras's)."""
+    from fastnet import random as _random
+
+    data_format = _data_format(data_format)
+    if interpolation not in AFFINE_INTERPOLATIONS:
+        raise ValueError(f"Invalid value for argument `interpolation`. Expected one of "
+                         f"{AFFINE_INTERPOLATIONS}. Received: interpolation={interpolation}")
+    if fill_mode not in FILL_MODES:
+        raise ValueError(f"Invalid value for argument `fill_mode`. Expected one of "
+                         f"{FILL_MODES}. Received: fill_mode={fill_mode}")
+    x = _t(images)
+    _check_rank(x, "elastic_transform")
+    x, restore = _to_nhwc(x, data_format)
+    x, dtype = _float_in(x)
+    n, h, w, c = x.shape
+    sigma, alpha = float(sigma), float(alpha)
+    k = int(6 * sigma) | 1
+    noise = _random.normal((2, n, h, w, 1), seed=seed).numpy() * sigma
+    fields = [gaussian_blur(noise[i], (k, k), (sigma, sigma),
+                            data_format="channels_last").numpy()[..., 0] for i in range(2)]
+    gy, gx = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")
+    order = 1 if interpolation == "bilinear" else 0
+    outs = []
+    for b in range(n):
+        coords = np.stack([gy + alpha * fields[1][b], gx + alpha * fields[0][b]]).astype(
+            np.float32)
+        chans = [map_coordinates(x[b, :, :, ch], coords, order, fill_mode=fill_mode,
+                                 fill_value=fill_value) for ch in range(c)]
+        outs.append(_m.stack(chans, axis=-1))
+    return _float_out(restore(_m.stack(outs, axis=0)), dtype)
