@@ -53,12 +53,31 @@ def linear(x):
     return x
 
 
+# the Keras 3 activations beyond the classic set: one implementation each, in fastnet.ops.nn
+celu = ops.celu
+glu = ops.glu
+hard_shrink = ops.hard_shrink
+hard_tanh = ops.hard_tanh
+log_sigmoid = ops.log_sigmoid
+soft_shrink = ops.soft_shrink
+sparse_plus = ops.sparse_plus
+sparse_sigmoid = ops.sparse_sigmoid
+sparsemax = ops.sparsemax
+squareplus = ops.squareplus
+tanh_shrink = ops.tanh_shrink
+threshold = ops.threshold
+
+
 _ALL = {
     "relu": relu, "relu6": relu6, "leaky_relu": leaky_relu, "elu": elu, "selu": selu,
     "gelu": gelu, "sigmoid": sigmoid, "hard_sigmoid": hard_sigmoid, "hard_silu": hard_silu,
     "hard_swish": hard_silu, "tanh": tanh, "softplus": softplus, "softsign": softsign,
     "silu": silu, "swish": silu, "mish": mish, "exponential": exponential, "linear": linear,
-    "softmax": softmax, "log_softmax": log_softmax,
+    "softmax": softmax, "log_softmax": log_softmax, "celu": celu, "glu": glu,
+    "hard_shrink": hard_shrink, "hard_tanh": hard_tanh, "log_sigmoid": log_sigmoid,
+    "soft_shrink": soft_shrink, "sparse_plus": sparse_plus, "sparse_sigmoid": sparse_sigmoid,
+    "sparsemax": sparsemax, "squareplus": squareplus, "tanh_shrink": tanh_shrink,
+    "threshold": threshold,
 }
 
 
@@ -77,6 +96,20 @@ def get(identifier):
     if callable(identifier):
         return identifier
     raise ValueError(f"Could not interpret activation function identifier: {identifier!r}")
+
+
+def deserialize(config, custom_objects=None):
+    """The activation function a config names (Keras's name string or its
+    ``{"class_name": "function", "config": name}`` dict; custom and registered names
+    too), as keras.activations.deserialize."""
+    from fastnet.saving.serialization_lib import deserialize_keras_object
+
+    fn = deserialize_keras_object(config, custom_objects=custom_objects, module_objects=_ALL)
+    if isinstance(fn, str):
+        fn = _ALL.get(fn) or _registered(fn)
+    if not callable(fn):
+        raise ValueError(f"Unknown activation function: {config!r}. Known: {sorted(_ALL)}")
+    return fn
 
 
 def _registered(name):

@@ -225,6 +225,36 @@ DIFFERENTIABLE["gelu_exact_kernel"] = (lambda x: ops.square(ops.gelu(x, approxim
                                        lambda: [_rand((4, 6), 0)], F32)
 
 
+# the newer Keras 3 activations (numpy forward, derivative from ops: no kernel path)
+for _name in ("celu", "hard_shrink", "hard_tanh", "log_sigmoid", "soft_shrink", "sparse_plus",
+              "sparse_sigmoid", "squareplus", "tanh_shrink"):
+    _fn = getattr(ops, _name)
+    DIFFERENTIABLE[f"{_name}_small"] = (lambda x, _fn=_fn: ops.square(_fn(x)) * x,
+                                        lambda: [_off_zero((4, 6), 0, np.float64)], F64)
+DIFFERENTIABLE["threshold_small"] = (lambda x: ops.square(ops.threshold(x, 0.1, -2.0)) * x,
+                                     lambda: [_off_zero((4, 6), 0, np.float64)], F64)
+DIFFERENTIABLE["glu"] = (lambda x: ops.square(ops.glu(x)), lambda: [_rand((3, 6), 0, 1.0,
+                                                                          np.float64)], F64)
+DIFFERENTIABLE["sparsemax"] = (lambda x: ops.square(ops.sparsemax(x)) * _rand((3, 5), 9, 1.0,
+                                                                               np.float64),
+                               lambda: [_distinct((3, 5), 0, np.float64) * 8], F64)
+DIFFERENTIABLE["erfinv"] = (lambda x: ops.square(ops.erfinv(x)),
+                            lambda: [np.random.default_rng(0).uniform(-0.8, 0.8, (3, 4))], F64)
+DIFFERENTIABLE["normalize_l2"] = (lambda x: ops.normalize(x, axis=0),
+                                  lambda: [_rand((3, 4), 0, 1.0, np.float64)], F64)
+DIFFERENTIABLE["layer_normalization_axes"] = (
+    lambda x, g: ops.layer_normalization(x, g, axis=(1, 2)),
+    lambda: [_rand((2, 3, 4), 0, 1.0, np.float64), 1 + _rand((3, 4), 1, 0.1, np.float64)], F64)
+DIFFERENTIABLE["unfold_fold"] = (
+    lambda x: ops.square(ops.fold(ops.unfold(x, 2, stride=1, padding=1), (3, 4), 2, padding=1)),
+    lambda: [_rand((1, 2, 3, 4), 0, 1.0, np.float64)], F64)
+DIFFERENTIABLE["slice_and_scatter_update"] = (
+    lambda x, u: ops.square(ops.scatter_update(ops.slice_update(x, (1, 0), u), [[0, 1]], [5.0])),
+    lambda: [_rand((3, 4), 0, 1.0, np.float64), _rand((2, 3), 1, 1.0, np.float64)], F64)
+DIFFERENTIABLE["jvp"] = (  # jvp is itself two nested tapes: third order through an outer one
+    lambda x: ops.jvp(lambda a: ops.sin(a) * a, (x,), (ops.ones_like(x),))[1],
+    lambda: [_rand((3,), 0, 1.0, np.float64)], F64)
+
 
 def _pos(shape, seed, dtype=np.float64):
     return np.random.default_rng(seed).uniform(0.5, 1.5, shape).astype(dtype)
@@ -237,7 +267,7 @@ for _name in ("negative", "abs", "square", "sqrt", "exp", "log", "log1p", "expm1
     DIFFERENTIABLE[_name] = (lambda x, _fn=getattr(ops, _name): ops.square(_fn(x)),
                              lambda: [_pos((3, 4), 0)], F64)
 for _name in ("add", "subtract", "multiply", "divide", "maximum", "minimum", "power",
-              "arctan2", "hypot", "logaddexp"):
+              "arctan2", "hypot", "logaddexp", "mod"):
     DIFFERENTIABLE[_name] = (lambda a, b, _fn=getattr(ops, _name): ops.square(_fn(a, b)),
                              lambda: [_pos((3, 4), 0), _pos((4,), 1)], F64)
 _mask34 = np.array([[True, False, True, True], [False, True, False, True],
@@ -326,6 +356,14 @@ def _rnn(fn, **kw):
     return run
 
 
+@_public_ops.custom_gradient
+def _clipped_identity(x):
+    def grad(upstream):
+        return ops.clip(upstream, -0.5, 0.5)
+
+    return x * 1.0, grad
+
+
 RAISING = {
     "map_coordinates": (lambda x: ops.image.map_coordinates(
         x, np.array([[0.5, 1.2, 2.7], [0.3, 2.2, 1.1]], np.float32), order=1),
@@ -344,6 +382,8 @@ RAISING = {
     "eigh": (lambda a: ops.eigh(a + ops.transpose(a))[0], lambda: [_rand((3, 3), 0)]),
     "fft": (lambda re, im: ops.fft((re, im))[0], lambda: [_rand((2, 4), 0), _rand((2, 4), 1)]),
     "irfft": (lambda re, im: ops.irfft((re, im)), lambda: [_rand((2, 3), 0), _rand((2, 3), 1)]),
+    "i0": (lambda x: ops.i0(x), lambda: [_rand((3, 4), 0)]),
+    "custom_gradient": (lambda x: _clipped_identity(x), lambda: [_rand((3, 4), 0)]),
 }
 
 
@@ -607,7 +647,8 @@ CLASSIFIED = {
     "linalg:logdet": ["logdet"], "linalg:cholesky": ["cholesky"], "linalg:qr": ["qr"],
     "linalg:svd": ["svd"], "linalg:eigh": ["eigh"],
     **{f"math:{n}": [n] for n in (
-        "add", "subtract", "multiply", "divide", "power", "negative", "abs", "square", "sqrt",
+        "add", "subtract", "multiply", "divide", "power", "mod", "negative", "abs", "square",
+        "sqrt",
         "exp", "log", "log1p", "expm1", "sin", "cos", "maximum", "minimum", "clip", "where",
         "cast", "sum", "mean", "prod", "cumsum", "flip", "reshape", "transpose", "expand_dims",
         "squeeze", "broadcast_to", "concatenate", "stack", "tile", "repeat", "pad", "take",
@@ -650,9 +691,14 @@ CLASSIFIED = {
     "image:_transform_nhwc": ["affine_transform"],
     "image:_transform_adjoint": ["affine_transform"],
     "image:map_coordinates": ["map_coordinates"],
+    "numpy_extra:i0": ["i0"], "numpy_extra:erfinv": ["erfinv"],
+    "control_flow:custom_gradient": ["custom_gradient"],
     "nn:_activation": [f"{n}_small" for n in ("relu", "sigmoid", "tanh", "softplus", "silu",
                                               "elu", "selu", "hard_silu", "gelu",
-                                              "leaky_relu")],
+                                              "leaky_relu", "celu", "hard_shrink",
+                                              "hard_tanh", "log_sigmoid", "soft_shrink",
+                                              "sparse_plus", "sparse_sigmoid", "squareplus",
+                                              "tanh_shrink", "threshold")],
 }
 
 

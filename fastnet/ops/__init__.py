@@ -13,15 +13,21 @@ from fastnet.ops import (
     linalg,
     math,
     nn,
+    numpy,  # noqa: F401  (keras.ops.numpy)
 )
 from fastnet.ops import attention as _attention
+from fastnet.ops import control_flow as _control_flow
+from fastnet.ops import einops as _einops
 from fastnet.ops import numpy_extra as _numpy_extra
 from fastnet.ops import operation as _operation  # noqa: F401  (the symbolic-op handler)
 from fastnet.ops import sorting as _sorting
 from fastnet.ops import spatial as _spatial
 from fastnet.ops import spectral as _spectral
+from fastnet.ops import updates as _updates
 from fastnet.ops.attention import *  # noqa: F401,F403
+from fastnet.ops.control_flow import *  # noqa: F401,F403
 from fastnet.ops.core import *  # noqa: F401,F403
+from fastnet.ops.einops import *  # noqa: F401,F403
 from fastnet.ops.linalg import *  # noqa: F401,F403
 from fastnet.ops.math import *  # noqa: F401,F403
 from fastnet.ops.nn import *  # noqa: F401,F403
@@ -29,14 +35,16 @@ from fastnet.ops.numpy_extra import *  # noqa: F401,F403
 from fastnet.ops.sorting import *  # noqa: F401,F403
 from fastnet.ops.spatial import *  # noqa: F401,F403
 from fastnet.ops.spectral import *  # noqa: F401,F403
+from fastnet.ops.updates import *  # noqa: F401,F403
 
 # Exactly the public op set: the Keras 3 names of every module, and the submodules of
-# Keras's layout (core, image, math, nn, linalg). The fused helpers the layers use (conv_bias,
+# Keras's layout (core, image, math, nn, linalg, numpy). The fused helpers the layers use (conv_bias,
 # bias_add, batch_norm_train, layer_norm, *_sequence, ...) stay in their modules
 # (fastnet.ops.nn, fastnet.ops.spatial) and are imported from there.
-__all__ = sorted({*_attention.__all__, *core.__all__, *linalg.__all__, *math.__all__,
-                  *nn.__all__, *_numpy_extra.__all__, *_sorting.__all__, *_spatial.__all__,
-                  *_spectral.__all__, "core", "image", "linalg", "math", "nn"})
+__all__ = sorted({*_attention.__all__, *_control_flow.__all__, *core.__all__, *_einops.__all__,
+                  *linalg.__all__, *math.__all__, *nn.__all__, *_numpy_extra.__all__,
+                  *_sorting.__all__, *_spatial.__all__, *_spectral.__all__, *_updates.__all__,
+                  "core", "image", "linalg", "math", "nn", "numpy"})
 
 def _bind_operators():
     from fastnet.ops.math import (
@@ -105,7 +113,7 @@ _bind_operators()
 
 # the implementation modules stay importable (fastnet.ops.spatial, ...) but are not names
 # of the public namespace
-for _name in ("_bind_operators", "attention", "numpy_extra", "operation", "sorting",
-              "spatial", "spectral"):
+for _name in ("_bind_operators", "attention", "control_flow", "einops", "numpy_extra", "operation",
+              "sorting", "spatial", "spectral", "updates"):
     globals().pop(_name, None)
 del _name

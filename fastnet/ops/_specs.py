@@ -529,3 +529,475 @@ _register("crop_images", _crop_or_pad(-1, "cropping"))
 _register("pad_images", _crop_or_pad(+1, "padding"))
 _register("extract_patches", _patches)
 _register("map_coordinates", _map_coordinates)
+
+
+# ---- keras.ops.nn: the newer activations, normalizations and rearrangements -----------------
+_register("celu hard_shrink hard_tanh log_sigmoid soft_shrink sparse_plus sparse_sigmoid "
+          "squareplus tanh_shrink threshold sparsemax normalize rms_normalization "
+          "layer_normalization", _float_valued)
+
+
+def _glu(x, axis=-1):
+    shape = list(_shape(x))
+    ax = axis % len(shape)
+    if shape[ax] is not None:
+        if shape[ax] % 2:
+            raise ValueError(f"glu: axis size must be divisible by 2. Received: "
+                             f"x.shape={tuple(shape)} with axis={axis}")
+        shape[ax] //= 2
+    return _kt(shape, _float_of(_dtype(x)))
+
+
+def _multi_hot(inputs, num_classes=None, axis=-1, dtype=None, sparse=False, **kwargs):
+    num_classes = kwargs.get("num_tokens", num_classes)
+    shape = list(_shape(inputs))
+    ax = axis % (len(shape) + 1)
+    shape.insert(ax, int(num_classes))
+    del shape[1 if len(_shape(inputs)) > 1 else 0]
+    return _kt(shape, standardize_dtype(dtype) if dtype else floatx())
+
+
+def _psnr(x1, x2, max_val):
+    return _kt((), _float_of(_promote(x1, x2)))
+
+
+def _blocks(sign):
+    def rule(x, block_size, data_format="channels_last"):
+        shape = list(_shape(x))
+        if len(shape) != 4:
+            raise ValueError(f"inputs must be 4-D; got shape {tuple(shape)}")
+        b = int(block_size)
+        c_ax, sp = (3, (1, 2)) if data_format == "channels_last" else (1, (2, 3))
+
+        def f(d, mul):
+            return None if d is None else (d * mul if mul >= 1 else d // int(round(1 / mul)))
+
+        for a in sp:
+            shape[a] = f(shape[a], b if sign > 0 else 1 / b)
+        shape[c_ax] = f(shape[c_ax], 1 / (b * b) if sign > 0 else b * b)
+        return _kt(shape, _dtype(x))
+
+    return rule
+
+
+def _adaptive(inputs, output_size, data_format=None):
+    from fastnet.backend import image_data_format
+
+    shape = list(_shape(inputs))
+    nd = len(shape) - 2
+    sizes = (output_size,) * nd if isinstance(output_size, int) else tuple(output_size)
+    first = 2 if (data_format or image_data_format()) == "channels_first" else 1
+    for i, s in enumerate(sizes):
+        shape[first + i] = int(s)
+    return _kt(shape, _float_of(_dtype(inputs)))
+
+
+def _pair2(v):
+    return (v, v) if isinstance(v, int) else tuple(v)
+
+
+def _unfold(x, kernel_size, dilation=1, padding=0, stride=1):
+    n, c, h, w = _shape(x)
+    (kh, kw), (dh, dw) = _pair2(kernel_size), _pair2(dilation)
+    (ph, pw), (sh, sw) = _pair2(padding), _pair2(stride)
+
+    def out(d, k, dd, p, s):
+        return None if d is None else (d + 2 * p - (k - 1) * dd - 1) // s + 1
+
+    oh, ow = out(h, kh, dh, ph, sh), out(w, kw, dw, pw, sw)
+    return _kt((n, None if c is None else c * kh * kw,
+                None if oh is None or ow is None else oh * ow), _dtype(x))
+
+
+def _fold(x, output_size, kernel_size, dilation=1, padding=0, stride=1):
+    n, ckk, _ = _shape(x)
+    kh, kw = _pair2(kernel_size)
+    oh, ow = _pair2(output_size)
+    return _kt((n, None if ckk is None else ckk // (kh * kw), int(oh), int(ow)), _dtype(x))
+
+
+_register("glu", _glu)
+_register("multi_hot", _multi_hot)
+_register("psnr", _psnr)
+_register("depth_to_space", _blocks(+1))
+_register("space_to_depth", _blocks(-1))
+_register("adaptive_average_pool adaptive_max_pool", _adaptive)
+_register("unfold", _unfold)
+_register("fold", _fold)
+
+
+# ---- control flow (fastnet/ops/control_flow.py): the branch / body functions called on
+# KerasTensors, as Keras's Cond, WhileLoop, Scan, ... ops do ----------------------------------
+def _cf():
+    from fastnet.ops import control_flow
+
+    return control_flow
+
+
+def _spec_of(x):
+    return _kt(_shape(x), _dtype(x))
+
+
+def _specs_of(s):
+    cf = _cf()
+    return cf._pack_like(s, [None if v is None else _spec_of(v) for v in cf._flatten(s)])
+
+
+def _merge(a, b, what):
+    cf = _cf()
+    fa, fb = cf._flatten(a), cf._flatten(b)
+    if len(fa) != len(fb):
+        raise ValueError(f"{what}: the branches return different structures ({len(fa)} and "
+                         f"{len(fb)} tensors)")
+    out = []
+    for x, y in zip(fa, fb):
+        sx, sy = _shape(x), _shape(y)
+        if len(sx) != len(sy) or _dtype(x) != _dtype(y):
+            raise ValueError(f"{what}: the branches return tensors of different rank or dtype "
+                             f"({tuple(sx)} {_dtype(x)} and {tuple(sy)} {_dtype(y)})")
+        out.append(_kt(tuple(p if p == q else None for p, q in zip(sx, sy)), _dtype(x)))
+    return cf._pack_like(a, out)
+
+
+def _cond(pred, true_fn, false_fn):
+    return _merge(true_fn(), false_fn(), "cond")
+
+
+def _switch(index, branches, *operands):
+    outs = [b(*operands) for b in branches]
+    res = outs[0]
+    for o in outs[1:]:
+        res = _merge(res, o, "switch")
+    return _specs_of(res)
+
+
+def _while_loop(cond, body, loop_vars, maximum_iterations=None):
+    return _specs_of(loop_vars)
+
+
+def _fori_loop(lower, upper, body_fun, init_val):
+    return _specs_of(init_val)
+
+
+def _unstacked(s):
+    cf = _cf()
+    return cf._pack_like(s, [_kt(_shape(v)[1:], _dtype(v)) for v in cf._flatten(s)])
+
+
+def _stacked(s, n):
+    cf = _cf()
+    return cf._pack_like(s, [_kt((n,) + tuple(_shape(v)), _dtype(v)) for v in cf._flatten(s)])
+
+
+def _scan(f, init, xs=None, length=None, reverse=False, unroll=1):
+    n = length if length is not None else _shape(_cf()._flatten(xs)[0])[0]
+    carry, y = f(_specs_of(init), None if xs is None else _unstacked(xs))
+    return _specs_of(carry), (None if y is None else _stacked(y, n))
+
+
+def _map(f, xs):
+    return _stacked(f(_unstacked(xs)), _shape(_cf()._flatten(xs)[0])[0])
+
+
+def _vectorized_map(function, elements):
+    if isinstance(elements, (list, tuple)):
+        return _stacked(function([_kt(_shape(e)[1:], _dtype(e)) for e in elements]),
+                        _shape(elements[0])[0])
+    return _stacked(function(_kt(_shape(elements)[1:], _dtype(elements))),
+                    _shape(elements)[0])
+
+
+def _associative_scan(f, elems, reverse=False, axis=0):
+    return _specs_of(elems)
+
+
+_register("cond", _cond)
+_register("switch", _switch)
+_register("while_loop", _while_loop)
+_register("fori_loop", _fori_loop)
+_register("scan", _scan)
+_register("map", _map)
+_register("vectorized_map", _vectorized_map)
+_register("associative_scan", _associative_scan)
+
+
+# ---- more keras.ops.numpy / keras.ops.math names (numpy_extra.py, updates.py) ---------------
+_register("real conj conjugate", _same)
+_register("i0 erfinv", _float_valued)
+
+
+def _angle(x):
+    return _kt(_shape(x), _float_of(_dtype(x)))
+
+
+def _int_binary_rule(x, y):
+    return _kt(broadcast_shapes(_shape(x), _shape(y)), _promote(x, y))
+
+
+def _imag(x):
+    return _kt(_shape(x), _dtype(x))
+
+
+def _append(x1, x2, axis=None):
+    if axis is None:
+        def n(s):
+            return None if None in s else int(np.prod(s))
+
+        a, b = n(_shape(x1)), n(_shape(x2))
+        return _kt((None if a is None or b is None else a + b,), _promote(x1, x2))
+    return SPECS["concatenate"]([x1, x2], axis=axis)
+
+
+def _argpartition(x, kth, axis=-1):
+    return _kt(_shape(x), "int32")
+
+
+def _diagflat(x, k=0):
+    s = _shape(x)
+    n = None if None in s else int(np.prod(s)) + abs(int(k))
+    return _kt((n, n), _dtype(x))
+
+
+def _corrcoef(x):
+    s = _shape(x)
+    return _kt(() if len(s) == 1 else (s[0], s[0]), _float_of(_dtype(x)))
+
+
+def _correlate(x1, x2, mode="valid"):
+    a, b = _shape(x1)[0], _shape(x2)[0]
+    if a is None or b is None:
+        n = None
+    elif mode == "full":
+        n = a + b - 1
+    elif mode == "same":
+        n = max(a, b)
+    else:
+        n = max(a, b) - min(a, b) + 1
+    return _kt((n,), _float_of(_promote(x1, x2)))
+
+
+def _histogram(x, bins=10, range=None):  # noqa: A002
+    return _kt((int(bins),), "int32"), _kt((int(bins) + 1,), _float_of(_dtype(x)))
+
+
+def _ldexp(x1, x2):
+    return _kt(broadcast_shapes(_shape(x1), _shape(x2)), _float_of(_dtype(x1)))
+
+
+def _nanarg(x, axis=None, keepdims=False):
+    return _kt(_reduced(_shape(x), axis, keepdims), "int32")
+
+
+def _nancum(x, axis=None, dtype=None):
+    return _cumulative(x, axis, dtype)
+
+
+def _nanquantile(x, q, axis=None, method="linear", keepdims=False):
+    qs = np.shape(q if not isinstance(q, KerasTensor) else np.zeros(q.shape))
+    return _kt(tuple(qs) + _reduced(_shape(x), axis, keepdims), _float_of(_dtype(x)))
+
+
+def _nanmedian(x, axis=None, keepdims=False):
+    return _kt(_reduced(_shape(x), axis, keepdims), _float_of(_dtype(x)))
+
+
+def _slogdet(x):
+    s = tuple(_shape(x)[:-2])
+    dt = _float_of(_dtype(x))
+    return _kt(s, dt), _kt(s, dt)
+
+
+def _data_dependent(name):
+    def rule(*args, **kwargs):
+        if name == "unique" and kwargs.get("size") is not None:
+            x = args[0]
+            if kwargs.get("axis") is None and not any(kwargs.get(k) for k in (
+                    "return_index", "return_inverse", "return_counts")):
+                return _kt((int(kwargs["size"]),), _dtype(x))
+        raise NotImplementedError(f"ops.{name} has a data-dependent output shape and cannot be "
+                                  "called on symbolic tensors")
+
+    return rule
+
+
+def _unravel_index(indices, shape):
+    return tuple(_kt(_shape(indices), "int32") for _ in shape)
+
+
+def _view(x, dtype=None):
+    if dtype is None:
+        return _same(x)
+    s = list(_shape(x))
+    a, b = np.dtype(_dtype(x)).itemsize, np.dtype(standardize_dtype(dtype)).itemsize
+    if s and s[-1] is not None:
+        s[-1] = s[-1] * a // b
+    return _kt(s, standardize_dtype(dtype))
+
+
+def _cdist(x, y):
+    return _kt(broadcast_shapes(_shape(x)[:-2], _shape(y)[:-2]) + (_shape(x)[-2],
+               _shape(y)[-2]), _float_of(_promote(x, y)))
+
+
+def _extract_sequences(x, sequence_length, sequence_stride):
+    s = _shape(x)
+    n = s[-1]
+    num = None if n is None else 1 + (n - int(sequence_length)) // int(sequence_stride)
+    return _kt(tuple(s[:-1]) + (num, int(sequence_length)), _dtype(x))
+
+
+def _saturate_cast(x, dtype):
+    return _kt(_shape(x), standardize_dtype(dtype))
+
+
+def _scatter(indices, values, shape):
+    return _kt(tuple(int(d) for d in shape), _dtype(values))
+
+
+def _scatter_update(inputs, indices, updates, reduction=None):
+    return _same(inputs)
+
+
+def _slice_update(inputs, start_indices, updates):
+    return _same(inputs)
+
+
+_register("angle", _angle)
+_register("bitwise_and bitwise_or bitwise_xor bitwise_left_shift bitwise_right_shift "
+          "left_shift right_shift gcd lcm nextafter", _int_binary_rule)
+_register("bitwise_invert bitwise_not", _same)
+_register("imag", _imag)
+_register("append", _append)
+_register("argpartition", _argpartition)
+_register("diagflat", _diagflat)
+_register("corrcoef", _corrcoef)
+_register("correlate", _correlate)
+_register("histogram", _histogram)
+_register("ldexp", _ldexp)
+_register("nanargmax nanargmin", _nanarg)
+_register("nancumsum nancumprod", _nancum)
+_register("nanquantile nanpercentile", _nanquantile)
+_register("nanmedian", _nanmedian)
+_register("slogdet", _slogdet)
+_register("unique", _data_dependent("unique"))
+_register("unravel_index", _unravel_index)
+_register("view", _view)
+_register("cdist", _cdist)
+_register("extract_sequences", _extract_sequences)
+_register("saturate_cast", _saturate_cast)
+_register("scatter", _scatter)
+_register("scatter_update", _scatter_update)
+_register("slice_update", _slice_update)
+
+
+# ---- the newer keras.ops.image ops ---------------------------------------------------------------
+def _image_same(images, *args, data_format=None, **kwargs):
+    _image_axes(images, data_format)
+    return _kt(_shape(images), _float_of(_dtype(images)))
+
+
+def _sobel(images, data_format=None):
+    _image_axes(images, data_format)
+    return _kt(tuple(_shape(images)) + (2,), _float_of(_dtype(images)))
+
+
+def _ssim(image1, image2, *args, data_format=None, **kwargs):
+    s = _shape(image1)
+    _image_axes(image1, data_format)
+    return _kt(() if len(s) == 3 else (s[0],), _float_of(_dtype(image1)))
+
+
+def _patches_3d(volumes, size, strides=None, dilation_rate=1, padding="valid",
+                data_format=None):
+    from fastnet.backend import image_data_format
+    from fastnet.ops.spatial import conv_output_length
+
+    shape = list(_shape(volumes))
+    if len(shape) not in (4, 5):
+        raise ValueError(f"extract_patches_3d: volumes must be rank 4 or 5; got {shape}")
+    k = (size,) * 3 if isinstance(size, int) else tuple(size)
+    s = k if strides is None else ((strides,) * 3 if isinstance(strides, int)
+                                   else tuple(strides))
+    d = dilation_rate if isinstance(dilation_rate, int) else dilation_rate[0]
+    off = len(shape) - 4
+    first = (data_format or image_data_format()) == "channels_first"
+    sp = [off + 1 + i for i in range(3)] if first else [off + i for i in range(3)]
+    c = off if first else off + 3
+    for ax, kk, ss in zip(sp, k, s):
+        shape[ax] = None if shape[ax] is None else conv_output_length(shape[ax], kk, ss,
+                                                                      padding, d)
+    shape[c] = None if shape[c] is None else int(np.prod(k)) * shape[c]
+    return _kt(shape, _dtype(volumes))
+
+
+_register("rgb_to_hsv hsv_to_rgb gaussian_blur elastic_transform", _image_same)
+_register("perspective_transform", _image_same)
+_register("sobel_edges", _sobel)
+_register("ssim", _ssim)
+_register("extract_patches_3d", _patches_3d)
+
+
+def _ctc_loss(target, output, target_length, output_length, mask_index=0):
+    return _kt((_shape(output)[0],), _float_of(_dtype(output)))
+
+
+def _ctc_decode(inputs, sequence_lengths, strategy="greedy", beam_width=100, top_paths=1,
+                merge_repeated=True, mask_index=0):
+    b, t = _shape(inputs)[:2]
+    paths = 1 if strategy == "greedy" else int(top_paths)
+    return _kt((paths, b, t), "int32"), _kt((b, paths), _float_of(_dtype(inputs)))
+
+
+_register("ctc_loss", _ctc_loss)
+_register("ctc_decode", _ctc_decode)
+
+
+def _istft(x, sequence_length, sequence_stride, fft_length, length=None, window="hann",
+           center=True):
+    re_shape = _shape(x[0])
+    frames = re_shape[-2]
+    if length is not None:
+        n = int(length)
+    elif frames is None:
+        n = None
+    else:
+        n = fft_length + sequence_stride * (frames - 1) - (2 * (fft_length // 2) if center
+                                                           else 0)
+    return _kt(tuple(re_shape[:-2]) + (n,), _float_of(_dtype(x[0])))
+
+
+def _segment_prod(data, segment_ids, num_segments=None, sorted=False):  # noqa: A002
+    if num_segments is None:
+        raise NotImplementedError("ops.segment_prod on symbolic tensors needs num_segments")
+    return _kt((int(num_segments),) + tuple(_shape(data)[1:]), _dtype(data))
+
+
+def _rearrange(tensor, pattern, **axes_lengths):
+    from fastnet.ops.einops import _plan
+
+    shape = _shape(tensor)
+    if None in shape:  # the unknown dims: plan at two sizes, keep what does not follow them
+        a = _plan(tuple(2 if d is None else d for d in shape), pattern, axes_lengths)[2]
+        b = _plan(tuple(3 if d is None else d for d in shape), pattern, axes_lengths)[2]
+        return _kt(tuple(p if p == q else None for p, q in zip(a, b)), _dtype(tensor))
+    return _kt(_plan(shape, pattern, axes_lengths)[2], _dtype(tensor))
+
+
+def _lu_factor(x):
+    s = _shape(x)
+    k = None if s[-1] is None or s[-2] is None else min(s[-1], s[-2])
+    return _kt(s, _float_of(_dtype(x))), _kt(tuple(s[:-2]) + (k,), "int32")
+
+
+_register("istft", _istft)
+_register("segment_prod", _segment_prod)
+_register("rearrange", _rearrange)
+_register("lu_factor", _lu_factor)
+
+
+def _scale_and_translate(images, output_shape, *args, **kwargs):
+    dt = _dtype(images)
+    return _kt(tuple(int(s) for s in output_shape), dt)
+
+
+_register("scale_and_translate", _scale_and_translate)

@@ -21,7 +21,9 @@ from fastnet.ops import math as _m
 from fastnet.ops.core import _t, make, op
 
 __all__ = ["resize", "affine_transform", "extract_patches", "crop_images", "pad_images",
-           "rgb_to_grayscale", "map_coordinates"]
+           "rgb_to_grayscale", "map_coordinates", "rgb_to_hsv", "hsv_to_rgb", "gaussian_blur",
+           "sobel_edges", "ssim", "perspective_transform", "extract_patches_3d",
+           "scale_and_translate", "elastic_transform"]
 
 RESIZE_INTERPOLATIONS = ("bilinear", "nearest", "bicubic", "area")
 AFFINE_INTERPOLATIONS = ("nearest", "bilinear")
@@ -466,3 +468,345 @@ def map_coordinates(inputs, coordinates, order, fill_mode="constant", fill_value
         return (Tensor(dx),)
 
     return make(out, (x,), backward)
+
+
+# ---- colour spaces, filters, similarity, projective warps (the newer keras.ops.image) -------
+def _split_channels(x, data_format, name):
+    _check_rank(x, name)
+    axis = -1 if data_format == "channels_last" else -3
+    if x.shape[axis] != 3:
+        raise ValueError(f"{name}: images must have 3 channels; received shape {x.shape}")
+    return axis, [_m.squeeze(p, axis) for p in _m.split(x, 3, axis=axis)]
+
+
+def _float_images(images, name):
+    x = _t(images)
+    if x._value.dtype.kind != "f":
+        raise ValueError(f"{name}: invalid images dtype: expected float dtype. Received: "
+                         f"images.dtype={x.dtype}")
+    return x
+
+
+@op
+def rgb_to_hsv(images, data_format=None):
+    """RGB in [0, 1] to HSV (hue in [0, 1)), the dm_pix formulas Keras uses;
+    differentiable almost everywhere (the branch masks are constants)."""
+    data_format = _data_format(data_format)
+    x = _float_images(images, "rgb_to_hsv")
+    v = x._value
+    eps = np.finfo(v.dtype).eps
+    x = _m.where(Tensor(np.abs(v) < eps), 0.0, x)
+    axis, (r, g, b) = _split_channels(x, data_format, "rgb_to_hsv")
+    value = _m.maximum(_m.maximum(r, g), b)
+    rng = value - _m.minimum(_m.minimum(r, g), b)
+    vv, rv = value._value, rng._value
+    safe_value = _m.where(Tensor(vv > 0), value, 1.0)
+    safe_range = _m.where(Tensor(rv > 0), rng, 1.0)
+    saturation = _m.where(Tensor(vv > 0), rng / safe_value, 0.0)
+    norm = 1.0 / (6.0 * safe_range)
+    hue = _m.where(Tensor(vv == g._value), norm * (b - r) + 2.0 / 6.0,
+                   norm * (r - g) + 4.0 / 6.0)
+    hue = _m.where(Tensor(vv == r._value), norm * (g - b), hue)
+    hue = _m.where(Tensor(rv > 0), hue, 0.0) + Tensor((hue._value < 0).astype(v.dtype))
+    return _m.stack([hue, saturation, value], axis=axis)
+
+
+@op
+def hsv_to_rgb(images, data_format=None):
+    """HSV (hue in [0, 1)) to RGB, the dm_pix formulas Keras uses; differentiable."""
+    data_format = _data_format(data_format)
+    x = _float_images(images, "hsv_to_rgb")
+    axis, (h, s, v) = _split_channels(x, data_format, "hsv_to_rgb")
+    dh = _m.mod(h, 1.0) * 6.0
+    dr = _m.clip(_m.abs(dh - 3.0) - 1.0, 0.0, 1.0)
+    dg = _m.clip(2.0 - _m.abs(dh - 2.0), 0.0, 1.0)
+    db = _m.clip(2.0 - _m.abs(dh - 4.0), 0.0, 1.0)
+    one_minus_s = 1.0 - s
+    return _m.stack([v * (one_minus_s + s * dr), v * (one_minus_s + s * dg),
+                     v * (one_minus_s + s * db)], axis=axis)
+
+
+def _gaussian_1d(size, sigma, dtype=np.float64):
+    x = np.arange(size, dtype=np.float64) - (size - 1) / 2
+    k = np.exp(-0.5 * (x / float(sigma)) ** 2)
+    return (k / k.sum()).astype(dtype)
+
+
+@op
+def gaussian_blur(images, kernel_size=(3, 3), sigma=(1.0, 1.0), data_format=None):
+    """Gaussian blur with zero padding ("same" size), as Keras: the 2-D kernel is
+    outer(g(kernel_size[1], sigma[1]), g(kernel_size[0], sigma[0])) (rows, columns);
+    a depthwise convolution (differentiable)."""
+    from fastnet.ops.spatial import depthwise_conv
+
+    data_format = _data_format(data_format)
+    x = _t(images)
+    _check_rank(x, "gaussian_blur")
+    ks = (kernel_size, kernel_size) if isinstance(kernel_size, int) else tuple(kernel_size)
+    sg = (sigma, sigma) if isinstance(sigma, (int, float)) else tuple(sigma)
+    if len(ks) != 2 or min(int(k) for k in ks) < 1 or len(sg) != 2 or min(sg) <= 0:
+        raise ValueError(f"gaussian_blur: kernel_size must be 2 positive ints and sigma 2 "
+                         f"positive floats. Received: kernel_size={kernel_size}, sigma={sigma}")
+    x, restore = _to_nhwc(x, data_format)
+    x, dtype = _float_in(x)
+    kern = np.outer(_gaussian_1d(int(ks[1]), sg[1]), _gaussian_1d(int(ks[0]), sg[0]))
+    kh, kw = kern.shape
+    c = x.shape[-1]
+    w = np.ascontiguousarray(np.tile(kern[:, :, None, None], (1, 1, c, 1)), np.float32)
+    xp = _m.pad(x, ((0, 0), ((kh - 1) // 2, kh - 1 - (kh - 1) // 2),
+                    ((kw - 1) // 2, kw - 1 - (kw - 1) // 2), (0, 0)))
+    return _float_out(restore(depthwise_conv(xp, w, padding="valid")), dtype)
+
+
+def _reflect_pad1(x, axis):
+    """One-element half-sample-symmetric padding (scipy.ndimage's 'reflect') on both
+    sides of `axis`, from slices (differentiable)."""
+    n = x.shape[axis]
+
+    def sl(a, b):
+        return _m.get_item(x, (slice(None),) * axis + (slice(a, b),))
+
+    return _m.concatenate([sl(0, 1), x, sl(n - 1, n)], axis=axis)
+
+
+@op
+def sobel_edges(images, data_format=None):
+    """Sobel derivatives of every channel, (..., H, W, C, 2): [..., 0] along the rows
+    (vertical), [..., 1] along the columns, scipy.ndimage.sobel with its 'reflect' border
+    (what Keras computes); differentiable."""
+    data_format = _data_format(data_format)
+    x = _t(images)
+    _check_rank(x, "sobel_edges")
+    unbatched = x.ndim == 3
+    x, _ = _to_nhwc(x, data_format)
+    if x._value.dtype.kind != "f":
+        x = _m.cast(x, "float32")
+    p = _reflect_pad1(_reflect_pad1(x, 1), 2)
+    h, w = x.shape[1], x.shape[2]
+
+    def win(dy, dx):
+        return p[:, dy:dy + h, dx:dx + w, :]
+
+    gy = (win(2, 0) + 2.0 * win(2, 1) + win(2, 2)) - (win(0, 0) + 2.0 * win(0, 1) + win(0, 2))
+    gx = (win(0, 2) + 2.0 * win(1, 2) + win(2, 2)) - (win(0, 0) + 2.0 * win(1, 0) + win(2, 0))
+    out = _m.stack([gy, gx], axis=-1)  # (N, H, W, C, 2)
+    if data_format == "channels_first":
+        out = _m.transpose(out, (0, 3, 1, 2, 4))
+    return _m.squeeze(out, 0) if unbatched else out
+
+
+@op
+def ssim(image1, image2, max_val=1.0, filter_size=11, filter_sigma=1.5, k1=0.01, k2=0.03,
+         data_format=None):
+    """Structural similarity (Wang et al., 2004) with a Gaussian window ("valid"
+    positions), averaged over positions and channels: one value per image, as Keras."""
+    from fastnet.ops.spatial import conv
+
+    data_format = _data_format(data_format)
+    a, b = _t(image1), _t(image2)
+    for name, t in (("image1", a), ("image2", b)):
+        if t.ndim not in (3, 4):
+            raise ValueError(f"ssim: invalid {name} rank: expected rank 3 (single image) or "
+                             f"rank 4 (batch of images). Received input with shape: "
+                             f"{name}.shape={t.shape}")
+    if tuple(a.shape) != tuple(b.shape):
+        raise ValueError(f"ssim: image1 and image2 must have the same shape; received "
+                         f"{a.shape} and {b.shape}")
+    unbatched = a.ndim == 3
+    a, _ = _to_nhwc(a, data_format)
+    b, _ = _to_nhwc(b, data_format)
+    a, dtype = _float_in(a)
+    b, _ = _float_in(b)
+    f = int(filter_size)
+    n, h, w, c = a.shape
+    if f < 1 or f > min(h, w):
+        raise ValueError(f"ssim: filter_size must be in [1, {min(h, w)}] for images of size "
+                         f"{h}x{w}. Received: filter_size={filter_size}")
+    g = _gaussian_1d(f, filter_sigma)
+    kern = np.ascontiguousarray(np.outer(g, g)[:, :, None, None], np.float32)
+
+    def chans(t):  # (N, H, W, C) -> (N*C, H, W, 1)
+        return _m.reshape(_m.transpose(t, (0, 3, 1, 2)), (n * c, h, w, 1))
+
+    def blur(t):
+        return conv(t, kern, padding="valid")
+
+    x, y = chans(a), chans(b)
+    mu1, mu2 = blur(x), blur(y)
+    c1, c2 = (k1 * max_val) ** 2, (k2 * max_val) ** 2
+    s11 = blur(x * x) - mu1 * mu1
+    s22 = blur(y * y) - mu2 * mu2
+    s12 = blur(x * y) - mu1 * mu2
+    smap = ((2.0 * mu1 * mu2 + c1) * (2.0 * s12 + c2)) / \
+        ((mu1 * mu1 + mu2 * mu2 + c1) * (s11 + s22 + c2))
+    per = _m.mean(_m.reshape(_m.mean(smap, axis=(1, 2, 3)), (n, c)), axis=-1)
+    out = _m.squeeze(per, 0) if unbatched else per
+    return out if dtype == "float32" or np.dtype(dtype).kind != "f" else _m.cast(out, dtype)
+
+
+def _homography(start_points, end_points):
+    """The 8 projective coefficients mapping output (end) pixels to input (start) pixels,
+    one row per image: x_in = (a0 x + a1 y + a2) / k, y_in = (a3 x + a4 y + a5) / k,
+    k = a6 x + a7 y + 1."""
+    s = np.asarray(_t(start_points)._value, np.float64)
+    e = np.asarray(_t(end_points)._value, np.float64)
+    for name, p in (("start_points", s), ("end_points", e)):
+        if p.ndim not in (2, 3) or p.shape[-2:] != (4, 2):
+            raise ValueError(f"perspective_transform: invalid {name} shape: expected (4, 2) "
+                             f"for a single image or (N, 4, 2) for a batch. Received shape: "
+                             f"{p.shape}")
+    if s.shape != e.shape:
+        raise ValueError(f"perspective_transform: start_points and end_points must have the "
+                         f"same shape. Received {s.shape} and {e.shape}")
+    s, e = s.reshape(-1, 4, 2), e.reshape(-1, 4, 2)
+    rows = []
+    for i in range(4):
+        ex, ey, sx, sy = e[:, i, 0], e[:, i, 1], s[:, i, 0], s[:, i, 1]
+        one, zero = np.ones_like(ex), np.zeros_like(ex)
+        rows.append((np.stack([ex, ey, one, zero, zero, zero, -sx * ex, -sx * ey], -1), sx))
+        rows.append((np.stack([zero, zero, zero, ex, ey, one, -sy * ex, -sy * ey], -1), sy))
+    a = np.stack([r[0] for r in rows], axis=1)  # (N, 8, 8)
+    rhs = np.stack([r[1] for r in rows], axis=1)  # (N, 8)
+    try:
+        return np.linalg.solve(a, rhs[..., None])[..., 0]
+    except np.linalg.LinAlgError:
+        raise ValueError("perspective_transform: the points do not define a projective "
+                         "transform (three of them are collinear)") from None
+
+
+@op
+def perspective_transform(images, start_points, end_points, interpolation="bilinear",
+                          fill_value=0, data_format=None):
+    """Warps the quadrilateral start_points onto end_points (each (4, 2) or (N, 4, 2)
+    (x, y) corners): an affine_transform with the homography's 8 coefficients, constant
+    fill; differentiable in the images."""
+    x = _t(images)
+    _check_rank(x, "perspective_transform")
+    if interpolation not in AFFINE_INTERPOLATIONS:
+        raise ValueError(f"Invalid value for argument `interpolation`. Expected one of "
+                         f"{AFFINE_INTERPOLATIONS}. Received: interpolation={interpolation}")
+    t = _homography(start_points, end_points).astype(np.float32)
+    n = x.shape[0] if x.ndim == 4 else 1
+    if t.shape[0] == 1 and n > 1:
+        t = np.tile(t, (n, 1))
+    if x.ndim == 3:
+        t = t[0]
+    return affine_transform(x, t, interpolation=interpolation, fill_mode="constant",
+                            fill_value=fill_value, data_format=data_format)
+
+
+@op
+def extract_patches_3d(volumes, size, strides=None, dilation_rate=1, padding="valid",
+                       data_format=None):
+    """3-D patches of volumes (N, D, H, W, C) flattened into the channel axis in
+    (depth, rows, columns, channels) order (extract_patches with a 3-D size)."""
+    if isinstance(size, int):
+        size = (size, size, size)
+    if len(tuple(size)) != 3:
+        raise ValueError(f"extract_patches_3d: size must be an int or a tuple of 3 ints. "
+                         f"Received: size={size}")
+    return extract_patches(volumes, tuple(size), strides=strides, dilation_rate=dilation_rate,
+                           padding=padding, data_format=data_format)
+
+
+_SCALE_METHODS = {"linear": "linear", "bilinear": "linear", "trilinear": "linear",
+                  "triangle": "linear", "cubic": "cubic", "bicubic": "cubic",
+                  "tricubic": "cubic", "lanczos3": "lanczos3", "lanczos5": "lanczos5"}
+
+
+def _resample_kernel(method, x):
+    """The interpolation kernels of jax.image.scale_and_translate on distances x >= 0."""
+    if method == "linear":
+        return np.maximum(0.0, 1.0 - x)
+    if method == "cubic":  # Keys' cubic, a = -0.5
+        near = ((1.5 * x - 2.5) * x) * x + 1.0
+        far = ((-0.5 * x + 2.5) * x - 4.0) * x + 2.0
+        return np.where(x >= 2.0, 0.0, np.where(x >= 1.0, far, near))
+    radius = 3.0 if method == "lanczos3" else 5.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        val = radius * np.sin(np.pi * x) * np.sin(np.pi * x / radius) / (np.pi * x) ** 2
+    return np.where(x > radius, 0.0, np.where(x > 1e-3, val, 1.0))
+
+
+def _resample_matrix(n_in, n_out, scale, translation, method, antialias):
+    """(n_in, n_out) weights: output sample j reads input pixel i with weight w[i, j]."""
+    inv = 1.0 / scale
+    kscale = max(inv, 1.0) if antialias else 1.0
+    centers = (np.arange(n_out) + 0.5) * inv - translation * inv - 0.5
+    w = _resample_kernel(method, np.abs(centers[None, :] - np.arange(n_in)[:, None]) / kscale)
+    total = w.sum(axis=0, keepdims=True)
+    w = np.where(np.abs(total) > 1000.0 * np.finfo(np.float32).eps,
+                 w / np.where(total != 0, total, 1.0), 0.0)
+    inside = (centers >= -0.5) & (centers <= n_in - 0.5)
+    return np.where(inside[None, :], w, 0.0)
+
+
+@op
+def scale_and_translate(images, output_shape, scale, translation, spatial_dims, method,
+                        antialias=True):
+    """jax.image.scale_and_translate (as Keras): along each of `spatial_dims`, output
+    sample j is the kernel-weighted mean of the input around (j + 0.5 - translation) /
+    scale - 0.5 (the kernel widened by 1/scale when downsampling with antialias); samples
+    mapping outside the input are 0. A tensordot per axis (differentiable)."""
+    if method not in _SCALE_METHODS:
+        raise ValueError(f"Invalid value for argument `method`. Expected one of "
+                         f"{sorted(_SCALE_METHODS)}. Received: method={method}")
+    kind = _SCALE_METHODS[method]
+    x = _t(images)
+    dims = [int(d) % x.ndim for d in spatial_dims]
+    scale = np.asarray(_t(scale)._value, np.float64).reshape(-1)
+    translation = np.asarray(_t(translation)._value, np.float64).reshape(-1)
+    output_shape = tuple(int(s) for s in output_shape)
+    if len(output_shape) != x.ndim or len(scale) != len(dims) or len(translation) != len(dims):
+        raise ValueError(f"scale_and_translate: output_shape needs one size per axis of the "
+                         f"images ({x.ndim}) and scale/translation one value per spatial dim "
+                         f"({len(dims)}). Received: output_shape={output_shape}, "
+                         f"scale={scale.tolist()}, translation={translation.tolist()}")
+    is_int = x._value.dtype.kind in "iub"
+    y = _m.cast(x, "float32") if is_int else x
+    dt = y._value.dtype
+    for d, s, t in zip(dims, scale, translation):
+        w = _resample_matrix(x.shape[d], output_shape[d], s, t, kind, antialias)
+        y = _m.moveaxis(_m.tensordot(y, Tensor(w.astype(dt)), axes=([d], [0])), -1, d)
+    if is_int:
+        lo, hi = float(x._value.min()), float(x._value.max())
+        y = _m.cast(_m.clip(_m.round(y), lo, hi), x.dtype)
+    return y
+
+
+@op
+def elastic_transform(images, alpha=20.0, sigma=5.0, interpolation="bilinear",
+                      fill_mode="reflect", fill_value=0.0, seed=None, data_format=None):
+    """Elastic deformation (Simard et al., 2003), as Keras: per image a displacement field
+    of N(0, 1) * sigma noise, Gaussian-blurred (kernel int(6 sigma) | 1, std sigma) and
+    scaled by alpha, then resampled with map_coordinates; differentiable in the images
+    (first order). ``seed`` an int or a SeedGenerator (fastnet's streams, not Keras's)."""
+    from fastnet import random as _random
+
+    data_format = _data_format(data_format)
+    if interpolation not in AFFINE_INTERPOLATIONS:
+        raise ValueError(f"Invalid value for argument `interpolation`. Expected one of "
+                         f"{AFFINE_INTERPOLATIONS}. Received: interpolation={interpolation}")
+    if fill_mode not in FILL_MODES:
+        raise ValueError(f"Invalid value for argument `fill_mode`. Expected one of "
+                         f"{FILL_MODES}. Received: fill_mode={fill_mode}")
+    x = _t(images)
+    _check_rank(x, "elastic_transform")
+    x, restore = _to_nhwc(x, data_format)
+    x, dtype = _float_in(x)
+    n, h, w, c = x.shape
+    sigma, alpha = float(sigma), float(alpha)
+    k = int(6 * sigma) | 1
+    noise = _random.normal((2, n, h, w, 1), seed=seed).numpy() * sigma
+    fields = [gaussian_blur(noise[i], (k, k), (sigma, sigma),
+                            data_format="channels_last").numpy()[..., 0] for i in range(2)]
+    gy, gx = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")
+    order = 1 if interpolation == "bilinear" else 0
+    outs = []
+    for b in range(n):
+        coords = np.stack([gy + alpha * fields[1][b], gx + alpha * fields[0][b]]).astype(
+            np.float32)
+        chans = [map_coordinates(x[b, :, :, ch], coords, order, fill_mode=fill_mode,
+                                 fill_value=fill_value) for ch in range(c)]
+        outs.append(_m.stack(chans, axis=-1))
+    return _float_out(restore(_m.stack(outs, axis=0)), dtype)

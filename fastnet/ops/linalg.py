@@ -379,5 +379,92 @@ def norm(x, ord=None, axis=None, keepdims=False):  # noqa: A002
     raise ValueError(f"norm: axis must be an int or a 2-tuple; received axis={axis}")
 
 
+def jvp(fun, primals, tangents, has_aux=False):
+    """Forward-mode Jacobian-vector product: ``(fun(*primals), J @ tangents)`` (and fun's
+    aux output with ``has_aux=True``, fun then returning ``(output, aux)``). fastnet's tape
+    is reverse-mode, so J t is the derivative in u of <J^T u, t> at u = 0 (two nested
+    tapes): it needs ops whose backward differentiates again (first-order-only ops raise)."""
+    from fastnet.backend.tape import GradientTape
+    from fastnet.ops.control_flow import _flatten, _pack_like
+
+    if not isinstance(primals, (list, tuple)) or not isinstance(tangents, (list, tuple)):
+        raise TypeError("jvp: `primals` and `tangents` must be tuples or lists (one entry "
+                        "per argument of fun)")
+    p_flat = [_float(p) for p in _flatten(primals)]
+    t_flat = [_float(t) for t in _flatten(tangents)]
+    if len(p_flat) != len(t_flat) or any(tuple(p.shape) != tuple(t.shape)
+                                         for p, t in zip(p_flat, t_flat)):
+        raise ValueError("jvp: `tangents` must have the structure and shapes of `primals`; "
+                         f"got {[tuple(p.shape) for p in p_flat]} and "
+                         f"{[tuple(t.shape) for t in t_flat]}")
+    args = _pack_like(primals, p_flat)
+    with GradientTape() as outer:
+        with GradientTape() as inner:
+            inner.watch(p_flat)
+            result = fun(*args)
+            out, aux = result if has_aux else (result, None)
+            o_flat = [_float(o) for o in _flatten(out)]
+            us = [m.zeros_like(o) for o in o_flat]
+            outer.watch(us)
+            total = None
+            for o, u in zip(o_flat, us):
+                term = m.sum(o * u)
+                total = term if total is None else total + term
+        grads = inner.gradient(total, p_flat)
+        dot = None
+        for g, t in zip(grads, t_flat):
+            if g is not None:
+                term = m.sum(g * t)
+                dot = term if dot is None else dot + term
+    if dot is None:
+        tans = [m.zeros_like(o) for o in o_flat]
+    else:
+        tans = [m.zeros_like(o) if g is None else g
+                for g, o in zip(outer.gradient(dot, us), o_flat)]
+    outs = (_pack_like(out, o_flat), _pack_like(out, tans))
+    return outs + (aux,) if has_aux else outs
+
+
+
+def _lu_factor(x):
+    x = _float(x)
+    if x.ndim < 2:
+        raise ValueError(f"lu_factor: x must be a (batch of) matrices; received shape {x.shape}")
+    rows, cols = x.shape[-2], x.shape[-1]
+    k_max = min(rows, cols)
+    lead = tuple(x.shape[:-2])
+    a = x
+    piv = np.zeros(lead + (k_max,), np.int32)
+    for k in range(k_max):
+        col = np.abs(a._value[..., k:, k])
+        p = np.argmax(col, axis=-1) + k  # partial pivoting (LAPACK getrf)
+        piv[..., k] = p
+        perm = np.broadcast_to(np.arange(rows), lead + (rows,)).copy()
+        pk = perm[..., k].copy()
+        np.put_along_axis(perm, np.expand_dims(p, -1), np.expand_dims(pk, -1), axis=-1)
+        perm[..., k] = p
+        if np.any(p != k):
+            a = m.take_along_axis(a, Tensor(np.expand_dims(perm, -1).astype(np.int32)), axis=-2)
+        if k + 1 == rows:
+            break
+        pivot = a[..., k:k + 1, k:k + 1]
+        below = a[..., k + 1:, k:k + 1] / pivot  # the multipliers (L's column k)
+        schur = a[..., k + 1:, k + 1:] - below * a[..., k:k + 1, k + 1:]
+        low = m.concatenate([below, schur], axis=-1)
+        a = m.concatenate([a[..., :k + 1, :], m.concatenate([a[..., k + 1:, :k], low],
+                                                             axis=-1)], axis=-2)
+    return a, Tensor(piv)
+
+
+@op
+def lu_factor(x):
+    """LU decomposition with partial pivoting (scipy.linalg.lu_factor / LAPACK getrf):
+    ``(lu, pivots)``, lu holding U on and above the diagonal and L's multipliers below
+    it, pivots (0-based) the row swapped with row i at step i. Gaussian elimination
+    written with ops: differentiable (the pivot order is a constant)."""
+    return _lu_factor(x)
+
+
 __all__ = ["norm", "inv", "solve", "det", "cholesky", "qr", "svd", "solve_triangular",
-           "cholesky_inverse", "logdet", "eigh", "pinv", "lstsq", "matrix_rank"]
+           "cholesky_inverse", "logdet", "eigh", "pinv", "lstsq", "matrix_rank", "jvp",
+           "lu_factor"]

@@ -90,8 +90,19 @@ def floor_divide(x1, x2):
 
 @op
 def mod(x1, x2):
+    """numpy.mod (the sign of x2); gradient 1 for x1 and -floor(x1 / x2) for x2."""
     a, b = _binary(x1, x2)
-    return Tensor(np.mod(a._value, b._value))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.mod(a._value, b._value)
+    if a._value.dtype.kind != "f":
+        return Tensor(out)
+
+    def backward(g):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            q = Tensor(np.floor(a._value / b._value))
+        return unbroadcast(g, a.shape), unbroadcast(-(g * q), b.shape)
+
+    return make(out, (a, b), backward)
 
 
 @op
@@ -811,10 +822,12 @@ def take_along_axis(x, indices, axis=None):
             np.add.at(buf.reshape(-1), idx, g._value)
         else:
             ax = axis % len(shape)
-            grids = list(np.ix_(*[np.arange(s) for s in idx.shape]))
-            grids[ax] = idx
+            ib = np.broadcast_to(idx, g._value.shape)  # indices broadcast like numpy's forward
+            grids = list(np.ix_(*[np.arange(s) for s in ib.shape]))
+            grids[ax] = ib
             np.add.at(buf, tuple(grids), g._value)
-        # linear in g; its adjoint is take_along_axis itself (differentiable again)
+            # linear in g; its adjoint is take_along_axis itself (differentiable again)
+            return (make(buf, (g,), lambda u: (take_along_axis(u, Tensor(ib), axis=axis),)),)
         return (make(buf, (g,), lambda u: (take_along_axis(u, Tensor(idx), axis=axis),)),)
 
     return make(out, (x,), backward)

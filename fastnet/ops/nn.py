@@ -304,6 +304,141 @@ def linear(x):
     return _t(x)
 
 
+# The Keras 3 activations beyond the kernel set: numpy forwards, derivatives from ops (so
+# they differentiate to any order), no kernel path.
+def _mask_of(x, cond):
+    return Tensor(cond.astype(x._value.dtype))
+
+
+@op
+def celu(x, alpha=1.0):
+    x = _float(x)
+    a = float(alpha)
+    if a == 0.0:
+        raise ValueError("celu: `alpha` must be nonzero. Received: alpha=0")
+    return _activation(
+        "celu", x, lambda v: np.where(v > 0, v, a * np.expm1(np.minimum(v, 0) / a)).astype(v.dtype),
+        lambda x, y: m.where(Tensor(x._value > 0), 1.0, m.exp(m.minimum(x, 0.0) / a)),
+        kernel=False)
+
+
+@op
+def glu(x, axis=-1):
+    x = _float(x)
+    ax = m._axis(axis, x.shape, "glu: axis")
+    if x.shape[ax] % 2:
+        raise ValueError(f"glu: axis size must be divisible by 2. Received: x.shape={x.shape} "
+                         f"with axis={axis}")
+    a, b = m.split(x, 2, axis=ax)
+    return a * sigmoid(b)
+
+
+@op
+def hard_shrink(x, threshold=0.5):
+    x = _float(x)
+    t = float(threshold)
+    return _activation("hard_shrink", x,
+                       lambda v: np.where(np.abs(v) > t, v, 0).astype(v.dtype),
+                       lambda x, y: _mask_of(x, np.abs(x._value) > t), kernel=False)
+
+
+@op
+def hard_tanh(x):
+    x = _float(x)
+    return _activation("hard_tanh", x, lambda v: np.clip(v, -1, 1).astype(v.dtype),
+                       lambda x, y: _mask_of(x, np.abs(x._value) < 1), kernel=False)
+
+
+@op
+def log_sigmoid(x):
+    x = _float(x)
+    return _activation(
+        "log_sigmoid", x,
+        lambda v: (np.minimum(v, 0) - np.log1p(np.exp(-np.abs(v)))).astype(v.dtype),
+        lambda x, y: sigmoid(-x), kernel=False)
+
+
+@op
+def soft_shrink(x, threshold=0.5):
+    x = _float(x)
+    t = float(threshold)
+    return _activation(
+        "soft_shrink", x,
+        lambda v: np.where(v > t, v - t, np.where(v < -t, v + t, 0)).astype(v.dtype),
+        lambda x, y: _mask_of(x, np.abs(x._value) > t), kernel=False)
+
+
+@op
+def sparse_plus(x):
+    x = _float(x)
+    return _activation(
+        "sparse_plus", x,
+        lambda v: np.where(v <= -1, 0, np.where(v < 1, 0.25 * (v + 1) ** 2, v)).astype(v.dtype),
+        lambda x, y: m.where(Tensor(np.abs(x._value) < 1), (x + 1.0) * 0.5,
+                             _mask_of(x, x._value >= 1)), kernel=False)
+
+
+@op
+def sparse_sigmoid(x):
+    x = _float(x)
+    return _activation(
+        "sparse_sigmoid", x,
+        lambda v: np.where(v <= -1, 0, np.where(v >= 1, 1, 0.5 * (v + 1))).astype(v.dtype),
+        lambda x, y: _mask_of(x, np.abs(x._value) < 1) * 0.5, kernel=False)
+
+
+@op
+def squareplus(x, b=4):
+    x = _float(x)
+    b = float(b)
+    if b < 0:
+        raise ValueError(f"squareplus: `b` must be >= 0. Received: b={b}")
+    return _activation("squareplus", x,
+                       lambda v: (0.5 * (v + np.sqrt(v * v + b))).astype(v.dtype),
+                       lambda x, y: 0.5 * (1.0 + x / m.sqrt(x * x + b)), kernel=False)
+
+
+@op
+def tanh_shrink(x):
+    x = _float(x)
+
+    def grad(x, y):
+        t = tanh(x)
+        return t * t
+
+    return _activation("tanh_shrink", x, lambda v: (v - np.tanh(v)).astype(v.dtype), grad,
+                       kernel=False)
+
+
+@op
+def threshold(x, threshold, default_value):
+    x = _float(x)
+    t, d = float(threshold), float(default_value)
+    return _activation("threshold", x, lambda v: np.where(v > t, v, d).astype(v.dtype),
+                       lambda x, y: _mask_of(x, x._value > t), kernel=False)
+
+
+@op
+def sparsemax(x, axis=-1):
+    """Sparsemax (Martins & Astudillo, 2016): the Euclidean projection of x onto the
+    simplex along `axis`, max(x - tau, 0). The support (a numpy sort) is a constant of the
+    backward; tau = (sum of x over the support - 1) / |support| is written with ops, so the
+    gradient is sparsemax's exact Jacobian and differentiates again."""
+    x = _float(x)
+    ax = m._axis(axis, x.shape, "sparsemax: axis")
+    v = x._value
+    srt = -np.sort(-v, axis=ax)
+    csum = np.cumsum(srt, axis=ax)
+    r = np.arange(1, v.shape[ax] + 1, dtype=v.dtype).reshape(
+        [-1 if i == ax else 1 for i in range(v.ndim)])
+    k = np.sum(srt - (csum - 1) / r > 0, axis=ax, keepdims=True)
+    tau_np = (np.take_along_axis(csum, np.maximum(k - 1, 0), axis=ax) - 1) / np.maximum(k, 1)
+    support = Tensor(v > tau_np)
+    tau = (m.sum(m.where(support, x, 0.0), axis=ax, keepdims=True) - 1.0) / Tensor(
+        np.maximum(k, 1).astype(v.dtype))
+    return m.where(support, x - tau, 0.0)
+
+
 @op
 def softmax(x, axis=-1):
     x = _float(x)
@@ -794,11 +929,475 @@ def gru_sequence(inputs, kernel, recurrent_kernel, bias=None, initial_h=None,
     return make(packed, ins, first_order_only("gru_sequence", backward, ins))
 
 
+
+# ---- normalizations, encodings and rearrangements (keras.ops.nn) ----------------------
+
+def _eps(epsilon):
+    from fastnet.backend import epsilon as _backend_epsilon
+
+    return _backend_epsilon() if epsilon is None else float(epsilon)
+
+
+@op
+def multi_hot(inputs, num_classes=None, axis=-1, dtype=None, sparse=False, **kwargs):
+    """Multi-hot encoding as Keras: one_hot over `axis`, then the max over the label axis
+    (axis 1 of a batch of label lists, axis 0 of one list)."""
+    if num_classes is None and "num_tokens" in kwargs:
+        num_classes = kwargs.pop("num_tokens")
+    if kwargs:
+        raise TypeError(f"multi_hot: unexpected arguments {sorted(kwargs)}")
+    if num_classes is None:
+        raise ValueError("multi_hot: argument `num_classes` must be specified.")
+    hot = m.one_hot(inputs, num_classes, axis=axis, dtype=dtype, sparse=sparse)
+    x = _t(inputs)
+    return Tensor(np.max(hot._value, axis=1 if x.ndim > 1 else 0))
+
+
+@op
+def normalize(x, axis=-1, order=2, epsilon=None):
+    """x / max(norm(x, order, axis), epsilon) (order 2: x * min(rsqrt(sum x^2), 1/eps))."""
+    if isinstance(order, bool) or not isinstance(order, int) or order < 1:
+        raise ValueError(f"normalize: argument `order` must be an int >= 1. Received: "
+                         f"order={order}")
+    x = _float(x)
+    if x.ndim == 0:
+        x = m.expand_dims(x, 0)
+    eps = _eps(epsilon)
+    if order == 2:
+        inv = m.rsqrt(m.sum(m.square(x), axis=axis, keepdims=True))
+        return x * m.minimum(inv, 1.0 / eps)
+    from fastnet.ops.linalg import norm
+
+    return x / m.maximum(norm(x, ord=order, axis=axis, keepdims=True), eps)
+
+
+@op
+def psnr(x1, x2, max_val):
+    """Peak signal-to-noise ratio over all elements: 20 log10(max_val) - 10 log10(mse)."""
+    x1, x2 = _float(x1), _float(x2)
+    if tuple(x1.shape) != tuple(x2.shape):
+        raise ValueError(f"psnr: input shapes {tuple(x1.shape)} and {tuple(x2.shape)} must "
+                         "match for PSNR calculation.")
+    mse = m.mean(m.square(x1 - x2))
+    return 20.0 * _pymath.log10(float(max_val)) - (10.0 / _pymath.log(10.0)) * m.log(mse)
+
+
+def _norm_axes(axis, ndim, name):
+    axes = axis if isinstance(axis, (list, tuple)) else [axis]
+    return sorted(m._axis(a, (0,) * ndim, f"{name}: axis") for a in axes)
+
+
+def _broadcast_param(v, axes, shape, name, what):
+    """gamma / beta / scale reshaped to broadcast on the normalized axes."""
+    if v is None:
+        return None
+    v = _t(v)
+    want = tuple(shape[a] for a in axes)
+    if v.ndim == 0 or tuple(v.shape) == tuple(shape[axes[0]:]) or tuple(v.shape) == want and \
+            axes == list(range(len(shape) - len(axes), len(shape))):
+        return v
+    if tuple(v.shape) != want:
+        raise ValueError(f"{name}: `{what}` has shape {tuple(v.shape)}, expected {want} for "
+                         f"inputs of shape {tuple(shape)} and axis={axes}")
+    return m.reshape(v, [shape[i] if i in axes else 1 for i in range(len(shape))])
+
+
+@op
+def rms_normalization(x, scale=None, axis=-1, epsilon=None):
+    """x * rsqrt(mean(x^2 over axis) + epsilon) * scale."""
+    x = _float(x)
+    if x.ndim == 0:
+        x = m.expand_dims(x, 0)
+    axes = _norm_axes(axis, x.ndim, "rms_normalization")
+    y = x * m.rsqrt(m.mean(m.square(x), axis=tuple(axes), keepdims=True) + _eps(epsilon))
+    s = _broadcast_param(scale, axes, x.shape, "rms_normalization", "scale")
+    return y if s is None else y * s
+
+
+@op
+def layer_normalization(x, gamma=None, beta=None, axis=-1, epsilon=None, **kwargs):
+    """Layer normalization over `axis` (Ba et al., 2016): (x - mean) * rsqrt(var + eps)
+    * gamma + beta; ``rms_scaling=True``: x * rsqrt(var + eps) * gamma. The last axis
+    alone runs the fused layer-norm kernel."""
+    rms_scaling = bool(kwargs.pop("rms_scaling", False))
+    if kwargs:
+        raise TypeError(f"layer_normalization: unexpected arguments {sorted(kwargs)}")
+    x = _float(x)
+    axes = _norm_axes(axis, x.ndim, "layer_normalization")
+    eps = _eps(epsilon)
+    g = _broadcast_param(gamma, axes, x.shape, "layer_normalization", "gamma")
+    b = _broadcast_param(beta, axes, x.shape, "layer_normalization", "beta")
+    last = axes == [x.ndim - 1]
+    if (not rms_scaling and last and (g is None or g.ndim == 1) and (b is None or b.ndim == 1)
+            and eps > 0):
+        return layer_norm(x, g, b, epsilon=eps)
+    mean, var = moments(x, axes=tuple(axes), keepdims=True)
+    inv = m.rsqrt(var + eps)
+    if rms_scaling:
+        y = x * inv
+        return y if g is None else y * g
+    y = (x - mean) * inv
+    if g is not None:
+        y = y * g
+    return y if b is None else y + b
+
+
+def _block_args(x, block_size, data_format, name):
+    x = _t(x)
+    if x.ndim != 4:
+        raise ValueError(f"{name}: inputs must be 4-D (N, H, W, C) or (N, C, H, W). "
+                         f"Received: x.shape={tuple(x.shape)}")
+    b = int(block_size)
+    if b < 1:
+        raise ValueError(f"{name}: `block_size` must be >= 1. Received: block_size={block_size}")
+    if data_format not in ("channels_last", "channels_first"):
+        raise ValueError(f"{name}: data_format must be 'channels_last' or 'channels_first'. "
+                         f"Received: data_format={data_format!r}")
+    return x, b
+
+
+@op
+def depth_to_space(x, block_size, data_format="channels_last"):
+    """Pixel shuffle: (N, H, W, C) -> (N, H*b, W*b, C/b^2) (channels_first likewise)."""
+    x, b = _block_args(x, block_size, data_format, "depth_to_space")
+    if data_format == "channels_last":
+        n, h, w, c = x.shape
+        if c % (b * b):
+            raise ValueError(f"depth_to_space: channels {c} are not divisible by "
+                             f"block_size**2 = {b * b}")
+        y = m.reshape(x, (n, h, w, b, b, c // (b * b)))
+        y = m.transpose(y, (0, 1, 3, 2, 4, 5))
+        return m.reshape(y, (n, h * b, w * b, c // (b * b)))
+    n, c, h, w = x.shape
+    if c % (b * b):
+        raise ValueError(f"depth_to_space: channels {c} are not divisible by "
+                         f"block_size**2 = {b * b}")
+    y = m.reshape(x, (n, c // (b * b), b, b, h, w))
+    y = m.transpose(y, (0, 1, 4, 2, 5, 3))
+    return m.reshape(y, (n, c // (b * b), h * b, w * b))
+
+
+@op
+def space_to_depth(x, block_size, data_format="channels_last"):
+    """Pixel unshuffle: (N, H, W, C) -> (N, H/b, W/b, C*b^2) (channels_first likewise)."""
+    x, b = _block_args(x, block_size, data_format, "space_to_depth")
+    if data_format == "channels_last":
+        n, h, w, c = x.shape
+    else:
+        n, c, h, w = x.shape
+    if h % b or w % b:
+        raise ValueError(f"space_to_depth: spatial size {(h, w)} is not divisible by "
+                         f"block_size={b}")
+    if data_format == "channels_last":
+        y = m.reshape(x, (n, h // b, b, w // b, b, c))
+        y = m.transpose(y, (0, 1, 3, 2, 4, 5))
+        return m.reshape(y, (n, h // b, w // b, c * b * b))
+    y = m.reshape(x, (n, c, h // b, b, w // b, b))
+    y = m.transpose(y, (0, 1, 3, 5, 2, 4))
+    return m.reshape(y, (n, c * b * b, h // b, w // b))
+
+
+def _adaptive_pool(inputs, output_size, data_format, kind, name):
+    from fastnet.backend import image_data_format
+
+    x = _float(inputs)
+    nd = x.ndim - 2
+    if nd not in (1, 2, 3):
+        raise ValueError(f"{name}: inputs must be 3-D, 4-D or 5-D (batch, spatial..., "
+                         f"channels). Received: inputs.shape={tuple(x.shape)}")
+    fmt = data_format or image_data_format()
+    if fmt not in ("channels_last", "channels_first"):
+        raise ValueError(f"{name}: data_format must be 'channels_last' or 'channels_first'. "
+                         f"Received: data_format={data_format!r}")
+    sizes = (output_size,) * nd if isinstance(output_size, int) else tuple(output_size)
+    if len(sizes) != nd or any(int(s) < 1 for s in sizes):
+        raise ValueError(f"{name}: `output_size` must be a positive int or a tuple of {nd} "
+                         f"positive ints. Received: output_size={output_size}")
+    first = 2 if fmt == "channels_first" else 1
+    y = x
+    for i, out in enumerate(sizes):  # separable: a window is a product of 1-D ranges
+        ax = first + i
+        n = x.shape[ax]
+        starts = [(j * n) // out for j in range(out)]
+        ends = [-(-((j + 1) * n) // out) for j in range(out)]
+        if kind == "average":
+            w = np.zeros((out, n), dtype=x._value.dtype)
+            for j, (a, e) in enumerate(zip(starts, ends)):
+                w[j, a:e] = 1.0 / (e - a)
+            y = m.moveaxis(m.tensordot(Tensor(w), y, axes=([1], [ax])), 0, ax)
+        else:
+            parts = [m.max(m.get_item(y, (slice(None),) * ax + (slice(a, e),)), axis=ax)
+                     for a, e in zip(starts, ends)]
+            y = m.stack(parts, axis=ax)
+    return y
+
+
+@op
+def adaptive_average_pool(inputs, output_size, data_format=None):
+    """Average pooling to a fixed output size (PyTorch's bins: floor(i*L/out) to
+    ceil((i+1)*L/out)); 1-D, 2-D or 3-D."""
+    return _adaptive_pool(inputs, output_size, data_format, "average", "adaptive_average_pool")
+
+
+@op
+def adaptive_max_pool(inputs, output_size, data_format=None):
+    """Max pooling to a fixed output size (the bins of adaptive_average_pool)."""
+    return _adaptive_pool(inputs, output_size, data_format, "max", "adaptive_max_pool")
+
+
+def _pair(v, name, what):
+    t = (v, v) if isinstance(v, int) else tuple(v)
+    if len(t) != 2 or any(int(a) < 0 for a in t):
+        raise ValueError(f"{name}: `{what}` must be an int or a pair of ints >= 0. "
+                         f"Received: {what}={v}")
+    return int(t[0]), int(t[1])
+
+
+def _block_index(k, d, s, n_out):
+    """Row (or column) index of every (kernel offset, output position): i*s + ki*d."""
+    return (np.arange(k)[:, None] * d + np.arange(n_out)[None, :] * s)
+
+
+@op
+def unfold(x, kernel_size, dilation=1, padding=0, stride=1):
+    """im2col of an NCHW batch: (N, C, H, W) -> (N, C*kH*kW, L), L the output positions
+    (PyTorch's torch.nn.Unfold order)."""
+    x = _t(x)
+    if x.ndim != 4:
+        raise ValueError(f"unfold: inputs must be 4-D (N, C, H, W). Received: "
+                         f"x.shape={tuple(x.shape)}")
+    (kh, kw), (dh, dw) = _pair(kernel_size, "unfold", "kernel_size"), _pair(dilation, "unfold",
+                                                                            "dilation")
+    (ph, pw), (sh, sw) = _pair(padding, "unfold", "padding"), _pair(stride, "unfold", "stride")
+    if min(kh, kw, dh, dw, sh, sw) < 1:
+        raise ValueError("unfold: kernel_size, dilation and stride must be >= 1")
+    n, c, h, w = x.shape
+    oh = (h + 2 * ph - (kh - 1) * dh - 1) // sh + 1
+    ow = (w + 2 * pw - (kw - 1) * dw - 1) // sw + 1
+    if oh < 1 or ow < 1:
+        raise ValueError(f"unfold: kernel {kh}x{kw} (dilation {dh}x{dw}) does not fit the "
+                         f"padded input {h + 2 * ph}x{w + 2 * pw}")
+    xp = m.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw))) if ph or pw else x
+    rows = _block_index(kh, dh, sh, oh)[:, None, :, None]  # (kh, 1, oh, 1)
+    cols = _block_index(kw, dw, sw, ow)[None, :, None, :]  # (1, kw, 1, ow)
+    rows, cols = np.broadcast_arrays(rows, cols)
+    patches = m.get_item(xp, (slice(None), slice(None), rows, cols))  # (N, C, kh, kw, oh, ow)
+    return m.reshape(patches, (n, c * kh * kw, oh * ow))
+
+
+@op
+def fold(x, output_size, kernel_size, dilation=1, padding=0, stride=1):
+    """col2im, the adjoint of unfold: (N, C*kH*kW, L) -> (N, C, H, W), overlapping
+    blocks summed (torch.nn.Fold)."""
+    from fastnet.ops.math import scatter_into
+
+    x = _t(x)
+    if x.ndim != 3:
+        raise ValueError(f"fold: inputs must be 3-D (N, C*kH*kW, L). Received: "
+                         f"x.shape={tuple(x.shape)}")
+    (oh_, ow_) = _pair(output_size, "fold", "output_size")
+    (kh, kw), (dh, dw) = _pair(kernel_size, "fold", "kernel_size"), _pair(dilation, "fold",
+                                                                          "dilation")
+    (ph, pw), (sh, sw) = _pair(padding, "fold", "padding"), _pair(stride, "fold", "stride")
+    if min(kh, kw, dh, dw, sh, sw) < 1:
+        raise ValueError("fold: kernel_size, dilation and stride must be >= 1")
+    n, ckk, length = x.shape
+    nh = (oh_ + 2 * ph - (kh - 1) * dh - 1) // sh + 1
+    nw = (ow_ + 2 * pw - (kw - 1) * dw - 1) // sw + 1
+    if ckk % (kh * kw) or nh * nw != length or nh < 1 or nw < 1:
+        raise ValueError(f"fold: inputs of shape {tuple(x.shape)} do not match kernel "
+                         f"{kh}x{kw} and output_size {(oh_, ow_)} (expected C*{kh * kw} rows "
+                         f"and {max(nh, 0) * max(nw, 0)} blocks)")
+    c = ckk // (kh * kw)
+    blocks = m.reshape(x, (n, c, kh, kw, nh, nw))
+    rows = _block_index(kh, dh, sh, nh)[:, None, :, None]
+    cols = _block_index(kw, dw, sw, nw)[None, :, None, :]
+    rows, cols = np.broadcast_arrays(rows, cols)
+    out = scatter_into(blocks, (slice(None), slice(None), rows, cols),
+                       (n, c, oh_ + 2 * ph, ow_ + 2 * pw), None, False)
+    if ph or pw:
+        out = out[:, :, ph:ph + oh_, pw:pw + ow_]
+    return out
+
+
+
+# ---- CTC ------------------------------------------------------------------------------------
+_CTC_LOG_EPS = -1e5  # "log 0" of the alignment lattice (as optax and Keras)
+
+
+@op
+def ctc_loss(target, output, target_length, output_length, mask_index=0):
+    """Connectionist temporal classification loss per sequence, -log p(target | output),
+    with `output` logits (batch, time, classes) and `mask_index` the blank class.
+
+    The forward (alpha) recursion over the blank/label lattice in log space (the
+    formulation of optax's ctc_loss, which Keras uses), one step per time frame, written
+    with ops: its gradient is the exact gradient of the recursion (differentiable again)."""
+    from fastnet.ops.numpy_extra import logaddexp
+
+    out = _float(output)
+    tgt = np.asarray(_t(target)._value)
+    if out.ndim != 3 or tgt.ndim != 2 or tgt.shape[0] != out.shape[0]:
+        raise ValueError(f"ctc_loss: target must be (batch, max_label_length) and output "
+                         f"(batch, max_time, classes) with the same batch; received shapes "
+                         f"{tgt.shape} and {tuple(out.shape)}")
+    if tgt.dtype.kind not in "iu":
+        tgt = tgt.astype(np.int64)
+    b, t_max, k = out.shape
+    n = tgt.shape[1]
+    tl = np.asarray(_t(target_length)._value).astype(np.int64).reshape(-1)
+    ol = np.asarray(_t(output_length)._value).astype(np.int64).reshape(-1)
+    if tl.shape != (b,) or ol.shape != (b,):
+        raise ValueError(f"ctc_loss: target_length and output_length must have shape ({b},); "
+                         f"received {tl.shape} and {ol.shape}")
+    if not 0 <= int(mask_index) < k:
+        raise ValueError(f"ctc_loss: mask_index must be a class in [0, {k}). Received: "
+                         f"mask_index={mask_index}")
+    dt = out._value.dtype
+    logp = log_softmax(out, axis=-1)
+    repeat = np.zeros((b, n), dt)
+    if n > 1:
+        repeat[:, :-1] = tgt[:, :-1] == tgt[:, 1:]
+    hot = np.zeros((b, n, k), dt)
+    np.put_along_axis(hot, np.clip(tgt, 0, k - 1)[..., None], 1.0, axis=-1)
+    emit = m.einsum("btk,bnk->btn", logp, Tensor(hot))  # (B, T, N)
+    phi_lp = logp[:, :, int(mask_index)]  # (B, T)
+    pad = (np.arange(t_max)[None, :] >= ol[:, None]).astype(dt)  # (B, T)
+    eps = _CTC_LOG_EPS
+    rep_eps = Tensor(eps * repeat)
+    norep_eps = Tensor(eps * (1.0 - repeat))
+
+    def update_phi(phi, added):
+        return m.concatenate([phi[:, :1], logaddexp(phi[:, 1:], added)], axis=-1)
+
+    init_phi = np.full((b, n + 1), eps, dt)
+    init_phi[:, 0] = 0.0
+    phi, em = Tensor(init_phi), Tensor(np.full((b, n), eps, dt))
+    for step in range(t_max):
+        le, lphi = emit[:, step], m.expand_dims(phi_lp[:, step], -1)
+        pd = Tensor(pad[:, step:step + 1])
+        prev_phi = phi
+        phi_eps = update_phi(phi, em + rep_eps)
+        next_em = logaddexp(phi_eps[:, :-1] + le, em + le)
+        next_phi = update_phi(phi_eps + lphi, em + lphi + norep_eps)
+        em = pd * em + (1.0 - pd) * next_em
+        phi = pd * prev_phi + (1.0 - pd) * next_phi
+    last = update_phi(phi, em)
+    pick = np.zeros((b, n + 1), dt)
+    pick[np.arange(b), np.clip(tl, 0, n)] = 1.0
+    return -m.sum(last * Tensor(pick), axis=-1)
+
+
+def _ctc_greedy(v, lengths, merge_repeated, mask_index):
+    b, t_max, k = v.shape
+    idx = np.argmax(v, axis=-1).astype(np.int32)
+    scores = np.max(v, axis=-1)
+    beyond = np.arange(t_max)[None, :] >= lengths[:, None]
+    idx = np.where(beyond, mask_index, idx)
+    scores = np.where(beyond, 0.0, scores)
+    if merge_repeated:
+        rep = np.zeros_like(beyond)
+        rep[:, 1:] = idx[:, 1:] == idx[:, :-1]
+        idx = np.where(rep, mask_index, idx)
+    out = np.full((b, t_max), -1, np.int32)
+    for i in range(b):
+        keep = idx[i][idx[i] != mask_index]
+        out[i, :len(keep)] = keep
+    return out[None], (-np.sum(scores, axis=1))[:, None].astype(v.dtype)
+
+
+def _ctc_prefix_beam_search(logp, length, beam_width, top_paths, blank):
+    """Prefix beam search over one sequence of log-probabilities (T, K): beams are label
+    prefixes with their log-probabilities of ending in a blank and in a label."""
+    neg = -np.inf
+
+    def add(nxt, prefix, pb=neg, pnb=neg):
+        ob, onb = nxt.get(prefix, (neg, neg))
+        nxt[prefix] = (np.logaddexp(ob, pb), np.logaddexp(onb, pnb))
+
+    beams = {(): (0.0, neg)}
+    for t in range(int(length)):
+        lp = logp[t]
+        nxt = {}
+        for prefix, (pb, pnb) in beams.items():
+            total = np.logaddexp(pb, pnb)
+            add(nxt, prefix, pb=total + lp[blank])
+            for c in range(logp.shape[1]):
+                if c == blank:
+                    continue
+                if prefix and prefix[-1] == c:
+                    add(nxt, prefix, pnb=pnb + lp[c])  # the repeat collapses into it
+                    add(nxt, prefix + (c,), pnb=pb + lp[c])  # a blank separated the repeat
+                else:
+                    add(nxt, prefix + (c,), pnb=total + lp[c])
+        ranked = sorted(nxt.items(), key=lambda kv: -np.logaddexp(*kv[1]))
+        beams = dict(ranked[:beam_width])
+    ranked = sorted(beams.items(), key=lambda kv: -np.logaddexp(*kv[1]))[:top_paths]
+    return [(p, float(np.logaddexp(*s))) for p, s in ranked]
+
+
+@op
+def ctc_decode(inputs, sequence_lengths, strategy="greedy", beam_width=100, top_paths=1,
+               merge_repeated=True, mask_index=0):
+    """Decodes CTC outputs (batch, time, classes): ``(paths, scores)``, paths (top_paths,
+    batch, time) int32 padded with -1. "greedy": the best class per frame, repeats merged,
+    blanks (mask_index) dropped; scores -(sum of the per-frame maxima of `inputs`).
+    "beam_search": prefix beam search on log_softmax(inputs); scores the top paths'
+    log-probabilities. Decoding is not differentiable (integer paths)."""
+    x = _float(inputs)
+    v = x._value
+    if v.ndim != 3:
+        raise ValueError(f"ctc_decode: inputs must be (batch, time, classes); received shape "
+                         f"{v.shape}")
+    b, t_max, k = v.shape
+    lengths = np.asarray(_t(sequence_lengths)._value).astype(np.int64).reshape(-1)
+    if lengths.shape != (b,):
+        raise ValueError(f"ctc_decode: sequence_lengths must have shape ({b},); received "
+                         f"{lengths.shape}")
+    blank = k - 1 if mask_index is None else int(mask_index)
+    if strategy == "greedy":
+        paths, scores = _ctc_greedy(v, lengths, merge_repeated, blank)
+        return Tensor(paths), Tensor(scores)
+    if strategy != "beam_search":
+        raise ValueError(f"Invalid strategy {strategy}. Supported values are 'greedy' and "
+                         "'beam_search'.")
+    if int(beam_width) < 1 or int(top_paths) < 1 or int(top_paths) > int(beam_width):
+        raise ValueError(f"ctc_decode: need 1 <= top_paths <= beam_width. Received: "
+                         f"beam_width={beam_width}, top_paths={top_paths}")
+    lv = v.astype(np.float64)
+    lv = lv - lv.max(-1, keepdims=True)
+    lv = lv - np.log(np.exp(lv).sum(-1, keepdims=True))
+    paths = np.full((int(top_paths), b, t_max), -1, np.int32)
+    scores = np.full((b, int(top_paths)), -np.inf)
+    for i in range(b):
+        for j, (p, sc) in enumerate(_ctc_prefix_beam_search(lv[i], lengths[i],
+                                                            int(beam_width), int(top_paths),
+                                                            blank)):
+            paths[j, i, :len(p)] = p
+            scores[i, j] = sc
+    return Tensor(paths), Tensor(scores.astype(v.dtype))
+
 from fastnet.ops.attention import dot_product_attention  # noqa: E402,F401  (keras.ops.nn name)
+from fastnet.ops.math import one_hot  # noqa: E402,F401  (keras.ops.nn names)
+from fastnet.ops.spatial import (  # noqa: E402,F401
+    average_pool,
+    conv,
+    conv_transpose,
+    depthwise_conv,
+    max_pool,
+    separable_conv,
+)
 
 # The public ops of this module (Keras 3 names; fastnet.ops re-exports exactly these).
-__all__ = ["batch_normalization", "binary_crossentropy", "categorical_crossentropy",
-           "dot_product_attention", "elu", "gelu", "hard_sigmoid", "hard_silu",
-           "hard_swish", "leaky_relu", "log_softmax", "moments", "relu", "relu6",
-           "selu", "sigmoid", "silu", "softmax", "softplus", "softsign",
-           "sparse_categorical_crossentropy", "swish", "tanh"]
+__all__ = ["adaptive_average_pool", "adaptive_max_pool", "average_pool",
+           "batch_normalization", "binary_crossentropy", "categorical_crossentropy", "celu",
+           "ctc_decode", "ctc_loss",
+           "conv", "conv_transpose", "depth_to_space", "depthwise_conv",
+           "dot_product_attention", "elu", "fold", "gelu", "glu", "hard_shrink",
+           "hard_sigmoid", "hard_silu", "hard_swish", "hard_tanh", "layer_normalization",
+           "leaky_relu", "log_sigmoid", "log_softmax", "max_pool", "moments", "multi_hot",
+           "normalize", "one_hot", "psnr", "relu", "relu6", "rms_normalization", "selu",
+           "separable_conv", "sigmoid", "silu", "soft_shrink", "softmax", "softplus",
+           "softsign", "space_to_depth", "sparse_categorical_crossentropy", "sparse_plus",
+           "sparse_sigmoid", "sparsemax", "squareplus", "swish", "tanh", "tanh_shrink",
+           "threshold", "unfold"]

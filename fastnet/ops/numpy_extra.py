@@ -668,6 +668,529 @@ def kaiser(x, beta):
     return Tensor(np.kaiser(int(x), beta).astype(floatx()))
 
 
+
+
+# ---- more of keras.ops.numpy: joins, partitions, integer/bitwise math, nan-aware scans and
+# quantiles, statistics, the real-only complex helpers -------------------------------------
+
+def _int_only(name, *xs):
+    for x in xs:
+        if x._value.dtype.kind not in "iub":
+            raise TypeError(f"{name}: arguments must be integer or bool tensors; received "
+                            f"dtype {x.dtype}")
+
+
+@op
+def append(x1, x2, axis=None):
+    """numpy.append: x2 after x1 along `axis` (flattened both when axis is None)."""
+    a, b = _t(x1), _t(x2)
+    if a._value.dtype != b._value.dtype:
+        dt = np.result_type(a._value.dtype, b._value.dtype)
+        a, b = m.cast(a, dt.name), m.cast(b, dt.name)
+    if axis is None:
+        return m.concatenate([m.reshape(a, (-1,)), m.reshape(b, (-1,))], axis=0)
+    return m.concatenate([a, b], axis=axis)
+
+
+@op
+def argpartition(x, kth, axis=-1):
+    x = _t(x)
+    return Tensor(np.argpartition(x._value, kth, axis=axis).astype(np.int32))
+
+
+def _int_binary(name, fn):
+    def f(x, y):
+        a, b = _t(x), _t(y)
+        _int_only(name, a, b)
+        return Tensor(np.asarray(fn(a._value, b._value)))
+
+    f.__name__ = f.__qualname__ = name
+    f.__doc__ = f"numpy.{fn.__name__} of integer tensors, element-wise."
+    return op(f)
+
+
+bitwise_and = _int_binary("bitwise_and", np.bitwise_and)
+bitwise_or = _int_binary("bitwise_or", np.bitwise_or)
+bitwise_xor = _int_binary("bitwise_xor", np.bitwise_xor)
+bitwise_left_shift = _int_binary("bitwise_left_shift", np.left_shift)
+bitwise_right_shift = _int_binary("bitwise_right_shift", np.right_shift)
+left_shift = _int_binary("left_shift", np.left_shift)
+right_shift = _int_binary("right_shift", np.right_shift)
+gcd = _int_binary("gcd", np.gcd)
+lcm = _int_binary("lcm", np.lcm)
+
+
+@op
+def bitwise_invert(x):
+    x = _t(x)
+    _int_only("bitwise_invert", x)
+    return Tensor(np.invert(x._value))
+
+
+@op
+def bitwise_not(x):
+    x = _t(x)
+    _int_only("bitwise_not", x)
+    return Tensor(np.invert(x._value))
+
+
+# fastnet tensors are real (float/int/bool): these are numpy's results on real inputs
+@op
+def real(x):
+    return _t(x)
+
+
+@op
+def conjugate(x):
+    return _t(x)
+
+
+conj = conjugate
+
+
+@op
+def imag(x):
+    return m.zeros_like(_t(x))
+
+
+@op
+def angle(x):
+    """np.angle of a real tensor: pi where x < 0 (and -0.0), 0 elsewhere; NaN stays NaN."""
+    x = _float(x)
+    return Tensor(np.angle(x._value).astype(x._value.dtype))
+
+
+@op
+def diagflat(x, k=0):
+    return diag(m.reshape(_t(x), (-1,)), k)
+
+
+@op
+def corrcoef(x):
+    """Pearson correlation matrix of the rows of x (numpy.corrcoef), clipped to [-1, 1]."""
+    x = _float(x)
+    if x.ndim not in (1, 2):
+        raise ValueError(f"corrcoef: x must be 1-D or 2-D; received shape {x.shape}")
+    x2 = m.reshape(x, (1, -1)) if x.ndim == 1 else x
+    xc = x2 - m.mean(x2, axis=1, keepdims=True)
+    c = m.matmul(xc, m.transpose(xc))
+    d = m.sqrt(diagonal(c))
+    r = m.clip(c / (d[:, None] * d[None, :]), -1.0, 1.0)
+    return m.reshape(r, ()) if x.ndim == 1 else r
+
+
+@op
+def correlate(x1, x2, mode="valid"):
+    """numpy.correlate of two 1-D tensors: c[k] = sum_n x1[n + k] * x2[n]."""
+    a, v = _float(x1), _float(x2)
+    if a.ndim != 1 or v.ndim != 1:
+        raise ValueError(f"correlate: x1 and x2 must be 1-D; received shapes {a.shape} and "
+                         f"{v.shape}")
+    if mode not in ("valid", "same", "full"):
+        raise ValueError(f"correlate: mode must be 'valid', 'same' or 'full'. Received: "
+                         f"mode={mode!r}")
+    big, small = a.shape[0], v.shape[0]
+    if big == 0 or small == 0:
+        raise ValueError("correlate: x1 and x2 must be non-empty")
+    if big < small:  # numpy swaps the operands and reverses the result
+        return m.flip(correlate(v, a, mode), axis=0)
+    ap = m.pad(a, ((small - 1, small - 1),))
+    idx = np.arange(big + small - 1)[:, None] + np.arange(small)[None, :]
+    full = m.matmul(m.get_item(ap, idx), v)
+    if mode == "full":
+        return full
+    if mode == "valid":
+        return full[small - 1:big]
+    start = (small - 1) // 2
+    return full[start:start + big]
+
+
+@op
+def histogram(x, bins=10, range=None):  # noqa: A002  (Keras's argument name)
+    """(counts int32, bin edges) of numpy.histogram over all elements of x."""
+    x = _t(x)
+    if isinstance(bins, bool) or not isinstance(bins, (int, np.integer)) or bins < 1:
+        raise ValueError(f"histogram: `bins` must be a positive int. Received: bins={bins}")
+    counts, edges = np.histogram(x._value, bins=int(bins), range=range)
+    return (Tensor(counts.astype(np.int32)),
+            Tensor(edges.astype(x._value.dtype if x._value.dtype.kind == "f" else floatx())))
+
+
+def _bessel_i1(v):
+    """I1(v) for the gradient of i0 (Abramowitz & Stegun 9.8.3/9.8.4, ~1e-7 relative)."""
+    a = np.abs(v).astype(np.float64)
+    t = a / 3.75
+    small = a * (0.5 + t**2 * (0.87890594 + t**2 * (0.51498869 + t**2 * (
+        0.15084934 + t**2 * (0.02658733 + t**2 * (0.00301532 + t**2 * 0.00032411))))))
+    with np.errstate(all="ignore"):
+        ti = 3.75 / np.maximum(a, 3.75)
+        large = np.exp(a) / np.sqrt(np.maximum(a, 3.75)) * (
+            0.39894228 + ti * (-0.03988024 + ti * (-0.00362018 + ti * (0.00163801 + ti * (
+                -0.01031555 + ti * (0.02282967 + ti * (-0.02895312 + ti * (
+                    0.01787654 - ti * 0.00420059))))))))
+    return np.sign(v) * np.where(a < 3.75, small, large)
+
+
+@op
+def i0(x):
+    """Modified Bessel function of the first kind, order 0 (numpy.i0); gradient I1(x)."""
+    from fastnet.backend.tape import first_order_only
+
+    x = _float(x)
+    v = x._value
+    out = np.i0(v).astype(v.dtype)
+    return make(out, (x,), first_order_only(
+        "i0", lambda g: (g * Tensor(_bessel_i1(v).astype(v.dtype)),), (x,)))
+
+
+@op
+def ldexp(x1, x2):
+    """x1 * 2**x2 (x2 integer), differentiable in x1."""
+    a, e = _float(x1), _t(x2)
+    if e._value.dtype.kind not in "iu":
+        raise TypeError(f"ldexp: the exponent must be an integer type. Received: x2 dtype="
+                        f"{e.dtype}")
+    return m.multiply(a, Tensor(np.ldexp(np.ones((), a._value.dtype), e._value)))
+
+
+@op
+def nextafter(x1, x2):
+    a, b = _float(x1), _float(x2)
+    return Tensor(np.nextafter(a._value, b._value.astype(a._value.dtype)))
+
+
+def _nanarg(name, fn, fill):
+    def f(x, axis=None, keepdims=False):
+        x = _t(x)
+        v = x._value
+        if v.dtype.kind != "f":
+            return (m.argmax if fn is np.argmax else m.argmin)(x, axis=axis, keepdims=keepdims)
+        nan = np.isnan(v)
+        idx = fn(np.where(nan, fill, v), axis=axis, keepdims=keepdims)
+        allnan = np.all(nan, axis=axis, keepdims=keepdims)
+        return Tensor(np.where(allnan, -1, idx).astype(np.int32))
+
+    f.__name__ = f.__qualname__ = name
+    f.__doc__ = f"{fn.__name__} ignoring NaNs (-1 where a slice is all NaN)."
+    return op(f)
+
+
+nanargmax = _nanarg("nanargmax", np.argmax, -np.inf)
+nanargmin = _nanarg("nanargmin", np.argmin, np.inf)
+
+
+@op
+def nancumsum(x, axis=None, dtype=None):
+    x = _t(x)
+    if x._value.dtype.kind == "f":
+        x = _nan_fill(x, 0.0)[0]
+    if dtype is not None:
+        x = m.cast(x, dtype)
+    elif x._value.dtype == np.bool_:
+        x = m.cast(x, "int32")
+    return m.cumsum(x, axis=axis)
+
+
+@op
+def nancumprod(x, axis=None, dtype=None):
+    from fastnet.ops.sorting import cumprod
+
+    x = _t(x)
+    if x._value.dtype.kind == "f":
+        x = _nan_fill(x, 1.0)[0]
+    return cumprod(x, axis=axis, dtype=dtype)
+
+
+@op
+def nanquantile(x, q, axis=None, method="linear", keepdims=False):
+    """quantile ignoring NaNs (numpy.nanquantile): per slice over its non-NaN values (NaN
+    where a slice has none); differentiable through the sort."""
+    from fastnet.ops.sorting import sort
+
+    x = _float(x)
+    qv = np.asarray(_t(q)._value, dtype=np.float64)
+    if np.any((qv < 0) | (qv > 1)):
+        raise ValueError(f"nanquantile: q must be in [0, 1]; received {qv}")
+    if method not in ("linear", "lower", "higher", "midpoint", "nearest"):
+        raise ValueError(f"nanquantile: invalid method {method!r}")
+    orig_ndim = x.ndim
+    if axis is None:
+        xs, ax = m.reshape(x, (-1,)), 0
+    else:
+        ax = m._axis(axis, x.shape, "nanquantile: axis")
+        xs = x
+    xs = m.moveaxis(xs, ax, -1)  # (..., n): NaNs sort last
+    s = sort(xs, axis=-1)
+    n = s.shape[-1]
+    valid = np.sum(~np.isnan(xs._value), axis=-1, keepdims=True)  # (..., 1)
+    qs = qv.reshape(-1)
+    pos = qs.reshape((1,) * (s.ndim - 1) + (-1,)) * np.maximum(valid - 1, 0)  # (..., Q)
+    lo, hi = np.floor(pos).astype(np.int64), np.ceil(pos).astype(np.int64)
+    frac = pos - lo
+    if method == "lower":
+        hi, frac = lo, frac * 0
+    elif method == "higher":
+        lo, frac = hi, frac * 0
+    elif method == "midpoint":
+        frac = np.where(hi > lo, 0.5, 0.0)
+    elif method == "nearest":
+        near = np.round(pos).astype(np.int64)
+        lo, hi, frac = near, near, frac * 0
+    lo, hi = np.minimum(lo, max(n - 1, 0)), np.minimum(hi, max(n - 1, 0))
+    lo_v = m.take_along_axis(s, Tensor(lo), axis=-1)
+    hi_v = m.take_along_axis(s, Tensor(hi), axis=-1)
+    out = lo_v + (hi_v - lo_v) * Tensor(frac.astype(s._value.dtype))
+    out = m.where(Tensor(np.broadcast_to(valid == 0, out.shape)), np.nan, out)
+    out = m.moveaxis(out, -1, 0)  # (Q, ...)
+    if keepdims:
+        if axis is None:
+            out = m.reshape(out, (qs.size,) + (1,) * orig_ndim)
+        else:
+            out = m.expand_dims(out, ax + 1)
+    if qv.ndim == 0:
+        out = m.squeeze(out, 0)
+    return out
+
+
+@op
+def nanpercentile(x, q, axis=None, method="linear", keepdims=False):
+    return nanquantile(x, np.asarray(_t(q)._value, np.float64) / 100.0, axis=axis,
+                       method=method, keepdims=keepdims)
+
+
+@op
+def nanmedian(x, axis=None, keepdims=False):
+    return nanquantile(x, 0.5, axis=axis, keepdims=keepdims)
+
+
+@op
+def slogdet(x):
+    """(sign, log|det|) of square matrices; log|det| differentiable (gradient inv(x)^T)."""
+    from fastnet.ops.linalg import logdet
+
+    x = _float(x)
+    if x.ndim < 2 or x.shape[-1] != x.shape[-2]:
+        raise ValueError(f"slogdet: x must be a (batch of) square matrices; received shape "
+                         f"{x.shape}")
+    sign = np.linalg.slogdet(x._value)[0].astype(x._value.dtype)
+    # log|det x| = logdet(x * s) with the sign folded into the first row
+    flip = np.ones(x.shape, x._value.dtype)
+    flip[..., 0, :] = np.where(sign == 0, 1, sign)[..., None]
+    return Tensor(sign), logdet(x * Tensor(flip))
+
+
+@op
+def unique(x, sorted=True, return_index=False, return_inverse=False,  # noqa: A002
+           return_counts=False, axis=None, size=None, fill_value=None):
+    """numpy.unique (sorted=True; values differentiable: a gather of the first occurrence
+    of each value). ``size`` pads (with fill_value, default the smallest value) or
+    truncates to a fixed length, as Keras."""
+    if not sorted:
+        raise NotImplementedError("unique: sorted=False is not supported in fastnet (numpy "
+                                  "always sorts)")
+    x = _t(x)
+    v = x._value
+    if axis is None:
+        flat = m.reshape(x, (-1,))
+        vals, first, inv, counts = np.unique(v.reshape(-1), return_index=True,
+                                             return_inverse=True, return_counts=True)
+        out = m.take(flat, Tensor(first.astype(np.int32)), axis=0)
+    else:
+        ax = m._axis(axis, x.shape, "unique: axis")
+        vals, first, inv, counts = np.unique(v, return_index=True, return_inverse=True,
+                                             return_counts=True, axis=ax)
+        out = m.take(x, Tensor(first.astype(np.int32)), axis=ax)
+    if size is not None:
+        size = int(size)
+        k = out.shape[0 if axis is None else ax]
+        if k >= size:
+            out = out[:size] if axis is None else m.take(out, np.arange(size), axis=ax)
+            first, counts = first[:size], counts[:size]
+        else:
+            fill = vals.min() if fill_value is None else fill_value
+            pad_shape = list(out.shape)
+            pad_shape[0 if axis is None else ax] = size - k
+            out = m.concatenate([out, m.full(tuple(pad_shape), fill, dtype=out.dtype)],
+                                axis=0 if axis is None else ax)
+            first = np.concatenate([first, np.zeros(size - k, first.dtype)])
+            counts = np.concatenate([counts, np.zeros(size - k, counts.dtype)])
+    res = [out]
+    if return_index:
+        res.append(Tensor(first.astype(np.int32)))
+    if return_inverse:
+        res.append(Tensor(inv.reshape(v.shape if axis is None else -1).astype(np.int32)))
+    if return_counts:
+        res.append(Tensor(counts.astype(np.int32)))
+    return res[0] if len(res) == 1 else tuple(res)
+
+
+@op
+def unravel_index(indices, shape):
+    idx = _t(indices)
+    if idx._value.dtype.kind not in "iu":
+        raise TypeError(f"unravel_index: indices must be integers; received {idx.dtype}")
+    return tuple(Tensor(a.astype(np.int32)) for a in np.unravel_index(idx._value, shape))
+
+
+@op
+def view(x, dtype=None):
+    """The same bytes as another dtype (numpy's ndarray.view)."""
+    from fastnet.backend.tensor import standardize_dtype
+
+    x = _t(x)
+    if dtype is None:
+        return Tensor(x._value.view())
+    return Tensor(np.ascontiguousarray(x._value).view(standardize_dtype(dtype)))
+
+
+def _parse_signature(sig):
+    import re
+
+    if sig is None:
+        return None
+    ins, outs = sig.replace(" ", "").split("->")
+    groups = re.findall(r"\(([^)]*)\)", ins)
+    core = [tuple(d for d in g.split(",") if d) for g in groups]
+    out_groups = re.findall(r"\(([^)]*)\)", outs)
+    if len(out_groups) != 1:
+        raise NotImplementedError(f"vectorize: only one output is supported; signature={sig}")
+    return core
+
+
+def vectorize(pyfunc, *, excluded=None, signature=None):
+    """numpy.vectorize with ops: ``pyfunc`` runs on each element (or each core slice of a
+    ``signature`` such as ``"(n),(n)->()"``) of the broadcast inputs, the results stacked;
+    differentiable through pyfunc's ops. ``excluded``: positions/names passed unchanged."""
+    import functools
+
+    excluded = set(excluded or ())
+    core = _parse_signature(signature)
+
+    @functools.wraps(pyfunc)
+    def wrapper(*args, **kwargs):
+        pos = [i for i in range(len(args)) if i not in excluded]
+        ts = [_t(args[i]) for i in pos]
+        cores = core if core is not None else [()] * len(ts)
+        if len(cores) != len(ts):
+            raise ValueError(f"vectorize: signature {signature!r} has {len(cores)} inputs; "
+                             f"got {len(ts)}")
+        loops = [tuple(t.shape[:t.ndim - len(c)]) for t, c in zip(ts, cores)]
+        loop_shape = np.broadcast_shapes(*loops) if loops else ()
+        ts = [m.broadcast_to(t, loop_shape + tuple(t.shape[t.ndim - len(c):]))
+              for t, c in zip(ts, cores)]
+        outs = []
+        for index in np.ndindex(*loop_shape):
+            call = list(args)
+            for i, t in zip(pos, ts):
+                call[i] = t[index] if index else t
+            outs.append(_t(pyfunc(*call, **kwargs)))
+        if not outs:
+            raise ValueError("vectorize: the broadcast inputs are empty")
+        out = m.stack(outs, axis=0)
+        return m.reshape(out, loop_shape + tuple(out.shape[1:]))
+
+    return wrapper
+
+
+@op
+def erfinv(x):
+    """Inverse error function (x in (-1, 1); +-inf at +-1): Giles' single-precision
+    approximation refined by two Newton steps on erf in float64; gradient
+    sqrt(pi)/2 * exp(y^2) from the output (differentiable again)."""
+    from math import erf as _erf
+
+    x = _float(x)
+    v = x._value.astype(np.float64)
+    w = -np.log(np.maximum((1.0 - v) * (1.0 + v), 1e-300))
+    y = np.where(
+        w < 5.0,
+        np.polyval([2.81022636e-08, 3.43273939e-07, -3.5233877e-06, -4.39150654e-06,
+                    0.00021858087, -0.00125372503, -0.00417768164, 0.246640727, 1.50140941],
+                   w - 2.5),
+        np.polyval([-0.000200214257, 0.000100950558, 0.00134934322, -0.00367342844,
+                    0.00573950773, -0.0076224613, 0.00943887047, 1.00167406, 2.83297682],
+                   np.sqrt(np.maximum(w, 5.0)) - 3.0)) * v
+    verf = np.vectorize(_erf, otypes=[np.float64])
+    inside = np.abs(v) < 1
+    for _ in range(2):
+        yy = np.where(inside, y, 0.0)
+        y = np.where(inside, yy - (verf(yy) - v) / (2.0 / np.sqrt(np.pi) * np.exp(-yy * yy)),
+                     y)
+    with np.errstate(invalid="ignore"):
+        y = np.where(np.abs(v) == 1, np.sign(v) * np.inf, np.where(np.abs(v) > 1, np.nan, y))
+    out_t = None
+
+    def backward(g):
+        return (g * (0.5 * np.sqrt(np.pi)) * m.exp(m.square(out_t)),)
+
+    out_t = make(y.astype(x._value.dtype), (x,), backward)
+    return out_t
+
+
+@op
+def cdist(x, y):
+    """Euclidean distances between the rows of x (..., m, d) and y (..., n, d)."""
+    x, y = _float(x), _float(y)
+    if x.ndim < 2 or y.ndim < 2 or x.shape[-1] != y.shape[-1]:
+        raise ValueError(f"cdist: x (..., m, d) and y (..., n, d) must share d; received "
+                         f"shapes {x.shape} and {y.shape}")
+    d = m.expand_dims(x, -2) - m.expand_dims(y, -3)
+    return m.sqrt(m.sum(m.square(d), axis=-1))
+
+
+@op
+def extract_sequences(x, sequence_length, sequence_stride):
+    """Frames of the last axis: (..., L) -> (..., num, sequence_length), num = 1 +
+    (L - sequence_length) // sequence_stride."""
+    x = _t(x)
+    n, k, s = x.shape[-1], int(sequence_length), int(sequence_stride)
+    if k < 1 or s < 1 or k > n:
+        raise ValueError(f"extract_sequences: need 1 <= sequence_length <= {n} and "
+                         f"sequence_stride >= 1. Received: sequence_length={sequence_length}, "
+                         f"sequence_stride={sequence_stride}")
+    num = 1 + (n - k) // s
+    idx = np.arange(num)[:, None] * s + np.arange(k)[None, :]
+    return m.take(x, Tensor(idx.astype(np.int32)), axis=x.ndim - 1)
+
+
+def dtype(x):
+    """The standardized dtype name of a tensor (or KerasTensor)."""
+    from fastnet.backend.tensor import standardize_dtype
+
+    d = getattr(x, "dtype", None)
+    if d is None:
+        d = _t(x).dtype
+    return standardize_dtype(str(d))
+
+
+@op
+def saturate_cast(x, dtype):
+    """cast to `dtype` with values clipped to its range first (no wrap-around)."""
+    from fastnet.backend.tensor import standardize_dtype
+
+    x = _t(x)
+    dt = np.dtype(standardize_dtype(dtype))
+    if dt.kind in "iu":
+        info = np.iinfo(dt)
+        lo, hi = info.min, info.max
+        if x._value.dtype.kind == "f":  # the largest floats of x's dtype not above the range
+            fd = x._value.dtype
+            lo = np.nextafter(fd.type(lo), fd.type(0)) if float(fd.type(lo)) < lo else \
+                fd.type(lo)
+            hi = np.nextafter(fd.type(hi), fd.type(0)) if float(fd.type(hi)) > hi else \
+                fd.type(hi)
+            return m.cast(m.clip(x, lo, hi), dt.name)
+        src = np.iinfo(x._value.dtype) if x._value.dtype.kind in "iu" else None
+        if src is not None and (src.min < lo or src.max > hi):
+            return m.cast(Tensor(np.clip(x._value, lo, hi)), dt.name)
+        return m.cast(x, dt.name)
+    if dt.kind == "f" and x._value.dtype.kind == "f" and \
+            np.finfo(dt).max < np.finfo(x._value.dtype).max:
+        f = np.finfo(dt)
+        return m.cast(m.clip(x, float(f.min), float(f.max)), dt.name)
+    return m.cast(x, dt.name)
+
+
 __all__ = ["sinh", "cosh", "tan", "arcsin", "arccos", "arctan", "arcsinh", "arccosh",
            "arctanh", "log2", "log10", "exp2", "cbrt", "reciprocal", "erf", "erfc", "deg2rad",
            "rad2deg", "fabs", "trunc", "arctan2", "hypot", "logaddexp", "divide_no_nan", "tril",
@@ -679,4 +1202,11 @@ __all__ = ["sinh", "cosh", "tan", "arcsin", "arccos", "arctan", "arcsinh", "arcc
            "fmax", "fmin", "fmod", "logaddexp2", "heaviside", "isposinf", "isneginf", "signbit",
            "isin", "isreal", "searchsorted", "digitize", "bincount", "meshgrid", "nonzero",
            "select", "copy", "array", "empty", "empty_like", "is_tensor", "logspace",
-           "geomspace", "vander", "hamming", "hanning", "blackman", "bartlett", "kaiser"]
+           "geomspace", "vander", "hamming", "hanning", "blackman", "bartlett", "kaiser",
+           "angle", "append", "argpartition", "bitwise_and", "bitwise_invert",
+           "bitwise_left_shift", "bitwise_not", "bitwise_or", "bitwise_right_shift",
+           "bitwise_xor", "cdist", "conj", "conjugate", "corrcoef", "correlate", "diagflat",
+           "dtype", "erfinv", "extract_sequences", "gcd", "histogram", "i0", "imag", "lcm",
+           "ldexp", "left_shift", "nanargmax", "nanargmin", "nancumprod", "nancumsum",
+           "nanmedian", "nanpercentile", "nanquantile", "nextafter", "real", "right_shift",
+           "saturate_cast", "slogdet", "unique", "unravel_index", "vectorize", "view"]

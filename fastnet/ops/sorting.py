@@ -207,5 +207,28 @@ def segment_min(data, segment_ids, num_segments=None, sorted=False):  # noqa: A0
     return _segment_extreme(data, segment_ids, num_segments, "segment_min", False)
 
 
+@op
+def segment_prod(data, segment_ids, num_segments=None, sorted=False):  # noqa: A002
+    """Products of the rows of data sharing a segment id (1 for an empty segment); rows
+    with ids outside [0, num_segments) are dropped. The rows are placed into a
+    (segments, longest segment, ...) block padded with ones (a linear placement) and
+    multiplied with ops.prod: the gradient is exact with zeros and differentiates again."""
+    data, ids, keep, n = _segments(data, segment_ids, num_segments, "segment_prod")
+    rows = np.nonzero(keep)[0]
+    seg = ids[rows]
+    order = np.argsort(seg, kind="stable")
+    slot = np.empty(len(rows), np.int64)
+    counts = np.bincount(seg, minlength=n) if len(rows) else np.zeros(n, np.int64)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]]) if n else np.zeros(0, np.int64)
+    slot[order] = np.arange(len(rows)) - np.repeat(starts, counts)
+    width = int(counts.max()) if len(rows) else 1
+    shape = (n, max(width, 1)) + tuple(data.shape[1:])
+    picked = m.take(data, Tensor(rows.astype(np.int32)), axis=0)
+    placed = m.scatter_into(picked, (seg, slot), shape, None, False)
+    filler = np.ones(shape, dtype=data._value.dtype)
+    filler[seg, slot] = 0
+    return m.prod(placed + Tensor(filler), axis=1)
+
+
 __all__ = ["top_k", "in_top_k", "argsort", "sort", "unstack", "cumprod", "segment_sum",
-           "segment_max", "segment_min"]
+           "segment_max", "segment_min", "segment_prod"]

@@ -198,4 +198,50 @@ def stft(x, sequence_length, sequence_stride, fft_length, window="hann", center=
     return _complex_outputs(z, (x,), adjoint, x._value.dtype, False)
 
 
-__all__ = ["fft", "fft2", "ifft2", "rfft", "irfft", "stft"]
+@op
+def istft(x, sequence_length, sequence_stride, fft_length, length=None, window="hann",
+          center=True):
+    """Inverse of stft, as Keras: each frame's irfft times the window, overlap-added and
+    divided by the overlap-added squared window (where it is nonzero); the center padding
+    trimmed, or `length` samples kept. x is (real, imag) of shape (..., frames, bins);
+    differentiable through irfft (first order)."""
+    from fastnet.ops import math as m
+    from fastnet.ops.math import scatter_into
+
+    re, im = _pair(x, "istft")
+    if re.ndim < 2:
+        raise ValueError(f"istft: x must be (real, imag) of shape (..., frames, bins); received "
+                         f"{re.shape}")
+    if fft_length < sequence_length or sequence_stride <= 0:
+        raise ValueError(f"istft: need fft_length >= sequence_length and sequence_stride > 0. "
+                         f"Received: sequence_length={sequence_length}, "
+                         f"sequence_stride={sequence_stride}, fft_length={fft_length}")
+    dtype = re._value.dtype if re._value.dtype.kind == "f" else np.dtype("float32")
+    win = _window(window, sequence_length, dtype)
+    l_pad = (fft_length - sequence_length) // 2
+    win = np.pad(win, (l_pad, fft_length - sequence_length - l_pad))
+    frames = re.shape[-2]
+    lead = tuple(re.shape[:-2])
+    total = fft_length + sequence_stride * (frames - 1)
+    seg = irfft((re, im), fft_length) * Tensor(win.astype(dtype))  # (..., frames, fft)
+    idx = (np.arange(frames)[:, None] * sequence_stride + np.arange(fft_length)[None, :])
+    flat = m.reshape(seg, (-1, frames * fft_length))
+    ola = scatter_into(flat, (slice(None), idx.reshape(-1)), (flat.shape[0], total), None,
+                       False)
+    norm = np.zeros(total)
+    np.add.at(norm, idx.reshape(-1), np.tile(win * win, frames))
+    y = ola / Tensor(np.where(norm > 1e-10, norm, 1.0).astype(dtype))
+    if window is None:
+        y = y * (float(fft_length) / sequence_stride)
+    y = m.reshape(y, lead + (total,))
+    start = fft_length // 2 if center else 0
+    if length is not None:
+        end = start + int(length)
+    elif center:
+        end = total - fft_length // 2
+    else:
+        end = total
+    return y[..., start:end]
+
+
+__all__ = ["fft", "fft2", "ifft2", "rfft", "irfft", "stft", "istft"]
