@@ -17,6 +17,8 @@ eager path; ``model._plan_status(mode)`` says why (None when the plan runs).
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from fastnet.backend.tensor import Tensor
@@ -109,6 +111,9 @@ class Runner:
         self._specs = None  # (compiled loss, its losses, their plan specs)
         self._graph = None  # (graph key, graph_of(model))
         self.last = {}  # mode name -> "plan" or the reason for the eager path
+        # A plan's arena and output buffers serve one call at a time: a call from another
+        # thread while one runs takes the eager path instead of waiting (or racing).
+        self._busy = threading.Lock()
 
     # ---- data ------------------------------------------------------------------------
     def _inputs(self, x, in_kts):
@@ -307,7 +312,12 @@ class Runner:
         (nothing ran) with the reason in ``self.last``."""
         name = {TRAIN: "train", EVALUATE: "test", PREDICT: "predict"}[mode]
         reason = _static_reason(self.model, mode)
-        if reason is None:
+        if reason is None and not self._busy.acquire(blocking=False):
+            reason = "the model's plan is running in another thread"
+        if reason is not None:
+            self.last[name] = reason
+            return None
+        try:
             try:
                 if mode != PREDICT:
                     self._ensure_compiled_objects()
@@ -316,12 +326,12 @@ class Runner:
                 # sends the whole execution down the eager path, none of it twice
                 plans = [self._plan_for(mode, g) for g in groups]
             except Unsupported as e:
-                reason = str(e)
-        if reason is not None:
-            self.last[name] = reason
-            return None
-        self.last[name] = "plan"
-        return self._run_groups(mode, groups, plans)
+                self.last[name] = str(e)
+                return None
+            self.last[name] = "plan"
+            return self._run_groups(mode, groups, plans)
+        finally:
+            self._busy.release()
 
     def _ensure_compiled_objects(self):
         m = self.model
