@@ -498,6 +498,104 @@ ROWS = [
         args={"output_mode": "count"}),
 ]
 
+# ---- Keras 3 layers added by the nlayers session (one block, to ease merging) ---------------
+NOISE_PROPAGATE = dict(masking="propagate")
+CONV_1D_DEPTHWISE_ARGS = {
+    "kernel_size": 2, "strides": 2, "padding": "same", "depth_multiplier": 2,
+    "data_format": CHANNELS_FIRST, "dilation_rate": 2, "activation": "relu",
+    "use_bias": False, "depthwise_initializer": "ones", "bias_initializer": "ones",
+    "depthwise_regularizer": "l2", "bias_regularizer": "l2", "activity_regularizer": "l2",
+    "depthwise_constraint": "non_neg", "bias_constraint": "non_neg"}
+NORM_WEIGHT_ARGS = {
+    "epsilon": 0.5, "center": False, "scale": False, "beta_initializer": "ones",
+    "gamma_initializer": "zeros", "beta_regularizer": "l2", "gamma_regularizer": "l2",
+    "beta_constraint": "unit_norm", "gamma_constraint": "unit_norm"}
+EINSUM_ARGS = {
+    "equation": Raises("abc"), "output_shape": 5, "activation": "tanh", "bias_axes": None,
+    "kernel_initializer": "ones", "bias_initializer": "ones", "kernel_regularizer": "l2",
+    "bias_regularizer": "l2", "kernel_constraint": "non_neg", "bias_constraint": "non_neg",
+    "lora_rank": Raises(2), "lora_alpha": Raises(2.0),
+    "gptq_unpacked_column_size": Raises(4), "quantization_config": Raises("int8")}
+
+
+def adaptive_rows():
+    rows = []
+    for cls, shape, out in (
+            (layers.AdaptiveAveragePooling1D, (2, 7, 3), 3),
+            (layers.AdaptiveAveragePooling2D, (2, 7, 5, 3), (3, 2)),
+            (layers.AdaptiveAveragePooling3D, (2, 5, 4, 3, 2), (2, 3, 2)),
+            (layers.AdaptiveMaxPooling1D, (2, 7, 3), 3),
+            (layers.AdaptiveMaxPooling2D, (2, 7, 5, 3), (3, 2)),
+            (layers.AdaptiveMaxPooling3D, (2, 5, 4, 3, 2), (2, 3, 2))):
+        rows.append(Row(cls, dict(output_size=out), shape,
+                        fd_eps=1e-3 if "Max" in cls.__name__ else 1e-2,
+                        args={"output_size": 2, "data_format": CHANNELS_FIRST}))
+    return rows
+
+
+ROWS += [
+    Row(layers.ActivityRegularization, {}, (2, 3), masking="propagate",
+        args={"l1": 0.1, "l2": 0.2}),
+    Row(layers.ActivityRegularization, dict(l1=0.1), (2, 3), id="ActivityRegularization-neg",
+        args={"l2": Raises(-1.0)}),
+    Row(layers.Identity, {}, (2, 3, 4), masking="propagate"),
+    Row(layers.GaussianNoise, dict(stddev=0.5), (4, 6), masking="propagate",
+        args={"stddev": 0.2, "seed": 3}),
+    Row(layers.GaussianNoise, dict(stddev=0.5), (4, 6), id="GaussianNoise-bad",
+        args={"stddev": Raises(1.5)}),
+    Row(layers.GaussianDropout, dict(rate=0.5), (4, 6), masking="propagate",
+        args={"rate": 0.2, "seed": 3}),
+    Row(layers.AlphaDropout, dict(rate=0.5), (4, 6), masking="propagate",
+        args={"rate": 0.2, "noise_shape": (4, 1), "seed": 3}),
+    Row(layers.SpatialDropout1D, dict(rate=0.5), (4, 5, 6), masking="propagate",
+        args={"rate": 0.2, "seed": 3}),
+    Row(layers.SpatialDropout2D, dict(rate=0.5), (4, 3, 3, 6),
+        args={"rate": 0.2, "seed": 3, "data_format": CHANNELS_FIRST}),
+    Row(layers.SpatialDropout3D, dict(rate=0.5), (4, 2, 3, 2, 6),
+        args={"rate": 0.2, "seed": 3, "data_format": CHANNELS_FIRST}),
+    Row(layers.GroupNormalization, dict(groups=2), (2, 4, 6), trainable=2,
+        weight_shapes=[(6,), (6,)], masking="propagate",
+        args={"groups": -1, "axis": 1, **NORM_WEIGHT_ARGS}),
+    Row(layers.GroupNormalization, dict(groups=2), (2, 4, 6), trainable=2,
+        id="GroupNormalization-bad-groups", args={"groups": Raises(4, match="groups")}),
+    Row(layers.RMSNormalization, {}, (2, 3, 4), trainable=1, weight_shapes=[(4,)],
+        args={"axis": 1, "epsilon": 0.5},
+        keras_skip={"axis": "Keras's torch backend fails a non-trailing axis (torch.rms_norm "
+                            "normalizes the trailing dims)"}),
+    Row(layers.RMSNormalization, dict(axis=[1, 2]), (2, 3, 4), trainable=1,
+        weight_shapes=[(3, 4)], id="RMSNormalization-2axes"),
+    Row(layers.UnitNormalization, {}, (2, 3, 4), masking="propagate", args={"axis": [1, 2]}),
+    Row(layers.EinsumDense, dict(equation="ab,bc->ac", output_shape=4, bias_axes="c"), (2, 3),
+        trainable=2, weight_shapes=[(3, 4), (4,)], args=EINSUM_ARGS),
+    Row(layers.EinsumDense, dict(equation="abc,cd->abd", output_shape=(5, 4), bias_axes="d"),
+        (2, 5, 3), trainable=2, weight_shapes=[(3, 4), (4,)], id="EinsumDense-3d"),
+    Row(layers.EinsumDense, dict(equation="...b,bc->...c", output_shape=4, bias_axes="c"),
+        (2, 5, 3), trainable=2, weight_shapes=[(3, 4), (4,)], id="EinsumDense-left-ellipsis"),
+    Row(layers.EinsumDense, dict(equation="ab...,bc->ac...", output_shape=4, bias_axes="c"),
+        (2, 3, 5), trainable=2, weight_shapes=[(3, 4), (4, 1)],
+        id="EinsumDense-right-ellipsis"),
+    Row(layers.EinsumDense, dict(equation="abc,cde->abde", output_shape=(5, 2, 4),
+                                 bias_axes="de"),
+        (2, 5, 3), trainable=2, weight_shapes=[(3, 2, 4), (2, 4)], id="EinsumDense-heads"),
+    Row(layers.EinsumDense, dict(equation="abc,cd->adb", output_shape=(4, 5), bias_axes="d"),
+        (2, 5, 3), trainable=2, weight_shapes=[(3, 4), (4, 1)], id="EinsumDense-transposed"),
+    Row(layers.DepthwiseConv1D, dict(kernel_size=3), (2, 9, 4), trainable=2,
+        weight_shapes=[(3, 4, 1), (4,)], args=CONV_1D_DEPTHWISE_ARGS),
+    Row(layers.DepthwiseConv1D, dict(kernel_size=3), (2, 9, 4), trainable=2,
+        id="DepthwiseConv1D-causal", args={"padding": Raises("causal")}),
+    Row(layers.SeparableConv1D, dict(filters=3, kernel_size=3), (2, 9, 4), trainable=3,
+        weight_shapes=[(3, 4, 1), (1, 4, 3), (3,)],
+        args={"filters": 2, "kernel_size": 2, "strides": 2, "padding": "same",
+              "data_format": CHANNELS_FIRST, "dilation_rate": 2, "depth_multiplier": 2,
+              "activation": "relu", "use_bias": False, "depthwise_initializer": "ones",
+              "pointwise_initializer": "ones", "bias_initializer": "ones",
+              "depthwise_regularizer": "l2", "pointwise_regularizer": "l2",
+              "bias_regularizer": "l2", "activity_regularizer": "l2",
+              "depthwise_constraint": "non_neg", "pointwise_constraint": "non_neg",
+              "bias_constraint": "non_neg"}),
+    *adaptive_rows(),
+]
+
 # Layer classes without a row of their own, and why.
 EXCLUDED = {
     layers.Layer: "the abstract base class (every row tests it)",
