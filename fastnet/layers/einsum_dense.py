@@ -56,8 +56,9 @@ def _analyze(equation, bias_axes, input_shape, output_shape):
                          f"{input_shape}")
     out_shape = [input_shape[0]] + list(output_shape)
     if elided > 0 and side == "left":
-        for i in range(1, elided):
-            out_shape.insert(1, input_shape[i])
+        # the elided axes after the batch, in order (Keras 3.15 inserts them reversed in its
+        # compute_output_shape, against its own call's result, when there are two or more)
+        out_shape[1:1] = list(input_shape[1:elided])
     elif elided > 0 and side == "right":
         out_shape.extend(input_shape[len(input_shape) - elided:])
     if side == "left":

@@ -1,0 +1,383 @@
+"""The Keras 3 layer names added beside the seed layers: their numbers against numpy
+formulas (the harness rows in tests/test_layer_harness.py cover build, specs, configs,
+gradients and arguments), their training-mode noise, saving, and the list of
+keras.layers names fastnet still lacks (pinned here so the gap can only shrink)."""
+
+import os
+
+import numpy as np
+import pytest
+
+import fastnet
+from fastnet import layers
+
+
+@pytest.fixture(autouse=True)
+def fresh_session():
+    fastnet.backend.clear_session()
+
+
+def _np(t):
+    return np.asarray(t)
+
+
+def _keras():
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    keras = pytest.importorskip("keras")
+    if keras.backend.backend() != "torch":
+        pytest.skip("the Keras oracle runs on the torch backend")
+    return keras
+
+
+RNG = np.random.default_rng(0)
+
+
+# ---- regularization layers ------------------------------------------------------------------
+
+def test_activity_regularization_adds_l1_l2_over_the_batch():
+    x = RNG.standard_normal((4, 5)).astype(np.float32)
+    layer = layers.ActivityRegularization(l1=0.1, l2=0.3)
+    np.testing.assert_array_equal(_np(layer(x)), x)
+    want = (0.1 * np.abs(x).sum() + 0.3 * np.square(x).sum()) / 4
+    assert len(layer.losses) == 1
+    np.testing.assert_allclose(float(layer.losses[0]), want, rtol=1e-5)
+    assert "activity_regularizer" not in layer.get_config()
+
+
+def test_activity_regularization_loss_reaches_fit():
+    model = fastnet.Sequential([fastnet.Input((3,)), layers.Dense(2),
+                                layers.ActivityRegularization(l2=10.0)])
+    model.compile("sgd", "mse")
+    x = np.ones((4, 3), np.float32)
+    y = np.zeros((4, 2), np.float32)
+    out = _np(model.predict(x, verbose=0))
+    plain = float(np.mean(out ** 2))
+    got = model.evaluate(x, y, verbose=0)
+    np.testing.assert_allclose(got, plain + 10.0 * np.square(out).sum() / 4, rtol=1e-4)
+
+
+def test_gaussian_noise_statistics_and_identity_at_inference():
+    x = np.full((200, 500), 3.0, np.float32)
+    layer = layers.GaussianNoise(0.5, seed=1)
+    np.testing.assert_array_equal(_np(layer(x)), x)  # no training flag: inference
+    noisy = _np(layer(x, training=True)) - 3.0
+    assert abs(noisy.mean()) < 0.01 and abs(noisy.std() - 0.5) < 0.01
+
+
+def test_gaussian_dropout_multiplies_by_one_centred_noise():
+    x = np.full((200, 500), 2.0, np.float32)
+    layer = layers.GaussianDropout(0.2, seed=1)
+    factor = _np(layer(x, training=True)) / 2.0
+    assert abs(factor.mean() - 1.0) < 0.01
+    assert abs(factor.std() - np.sqrt(0.2 / 0.8)) < 0.01
+    np.testing.assert_array_equal(_np(layer(x, training=False)), x)
+
+
+def test_alpha_dropout_formula_and_self_normalisation():
+    rate = 0.3
+    x = RNG.standard_normal((400, 300)).astype(np.float32)
+    y = _np(layers.AlphaDropout(rate, seed=2)(x, training=True))
+    alpha_p = -1.6732632423543772848170429916717 * 1.0507009873554804934193349852946
+    a = ((1 - rate) * (1 + rate * alpha_p ** 2)) ** -0.5
+    b = -a * alpha_p * rate
+    dropped = np.isclose(y, a * alpha_p + b, atol=1e-6)
+    np.testing.assert_allclose(y[~dropped], a * x[~dropped] + b, rtol=1e-5, atol=1e-6)
+    assert abs(dropped.mean() - rate) < 0.01
+    # zero mean, unit variance in, about the same out (the point of alpha dropout)
+    assert abs(y.mean()) < 0.02 and abs(y.std() - 1.0) < 0.02
+
+
+def test_alpha_dropout_noise_shape_shares_the_mask():
+    x = RNG.standard_normal((4, 6, 5)).astype(np.float32)
+    y = _np(layers.AlphaDropout(0.5, noise_shape=(None, 1, 5), seed=0)(x, training=True))
+    a = ((0.5) * (1 + 0.5 * (1.6732632423543772 * 1.0507009873554805) ** 2)) ** -0.5
+    const = -a * 1.6732632423543772 * 1.0507009873554805 * 0.5 + a * (
+        -1.6732632423543772 * 1.0507009873554805)
+    dropped = np.isclose(y, const, atol=1e-6)
+    assert (dropped == dropped[:, :1, :]).all()  # the same draw along the noise axis of 1
+
+
+@pytest.mark.parametrize("cls,shape,fmt,axes", [
+    (layers.SpatialDropout1D, (8, 7, 16), None, (1,)),
+    (layers.SpatialDropout2D, (8, 5, 4, 16), "channels_last", (1, 2)),
+    (layers.SpatialDropout2D, (8, 16, 5, 4), "channels_first", (2, 3)),
+    (layers.SpatialDropout3D, (8, 3, 4, 2, 16), "channels_last", (1, 2, 3)),
+])
+def test_spatial_dropout_drops_whole_feature_maps(cls, shape, fmt, axes):
+    kw = {} if fmt is None else {"data_format": fmt}
+    x = RNG.uniform(0.5, 1.5, size=shape).astype(np.float32)
+    y = _np(cls(0.5, seed=4, **kw)(x, training=True))
+    zero = y == 0
+    per_map = zero.all(axis=axes)
+    np.testing.assert_array_equal(zero.any(axis=axes), per_map)  # all or nothing per map
+    assert 0 < per_map.mean() < 1
+    np.testing.assert_allclose(y[~zero], 2.0 * x[~zero], rtol=1e-6)
+
+
+def test_spatial_dropout_config_loads_in_keras_shape():
+    config = layers.SpatialDropout2D(0.3, seed=1).get_config()
+    assert set(config) == {"rate", "seed", "name", "dtype", "data_format"}
+
+
+def test_seeded_noise_layers_replay_their_draws():
+    x = np.ones((3, 4), np.float32)
+    for make in (lambda: layers.GaussianNoise(0.3, seed=5),
+                 lambda: layers.GaussianDropout(0.3, seed=5),
+                 lambda: layers.AlphaDropout(0.3, seed=5),
+                 lambda: layers.SpatialDropout1D(0.5, seed=5)):
+        xs = x[:, :, None].repeat(3, axis=2) if "Spatial" in type(make()).__name__ else x
+        a, b = make(), make()
+        first = [_np(a(xs, training=True)) for _ in range(2)]
+        second = [_np(b(xs, training=True)) for _ in range(2)]
+        np.testing.assert_array_equal(first[0], second[0])
+        np.testing.assert_array_equal(first[1], second[1])
+        assert not np.array_equal(first[0], first[1])
+
+
+@pytest.mark.parametrize("cls,kw,bad", [
+    (layers.GaussianNoise, "stddev", -0.1), (layers.GaussianDropout, "rate", 1.5),
+    (layers.AlphaDropout, "rate", -1), (layers.SpatialDropout1D, "rate", 2.0)])
+def test_noise_layers_refuse_out_of_range_rates(cls, kw, bad):
+    with pytest.raises(ValueError, match=kw):
+        cls(**{kw: bad})
+
+
+# ---- normalization ----------------------------------------------------------------------
+
+def _group_norm_ref(x, groups, axis, eps, gamma, beta):
+    x = np.moveaxis(x.astype(np.float64), axis, -1)
+    shape = x.shape
+    g = x.reshape(shape[0], -1, groups, shape[-1] // groups)
+    mean = g.mean(axis=(1, 3), keepdims=True)
+    var = g.var(axis=(1, 3), keepdims=True)
+    y = ((g - mean) / np.sqrt(var + eps)).reshape(shape) * gamma + beta
+    return np.moveaxis(y, -1, axis)
+
+
+@pytest.mark.parametrize("shape,groups,axis", [((3, 5, 6), 3, -1), ((2, 4, 4, 8), 2, -1),
+                                               ((2, 6, 5), -1, 1), ((2, 4, 3, 2), 4, 1)])
+def test_group_normalization_against_numpy(shape, groups, axis):
+    x = RNG.standard_normal(shape).astype(np.float32) * 3 + 1
+    layer = layers.GroupNormalization(groups=groups, axis=axis, epsilon=1e-3)
+    layer.build(shape)
+    dim = shape[axis]
+    gamma = RNG.standard_normal(dim).astype(np.float32)
+    beta = RNG.standard_normal(dim).astype(np.float32)
+    layer.set_weights([gamma, beta])
+    ng = dim if groups == -1 else groups
+    want = _group_norm_ref(x, ng, axis, 1e-3, gamma, beta)
+    np.testing.assert_allclose(_np(layer(x)), want, rtol=1e-4, atol=1e-4)
+
+
+def test_group_normalization_rejects_groups_that_do_not_divide():
+    with pytest.raises(ValueError, match="groups"):
+        layers.GroupNormalization(groups=4)(np.zeros((2, 6), np.float32))
+    with pytest.raises(ValueError, match="groups"):
+        layers.GroupNormalization(groups=0)
+
+
+def test_rms_normalization_against_numpy():
+    x = RNG.standard_normal((2, 3, 4)).astype(np.float32)
+    layer = layers.RMSNormalization(axis=[1, 2], epsilon=1e-6)
+    layer.build(x.shape)
+    scale = RNG.standard_normal((3, 4)).astype(np.float32)
+    layer.set_weights([scale])
+    want = x / np.sqrt(np.mean(x.astype(np.float64) ** 2, axis=(1, 2), keepdims=True) + 1e-6)
+    np.testing.assert_allclose(_np(layer(x)), want * scale, rtol=1e-5, atol=1e-6)
+    assert layer.get_config()["axis"] == [1, 2]
+
+
+def test_unit_normalization_against_numpy_and_zero_rows():
+    x = RNG.standard_normal((3, 4, 5)).astype(np.float32)
+    x[0] = 0.0
+    got = _np(layers.UnitNormalization(axis=[1, 2])(x))
+    norm = np.sqrt((x[1:].astype(np.float64) ** 2).sum(axis=(1, 2), keepdims=True))
+    np.testing.assert_allclose(got[1:], x[1:] / norm, rtol=1e-5)
+    np.testing.assert_array_equal(got[0], 0.0)
+    with pytest.raises(TypeError, match="axis"):
+        layers.UnitNormalization(axis="x")
+
+
+# ---- EinsumDense ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("equation,out_shape,bias_axes,in_shape", [
+    ("ab,bc->ac", 4, "c", (2, 3)),
+    ("abc,cd->abd", (5, 4), "d", (2, 5, 3)),
+    ("...b,bc->...c", 4, None, (2, 3, 5, 3)),
+    ("ab...,bc->ac...", 4, "c", (2, 3, 5)),
+    ("abc,cde->abde", (5, 2, 4), "de", (2, 5, 3)),
+    ("abc,cd->adb", (4, 5), "d", (2, 5, 3)),
+    ("abcd,cde->abe", (6, 4), "e", (2, 6, 3, 2)),
+])
+def test_einsum_dense_against_numpy(equation, out_shape, bias_axes, in_shape):
+    x = RNG.standard_normal(in_shape).astype(np.float32)
+    layer = layers.EinsumDense(equation, out_shape, bias_axes=bias_axes, activation="relu")
+    y = _np(layer(x))
+    w = [np.asarray(v) for v in layer.get_weights()]
+    want = np.einsum(equation.replace(" ", ""), x, w[0])
+    if bias_axes is not None:
+        want = want + w[1]
+    np.testing.assert_allclose(y, np.maximum(want, 0), rtol=1e-5, atol=1e-5)
+    sym = layer(fastnet.Input(in_shape[1:]))
+    assert tuple(sym.shape) == (None,) + y.shape[1:]
+
+
+def test_einsum_dense_kernel_initializer_uses_the_kernel_fans():
+    # glorot over (input axes c) and (output axes d, e), as Keras, not the trailing two dims
+    fastnet.utils.set_random_seed(0)
+    layer = layers.EinsumDense("abc,cde->abde", (5, 8, 16), kernel_initializer="glorot_uniform")
+    layer.build((None, 5, 64))
+    k = np.asarray(layer.get_weights()[0])
+    limit = np.sqrt(6.0 / (64 + 8 * 16))
+    assert np.abs(k).max() <= limit + 1e-6 and np.abs(k).max() > 0.9 * limit
+
+
+def test_einsum_dense_errors_name_the_equation():
+    with pytest.raises(ValueError, match="equation"):
+        layers.EinsumDense("ab->b", 3)
+    with pytest.raises(ValueError, match="'d'"):
+        layers.EinsumDense("ab,bc->ad", 3)(np.zeros((2, 3), np.float32))
+    with pytest.raises(ValueError, match="Bias dimension 'z'"):
+        layers.EinsumDense("ab,bc->ac", 3, bias_axes="z")(np.zeros((2, 3), np.float32))
+
+
+def test_einsum_dense_matches_keras_with_the_same_weights():
+    keras = _keras()
+    x = RNG.standard_normal((2, 5, 3)).astype(np.float32)
+    for eq, out, bias in (("abc,cde->abde", (5, 2, 4), "de"), ("...b,bc->...c", 4, "c"),
+                          ("abc,cd->adb", (4, 5), "d")):
+        ours = layers.EinsumDense(eq, out, bias_axes=bias)
+        want = _np(ours(x))
+        theirs = keras.layers.EinsumDense.from_config(ours.get_config())
+        theirs(x)
+        assert [tuple(w.shape) for w in theirs.get_weights()] == \
+            [tuple(w.shape) for w in ours.get_weights()]
+        theirs.set_weights(ours.get_weights())
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(theirs(x)), want, rtol=1e-5,
+                                   atol=1e-5)
+
+
+# ---- adaptive pooling -------------------------------------------------------------------
+
+def _adaptive_ref(x, out_sizes, kind, axes):
+    """Loops over the output cells: cell i pools [floor(i L / n), ceil((i + 1) L / n))."""
+    red = np.max if kind == "max" else np.mean
+    for axis, n in zip(axes, out_sizes):
+        length = x.shape[axis]
+        cells = []
+        for i in range(n):
+            s, e = (i * length) // n, -(-((i + 1) * length) // n)
+            cells.append(red(np.take(x, range(s, e), axis=axis), axis=axis, keepdims=True))
+        x = np.concatenate(cells, axis=axis)
+    return x
+
+
+@pytest.mark.parametrize("kind", ["average", "max"])
+@pytest.mark.parametrize("rank,shape,out", [(1, (2, 10, 3), (4,)), (1, (2, 3, 3), (5,)),
+                                            (2, (2, 7, 9, 3), (3, 4)),
+                                            (3, (1, 5, 6, 7, 2), (2, 3, 4))])
+def test_adaptive_pooling_against_loops(kind, rank, shape, out):
+    cls = getattr(layers, f"Adaptive{'Average' if kind == 'average' else 'Max'}Pooling{rank}D")
+    x = RNG.standard_normal(shape).astype(np.float32)
+    got = _np(cls(out)(x))
+    want = _adaptive_ref(x, out, kind, range(1, rank + 1))
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    xt = np.moveaxis(x, -1, 1)  # channels_first
+    got_cf = _np(cls(out, data_format="channels_first")(xt))
+    np.testing.assert_allclose(got_cf, np.moveaxis(want, -1, 1), rtol=1e-5, atol=1e-6)
+
+
+def test_adaptive_pooling_matches_torch():
+    torch = pytest.importorskip("torch")
+    x = RNG.standard_normal((2, 11, 13, 3)).astype(np.float32)
+    xt = torch.from_numpy(np.moveaxis(x, -1, 1).copy())
+    for ours, theirs in ((layers.AdaptiveAveragePooling2D((4, 5)),
+                          torch.nn.functional.adaptive_avg_pool2d),
+                         (layers.AdaptiveMaxPooling2D((4, 5)),
+                          torch.nn.functional.adaptive_max_pool2d)):
+        want = np.moveaxis(theirs(xt, (4, 5)).numpy(), 1, -1)
+        np.testing.assert_allclose(_np(ours(x)), want, rtol=1e-5, atol=1e-6)
+
+
+def test_adaptive_pooling_refuses_bad_output_sizes():
+    with pytest.raises(TypeError, match="output_size"):
+        layers.AdaptiveAveragePooling2D((2, 2, 2))
+    with pytest.raises(ValueError, match="output_size"):
+        layers.AdaptiveMaxPooling1D(0)
+
+
+# ---- 1-D depthwise / separable convolutions ----------------------------------------------
+
+def test_depthwise_and_separable_conv1d_against_numpy():
+    x = RNG.standard_normal((2, 9, 4)).astype(np.float32)
+    dw = layers.DepthwiseConv1D(3, depth_multiplier=2, use_bias=False)
+    y = _np(dw(x))
+    k = np.asarray(dw.get_weights()[0])  # (3, 4, 2)
+    want = np.stack([np.einsum("nkc,kcm->ncm", x[:, t:t + 3], k) for t in range(7)], 1)
+    np.testing.assert_allclose(y, want.reshape(2, 7, 8), rtol=1e-5, atol=1e-5)
+    sep = layers.SeparableConv1D(5, 3, padding="same", depth_multiplier=2)
+    out = _np(sep(x))
+    dk, pk, b = (np.asarray(w) for w in sep.get_weights())
+    xp = np.pad(x, ((0, 0), (1, 1), (0, 0)))
+    depth = np.stack([np.einsum("nkc,kcm->ncm", xp[:, t:t + 3], dk) for t in range(9)], 1)
+    np.testing.assert_allclose(out, depth.reshape(2, 9, 8) @ pk[0] + b, rtol=1e-4, atol=1e-5)
+    assert layers.SeparableConvolution1D is layers.SeparableConv1D
+    assert layers.Convolution1DTranspose is layers.Conv1DTranspose
+    assert layers.GlobalAvgPool3D is layers.GlobalAveragePooling3D
+
+
+# ---- saving ------------------------------------------------------------------------------
+
+def test_a_model_of_the_new_layers_saves_and_loads(tmp_path):
+    inp = fastnet.Input((8, 6))
+    h = layers.EinsumDense("abc,cd->abd", (8, 4), bias_axes="d")(inp)
+    h = layers.GroupNormalization(groups=2)(h)
+    h = layers.RMSNormalization()(h)
+    h = layers.GaussianNoise(0.1, seed=1)(h)
+    h = layers.SpatialDropout1D(0.2)(h)
+    h = layers.DepthwiseConv1D(3, padding="same")(h)
+    h = layers.AdaptiveAveragePooling1D(4)(h)
+    h = layers.UnitNormalization()(h)
+    h = layers.Identity()(h)
+    h = layers.ActivityRegularization(l2=0.01)(h)
+    out = layers.AlphaDropout(0.1)(layers.Flatten()(h))
+    model = fastnet.Model(inp, out)
+    model.compile("adam", "mse")
+    x = RNG.standard_normal((4, 8, 6)).astype(np.float32)
+    model.fit(x, np.zeros((4, 16), np.float32), epochs=1, verbose=0)
+    path = str(tmp_path / "m.keras")
+    model.save(path)
+    loaded = fastnet.models.load_model(path)
+    np.testing.assert_allclose(_np(loaded.predict(x, verbose=0)),
+                               _np(model.predict(x, verbose=0)), rtol=1e-6, atol=1e-6)
+
+
+# ---- the remaining gap --------------------------------------------------------------------
+
+# keras.layers names (Keras 3.15) fastnet does not export yet. Adding one removes it here.
+MISSING_KERAS_LAYER_NAMES = sorted("""
+AugMix AutoContrast ContrastLimitedAdaptiveHistogramEqualization ConvLSTM1D ConvLSTM3D
+CutMix Equalization FlaxLayer GroupQueryAttention HashedCrossing JaxLayer
+MaxNumBoundingBoxes MelSpectrogram MixUp Pipeline RandAugment RandomColorDegeneration
+RandomColorJitter RandomElasticTransform RandomErasing RandomGaussianBlur RandomGrayscale
+RandomHue RandomInvert RandomPerspective RandomPosterization RandomSaturation RandomSharpness
+RandomShear ReversibleEmbedding STFTSpectrogram Solarization SpectralNormalization TFSMLayer
+TorchModuleWrapper Wrapper
+""".split())
+
+# Keras 3.15's keras.layers names fastnet exports (layers, aliases and functions).
+def _public(module):
+    return {n for n in dir(module) if not n.startswith("_")}
+
+
+def test_the_missing_keras_layer_names_are_the_pinned_list():
+    missing = [n for n in MISSING_KERAS_LAYER_NAMES if hasattr(layers, n)]
+    assert not missing, (f"now exported by fastnet.layers: {missing}; remove them from "
+                         "MISSING_KERAS_LAYER_NAMES")
+
+
+def test_the_pinned_list_is_what_keras_has_and_fastnet_lacks():
+    keras = _keras()
+    gap = sorted(_public(keras.layers) - _public(layers))
+    assert gap == [n for n in MISSING_KERAS_LAYER_NAMES if n in _public(keras.layers)], (
+        f"keras.layers names missing from fastnet.layers: {gap}")
