@@ -533,6 +533,62 @@ def adaptive_rows():
     return rows
 
 
+def pixels(rng, shape):
+    return rng.uniform(0, 255, size=shape).astype("float32")
+
+
+RGB_SHAPE = (2, 3, 6, 3)  # RGB in either data_format: (H=3, W=6, C=3) or (C=3, H=6, W=3)
+
+
+def augmentation_rows():
+    """The colour / mixing augmentation layers: random in training, identity at inference
+    (AutoContrast always acts); tests/test_keras_layer_names.py checks their training-mode
+    numbers against Keras and numpy."""
+    common = dict(make_input=pixels, fd_eps=1.0)
+    ELEMENTWISE = ("Keras's transform is per pixel value (per image draws): the same in "
+                   "either layout")
+    vr = {"value_range": (0, 100)}
+    return [
+        Row(layers.RandomGrayscale, dict(factor=1.0, seed=1), RGB_SHAPE, **common,
+            args={"factor": 0.0, "data_format": CHANNELS_FIRST}),
+        Row(layers.RandomGrayscale, dict(seed=1), RGB_SHAPE, **common, config="covered above",
+            args={"seed": 3}, id="RandomGrayscale-half"),
+        Row(layers.RandomInvert, dict(seed=1), RGB_SHAPE, **common,
+            args={"factor": 0.5, "seed": 2, **vr}, args_exempt={"data_format": ELEMENTWISE}),
+        Row(layers.Solarization, dict(addition_factor=0.5, threshold_factor=0.5, seed=1),
+            RGB_SHAPE, **common,
+            args={"addition_factor": 0.2, "threshold_factor": 0.9, "seed": 2, **vr}),
+        Row(layers.RandomPosterization, dict(factor=4, seed=1), RGB_SHAPE, **common,
+            args={"factor": 2, "seed": 2, **vr}, args_exempt={"data_format": ELEMENTWISE}),
+        Row(layers.RandomColorDegeneration, dict(factor=0.5, seed=1), RGB_SHAPE, **common,
+            args={"factor": 0.9, "seed": 2, "data_format": CHANNELS_FIRST, **vr}),
+        Row(layers.AutoContrast, {}, RGB_SHAPE, **common, args=dict(vr)),
+        Row(layers.Equalization, {}, RGB_SHAPE, **common,
+            args={"bins": 16, "data_format": CHANNELS_FIRST, **vr}),
+        Row(layers.RandomSaturation, dict(factor=0.5, seed=1), RGB_SHAPE, **common,
+            args={"factor": 0.9, "seed": 2, "data_format": CHANNELS_FIRST,
+                  # Keras clips only the scaled saturation (in [0, 1]) to value_range
+                  "value_range": (0, 0.05)}),
+        Row(layers.RandomHue, dict(factor=0.5, seed=1), RGB_SHAPE, **common,
+            args={"factor": 0.9, "seed": 2, "data_format": CHANNELS_FIRST, **vr}),
+        Row(layers.RandomSharpness, dict(factor=0.5, seed=1), RGB_SHAPE, **common,
+            args={"factor": 0.9, "seed": 2, "data_format": CHANNELS_FIRST, **vr}),
+        Row(layers.RandomGaussianBlur, dict(seed=1), RGB_SHAPE, **common,
+            args={"factor": 0.5, "kernel_size": 5, "sigma": 0.5, "seed": 2,
+                  "data_format": CHANNELS_FIRST, **vr}),
+        Row(layers.RandomColorJitter, dict(seed=1, brightness_factor=0.2, contrast_factor=0.5),
+            RGB_SHAPE,
+            **common,
+            args={"brightness_factor": None, "contrast_factor": None,
+                  "saturation_factor": 0.5, "hue_factor": 0.5, "seed": 2,
+                  "data_format": CHANNELS_FIRST, **vr}),
+        Row(layers.MixUp, dict(seed=2), (4, 3, 6, 3), **common,
+            args={"alpha": 0.8, "seed": 3}, args_exempt={"data_format": ELEMENTWISE}),
+        Row(layers.CutMix, dict(seed=1), (4, 5, 6, 3), **common,
+            args={"factor": 0.5, "seed": 2, "data_format": CHANNELS_FIRST}),
+    ]
+
+
 ROWS += [
     Row(layers.ActivityRegularization, {}, (2, 3), masking="propagate",
         args={"l1": 0.1, "l2": 0.2}),
@@ -594,6 +650,7 @@ ROWS += [
               "depthwise_constraint": "non_neg", "pointwise_constraint": "non_neg",
               "bias_constraint": "non_neg"}),
     *adaptive_rows(),
+    *augmentation_rows(),
 ]
 
 # Layer classes without a row of their own, and why.

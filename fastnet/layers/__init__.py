@@ -203,6 +203,22 @@ from fastnet.layers.conv import (  # noqa: E402
     SeparableConvolution2D,
 )
 from fastnet.layers.einsum_dense import EinsumDense, Identity  # noqa: E402
+from fastnet.layers.image_augmentation import (  # noqa: E402
+    AutoContrast,
+    CutMix,
+    Equalization,
+    MixUp,
+    RandomColorDegeneration,
+    RandomColorJitter,
+    RandomGaussianBlur,
+    RandomGrayscale,
+    RandomHue,
+    RandomInvert,
+    RandomPosterization,
+    RandomSaturation,
+    RandomSharpness,
+    Solarization,
+)
 from fastnet.layers.normalization import (  # noqa: E402
     GroupNormalization,
     RMSNormalization,
@@ -227,4 +243,7 @@ __all__ += [
     "RMSNormalization", "UnitNormalization", "GlobalAvgPool3D", "GlobalMaxPool3D",
     "ActivityRegularization", "AlphaDropout", "GaussianDropout", "GaussianNoise",
     "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D",
+    "AutoContrast", "CutMix", "Equalization", "MixUp", "RandomColorDegeneration",
+    "RandomColorJitter", "RandomGaussianBlur", "RandomGrayscale", "RandomHue", "RandomInvert",
+    "RandomPosterization", "RandomSaturation", "RandomSharpness", "Solarization",
 ]
