@@ -651,12 +651,41 @@ ROWS += [
               "bias_constraint": "non_neg"}),
     *adaptive_rows(),
     *augmentation_rows(),
+    # converged power iterations, so the training step's second normalization is ~identity
+    Row(layers.SpectralNormalization, dict(power_iterations=30), (3, 4),
+        sublayer=lambda: layers.Dense(3),
+        trainable=2, non_trainable=1, weight_shapes=[(4, 3), (1, 3), (3,)],
+        args={"power_iterations": 1},
+        args_exempt={"layer": "the wrapped layer itself (the rows give one)"}),
+    Row(layers.SpectralNormalization, {}, (2, 5, 5, 2), id="SpectralNormalization-conv",
+        sublayer=lambda: layers.Conv2D(3, 2), trainable=2, non_trainable=1,
+        args={"power_iterations": Raises(0)}),
+    Row(layers.Pipeline, {}, (2, 4), sublayer_arg="layers",
+        sublayer=lambda: [layers.Rescaling(0.5), layers.Dense(3), layers.Dropout(0.5)],
+        trainable=2, keras_skip={None: "Keras's Pipeline.from_config cannot rebuild the "
+                                      "Dense layer without its build config here"},
+        args_exempt={"layers": "the pipeline's layers themselves (the row gives them)"}),
+    Row(layers.ReversibleEmbedding, dict(input_dim=10, output_dim=3), (2, 5),
+        make_input=tokens(10), trainable=1, weight_shapes=[(10, 3)], gradient=INT_INPUT,
+        args={"input_dim": 12, "output_dim": 4, "embeddings_initializer": "ones",
+              "embeddings_regularizer": "l2", "embeddings_constraint": "unit_norm",
+              "mask_zero": True, "tie_weights": False},
+        args_exempt={"reverse_dtype": "see the ReversibleEmbedding-reverse row",
+                     "logit_soft_cap": "see the ReversibleEmbedding-reverse row"}),
+    Row(layers.ReversibleEmbedding, dict(input_dim=10, output_dim=3), (2, 5, 3),
+        id="ReversibleEmbedding-reverse", trainable=1, weight_shapes=[(10, 3)],
+        call_fn=lambda layer, x, **kw: layer(x, reverse=True, **kw),
+        symbolic="tested by test_reversible_embedding_symbolic_reverse",
+        keras_skip={None: "the harness's Keras call has no reverse=True"},
+        args={"tie_weights": False, "logit_soft_cap": 0.5, "reverse_dtype": "float64"}),
 ]
 
 # Layer classes without a row of their own, and why.
 EXCLUDED = {
     layers.Layer: "the abstract base class (every row tests it)",
     layers.InputLayer: "not called on data: it makes a graph's input (tests/test_layers_models.py)",
+    layers.Wrapper: "the abstract base of wrappers (its subclasses' rows test it; "
+                    "tests/test_keras_layer_names.py subclasses it)",
 }
 
 ROW_IDS = [r.name for r in ROWS]

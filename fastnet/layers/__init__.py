@@ -224,6 +224,7 @@ from fastnet.layers.normalization import (  # noqa: E402
     RMSNormalization,
     UnitNormalization,
 )
+from fastnet.layers.pipeline import Pipeline  # noqa: E402
 from fastnet.layers.pooling import GlobalAvgPool3D, GlobalMaxPool3D  # noqa: E402
 from fastnet.layers.regularization import (  # noqa: E402
     ActivityRegularization,
@@ -234,6 +235,7 @@ from fastnet.layers.regularization import (  # noqa: E402
     SpatialDropout2D,
     SpatialDropout3D,
 )
+from fastnet.layers.wrapper import ReversibleEmbedding, SpectralNormalization, Wrapper  # noqa: E402
 
 __all__ += [
     "AdaptiveAveragePooling1D", "AdaptiveAveragePooling2D", "AdaptiveAveragePooling3D",
@@ -245,5 +247,6 @@ __all__ += [
     "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D",
     "AutoContrast", "CutMix", "Equalization", "MixUp", "RandomColorDegeneration",
     "RandomColorJitter", "RandomGaussianBlur", "RandomGrayscale", "RandomHue", "RandomInvert",
-    "RandomPosterization", "RandomSaturation", "RandomSharpness", "Solarization",
+    "RandomPosterization", "RandomSaturation", "RandomSharpness", "Solarization", "Pipeline",
+    "ReversibleEmbedding", "SpectralNormalization", "Wrapper",
 ]
