@@ -678,6 +678,18 @@ ROWS += [
         symbolic="tested by test_reversible_embedding_symbolic_reverse",
         keras_skip={None: "the harness's Keras call has no reverse=True"},
         args={"tie_weights": False, "logit_soft_cap": 0.5, "reverse_dtype": "float64"}),
+    Row(layers.GroupQueryAttention, dict(head_dim=3, num_query_heads=4, num_key_value_heads=2),
+        [(2, 3, 4), (2, 5, 4)], positional=True, trainable=8,
+        args={"head_dim": 2, "num_query_heads": 2, "num_key_value_heads": 1, "dropout": 0.5,
+              "use_bias": False, "sliding_window": 2, "flash_attention": Raises(True),
+              "kernel_initializer": "ones", "bias_initializer": "ones",
+              "kernel_regularizer": "l2", "bias_regularizer": "l2",
+              "activity_regularizer": "l2", "kernel_constraint": "non_neg",
+              "bias_constraint": "non_neg", "use_gate": True}),
+    Row(layers.GroupQueryAttention, dict(head_dim=3, num_query_heads=4, num_key_value_heads=2,
+                                         dropout=0.5), [(2, 3, 4), (2, 5, 4)], positional=True,
+        trainable=8, args={"seed": 5, "num_key_value_heads": Raises(3)},
+        id="GroupQueryAttention-dropout"),
 ]
 
 # Layer classes without a row of their own, and why.

@@ -203,6 +203,7 @@ from fastnet.layers.conv import (  # noqa: E402
     SeparableConvolution2D,
 )
 from fastnet.layers.einsum_dense import EinsumDense, Identity  # noqa: E402
+from fastnet.layers.grouped_query_attention import GroupQueryAttention  # noqa: E402
 from fastnet.layers.image_augmentation import (  # noqa: E402
     AutoContrast,
     CutMix,
@@ -248,5 +249,5 @@ __all__ += [
     "AutoContrast", "CutMix", "Equalization", "MixUp", "RandomColorDegeneration",
     "RandomColorJitter", "RandomGaussianBlur", "RandomGrayscale", "RandomHue", "RandomInvert",
     "RandomPosterization", "RandomSaturation", "RandomSharpness", "Solarization", "Pipeline",
-    "ReversibleEmbedding", "SpectralNormalization", "Wrapper",
+    "ReversibleEmbedding", "SpectralNormalization", "Wrapper", "GroupQueryAttention",
 ]
