@@ -604,6 +604,44 @@ def test_group_query_attention_symbolic_and_keras_parity():
                                    err_msg=str(kw))
 
 
+# ---- HashedCrossing ---------------------------------------------------------------------
+
+def test_hashed_crossing_gives_keras_documented_bins():
+    # keras.layers.HashedCrossing's docstring (TensorFlow's tf.sparse.cross_hashed values)
+    a = np.array(["A", "B", "A", "B", "A"])
+    b = np.array([101, 101, 101, 102, 102])
+    got = _np(layers.HashedCrossing(num_bins=5)((a, b)))
+    np.testing.assert_array_equal(got, [1, 4, 1, 1, 3])
+    assert got.dtype == np.int64
+    one_hot = _np(layers.HashedCrossing(num_bins=5, output_mode="one_hot")((a, b)))
+    np.testing.assert_array_equal(one_hot, np.eye(5, dtype=np.float32)[[1, 4, 1, 1, 3]])
+    as_bytes = np.array([s.encode() for s in a], dtype=object)
+    np.testing.assert_array_equal(_np(layers.HashedCrossing(5)((as_bytes, b[:, None][:, 0]))),
+                                  got)
+    column = _np(layers.HashedCrossing(5)((a[:, None], b[:, None])))
+    np.testing.assert_array_equal(column, np.array(got)[:, None])
+    np.testing.assert_array_equal(_np(layers.HashedCrossing(5)((np.array("A"), np.array(101)))),
+                                  1)
+
+
+def test_hashed_crossing_in_a_functional_model_and_errors():
+    x1, x2 = fastnet.Input((), dtype="int64"), fastnet.Input((), dtype="int64")
+    out = layers.HashedCrossing(8, output_mode="one_hot")([x1, x2])
+    assert tuple(out.shape) == (None, 8)
+    model = fastnet.Model([x1, x2], out)
+    a, b = np.array([1, 2, 3]), np.array([7, 7, 9])
+    np.testing.assert_array_equal(_np(model([a, b])),
+                                  _np(layers.HashedCrossing(8, output_mode="one_hot")((a, b))))
+    with pytest.raises(ValueError, match="at least two"):
+        layers.HashedCrossing(4)((a,))
+    with pytest.raises(ValueError, match="equal shape"):
+        layers.HashedCrossing(4)((a, b[:2]))
+    with pytest.raises(ValueError, match="integer or string"):
+        layers.HashedCrossing(4)((a, b.astype(np.float32)))
+    with pytest.raises(ValueError, match="output_mode"):
+        layers.HashedCrossing(4, output_mode="count")
+
+
 # ---- saving ------------------------------------------------------------------------------
 
 def test_a_model_of_the_new_layers_saves_and_loads(tmp_path):
@@ -635,7 +673,7 @@ def test_a_model_of_the_new_layers_saves_and_loads(tmp_path):
 # keras.layers names (Keras 3.15) fastnet does not export yet. Adding one removes it here.
 MISSING_KERAS_LAYER_NAMES = sorted("""
 AugMix ContrastLimitedAdaptiveHistogramEqualization ConvLSTM1D ConvLSTM3D FlaxLayer
-HashedCrossing JaxLayer MaxNumBoundingBoxes MelSpectrogram
+JaxLayer MaxNumBoundingBoxes MelSpectrogram
 RandAugment RandomElasticTransform RandomErasing RandomPerspective RandomShear
 STFTSpectrogram TFSMLayer TorchModuleWrapper
 """.split())

@@ -690,6 +690,15 @@ ROWS += [
                                          dropout=0.5), [(2, 3, 4), (2, 5, 4)], positional=True,
         trainable=8, args={"seed": 5, "num_key_value_heads": Raises(3)},
         id="GroupQueryAttention-dropout"),
+    Row(layers.HashedCrossing, dict(num_bins=5), [(4,), (4,)], make_input=tokens(1000),
+        gradient=INT_INPUT, train=NO_WEIGHTS_INT,
+        keras_skip={None: "Keras's HashedCrossing requires TensorFlow (the documented "
+                          "example is checked in tests/test_keras_layer_names.py)"},
+        args={"num_bins": 7, "output_mode": "one_hot", "sparse": Raises(True)}),
+    Row(layers.HashedCrossing, dict(num_bins=5), [(4, 1), (4, 1)], make_input=tokens(1000),
+        gradient=INT_INPUT, train=NO_WEIGHTS_INT, id="HashedCrossing-column",
+        keras_skip={None: "Keras's HashedCrossing requires TensorFlow"},
+        args={"output_mode": "one_hot"}),
 ]
 
 # Layer classes without a row of their own, and why.

@@ -204,6 +204,7 @@ from fastnet.layers.conv import (  # noqa: E402
 )
 from fastnet.layers.einsum_dense import EinsumDense, Identity  # noqa: E402
 from fastnet.layers.grouped_query_attention import GroupQueryAttention  # noqa: E402
+from fastnet.layers.hashed_crossing import HashedCrossing  # noqa: E402
 from fastnet.layers.image_augmentation import (  # noqa: E402
     AutoContrast,
     CutMix,
@@ -250,4 +251,5 @@ __all__ += [
     "RandomColorJitter", "RandomGaussianBlur", "RandomGrayscale", "RandomHue", "RandomInvert",
     "RandomPosterization", "RandomSaturation", "RandomSharpness", "Solarization", "Pipeline",
     "ReversibleEmbedding", "SpectralNormalization", "Wrapper", "GroupQueryAttention",
+    "HashedCrossing",
 ]
