@@ -10,6 +10,7 @@ import pytest
 
 import fastnet
 from fastnet import layers
+from fastnet.layers.image_augmentation import homography
 
 
 @pytest.fixture(autouse=True)
@@ -604,6 +605,64 @@ def test_group_query_attention_symbolic_and_keras_parity():
                                    err_msg=str(kw))
 
 
+def test_random_shear_and_perspective_transforms_match_keras():
+    keras = _keras()
+    x = PIXELS
+    shear = np.array([[0.3, -0.2], [0.1, 0.25], [-0.4, 0.0]])
+    for mode in ("constant", "reflect", "nearest", "wrap"):
+        ours = layers.RandomShear(x_factor=0.5, y_factor=0.5, fill_mode=mode, fill_value=3.0)
+        theirs = keras.layers.RandomShear(x_factor=0.5, y_factor=0.5, fill_mode=mode,
+                                          fill_value=3.0)
+        got = _np(ours._images(fastnet.ops.convert_to_tensor(x), shear))
+        want = keras.ops.convert_to_numpy(theirs.transform_images(
+            keras.ops.convert_to_tensor(x), {"shear_factor": keras.ops.convert_to_tensor(
+                shear.astype(np.float32)), "input_shape": x.shape}))
+        np.testing.assert_allclose(got, want, atol=2e-3, err_msg=mode)
+    persp = keras.layers.RandomPerspective(scale=0.6, seed=3)
+    tr = persp.get_random_transformation(x, training=True)
+    want = keras.ops.convert_to_numpy(persp.transform_images(keras.ops.convert_to_tensor(x), tr))
+    h = homography(*(keras.ops.convert_to_numpy(tr[k]) for k in ("start_points", "end_points")))
+    ours = layers.RandomPerspective(scale=0.6)
+    got = _np(ours._images(fastnet.ops.convert_to_tensor(x),
+                           (keras.ops.convert_to_numpy(tr["apply_perspective"]),
+                            h.astype(np.float32))))
+    np.testing.assert_allclose(got, want, atol=2e-3)
+
+
+def test_homography_maps_the_end_corners_to_the_start_corners():
+    start = np.array([[[0, 0], [9, 0], [0, 7], [9, 7]]], np.float64)
+    end = start + RNG.uniform(-1, 1, size=start.shape)
+    h = homography(start, end)[0]
+    for (sx, sy), (ex, ey) in zip(start[0], end[0]):
+        k = h[6] * ex + h[7] * ey + 1
+        np.testing.assert_allclose([(h[0] * ex + h[1] * ey + h[2]) / k,
+                                    (h[3] * ex + h[4] * ey + h[5]) / k], [sx, sy], atol=1e-9)
+
+
+def test_random_shear_config_of_keras_loads():
+    # Keras writes x_factor=(-f, f) for a number f (which its own constructor refuses)
+    layer = layers.RandomShear.from_config({"x_factor": [-0.3, 0.3], "y_factor": [0.0, 0.0],
+                                            "seed": 1})
+    assert layer.x_factor == (-0.3, 0.3)
+
+
+def test_random_erasing_fills_one_box_per_image():
+    x = np.full((6, 10, 12, 3), 50.0, np.float32)
+    y = _np(layers.RandomErasing(scale=(0.2, 0.3), fill_value=(1.0, 2.0, 3.0), seed=3)(
+        x, training=True))
+    for img in y:
+        erased = img[..., 0] != 50.0
+        rows, cols = np.nonzero(erased)
+        if rows.size:  # a filled axis-aligned box with the per-channel fill value
+            box = erased[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+            assert box.all()
+            np.testing.assert_array_equal(img[erased], np.tile([1.0, 2.0, 3.0],
+                                                               (erased.sum(), 1)))
+            assert 0.1 <= erased.mean() <= 0.4
+    noisy = _np(layers.RandomErasing(value_range=(0, 1), seed=1)(x / 50.0, training=True))
+    assert noisy.min() >= 0.0 and noisy.max() <= 1.0
+
+
 # ---- HashedCrossing ---------------------------------------------------------------------
 
 def test_hashed_crossing_gives_keras_documented_bins():
@@ -674,7 +733,7 @@ def test_a_model_of_the_new_layers_saves_and_loads(tmp_path):
 MISSING_KERAS_LAYER_NAMES = sorted("""
 AugMix ContrastLimitedAdaptiveHistogramEqualization ConvLSTM1D ConvLSTM3D FlaxLayer
 JaxLayer MaxNumBoundingBoxes MelSpectrogram
-RandAugment RandomElasticTransform RandomErasing RandomPerspective RandomShear
+RandAugment RandomElasticTransform
 STFTSpectrogram TFSMLayer TorchModuleWrapper
 """.split())
 

@@ -586,6 +586,21 @@ def augmentation_rows():
             args={"alpha": 0.8, "seed": 3}, args_exempt={"data_format": ELEMENTWISE}),
         Row(layers.CutMix, dict(seed=1), (4, 5, 6, 3), **common,
             args={"factor": 0.5, "seed": 2, "data_format": CHANNELS_FIRST}),
+        Row(layers.RandomErasing, dict(seed=1), (4, 5, 6, 3), **common,
+            args={"factor": 0.5, "scale": (0.3, 0.6), "fill_value": 7.0, "seed": 2,
+                  "data_format": CHANNELS_FIRST, **vr}),
+        Row(layers.RandomShear, dict(x_factor=0.3, seed=1), (2, 5, 6, 3), **common,
+            args={"x_factor": 0.6, "y_factor": 0.4, "interpolation": "nearest",
+                  "fill_mode": "constant", "seed": 2, "data_format": CHANNELS_FIRST},
+            args_exempt={"fill_value": "see the RandomShear-constant row"}),
+        Row(layers.RandomShear, dict(x_factor=0.3, seed=1, fill_mode="constant"), (2, 5, 6, 3),
+            **common, id="RandomShear-constant", args={"fill_value": 9.0}),
+        Row(layers.RandomShear, dict(x_factor=0.3, seed=1), (2, 5, 6, 3), **common,
+            id="RandomShear-bad", config="covered above",
+            args={"fill_mode": Raises("mirror"), "x_factor": Raises(1.5)}),
+        Row(layers.RandomPerspective, dict(seed=1), (2, 5, 6, 3), **common,
+            args={"factor": 0.5, "scale": 0.4, "interpolation": "nearest",
+                  "fill_value": 9.0, "seed": 2, "data_format": CHANNELS_FIRST}),
     ]
 
 

@@ -212,13 +212,16 @@ from fastnet.layers.image_augmentation import (  # noqa: E402
     MixUp,
     RandomColorDegeneration,
     RandomColorJitter,
+    RandomErasing,
     RandomGaussianBlur,
     RandomGrayscale,
     RandomHue,
     RandomInvert,
+    RandomPerspective,
     RandomPosterization,
     RandomSaturation,
     RandomSharpness,
+    RandomShear,
     Solarization,
 )
 from fastnet.layers.normalization import (  # noqa: E402
@@ -251,5 +254,5 @@ __all__ += [
     "RandomColorJitter", "RandomGaussianBlur", "RandomGrayscale", "RandomHue", "RandomInvert",
     "RandomPosterization", "RandomSaturation", "RandomSharpness", "Solarization", "Pipeline",
     "ReversibleEmbedding", "SpectralNormalization", "Wrapper", "GroupQueryAttention",
-    "HashedCrossing",
+    "HashedCrossing", "RandomErasing", "RandomPerspective", "RandomShear",
 ]

@@ -643,7 +643,186 @@ class CutMix(_Augmentation):
         return {**super().get_config(), "factor": list(self.factor), "seed": self.seed}
 
 
+# ---- erasing and geometric layers ----------------------------------------------------------
+
+class RandomErasing(_Augmentation):
+    """Replaces a random box of each image (area fraction drawn from ``scale``, one box per
+    image, applied with the probability drawn from ``factor``) by ``fill_value`` (a number
+    or one per channel), or by Gaussian noise times ``value_range[1]`` when None, clipped
+    to ``value_range`` (Zhong et al., 2017)."""
+
+    def __init__(self, factor=1.0, scale=(0.02, 0.33), fill_value=None, value_range=(0, 255),
+                 seed=None, data_format=None, **kwargs):
+        super().__init__(seed=seed, data_format=data_format, **kwargs)
+        self.factor = _factor(self, factor, (0, 1))
+        self.scale = _factor(self, scale, (0, 1), name="scale")
+        if fill_value is not None and not _number(fill_value) and not (
+                isinstance(fill_value, (tuple, list)) and len(fill_value) == 3
+                and all(_number(v) for v in fill_value)):
+            raise ValueError("RandomErasing: the `fill_value` argument should be a number (or a "
+                             f"list of three numbers). Received: fill_value={fill_value!r}")
+        self.fill_value = list(fill_value) if isinstance(fill_value, tuple) else fill_value
+        self.value_range = list(_range(self, value_range))
+
+    def _draw(self, x, rng):
+        n, h, w = x.shape[0], x.shape[1], x.shape[2]
+        ratio = np.sqrt(rng.uniform(self.scale[0], self.scale[1], size=(n, 2)))
+
+        def bounds(length, r):
+            crop = (r * length).astype(np.float32)
+            start = rng.uniform(0.0, 1.0, size=n).astype(np.float32) * (length - crop)
+            return start, start + crop
+
+        x0, x1 = bounds(w, ratio[:, 0])
+        y0, y1 = bounds(h, ratio[:, 1])
+        gx = np.arange(w, dtype=np.float32)[None, None, :, None]
+        gy = np.arange(h, dtype=np.float32)[None, :, None, None]
+        box = ((gx >= x0[:, None, None, None]) & (gx < x1[:, None, None, None])
+               & (gy >= y0[:, None, None, None]) & (gy < y1[:, None, None, None]))
+        probability = rng.uniform(self.factor[0], self.factor[1], size=n)
+        apply = rng.uniform(0.0, 1.0, size=n) < probability
+        if self.fill_value is None:
+            fill = rng.standard_normal(tuple(x.shape)) * self.value_range[1]
+        else:
+            fill = np.broadcast_to(np.asarray(self.fill_value, np.float64), tuple(x.shape))
+        fill = np.clip(fill, self.value_range[0], self.value_range[1]).astype(np.dtype(x.dtype))
+        mask = np.broadcast_to(box & apply[:, None, None, None], tuple(x.shape))
+        return mask, fill
+
+    def _images(self, x, state):
+        mask, fill = state
+        return ops.where(mask, fill, x)
+
+    def get_config(self):
+        return {**super().get_config(), "factor": list(self.factor), "scale": list(self.scale),
+                "fill_value": self.fill_value, "value_range": self.value_range,
+                "seed": self.seed}
+
+
+def _check_geometry(layer, interpolation, fill_mode=None):
+    modes = ("reflect", "wrap", "constant", "nearest")  # Keras's for these layers
+    if fill_mode is not None and fill_mode not in modes:
+        raise NotImplementedError(f"{type(layer).__name__}: unknown `fill_mode` {fill_mode}. "
+                                  f"Expected of one {modes}.")
+    if interpolation not in ("nearest", "bilinear"):
+        raise NotImplementedError(f"{type(layer).__name__}: unknown `interpolation` "
+                                  f"{interpolation}. Expected of one ('nearest', 'bilinear').")
+
+
+class RandomShear(_Augmentation):
+    """Shears each image about its top-left corner: the output pixel (x, y) samples the
+    input at (x + sx y, sy x + y), sx and sy drawn per image from ``x_factor`` /
+    ``y_factor`` (a number f: [-f, f]) with a random common sign, as Keras."""
+
+    def __init__(self, x_factor=0.0, y_factor=0.0, interpolation="bilinear",
+                 fill_mode="reflect", fill_value=0.0, data_format=None, seed=None, **kwargs):
+        super().__init__(seed=seed, data_format=data_format, **kwargs)
+        self._x_arg = list(x_factor) if isinstance(x_factor, tuple) else x_factor
+        self._y_arg = list(y_factor) if isinstance(y_factor, tuple) else y_factor
+        self.x_factor = self._shear_factor(x_factor, "x_factor")
+        self.y_factor = self._shear_factor(y_factor, "y_factor")
+        _check_geometry(self, interpolation, fill_mode)
+        self.interpolation = interpolation
+        self.fill_mode = fill_mode
+        self.fill_value = fill_value
+
+    def _shear_factor(self, factor, name):
+        msg = ("RandomShear: the `factor` argument should be a number (or a list of two "
+               f"numbers) in the range [0, 1.0]. Received: {name}={factor}")
+        if isinstance(factor, (tuple, list)):
+            # pairs in [-1, 1] too: Keras's own configs hold (-f, f) for a number f
+            if len(factor) != 2 or not all(_number(f) and -1 <= f <= 1 for f in factor):
+                raise ValueError(msg)
+            return tuple(sorted(factor))
+        if _number(factor) and 0 <= factor <= 1:
+            return (-abs(factor), abs(factor))
+        raise ValueError(msg)
+
+    def _draw(self, x, rng):
+        n = x.shape[0]
+        sign = np.where(rng.uniform(0.0, 1.0, size=(n, 1)) > 0.5, -1.0, 1.0)
+        sy = rng.uniform(self.y_factor[0], self.y_factor[1], size=(n, 1))
+        sx = rng.uniform(self.x_factor[0], self.x_factor[1], size=(n, 1))
+        return np.concatenate([sx, sy], axis=1) * sign
+
+    @staticmethod
+    def shear_matrix(shear):
+        n = shear.shape[0]
+        one, zero = np.ones(n), np.zeros(n)
+        return np.stack([one, shear[:, 0], zero, shear[:, 1], one, zero, zero, zero],
+                        axis=1).astype(np.float32)
+
+    def _images(self, x, shear):
+        return _img.affine_transform(x, self.shear_matrix(shear),
+                                     interpolation=self.interpolation,
+                                     fill_mode=self.fill_mode, fill_value=self.fill_value,
+                                     data_format="channels_last")
+
+    def get_config(self):
+        # the arguments as given (Keras writes (-f, f), which its constructor refuses)
+        return {**super().get_config(), "x_factor": self._x_arg,
+                "y_factor": self._y_arg, "fill_mode": self.fill_mode,
+                "interpolation": self.interpolation, "seed": self.seed,
+                "fill_value": self.fill_value}
+
+
+def homography(start_points, end_points):
+    """Keras's compute_homography_matrix: the (N, 8) projective transforms mapping each
+    output corner (``end_points``, (N, 4, 2) x-y) to its input corner (``start_points``)."""
+    s = np.asarray(start_points, np.float64)
+    e = np.asarray(end_points, np.float64)
+    rows = []
+    for i in range(4):
+        sx, sy, ex, ey = s[:, i, 0], s[:, i, 1], e[:, i, 0], e[:, i, 1]
+        one, zero = np.ones_like(ex), np.zeros_like(ex)
+        rows.append(np.stack([ex, ey, one, zero, zero, zero, -sx * ex, -sx * ey], axis=-1))
+        rows.append(np.stack([zero, zero, zero, ex, ey, one, -sy * ex, -sy * ey], axis=-1))
+    a = np.stack(rows, axis=1)
+    b = s.reshape(s.shape[0], 8)[..., None]
+    return np.linalg.solve(a, b).reshape(-1, 8)
+
+
+class RandomPerspective(_Augmentation):
+    """Warps each image (with the probability drawn from ``factor``) by the homography that
+    moves its four corners by up to ``scale / 2`` of their coordinates (Keras's draws),
+    filling outside pixels with ``fill_value``."""
+
+    def __init__(self, factor=1.0, scale=1.0, interpolation="bilinear", fill_value=0.0,
+                 seed=None, data_format=None, **kwargs):
+        super().__init__(seed=seed, data_format=data_format, **kwargs)
+        self.factor = _factor(self, factor, (0, 1))
+        if not _number(scale) or scale < 0.0 or scale > 1.0:
+            raise ValueError("The `scale` argument should be a number in the range [0,1]. "
+                             f"Received: scale={scale}")
+        self.scale = scale
+        _check_geometry(self, interpolation)
+        self.interpolation = interpolation
+        self.fill_value = fill_value
+
+    def _draw(self, x, rng):
+        n, h, w = x.shape[0], x.shape[1], x.shape[2]
+        probability = rng.uniform(self.factor[0], self.factor[1], size=n)
+        apply = rng.uniform(0.0, 1.0, size=n) < probability
+        jitter = rng.uniform(-0.5 * self.scale, 0.5 * self.scale, size=(n, 4, 2))
+        start = np.repeat(np.array([[[0.0, 0.0], [w - 1, 0.0], [0.0, h - 1], [w - 1, h - 1]]]),
+                          n, axis=0)
+        end = start + start * jitter
+        return apply, homography(start, end).astype(np.float32)
+
+    def _images(self, x, state):
+        apply, transforms = state
+        warped = _img.affine_transform(x, transforms, interpolation=self.interpolation,
+                                       fill_mode="constant", fill_value=self.fill_value,
+                                       data_format="channels_last")
+        return ops.where(apply.reshape(-1, 1, 1, 1), warped, x)
+
+    def get_config(self):
+        return {**super().get_config(), "factor": list(self.factor), "scale": self.scale,
+                "interpolation": self.interpolation, "fill_value": self.fill_value,
+                "seed": self.seed}
+
+
 __all__ = ["RandomGrayscale", "RandomInvert", "Solarization", "RandomPosterization",
            "RandomColorDegeneration", "AutoContrast", "Equalization", "RandomSaturation",
            "RandomHue", "RandomSharpness", "RandomGaussianBlur", "RandomColorJitter", "MixUp",
-           "CutMix"]
+           "CutMix", "RandomErasing", "RandomShear", "RandomPerspective"]
