@@ -714,6 +714,23 @@ ROWS += [
         gradient=INT_INPUT, train=NO_WEIGHTS_INT, id="HashedCrossing-column",
         keras_skip={None: "Keras's HashedCrossing requires TensorFlow"},
         args={"output_mode": "one_hot"}),
+    Row(layers.STFTSpectrogram, dict(frame_length=8, mode="magnitude"), (2, 40, 2),
+        trainable=2, weight_shapes=[(8, 1, 5), (8, 1, 5)], fd_eps=1e-3,
+        args={"mode": "log", "frame_length": 16, "frame_step": 2, "fft_length": 16,
+              "window": "hamming", "periodic": True, "scaling": "spectrum",
+              "padding": "same", "expand_dims": True},
+        args_exempt={"data_format": "see the STFTSpectrogram-square row"}),
+    Row(layers.STFTSpectrogram, dict(frame_length=8, mode="magnitude"), (2, 16, 16),
+        trainable=2, id="STFTSpectrogram-square", fd_eps=1e-3,
+        args={"data_format": CHANNELS_FIRST}),
+    Row(layers.STFTSpectrogram, dict(frame_length=8, mode="psd"), (2, 40, 2), trainable=2,
+        id="STFTSpectrogram-psd", args={"mode": "stft"}),
+    Row(layers.MelSpectrogram, dict(fft_length=64, sequence_stride=32, num_mel_bins=16,
+                                    sampling_rate=8000), (2, 400), fd_eps=1e-3, fd_tol=5e-2,
+        args={"fft_length": 128, "sequence_stride": 16, "sequence_length": 48,
+              "window": "hamming", "sampling_rate": 16000, "num_mel_bins": 8,
+              "min_freq": 300.0, "max_freq": 3000, "power_to_db": False, "top_db": 10.0,
+              "mag_exp": 1.0, "min_power": 10.0, "ref_power": 2.0}),
 ]
 
 # Layer classes without a row of their own, and why.

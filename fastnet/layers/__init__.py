@@ -240,6 +240,7 @@ from fastnet.layers.regularization import (  # noqa: E402
     SpatialDropout2D,
     SpatialDropout3D,
 )
+from fastnet.layers.spectrogram import MelSpectrogram, STFTSpectrogram  # noqa: E402
 from fastnet.layers.wrapper import ReversibleEmbedding, SpectralNormalization, Wrapper  # noqa: E402
 
 __all__ += [
@@ -254,5 +255,6 @@ __all__ += [
     "RandomColorJitter", "RandomGaussianBlur", "RandomGrayscale", "RandomHue", "RandomInvert",
     "RandomPosterization", "RandomSaturation", "RandomSharpness", "Solarization", "Pipeline",
     "ReversibleEmbedding", "SpectralNormalization", "Wrapper", "GroupQueryAttention",
-    "HashedCrossing", "RandomErasing", "RandomPerspective", "RandomShear",
+    "HashedCrossing", "RandomErasing", "RandomPerspective", "RandomShear", "MelSpectrogram",
+    "STFTSpectrogram",
 ]
