@@ -206,10 +206,12 @@ from fastnet.layers.einsum_dense import EinsumDense, Identity  # noqa: E402
 from fastnet.layers.grouped_query_attention import GroupQueryAttention  # noqa: E402
 from fastnet.layers.hashed_crossing import HashedCrossing  # noqa: E402
 from fastnet.layers.image_augmentation import (  # noqa: E402
+    AugMix,
     AutoContrast,
     CutMix,
     Equalization,
     MixUp,
+    RandAugment,
     RandomColorDegeneration,
     RandomColorJitter,
     RandomErasing,
@@ -256,5 +258,5 @@ __all__ += [
     "RandomPosterization", "RandomSaturation", "RandomSharpness", "Solarization", "Pipeline",
     "ReversibleEmbedding", "SpectralNormalization", "Wrapper", "GroupQueryAttention",
     "HashedCrossing", "RandomErasing", "RandomPerspective", "RandomShear", "MelSpectrogram",
-    "STFTSpectrogram",
+    "STFTSpectrogram", "AugMix", "RandAugment",
 ]

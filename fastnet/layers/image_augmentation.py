@@ -822,7 +822,135 @@ class RandomPerspective(_Augmentation):
                 "seed": self.seed}
 
 
+# ---- policies: RandAugment, AugMix ---------------------------------------------------------
+
+_POLICY_OPS = ("random_shear", "random_translation", "random_rotation", "random_brightness",
+               "random_color_degeneration", "random_contrast", "random_sharpness",
+               "random_posterization", "solarization", "auto_contrast", "equalization")
+
+
+def _policy_layers(factor, value_range, interpolation, seed):
+    """Keras's sub-layers of RandAugment / AugMix (all at strength ``factor``), by name;
+    they see channels-last batches (the policy layer converts the layout once)."""
+    from fastnet.layers.image_preprocessing import RandomRotation, RandomTranslation
+
+    common = dict(seed=seed, data_format="channels_last")
+    ranged = dict(value_range=value_range, **common)
+    return {
+        "random_shear": RandomShear(x_factor=factor, y_factor=factor,
+                                    interpolation=interpolation, **common),
+        "random_translation": RandomTranslation(height_factor=factor, width_factor=factor,
+                                                interpolation=interpolation, **common),
+        "random_rotation": RandomRotation(factor=factor, interpolation=interpolation, **common),
+        "random_brightness": RandomBrightness(factor=factor, **ranged),
+        "random_color_degeneration": RandomColorDegeneration(factor=factor, **ranged),
+        "random_contrast": RandomContrast(factor=factor, **ranged),
+        "random_sharpness": RandomSharpness(factor=factor, **ranged),
+        "random_posterization": RandomPosterization(factor=max(1, int(8 * factor[1])),
+                                                    **ranged),
+        "solarization": Solarization(addition_factor=factor, threshold_factor=factor,
+                                     **ranged),
+        "auto_contrast": AutoContrast(value_range=value_range, data_format="channels_last"),
+        "equalization": Equalization(value_range=value_range, data_format="channels_last"),
+    }
+
+
+class RandAugment(_Augmentation):
+    """RandAugment (Cubuk et al., 2019): ``num_ops`` operations drawn (once per batch, as
+    Keras) from shear, translation, rotation, brightness, colour degeneration, contrast,
+    sharpness, posterization, solarization, auto-contrast and equalization, each at strength
+    ``factor`` (a number f: [0, f]), applied in turn."""
+
+    def __init__(self, value_range=(0, 255), num_ops=2, factor=0.5, interpolation="bilinear",
+                 seed=None, data_format=None, **kwargs):
+        super().__init__(seed=seed, data_format=data_format, **kwargs)
+        self.value_range = _range(self, value_range)
+        if isinstance(num_ops, bool) or not isinstance(num_ops, (int, np.integer)) \
+                or num_ops < 0:
+            raise ValueError(f"RandAugment: `num_ops` must be a non-negative integer. "
+                             f"Received: num_ops={num_ops!r}")
+        self.num_ops = int(num_ops)
+        self.factor = _factor(self, factor, (0, 1))
+        _check_geometry(self, interpolation)
+        self.interpolation = interpolation
+        self._ops = _policy_layers(self.factor, self.value_range, interpolation, seed)
+
+    def _draw(self, x, rng):
+        return rng.integers(0, len(_POLICY_OPS), size=self.num_ops)
+
+    def _images(self, x, chosen):
+        for i in chosen:
+            x = self._ops[_POLICY_OPS[int(i)]].call(x, training=True)
+        return x
+
+    def get_config(self):
+        return {**super().get_config(), "value_range": list(self.value_range),
+                "num_ops": self.num_ops, "factor": list(self.factor),
+                "interpolation": self.interpolation, "seed": self.seed}
+
+
+class AugMix(_Augmentation):
+    """AugMix (Hendrycks et al., 2019): ``num_chains`` chains of up to ``chain_depth``
+    random operations (each step may be skipped), mixed with Dirichlet(``alpha``) weights,
+    then blended with the original image by a Beta(``alpha``, ``alpha``) weight; clipped
+    to ``value_range``. ``all_ops=False`` leaves out the colour operations."""
+
+    _BASIC = ("random_shear", "random_translation", "random_rotation", "random_posterization",
+              "solarization", "auto_contrast", "equalization")
+    _ALL = _BASIC + ("random_brightness", "random_color_degeneration", "random_contrast",
+                     "random_sharpness")
+
+    def __init__(self, value_range=(0, 255), num_chains=3, chain_depth=3, factor=0.3,
+                 alpha=1.0, all_ops=True, interpolation="bilinear", seed=None,
+                 data_format=None, **kwargs):
+        super().__init__(seed=seed, data_format=data_format, **kwargs)
+        self.value_range = _range(self, value_range)
+        for name, value in (("num_chains", num_chains), ("chain_depth", chain_depth)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"AugMix: `{name}` must be a positive integer. Received: "
+                                 f"{name}={value!r}")
+        self.num_chains = int(num_chains)
+        self.chain_depth = int(chain_depth)
+        self.factor = _factor(self, factor, (0, 1))
+        if not _number(alpha) or alpha <= 0:
+            raise ValueError(f"AugMix: `alpha` must be a positive number. Received: "
+                             f"alpha={alpha!r}")
+        self.alpha = alpha
+        self.all_ops = bool(all_ops)
+        _check_geometry(self, interpolation)
+        self.interpolation = interpolation
+        self._ops = _policy_layers(self.factor, self.value_range, interpolation, seed)
+        self._names = self._ALL if self.all_ops else self._BASIC
+
+    def _draw(self, x, rng):
+        weights = rng.dirichlet([self.alpha] * self.num_chains)
+        blend = rng.beta(self.alpha, self.alpha)
+        choices = len(self._names) + 1  # the last: skip this step
+        chains = [[int(c) for c in rng.integers(0, choices, size=self.chain_depth)
+                   if c < len(self._names)] for _ in range(self.num_chains)]
+        return weights, blend, chains
+
+    def _images(self, x, state):
+        weights, blend, chains = state
+        mixed = None
+        for w, chain in zip(weights, chains):
+            y = x
+            for c in chain:
+                y = self._ops[self._names[c]].call(y, training=True)
+            term = y * np.asarray(w, np.dtype(x.dtype))
+            mixed = term if mixed is None else mixed + term
+        out = x * np.asarray(blend, np.dtype(x.dtype)) + mixed * np.asarray(
+            1 - blend, np.dtype(x.dtype))
+        return ops.clip(out, self.value_range[0], self.value_range[1])
+
+    def get_config(self):
+        return {**super().get_config(), "value_range": list(self.value_range),
+                "num_chains": self.num_chains, "chain_depth": self.chain_depth,
+                "factor": list(self.factor), "alpha": self.alpha, "all_ops": self.all_ops,
+                "interpolation": self.interpolation, "seed": self.seed}
+
+
 __all__ = ["RandomGrayscale", "RandomInvert", "Solarization", "RandomPosterization",
            "RandomColorDegeneration", "AutoContrast", "Equalization", "RandomSaturation",
            "RandomHue", "RandomSharpness", "RandomGaussianBlur", "RandomColorJitter", "MixUp",
-           "CutMix", "RandomErasing", "RandomShear", "RandomPerspective"]
+           "CutMix", "RandomErasing", "RandomShear", "RandomPerspective", "RandAugment", "AugMix"]
