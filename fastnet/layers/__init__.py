@@ -214,6 +214,7 @@ from fastnet.layers.image_augmentation import (  # noqa: E402
     RandAugment,
     RandomColorDegeneration,
     RandomColorJitter,
+    RandomElasticTransform,
     RandomErasing,
     RandomGaussianBlur,
     RandomGrayscale,
@@ -258,5 +259,5 @@ __all__ += [
     "RandomPosterization", "RandomSaturation", "RandomSharpness", "Solarization", "Pipeline",
     "ReversibleEmbedding", "SpectralNormalization", "Wrapper", "GroupQueryAttention",
     "HashedCrossing", "RandomErasing", "RandomPerspective", "RandomShear", "MelSpectrogram",
-    "STFTSpectrogram", "AugMix", "RandAugment",
+    "STFTSpectrogram", "AugMix", "RandAugment", "RandomElasticTransform",
 ]

@@ -822,6 +822,68 @@ class RandomPerspective(_Augmentation):
                 "seed": self.seed}
 
 
+class RandomElasticTransform(_Augmentation):
+    """Elastic distortion (Simard et al., 2003), Keras's: per image, a Gaussian-smoothed
+    random displacement field (sigma = 0.05 * s * min(H, W), kernel int(6 sigma) | 1)
+    scaled by alpha = 0.1 * s * max(H, W), s drawn once per batch from ``scale``; applied
+    with the probability drawn from ``factor``, sampled with ``interpolation`` and
+    ``fill_mode``, clipped to ``value_range``."""
+
+    _FILL_MODES = ("constant", "nearest", "wrap", "mirror", "reflect")
+
+    def __init__(self, factor=1.0, scale=1.0, interpolation="bilinear", fill_mode="reflect",
+                 fill_value=0.0, value_range=(0, 255), seed=None, data_format=None, **kwargs):
+        super().__init__(seed=seed, data_format=data_format, **kwargs)
+        self.factor = _factor(self, factor, (0, 1))
+        self.scale = _factor(self, scale, (0, 1), name="scale")
+        _check_geometry(self, interpolation)
+        if fill_mode not in self._FILL_MODES:
+            raise NotImplementedError(f"RandomElasticTransform: unknown `fill_mode` {fill_mode}"
+                                      f". Expected of one {self._FILL_MODES}.")
+        self.interpolation = interpolation
+        self.fill_mode = fill_mode
+        self.fill_value = fill_value
+        self.value_range = list(_range(self, value_range))
+
+    def _draw(self, x, rng):
+        if self.scale[1] == 0 or self.factor[1] == 0:
+            return None
+        n, h, w = x.shape[0], x.shape[1], x.shape[2]
+        probability = rng.uniform(self.factor[0], self.factor[1], size=n)
+        apply = rng.uniform(0.0, 1.0, size=n) < probability
+        s = rng.uniform(self.scale[0], self.scale[1])
+        alpha, sigma = max(h, w) * 0.1 * s, min(h, w) * 0.05 * s
+        size = int(6 * sigma) | 1
+        kernel = RandomGaussianBlur.kernel((size, size), (sigma, sigma)) if sigma > 0 else \
+            np.ones((1, 1))
+        field = rng.standard_normal((2, n, h, w, 1)) * sigma
+        blurred = [np.asarray(_depthwise_same(ops.convert_to_tensor(f.astype(np.float32)),
+                                              kernel))[..., 0] for f in field]
+        gy, gx = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")
+        return apply, gx[None] + alpha * blurred[0], gy[None] + alpha * blurred[1]
+
+    def _images(self, x, state):
+        if state is None:
+            return x
+        apply, cx, cy = state
+        n, h, w, c = x.shape
+        shape = (n, h, w, c)
+        coords = [np.broadcast_to(np.arange(n).reshape(n, 1, 1, 1), shape),
+                  np.broadcast_to(cy[..., None], shape), np.broadcast_to(cx[..., None], shape),
+                  np.broadcast_to(np.arange(c).reshape(1, 1, 1, c), shape)]
+        order = 1 if self.interpolation == "bilinear" else 0
+        warped = _img.map_coordinates(x, coords, order, fill_mode=self.fill_mode,
+                                      fill_value=self.fill_value)
+        y = ops.where(apply.reshape(-1, 1, 1, 1), warped, x)
+        return ops.clip(y, self.value_range[0], self.value_range[1])
+
+    def get_config(self):
+        return {**super().get_config(), "factor": list(self.factor), "scale": list(self.scale),
+                "interpolation": self.interpolation, "fill_mode": self.fill_mode,
+                "fill_value": self.fill_value, "value_range": self.value_range,
+                "seed": self.seed}
+
+
 # ---- policies: RandAugment, AugMix ---------------------------------------------------------
 
 _POLICY_OPS = ("random_shear", "random_translation", "random_rotation", "random_brightness",
@@ -953,4 +1015,5 @@ class AugMix(_Augmentation):
 __all__ = ["RandomGrayscale", "RandomInvert", "Solarization", "RandomPosterization",
            "RandomColorDegeneration", "AutoContrast", "Equalization", "RandomSaturation",
            "RandomHue", "RandomSharpness", "RandomGaussianBlur", "RandomColorJitter", "MixUp",
-           "CutMix", "RandomErasing", "RandomShear", "RandomPerspective", "RandAugment", "AugMix"]
+           "CutMix", "RandomErasing", "RandomShear", "RandomPerspective", "RandAugment", "AugMix",
+           "RandomElasticTransform"]
