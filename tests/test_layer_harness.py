@@ -612,6 +612,16 @@ def augmentation_rows():
             args_exempt={"fill_value": "see the RandomElasticTransform-constant row"}),
         Row(layers.RandomElasticTransform, dict(seed=1, fill_mode="constant"), (2, 12, 14, 3),
             **common, id="RandomElasticTransform-constant", args={"fill_value": 500.0}),
+        Row(layers.ContrastLimitedAdaptiveHistogramEqualization, dict(tile_grid_size=(2, 2)),
+            (2, 8, 8, 3), **common,
+            gradient="piecewise constant in the pixel values (histogram bins)",
+            keras_skip={"clip_limit": "Keras's torch backend truncates the clip limit "
+                                      "(integer histograms); checked with integer limits in "
+                                      "tests/test_keras_layer_names.py",
+                        None: "the default clip limit is fractional on 4x4 tiles (see "
+                              "clip_limit)"},
+            args={"value_range": (0, 100), "clip_limit": 0.5, "tile_grid_size": (4, 4),
+                  "data_format": CHANNELS_FIRST}),
         Row(layers.RandomPerspective, dict(seed=1), (2, 5, 6, 3), **common,
             args={"factor": 0.5, "scale": 0.4, "interpolation": "nearest",
                   "fill_value": 9.0, "seed": 2, "data_format": CHANNELS_FIRST}),

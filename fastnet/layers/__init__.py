@@ -208,6 +208,7 @@ from fastnet.layers.hashed_crossing import HashedCrossing  # noqa: E402
 from fastnet.layers.image_augmentation import (  # noqa: E402
     AugMix,
     AutoContrast,
+    ContrastLimitedAdaptiveHistogramEqualization,
     CutMix,
     Equalization,
     MixUp,
@@ -260,4 +261,5 @@ __all__ += [
     "ReversibleEmbedding", "SpectralNormalization", "Wrapper", "GroupQueryAttention",
     "HashedCrossing", "RandomErasing", "RandomPerspective", "RandomShear", "MelSpectrogram",
     "STFTSpectrogram", "AugMix", "RandAugment", "RandomElasticTransform",
+    "ContrastLimitedAdaptiveHistogramEqualization",
 ]

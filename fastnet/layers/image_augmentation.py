@@ -884,6 +884,80 @@ class RandomElasticTransform(_Augmentation):
                 "seed": self.seed}
 
 
+class ContrastLimitedAdaptiveHistogramEqualization(_Augmentation):
+    """CLAHE, Keras's: each channel's histogram equalized per tile of a ``tile_grid_size``
+    grid (the image padded symmetrically to whole tiles), each bin clipped at
+    ``clip_limit`` times the mean bin count with the excess spread over all bins, and the
+    tiles' mappings blended bilinearly between tile centres. Applied at inference too, as
+    Keras; piecewise constant in the pixel values (computed in numpy)."""
+
+    _always = True
+
+    def __init__(self, value_range=(0, 255), clip_limit=4.0, tile_grid_size=(8, 8),
+                 data_format=None, **kwargs):
+        super().__init__(seed=None, data_format=data_format, **kwargs)
+        self.value_range = list(_range(self, value_range))
+        if not _number(clip_limit) or clip_limit < 0:
+            raise ValueError(f"ContrastLimitedAdaptiveHistogramEqualization: `clip_limit` must "
+                             f"be a non-negative number. Received: clip_limit={clip_limit!r}")
+        self.clip_limit = clip_limit
+        if not isinstance(tile_grid_size, (tuple, list)) or len(tile_grid_size) != 2 or not all(
+                isinstance(g, (int, np.integer)) and not isinstance(g, bool) and g > 0
+                for g in tile_grid_size):
+            raise ValueError("ContrastLimitedAdaptiveHistogramEqualization: `tile_grid_size` "
+                             "must be a pair of positive integers. Received: "
+                             f"tile_grid_size={tile_grid_size!r}")
+        self.tile_grid_size = tuple(int(g) for g in tile_grid_size)
+
+    def _draw(self, x, rng):
+        return None
+
+    def _images(self, x, state):
+        v = np.asarray(_rescale(x, self.value_range, (0, 255)), np.float32)
+        n, h, w, c = v.shape
+        gh, gw = self.tile_grid_size
+        th, tw = -(-h // gh), -(-w // gw)
+        padded = np.pad(v, ((0, 0), (0, th * gh - h), (0, tw * gw - w), (0, 0)),
+                        mode="symmetric")
+        tiles = padded.reshape(n, gh, th, gw, tw, c).transpose(0, 1, 3, 5, 2, 4)
+        bins = np.clip(tiles.astype(np.int32), 0, 255).reshape(n, gh, gw, c, th * tw)
+        flat = bins.reshape(-1, th * tw)
+        hist = np.stack([np.bincount(row, minlength=256) for row in flat]).astype(
+            np.float32).reshape(n, gh, gw, c, 256)
+        if self.clip_limit > 0:
+            limit = np.float32(self.clip_limit * (th * tw) / 256.0)
+            clipped = np.clip(hist, 0, limit)
+            hist = clipped + (hist - clipped).sum(-1, keepdims=True) / 256.0
+        cdf = np.cumsum(hist, axis=-1)
+        cdf_min = cdf.min(axis=-1, keepdims=True)
+        denom = np.float32(th * tw) - cdf_min
+        denom = np.where(denom == 0, np.float32(1.0), denom)
+        lut = np.clip((cdf - cdf_min) * 255.0 / denom, 0, 255)
+        lut = np.pad(lut, ((0, 0), (1, 1), (1, 1), (0, 0), (0, 0)), mode="edge")
+        gy = (np.arange(th * gh, dtype=np.float32) - th / 2.0) / th + 1.0
+        gx = (np.arange(tw * gw, dtype=np.float32) - tw / 2.0) / tw + 1.0
+        y0, x0 = np.floor(gy), np.floor(gx)
+        wy, wx = (gy - y0)[None, :, None, None], (gx - x0)[None, None, :, None]
+        y0i, y1i = (np.clip(y0, 0, gh + 1).astype(int), np.clip(y0 + 1, 0, gh + 1).astype(int))
+        x0i, x1i = (np.clip(x0, 0, gw + 1).astype(int), np.clip(x0 + 1, 0, gw + 1).astype(int))
+        pix = np.clip(padded, 0, 255).astype(np.int32)
+        b = np.arange(n)[:, None, None, None]
+        ch = np.arange(c)[None, None, None, :]
+
+        def at(yi, xi):
+            return lut[b, yi[None, :, None, None], xi[None, None, :, None], ch, pix]
+
+        top = at(y0i, x0i) * (1.0 - wx) + at(y0i, x1i) * wx
+        bottom = at(y1i, x0i) * (1.0 - wx) + at(y1i, x1i) * wx
+        out = (top * (1.0 - wy) + bottom * wy)[:, :h, :w, :]
+        out = _rescale(out.astype(np.float32), (0, 255), self.value_range)
+        return ops.convert_to_tensor(np.asarray(out, np.dtype(x.dtype)))
+
+    def get_config(self):
+        return {**super().get_config(), "value_range": self.value_range,
+                "clip_limit": self.clip_limit, "tile_grid_size": list(self.tile_grid_size)}
+
+
 # ---- policies: RandAugment, AugMix ---------------------------------------------------------
 
 _POLICY_OPS = ("random_shear", "random_translation", "random_rotation", "random_brightness",
@@ -1016,4 +1090,4 @@ __all__ = ["RandomGrayscale", "RandomInvert", "Solarization", "RandomPosterizati
            "RandomColorDegeneration", "AutoContrast", "Equalization", "RandomSaturation",
            "RandomHue", "RandomSharpness", "RandomGaussianBlur", "RandomColorJitter", "MixUp",
            "CutMix", "RandomErasing", "RandomShear", "RandomPerspective", "RandAugment", "AugMix",
-           "RandomElasticTransform"]
+           "RandomElasticTransform", "ContrastLimitedAdaptiveHistogramEqualization"]
