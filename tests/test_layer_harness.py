@@ -543,10 +543,271 @@ ROWS = [
         args={"output_mode": "count"}),
 ]
 
+# ---- Keras 3 layers added by the nlayers session (one block, to ease merging) ---------------
+NOISE_PROPAGATE = dict(masking="propagate")
+CONV_1D_DEPTHWISE_ARGS = {
+    "kernel_size": 2, "strides": 2, "padding": "same", "depth_multiplier": 2,
+    "data_format": CHANNELS_FIRST, "dilation_rate": 2, "activation": "relu",
+    "use_bias": False, "depthwise_initializer": "ones", "bias_initializer": "ones",
+    "depthwise_regularizer": "l2", "bias_regularizer": "l2", "activity_regularizer": "l2",
+    "depthwise_constraint": "non_neg", "bias_constraint": "non_neg"}
+NORM_WEIGHT_ARGS = {
+    "epsilon": 0.5, "center": False, "scale": False, "beta_initializer": "ones",
+    "gamma_initializer": "zeros", "beta_regularizer": "l2", "gamma_regularizer": "l2",
+    "beta_constraint": "unit_norm", "gamma_constraint": "unit_norm"}
+EINSUM_ARGS = {
+    "equation": Raises("abc"), "output_shape": 5, "activation": "tanh", "bias_axes": None,
+    "kernel_initializer": "ones", "bias_initializer": "ones", "kernel_regularizer": "l2",
+    "bias_regularizer": "l2", "kernel_constraint": "non_neg", "bias_constraint": "non_neg",
+    "lora_rank": Raises(2), "lora_alpha": Raises(2.0),
+    "gptq_unpacked_column_size": Raises(4), "quantization_config": Raises("int8")}
+
+
+def adaptive_rows():
+    rows = []
+    for cls, shape, out in (
+            (layers.AdaptiveAveragePooling1D, (2, 7, 3), 3),
+            (layers.AdaptiveAveragePooling2D, (2, 7, 5, 3), (3, 2)),
+            (layers.AdaptiveAveragePooling3D, (2, 5, 4, 3, 2), (2, 3, 2)),
+            (layers.AdaptiveMaxPooling1D, (2, 7, 3), 3),
+            (layers.AdaptiveMaxPooling2D, (2, 7, 5, 3), (3, 2)),
+            (layers.AdaptiveMaxPooling3D, (2, 5, 4, 3, 2), (2, 3, 2))):
+        rows.append(Row(cls, dict(output_size=out), shape,
+                        fd_eps=1e-3 if "Max" in cls.__name__ else 1e-2,
+                        args={"output_size": 2, "data_format": CHANNELS_FIRST}))
+    return rows
+
+
+def pixels(rng, shape):
+    return rng.uniform(0, 255, size=shape).astype("float32")
+
+
+RGB_SHAPE = (2, 3, 6, 3)  # RGB in either data_format: (H=3, W=6, C=3) or (C=3, H=6, W=3)
+
+
+def augmentation_rows():
+    """The colour / mixing augmentation layers: random in training, identity at inference
+    (AutoContrast always acts); tests/test_keras_layer_names.py checks their training-mode
+    numbers against Keras and numpy."""
+    common = dict(make_input=pixels, fd_eps=1.0)
+    ELEMENTWISE = ("Keras's transform is per pixel value (per image draws): the same in "
+                   "either layout")
+    vr = {"value_range": (0, 100)}
+    return [
+        Row(layers.RandomGrayscale, dict(factor=1.0, seed=1), RGB_SHAPE, **common,
+            args={"factor": 0.0, "data_format": CHANNELS_FIRST}),
+        Row(layers.RandomGrayscale, dict(seed=1), RGB_SHAPE, **common, config="covered above",
+            args={"seed": 3}, id="RandomGrayscale-half"),
+        Row(layers.RandomInvert, dict(seed=1), RGB_SHAPE, **common,
+            args={"factor": 0.5, "seed": 2, **vr}, args_exempt={"data_format": ELEMENTWISE}),
+        Row(layers.Solarization, dict(addition_factor=0.5, threshold_factor=0.5, seed=1),
+            RGB_SHAPE, **common,
+            args={"addition_factor": 0.2, "threshold_factor": 0.9, "seed": 2, **vr}),
+        Row(layers.RandomPosterization, dict(factor=4, seed=1), RGB_SHAPE, **common,
+            args={"factor": 2, "seed": 2, **vr}, args_exempt={"data_format": ELEMENTWISE}),
+        Row(layers.RandomColorDegeneration, dict(factor=0.5, seed=1), RGB_SHAPE, **common,
+            args={"factor": 0.9, "seed": 2, "data_format": CHANNELS_FIRST, **vr}),
+        Row(layers.AutoContrast, {}, RGB_SHAPE, **common, args=dict(vr)),
+        Row(layers.Equalization, {}, RGB_SHAPE, **common,
+            args={"bins": 16, "data_format": CHANNELS_FIRST, **vr}),
+        Row(layers.RandomSaturation, dict(factor=0.5, seed=1), RGB_SHAPE, **common,
+            args={"factor": 0.9, "seed": 2, "data_format": CHANNELS_FIRST,
+                  # Keras clips only the scaled saturation (in [0, 1]) to value_range
+                  "value_range": (0, 0.05)}),
+        Row(layers.RandomHue, dict(factor=0.5, seed=1), RGB_SHAPE, **common,
+            args={"factor": 0.9, "seed": 2, "data_format": CHANNELS_FIRST, **vr}),
+        Row(layers.RandomSharpness, dict(factor=0.5, seed=1), RGB_SHAPE, **common,
+            args={"factor": 0.9, "seed": 2, "data_format": CHANNELS_FIRST, **vr}),
+        Row(layers.RandomGaussianBlur, dict(seed=1), RGB_SHAPE, **common,
+            args={"factor": 0.5, "kernel_size": 5, "sigma": 0.5, "seed": 2,
+                  "data_format": CHANNELS_FIRST, **vr}),
+        Row(layers.RandomColorJitter, dict(seed=1, brightness_factor=0.2, contrast_factor=0.5),
+            RGB_SHAPE,
+            **common,
+            args={"brightness_factor": None, "contrast_factor": None,
+                  "saturation_factor": 0.5, "hue_factor": 0.5, "seed": 2,
+                  "data_format": CHANNELS_FIRST, **vr}),
+        Row(layers.MixUp, dict(seed=2), (4, 3, 6, 3), **common,
+            args={"alpha": 0.8, "seed": 3}, args_exempt={"data_format": ELEMENTWISE}),
+        Row(layers.CutMix, dict(seed=1), (4, 5, 6, 3), **common,
+            args={"factor": 0.5, "seed": 2, "data_format": CHANNELS_FIRST}),
+        Row(layers.RandomErasing, dict(seed=1), (4, 5, 6, 3), **common,
+            args={"factor": 0.5, "scale": (0.3, 0.6), "fill_value": 7.0, "seed": 2,
+                  "data_format": CHANNELS_FIRST, **vr}),
+        Row(layers.RandomShear, dict(x_factor=0.3, seed=1), (2, 5, 6, 3), **common,
+            args={"x_factor": 0.6, "y_factor": 0.4, "interpolation": "nearest",
+                  "fill_mode": "constant", "seed": 2, "data_format": CHANNELS_FIRST},
+            args_exempt={"fill_value": "see the RandomShear-constant row"}),
+        Row(layers.RandomShear, dict(x_factor=0.3, seed=1, fill_mode="constant"), (2, 5, 6, 3),
+            **common, id="RandomShear-constant", args={"fill_value": 9.0}),
+        Row(layers.RandomShear, dict(x_factor=0.3, seed=1), (2, 5, 6, 3), **common,
+            id="RandomShear-bad", config="covered above",
+            args={"fill_mode": Raises("mirror"), "x_factor": Raises(1.5)}),
+        Row(layers.RandAugment, dict(seed=1, num_ops=6), RGB_SHAPE, **common,
+            args={"value_range": (0, 100), "num_ops": 1, "factor": 0.9,
+                  "interpolation": "nearest", "seed": 2, "data_format": CHANNELS_FIRST}),
+        Row(layers.AugMix, dict(seed=1), RGB_SHAPE, **common,
+            args={"value_range": (0, 100), "num_chains": 1, "chain_depth": 1, "factor": 0.9,
+                  "alpha": 0.3, "all_ops": False, "interpolation": "nearest", "seed": 2,
+                  "data_format": CHANNELS_FIRST}),
+        Row(layers.RandomElasticTransform, dict(seed=1), (2, 12, 14, 3), **common,
+            args={"factor": 0.5, "scale": 0.5, "interpolation": "nearest",
+                  "fill_mode": "constant", "value_range": (0, 100), "seed": 2,
+                  "data_format": CHANNELS_FIRST},
+            args_exempt={"fill_value": "see the RandomElasticTransform-constant row"}),
+        Row(layers.RandomElasticTransform, dict(seed=1, fill_mode="constant"), (2, 12, 14, 3),
+            **common, id="RandomElasticTransform-constant", args={"fill_value": 500.0}),
+        Row(layers.ContrastLimitedAdaptiveHistogramEqualization, dict(tile_grid_size=(2, 2)),
+            (2, 8, 8, 3), **common,
+            gradient="piecewise constant in the pixel values (histogram bins)",
+            keras_skip={"clip_limit": "Keras's torch backend truncates the clip limit "
+                                      "(integer histograms); checked with integer limits in "
+                                      "tests/test_keras_layer_names.py",
+                        None: "the default clip limit is fractional on 4x4 tiles (see "
+                              "clip_limit)"},
+            args={"value_range": (0, 100), "clip_limit": 0.5, "tile_grid_size": (4, 4),
+                  "data_format": CHANNELS_FIRST}),
+        Row(layers.RandomPerspective, dict(seed=1), (2, 5, 6, 3), **common,
+            args={"factor": 0.5, "scale": 0.4, "interpolation": "nearest",
+                  "fill_value": 9.0, "seed": 2, "data_format": CHANNELS_FIRST}),
+    ]
+
+
+ROWS += [
+    Row(layers.ActivityRegularization, {}, (2, 3), masking="propagate",
+        args={"l1": 0.1, "l2": 0.2}),
+    Row(layers.ActivityRegularization, dict(l1=0.1), (2, 3), id="ActivityRegularization-neg",
+        args={"l2": Raises(-1.0)}),
+    Row(layers.Identity, {}, (2, 3, 4), masking="propagate"),
+    Row(layers.GaussianNoise, dict(stddev=0.5), (4, 6), masking="propagate",
+        args={"stddev": 0.2, "seed": 3}),
+    Row(layers.GaussianNoise, dict(stddev=0.5), (4, 6), id="GaussianNoise-bad",
+        args={"stddev": Raises(1.5)}),
+    Row(layers.GaussianDropout, dict(rate=0.5), (4, 6), masking="propagate",
+        args={"rate": 0.2, "seed": 3}),
+    Row(layers.AlphaDropout, dict(rate=0.5), (4, 6), masking="propagate",
+        args={"rate": 0.2, "noise_shape": (4, 1), "seed": 3}),
+    Row(layers.SpatialDropout1D, dict(rate=0.5), (4, 5, 6), masking="propagate",
+        args={"rate": 0.2, "seed": 3}),
+    Row(layers.SpatialDropout2D, dict(rate=0.5), (4, 3, 3, 6),
+        args={"rate": 0.2, "seed": 3, "data_format": CHANNELS_FIRST}),
+    Row(layers.SpatialDropout3D, dict(rate=0.5), (4, 2, 3, 2, 6),
+        args={"rate": 0.2, "seed": 3, "data_format": CHANNELS_FIRST}),
+    Row(layers.GroupNormalization, dict(groups=2), (2, 4, 6), trainable=2,
+        weight_shapes=[(6,), (6,)], masking="propagate",
+        args={"groups": -1, "axis": 1, **NORM_WEIGHT_ARGS}),
+    Row(layers.GroupNormalization, dict(groups=2), (2, 4, 6), trainable=2,
+        id="GroupNormalization-bad-groups", args={"groups": Raises(4, match="groups")}),
+    Row(layers.RMSNormalization, {}, (2, 3, 4), trainable=1, weight_shapes=[(4,)],
+        args={"axis": 1, "epsilon": 0.5},
+        keras_skip={"axis": "Keras's torch backend fails a non-trailing axis (torch.rms_norm "
+                            "normalizes the trailing dims)"}),
+    Row(layers.RMSNormalization, dict(axis=[1, 2]), (2, 3, 4), trainable=1,
+        weight_shapes=[(3, 4)], id="RMSNormalization-2axes"),
+    Row(layers.UnitNormalization, {}, (2, 3, 4), masking="propagate", args={"axis": [1, 2]}),
+    Row(layers.EinsumDense, dict(equation="ab,bc->ac", output_shape=4, bias_axes="c"), (2, 3),
+        trainable=2, weight_shapes=[(3, 4), (4,)], args=EINSUM_ARGS),
+    Row(layers.EinsumDense, dict(equation="abc,cd->abd", output_shape=(5, 4), bias_axes="d"),
+        (2, 5, 3), trainable=2, weight_shapes=[(3, 4), (4,)], id="EinsumDense-3d"),
+    Row(layers.EinsumDense, dict(equation="...b,bc->...c", output_shape=4, bias_axes="c"),
+        (2, 5, 3), trainable=2, weight_shapes=[(3, 4), (4,)], id="EinsumDense-left-ellipsis"),
+    Row(layers.EinsumDense, dict(equation="ab...,bc->ac...", output_shape=4, bias_axes="c"),
+        (2, 3, 5), trainable=2, weight_shapes=[(3, 4), (4, 1)],
+        id="EinsumDense-right-ellipsis"),
+    Row(layers.EinsumDense, dict(equation="abc,cde->abde", output_shape=(5, 2, 4),
+                                 bias_axes="de"),
+        (2, 5, 3), trainable=2, weight_shapes=[(3, 2, 4), (2, 4)], id="EinsumDense-heads"),
+    Row(layers.EinsumDense, dict(equation="abc,cd->adb", output_shape=(4, 5), bias_axes="d"),
+        (2, 5, 3), trainable=2, weight_shapes=[(3, 4), (4, 1)], id="EinsumDense-transposed"),
+    Row(layers.DepthwiseConv1D, dict(kernel_size=3), (2, 9, 4), trainable=2,
+        weight_shapes=[(3, 4, 1), (4,)], args=CONV_1D_DEPTHWISE_ARGS),
+    Row(layers.DepthwiseConv1D, dict(kernel_size=3), (2, 9, 4), trainable=2,
+        id="DepthwiseConv1D-causal", args={"padding": Raises("causal")}),
+    Row(layers.SeparableConv1D, dict(filters=3, kernel_size=3), (2, 9, 4), trainable=3,
+        weight_shapes=[(3, 4, 1), (1, 4, 3), (3,)],
+        args={"filters": 2, "kernel_size": 2, "strides": 2, "padding": "same",
+              "data_format": CHANNELS_FIRST, "dilation_rate": 2, "depth_multiplier": 2,
+              "activation": "relu", "use_bias": False, "depthwise_initializer": "ones",
+              "pointwise_initializer": "ones", "bias_initializer": "ones",
+              "depthwise_regularizer": "l2", "pointwise_regularizer": "l2",
+              "bias_regularizer": "l2", "activity_regularizer": "l2",
+              "depthwise_constraint": "non_neg", "pointwise_constraint": "non_neg",
+              "bias_constraint": "non_neg"}),
+    *adaptive_rows(),
+    *augmentation_rows(),
+    # converged power iterations, so the training step's second normalization is ~identity
+    Row(layers.SpectralNormalization, dict(power_iterations=30), (3, 4),
+        sublayer=lambda: layers.Dense(3),
+        trainable=2, non_trainable=1, weight_shapes=[(4, 3), (1, 3), (3,)],
+        args={"power_iterations": 1},
+        args_exempt={"layer": "the wrapped layer itself (the rows give one)"}),
+    Row(layers.SpectralNormalization, {}, (2, 5, 5, 2), id="SpectralNormalization-conv",
+        sublayer=lambda: layers.Conv2D(3, 2), trainable=2, non_trainable=1,
+        args={"power_iterations": Raises(0)}),
+    Row(layers.Pipeline, {}, (2, 4), sublayer_arg="layers",
+        sublayer=lambda: [layers.Rescaling(0.5), layers.Dense(3), layers.Dropout(0.5)],
+        trainable=2, keras_skip={None: "Keras's Pipeline.from_config cannot rebuild the "
+                                      "Dense layer without its build config here"},
+        args_exempt={"layers": "the pipeline's layers themselves (the row gives them)"}),
+    Row(layers.ReversibleEmbedding, dict(input_dim=10, output_dim=3), (2, 5),
+        make_input=tokens(10), trainable=1, weight_shapes=[(10, 3)], gradient=INT_INPUT,
+        args={"input_dim": 12, "output_dim": 4, "embeddings_initializer": "ones",
+              "embeddings_regularizer": "l2", "embeddings_constraint": "unit_norm",
+              "mask_zero": True, "tie_weights": False},
+        args_exempt={"reverse_dtype": "see the ReversibleEmbedding-reverse row",
+                     "logit_soft_cap": "see the ReversibleEmbedding-reverse row"}),
+    Row(layers.ReversibleEmbedding, dict(input_dim=10, output_dim=3), (2, 5, 3),
+        id="ReversibleEmbedding-reverse", trainable=1, weight_shapes=[(10, 3)],
+        call_fn=lambda layer, x, **kw: layer(x, reverse=True, **kw),
+        symbolic="tested by test_reversible_embedding_symbolic_reverse",
+        keras_skip={None: "the harness's Keras call has no reverse=True"},
+        args={"tie_weights": False, "logit_soft_cap": 0.5, "reverse_dtype": "float64"}),
+    Row(layers.GroupQueryAttention, dict(head_dim=3, num_query_heads=4, num_key_value_heads=2),
+        [(2, 3, 4), (2, 5, 4)], positional=True, trainable=8,
+        args={"head_dim": 2, "num_query_heads": 2, "num_key_value_heads": 1, "dropout": 0.5,
+              "use_bias": False, "sliding_window": 2, "flash_attention": Raises(True),
+              "kernel_initializer": "ones", "bias_initializer": "ones",
+              "kernel_regularizer": "l2", "bias_regularizer": "l2",
+              "activity_regularizer": "l2", "kernel_constraint": "non_neg",
+              "bias_constraint": "non_neg", "use_gate": True}),
+    Row(layers.GroupQueryAttention, dict(head_dim=3, num_query_heads=4, num_key_value_heads=2,
+                                         dropout=0.5), [(2, 3, 4), (2, 5, 4)], positional=True,
+        trainable=8, args={"seed": 5, "num_key_value_heads": Raises(3)},
+        id="GroupQueryAttention-dropout"),
+    Row(layers.HashedCrossing, dict(num_bins=5), [(4,), (4,)], make_input=tokens(1000),
+        gradient=INT_INPUT, train=NO_WEIGHTS_INT,
+        keras_skip={None: "Keras's HashedCrossing requires TensorFlow (the documented "
+                          "example is checked in tests/test_keras_layer_names.py)"},
+        args={"num_bins": 7, "output_mode": "one_hot", "sparse": Raises(True)}),
+    Row(layers.HashedCrossing, dict(num_bins=5), [(4, 1), (4, 1)], make_input=tokens(1000),
+        gradient=INT_INPUT, train=NO_WEIGHTS_INT, id="HashedCrossing-column",
+        keras_skip={None: "Keras's HashedCrossing requires TensorFlow"},
+        args={"output_mode": "one_hot"}),
+    Row(layers.STFTSpectrogram, dict(frame_length=8, mode="magnitude"), (2, 40, 2),
+        trainable=2, weight_shapes=[(8, 1, 5), (8, 1, 5)], fd_eps=1e-3,
+        args={"mode": "log", "frame_length": 16, "frame_step": 2, "fft_length": 16,
+              "window": "hamming", "periodic": True, "scaling": "spectrum",
+              "padding": "same", "expand_dims": True},
+        args_exempt={"data_format": "see the STFTSpectrogram-square row"}),
+    Row(layers.STFTSpectrogram, dict(frame_length=8, mode="magnitude"), (2, 16, 16),
+        trainable=2, id="STFTSpectrogram-square", fd_eps=1e-3,
+        args={"data_format": CHANNELS_FIRST}),
+    Row(layers.STFTSpectrogram, dict(frame_length=8, mode="psd"), (2, 40, 2), trainable=2,
+        id="STFTSpectrogram-psd", args={"mode": "stft"}),
+    Row(layers.MelSpectrogram, dict(fft_length=64, sequence_stride=32, num_mel_bins=16,
+                                    sampling_rate=8000), (2, 400), fd_eps=1e-3, fd_tol=5e-2,
+        args={"fft_length": 128, "sequence_stride": 16, "sequence_length": 48,
+              "window": "hamming", "sampling_rate": 16000, "num_mel_bins": 8,
+              "min_freq": 300.0, "max_freq": 3000, "power_to_db": False, "top_db": 10.0,
+              "mag_exp": 1.0, "min_power": 10.0, "ref_power": 2.0}),
+]
+
 # Layer classes without a row of their own, and why.
 EXCLUDED = {
     layers.Layer: "the abstract base class (every row tests it)",
     layers.InputLayer: "not called on data: it makes a graph's input (tests/test_layers_models.py)",
+    layers.Wrapper: "the abstract base of wrappers (its subclasses' rows test it; "
+                    "tests/test_keras_layer_names.py subclasses it)",
 }
 
 ROW_IDS = [r.name for r in ROWS]

@@ -363,6 +363,9 @@ _KNOWN_UPWARD = {
     ("fastnet/layers/rnn.py", "fastnet.saving"),
     ("fastnet/layers/rnn.py", "fastnet.saving.serialization_lib"),
     ("fastnet/layers/rnn_cell.py", "fastnet.saving.serialization_lib"),
+    # Wrapper / SpectralNormalization and Pipeline rebuild the layers their configs nest
+    ("fastnet/layers/wrapper.py", "fastnet.saving"),
+    ("fastnet/layers/pipeline.py", "fastnet.saving"),
 }
 
 

@@ -185,3 +185,81 @@ __all__ += ["Hashing"]
 from fastnet.layers.text_vectorization import TextVectorization  # noqa: E402
 
 __all__ += ["TextVectorization"]
+
+# ---- Keras 3 layer names added in the nlayers session (one block, to ease merging) --------
+from fastnet.layers.adaptive_pooling import (  # noqa: E402
+    AdaptiveAveragePooling1D,
+    AdaptiveAveragePooling2D,
+    AdaptiveAveragePooling3D,
+    AdaptiveMaxPooling1D,
+    AdaptiveMaxPooling2D,
+    AdaptiveMaxPooling3D,
+)
+from fastnet.layers.conv import (  # noqa: E402
+    Convolution1DTranspose,
+    DepthwiseConv1D,
+    SeparableConv1D,
+    SeparableConvolution1D,
+    SeparableConvolution2D,
+)
+from fastnet.layers.einsum_dense import EinsumDense, Identity  # noqa: E402
+from fastnet.layers.grouped_query_attention import GroupQueryAttention  # noqa: E402
+from fastnet.layers.hashed_crossing import HashedCrossing  # noqa: E402
+from fastnet.layers.image_augmentation import (  # noqa: E402
+    AugMix,
+    AutoContrast,
+    ContrastLimitedAdaptiveHistogramEqualization,
+    CutMix,
+    Equalization,
+    MixUp,
+    RandAugment,
+    RandomColorDegeneration,
+    RandomColorJitter,
+    RandomElasticTransform,
+    RandomErasing,
+    RandomGaussianBlur,
+    RandomGrayscale,
+    RandomHue,
+    RandomInvert,
+    RandomPerspective,
+    RandomPosterization,
+    RandomSaturation,
+    RandomSharpness,
+    RandomShear,
+    Solarization,
+)
+from fastnet.layers.normalization import (  # noqa: E402
+    GroupNormalization,
+    RMSNormalization,
+    UnitNormalization,
+)
+from fastnet.layers.pipeline import Pipeline  # noqa: E402
+from fastnet.layers.pooling import GlobalAvgPool3D, GlobalMaxPool3D  # noqa: E402
+from fastnet.layers.regularization import (  # noqa: E402
+    ActivityRegularization,
+    AlphaDropout,
+    GaussianDropout,
+    GaussianNoise,
+    SpatialDropout1D,
+    SpatialDropout2D,
+    SpatialDropout3D,
+)
+from fastnet.layers.spectrogram import MelSpectrogram, STFTSpectrogram  # noqa: E402
+from fastnet.layers.wrapper import ReversibleEmbedding, SpectralNormalization, Wrapper  # noqa: E402
+
+__all__ += [
+    "AdaptiveAveragePooling1D", "AdaptiveAveragePooling2D", "AdaptiveAveragePooling3D",
+    "AdaptiveMaxPooling1D", "AdaptiveMaxPooling2D", "AdaptiveMaxPooling3D",
+    "Convolution1DTranspose", "DepthwiseConv1D", "SeparableConv1D", "SeparableConvolution1D",
+    "SeparableConvolution2D", "EinsumDense", "Identity", "GroupNormalization",
+    "RMSNormalization", "UnitNormalization", "GlobalAvgPool3D", "GlobalMaxPool3D",
+    "ActivityRegularization", "AlphaDropout", "GaussianDropout", "GaussianNoise",
+    "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D",
+    "AutoContrast", "CutMix", "Equalization", "MixUp", "RandomColorDegeneration",
+    "RandomColorJitter", "RandomGaussianBlur", "RandomGrayscale", "RandomHue", "RandomInvert",
+    "RandomPosterization", "RandomSaturation", "RandomSharpness", "Solarization", "Pipeline",
+    "ReversibleEmbedding", "SpectralNormalization", "Wrapper", "GroupQueryAttention",
+    "HashedCrossing", "RandomErasing", "RandomPerspective", "RandomShear", "MelSpectrogram",
+    "STFTSpectrogram", "AugMix", "RandAugment", "RandomElasticTransform",
+    "ContrastLimitedAdaptiveHistogramEqualization",
+]

@@ -344,3 +344,77 @@ class SeparableConv2D(BaseConv):
 
 Convolution1D, Convolution2D, Convolution3D = Conv1D, Conv2D, Conv3D
 Convolution2DTranspose, Convolution3DTranspose = Conv2DTranspose, Conv3DTranspose
+
+
+# ---- 1-D depthwise and separable convolutions, and the remaining Keras aliases --------------
+
+def _refuse_causal(layer):
+    if layer.padding == "causal":
+        raise ValueError(f"{type(layer).__name__} {layer.name!r}: `padding` must be 'valid' or "
+                         f"'same' (as Keras). Received: padding=causal")
+
+
+class DepthwiseConv1D(DepthwiseConv2D):
+    """Depthwise 1-D convolution: kernel (kernel_size, channels, depth_multiplier)."""
+
+    rank = 1
+
+    def __init__(self, kernel_size, strides=1, padding="valid", depth_multiplier=1,
+                 data_format=None, dilation_rate=1, activation=None, use_bias=True,
+                 depthwise_initializer="glorot_uniform", bias_initializer="zeros",
+                 depthwise_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 depthwise_constraint=None, bias_constraint=None, **kwargs):
+        super().__init__(kernel_size, strides, padding, depth_multiplier, data_format,
+                         dilation_rate, activation, use_bias, depthwise_initializer,
+                         bias_initializer, depthwise_regularizer, bias_regularizer,
+                         activity_regularizer, depthwise_constraint, bias_constraint, **kwargs)
+        _refuse_causal(self)
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        self.input_spec = InputSpec(ndim=3, axes={self._channels_axis(): input_shape[
+            self._channels_axis()]})
+
+
+class SeparableConv1D(SeparableConv2D):
+    """Depthwise 1-D convolution then a pointwise one: kernels (k, cin, depth_multiplier)
+    and (1, cin * depth_multiplier, filters), as Keras."""
+
+    rank = 1
+
+    def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None,
+                 dilation_rate=1, depth_multiplier=1, activation=None, use_bias=True,
+                 depthwise_initializer="glorot_uniform", pointwise_initializer="glorot_uniform",
+                 bias_initializer="zeros", depthwise_regularizer=None, pointwise_regularizer=None,
+                 bias_regularizer=None, activity_regularizer=None, depthwise_constraint=None,
+                 pointwise_constraint=None, bias_constraint=None, **kwargs):
+        super().__init__(filters, kernel_size, strides, padding, data_format, dilation_rate,
+                         depth_multiplier, activation, use_bias, depthwise_initializer,
+                         pointwise_initializer, bias_initializer, depthwise_regularizer,
+                         pointwise_regularizer, bias_regularizer, activity_regularizer,
+                         depthwise_constraint, pointwise_constraint, bias_constraint, **kwargs)
+        _refuse_causal(self)
+
+    def build(self, input_shape):
+        cin = input_shape[self._channels_axis()]
+        if cin is None:
+            raise ValueError(f"Layer {self.name}: the channel dimension of the inputs should be "
+                             f"defined. Received input_shape={input_shape}")
+        self.depthwise_kernel = self.add_weight(
+            shape=self.kernel_size + (cin, self.depth_multiplier), name="depthwise_kernel",
+            initializer=self.depthwise_initializer, regularizer=self.depthwise_regularizer,
+            constraint=self.depthwise_constraint)
+        self.pointwise_kernel = self.add_weight(
+            shape=(1, cin * self.depth_multiplier, self.filters), name="pointwise_kernel",
+            initializer=self.pointwise_initializer, regularizer=self.pointwise_regularizer,
+            constraint=self.pointwise_constraint)
+        self.bias = self.add_weight(shape=(self.filters,), name="bias",
+                                    initializer=self.bias_initializer,
+                                    regularizer=self.bias_regularizer,
+                                    constraint=self.bias_constraint) if self.use_bias else None
+        self.input_spec = InputSpec(ndim=3, axes={self._channels_axis(): cin})
+        self.built = True
+
+
+Convolution1DTranspose = Conv1DTranspose
+SeparableConvolution1D, SeparableConvolution2D = SeparableConv1D, SeparableConv2D

@@ -176,3 +176,179 @@ def _serialized(layer, *names):
     return out
 
 
+
+
+# ---- GroupNormalization, RMSNormalization, UnitNormalization (keras.layers) ----------------
+
+def _check_axes_in(layer, axes, input_shape):
+    rank = len(input_shape)
+    for a in axes:
+        if not isinstance(a, int) or isinstance(a, bool) or a >= rank or a < -rank:
+            raise ValueError(f"{type(layer).__name__} {layer.name!r}: axis {a} is out of bounds "
+                             f"for input shape {tuple(input_shape)}. Received: axis={layer.axis}")
+
+
+class GroupNormalization(Layer):
+    """Normalizes each sample over groups of channels (``groups`` of them along ``axis``;
+    ``groups=-1``: one per channel, instance normalization), then ``gamma`` / ``beta`` per
+    channel, as keras.layers.GroupNormalization."""
+
+    def __init__(self, groups=32, axis=-1, epsilon=1e-3, center=True, scale=True,
+                 beta_initializer="zeros", gamma_initializer="ones", beta_regularizer=None,
+                 gamma_regularizer=None, beta_constraint=None, gamma_constraint=None, **kwargs):
+        if isinstance(groups, bool) or not isinstance(groups, int) or (groups <= 0
+                                                                        and groups != -1):
+            raise ValueError("Received an invalid value for argument `groups`, expected a "
+                             "positive integer (or `-1` for instance normalization). "
+                             f"Received: groups={groups}")
+        if isinstance(axis, bool) or not isinstance(axis, int):
+            raise TypeError(f"GroupNormalization: `axis` must be an integer. Received: "
+                            f"axis={axis!r}")
+        super().__init__(**kwargs)
+        self.groups = groups
+        self.axis = axis
+        self.epsilon = float(check_number(epsilon, "epsilon", self, minimum=0))
+        self.center = center
+        self.scale = scale
+        self.beta_initializer = initializers_mod.get(beta_initializer)
+        self.gamma_initializer = initializers_mod.get(gamma_initializer)
+        self.beta_regularizer = regularizers_mod.get(beta_regularizer)
+        self.gamma_regularizer = regularizers_mod.get(gamma_regularizer)
+        self.beta_constraint = constraints_mod.get(beta_constraint)
+        self.gamma_constraint = constraints_mod.get(gamma_constraint)
+        self.supports_masking = True
+
+    def build(self, input_shape):
+        _check_axes_in(self, [self.axis], input_shape)
+        dim = input_shape[self.axis]
+        if dim is None:
+            raise ValueError(f"Axis {self.axis} of input tensor should have a defined dimension "
+                             f"but the layer received an input with shape {input_shape}.")
+        if self.groups == -1:
+            self.groups = dim  # as Keras: the config then carries the channel count
+        if dim < self.groups:
+            raise ValueError(f"GroupNormalization {self.name!r}: number of groups "
+                             f"({self.groups}) cannot be more than the number of channels "
+                             f"({dim}).")
+        if dim % self.groups:
+            raise ValueError(f"GroupNormalization {self.name!r}: number of groups "
+                             f"({self.groups}) must divide the number of channels ({dim}).")
+        self._axis = self.axis % len(input_shape)
+        self.input_spec = InputSpec(ndim=len(input_shape), axes={self.axis: dim})
+        self.gamma = self.add_weight(shape=(dim,), name="gamma",
+                                     initializer=self.gamma_initializer,
+                                     regularizer=self.gamma_regularizer,
+                                     constraint=self.gamma_constraint) if self.scale else None
+        self.beta = self.add_weight(shape=(dim,), name="beta",
+                                    initializer=self.beta_initializer,
+                                    regularizer=self.beta_regularizer,
+                                    constraint=self.beta_constraint) if self.center else None
+        self.built = True
+
+    def call(self, inputs):
+        x = ops.convert_to_tensor(inputs)
+        axis, g = self._axis, self.groups
+        shape = tuple(x.shape)
+        # (..., C, ...) -> (..., groups, C // groups, ...): statistics over every axis but
+        # the batch and the group axis
+        grouped = shape[:axis] + (g, shape[axis] // g) + shape[axis + 1:]
+        xg = ops.reshape(x, grouped)
+        reduce_axes = tuple(i for i in range(1, len(grouped)) if i != axis)
+        mean, var = ops.moments(xg, axes=reduce_axes, keepdims=True)
+        y = ops.reshape((xg - mean) * ops.rsqrt(var + self.epsilon), shape)
+        bshape = [1] * len(shape)
+        bshape[axis] = shape[axis]
+        if self.gamma is not None:
+            y = y * ops.reshape(self.gamma, bshape)
+        if self.beta is not None:
+            y = y + ops.reshape(self.beta, bshape)
+        return y
+
+    def compute_output_shape(self, input_shape):
+        _check_axes_in(self, [self.axis], input_shape)
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "groups": self.groups, "axis": self.axis,
+                "epsilon": self.epsilon, "center": self.center, "scale": self.scale,
+                **_serialized(self, "beta_initializer", "gamma_initializer",
+                              "beta_regularizer", "gamma_regularizer", "beta_constraint",
+                              "gamma_constraint")}
+
+
+class RMSNormalization(Layer):
+    """``x * rsqrt(mean(x**2 over axis) + epsilon) * scale``, a trainable ``scale`` over the
+    normalized axes (keras.layers.RMSNormalization; no centring, no bias)."""
+
+    def __init__(self, axis=-1, epsilon=1e-6, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(axis, (list, tuple)):
+            if not axis or any(isinstance(a, bool) or not isinstance(a, int) for a in axis):
+                raise TypeError(f"RMSNormalization: `axis` must be an int or a non-empty "
+                                f"list of ints. Received: axis={axis!r}")
+            axis = list(axis)
+        elif isinstance(axis, bool) or not isinstance(axis, int):
+            raise TypeError(f"RMSNormalization: `axis` must be an int or a list of ints. "
+                            f"Received: axis={axis!r}")
+        self.axis = axis
+        self.epsilon = float(check_number(epsilon, "epsilon", self, minimum=0))
+
+    def build(self, input_shape):
+        axes = self.axis if isinstance(self.axis, list) else [self.axis]
+        _check_axes_in(self, axes, input_shape)
+        # as Keras: after build the axis is a sorted list (and so is the config)
+        self.axis = sorted(axes)
+        self._axes = tuple(sorted(a % len(input_shape) for a in axes))
+        shape = tuple(input_shape[a] for a in self.axis)
+        if any(d is None for d in shape):
+            raise ValueError(f"RMSNormalization {self.name!r}: the normalized axes {self.axis} "
+                             f"must have defined sizes; input shape {tuple(input_shape)}")
+        self.scale = self.add_weight(shape=shape, name="scale", initializer="ones")
+        self.built = True
+
+    def call(self, inputs):
+        x = ops.convert_to_tensor(inputs)
+        axes = self._axes
+        y = x * ops.rsqrt(ops.mean(ops.square(x), axis=axes, keepdims=True) + self.epsilon)
+        bshape = [x.shape[i] if i in axes else 1 for i in range(x.ndim)]
+        return y * ops.reshape(self.scale, bshape)
+
+    def compute_output_shape(self, input_shape):
+        _check_axes_in(self, self.axis if isinstance(self.axis, list) else [self.axis],
+                       input_shape)
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis, "epsilon": self.epsilon}
+
+
+class UnitNormalization(Layer):
+    """Scales each input to unit L2 norm along ``axis``: ``x * min(rsqrt(sum(x**2)),
+    1e12)`` (keras.layers.UnitNormalization)."""
+
+    def __init__(self, axis=-1, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(axis, (list, tuple)) and all(
+                isinstance(a, int) and not isinstance(a, bool) for a in axis):
+            self.axis = list(axis)
+        elif isinstance(axis, int) and not isinstance(axis, bool):
+            self.axis = axis
+        else:
+            raise TypeError("Invalid value for `axis` argument: expected an int or a "
+                            f"list/tuple of ints. Received: axis={axis}")
+        self.supports_masking = True
+        self.built = True
+
+    def call(self, inputs):
+        x = ops.convert_to_tensor(inputs)
+        axes = self.axis if isinstance(self.axis, int) else tuple(self.axis)
+        inv = ops.rsqrt(ops.sum(ops.square(x), axis=axes, keepdims=True))
+        return x * ops.minimum(inv, 1e12)
+
+    def compute_output_shape(self, input_shape):
+        _check_axes_in(self, [self.axis] if isinstance(self.axis, int) else self.axis,
+                       input_shape)
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis}
