@@ -131,11 +131,12 @@ def _scatter_windows(gwin, in_shape, ks, strides, dil, pads):
     return buf[(slice(None),) + crop + (slice(None),)]
 
 
-def _matmul(a, b):
-    """a @ b by our GEMM for float32 (views as they are), numpy's for other dtypes."""
+def _matmul(a, b, trans_a=False, trans_b=False):
+    """a @ b (optionally transposed) by our GEMM for float32, views as they are; numpy's for
+    float64, which our kernels do not compute (a layer built with dtype="float64")."""
     if a.dtype == np.float32 and b.dtype == np.float32:
-        return _gemm.gemm(a, b)
-    return np.matmul(a, b)
+        return _gemm.gemm(a, b, trans_a=trans_a, trans_b=trans_b)
+    return np.matmul(a.T if trans_a else a, b.T if trans_b else b)
 
 
 def _kernel_ok(x, w):
@@ -266,8 +267,11 @@ def conv_bias(inputs, kernel, bias, strides=1, padding="valid", dilation_rate=1)
 def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_rate=1):
     """N-D convolution; kernel (k..., in_channels, out_channels) as Keras."""
     x, w = _t(inputs), _t(kernel)
-    if x.dtype != "float32":
-        x = cast(x, "float32")
+    dtype = "float64" if "float64" in (x.dtype, w.dtype) else "float32"
+    if x.dtype != dtype:
+        x = cast(x, dtype)
+    if w.dtype != dtype:
+        w = cast(w, dtype)
     nd = x.ndim - 2
     _check_conv(x, w, nd, "conv")
     padding = padding.lower()
@@ -291,13 +295,13 @@ def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_
     kk = int(np.prod(ks)) * cin
     cols = np.ascontiguousarray(win).reshape(rows, kk)
     w2 = np.ascontiguousarray(w._value).reshape(kk, cout)
-    out = _gemm.gemm(cols, w2).reshape((n,) + tuple(outs) + (cout,))
+    out = _matmul(cols, w2).reshape((n,) + tuple(outs) + (cout,))
     in_shape = x.shape
 
     def backward(g):
         gv = np.ascontiguousarray(g._value).reshape(rows, cout)
-        gw = _gemm.gemm(cols, gv, trans_a=True).reshape(w.shape)
-        gcols = _gemm.gemm(gv, w2, trans_b=True).reshape(win.shape)
+        gw = _matmul(cols, gv, trans_a=True).reshape(w.shape)
+        gcols = _matmul(gv, w2, trans_b=True).reshape(win.shape)
         gx = _scatter_windows(gcols, in_shape, ks, strides, dil, pads)
         return Tensor(gx), Tensor(gw)
 
