@@ -228,9 +228,11 @@ static void wino_input(const float* x, int64_t H, int64_t W, int64_t C, int64_t 
 }
 
 // y (N, OH, OW, C) tiles = A^T m A (+ bias) per tile and channel, A^T = [1 1 1 0; 0 1 -1 -1],
-// then max(., 0) with `relu`; output pixels past OH/OW go to `trash` (C floats).
-static void wino_output(const float* M, int64_t nt, int64_t C, const float* bias, bool relu, float* y,
-                        int64_t OH, int64_t OW, int64_t tiles_h, int64_t tiles_w, int64_t t0, float* trash) {
+// then max(., 0) with Relu; output pixels past OH/OW go to `trash` (C floats). (A template:
+// a runtime ReLU test inside the channel loop keeps GCC from vectorizing it.)
+template <bool Relu>
+static void wino_output_t(const float* M, int64_t nt, int64_t C, const float* bias, float* y, int64_t OH,
+                          int64_t OW, int64_t tiles_h, int64_t tiles_w, int64_t t0, float* trash) {
   const int64_t ps = nt * C;
   for (int64_t t = 0; t < nt; ++t) {
     const int64_t tt = t0 + t, tx = tt % tiles_w, ty = (tt / tiles_w) % tiles_h, n = tt / (tiles_w * tiles_h);
@@ -254,7 +256,7 @@ static void wino_output(const float* M, int64_t nt, int64_t C, const float* bias
       const float b = bias ? bias[c] : 0.0f;
       float v0 = s[0] + s[1] + s[2] + b, v1 = s[1] - s[2] - s[3] + b, v2 = s[4] + s[5] + s[6] + b,
             v3 = s[5] - s[6] - s[7] + b;
-      if (relu) {  // (loop-invariant: the compiler unswitches it) nan stays nan, as relu_fwd
+      if (Relu) {  // nan stays nan, as relu_fwd
         v0 = v0 < 0.0f ? 0.0f : v0;
         v1 = v1 < 0.0f ? 0.0f : v1;
         v2 = v2 < 0.0f ? 0.0f : v2;
@@ -266,6 +268,11 @@ static void wino_output(const float* M, int64_t nt, int64_t C, const float* bias
       o[3][c] = v3;
     }
   }
+}
+
+static void wino_output(const float* M, int64_t nt, int64_t C, const float* bias, bool relu, float* y,
+                        int64_t OH, int64_t OW, int64_t tiles_h, int64_t tiles_w, int64_t t0, float* trash) {
+  (relu ? wino_output_t<true> : wino_output_t<false>)(M, nt, C, bias, y, OH, OW, tiles_h, tiles_w, t0, trash);
 }
 
 // dM = A dy A^T per tile and channel (the adjoint of wino_output: dy of the tile's 2x2
