@@ -206,3 +206,22 @@ def test_conv2d_relu_trains_like_the_unfused_model():
         assert_close(np.asarray(la), np.asarray(lb), atol=1e-6, rtol=1e-6)
     for wa, wb in zip(a.get_weights(), b.get_weights()):
         assert_close(wa, wb, atol=1e-6, rtol=1e-6)
+
+
+def test_a_tiny_relu_conv_step_never_wakes_a_worker():
+    conv = fastnet.Sequential([fastnet.Input((4, 4, 1)), layers.Conv2D(2, 3, padding="same",
+                                                                      activation="relu"),
+                               layers.Flatten(), layers.Dense(3)])
+    conv.compile(optimizer="sgd", loss="mse")
+    img = np.random.default_rng(3).random((2, 4, 4, 1), dtype=np.float32)
+    before = fastnet.config.get_num_threads()
+    fastnet.config.set_num_threads(2)
+    try:
+        conv.train_on_batch(img, np.zeros((2, 3), np.float32))
+        fastnet.config.thread_stats(reset=True)
+        for _ in range(3):
+            conv.train_on_batch(img, np.zeros((2, 3), np.float32))
+        stats = fastnet.config.thread_stats()
+    finally:
+        fastnet.config.set_num_threads(before)
+    assert stats["parallel_regions"] == 0 and stats["wakeups"] == 0, stats
