@@ -2,6 +2,11 @@
 Keras 3 on PyTorch, each framework and workload in its own process.
 
     python bench/workloads.py [--quick] [--threads N] [--only w2,w4] [--frameworks fastnet,torch]
+                              [--baseline PATH]
+
+``--baseline PATH`` adds a row for the fastnet built in-place at PATH (another checkout, e.g.
+``git archive main | tar -x -C /tmp/base && (cd /tmp/base && python setup.py build_ext
+--inplace)``): before/after ratios from one run.
 
 Workloads (the functional-API tutorial, /work/shared/seeds/004, issue 15):
   W1  the tutorial's MLP 784-64-64-10 (relu, relu, softmax), RMSprop, sparse categorical
@@ -235,11 +240,14 @@ def mnist_data(quick):
 # ---- one framework, one workload, in this process ----
 
 def _timed(fn, reps):
+    # BENCH_CLOCK=cpu: the process's CPU time (all its threads), which other processes on
+    # a shared machine do not inflate; meant for --threads 1 runs.
+    clock = time.process_time if os.environ.get("BENCH_CLOCK") == "cpu" else time.perf_counter
     ts = []
     for _ in range(reps):
-        t0 = time.perf_counter()
+        t0 = clock()
         fn()
-        ts.append(time.perf_counter() - t0)
+        ts.append(clock() - t0)
     return statistics.median(ts)
 
 
@@ -266,7 +274,9 @@ def worker(fw, wl, quick):
         t0 = time.perf_counter()
         fn = torch_fn(torch, fw, wl, x, None if wl == "w2i" else y, batch)
     else:
-        if fw == "fastnet":
+        if fw in ("fastnet", "fastnet-baseline"):
+            if fw == "fastnet-baseline":
+                sys.path.insert(0, os.environ["BENCH_BASELINE"])
             import fastnet as k
 
             k.config.set_num_threads(threads)
@@ -294,8 +304,10 @@ def worker(fw, wl, quick):
             fn()
         steady = _timed(fn, steps)
     peak = status_mb("VmHWM")
+    origin = sys.modules["fastnet"].__file__ if "fastnet" in sys.modules else None
     print(json.dumps({"first_s": first, "steady_s": steady, "peak_mb": peak,
-                      "workload_mb": peak - base, "images": n_infer if wl == "w2i" else None}))
+                      "workload_mb": peak - base, "images": n_infer if wl == "w2i" else None,
+                      "fastnet": origin}))
 
 
 def torch_fn(torch, fw, wl, x, y, batch):
@@ -410,7 +422,8 @@ def run(workloads, available, threads, quick):
                     summary.append([wl, peer, ("throughput >= " if infer else "time <= ") + f"{target}",
                                     ratio, "yes" if met else "NO",
                                     ref["workload_mb"] / max(ok[peer]["workload_mb"], 1e-9)])
-    print_table(f"Seed workloads, one process each, {threads} thread(s). steady: ms/step (W1: s/epoch, "
+    clock = "process CPU time" if os.environ.get("BENCH_CLOCK") == "cpu" else "wall time"
+    print_table(f"Seed workloads, one process each, {threads} thread(s), {clock}. steady: ms/step (W1: s/epoch, "
                 "W2i: images/s); fastnet/peer: time ratio (W2i: throughput ratio); memory: fastnet's "
                 "workload MB / the peer's",
                 ["workload", "framework", "first step s", "steady", "fastnet/peer", "peak RSS MB",
@@ -427,6 +440,11 @@ def main():
     ap.add_argument("--only", default="", help="comma-separated workloads (w1,w2,w2i,w3,w4)")
     ap.add_argument("--frameworks", default="",
                     help="comma-separated subset of fastnet,torch,keras-jax,keras-torch")
+    ap.add_argument("--cpu-time", action="store_true",
+                    help="steady times in process CPU time (robust to other load; use with "
+                    "--threads 1)")
+    ap.add_argument("--baseline", default="", help="a checkout with an in-place built fastnet "
+                    "to run beside this one (row fastnet-baseline)")
     ap.add_argument("--worker", nargs=3, metavar=("FRAMEWORK", "WORKLOAD", "QUICK"),
                     help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -440,6 +458,11 @@ def main():
     if args.frameworks:
         want = args.frameworks.split(",")
         available = [fw for fw in available if fw in want]
+    if args.cpu_time:
+        os.environ["BENCH_CLOCK"] = "cpu"
+    if args.baseline:
+        os.environ["BENCH_BASELINE"] = os.path.abspath(args.baseline)
+        available.insert(1, "fastnet-baseline")
     threads = args.threads or os.cpu_count() or 1
     run(workloads, available, threads, args.quick)
 
