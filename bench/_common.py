@@ -130,6 +130,18 @@ def status_mb(field):
     return float("nan")
 
 
+def reset_peak_rss():
+    """Resets VmHWM to the current RSS (Linux: /proc/self/clear_refs "5"), so a later
+    VmHWM is the peak of what ran since (not of, say, loading the data). False when the
+    kernel does not allow it."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
 def peer_frameworks():
     """fastnet, then each installed peer: PyTorch eager, Keras 3 on JAX, Keras 3 on torch."""
     import importlib.util

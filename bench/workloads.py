@@ -31,7 +31,8 @@ faster is the peer). Keras on JAX compiles with ``jit_compile=True``.
 
 Each process reports the time to the first step (model build + compile + one step; for
 W1 the whole first epoch), the steady time (median after warm-up), and its peak RSS
-(VmHWM) beside the workload's part of it (peak minus the RSS after imports and data).
+(VmHWM) beside the workload's part of it (the peak since the imports and the data were
+in memory, minus the RSS then).
 Ratios are fastnet's time over the peer's (targets: <= 0.7 against PyTorch's best
 layout, <= 1.0 against Keras-JAX's steady step) and, for W2i, fastnet's throughput over
 the peer's (target >= 1.3 against PyTorch).
@@ -55,6 +56,7 @@ from _common import (  # noqa: E402
     import_keras3,
     peer_frameworks,
     print_table,
+    reset_peak_rss,
     run_worker,
     status_mb,
 )
@@ -234,7 +236,9 @@ def mnist_data(quick):
         raise SystemExit("Fashion-MNIST not found (apt install dataset-fashion-mnist)")
     (x, y), _ = data
     n = 2560 if quick else len(x)
-    return x[:n].reshape(n, 784).astype(np.float32) / 255, y[:n].astype(np.int64)
+    x = x[:n].reshape(n, 784).astype(np.float32)
+    x /= 255
+    return x, y[:n].astype(np.int64)
 
 
 # ---- one framework, one workload, in this process ----
@@ -270,6 +274,7 @@ def worker(fw, wl, quick):
         import torch
 
         torch.set_num_threads(threads)
+        reset_peak_rss()
         base = status_mb("VmRSS")
         t0 = time.perf_counter()
         fn = torch_fn(torch, fw, wl, x, None if wl == "w2i" else y, batch)
@@ -282,6 +287,7 @@ def worker(fw, wl, quick):
             k.config.set_num_threads(threads)
         else:
             k = import_keras3(fw.split("-")[1])
+        reset_peak_rss()
         base = status_mb("VmRSS")
         t0 = time.perf_counter()
         m = keras_compiled(k, wl, jit=fw == "keras-jax")
