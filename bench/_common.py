@@ -113,3 +113,104 @@ def base_parser(description):
     p.add_argument("--repeats", type=int, default=15)
     p.add_argument("--quick", action="store_true", help="fewer repeats, for smoke runs")
     return p
+
+
+# ---- per-process peers (bench/train.py, bench/workloads.py) ----
+
+def status_mb(field):
+    """A field of /proc/self/status (VmRSS, VmHWM) in MB. Per address space: unlike
+    getrusage's ru_maxrss, a child's VmHWM does not start from the parent's peak."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
+
+
+def reset_peak_rss():
+    """Resets VmHWM to the current RSS (Linux: /proc/self/clear_refs "5"), so a later
+    VmHWM is the peak of what ran since (not of, say, loading the data). False when the
+    kernel does not allow it."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def peer_frameworks():
+    """fastnet, then each installed peer: PyTorch eager, Keras 3 on JAX, Keras 3 on torch."""
+    import importlib.util
+
+    have = lambda m: importlib.util.find_spec(m) is not None  # noqa: E731
+    out = ["fastnet"]
+    if have("torch"):
+        out.append("torch")
+    if have("keras"):
+        if have("jax"):
+            out.append("keras-jax")
+        if have("torch"):
+            out.append("keras-torch")
+    return out
+
+
+def import_keras3(backend):
+    """Keras 3 itself on `backend`, with the repo root off sys.path (so nothing of
+    fastnet's can shadow it); call in a worker process before anything imports keras."""
+    import importlib
+
+    os.environ["KERAS_BACKEND"] = backend
+    sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != ROOT]
+    return importlib.import_module("keras")
+
+
+def run_worker(script, args, threads, timeout=900):
+    """Runs ``python script --worker *args`` in a fresh process (so its peak memory and
+    its thread pools are its own) and returns the JSON dict its last stdout line holds,
+    or ``{"error": ...}`` when it failed (a peer that fails is reported, not fatal)."""
+    import json
+    import subprocess
+
+    env = dict(os.environ, BENCH_THREADS=str(threads))
+    env.pop("KERAS_BACKEND", None)
+    try:
+        out = subprocess.run([sys.executable, os.path.abspath(script), "--worker", *map(str, args)],
+                             capture_output=True, text=True, env=env, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"error": "timeout"}
+    lines = out.stdout.strip().splitlines()
+    try:
+        return json.loads(lines[-1])
+    except (IndexError, ValueError):
+        tail = (out.stderr.strip().splitlines() or ["no output"])[-1]
+        return {"error": f"exit {out.returncode}: {tail[:120]}"}
+
+
+def fashion_mnist_arrays():
+    """Fashion-MNIST as uint8 arrays ((x_train, y_train), (x_test, y_test)), read from
+    the idx files directly (Debian's dataset-fashion-mnist or Keras's cache), so the
+    peer processes do not import fastnet. None when the files are absent."""
+    import gzip
+
+    import numpy as np
+
+    names = ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+             "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]
+    for d in ("/usr/share/datasets/fashion-mnist",
+              os.path.expanduser("~/.keras/datasets/fashion-mnist")):
+        if all(os.path.exists(os.path.join(d, n)) for n in names):
+            break
+    else:
+        return None
+    arrays = []
+    for n in names:
+        with gzip.open(os.path.join(d, n), "rb") as f:
+            raw = f.read()
+        ndim = raw[3]
+        dims = [int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
+        arrays.append(np.frombuffer(raw, np.uint8, offset=4 + 4 * ndim).reshape(dims))
+    return (arrays[0], arrays[1]), (arrays[2], arrays[3])

@@ -2,9 +2,11 @@
 
 PyTorch is timed in both NCHW and channels_last memory formats and the faster
 is the peer; fastnet works channels-last (NHWC) as Keras. "fwd" is the forward
-pass with bias; "fwd+bwd" adds the input, kernel and bias gradients.
+pass with bias; "fwd+bwd" adds the input, kernel and bias gradients; "fwd+relu" is
+the forward with bias and ReLU (fastnet: fused in the kernel, as Conv2D(activation=
+"relu") runs it; PyTorch: conv2d then an in-place relu).
 
-    python bench/conv.py [--repeats 15] [--quick] [--threads N]
+    python bench/conv.py [--repeats 15] [--quick] [--threads N] [--only SUBSTRING]
 """
 
 from __future__ import annotations
@@ -23,10 +25,18 @@ CASES = [
     ("conv2d 64x28x28x1->16 3x3 valid", "conv", (64, 28, 28, 1), (3, 3), 16, 1, "valid"),
     ("conv2d 64x10x10x64->64 3x3 same", "conv", (64, 10, 10, 64), (3, 3), 64, 1, "same"),
     ("conv2d_transpose 64x4x4x1->16 3x3", "transpose", (64, 4, 4, 1), (3, 3), 16, 1, "valid"),
-    # the rest of bench/train.py's CNN
+    # the rest of bench/train.py's CNN (= W4's encoder, bench/workloads.py)
     ("conv2d 64x26x26x16->32 3x3 valid", "conv", (64, 26, 26, 16), (3, 3), 32, 1, "valid"),
     ("conv2d 64x8x8x32->32 3x3 valid", "conv", (64, 8, 8, 32), (3, 3), 32, 1, "valid"),
     ("conv2d 64x6x6x32->16 3x3 valid", "conv", (64, 6, 6, 32), (3, 3), 16, 1, "valid"),
+    # W2 (the toy ResNet): its second conv, the four 64-channel `same` convs, the last
+    ("conv2d 64x30x30x32->64 3x3 valid", "conv", (64, 30, 30, 32), (3, 3), 64, 1, "valid"),
+    ("conv2d 64x9x9x64->64 3x3 same", "conv", (64, 9, 9, 64), (3, 3), 64, 1, "same"),
+    ("conv2d 64x9x9x64->64 3x3 valid", "conv", (64, 9, 9, 64), (3, 3), 64, 1, "valid"),
+    # W4's decoder
+    ("conv2d_transpose 64x6x6x16->32 3x3", "transpose", (64, 6, 6, 16), (3, 3), 32, 1, "valid"),
+    ("conv2d_transpose 64x24x24x32->16 3x3", "transpose", (64, 24, 24, 32), (3, 3), 16, 1, "valid"),
+    ("conv2d_transpose 64x26x26x16->1 3x3", "transpose", (64, 26, 26, 16), (3, 3), 1, 1, "valid"),
 ]
 
 
@@ -35,6 +45,9 @@ def fastnet_fns(kind, x, w, b, s, p):
         def fwd():
             return K.conv_forward(x, w, b, s, p)
 
+        def fwd_relu():  # the fused conv + bias + ReLU of Conv2D(activation="relu")
+            return K.conv_forward(x, w, b, s, p, activation="relu")
+
         y = fwd()
         dy = np.random.default_rng(1).standard_normal(y.shape).astype(np.float32)
 
@@ -42,6 +55,7 @@ def fastnet_fns(kind, x, w, b, s, p):
             K.conv_forward(x, w, b, s, p)
             K.conv_backward_input(dy, w, x.shape, s, p)
             K.conv_backward_kernel(x, dy, w.shape, s, p)
+        return fwd, fwd_bwd, fwd_relu, dy
     else:
         def fwd():
             return K.conv_transpose_forward(x, w, b, s, p)
@@ -53,7 +67,7 @@ def fastnet_fns(kind, x, w, b, s, p):
             K.conv_transpose_forward(x, w, b, s, p)
             K.conv_transpose_backward_input(dy, w, x.shape, s, p)
             K.conv_transpose_backward_kernel(x, dy, w.shape, s, p)
-    return fwd, fwd_bwd, dy
+    return fwd, fwd_bwd, None, dy
 
 
 def torch_fns(torch, kind, x, w, b, s, p, dy, channels_last):
@@ -83,28 +97,38 @@ def torch_fns(torch, kind, x, w, b, s, p, dy, channels_last):
         gx.grad = gw.grad = gb.grad = None
         op(gx, gw, gb).backward(tdy)
 
-    return fwd, fwd_bwd
+    def fwd_relu():
+        with torch.no_grad():
+            return torch.relu_(op(tx, tw, tb))
+
+    return fwd, fwd_bwd, fwd_relu
 
 
 def main():
     ap = base_parser(__doc__)
     ap.add_argument("--threads", type=int, default=0, help="0: the machine's cores")
+    ap.add_argument("--only", default="", help="run the cases whose name contains this")
     args = ap.parse_args()
     repeats = 5 if args.quick else args.repeats
     set_threads(args.threads if args.threads > 0 else fastnet.config.get_num_threads())
     torch = try_import_torch()
     rows = []
     for name, kind, xs, ks, f, s, p in CASES:
+        if args.only not in name:
+            continue
         rng = np.random.default_rng(0)
         cin = xs[-1]
         x = rng.standard_normal(xs).astype(np.float32)
         wshape = (*ks, cin, f) if kind == "conv" else (*ks, f, cin)
         w = (rng.standard_normal(wshape) * 0.1).astype(np.float32)
         b = rng.standard_normal(f).astype(np.float32)
-        fwd, fwd_bwd, dy = fastnet_fns(kind, x, w, b, s, p)
+        fwd, fwd_bwd, fwd_relu, dy = fastnet_fns(kind, x, w, b, s, p)
         # 1 thread: CPU time of this thread (robust to other load); more: wall time.
         clock = time.thread_time if fastnet.config.get_num_threads() == 1 else time.perf_counter
-        for label, fn, tidx in (("fwd", fwd, 0), ("fwd+bwd", fwd_bwd, 1)):
+        passes = [("fwd", fwd, 0), ("fwd+bwd", fwd_bwd, 1)]
+        if fwd_relu is not None:
+            passes.append(("fwd+relu", fwd_relu, 2))
+        for label, fn, tidx in passes:
             fns = [fn]
             if torch is not None:
                 fns += [torch_fns(torch, kind, x, w, b, s, p, dy, cl)[tidx] for cl in (False, True)]

@@ -31,7 +31,14 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import numpy as np  # noqa: E402
-from _common import base_parser, paired_times, print_table, try_import_torch  # noqa: E402
+from _common import (  # noqa: E402
+    base_parser,
+    import_keras3,
+    paired_times,
+    print_table,
+    status_mb,
+    try_import_torch,
+)
 
 import fastnet as keras  # noqa: E402
 from fastnet import layers  # noqa: E402
@@ -85,18 +92,8 @@ def torch_models(torch):
     return mlp, CNN()
 
 
-def _status_mb(field):
-    # /proc/self/status is per address space: unlike getrusage's ru_maxrss, a child's
-    # VmHWM does not start from the parent's peak.
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 def _rss_mb():
-    return _status_mb("VmRSS")
+    return status_mb("VmRSS")
 
 
 def _keras_models(keras):
@@ -146,11 +143,7 @@ def worker(framework, model, steps):
             loss_fn(net(xt), yt).backward()
             opt.step()
     else:  # keras-jax / keras-torch: Keras 3 on that backend
-        os.environ["KERAS_BACKEND"] = framework.split("-")[1]
-        sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirname(
-            os.path.dirname(os.path.abspath(__file__)))]
-        import importlib
-        k3 = importlib.import_module("keras")
+        k3 = import_keras3(framework.split("-")[1])
         base = _rss_mb()
         t0 = time.perf_counter()
         m = _keras_models(k3)[0 if model == "mlp" else 1]
@@ -165,7 +158,7 @@ def worker(framework, model, steps):
         fn()
         ts.append(time.perf_counter() - s0)
     ts.sort()
-    peak = _status_mb("VmHWM")
+    peak = status_mb("VmHWM")
     print(json.dumps({"first_s": first, "step_ms": ts[len(ts) // 2] * 1e3, "peak_mb": peak,
                       "workload_mb": peak - base}))
 

@@ -189,9 +189,16 @@ int64_t prod(const Ints& s, size_t from, size_t to) {
 
 // ---- convolution ----
 
+conv::Activation parse_activation(const std::string& a, const char* op) {
+  if (a == "linear") return conv::Activation::kNone;
+  if (a == "relu") return conv::Activation::kRelu;
+  fail(op, "`activation` must be 'linear' or 'relu' (the activations fused into the kernel), got '" + a + "'");
+}
+
 py::array conv_forward_py(py::array x, py::array kernel, std::optional<py::array> bias, Ints strides,
-                          std::string padding, Ints dilation) {
+                          std::string padding, Ints dilation, std::string activation) {
   const char* op = "conv_forward";
+  const conv::Activation act = parse_activation(activation, op);
   const float* px = in_f32(x, op, "x");
   const float* pw = in_f32(kernel, op, "kernel");
   Setup s =
@@ -200,8 +207,24 @@ py::array conv_forward_py(py::array x, py::array kernel, std::optional<py::array
   py::array_t<float> y = empty_f32(s.y_shape);
   float* py_ = y.mutable_data();
   py::gil_scoped_release release;
-  conv::conv_forward(s.g, px, pw, pb, py_);
+  conv::conv_forward_act(s.g, px, pw, pb, act, py_);
   return y;
+}
+
+// dz = dy where y > 0, else 0 (y, dy the same shape).
+py::array relu_backward_from_output_py(py::array y, py::array dy) {
+  const char* op = "relu_backward_from_output";
+  const float* py_ = in_f32(y, op, "y");
+  const float* pdy = in_f32(dy, op, "dy");
+  if (shape_of(y) != shape_of(dy)) {
+    fail(op, "`dy` must have the shape of `y` " + shape_str(y) + ", got " + shape_str(dy));
+  }
+  py::array_t<float> dz = empty_f32(shape_of(y));
+  float* pdz = dz.mutable_data();
+  const int64_t n = static_cast<int64_t>(y.size());
+  py::gil_scoped_release release;
+  conv::relu_backward_from_output(py_, pdy, pdz, n);
+  return dz;
 }
 
 py::array conv_backward_input_py(py::array dy, py::array kernel, Ints input_shape, Ints strides,
@@ -370,8 +393,11 @@ py::tuple depthwise_backward_kernel_py(py::array x, py::array dy, Ints kernel_sh
 void bind_conv(py::module_& m) {
   using py::arg;
   m.def("conv_forward", &conv_forward_py, arg("x"), arg("kernel"), arg("bias"), arg("strides"),
-        arg("padding"), arg("dilation_rate"),
-        "N-D convolution, channels-last; kernel (k..., cin, cout). Returns y.");
+        arg("padding"), arg("dilation_rate"), arg("activation") = "linear",
+        "N-D convolution, channels-last; kernel (k..., cin, cout); activation 'linear' or 'relu' "
+        "(fused). Returns y.");
+  m.def("relu_backward_from_output", &relu_backward_from_output_py, arg("y"), arg("dy"),
+        "dy where the ReLU output y > 0, else 0.");
   m.def("conv_backward_input", &conv_backward_input_py, arg("dy"), arg("kernel"), arg("input_shape"),
         arg("strides"), arg("padding"), arg("dilation_rate"), "Gradient of conv_forward wrt x.");
   m.def("conv_backward_kernel", &conv_backward_kernel_py, arg("x"), arg("dy"), arg("kernel_shape"),

@@ -9,6 +9,7 @@
 #include "conv/conv_table.h"
 #include "fastnet/conv.h"
 #include "fastnet/cpu.h"
+#include "fastnet/elementwise.h"
 #include "fastnet/gemm.h"
 #include "fastnet/threads.h"
 
@@ -66,6 +67,12 @@ bool is_pointwise(const Geometry& g) {
 
 void zero(float* p, int64_t n) {
   if (n > 0) std::memset(p, 0, static_cast<size_t>(n) * sizeof(float));
+}
+
+// y = max(y, 0) over n floats in place (nan stays nan), on the calling thread: the
+// drivers call it on each block of output they have just written, while it is in cache.
+void relu_inplace(float* y, int64_t n) {
+  if (n > 0) elementwise::table().relu_fwd(y, y, n);
 }
 
 }  // namespace
@@ -236,7 +243,8 @@ void pad_image(const Geometry& g, const PadPlan& pp, const float* x, float* dst)
 
 // y (rows, g.cout) = conv(x) over geometry g with the packed kernel; false (nothing
 // done) when the padded image would exceed kPadBudget.
-bool direct_run(const Geometry& g, const DirectKernel& dk, const float* x, const Packed& pk, float* y) {
+bool direct_run(const Geometry& g, const DirectKernel& dk, const float* x, const Packed& pk, float* y,
+                bool relu = false) {
   const PadPlan pp = pad_plan(g);
   const int64_t cin = g.cin, cout = g.cout, ntaps = taps(g), mr = dk.mr, nr = dk.nr;
   const int64_t img = pp.dim[0] * pp.dim[1] * pp.dim[2] * cin, x_img = in_pixels(g) * cin;
@@ -287,6 +295,7 @@ bool direct_run(const Geometry& g, const DirectKernel& dk, const float* x, const
       for (int64_t p = 0; p < panels; ++p)
         dk.fn(row_taps, row_len, a, off, pix, pk.w + p * kdim * nr, pk.bias ? pk.bias + p * nr : nullptr,
               c + p * nr, cout, m, std::min<int64_t>(nr, cout - p * nr));
+      if (relu) relu_inplace(c, m * cout);  // the tile's m pixels x all channels, just written
     }
   };
   // ~1M multiply-adds per chunk at least: waking a thread costs microseconds.
@@ -443,7 +452,7 @@ void winograd_kernel(const float* w, int64_t cin, int64_t cout, bool adjoint, fl
 }
 
 void winograd_run(const Geometry& g, const LeafTable& L, const float* x, const float* w, bool adjoint,
-                  const float* bias, float* y) {
+                  const float* bias, float* y, bool relu = false) {
   const int64_t cin = g.cin, cout = g.cout, H = g.in[1], W = g.in[2], OH = g.out[1], OW = g.out[2];
   const int64_t th = ceil_div(OH, 2), tw = ceil_div(OW, 2), tiles = g.n * th * tw;
   const int64_t usize = 16 * cin * cout;
@@ -462,7 +471,7 @@ void winograd_run(const Geometry& g, const LeafTable& L, const float* x, const f
       for (int64_t k = 0; k < 16; ++k)
         sgemm(false, false, nt, cout, cin, 1.0f, V + k * nt * cin, cin, U + k * cin * cout, cout, 0.0f,
               M + k * nt * cout, cout);
-      L.wino_output(M, nt, cout, bias, y, OH, OW, th, tw, t0, trash);
+      L.wino_output(M, nt, cout, bias, relu, y, OH, OW, th, tw, t0, trash);
     }
   });
 }
@@ -529,22 +538,40 @@ bool all_stride_one(const Geometry& g) { return g.stride[0] == 1 && g.stride[1] 
 
 }  // namespace
 
-// y (rows, Cout) = im2col(x) (rows, K*Cin) @ w (K*Cin, Cout) [+ bias]
 void conv_forward(const Geometry& g, const float* x, const float* w, const float* bias, float* y) {
+  conv_forward_act(g, x, w, bias, Activation::kNone, y);
+}
+
+void relu_backward_from_output(const float* y, const float* dy, float* dz, int64_t n) {
+  if (n <= 0) return;
+  const auto bwd = elementwise::table().relu_bwd;  // dz = y > 0 ? dy : 0 (y > 0 iff its input > 0)
+  threads::parallel_for(n, 1 << 16, [&](int64_t i0, int64_t i1) { bwd(y + i0, dy + i0, dz + i0, i1 - i0); });
+}
+
+// y (rows, Cout) = act(im2col(x) (rows, K*Cin) @ w (K*Cin, Cout) [+ bias])
+void conv_forward_act(const Geometry& g, const float* x, const float* w, const float* bias, Activation act,
+                      float* y) {
   const int64_t rows = out_rows(g), cout = g.cout, kdim = taps(g) * g.cin;
   if (rows <= 0 || cout <= 0) return;
+  const bool relu = act == Activation::kRelu;
   if (is_pointwise(g)) {
     sgemm(false, false, rows, cout, g.cin, 1.0f, x, g.cin, w, cout, 0.0f, y, cout);
-    if (bias) add_bias(y, rows, cout, bias);
+    if (bias || relu) {
+      const LeafTable& L = leaf_table();
+      threads::parallel_for(rows, std::max<int64_t>(1, 65536 / cout), [&](int64_t r0, int64_t r1) {
+        if (bias) L.add_bias(y + r0 * cout, r1 - r0, cout, bias);
+        if (relu) relu_inplace(y + r0 * cout, (r1 - r0) * cout);
+      });
+    }
     return;
   }
   const LeafTable& L = leaf_table();
   if (winograd_eligible(g, L)) {
-    winograd_run(g, L, x, w, false, bias, y);
+    winograd_run(g, L, x, w, false, bias, y, relu);
     return;
   }
   if (const DirectKernel* dk = pick_direct(L, cout)) {
-    if (direct_run(g, *dk, x, pack_kernel(w, bias, taps(g), g.cin, cout, dk->nr, false), y)) return;
+    if (direct_run(g, *dk, x, pack_kernel(w, bias, taps(g), g.cin, cout, dk->nr, false), y, relu)) return;
   }
   const int nt = threads::num_threads();
   int64_t tr = tile_rows(kdim);
@@ -559,6 +586,7 @@ void conv_forward(const Geometry& g, const float* x, const float* w, const float
       L.im2col(g, x, r0, r1, cols);
       sgemm(false, false, r1 - r0, cout, kdim, 1.0f, cols, kdim, w, cout, 0.0f, y + r0 * cout, cout);
       if (bias) L.add_bias(y + r0 * cout, r1 - r0, cout, bias);
+      if (relu) relu_inplace(y + r0 * cout, (r1 - r0) * cout);
     }
   };
   if (par)

@@ -227,10 +227,12 @@ static void wino_input(const float* x, int64_t H, int64_t W, int64_t C, int64_t 
   }
 }
 
-// y (N, OH, OW, C) tiles = A^T m A (+ bias) per tile and channel, A^T = [1 1 1 0; 0 1 -1 -1];
-// output pixels past OH/OW go to `trash` (C floats).
-static void wino_output(const float* M, int64_t nt, int64_t C, const float* bias, float* y, int64_t OH,
-                        int64_t OW, int64_t tiles_h, int64_t tiles_w, int64_t t0, float* trash) {
+// y (N, OH, OW, C) tiles = A^T m A (+ bias) per tile and channel, A^T = [1 1 1 0; 0 1 -1 -1],
+// then max(., 0) with Relu; output pixels past OH/OW go to `trash` (C floats). (A template:
+// a runtime ReLU test inside the channel loop keeps GCC from vectorizing it.)
+template <bool Relu>
+static void wino_output_t(const float* M, int64_t nt, int64_t C, const float* bias, float* y, int64_t OH,
+                          int64_t OW, int64_t tiles_h, int64_t tiles_w, int64_t t0, float* trash) {
   const int64_t ps = nt * C;
   for (int64_t t = 0; t < nt; ++t) {
     const int64_t tt = t0 + t, tx = tt % tiles_w, ty = (tt / tiles_w) % tiles_h, n = tt / (tiles_w * tiles_h);
@@ -252,12 +254,25 @@ static void wino_output(const float* M, int64_t nt, int64_t C, const float* bias
         s[4 + j] = m1 - m2 - m3;
       }
       const float b = bias ? bias[c] : 0.0f;
-      o[0][c] = s[0] + s[1] + s[2] + b;
-      o[1][c] = s[1] - s[2] - s[3] + b;
-      o[2][c] = s[4] + s[5] + s[6] + b;
-      o[3][c] = s[5] - s[6] - s[7] + b;
+      float v0 = s[0] + s[1] + s[2] + b, v1 = s[1] - s[2] - s[3] + b, v2 = s[4] + s[5] + s[6] + b,
+            v3 = s[5] - s[6] - s[7] + b;
+      if (Relu) {  // nan stays nan, as relu_fwd
+        v0 = v0 < 0.0f ? 0.0f : v0;
+        v1 = v1 < 0.0f ? 0.0f : v1;
+        v2 = v2 < 0.0f ? 0.0f : v2;
+        v3 = v3 < 0.0f ? 0.0f : v3;
+      }
+      o[0][c] = v0;
+      o[1][c] = v1;
+      o[2][c] = v2;
+      o[3][c] = v3;
     }
   }
+}
+
+static void wino_output(const float* M, int64_t nt, int64_t C, const float* bias, bool relu, float* y,
+                        int64_t OH, int64_t OW, int64_t tiles_h, int64_t tiles_w, int64_t t0, float* trash) {
+  (relu ? wino_output_t<true> : wino_output_t<false>)(M, nt, C, bias, y, OH, OW, tiles_h, tiles_w, t0, trash);
 }
 
 // dM = A dy A^T per tile and channel (the adjoint of wino_output: dy of the tile's 2x2

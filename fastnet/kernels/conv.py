@@ -45,6 +45,7 @@ __all__ = [
     "conv_forward",
     "conv_backward_input",
     "conv_backward_kernel",
+    "relu_backward_from_output",
     "conv_transpose_forward",
     "conv_transpose_backward_input",
     "conv_transpose_backward_kernel",
@@ -166,18 +167,35 @@ def conv_transpose_output_shape(input_shape, kernel_shape, strides=1, padding="v
 
 # ---- convolution ----
 
-def conv_forward(x, kernel, bias=None, strides=1, padding="valid", dilation_rate=1):
+def conv_forward(x, kernel, bias=None, strides=1, padding="valid", dilation_rate=1,
+                 activation=None):
     """N-D convolution (Keras Conv1D/2D/3D, cross-correlation as Keras).
 
     x (N, *spatial, C_in), kernel (*k, C_in, filters), bias (filters,) or None
     -> y (N, *out, filters), ``out`` per :func:`conv_output_shape`.
+    ``activation``: None (or ``'linear'``) or ``'relu'``, applied by the kernel to each
+    block of output as it writes it (no second pass); the gradient through it is
+    :func:`relu_backward_from_output` of this output.
     """
     op = "conv_forward"
     x = _array(x, "x", op)
     rank = x.ndim - 2
+    act = "linear" if activation is None else activation
+    if not isinstance(act, str):
+        raise TypeError(f"{op}: `activation` must be None, 'linear' or 'relu', got {activation!r}")
     return _C.conv_forward(x, _kernel(kernel, op), _opt_bias(bias, op),
                            _axis_arg(strides, rank, "strides", op), _padding(padding, op),
-                           _axis_arg(dilation_rate, rank, "dilation_rate", op))
+                           _axis_arg(dilation_rate, rank, "dilation_rate", op), act)
+
+
+def relu_backward_from_output(y, dy):
+    """The gradient through a ReLU from its output y: ``dy`` where ``y > 0``, else 0
+    (float32 C-contiguous arrays of one shape; threaded)."""
+    op = "relu_backward_from_output"
+    for name, a in (("y", y), ("dy", dy)):
+        if not isinstance(a, np.ndarray):
+            raise TypeError(f"{op}: `{name}` must be a numpy array, got {type(a).__name__}")
+    return _C.relu_backward_from_output(y, dy)
 
 
 def conv_backward_input(dy, kernel, input_shape, strides=1, padding="valid", dilation_rate=1):

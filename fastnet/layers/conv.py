@@ -144,8 +144,12 @@ class BaseConv(Layer):
     def _call_channels_last(self, inputs):
         # Plain convolutions fuse the bias into the kernel's passes (subclasses with a
         # convolution of their own — depthwise, separable, transposed — add it after).
+        # ReLU (Keras's default relu, the function itself) is fused into the kernel too.
         if (self.bias is not None and not self.transposed and self.padding != "causal"
                 and self.groups == 1 and type(self)._conv is BaseConv._conv):
+            if self.activation is activations_mod.relu:
+                return ops_spatial.conv_bias_relu(inputs, self.kernel, self.bias, self.strides,
+                                                  self.padding, dilation_rate=self.dilation_rate)
             x = ops_spatial.conv_bias(inputs, self.kernel, self.bias, self.strides, self.padding,
                               dilation_rate=self.dilation_rate)
             return self.activation(x)

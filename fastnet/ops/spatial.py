@@ -218,16 +218,21 @@ def _conv_family(strides, padding, dil, xshape, wshape):
                                                   with_bias=False)[0])
 
 
-def _kernel_conv(x, w, strides, padding, dil, b=None):
+def _kernel_conv(x, w, strides, padding, dil, b=None, activation=None):
     xv = x._value
     wv = np.ascontiguousarray(w._value)
     bv = None if b is None else b._value
-    out = _conv.conv_forward(xv, wv, bv, strides, padding, dil)
+    out = _conv.conv_forward(xv, wv, bv, strides, padding, dil, activation=activation)
+    relu = activation == "relu"
 
     def backward(g):
         if RECORDING and create_graph(g, x, w, b):
+            if relu:  # through the ReLU by its output's mask (a constant: differentiable in g)
+                g = g * Tensor((out > 0).astype(np.float32))
             return _conv_family(strides, padding, dil, xv.shape, wv.shape).grads(g, x, w, b)
         gv = np.ascontiguousarray(g._value, dtype=np.float32)
+        if relu:
+            gv = _conv.relu_backward_from_output(out, gv)
         gx = gw = gb = None
         if needs_grad(x):  # not for the images fed to the first layer
             gx = Tensor(_conv.conv_backward_input(gv, wv, xv.shape, strides, padding, dil))
@@ -239,6 +244,28 @@ def _kernel_conv(x, w, strides, padding, dil, b=None):
         return (gx, gw) if b is None else (gx, gw, gb)
 
     return make(out, (x, w) if b is None else (x, w, b), backward)
+
+
+@op
+def conv_bias_relu(inputs, kernel, bias, strides=1, padding="valid", dilation_rate=1):
+    """``relu(conv(inputs, kernel) + bias)`` in one kernel call: the convolution applies
+    the bias and the ReLU to each block of output as it writes it, and the backward pass
+    masks the gradient by the output (the pre-activation is never stored). What the Conv
+    layers call for ``activation='relu'``; same values as ``relu(conv_bias(...))``."""
+    x, w, b = _t(inputs), _t(kernel), _t(bias)
+    nd = x.ndim - 2
+    if (x.dtype == "float32" and b.dtype == "float32" and b.ndim == 1 and nd >= 1
+            and w.ndim == nd + 2 and b.shape[0] == w.shape[-1] and x.shape[-1] == w.shape[-2]
+            and _kernel_ok(x, w) and len(RECORDING) <= 1):
+        padding = padding.lower()
+        strides = _tuple(strides, nd, "strides")
+        dil = _tuple(dilation_rate, nd, "dilation_rate")
+        if (padding in ("valid", "same") and min(strides) >= 1 and min(dil) >= 1
+                and _valid_fits(x.shape, w.shape[:nd], dil, padding)):
+            return _kernel_conv(x, w, strides, padding, dil, b, activation="relu")
+    from fastnet.ops.nn import relu
+
+    return relu(conv_bias(x, w, b, strides, padding, dilation_rate=dilation_rate))
 
 
 @op

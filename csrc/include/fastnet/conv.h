@@ -65,6 +65,21 @@ int64_t transpose_output_size(int64_t in, int64_t k, int64_t stride, int64_t dil
 
 // y = conv(x, w) (+ bias if not null). y is write-only.
 void conv_forward(const Geometry& g, const float* x, const float* w, const float* bias, float* y);
+
+// Activations conv_forward_act applies while the output is still in cache.
+enum class Activation : int { kNone = 0, kRelu = 1 };
+
+// y = act(conv(x, w) (+ bias if not null)): the activation is applied to each block of
+// output as the kernel writes it (Winograd's output transform, the direct tiles, the
+// im2col GEMM's row tiles), not in a second pass over y. Same bits as conv_forward
+// followed by the activation. conv_forward(g, x, w, b, y) == conv_forward_act(.., kNone, y).
+void conv_forward_act(const Geometry& g, const float* x, const float* w, const float* bias, Activation act,
+                      float* y);
+// The gradient through a ReLU from its output: dz = dy where y > 0, else 0 (n floats;
+// dz may alias dy), threaded. With conv_forward_act(.., kRelu, y), the pre-activation
+// gradient is relu_backward_from_output(y, dy, dz, n), so the pre-activation is never
+// stored.
+void relu_backward_from_output(const float* y, const float* dy, float* dz, int64_t n);
 // dx = input gradient (dx is write-only; every element is written).
 void conv_backward_input(const Geometry& g, const float* dy, const float* w, float* dx);
 // dw = kernel gradient (write-only); dbias (Cout) too when not null.
