@@ -208,10 +208,11 @@ class Trainer:
             y_pred = self(x, training=True)
             self._ensure_compiled_objects(y_pred)
             loss, parts = self._compute_loss(x, y, y_pred, sample_weight, True)
+            scaled_loss = self.optimizer.scale_loss(loss)  # LossScaleOptimizer (Keras 3)
         # Read after the forward pass: a subclassed model creates its weights in its first
         # call, and reading them before would skip the first batch's update.
         weights = self.trainable_weights
-        grads = tape.gradient(loss, weights)
+        grads = tape.gradient(scaled_loss, weights)
         grads = self.distribute_strategy.reduce_gradients(grads, self)
         self.optimizer.apply(grads, weights)
         self._track_losses(loss, parts, _batch_len(x))
