@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fastnet import ops
+from fastnet import config, ops
 from fastnet import optimizers as optimizers_mod
 from fastnet.callbacks import CallbackList
 from fastnet.distribute import strategy as distribute
@@ -250,6 +250,8 @@ class Trainer:
             validation_batch_size=None, validation_freq=1):
         self._require_compiled("fit")
         verbose = 1 if verbose == "auto" else verbose
+        epochs = config._limit_epochs(epochs)  # keras.config.set_max_epochs
+        steps_per_epoch = config._limit_steps(steps_per_epoch)
         strategy = self.distribute_strategy
         callbacks, verbose = strategy.local_callbacks(callbacks, verbose)
         if validation_split and validation_data is None:
@@ -329,7 +331,8 @@ class Trainer:
         verbose = 1 if verbose == "auto" else verbose
         strategy = self.distribute_strategy
         callbacks, verbose = strategy.local_callbacks(callbacks, verbose)
-        adapter = data_adapter.adapter_for(x, y, sample_weight, batch_size, False, steps)
+        adapter = data_adapter.adapter_for(x, y, sample_weight, batch_size, False,
+                                           config._limit_steps(steps))
         adapter = strategy.distribute_data(adapter, self, "test")
         cbs = CallbackList(callbacks, model=self, add_progbar=verbose != 0,
                            steps=adapter.num_batches(), verbose=verbose, in_fit=False)
@@ -347,7 +350,8 @@ class Trainer:
         verbose = 1 if verbose == "auto" else verbose
         strategy = self.distribute_strategy
         callbacks, verbose = strategy.local_callbacks(callbacks, verbose)
-        adapter = data_adapter.adapter_for(x, None, None, batch_size, False, steps)
+        adapter = data_adapter.adapter_for(x, None, None, batch_size, False,
+                                           config._limit_steps(steps))
         adapter = strategy.distribute_data(adapter, self, "predict")
         cbs = CallbackList(callbacks, model=self, add_progbar=verbose != 0,
                            steps=adapter.num_batches(), verbose=verbose)
