@@ -304,3 +304,29 @@ def test_cosine_decay_restarts(t_mul, m_mul, alpha):
         assert s(step) == pytest.approx(float(keras.ops.convert_to_numpy(k(step))), rel=1e-5,
                                         abs=1e-7)
     assert k.get_config() == s.get_config()
+
+
+@pytest.mark.parametrize("name", ["Adamax", "Ftrl", "Lion", "Lamb", "Adafactor"])
+def test_keras_files_resume_in_both_directions(name, tmp_path):
+    """A model compiled with the optimizer, saved by Keras, loads in fastnet (and the
+    other way) with its optimizer state: one more epoch gives the same weights."""
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    keras = pytest.importorskip("keras")
+    pytest.importorskip("torch")
+    x = rand((8, 4), seed=1)
+    y = np.eye(3, dtype=np.float32)[np.arange(8) % 3]
+    km = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="softmax")])
+    km.compile(optimizer=getattr(keras.optimizers, name)(), loss=keras.losses.Dice())
+    km.fit(x, y, verbose=0, shuffle=False)
+    path = str(tmp_path / "k.keras")
+    km.save(path)
+    fm = fastnet.models.load_model(path)
+    assert type(fm.optimizer) is getattr(O, name)
+    fpath = str(tmp_path / "f.keras")
+    fm.save(fpath)
+    km2 = keras.models.load_model(fpath)
+    for m in (km, fm, km2):
+        m.fit(x, y, verbose=0, shuffle=False)
+    for a, b, c in zip(km.get_weights(), fm.get_weights(), km2.get_weights()):
+        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(c, a, rtol=1e-5, atol=1e-6)
