@@ -203,4 +203,43 @@ class Adafactor(_NumpyUpdate):
                 "clip_threshold": self.clip_threshold, "relative_step": self.relative_step}
 
 
-__all__ = ["Adamax", "Ftrl", "Lion", "Lamb", "Adafactor"]
+class ScheduleFreeAdamW(_NumpyUpdate):
+    """Schedule-Free AdamW (Defazio et al., 2024), as Keras 3 implements it: the
+    ``momentum`` slot (started at the weight) takes the Adam steps, the averaged sequence
+    ``x`` is recovered from the weight, and the weight becomes the interpolation
+    ``(1 - beta_1) * momentum + beta_1 * x``. ``warmup_steps`` ramps the rate linearly."""
+
+    def __init__(self, learning_rate=0.0025, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
+                 warmup_steps=0, **kwargs):
+        super().__init__(learning_rate=learning_rate, **kwargs)
+        self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, epsilon
+        self.warmup_steps = warmup_steps
+
+    def _slot_names(self):
+        return ["momentum", "velocity"]
+
+    def _init_slot(self, name, var):
+        if name == "momentum":
+            return np.array(var._value, dtype=var.dtype, copy=True).reshape(var.shape)
+        return np.zeros(var.shape, dtype=var.dtype)
+
+    def _update_reference(self, var, g, slots, lr, step):
+        momentum, velocity = slots
+        if self.warmup_steps > 0:
+            lr = lr * min(step / self.warmup_steps, 1.0)
+        b1 = self.beta_1
+        momentum_old = momentum.copy()
+        velocity += (g * g - velocity) * (1 - self.beta_2)
+        denom = np.sqrt(velocity / (1 - self.beta_2 ** step)) + self.epsilon
+        momentum -= lr * g / denom
+        weight = 1.0 / step
+        x_old = (var - (1 - b1) * momentum_old) / b1
+        x_new = (1 - weight) * x_old + weight * momentum
+        var[...] = (1 - b1) * momentum + b1 * x_new
+
+    def get_config(self):
+        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
+                "epsilon": self.epsilon, "warmup_steps": self.warmup_steps}
+
+
+__all__ = ["Adamax", "Ftrl", "Lion", "Lamb", "Adafactor", "ScheduleFreeAdamW"]
