@@ -18,9 +18,8 @@ import fastnet
 FIXTURE = os.path.join(os.path.dirname(__file__), "fixtures", "keras3_api_names_napi.json")
 
 STILL_MISSING = {
-    # Muon: not done this session; MultiOptimizer and OptimizerMap: per-variable optimizer
-    # routing; legacy: tf.keras 2 optimizers
-    "optimizers": ["MultiOptimizer", "Muon", "OptimizerMap", "legacy"],
+    # MultiOptimizer and OptimizerMap: per-variable optimizer routing; legacy: tf.keras 2
+    "optimizers": ["MultiOptimizer", "OptimizerMap", "legacy"],
     # flash attention and traceback filtering switches; NNX is a JAX feature
     "config": ["disable_flash_attention", "disable_traceback_filtering",
                "enable_flash_attention", "enable_traceback_filtering",

@@ -370,3 +370,76 @@ def test_schedule_free_config_and_slots_match_keras():
     # the momentum slot starts as a copy of the weight, the velocity at zero
     for k, f in zip(kopt.variables[2:], fopt._slots[id(fv)]):
         np.testing.assert_array_equal(keras.ops.convert_to_numpy(k), f)
+
+
+# ---- Muon --------------------------------------------------------------------------------------
+def _muon_model(lib, layers_mod):
+    return lib.Sequential([lib.Input((3,), dtype="int32"), layers_mod.Embedding(10, 4),
+                           layers_mod.Flatten(), layers_mod.Dense(5),
+                           layers_mod.Dense(2, name="head")])
+
+
+def test_muon_orthogonalises_2d_steps_and_uses_adamw_elsewhere():
+    rng = np.random.default_rng(0)
+    g = rng.standard_normal((6, 4))
+    opt = O.Muon()
+    ns = opt._newton_schulz(g)
+    # the quintic iteration approximates the polar factor U V^T: same singular vectors,
+    # singular values pushed into a band around 1
+    u, s, vt = np.linalg.svd(g, full_matrices=False)
+    s_ns = np.linalg.svd(ns, compute_uv=False)
+    assert s_ns.min() > 0.6 and s_ns.max() < 1.25
+    np.testing.assert_allclose(u.T @ ns @ vt.T, np.diag(np.diag(u.T @ ns @ vt.T)), atol=1e-6)
+
+    w0 = rng.standard_normal((6, 4)).astype(np.float32)
+    b0 = rng.standard_normal((4,)).astype(np.float32)
+    w, b = fastnet.Variable(w0.copy()), fastnet.Variable(b0.copy())
+    lr, mom, wd = 0.02, 0.95, 0.004
+    opt = O.Muon(learning_rate=lr, momentum=mom)
+    gw, gb = g.astype(np.float32), rng.standard_normal((4,)).astype(np.float32)
+    opt.apply([gw, gb], [w, b])
+    # 2-D: decay, momentum m = g (first step), nesterov direction g + mom * m, scaled step
+    m = gw.astype(np.float64)
+    want_w = w0 * (1 - wd * lr) - lr * opt._newton_schulz(gw + mom * m) * np.sqrt(6) * 0.2
+    np.testing.assert_allclose(w.numpy(), want_w, rtol=1e-5, atol=1e-6)
+    # 1-D: one AdamW step (alpha = lr * sqrt(1 - b2) / (1 - b1), m = 0.1 g, v = 0.001 g^2)
+    mb, vb = 0.1 * gb, 0.001 * gb * gb
+    want_b = b0 * (1 - wd * lr) - mb * (lr * np.sqrt(0.001) / 0.1) / (np.sqrt(vb) + 1e-7)
+    np.testing.assert_allclose(b.numpy(), want_b, rtol=1e-5, atol=1e-6)
+    assert len(opt._slots[id(w)]) == 1 and len(opt._slots[id(b)]) == 2
+
+
+def test_muon_saves_and_resumes(tmp_path):
+    rng = np.random.default_rng(1)
+    x, y = rng.integers(0, 10, (8, 3)), rng.random((8, 2)).astype(np.float32)
+    model = _muon_model(fastnet, layers)
+    model.compile(optimizer=O.Muon(0.01, exclude_layers=["head"]), loss="mse")
+    model.fit(x, y, verbose=0, batch_size=4)
+    path = str(tmp_path / "muon.keras")
+    model.save(path)
+    back = fastnet.models.load_model(path)
+    assert back.optimizer.get_config() == model.optimizer.get_config()
+    model.fit(x, y, verbose=0, batch_size=4, shuffle=False)
+    back.fit(x, y, verbose=0, batch_size=4, shuffle=False)
+    for a, b in zip(model.get_weights(), back.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+def test_muon_matches_keras():
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    keras = pytest.importorskip("keras")
+    pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    x, y = rng.integers(0, 10, (8, 3)), rng.random((8, 2)).astype(np.float32)
+    k = _muon_model(keras, keras.layers)
+    k.compile(optimizer=keras.optimizers.Muon(0.01, exclude_layers=["head"]), loss="mse")
+    f = _muon_model(fastnet, layers)
+    f.set_weights(k.get_weights())
+    f.compile(optimizer=O.deserialize(keras.optimizers.serialize(k.optimizer)), loss="mse")
+    for _ in range(3):
+        k.train_on_batch(x, y)
+        f.train_on_batch(x, y)
+    for a, b in zip(k.get_weights(), f.get_weights()):
+        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
+    assert [tuple(v.shape) for v in k.optimizer.variables[2:]] == \
+        [tuple(s.shape) for w in f.trainable_weights for s in f.optimizer._slots[id(w)]]

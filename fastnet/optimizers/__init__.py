@@ -6,7 +6,15 @@ Adafactor: numpy updates) and loss_scale_optimizer.py; this module only exports 
 """
 
 from fastnet.optimizers import schedules
-from fastnet.optimizers.adaptive import Adafactor, Adamax, Ftrl, Lamb, Lion, ScheduleFreeAdamW
+from fastnet.optimizers.adaptive import (
+    Adafactor,
+    Adamax,
+    Ftrl,
+    Lamb,
+    Lion,
+    Muon,
+    ScheduleFreeAdamW,
+)
 from fastnet.optimizers.loss_scale_optimizer import LossScaleOptimizer
 from fastnet.optimizers.optimizer import _ALL as _REGISTRY
 from fastnet.optimizers.optimizer import (
@@ -23,7 +31,7 @@ from fastnet.optimizers.optimizer import (
     serialize,
 )
 
-for _cls in (Adamax, Ftrl, Lion, Lamb, Adafactor, ScheduleFreeAdamW, LossScaleOptimizer):
+for _cls in (Adamax, Ftrl, Lion, Lamb, Adafactor, ScheduleFreeAdamW, Muon, LossScaleOptimizer):
     _REGISTRY[_cls.__name__] = _cls
     _REGISTRY[_cls.__name__.lower()] = _cls
 del _cls
@@ -35,5 +43,6 @@ for _name in ("adaptive", "loss_scale_optimizer", "optimizer"):
 del _name
 
 __all__ = ["Optimizer", "SGD", "RMSprop", "Adam", "AdamW", "Adagrad", "Adadelta", "Nadam",
-           "Adamax", "Ftrl", "Lion", "Lamb", "Adafactor", "ScheduleFreeAdamW", "LossScaleOptimizer",
+           "Adamax", "Ftrl", "Lion", "Lamb", "Adafactor", "ScheduleFreeAdamW", "Muon",
+           "LossScaleOptimizer",
            "get", "serialize", "deserialize", "schedules"]

@@ -8,6 +8,7 @@ keras/src/optimizers/<name>.py.
 """
 
 import math
+import re
 
 import numpy as np
 
@@ -242,4 +243,92 @@ class ScheduleFreeAdamW(_NumpyUpdate):
                 "epsilon": self.epsilon, "warmup_steps": self.warmup_steps}
 
 
-__all__ = ["Adamax", "Ftrl", "Lion", "Lamb", "Adafactor", "ScheduleFreeAdamW"]
+class Muon(_NumpyUpdate):
+    """Muon (Jordan et al., 2024), as Keras 3: a 2-D weight takes a momentum step
+    orthogonalised by ``ns_steps`` Newton-Schulz iterations (coefficients muon_a/b/c),
+    scaled by ``sqrt(max(rows, cols)) * rms_rate``; every other weight — not 2-D, an
+    embedding (``exclude_embeddings``), or a path matching an ``exclude_layers`` regex —
+    takes an AdamW step at ``learning_rate * adam_lr_ratio`` with ``adam_weight_decay``.
+    Slots per weight: momentum, and velocity for the AdamW ones (Keras's order)."""
+
+    def __init__(self, learning_rate=0.001, adam_beta_1=0.9, adam_beta_2=0.999,
+                 adam_weight_decay=0.004, epsilon=1e-7, weight_decay=0.004, name=None,
+                 exclude_layers=None, exclude_embeddings=True, muon_a=3.4445, muon_b=-4.7750,
+                 muon_c=2.0315, adam_lr_ratio=1, momentum=0.95, ns_steps=5, nesterov=True,
+                 rms_rate=0.2, **kwargs):
+        super().__init__(learning_rate=learning_rate, weight_decay=weight_decay, name=name,
+                         **kwargs)
+        self.adam_beta_1, self.adam_beta_2, self.epsilon = adam_beta_1, adam_beta_2, epsilon
+        self.muon_a, self.muon_b, self.muon_c = muon_a, muon_b, muon_c
+        self.adam_lr_ratio = adam_lr_ratio
+        self.momentum = momentum
+        self.ns_steps = ns_steps
+        self.nesterov = nesterov
+        self.exclude_embeddings = exclude_embeddings
+        self.exclude_layers = list(exclude_layers or [])
+        self.adam_weight_decay = adam_weight_decay
+        self.rms_rate = rms_rate
+        self._adamw_ids = set()
+
+    def _should_use_adamw(self, var):
+        if len(var.shape) != 2:
+            return True
+        path = str(getattr(var, "path", var.name))
+        if self.exclude_embeddings and "embedding" in path.lower():
+            return True
+        return any(re.search(keyword, path) for keyword in self.exclude_layers)
+
+    def build(self, var_list):
+        for v in var_list:
+            if id(v) not in self._slots:
+                adamw = self._should_use_adamw(v)
+                if adamw:
+                    self._adamw_ids.add(id(v))
+                self._slots[id(v)] = [np.zeros(v.shape, dtype=v.dtype)
+                                      for _ in range(2 if adamw else 1)]
+        super().build(var_list)  # the moving averages (use_ema)
+
+    def _weight_decay_for(self, var):
+        return self.adam_weight_decay if id(var) in self._adamw_ids else self.weight_decay
+
+    def _update_reference(self, var, g, slots, lr, step):
+        if len(slots) == 2:  # the AdamW weights
+            m, v = slots
+            b1, b2 = self.adam_beta_1, self.adam_beta_2
+            lr = lr * self.adam_lr_ratio
+            alpha = lr * math.sqrt(1 - b2 ** step) / (1 - b1 ** step)
+            m += (g - m) * (1 - b1)
+            v += (g * g - v) * (1 - b2)
+            var -= m * alpha / (np.sqrt(v) + self.epsilon)
+            return
+        (m,) = slots
+        m += g + m * (self.momentum - 1)
+        direction = g + self.momentum * m if self.nesterov else m
+        update = lr * self._newton_schulz(direction)
+        if self.rms_rate is not None:
+            update = update * math.sqrt(max(update.shape[0], update.shape[1])) * self.rms_rate
+        var -= update.astype(var.dtype, copy=False)
+
+    def _newton_schulz(self, x):
+        a, b, c = self.muon_a, self.muon_b, self.muon_c
+        tall = x.shape[-2] > x.shape[-1]
+        if tall:
+            x = np.swapaxes(x, -1, -2)
+        x = x / (np.linalg.norm(x, axis=(-2, -1), keepdims=True) + 1e-7)
+        for _ in range(self.ns_steps):
+            gram = x @ np.swapaxes(x, -1, -2)
+            x = a * x + (b * gram + c * gram @ gram) @ x
+        return np.swapaxes(x, -1, -2) if tall else x
+
+    def get_config(self):
+        return {**super().get_config(), "adam_beta_1": self.adam_beta_1,
+                "adam_beta_2": self.adam_beta_2, "epsilon": self.epsilon,
+                "exclude_layers": self.exclude_layers, "muon_a": self.muon_a,
+                "muon_b": self.muon_b, "muon_c": self.muon_c,
+                "adam_lr_ratio": self.adam_lr_ratio, "momentum": self.momentum,
+                "ns_steps": self.ns_steps, "nesterov": self.nesterov,
+                "exclude_embeddings": self.exclude_embeddings,
+                "adam_weight_decay": self.adam_weight_decay, "rms_rate": self.rms_rate}
+
+
+__all__ = ["Adamax", "Ftrl", "Lion", "Lamb", "Adafactor", "ScheduleFreeAdamW", "Muon"]

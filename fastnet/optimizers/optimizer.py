@@ -165,8 +165,9 @@ class Optimizer:
         step = int(self.iterations.numpy()) + 1
         self._before_step(step)
         for g, (_, v) in zip(gs, pairs):
-            if self.weight_decay:
-                v._value -= v._value * (self.weight_decay * lr)
+            wd = self._weight_decay_for(v)
+            if wd:
+                v._value -= v._value * (wd * lr)
             if v._value.dtype == np.float32:
                 # ascontiguousarray makes a 0-d gradient 1-D; the kernels want var's shape
                 g32 = np.ascontiguousarray(g, dtype=np.float32).reshape(v._value.shape)
@@ -182,6 +183,10 @@ class Optimizer:
 
     def _before_step(self, step):
         pass
+
+    def _weight_decay_for(self, var):
+        """The decoupled weight decay applied to `var` before its update."""
+        return self.weight_decay
 
     def scale_loss(self, loss):
         """The loss the trainer differentiates (Keras 3): unchanged here, since
