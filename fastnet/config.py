@@ -93,7 +93,10 @@ __all__ = ["cpu_features", "get_num_threads", "set_num_threads", "thread_stats",
            "set_image_data_format", "dtype_policy", "set_dtype_policy",
            "enable_interactive_logging", "disable_interactive_logging",
            "is_interactive_logging_enabled", "max_epochs", "set_max_epochs",
-           "max_steps_per_epoch", "set_max_steps_per_epoch"]
+           "max_steps_per_epoch", "set_max_steps_per_epoch", "enable_flash_attention",
+           "disable_flash_attention", "is_flash_attention_enabled",
+           "enable_traceback_filtering", "disable_traceback_filtering",
+           "is_traceback_filtering_enabled", "is_nnx_enabled"]
 
 
 # keras.config's numeric settings (the same functions as fastnet.backend's)
@@ -325,3 +328,37 @@ def _limit_steps(steps):
         warnings.warn(f"Limiting steps_per_epoch to {_MAX_STEPS_PER_EPOCH}", stacklevel=3)
         return _MAX_STEPS_PER_EPOCH
     return steps
+
+
+# ---- switches for features fastnet does not have -------------------------------------------
+def is_flash_attention_enabled():
+    """False: fastnet's attention (ops.dot_product_attention) has no flash kernel."""
+    return False
+
+
+def disable_flash_attention():
+    """A no-op: fastnet never uses flash attention."""
+
+
+def enable_flash_attention():
+    raise NotImplementedError("enable_flash_attention: fastnet has no flash-attention kernel "
+                              "(its dot_product_attention is one fused CPU kernel)")
+
+
+def is_traceback_filtering_enabled():
+    """False: fastnet never filters tracebacks (every frame is shown)."""
+    return False
+
+
+def disable_traceback_filtering():
+    """A no-op: fastnet's tracebacks are never filtered."""
+
+
+def enable_traceback_filtering():
+    raise NotImplementedError("enable_traceback_filtering: fastnet does not filter "
+                              "tracebacks; every frame is always shown")
+
+
+def is_nnx_enabled():
+    """False: Flax NNX is a JAX-backend feature of Keras."""
+    return False

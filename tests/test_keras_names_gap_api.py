@@ -20,11 +20,6 @@ FIXTURE = os.path.join(os.path.dirname(__file__), "fixtures", "keras3_api_names_
 STILL_MISSING = {
     # MultiOptimizer and OptimizerMap: per-variable optimizer routing; legacy: tf.keras 2
     "optimizers": ["MultiOptimizer", "OptimizerMap", "legacy"],
-    # flash attention and traceback filtering switches; NNX is a JAX feature
-    "config": ["disable_flash_attention", "disable_traceback_filtering",
-               "enable_flash_attention", "enable_traceback_filtering",
-               "is_flash_attention_enabled", "is_nnx_enabled",
-               "is_traceback_filtering_enabled"],
     "utils": ["FeatureSpace", "audio_dataset_from_directory", "bounding_boxes", "legacy"],
     "export": ["ExportArchive"],  # TF SavedModel export (fastnet exports ONNX)
     "dtype_policies": ["AWQDTypePolicy", "DTypePolicyMap", "GPTQDTypePolicy",

@@ -30,6 +30,18 @@ def test_backend_names_itself_and_cannot_switch():
         config.set_backend("jax")
 
 
+def test_switches_for_features_fastnet_lacks():
+    assert config.is_flash_attention_enabled() is False
+    assert config.is_traceback_filtering_enabled() is False
+    assert config.is_nnx_enabled() is False
+    config.disable_flash_attention()
+    config.disable_traceback_filtering()
+    with pytest.raises(NotImplementedError, match="flash"):
+        config.enable_flash_attention()
+    with pytest.raises(NotImplementedError, match="traceback"):
+        config.enable_traceback_filtering()
+
+
 def test_set_floatx_only_float32():
     config.set_floatx("float32")
     assert config.floatx() == "float32"
