@@ -34,8 +34,25 @@ from fastnet import layers, models
 from fastnet.layers import Input, InputSpec, Layer
 from fastnet.models import Model, Sequential
 from fastnet import applications
+from fastnet import dtype_policies, export, mixed_precision, preprocessing, saving, tree
+from fastnet.backend.symbolic import KerasTensor
+from fastnet.dtype_policies import DTypePolicy, FloatDTypePolicy
+from fastnet.initializers import Initializer
+from fastnet.losses import Loss
+from fastnet.metrics import Metric
+from fastnet.ops.operation import Operation
+from fastnet.optimizers import Optimizer
+from fastnet.regularizers import Regularizer
+
+
+def version():
+    """fastnet's version string (keras.version())."""
+    return __version__
 
 __all__ = ["GradientTape", "Tensor", "Variable", "backend", "callbacks", "config", "datasets", "distribute",
            "kernels", "metrics", "ops", "random", "utils", "activations", "constraints",
            "initializers", "layers", "losses", "models", "optimizers", "regularizers", "Input",
-           "InputSpec", "Layer", "Model", "Sequential", "applications", "__version__"]
+           "InputSpec", "Layer", "Model", "Sequential", "applications", "__version__",
+           "dtype_policies", "export", "mixed_precision", "preprocessing", "saving", "tree",
+           "KerasTensor", "DTypePolicy", "FloatDTypePolicy", "Initializer", "Loss", "Metric",
+           "Operation", "Optimizer", "Regularizer", "version"]

@@ -89,7 +89,14 @@ __all__ = ["cpu_features", "get_num_threads", "set_num_threads", "thread_stats",
            "tune_allocator", "memory_stats", "set_memory_limit", "release_memory",
            "enable_determinism", "disable_determinism", "is_determinism_enabled",
            "epsilon", "set_epsilon", "floatx", "image_data_format",
-           "enable_unsafe_deserialization"]
+           "enable_unsafe_deserialization", "backend", "set_backend", "set_floatx",
+           "set_image_data_format", "dtype_policy", "set_dtype_policy",
+           "enable_interactive_logging", "disable_interactive_logging",
+           "is_interactive_logging_enabled", "max_epochs", "set_max_epochs",
+           "max_steps_per_epoch", "set_max_steps_per_epoch", "enable_flash_attention",
+           "disable_flash_attention", "is_flash_attention_enabled",
+           "enable_traceback_filtering", "disable_traceback_filtering",
+           "is_traceback_filtering_enabled", "is_nnx_enabled"]
 
 
 # keras.config's numeric settings (the same functions as fastnet.backend's)
@@ -200,3 +207,158 @@ def enable_unsafe_deserialization():
     from fastnet.saving import serialization_lib
 
     serialization_lib.enable_unsafe_deserialization()
+
+
+# ---- keras.config's other settings -------------------------------------------------------
+def backend():
+    """``"fastnet"``: see :func:`fastnet.backend.backend` for why not "tensorflow"."""
+    from fastnet import backend as _backend
+
+    return _backend.backend()
+
+
+def set_backend(backend):
+    """Keras switches between TensorFlow, JAX and PyTorch here; fastnet is one backend, so
+    only ``"fastnet"`` is accepted (a no-op) and any other name raises naming it."""
+    if backend != "fastnet":
+        raise ValueError(f"set_backend({backend!r}): fastnet is its own backend and cannot "
+                         "switch to another; import keras itself to use that backend")
+
+
+def set_floatx(value):
+    from fastnet import backend as _backend
+
+    _backend.set_floatx(value)
+
+
+def set_image_data_format(data_format):
+    from fastnet import backend as _backend
+
+    _backend.set_image_data_format(data_format)
+
+
+def dtype_policy():
+    """The global DTypePolicy (float32 unless set)."""
+    from fastnet import dtype_policies
+
+    return dtype_policies.global_policy()
+
+
+def set_dtype_policy(policy):
+    """As keras.config.set_dtype_policy; only float32 is implemented (see
+    fastnet.dtype_policies), other policies raise naming the policy."""
+    from fastnet import dtype_policies
+
+    dtype_policies.set_global_policy(policy)
+
+
+def enable_interactive_logging():
+    from fastnet.utils import io_utils
+
+    io_utils.enable_interactive_logging()
+
+
+def disable_interactive_logging():
+    from fastnet.utils import io_utils
+
+    io_utils.disable_interactive_logging()
+
+
+def is_interactive_logging_enabled():
+    from fastnet.utils import io_utils
+
+    return io_utils.is_interactive_logging_enabled()
+
+
+def _limit(env):
+    value = os.environ.get(env)
+    return int(value) if value else None
+
+
+_MAX_EPOCHS = _limit("KERAS_MAX_EPOCHS")
+_MAX_STEPS_PER_EPOCH = _limit("KERAS_MAX_STEPS_PER_EPOCH")
+
+
+def _check_limit(value, name):
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                              or value < 1):
+        raise ValueError(f"`{name}` must be a positive integer or None. Received: "
+                         f"{name}={value!r}")
+
+
+def set_max_epochs(max_epochs):
+    """A cap on the epochs of every later ``fit`` (None: no cap; also the
+    ``KERAS_MAX_EPOCHS`` environment variable), e.g. to smoke-test a long script."""
+    global _MAX_EPOCHS
+    _check_limit(max_epochs, "max_epochs")
+    _MAX_EPOCHS = max_epochs
+
+
+def max_epochs():
+    return _MAX_EPOCHS
+
+
+def set_max_steps_per_epoch(max_steps_per_epoch):
+    """A cap on the steps of every later ``fit`` epoch, ``evaluate`` and ``predict``
+    (None: no cap; also ``KERAS_MAX_STEPS_PER_EPOCH``)."""
+    global _MAX_STEPS_PER_EPOCH
+    _check_limit(max_steps_per_epoch, "max_steps_per_epoch")
+    _MAX_STEPS_PER_EPOCH = max_steps_per_epoch
+
+
+def max_steps_per_epoch():
+    return _MAX_STEPS_PER_EPOCH
+
+
+def _limit_epochs(epochs):
+    """fit's epochs under set_max_epochs (with Keras's warning when it cuts them)."""
+    if _MAX_EPOCHS and _MAX_EPOCHS < epochs:
+        import warnings
+
+        warnings.warn(f"Limiting epochs to {_MAX_EPOCHS}", stacklevel=3)
+        return _MAX_EPOCHS
+    return epochs
+
+
+def _limit_steps(steps):
+    """A loop's steps under set_max_steps_per_epoch (None: the whole data)."""
+    if _MAX_STEPS_PER_EPOCH and (not steps or _MAX_STEPS_PER_EPOCH < steps):
+        import warnings
+
+        warnings.warn(f"Limiting steps_per_epoch to {_MAX_STEPS_PER_EPOCH}", stacklevel=3)
+        return _MAX_STEPS_PER_EPOCH
+    return steps
+
+
+# ---- switches for features fastnet does not have -------------------------------------------
+def is_flash_attention_enabled():
+    """False: fastnet's attention (ops.dot_product_attention) has no flash kernel."""
+    return False
+
+
+def disable_flash_attention():
+    """A no-op: fastnet never uses flash attention."""
+
+
+def enable_flash_attention():
+    raise NotImplementedError("enable_flash_attention: fastnet has no flash-attention kernel "
+                              "(its dot_product_attention is one fused CPU kernel)")
+
+
+def is_traceback_filtering_enabled():
+    """False: fastnet never filters tracebacks (every frame is shown)."""
+    return False
+
+
+def disable_traceback_filtering():
+    """A no-op: fastnet's tracebacks are never filtered."""
+
+
+def enable_traceback_filtering():
+    raise NotImplementedError("enable_traceback_filtering: fastnet does not filter "
+                              "tracebacks; every frame is always shown")
+
+
+def is_nnx_enabled():
+    """False: Flax NNX is a JAX-backend feature of Keras."""
+    return False

@@ -11,6 +11,10 @@ def _eps():
     return epsilon()
 
 
+def _axis(axis):
+    return tuple(axis) if isinstance(axis, list) else axis
+
+
 class Constraint:
     def __call__(self, w):
         return w
@@ -29,7 +33,7 @@ class MaxNorm(Constraint):
         self.max_value, self.axis = max_value, axis
 
     def __call__(self, w):
-        norms = np.sqrt(np.sum(np.square(w), axis=self.axis, keepdims=True))
+        norms = np.sqrt(np.sum(np.square(w), axis=_axis(self.axis), keepdims=True))
         desired = np.clip(norms, 0, self.max_value)
         return w * (desired / (_eps() + norms))
 
@@ -42,7 +46,7 @@ class UnitNorm(Constraint):
         self.axis = axis
 
     def __call__(self, w):
-        return w / (_eps() + np.sqrt(np.sum(np.square(w), axis=self.axis, keepdims=True)))
+        return w / (_eps() + np.sqrt(np.sum(np.square(w), axis=_axis(self.axis), keepdims=True)))
 
     def get_config(self):
         return {"axis": self.axis}
@@ -53,7 +57,7 @@ class MinMaxNorm(Constraint):
         self.min_value, self.max_value, self.rate, self.axis = min_value, max_value, rate, axis
 
     def __call__(self, w):
-        norms = np.sqrt(np.sum(np.square(w), axis=self.axis, keepdims=True))
+        norms = np.sqrt(np.sum(np.square(w), axis=_axis(self.axis), keepdims=True))
         desired = self.rate * np.clip(norms, self.min_value, self.max_value) + (1 - self.rate) * norms
         return w * (desired / (_eps() + norms))
 
@@ -61,6 +65,9 @@ class MinMaxNorm(Constraint):
         return {"min_value": self.min_value, "max_value": self.max_value, "rate": self.rate,
                 "axis": self.axis}
 
+
+# Keras 3's lowercase names for the same classes
+non_neg, max_norm, unit_norm, min_max_norm = NonNeg, MaxNorm, UnitNorm, MinMaxNorm
 
 _ALL = {"non_neg": NonNeg, "NonNeg": NonNeg, "max_norm": MaxNorm, "MaxNorm": MaxNorm,
         "unit_norm": UnitNorm, "UnitNorm": UnitNorm, "min_max_norm": MinMaxNorm,
@@ -84,6 +91,24 @@ def get(identifier):
             config = dict(identifier.get("config") or {})
             return cls.from_config(config) if hasattr(cls, "from_config") else cls(**config)
     raise ValueError(f"Could not interpret constraint identifier: {identifier!r}")
+
+
+def deserialize(config, custom_objects=None):
+    """A constraint from its serialized form (``serialize``'s dict, or a name)."""
+    from fastnet.saving import object_registration
+
+    if isinstance(config, str):
+        config = {"class_name": config, "config": {}}
+    if not isinstance(config, dict) or "class_name" not in config:
+        raise ValueError(f"Could not interpret constraint config: {config!r}")
+    name = config["class_name"]
+    cls = object_registration.lookup([config.get("registered_name"), name], custom_objects) \
+        or _ALL.get(name)
+    if cls is None:
+        raise ValueError(f"Unknown constraint: {name!r}; register it with "
+                         "@register_keras_serializable or pass it in custom_objects")
+    kwargs = dict(config.get("config") or {})
+    return cls.from_config(kwargs) if hasattr(cls, "from_config") else cls(**kwargs)
 
 
 def serialize(constraint):

@@ -186,20 +186,112 @@ class Orthogonal(Initializer):
         return {"gain": self.gain, "seed": self.seed}
 
 
+def _window(name, length, periodic):
+    """scipy.signal.get_window(name, length, fftbins=periodic) for the windows without
+    parameters, as numpy formulas (a periodic window is the symmetric one of length + 1
+    without its last point)."""
+    names = ("hann", "hanning", "hamming", "blackman", "boxcar", "box", "ones", "rectangular",
+             "rect", "bartlett", "triang")
+    if name not in names:
+        raise ValueError(f"STFT: window {name!r} is not implemented in fastnet; use one of "
+                         f"{names}, an array of window values or None")
+    if length <= 1:
+        return np.ones(length)
+    n = length + 1 if periodic else length
+    k = np.arange(n) * (2 * np.pi / (n - 1))
+    if name in ("hann", "hanning"):
+        w = 0.5 - 0.5 * np.cos(k)
+    elif name == "hamming":
+        w = 0.54 - 0.46 * np.cos(k)
+    elif name == "blackman":
+        w = 0.42 - 0.5 * np.cos(k) + 0.08 * np.cos(2 * k)
+    elif name in ("boxcar", "box", "ones", "rectangular", "rect"):
+        w = np.ones(n)
+    elif name == "triang":
+        m = np.arange(1, (n + 1) // 2 + 1)
+        half = 2 * m / (n + 1) if n % 2 else (2 * m - 1) / n
+        w = np.concatenate([half, half[-2::-1] if n % 2 else half[::-1]])
+    else:  # bartlett
+        w = 1 - np.abs(2 * np.arange(n) / (n - 1) - 1)
+    return w[:length]
+
+
+class STFT(Initializer):
+    """Kernels of a convolution computing the real or imaginary part of a short-time
+    Fourier transform: shape ``(frame_length, 1, fft_length // 2 + 1)``, entry
+    ``[t, 0, f] = cos/sin(-2 pi t f / fft_length) * window[t] / scaling``."""
+
+    def __init__(self, side="real", window="hann", scaling="density", periodic=False):
+        if side not in ("real", "imag"):
+            raise ValueError(f"STFT: side should be 'real' or 'imag', not {side!r}")
+        if isinstance(window, str):
+            _window(window, 1, periodic)  # an unknown window raises here
+        if scaling is not None and scaling not in ("density", "spectrum"):
+            raise ValueError("STFT: scaling is invalid, it must be `None`, 'density' or "
+                             f"'spectrum'. Received: scaling={scaling!r}")
+        self.side, self.window, self.scaling, self.periodic = side, window, scaling, periodic
+
+    def __call__(self, shape, dtype=None):
+        dtype = standardize_dtype(dtype)
+        if len(shape) != 3:
+            raise ValueError("STFT initializer needs a shape (frame_length, input_channels, "
+                             f"fft_length // 2 + 1). Received: shape={tuple(shape)}")
+        frame_length, _, bins = shape
+        t = np.arange(frame_length, dtype=np.float64).reshape(frame_length, 1, 1)
+        f = np.arange(bins, dtype=np.float64).reshape(1, 1, bins) / ((bins - 1) * 2)
+        args = -2 * t * f * np.pi
+        kernel = np.cos(args) if self.side == "real" else np.sin(args)
+        if self.window is not None:
+            win = _window(self.window, frame_length, self.periodic) \
+                if isinstance(self.window, str) else np.asarray(self.window, np.float64)
+            if win.ndim != 1 or win.shape[0] != frame_length:
+                raise ValueError("STFT: the shape of `window` must be equal to "
+                                 f"[frame_length]. Received: window shape={win.shape}")
+            win = win.reshape(frame_length, 1, 1)
+            scaling = 1.0
+            if self.scaling == "density":
+                scaling = np.sqrt(np.sum(win * win))
+            elif self.scaling == "spectrum":
+                scaling = np.sum(np.abs(win))
+            kernel = kernel * win / scaling
+        return np.broadcast_to(kernel, tuple(shape)).astype(dtype)
+
+    def get_config(self):
+        window = self.window
+        if isinstance(window, np.ndarray):
+            window = window.tolist()
+        return {"side": self.side, "window": window, "periodic": self.periodic,
+                "scaling": self.scaling}
+
+
 # tf.keras-era aliases the seeds use (tf.random_normal_initializer()).
 random_normal_initializer = RandomNormal
 random_uniform_initializer = RandomUniform
 
+# Keras 3's other public names for the same classes (keras.initializers.glorot_uniform is
+# keras.initializers.GlorotUniform)
+zeros, ones, constant, identity = Zeros, Ones, Constant, Identity
+IdentityInitializer = Identity
+random_normal, random_uniform, truncated_normal = RandomNormal, RandomUniform, TruncatedNormal
+variance_scaling = VarianceScaling
+glorot_uniform, glorot_normal = GlorotUniform, GlorotNormal
+he_uniform, he_normal = HeUniform, HeNormal
+lecun_uniform, lecun_normal = LecunUniform, LecunNormal
+orthogonal = OrthogonalInitializer = Orthogonal
+stft = STFTInitializer = STFT
+
 _ALL = {c.__name__: c for c in (Zeros, Ones, Constant, Identity, RandomNormal, RandomUniform,
                                 TruncatedNormal, VarianceScaling, GlorotUniform, GlorotNormal,
-                                HeUniform, HeNormal, LecunUniform, LecunNormal, Orthogonal)}
+                                HeUniform, HeNormal, LecunUniform, LecunNormal, Orthogonal,
+                                STFT)}
 _ALIASES = {
     "zeros": Zeros, "ones": Ones, "constant": Constant, "identity": Identity,
     "random_normal": RandomNormal, "random_uniform": RandomUniform,
     "truncated_normal": TruncatedNormal, "variance_scaling": VarianceScaling,
     "glorot_uniform": GlorotUniform, "glorot_normal": GlorotNormal, "he_uniform": HeUniform,
     "he_normal": HeNormal, "lecun_uniform": LecunUniform, "lecun_normal": LecunNormal,
-    "orthogonal": Orthogonal,
+    "orthogonal": Orthogonal, "stft": STFT, "IdentityInitializer": Identity,
+    "OrthogonalInitializer": Orthogonal, "STFTInitializer": STFT,
     # Keras 3's short names (its RNN-cell examples use initializer="uniform")
     "uniform": RandomUniform, "normal": RandomNormal, "one": Ones, "zero": Zeros,
 }

@@ -163,3 +163,84 @@ def dropout(inputs, rate, noise_shape=None, seed=None):
         s if n is None else n for s, n in zip(x.shape, noise_shape))
     keep = (_rng(seed).random(shape) >= rate).astype(x.dtype) / np.asarray(1.0 - rate, x.dtype)
     return x * Tensor(keep)
+
+
+def _param(x, what):
+    value = np.asarray(x._value if isinstance(x, Tensor) else x, dtype=np.float64)
+    if not np.all(np.isfinite(value)):
+        raise ValueError(f"{what} must be finite. Received: {what}={x!r}")
+    return value
+
+
+def _broadcastable(shape, value, fn, what):
+    shape = tuple(int(s) for s in shape)
+    try:
+        np.broadcast_shapes(np.shape(value), shape)
+    except ValueError:
+        raise ValueError(f"{fn}: `{what}` of shape {np.shape(value)} does not broadcast to "
+                         f"shape={shape}") from None
+    if np.broadcast_shapes(np.shape(value), shape) != shape:
+        raise ValueError(f"{fn}: `{what}` of shape {np.shape(value)} does not broadcast to "
+                         f"shape={shape}")
+    return shape
+
+
+def gamma(shape, alpha, dtype=None, seed=None):
+    """Gamma(alpha, scale 1) samples; `alpha` a number or an array broadcasting to shape."""
+    a = _param(alpha, "alpha")
+    if np.any(a <= 0):
+        raise ValueError(f"gamma: `alpha` must be > 0. Received: alpha={alpha!r}")
+    shape = _broadcastable(shape, a, "gamma", "alpha")
+    return Tensor(_rng(seed).gamma(a, size=shape).astype(standardize_dtype(dtype)))
+
+
+def beta(shape, alpha, beta, dtype=None, seed=None):  # noqa: A002 (Keras's argument name)
+    """Beta(alpha, beta) samples in [0, 1]."""
+    a, b = _param(alpha, "alpha"), _param(beta, "beta")
+    if np.any(a <= 0) or np.any(b <= 0):
+        raise ValueError(f"beta: `alpha` and `beta` must be > 0. Received: alpha={alpha!r}, "
+                         f"beta={beta!r}")
+    shape = _broadcastable(shape, a, "beta", "alpha")
+    _broadcastable(shape, b, "beta", "beta")
+    return Tensor(_rng(seed).beta(a, b, size=shape).astype(standardize_dtype(dtype)))
+
+
+def binomial(shape, counts, probabilities, dtype=None, seed=None):
+    """The number of successes in `counts` trials of success probability `probabilities`,
+    as floats of `dtype` (Keras's default: floatx)."""
+    n, p = _param(counts, "counts"), _param(probabilities, "probabilities")
+    if np.any(n < 0) or np.any(n != np.floor(n)):
+        raise ValueError(f"binomial: `counts` must be non-negative integers. Received: "
+                         f"counts={counts!r}")
+    if np.any(p < 0) or np.any(p > 1):
+        raise ValueError(f"binomial: `probabilities` must be in [0, 1]. Received: "
+                         f"probabilities={probabilities!r}")
+    shape = _broadcastable(shape, n, "binomial", "counts")
+    _broadcastable(shape, p, "binomial", "probabilities")
+    draws = _rng(seed).binomial(n.astype(np.int64), p, size=shape)
+    return Tensor(draws.astype(standardize_dtype(dtype)))
+
+
+def categorical(logits, num_samples, dtype="int32", seed=None):
+    """``num_samples`` class indices per row of the 2-D `logits` (batch, num_classes),
+    drawn from softmax(logits); a class of logit -inf is never drawn."""
+    x = np.asarray(logits._value if isinstance(logits, Tensor) else logits, dtype=np.float64)
+    if x.ndim != 2:
+        raise ValueError("`logits` should be a 2-D tensor with shape [batch_size, "
+                         f"num_classes]. Received: logits.shape={x.shape}")
+    if isinstance(num_samples, bool) or not isinstance(num_samples, (int, np.integer)) or \
+            num_samples < 0:
+        raise ValueError("categorical: `num_samples` must be a non-negative integer. "
+                         f"Received: num_samples={num_samples!r}")
+    if x.shape[1] == 0 or np.any(np.isnan(x)) or np.any(np.all(x == -np.inf, axis=1)):
+        raise ValueError("categorical: every row of `logits` needs a finite logit (no NaN). "
+                         f"Received: logits.shape={x.shape}")
+    top = np.max(x, axis=1, keepdims=True)
+    p = np.exp(x - top)
+    cdf = np.cumsum(p / p.sum(axis=1, keepdims=True), axis=1)
+    u = _rng(seed).random((x.shape[0], int(num_samples)))
+    idx = np.sum(u[:, :, None] >= cdf[:, None, :], axis=-1)
+    # rounding can leave the cdf's end just below 1: take the last drawable class
+    last = x.shape[1] - 1 - np.argmax(np.isfinite(x)[:, ::-1], axis=1)
+    idx = np.minimum(idx, last[:, None])
+    return Tensor(idx.astype(dtype))

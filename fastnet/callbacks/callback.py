@@ -146,7 +146,9 @@ class ProgbarLogger(Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         if self.verbose:
-            print(f"Epoch {epoch + 1}/{self.epochs}", flush=True)
+            from fastnet.utils.io_utils import print_msg
+
+            print_msg(f"Epoch {epoch + 1}/{self.epochs}")
         self._start(self.params.get("steps"))
 
     def on_train_batch_end(self, batch, logs=None):

@@ -4,6 +4,8 @@ Every loss is built from differentiable fastnet.ops, so it works under a
 GradientTape; the cross-entropies use the fused, numerically stable kernels.
 """
 
+from fastnet.losses import losses as _losses
+from fastnet.losses import more_losses as _more
 from fastnet.losses.losses import (
     BinaryCrossentropy,
     BinaryFocalCrossentropy,
@@ -43,6 +45,27 @@ from fastnet.losses.losses import (
     sparse_categorical_crossentropy,
     squared_hinge,
 )
+from fastnet.losses.more_losses import (
+    CTC,
+    CategoricalFocalCrossentropy,
+    CategoricalGeneralizedCrossEntropy,
+    Circle,
+    Dice,
+    Tversky,
+    categorical_focal_crossentropy,
+    categorical_generalized_cross_entropy,
+    circle,
+    ctc,
+    dice,
+    tversky,
+)
+
+# the names get/deserialize resolve (keras.losses.get("dice"), a saved Dice)
+_losses._FUNCTIONS.update({n: getattr(_more, n) for n in _more.__all__ if n[0].islower()})
+_losses._CLASSES.update({n: getattr(_more, n) for n in _more.__all__ if n[0].isupper()})
+for _name in ("losses", "more_losses"):
+    globals().pop(_name, None)
+del _name
 
 mse = MSE = mean_squared_error
 mae = MAE = mean_absolute_error
@@ -61,4 +84,7 @@ __all__ = [
     "mean_absolute_error", "mean_absolute_percentage_error", "mean_squared_error",
     "mean_squared_logarithmic_error", "poisson", "serialize", "sparse_categorical_crossentropy",
     "squared_hinge", "mse", "mae", "mape", "msle", "kld", "MSE", "MAE", "MAPE", "MSLE", "KLD",
+    "CTC", "CategoricalFocalCrossentropy", "CategoricalGeneralizedCrossEntropy", "Circle", "Dice",
+    "Tversky", "categorical_focal_crossentropy", "categorical_generalized_cross_entropy",
+    "circle", "ctc", "dice", "tversky",
 ]

@@ -2,6 +2,8 @@
 reset_state) and plain functions. Metric state lives in float64 numpy scalars:
 metrics are never differentiated, so they stay off the tape."""
 
+# Keras 3 exports these loss functions from keras.metrics too (the same objects)
+from fastnet.losses import binary_focal_crossentropy, categorical_focal_crossentropy
 from fastnet.metrics import metrics as _metrics
 from fastnet.metrics.confusion_metrics import (
     FalseNegatives,
@@ -148,5 +150,5 @@ __all__ = [
     "categorical_crossentropy", "sparse_categorical_crossentropy", "pearson_correlation",
     "concordance_correlation", "mean_absolute_error", "mean_squared_error", "serialize",
     "deserialize",
-    "huber",
+    "huber", "binary_focal_crossentropy", "categorical_focal_crossentropy",
 ]

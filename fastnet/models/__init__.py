@@ -12,6 +12,14 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):  # 
                              safe_mode=safe_mode)
 
 
+def save_model(model, filepath, overwrite=True, zipped=None, **kwargs):
+    """As keras.models.save_model / model.save: a `.keras` zip (or a legacy `.h5`)."""
+    from fastnet import saving
+
+    return saving.save_model(model, filepath, overwrite=overwrite,
+                             zipped=True if zipped is None else zipped, **kwargs)
+
+
 def clone_model(model, input_tensors=None, clone_function=None):
     from fastnet import saving
 
@@ -37,5 +45,5 @@ def model_from_config(config, custom_objects=None):
     return deserialize_keras_object(config, custom_objects=custom_objects)
 
 
-__all__ = ["Model", "Sequential", "Functional", "load_model", "clone_model", "model_from_json",
+__all__ = ["Model", "Sequential", "Functional", "load_model", "save_model", "clone_model", "model_from_json",
            "model_from_config"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fastnet import ops
+from fastnet import config, ops
 from fastnet import optimizers as optimizers_mod
 from fastnet.callbacks import CallbackList
 from fastnet.distribute import strategy as distribute
@@ -292,10 +292,11 @@ class Trainer:
             y_pred = self(x, training=True)
             self._ensure_compiled_objects(y_pred)
             loss, parts = self._compute_loss(x, y, y_pred, sample_weight, True)
+            scaled_loss = self.optimizer.scale_loss(loss)  # LossScaleOptimizer (Keras 3)
         # Read after the forward pass: a subclassed model creates its weights in its first
         # call, and reading them before would skip the first batch's update.
         weights = self.trainable_weights
-        grads = tape.gradient(loss, weights)
+        grads = tape.gradient(scaled_loss, weights)
         grads = self.distribute_strategy.reduce_gradients(grads, self)
         self.optimizer.apply(grads, weights)
         self._track_losses(loss, parts, _batch_len(x))
@@ -333,6 +334,8 @@ class Trainer:
             validation_batch_size=None, validation_freq=1):
         self._require_compiled("fit")
         verbose = 1 if verbose == "auto" else verbose
+        epochs = config._limit_epochs(epochs)  # keras.config.set_max_epochs
+        steps_per_epoch = config._limit_steps(steps_per_epoch)
         strategy = self.distribute_strategy
         callbacks, verbose = strategy.local_callbacks(callbacks, verbose)
         if validation_split and validation_data is None:
@@ -411,7 +414,8 @@ class Trainer:
         verbose = 1 if verbose == "auto" else verbose
         strategy = self.distribute_strategy
         callbacks, verbose = strategy.local_callbacks(callbacks, verbose)
-        adapter = data_adapter.adapter_for(x, y, sample_weight, batch_size, False, steps)
+        adapter = data_adapter.adapter_for(x, y, sample_weight, batch_size, False,
+                                           config._limit_steps(steps))
         adapter = strategy.distribute_data(adapter, self, "test")
         cbs = CallbackList(callbacks, model=self, add_progbar=verbose != 0,
                            steps=adapter.num_batches(), verbose=verbose, in_fit=False)
@@ -429,7 +433,8 @@ class Trainer:
         verbose = 1 if verbose == "auto" else verbose
         strategy = self.distribute_strategy
         callbacks, verbose = strategy.local_callbacks(callbacks, verbose)
-        adapter = data_adapter.adapter_for(x, None, None, batch_size, False, steps)
+        adapter = data_adapter.adapter_for(x, None, None, batch_size, False,
+                                           config._limit_steps(steps))
         adapter = strategy.distribute_data(adapter, self, "predict")
         cbs = CallbackList(callbacks, model=self, add_progbar=verbose != 0,
                            steps=adapter.num_batches(), verbose=verbose)

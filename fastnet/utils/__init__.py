@@ -1,12 +1,20 @@
 """fastnet.utils, as keras.utils. Each line below is owned by the module it imports."""
 
 from fastnet.backend import clear_session, standardize_dtype
+from fastnet.utils.config import Config
+from fastnet.utils.dataset_utils import image_dataset_from_directory, text_dataset_from_directory
 from fastnet.utils.file_utils import get_file
 from fastnet.utils.general_utils import (
     get_source_inputs,
     is_keras_tensor,
     pack_x_y_sample_weight,
     unpack_x_y_sample_weight,
+)
+from fastnet.utils.image_utils import array_to_img, img_to_array, load_img, save_img
+from fastnet.utils.io_utils import (
+    disable_interactive_logging,
+    enable_interactive_logging,
+    is_interactive_logging_enabled,
 )
 from fastnet.utils.numerical_utils import normalize, to_categorical
 from fastnet.utils.plotting import model_to_dot, plot_model
@@ -17,7 +25,10 @@ from fastnet.utils.sequence_utils import pad_sequences, split_dataset, timeserie
 __all__ = ["to_categorical", "normalize", "PyDataset", "plot_model", "model_to_dot", "get_file",
            "pad_sequences", "split_dataset", "timeseries_dataset_from_array", "Progbar",
            "Sequence", "get_source_inputs", "is_keras_tensor", "pack_x_y_sample_weight",
-           "unpack_x_y_sample_weight", "clear_session", "standardize_dtype"]
+           "unpack_x_y_sample_weight", "clear_session", "standardize_dtype", "Config",
+           "image_dataset_from_directory", "text_dataset_from_directory", "array_to_img",
+           "img_to_array", "load_img", "save_img", "disable_interactive_logging",
+           "enable_interactive_logging", "is_interactive_logging_enabled"]
 
 Sequence = PyDataset  # keras.utils.Sequence is PyDataset's old name
 

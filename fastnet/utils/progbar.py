@@ -79,7 +79,11 @@ class Progbar:
             self.stateful_metrics, self.stateless_metrics = None, set(stateless_metrics)
         else:
             self.stateful_metrics, self.stateless_metrics = set(), None
-        self.stream = stream if stream is not None else sys.stdout
+        if stream is None:
+            from fastnet.utils.io_utils import message_stream
+
+            stream = message_stream()  # stdout, or logging when interactive logging is off
+        self.stream = stream
         isatty = getattr(self.stream, "isatty", None)
         self.dynamic = bool(isatty and isatty()) or "ipykernel" in sys.modules
         self._values = {}  # name -> [sum, count]
