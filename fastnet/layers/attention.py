@@ -114,7 +114,15 @@ class MultiHeadAttention(Layer):
                  output_shape=None, attention_axes=None, flash_attention=None,
                  kernel_initializer="glorot_uniform", bias_initializer="zeros",
                  kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
-                 kernel_constraint=None, bias_constraint=None, seed=None, **kwargs):
+                 kernel_constraint=None, bias_constraint=None, seed=None, sliding_window=None,
+                 use_gate=False, **kwargs):
+        if sliding_window is not None:
+            raise NotImplementedError("MultiHeadAttention: `sliding_window` (banded attention) "
+                                      "is not implemented in fastnet. Received: "
+                                      f"sliding_window={sliding_window!r}")
+        if use_gate:
+            raise NotImplementedError("MultiHeadAttention: `use_gate=True` (gated attention) "
+                                      "is not implemented in fastnet")
         for name, val in (("num_heads", num_heads), ("key_dim", key_dim)):
             if not isinstance(val, (int, np.integer)) or isinstance(val, bool) or val <= 0:
                 raise ValueError(f"Received an invalid value for argument `{name}`, expected a "
@@ -358,13 +366,7 @@ class MultiHeadAttention(Layer):
 
     @classmethod
     def from_config(cls, config):
-        config = _standard_config(config)
-        for drop in ("use_gate", "sliding_window"):  # Keras 3.12+ keys fastnet lacks
-            val = config.pop(drop, None)
-            if val:
-                raise NotImplementedError(f"MultiHeadAttention: {drop}={val!r} is not "
-                                          "implemented in fastnet")
-        return cls(**config)
+        return cls(**_standard_config(config))
 
 
 class Attention(Layer):
