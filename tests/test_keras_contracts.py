@@ -619,6 +619,32 @@ def test_set_epsilon_reaches_losses_and_constraints(restore_epsilon):
     np.testing.assert_allclose(keras.constraints.MaxNorm(1.0)(w), w / (5.0 + 1e-3), rtol=1e-6)
 
 
+def test_set_epsilon_reaches_metrics_and_normalization(restore_epsilon):
+    onehot, probs = np.array([[1.0, 0.0]], np.float32), np.array([[0.0, 1.0]], np.float32)
+    keras.config.set_epsilon(1e-3)
+    want = -np.log(1e-3)
+    for metric, y in ((keras.metrics.CategoricalCrossentropy(), onehot),
+                      (keras.metrics.SparseCategoricalCrossentropy(), np.array([0])),
+                      (keras.metrics.BinaryCrossentropy(), onehot)):
+        metric.update_state(y, probs)
+        np.testing.assert_allclose(float(metric.result()), want, rtol=1e-5)
+    mape = keras.metrics.MeanAbsolutePercentageError()
+    mape.update_state(np.array([[0.0]]), np.array([[1.0]]))
+    np.testing.assert_allclose(float(mape.result()), 100 / 1e-3, rtol=1e-5)
+    f1 = keras.metrics.F1Score()
+    f1.update_state(np.array([[1.0, 0.0]]), np.array([[0.0, 0.0]]))  # tp = fp = fn = 0
+    assert float(np.asarray(f1.result())[0]) == 0.0
+    auc = keras.metrics.AUC(num_thresholds=3)
+    np.testing.assert_allclose(auc.thresholds[[0, -1]], [-1e-3, 1 + 1e-3])
+    norm = layers.Normalization(mean=0.0, variance=0.0)  # std 0: divided by epsilon
+    norm.build((None, 1))
+    np.testing.assert_allclose(norm(np.array([[2.0]], np.float32)).numpy(), [[2e3]], rtol=1e-5)
+    # the ops' fused kernels get it too (>= 4096 elements: the C++ path)
+    big_t, big_p = np.tile(onehot, (4096, 1)), np.tile(probs, (4096, 1))
+    np.testing.assert_allclose(keras.ops.categorical_crossentropy(big_t, big_p).numpy(), want,
+                               rtol=1e-5)
+
+
 def test_set_epsilon_matches_keras(restore_epsilon):
     k = _keras()
     before = k.config.epsilon()
