@@ -378,6 +378,31 @@ def test_train_on_batch_reports_the_pre_update_loss_with_regularization():
     assert not np.allclose(model.get_weights()[0], kernel)  # the update happened after
 
 
+def test_float_sparse_labels_and_the_sample_weighted_epoch_loss():
+    # labels read from a CSV arrive as floats; the epoch loss is the mean of the batch
+    # losses weighted by their number of samples (each batch loss: sum(w * l) / batch size)
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((10, 3)).astype(np.float32)
+    y = rng.integers(0, 3, 10).astype(np.float32)
+    sw = rng.random(10).astype(np.float32)
+    model = keras.Sequential([keras.Input((3,)), layers.Dense(3, activation="softmax")])
+    model.compile(optimizer=keras.optimizers.SGD(0.0), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy", keras.metrics.SparseTopKCategoricalAccuracy(k=2)])
+    hist = model.fit(x, y, sample_weight=sw, batch_size=4, epochs=1, shuffle=False, verbose=0)
+    kernel, bias = model.get_weights()
+    z = x @ kernel + bias
+    logp = z - z.max(1, keepdims=True)
+    logp = logp - np.log(np.exp(logp).sum(1, keepdims=True))
+    per = -logp[np.arange(10), y.astype(int)]
+    batches = [slice(0, 4), slice(4, 8), slice(8, 10)]
+    want = sum(np.sum(sw[b] * per[b]) for b in batches) / 10  # sum_b n_b * loss_b / N
+    np.testing.assert_allclose(hist.history["loss"][0], want, rtol=1e-5)
+    np.testing.assert_allclose(hist.history["accuracy"][0], np.mean(logp.argmax(1) == y))
+    top2 = np.argsort(-logp, 1)[:, :2]
+    np.testing.assert_allclose(hist.history["sparse_top_k_categorical_accuracy"][0],
+                               np.mean([yi in t for yi, t in zip(y, top2)]), rtol=1e-6)
+
+
 def test_train_on_batch_and_epoch_loss_match_keras():
     k = _keras()
     ours, theirs = _twin_models(k, reg=0.05)
