@@ -91,8 +91,8 @@ def Input(shape=None, batch_size=None, dtype=None, sparse=None, ragged=None, bat
           name=None, tensor=None, optional=False):
     """A symbolic input of a functional model: its shape excludes the batch axis."""
     if tensor is not None:
-        raise NotImplementedError("Input: `tensor` (wrapping an existing tensor) is not "
-                                  "implemented in fastnet")
+        raise NotImplementedError("Input: `tensor` (InputLayer's `input_tensor`: wrapping an "
+                                  "existing tensor) is not implemented in fastnet")
     layer = InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, sparse=sparse,
                        ragged=ragged, batch_shape=batch_shape, name=name, optional=optional)
     return layer.output_tensor
