@@ -351,7 +351,7 @@ ROWS = [
               "bias_initializer": "ones", "kernel_regularizer": "l2",
               "bias_regularizer": "l2", "activity_regularizer": "l2",
               "kernel_constraint": "non_neg", "bias_constraint": "non_neg",
-              "sliding_window": Raises(2), "use_gate": Raises(True)}),
+              "sliding_window": 2, "use_gate": True}),
     Row(layers.MultiHeadAttention, dict(num_heads=2, key_dim=3, dropout=0.5),
         [(2, 3, 4), (2, 5, 4)], positional=True, trainable=8, args={"seed": 5},
         id="MultiHeadAttention-dropout"),
