@@ -479,3 +479,50 @@ def test_attention_layers_match_keras(keras):
         fl.set_weights([_np(w) for w in kl.get_weights()])
         assert_close(fl([Q3, V3, K3], mask=[qm, vm], use_causal_mask=True).numpy(), _np(kout),
                      atol=1e-5, what=f"{name} {kw}")
+
+
+def _mha_numpy(weights, query, value, gate, band=None):
+    """MultiHeadAttention in numpy from its weights (Keras 3's order: query, key, [gate],
+    value, output; kernel then bias each)."""
+    w = list(weights)
+    wq, bq, wk, bk = w[:4]
+    if gate:
+        wg, bg = w[4:6]
+        w = w[:4] + w[6:]
+    wv, bv, wo, bo = w[4:8]
+    q = np.einsum("btd,dhk->bthk", query, wq) + bq
+    k = np.einsum("bsd,dhk->bshk", value, wk) + bk
+    v = np.einsum("bsd,dhk->bshk", value, wv) + bv
+    logits = np.einsum("bthk,bshk->bhts", q, k) / np.sqrt(q.shape[-1])
+    if band is not None:
+        t, s = logits.shape[-2:]
+        keep = np.abs(np.arange(t)[:, None] - np.arange(s)[None, :]) < band
+        logits = np.where(keep, logits, -1e9)
+    p = np.exp(logits - logits.max(-1, keepdims=True))
+    p /= p.sum(-1, keepdims=True)
+    heads = np.einsum("bhts,bshk->bthk", p, v)
+    if gate:
+        g = np.einsum("btd,dhk->bthk", query, wg) + bg
+        heads = heads / (1.0 + np.exp(-g))
+    return np.einsum("bthk,hkd->btd", heads, wo) + bo
+
+
+@pytest.mark.parametrize("kwargs", [{"use_gate": True}, {"sliding_window": 2},
+                                    {"use_gate": True, "sliding_window": 1}])
+def test_multi_head_attention_gate_and_sliding_window_match_numpy(kwargs):
+    rng = np.random.default_rng(5)
+    query = rng.standard_normal((2, 4, 6)).astype(np.float32)
+    value = rng.standard_normal((2, 5, 6)).astype(np.float32)
+    mha = layers.MultiHeadAttention(num_heads=2, key_dim=3, **kwargs)
+    out = mha(query, value).numpy()
+    names = [w.path.split("/")[-2] for w in mha.weights]
+    want_names = ["query", "query", "key", "key"] + (["gate", "gate"] if kwargs.get(
+        "use_gate") else []) + ["value", "value", "attention_output", "attention_output"]
+    assert names == want_names
+    want = _mha_numpy([w.numpy().astype(np.float64) for w in mha.weights], query, value,
+                      kwargs.get("use_gate", False), kwargs.get("sliding_window"))
+    np.testing.assert_allclose(out, want, rtol=1e-4, atol=1e-5)
+    config = mha.get_config()
+    assert all(config[k] == v for k, v in kwargs.items())
+    with pytest.raises(ValueError, match="sliding_window"):
+        layers.MultiHeadAttention(num_heads=2, key_dim=3, sliding_window=0)

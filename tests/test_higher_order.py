@@ -270,6 +270,14 @@ for _name in ("add", "subtract", "multiply", "divide", "maximum", "minimum", "po
               "arctan2", "hypot", "logaddexp", "mod"):
     DIFFERENTIABLE[_name] = (lambda a, b, _fn=getattr(ops, _name): ops.square(_fn(a, b)),
                              lambda: [_pos((3, 4), 0), _pos((4,), 1)], F64)
+# cross-entropy on a softmax output takes its logits; with ignore_class, the logit-free view
+DIFFERENTIABLE["crossentropy_on_softmax_logits"] = (
+    lambda z: ops.categorical_crossentropy(np.eye(4, dtype=np.float32)[:3], ops.softmax(z)),
+    lambda: [_rand((3, 4), 0)], F32)
+DIFFERENTIABLE["sparse_crossentropy_ignore_class"] = (
+    lambda z: fastnet.losses.sparse_categorical_crossentropy(
+        np.array([0, 3, 1]), ops.softmax(z), ignore_class=3),
+    lambda: [_rand((3, 4), 0)], F32)
 _mask34 = np.array([[True, False, True, True], [False, True, False, True],
                     [True, True, False, False]])
 DIFFERENTIABLE.update({
@@ -661,6 +669,7 @@ CLASSIFIED = {
     "nn:relu6": ["relu6"], "nn:_normal_cdf": ["gelu_exact_small", "gelu_exact_kernel"],
     "nn:bias_add": ["dense_bias_tanh", "dense_bias_kernel_sized"],
     "nn:_fused_loss": ["categorical_crossentropy", "binary_crossentropy"],
+    "nn:without_logits": ["sparse_crossentropy_ignore_class"],
     "nn:sparse_categorical_crossentropy": ["sparse_categorical_crossentropy"],
     "nn:lstm_sequence": ["lstm_sequence"], "nn:gru_sequence": ["gru_sequence"],
     "nn:simple_rnn_sequence": ["simple_rnn_sequence"],

@@ -378,6 +378,31 @@ def test_train_on_batch_reports_the_pre_update_loss_with_regularization():
     assert not np.allclose(model.get_weights()[0], kernel)  # the update happened after
 
 
+def test_float_sparse_labels_and_the_sample_weighted_epoch_loss():
+    # labels read from a CSV arrive as floats; the epoch loss is the mean of the batch
+    # losses weighted by their number of samples (each batch loss: sum(w * l) / batch size)
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((10, 3)).astype(np.float32)
+    y = rng.integers(0, 3, 10).astype(np.float32)
+    sw = rng.random(10).astype(np.float32)
+    model = keras.Sequential([keras.Input((3,)), layers.Dense(3, activation="softmax")])
+    model.compile(optimizer=keras.optimizers.SGD(0.0), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy", keras.metrics.SparseTopKCategoricalAccuracy(k=2)])
+    hist = model.fit(x, y, sample_weight=sw, batch_size=4, epochs=1, shuffle=False, verbose=0)
+    kernel, bias = model.get_weights()
+    z = x @ kernel + bias
+    logp = z - z.max(1, keepdims=True)
+    logp = logp - np.log(np.exp(logp).sum(1, keepdims=True))
+    per = -logp[np.arange(10), y.astype(int)]
+    batches = [slice(0, 4), slice(4, 8), slice(8, 10)]
+    want = sum(np.sum(sw[b] * per[b]) for b in batches) / 10  # sum_b n_b * loss_b / N
+    np.testing.assert_allclose(hist.history["loss"][0], want, rtol=1e-5)
+    np.testing.assert_allclose(hist.history["accuracy"][0], np.mean(logp.argmax(1) == y))
+    top2 = np.argsort(-logp, 1)[:, :2]
+    np.testing.assert_allclose(hist.history["sparse_top_k_categorical_accuracy"][0],
+                               np.mean([yi in t for yi, t in zip(y, top2)]), rtol=1e-6)
+
+
 def test_train_on_batch_and_epoch_loss_match_keras():
     k = _keras()
     ours, theirs = _twin_models(k, reg=0.05)
@@ -617,6 +642,32 @@ def test_set_epsilon_reaches_losses_and_constraints(restore_epsilon):
         rtol=1e-5)
     w = np.array([[3.0, 4.0]], np.float32).T  # norm 5 along axis 0
     np.testing.assert_allclose(keras.constraints.MaxNorm(1.0)(w), w / (5.0 + 1e-3), rtol=1e-6)
+
+
+def test_set_epsilon_reaches_metrics_and_normalization(restore_epsilon):
+    onehot, probs = np.array([[1.0, 0.0]], np.float32), np.array([[0.0, 1.0]], np.float32)
+    keras.config.set_epsilon(1e-3)
+    want = -np.log(1e-3)
+    for metric, y in ((keras.metrics.CategoricalCrossentropy(), onehot),
+                      (keras.metrics.SparseCategoricalCrossentropy(), np.array([0])),
+                      (keras.metrics.BinaryCrossentropy(), onehot)):
+        metric.update_state(y, probs)
+        np.testing.assert_allclose(float(metric.result()), want, rtol=1e-5)
+    mape = keras.metrics.MeanAbsolutePercentageError()
+    mape.update_state(np.array([[0.0]]), np.array([[1.0]]))
+    np.testing.assert_allclose(float(mape.result()), 100 / 1e-3, rtol=1e-5)
+    f1 = keras.metrics.F1Score()
+    f1.update_state(np.array([[1.0, 0.0]]), np.array([[0.0, 0.0]]))  # tp = fp = fn = 0
+    assert float(np.asarray(f1.result())[0]) == 0.0
+    auc = keras.metrics.AUC(num_thresholds=3)
+    np.testing.assert_allclose(auc.thresholds[[0, -1]], [-1e-3, 1 + 1e-3])
+    norm = layers.Normalization(mean=0.0, variance=0.0)  # std 0: divided by epsilon
+    norm.build((None, 1))
+    np.testing.assert_allclose(norm(np.array([[2.0]], np.float32)).numpy(), [[2e3]], rtol=1e-5)
+    # the ops' fused kernels get it too (>= 4096 elements: the C++ path)
+    big_t, big_p = np.tile(onehot, (4096, 1)), np.tile(probs, (4096, 1))
+    np.testing.assert_allclose(keras.ops.categorical_crossentropy(big_t, big_p).numpy(), want,
+                               rtol=1e-5)
 
 
 def test_set_epsilon_matches_keras(restore_epsilon):

@@ -13,12 +13,15 @@ def epsilon():
 
 # Modules whose `EPSILON` constant is the fuzz factor (cross-entropy clipping, the
 # losses' divisions); set_epsilon rebinds it there so every use sees the new value.
-_EPSILON_USERS = ("fastnet.ops.nn", "fastnet.losses.losses")
+_EPSILON_USERS = ("fastnet.ops.nn", "fastnet.losses.losses",
+                  "fastnet.metrics.probabilistic_metrics", "fastnet.metrics.regression_metrics",
+                  "fastnet.metrics.f_score_metrics", "fastnet.layers.preprocessing")
 
 
 def set_epsilon(value):
-    """As keras.config.set_epsilon: the fuzz factor of the losses, cross-entropy
-    clipping and the norm constraints."""
+    """As keras.config.set_epsilon: the fuzz factor of the losses, the cross-entropy
+    clipping (ops, losses and metrics), the metrics that divide (MAPE, F-scores, IoU, AUC's
+    end thresholds), Normalization's smallest std and the norm constraints."""
     import importlib
 
     global _EPSILON

@@ -40,9 +40,14 @@ class Tensor(TensorBase):
     The storage (``_value``, a numpy array) and the ``shape``/``ndim``/``size``/
     ``dtype`` properties live in the compiled base class (csrc/cython/_core.pyx),
     which the per-op hot path reads directly.
+
+    ``_keras_logits`` (unset on most tensors) is the pre-activation input of the
+    softmax/sigmoid that produced this tensor, as Keras's TensorFlow backend keeps
+    it: the cross-entropies given this tensor compute from those logits (see
+    fastnet/ops/nn.py: keras_logits). A reference, never a copy.
     """
 
-    __slots__ = ()
+    __slots__ = ("_keras_logits",)
     __array_priority__ = 100  # numpy defers `ndarray + Tensor` to Tensor.__radd__
 
     def numpy(self):
@@ -105,7 +110,9 @@ class Tensor(TensorBase):
     def __reduce_ex__(self, protocol):
         # pickle/copy/deepcopy: the compiled base holds `_value`; subclasses
         # (Variable) add slots of their own.
-        state = {n: getattr(self, n) for n in copyreg._slotnames(type(self)) if hasattr(self, n)}
+        # The cached logits (_keras_logits) are not state: a copy is a plain tensor.
+        state = {n: getattr(self, n) for n in copyreg._slotnames(type(self))
+                 if n != "_keras_logits" and hasattr(self, n)}
         state.update(getattr(self, "__dict__", {}))
         return _restore_tensor, (type(self), self._value, state)
 

@@ -114,7 +114,13 @@ class MultiHeadAttention(Layer):
                  output_shape=None, attention_axes=None, flash_attention=None,
                  kernel_initializer="glorot_uniform", bias_initializer="zeros",
                  kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
-                 kernel_constraint=None, bias_constraint=None, seed=None, **kwargs):
+                 kernel_constraint=None, bias_constraint=None, seed=None, sliding_window=None,
+                 use_gate=False, **kwargs):
+        if sliding_window is not None and (
+                not isinstance(sliding_window, (int, np.integer)) or
+                isinstance(sliding_window, bool) or sliding_window <= 0):
+            raise ValueError("`sliding_window` must be `None` or a positive integer. "
+                             f"Received: sliding_window={sliding_window}")
         for name, val in (("num_heads", num_heads), ("key_dim", key_dim)):
             if not isinstance(val, (int, np.integer)) or isinstance(val, bool) or val <= 0:
                 raise ValueError(f"Received an invalid value for argument `{name}`, expected a "
@@ -160,6 +166,11 @@ class MultiHeadAttention(Layer):
         self._bias_constraint = _get_constraint(bias_constraint)
         self.seed = seed
         self._rng = None if seed is None else np.random.default_rng(seed)
+        # Keras 3.12+: a sigmoid gate projected from the query multiplies the heads' output
+        # (before the output projection); a symmetric band |i - j| < sliding_window on the
+        # attention mask
+        self._use_gate = bool(use_gate)
+        self._sliding_window = None if sliding_window is None else int(sliding_window)
         self._inverse_sqrt_key_dim = 1.0 / math.sqrt(float(self._key_dim))
 
     num_heads = property(lambda self: self._num_heads)
@@ -212,6 +223,13 @@ class MultiHeadAttention(Layer):
         self._query_dense.build(query_shape)
         self._key_dense = self._projection((h, self._key_dim), 1, "key")
         self._key_dense.build(key_shape)
+        if self._use_gate:  # built between key and value, as Keras (so weights by position)
+            self._gate_dense = self._projection((h, self._value_dim), 1, "gate")
+            self._gate_dense.build(query_shape)
+        if self._sliding_window is not None and len(query_shape) != 3:
+            raise NotImplementedError(
+                f"MultiHeadAttention: sliding_window with inputs of rank {len(query_shape)} is "
+                "not implemented in fastnet (rank-3 (batch, positions, features) inputs only)")
         self._value_dense = self._projection((h, self._value_dim), 1, "value")
         self._value_dense.build(value_shape)
         out = self._output_shape or (query_shape[-1],)
@@ -268,6 +286,9 @@ class MultiHeadAttention(Layer):
         if use_causal_mask:
             c = np.tril(np.ones((1, t, s), dtype=bool))
             auto = c if auto is None else auto & c
+        if self._sliding_window is not None:
+            band = np.abs(np.arange(t)[:, None] - np.arange(s)[None, :]) < self._sliding_window
+            auto = band[None] if auto is None else auto & band[None]
         if attention_mask is not None:
             am = _value(attention_mask).astype(bool)
             try:
@@ -313,6 +334,8 @@ class MultiHeadAttention(Layer):
             scale=self._inverse_sqrt_key_dim, dropout=rate, rng=self._rng,
             return_scores=return_attention_scores, what=f"MultiHeadAttention {self.name!r}")
         out = ops.reshape(out, (b,) + q_inner + (h, self._value_dim))
+        if self._use_gate:
+            out = ops.multiply(out, ops.sigmoid(self._gate_dense(query)))
         out = self._output_dense(out)
         if return_attention_scores:
             return out, ops.reshape(scores, (b, h) + q_inner + v_inner)
@@ -345,6 +368,9 @@ class MultiHeadAttention(Layer):
         return {**super().get_config(), "num_heads": self._num_heads, "key_dim": self._key_dim,
                 "value_dim": self._value_dim, "dropout": self._dropout,
                 "use_bias": self._use_bias,
+                # Keras 3.12+ keys, written only when set (older Keras loads the rest)
+                **({"use_gate": True} if self._use_gate else {}),
+                **({"sliding_window": self._sliding_window} if self._sliding_window else {}),
                 "output_shape": self._output_shape,
                 "attention_axes": self._attention_axes,
                 "kernel_initializer": initializers_mod.serialize(self._kernel_initializer),
@@ -358,13 +384,7 @@ class MultiHeadAttention(Layer):
 
     @classmethod
     def from_config(cls, config):
-        config = _standard_config(config)
-        for drop in ("use_gate", "sliding_window"):  # Keras 3.12+ keys fastnet lacks
-            val = config.pop(drop, None)
-            if val:
-                raise NotImplementedError(f"MultiHeadAttention: {drop}={val!r} is not "
-                                          "implemented in fastnet")
-        return cls(**config)
+        return cls(**_standard_config(config))
 
 
 class Attention(Layer):

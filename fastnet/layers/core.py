@@ -33,8 +33,8 @@ def _data_format(data_format, layer):
 
 
 class InputLayer(Layer):
-    def __init__(self, shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None,
-                 input_tensor=None, name=None, **kwargs):
+    def __init__(self, shape=None, batch_size=None, dtype=None, sparse=None, ragged=None,
+                 batch_shape=None, input_tensor=None, optional=False, name=None, **kwargs):
         input_shape = kwargs.pop("input_shape", None)
         batch_input_shape = kwargs.pop("batch_input_shape", None)
         kwargs.pop("trainable", None)
@@ -48,6 +48,12 @@ class InputLayer(Layer):
         if input_tensor is not None:
             raise NotImplementedError(f"InputLayer {self.name!r}: `input_tensor` (wrapping an "
                                       "existing tensor) is not implemented in fastnet")
+        if ragged:
+            raise NotImplementedError(f"InputLayer {self.name!r}: `ragged=True` (ragged input "
+                                      "tensors) is not implemented in fastnet")
+        if optional:
+            raise NotImplementedError(f"InputLayer {self.name!r}: `optional=True` (an input "
+                                      "that may be None) is not implemented in fastnet")
         if shape is None and input_shape is not None:
             shape = input_shape
         if batch_shape is None and batch_input_shape is not None:
@@ -81,12 +87,27 @@ class InputLayer(Layer):
         return cls(**config)
 
 
-def Input(shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None, name=None,
-          tensor=None):
+def Input(shape=None, batch_size=None, dtype=None, sparse=None, ragged=None, batch_shape=None,
+          name=None, tensor=None, optional=False):
     """A symbolic input of a functional model: its shape excludes the batch axis."""
+    if tensor is not None:
+        raise NotImplementedError("Input: `tensor` (InputLayer's `input_tensor`: wrapping an "
+                                  "existing tensor) is not implemented in fastnet")
     layer = InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, sparse=sparse,
-                       batch_shape=batch_shape, name=name, input_tensor=tensor)
+                       ragged=ragged, batch_shape=batch_shape, name=name, optional=optional)
     return layer.output_tensor
+
+
+def _refuse_lora_and_quantization(layer, lora_alpha, quantization_config):
+    # Keras 3's LoRA scale and quantization settings (Dense, Embedding): not implemented.
+    where = f"{type(layer).__name__} {layer.name!r}"
+    if lora_alpha is not None:
+        raise NotImplementedError(f"{where}: `lora_alpha` (the LoRA scale) is not implemented "
+                                  f"in fastnet (nor is LoRA). Received: lora_alpha={lora_alpha}")
+    if quantization_config is not None:
+        raise NotImplementedError(f"{where}: `quantization_config` (quantized weights) is not "
+                                  f"implemented in fastnet. Received: "
+                                  f"quantization_config={quantization_config!r}")
 
 
 class Dense(Layer):
@@ -95,11 +116,12 @@ class Dense(Layer):
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
                  activity_regularizer=None, kernel_constraint=None, bias_constraint=None,
-                 lora_rank=None, **kwargs):
+                 lora_rank=None, lora_alpha=None, quantization_config=None, **kwargs):
         super().__init__(**kwargs)
         if lora_rank is not None:
             raise NotImplementedError(f"Dense {self.name!r}: `lora_rank` (LoRA) is not "
                                       f"implemented in fastnet. Received: lora_rank={lora_rank}")
+        _refuse_lora_and_quantization(self, lora_alpha, quantization_config)
         if not isinstance(units, (int, np.integer)) or isinstance(units, bool) or units <= 0:
             raise ValueError(f"Received an invalid value for `units`, expected a positive "
                              f"integer. Received: units={units}")
@@ -407,12 +429,14 @@ class Embedding(Layer):
 
     def __init__(self, input_dim, output_dim, embeddings_initializer="uniform",
                  embeddings_regularizer=None, embeddings_constraint=None, mask_zero=False,
-                 weights=None, lora_rank=None, **kwargs):
+                 weights=None, lora_rank=None, lora_alpha=None, quantization_config=None,
+                 **kwargs):
         kwargs.pop("input_length", None)  # Keras 3 accepts and ignores it (deprecated)
         super().__init__(**kwargs)
         if lora_rank is not None:
             raise NotImplementedError(f"Embedding {self.name!r}: `lora_rank` (LoRA) is not "
                                       f"implemented in fastnet. Received: lora_rank={lora_rank}")
+        _refuse_lora_and_quantization(self, lora_alpha, quantization_config)
         input_dim = check_int(input_dim, "input_dim", self)
         output_dim = check_int(output_dim, "output_dim", self)
         if input_dim <= 0 or output_dim <= 0:

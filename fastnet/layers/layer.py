@@ -176,8 +176,14 @@ class Layer(Operation):
             lay.trainable = value
 
     def _all_weights(self):
+        """Keras 3's `weights` order: this layer's own trainable weights, then its own
+        non-trainable ones (each in creation order), then each sub-layer's weights in
+        that same order, recursively (so a BatchNormalization's moving statistics stay
+        beside its gamma/beta, and a frozen sub-layer keeps its place)."""
         seen, out = set(), []
-        for w in self._own_weights:
+        own = [w for w in self._own_weights if w.trainable] + \
+              [w for w in self._own_weights if not w.trainable]
+        for w in own:
             if id(w) not in seen:
                 seen.add(id(w))
                 out.append(w)
@@ -190,7 +196,7 @@ class Layer(Operation):
 
     @property
     def weights(self):
-        return self.trainable_weights + self.non_trainable_weights
+        return self._all_weights()
 
     @property
     def variables(self):

@@ -20,11 +20,16 @@ class BatchNormalization(Layer):
                  beta_initializer="zeros", gamma_initializer="ones",
                  moving_mean_initializer="zeros", moving_variance_initializer="ones",
                  beta_regularizer=None, gamma_regularizer=None, beta_constraint=None,
-                 gamma_constraint=None, synchronized=False, **kwargs):
+                 gamma_constraint=None, synchronized=False, renorm=False, renorm_clipping=None,
+                 renorm_momentum=0.99, **kwargs):
         super().__init__(**kwargs)
         if synchronized:
             raise NotImplementedError(f"BatchNormalization {self.name!r}: `synchronized=True` "
                                       "(cross-replica statistics) is not implemented in fastnet")
+        if renorm:
+            # (renorm_clipping and renorm_momentum are only read with renorm=True, in Keras too)
+            raise NotImplementedError(f"BatchNormalization {self.name!r}: `renorm=True` (batch "
+                                      "renormalization) is not implemented in fastnet")
         self.axis = axis
         self.momentum = float(check_number(momentum, "momentum", self))
         self.epsilon = float(check_number(epsilon, "epsilon", self, minimum=0))

@@ -20,7 +20,7 @@ from fastnet.backend.tensor import Tensor
 from fastnet.layers.hashing import fingerprint64, siphash64
 from fastnet.layers.layer import Layer
 
-_EPSILON = 1e-7  # keras.config.epsilon()
+EPSILON = 1e-7  # keras.config.epsilon() (fastnet.backend.set_epsilon updates it)
 
 
 def _np(x):
@@ -213,7 +213,7 @@ class Normalization(Layer):
             raise ValueError("You must call `.build(input_shape)` on the layer before using it.")
         mean, var = self._stats()
         x = ops.cast(inputs, self.dtype)
-        std = np.maximum(np.sqrt(var), np.asarray(_EPSILON, var.dtype)).astype(self.dtype)
+        std = np.maximum(np.sqrt(var), np.asarray(EPSILON, var.dtype)).astype(self.dtype)
         if self.invert:
             return ops.add(ops.multiply(x, std), mean)
         return ops.divide(ops.subtract(x, mean), std)

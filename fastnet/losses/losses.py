@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from fastnet import ops
-from fastnet.ops.nn import _binary_crossentropy_mean
+from fastnet.ops.nn import _binary_crossentropy_mean, without_logits
 
 EPSILON = 1e-7
 REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "mean_with_sample_weight", "none", None)
@@ -211,6 +211,8 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_cl
     y_true = ops.convert_to_tensor(y_true)
     y_true = sparse_labels(y_true, y_pred, "sparse_categorical_crossentropy", axis)
     if ignore_class is not None:
+        # As Keras, which masks y_pred (ops.where) first: no cached softmax logits here
+        y_pred = without_logits(y_pred)
         keep = ops.not_equal(y_true, ignore_class)
         safe = ops.where(keep, y_true, 0)
         loss = ops.sparse_categorical_crossentropy(ops.cast(safe, "int32"), y_pred,

@@ -431,7 +431,9 @@ class AUC(_ConfusionMetric):
         self.label_weights = (None if label_weights is None else
                               np.asarray(label_weights, dtype=np.float64).reshape(-1))
         self._auc_init_thresholds = thresholds
-        eps = 1e-7
+        from fastnet.backend import epsilon
+
+        eps = epsilon()  # Keras: the end thresholds are -epsilon() and 1 + epsilon()
         super().__init__([-eps] + inner + [1.0 + eps], name, dtype)
 
     def reset_state(self):

@@ -1,14 +1,21 @@
 """Cross-entropy metrics (BinaryCrossentropy, CategoricalCrossentropy,
 SparseCategoricalCrossentropy) and correlation metrics (PearsonCorrelation,
 ConcordanceCorrelation), with Keras 3's formulas (epsilon 1e-7 clipping,
-label smoothing, from_logits)."""
+label smoothing, from_logits).
+
+As Keras's cross-entropy losses (fastnet/ops/nn.py: keras_logits), the three
+cross-entropy metrics given the output tensor of a softmax/sigmoid compute from
+the logits it carries."""
 
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 
 from fastnet.metrics.confusion_metrics import same_rank
-from fastnet.metrics.metrics import MeanMetricWrapper
+from fastnet.metrics.metrics import Mean, MeanMetricWrapper, call_reconciled
+from fastnet.ops.nn import keras_logits
 
 EPSILON = 1e-7
 
@@ -95,22 +102,52 @@ def concordance_correlation(y_true, y_pred, axis=-1):
     return np.mean(2 * covar / (norm + EPSILON), axis=axis)
 
 
-class BinaryCrossentropy(MeanMetricWrapper):
+class _CrossentropyMetric(MeanMetricWrapper):
+    """A cross-entropy metric: on a softmax/sigmoid output tensor it reads the logits."""
+
+    _reads_keras_logits = True  # CompileMetrics hands it the output tensor, not an array
+    _activation = "Softmax"
+
+    def _uses_logits(self):
+        return True
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        logits = keras_logits(y_pred) if self._uses_logits() else None
+        if logits is None:
+            return super().update_state(y_true, y_pred, sample_weight)
+        if self.fn_kwargs.get("from_logits"):
+            warnings.warn(f"`{self.fn.__name__}` received `from_logits=True`, but the "
+                          f"`output` argument was produced by a {self._activation} activation "
+                          "and thus does not represent logits. Was this intended?",
+                          stacklevel=2)
+        values = call_reconciled(self.fn, np.asarray(y_true), np.asarray(logits), self.name,
+                                 {**self.fn_kwargs, "from_logits": True})
+        return Mean.update_state(self, values, sample_weight)
+
+
+class BinaryCrossentropy(_CrossentropyMetric):
+    _activation = "Sigmoid"
+
     def __init__(self, name="binary_crossentropy", dtype=None, from_logits=False,
                  label_smoothing=0):
         super().__init__(binary_crossentropy, name, dtype, from_logits=from_logits,
                          label_smoothing=label_smoothing)
 
 
-class CategoricalCrossentropy(MeanMetricWrapper):
+class CategoricalCrossentropy(_CrossentropyMetric):
     def __init__(self, name="categorical_crossentropy", dtype=None, from_logits=False,
                  label_smoothing=0, axis=-1):
         super().__init__(categorical_crossentropy, name, dtype, from_logits=from_logits,
                          label_smoothing=label_smoothing, axis=axis)
 
 
-class SparseCategoricalCrossentropy(MeanMetricWrapper):
+class SparseCategoricalCrossentropy(_CrossentropyMetric):
     """Mean sparse cross-entropy; with `ignore_class` those entries count as weight 0."""
+
+    def _uses_logits(self):
+        # As Keras: with ignore_class the loss masks y_pred first (ops.where), which
+        # drops the cached logits.
+        return self.fn_kwargs.get("ignore_class") is None
 
     def __init__(self, name="sparse_categorical_crossentropy", dtype=None, from_logits=False,
                  ignore_class=None, axis=-1):

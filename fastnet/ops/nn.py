@@ -5,6 +5,7 @@ convolution, pooling, batch normalization."""
 from __future__ import annotations
 
 import math as _pymath
+import warnings
 
 import numpy as np
 
@@ -132,7 +133,9 @@ def leaky_relu(x, negative_slope=0.2):
 @op
 def sigmoid(x):
     x = _float(x)
-    return _activation("sigmoid", x, _sigmoid_np, _sigmoid_grad)
+    y = _activation("sigmoid", x, _sigmoid_np, _sigmoid_grad)
+    y._keras_logits = x  # the cross-entropies compute from these (see keras_logits)
+    return y
 
 
 def _sigmoid_np(v):  # the tanh form: no overflow for any |v|
@@ -456,6 +459,7 @@ def softmax(x, axis=-1):
             return (Tensor(dx),)
 
         y = make(out, (x,), kbackward)
+        y._keras_logits = x  # the cross-entropies compute from these (see keras_logits)
         return y
     e = np.exp(v - np.max(v, axis=axis, keepdims=True)) if v.size else v
     out = e / np.sum(e, axis=axis, keepdims=True) if v.size else v
@@ -465,6 +469,7 @@ def softmax(x, axis=-1):
         return (y * (g - m.sum(g * y, axis=axis, keepdims=True)),)
 
     y = make(out.astype(v.dtype, copy=False), (x,), backward)
+    y._keras_logits = x
     return y
 
 
@@ -522,6 +527,40 @@ def bias_add(x, bias, _inplace=False):
 
 
 # ---- losses -------------------------------------------------------------------------
+# Logits of softmax/sigmoid outputs, as Keras's TensorFlow backend (and tf.keras 2): ops.softmax
+# and ops.sigmoid (so every activation='softmax'/'sigmoid', the Softmax layer and
+# keras.activations) keep their input on the output tensor (`_keras_logits`, a reference),
+# and the three cross-entropies given that very tensor compute from the logits
+# (from_logits=True) instead of from clipped probabilities: with saturated probabilities
+# the loss is the true -log p (not capped at -log(epsilon) ~ 16.1) and the gradient flows
+# into the logits as softmax(z) - target (not zero where the clip saturates). Any op on the output (a slice, a cast, a product)
+# gives a tensor without them, so the clipped formula applies there. As Keras, the cached
+# logits are used whatever activation produced them and a from_logits=True call on such an
+# output warns and uses them too.
+
+def keras_logits(x):
+    """The logits cached on the output of a softmax/sigmoid (None for anything else)."""
+    return getattr(x, "_keras_logits", None) if isinstance(x, Tensor) else None
+
+
+def without_logits(x):
+    """x without its cached logits (the clipped-probability formulas then apply): a view
+    of the same buffer, differentiable (identity gradient)."""
+    if keras_logits(x) is None:
+        return x
+    return make(x._value, (x,), lambda g: (g,))
+
+
+def _get_logits(output, from_logits, op_type, fn_name):
+    logits = keras_logits(output)
+    if logits is None:
+        return output, from_logits
+    if from_logits:
+        warnings.warn(f"`{fn_name}` received `from_logits=True`, but the `output` argument "
+                      f"was produced by a {op_type} activation and thus does not represent "
+                      "logits. Was this intended?", stacklevel=3)
+    return logits, True
+
 # The fused kernels give the per-sample loss and, when a tape records, the gradient wrt
 # `output` in the same pass. They run while at most one tape records: under nested tapes
 # the composed (twice-differentiable) expressions below are used. The gradient wrt
@@ -558,6 +597,7 @@ def categorical_crossentropy(target, output, from_logits=False, axis=-1):
     if tuple(target.shape) != tuple(output.shape):
         raise ValueError("Arguments `target` and `output` must have the same shape. Received: "
                          f"target.shape={target.shape}, output.shape={output.shape}")
+    output, from_logits = _get_logits(output, from_logits, "Softmax", "categorical_crossentropy")
     if _loss_kernel_ok(target, output, axis):
         ov = output._value
         loss = _C.empty_f32(ov.shape[:-1])
@@ -582,6 +622,8 @@ def categorical_crossentropy(target, output, from_logits=False, axis=-1):
 @op
 def sparse_categorical_crossentropy(target, output, from_logits=False, axis=-1):
     target, output = _t(target), _float(output)
+    output, from_logits = _get_logits(output, from_logits, "Softmax",
+                                      "sparse_categorical_crossentropy")
     if target.ndim == output.ndim and target.shape[-1] == 1:
         target = m.squeeze(target, axis=-1)
     if target.ndim != output.ndim - 1 or tuple(target.shape) != tuple(output.shape[:-1]):
@@ -644,6 +686,11 @@ def binary_crossentropy(target, output, from_logits=False):
     if tuple(target.shape) != tuple(output.shape):
         raise ValueError("Arguments `target` and `output` must have the same shape. Received: "
                          f"target.shape={target.shape}, output.shape={output.shape}")
+    output, from_logits = _get_logits(output, from_logits, "Sigmoid", "binary_crossentropy")
+    return _binary_crossentropy(target, output, from_logits)
+
+
+def _binary_crossentropy(target, output, from_logits):
     if _loss_kernel_ok(target, output, -1):
         return _bce_kernel(target, output, from_logits, mean=False)
     if from_logits:
@@ -656,10 +703,12 @@ def _binary_crossentropy_mean(target, output, from_logits=False, axis=-1):
     """mean(binary_crossentropy(target, output), axis): over the last axis, one fused
     kernel pass (no elementwise loss array) when the kernels apply."""
     target, output = _float(target), _float(output)
-    if (tuple(target.shape) == tuple(output.shape) and output.ndim >= 1
-            and _loss_kernel_ok(target, output, axis)):
+    if tuple(target.shape) != tuple(output.shape):
+        return m.mean(binary_crossentropy(target, output, from_logits=from_logits), axis=axis)
+    output, from_logits = _get_logits(output, from_logits, "Sigmoid", "binary_crossentropy")
+    if output.ndim >= 1 and _loss_kernel_ok(target, output, axis):
         return _bce_kernel(target, output, from_logits, mean=True)
-    return m.mean(binary_crossentropy(target, output, from_logits=from_logits), axis=axis)
+    return m.mean(_binary_crossentropy(target, output, from_logits), axis=axis)
 
 
 @op

@@ -174,13 +174,16 @@ class CompileMetrics:
         if not any(_as_list(s) for s in self.spec + self.weighted_spec):
             return
         trues = [None if t is None else _numpy(t) for t in flatten_outputs(y_true, self.output_names)]
-        preds = [_numpy(p) for p in flatten_outputs(y_pred, self.output_names)]
+        outputs = flatten_outputs(y_pred, self.output_names)
+        preds = [_numpy(p) for p in outputs]
         if not self.built:
             self.build(trues, preds)
         for i, m, weighted in self.metrics:
             if trues[i] is None:
                 continue
-            m.update_state(trues[i], preds[i],
+            # the cross-entropy metrics read a softmax/sigmoid output's logits off the tensor
+            m.update_state(trues[i], outputs[i] if getattr(m, "_reads_keras_logits", False)
+                           else preds[i],
                            sample_weight=_numpy(sample_weight) if weighted and
                            sample_weight is not None else None)
 
