@@ -147,6 +147,17 @@ class Functional(Model):
         return self._output_struct
 
     @property
+    def input_shape(self):
+        """The inputs' shapes, batch axis included (one tuple for a single input)."""
+        shapes = [tuple(t.shape) for t in self._inputs]
+        return shapes[0] if len(shapes) == 1 else shapes
+
+    @property
+    def output_shape(self):
+        shapes = [tuple(t.shape) for t in self._outputs]
+        return shapes[0] if len(shapes) == 1 else shapes
+
+    @property
     def input_names(self):
         return [t._keras_history[0].name for t in self._inputs]
 

@@ -150,6 +150,20 @@ class Sequential(Model):
         return self._graph.outputs
 
     @property
+    def input_shape(self):
+        if self._graph is None:
+            raise AttributeError(f"Sequential model {self.name!r} has no defined input shape "
+                                 "yet: build it or call it on data first.")
+        return self._graph.input_shape
+
+    @property
+    def output_shape(self):
+        if self._graph is None:
+            raise AttributeError(f"Sequential model {self.name!r} has no defined output shape "
+                                 "yet: build it or call it on data first.")
+        return self._graph.output_shape
+
+    @property
     def input(self):
         return self.inputs[0]
 

@@ -75,9 +75,14 @@ class Trainer:
             "loss": loss, "loss_weights": loss_weights, "metrics": metrics,
             "weighted_metrics": weighted_metrics, "run_eagerly": run_eagerly,
         }
-        self.loss = loss
-        self._loss_spec = (loss, loss_weights)
-        self._metric_spec = (metrics, weighted_metrics)
+        # As Keras 3: a compile() without `loss` (or without metrics) keeps what an
+        # earlier compile() gave; the first compile() starts from none.
+        if loss is not None or not hasattr(self, "_loss_spec"):
+            self.loss = loss
+            self._loss_spec = (loss, loss_weights)
+        if metrics is not None or weighted_metrics is not None or not hasattr(
+                self, "_metric_spec"):
+            self._metric_spec = (metrics, weighted_metrics)
         self.compiled_loss = None
         self.compiled_metrics = None
         self._compiled_objects_built = False
@@ -151,7 +156,9 @@ class Trainer:
 
     def _track_losses(self, loss, parts, batch_size):
         self._loss_tracker.update_state(float(loss), sample_weight=batch_size)
-        if len(self._resolved_output_names) > 1:
+        # as Keras: one `<output>_loss` entry per output only when several outputs have
+        # a loss
+        if len(self._resolved_output_names) > 1 and self.compiled_loss.n_losses > 1:
             from fastnet.metrics import Mean
             for k, v in parts.items():
                 t = self._output_loss_trackers.setdefault(k, Mean(name=k))
