@@ -42,7 +42,8 @@ class Tensor(TensorBase):
     which the per-op hot path reads directly.
     """
 
-    __slots__ = ()
+    # _keras_mask: the mask a mask-producing layer attached (Keras's tensor attribute)
+    __slots__ = ("_keras_mask",)
     __array_priority__ = 100  # numpy defers `ndarray + Tensor` to Tensor.__radd__
 
     def numpy(self):

@@ -121,8 +121,8 @@ class Sequential(Model):
             if mask is not None and layer._call_has_mask:
                 kwargs["mask"] = mask
             out = layer(x, **kwargs)
-            mask = layer.compute_mask(x, mask) if (layer.supports_masking or
-                                                   getattr(layer, "mask_zero", False)) else None
+            # the mask a layer that supports masking attached to its output (Layer.__call__)
+            mask = getattr(out, "_keras_mask", None) if layer.supports_masking else None
             x = out
         return x
 
