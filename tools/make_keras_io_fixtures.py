@@ -8,32 +8,15 @@ Needs keras 3 with the torch backend (TensorFlow is not needed).
 """
 
 import json
-import os
 import pathlib
-import subprocess
 import sys
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SCRIPTS = ROOT / "tests" / "keras_io"
 OUT = ROOT / "tests" / "fixtures" / "keras_io"
+sys.path.insert(0, str(SCRIPTS))
 
-DRIVER = """
-import json, runpy, sys
-g = runpy.run_path(sys.argv[1], run_name="__main__")
-sys.stdout.write("\\nKERAS_IO_RESULTS " + json.dumps(g["RESULTS"], sort_keys=True) + "\\n")
-"""
-
-
-def run(script, reference):
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    if reference:
-        env.update(KERAS_IO_REFERENCE="keras", KERAS_BACKEND="torch")
-    proc = subprocess.run([sys.executable, "-c", DRIVER, str(script)], env=env,
-                          capture_output=True, text=True, cwd=str(SCRIPTS))
-    if proc.returncode:
-        raise RuntimeError(f"{script.name} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
-    line = [ln for ln in proc.stdout.splitlines() if ln.startswith("KERAS_IO_RESULTS ")][-1]
-    return json.loads(line[len("KERAS_IO_RESULTS "):])
+from _kio import run_script  # noqa: E402
 
 
 def main(names):
@@ -42,7 +25,7 @@ def main(names):
     if names:
         scripts = [p for p in scripts if p.stem in names]
     for script in scripts:
-        results = run(script, reference=True)
+        results = run_script(script, reference=True)
         (OUT / f"{script.stem}.json").write_text(json.dumps(results, indent=1, sort_keys=True)
                                                  + "\n")
         print("wrote", OUT / f"{script.stem}.json")

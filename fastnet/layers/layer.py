@@ -513,11 +513,39 @@ class Layer(Operation):
         finally:
             self._dry_run_mask = None
         if self.supports_masking:
-            try:
-                self._set_output_masks(inputs, out, previous_mask)
-            except Exception:  # noqa: BLE001 - a compute_mask that needs concrete values
-                pass  # (Masking): no symbolic mask; the run still computes the real one
+            self._set_symbolic_masks(inputs, out, previous_mask)
         return out
+
+    def _set_symbolic_masks(self, inputs, outputs, previous_mask):
+        """The output masks as KerasTensors: compute_mask run on small concrete stand-ins
+        (unknown dims 2, then 3, as the dry run of call), so a compute_mask written with
+        ops that have no symbolic rule, or with numpy (Masking), works too."""
+        flat = [t for t in _flatten(outputs) if isinstance(t, KerasTensor)]
+        if not flat or all(_get_mask(t) is not None for t in flat):
+            return
+        if previous_mask is None and type(self).compute_mask is Layer.compute_mask:
+            return  # the default passes a mask through: nothing to compute
+        results = []
+        for fill in (2, 3):
+            def concrete(x, fill=fill):
+                return ops.convert_to_tensor(dummy_value(x, fill)) \
+                    if isinstance(x, KerasTensor) else x
+            with stop_recording_all():
+                try:
+                    masks = self.compute_mask(_map(concrete, inputs),
+                                              None if previous_mask is None
+                                              else _map(concrete, previous_mask))
+                except Exception:  # noqa: BLE001 - a mask that depends on real values:
+                    return  # no symbolic mask; the functional run computes the real one
+            if masks is None:
+                return
+            results.append(_flatten(masks))
+        for t, a, b in zip(flat, *results):
+            if a is None or b is None or _get_mask(t) is not None:
+                continue
+            a, b = np.asarray(ops.convert_to_numpy(a)), np.asarray(ops.convert_to_numpy(b))
+            t._keras_mask = KerasTensor(
+                tuple(None if p != q else p for p, q in zip(a.shape, b.shape)), str(a.dtype))
 
     def compute_output_spec(self, *args, **kwargs):
         """The output as KerasTensors (shape and dtype), from the inputs' specs.

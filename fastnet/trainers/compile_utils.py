@@ -198,8 +198,16 @@ class CompileMetrics:
         # several outputs (the metric object keeps its own name, so a metric compiled
         # twice is not prefixed twice), a repeated name gets `_1`, `_2`..., and a
         # weighted metric whose name is taken becomes `weighted_<metric>`.
+        out = {}
+        for name, m in self.named_metrics():
+            r = np.asarray(m.result())
+            out[name] = float(r) if r.ndim == 0 else r
+        return out
+
+    def named_metrics(self):
+        """[(log name, Metric)] in log order (the names result() uses)."""
         multi = len(self.output_names) > 1
-        out, seen = {}, {}
+        named, seen = [], {}
         for i, m, weighted in self.metrics:
             prefix = f"{self.output_names[i]}_" if multi else ""
             name = prefix + m.name
@@ -210,9 +218,8 @@ class CompileMetrics:
                     seen[name] += 1
                     name = f"{name}_{seen[name] - 1}"
             seen.setdefault(name, 1)
-            r = np.asarray(m.result())
-            out[name] = float(r) if r.ndim == 0 else r
-        return out
+            named.append((name, m))
+        return named
 
 
 def _as_list(spec):

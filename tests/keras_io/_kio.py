@@ -62,3 +62,61 @@ def summary_rows(model):
         if cells:
             rows.append(cells)
     return rows
+
+
+def gradient_tape():
+    """The guides' `tf.GradientTape`: fastnet.GradientTape; under the Keras reference run
+    (torch backend, no TensorFlow) a small stand-in over torch.autograd with the same
+    `with ... as tape:` / `tape.gradient(loss, variables)` use."""
+    if not is_reference():
+        import fastnet
+
+        return fastnet.GradientTape
+
+    class TorchTape:
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def gradient(self, target, sources):
+            import torch
+
+            return list(torch.autograd.grad(target, [s.value for s in sources],
+                                            allow_unused=True))
+
+    return TorchTape
+
+
+_DRIVER = """
+import json, runpy, sys
+g = runpy.run_path(sys.argv[1], run_name="__main__")
+sys.stdout.write("\\nKERAS_IO_RESULTS " + json.dumps(g["RESULTS"], sort_keys=True) + "\\n")
+"""
+
+
+def run_script(script, reference=False, timeout=900):
+    """Runs one script in a fresh interpreter (the scripts change folder and keep global
+    state) and returns its RESULTS through JSON: fastnet's, or Keras 3's with
+    `reference=True`."""
+    import json
+    import pathlib
+    import subprocess
+    import sys
+
+    script = pathlib.Path(script)
+    root = script.resolve().parent.parent.parent
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [str(root)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
+    env.pop("KERAS_IO_REFERENCE", None)
+    if reference:
+        env.update(KERAS_IO_REFERENCE="keras", KERAS_BACKEND="torch")
+    proc = subprocess.run([sys.executable, "-c", _DRIVER, str(script)], env=env,
+                          capture_output=True, text=True, cwd=str(script.parent),
+                          timeout=timeout)
+    if proc.returncode:
+        raise RuntimeError(f"{script.name} failed (exit {proc.returncode}):\n"
+                           f"{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+    line = [ln for ln in proc.stdout.splitlines() if ln.startswith("KERAS_IO_RESULTS ")][-1]
+    return json.loads(line[len("KERAS_IO_RESULTS "):])
