@@ -472,3 +472,15 @@ def test_summary_shows_a_nested_sequentials_output_shape():
     text = "\n".join(lines)
     row = next(ln for ln in text.splitlines() if "(Sequential)" in ln)
     assert "(5, 4)" in row
+
+
+# ---- to_categorical's dtype (mnist_convnet example) ------------------------------------
+
+def test_to_categorical_dtype_like_keras():
+    y = keras.utils.to_categorical(np.array([3, 0, 9], "uint8"), 10)
+    assert y.dtype == np.float64 and y.shape == (3, 10)
+    np.testing.assert_array_equal(y.argmax(-1), [3, 0, 9])
+    k = _keras()
+    ky = k.utils.to_categorical(np.array([3, 0, 9], "uint8"), 10)
+    assert ky.dtype == y.dtype
+    np.testing.assert_array_equal(ky, y)
