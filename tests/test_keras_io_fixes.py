@@ -484,3 +484,23 @@ def test_to_categorical_dtype_like_keras():
     ky = k.utils.to_categorical(np.array([3, 0, 9], "uint8"), 10)
     assert ky.dtype == y.dtype
     np.testing.assert_array_equal(ky, y)
+
+
+# ---- Keras objects inside a custom get_config are serialized (saving guide) ------------
+
+def test_layer_serialize_serializes_nested_keras_objects():
+    import json
+
+    class Wrap(keras.layers.Layer):
+        def __init__(self, inner=None, reg=None, **kwargs):
+            super().__init__(**kwargs)
+            self.inner, self.reg = inner, reg
+
+        def get_config(self):
+            return {**super().get_config(), "inner": self.inner, "reg": self.reg}
+
+    config = keras.layers.serialize(Wrap(inner=layers.Dense(3), reg=keras.regularizers.L1(0.5)))
+    inner = config["config"]["inner"]
+    assert inner["class_name"] == "Dense" and inner["config"]["units"] == 3
+    assert config["config"]["reg"]["class_name"] == "L1"
+    json.dumps(config)  # JSON-able, as a .keras file needs
