@@ -47,7 +47,8 @@ class Tensor(TensorBase):
     fastnet/ops/nn.py: keras_logits). A reference, never a copy.
     """
 
-    __slots__ = ("_keras_logits",)
+    # _keras_mask: the mask a mask-producing layer attached (Keras's tensor attribute)
+    __slots__ = ("_keras_logits", "_keras_mask")
     __array_priority__ = 100  # numpy defers `ndarray + Tensor` to Tensor.__radd__
 
     def numpy(self):

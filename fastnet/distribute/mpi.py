@@ -310,8 +310,8 @@ def _metric_table(model):
         table["loss"] = tracker
     table.update(getattr(model, "_output_loss_trackers", None) or {})
     compiled = getattr(model, "compiled_metrics", None)
-    for _, m, _ in getattr(compiled, "metrics", None) or []:
-        table[m.name] = m
+    if compiled is not None:
+        table.update(compiled.named_metrics())
     return table
 
 

@@ -74,7 +74,11 @@ def _autocast_input(x, dtype):
     if isinstance(x, np.ndarray):
         return ops.convert_to_tensor(x, dtype=dtype if x.dtype.kind == "f" else None)
     if isinstance(x, Tensor) and x.dtype != dtype and x.dtype in _FLOAT_DTYPES:
-        return ops.cast(x, dtype)
+        y = ops.cast(x, dtype)
+        mask = getattr(x, "_keras_mask", None)
+        if mask is not None:  # the mask travels with the tensor (Keras keeps it too)
+            y._keras_mask = mask
+        return y
     return x
 
 
@@ -97,7 +101,11 @@ class Layer(Operation):
         self._trainable = trainable
         self.built = False
         self.input_spec = None
-        self.supports_masking = getattr(self, "supports_masking", False)
+        # as Keras: a layer that overrides compute_mask supports masking by default
+        # (unless the instance or its class already said otherwise)
+        if "supports_masking" not in vars(self) and \
+                type(self).supports_masking is Operation.supports_masking:
+            self.supports_masking = type(self).compute_mask is not Layer.compute_mask
         self.dtype = standardize_dtype(dtype.name if hasattr(dtype, "name") else dtype)
         self.autocast = bool(autocast)
         self._build_shapes = None
@@ -431,6 +439,14 @@ class Layer(Operation):
             kwargs = {k: v if k in _FLAG_KWARGS else _map(
                 lambda x: _autocast_input(x, target), v) for k, v in kwargs.items()}
             inputs = args[0]
+        # Masks travel on the tensors, as in Keras 3: a `mask` argument left out is taken
+        # from the inputs' `_keras_mask`, and a layer that supports masking attaches
+        # compute_mask's result to its outputs.
+        previous_mask = kwargs.get("mask")
+        if previous_mask is None:
+            previous_mask = _input_masks(inputs)
+            if previous_mask is not None and self._call_has_mask:
+                kwargs["mask"] = previous_mask
         entry = getattr(_context, "entry_layer", None) is None
         if entry:  # a top-level call: `losses` restart (Keras's call context)
             self._clear_losses()
@@ -438,7 +454,10 @@ class Layer(Operation):
         try:
             self._maybe_build(self._build_shape_arg(inputs))
             self._check_input_spec(inputs)
-            return self._call_with_context(args, kwargs)
+            out = self._call_with_context(args, kwargs)
+            if self.supports_masking:
+                self._set_output_masks(inputs, out, previous_mask)
+            return out
         finally:
             if entry:
                 _context.entry_layer = None
@@ -464,6 +483,19 @@ class Layer(Operation):
     @property
     def input_dtype(self):
         return self.dtype
+
+    def _set_output_masks(self, inputs, outputs, previous_mask):
+        """Keras's _set_mask_metadata: compute_mask's masks onto the outputs that have
+        none (the first output mask to the first output, and so on)."""
+        flat = [t for t in _flatten(outputs) if isinstance(t, (Tensor, KerasTensor))]
+        if not flat or all(_get_mask(t) is not None for t in flat):
+            return
+        masks = self.compute_mask(inputs, previous_mask)
+        if masks is None:
+            return
+        for t, m in zip(flat, _flatten(masks)):
+            if m is not None and _get_mask(t) is None:
+                t._keras_mask = m
 
     def _build_shape_arg(self, inputs):
         if isinstance(inputs, (list, tuple)):
@@ -504,7 +536,52 @@ class Layer(Operation):
         shapes = self._build_shape_arg(inputs)
         self._maybe_build(shapes)
         self._check_input_spec(inputs)
-        return self.symbolic_call(*args, **kwargs)
+        # The symbolic masks are metadata (`x._keras_mask` of a KerasTensor, and the mask
+        # a dry run of call() receives); the node records no mask argument: a functional
+        # model recomputes the masks from the data when it runs.
+        previous_mask = kwargs.get("mask")
+        if previous_mask is None:
+            previous_mask = _input_masks(inputs)
+        self._dry_run_mask = previous_mask if (self._call_has_mask
+                                               and kwargs.get("mask") is None) else None
+        try:
+            out = self.symbolic_call(*args, **kwargs)
+        finally:
+            self._dry_run_mask = None
+        if self.supports_masking:
+            self._set_symbolic_masks(inputs, out, previous_mask)
+        return out
+
+    def _set_symbolic_masks(self, inputs, outputs, previous_mask):
+        """The output masks as KerasTensors: compute_mask run on small concrete stand-ins
+        (unknown dims 2, then 3, as the dry run of call), so a compute_mask written with
+        ops that have no symbolic rule, or with numpy (Masking), works too."""
+        flat = [t for t in _flatten(outputs) if isinstance(t, KerasTensor)]
+        if not flat or all(_get_mask(t) is not None for t in flat):
+            return
+        if previous_mask is None and type(self).compute_mask is Layer.compute_mask:
+            return  # the default passes a mask through: nothing to compute
+        results = []
+        for fill in (2, 3):
+            def concrete(x, fill=fill):
+                return ops.convert_to_tensor(dummy_value(x, fill)) \
+                    if isinstance(x, KerasTensor) else x
+            with stop_recording_all():
+                try:
+                    masks = self.compute_mask(_map(concrete, inputs),
+                                              None if previous_mask is None
+                                              else _map(concrete, previous_mask))
+                except Exception:  # noqa: BLE001 - a mask that depends on real values:
+                    return  # no symbolic mask; the functional run computes the real one
+            if masks is None:
+                return
+            results.append(_flatten(masks))
+        for t, a, b in zip(flat, *results):
+            if a is None or b is None or _get_mask(t) is not None:
+                continue
+            a, b = np.asarray(ops.convert_to_numpy(a)), np.asarray(ops.convert_to_numpy(b))
+            t._keras_mask = KerasTensor(
+                tuple(None if p != q else p for p, q in zip(a.shape, b.shape)), str(a.dtype))
 
     def compute_output_spec(self, *args, **kwargs):
         """The output as KerasTensors (shape and dtype), from the inputs' specs.
@@ -538,6 +615,11 @@ class Layer(Operation):
             cargs, ckwargs = concrete
             ckwargs = dict(ckwargs)
             ckwargs.setdefault("training", False)
+            dry_mask = getattr(self, "_dry_run_mask", None)
+            if dry_mask is not None and ckwargs.get("mask") is None:
+                ckwargs["mask"] = _map(
+                    lambda m, fill=fill: ops.convert_to_tensor(dummy_value(m, fill))
+                    if isinstance(m, KerasTensor) else m, dry_mask)
             with stop_recording_all():
                 # the dry run's activity losses are not losses of any real call
                 saved = [(lay, list(lay._losses)) for lay in self._flatten_layers()]
@@ -709,6 +791,18 @@ def _spec_struct(shape, dtype):
     if isinstance(shape, dict):
         return {k: _spec_struct(v, dtype) for k, v in shape.items()}
     raise TypeError(f"compute_output_shape returned an unexpected value: {shape!r}")
+
+
+def _get_mask(x):
+    return getattr(x, "_keras_mask", None)
+
+
+def _input_masks(inputs):
+    """The mask attached to `inputs` (a list of masks for a list of inputs), or None."""
+    if isinstance(inputs, (list, tuple)):
+        masks = [_get_mask(x) for x in inputs]
+        return masks if any(m is not None for m in masks) else None
+    return _get_mask(inputs)
 
 
 def _map2(fn, a, b):

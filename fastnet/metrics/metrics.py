@@ -100,6 +100,7 @@ class Metric:
     def __init__(self, name=None, dtype=None):
         self.name = name or _camel_to_snake(type(self).__name__)
         self.dtype = dtype or "float32"
+        self._variables = []
 
     def update_state(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} must implement update_state")
@@ -107,8 +108,43 @@ class Metric:
     def result(self):
         raise NotImplementedError(f"{type(self).__name__} must implement result")
 
+    # State held in Variables, as a Keras 3 subclass writes it (`self.add_variable(...)`
+    # in __init__, `assign_add` in update_state); the built-in metrics below keep numpy
+    # state and override reset_state.
+    def add_variable(self, shape, initializer, dtype=None, aggregation="sum", name=None):
+        if not hasattr(self, "_variables"):
+            raise RuntimeError(f"{type(self).__name__}: you forgot to call "
+                               "`super().__init__()` in the `__init__()` method.")
+        from fastnet import initializers
+        from fastnet.backend.tensor import Variable
+        var = Variable(initializers.get(initializer), shape=tuple(shape),
+                       dtype=dtype or self.dtype, trainable=False, aggregation=aggregation,
+                       name=name)
+        var.path = f"{self.name}/{var.name}"
+        self._variables.append(var)
+        return var
+
+    def add_weight(self, shape=(), initializer=None, dtype=None, name=None):
+        return self.add_variable(shape=shape, initializer=initializer or "zeros",
+                                 dtype=dtype, name=name)
+
+    @property
+    def variables(self):
+        out = list(getattr(self, "_variables", ()))
+        for value in vars(self).values():
+            if isinstance(value, Metric) and value is not self:
+                out.extend(value.variables)
+        return out
+
     def reset_state(self):
-        raise NotImplementedError(f"{type(self).__name__} must implement reset_state")
+        """Zeroes every state variable (Keras's default); metrics with other state
+        override it."""
+        variables = self.variables
+        if not variables:
+            raise NotImplementedError(f"{type(self).__name__} must implement reset_state "
+                                      "(it holds no variables made by add_variable)")
+        for v in variables:
+            v.assign(np.zeros(v.shape, dtype=v.dtype))
 
     def __call__(self, *args, **kwargs):
         self.update_state(*args, **kwargs)

@@ -45,8 +45,8 @@ class Functional(Model):
         else:
             self._input_struct = inputs
         self._output_struct = list(outputs) if isinstance(outputs, tuple) else outputs
-        self._inputs = _flatten(self._input_struct)
-        self._outputs = _flatten(self._output_struct)
+        self._inputs = _flatten_sorted(self._input_struct)
+        self._outputs = _flatten_sorted(self._output_struct)
         for t in self._inputs + self._outputs:
             if not isinstance(t, KerasTensor):
                 raise ValueError(f"All `inputs` and `outputs` of a functional Model must be "
@@ -147,6 +147,17 @@ class Functional(Model):
         return self._output_struct
 
     @property
+    def input_shape(self):
+        """The inputs' shapes, batch axis included (one tuple for a single input)."""
+        shapes = [tuple(t.shape) for t in self._inputs]
+        return shapes[0] if len(shapes) == 1 else shapes
+
+    @property
+    def output_shape(self):
+        shapes = [tuple(t.shape) for t in self._outputs]
+        return shapes[0] if len(shapes) == 1 else shapes
+
+    @property
     def input_names(self):
         return [t._keras_history[0].name for t in self._inputs]
 
@@ -172,7 +183,7 @@ class Functional(Model):
         struct = self._input_struct
         if isinstance(inputs, dict):
             if isinstance(struct, dict):
-                keys = list(struct)
+                keys = sorted(struct)  # the order of self._inputs
                 wanted = {k: k for k in keys}
             else:
                 keys = self.input_names
@@ -190,10 +201,7 @@ class Functional(Model):
                               f"the model (expected {keys}) and are ignored.", stacklevel=3)
             flat = [inputs[k] for k in keys]
         else:
-            if isinstance(struct, dict) and len(struct) > 1 and list(struct) != sorted(struct):
-                raise ValueError(f"Model {self.name!r} takes a dict of inputs with keys "
-                                 f"{list(struct)}; pass a dict (a flat list is ambiguous "
-                                 "since its order is not the keys' sorted order)")
+            # as Keras, a flat list for a dict of Inputs is taken in the keys' sorted order
             flat = _flatten(inputs)
         if len(flat) != len(self._inputs):
             raise ValueError(f"Model {self.name!r} expects {len(self._inputs)} input(s), but it "
@@ -238,6 +246,13 @@ class Functional(Model):
     def call(self, inputs, training=None, mask=None):
         values = {id(kt): v for kt, v in zip(self._inputs, self._standardize_inputs(inputs))}
         masks = {}
+        if mask is not None:  # the inputs' masks (given, or attached to the input tensors)
+            given = mask if isinstance(mask, (list, tuple)) else [mask]
+            for kt, m in zip(self._inputs, given):
+                if m is not None:
+                    masks[id(kt)] = m
+                    if isinstance(values[id(kt)], Tensor):
+                        values[id(kt)]._keras_mask = m
         for node in self._nodes:
             layer = node.operation
 
@@ -257,12 +272,10 @@ class Functional(Model):
             flat = _flatten(out)
             for kt, v in zip(node.outputs, flat):
                 values[id(kt)] = v
-            if layer.supports_masking or hasattr(layer, "mask_zero"):
-                m = layer.compute_mask(args[0], in_masks[0] if len(in_masks) == 1 else
-                                       (in_masks or None))
+                # a layer that supports masking attached its output masks (Layer.__call__)
+                m = getattr(v, "_keras_mask", None)
                 if m is not None:
-                    for kt in node.outputs:
-                        masks[id(kt)] = m
+                    masks[id(kt)] = m
         return _map(lambda kt: values[id(kt)], self._output_struct)
 
     def compute_output_shape(self, input_shape):
@@ -278,3 +291,14 @@ class Functional(Model):
         from fastnet.saving.serialization import functional_from_config
 
         return functional_from_config(config, custom_objects)
+
+
+def _flatten_sorted(struct):
+    """A structure of KerasTensors flattened as Keras's tree.flatten does: dicts in their
+    keys' sorted order (so `model.outputs`, `output_names`, `summary()` and a list of
+    losses follow the sorted keys of a dict of outputs, as in Keras 3)."""
+    if isinstance(struct, dict):
+        return [v for k in sorted(struct) for v in _flatten_sorted(struct[k])]
+    if isinstance(struct, (list, tuple)):
+        return [v for item in struct for v in _flatten_sorted(item)]
+    return [struct]

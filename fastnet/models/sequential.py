@@ -121,8 +121,8 @@ class Sequential(Model):
             if mask is not None and layer._call_has_mask:
                 kwargs["mask"] = mask
             out = layer(x, **kwargs)
-            mask = layer.compute_mask(x, mask) if (layer.supports_masking or
-                                                   getattr(layer, "mask_zero", False)) else None
+            # the mask a layer that supports masking attached to its output (Layer.__call__)
+            mask = getattr(out, "_keras_mask", None) if layer.supports_masking else None
             x = out
         return x
 
@@ -148,6 +148,20 @@ class Sequential(Model):
         if self._graph is None:
             raise AttributeError(f"Sequential model {self.name!r} has no defined output yet.")
         return self._graph.outputs
+
+    @property
+    def input_shape(self):
+        if self._graph is None:
+            raise AttributeError(f"Sequential model {self.name!r} has no defined input shape "
+                                 "yet: build it or call it on data first.")
+        return self._graph.input_shape
+
+    @property
+    def output_shape(self):
+        if self._graph is None:
+            raise AttributeError(f"Sequential model {self.name!r} has no defined output shape "
+                                 "yet: build it or call it on data first.")
+        return self._graph.output_shape
 
     @property
     def input(self):

@@ -43,6 +43,9 @@ def _layer_output_shape(layer):
     recorded = getattr(layer, "_last_output_shape", None)
     if recorded is not None:
         return recorded
+    graph = getattr(layer, "_graph", None)  # a Sequential built by a call: its traced graph
+    if graph is not None:
+        return graph.output_shape
     build_shapes = getattr(layer, "_build_shapes", None)
     if build_shapes is None or not getattr(layer, "built", False):
         return None

@@ -66,10 +66,12 @@ class Optimizer:
     # ---- learning rate ------------------------------------------------------------
     @property
     def learning_rate(self):
+        # Keras keeps the rate in a float32 variable: reading it back gives the float32
+        # value (0.1 reads 0.10000000149011612), as Keras prints it
         lr = self._learning_rate
         if isinstance(lr, LearningRateSchedule):
-            return float(lr(int(self.iterations.numpy())))
-        return float(lr)
+            return float(np.float32(lr(int(self.iterations.numpy()))))
+        return float(np.float32(lr))
 
     @learning_rate.setter
     def learning_rate(self, value):

@@ -63,10 +63,14 @@ def serialize_layer(layer):
         module, registered = "keras.layers", None
     else:
         module, registered = cls.__module__, object_registration.get_registered_name(cls)
+    from fastnet.saving.serialization_lib import serialize_dict
+
     return {
         "module": module,
         "class_name": cls.__name__,
-        "config": layer.get_config(),
+        # as Keras's serialize_keras_object: Keras objects a custom get_config returns
+        # (a sub-layer, a regularizer) are serialized in place
+        "config": serialize_dict(layer.get_config()),
         "registered_name": registered,
         "build_config": layer.get_build_config() if layer.built else None,
     }

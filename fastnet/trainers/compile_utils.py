@@ -34,6 +34,10 @@ def _per_output(spec, output_names, what):
         if unknown:
             raise ValueError(f"compile: {what} given for unknown output(s) {unknown}; the "
                              f"model's outputs are {output_names}")
+        if what == "loss" and set(spec) != set(output_names):
+            # Keras 3: a loss dict names every output (None for an output without loss)
+            raise ValueError(f"Expected keys {output_names} in loss dict, but found "
+                             f"loss.keys()={list(spec)}")
         return [spec.get(name) for name in output_names]
     if what == "loss":
         if isinstance(spec, (list, tuple)):
@@ -66,6 +70,7 @@ class CompileLoss:
                                  f"{len(self.losses)} output(s)")
             self.weights = [float(w) for w in loss_weights]
         self.multi = len(self.output_names) > 1
+        self.n_losses = sum(f is not None for f in self.losses)
 
     def __call__(self, y_true, y_pred, sample_weight=None):
         """Returns (total loss tensor, {per-output name: loss tensor})."""
@@ -160,14 +165,12 @@ class CompileMetrics:
         self.metrics = []  # (output index, Metric, weighted)
 
     def build(self, trues, preds):
-        multi = len(self.output_names) > 1
-        for i, (spec, wspec) in enumerate(zip(self.spec, self.weighted_spec)):
-            for ident, weighted in [(m, False) for m in _as_list(spec)] + \
-                                   [(m, True) for m in _as_list(wspec)]:
-                m = _resolve_metric(ident, trues[i], preds[i])
-                if multi:
-                    m.name = f"{self.output_names[i]}_{m.name}"
-                self.metrics.append((i, m, weighted))
+        # unweighted metrics first, then weighted ones, as Keras orders its logs
+        for weighted, specs in ((False, self.spec), (True, self.weighted_spec)):
+            for i, spec in enumerate(specs):
+                for ident in _as_list(spec):
+                    self.metrics.append((i, _resolve_metric(ident, trues[i], preds[i]),
+                                         weighted))
         self.built = True
 
     def update_state(self, y_true, y_pred, sample_weight=None):
@@ -194,11 +197,32 @@ class CompileMetrics:
     def result(self):
         # scalar results as floats; per-class/per-threshold results (F1Score(average=None),
         # TruePositives(thresholds=[...])) stay arrays, as Keras logs them
+        # Names as Keras's CompileMetrics.result: `<output>_<metric>` when the model has
+        # several outputs (the metric object keeps its own name, so a metric compiled
+        # twice is not prefixed twice), a repeated name gets `_1`, `_2`..., and a
+        # weighted metric whose name is taken becomes `weighted_<metric>`.
         out = {}
-        for _, m, _ in self.metrics:
+        for name, m in self.named_metrics():
             r = np.asarray(m.result())
-            out[m.name] = float(r) if r.ndim == 0 else r
+            out[name] = float(r) if r.ndim == 0 else r
         return out
+
+    def named_metrics(self):
+        """[(log name, Metric)] in log order (the names result() uses)."""
+        multi = len(self.output_names) > 1
+        named, seen = [], {}
+        for i, m, weighted in self.metrics:
+            prefix = f"{self.output_names[i]}_" if multi else ""
+            name = prefix + m.name
+            if name in seen:
+                if weighted:
+                    name = f"{prefix}weighted_{m.name}"
+                if name in seen:
+                    seen[name] += 1
+                    name = f"{name}_{seen[name] - 1}"
+            seen.setdefault(name, 1)
+            named.append((name, m))
+        return named
 
 
 def _as_list(spec):

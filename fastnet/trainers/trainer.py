@@ -77,12 +77,27 @@ class Trainer:
             "loss": loss, "loss_weights": loss_weights, "metrics": metrics,
             "weighted_metrics": weighted_metrics, "run_eagerly": run_eagerly,
         }
-        self.loss = loss
-        self._loss_spec = (loss, loss_weights)
-        self._metric_spec = (metrics, weighted_metrics)
+        # As Keras 3: a compile() without `loss` (or without metrics) keeps what an
+        # earlier compile() gave; the first compile() starts from none.
+        if loss is not None or not hasattr(self, "_loss_spec"):
+            self.loss = loss
+            self._loss_spec = (loss, loss_weights)
+        if metrics is not None or weighted_metrics is not None or not hasattr(
+                self, "_metric_spec"):
+            self._metric_spec = (metrics, weighted_metrics)
         self.compiled_loss = None
         self.compiled_metrics = None
         self._compiled_objects_built = False
+        # as Keras, model.metrics lists the loss tracker and "compile_metrics" from
+        # compile() on (both are built on the first batch, when the outputs are known)
+        from fastnet.metrics import Mean
+        self._loss_tracker = Mean(name="loss")
+        self._unbuilt_metrics = None
+        if any(self._metric_spec):
+            try:
+                self._unbuilt_metrics = CompileMetrics(*self._metric_spec, self._output_names())
+            except ValueError:  # per-output metrics of a model whose outputs are not known
+                pass  # yet (a subclassed model): resolved on the first batch
         self.run_eagerly = run_eagerly
         self.compiled = True
         self.stop_training = False
@@ -187,9 +202,13 @@ class Trainer:
         self._resolved_output_names = names
         loss, loss_weights = self._loss_spec
         self.compiled_loss = CompileLoss(loss, loss_weights, names) if loss is not None else None
-        self.compiled_metrics = CompileMetrics(*self._metric_spec, names)
-        from fastnet.metrics import Mean
-        self._loss_tracker = Mean(name="loss")
+        pending = getattr(self, "_unbuilt_metrics", None)
+        self.compiled_metrics = (pending if pending is not None and pending.output_names == names
+                                 else CompileMetrics(*self._metric_spec, names))
+        self._unbuilt_metrics = None
+        if getattr(self, "_loss_tracker", None) is None:
+            from fastnet.metrics import Mean
+            self._loss_tracker = Mean(name="loss")
         self._output_loss_trackers = {}
         self._compiled_objects_built = True
 
@@ -235,7 +254,9 @@ class Trainer:
 
     def _track_losses(self, loss, parts, batch_size):
         self._loss_tracker.update_state(float(loss), sample_weight=batch_size)
-        if len(self._resolved_output_names) > 1:
+        # as Keras: one `<output>_loss` entry per output only when several outputs have
+        # a loss
+        if len(self._resolved_output_names) > 1 and self.compiled_loss.n_losses > 1:
             from fastnet.metrics import Mean
             for k, v in parts.items():
                 t = self._output_loss_trackers.setdefault(k, Mean(name=k))
@@ -263,6 +284,10 @@ class Trainer:
             out.append(self._loss_tracker)
             out.append(self.compiled_metrics)
             out.extend(self._output_loss_trackers.values())
+        elif getattr(self, "compiled", False):  # compiled, before the first batch
+            out.append(self._loss_tracker)
+            if self._unbuilt_metrics is not None:
+                out.append(self._unbuilt_metrics)
         out.extend(self._attribute_metrics())
         return out
 

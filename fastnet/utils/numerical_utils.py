@@ -6,11 +6,16 @@ import numpy as np
 
 
 def to_categorical(x, num_classes=None):
-    """Converts a class vector (integers) to a one-hot float32 matrix.
+    """Converts a class vector (integers) to a one-hot matrix: float64 for NumPy / Python
+    input and float32 for a Tensor, as Keras 3 (its NumPy path uses np.zeros, its tensor
+    path ops.one_hot).
 
     Shape ``(..., 1)`` inputs are squeezed first, as Keras. Raises ValueError
     for negative labels or labels >= num_classes.
     """
+    from fastnet.backend.tensor import Tensor
+
+    out_dtype = np.float32 if isinstance(x, Tensor) else np.float64
     y = np.asarray(x)
     if y.dtype.kind == "f":
         if not np.all(np.equal(np.mod(y, 1), 0)):
@@ -28,7 +33,7 @@ def to_categorical(x, num_classes=None):
     elif y.size and y.max() >= num_classes:
         raise ValueError(f"to_categorical: label {int(y.max())} out of range for "
                          f"num_classes={num_classes}")
-    out = np.zeros(y.shape + (num_classes,), dtype=np.float32)
+    out = np.zeros(y.shape + (num_classes,), dtype=out_dtype)
     np.put_along_axis(out, y[..., None], 1.0, axis=-1)
     return out
 
