@@ -119,7 +119,9 @@ def test_update_matches_the_published_formula(name, kwargs, ref, shape):
             g = rand(shape, seed=10 + t).astype(np.float64)
             opt.apply([g.astype(dtype)], [var])
             w = ref(w, g, st, t, **{_KW[k]: v for k, v in kwargs.items()})
-        tol = 2e-5 if dtype == np.float32 else 1e-10
+        # float64 weights: the learning rate is a float32 value, as Keras keeps it, so
+        # the exact-rate formula agrees to float32 rounding of the rate (~6e-8)
+        tol = 2e-5 if dtype == np.float32 else 1e-7
         np.testing.assert_allclose(var.numpy(), w, rtol=tol, atol=tol)
         assert var.numpy().dtype == dtype
         assert int(opt.iterations.numpy()) == 5

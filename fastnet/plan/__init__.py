@@ -55,6 +55,26 @@ def _static_reason(model, mode):
     return reason
 
 
+def _check_metrics(model):
+    """The metrics update from copies of the plan's outputs, which carry no logits: a
+    cross-entropy metric (eagerly computed from a softmax/sigmoid output's logits) trains
+    eagerly instead."""
+    from fastnet.metrics import probabilistic_metrics as pm
+
+    ce = (pm.CategoricalCrossentropy, pm.SparseCategoricalCrossentropy, pm.BinaryCrossentropy)
+    cm = model.compiled_metrics
+    given = [m for _, m, _ in getattr(cm, "metrics", ())]
+    for spec in (getattr(cm, "spec", None), getattr(cm, "weighted_spec", None)):
+        for per_output in spec or ():
+            given.extend(per_output or ())
+    for metric in given:
+        name = metric if isinstance(metric, str) else getattr(
+            metric, "name", getattr(metric, "__name__", ""))
+        if isinstance(metric, ce) or "crossentropy" in str(name):
+            raise Unsupported(f"metric {name!r}: a cross-entropy metric is computed from the "
+                              "output's logits, which the plan does not keep")
+
+
 def _model_reason(model, mode):
     from fastnet.models.functional import Functional
     from fastnet.models.model import Model
@@ -89,6 +109,7 @@ def _model_reason(model, mode):
             runner = runner_for(model)
             runner._ensure_compiled_objects()
             runner._loss_specs()
+            _check_metrics(model)
     except Unsupported as e:
         return str(e)
     return None

@@ -408,6 +408,15 @@ def build(model, mode, batch, n_steps, targets=None, sample_weight=False):
                 if (family in ("sparse", "categorical") and a == SOFTMAX) or \
                         (family == "binary" and a == SIGMOID):
                     fused[id(t)] = i
+            # any other cross-entropy on a softmax/sigmoid output: eager computes it from
+            # that activation's logits (whatever from_logits says, as Keras's TF backend;
+            # ops/nn.py keras_logits); the plan only has the fused dense case above
+            act = getattr(producer[1], "activation", None) if producer is not None else None
+            if (id(t) not in fused and family in ("sparse", "categorical", "binary")
+                    and _ACTS.get(act) in (SOFTMAX, SIGMOID)):
+                raise Unsupported(f"{producer[1].name}: cross-entropy on a softmax/sigmoid "
+                                  "output other than a Dense's with from_logits=False "
+                                  "(computed from the logits, eagerly)")
 
     def ref(t):
         r = root(t)
