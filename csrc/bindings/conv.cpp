@@ -192,7 +192,8 @@ int64_t prod(const Ints& s, size_t from, size_t to) {
 conv::Activation parse_activation(const std::string& a, const char* op) {
   if (a == "linear") return conv::Activation::kNone;
   if (a == "relu") return conv::Activation::kRelu;
-  fail(op, "`activation` must be 'linear' or 'relu' (the activations fused into the kernel), got '" + a + "'");
+  fail(op,
+       "`activation` must be 'linear' or 'relu' (the activations fused into the kernel), got '" + a + "'");
 }
 
 py::array conv_forward_py(py::array x, py::array kernel, std::optional<py::array> bias, Ints strides,

@@ -42,14 +42,16 @@ class PyPlan {
   }
 
   void* check(int k, const py::object& obj, const char* what) {
-    if (k < 0 || static_cast<size_t>(k) >= specs.size()) throw py::index_error("Plan: no external " + std::to_string(k));
+    if (k < 0 || static_cast<size_t>(k) >= specs.size())
+      throw py::index_error("Plan: no external " + std::to_string(k));
     const ExtSpec& s = specs[static_cast<size_t>(k)];
     if (!py::isinstance<py::array>(obj)) {
       throw py::type_error(std::string("Plan.") + what + ": `" + s.name + "` must be a numpy array, got " +
                            std::string(py::str(py::type::of(obj).attr("__name__"))));
     }
     py::array a = py::reinterpret_borrow<py::array>(obj);
-    const bool ok_dtype = s.dtype == 0 ? a.dtype().is(py::dtype::of<float>()) : a.dtype().is(py::dtype::of<int32_t>());
+    const bool ok_dtype =
+        s.dtype == 0 ? a.dtype().is(py::dtype::of<float>()) : a.dtype().is(py::dtype::of<int32_t>());
     if (!ok_dtype) {
       throw py::type_error(std::string("Plan.") + what + ": `" + s.name + "` must be " +
                            (s.dtype == 0 ? "float32" : "int32") + ", got " + std::string(py::str(a.dtype())));
@@ -58,8 +60,9 @@ class PyPlan {
       throw py::value_error(std::string("Plan.") + what + ": `" + s.name + "` must be C-contiguous");
     }
     if (static_cast<int64_t>(a.size()) < s.min_size) {
-      throw py::value_error(std::string("Plan.") + what + ": `" + s.name + "` has " + std::to_string(a.size()) +
-                            " elements, the plan needs " + std::to_string(s.min_size));
+      throw py::value_error(std::string("Plan.") + what + ": `" + s.name + "` has " +
+                            std::to_string(a.size()) + " elements, the plan needs " +
+                            std::to_string(s.min_size));
     }
     if (!a.writeable()) {
       throw py::value_error(std::string("Plan.") + what + ": `" + s.name + "` must be writeable");
@@ -73,14 +76,15 @@ class PyPlan {
     p.set_external(k, ptr);
   }
 
-  py::array_t<double> run(py::sequence per_step, py::array_t<double, py::array::c_style | py::array::forcecast> hyper,
-                          int mode) {
+  py::array_t<double> run(py::sequence per_step,
+                          py::array_t<double, py::array::c_style | py::array::forcecast> hyper, int mode) {
     const int steps = static_cast<int>(py::len(per_step));
     if (steps < 1) throw py::value_error("Plan.run: at least one step");
     if (mode < plan::kPredict || mode > plan::kTrain) throw py::value_error("Plan.run: bad mode");
     if (mode == plan::kTrain &&
         (hyper.ndim() != 2 || hyper.shape(0) < steps || hyper.shape(1) != p.hyper_width())) {
-      throw py::value_error("Plan.run: `hyper` must have shape (steps, " + std::to_string(p.hyper_width()) + ")");
+      throw py::value_error("Plan.run: `hyper` must have shape (steps, " + std::to_string(p.hyper_width()) +
+                            ")");
     }
     std::vector<void*> ptrs(static_cast<size_t>(steps) * streams.size());
     std::vector<py::object> hold;  // the step tuples, alive while the plan runs
@@ -97,7 +101,8 @@ class PyPlan {
       }
       hold.push_back(item);
     }
-    py::array_t<double> losses({static_cast<py::ssize_t>(steps), static_cast<py::ssize_t>(1 + p.n_outputs())});
+    py::array_t<double> losses(
+        {static_cast<py::ssize_t>(steps), static_cast<py::ssize_t>(1 + p.n_outputs())});
     double* pl = losses.mutable_data();
     const double* ph = mode == plan::kTrain ? hyper.data() : nullptr;
     {
@@ -117,20 +122,19 @@ class PyPlan {
 void bind_plan(py::module_& m) {
   py::class_<PyPlan>(m, "Plan", "A compiled training step of a static graph (built by fastnet.plan).")
       .def(py::init<>())
-      .def("set_arena", [](PyPlan& s, int64_t floats, int64_t scratch) {
-        if (floats < 0 || scratch < 0) throw py::value_error("Plan.set_arena: sizes must be >= 0");
-        s.p.set_arena(floats, scratch);
-      })
+      .def("set_arena",
+           [](PyPlan& s, int64_t floats, int64_t scratch) {
+             if (floats < 0 || scratch < 0) throw py::value_error("Plan.set_arena: sizes must be >= 0");
+             s.p.set_arena(floats, scratch);
+           })
       .def("add_external", &PyPlan::add_external, py::arg("stride"), py::arg("min_size"), py::arg("dtype"),
            py::arg("name"))
       .def("bind", &PyPlan::bind, py::arg("k"), py::arg("array"))
       .def("set_streams", [](PyPlan& s, std::vector<int> ids) { s.streams = std::move(ids); })
-      .def("add", [](PyPlan& s, int list, int op, std::vector<int64_t> ints, std::vector<float> floats) {
-        s.p.add(list, op, std::move(ints), std::move(floats));
-      })
-      .def("finalize", [](PyPlan& s, int n_outputs, int hyper_width, int64_t max_cols) {
-        s.p.finalize(n_outputs, hyper_width, max_cols);
-      })
+      .def("add", [](PyPlan& s, int list, int op, std::vector<int64_t> ints,
+                     std::vector<float> floats) { s.p.add(list, op, std::move(ints), std::move(floats)); })
+      .def("finalize", [](PyPlan& s, int n_outputs, int hyper_width,
+                          int64_t max_cols) { s.p.finalize(n_outputs, hyper_width, max_cols); })
       .def("run", &PyPlan::run, py::arg("per_step"), py::arg("hyper"), py::arg("mode"))
       .def_property_readonly("arena_allocations", [](const PyPlan& s) { return s.p.arena_allocations(); })
       .def_property_readonly("arena_floats", [](const PyPlan& s) { return s.p.arena_floats(); })

@@ -38,20 +38,11 @@ void act_forward(int act, const float* z, float* y, int64_t rows, int64_t cols) 
     case kLinear:
       if (y != z) std::memcpy(y, z, sizeof(float) * n);
       break;
-    case kRelu:
-      t.relu_fwd(z, y, n);
-      break;
-    case kSigmoid:
-      t.sigmoid_fwd(z, y, n);
-      break;
-    case kTanh:
-      t.tanh_fwd(z, y, n);
-      break;
-    case kSoftmax:
-      t.softmax_rows(z, y, rows, cols);
-      break;
-    default:
-      throw std::logic_error("plan: unknown activation");
+    case kRelu: t.relu_fwd(z, y, n); break;
+    case kSigmoid: t.sigmoid_fwd(z, y, n); break;
+    case kTanh: t.tanh_fwd(z, y, n); break;
+    case kSoftmax: t.softmax_rows(z, y, rows, cols); break;
+    default: throw std::logic_error("plan: unknown activation");
   }
 }
 
@@ -66,17 +57,10 @@ void act_backward(int act, const float* y, const float* gy, float* gz, int64_t r
     case kRelu:
       t.relu_bwd(y, gy, gz, n);  // y > 0 exactly where x > 0
       break;
-    case kSigmoid:
-      t.sigmoid_bwd(y, gy, gz, n);
-      break;
-    case kTanh:
-      t.tanh_bwd(y, gy, gz, n);
-      break;
-    case kSoftmax:
-      t.softmax_bwd_rows(y, gy, gz, rows, cols);
-      break;
-    default:
-      throw std::logic_error("plan: unknown activation");
+    case kSigmoid: t.sigmoid_bwd(y, gy, gz, n); break;
+    case kTanh: t.tanh_bwd(y, gy, gz, n); break;
+    case kSoftmax: t.softmax_bwd_rows(y, gy, gz, rows, cols); break;
+    default: throw std::logic_error("plan: unknown activation");
   }
 }
 
@@ -163,7 +147,8 @@ void Plan::set_arena(int64_t floats, int64_t scratch_floats) {
   arena_floats_ = floats;
   scratch_floats_ = scratch_floats;
   // one block: the planned buffers, then a scratch area for accumulating gradients
-  arena_ = memory::acquire(static_cast<size_t>(std::max<int64_t>(1, floats + scratch_floats)) * sizeof(float));
+  arena_ =
+      memory::acquire(static_cast<size_t>(std::max<int64_t>(1, floats + scratch_floats)) * sizeof(float));
   std::memset(arena_.ptr, 0, static_cast<size_t>(floats + scratch_floats) * sizeof(float));
   ++arena_allocations_;
 }
@@ -179,20 +164,11 @@ void Plan::add(int list, int op, std::vector<int64_t> ints, std::vector<float> f
   Instr in{op, std::move(ints), std::move(floats)};
   if (op == kPool) add_pool_tables(in);
   switch (list) {
-    case kForward:
-      forward_.push_back(std::move(in));
-      break;
-    case kLoss:
-      loss_.push_back(std::move(in));
-      break;
-    case kBackward:
-      backward_.push_back(std::move(in));
-      break;
-    case kUpdate:
-      update_.push_back(std::move(in));
-      break;
-    default:
-      throw std::invalid_argument("plan: unknown instruction list");
+    case kForward: forward_.push_back(std::move(in)); break;
+    case kLoss: loss_.push_back(std::move(in)); break;
+    case kBackward: backward_.push_back(std::move(in)); break;
+    case kUpdate: update_.push_back(std::move(in)); break;
+    default: throw std::invalid_argument("plan: unknown instruction list");
   }
 }
 
@@ -305,7 +281,8 @@ void Plan::run_forward(const Instr& in, int step) {
       const int64_t grain = std::max<int64_t>(1, kGrain / std::max<int64_t>(1, S * C));
       if (a[3] == 0) {
         float* cnt = f(a[2], step);
-        threads::parallel_for(a[4], grain, [&](int64_t n0, int64_t n1) { t.gmax_fwd(x, y, cnt, S, C, n0, n1); });
+        threads::parallel_for(a[4], grain,
+                              [&](int64_t n0, int64_t n1) { t.gmax_fwd(x, y, cnt, S, C, n0, n1); });
       } else {
         threads::parallel_for(a[4], grain, [&](int64_t n0, int64_t n1) { t.gavg_fwd(x, y, S, C, n0, n1); });
       }
@@ -357,8 +334,7 @@ void Plan::run_forward(const Instr& in, int step) {
     }
     case kRegularize:  // handled with the loss
       break;
-    default:
-      throw std::logic_error("plan: unknown forward op " + std::to_string(in.op));
+    default: throw std::logic_error("plan: unknown forward op " + std::to_string(in.op));
   }
 }
 
@@ -378,25 +354,15 @@ double Plan::run_loss(const Instr& in, int step, bool want_grad) {
   float* values = scratch();  // rows floats (the scratch area holds at least max(rows))
   const auto& t = elementwise::table();
   switch (kind) {
-    case kSparseLogits:
-      t.sparse_xent_rows(p, i32(a[2], step), values, g, rows, cols);
-      break;
-    case kSparseProbs:
-      t.sparse_xent_probs_rows(p, i32(a[2], step), values, g, rows, cols, eps);
-      break;
-    case kCategoricalLogits:
-      t.cce_logits_rows(p, f(a[2], step), values, g, rows, cols);
-      break;
-    case kCategoricalProbs:
-      t.cce_probs_rows(p, f(a[2], step), values, g, rows, cols, eps);
-      break;
+    case kSparseLogits: t.sparse_xent_rows(p, i32(a[2], step), values, g, rows, cols); break;
+    case kSparseProbs: t.sparse_xent_probs_rows(p, i32(a[2], step), values, g, rows, cols, eps); break;
+    case kCategoricalLogits: t.cce_logits_rows(p, f(a[2], step), values, g, rows, cols); break;
+    case kCategoricalProbs: t.cce_probs_rows(p, f(a[2], step), values, g, rows, cols, eps); break;
     case kBinaryLogits:
       t.bce_rows(p, f(a[2], step), values, g, rows, cols, elementwise::kBceFromLogits | elementwise::kBceMean,
                  eps);
       break;
-    case kBinaryProbs:
-      t.bce_rows(p, f(a[2], step), values, g, rows, cols, elementwise::kBceMean, eps);
-      break;
+    case kBinaryProbs: t.bce_rows(p, f(a[2], step), values, g, rows, cols, elementwise::kBceMean, eps); break;
     case kMse:
     case kMae: {
       const float* y = f(a[2], step);
@@ -417,8 +383,7 @@ double Plan::run_loss(const Instr& in, int step, bool want_grad) {
       }
       break;
     }
-    default:
-      throw std::logic_error("plan: unknown loss kind");
+    default: throw std::logic_error("plan: unknown loss kind");
   }
   double total = 0.0;
   for (int64_t r = 0; r < rows; ++r) total += sw ? static_cast<double>(values[r]) * sw[r] : values[r];
@@ -471,7 +436,8 @@ void Plan::run_backward(const Instr& in, int step) {
         float* gb = f(a[6], step);
         std::fill(dacc_.begin(), dacc_.begin() + N, 0.0);
         elementwise::table().bias_grad_rows(gz, dacc_.data(), M, N, N);
-        for (int64_t j = 0; j < N; ++j) gb[j] = a[12] ? gb[j] + static_cast<float>(dacc_[j]) : static_cast<float>(dacc_[j]);
+        for (int64_t j = 0; j < N; ++j)
+          gb[j] = a[12] ? gb[j] + static_cast<float>(dacc_[j]) : static_cast<float>(dacc_[j]);
       }
       if (a[4] != kNone) {
         sgemm(false, true, M, K, N, 1.0f, gz, N, w, N, a[11] ? 1.0f : 0.0f, f(a[4], step), K);
@@ -530,7 +496,8 @@ void Plan::run_backward(const Instr& in, int step) {
       const int64_t rows = g.n * g.out[0] * g.out[1] * g.out[2];
       act_backward(static_cast<int>(a[7]), f(a[2], step), gy, gy, rows, g.cout);
       if (a[5] != kNone) {
-        conv::conv_backward_kernel(g, f(a[0], step), gy, f(a[5], step), a[6] != kNone ? f(a[6], step) : nullptr);
+        conv::conv_backward_kernel(g, f(a[0], step), gy, f(a[5], step),
+                                   a[6] != kNone ? f(a[6], step) : nullptr);
       }
       if (a[4] != kNone) {
         float* gx = f(a[4], step);
@@ -589,9 +556,11 @@ void Plan::run_backward(const Instr& in, int step) {
         for (int64_t i = 0; i < N * C; ++i) gs[i] = cnt[i] > 0 ? gy[i] / cnt[i] : 0.0f;
         const float* x = f(a[0], step);
         const float* y = f(a[1], step);
-        threads::parallel_for(N * S, grain, [&](int64_t r0, int64_t r1) { t.gmax_bwd(x, y, gs, dx, S, C, r0, r1); });
+        threads::parallel_for(N * S, grain,
+                              [&](int64_t r0, int64_t r1) { t.gmax_bwd(x, y, gs, dx, S, C, r0, r1); });
       } else {
-        threads::parallel_for(N * S, grain, [&](int64_t r0, int64_t r1) { t.gavg_bwd(gy, dx, S, C, r0, r1); });
+        threads::parallel_for(N * S, grain,
+                              [&](int64_t r0, int64_t r1) { t.gavg_bwd(gy, dx, S, C, r0, r1); });
       }
       if (dx != gx) store(gx, dx, N * S * C, true);
       break;
@@ -607,7 +576,8 @@ void Plan::run_backward(const Instr& in, int step) {
       }
       norm::batch_norm_backward(f(a[0], step), f(a[1], step), rows, C, f(a[3], step), f(a[4], step),
                                 a[5] != kNone ? f(a[5], step) : nullptr, in.f[0], dx,
-                                a[6] != kNone ? f(a[6], step) : nullptr, a[7] != kNone ? f(a[7], step) : nullptr);
+                                a[6] != kNone ? f(a[6], step) : nullptr,
+                                a[7] != kNone ? f(a[7], step) : nullptr);
       if (gx && dx != gx) store(gx, dx, rows * C, true);
       break;
     }
@@ -655,8 +625,7 @@ void Plan::run_backward(const Instr& in, int step) {
       }
       break;
     }
-    default:
-      throw std::logic_error("plan: unknown backward op " + std::to_string(in.op));
+    default: throw std::logic_error("plan: unknown backward op " + std::to_string(in.op));
   }
 }
 
@@ -681,18 +650,15 @@ void Plan::run_update(const Instr& in, int step, const double* hyper) {
   threads::parallel_for(n, kGrain, [&](int64_t i0, int64_t i1) {
     const int64_t len = i1 - i0;
     switch (a[0]) {
-      case kSgd:
-        t.sgd(var + i0, g + i0, at(s0, i0), len, lr, in.f[0], static_cast<int>(a[7]));
-        break;
+      case kSgd: t.sgd(var + i0, g + i0, at(s0, i0), len, lr, in.f[0], static_cast<int>(a[7])); break;
       case kRmsprop:
         t.rmsprop(var + i0, g + i0, at(s0, i0), at(s1, i0), at(s2, i0), len, lr, in.f[0], in.f[1], in.f[2]);
         break;
       case kAdam:
-        t.adam(var + i0, g + i0, at(s0, i0), at(s1, i0), at(s2, i0), len, static_cast<float>(hyper[1]), in.f[0],
-               in.f[1], in.f[2]);
+        t.adam(var + i0, g + i0, at(s0, i0), at(s1, i0), at(s2, i0), len, static_cast<float>(hyper[1]),
+               in.f[0], in.f[1], in.f[2]);
         break;
-      default:
-        throw std::logic_error("plan: unknown optimizer");
+      default: throw std::logic_error("plan: unknown optimizer");
     }
   });
 }
@@ -703,7 +669,8 @@ void Plan::finalize(int n_outputs, int hyper_width, int64_t max_cols) {
   dacc_.assign(static_cast<size_t>(std::max<int64_t>(1, max_cols)), 0.0);
 }
 
-void Plan::run(int steps, int mode, const std::function<void(int)>& set_step, const double* hyper, double* losses) {
+void Plan::run(int steps, int mode, const std::function<void(int)>& set_step, const double* hyper,
+               double* losses) {
   const int width = 1 + n_outputs_;
   for (int s = 0; s < steps; ++s) {
     set_step(s);

@@ -13,12 +13,34 @@ namespace plan {
 constexpr int64_t kNone = INT64_MIN;  // "no buffer" in an instruction
 
 enum List : int { kForward = 0, kLoss = 1, kBackward = 2, kUpdate = 3 };
-enum Op : int { kDense = 0, kAct = 1, kDropout = 2, kAdd = 3, kConcat = 4, kCopy = 5, kLossOp = 6,
-                kRegularize = 7, kUpdateOp = 8, kConv = 9, kPool = 10, kGlobalPool = 11, kBatchNorm = 12,
-                kConvTranspose = 13, kUpsample = 14 };
+enum Op : int {
+  kDense = 0,
+  kAct = 1,
+  kDropout = 2,
+  kAdd = 3,
+  kConcat = 4,
+  kCopy = 5,
+  kLossOp = 6,
+  kRegularize = 7,
+  kUpdateOp = 8,
+  kConv = 9,
+  kPool = 10,
+  kGlobalPool = 11,
+  kBatchNorm = 12,
+  kConvTranspose = 13,
+  kUpsample = 14
+};
 enum Activation : int { kLinear = 0, kRelu = 1, kSigmoid = 2, kTanh = 3, kSoftmax = 4 };
-enum LossKind : int { kSparseLogits = 0, kSparseProbs = 1, kCategoricalLogits = 2, kCategoricalProbs = 3,
-                      kBinaryLogits = 4, kBinaryProbs = 5, kMse = 6, kMae = 7 };
+enum LossKind : int {
+  kSparseLogits = 0,
+  kSparseProbs = 1,
+  kCategoricalLogits = 2,
+  kCategoricalProbs = 3,
+  kBinaryLogits = 4,
+  kBinaryProbs = 5,
+  kMse = 6,
+  kMae = 7
+};
 enum OptimKind : int { kSgd = 0, kRmsprop = 1, kAdam = 2 };
 enum Mode : int { kPredict = 0, kEvaluate = 1, kTrain = 2 };
 
@@ -44,7 +66,8 @@ class Plan {
 
   // `steps` steps; before step s, set_step(s) points the per-step streams at their
   // data. losses: steps x (1 + outputs) (the total, then each output's loss).
-  void run(int steps, int mode, const std::function<void(int)>& set_step, const double* hyper, double* losses);
+  void run(int steps, int mode, const std::function<void(int)>& set_step, const double* hyper,
+           double* losses);
 
   int64_t arena_allocations() const { return arena_allocations_; }
   int64_t arena_floats() const { return arena_floats_; }
