@@ -526,3 +526,25 @@ def test_multi_head_attention_gate_and_sliding_window_match_numpy(kwargs):
     assert all(config[k] == v for k, v in kwargs.items())
     with pytest.raises(ValueError, match="sliding_window"):
         layers.MultiHeadAttention(num_heads=2, key_dim=3, sliding_window=0)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: layers.MultiHeadAttention(num_heads=2, key_dim=3, name="mha"),
+    lambda: layers.GroupQueryAttention(head_dim=3, num_query_heads=2, num_key_value_heads=1,
+                                       name="gqa"),
+])
+def test_attention_mask_shapes_shared_by_mha_and_gqa(make):
+    """A (T, S) attention_mask broadcasts over the batch like a (1, T, S) one; a mask of
+    another shape (even one of T*S elements) is refused with the layer's name."""
+    rng = np.random.default_rng(0)
+    q = rng.standard_normal((2, 4, 5)).astype(np.float32)
+    v = rng.standard_normal((2, 3, 5)).astype(np.float32)
+    am = rng.random((4, 3)) > 0.3
+    am[:, 0] = True
+    layer = make()
+    out2 = np.asarray(layer(q, v, attention_mask=am))
+    out3 = np.asarray(layer(q, v, attention_mask=np.broadcast_to(am, (2, 4, 3))))
+    assert_close(out2, out3, atol=1e-6)
+    for bad in (am.T, am[:, :2], np.ones((2, 3, 4), bool), np.ones(12, bool)):
+        with pytest.raises(ValueError, match=f"{layer.name}.*attention_mask of shape"):
+            layer(q, v, attention_mask=bad)

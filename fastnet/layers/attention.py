@@ -100,7 +100,93 @@ class _HeadProjection(Layer):
         return tuple(input_shape[:-self.n_in]) + self.out_dims
 
 
-class MultiHeadAttention(Layer):
+class _QueryValueKeyLayer(Layer):
+    """What MultiHeadAttention and GroupQueryAttention share around their own projections:
+    ``layer(query, value, key=None)`` builds from the three shapes (kept for the build
+    config), the masks a functional model propagates, and the (B or 1, T, S) attention mask
+    built from the padding, causal, sliding-window and explicit masks. One copy, so that
+    the two layers keep masking the same way."""
+
+    def __call__(self, query, value=None, key=None, **kwargs):
+        if value is None:
+            raise ValueError(f"{type(self).__name__} {self.name!r}: call needs `query` and "
+                             "`value` (and optionally `key`)")
+        if not self.built:
+            qs, vs = tuple(query.shape), tuple(value.shape)
+            ks = None if key is None else tuple(key.shape)
+            self._build_shapes = [qs, vs] if ks is None else [qs, vs, ks]
+            try:
+                self.build(qs, vs, ks)
+            except (ValueError, TypeError, NotImplementedError, IndexError, MemoryError) as e:
+                named = layer_error(self, e)
+                if named is None:
+                    raise
+                raise named from None
+        if key is not None:
+            kwargs["key"] = key
+        return super().__call__(query, value, **kwargs)
+
+    def get_build_config(self):
+        if self._build_shapes is None:
+            return None
+        names = ("query_shape", "value_shape", "key_shape")
+        return dict(zip(names, self._build_shapes))
+
+    def build_from_config(self, config):
+        if config and "query_shape" in config:
+            self._build_shapes = [config["query_shape"], config["value_shape"]]
+            self.build(config["query_shape"], config["value_shape"], config.get("key_shape"))
+
+    def compute_mask(self, inputs, mask=None):
+        if isinstance(mask, (list, tuple)):
+            return mask[0] if mask else None
+        return mask
+
+    @staticmethod
+    def _call_masks(mask, query_mask, value_mask):
+        """(query_mask, value_mask), filled from ``mask`` (the masks propagated by a
+        functional model: one tensor, or a list [query_mask, value_mask])."""
+        if isinstance(mask, (list, tuple)):
+            if query_mask is None and len(mask) > 0:
+                query_mask = mask[0]
+            if value_mask is None and len(mask) > 1:
+                value_mask = mask[1]
+        elif mask is not None and query_mask is None:
+            query_mask = mask
+        return query_mask, value_mask
+
+    def _compute_attention_mask(self, t, s, query_mask=None, value_mask=None, key_mask=None,
+                                attention_mask=None, use_causal_mask=False,
+                                sliding_window=None):
+        """A (B or 1, T, S) bool numpy mask (flattened positions) or None."""
+        auto = None
+        if query_mask is not None:
+            auto = _value(query_mask).astype(bool).reshape(-1, t, 1)
+        for km in (value_mask, key_mask):
+            if km is not None:
+                km = _value(km).astype(bool).reshape(-1, 1, s)
+                auto = km if auto is None else auto & km
+        if use_causal_mask:
+            c = np.tril(np.ones((1, t, s), dtype=bool))
+            auto = c if auto is None else auto & c
+        if sliding_window is not None:
+            band = np.abs(np.arange(t)[:, None] - np.arange(s)[None, :]) < sliding_window
+            auto = band[None] if auto is None else auto & band[None]
+        if attention_mask is not None:
+            am = _value(attention_mask).astype(bool)
+            bad = ValueError(f"{type(self).__name__} {self.name!r}: attention_mask of shape "
+                             f"{am.shape} does not match (B, T, S) with T={t}, S={s}")
+            if am.ndim < 2 or (am.ndim <= 3 and am.shape[-2:] != (t, s)):
+                raise bad
+            try:  # (B, *query_inner, *value_inner) flattens to (B, T, S)
+                am = am.reshape(am.shape[0] if am.ndim > 2 else 1, t, s)
+            except ValueError:
+                raise bad from None
+            auto = am if auto is None else am & auto
+        return auto
+
+
+class MultiHeadAttention(_QueryValueKeyLayer):
     """Multi-head attention (Vaswani et al., 2017) with Keras 3's arguments and weights.
 
     ``call(query, value, key=None, query_mask=None, value_mask=None, key_mask=None,
@@ -242,84 +328,19 @@ class MultiHeadAttention(Layer):
     value_dense = property(lambda self: self._value_dense)
     output_dense = property(lambda self: self._output_dense)
 
-    def __call__(self, query, value=None, key=None, **kwargs):
-        if value is None:
-            raise ValueError(f"MultiHeadAttention {self.name!r}: call needs `query` and "
-                             "`value` (and optionally `key`)")
-        if not self.built:
-            qs, vs = tuple(query.shape), tuple(value.shape)
-            ks = None if key is None else tuple(key.shape)
-            self._build_shapes = [qs, vs] if ks is None else [qs, vs, ks]
-            try:
-                self.build(qs, vs, ks)
-            except (ValueError, TypeError, NotImplementedError, IndexError, MemoryError) as e:
-                named = layer_error(self, e)
-                if named is None:
-                    raise
-                raise named from None
-        if key is not None:
-            kwargs["key"] = key
-        return super().__call__(query, value, **kwargs)
-
-    def get_build_config(self):
-        if self._build_shapes is None:
-            return None
-        names = ("query_shape", "value_shape", "key_shape")
-        return dict(zip(names, self._build_shapes))
-
-    def build_from_config(self, config):
-        if config and "query_shape" in config:
-            self._build_shapes = [config["query_shape"], config["value_shape"]]
-            self.build(config["query_shape"], config["value_shape"], config.get("key_shape"))
-
-    # ---- calling -----------------------------------------------------------------------
-    def _compute_attention_mask(self, t, s, query_mask=None, value_mask=None, key_mask=None,
-                                attention_mask=None, use_causal_mask=False):
-        """A (B or 1, T, S) bool numpy mask (flattened positions) or None."""
-        auto = None
-        if query_mask is not None:
-            auto = _value(query_mask).astype(bool).reshape(-1, t, 1)
-        for km in (value_mask, key_mask):
-            if km is not None:
-                km = _value(km).astype(bool).reshape(-1, 1, s)
-                auto = km if auto is None else auto & km
-        if use_causal_mask:
-            c = np.tril(np.ones((1, t, s), dtype=bool))
-            auto = c if auto is None else auto & c
-        if self._sliding_window is not None:
-            band = np.abs(np.arange(t)[:, None] - np.arange(s)[None, :]) < self._sliding_window
-            auto = band[None] if auto is None else auto & band[None]
-        if attention_mask is not None:
-            am = _value(attention_mask).astype(bool)
-            try:
-                am = am.reshape(am.shape[0] if am.ndim > 2 else 1, t, s) if am.ndim != 3 else am
-            except ValueError:
-                raise ValueError(f"MultiHeadAttention {self.name!r}: attention_mask of shape "
-                                 f"{am.shape} does not match (B, T, S) with T={t}, S={s}") from None
-            if am.shape[-2:] != (t, s):
-                raise ValueError(f"MultiHeadAttention {self.name!r}: attention_mask of shape "
-                                 f"{am.shape} does not match (B, T, S) with T={t}, S={s}")
-            auto = am if auto is None else am & auto
-        return auto
-
     def call(self, query, value, key=None, query_mask=None, value_mask=None, key_mask=None,
              attention_mask=None, return_attention_scores=False, training=None,
              use_causal_mask=False, mask=None):
         if key is None:
             key = value
-        if isinstance(mask, (list, tuple)):  # masks propagated by a functional model
-            if query_mask is None and len(mask) > 0:
-                query_mask = mask[0]
-            if value_mask is None and len(mask) > 1:
-                value_mask = mask[1]
-        elif mask is not None and query_mask is None:
-            query_mask = mask
+        query_mask, value_mask = self._call_masks(mask, query_mask, value_mask)
         q_inner = tuple(query.shape[1:-1])
         v_inner = tuple(value.shape[1:-1])
         t, s = int(np.prod(q_inner)), int(np.prod(v_inner))
         amask = self._compute_attention_mask(t, s, query_mask, value_mask,
                                              None if key is value else key_mask,
-                                             attention_mask, use_causal_mask)
+                                             attention_mask, use_causal_mask,
+                                             self._sliding_window)
         q = self._query_dense(query)
         k = self._key_dense(key)
         v = self._value_dense(value)
@@ -340,11 +361,6 @@ class MultiHeadAttention(Layer):
         if return_attention_scores:
             return out, ops.reshape(scores, (b, h) + q_inner + v_inner)
         return out
-
-    def compute_mask(self, inputs, mask=None):
-        if isinstance(mask, (list, tuple)):
-            return mask[0] if mask else None
-        return mask
 
     def compute_output_shape(self, query_shape, value_shape=None, key_shape=None):
         query_shape = tuple(query_shape)

@@ -19,8 +19,8 @@ from fastnet import initializers as initializers_mod
 from fastnet import ops
 from fastnet import regularizers as regularizers_mod
 from fastnet.backend.symbolic import KerasTensor
+from fastnet.layers.attention import _QueryValueKeyLayer
 from fastnet.layers.einsum_dense import EinsumDense
-from fastnet.layers.layer import Layer, layer_error
 from fastnet.ops import attention as attn_ops
 
 
@@ -31,11 +31,7 @@ def _positive_int(value, name):
     return int(value)
 
 
-def _mask_array(m):
-    return None if m is None else np.asarray(m.numpy() if hasattr(m, "numpy") else m).astype(bool)
-
-
-class GroupQueryAttention(Layer):
+class GroupQueryAttention(_QueryValueKeyLayer):
     """``call(query, value, key=None, query_mask=None, value_mask=None, key_mask=None,
     attention_mask=None, return_attention_scores=False, training=None,
     use_causal_mask=False)`` on (batch, steps, features) inputs; ``attention_mask``
@@ -122,81 +118,22 @@ class GroupQueryAttention(Layer):
         self._output_dense.build((None, None, nq, h))
         self.built = True
 
-    def __call__(self, query, value=None, key=None, **kwargs):
-        if value is None:
-            raise ValueError(f"GroupQueryAttention {self.name!r}: call needs `query` and "
-                             "`value` (and optionally `key`)")
-        if not self.built:
-            qs, vs = tuple(query.shape), tuple(value.shape)
-            ks = None if key is None else tuple(key.shape)
-            self._build_shapes = [qs, vs] if ks is None else [qs, vs, ks]
-            try:
-                self.build(qs, vs, ks)
-            except (ValueError, TypeError, NotImplementedError, IndexError) as e:
-                named = layer_error(self, e)
-                if named is None:
-                    raise
-                raise named from None
-        if key is not None:
-            kwargs["key"] = key
-        return super().__call__(query, value, **kwargs)
-
-    def get_build_config(self):
-        if self._build_shapes is None:
-            return None
-        return dict(zip(("query_shape", "value_shape", "key_shape"), self._build_shapes))
-
-    def build_from_config(self, config):
-        if config and "query_shape" in config:
-            self._build_shapes = [config["query_shape"], config["value_shape"]]
-            self.build(config["query_shape"], config["value_shape"], config.get("key_shape"))
-
     # ---- calling -----------------------------------------------------------------------
-    def _attention_mask(self, t, s, query_mask, value_mask, key_mask, attention_mask,
-                        use_causal_mask):
-        auto = None
-        if query_mask is not None:
-            auto = _mask_array(query_mask).reshape(-1, t, 1)
-        for km in (value_mask, key_mask):
-            if km is not None:
-                km = _mask_array(km).reshape(-1, 1, s)
-                auto = km if auto is None else auto & km
-        if use_causal_mask:
-            c = np.tril(np.ones((1, t, s), dtype=bool))
-            auto = c if auto is None else auto & c
-        if self.sliding_window is not None:
-            rows = np.arange(t).reshape(1, t, 1)
-            cols = np.arange(s).reshape(1, 1, s)
-            w = np.abs(rows - cols) < self.sliding_window
-            auto = w if auto is None else auto & w
-        if attention_mask is not None:
-            am = _mask_array(attention_mask)
-            if am.shape[-2:] != (t, s):
-                raise ValueError(f"GroupQueryAttention {self.name!r}: attention_mask of shape "
-                                 f"{am.shape} does not match (B, T, S) with T={t}, S={s}")
-            auto = am.reshape((-1, t, s)) if auto is None else am.reshape((-1, t, s)) & auto
-        return auto
-
     def call(self, query, value, key=None, query_mask=None, value_mask=None, key_mask=None,
              attention_mask=None, return_attention_scores=False, training=None,
              use_causal_mask=False, mask=None):
         if key is None:
             key = value
-        if isinstance(mask, (list, tuple)):  # masks propagated by a functional model
-            if query_mask is None and len(mask) > 0:
-                query_mask = mask[0]
-            if value_mask is None and len(mask) > 1:
-                value_mask = mask[1]
-        elif mask is not None and query_mask is None:
-            query_mask = mask
+        query_mask, value_mask = self._call_masks(mask, query_mask, value_mask)
         t, s = query.shape[1], value.shape[1]
         if key.shape[1] != s:
             raise ValueError(f"GroupQueryAttention {self.name!r}: key and value must have the "
                              f"same number of steps; received value shape "
                              f"{tuple(value.shape)}, key shape {tuple(key.shape)}")
-        amask = self._attention_mask(t, s, query_mask, value_mask,
-                                     None if key is value else key_mask, attention_mask,
-                                     use_causal_mask)
+        amask = self._compute_attention_mask(t, s, query_mask, value_mask,
+                                             None if key is value else key_mask,
+                                             attention_mask, use_causal_mask,
+                                             self.sliding_window)
         gate = self._gate_dense(query) if self.use_gate else None
         q = self._query_dense(query)
         k = ops.repeat(self._key_dense(key), self.num_repeats, axis=2)
@@ -212,11 +149,6 @@ class GroupQueryAttention(Layer):
         if return_attention_scores:
             return out, scores
         return out
-
-    def compute_mask(self, inputs, mask=None):
-        if isinstance(mask, (list, tuple)):
-            return mask[0] if mask else None
-        return mask
 
     def compute_output_shape(self, query_shape, value_shape=None, key_shape=None):
         value_shape = query_shape if value_shape is None else value_shape
