@@ -2,6 +2,7 @@
 ops.linalg against numpy and finite differences (the pattern of test_tape_ops)."""
 
 import os
+import warnings
 
 import numpy as np
 import pytest
@@ -536,3 +537,28 @@ def test_cross_and_nan_reductions_and_misc():
     assert ops.heaviside(np.array([-1.0, 0.0, 2.0]), 0.5).numpy().tolist() == [0, 0.5, 1]
     with pytest.raises(ValueError, match="q must be in"):
         ops.quantile(X2, 1.5)
+
+
+@pytest.mark.parametrize("method", ["linear", "lower", "higher", "midpoint", "nearest"])
+@pytest.mark.parametrize("axis,keepdims", [(None, False), (None, True), (1, False), (-1, True)])
+def test_quantile_and_nanquantile_methods_match_numpy(method, axis, keepdims):
+    """quantile and nanquantile share the interpolation rule and the result shape."""
+    x = rand((3, 4, 5), seed=60).astype(np.float64)
+    q = [0.0, 0.125, 0.5, 0.7, 1.0]
+    got = ops.quantile(x, q, axis=axis, method=method, keepdims=keepdims).numpy()
+    assert_close(got, np.quantile(x, q, axis=axis, method=method, keepdims=keepdims),
+                 atol=1e-6, what=f"quantile {method}")
+    xn = x.copy()
+    xn[0, 1, :] = np.nan  # an all-NaN slice along the last axis
+    xn[1, 2, 3] = xn[2, 0, 0] = np.nan
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        want = np.nanquantile(xn, 0.3, axis=axis, method=method, keepdims=keepdims)
+    got = ops.nanquantile(xn, 0.3, axis=axis, method=method, keepdims=keepdims).numpy()
+    np.testing.assert_allclose(got, want, atol=1e-6, equal_nan=True)
+
+
+def test_quantile_axis_out_of_range_is_refused():
+    for fn in (ops.quantile, ops.nanquantile):
+        with pytest.raises(ValueError, match="axis 2 is out of bounds"):
+            fn(np.ones((2, 3)), 0.5, axis=2)

@@ -372,27 +372,27 @@ def ptp(x, axis=None, keepdims=False):
     return m.max(x, axis=axis, keepdims=keepdims) - m.min(x, axis=axis, keepdims=keepdims)
 
 
-@op
-def quantile(x, q, axis=None, method="linear", keepdims=False):
-    """q-th quantiles (q in [0, 1]) with numpy's methods linear/lower/higher/midpoint/
-    nearest; differentiable through the sort."""
-    from fastnet.ops.sorting import sort
+_QUANTILE_METHODS = ("linear", "lower", "higher", "midpoint", "nearest")
 
+
+def _quantile_args(name, x, q, axis, method):
+    """quantile's and nanquantile's argument checks: (x as float, q as a float64 array, the
+    tensor to sort (x flattened when axis is None), the axis to sort it along)."""
     x = _float(x)
     qv = np.asarray(_t(q)._value, dtype=np.float64)
     if np.any((qv < 0) | (qv > 1)):
-        raise ValueError(f"quantile: q must be in [0, 1]; received {qv}")
-    if method not in ("linear", "lower", "higher", "midpoint", "nearest"):
-        raise ValueError(f"quantile: invalid method {method!r}")
-    orig_ndim = x.ndim
+        raise ValueError(f"{name}: q must be in [0, 1]; received {qv}")
+    if method not in _QUANTILE_METHODS:
+        raise ValueError(f"{name}: invalid method {method!r}")
     if axis is None:
-        xs, ax = m.reshape(x, (-1,)), 0
-    else:
-        ax = axis % x.ndim
-        xs = x
-    s = sort(xs, axis=ax)
-    n = s.shape[ax]
-    pos = qv * (n - 1)
+        return x, qv, m.reshape(x, (-1,)), 0
+    return x, qv, x, m._axis(axis, x.shape, f"{name}: axis")
+
+
+def _quantile_neighbours(pos, method):
+    """(lo, hi, frac): the sorted positions on either side of the fractional positions
+    ``pos`` and the weight of ``hi``, for numpy's interpolation ``method`` (one rule for
+    quantile and nanquantile)."""
     lo, hi = np.floor(pos).astype(np.int64), np.ceil(pos).astype(np.int64)
     frac = pos - lo
     if method == "lower":
@@ -404,21 +404,39 @@ def quantile(x, q, axis=None, method="linear", keepdims=False):
     elif method == "nearest":
         near = np.round(pos).astype(np.int64)  # numpy rounds half to even, as np.round
         lo, hi, frac = near, near, frac * 0
+    return lo, hi, frac
+
+
+def _quantile_shape(out, qv, axis, ax, ndim, keepdims):
+    """``out`` has the quantiles on axis 0: numpy's result shape (the reduced axis kept as
+    1 with keepdims; no quantile axis for a scalar q)."""
+    if keepdims:
+        if axis is None:
+            out = m.reshape(out, (qv.size,) + (1,) * ndim)
+        else:
+            out = m.expand_dims(out, ax + 1)
+    if qv.ndim == 0:
+        out = m.squeeze(out, 0)
+    return out
+
+
+@op
+def quantile(x, q, axis=None, method="linear", keepdims=False):
+    """q-th quantiles (q in [0, 1]) with numpy's methods linear/lower/higher/midpoint/
+    nearest; differentiable through the sort."""
+    from fastnet.ops.sorting import sort
+
+    x, qv, xs, ax = _quantile_args("quantile", x, q, axis, method)
+    s = sort(xs, axis=ax)
+    n = s.shape[ax]
+    lo, hi, frac = _quantile_neighbours(qv * (n - 1), method)
     lo_v = m.take(s, lo.reshape(-1), axis=ax)
     hi_v = m.take(s, hi.reshape(-1), axis=ax)
     fshape = [1] * s.ndim
     fshape[ax] = frac.size
     f = Tensor(frac.reshape(fshape).astype(s._value.dtype))
     out = lo_v + (hi_v - lo_v) * f  # (..., len(q) at ax, ...)
-    out = m.moveaxis(out, ax, 0)
-    if keepdims:
-        if axis is None:
-            out = m.reshape(out, (frac.size,) + (1,) * orig_ndim)
-        else:
-            out = m.expand_dims(out, ax + 1)
-    if qv.ndim == 0:
-        out = m.squeeze(out, 0)
-    return out
+    return _quantile_shape(m.moveaxis(out, ax, 0), qv, axis, ax, x.ndim, keepdims)
 
 
 @op
@@ -438,6 +456,11 @@ def _nan_fill(x, fill):
     return m.where(nan, m.full_like(x, fill), x), nan
 
 
+def _nan_count(nan, dtype, axis, keepdims):
+    """How many values are not NaN along ``axis`` (nanmean's and nanvar's divisor)."""
+    return m.sum(m.cast(m.logical_not(nan), dtype), axis=axis, keepdims=keepdims)
+
+
 @op
 def nansum(x, axis=None, keepdims=False):
     return m.sum(_nan_fill(x, 0.0)[0], axis=axis, keepdims=keepdims)
@@ -446,7 +469,7 @@ def nansum(x, axis=None, keepdims=False):
 @op
 def nanmean(x, axis=None, keepdims=False):
     filled, nan = _nan_fill(x, 0.0)
-    count = m.sum(m.cast(m.logical_not(nan), filled.dtype), axis=axis, keepdims=keepdims)
+    count = _nan_count(nan, filled.dtype, axis, keepdims)
     return m.sum(filled, axis=axis, keepdims=keepdims) / count
 
 
@@ -470,7 +493,7 @@ def nanvar(x, axis=None, keepdims=False):
     filled, nan = _nan_fill(x, 0.0)
     mean = nanmean(x, axis=axis, keepdims=True)
     dev = m.where(nan, m.zeros_like(filled), filled - mean)
-    count = m.sum(m.cast(m.logical_not(nan), filled.dtype), axis=axis, keepdims=keepdims)
+    count = _nan_count(nan, filled.dtype, axis, keepdims)
     return m.sum(m.square(dev), axis=axis, keepdims=keepdims) / count
 
 
@@ -907,49 +930,20 @@ def nanquantile(x, q, axis=None, method="linear", keepdims=False):
     where a slice has none); differentiable through the sort."""
     from fastnet.ops.sorting import sort
 
-    x = _float(x)
-    qv = np.asarray(_t(q)._value, dtype=np.float64)
-    if np.any((qv < 0) | (qv > 1)):
-        raise ValueError(f"nanquantile: q must be in [0, 1]; received {qv}")
-    if method not in ("linear", "lower", "higher", "midpoint", "nearest"):
-        raise ValueError(f"nanquantile: invalid method {method!r}")
-    orig_ndim = x.ndim
-    if axis is None:
-        xs, ax = m.reshape(x, (-1,)), 0
-    else:
-        ax = m._axis(axis, x.shape, "nanquantile: axis")
-        xs = x
+    x, qv, xs, ax = _quantile_args("nanquantile", x, q, axis, method)
     xs = m.moveaxis(xs, ax, -1)  # (..., n): NaNs sort last
     s = sort(xs, axis=-1)
     n = s.shape[-1]
     valid = np.sum(~np.isnan(xs._value), axis=-1, keepdims=True)  # (..., 1)
     qs = qv.reshape(-1)
     pos = qs.reshape((1,) * (s.ndim - 1) + (-1,)) * np.maximum(valid - 1, 0)  # (..., Q)
-    lo, hi = np.floor(pos).astype(np.int64), np.ceil(pos).astype(np.int64)
-    frac = pos - lo
-    if method == "lower":
-        hi, frac = lo, frac * 0
-    elif method == "higher":
-        lo, frac = hi, frac * 0
-    elif method == "midpoint":
-        frac = np.where(hi > lo, 0.5, 0.0)
-    elif method == "nearest":
-        near = np.round(pos).astype(np.int64)
-        lo, hi, frac = near, near, frac * 0
+    lo, hi, frac = _quantile_neighbours(pos, method)
     lo, hi = np.minimum(lo, max(n - 1, 0)), np.minimum(hi, max(n - 1, 0))
     lo_v = m.take_along_axis(s, Tensor(lo), axis=-1)
     hi_v = m.take_along_axis(s, Tensor(hi), axis=-1)
     out = lo_v + (hi_v - lo_v) * Tensor(frac.astype(s._value.dtype))
     out = m.where(Tensor(np.broadcast_to(valid == 0, out.shape)), np.nan, out)
-    out = m.moveaxis(out, -1, 0)  # (Q, ...)
-    if keepdims:
-        if axis is None:
-            out = m.reshape(out, (qs.size,) + (1,) * orig_ndim)
-        else:
-            out = m.expand_dims(out, ax + 1)
-    if qv.ndim == 0:
-        out = m.squeeze(out, 0)
-    return out
+    return _quantile_shape(m.moveaxis(out, -1, 0), qv, axis, ax, x.ndim, keepdims)
 
 
 @op
