@@ -183,3 +183,19 @@ def test_batch_norm_gamma_that_is_not_an_array_raises_type_error():
         N.batch_norm_train(x, [1.0, 1.0, 1.0], None, 1e-3)
     with pytest.raises(TypeError, match="`gamma` must be a numpy array"):
         N.batch_norm_backward(x, x, np.zeros(3, np.float32), np.ones(3, np.float32), 2.0, 1e-3)
+
+
+def test_batch_and_group_norm_axis_checked_in_build():
+    """BatchNormalization's axis goes through the same range check as GroupNormalization's
+    (an axis past the rank is an error naming the layer, not wrapped modulo the rank); a
+    numpy integer axis is an axis."""
+    x = rand((4, 3, 6), seed=7)
+    for layer in (fastnet.layers.BatchNormalization(axis=3, name="bn3"),
+                  fastnet.layers.GroupNormalization(groups=2, axis=3, name="gn3")):
+        with pytest.raises(ValueError, match=f"{layer.name}.*axis 3 is out of bounds"):
+            layer(x)
+    bn = fastnet.layers.BatchNormalization(axis=np.int64(1))
+    y = bn(x, training=True).numpy()
+    m, v = x.mean(axis=(0, 2), keepdims=True), x.var(axis=(0, 2), keepdims=True)
+    assert_close(y, (x - m) / np.sqrt(v + 1e-3), atol=1e-4)
+    assert [w.shape for w in bn.weights] == [(3,)] * 4

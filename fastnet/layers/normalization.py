@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from fastnet import constraints as constraints_mod
 from fastnet import initializers as initializers_mod
 from fastnet import ops
@@ -10,6 +12,55 @@ from fastnet.backend import tape
 from fastnet.layers.argument_validation import check_number
 from fastnet.layers.layer import InputSpec, Layer
 from fastnet.ops import nn as ops_nn
+
+# ---- what the normalization layers with a gamma and a beta share -------------------------
+
+_AFFINE_ARGS = ("beta_initializer", "gamma_initializer", "beta_regularizer",
+                "gamma_regularizer", "beta_constraint", "gamma_constraint")
+
+
+def _set_affine_args(layer, beta_initializer, gamma_initializer, beta_regularizer,
+                     gamma_regularizer, beta_constraint, gamma_constraint):
+    """Resolves the gamma/beta arguments BatchNormalization, LayerNormalization and
+    GroupNormalization take alike onto the layer (the attributes of _AFFINE_ARGS)."""
+    layer.beta_initializer = initializers_mod.get(beta_initializer)
+    layer.gamma_initializer = initializers_mod.get(gamma_initializer)
+    layer.beta_regularizer = regularizers_mod.get(beta_regularizer)
+    layer.gamma_regularizer = regularizers_mod.get(gamma_regularizer)
+    layer.beta_constraint = constraints_mod.get(beta_constraint)
+    layer.gamma_constraint = constraints_mod.get(gamma_constraint)
+
+
+def _add_gamma_beta(layer, shape, scale, center):
+    """Creates ``layer.gamma`` (when ``scale``) and ``layer.beta`` (when ``center``), else
+    None, from the layer's _AFFINE_ARGS; gamma first, Keras's weight order."""
+    layer.gamma = layer.add_weight(shape=shape, name="gamma",
+                                   initializer=layer.gamma_initializer,
+                                   regularizer=layer.gamma_regularizer,
+                                   constraint=layer.gamma_constraint) if scale else None
+    layer.beta = layer.add_weight(shape=shape, name="beta", initializer=layer.beta_initializer,
+                                  regularizer=layer.beta_regularizer,
+                                  constraint=layer.beta_constraint) if center else None
+
+
+def _channel_dim(layer, input_shape):
+    """The size of the layer's one normalized ``axis`` in ``input_shape``: the axis must be
+    in range and its size defined (BatchNormalization, GroupNormalization)."""
+    _check_axes_in(layer, [layer.axis], input_shape)
+    dim = input_shape[layer.axis]
+    if dim is None:
+        raise ValueError(f"Axis {layer.axis} of input tensor should have a defined dimension "
+                         f"but the layer received an input with shape {input_shape}.")
+    return dim
+
+
+def _scale_shift(y, gamma, beta, bshape):
+    """``y * gamma + beta``, each skipped when None, the weights reshaped to ``bshape``."""
+    if gamma is not None:
+        y = y * ops.reshape(gamma, bshape)
+    if beta is not None:
+        y = y + ops.reshape(beta, bshape)
+    return y
 
 
 class BatchNormalization(Layer):
@@ -35,30 +86,17 @@ class BatchNormalization(Layer):
         self.epsilon = float(check_number(epsilon, "epsilon", self, minimum=0))
         self.center = center
         self.scale = scale
-        self.beta_initializer = initializers_mod.get(beta_initializer)
-        self.gamma_initializer = initializers_mod.get(gamma_initializer)
+        _set_affine_args(self, beta_initializer, gamma_initializer, beta_regularizer,
+                         gamma_regularizer, beta_constraint, gamma_constraint)
         self.moving_mean_initializer = initializers_mod.get(moving_mean_initializer)
         self.moving_variance_initializer = initializers_mod.get(moving_variance_initializer)
-        self.beta_regularizer = regularizers_mod.get(beta_regularizer)
-        self.gamma_regularizer = regularizers_mod.get(gamma_regularizer)
-        self.beta_constraint = constraints_mod.get(beta_constraint)
-        self.gamma_constraint = constraints_mod.get(gamma_constraint)
         self.supports_masking = True
 
     def build(self, input_shape):
-        axis = self.axis % len(input_shape)
-        dim = input_shape[axis]
-        if dim is None:
-            raise ValueError(f"Axis {self.axis} of input tensor should have a defined dimension "
-                             f"but the layer received an input with shape {input_shape}.")
-        self._axis = axis
+        dim = _channel_dim(self, input_shape)
+        self._axis = self.axis % len(input_shape)
         shape = (dim,)
-        self.gamma = self.add_weight(shape=shape, name="gamma", initializer=self.gamma_initializer,
-                                     regularizer=self.gamma_regularizer,
-                                     constraint=self.gamma_constraint) if self.scale else None
-        self.beta = self.add_weight(shape=shape, name="beta", initializer=self.beta_initializer,
-                                    regularizer=self.beta_regularizer,
-                                    constraint=self.beta_constraint) if self.center else None
+        _add_gamma_beta(self, shape, self.scale, self.center)
         self.moving_mean = self.add_weight(shape=shape, name="moving_mean", trainable=False,
                                            initializer=self.moving_mean_initializer)
         self.moving_variance = self.add_weight(shape=shape, name="moving_variance",
@@ -112,28 +150,17 @@ class LayerNormalization(Layer):
         self.center = center
         self.scale = scale
         self.rms_scaling = rms_scaling
-        self.beta_initializer = initializers_mod.get(beta_initializer)
-        self.gamma_initializer = initializers_mod.get(gamma_initializer)
-        self.beta_regularizer = regularizers_mod.get(beta_regularizer)
-        self.gamma_regularizer = regularizers_mod.get(gamma_regularizer)
-        self.beta_constraint = constraints_mod.get(beta_constraint)
-        self.gamma_constraint = constraints_mod.get(gamma_constraint)
+        _set_affine_args(self, beta_initializer, gamma_initializer, beta_regularizer,
+                         gamma_regularizer, beta_constraint, gamma_constraint)
         self.supports_masking = True
 
     def build(self, input_shape):
         axes = [self.axis] if isinstance(self.axis, int) else list(self.axis)
         self._axes = tuple(a % len(input_shape) for a in axes)
         shape = tuple(input_shape[a] for a in self._axes)
-        self.gamma = self.add_weight(shape=shape, name="gamma",
-                                     initializer=self.gamma_initializer,
-                                     regularizer=self.gamma_regularizer,
-                                     constraint=self.gamma_constraint) \
-            if self.scale or self.rms_scaling else None  # as Keras: rms_scaling has no beta
-        self.beta = self.add_weight(shape=shape, name="beta",
-                                    initializer=self.beta_initializer,
-                                    regularizer=self.beta_regularizer,
-                                    constraint=self.beta_constraint) \
-            if self.center and not self.rms_scaling else None
+        # as Keras: rms_scaling has a gamma and no beta
+        _add_gamma_beta(self, shape, self.scale or self.rms_scaling,
+                        self.center and not self.rms_scaling)
         self.built = True
 
     def call(self, inputs):
@@ -150,11 +177,7 @@ class LayerNormalization(Layer):
         else:
             mean, var = ops.moments(inputs, axes=axes, keepdims=True)
             y = (inputs - mean) / ops.sqrt(var + self.epsilon)
-        if self.gamma is not None:
-            y = y * ops.reshape(self.gamma, bshape)
-        if self.beta is not None and not self.rms_scaling:
-            y = y + ops.reshape(self.beta, bshape)
-        return y
+        return _scale_shift(y, self.gamma, self.beta, bshape)
 
     def compute_output_shape(self, input_shape):
         return input_shape
@@ -162,9 +185,7 @@ class LayerNormalization(Layer):
     def get_config(self):
         return {**super().get_config(), "axis": self.axis, "epsilon": self.epsilon,
                 "center": self.center, "scale": self.scale, "rms_scaling": self.rms_scaling,
-                **_serialized(self, "beta_initializer", "gamma_initializer",
-                              "beta_regularizer", "gamma_regularizer", "beta_constraint",
-                              "gamma_constraint")}
+                **_serialized(self, *_AFFINE_ARGS)}
 
 
 def _serialized(layer, *names):
@@ -188,7 +209,7 @@ def _serialized(layer, *names):
 def _check_axes_in(layer, axes, input_shape):
     rank = len(input_shape)
     for a in axes:
-        if not isinstance(a, int) or isinstance(a, bool) or a >= rank or a < -rank:
+        if not isinstance(a, (int, np.integer)) or isinstance(a, bool) or not -rank <= a < rank:
             raise ValueError(f"{type(layer).__name__} {layer.name!r}: axis {a} is out of bounds "
                              f"for input shape {tuple(input_shape)}. Received: axis={layer.axis}")
 
@@ -215,20 +236,12 @@ class GroupNormalization(Layer):
         self.epsilon = float(check_number(epsilon, "epsilon", self, minimum=0))
         self.center = center
         self.scale = scale
-        self.beta_initializer = initializers_mod.get(beta_initializer)
-        self.gamma_initializer = initializers_mod.get(gamma_initializer)
-        self.beta_regularizer = regularizers_mod.get(beta_regularizer)
-        self.gamma_regularizer = regularizers_mod.get(gamma_regularizer)
-        self.beta_constraint = constraints_mod.get(beta_constraint)
-        self.gamma_constraint = constraints_mod.get(gamma_constraint)
+        _set_affine_args(self, beta_initializer, gamma_initializer, beta_regularizer,
+                         gamma_regularizer, beta_constraint, gamma_constraint)
         self.supports_masking = True
 
     def build(self, input_shape):
-        _check_axes_in(self, [self.axis], input_shape)
-        dim = input_shape[self.axis]
-        if dim is None:
-            raise ValueError(f"Axis {self.axis} of input tensor should have a defined dimension "
-                             f"but the layer received an input with shape {input_shape}.")
+        dim = _channel_dim(self, input_shape)
         if self.groups == -1:
             self.groups = dim  # as Keras: the config then carries the channel count
         if dim < self.groups:
@@ -240,14 +253,7 @@ class GroupNormalization(Layer):
                              f"({self.groups}) must divide the number of channels ({dim}).")
         self._axis = self.axis % len(input_shape)
         self.input_spec = InputSpec(ndim=len(input_shape), axes={self.axis: dim})
-        self.gamma = self.add_weight(shape=(dim,), name="gamma",
-                                     initializer=self.gamma_initializer,
-                                     regularizer=self.gamma_regularizer,
-                                     constraint=self.gamma_constraint) if self.scale else None
-        self.beta = self.add_weight(shape=(dim,), name="beta",
-                                    initializer=self.beta_initializer,
-                                    regularizer=self.beta_regularizer,
-                                    constraint=self.beta_constraint) if self.center else None
+        _add_gamma_beta(self, (dim,), self.scale, self.center)
         self.built = True
 
     def call(self, inputs):
@@ -263,11 +269,7 @@ class GroupNormalization(Layer):
         y = ops.reshape((xg - mean) * ops.rsqrt(var + self.epsilon), shape)
         bshape = [1] * len(shape)
         bshape[axis] = shape[axis]
-        if self.gamma is not None:
-            y = y * ops.reshape(self.gamma, bshape)
-        if self.beta is not None:
-            y = y + ops.reshape(self.beta, bshape)
-        return y
+        return _scale_shift(y, self.gamma, self.beta, bshape)
 
     def compute_output_shape(self, input_shape):
         _check_axes_in(self, [self.axis], input_shape)
@@ -276,9 +278,7 @@ class GroupNormalization(Layer):
     def get_config(self):
         return {**super().get_config(), "groups": self.groups, "axis": self.axis,
                 "epsilon": self.epsilon, "center": self.center, "scale": self.scale,
-                **_serialized(self, "beta_initializer", "gamma_initializer",
-                              "beta_regularizer", "gamma_regularizer", "beta_constraint",
-                              "gamma_constraint")}
+                **_serialized(self, *_AFFINE_ARGS)}
 
 
 class RMSNormalization(Layer):
