@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from fastnet._object_config import deserialize_object, get_object, serialize_object
+
 
 def _eps():
     from fastnet.backend import epsilon
@@ -75,40 +77,12 @@ _ALL = {"non_neg": NonNeg, "NonNeg": NonNeg, "max_norm": MaxNorm, "MaxNorm": Max
 
 
 def get(identifier):
-    if identifier is None or isinstance(identifier, Constraint) or callable(identifier):
-        return identifier
-    if isinstance(identifier, str) and identifier in _ALL:
-        return _ALL[identifier]()
-    if isinstance(identifier, dict) and "class_name" in identifier:
-        # a built-in, or a class registered with @register_keras_serializable (its
-        # "package>Name" in registered_name) or given in a custom_object_scope
-        from fastnet.saving import object_registration
-
-        cls = object_registration.lookup([identifier.get("registered_name"),
-                                          identifier["class_name"]]) or \
-            _ALL.get(identifier["class_name"])
-        if cls is not None:
-            config = dict(identifier.get("config") or {})
-            return cls.from_config(config) if hasattr(cls, "from_config") else cls(**config)
-    raise ValueError(f"Could not interpret constraint identifier: {identifier!r}")
+    return get_object("constraint", identifier, Constraint, _ALL)
 
 
 def deserialize(config, custom_objects=None):
     """A constraint from its serialized form (``serialize``'s dict, or a name)."""
-    from fastnet.saving import object_registration
-
-    if isinstance(config, str):
-        config = {"class_name": config, "config": {}}
-    if not isinstance(config, dict) or "class_name" not in config:
-        raise ValueError(f"Could not interpret constraint config: {config!r}")
-    name = config["class_name"]
-    cls = object_registration.lookup([config.get("registered_name"), name], custom_objects) \
-        or _ALL.get(name)
-    if cls is None:
-        raise ValueError(f"Unknown constraint: {name!r}; register it with "
-                         "@register_keras_serializable or pass it in custom_objects")
-    kwargs = dict(config.get("config") or {})
-    return cls.from_config(kwargs) if hasattr(cls, "from_config") else cls(**kwargs)
+    return deserialize_object("constraint", config, _ALL, custom_objects)
 
 
 def serialize(constraint):
@@ -117,5 +91,4 @@ def serialize(constraint):
     if not isinstance(constraint, Constraint):
         raise ValueError(f"Cannot serialize the constraint {constraint!r}: only "
                          "fastnet.constraints.Constraint subclasses have a config")
-    return {"module": "keras.constraints", "class_name": type(constraint).__name__,
-            "config": constraint.get_config(), "registered_name": None}
+    return serialize_object(constraint, "keras.constraints", _ALL)

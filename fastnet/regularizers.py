@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from fastnet import ops
+from fastnet._object_config import deserialize_object, get_object, serialize_object
 
 
 class Regularizer:
@@ -107,50 +108,15 @@ _ALL = {"L1L2": L1L2, "L1": L1, "L2": L2, "l1": L1, "l2": L2, "l1_l2": L1L2,
 
 
 def get(identifier):
-    if identifier is None or isinstance(identifier, Regularizer) or callable(identifier):
-        return identifier
-    if isinstance(identifier, str) and identifier in _ALL:
-        return _ALL[identifier]()
-    if isinstance(identifier, dict):
-        from fastnet.saving import object_registration
-
-        cls = object_registration.lookup([identifier.get("registered_name"),
-                                          identifier["class_name"]]) or \
-            _ALL.get(identifier["class_name"])
-        if cls is None:
-            raise ValueError(f"Unknown regularizer: {identifier['class_name']!r}; register it "
-                             "with @register_keras_serializable or pass it in custom_objects")
-        return cls.from_config(identifier.get("config", {})) if hasattr(cls, "from_config") \
-            else cls(**identifier.get("config", {}))
-    raise ValueError(f"Could not interpret regularizer identifier: {identifier!r}")
+    return get_object("regularizer", identifier, Regularizer, _ALL)
 
 
 def deserialize(config, custom_objects=None):
     """A regularizer from its serialized form (``serialize``'s dict, or a name)."""
-    if isinstance(config, str):
-        config = {"class_name": config, "config": {}}
-    if not isinstance(config, dict) or "class_name" not in config:
-        raise ValueError(f"Could not interpret regularizer config: {config!r}")
-    from fastnet.saving import object_registration
-
-    name = config["class_name"]
-    cls = object_registration.lookup([config.get("registered_name"), name], custom_objects) \
-        or _ALL.get(name)
-    if cls is None:
-        raise ValueError(f"Unknown regularizer: {name!r}; register it with "
-                         "@register_keras_serializable or pass it in custom_objects")
-    kwargs = dict(config.get("config") or {})
-    return cls.from_config(kwargs) if hasattr(cls, "from_config") else cls(**kwargs)
+    return deserialize_object("regularizer", config, _ALL, custom_objects)
 
 
 def serialize(reg):
     if reg is None:
         return None
-    if type(reg).__name__ in _ALL:
-        return {"module": "keras.regularizers", "class_name": type(reg).__name__,
-                "config": reg.get_config(), "registered_name": None}
-    from fastnet.saving import object_registration
-
-    return {"module": type(reg).__module__, "class_name": type(reg).__name__,
-            "config": reg.get_config(),
-            "registered_name": object_registration.get_registered_name(type(reg))}
+    return serialize_object(reg, "keras.regularizers", _ALL)

@@ -193,3 +193,34 @@ def test_deserialize_reads_keras_configs():
     k = keras.regularizers.OrthogonalRegularizer(0.4, "columns")
     f = regularizers.deserialize(keras.regularizers.serialize(k))
     assert f.get_config() == pytest.approx(k.get_config())
+
+
+@pytest.mark.parametrize("mod,base,kind", [(constraints, constraints.Constraint, "constraint"),
+                                           (regularizers, regularizers.Regularizer,
+                                            "regularizer")])
+def test_registered_custom_constraint_and_regularizer_round_trip(mod, base, kind):
+    """constraints and regularizers write and read a registered class the same way (its
+    module and registered name, as Keras), and refuse a dict without a class name."""
+    registry = fastnet.saving.object_registration
+
+    @fastnet.saving.register_keras_serializable(package="rt_test")
+    class Halve(base):
+        def __init__(self, k=0.5):
+            self.k = k
+
+        def __call__(self, w):
+            return w * self.k
+
+        def get_config(self):
+            return {"k": self.k}
+
+    try:
+        d = mod.serialize(Halve(0.25))
+        assert d["registered_name"] == "rt_test>Halve" and d["config"] == {"k": 0.25}
+        for again in (mod.deserialize(d), mod.get(d)):
+            assert type(again) is Halve and again.k == 0.25
+        with pytest.raises(ValueError, match=f"Could not interpret {kind}"):
+            mod.get({"config": {}})
+    finally:
+        registry.GLOBAL_CUSTOM_OBJECTS.pop("rt_test>Halve", None)
+        registry.GLOBAL_CUSTOM_NAMES.pop(Halve, None)

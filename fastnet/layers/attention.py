@@ -24,22 +24,6 @@ from fastnet.ops import attention as attn_ops
 from fastnet.ops import nn as ops_nn
 
 
-def _serialize_constraint(c):
-    if c is None:
-        return None
-    return {"module": "keras.constraints", "class_name": type(c).__name__,
-            "config": c.get_config(), "registered_name": None}
-
-
-def _get_constraint(c):
-    if isinstance(c, dict):
-        cls = constraints_mod._ALL.get(c.get("class_name"))
-        if cls is None:
-            raise ValueError(f"Could not interpret constraint identifier: {c!r}")
-        return cls(**c.get("config", {}))
-    return constraints_mod.get(c)
-
-
 def _value(x):
     return None if x is None else (x._value if isinstance(x, Tensor) else np.asarray(x))
 
@@ -248,8 +232,8 @@ class MultiHeadAttention(_QueryValueKeyLayer):
         self._kernel_regularizer = regularizers_mod.get(kernel_regularizer)
         self._bias_regularizer = regularizers_mod.get(bias_regularizer)
         self.activity_regularizer = regularizers_mod.get(activity_regularizer)
-        self._kernel_constraint = _get_constraint(kernel_constraint)
-        self._bias_constraint = _get_constraint(bias_constraint)
+        self._kernel_constraint = constraints_mod.get(kernel_constraint)
+        self._bias_constraint = constraints_mod.get(bias_constraint)
         self.seed = seed
         self._rng = None if seed is None else np.random.default_rng(seed)
         # Keras 3.12+: a sigmoid gate projected from the query multiplies the heads' output
@@ -394,8 +378,8 @@ class MultiHeadAttention(_QueryValueKeyLayer):
                 "kernel_regularizer": regularizers_mod.serialize(self._kernel_regularizer),
                 "bias_regularizer": regularizers_mod.serialize(self._bias_regularizer),
                 "activity_regularizer": regularizers_mod.serialize(self.activity_regularizer),
-                "kernel_constraint": _serialize_constraint(self._kernel_constraint),
-                "bias_constraint": _serialize_constraint(self._bias_constraint),
+                "kernel_constraint": constraints_mod.serialize(self._kernel_constraint),
+                "bias_constraint": constraints_mod.serialize(self._bias_constraint),
                 "seed": self.seed}
 
     @classmethod
