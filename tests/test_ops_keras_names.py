@@ -1116,6 +1116,70 @@ def test_ctc_loss_matches_all_alignments_and_finite_differences():
         ops.ctc_loss(tgt, out, tl, ol, mask_index=3)
 
 
+def _alpha_nll(logits, labels, blank):
+    """-log p(labels | logits) by the textbook scalar alpha recursion (float64)."""
+    lp = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+    ext = [blank]
+    for c in labels:
+        ext += [int(c), blank]
+    a = np.full(len(ext), -np.inf)
+    a[:2] = lp[0, ext[:2]]
+    for t in range(1, len(lp)):
+        prev = a.copy()
+        for s in range(len(ext)):
+            terms = [prev[s]] + ([prev[s - 1]] if s else []) + (
+                [prev[s - 2]] if s > 1 and ext[s] != blank and ext[s] != ext[s - 2] else [])
+            a[s] = np.logaddexp.reduce(terms) + lp[t, ext[s]]
+    return -np.logaddexp.reduce(a[-2:]) if len(ext) > 1 else -a[0]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_ctc_loss_random_lengths_and_blank_against_alpha_recursion(seed):
+    """Random targets, lengths and blank class; losses.ctc is the same op on its padded
+    labels (every frame used, blank 0)."""
+    rng = np.random.default_rng(seed)
+    b, t, k, n = 3, 7, 5, 3
+    blank = int(rng.integers(0, k))
+    out = rng.normal(size=(b, t, k)) * 1.5
+    tgt = rng.choice([c for c in range(k) if c != blank], size=(b, n))
+    tl, ol = rng.integers(0, n + 1, size=b), rng.integers(n * 2 + 1, t + 1, size=b)
+    want = [_alpha_nll(out[i, :ol[i]], tgt[i, :tl[i]], blank) for i in range(b)]
+    assert_close(ops.ctc_loss(tgt, out.astype(np.float32), tl, ol, mask_index=blank).numpy(),
+                 np.array(want), atol=1e-5)
+    check_grad(lambda o: ops.ctc_loss(tgt, o, tl, ol, mask_index=blank),
+               lambda o: np.array([_alpha_nll(o[i, :ol[i]], tgt[i, :tl[i]], blank)
+                                   for i in range(b)]), [out], atol=1e-6)
+    from fastnet import losses
+
+    padded = np.where(np.arange(n)[None, :] < tl[:, None], tgt + (tgt < blank), 0)
+    full = np.full(b, t)
+    shifted = np.concatenate([out[..., blank:blank + 1], np.delete(out, blank, -1)], -1)
+    assert_close(losses.ctc(padded, shifted).numpy(),
+                 ops.ctc_loss(tgt, out, tl, full, mask_index=blank).numpy(), atol=1e-9)
+
+
+def test_ctc_loss_impossible_empty_and_second_order():
+    x = np.random.default_rng(3).normal(size=(3, 2, 3)).astype(np.float32)
+    got = ops.ctc_loss(np.array([[1, 1], [1, 0], [1, 2]]), x, np.array([2, 0, 1]),
+                       np.array([2, 0, 0])).numpy()
+    assert np.isinf(got[0]) and got[1] == 0.0 and np.isinf(got[2])  # "1 1" needs 3 frames
+    t = ops.convert_to_tensor(x)
+    with fastnet.GradientTape() as tape:
+        tape.watch(t)
+        loss = ops.sum(ops.ctc_loss(np.array([[1, 1], [1, 0], [2, 0]]), t,
+                                    np.array([2, 1, 1]), np.array([2, 2, 0])))
+    g = tape.gradient(loss, t).numpy()
+    assert np.all(g[0] == 0) and np.all(g[2] == 0) and np.any(g[1] != 0)
+    with fastnet.GradientTape() as outer:
+        outer.watch(t)
+        with fastnet.GradientTape() as inner:
+            inner.watch(t)
+            loss = ops.sum(ops.ctc_loss(np.array([[1, 2]]), t[:1], np.array([2]),
+                                        np.array([2])))
+        with pytest.raises(NotImplementedError, match="second-order gradient of ctc_loss"):
+            inner.gradient(loss, t)
+
+
 def test_ctc_decode_greedy_and_beam_search():
     rng = np.random.default_rng(51)
     x = rng.normal(size=(2, 5, 3)).astype(np.float32)

@@ -224,71 +224,6 @@ class Circle(LossFunctionWrapper):
 
 
 # ---- CTC (Graves et al., 2006) -----------------------------------------------------------------
-def _ctc_forward_backward(log_probs, labels, label_length, input_length, blank):
-    """(loss per sample, d loss / d logits) in float64, by the alpha-beta recursion in
-    log space over the extended label sequence (blank, l1, blank, l2, ..., blank)."""
-    batch, steps, classes = log_probs.shape
-    max_len = labels.shape[1]
-    size = 2 * max_len + 1
-    ext = np.full((batch, size), blank, np.int64)
-    ext[:, 1::2] = labels
-    ext_len = 2 * label_length + 1
-    # a label may be skipped to from two positions back unless it repeats the one there
-    skip = np.zeros((batch, size), bool)
-    skip[:, 2:] = (ext[:, 2:] != blank) & (ext[:, 2:] != ext[:, :-2])
-    rows = np.arange(batch)[:, None]
-    emit = log_probs[rows, :, ext].transpose(0, 2, 1)  # (batch, steps, size)
-    pos = np.arange(size)[None, :]
-    valid = pos < ext_len[:, None]
-    neg_inf = -np.inf
-
-    alpha = np.full((batch, steps, size), neg_inf)
-    alpha[:, 0, 0] = emit[:, 0, 0]
-    alpha[:, 0, 1] = np.where(ext_len > 1, emit[:, 0, 1], neg_inf)
-    for t in range(1, steps):
-        prev = alpha[:, t - 1]
-        a1 = np.concatenate([np.full((batch, 1), neg_inf), prev[:, :-1]], axis=1)
-        a2 = np.concatenate([np.full((batch, 2), neg_inf), prev[:, :-2]], axis=1)
-        a2 = np.where(skip, a2, neg_inf)
-        alpha[:, t] = np.logaddexp(np.logaddexp(prev, a1), a2) + emit[:, t]
-        alpha[:, t] = np.where(valid, alpha[:, t], neg_inf)
-    beta = np.full((batch, steps, size), neg_inf)
-    last = input_length - 1
-    b_idx = np.arange(batch)
-    beta[b_idx, last, ext_len - 1] = emit[b_idx, last, ext_len - 1]
-    has_two = ext_len > 1
-    beta[b_idx[has_two], last[has_two], ext_len[has_two] - 2] = \
-        emit[b_idx[has_two], last[has_two], ext_len[has_two] - 2]
-    skip_next = np.zeros((batch, size), bool)
-    skip_next[:, :-2] = skip[:, 2:]
-    for t in range(steps - 2, -1, -1):
-        nxt = beta[:, t + 1]
-        b1 = np.concatenate([nxt[:, 1:], np.full((batch, 1), neg_inf)], axis=1)
-        b2 = np.concatenate([nxt[:, 2:], np.full((batch, 2), neg_inf)], axis=1)
-        b2 = np.where(skip_next, b2, neg_inf)
-        new = np.logaddexp(np.logaddexp(nxt, b1), b2) + emit[:, t]
-        inside = (t < last)[:, None] & valid
-        beta[:, t] = np.where(inside, new, beta[:, t])
-    ends = alpha[b_idx, last, ext_len - 1]
-    ends2 = np.where(has_two, alpha[b_idx, last, np.maximum(ext_len - 2, 0)], neg_inf)
-    log_likelihood = np.logaddexp(ends, ends2)
-    loss = -log_likelihood
-    # gradient wrt the logits: softmax - (1/p) * sum over positions emitting class k of
-    # alpha * beta / y (alpha and beta both include the emission at t)
-    with np.errstate(invalid="ignore"):  # -inf - -inf in an impossible row: zeroed below
-        gamma_ = alpha + beta - emit - log_likelihood[:, None, None]
-    gamma_[~np.isfinite(log_likelihood)] = -np.inf
-    occupancy = np.zeros((batch, steps, classes))
-    np.add.at(occupancy, (rows[:, :, None].repeat(steps, 1).repeat(size, 2),
-                          np.arange(steps)[None, :, None].repeat(batch, 0).repeat(size, 2),
-                          ext[:, None, :].repeat(steps, 1)), np.exp(gamma_))
-    grad = np.exp(log_probs) - occupancy
-    grad[np.arange(steps)[None, :] >= input_length[:, None]] = 0.0
-    finite = np.isfinite(loss)
-    grad[~finite] = 0.0
-    return loss, grad
-
-
 def ctc(y_true, y_pred):
     """CTC loss per sample of logits ``y_pred`` (batch, time, classes) against integer
     labels ``y_true`` (batch, max_length) padded with 0, which is also the blank (Keras's
@@ -320,24 +255,7 @@ def ctc(y_true, y_pred):
         packed[i, :nz.size] = nz
     steps = int(y_pred.shape[1])
     input_length = np.full(labels.shape[0], steps, np.int64)
-    return _ctc_op(y_pred, packed, label_length, input_length)
-
-
-def _ctc_op(logits, labels, label_length, input_length):
-    from fastnet.backend.tape import first_order_only
-    from fastnet.ops.core import make
-
-    x = np.asarray(logits._value, np.float64)
-    shifted = x - x.max(axis=-1, keepdims=True)
-    log_probs = shifted - np.log(np.sum(np.exp(shifted), axis=-1, keepdims=True))
-    loss, grad = _ctc_forward_backward(log_probs, labels, label_length, input_length, 0)
-    dtype = logits._value.dtype
-
-    def backward(g):
-        g = np.asarray(ops.convert_to_numpy(g), np.float64)
-        return [(grad * g[:, None, None]).astype(dtype)]
-
-    return make(loss.astype(dtype), (logits,), first_order_only("ctc", backward, (logits,)))
+    return ops.ctc_loss(packed, y_pred, label_length, input_length, mask_index=0)
 
 
 class CTC(LossFunctionWrapper):

@@ -1271,19 +1271,85 @@ def fold(x, output_size, kernel_size, dilation=1, padding=0, stride=1):
 
 
 # ---- CTC ------------------------------------------------------------------------------------
-_CTC_LOG_EPS = -1e5  # "log 0" of the alignment lattice (as optax and Keras)
+def _ctc_alpha_beta(log_probs, labels, label_length, input_length, blank):
+    """(loss per sample, d loss / d logits) in float64, by the alpha-beta recursion in
+    log space over the extended label sequence (blank, l1, blank, l2, ..., blank), one
+    vectorized step over the batch per time frame. ``log_probs`` (B, T, K) float64,
+    ``labels`` (B, N) in [0, K), ``label_length`` in [0, N], ``input_length`` in [1, T].
+    An impossible alignment gives an infinite loss and a zero gradient."""
+    batch, steps, classes = log_probs.shape
+    max_len = labels.shape[1]
+    size = 2 * max_len + 1
+    ext = np.full((batch, size), blank, np.int64)
+    ext[:, 1::2] = labels
+    ext_len = 2 * label_length + 1
+    # a label may be skipped to from two positions back unless it repeats the one there
+    skip = np.zeros((batch, size), bool)
+    skip[:, 2:] = (ext[:, 2:] != blank) & (ext[:, 2:] != ext[:, :-2])
+    rows = np.arange(batch)[:, None]
+    emit = log_probs[rows, :, ext].transpose(0, 2, 1)  # (batch, steps, size)
+    pos = np.arange(size)[None, :]
+    valid = pos < ext_len[:, None]
+    neg_inf = -np.inf
+
+    alpha = np.full((batch, steps, size), neg_inf)
+    alpha[:, 0, 0] = emit[:, 0, 0]
+    alpha[:, 0, 1] = np.where(ext_len > 1, emit[:, 0, 1], neg_inf)
+    for t in range(1, steps):
+        prev = alpha[:, t - 1]
+        a1 = np.concatenate([np.full((batch, 1), neg_inf), prev[:, :-1]], axis=1)
+        a2 = np.concatenate([np.full((batch, 2), neg_inf), prev[:, :-2]], axis=1)
+        a2 = np.where(skip, a2, neg_inf)
+        alpha[:, t] = np.logaddexp(np.logaddexp(prev, a1), a2) + emit[:, t]
+        alpha[:, t] = np.where(valid, alpha[:, t], neg_inf)
+    beta = np.full((batch, steps, size), neg_inf)
+    last = input_length - 1
+    b_idx = np.arange(batch)
+    beta[b_idx, last, ext_len - 1] = emit[b_idx, last, ext_len - 1]
+    has_two = ext_len > 1
+    beta[b_idx[has_two], last[has_two], ext_len[has_two] - 2] = \
+        emit[b_idx[has_two], last[has_two], ext_len[has_two] - 2]
+    skip_next = np.zeros((batch, size), bool)
+    skip_next[:, :-2] = skip[:, 2:]
+    for t in range(steps - 2, -1, -1):
+        nxt = beta[:, t + 1]
+        b1 = np.concatenate([nxt[:, 1:], np.full((batch, 1), neg_inf)], axis=1)
+        b2 = np.concatenate([nxt[:, 2:], np.full((batch, 2), neg_inf)], axis=1)
+        b2 = np.where(skip_next, b2, neg_inf)
+        new = np.logaddexp(np.logaddexp(nxt, b1), b2) + emit[:, t]
+        inside = (t < last)[:, None] & valid
+        beta[:, t] = np.where(inside, new, beta[:, t])
+    ends = alpha[b_idx, last, ext_len - 1]
+    ends2 = np.where(has_two, alpha[b_idx, last, np.maximum(ext_len - 2, 0)], neg_inf)
+    log_likelihood = np.logaddexp(ends, ends2)
+    loss = -log_likelihood
+    # gradient wrt the logits: softmax - (1/p) * sum over positions emitting class k of
+    # alpha * beta / y (alpha and beta both include the emission at t)
+    with np.errstate(invalid="ignore"):  # -inf - -inf in an impossible row: zeroed below
+        gamma_ = alpha + beta - emit - log_likelihood[:, None, None]
+    gamma_[~np.isfinite(log_likelihood)] = -np.inf
+    occupancy = np.zeros((batch, steps, classes))
+    np.add.at(occupancy, (rows[:, :, None].repeat(steps, 1).repeat(size, 2),
+                          np.arange(steps)[None, :, None].repeat(batch, 0).repeat(size, 2),
+                          ext[:, None, :].repeat(steps, 1)), np.exp(gamma_))
+    grad = np.exp(log_probs) - occupancy
+    grad[np.arange(steps)[None, :] >= input_length[:, None]] = 0.0
+    finite = np.isfinite(loss)
+    grad[~finite] = 0.0
+    return loss, grad
 
 
 @op
 def ctc_loss(target, output, target_length, output_length, mask_index=0):
     """Connectionist temporal classification loss per sequence, -log p(target | output),
-    with `output` logits (batch, time, classes) and `mask_index` the blank class.
+    with `output` logits (batch, time, classes) and `mask_index` the blank class; an
+    impossible alignment (a target longer than its output allows) gives inf, as Keras's
+    torch backend.
 
-    The forward (alpha) recursion over the blank/label lattice in log space (the
-    formulation of optax's ctc_loss, which Keras uses), one step per time frame, written
-    with ops: its gradient is the exact gradient of the recursion (differentiable again)."""
-    from fastnet.ops.numpy_extra import logaddexp
-
+    The alpha-beta (forward-backward) recursion over the blank/label lattice in log
+    space, in numpy float64; the gradient is the closed form softmax - occupancy (first
+    order: a second-order gradient raises). losses.ctc is this op on Keras's padded
+    labels."""
     out = _float(output)
     tgt = np.asarray(_t(target)._value)
     if out.ndim != 3 or tgt.ndim != 2 or tgt.shape[0] != out.shape[0]:
@@ -1303,38 +1369,21 @@ def ctc_loss(target, output, target_length, output_length, mask_index=0):
         raise ValueError(f"ctc_loss: mask_index must be a class in [0, {k}). Received: "
                          f"mask_index={mask_index}")
     dt = out._value.dtype
-    logp = log_softmax(out, axis=-1)
-    repeat = np.zeros((b, n), dt)
-    if n > 1:
-        repeat[:, :-1] = tgt[:, :-1] == tgt[:, 1:]
-    hot = np.zeros((b, n, k), dt)
-    np.put_along_axis(hot, np.clip(tgt, 0, k - 1)[..., None], 1.0, axis=-1)
-    emit = m.einsum("btk,bnk->btn", logp, Tensor(hot))  # (B, T, N)
-    phi_lp = logp[:, :, int(mask_index)]  # (B, T)
-    pad = (np.arange(t_max)[None, :] >= ol[:, None]).astype(dt)  # (B, T)
-    eps = _CTC_LOG_EPS
-    rep_eps = Tensor(eps * repeat)
-    norep_eps = Tensor(eps * (1.0 - repeat))
+    tl, ol = np.clip(tl, 0, n), np.clip(ol, 0, t_max)
+    x = out._value.astype(np.float64)
+    shifted = x - x.max(axis=-1, keepdims=True)
+    log_probs = shifted - np.log(np.sum(np.exp(shifted), axis=-1, keepdims=True))
+    loss, grad = _ctc_alpha_beta(log_probs, np.clip(tgt, 0, k - 1).astype(np.int64), tl,
+                                 np.maximum(ol, 1), int(mask_index))
+    empty = ol == 0  # no frames: only the empty target has probability 1
+    loss[empty] = np.where(tl[empty] == 0, 0.0, np.inf)
+    grad[empty] = 0.0
 
-    def update_phi(phi, added):
-        return m.concatenate([phi[:, :1], logaddexp(phi[:, 1:], added)], axis=-1)
+    def backward(g):
+        g = np.asarray(g._value if isinstance(g, Tensor) else g, np.float64).reshape(b)
+        return [Tensor((grad * g[:, None, None]).astype(dt))]
 
-    init_phi = np.full((b, n + 1), eps, dt)
-    init_phi[:, 0] = 0.0
-    phi, em = Tensor(init_phi), Tensor(np.full((b, n), eps, dt))
-    for step in range(t_max):
-        le, lphi = emit[:, step], m.expand_dims(phi_lp[:, step], -1)
-        pd = Tensor(pad[:, step:step + 1])
-        prev_phi = phi
-        phi_eps = update_phi(phi, em + rep_eps)
-        next_em = logaddexp(phi_eps[:, :-1] + le, em + le)
-        next_phi = update_phi(phi_eps + lphi, em + lphi + norep_eps)
-        em = pd * em + (1.0 - pd) * next_em
-        phi = pd * prev_phi + (1.0 - pd) * next_phi
-    last = update_phi(phi, em)
-    pick = np.zeros((b, n + 1), dt)
-    pick[np.arange(b), np.clip(tl, 0, n)] = 1.0
-    return -m.sum(last * Tensor(pick), axis=-1)
+    return make(loss.astype(dt), (out,), first_order_only("ctc_loss", backward, (out,)))
 
 
 def _ctc_greedy(v, lengths, merge_repeated, mask_index):
