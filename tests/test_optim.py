@@ -142,3 +142,22 @@ def test_scalar_variable_every_optimizer(config):
     assert got.shape == ()
     assert_close(got, steps(False), atol=1e-6, rtol=1e-5)
     assert got != np.float32(0.7)
+
+
+@pytest.mark.parametrize("staircase", [False, True])
+def test_exponential_and_inverse_time_decay_formulas_and_config(staircase):
+    """The two step decays share their progress (step / decay_steps, floored with
+    staircase) and their config; Keras's formulas."""
+    S = O.schedules
+    exp = S.ExponentialDecay(0.2, decay_steps=4, decay_rate=0.6, staircase=staircase)
+    inv = S.InverseTimeDecay(0.2, decay_steps=4, decay_rate=0.6, staircase=staircase)
+    for step in (0, 3, 4, 7, 13):
+        p = np.floor(step / 4) if staircase else step / 4
+        assert exp(step) == pytest.approx(0.2 * 0.6 ** p)
+        assert inv(step) == pytest.approx(0.2 / (1 + 0.6 * p))
+    for sched in (exp, inv):
+        again = S.deserialize(S.serialize(sched))
+        assert type(again) is type(sched) and again.get_config() == sched.get_config()
+        assert again.get_config()["staircase"] is staircase
+    with pytest.raises(ValueError, match="decay_steps must be > 0"):
+        S.ExponentialDecay(0.1, decay_steps=0, decay_rate=0.5)
