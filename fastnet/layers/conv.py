@@ -16,6 +16,7 @@ from fastnet import ops
 from fastnet import regularizers as regularizers_mod
 from fastnet.layers.argument_validation import check_int, check_padding, standardize_tuple
 from fastnet.layers.layer import InputSpec, Layer
+from fastnet.layers.weight_args import kernel_bias_config, set_kernel_bias_args
 from fastnet.ops import spatial as ops_spatial
 from fastnet.ops.spatial import conv_output_length, deconv_output_length
 
@@ -66,13 +67,9 @@ class BaseConv(Layer):
             output_padding, n, "output_padding", self, minimum=0)
         self.activation = activations_mod.get(activation)
         self.use_bias = use_bias
-        self.kernel_initializer = initializers_mod.get(kernel_initializer)
-        self.bias_initializer = initializers_mod.get(bias_initializer)
-        self.kernel_regularizer = regularizers_mod.get(kernel_regularizer)
-        self.bias_regularizer = regularizers_mod.get(bias_regularizer)
+        set_kernel_bias_args(self, kernel_initializer, bias_initializer, kernel_regularizer,
+                             bias_regularizer, kernel_constraint, bias_constraint)
         self.activity_regularizer = regularizers_mod.get(activity_regularizer)
-        self.kernel_constraint = constraints_mod.get(kernel_constraint)
-        self.bias_constraint = constraints_mod.get(bias_constraint)
         self.input_spec = InputSpec(min_ndim=n + 2)
 
     def _kernel_shape(self, cin):
@@ -184,13 +181,7 @@ class BaseConv(Layer):
                 "dilation_rate": list(self.dilation_rate), "groups": self.groups,
                 "activation": activations_mod.serialize(self.activation),
                 "use_bias": self.use_bias,
-                "kernel_initializer": initializers_mod.serialize(self.kernel_initializer),
-                "bias_initializer": initializers_mod.serialize(self.bias_initializer),
-                "kernel_regularizer": regularizers_mod.serialize(self.kernel_regularizer),
-                "bias_regularizer": regularizers_mod.serialize(self.bias_regularizer),
-                "activity_regularizer": regularizers_mod.serialize(self.activity_regularizer),
-                "kernel_constraint": constraints_mod.serialize(self.kernel_constraint),
-                "bias_constraint": constraints_mod.serialize(self.bias_constraint)}
+                **kernel_bias_config(self)}
 
 
 class Conv1D(BaseConv):

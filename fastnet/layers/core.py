@@ -15,6 +15,7 @@ from fastnet.backend import tape
 from fastnet.backend.symbolic import KerasTensor
 from fastnet.layers.argument_validation import check_int, check_number
 from fastnet.layers.layer import InputSpec, Layer
+from fastnet.layers.weight_args import kernel_bias_config, set_kernel_bias_args
 from fastnet.ops import nn as ops_nn
 
 
@@ -128,13 +129,9 @@ class Dense(Layer):
         self.units = int(units)
         self.activation = activations_mod.get(activation)
         self.use_bias = use_bias
-        self.kernel_initializer = initializers_mod.get(kernel_initializer)
-        self.bias_initializer = initializers_mod.get(bias_initializer)
-        self.kernel_regularizer = regularizers_mod.get(kernel_regularizer)
-        self.bias_regularizer = regularizers_mod.get(bias_regularizer)
+        set_kernel_bias_args(self, kernel_initializer, bias_initializer, kernel_regularizer,
+                             bias_regularizer, kernel_constraint, bias_constraint)
         self.activity_regularizer = regularizers_mod.get(activity_regularizer)
-        self.kernel_constraint = constraints_mod.get(kernel_constraint)
-        self.bias_constraint = constraints_mod.get(bias_constraint)
         self.input_spec = InputSpec(min_ndim=2)
         self.supports_masking = True
 
@@ -168,13 +165,7 @@ class Dense(Layer):
         return {**super().get_config(), "units": self.units,
                 "activation": activations_mod.serialize(self.activation),
                 "use_bias": self.use_bias,
-                "kernel_initializer": initializers_mod.serialize(self.kernel_initializer),
-                "bias_initializer": initializers_mod.serialize(self.bias_initializer),
-                "kernel_regularizer": regularizers_mod.serialize(self.kernel_regularizer),
-                "bias_regularizer": regularizers_mod.serialize(self.bias_regularizer),
-                "activity_regularizer": regularizers_mod.serialize(self.activity_regularizer),
-                "kernel_constraint": constraints_mod.serialize(self.kernel_constraint),
-                "bias_constraint": constraints_mod.serialize(self.bias_constraint)}
+                **kernel_bias_config(self)}
 
 
 class Activation(Layer):

@@ -17,11 +17,10 @@ import string
 import numpy as np
 
 from fastnet import activations as activations_mod
-from fastnet import constraints as constraints_mod
 from fastnet import initializers as initializers_mod
 from fastnet import ops
-from fastnet import regularizers as regularizers_mod
 from fastnet.layers.layer import InputSpec, Layer
+from fastnet.layers.weight_args import kernel_bias_config, set_kernel_bias_args
 
 _FORMS = (
     (re.compile(r"^([a-zA-Z]+),([a-zA-Z]+)->([a-zA-Z]+)$"), None),
@@ -167,12 +166,8 @@ class EinsumDense(Layer):
                             f"output letters or None. Received: bias_axes={bias_axes!r}")
         self.bias_axes = bias_axes
         self.activation = activations_mod.get(activation)
-        self.kernel_initializer = initializers_mod.get(kernel_initializer)
-        self.bias_initializer = initializers_mod.get(bias_initializer)
-        self.kernel_regularizer = regularizers_mod.get(kernel_regularizer)
-        self.bias_regularizer = regularizers_mod.get(bias_regularizer)
-        self.kernel_constraint = constraints_mod.get(kernel_constraint)
-        self.bias_constraint = constraints_mod.get(bias_constraint)
+        set_kernel_bias_args(self, kernel_initializer, bias_initializer, kernel_regularizer,
+                             bias_regularizer, kernel_constraint, bias_constraint)
 
     def build(self, input_shape):
         kshape, bshape, _, in_axes, out_axes, explicit = _analyze(
@@ -227,13 +222,7 @@ class EinsumDense(Layer):
                 "equation": self.equation,
                 "activation": activations_mod.serialize(self.activation),
                 "bias_axes": self.bias_axes,
-                "kernel_initializer": initializers_mod.serialize(self.kernel_initializer),
-                "bias_initializer": initializers_mod.serialize(self.bias_initializer),
-                "kernel_regularizer": regularizers_mod.serialize(self.kernel_regularizer),
-                "bias_regularizer": regularizers_mod.serialize(self.bias_regularizer),
-                "activity_regularizer": regularizers_mod.serialize(self.activity_regularizer),
-                "kernel_constraint": constraints_mod.serialize(self.kernel_constraint),
-                "bias_constraint": constraints_mod.serialize(self.bias_constraint),
+                **kernel_bias_config(self),
                 "quantization_config": None}
 
 

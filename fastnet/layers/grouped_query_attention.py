@@ -14,13 +14,12 @@ import math
 
 import numpy as np
 
-from fastnet import constraints as constraints_mod
-from fastnet import initializers as initializers_mod
 from fastnet import ops
 from fastnet import regularizers as regularizers_mod
 from fastnet.backend.symbolic import KerasTensor
 from fastnet.layers.attention import _QueryValueKeyLayer
 from fastnet.layers.einsum_dense import EinsumDense
+from fastnet.layers.weight_args import kernel_bias_config, set_kernel_bias_args
 from fastnet.ops import attention as attn_ops
 
 
@@ -68,13 +67,9 @@ class GroupQueryAttention(_QueryValueKeyLayer):
         if flash_attention:
             raise ValueError("GroupQueryAttention: flash attention is not supported by fastnet "
                              "(CPU). Received: flash_attention=True")
-        self.kernel_initializer = initializers_mod.get(kernel_initializer)
-        self.bias_initializer = initializers_mod.get(bias_initializer)
-        self.kernel_regularizer = regularizers_mod.get(kernel_regularizer)
-        self.bias_regularizer = regularizers_mod.get(bias_regularizer)
+        set_kernel_bias_args(self, kernel_initializer, bias_initializer, kernel_regularizer,
+                             bias_regularizer, kernel_constraint, bias_constraint)
         self.activity_regularizer = regularizers_mod.get(activity_regularizer)
-        self.kernel_constraint = constraints_mod.get(kernel_constraint)
-        self.bias_constraint = constraints_mod.get(bias_constraint)
         self.seed = seed
         self._rng = None if seed is None else np.random.default_rng(seed)
         self._inverse_sqrt_head_dim = 1.0 / math.sqrt(float(self.head_dim))
@@ -184,13 +179,7 @@ class GroupQueryAttention(_QueryValueKeyLayer):
                 "num_key_value_heads": self.num_key_value_heads, "use_bias": self.use_bias,
                 "use_gate": self.use_gate, "sliding_window": self.sliding_window,
                 "dropout": self.dropout,
-                "kernel_initializer": initializers_mod.serialize(self.kernel_initializer),
-                "bias_initializer": initializers_mod.serialize(self.bias_initializer),
-                "kernel_regularizer": regularizers_mod.serialize(self.kernel_regularizer),
-                "bias_regularizer": regularizers_mod.serialize(self.bias_regularizer),
-                "activity_regularizer": regularizers_mod.serialize(self.activity_regularizer),
-                "kernel_constraint": constraints_mod.serialize(self.kernel_constraint),
-                "bias_constraint": constraints_mod.serialize(self.bias_constraint),
+                **kernel_bias_config(self),
                 "seed": self.seed}
 
 
