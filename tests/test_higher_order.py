@@ -392,6 +392,8 @@ RAISING = {
     "irfft": (lambda re, im: ops.irfft((re, im)), lambda: [_rand((2, 3), 0), _rand((2, 3), 1)]),
     "i0": (lambda x: ops.i0(x), lambda: [_rand((3, 4), 0)]),
     "custom_gradient": (lambda x: _clipped_identity(x), lambda: [_rand((3, 4), 0)]),
+    "ctc_loss": (lambda x: ops.ctc_loss(np.array([[1, 2]]), x, np.array([2]), np.array([4])),
+                 lambda: [_rand((1, 4, 3), 0)]),
 }
 
 
@@ -673,7 +675,7 @@ CLASSIFIED = {
     "nn:sparse_categorical_crossentropy": ["sparse_categorical_crossentropy"],
     "nn:lstm_sequence": ["lstm_sequence"], "nn:gru_sequence": ["gru_sequence"],
     "nn:simple_rnn_sequence": ["simple_rnn_sequence"],
-    "nn:batch_norm_train": ["batch_norm_train"], "nn:layer_norm": ["layer_norm"],
+    "nn:ctc_loss": ["ctc_loss"], "nn:batch_norm_train": ["batch_norm_train"], "nn:layer_norm": ["layer_norm"],
     "numpy_extra:_unary": ["sinh", "tan", "arctan", "erf", "log2", "cbrt", "reciprocal"],
     "numpy_extra:arctan2": ["arctan2"], "numpy_extra:hypot": ["hypot"],
     "numpy_extra:logaddexp": ["logaddexp"], "numpy_extra:roll": ["roll"],

@@ -246,13 +246,10 @@ def _kernel_conv(x, w, strides, padding, dil, b=None, activation=None):
     return make(out, (x, w) if b is None else (x, w, b), backward)
 
 
-@op
-def conv_bias_relu(inputs, kernel, bias, strides=1, padding="valid", dilation_rate=1):
-    """``relu(conv(inputs, kernel) + bias)`` in one kernel call: the convolution applies
-    the bias and the ReLU to each block of output as it writes it, and the backward pass
-    masks the gradient by the output (the pre-activation is never stored). What the Conv
-    layers call for ``activation='relu'``; same values as ``relu(conv_bias(...))``."""
-    x, w, b = _t(inputs), _t(kernel), _t(bias)
+def _fused_conv_args(x, w, b, strides, padding, dilation_rate):
+    """(strides, padding, dilation) when conv_bias and conv_bias_relu can run as one kernel
+    call (float32, a (filters,) bias, channels that match the kernel, a window that fits,
+    no nested tapes: the kernels' backward is first order), else None (composed ops)."""
     nd = x.ndim - 2
     if (x.dtype == "float32" and b.dtype == "float32" and b.ndim == 1 and nd >= 1
             and w.ndim == nd + 2 and b.shape[0] == w.shape[-1] and x.shape[-1] == w.shape[-2]
@@ -262,7 +259,20 @@ def conv_bias_relu(inputs, kernel, bias, strides=1, padding="valid", dilation_ra
         dil = _tuple(dilation_rate, nd, "dilation_rate")
         if (padding in ("valid", "same") and min(strides) >= 1 and min(dil) >= 1
                 and _valid_fits(x.shape, w.shape[:nd], dil, padding)):
-            return _kernel_conv(x, w, strides, padding, dil, b, activation="relu")
+            return strides, padding, dil
+    return None
+
+
+@op
+def conv_bias_relu(inputs, kernel, bias, strides=1, padding="valid", dilation_rate=1):
+    """``relu(conv(inputs, kernel) + bias)`` in one kernel call: the convolution applies
+    the bias and the ReLU to each block of output as it writes it, and the backward pass
+    masks the gradient by the output (the pre-activation is never stored). What the Conv
+    layers call for ``activation='relu'``; same values as ``relu(conv_bias(...))``."""
+    x, w, b = _t(inputs), _t(kernel), _t(bias)
+    fused = _fused_conv_args(x, w, b, strides, padding, dilation_rate)
+    if fused is not None:
+        return _kernel_conv(x, w, *fused, b, activation="relu")
     from fastnet.ops.nn import relu
 
     return relu(conv_bias(x, w, b, strides, padding, dilation_rate=dilation_rate))
@@ -274,16 +284,9 @@ def conv_bias(inputs, kernel, bias, strides=1, padding="valid", dilation_rate=1)
     forward adds it while writing the output, the kernel-gradient pass sums its
     gradient), which is what the Conv layers call."""
     x, w, b = _t(inputs), _t(kernel), _t(bias)
-    nd = x.ndim - 2
-    if (x.dtype == "float32" and b.dtype == "float32" and b.ndim == 1 and nd >= 1
-            and w.ndim == nd + 2 and b.shape[0] == w.shape[-1] and x.shape[-1] == w.shape[-2]
-            and _kernel_ok(x, w) and len(RECORDING) <= 1):
-        padding = padding.lower()
-        strides = _tuple(strides, nd, "strides")
-        dil = _tuple(dilation_rate, nd, "dilation_rate")
-        if (padding in ("valid", "same") and min(strides) >= 1 and min(dil) >= 1
-                and _valid_fits(x.shape, w.shape[:nd], dil, padding)):
-            return _kernel_conv(x, w, strides, padding, dil, b)
+    fused = _fused_conv_args(x, w, b, strides, padding, dilation_rate)
+    if fused is not None:
+        return _kernel_conv(x, w, *fused, b)
     from fastnet.ops.math import add
 
     return add(conv(x, w, strides, padding, dilation_rate=dilation_rate), b)
