@@ -121,24 +121,24 @@ def _tri_mask(shape, k, lower):
     return mask if lower else ~np.tri(rows, cols, k - 1, dtype=bool)
 
 
+def _triangle(name, x, k, lower):
+    """tril's and triu's one body: x times the 0/1 mask of its lower (upper) triangle."""
+    x = _t(x)
+    if x.ndim < 2:
+        raise ValueError(f"{name}: x must have at least 2 dimensions; received shape {x.shape}")
+    return x * Tensor(_tri_mask(x.shape, k, lower).astype(x._value.dtype))
+
+
 @op
 def tril(x, k=0):
     """x with the entries above the k-th diagonal zeroed."""
-    x = _t(x)
-    if x.ndim < 2:
-        raise ValueError(f"tril: x must have at least 2 dimensions; received shape {x.shape}")
-    mask = Tensor(_tri_mask(x.shape, k, True).astype(x._value.dtype))
-    return x * mask
+    return _triangle("tril", x, k, True)
 
 
 @op
 def triu(x, k=0):
     """x with the entries below the k-th diagonal zeroed."""
-    x = _t(x)
-    if x.ndim < 2:
-        raise ValueError(f"triu: x must have at least 2 dimensions; received shape {x.shape}")
-    mask = Tensor(_tri_mask(x.shape, k, False).astype(x._value.dtype))
-    return x * mask
+    return _triangle("triu", x, k, False)
 
 
 @op
