@@ -56,3 +56,11 @@ def as_object_array(xs):
     for i, x in enumerate(xs):
         out[i] = x
     return out
+
+
+def shuffled(rng, xs, labels):
+    """``xs`` and ``labels`` in one random order drawn from ``rng`` (a RandomState), as
+    Keras shuffles imdb's and reuters' arrays (one ``rng.shuffle`` of the indices each)."""
+    indices = np.arange(len(xs))
+    rng.shuffle(indices)
+    return xs[indices], labels[indices]

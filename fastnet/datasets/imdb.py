@@ -11,6 +11,7 @@ from fastnet.datasets._sequences import (
     load_npz,
     remove_long_seq,
     shift,
+    shuffled,
     word_index,
 )
 
@@ -33,12 +34,8 @@ def load_data(path="imdb.npz", num_words=None, skip_top=0, maxlen=None, seed=113
     except KeyError as e:
         raise ValueError(f"{where}: not Keras's imdb.npz (no array {e})") from None
     rng = np.random.RandomState(seed)
-    indices = np.arange(len(x_train))
-    rng.shuffle(indices)
-    x_train, labels_train = x_train[indices], labels_train[indices]
-    indices = np.arange(len(x_test))
-    rng.shuffle(indices)
-    x_test, labels_test = x_test[indices], labels_test[indices]
+    x_train, labels_train = shuffled(rng, x_train, labels_train)
+    x_test, labels_test = shuffled(rng, x_test, labels_test)
     x_train = shift(x_train, start_char, index_from)
     x_test = shift(x_test, start_char, index_from)
     if maxlen:

@@ -11,6 +11,7 @@ from fastnet.datasets._sequences import (
     load_npz,
     remove_long_seq,
     shift,
+    shuffled,
     word_index,
 )
 
@@ -37,9 +38,7 @@ def load_data(path="reuters.npz", num_words=None, skip_top=0, maxlen=None, test_
     except KeyError as e:
         raise ValueError(f"{where}: not Keras's reuters.npz (no array {e})") from None
     rng = np.random.RandomState(seed)
-    indices = np.arange(len(xs))
-    rng.shuffle(indices)
-    xs, labels = xs[indices], labels[indices]
+    xs, labels = shuffled(rng, xs, labels)
     xs = shift(xs, start_char, index_from)
     if maxlen:
         xs, labels = remove_long_seq(maxlen, xs, labels)
