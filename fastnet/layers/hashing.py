@@ -212,7 +212,20 @@ def _as_strings(values):
     raise TypeError(f"Hashing: unsupported input dtype {arr.dtype}")
 
 
-class Hashing(Layer):
+class _StringInputLayer(Layer):
+    """A layer whose inputs may be numpy arrays of str/bytes/object, which Layer.__call__
+    would try to make tensors of: an eager call runs ``call`` directly, a symbolic one (a
+    KerasTensor, in a functional graph) goes through Layer.__call__. Hashing, the lookup
+    layers and TextVectorization."""
+
+    def __call__(self, *args, **kwargs):
+        inputs = args[0] if args else kwargs.get("inputs")
+        if isinstance(inputs, KerasTensor):
+            return super().__call__(*args, **kwargs)
+        return self.call(inputs)
+
+
+class Hashing(_StringInputLayer):
     """Hashes strings or integers into ``num_bins`` bins as keras.layers.Hashing
     (``bin = Fingerprint64(str(value)) % num_bins``; with ``salt``, SipHash-2-4 keyed by
     it). ``mask_value`` goes to bin 0 and the others to 1..num_bins-1. ``output_mode``
@@ -279,14 +292,6 @@ class Hashing(Layer):
         if mask is not None:
             out = np.where(mask, 0, out + 1)
         return out
-
-    def __call__(self, *args, **kwargs):
-        # String inputs are numpy arrays of str/bytes/object, which Layer.__call__ would
-        # try to make tensors of (as the lookup layers, a direct call runs call()).
-        inputs = args[0] if args else kwargs.get("inputs")
-        if isinstance(inputs, KerasTensor):
-            return super().__call__(*args, **kwargs)
-        return self.call(inputs)
 
     def call(self, inputs):
         from fastnet.layers.preprocessing import _encode

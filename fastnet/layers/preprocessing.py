@@ -15,9 +15,8 @@ import math
 import numpy as np
 
 from fastnet import ops
-from fastnet.backend.symbolic import KerasTensor
 from fastnet.backend.tensor import Tensor
-from fastnet.layers.hashing import fingerprint64, siphash64
+from fastnet.layers.hashing import _StringInputLayer, fingerprint64, siphash64
 from fastnet.layers.layer import Layer
 
 EPSILON = 1e-7  # keras.config.epsilon() (fastnet.backend.set_epsilon updates it)
@@ -601,7 +600,7 @@ class Discretization(Layer):
 
 # ---- lookups ---------------------------------------------------------------------------
 
-class _IndexLookup(Layer):
+class _IndexLookup(_StringInputLayer):
     """Token -> index maps with Keras's index layout: [mask (int mode, if mask_token)]
     [num_oov_indices OOV slots] [vocabulary, most frequent first after adapt]."""
     _convert_input_args = False  # raw data in any dtype, as Keras
@@ -866,12 +865,6 @@ class _IndexLookup(Layer):
         s = k if self._vocab_kind == "string" else str(k)
         h = siphash64(self.salt, s) if self.salt is not None else fingerprint64(s)
         return h % self.num_oov_indices
-
-    def __call__(self, *args, **kwargs):
-        inputs = args[0] if args else kwargs.get("inputs")
-        if isinstance(inputs, KerasTensor):
-            return super().__call__(*args, **kwargs)
-        return self.call(inputs)
 
     def call(self, inputs):
         x = np.asarray(_np(inputs) if isinstance(inputs, Tensor) else inputs)

@@ -15,9 +15,8 @@ import re
 
 import numpy as np
 
-from fastnet.backend.symbolic import KerasTensor
 from fastnet.backend.tensor import Tensor
-from fastnet.layers.layer import Layer
+from fastnet.layers.hashing import _StringInputLayer
 from fastnet.layers.preprocessing import StringLookup
 
 # Keras's DEFAULT_STRIP_REGEX
@@ -30,7 +29,7 @@ def _text(v, encoding):
     return v.decode(encoding) if isinstance(v, bytes) else str(v)
 
 
-class TextVectorization(Layer):
+class TextVectorization(_StringInputLayer):
     """Maps strings to sequences of token indices or to per-string token vectors, as
     keras.layers.TextVectorization (``adapt`` learns the vocabulary, most frequent first)."""
     _convert_input_args = False  # raw data in any dtype, as Keras
@@ -204,12 +203,6 @@ class TextVectorization(Layer):
         self._lookup.set_vocabulary(vocabulary, idf_weights)
 
     # ---- call ----------------------------------------------------------------------------
-    def __call__(self, *args, **kwargs):
-        inputs = args[0] if args else kwargs.get("inputs")
-        if isinstance(inputs, KerasTensor):
-            return super().__call__(*args, **kwargs)
-        return self.call(inputs)
-
     def call(self, inputs):
         arr, scalar = self._strings(inputs)
         tokens = self._pad(self._tokenize(arr),
