@@ -461,9 +461,21 @@ def _nan_count(nan, dtype, axis, keepdims):
     return m.sum(m.cast(m.logical_not(nan), dtype), axis=axis, keepdims=keepdims)
 
 
-@op
-def nansum(x, axis=None, keepdims=False):
-    return m.sum(_nan_fill(x, 0.0)[0], axis=axis, keepdims=keepdims)
+def _nan_reduction(name, reduce, fill):
+    """The op ``name``: ``reduce`` over x with its NaNs replaced by ``fill``, the identity
+    of ``reduce`` (so a NaN counts as absent; an all-NaN slice gives the identity)."""
+    def f(x, axis=None, keepdims=False):
+        return reduce(_nan_fill(x, fill)[0], axis=axis, keepdims=keepdims)
+
+    f.__name__ = f.__qualname__ = name
+    f.__doc__ = f"{reduce.__name__} ignoring NaNs (numpy.{name})."
+    return op(f)
+
+
+nansum = _nan_reduction("nansum", m.sum, 0.0)
+nanmax = _nan_reduction("nanmax", m.max, -np.inf)
+nanmin = _nan_reduction("nanmin", m.min, np.inf)
+nanprod = _nan_reduction("nanprod", m.prod, 1.0)
 
 
 @op
@@ -471,21 +483,6 @@ def nanmean(x, axis=None, keepdims=False):
     filled, nan = _nan_fill(x, 0.0)
     count = _nan_count(nan, filled.dtype, axis, keepdims)
     return m.sum(filled, axis=axis, keepdims=keepdims) / count
-
-
-@op
-def nanmax(x, axis=None, keepdims=False):
-    return m.max(_nan_fill(x, -np.inf)[0], axis=axis, keepdims=keepdims)
-
-
-@op
-def nanmin(x, axis=None, keepdims=False):
-    return m.min(_nan_fill(x, np.inf)[0], axis=axis, keepdims=keepdims)
-
-
-@op
-def nanprod(x, axis=None, keepdims=False):
-    return m.prod(_nan_fill(x, 1.0)[0], axis=axis, keepdims=keepdims)
 
 
 @op
