@@ -152,27 +152,26 @@ class Trainer:
 
         return plan.runner_for(self).run(mode, batches)
 
-    def _train_execution(self, batches):
-        """One execution: `batches` [(x, y, sample_weight)] trained in order; the logs
-        after the last (as Keras 3's train_function with steps_per_execution)."""
-        from fastnet import plan
-
-        if self._run_planned(plan.TRAIN, batches) is not None:
+    def _step_execution(self, mode, step, batches):
+        """One execution: `batches` [(x, y, sample_weight)] through `step` (train_step or
+        test_step) in order, or through the compiled plan for `mode`; the logs after the
+        last (as Keras 3's train/test_function with steps_per_execution)."""
+        if self._run_planned(mode, batches) is not None:
             return self._logs()
         logs = {}
         for xb, yb, swb in batches:
-            logs = self.train_step(pack_x_y_sample_weight(_to_tensors(xb), yb, swb))
+            logs = step(pack_x_y_sample_weight(_to_tensors(xb), yb, swb))
         return logs
+
+    def _train_execution(self, batches):
+        from fastnet import plan
+
+        return self._step_execution(plan.TRAIN, self.train_step, batches)
 
     def _test_execution(self, batches):
         from fastnet import plan
 
-        if self._run_planned(plan.EVALUATE, batches) is not None:
-            return self._logs()
-        logs = {}
-        for xb, yb, swb in batches:
-            logs = self.test_step(pack_x_y_sample_weight(_to_tensors(xb), yb, swb))
-        return logs
+        return self._step_execution(plan.EVALUATE, self.test_step, batches)
 
     def _predict_execution(self, batches):
         """The outputs of each batch of `batches` [(x, None, None)], as numpy."""
