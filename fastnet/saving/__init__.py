@@ -131,7 +131,11 @@ def _compile_config(model):
     return {"optimizer": optimizers.serialize(model.optimizer), "loss": ser_loss(loss),
             "loss_weights": cfg.get("loss_weights"), "metrics": ser_metric(cfg.get("metrics")),
             "weighted_metrics": ser_metric(cfg.get("weighted_metrics")),
-            "run_eagerly": False, "steps_per_execution": 1, "jit_compile": False}
+            # as Keras 3: the values compile() was given (jit_compile "auto" stays "auto",
+            # which Keras's compile() also takes: each library then resolves it its own way)
+            "run_eagerly": bool(cfg.get("run_eagerly", False)),
+            "steps_per_execution": int(cfg.get("steps_per_execution", 1)),
+            "jit_compile": cfg.get("jit_compile", "auto")}
 
 
 def _model_config(model):
@@ -218,10 +222,16 @@ def _compile_args(cc, custom_objects):
     metrics_ = de_metric(cc.get("metrics"))
     if isinstance(metrics_, list) and len(metrics_) == 1 and isinstance(metrics_[0], list):
         metrics_ = metrics_[0]  # tf.keras 2 nests single-output metrics in a list
-    return dict(optimizer=optimizers.deserialize(opt, custom_objects) if isinstance(opt, dict)
+    args = dict(optimizer=optimizers.deserialize(opt, custom_objects) if isinstance(opt, dict)
                 else optimizers.get(opt),
                 loss=de_loss(cc.get("loss")), loss_weights=cc.get("loss_weights"),
                 metrics=metrics_, weighted_metrics=de_metric(cc.get("weighted_metrics")))
+    if "optimizer" in cc:  # a Keras 3 compile_config: compile() gets all of it back, as
+        # Keras's compile_from_config; an .h5 training_config restores only the five above
+        for key in ("run_eagerly", "steps_per_execution", "jit_compile"):
+            if key in cc and cc[key] is not None:
+                args[key] = cc[key]
+    return args
 
 
 def _compile_from_config(model, cc, custom_objects):

@@ -277,6 +277,10 @@ def _plan_optimizer_state(model, optimizer, values):
 
     if not values:
         raise ValueError("the optimizer state in the file is empty")
+    if n_slots and len(values) <= 2 and all(np.ndim(v) == 0 for v in values):
+        # an optimizer that was never built (a Keras model compiled, saved before any
+        # training step): only iterations and the learning rate; the slots start fresh
+        return [], (values[1] if len(values) == 2 else None)
     for lr, averages, flat in layouts():
         for grouped in orders(flat):
             ok = all(fits(t, v) for ts, vs in zip(slots, grouped) for t, v in zip(ts, vs))
