@@ -60,3 +60,62 @@ def test_compile_config_against_keras(tmp_path):
     assert (by_us.run_eagerly, by_us.steps_per_execution, by_us.jit_compile) == (True, 3, False)
     for a, b in zip(by_us.get_weights(), k.models.load_model(theirs).get_weights()):
         np.testing.assert_array_equal(a, np.asarray(b))
+
+
+# ---- 4. InputLayer / Input arguments ------------------------------------------------------
+
+def _input_outcomes(lib):
+    import warnings
+
+    cases = {
+        "Input with an unknown keyword": lambda: lib.Input((3,), foo=1),
+        "InputLayer with an unknown keyword": lambda: lib.layers.InputLayer(shape=(3,), foo=1),
+        "shape and batch_shape": lambda: lib.Input(shape=(3,), batch_shape=(2, 3)),
+        "batch_size and batch_shape": lambda: lib.Input(batch_size=2, batch_shape=(2, 3)),
+        "no shape": lambda: lib.Input(),
+        "a negative dimension": lambda: lib.Input((-2,)),
+        "input_shape": lambda: lib.layers.InputLayer(input_shape=(3,)),
+        "batch_input_shape": lambda: lib.layers.InputLayer(batch_input_shape=(None, 4)),
+    }
+    out = {}
+    for what, make in cases.items():
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                made = make()
+            out[what] = tuple(getattr(made, "batch_shape", None) or made.shape)
+        except Exception as e:  # noqa: BLE001 - the exception type is what is compared
+            out[what] = type(e).__name__
+    return out
+
+
+EXPECTED_INPUT_OUTCOMES = {
+    # Keras 3.15: keras.Input has no **kwargs (Python's TypeError); InputLayer passes only
+    # `name` to Layer, so it ignores what it does not know (fastnet warns, naming it)
+    "Input with an unknown keyword": "TypeError",
+    "InputLayer with an unknown keyword": (None, 3),
+    "shape and batch_shape": "ValueError", "batch_size and batch_shape": "ValueError",
+    "no shape": "ValueError", "a negative dimension": "ValueError",
+    "input_shape": (None, 3), "batch_input_shape": (None, 4),
+}
+
+
+def test_input_arguments_as_keras():
+    assert _input_outcomes(fastnet) == EXPECTED_INPUT_OUTCOMES
+    with pytest.warns(UserWarning, match="ignoring unrecognized keyword argument.*foo"):
+        fastnet.layers.InputLayer(shape=(3,), foo=1)
+    with pytest.raises(ValueError, match=r"Unrecognized keyword|unrecognized keyword.*foo"):
+        L.Dense(3, foo=1)  # every other layer refuses them, as Keras, with ValueError
+    with pytest.raises(ValueError, match="unrecognized keyword.*foo"):
+        fastnet.optimizers.Adam(foo=1)
+
+
+def test_input_arguments_against_keras():
+    k = _keras()
+    assert _input_outcomes(k) == EXPECTED_INPUT_OUTCOMES
+    for lib in (k, fastnet):
+        with pytest.raises(ValueError):
+            lib.layers.Dense(3, foo=1)
+    cfg = fastnet.layers.InputLayer(shape=(3,), name="x").get_config()
+    assert cfg == {**k.layers.InputLayer(shape=(3,), name="x").get_config(),
+                   "batch_shape": [None, 3]}

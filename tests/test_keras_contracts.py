@@ -557,7 +557,7 @@ def test_rnn_unroll_is_the_same_computation_and_time_major_is_not_keras3():
     unrolled.set_weights(rolled.get_weights())
     np.testing.assert_allclose(unrolled(x).numpy(), rolled(x).numpy())
     assert unrolled.get_config()["unroll"] is True
-    with pytest.raises(TypeError, match="time_major"):
+    with pytest.raises(ValueError, match="time_major"):
         layers.LSTM(2, time_major=True)
 
 

@@ -92,7 +92,7 @@ class Layer(Operation):
                  input_length=None, activity_regularizer=None, **kwargs):
         if kwargs:
             unknown = ", ".join(sorted(kwargs))
-            raise TypeError(f"{type(self).__name__}: unrecognized keyword argument(s): {unknown}")
+            raise ValueError(f"{type(self).__name__}: unrecognized keyword argument(s): {unknown}")
         object.__setattr__(self, "_tracking_ready", False)
         self._layers = []
         self._own_weights = []

@@ -197,10 +197,10 @@ class SimpleRNN(_RNN):
         # Keras's SimpleRNN has no recurrent_activation (older fastnet configs saved the
         # unused default, which is accepted) and no use_cudnn.
         if kwargs.pop("recurrent_activation", "sigmoid") != "sigmoid":
-            raise TypeError("SimpleRNN: unrecognized keyword argument `recurrent_activation` "
+            raise ValueError("SimpleRNN: unrecognized keyword argument `recurrent_activation` "
                             "(a SimpleRNN cell has a single activation)")
         if "use_cudnn" in kwargs:
-            raise TypeError("SimpleRNN: unrecognized keyword argument `use_cudnn` (Keras 3's "
+            raise ValueError("SimpleRNN: unrecognized keyword argument `use_cudnn` (Keras 3's "
                             "SimpleRNN has no such argument; LSTM and GRU have)")
         super().__init__(**_given(locals()))
 
