@@ -294,3 +294,47 @@ def test_conv_lstm2d_against_keras(kw):
     assert set(ours_cfg) == set(theirs_cfg)
     for key in ("data_format", "stateful", "dropout", "recurrent_dropout", "padding"):
         assert ours_cfg[key] == theirs_cfg[key], key
+
+
+# ---- 7. float64: wrappers compute in their sublayers' dtype, as Keras ---------------------
+
+def _dtype_outcomes(lib):
+    x = np.random.default_rng(10).random((2, 5, 3)).astype(np.float32)
+    img = (np.random.default_rng(11).random((2, 8, 8, 3)) * 255).astype(np.float32)
+    lay = lib.layers
+    made = {
+        "RNN(LSTMCell)": (lay.RNN(lay.LSTMCell(4), dtype="float64"), x),
+        "RNN(stacked)": (lay.RNN([lay.LSTMCell(4), lay.GRUCell(3)], dtype="float64"), x),
+        "RNN(StackedRNNCells float64)": (lay.RNN(lay.StackedRNNCells(
+            [lay.LSTMCell(4), lay.GRUCell(3)], dtype="float64")), x),
+        "Bidirectional": (lay.Bidirectional(lay.LSTM(4), dtype="float64"), x),
+        "Bidirectional states": (lay.Bidirectional(lay.SimpleRNN(
+            3, return_sequences=True, return_state=True), merge_mode=None, dtype="float64"), x),
+        "CLAHE": (lay.ContrastLimitedAdaptiveHistogramEqualization(
+            value_range=(0, 255), tile_grid_size=(2, 2), dtype="float64"), img),
+    }
+    out = {}
+    for what, (layer, inp) in made.items():
+        got = layer(inp)
+        got = got if isinstance(got, (list, tuple)) else [got]
+        out[what] = ([str(t.dtype).replace("torch.", "") for t in got],
+                     sorted({str(w.dtype) for w in layer.weights}))
+    return out
+
+
+EXPECTED_DTYPES = {
+    "RNN(LSTMCell)": (["float64"], ["float32"]),
+    "RNN(stacked)": (["float64"], ["float32"]),
+    "RNN(StackedRNNCells float64)": (["float32"], ["float32"]),
+    "Bidirectional": (["float64"], ["float32"]),
+    "Bidirectional states": (["float64", "float64", "float32", "float32"], ["float32"]),
+    "CLAHE": (["float64"], []),
+}
+
+
+def test_float64_wrappers_as_keras():
+    assert _dtype_outcomes(fastnet) == EXPECTED_DTYPES
+
+
+def test_float64_wrappers_against_keras():
+    assert _dtype_outcomes(_keras()) == EXPECTED_DTYPES

@@ -329,6 +329,9 @@ class Bidirectional(Layer):
         if self.return_state:  # Keras: [output, forward states..., backward states...]
             states = list(y[1:]) + list(yb[1:])
             y, yb = y[0], yb[0]
+        # as Keras: the wrapped layers compute in their own dtype, the outputs (not the
+        # states) come out in the wrapper's
+        y, yb = ops.cast(y, self.compute_dtype), ops.cast(yb, self.compute_dtype)
         if self.return_sequences:
             yb = ops.flip(yb, axis=1)
         if self.merge_mode == "concat":
