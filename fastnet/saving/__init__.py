@@ -13,6 +13,7 @@ ValueError) naming the file.
 from __future__ import annotations
 
 import datetime
+import inspect
 import io
 import json
 import os
@@ -112,6 +113,9 @@ def _compile_config(model):
     cfg = model.get_compile_config()
     loss = cfg.get("loss")
 
+    def ser_function(fn):  # as Keras: {"class_name": "function", "config": its name, ...}
+        return serialization_lib.serialize_keras_object(fn)
+
     def ser_loss(x):
         if isinstance(x, dict):
             return {k: ser_loss(v) for k, v in x.items()}
@@ -119,6 +123,8 @@ def _compile_config(model):
             return [ser_loss(v) for v in x]
         if x is None or isinstance(x, str):
             return x
+        if inspect.isfunction(x):
+            return ser_function(x)
         return losses.serialize(x)
 
     def ser_metric(m):
@@ -126,6 +132,8 @@ def _compile_config(model):
             return [ser_metric(v) for v in m]
         if isinstance(m, dict):
             return {k: ser_metric(v) for k, v in m.items()}
+        if inspect.isfunction(m):
+            return ser_function(m)
         return m if isinstance(m, str) or m is None else getattr(m, "name", str(m))
 
     return {"optimizer": optimizers.serialize(model.optimizer), "loss": ser_loss(loss),
@@ -186,7 +194,12 @@ def _compile_args(cc, custom_objects):
     MeanMetricWrapper configs (tf.keras 2) become their function names."""
     from fastnet import losses, optimizers
 
+    def de_function(x):  # Keras 3's form of a plain function (a registered one too)
+        return serialization_lib.deserialize_keras_object(x, custom_objects)
+
     def de_loss(x):
+        if isinstance(x, dict) and x.get("class_name") == "function":
+            return de_function(x)
         if isinstance(x, dict) and "class_name" in x:
             return losses.deserialize(x, custom_objects)
         if isinstance(x, dict):
@@ -199,6 +212,8 @@ def _compile_args(cc, custom_objects):
         if isinstance(m, list):
             out = [de_metric(v) for v in m]
             return out
+        if isinstance(m, dict) and m.get("class_name") == "function":
+            return de_function(m)
         if isinstance(m, dict) and "class_name" in m:
             inner = m.get("config") or {}
             if m["class_name"] == "MeanMetricWrapper":
