@@ -72,6 +72,8 @@ def _autocast_input(x, dtype):
     """One argument as a layer receives it: arrays become Tensors, floating ones (and floating
     Tensors) in `dtype`; integer, bool and string values are left as they are."""
     if isinstance(x, np.ndarray):
+        if x.dtype.kind in "USO":  # strings stay numpy arrays (the lookup layers read them)
+            return x
         return ops.convert_to_tensor(x, dtype=dtype if x.dtype.kind == "f" else None)
     if isinstance(x, Tensor) and x.dtype != dtype and x.dtype in _FLOAT_DTYPES:
         y = ops.cast(x, dtype)

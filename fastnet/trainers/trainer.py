@@ -25,6 +25,8 @@ def _to_tensors(struct):
         return {k: _to_tensors(v) for k, v in struct.items()}
     if isinstance(struct, (list, tuple)):
         return [_to_tensors(v) for v in struct]
+    if isinstance(struct, np.ndarray) and struct.dtype.kind in "USO":
+        return struct  # string inputs stay numpy arrays (the lookup layers read them)
     return ops.convert_to_tensor(struct)
 
 
