@@ -188,6 +188,12 @@ class Trainer:
                 for xb, _, _ in batches]
 
     def _output_names(self):
+        struct = getattr(self, "_output_struct", None)
+        if isinstance(struct, dict) and all(not isinstance(v, (dict, list, tuple))
+                                            for v in struct.values()):
+            # as Keras 3: a dict of outputs is compiled by its keys (sorted, as flattened),
+            # whatever the output layers are called
+            return sorted(struct)
         names = getattr(self, "output_names", None)
         if names:
             return list(names)
@@ -212,6 +218,11 @@ class Trainer:
             from fastnet.metrics import Mean
             self._loss_tracker = Mean(name="loss")
         self._output_loss_trackers = {}
+        if isinstance(loss, dict) and len(names) > 1 and self.compiled_loss.n_losses > 1:
+            from fastnet.metrics import Mean  # as Keras: the `<output>_loss` entries in the
+            for key, fn in loss.items():  # order of the loss dict's keys
+                if fn is not None and key in names:
+                    self._output_loss_trackers[f"{key}_loss"] = Mean(name=f"{key}_loss")
         self._compiled_objects_built = True
 
     def _require_compiled(self, what):
