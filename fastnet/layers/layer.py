@@ -108,6 +108,10 @@ class Layer(Operation):
         if "supports_masking" not in vars(self) and \
                 type(self).supports_masking is Operation.supports_masking:
             self.supports_masking = type(self).compute_mask is not Layer.compute_mask
+        if isinstance(dtype, str) and (dtype.startswith("mixed_") or ":" in dtype):
+            from fastnet.dtype_policies import DTypePolicy
+
+            DTypePolicy(dtype)  # a policy name: refused by name (or ValueError), as there
         self.dtype = standardize_dtype(dtype.name if hasattr(dtype, "name") else dtype)
         self.autocast = bool(autocast)
         self._build_shapes = None
