@@ -680,3 +680,69 @@ def test_model_surgery_and_feature_extraction_against_keras():
         warnings.simplefilter("ignore")  # Keras warns on a dict-structured call of a list
         theirs = model_surgery_program(k)
     _close(model_surgery_program(fastnet), theirs)
+
+
+def _block_model(keras):
+    @keras.saving.register_keras_serializable(package="programs")
+    class Block(keras.layers.Layer):  # sublayers held by attribute, and in a list
+        def __init__(self, units, **kwargs):
+            super().__init__(**kwargs)
+            self.units = units
+            self.inner = keras.layers.Dense(units, activation="relu")
+            self.skip = [keras.layers.Dense(units), keras.layers.Dense(units)]
+
+        def build(self, shape):
+            self.inner.build(shape)
+            self.skip[0].build(shape)
+            self.skip[1].build((None, self.units))
+
+        def call(self, x):
+            return self.inner(x) + self.skip[1](self.skip[0](x))
+
+        def get_config(self):
+            return {**super().get_config(), "units": self.units}
+
+    inp = keras.Input((3,))
+    model = keras.Model(inp, keras.layers.Dense(1)(Block(4)(inp)))
+    _fill(model)
+    return model
+
+
+def test_weights_in_keras_by_attribute_layout(tmp_path, clean_registry):
+    # Keras 3 writes a custom layer's sublayers under their attribute names
+    # (layers/block/inner/vars, layers/block/skip/dense_1/vars): such a file loads
+    import h5py
+
+    model = _block_model(fastnet)
+    block = model.layers[1]
+    path = str(tmp_path / "by_attribute.weights.h5")
+    with h5py.File(path, "w") as f:
+        def put(group, layer):
+            g = f.create_group(group + "/vars")
+            for i, v in enumerate(layer.weights):
+                g.create_dataset(str(i), data=v.numpy())
+        f.create_group("vars")
+        put("layers/block/inner", block.inner)
+        put("layers/block/skip/dense", block.skip[0])
+        put("layers/block/skip/dense_1", block.skip[1])
+        put("layers/dense", model.layers[2])
+        f.create_group("layers/block/vars")
+        f.create_group("layers/input_layer/vars")
+    x = np.arange(6, dtype=np.float32).reshape(2, 3)
+    want = model.predict(x, verbose=0)
+    fresh = _block_model(fastnet)
+    for w in fresh.trainable_weights:
+        w.assign(np.zeros(tuple(w.shape), np.float32))
+    fresh.load_weights(path)
+    np.testing.assert_allclose(fresh.predict(x, verbose=0), want, rtol=1e-6)
+
+
+def test_weights_in_keras_by_attribute_layout_against_keras(tmp_path, clean_registry):
+    k = _keras()
+    theirs = _block_model(k)
+    path = str(tmp_path / "block.keras")
+    theirs.save(path)
+    x = np.arange(6, dtype=np.float32).reshape(2, 3)
+    _block_model(fastnet)  # registers fastnet's Block
+    np.testing.assert_allclose(fastnet.models.load_model(path).predict(x, verbose=0),
+                               _np(theirs.predict(x, verbose=0)), rtol=1e-5)
