@@ -338,3 +338,38 @@ def test_float64_wrappers_as_keras():
 
 def test_float64_wrappers_against_keras():
     assert _dtype_outcomes(_keras()) == EXPECTED_DTYPES
+
+
+# ---- logs in Keras's order ---------------------------------------------------------------
+
+def _logs_program(lib):
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((16, 3)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.float32)
+    model = lib.Sequential([lib.Input((3,)), lib.layers.Dense(1, activation="sigmoid")])
+    model.compile("sgd", "binary_crossentropy", metrics=["mae", "accuracy"])
+    seen = []
+    cb = lib.callbacks.LambdaCallback(on_epoch_end=lambda e, logs: seen.append(list(logs)))
+    h = model.fit(x, y, epochs=1, verbose=0, validation_data=(x, y), callbacks=[cb])
+    return {"history": list(h.history), "epoch_logs": seen[0],
+            "return_dict": list(model.evaluate(x, y, verbose=0, return_dict=True)),
+            "n_listed": len(model.evaluate(x, y, verbose=0))}
+
+
+def test_logs_are_in_keras_order():
+    # Keras 3 sorts the logs by name (pythonify_logs), validation entries after the
+    # training ones; evaluate()'s list keeps the loss first, then the metrics as compiled
+    r = _logs_program(fastnet)
+    assert r["history"] == ["accuracy", "loss", "mae", "val_accuracy", "val_loss", "val_mae"]
+    assert r["epoch_logs"] == r["history"] and r["return_dict"] == ["accuracy", "loss", "mae"]
+    assert r["n_listed"] == 3
+    x = np.ones((4, 3), np.float32)
+    model = fastnet.Sequential([fastnet.Input((3,)), L.Dense(1)])
+    model.compile("sgd", "mse", metrics=["mae"])
+    loss, mae = model.evaluate(x, np.zeros(4), verbose=0)
+    assert loss == pytest.approx(mae ** 2, rel=1e-5)  # one constant output per batch row
+    assert list(model.train_on_batch(x, np.zeros(4), return_dict=True)) == ["loss", "mae"]
+
+
+def test_logs_are_in_keras_order_against_keras():
+    assert _logs_program(fastnet) == _logs_program(_keras())

@@ -410,7 +410,7 @@ class Trainer:
             for begin, step, batches in _executions(train, self.steps_per_execution):
                 cbs.on_train_batch_begin(begin)
                 logs = self._train_execution(batches)
-                logs = strategy.reduce_logs(self, _pythonify_logs(logs))
+                logs = _sorted_logs(strategy.reduce_logs(self, _pythonify_logs(logs)))
                 cbs.on_train_batch_end(step, logs)
                 if self.stop_training:
                     break
@@ -421,7 +421,7 @@ class Trainer:
             logs = epoch_logs
             if val is not None and (epoch + 1) % validation_freq == 0:
                 cbs.set_params({**cbs.params, "in_fit": True})
-                val_logs = self._evaluate_loop(val, cbs)
+                val_logs = _sorted_logs(self._evaluate_loop(val, cbs))
                 cbs.set_params({**cbs.params, "in_fit": False})
                 epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
             cbs.on_epoch_end(epoch, epoch_logs)
@@ -441,9 +441,9 @@ class Trainer:
             cbs.on_test_batch_begin(begin)
             logs = self._test_execution(batches)
             logs = self.distribute_strategy.reduce_logs(self, _pythonify_logs(logs))
-            cbs.on_test_batch_end(step, logs)
-        cbs.on_test_end(logs)
-        return logs
+            cbs.on_test_batch_end(step, _sorted_logs(logs))
+        cbs.on_test_end(_sorted_logs(logs))
+        return logs  # in the metrics' order: evaluate() lists the values in it
 
     @distribute.guarded
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
@@ -461,7 +461,7 @@ class Trainer:
         if not logs:
             raise ValueError("evaluate: the input data produced no batches (0 samples?)")
         if return_dict:
-            return logs
+            return _sorted_logs(logs)
         names = ["loss"] + [k for k in logs if k != "loss"]
         values = [logs[k] for k in names]
         return values[0] if len(values) == 1 else values
@@ -497,14 +497,14 @@ class Trainer:
         if self._compiled_objects_built:
             self._reset_metrics()
         logs = _pythonify_logs(self._train_execution([(x, y, sample_weight)]))
-        return logs if return_dict else _flat_logs(logs)
+        return _sorted_logs(logs) if return_dict else _flat_logs(logs)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         self._require_compiled("test_on_batch")
         if self._compiled_objects_built:
             self._reset_metrics()
         logs = _pythonify_logs(self._test_execution([(x, y, sample_weight)]))
-        return logs if return_dict else _flat_logs(logs)
+        return _sorted_logs(logs) if return_dict else _flat_logs(logs)
 
     def predict_on_batch(self, x):
         return self._predict_execution([(x, None, None)])[0]
@@ -562,6 +562,12 @@ def _pythonify_logs(logs):
             v = float(v)
         out[k] = v
     return out
+
+
+def _sorted_logs(logs):
+    """Logs as Keras 3 hands them to callbacks, History and return_dict: by key (its
+    pythonify_logs sorts them; validation entries follow the training ones)."""
+    return dict(sorted(logs.items())) if isinstance(logs, dict) else logs
 
 
 def _flat_logs(logs):
