@@ -488,11 +488,13 @@ def public_layer_classes():
     return out
 
 
-def check_dtype(row, dtype="float64"):
+def check_dtype(row, dtype="float64", output_dtype=None, weight_dtype=None):
     """``dtype=`` is honoured or refused: the layer built with ``dtype`` keeps its floating
     weights and outputs in it (Keras casts floating inputs to the compute dtype), and with
     the same weights it computes what the float32 layer computes; or construction or the
-    call raises NotImplementedError naming the dtype. Returns "refused" or "computed"."""
+    call raises NotImplementedError naming the dtype. Returns "refused" or "computed".
+    Where Keras itself does otherwise (a wrapper whose sublayers keep their own dtype),
+    ``output_dtype(layer, i)`` and ``weight_dtype`` give the dtypes Keras has."""
     x = row.inputs()
     try:
         layer = row.make(dtype=dtype)
@@ -502,10 +504,12 @@ def check_dtype(row, dtype="float64"):
         return "refused"
     for i, o in enumerate(flat(out)):
         if np.issubdtype(np.dtype(str(o.dtype)), np.floating):
-            assert str(o.dtype) == dtype, f"{row.name}: output {i} is {o.dtype}, not {dtype}"
+            want = dtype if output_dtype is None else output_dtype(layer, i)
+            assert str(o.dtype) == want, f"{row.name}: output {i} is {o.dtype}, not {want}"
     for w in layer.weights:
         if np.dtype(str(w.dtype)).kind == "f":
-            assert str(w.dtype) == dtype, f"{row.name}: weight {w.path} is {w.dtype}"
+            want = weight_dtype or dtype
+            assert str(w.dtype) == want, f"{row.name}: weight {w.path} is {w.dtype}"
     ref = row.make()
     row.call(ref, x, training=False)
     ref.set_weights([np.asarray(w, np.float32) if np.asarray(w).dtype.kind == "f" else w

@@ -139,3 +139,50 @@ def test_missing_onnx_names_the_extra(monkeypatch, tmp_path):
     model = keras.Sequential([keras.Input((2,)), L.Dense(1)])
     with pytest.raises(ImportError, match=r"fastnet-cpu\[onnx\]"):
         model.export(tmp_path / "m.onnx", format="onnx")
+
+
+NEWER_ACTIVATIONS = ["celu", "glu", "hard_shrink", "hard_tanh", "log_sigmoid", "soft_shrink",
+                     "sparse_plus", "sparse_sigmoid", "sparsemax", "squareplus", "tanh_shrink",
+                     "hard_swish", "swish"]
+
+
+def test_every_keras_activation_exports_or_is_refused_by_name(tmp_path):
+    # every name in keras.activations (fastnet.activations' table) but threshold, whose
+    # arguments are required, runs in ONNX Runtime as in fastnet; inputs span the kinks
+    from fastnet import activations
+
+    assert set(ACTIVATIONS) | set(NEWER_ACTIVATIONS) | {"threshold", "hard_silu"} == \
+        set(activations._ALL)
+    rng = np.random.default_rng(4)
+    keras.utils.set_random_seed(4)
+    inputs = keras.Input((6,), name="x")
+    outs = [L.Dense(8, activation=a, name=f"d_{a}")(inputs) for a in NEWER_ACTIVATIONS]
+    outs.append(L.Activation("sparsemax", name="act_sparsemax")(inputs))
+    outs.append(L.Conv1D(4, 1, activation="glu", name="conv_glu")(L.Reshape((6, 1))(inputs)))
+    model = keras.Model(inputs, [L.Flatten()(o) if len(o.shape) == 3 else o for o in outs])
+    x = (rng.normal(size=(7, 6)) * 2).astype("float32")
+    _check(model, x, tmp_path)
+
+    bad = keras.Sequential([keras.Input((4,)), L.Dense(4, activation="threshold", name="thr")])
+    with pytest.raises(NotImplementedError, match="'threshold' of layer 'thr'.*required"):
+        bad.export(tmp_path / "t.onnx", format="onnx")
+
+
+def test_ops_functions_as_activations(tmp_path):
+    # keras.ops.gelu is the tanh approximation by default (keras.activations.gelu is exact)
+    from fastnet import ops
+
+    keras.utils.set_random_seed(5)
+    inputs = keras.Input((5,), name="x")
+    outs = [L.Dense(3, activation=f)(inputs) for f in (ops.gelu, ops.relu, ops.leaky_relu,
+                                                        ops.elu, ops.softmax, ops.log_softmax)]
+    model = keras.Model(inputs, L.concatenate(outs))
+    x = np.random.default_rng(5).normal(size=(4, 5)).astype("float32")
+    _check(model, x, tmp_path)
+    approx = 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x ** 3)))
+    np.testing.assert_allclose(ops.gelu(x).numpy(), approx, rtol=1e-5, atol=1e-6)
+
+    custom = keras.Sequential([keras.Input((2,)), L.Dense(2, activation=lambda t: t * 2,
+                                                          name="lam")])
+    with pytest.raises(NotImplementedError, match="layer 'lam' is not a built-in"):
+        custom.export(tmp_path / "c.onnx", format="onnx")

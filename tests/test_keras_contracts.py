@@ -557,7 +557,7 @@ def test_rnn_unroll_is_the_same_computation_and_time_major_is_not_keras3():
     unrolled.set_weights(rolled.get_weights())
     np.testing.assert_allclose(unrolled(x).numpy(), rolled(x).numpy())
     assert unrolled.get_config()["unroll"] is True
-    with pytest.raises(TypeError, match="time_major"):
+    with pytest.raises(ValueError, match="time_major"):
         layers.LSTM(2, time_major=True)
 
 
@@ -925,11 +925,14 @@ def test_every_accepted_argument_changes_behaviour_or_raises(entry):
     ref = _make(name, base)
     if "data_format" in arg:  # the same layer on the transposed input
         nd = x.ndim
-        y_ref = ref(np.transpose(x, (0,) + tuple(range(2, nd)) + (1,))).numpy()
+        to_last = (0, 1, 3, 4, 2) if name == "ConvLSTM2D" else (0,) + tuple(range(2, nd)) + (1,)
+        y_ref = ref(np.transpose(x, to_last)).numpy()
         lay(x)
         lay.set_weights(ref.get_weights())
         if y_ref.ndim == nd and name != "Flatten":
             y_ref = np.transpose(y_ref, (0, nd - 1) + tuple(range(1, nd - 1)))
+        elif name == "ConvLSTM2D":  # the last h of a (batch, time, ...) sequence
+            y_ref = np.transpose(y_ref, (0, 3, 1, 2))
         np.testing.assert_allclose(lay(x).numpy(), y_ref, rtol=1e-5, atol=1e-5)
         return
     ref(x)

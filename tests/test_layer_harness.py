@@ -389,7 +389,7 @@ ROWS = [
     *rnn_rows(layers.SimpleRNN, 3),
     *rnn_rows(layers.LSTM, 3),
     *rnn_rows(layers.GRU, 3),
-    Row(layers.ConvLSTM2D, dict(filters=2, kernel_size=3), (2, 3, 5, 5, 2), trainable=3,
+    Row(layers.ConvLSTM2D, dict(filters=2, kernel_size=3), (2, 3, 5, 6, 5), trainable=3,
         fd_tol=3e-2, masking="consume",
         args={"filters": 3, "kernel_size": 2, "strides": 2, "padding": "same",
               "dilation_rate": 2, "activation": "relu",
@@ -401,9 +401,15 @@ ROWS = [
               "kernel_constraint": "non_neg", "recurrent_constraint": "non_neg",
               "bias_constraint": "non_neg",
               "return_sequences": True, "return_state": True, "go_backwards": True,
-              "data_format": Raises(CHANNELS_FIRST), "stateful": Raises(True),
-              "dropout": Raises(0.5), "recurrent_dropout": Raises(0.5)},
-        args_exempt={"seed": "seeds dropout, which ConvLSTM2D refuses (NotImplementedError)"}),
+              "data_format": CHANNELS_FIRST, "stateful": True,
+              "dropout": 0.5, "recurrent_dropout": 0.5}),
+    Row(layers.ConvLSTM2D, dict(filters=2, kernel_size=3, stateful=True, return_state=True),
+        (2, 3, 5, 5, 2), trainable=3, fd_tol=3e-2, call_fn=_fresh_states_call,
+        symbolic=STATEFUL_SYMBOLIC, id="ConvLSTM2D-stateful"),
+    Row(layers.ConvLSTM2D, dict(filters=2, kernel_size=3, dropout=0.5, recurrent_dropout=0.5),
+        (2, 3, 5, 5, 2), trainable=3, fd_tol=3e-2, args={"seed": 7}, id="ConvLSTM2D-dropout",
+        train="the layer's own dropout stream differs between the two passes; the first row "
+              "trains"),
     *cell_rows(),
     Row(layers.RNN, {}, (2, 5, 3), sublayer=lambda: layers.LSTMCell(4), sublayer_arg="cell",
         trainable=3, masking="consume", fd_tol=3e-2,
@@ -1010,19 +1016,23 @@ def test_harness_fails_an_argument_that_raises_without_naming_itself():
 
 # Rows whose float64 build is wrong today, with the reason; a row listed here that starts
 # passing fails the test below, so the list only shrinks.
-DTYPE_GAPS = {
-    "RNN": "the wrapped cell keeps its own float32 weights (as Keras) but the output should "
-           "be in the RNN's dtype",
-    "RNN-stacked-GRU-reset_before": "as RNN",
-    "StackedRNNCells": "the stacked cells compute in their own dtype, Keras outputs float64",
-    "Bidirectional": "Keras's copies of the wrapped layer compute in the wrapper's dtype",
-    "TextVectorization-multi_hot": "the multi_hot/count output is always float32",
-    "ContrastLimitedAdaptiveHistogramEqualization": "the histogram equalisation returns float32",
-}
+DTYPE_GAPS: dict = {}  # rows whose dtype= is neither computed nor refused yet: none left
 # Classes whose every configuration may show the gap (rows are added often)
-DTYPE_CLASS_GAPS = {
-    "Bidirectional": "Keras's copies of the wrapped layer compute in the wrapper's dtype",
-    "RNN": "the RNN's output should be in its dtype while the cell keeps float32 weights",
+DTYPE_CLASS_GAPS: dict = {}
+
+
+def _bidirectional_outputs(layer, i):
+    """Keras casts Bidirectional's outputs (not its states) to the wrapper's dtype."""
+    return "float64" if i < (2 if layer.merge_mode is None else 1) else "float32"
+
+
+# Rows where Keras itself computes in the wrapped layers' own dtype (float32 weights) and
+# gives these output dtypes (Keras 3.15, torch backend): (output dtype rule, weight dtype)
+DTYPE_AS_KERAS = {
+    "RNN": (lambda layer, i: "float64", "float32"),  # the cell keeps float32 weights
+    "RNN-stacked-GRU-reset_before": (lambda layer, i: "float64", "float32"),
+    "StackedRNNCells": (lambda layer, i: "float32", "float32"),  # the cells' own dtype
+    "Bidirectional": (_bidirectional_outputs, "float32"),
 }
 # Rows where Keras itself gives something else than "outputs in the layer's dtype"
 DTYPE_NOT_APPLICABLE = {
@@ -1031,21 +1041,17 @@ DTYPE_NOT_APPLICABLE = {
     "SpectralNormalization": "the wrapped layer keeps its own dtype (as TimeDistributed)",
     "SpectralNormalization-conv": "the wrapped layer keeps its own dtype (as TimeDistributed)",
     "Pipeline": "each layer of the pipeline keeps its own dtype",
+    "TextVectorization-multi_hot": "Keras's TextVectorization computes in 'string' and its "
+                                   "StringLookup gets no dtype: multi_hot is floatx (float32)",
 }
 
 
 @pytest.mark.parametrize("row", [pytest.param(r, id=r.name) for r in ROWS
                                  if r.name not in DTYPE_NOT_APPLICABLE])
 def test_dtype_float64_is_computed_or_refused(row):
-    if row.name in DTYPE_GAPS or row.cls.__name__ in DTYPE_CLASS_GAPS:
-        if row.name not in DTYPE_GAPS:  # a class-wide gap: some of its rows may pass
-            try:
-                check_dtype(row)
-            except (AssertionError, TypeError) as e:
-                pytest.xfail(f"{DTYPE_CLASS_GAPS[row.cls.__name__]}: {e}")
-            return
-        with pytest.raises((AssertionError, TypeError)):
-            check_dtype(row)
+    rule = DTYPE_AS_KERAS.get(row.name) or DTYPE_AS_KERAS.get(row.cls.__name__)
+    if rule is not None:
+        check_dtype(row, output_dtype=rule[0], weight_dtype=rule[1])
         return
     check_dtype(row)
 

@@ -43,7 +43,7 @@ def test_constructor_argument_errors_quote_the_value():
         layers.Dropout(1.5)
     with pytest.raises(ValueError, match="filters"):
         layers.Conv2D(-1, 3)
-    with pytest.raises(TypeError, match="unrecognized keyword"):
+    with pytest.raises(ValueError, match="unrecognized keyword"):
         layers.Dense(3, nonsense=True)
 
 

@@ -192,7 +192,7 @@ def test_argument_checks_name_the_argument():
         O.Ftrl(learning_rate_power=0.5)
     with pytest.raises(ValueError, match="l1_regularization_strength"):
         O.Ftrl(l1_regularization_strength=-1.0)
-    with pytest.raises(TypeError, match="unrecognized"):
+    with pytest.raises(ValueError, match="unrecognized"):
         O.Adamax(beta3=1)
 
 

@@ -296,7 +296,7 @@ def test_rnn_and_cell_argument_errors():
         layers.RNN(type("NoState", (), {"call": lambda self, x, s: (x, s)})())
     with pytest.raises(ValueError, match="units"):
         layers.LSTMCell(0)
-    with pytest.raises(TypeError, match="recurrent_activation"):
+    with pytest.raises(ValueError, match="recurrent_activation"):
         layers.SimpleRNNCell(3, recurrent_activation="relu")
     with pytest.raises(ValueError, match="ndim|rank|sequences"):
         layers.RNN(layers.GRUCell(2))(np.zeros((2, 3), np.float32))

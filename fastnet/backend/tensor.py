@@ -31,6 +31,8 @@ def standardize_dtype(dtype):
     if isinstance(dtype, str) and dtype in ("float32", "float64", "float16", "int32", "int64",
                                             "int8", "int16", "uint8", "bool", "bfloat16"):
         return dtype
+    if dtype in ("string", "str", str):  # Keras's string inputs (lookup layers read them)
+        return "string"
     return str(np.dtype(dtype))
 
 

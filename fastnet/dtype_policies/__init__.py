@@ -26,7 +26,7 @@ class DTypePolicy:
                             f"name={name!r} (of type {type(name)})")
         name = _standard(name)
         if name not in _SUPPORTED:
-            what = ("mixed precision" if name.startswith("mixed_") else
+            what = ("mixed precision" if name in ("mixed_float16", "mixed_bfloat16") else
                     "a float16/bfloat16 compute dtype" if name in _KNOWN else
                     "a quantized policy" if ":" in name or name.startswith(("int", "float8"))
                     else None)

@@ -71,25 +71,45 @@ class _Graph:
 # ---- activations --------------------------------------------------------------------------
 
 def _activation_name(fn):
-    from fastnet import activations
+    """The built-in activation `fn` is: a keras.activations function, or the keras.ops
+    function of that name (ops.gelu is the tanh approximation by default, as Keras's)."""
+    from fastnet import activations, ops
 
     for name, f in activations._ALL.items():
         if f is fn:
             return name
+    for name in ("relu", "leaky_relu", "elu", "softmax", "log_softmax", "mish"):
+        if getattr(ops, name, None) is fn:
+            return name
+    if fn is ops.gelu:
+        return "gelu_approximate"
     return None
 
 
-def _activation(g, x, fn, hint, owner):
+def _activation(g, x, fn, hint, owner, last_dim=None):
     name = _activation_name(fn)
     if name is None:
         raise NotImplementedError(f"ONNX export: the activation {fn!r} of layer {owner!r} is "
                                   "not a built-in fastnet activation")
-    return _named_activation(g, x, name, hint)
+    return _named_activation(g, x, name, hint, owner=owner, last_dim=last_dim)
 
 
-def _named_activation(g, x, name, hint, axis=-1):
+def _named_activation(g, x, name, hint, axis=-1, owner=None, last_dim=None):
     simple = {"relu": "Relu", "sigmoid": "Sigmoid", "tanh": "Tanh", "softplus": "Softplus",
               "softsign": "Softsign", "exponential": "Exp"}
+
+    def c(tag, value):
+        return g.const(f"{hint}/{tag}", value)
+
+    def mul(a, b):
+        return g.op("Mul", [a, b], hint)
+
+    def add(a, b):
+        return g.op("Add", [a, b], hint)
+
+    def clip(a, lo, hi):
+        return g.op("Clip", [a, c("lo", lo), c("hi", hi)], hint)
+
     if name == "linear":
         return x
     if name in simple:
@@ -99,27 +119,86 @@ def _named_activation(g, x, name, hint, axis=-1):
     if name == "log_softmax":
         return g.op("LogSoftmax", [x], hint, axis=axis)
     if name == "relu6":
-        return g.op("Clip", [x, g.const(f"{hint}/zero", 0.0), g.const(f"{hint}/six", 6.0)], hint)
+        return clip(x, 0.0, 6.0)
     if name == "leaky_relu":
         return g.op("LeakyRelu", [x], hint, alpha=0.2)
     if name == "elu":
         return g.op("Elu", [x], hint, alpha=1.0)
     if name == "selu":
         return g.op("Selu", [x], hint, alpha=1.6732632423543772, gamma=1.0507009873554805)
+    if name == "celu":
+        return g.op("Celu", [x], hint, alpha=1.0)
     if name == "hard_sigmoid":  # Keras 3: relu6(x + 3) / 6
         return g.op("HardSigmoid", [x], hint, alpha=1.0 / 6.0, beta=0.5)
     if name in ("silu", "swish"):
-        return g.op("Mul", [x, g.op("Sigmoid", [x], hint)], hint)
+        return mul(x, g.op("Sigmoid", [x], hint))
     if name in ("hard_silu", "hard_swish"):
-        return g.op("Mul", [x, g.op("HardSigmoid", [x], hint, alpha=1.0 / 6.0, beta=0.5)], hint)
+        return mul(x, g.op("HardSigmoid", [x], hint, alpha=1.0 / 6.0, beta=0.5))
     if name == "mish":
-        return g.op("Mul", [x, g.op("Tanh", [g.op("Softplus", [x], hint)], hint)], hint)
+        return mul(x, g.op("Tanh", [g.op("Softplus", [x], hint)], hint))
     if name == "gelu":  # exact: x * (1 + erf(x / sqrt(2))) / 2
-        erf = g.op("Erf", [g.op("Mul", [x, g.const(f"{hint}/rsqrt2", 1 / math.sqrt(2))], hint)],
-                   hint)
-        half_x = g.op("Mul", [x, g.const(f"{hint}/half", 0.5)], hint)
-        return g.op("Mul", [half_x, g.op("Add", [erf, g.const(f"{hint}/one", 1.0)], hint)], hint)
-    raise NotImplementedError(f"ONNX export: activation {name!r} is not supported")
+        erf = g.op("Erf", [mul(x, c("rsqrt2", 1 / math.sqrt(2)))], hint)
+        return mul(mul(x, c("half", 0.5)), add(erf, c("one", 1.0)))
+    if name == "gelu_approximate":  # x * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x^3))) / 2
+        cube = mul(mul(x, x), x)
+        inner = mul(add(x, mul(cube, c("k", 0.044715))), c("s", math.sqrt(2 / math.pi)))
+        return mul(mul(x, c("half", 0.5)), add(g.op("Tanh", [inner], hint), c("one", 1.0)))
+    if name == "hard_tanh":
+        return clip(x, -1.0, 1.0)
+    if name == "hard_shrink":  # x where |x| > 0.5, else 0
+        return g.op("Shrink", [x], hint, lambd=0.5, bias=0.0)
+    if name == "soft_shrink":
+        return g.op("Shrink", [x], hint, lambd=0.5, bias=0.5)
+    if name == "log_sigmoid":  # -softplus(-x)
+        return g.op("Neg", [g.op("Softplus", [g.op("Neg", [x], hint)], hint)], hint)
+    if name == "tanh_shrink":
+        return g.op("Sub", [x, g.op("Tanh", [x], hint)], hint)
+    if name == "squareplus":  # (x + sqrt(x^2 + 4)) / 2
+        root = g.op("Sqrt", [add(mul(x, x), c("b", 4.0))], hint)
+        return mul(add(x, root), c("half", 0.5))
+    if name == "sparse_sigmoid":  # clip((x + 1) / 2, 0, 1)
+        return clip(mul(add(x, c("one", 1.0)), c("half", 0.5)), 0.0, 1.0)
+    if name == "sparse_plus":  # 0 below -1, (x + 1)^2 / 4 on [-1, 1], x above 1
+        q = add(clip(x, -1.0, 1.0), c("one", 1.0))
+        over = g.op("Relu", [g.op("Sub", [x, c("one_", 1.0)], hint)], hint)
+        return add(mul(mul(q, q), c("quarter", 0.25)), over)
+    if name == "glu":  # a * sigmoid(b), a and b the halves of the last axis
+        if last_dim is None or last_dim % 2:
+            raise NotImplementedError(f"ONNX export: activation 'glu' of layer {owner!r} "
+                                      f"needs an even last dimension; it has {last_dim}")
+        a, b = g.op("Split", [x, g.const(f"{hint}/split", [last_dim // 2] * 2, np.int64)],
+                    hint, n_out=2, axis=-1)
+        return mul(a, g.op("Sigmoid", [b], hint))
+    if name == "sparsemax":
+        return _sparsemax(g, x, hint, owner, last_dim)
+    raise NotImplementedError(f"ONNX export: activation {name!r} of layer {owner!r} is not "
+                              "supported" + (" (it has required arguments: threshold and "
+                                             "default_value)" if name == "threshold" else ""))
+
+
+def _sparsemax(g, x, hint, owner, d):
+    """sparsemax over the last axis (of static size d): z sorted down (TopK), the support
+    1 + k z_(k) > cumsum_k, tau = (sum of the support - 1) / |support|, relu(x - tau)."""
+    if d is None:
+        raise NotImplementedError(f"ONNX export: activation 'sparsemax' of layer {owner!r} "
+                                  "needs a known last dimension")
+
+    def c(tag, value, dtype=np.float32):
+        return g.const(f"{hint}/{tag}", value, dtype)
+
+    srt, _ = g.op("TopK", [x, c("k", [d], np.int64)], hint, n_out=2, axis=-1, largest=1,
+                  sorted=1)
+    csum = g.op("CumSum", [srt, c("axis", -1, np.int64)], hint)
+    ks = c("range", np.arange(1, d + 1, dtype=np.float32))
+    one = c("one", 1.0)
+    support = g.op("Cast", [g.op("Greater", [g.op("Add", [one, g.op("Mul", [ks, srt], hint)],
+                                                  hint), csum], hint)],
+                   hint, to=g.onnx.TensorProto.FLOAT)
+    axes = c("axes", [-1], np.int64)  # ReduceSum takes its axes as an input from opset 13 on
+    k = g.op("ReduceSum", [support, axes], hint, keepdims=1)
+    total = g.op("ReduceSum", [g.op("Mul", [support, srt], hint), axes], hint, keepdims=1)
+    tau = g.op("Div", [g.op("Sub", [total, one], hint), k], hint)
+    return g.op("Relu", [g.op("Sub", [x, tau], hint)], hint)
 
 
 # ---- layers -------------------------------------------------------------------------------
@@ -157,7 +236,7 @@ def _conv(g, layer, x, hint):
     else:
         attrs["pads"] = [0] * (2 * rank)
     y = _to_channels_last(g, g.op("Conv", inputs, hint, **attrs), rank, hint)
-    return _activation(g, y, layer.activation, hint, layer.name)
+    return _activation(g, y, layer.activation, hint, layer.name, last_dim=int(w.shape[0]))
 
 
 def _pool(g, layer, x, hint):
@@ -220,9 +299,11 @@ def _convert(g, layer, ins, hint, in_shapes):
         y = g.op("MatMul", [x, g.const(f"{hint}/kernel", layer.kernel.numpy())], hint)
         if layer.use_bias:
             y = g.op("Add", [y, g.const(f"{hint}/bias", layer.bias.numpy())], hint)
-        return [_activation(g, y, layer.activation, hint, layer.name)]
+        return [_activation(g, y, layer.activation, hint, layer.name, last_dim=layer.units)]
     if isinstance(layer, L.Activation):
-        return [_activation(g, x, layer.activation, hint, layer.name)]
+        last = in_shapes[0][-1] if in_shapes and in_shapes[0] else None
+        return [_activation(g, x, layer.activation, hint, layer.name,
+                            last_dim=None if last is None else int(last))]
     if isinstance(layer, L.Dropout):
         return [x]
     if isinstance(layer, L.Flatten):

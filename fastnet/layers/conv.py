@@ -61,7 +61,7 @@ class BaseConv(Layer):
                              f"(layer {self.name})")
         self.groups = groups
         if output_padding is not None and not self.transposed:
-            raise TypeError(f"{type(self).__name__}: unrecognized keyword argument "
+            raise ValueError(f"{type(self).__name__}: unrecognized keyword argument "
                             f"`output_padding` (only transposed convolutions take it)")
         self.output_padding = None if output_padding is None else standardize_tuple(
             output_padding, n, "output_padding", self, minimum=0)

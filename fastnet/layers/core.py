@@ -3,6 +3,8 @@ RepeatVector, Lambda, Embedding."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from fastnet import activations as activations_mod
@@ -39,9 +41,10 @@ class InputLayer(Layer):
         input_shape = kwargs.pop("input_shape", None)
         batch_input_shape = kwargs.pop("batch_input_shape", None)
         kwargs.pop("trainable", None)
-        if kwargs:
-            raise TypeError(f"InputLayer: unrecognized keyword argument(s): "
-                            f"{', '.join(sorted(kwargs))}")
+        if kwargs:  # Keras 3's InputLayer accepts and drops them (it passes only `name` on)
+            warnings.warn(f"InputLayer: ignoring unrecognized keyword argument(s) "
+                          f"{', '.join(sorted(kwargs))} (Keras 3's InputLayer ignores them "
+                          "too)", stacklevel=2)
         super().__init__(name=name, dtype=dtype)
         if sparse:
             raise NotImplementedError(f"InputLayer {self.name!r}: `sparse=True` (sparse input "
@@ -59,13 +62,24 @@ class InputLayer(Layer):
             shape = input_shape
         if batch_shape is None and batch_input_shape is not None:
             batch_shape = batch_input_shape
+        if batch_shape is not None and shape is not None:  # Keras's own messages
+            raise ValueError("You cannot pass both `shape` and `batch_shape` at the same time.")
+        if batch_shape is not None and batch_size is not None:
+            raise ValueError("You cannot pass both `batch_size` and `batch_shape` at the same "
+                             "time.")
         if batch_shape is None:
             if shape is None:
                 raise ValueError("You must pass a `shape` argument to Input (or `batch_shape`).")
             if isinstance(shape, int):
                 shape = (shape,)
             batch_shape = (batch_size,) + tuple(shape)
-        self.batch_shape = tuple(batch_shape)
+        batch_shape = tuple(None if d is None else d for d in batch_shape)
+        if any(d is not None and (not isinstance(d, (int, np.integer)) or d < 0)
+               for d in batch_shape):
+            raise ValueError(f"Cannot convert '{tuple(shape) if shape is not None else batch_shape}"
+                             "' to a shape: every dimension must be None or an integer >= 0 "
+                             f"(InputLayer {self.name!r})")
+        self.batch_shape = tuple(None if d is None else int(d) for d in batch_shape)
         self.sparse = bool(sparse)
         self.built = True
         tensor = KerasTensor(self.batch_shape, dtype=self.dtype, name=self.name)
@@ -81,7 +95,7 @@ class InputLayer(Layer):
 
     def get_config(self):
         return {"batch_shape": list(self.batch_shape), "dtype": self.dtype,
-                "sparse": self.sparse, "name": self.name}
+                "sparse": self.sparse, "ragged": False, "name": self.name, "optional": False}
 
     @classmethod
     def from_config(cls, config):

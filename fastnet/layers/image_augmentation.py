@@ -951,7 +951,8 @@ class ContrastLimitedAdaptiveHistogramEqualization(_Augmentation):
         bottom = at(y1i, x0i) * (1.0 - wx) + at(y1i, x1i) * wx
         out = (top * (1.0 - wy) + bottom * wy)[:, :h, :w, :]
         out = _rescale(out.astype(np.float32), (0, 255), self.value_range)
-        return ops.convert_to_tensor(np.asarray(out, np.dtype(x.dtype)))
+        # as Keras: back in the (autocast) input's dtype; float64 stays float64
+        return ops.convert_to_tensor(np.asarray(out, np.dtype(x.dtype)), dtype=x.dtype)
 
     def get_config(self):
         return {**super().get_config(), "value_range": self.value_range,

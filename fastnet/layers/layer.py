@@ -72,6 +72,8 @@ def _autocast_input(x, dtype):
     """One argument as a layer receives it: arrays become Tensors, floating ones (and floating
     Tensors) in `dtype`; integer, bool and string values are left as they are."""
     if isinstance(x, np.ndarray):
+        if x.dtype.kind in "USO":  # strings stay numpy arrays (the lookup layers read them)
+            return x
         return ops.convert_to_tensor(x, dtype=dtype if x.dtype.kind == "f" else None)
     if isinstance(x, Tensor) and x.dtype != dtype and x.dtype in _FLOAT_DTYPES:
         y = ops.cast(x, dtype)
@@ -92,7 +94,7 @@ class Layer(Operation):
                  input_length=None, activity_regularizer=None, **kwargs):
         if kwargs:
             unknown = ", ".join(sorted(kwargs))
-            raise TypeError(f"{type(self).__name__}: unrecognized keyword argument(s): {unknown}")
+            raise ValueError(f"{type(self).__name__}: unrecognized keyword argument(s): {unknown}")
         object.__setattr__(self, "_tracking_ready", False)
         self._layers = []
         self._own_weights = []
@@ -106,6 +108,10 @@ class Layer(Operation):
         if "supports_masking" not in vars(self) and \
                 type(self).supports_masking is Operation.supports_masking:
             self.supports_masking = type(self).compute_mask is not Layer.compute_mask
+        if isinstance(dtype, str) and (dtype.startswith("mixed_") or ":" in dtype):
+            from fastnet.dtype_policies import DTypePolicy
+
+            DTypePolicy(dtype)  # a policy name: refused by name (or ValueError), as there
         self.dtype = standardize_dtype(dtype.name if hasattr(dtype, "name") else dtype)
         self.autocast = bool(autocast)
         self._build_shapes = None

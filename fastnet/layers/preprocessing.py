@@ -112,8 +112,7 @@ class Normalization(Layer):
         self.invert = invert
         self.supports_masking = True
         self._build_input_shape = None
-        self.mean = None
-        self.variance = None
+        self._fixed_mean = self._fixed_variance = None  # from `mean` and `variance`
         if (mean is not None) != (variance is not None):
             raise ValueError("When setting values directly, both `mean` and `variance` must be "
                              f"set. Received: mean={mean} and variance={variance}")
@@ -162,9 +161,23 @@ class Normalization(Layer):
                 for i in range(1, mean.ndim + 1):
                     shape[self._keep_axis[-i]] = mean.shape[-i]
                 mean, var = mean.reshape(shape), var.reshape(shape)
-            self.mean = np.broadcast_to(mean, self._broadcast_shape).astype(self.dtype)
-            self.variance = np.broadcast_to(var, self._broadcast_shape).astype(self.dtype)
+            self._fixed_mean = np.broadcast_to(mean, self._broadcast_shape).astype(self.dtype)
+            self._fixed_variance = np.broadcast_to(var, self._broadcast_shape).astype(self.dtype)
         self.built = True
+
+    # as Keras: `mean` and `variance` are the statistics in the broadcast shape, (1, d) for
+    # (batch, d) inputs (the adapted ones, or those given), None before build
+    @property
+    def mean(self):
+        if not self.built:
+            return None
+        return ops.convert_to_tensor(self._stats()[0])
+
+    @property
+    def variance(self):
+        if not self.built:
+            return None
+        return ops.convert_to_tensor(self._stats()[1])
 
     def adapt(self, data):
         shape, batches, iterable = _batches(data, "Normalization")
@@ -203,7 +216,7 @@ class Normalization(Layer):
 
     def _stats(self):
         if self.input_mean is not None:
-            return self.mean, self.variance
+            return self._fixed_mean, self._fixed_variance
         return (self.adapt_mean.numpy().reshape(self._broadcast_shape),
                 self.adapt_variance.numpy().reshape(self._broadcast_shape))
 

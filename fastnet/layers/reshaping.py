@@ -101,7 +101,7 @@ def _no_data_format(layer_name, kwargs, extra=()):
     instead of accepting and ignoring them."""
     for arg in ("data_format",) + tuple(extra):
         if arg in kwargs:
-            raise TypeError(f"{layer_name}: unrecognized keyword argument `{arg}` (Keras's "
+            raise ValueError(f"{layer_name}: unrecognized keyword argument `{arg}` (Keras's "
                             f"{layer_name} has none). Received: {arg}={kwargs[arg]!r}")
 
 
@@ -127,7 +127,7 @@ class UpSampling3D(_UpSampling):
 
     def __init__(self, size=2, data_format=None, **kwargs):
         if "interpolation" in kwargs:
-            raise TypeError("UpSampling3D: unrecognized keyword argument `interpolation` "
+            raise ValueError("UpSampling3D: unrecognized keyword argument `interpolation` "
                             "(Keras's UpSampling3D is nearest-neighbour only). Received: "
                             f"interpolation={kwargs['interpolation']!r}")
         super().__init__(size=size, data_format=data_format, **kwargs)

@@ -197,10 +197,10 @@ class SimpleRNN(_RNN):
         # Keras's SimpleRNN has no recurrent_activation (older fastnet configs saved the
         # unused default, which is accepted) and no use_cudnn.
         if kwargs.pop("recurrent_activation", "sigmoid") != "sigmoid":
-            raise TypeError("SimpleRNN: unrecognized keyword argument `recurrent_activation` "
+            raise ValueError("SimpleRNN: unrecognized keyword argument `recurrent_activation` "
                             "(a SimpleRNN cell has a single activation)")
         if "use_cudnn" in kwargs:
-            raise TypeError("SimpleRNN: unrecognized keyword argument `use_cudnn` (Keras 3's "
+            raise ValueError("SimpleRNN: unrecognized keyword argument `use_cudnn` (Keras 3's "
                             "SimpleRNN has no such argument; LSTM and GRU have)")
         super().__init__(**_given(locals()))
 
@@ -329,6 +329,9 @@ class Bidirectional(Layer):
         if self.return_state:  # Keras: [output, forward states..., backward states...]
             states = list(y[1:]) + list(yb[1:])
             y, yb = y[0], yb[0]
+        # as Keras: the wrapped layers compute in their own dtype, the outputs (not the
+        # states) come out in the wrapper's
+        y, yb = ops.cast(y, self.compute_dtype), ops.cast(yb, self.compute_dtype)
         if self.return_sequences:
             yb = ops.flip(yb, axis=1)
         if self.merge_mode == "concat":
@@ -453,9 +456,13 @@ class TimeDistributed(Layer):
 
 
 class ConvLSTM2D(Layer):
-    """Convolutional LSTM over (batch, time, rows, cols, channels); Keras's layout:
-    kernel (kh, kw, in, 4*filters), recurrent_kernel (kh, kw, filters, 4*filters),
-    bias (4*filters,), gates i, f, c, o. The recurrent convolution is 'same'."""
+    """Convolutional LSTM over (batch, time, rows, cols, channels) (or, channels_first,
+    (batch, time, channels, rows, cols)); Keras's layout: kernel (kh, kw, in, 4*filters),
+    recurrent_kernel (kh, kw, filters, 4*filters), bias (4*filters,), gates i, f, c, o.
+    The recurrent convolution is 'same'. As Keras's ConvLSTMCell, training with `dropout`
+    (`recurrent_dropout`) multiplies the step input (the previous h) by one mask per gate,
+    drawn once per call and kept over its time steps; `stateful=True` carries h and c from
+    one call to the next (reset_states() zeroes them)."""
 
     # Keras 3's signature, in its order
     def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None,
@@ -481,16 +488,17 @@ class ConvLSTM2D(Layer):
         self.recurrent_constraint = constraints_mod.get(recurrent_constraint)
         self.bias_constraint = constraints_mod.get(bias_constraint)
         self.supports_masking = True
+        from fastnet import random as random_mod
         from fastnet.layers.core import _data_format
 
-        unsupported = {"stateful": (stateful, False), "dropout": (dropout, 0.0),
-                       "recurrent_dropout": (recurrent_dropout, 0.0),
-                       "data_format": (_data_format(data_format, self), "channels_last")}
-        for arg, (value, default) in unsupported.items():
-            if value != default:
-                raise NotImplementedError(f"ConvLSTM2D {self.name!r}: `{arg}` is not "
-                                          f"implemented in fastnet. Received: {arg}={value!r}")
+        self.data_format = _data_format(data_format, self)
+        # as Keras's ConvLSTMCell: rates clipped to [0, 1]; applied when 0 < rate < 1
+        self.dropout = min(1.0, max(0.0, float(dropout)))
+        self.recurrent_dropout = min(1.0, max(0.0, float(recurrent_dropout)))
+        self.stateful = bool(stateful)
+        self._states = None  # stateful: [h, c], in the layer's data_format
         self.seed = seed
+        self.seed_generator = random_mod.SeedGenerator(seed)
         self.filters = check_int(filters, "filters", self)
         self.kernel_size = standardize_tuple(kernel_size, 2, "kernel_size", self)
         self.strides = standardize_tuple(strides, 2, "strides", self)
@@ -508,8 +516,13 @@ class ConvLSTM2D(Layer):
         self.go_backwards = go_backwards
         self.input_spec = InputSpec(ndim=5)
 
-    def build(self, input_shape):
-        cin = input_shape[-1]
+    def build(self, input_shape, initial_state_shape=None):
+        if self.stateful and input_shape[0] is None:  # Keras's RNN: the same check
+            raise ValueError(f"ConvLSTM2D {self.name!r}: when using `stateful=True` in a RNN, "
+                             "the batch size must be static. Found dynamic batch size: "
+                             f"sequence.shape={tuple(input_shape)}. Give the input a batch "
+                             "size (keras.Input(batch_shape=...) or batch_size=...)")
+        cin = input_shape[2] if self.data_format == "channels_first" else input_shape[-1]
         f = self.filters
         self.kernel = self.add_weight(shape=self.kernel_size + (cin, 4 * f), name="kernel",
                                       initializer=self.kernel_initializer,
@@ -544,13 +557,78 @@ class ConvLSTM2D(Layer):
         return conv_output_length(size, self.kernel_size[i], self.strides[i], self.padding,
                                   self.dilation_rate[i])
 
-    def call(self, inputs, mask=None, training=None):
-        x = ops.convert_to_tensor(inputs)
+    # -- stateful (as Keras's RNN) ----------------------------------------------------------
+    @property
+    def states(self):
+        """[h, c] carried by a stateful layer (None before its first call)."""
+        return None if self._states is None else list(self._states)
+
+    @states.setter
+    def states(self, value):
+        self._states = None if value is None else [
+            ops.convert_to_tensor(np.asarray(ops.convert_to_numpy(v), np.float32)) for v in value]
+
+    def reset_states(self, states=None):
+        """Zeroes the carried states (a no-op before they exist), or sets them to [h, c]."""
+        if states is not None:
+            if len(states) != 2:
+                raise ValueError(f"ConvLSTM2D {self.name!r}: reset_states() expects 2 states "
+                                 f"(h and c), received {len(states)}")
+            self.states = states
+        elif self._states is not None:
+            self._states = [ops.zeros(tuple(s.shape)) for s in self._states]
+
+    reset_state = reset_states
+
+    def _channels_last(self, t, rank):
+        """A channels_first tensor of `rank` (4: a state, 5: a sequence) as channels_last."""
+        if self.data_format != "channels_first":
+            return t
+        return ops.transpose(t, (0, 2, 3, 1) if rank == 4 else (0, 1, 3, 4, 2))
+
+    def _from_channels_last(self, t, rank):
+        if self.data_format != "channels_first":
+            return t
+        return ops.transpose(t, (0, 3, 1, 2) if rank == 4 else (0, 1, 4, 2, 3))
+
+    def _gate_masks(self, shape, rate, training):
+        """Keras's DropoutRNNCell masks (dropout_mask_count 4): one per gate, or None."""
+        if not training or not 0.0 < rate < 1.0:
+            return None
+        keep = [self.seed_generator.rng.random(shape) >= rate for _ in range(4)]
+        return [ops.convert_to_tensor(k.astype(np.float32) / np.float32(1.0 - rate))
+                for k in keep]
+
+    def _gates_conv(self, x, kernel, masks, strides, padding, dilation):
+        """conv(x, kernel) for the four gates at once, or gate by gate on masked x."""
+        if masks is None:
+            return ops.conv(x, kernel, strides, padding, dilation_rate=dilation)
+        f = self.filters
+        return ops.concatenate([ops.conv(x * m, kernel[..., g * f:(g + 1) * f], strides,
+                                         padding, dilation_rate=dilation)
+                                for g, m in enumerate(masks)], axis=-1)
+
+    def call(self, inputs, initial_state=None, mask=None, training=None):
+        x = self._channels_last(ops.convert_to_tensor(inputs), 5)
         b, steps = x.shape[0], x.shape[1]
         rows, cols = self._spatial_out(x.shape[2], 0), self._spatial_out(x.shape[3], 1)
         f = self.filters
-        h = ops.zeros((b, rows, cols, f))
-        c = ops.zeros((b, rows, cols, f))
+        state_shape = (b, rows, cols, f)
+        if initial_state is not None:
+            states = [self._channels_last(ops.convert_to_tensor(s), 4) for s in initial_state]
+        elif self.stateful and self._states is not None:
+            states = [self._channels_last(s, 4) for s in self._states]
+        else:
+            states = [ops.zeros(state_shape), ops.zeros(state_shape)]
+        if len(states) != 2 or any(tuple(s.shape) != state_shape for s in states):
+            what = "the carried states" if initial_state is None else "initial_state"
+            raise ValueError(f"ConvLSTM2D {self.name!r}: {what} must be [h, c] of shape "
+                             f"{tuple(self._from_channels_last(ops.zeros(state_shape), 4).shape)}"
+                             f" each; received {[tuple(s.shape) for s in states]}")
+        h, c = states
+        in_masks = self._gate_masks(tuple(x.shape[:1]) + tuple(x.shape[2:]), self.dropout,
+                                    training)
+        rec_masks = self._gate_masks(state_shape, self.recurrent_dropout, training)
         outputs, step_masks = [], []
         if isinstance(mask, (list, tuple)):
             mask = mask[0] if mask else None
@@ -562,9 +640,9 @@ class ConvLSTM2D(Layer):
         order = range(steps - 1, -1, -1) if self.go_backwards else range(steps)
         for t in order:
             h_prev, c_prev = h, c
-            z = ops.conv(x[:, t], self.kernel, self.strides, self.padding,
-                         dilation_rate=self.dilation_rate)
-            z = z + ops.conv(h, self.recurrent_kernel, 1, "same")
+            z = self._gates_conv(x[:, t], self.kernel, in_masks, self.strides, self.padding,
+                                 self.dilation_rate)
+            z = z + self._gates_conv(h, self.recurrent_kernel, rec_masks, 1, "same", 1)
             if self.bias is not None:
                 z = z + self.bias
             i = self.recurrent_activation(z[..., :f])
@@ -583,6 +661,10 @@ class ConvLSTM2D(Layer):
             outputs = [o * m for o, m in zip(outputs, step_masks)]
         last = outputs[-1] if outputs else h
         out = ops.stack(outputs, axis=1) if self.return_sequences else last
+        out = self._from_channels_last(out, 5 if self.return_sequences else 4)
+        h, c = self._from_channels_last(h, 4), self._from_channels_last(c, 4)
+        if self.stateful:
+            self._states = [ops.stop_gradient(h), ops.stop_gradient(c)]
         return [out, h, c] if self.return_state else out
 
     def compute_mask(self, inputs, mask=None):
@@ -591,17 +673,19 @@ class ConvLSTM2D(Layer):
         out_mask = mask if self.return_sequences else None
         return [out_mask, None, None] if self.return_state else out_mask
 
-    def compute_output_shape(self, input_shape):
-        rows = self._spatial_out(input_shape[2], 0)
-        cols = self._spatial_out(input_shape[3], 1)
-        state = (input_shape[0], rows, cols, self.filters)
+    def compute_output_shape(self, input_shape, initial_state_shape=None):
+        first = self.data_format == "channels_first"
+        rows = self._spatial_out(input_shape[3 if first else 2], 0)
+        cols = self._spatial_out(input_shape[4 if first else 3], 1)
+        state = (input_shape[0],) + ((self.filters, rows, cols) if first else
+                                     (rows, cols, self.filters))
         out = (input_shape[0], input_shape[1]) + state[1:] if self.return_sequences else state
         return [out, state, state] if self.return_state else out
 
     def get_config(self):
         return {**super().get_config(), "filters": self.filters,
                 "kernel_size": list(self.kernel_size), "strides": list(self.strides),
-                "padding": self.padding, "data_format": "channels_last",
+                "padding": self.padding, "data_format": self.data_format,
                 "dilation_rate": list(self.dilation_rate),
                 "activation": activations_mod.serialize(self.activation),
                 "recurrent_activation": activations_mod.serialize(self.recurrent_activation),
@@ -619,6 +703,6 @@ class ConvLSTM2D(Layer):
                 "bias_constraint": constraints_mod.serialize(self.bias_constraint),
                 "return_sequences": self.return_sequences,
                 "return_state": self.return_state, "go_backwards": self.go_backwards,
-                "stateful": False, "unroll": self.unroll,
-                "zero_output_for_mask": self.zero_output_for_mask, "dropout": 0.0,
-                "recurrent_dropout": 0.0, "seed": self.seed}
+                "stateful": self.stateful, "unroll": self.unroll,
+                "zero_output_for_mask": self.zero_output_for_mask, "dropout": self.dropout,
+                "recurrent_dropout": self.recurrent_dropout, "seed": self.seed}

@@ -391,13 +391,13 @@ class SimpleRNNCell(_BuiltinCell):
                  bias_constraint=None, dropout=0.0, recurrent_dropout=0.0, seed=None,
                  **kwargs):
         if "recurrent_activation" in kwargs:
-            raise TypeError("SimpleRNNCell: unrecognized keyword argument "
+            raise ValueError("SimpleRNNCell: unrecognized keyword argument "
                             "`recurrent_activation` (the cell has a single activation)")
         super().__init__(**_given(locals()))
 
     def _set_implementation(self, implementation):
         if implementation is not None:  # Keras's SimpleRNN(Cell) refuses it too
-            raise TypeError(f"SimpleRNNCell: unrecognized keyword argument `implementation` "
+            raise ValueError(f"SimpleRNNCell: unrecognized keyword argument `implementation` "
                             f"(only LSTM and GRU have one). Received: "
                             f"implementation={implementation!r}")
         self.implementation = 2
@@ -704,7 +704,7 @@ def _refuse_time_major(layer_name, kwargs):
     """Keras 3 dropped `time_major` from every RNN layer (it refuses the keyword), so does
     fastnet, with the way to get the same result."""
     if "time_major" in kwargs:
-        raise TypeError(f"{layer_name}: unrecognized keyword argument `time_major` (Keras 3 "
+        raise ValueError(f"{layer_name}: unrecognized keyword argument `time_major` (Keras 3 "
                         f"has no such argument: RNN layers take (batch, steps, features) "
                         f"sequences). Received: time_major={kwargs['time_major']!r}; for "
                         f"time-major data use ops.transpose(x, (1, 0, 2)) before the layer "

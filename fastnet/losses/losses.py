@@ -479,6 +479,8 @@ def deserialize(config, custom_objects=None):
     from fastnet.saving import object_registration
 
     name = config["class_name"]
+    if name == "function" and isinstance(config.get("config"), str):  # Keras 3's function
+        return deserialize(config["config"], custom_objects)  # form: its (registered) name
     cls = object_registration.lookup([config.get("registered_name"), name], custom_objects) or \
         _CLASSES.get(name)
     if cls is None:

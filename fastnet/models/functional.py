@@ -209,6 +209,15 @@ class Functional(Model):
         return [self._standardize_input(value, kt) for value, kt in zip(flat, self._inputs)]
 
     def _standardize_input(self, value, kt):
+        if kt.dtype == "string":  # a string input: a numpy array for the lookup layers
+            t = np.asarray(value)
+            if t.dtype.kind not in "USO":
+                raise ValueError(f"Model {self.name!r}: input "
+                                 f"{kt._keras_history[0].name!r} is a string input; "
+                                 f"received {t.dtype} values")
+            if t.ndim == len(kt.shape) - 1 and kt.shape[-1] == 1:
+                t = t[..., None]
+            return t
         t = value if isinstance(value, Tensor) else ops.convert_to_tensor(value)
         shape, want_shape = t.shape, kt.shape
         # the common case, fast (Tensor.dtype builds numpy's dtype name: ~2 us)

@@ -174,8 +174,11 @@ def _reduction(kind):
             dt = "int32"
         elif kind == "bool":
             dt = "bool"
-        elif kind == "sum" and dt == "bool":
-            dt = "int32"
+        elif kind == "sum":  # as fastnet's (and Keras's) sum and prod
+            if kwargs.get("dtype") is not None:
+                dt = standardize_dtype(kwargs["dtype"])
+            dt = {"bool": "int32", "int8": "int32", "int16": "int32", "uint8": "uint32",
+                  "uint16": "uint32"}.get(dt, dt)
         return _kt(_reduced(_shape(x), axis, keepdims), dt)
 
     return rule
@@ -201,7 +204,8 @@ def _cumulative(x, axis=None, dtype=None):
     if axis is None:
         n = None if any(d is None for d in shape) else int(np.prod(shape))
         shape = (n,)
-    return _kt(shape, standardize_dtype(dtype) if dtype else _dtype(x))
+    dt = standardize_dtype(dtype) if dtype else _dtype(x)
+    return _kt(shape, "int32" if dt == "bool" else dt)
 
 
 _register("cumsum cumprod", _cumulative)

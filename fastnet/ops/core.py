@@ -17,7 +17,7 @@ from fastnet._core import make, op  # noqa: F401  (compiled: csrc/cython/_core.p
 from fastnet.backend.tensor import Tensor, floatx, standardize_dtype
 
 
-def convert_to_tensor(x, dtype=None, sparse=None):
+def convert_to_tensor(x, dtype=None, sparse=None, ragged=None):
     """A Tensor from a Tensor, numpy array or Python value.
 
     Python floats and float64 arrays become float32 (Keras's floatx) unless a
@@ -26,6 +26,9 @@ def convert_to_tensor(x, dtype=None, sparse=None):
     if sparse:
         raise NotImplementedError("convert_to_tensor: `sparse=True` (sparse tensors) is not "
                                   "implemented in fastnet")
+    if ragged:  # as Keras on backends without ragged tensors (torch, jax, numpy)
+        raise ValueError("convert_to_tensor: `ragged=True` is not supported: fastnet has no "
+                         "ragged tensors")
     if isinstance(x, Tensor):
         if dtype is not None and x.dtype != standardize_dtype(dtype):
             return cast(x, dtype)

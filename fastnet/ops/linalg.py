@@ -39,9 +39,9 @@ def _linalg_error(name, e, shape):
 
 
 @op
-def inv(a):
+def inv(x):
     """Matrix inverse; gradient -X^T g X^T with X = inv(a)."""
-    a = _float(a)
+    a = _float(x)  # Keras names the argument x
     _square(a, "inv")
     try:
         out = np.linalg.inv(a._value)
@@ -91,9 +91,9 @@ def solve(a, b):
 
 
 @op
-def det(a):
+def det(x):
     """Determinant; gradient g * det(a) * inv(a)^T."""
-    a = _float(a)
+    a = _float(x)  # Keras names the argument x
     _square(a, "det")
     out = np.asarray(np.linalg.det(a._value), dtype=a._value.dtype)
     res = None
@@ -107,9 +107,9 @@ def det(a):
 
 
 @op
-def cholesky(a, upper=False):
+def cholesky(x, upper=False):
     """Lower (or upper) Cholesky factor of a symmetric positive-definite matrix."""
-    a = _float(a)
+    a = _float(x)  # Keras names the argument x
     _square(a, "cholesky")
     try:
         low = np.linalg.cholesky(a._value)
@@ -230,9 +230,9 @@ def solve_triangular(a, b, lower=False):
 
 
 @op
-def cholesky_inverse(a, upper=False):
+def cholesky_inverse(x, upper=False):
     """inv(L @ L^T) (or inv(U^T @ U)) from a Cholesky factor."""
-    a = _float(a)
+    a = _float(x)  # Keras names the argument x
     full = m.matmul(_mT(a), a) if upper else m.matmul(a, _mT(a))
     return inv(full)
 

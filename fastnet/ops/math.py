@@ -348,13 +348,22 @@ def _expand_to(g, shape, axes, keepdims):
     return g
 
 
+def _reduction_dtype(dtype):
+    """Keras 3's result dtype of sum and prod: bool, int8 and int16 add up in int32, uint8
+    and uint16 in uint32, every other dtype in itself (int32 stays int32)."""
+    dtype = np.dtype(dtype)
+    if dtype.kind == "b" or dtype in (np.int8, np.int16):
+        return np.dtype(np.int32)
+    if dtype in (np.uint8, np.uint16):
+        return np.dtype(np.uint32)
+    return dtype
+
+
 @op
 def sum(x, axis=None, keepdims=False):  # noqa: A001
     x = _t(x)
     axes = _axes(axis, x.ndim)
-    out = np.sum(x._value, axis=axes, keepdims=keepdims)
-    if x._value.dtype.kind == "b":
-        out = out.astype(np.int32)
+    out = np.sum(x._value, axis=axes, keepdims=keepdims, dtype=_reduction_dtype(x._value.dtype))
     shape = x.shape
 
     def backward(g):
@@ -423,10 +432,12 @@ amax, amin = max, min
 
 
 @op
-def prod(x, axis=None, keepdims=False):
+def prod(x, axis=None, keepdims=False, dtype=None):
     x = _t(x)
+    if dtype is not None:
+        x = cast(x, dtype)
     axes = _axes(axis, x.ndim)
-    out = np.prod(x._value, axis=axes, keepdims=keepdims)
+    out = np.prod(x._value, axis=axes, keepdims=keepdims, dtype=_reduction_dtype(x._value.dtype))
     shape = x.shape
 
     def backward(g):
@@ -495,14 +506,17 @@ def any(x, axis=None, keepdims=False):  # noqa: A001
 
 
 @op
-def cumsum(x, axis=None):
+def cumsum(x, axis=None, dtype=None):
+    """As Keras 3: the sums are of `dtype` (x's own when None; bool adds up in int32)."""
     x = _t(x)
+    if dtype is not None or x._value.dtype.kind == "b":
+        x = cast(x, "int32" if dtype is None or standardize_dtype(dtype) == "bool" else dtype)
     if axis is None:
         flat = reshape(x, (-1,))
         return cumsum(flat, axis=0)
     if x.ndim == 0:  # numpy treats a 0-d input as 1-D (output shape (1,)); the reshape's
         return cumsum(reshape(x, (1,)), axis=axis)  # gradient restores the shape ()
-    out = np.cumsum(x._value, axis=axis)
+    out = np.cumsum(x._value, axis=axis, dtype=x._value.dtype)
     return make(out, (x,), lambda g: (flip(cumsum(flip(g, axis), axis), axis),))
 
 
@@ -621,8 +635,8 @@ def concatenate(xs, axis=0):
 
 
 @op
-def stack(xs, axis=0):
-    xs = [_t(v) for v in xs]
+def stack(x, axis=0):
+    xs = [_t(v) for v in x]
     if not xs:
         raise ValueError("stack: need at least one tensor")
     shapes = {v.shape for v in xs}
@@ -840,9 +854,8 @@ def slice(inputs, start_indices, shape):  # noqa: A001
 
 
 @op
-def stop_gradient(x):
-    x = _t(x)
-    return Tensor(x._value)
+def stop_gradient(variable):
+    return Tensor(_t(variable)._value)
 
 
 @op
@@ -987,15 +1000,24 @@ def identity(n, dtype=None):
     return eye(n, dtype=dtype)
 
 
-def arange(start, stop=None, step=1, dtype=None):
+def arange(start, stop=None, step=None, dtype=None):
+    if step is None:
+        step = 1
     if dtype is None:
         dtype = "int32" if builtins.all(isinstance(v, int) for v in (start, stop or 0, step)) \
             else floatx()
     return Tensor(np.arange(start, stop, step, dtype=standardize_dtype(dtype)))
 
 
-def linspace(start, stop, num=50, endpoint=True, dtype=None):
-    return Tensor(np.linspace(start, stop, num, endpoint=endpoint, dtype=standardize_dtype(dtype)))
+def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0):
+    """As Keras 3 (numpy's): `retstep=True` also returns the spacing; `axis` is where the
+    samples go when start/stop are arrays. The default dtype is floatx."""
+    start, stop = (v._value if isinstance(v, Tensor) else v for v in (start, stop))
+    out = np.linspace(start, stop, num, endpoint=endpoint, retstep=retstep,
+                      dtype=standardize_dtype(dtype) if dtype is not None else floatx(), axis=axis)
+    if retstep:
+        return Tensor(np.asarray(out[0])), out[1]
+    return Tensor(np.asarray(out))
 
 
 @op

@@ -718,11 +718,17 @@ def argpartition(x, kth, axis=-1):
     return Tensor(np.argpartition(x._value, kth, axis=axis).astype(np.int32))
 
 
-def _int_binary(name, fn):
+def _int_binary(name, fn, keras_args=False):
     def f(x, y):
         a, b = _t(x), _t(y)
         _int_only(name, a, b)
         return Tensor(np.asarray(fn(a._value, b._value)))
+
+    if keras_args:  # Keras names these two arguments x1 and x2 (gcd, lcm)
+        def f(x1, x2):
+            a, b = _t(x1), _t(x2)
+            _int_only(name, a, b)
+            return Tensor(np.asarray(fn(a._value, b._value)))
 
     f.__name__ = f.__qualname__ = name
     f.__doc__ = f"numpy.{fn.__name__} of integer tensors, element-wise."
@@ -736,8 +742,8 @@ bitwise_left_shift = _int_binary("bitwise_left_shift", np.left_shift)
 bitwise_right_shift = _int_binary("bitwise_right_shift", np.right_shift)
 left_shift = _int_binary("left_shift", np.left_shift)
 right_shift = _int_binary("right_shift", np.right_shift)
-gcd = _int_binary("gcd", np.gcd)
-lcm = _int_binary("lcm", np.lcm)
+gcd = _int_binary("gcd", np.gcd, keras_args=True)
+lcm = _int_binary("lcm", np.lcm, keras_args=True)
 
 
 @op

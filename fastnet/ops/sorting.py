@@ -109,14 +109,14 @@ def unstack(x, num=None, axis=0):
 def cumprod(x, axis=None, dtype=None):
     """Cumulative product; its gradient is exact with zeros in the input."""
     x = _t(x)
-    if dtype is not None:
-        x = m.cast(x, dtype)
+    if dtype is not None or x._value.dtype.kind == "b":  # as Keras: bools multiply in int32
+        x = m.cast(x, "int32" if dtype is None or dtype == "bool" else dtype)
     if axis is None:
         return cumprod(m.reshape(x, (-1,)), axis=0)
     if x.ndim == 0:
         return cumprod(m.reshape(x, (1,)), axis=axis)
     ax = axis % x.ndim
-    out = np.cumprod(x._value, axis=ax)
+    out = np.cumprod(x._value, axis=ax, dtype=x._value.dtype)
 
     def backward(g):
         xv = np.moveaxis(x._value, ax, -1).astype(np.float64)

@@ -27,7 +27,7 @@ class Optimizer:
                  ema_overwrite_frequency=None, loss_scale_factor=None,
                  gradient_accumulation_steps=None, name=None, **kwargs):
         if kwargs:
-            raise TypeError(f"{type(self).__name__}: unrecognized keyword argument(s): "
+            raise ValueError(f"{type(self).__name__}: unrecognized keyword argument(s): "
                             f"{sorted(kwargs)}")
         if sum(c is not None for c in (clipnorm, clipvalue, global_clipnorm)) > 1:
             raise ValueError("Only one of `clipnorm`, `clipvalue` and `global_clipnorm` can be "

@@ -411,8 +411,8 @@ class Runner:
 
         if isinstance(self.model, Sequential) or not isinstance(struct, (list, tuple, dict)):
             return outs[0]
-        if isinstance(struct, dict):
-            return dict(zip(struct, outs))
+        if isinstance(struct, dict):  # outs follow model.outputs: the keys' sorted order
+            return dict(zip(sorted(struct), outs))
         return list(outs)
 
     def structure(self, outs):

@@ -13,6 +13,7 @@ ValueError) naming the file.
 from __future__ import annotations
 
 import datetime
+import inspect
 import io
 import json
 import os
@@ -112,6 +113,9 @@ def _compile_config(model):
     cfg = model.get_compile_config()
     loss = cfg.get("loss")
 
+    def ser_function(fn):  # as Keras: {"class_name": "function", "config": its name, ...}
+        return serialization_lib.serialize_keras_object(fn)
+
     def ser_loss(x):
         if isinstance(x, dict):
             return {k: ser_loss(v) for k, v in x.items()}
@@ -119,6 +123,8 @@ def _compile_config(model):
             return [ser_loss(v) for v in x]
         if x is None or isinstance(x, str):
             return x
+        if inspect.isfunction(x):
+            return ser_function(x)
         return losses.serialize(x)
 
     def ser_metric(m):
@@ -126,12 +132,18 @@ def _compile_config(model):
             return [ser_metric(v) for v in m]
         if isinstance(m, dict):
             return {k: ser_metric(v) for k, v in m.items()}
+        if inspect.isfunction(m):
+            return ser_function(m)
         return m if isinstance(m, str) or m is None else getattr(m, "name", str(m))
 
     return {"optimizer": optimizers.serialize(model.optimizer), "loss": ser_loss(loss),
             "loss_weights": cfg.get("loss_weights"), "metrics": ser_metric(cfg.get("metrics")),
             "weighted_metrics": ser_metric(cfg.get("weighted_metrics")),
-            "run_eagerly": False, "steps_per_execution": 1, "jit_compile": False}
+            # as Keras 3: the values compile() was given (jit_compile "auto" stays "auto",
+            # which Keras's compile() also takes: each library then resolves it its own way)
+            "run_eagerly": bool(cfg.get("run_eagerly", False)),
+            "steps_per_execution": int(cfg.get("steps_per_execution", 1)),
+            "jit_compile": cfg.get("jit_compile", "auto")}
 
 
 def _model_config(model):
@@ -182,7 +194,12 @@ def _compile_args(cc, custom_objects):
     MeanMetricWrapper configs (tf.keras 2) become their function names."""
     from fastnet import losses, optimizers
 
+    def de_function(x):  # Keras 3's form of a plain function (a registered one too)
+        return serialization_lib.deserialize_keras_object(x, custom_objects)
+
     def de_loss(x):
+        if isinstance(x, dict) and x.get("class_name") == "function":
+            return de_function(x)
         if isinstance(x, dict) and "class_name" in x:
             return losses.deserialize(x, custom_objects)
         if isinstance(x, dict):
@@ -195,6 +212,8 @@ def _compile_args(cc, custom_objects):
         if isinstance(m, list):
             out = [de_metric(v) for v in m]
             return out
+        if isinstance(m, dict) and m.get("class_name") == "function":
+            return de_function(m)
         if isinstance(m, dict) and "class_name" in m:
             inner = m.get("config") or {}
             if m["class_name"] == "MeanMetricWrapper":
@@ -218,10 +237,16 @@ def _compile_args(cc, custom_objects):
     metrics_ = de_metric(cc.get("metrics"))
     if isinstance(metrics_, list) and len(metrics_) == 1 and isinstance(metrics_[0], list):
         metrics_ = metrics_[0]  # tf.keras 2 nests single-output metrics in a list
-    return dict(optimizer=optimizers.deserialize(opt, custom_objects) if isinstance(opt, dict)
+    args = dict(optimizer=optimizers.deserialize(opt, custom_objects) if isinstance(opt, dict)
                 else optimizers.get(opt),
                 loss=de_loss(cc.get("loss")), loss_weights=cc.get("loss_weights"),
                 metrics=metrics_, weighted_metrics=de_metric(cc.get("weighted_metrics")))
+    if "optimizer" in cc:  # a Keras 3 compile_config: compile() gets all of it back, as
+        # Keras's compile_from_config; an .h5 training_config restores only the five above
+        for key in ("run_eagerly", "steps_per_execution", "jit_compile"):
+            if key in cc and cc[key] is not None:
+                args[key] = cc[key]
+    return args
 
 
 def _compile_from_config(model, cc, custom_objects):

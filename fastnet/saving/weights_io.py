@@ -73,6 +73,34 @@ def _children(layer):
     return _class_keys(layer._layers)
 
 
+def _attribute_children(layer):
+    """(path, child) pairs as Keras 3 writes the sublayers of a subclassed layer or model:
+    by the attribute that holds them, attributes in sorted order with the private ones
+    last (a Model's `layers` list among them), a list or dict of layers as
+    ``<attribute>/<class name>[_n]``; a layer reached twice keeps its first path."""
+    from fastnet.layers.layer import Layer
+    from fastnet.models.model import Model
+
+    attrs = dict(vars(layer))
+    if isinstance(layer, Model):
+        attrs.setdefault("layers", list(layer._layers))
+    out, seen = [], set()
+    for attr in sorted(attrs, key=lambda a: f"~{a}" if a.startswith("_") else a):
+        value = attrs[attr]
+        if isinstance(value, Layer):
+            if id(value) not in seen:
+                seen.add(id(value))
+                out.append((attr, value))
+        elif isinstance(value, (list, tuple, dict)):
+            items = list(value.values()) if isinstance(value, dict) else list(value)
+            fresh = [v for v in items if isinstance(v, Layer)]
+            for key, child in _class_keys(fresh):
+                if id(child) not in seen:
+                    seen.add(id(child))
+                    out.append((f"{attr}/{key[len('layers/'):]}", child))
+    return out
+
+
 def save_layer_tree(group, layer):
     vars_group = group.create_group("vars")
     own_key = _own_key(layer)
@@ -111,12 +139,16 @@ def plan_layer_tree(group, layer, path="", skip_mismatch=False, out=None):
                                      f"the file, {tuple(v.shape)} in the model")
             out.append((v, value))
     children = _children(layer)
-    if children and not all(key in group for key, _ in children) and \
-            [k for k, _ in children] != [k for k, _ in _class_keys(layer._layers)]:
-        # fastnet < 0.2 kept wrappers' sublayers under layers/ too
+    if children and not all(key in group for key, c in children if c.weights):
         legacy = _class_keys(layer._layers)
-        if all(key in group for key, _ in legacy):
-            children = legacy
+        by_attr = [(k, c) for k, c in _attribute_children(layer)
+                   if any(c is child for _, child in children)]
+        if [k for k, _ in children] != [k for k, _ in legacy] and \
+                all(key in group for key, _ in legacy):
+            children = legacy  # fastnet < 0.2 kept wrappers' sublayers under layers/ too
+        elif len(by_attr) == len(children) and all(k in group for k, c in by_attr
+                                                   if c.weights):
+            children = by_attr  # Keras's layout of a subclassed layer: by attribute name
     for key, child in children:
         if key not in group:
             if skip_mismatch or not child.weights:  # nothing to load for a weightless layer
@@ -277,6 +309,10 @@ def _plan_optimizer_state(model, optimizer, values):
 
     if not values:
         raise ValueError("the optimizer state in the file is empty")
+    if n_slots and len(values) <= 2 and all(np.ndim(v) == 0 for v in values):
+        # an optimizer that was never built (a Keras model compiled, saved before any
+        # training step): only iterations and the learning rate; the slots start fresh
+        return [], (values[1] if len(values) == 2 else None)
     for lr, averages, flat in layouts():
         for grouped in orders(flat):
             ok = all(fits(t, v) for ts, vs in zip(slots, grouped) for t, v in zip(ts, vs))

@@ -25,6 +25,8 @@ def _to_tensors(struct):
         return {k: _to_tensors(v) for k, v in struct.items()}
     if isinstance(struct, (list, tuple)):
         return [_to_tensors(v) for v in struct]
+    if isinstance(struct, np.ndarray) and struct.dtype.kind in "USO":
+        return struct  # string inputs stay numpy arrays (the lookup layers read them)
     return ops.convert_to_tensor(struct)
 
 
@@ -185,6 +187,12 @@ class Trainer:
                 for xb, _, _ in batches]
 
     def _output_names(self):
+        struct = getattr(self, "_output_struct", None)
+        if isinstance(struct, dict) and all(not isinstance(v, (dict, list, tuple))
+                                            for v in struct.values()):
+            # as Keras 3: a dict of outputs is compiled by its keys (sorted, as flattened),
+            # whatever the output layers are called
+            return sorted(struct)
         names = getattr(self, "output_names", None)
         if names:
             return list(names)
@@ -209,6 +217,11 @@ class Trainer:
             from fastnet.metrics import Mean
             self._loss_tracker = Mean(name="loss")
         self._output_loss_trackers = {}
+        if isinstance(loss, dict) and len(names) > 1 and self.compiled_loss.n_losses > 1:
+            from fastnet.metrics import Mean  # as Keras: the `<output>_loss` entries in the
+            for key, fn in loss.items():  # order of the loss dict's keys
+                if fn is not None and key in names:
+                    self._output_loss_trackers[f"{key}_loss"] = Mean(name=f"{key}_loss")
         self._compiled_objects_built = True
 
     def _require_compiled(self, what):
@@ -396,7 +409,7 @@ class Trainer:
             for begin, step, batches in _executions(train, self.steps_per_execution):
                 cbs.on_train_batch_begin(begin)
                 logs = self._train_execution(batches)
-                logs = strategy.reduce_logs(self, _pythonify_logs(logs))
+                logs = _sorted_logs(strategy.reduce_logs(self, _pythonify_logs(logs)))
                 cbs.on_train_batch_end(step, logs)
                 if self.stop_training:
                     break
@@ -407,7 +420,7 @@ class Trainer:
             logs = epoch_logs
             if val is not None and (epoch + 1) % validation_freq == 0:
                 cbs.set_params({**cbs.params, "in_fit": True})
-                val_logs = self._evaluate_loop(val, cbs)
+                val_logs = _sorted_logs(self._evaluate_loop(val, cbs))
                 cbs.set_params({**cbs.params, "in_fit": False})
                 epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
             cbs.on_epoch_end(epoch, epoch_logs)
@@ -427,9 +440,9 @@ class Trainer:
             cbs.on_test_batch_begin(begin)
             logs = self._test_execution(batches)
             logs = self.distribute_strategy.reduce_logs(self, _pythonify_logs(logs))
-            cbs.on_test_batch_end(step, logs)
-        cbs.on_test_end(logs)
-        return logs
+            cbs.on_test_batch_end(step, _sorted_logs(logs))
+        cbs.on_test_end(_sorted_logs(logs))
+        return logs  # in the metrics' order: evaluate() lists the values in it
 
     @distribute.guarded
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
@@ -447,7 +460,7 @@ class Trainer:
         if not logs:
             raise ValueError("evaluate: the input data produced no batches (0 samples?)")
         if return_dict:
-            return logs
+            return _sorted_logs(logs)
         names = ["loss"] + [k for k in logs if k != "loss"]
         values = [logs[k] for k in names]
         return values[0] if len(values) == 1 else values
@@ -483,14 +496,14 @@ class Trainer:
         if self._compiled_objects_built:
             self._reset_metrics()
         logs = _pythonify_logs(self._train_execution([(x, y, sample_weight)]))
-        return logs if return_dict else _flat_logs(logs)
+        return _sorted_logs(logs) if return_dict else _flat_logs(logs)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         self._require_compiled("test_on_batch")
         if self._compiled_objects_built:
             self._reset_metrics()
         logs = _pythonify_logs(self._test_execution([(x, y, sample_weight)]))
-        return logs if return_dict else _flat_logs(logs)
+        return _sorted_logs(logs) if return_dict else _flat_logs(logs)
 
     def predict_on_batch(self, x):
         return self._predict_execution([(x, None, None)])[0]
@@ -548,6 +561,12 @@ def _pythonify_logs(logs):
             v = float(v)
         out[k] = v
     return out
+
+
+def _sorted_logs(logs):
+    """Logs as Keras 3 hands them to callbacks, History and return_dict: by key (its
+    pythonify_logs sorts them; validation entries follow the training ones)."""
+    return dict(sorted(logs.items())) if isinstance(logs, dict) else logs
 
 
 def _flat_logs(logs):
