@@ -30,7 +30,7 @@ from fastnet import ops as _public_ops
 from fastnet.backend.tape import GradientTape
 from fastnet.ops import nn as _ops_nn
 from fastnet.ops import spatial as _ops_spatial
-from fastnet.ops.embedding import embedding_lookup
+from fastnet.ops._embedding import embedding_lookup
 
 F32 = dict(eps=1e-2, tol=1e-2)
 F64 = dict(eps=1e-5, tol=1e-6)
@@ -665,7 +665,7 @@ CLASSIFIED = {
         "cast", "sum", "mean", "prod", "cumsum", "flip", "reshape", "transpose", "expand_dims",
         "squeeze", "broadcast_to", "concatenate", "stack", "tile", "repeat", "pad", "take",
         "take_along_axis", "matmul", "einsum")},
-    "embedding:embedding_lookup": ["embedding_lookup"],
+    "_embedding:embedding_lookup": ["embedding_lookup"],
     "math:_extreme": ["max"], "math:_slice_out": ["split"],
     "math:segment_sum_axis": ["repeat_counts"], "math:get_item": ["get_item_basic"],
     "math:scatter_into": ["get_item_basic", "get_item_advanced"],

@@ -16,7 +16,7 @@ from fastnet.backend.symbolic import KerasTensor
 from fastnet.layers.argument_validation import check_int, check_number
 from fastnet.layers.layer import InputSpec, Layer
 from fastnet.ops import nn as ops_nn
-from fastnet.ops.embedding import embedding_lookup
+from fastnet.ops._embedding import embedding_lookup
 
 
 def _data_format(data_format, layer):
