@@ -30,6 +30,7 @@ from fastnet import ops as _public_ops
 from fastnet.backend.tape import GradientTape
 from fastnet.ops import nn as _ops_nn
 from fastnet.ops import spatial as _ops_spatial
+from fastnet.ops._embedding import embedding_lookup
 
 F32 = dict(eps=1e-2, tol=1e-2)
 F64 = dict(eps=1e-5, tol=1e-6)
@@ -184,6 +185,9 @@ DIFFERENTIABLE = {
                    F32),
     "take": (lambda x: ops.square(ops.take(x, np.array([2, 0, 2]), axis=1)),
              lambda: [_rand((3, 4), 0, dtype=np.float64)], F64),
+    "embedding_lookup": (lambda t: ops.square(embedding_lookup(
+        t, ops.convert_to_tensor(np.array([[2, 0], [2, 4]], np.int32)), "Embedding 'e'")),
+        lambda: [_rand((5, 3), 0)], F32),
     "take_along_axis": (lambda x: ops.square(ops.take_along_axis(
         x, np.array([[1, 1], [0, 2], [3, 0]]), axis=1)),
         lambda: [_rand((3, 4), 0, dtype=np.float64)], F64),
@@ -663,6 +667,7 @@ CLASSIFIED = {
         "cast", "sum", "mean", "prod", "cumsum", "flip", "reshape", "transpose", "expand_dims",
         "squeeze", "broadcast_to", "concatenate", "stack", "tile", "repeat", "pad", "take",
         "take_along_axis", "matmul", "einsum")},
+    "_embedding:embedding_lookup": ["embedding_lookup"],
     "math:_extreme": ["max"], "math:_slice_out": ["split"],
     "math:segment_sum_axis": ["repeat_counts"], "math:get_item": ["get_item_basic"],
     "math:scatter_into": ["get_item_basic", "get_item_advanced"],

@@ -14,6 +14,7 @@ void bind_rnn(pybind11::module_& m);          // rnn.cpp
 void bind_norm(pybind11::module_& m);         // norm.cpp
 void bind_elementwise(pybind11::module_& m);  // elementwise.cpp
 void bind_optim(pybind11::module_& m);        // optim.cpp
+void bind_embedding(pybind11::module_& m);    // embedding.cpp
 
 }  // namespace bind
 }  // namespace fastnet

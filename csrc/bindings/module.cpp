@@ -19,5 +19,6 @@ PYBIND11_MODULE(_C, m) {
   fastnet::bind::bind_norm(m);
   fastnet::bind::bind_elementwise(m);
   fastnet::bind::bind_optim(m);
+  fastnet::bind::bind_embedding(m);
   fastnet::bind::bind_plan(m);
 }

@@ -19,6 +19,7 @@ from fastnet.layers.argument_validation import check_int, check_number
 from fastnet.layers.layer import InputSpec, Layer
 from fastnet.layers.weight_args import kernel_bias_config, set_kernel_bias_args
 from fastnet.ops import nn as ops_nn
+from fastnet.ops._embedding import embedding_lookup
 
 
 def _data_format(data_format, layer):
@@ -471,7 +472,8 @@ class Embedding(Layer):
         idx = ops.convert_to_tensor(inputs)
         if idx.dtype not in ("int32", "int64"):
             idx = ops.cast(idx, "int32")
-        return ops.take(self.embeddings, idx, axis=0)
+        return embedding_lookup(self.embeddings, idx,
+                                f"Embedding {self.name!r} (input_dim={self.input_dim})")
 
     def compute_mask(self, inputs, mask=None):
         if not self.mask_zero:
