@@ -139,7 +139,24 @@ void bind_plan(py::module_& m) {
       .def_property_readonly("arena_allocations", [](const PyPlan& s) { return s.p.arena_allocations(); })
       .def_property_readonly("arena_floats", [](const PyPlan& s) { return s.p.arena_floats(); })
       .def_property_readonly("runs", [](const PyPlan& s) { return s.p.runs(); })
-      .def_property_readonly("n_instructions", [](const PyPlan& s) { return s.p.n_instructions(); });
+      .def_property_readonly("n_instructions", [](const PyPlan& s) { return s.p.n_instructions(); })
+      .def("set_profiling", [](PyPlan& s, bool on) { s.p.set_profiling(on); }, py::arg("on"),
+           "Per-instruction timing on or off (off by default); either clears the totals.")
+      .def_property_readonly("profiling", [](const PyPlan& s) { return s.p.profiling(); })
+      .def(
+          "profile",
+          [](const PyPlan& s) {
+            // (list, op, seconds, calls) per instruction, in forward, loss, backward, update order
+            py::list out;
+            const auto& ns = s.p.profile_ns();
+            const auto& calls = s.p.profile_calls();
+            for (size_t j = 0; j < ns.size(); ++j) {
+              const auto lo = s.p.instruction(j);
+              out.append(py::make_tuple(lo.first, lo.second, static_cast<double>(ns[j]) * 1e-9, calls[j]));
+            }
+            return out;
+          },
+          "(list, op, seconds, calls) per instruction since profiling was turned on.");
   m.attr("PLAN_NONE") = py::int_(plan::kNone);
 }
 

@@ -11,6 +11,7 @@
 #include "plan/plan.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <stdexcept>
@@ -62,6 +63,14 @@ void act_backward(int act, const float* y, const float* gy, float* gz, int64_t r
     case kSoftmax: t.softmax_bwd_rows(y, gy, gz, rows, cols); break;
     default: throw std::logic_error("plan: unknown activation");
   }
+}
+
+// gy = gy * f'(.) in place from a convolution's output y: ReLU threaded (the conv sizes).
+void conv_act_backward(int act, const float* y, float* gy, int64_t rows, int64_t cols) {
+  if (act == kRelu)
+    conv::relu_backward_from_output(y, gy, gy, rows * cols);
+  else
+    act_backward(act, y, gy, gy, rows, cols);
 }
 
 // ints: n, H, W, OH, OW, KH, KW, SH, SW, DH, DW, PH, PW, cin, cout (2-D, channels-last)
@@ -170,6 +179,7 @@ void Plan::add(int list, int op, std::vector<int64_t> ints, std::vector<float> f
     case kUpdate: update_.push_back(std::move(in)); break;
     default: throw std::invalid_argument("plan: unknown instruction list");
   }
+  if (profiling_) set_profiling(true);
 }
 
 float* Plan::f(int64_t ref, int step) const {
@@ -252,9 +262,12 @@ void Plan::run_forward(const Instr& in, int step) {
     case kConv: {  // x, w, b, y, act, geometry (15)
       const conv::Geometry g = conv_geometry(a.data() + 5);
       float* y = f(a[3], step);
-      conv::conv_forward(g, f(a[0], step), f(a[1], step), a[2] != kNone ? f(a[2], step) : nullptr, y);
-      const int64_t rows = g.n * g.out[0] * g.out[1] * g.out[2];
-      act_forward(static_cast<int>(a[4]), y, y, rows, g.cout);
+      const int act = static_cast<int>(a[4]);
+      // ReLU (the seed models' case) is applied by the kernel while each output block is in
+      // cache; the backward then masks by the output (y > 0 exactly where z > 0)
+      conv::conv_forward_act(g, f(a[0], step), f(a[1], step), a[2] != kNone ? f(a[2], step) : nullptr,
+                             act == kRelu ? conv::Activation::kRelu : conv::Activation::kNone, y);
+      if (act != kRelu) act_forward(act, y, y, g.n * g.out[0] * g.out[1] * g.out[2], g.cout);
       break;
     }
     case kPool: {  // x, y, arg, kind (0 max, 1 avg), geometry (12), tables
@@ -493,8 +506,7 @@ void Plan::run_backward(const Instr& in, int step) {
     case kConv: {  // x, w, y, gy, gx, gw, gb, act, acc_gx, geometry (15)
       const conv::Geometry g = conv_geometry(a.data() + 9);
       float* gy = f(a[3], step);
-      const int64_t rows = g.n * g.out[0] * g.out[1] * g.out[2];
-      act_backward(static_cast<int>(a[7]), f(a[2], step), gy, gy, rows, g.cout);
+      conv_act_backward(static_cast<int>(a[7]), f(a[2], step), gy, g.n * g.out[0] * g.out[1] * g.out[2], g.cout);
       if (a[5] != kNone) {
         conv::conv_backward_kernel(g, f(a[0], step), gy, f(a[5], step),
                                    a[6] != kNone ? f(a[6], step) : nullptr);
@@ -585,7 +597,7 @@ void Plan::run_backward(const Instr& in, int step) {
       const conv::Geometry g = conv_geometry(a.data() + 9);
       float* gy = f(a[3], step);
       const int64_t rows = g.n * g.in[0] * g.in[1] * g.in[2];
-      act_backward(static_cast<int>(a[7]), f(a[2], step), gy, gy, rows, g.cin);
+      conv_act_backward(static_cast<int>(a[7]), f(a[2], step), gy, rows, g.cin);
       if (a[5] != kNone) conv::conv_backward_kernel(g, gy, f(a[0], step), f(a[5], step), nullptr);
       if (a[6] != kNone) {
         float* gb = f(a[6], step);
@@ -669,31 +681,61 @@ void Plan::finalize(int n_outputs, int hyper_width, int64_t max_cols) {
   dacc_.assign(static_cast<size_t>(std::max<int64_t>(1, max_cols)), 0.0);
 }
 
+void Plan::set_profiling(bool on) {
+  profiling_ = on;
+  prof_ns_.assign(on ? n_instructions() : 0, 0);
+  prof_calls_.assign(prof_ns_.size(), 0);
+}
+
+std::pair<int, int> Plan::instruction(size_t j) const {
+  const std::vector<Instr>* lists[4] = {&forward_, &loss_, &backward_, &update_};
+  for (int l = 0; l < 4; ++l) {
+    if (j < lists[l]->size()) return {l, (*lists[l])[j].op};
+    j -= lists[l]->size();
+  }
+  throw std::out_of_range("plan: no instruction " + std::to_string(j));
+}
+
+template <class F>
+void Plan::timed(size_t j, F&& fn) {
+  if (!profiling_) {
+    fn();
+    return;
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  fn();
+  prof_ns_[j] += std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count();
+  ++prof_calls_[j];
+}
+
 void Plan::run(int steps, int mode, const std::function<void(int)>& set_step, const double* hyper,
                double* losses) {
   const int width = 1 + n_outputs_;
+  const size_t nf = forward_.size(), nl = loss_.size(), nb = backward_.size();
   for (int s = 0; s < steps; ++s) {
     set_step(s);
-    for (const Instr& in : forward_) run_forward(in, s);
+    for (size_t j = 0; j < nf; ++j) timed(j, [&] { run_forward(forward_[j], s); });
     if (mode == kPredict) continue;
     const bool train = mode == kTrain;
     double total = 0.0;
     int out = 0;
-    for (const Instr& in : loss_) {
+    for (size_t j = 0; j < nl; ++j) {
+      const Instr& in = loss_[j];
       if (in.op == kRegularize) {
-        total += run_regularizer(in, s, train);
+        timed(nf + j, [&] { total += run_regularizer(in, s, train); });
         continue;
       }
-      const double v = run_loss(in, s, train);
+      double v = 0.0;
+      timed(nf + j, [&] { v = run_loss(in, s, train); });
       losses[s * width + 1 + out] = v;
       total += static_cast<double>(in.f[0]) * v;
       ++out;
     }
     losses[s * width] = total;
     if (!train) continue;
-    for (const Instr& in : backward_) run_backward(in, s);
+    for (size_t j = 0; j < nb; ++j) timed(nf + nl + j, [&] { run_backward(backward_[j], s); });
     const double* h = hyper + static_cast<int64_t>(s) * hyper_width_;
-    for (const Instr& in : update_) run_update(in, s, h);
+    for (size_t j = 0; j < update_.size(); ++j) timed(nf + nl + nb + j, [&] { run_update(update_[j], s, h); });
   }
   ++runs_;
 }
