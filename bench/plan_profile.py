@@ -27,9 +27,10 @@ def main():
     ap.add_argument("--threads", type=int, default=0, help="0: the machine's cores")
     args = ap.parse_args()
 
+    from workloads import batch_data, keras_compiled
+
     import fastnet as k
     from fastnet import plan as plan_mod
-    from workloads import batch_data, keras_compiled
 
     k.config.set_num_threads(args.threads or os.cpu_count() or 1)
     m = keras_compiled(k, args.workload, jit=False)

@@ -32,6 +32,13 @@ namespace {
 
 constexpr int64_t kGrain = 1 << 15;
 
+// threads::parallel_for with the body held by reference: the std::function it takes then
+// stores one pointer in place instead of a heap copy of every capture, per call.
+template <class F>
+void pfor(int64_t n, int64_t grain, const F& body) {
+  threads::parallel_for(n, grain, [&body](int64_t i0, int64_t i1) { body(i0, i1); });
+}
+
 void act_forward(int act, const float* z, float* y, int64_t rows, int64_t cols) {
   const auto& t = elementwise::table();
   const int64_t n = rows * cols;
@@ -90,9 +97,10 @@ struct Plan::PoolTables {
 };
 
 // Geometry ints at `start`: N, D, H, W, KD, KH, KW, SD, SH, SW, same, C; the tables'
-// index is appended to the instruction.
+// index is appended to the instruction. (A forward pooling has 4 ints before the geometry
+// and none after, a backward 5 before and 1 after.)
 void Plan::add_pool_tables(Instr& in) {
-  const size_t start = in.op == kPool && in.i.size() == 16 ? 4 : 5;
+  const size_t start = in.i.size() == 16 ? 4 : 5;
   const int64_t* p = in.i.data() + start;
   auto T = std::make_shared<PoolTables>();
   pool::PoolGeom& g = T->g;
@@ -280,9 +288,9 @@ void Plan::run_forward(const Instr& in, int step) {
       const int64_t grain = std::max<int64_t>(1, kGrain / std::max<int64_t>(1, g.out[2] * g.C * win));
       if (a[3] == 0) {
         int32_t* arg = reinterpret_cast<int32_t*>(f(a[2], step));
-        threads::parallel_for(rows, grain, [&](int64_t r0, int64_t r1) { t.max_fwd(x, y, arg, g, r0, r1); });
+        pfor(rows, grain, [&](int64_t r0, int64_t r1) { t.max_fwd(x, y, arg, g, r0, r1); });
       } else {
-        threads::parallel_for(rows, grain, [&](int64_t r0, int64_t r1) { t.avg_fwd(x, y, g, r0, r1); });
+        pfor(rows, grain, [&](int64_t r0, int64_t r1) { t.avg_fwd(x, y, g, r0, r1); });
       }
       break;
     }
@@ -294,10 +302,10 @@ void Plan::run_forward(const Instr& in, int step) {
       const int64_t grain = std::max<int64_t>(1, kGrain / std::max<int64_t>(1, S * C));
       if (a[3] == 0) {
         float* cnt = f(a[2], step);
-        threads::parallel_for(a[4], grain,
+        pfor(a[4], grain,
                               [&](int64_t n0, int64_t n1) { t.gmax_fwd(x, y, cnt, S, C, n0, n1); });
       } else {
-        threads::parallel_for(a[4], grain, [&](int64_t n0, int64_t n1) { t.gavg_fwd(x, y, S, C, n0, n1); });
+        pfor(a[4], grain, [&](int64_t n0, int64_t n1) { t.gavg_fwd(x, y, S, C, n0, n1); });
       }
       break;
     }
@@ -330,9 +338,14 @@ void Plan::run_forward(const Instr& in, int step) {
       float* y = f(a[3], step);
       // y = conv^T(x): the input gradient of the convolution from y's shape to x's
       conv::conv_backward_input(g, f(a[0], step), f(a[1], step), y);
-      const int64_t rows = g.n * g.in[0] * g.in[1] * g.in[2];
-      if (a[2] != kNone) elementwise::table().bias_add_rows(y, f(a[2], step), y, rows, g.cin);
-      act_forward(static_cast<int>(a[4]), y, y, rows, g.cin);
+      const int64_t rows = g.n * g.in[0] * g.in[1] * g.in[2], n = rows * g.cin;
+      if (a[2] != kNone) conv::add_bias(y, rows, g.cin, f(a[2], step));  // threaded
+      if (a[4] == kRelu) {
+        const auto relu = elementwise::table().relu_fwd;
+        pfor(n, 1 << 16, [&](int64_t i0, int64_t i1) { relu(y + i0, y + i0, i1 - i0); });
+      } else {
+        act_forward(static_cast<int>(a[4]), y, y, rows, g.cin);
+      }
       break;
     }
     case kUpsample: {  // x, y, N, H, W, fh, fw, C
@@ -341,7 +354,7 @@ void Plan::run_forward(const Instr& in, int step) {
       const float* x = f(a[0], step);
       float* y = f(a[1], step);
       const auto& t = pool::table();
-      threads::parallel_for(rows, std::max<int64_t>(1, kGrain / std::max<int64_t>(1, a[4] * a[6] * C)),
+      pfor(rows, std::max<int64_t>(1, kGrain / std::max<int64_t>(1, a[4] * a[6] * C)),
                             [&](int64_t r0, int64_t r1) { t.up_fwd(x, y, in, fac, C, r0, r1); });
       break;
     }
@@ -520,12 +533,23 @@ void Plan::run_backward(const Instr& in, int step) {
       }
       break;
     }
-    case kPool: {  // gy, arg, gx, kind, acc, geometry (12), tables
-      const pool::PoolGeom& g = pools_[static_cast<size_t>(a[17])]->g;
+    case kPool: {  // gy, arg, gx, kind, acc, geometry (12), relu_y, tables
+      const pool::PoolGeom& g = pools_[static_cast<size_t>(a[18])]->g;
       const auto& t = pool::table();
       const float* gy = f(a[0], step);
       float* gx = f(a[2], step);
       float* dx = a[4] ? scratch() : gx;
+      if (a[17] != kNone) {
+        // A max pooling of a ReLU's output (the ReLU's only reader): the ReLU's mask is
+        // applied here, to the pooled gradient, instead of to the whole input gradient
+        // after. Each window routes its gradient to its maximum, whose value is the pooled
+        // output, so masking by the pooled output > 0 gives the same bits.
+        if (a[4] || a[3] != 0) throw std::logic_error("plan: a ReLU mask on an accumulating or average pool");
+        float* masked = scratch();
+        const int64_t n_out = g.N * g.out[0] * g.out[1] * g.out[2] * g.C;
+        conv::relu_backward_from_output(f(a[17], step), gy, masked, n_out);
+        gy = masked;
+      }
       const int64_t win = std::max<int64_t>(1, g.k[0] * g.k[1] * g.k[2]);
       const bool blocks = g.s[0] >= g.k[0] && g.s[1] >= g.k[1] && g.s[2] >= g.k[2];
       const int64_t rows = blocks ? g.N * g.out[0] * g.out[1] : g.N * g.in[0] * g.in[1];
@@ -534,7 +558,7 @@ void Plan::run_backward(const Instr& in, int step) {
       const int64_t grain = std::max<int64_t>(1, kGrain / std::max<int64_t>(1, per_row));
       if (a[3] == 0) {
         const int32_t* arg = reinterpret_cast<const int32_t*>(f(a[1], step));
-        threads::parallel_for(rows, grain, [&](int64_t r0, int64_t r1) {
+        pfor(rows, grain, [&](int64_t r0, int64_t r1) {
           if (blocks)
             t.max_bwd_blocks(gy, arg, dx, g, r0, r1);
           else
@@ -542,10 +566,10 @@ void Plan::run_backward(const Instr& in, int step) {
         });
       } else if (!blocks && (g.N >= threads::num_threads() || threads::deterministic())) {
         const int64_t image = g.in[0] * g.in[1] * g.in[2] * g.C * win;
-        threads::parallel_for(g.N, std::max<int64_t>(1, kGrain / std::max<int64_t>(1, image)),
+        pfor(g.N, std::max<int64_t>(1, kGrain / std::max<int64_t>(1, image)),
                               [&](int64_t n0, int64_t n1) { t.avg_bwd_images(gy, dx, g, n0, n1); });
       } else {
-        threads::parallel_for(rows, grain, [&](int64_t r0, int64_t r1) {
+        pfor(rows, grain, [&](int64_t r0, int64_t r1) {
           if (blocks)
             t.avg_bwd_blocks(gy, dx, g, r0, r1);
           else
@@ -568,10 +592,10 @@ void Plan::run_backward(const Instr& in, int step) {
         for (int64_t i = 0; i < N * C; ++i) gs[i] = cnt[i] > 0 ? gy[i] / cnt[i] : 0.0f;
         const float* x = f(a[0], step);
         const float* y = f(a[1], step);
-        threads::parallel_for(N * S, grain,
+        pfor(N * S, grain,
                               [&](int64_t r0, int64_t r1) { t.gmax_bwd(x, y, gs, dx, S, C, r0, r1); });
       } else {
-        threads::parallel_for(N * S, grain,
+        pfor(N * S, grain,
                               [&](int64_t r0, int64_t r1) { t.gavg_bwd(gy, dx, S, C, r0, r1); });
       }
       if (dx != gx) store(gx, dx, N * S * C, true);
@@ -620,7 +644,7 @@ void Plan::run_backward(const Instr& in, int step) {
       float* dx = a[8] ? scratch() : gx;
       const float* gy = f(a[0], step);
       const auto& t = pool::table();
-      threads::parallel_for(rows, std::max<int64_t>(1, kGrain / std::max<int64_t>(1, a[4] * a[6] * C * a[5])),
+      pfor(rows, std::max<int64_t>(1, kGrain / std::max<int64_t>(1, a[4] * a[6] * C * a[5])),
                             [&](int64_t r0, int64_t r1) { t.up_bwd(gy, dx, in, fac, C, r0, r1); });
       if (dx != gx) store(gx, dx, a[2] * a[3] * a[4] * C, true);
       break;
@@ -659,7 +683,7 @@ void Plan::run_update(const Instr& in, int step, const double* hyper) {
   const auto& t = optim::table();
   const float lr = static_cast<float>(hyper[0]);
   auto at = [](float* p, int64_t i) { return p ? p + i : nullptr; };
-  threads::parallel_for(n, kGrain, [&](int64_t i0, int64_t i1) {
+  pfor(n, kGrain, [&](int64_t i0, int64_t i1) {
     const int64_t len = i1 - i0;
     switch (a[0]) {
       case kSgd: t.sgd(var + i0, g + i0, at(s0, i0), len, lr, in.f[0], static_cast<int>(a[7])); break;

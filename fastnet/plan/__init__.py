@@ -285,16 +285,23 @@ class Runner:
     def _fill_masks(pb, steps):
         from fastnet import random as random_mod
 
+        # the draw and its comparison go into buffers kept with the plan (no per-step arrays)
+        bufs = pb.__dict__.setdefault("_mask_bufs", {})
         for s in range(steps):
             for layer, mask, shape in pb.masks:
                 rate = layer.rate
                 if rate >= 1.0:  # Dropout returns zeros without a draw
                     mask[s] = 0.0
                     continue
-                # exactly fastnet.random.dropout's draw (same stream, same order)
-                keep = (random_mod._rng(layer._seed_generator).random(shape) >= rate).astype(
-                    np.float32) / np.asarray(1.0 - rate, np.float32)
-                mask[s] = keep.reshape(-1)
+                b = bufs.get(id(mask))
+                if b is None:
+                    b = bufs[id(mask)] = (np.empty(shape, np.float64), np.empty(shape, np.bool_))
+                # exactly fastnet.random.dropout's draw (same stream, same order) and its
+                # float32 keep / (1 - rate)
+                random_mod._rng(layer._seed_generator).random(out=b[0])
+                np.greater_equal(b[0], rate, out=b[1])
+                np.divide(b[1], np.float32(1.0 - rate), out=mask[s].reshape(shape),
+                          dtype=np.float32)
 
     # ---- steps -------------------------------------------------------------------------
     def _group(self, batches, mode):

@@ -306,7 +306,8 @@ class PlanBuild:
         self.weights = []  # trainable Variables updated
         self.label_checks = []  # (output index, classes) sparse labels to range-check
         self.n_outputs = 0
-        self.labels = ([], [], [], [])  # per instruction list, the layer/weight of each
+        self.labels = ([], [], [], [])
+        self.cropped = {}  # layer -> (shape, the extent the plan computes), see _crop_and_fuse  # per instruction list, the layer/weight of each
 
     def profile(self):
         """[(list, layer, op, seconds, calls)] per instruction since profiling was turned on
@@ -392,6 +393,7 @@ def build(model, mode, batch, n_steps, targets=None, sample_weight=False):
         if root(t).ext is not None:
             raise Unsupported("a model output is one of its inputs (or two outputs share a "
                               "tensor)")
+    relu_pooled, pb.cropped = _crop_and_fuse(lowered, {id(root(t)) for t in out_ts})
     # the outputs' root tensors write straight into per-plan output arrays
     pb.n_outputs = len(out_ts)
     pb.max_steps = max(1, n_steps)
@@ -684,8 +686,10 @@ def build(model, mode, batch, n_steps, targets=None, sample_weight=False):
                     raise Unsupported(f"{type(layer).__name__} {layer.name!r}: shared, or kernel "
                                       "and bias trainable apart")
                 op, geo = _conv_op(layer, kind, x, out)
+                # (a ReLU under a max pooling: the pooling's backward applies the mask)
+                a = LINEAR if id(out) in relu_pooled else activation_kind(layer.activation, "")
                 emit(BACKWARD, op, [ref(x), _weight_ref(pb, plan, layer.kernel), ref(out), gy, gx,
-                                    gw, gb, activation_kind(layer.activation, ""), accx] + geo)
+                                    gw, gb, a, accx] + geo)
             elif kind == "up":
                 gy = grad_of(out)
                 if gy is None:
@@ -702,8 +706,9 @@ def build(model, mode, batch, n_steps, targets=None, sample_weight=False):
                 gx, acc = grad_in(ins[0])
                 if gx == NONE:
                     continue
+                relu_y = ref(out) if id(ins[0]) in relu_pooled else NONE
                 emit(BACKWARD, POOL, [gy, extra[id(node)], gx, 0 if layer.kind == "max" else 1,
-                                      acc] + _pool_geometry(layer, ins[0]))
+                                      acc] + _pool_geometry(layer, ins[0]) + [relu_y])
             elif kind == "gpool":
                 gy = grad_of(out)
                 if gy is None:
@@ -825,6 +830,62 @@ def _conv_op(layer, kind, x, out):
                     if layer.padding == "same" else 0)
     op = CONV if kind == "conv" else CONV_TRANSPOSE
     return op, [n, h, w, oh, ow, kh, kw, sh, sw, dh, dw, pads[0], pads[1], cin, cout]
+
+
+def _crop_and_fuse(lowered, output_ids):
+    """Two rewrites around Conv2D outputs that only convolutions and poolings read.
+
+    Crop: a `valid` convolution or pooling reads only the first (O-1)*s + (k-1)*d + 1
+    rows (and columns) of its input. A tensor written by a `valid` Conv2D and read only
+    by `valid` Conv2Ds and poolings is computed and stored in the extent they read (the
+    toy ResNet's 28x28 Conv2D output under MaxPooling2D(3) reads 27x27, and so the
+    Conv2D before it needs 29 of its 30 rows); the rest gets zero gradients, so leaving
+    it out changes no gradient (the sums lose zero terms, to float rounding).
+
+    Fuse: a ReLU Conv2D whose only reader is a max pooling gets its ReLU mask applied by
+    the pooling's backward, on the pooled gradient. Returns the ids of those outputs and
+    {layer name: (shape, cropped shape)}."""
+    readers = {}
+    for _node, layer, kind, ins, out in lowered:
+        for t in ins:
+            readers.setdefault(id(t), []).append((layer, kind, out))
+    relu_pooled, cropped = set(), {}
+    for _node, layer, kind, _ins, out in reversed(lowered):  # readers' extents first
+        if kind != "conv" or out.alias_of is not None or id(out) in output_ids:
+            continue
+        rs = readers.get(id(out), [])
+        if not rs:
+            continue
+        if (len(rs) == 1 and rs[0][1] == "pool" and rs[0][0].kind == "max"
+                and _ACTS.get(layer.activation) == RELU):
+            relu_pooled.add(id(out))
+        if layer.padding != "valid":
+            continue
+        need = [0, 0]
+        for r_layer, r_kind, r_out in rs:
+            if r_kind == "conv" and r_layer.padding == "valid":
+                k, st, d = r_layer.kernel_size, r_layer.strides, r_layer.dilation_rate
+            elif r_kind == "pool" and r_layer.padding == "valid":
+                k, st, d = r_layer.pool_size, r_layer.strides, (1, 1)
+            else:
+                need = None
+                break
+            for ax in (0, 1):
+                o = r_out.shape[1 + ax]
+                if o < 1:
+                    need = None
+                    break
+                need[ax] = max(need[ax], (o - 1) * st[ax] + (k[ax] - 1) * d[ax] + 1)
+            if need is None:
+                break
+        if need is None:
+            continue
+        n, h, w, c = out.shape
+        if need[0] < h or need[1] < w:
+            out.shape = (n, min(h, need[0]), min(w, need[1]), c)
+            out.size = n * out.shape[1] * out.shape[2] * c
+            cropped[layer.name] = ((n, h, w, c), out.shape)
+    return relu_pooled, cropped
 
 
 def _pool_geometry(layer, x):
