@@ -148,8 +148,9 @@ void bind_plan(py::module_& m) {
       .def_property_readonly("arena_floats", [](const PyPlan& s) { return s.p.arena_floats(); })
       .def_property_readonly("runs", [](const PyPlan& s) { return s.p.runs(); })
       .def_property_readonly("n_instructions", [](const PyPlan& s) { return s.p.n_instructions(); })
-      .def("set_profiling", [](PyPlan& s, bool on) { s.p.set_profiling(on); }, py::arg("on"),
-           "Per-instruction timing on or off (off by default); either clears the totals.")
+      .def(
+          "set_profiling", [](PyPlan& s, bool on) { s.p.set_profiling(on); }, py::arg("on"),
+          "Per-instruction timing on or off (off by default); either clears the totals.")
       .def_property_readonly("profiling", [](const PyPlan& s) { return s.p.profiling(); })
       .def(
           "profile",

@@ -89,12 +89,8 @@ conv::Geometry conv_geometry(const int64_t* p) {
 
 }  // namespace
 
-// The window tables of one pooling instruction (as the pool bindings build them).
-struct Plan::PoolTables {
-  pool::PoolGeom g{};
-  std::vector<int32_t> tab[4][3];
-  std::vector<float> inv[3];
-};
+// The window tables of one pooling instruction.
+struct Plan::PoolTables : pool::PoolWindows {};
 
 // Geometry ints at `start`: N, D, H, W, KD, KH, KW, SD, SH, SW, same, C; the tables'
 // index is appended to the instruction. (A forward pooling has 4 ints before the geometry
@@ -103,53 +99,7 @@ void Plan::add_pool_tables(Instr& in) {
   const size_t start = in.i.size() == 16 ? 4 : 5;
   const int64_t* p = in.i.data() + start;
   auto T = std::make_shared<PoolTables>();
-  pool::PoolGeom& g = T->g;
-  g.N = p[0];
-  g.C = p[11];
-  const bool same = p[10] != 0;
-  for (int d = 0; d < 3; ++d) {
-    const int64_t size = p[1 + d], k = p[4 + d], st = p[7 + d];
-    const int64_t out = same ? (size + st - 1) / st : (size >= k ? (size - k) / st + 1 : 0);
-    int64_t pad = 0;
-    if (same) {
-      const int64_t total = (out - 1) * st + k - size;
-      pad = total > 0 ? total / 2 : 0;
-    }
-    g.in[d] = size;
-    g.out[d] = out;
-    g.k[d] = k;
-    g.s[d] = st;
-    g.pad[d] = pad;
-    auto& first = T->tab[0][d];
-    auto& last = T->tab[1][d];
-    auto& lo = T->tab[2][d];
-    auto& hi = T->tab[3][d];
-    first.resize(static_cast<size_t>(std::max<int64_t>(out, 1)));
-    last.resize(first.size());
-    lo.resize(static_cast<size_t>(std::max<int64_t>(size, 1)));
-    hi.resize(lo.size());
-    auto& inv = T->inv[d];
-    inv.resize(first.size());
-    for (int64_t o = 0; o < out; ++o) {
-      const int64_t s0 = o * st - pad;
-      first[o] = static_cast<int32_t>(std::max<int64_t>(s0, 0));
-      last[o] = static_cast<int32_t>(std::min(s0 + k, size));
-      inv[o] = last[o] > first[o] ? 1.0f / static_cast<float>(last[o] - first[o]) : 0.0f;
-    }
-    for (int64_t i = 0; i < size; ++i) {
-      const int64_t num = i + pad - k;
-      int64_t l = num >= 0 ? num / st + 1 : 0;
-      int64_t h = std::min((i + pad) / st + 1, out);
-      l = std::min(l, h);
-      lo[i] = static_cast<int32_t>(l);
-      hi[i] = static_cast<int32_t>(h);
-    }
-    g.first[d] = first.data();
-    g.last[d] = last.data();
-    g.cover_lo[d] = lo.data();
-    g.cover_hi[d] = hi.data();
-    g.inv[d] = inv.data();
-  }
+  static_cast<pool::PoolWindows&>(*T) = pool::make_windows(p[0], p[11], p + 1, p + 4, p + 7, p[10] != 0);
   in.i.push_back(static_cast<int64_t>(pools_.size()));
   pools_.push_back(std::move(T));
 }
@@ -302,8 +252,7 @@ void Plan::run_forward(const Instr& in, int step) {
       const int64_t grain = std::max<int64_t>(1, kGrain / std::max<int64_t>(1, S * C));
       if (a[3] == 0) {
         float* cnt = f(a[2], step);
-        pfor(a[4], grain,
-                              [&](int64_t n0, int64_t n1) { t.gmax_fwd(x, y, cnt, S, C, n0, n1); });
+        pfor(a[4], grain, [&](int64_t n0, int64_t n1) { t.gmax_fwd(x, y, cnt, S, C, n0, n1); });
       } else {
         pfor(a[4], grain, [&](int64_t n0, int64_t n1) { t.gavg_fwd(x, y, S, C, n0, n1); });
       }
@@ -355,7 +304,7 @@ void Plan::run_forward(const Instr& in, int step) {
       float* y = f(a[1], step);
       const auto& t = pool::table();
       pfor(rows, std::max<int64_t>(1, kGrain / std::max<int64_t>(1, a[4] * a[6] * C)),
-                            [&](int64_t r0, int64_t r1) { t.up_fwd(x, y, in, fac, C, r0, r1); });
+           [&](int64_t r0, int64_t r1) { t.up_fwd(x, y, in, fac, C, r0, r1); });
       break;
     }
     case kRegularize:  // handled with the loss
@@ -519,7 +468,8 @@ void Plan::run_backward(const Instr& in, int step) {
     case kConv: {  // x, w, y, gy, gx, gw, gb, act, acc_gx, geometry (15)
       const conv::Geometry g = conv_geometry(a.data() + 9);
       float* gy = f(a[3], step);
-      conv_act_backward(static_cast<int>(a[7]), f(a[2], step), gy, g.n * g.out[0] * g.out[1] * g.out[2], g.cout);
+      conv_act_backward(static_cast<int>(a[7]), f(a[2], step), gy, g.n * g.out[0] * g.out[1] * g.out[2],
+                        g.cout);
       if (a[5] != kNone) {
         conv::conv_backward_kernel(g, f(a[0], step), gy, f(a[5], step),
                                    a[6] != kNone ? f(a[6], step) : nullptr);
@@ -567,7 +517,7 @@ void Plan::run_backward(const Instr& in, int step) {
       } else if (!blocks && (g.N >= threads::num_threads() || threads::deterministic())) {
         const int64_t image = g.in[0] * g.in[1] * g.in[2] * g.C * win;
         pfor(g.N, std::max<int64_t>(1, kGrain / std::max<int64_t>(1, image)),
-                              [&](int64_t n0, int64_t n1) { t.avg_bwd_images(gy, dx, g, n0, n1); });
+             [&](int64_t n0, int64_t n1) { t.avg_bwd_images(gy, dx, g, n0, n1); });
       } else {
         pfor(rows, grain, [&](int64_t r0, int64_t r1) {
           if (blocks)
@@ -592,11 +542,9 @@ void Plan::run_backward(const Instr& in, int step) {
         for (int64_t i = 0; i < N * C; ++i) gs[i] = cnt[i] > 0 ? gy[i] / cnt[i] : 0.0f;
         const float* x = f(a[0], step);
         const float* y = f(a[1], step);
-        pfor(N * S, grain,
-                              [&](int64_t r0, int64_t r1) { t.gmax_bwd(x, y, gs, dx, S, C, r0, r1); });
+        pfor(N * S, grain, [&](int64_t r0, int64_t r1) { t.gmax_bwd(x, y, gs, dx, S, C, r0, r1); });
       } else {
-        pfor(N * S, grain,
-                              [&](int64_t r0, int64_t r1) { t.gavg_bwd(gy, dx, S, C, r0, r1); });
+        pfor(N * S, grain, [&](int64_t r0, int64_t r1) { t.gavg_bwd(gy, dx, S, C, r0, r1); });
       }
       if (dx != gx) store(gx, dx, N * S * C, true);
       break;
@@ -645,7 +593,7 @@ void Plan::run_backward(const Instr& in, int step) {
       const float* gy = f(a[0], step);
       const auto& t = pool::table();
       pfor(rows, std::max<int64_t>(1, kGrain / std::max<int64_t>(1, a[4] * a[6] * C * a[5])),
-                            [&](int64_t r0, int64_t r1) { t.up_bwd(gy, dx, in, fac, C, r0, r1); });
+           [&](int64_t r0, int64_t r1) { t.up_bwd(gy, dx, in, fac, C, r0, r1); });
       if (dx != gx) store(gx, dx, a[2] * a[3] * a[4] * C, true);
       break;
     }
@@ -728,7 +676,8 @@ void Plan::timed(size_t j, F&& fn) {
   }
   const auto t0 = std::chrono::steady_clock::now();
   fn();
-  prof_ns_[j] += std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count();
+  prof_ns_[j] +=
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count();
   ++prof_calls_[j];
 }
 
@@ -759,7 +708,8 @@ void Plan::run(int steps, int mode, const std::function<void(int)>& set_step, co
     if (!train) continue;
     for (size_t j = 0; j < nb; ++j) timed(nf + nl + j, [&] { run_backward(backward_[j], s); });
     const double* h = hyper + static_cast<int64_t>(s) * hyper_width_;
-    for (size_t j = 0; j < update_.size(); ++j) timed(nf + nl + nb + j, [&] { run_update(update_[j], s, h); });
+    for (size_t j = 0; j < update_.size(); ++j)
+      timed(nf + nl + nb + j, [&] { run_update(update_[j], s, h); });
   }
   ++runs_;
 }
