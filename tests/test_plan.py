@@ -604,6 +604,7 @@ def test_unread_conv_rows_are_cropped_and_train_as_eager():
                              names[1]: ((8, 13, 13, 6), (8, 12, 12, 6))}
 
 
+
 def conv_autoencoder():
     """Seed 004's autoencoder as one functional graph (28x28 scaled to 16x16 images):
     the conv encoder, Reshape, Conv2DTranspose and UpSampling2D back to the image, and a
@@ -624,6 +625,41 @@ def conv_autoencoder():
         out = layers.Conv2DTranspose(1, 1, activation="sigmoid")(x)
         return keras.Model(img, out, name="autoencoder")
     return build
+
+
+@pytest.mark.parametrize("build", [toy_resnet(size=17), conv_autoencoder()],
+                         ids=["toy-resnet", "autoencoder"])
+def test_side_by_side_conv_gradients_give_the_same_bits(build):
+    """On two threads the plan runs a convolution's input and kernel gradients side by
+    side (each kernel on one thread); in determinism mode that gives the same bits as
+    one after the other, each split over both threads."""
+    rng = np.random.default_rng(6)
+    shape = tuple(build().inputs[0].shape[1:])
+    x = rng.random((8,) + shape, dtype=np.float32)
+    t = (np.eye(10, dtype=np.float32)[rng.integers(0, 10, 8)] if shape[-1] == 3 else x)
+    threads = keras.config.get_num_threads()
+    keras.config.set_num_threads(2)
+    keras.config.enable_determinism()
+    try:
+        weights = []
+        for pairs in (True, False):
+            keras.utils.set_random_seed(3)
+            m = build()
+            m.compile(optimizer="adam", loss="categorical_crossentropy" if shape[-1] == 3
+                      else "mse")
+            m.train_on_batch(x, t)
+            pb = next(iter(m._plan_runner.plans.values()))
+            pb.plan.concurrent_pairs = pairs
+            keras.utils.set_random_seed(4)
+            for _ in range(3):
+                m.train_on_batch(x, t)
+            assert m._plan_runner.last["train"] == "plan"
+            weights.append([w.numpy() for w in m.weights])
+    finally:
+        keras.config.disable_determinism()
+        keras.config.set_num_threads(threads)
+    for a, b in zip(*weights):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_cross_entropy_on_a_conv_sigmoid_output_runs_eagerly():

@@ -152,6 +152,10 @@ void bind_plan(py::module_& m) {
           "set_profiling", [](PyPlan& s, bool on) { s.p.set_profiling(on); }, py::arg("on"),
           "Per-instruction timing on or off (off by default); either clears the totals.")
       .def_property_readonly("profiling", [](const PyPlan& s) { return s.p.profiling(); })
+      .def_property(
+          "concurrent_pairs", [](const PyPlan& s) { return s.p.concurrent_pairs(); },
+          [](PyPlan& s, bool on) { s.p.set_concurrent_pairs(on); },
+          "On two threads, run a convolution's input and kernel gradients side by side (default on).")
       .def(
           "profile",
           [](const PyPlan& s) {

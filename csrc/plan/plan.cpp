@@ -470,17 +470,20 @@ void Plan::run_backward(const Instr& in, int step) {
       float* gy = f(a[3], step);
       conv_act_backward(static_cast<int>(a[7]), f(a[2], step), gy, g.n * g.out[0] * g.out[1] * g.out[2],
                         g.cout);
-      if (a[5] != kNone) {
-        conv::conv_backward_kernel(g, f(a[0], step), gy, f(a[5], step),
-                                   a[6] != kNone ? f(a[6], step) : nullptr);
-      }
-      if (a[4] != kNone) {
+      auto kernel_grad = [&] {
+        if (a[5] != kNone)
+          conv::conv_backward_kernel(g, f(a[0], step), gy, f(a[5], step),
+                                     a[6] != kNone ? f(a[6], step) : nullptr);
+      };
+      auto input_grad = [&] {
+        if (a[4] == kNone) return;
         float* gx = f(a[4], step);
         const int64_t n = g.n * g.in[0] * g.in[1] * g.in[2] * g.cin;
         float* dst = a[8] ? scratch() : gx;
         conv::conv_backward_input(g, gy, f(a[1], step), dst);
         if (dst != gx) store(gx, dst, n, true);
-      }
+      };
+      run_pair(a[4] != kNone && a[5] != kNone, input_grad, kernel_grad);
       break;
     }
     case kPool: {  // gy, arg, gx, kind, acc, geometry (12), relu_y, tables
@@ -570,19 +573,23 @@ void Plan::run_backward(const Instr& in, int step) {
       float* gy = f(a[3], step);
       const int64_t rows = g.n * g.in[0] * g.in[1] * g.in[2];
       conv_act_backward(static_cast<int>(a[7]), f(a[2], step), gy, rows, g.cin);
-      if (a[5] != kNone) conv::conv_backward_kernel(g, gy, f(a[0], step), f(a[5], step), nullptr);
-      if (a[6] != kNone) {
-        float* gb = f(a[6], step);
-        std::fill(dacc_.begin(), dacc_.begin() + g.cin, 0.0);
-        elementwise::table().bias_grad_rows(gy, dacc_.data(), rows, g.cin, g.cin);
-        for (int64_t j = 0; j < g.cin; ++j) gb[j] = static_cast<float>(dacc_[j]);
-      }
-      if (a[4] != kNone) {
+      auto kernel_grad = [&] {
+        if (a[5] != kNone) conv::conv_backward_kernel(g, gy, f(a[0], step), f(a[5], step), nullptr);
+        if (a[6] != kNone) {
+          float* gb = f(a[6], step);
+          std::fill(dacc_.begin(), dacc_.begin() + g.cin, 0.0);
+          elementwise::table().bias_grad_rows(gy, dacc_.data(), rows, g.cin, g.cin);
+          for (int64_t j = 0; j < g.cin; ++j) gb[j] = static_cast<float>(dacc_[j]);
+        }
+      };
+      auto input_grad = [&] {
+        if (a[4] == kNone) return;
         float* gx = f(a[4], step);
         float* dst = a[8] ? scratch() : gx;
         conv::conv_forward(g, gy, f(a[1], step), nullptr, dst);
         if (dst != gx) store(gx, dst, g.n * g.out[0] * g.out[1] * g.out[2] * g.cout, true);
-      }
+      };
+      run_pair(a[4] != kNone && (a[5] != kNone || a[6] != kNone), input_grad, kernel_grad);
       break;
     }
     case kUpsample: {  // gy, gx, N, H, W, fh, fw, C, acc
@@ -666,6 +673,30 @@ std::pair<int, int> Plan::instruction(size_t j) const {
     j -= lists[l]->size();
   }
   throw std::out_of_range("plan: no instruction " + std::to_string(j));
+}
+
+// On two threads, a convolution's input gradient and kernel gradient (independent, both
+// reading dy) run side by side, each kernel on one thread, instead of one after the other
+// with the two threads splitting each: the kernels scale worse from 1 to 2 threads than
+// two independent halves do. Elsewhere (1 thread, more than 2, inside a parallel region,
+// or concurrent_pairs off) one after the other.
+template <class A, class B>
+void Plan::run_pair(bool both, const A& first, const B& second) {
+  if (!both || !concurrent_pairs_ || threads::num_threads() != 2 || threads::in_parallel_region()) {
+    first();
+    second();
+    return;
+  }
+  threads::parallel_run(2, [&](int tid, int n) {
+    if (n < 2) {  // the pool is busy (another Python thread): the caller runs both
+      first();
+      second();
+    } else if (tid == 0) {
+      first();
+    } else {
+      second();
+    }
+  });
 }
 
 template <class F>

@@ -85,6 +85,9 @@ class Plan {
   bool profiling() const { return profiling_; }
   const std::vector<int64_t>& profile_ns() const { return prof_ns_; }
   const std::vector<int64_t>& profile_calls() const { return prof_calls_; }
+  // Convolution backward passes side by side on two threads (see run_pair); on by default.
+  void set_concurrent_pairs(bool on) { concurrent_pairs_ = on; }
+  bool concurrent_pairs() const { return concurrent_pairs_; }
   // (list, op) of instruction j in that order.
   std::pair<int, int> instruction(size_t j) const;
 
@@ -109,6 +112,9 @@ class Plan {
   std::vector<Instr> forward_, loss_, backward_, update_;
   std::vector<double> dacc_;
   bool profiling_ = false;
+  bool concurrent_pairs_ = true;
+  template <class A, class B>
+  void run_pair(bool both, const A& first, const B& second);
   std::vector<int64_t> prof_ns_, prof_calls_;
   template <class F>
   void timed(size_t j, F&& fn);
