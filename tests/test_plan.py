@@ -574,12 +574,13 @@ def cropped_cnn():
         x = layers.Conv2D(4, 3, activation="relu")(inputs)
         x = layers.Conv2D(6, 3, activation="relu")(x)
         x = layers.MaxPooling2D(3)(x)
+        y = layers.MaxPooling2D(3, strides=1)(layers.Conv2D(6, 1, activation="relu")(x))
         x = layers.Conv2D(6, 1, activation="relu")(x)
-        y = layers.MaxPooling2D(3, strides=1)(x)
-        z = layers.Conv2D(6, 3, strides=2, activation="tanh")(x)
+        z = layers.Conv2D(6, 3, strides=2, activation="tanh")(x)  # reads 5 of 5 rows
+        p = layers.GlobalAveragePooling2D()(layers.AveragePooling2D(2)(x))  # reads 4
         a = layers.Conv2D(5, 2, activation="relu")(y)
         out = layers.add([layers.GlobalAveragePooling2D()(a), layers.Dense(5)(
-            layers.GlobalMaxPooling2D()(z))])
+            layers.GlobalMaxPooling2D()(z)), layers.Dense(5)(p)])
         return keras.Model(inputs, layers.Dense(10, activation="softmax")(out))
     return build
 
@@ -598,10 +599,14 @@ def test_unread_conv_rows_are_cropped_and_train_as_eager():
     assert a._plan_runner.last == {"train": "plan", "predict": "plan"}
     train = next(pb for key, pb in a._plan_runner.plans.items() if key[0] == 2)
     names = [lay.name for lay in a.layers if isinstance(lay, layers.Conv2D)]
-    # 15 -> 14 rows for the first conv, 13 -> 12 for the second; the 1x1 conv's output
-    # (5x5 after the 12-row pooling) is read whole by the stride-1 pooling
+    # 15 -> 14 rows for the first conv, 13 -> 12 for the second; the 1x1 convs' outputs
+    # (5x5 after the 12-row pooling) are read whole (by the stride-1 pooling; by the
+    # strided conv, beside an average pooling reading 4 rows)
     assert train.cropped == {names[0]: ((8, 15, 15, 4), (8, 14, 14, 4)),
                              names[1]: ((8, 13, 13, 6), (8, 12, 12, 6))}
+    # the ReLU masks applied by the max poolings' backward: a pooling in blocks (3, 3) and
+    # one with overlapping windows (3, stride 1)
+    assert train.relu_under_max_pool == sorted([names[1], names[2]])
 
 
 

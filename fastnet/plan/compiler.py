@@ -307,7 +307,8 @@ class PlanBuild:
         self.label_checks = []  # (output index, classes) sparse labels to range-check
         self.n_outputs = 0
         self.labels = ([], [], [], [])
-        self.cropped = {}  # layer -> (shape, the extent the plan computes), see _crop_and_fuse  # per instruction list, the layer/weight of each
+        self.cropped = {}  # layer -> (shape, the extent the plan computes), see _crop_and_fuse
+        self.relu_under_max_pool = []  # ReLU convs whose mask the max pooling's backward applies  # per instruction list, the layer/weight of each
 
     def profile(self):
         """[(list, layer, op, seconds, calls)] per instruction since profiling was turned on
@@ -394,6 +395,7 @@ def build(model, mode, batch, n_steps, targets=None, sample_weight=False):
             raise Unsupported("a model output is one of its inputs (or two outputs share a "
                               "tensor)")
     relu_pooled, pb.cropped = _crop_and_fuse(lowered, {id(root(t)) for t in out_ts})
+    pb.relu_under_max_pool = sorted(pb.cropped.pop("relu_under_max_pool", []))
     # the outputs' root tensors write straight into per-plan output arrays
     pb.n_outputs = len(out_ts)
     pb.max_steps = max(1, n_steps)
@@ -844,7 +846,7 @@ def _crop_and_fuse(lowered, output_ids):
 
     Fuse: a ReLU Conv2D whose only reader is a max pooling gets its ReLU mask applied by
     the pooling's backward, on the pooled gradient. Returns the ids of those outputs and
-    {layer name: (shape, cropped shape)}."""
+    {layer name: (shape, cropped shape)}, whose "relu_under_max_pool" lists those layers."""
     readers = {}
     for _node, layer, kind, ins, out in lowered:
         for t in ins:
@@ -859,6 +861,7 @@ def _crop_and_fuse(lowered, output_ids):
         if (len(rs) == 1 and rs[0][1] == "pool" and rs[0][0].kind == "max"
                 and _ACTS.get(layer.activation) == RELU):
             relu_pooled.add(id(out))
+            cropped.setdefault("relu_under_max_pool", []).append(layer.name)
         if layer.padding != "valid":
             continue
         need = [0, 0]
