@@ -9,6 +9,7 @@ import pytest
 
 import fastnet as keras
 from fastnet import layers
+from fastnet import plan as fplan
 
 RTOL, ATOL = 1e-5, 1e-6
 
@@ -312,6 +313,65 @@ def test_arena_allocated_once_per_signature():
     assert full.plan.arena_floats > 0
 
 
+
+def test_a_resnet_step_allocates_no_per_step_arrays():
+    """After warm-up, a planned training step of a W2-like model (convs, max pooling, a
+    residual add, global average pooling, Dense, Dropout) allocates no numpy array of a
+    batch's size on the Python side: the residual add, the gradient sums and the dropout
+    draws live in the plan's arena or in buffers kept with the plan."""
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    x = rng.random((32, 16, 16, 3), dtype=np.float32)
+    t = np.eye(10, dtype=np.float32)[rng.integers(0, 10, 32)]
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input(shape=(16, 16, 3))
+    h = layers.MaxPooling2D(2)(layers.Conv2D(16, 3, activation="relu")(inputs))
+    h = layers.add([layers.Conv2D(16, 3, padding="same", activation="relu")(h), h])
+    h = layers.Dropout(0.5)(layers.Dense(1024, activation="relu")(
+        layers.GlobalAveragePooling2D()(h)))
+    m = keras.Model(inputs, layers.Dense(10, activation="softmax")(h))
+    m.compile(optimizer="rmsprop", loss="categorical_crossentropy")
+    for _ in range(3):
+        m.train_on_batch(x, t)
+    assert m._plan_runner.last["train"] == "plan"
+    # the smallest batch-sized buffers: the dropout draw (32 x 1024 float64: 256 KiB) and
+    # the residual add (32 x 7 x 7 x 16 float32: 98 KiB)
+    tracemalloc.start()
+    try:
+        for _ in range(4):
+            m.train_on_batch(x, t)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 64 * 1024, peak
+    assert all(pb.plan.arena_allocations == 1 for pb in m._plan_runner.plans.values())
+
+
+def test_per_instruction_profile():
+    x, y = _data(64)
+    keras.utils.set_random_seed(0)
+    m = functional_mlp()()
+    m.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    m.train_on_batch(x, y)
+    pb = next(iter(m._plan_runner.plans.values()))
+    assert not pb.plan.profiling and fplan.profile(m) == []  # off by default
+    fplan.set_profiling(m, True)
+    for _ in range(3):
+        m.train_on_batch(x, y)
+    rows = fplan.profile(m)
+    assert rows and all(r[0] == "train" and r[5] == 3 and r[4] >= 0.0 for r in rows)
+    assert {r[1] for r in rows} == {"forward", "loss", "backward", "update"}
+    dense = [lay.name for lay in m.layers if isinstance(lay, layers.Dense)]
+    assert {r[2] for r in rows if r[1] == "forward"} == set(dense)
+    assert {r[3] for r in rows if r[1] == "forward"} == {"dense"}
+    assert {r[2] for r in rows if r[1] == "update"} == {w.path for w in m.trainable_weights}
+    assert sum(r[1] == "backward" for r in rows) == len(dense)
+    fplan.set_profiling(m, False)
+    m.train_on_batch(x, y)
+    assert fplan.profile(m) == [] and not pb.plan.profiling
+
+
 def test_eager_code_sees_the_planned_weights():
     """The plan updates the Variables' own buffers; set_weights between steps is seen."""
     x, y = _data(32)
@@ -502,6 +562,54 @@ def test_conv_models_match_eager(build, loss, onehot):
     assert a._plan_runner.last == {"train": "plan", "test": "plan", "predict": "plan"}
 
 
+
+def cropped_cnn():
+    """Valid convolutions whose readers leave rows unread: Conv2D 17->15->13 under a
+    MaxPooling2D(3) that reads 12 of the 13 rows (so the first conv needs 14 of 15); a
+    ReLU conv read by a pooling with overlapping windows (the ReLU mask moved into the
+    pooling's backward); a conv output read by two readers, a strided conv and a
+    pooling, that read different extents."""
+    def build():
+        inputs = keras.Input(shape=(17, 17, 2))
+        x = layers.Conv2D(4, 3, activation="relu")(inputs)
+        x = layers.Conv2D(6, 3, activation="relu")(x)
+        x = layers.MaxPooling2D(3)(x)
+        y = layers.MaxPooling2D(3, strides=1)(layers.Conv2D(6, 1, activation="relu")(x))
+        x = layers.Conv2D(6, 1, activation="relu")(x)
+        z = layers.Conv2D(6, 3, strides=2, activation="tanh")(x)  # reads 5 of 5 rows
+        p = layers.GlobalAveragePooling2D()(layers.AveragePooling2D(2)(x))  # reads 4
+        a = layers.Conv2D(5, 2, activation="relu")(y)
+        out = layers.add([layers.GlobalAveragePooling2D()(a), layers.Dense(5)(
+            layers.GlobalMaxPooling2D()(z)), layers.Dense(5)(p)])
+        return keras.Model(inputs, layers.Dense(10, activation="softmax")(out))
+    return build
+
+
+def test_unread_conv_rows_are_cropped_and_train_as_eager():
+    rng = np.random.default_rng(5)
+    x = rng.random((16, 17, 17, 2), dtype=np.float32)
+    t = np.eye(10, dtype=np.float32)[rng.integers(0, 10, 16)]
+    a, b = _pair(cropped_cnn(), lambda: dict(optimizer=keras.optimizers.SGD(0.05, momentum=0.9),
+                                             loss="categorical_crossentropy"))
+    ha, hb = _fit_both(a, b, x, t, batch_size=8, epochs=2)
+    _assert_same_history(ha, hb)
+    _assert_same_state(a, b)
+    np.testing.assert_allclose(a.predict(x, verbose=0), b.predict(x, verbose=0), rtol=RTOL,
+                               atol=ATOL)
+    assert a._plan_runner.last == {"train": "plan", "predict": "plan"}
+    train = next(pb for key, pb in a._plan_runner.plans.items() if key[0] == 2)
+    names = [lay.name for lay in a.layers if isinstance(lay, layers.Conv2D)]
+    # 15 -> 14 rows for the first conv, 13 -> 12 for the second; the 1x1 convs' outputs
+    # (5x5 after the 12-row pooling) are read whole (by the stride-1 pooling; by the
+    # strided conv, beside an average pooling reading 4 rows)
+    assert train.cropped == {names[0]: ((8, 15, 15, 4), (8, 14, 14, 4)),
+                             names[1]: ((8, 13, 13, 6), (8, 12, 12, 6))}
+    # the ReLU masks applied by the max poolings' backward: a pooling in blocks (3, 3) and
+    # one with overlapping windows (3, stride 1)
+    assert train.relu_under_max_pool == sorted([names[1], names[2]])
+
+
+
 def conv_autoencoder():
     """Seed 004's autoencoder as one functional graph (28x28 scaled to 16x16 images):
     the conv encoder, Reshape, Conv2DTranspose and UpSampling2D back to the image, and a
@@ -522,6 +630,41 @@ def conv_autoencoder():
         out = layers.Conv2DTranspose(1, 1, activation="sigmoid")(x)
         return keras.Model(img, out, name="autoencoder")
     return build
+
+
+@pytest.mark.parametrize("build", [toy_resnet(size=17), conv_autoencoder()],
+                         ids=["toy-resnet", "autoencoder"])
+def test_side_by_side_conv_gradients_give_the_same_bits(build):
+    """On two threads the plan runs a convolution's input and kernel gradients side by
+    side (each kernel on one thread); in determinism mode that gives the same bits as
+    one after the other, each split over both threads."""
+    rng = np.random.default_rng(6)
+    shape = tuple(build().inputs[0].shape[1:])
+    x = rng.random((8,) + shape, dtype=np.float32)
+    t = (np.eye(10, dtype=np.float32)[rng.integers(0, 10, 8)] if shape[-1] == 3 else x)
+    threads = keras.config.get_num_threads()
+    keras.config.set_num_threads(2)
+    keras.config.enable_determinism()
+    try:
+        weights = []
+        for pairs in (True, False):
+            keras.utils.set_random_seed(3)
+            m = build()
+            m.compile(optimizer="adam", loss="categorical_crossentropy" if shape[-1] == 3
+                      else "mse")
+            m.train_on_batch(x, t)
+            pb = next(iter(m._plan_runner.plans.values()))
+            pb.plan.concurrent_pairs = pairs
+            keras.utils.set_random_seed(4)
+            for _ in range(3):
+                m.train_on_batch(x, t)
+            assert m._plan_runner.last["train"] == "plan"
+            weights.append([w.numpy() for w in m.weights])
+    finally:
+        keras.config.disable_determinism()
+        keras.config.set_num_threads(threads)
+    for a, b in zip(*weights):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_cross_entropy_on_a_conv_sigmoid_output_runs_eagerly():

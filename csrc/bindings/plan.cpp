@@ -33,6 +33,8 @@ class PyPlan {
   std::vector<ExtSpec> specs;
   std::vector<py::object> keep;  // bound arrays, alive as long as the plan
   std::vector<int> streams;      // externals set per step, in run()'s per-step tuple order
+  std::vector<void*> ptrs_;      // run()'s per-step stream pointers
+  std::vector<py::object> hold_;
 
   int add_external(int64_t stride, int64_t min_size, int dtype, std::string name) {
     if (dtype != 0 && dtype != 1) throw py::value_error("Plan.add_external: dtype must be 0 or 1");
@@ -86,9 +88,15 @@ class PyPlan {
       throw py::value_error("Plan.run: `hyper` must have shape (steps, " + std::to_string(p.hyper_width()) +
                             ")");
     }
-    std::vector<void*> ptrs(static_cast<size_t>(steps) * streams.size());
-    std::vector<py::object> hold;  // the step tuples, alive while the plan runs
-    hold.reserve(static_cast<size_t>(steps));
+    // (kept between calls: no per-step heap allocation once a call of this many steps ran)
+    std::vector<void*>& ptrs = ptrs_;
+    ptrs.assign(static_cast<size_t>(steps) * streams.size(), nullptr);
+    std::vector<py::object>& hold = hold_;  // the step tuples, alive while the plan runs
+    hold.clear();
+    struct Release {  // drops the step tuples however run() returns
+      std::vector<py::object>& h;
+      ~Release() { h.clear(); }
+    } release_hold{hold};
     for (int s = 0; s < steps; ++s) {
       py::object item = per_step[s];
       py::sequence tup = py::reinterpret_borrow<py::sequence>(item);
@@ -139,7 +147,29 @@ void bind_plan(py::module_& m) {
       .def_property_readonly("arena_allocations", [](const PyPlan& s) { return s.p.arena_allocations(); })
       .def_property_readonly("arena_floats", [](const PyPlan& s) { return s.p.arena_floats(); })
       .def_property_readonly("runs", [](const PyPlan& s) { return s.p.runs(); })
-      .def_property_readonly("n_instructions", [](const PyPlan& s) { return s.p.n_instructions(); });
+      .def_property_readonly("n_instructions", [](const PyPlan& s) { return s.p.n_instructions(); })
+      .def(
+          "set_profiling", [](PyPlan& s, bool on) { s.p.set_profiling(on); }, py::arg("on"),
+          "Per-instruction timing on or off (off by default); either clears the totals.")
+      .def_property_readonly("profiling", [](const PyPlan& s) { return s.p.profiling(); })
+      .def_property(
+          "concurrent_pairs", [](const PyPlan& s) { return s.p.concurrent_pairs(); },
+          [](PyPlan& s, bool on) { s.p.set_concurrent_pairs(on); },
+          "On two threads, run a convolution's input and kernel gradients side by side (default on).")
+      .def(
+          "profile",
+          [](const PyPlan& s) {
+            // (list, op, seconds, calls) per instruction, in forward, loss, backward, update order
+            py::list out;
+            const auto& ns = s.p.profile_ns();
+            const auto& calls = s.p.profile_calls();
+            for (size_t j = 0; j < ns.size(); ++j) {
+              const auto lo = s.p.instruction(j);
+              out.append(py::make_tuple(lo.first, lo.second, static_cast<double>(ns[j]) * 1e-9, calls[j]));
+            }
+            return out;
+          },
+          "(list, op, seconds, calls) per instruction since profiling was turned on.");
   m.attr("PLAN_NONE") = py::int_(plan::kNone);
 }
 

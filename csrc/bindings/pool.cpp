@@ -26,11 +26,8 @@ std::string list_str(const std::vector<int64_t>& v) {
   return s + "]";
 }
 
-// Geometry plus the tables PoolGeom points into (kept alive beside it).
-struct Geometry {
-  pool::PoolGeom g{};
-  std::vector<int32_t> tab[4][3];
-  std::vector<float> inv[3];
+// Geometry plus the tables PoolGeom points into, and the shapes.
+struct Geometry : pool::PoolWindows {
   std::vector<int64_t> in_shape, out_shape;
 };
 
@@ -58,59 +55,22 @@ Geometry make_geometry(const char* op, const std::vector<int64_t>& xs, const std
     if (v < 0) fail_value(std::string(op) + ": input shape " + shape_str(xs) + " has a negative size");
   if (padding != "valid" && padding != "same")
     fail_value(std::string(op) + ": padding must be 'valid' or 'same', got '" + padding + "'");
-  const bool same = padding == "same";
+  int64_t in[3], k[3], s[3];
+  for (int d = 0; d < 3; ++d) {
+    const int64_t j = static_cast<int64_t>(d) - (3 - static_cast<int64_t>(nd));  // index into ks
+    in[d] = j >= 0 ? xs[1 + j] : 1;
+    k[d] = j >= 0 ? ks[j] : 1;
+    s[d] = j >= 0 ? ss[j] : 1;
+  }
   Geometry G;
-  pool::PoolGeom& g = G.g;
-  g.N = xs[0];
-  g.C = xs.back();
+  static_cast<pool::PoolWindows&>(G) = pool::make_windows(xs[0], xs.back(), in, k, s, padding == "same");
+  const pool::PoolGeom& g = G.g;
   G.out_shape = {g.N};
   bool empty_in = false, empty_out = false;
   for (int d = 0; d < 3; ++d) {
-    const int64_t j = static_cast<int64_t>(d) - (3 - static_cast<int64_t>(nd));  // index into ks
-    const int64_t size = j >= 0 ? xs[1 + j] : 1, k = j >= 0 ? ks[j] : 1, s = j >= 0 ? ss[j] : 1;
-    int64_t out = same ? (size + s - 1) / s : (size >= k ? (size - k) / s + 1 : 0);
-    int64_t pad = 0;
-    if (same) {
-      const int64_t total = (out - 1) * s + k - size;
-      pad = total > 0 ? total / 2 : 0;
-    }
-    g.in[d] = size;
-    g.out[d] = out;
-    g.k[d] = k;
-    g.s[d] = s;
-    g.pad[d] = pad;
-    empty_in |= size == 0;
-    empty_out |= out == 0;
-    if (j >= 0) G.out_shape.push_back(out);
-    auto& first = G.tab[0][d];
-    auto& last = G.tab[1][d];
-    auto& lo = G.tab[2][d];
-    auto& hi = G.tab[3][d];
-    first.resize(static_cast<size_t>(std::max<int64_t>(out, 1)));
-    last.resize(first.size());
-    lo.resize(static_cast<size_t>(std::max<int64_t>(size, 1)));
-    hi.resize(lo.size());
-    auto& inv = G.inv[d];
-    inv.resize(first.size());
-    for (int64_t o = 0; o < out; ++o) {
-      const int64_t st = o * s - pad;
-      first[o] = static_cast<int32_t>(std::max<int64_t>(st, 0));
-      last[o] = static_cast<int32_t>(std::min(st + k, size));
-      inv[o] = last[o] > first[o] ? 1.0f / static_cast<float>(last[o] - first[o]) : 0.0f;
-    }
-    for (int64_t i = 0; i < size; ++i) {
-      const int64_t num = i + pad - k;
-      int64_t l = num >= 0 ? num / s + 1 : 0;
-      int64_t h = std::min((i + pad) / s + 1, out);
-      l = std::min(l, h);
-      lo[i] = static_cast<int32_t>(l);
-      hi[i] = static_cast<int32_t>(h);
-    }
-    g.first[d] = first.data();
-    g.last[d] = last.data();
-    g.cover_lo[d] = lo.data();
-    g.cover_hi[d] = hi.data();
-    g.inv[d] = inv.data();
+    empty_in |= g.in[d] == 0;
+    empty_out |= g.out[d] == 0;
+    if (d >= 3 - static_cast<int>(nd)) G.out_shape.push_back(g.out[d]);
   }
   G.out_shape.push_back(g.C);
   G.in_shape = xs;

@@ -11,6 +11,7 @@
 #include "plan/plan.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <stdexcept>
@@ -30,6 +31,13 @@ namespace plan {
 namespace {
 
 constexpr int64_t kGrain = 1 << 15;
+
+// threads::parallel_for with the body held by reference: the std::function it takes then
+// stores one pointer in place instead of a heap copy of every capture, per call.
+template <class F>
+void pfor(int64_t n, int64_t grain, const F& body) {
+  threads::parallel_for(n, grain, [&body](int64_t i0, int64_t i1) { body(i0, i1); });
+}
 
 void act_forward(int act, const float* z, float* y, int64_t rows, int64_t cols) {
   const auto& t = elementwise::table();
@@ -64,6 +72,14 @@ void act_backward(int act, const float* y, const float* gy, float* gz, int64_t r
   }
 }
 
+// gy = gy * f'(.) in place from a convolution's output y: ReLU threaded (the conv sizes).
+void conv_act_backward(int act, const float* y, float* gy, int64_t rows, int64_t cols) {
+  if (act == kRelu)
+    conv::relu_backward_from_output(y, gy, gy, rows * cols);
+  else
+    act_backward(act, y, gy, gy, rows, cols);
+}
+
 // ints: n, H, W, OH, OW, KH, KW, SH, SW, DH, DW, PH, PW, cin, cout (2-D, channels-last)
 conv::Geometry conv_geometry(const int64_t* p) {
   const int64_t in[2] = {p[1], p[2]}, out[2] = {p[3], p[4]}, k[2] = {p[5], p[6]}, st[2] = {p[7], p[8]},
@@ -73,66 +89,17 @@ conv::Geometry conv_geometry(const int64_t* p) {
 
 }  // namespace
 
-// The window tables of one pooling instruction (as the pool bindings build them).
-struct Plan::PoolTables {
-  pool::PoolGeom g{};
-  std::vector<int32_t> tab[4][3];
-  std::vector<float> inv[3];
-};
+// The window tables of one pooling instruction.
+struct Plan::PoolTables : pool::PoolWindows {};
 
 // Geometry ints at `start`: N, D, H, W, KD, KH, KW, SD, SH, SW, same, C; the tables'
-// index is appended to the instruction.
+// index is appended to the instruction. (A forward pooling has 4 ints before the geometry
+// and none after, a backward 5 before and 1 after.)
 void Plan::add_pool_tables(Instr& in) {
-  const size_t start = in.op == kPool && in.i.size() == 16 ? 4 : 5;
+  const size_t start = in.i.size() == 16 ? 4 : 5;
   const int64_t* p = in.i.data() + start;
   auto T = std::make_shared<PoolTables>();
-  pool::PoolGeom& g = T->g;
-  g.N = p[0];
-  g.C = p[11];
-  const bool same = p[10] != 0;
-  for (int d = 0; d < 3; ++d) {
-    const int64_t size = p[1 + d], k = p[4 + d], st = p[7 + d];
-    const int64_t out = same ? (size + st - 1) / st : (size >= k ? (size - k) / st + 1 : 0);
-    int64_t pad = 0;
-    if (same) {
-      const int64_t total = (out - 1) * st + k - size;
-      pad = total > 0 ? total / 2 : 0;
-    }
-    g.in[d] = size;
-    g.out[d] = out;
-    g.k[d] = k;
-    g.s[d] = st;
-    g.pad[d] = pad;
-    auto& first = T->tab[0][d];
-    auto& last = T->tab[1][d];
-    auto& lo = T->tab[2][d];
-    auto& hi = T->tab[3][d];
-    first.resize(static_cast<size_t>(std::max<int64_t>(out, 1)));
-    last.resize(first.size());
-    lo.resize(static_cast<size_t>(std::max<int64_t>(size, 1)));
-    hi.resize(lo.size());
-    auto& inv = T->inv[d];
-    inv.resize(first.size());
-    for (int64_t o = 0; o < out; ++o) {
-      const int64_t s0 = o * st - pad;
-      first[o] = static_cast<int32_t>(std::max<int64_t>(s0, 0));
-      last[o] = static_cast<int32_t>(std::min(s0 + k, size));
-      inv[o] = last[o] > first[o] ? 1.0f / static_cast<float>(last[o] - first[o]) : 0.0f;
-    }
-    for (int64_t i = 0; i < size; ++i) {
-      const int64_t num = i + pad - k;
-      int64_t l = num >= 0 ? num / st + 1 : 0;
-      int64_t h = std::min((i + pad) / st + 1, out);
-      l = std::min(l, h);
-      lo[i] = static_cast<int32_t>(l);
-      hi[i] = static_cast<int32_t>(h);
-    }
-    g.first[d] = first.data();
-    g.last[d] = last.data();
-    g.cover_lo[d] = lo.data();
-    g.cover_hi[d] = hi.data();
-    g.inv[d] = inv.data();
-  }
+  static_cast<pool::PoolWindows&>(*T) = pool::make_windows(p[0], p[11], p + 1, p + 4, p + 7, p[10] != 0);
   in.i.push_back(static_cast<int64_t>(pools_.size()));
   pools_.push_back(std::move(T));
 }
@@ -170,6 +137,7 @@ void Plan::add(int list, int op, std::vector<int64_t> ints, std::vector<float> f
     case kUpdate: update_.push_back(std::move(in)); break;
     default: throw std::invalid_argument("plan: unknown instruction list");
   }
+  if (profiling_) set_profiling(true);
 }
 
 float* Plan::f(int64_t ref, int step) const {
@@ -252,9 +220,12 @@ void Plan::run_forward(const Instr& in, int step) {
     case kConv: {  // x, w, b, y, act, geometry (15)
       const conv::Geometry g = conv_geometry(a.data() + 5);
       float* y = f(a[3], step);
-      conv::conv_forward(g, f(a[0], step), f(a[1], step), a[2] != kNone ? f(a[2], step) : nullptr, y);
-      const int64_t rows = g.n * g.out[0] * g.out[1] * g.out[2];
-      act_forward(static_cast<int>(a[4]), y, y, rows, g.cout);
+      const int act = static_cast<int>(a[4]);
+      // ReLU (the seed models' case) is applied by the kernel while each output block is in
+      // cache; the backward then masks by the output (y > 0 exactly where z > 0)
+      conv::conv_forward_act(g, f(a[0], step), f(a[1], step), a[2] != kNone ? f(a[2], step) : nullptr,
+                             act == kRelu ? conv::Activation::kRelu : conv::Activation::kNone, y);
+      if (act != kRelu) act_forward(act, y, y, g.n * g.out[0] * g.out[1] * g.out[2], g.cout);
       break;
     }
     case kPool: {  // x, y, arg, kind (0 max, 1 avg), geometry (12), tables
@@ -267,9 +238,9 @@ void Plan::run_forward(const Instr& in, int step) {
       const int64_t grain = std::max<int64_t>(1, kGrain / std::max<int64_t>(1, g.out[2] * g.C * win));
       if (a[3] == 0) {
         int32_t* arg = reinterpret_cast<int32_t*>(f(a[2], step));
-        threads::parallel_for(rows, grain, [&](int64_t r0, int64_t r1) { t.max_fwd(x, y, arg, g, r0, r1); });
+        pfor(rows, grain, [&](int64_t r0, int64_t r1) { t.max_fwd(x, y, arg, g, r0, r1); });
       } else {
-        threads::parallel_for(rows, grain, [&](int64_t r0, int64_t r1) { t.avg_fwd(x, y, g, r0, r1); });
+        pfor(rows, grain, [&](int64_t r0, int64_t r1) { t.avg_fwd(x, y, g, r0, r1); });
       }
       break;
     }
@@ -281,10 +252,9 @@ void Plan::run_forward(const Instr& in, int step) {
       const int64_t grain = std::max<int64_t>(1, kGrain / std::max<int64_t>(1, S * C));
       if (a[3] == 0) {
         float* cnt = f(a[2], step);
-        threads::parallel_for(a[4], grain,
-                              [&](int64_t n0, int64_t n1) { t.gmax_fwd(x, y, cnt, S, C, n0, n1); });
+        pfor(a[4], grain, [&](int64_t n0, int64_t n1) { t.gmax_fwd(x, y, cnt, S, C, n0, n1); });
       } else {
-        threads::parallel_for(a[4], grain, [&](int64_t n0, int64_t n1) { t.gavg_fwd(x, y, S, C, n0, n1); });
+        pfor(a[4], grain, [&](int64_t n0, int64_t n1) { t.gavg_fwd(x, y, S, C, n0, n1); });
       }
       break;
     }
@@ -317,9 +287,14 @@ void Plan::run_forward(const Instr& in, int step) {
       float* y = f(a[3], step);
       // y = conv^T(x): the input gradient of the convolution from y's shape to x's
       conv::conv_backward_input(g, f(a[0], step), f(a[1], step), y);
-      const int64_t rows = g.n * g.in[0] * g.in[1] * g.in[2];
-      if (a[2] != kNone) elementwise::table().bias_add_rows(y, f(a[2], step), y, rows, g.cin);
-      act_forward(static_cast<int>(a[4]), y, y, rows, g.cin);
+      const int64_t rows = g.n * g.in[0] * g.in[1] * g.in[2], n = rows * g.cin;
+      if (a[2] != kNone) conv::add_bias(y, rows, g.cin, f(a[2], step));  // threaded
+      if (a[4] == kRelu) {
+        const auto relu = elementwise::table().relu_fwd;
+        pfor(n, 1 << 16, [&](int64_t i0, int64_t i1) { relu(y + i0, y + i0, i1 - i0); });
+      } else {
+        act_forward(static_cast<int>(a[4]), y, y, rows, g.cin);
+      }
       break;
     }
     case kUpsample: {  // x, y, N, H, W, fh, fw, C
@@ -328,8 +303,8 @@ void Plan::run_forward(const Instr& in, int step) {
       const float* x = f(a[0], step);
       float* y = f(a[1], step);
       const auto& t = pool::table();
-      threads::parallel_for(rows, std::max<int64_t>(1, kGrain / std::max<int64_t>(1, a[4] * a[6] * C)),
-                            [&](int64_t r0, int64_t r1) { t.up_fwd(x, y, in, fac, C, r0, r1); });
+      pfor(rows, std::max<int64_t>(1, kGrain / std::max<int64_t>(1, a[4] * a[6] * C)),
+           [&](int64_t r0, int64_t r1) { t.up_fwd(x, y, in, fac, C, r0, r1); });
       break;
     }
     case kRegularize:  // handled with the loss
@@ -493,27 +468,41 @@ void Plan::run_backward(const Instr& in, int step) {
     case kConv: {  // x, w, y, gy, gx, gw, gb, act, acc_gx, geometry (15)
       const conv::Geometry g = conv_geometry(a.data() + 9);
       float* gy = f(a[3], step);
-      const int64_t rows = g.n * g.out[0] * g.out[1] * g.out[2];
-      act_backward(static_cast<int>(a[7]), f(a[2], step), gy, gy, rows, g.cout);
-      if (a[5] != kNone) {
-        conv::conv_backward_kernel(g, f(a[0], step), gy, f(a[5], step),
-                                   a[6] != kNone ? f(a[6], step) : nullptr);
-      }
-      if (a[4] != kNone) {
+      conv_act_backward(static_cast<int>(a[7]), f(a[2], step), gy, g.n * g.out[0] * g.out[1] * g.out[2],
+                        g.cout);
+      auto kernel_grad = [&] {
+        if (a[5] != kNone)
+          conv::conv_backward_kernel(g, f(a[0], step), gy, f(a[5], step),
+                                     a[6] != kNone ? f(a[6], step) : nullptr);
+      };
+      auto input_grad = [&] {
+        if (a[4] == kNone) return;
         float* gx = f(a[4], step);
         const int64_t n = g.n * g.in[0] * g.in[1] * g.in[2] * g.cin;
         float* dst = a[8] ? scratch() : gx;
         conv::conv_backward_input(g, gy, f(a[1], step), dst);
         if (dst != gx) store(gx, dst, n, true);
-      }
+      };
+      run_pair(a[4] != kNone && a[5] != kNone, input_grad, kernel_grad);
       break;
     }
-    case kPool: {  // gy, arg, gx, kind, acc, geometry (12), tables
-      const pool::PoolGeom& g = pools_[static_cast<size_t>(a[17])]->g;
+    case kPool: {  // gy, arg, gx, kind, acc, geometry (12), relu_y, tables
+      const pool::PoolGeom& g = pools_[static_cast<size_t>(a[18])]->g;
       const auto& t = pool::table();
       const float* gy = f(a[0], step);
       float* gx = f(a[2], step);
       float* dx = a[4] ? scratch() : gx;
+      if (a[17] != kNone) {
+        // A max pooling of a ReLU's output (the ReLU's only reader): the ReLU's mask is
+        // applied here, to the pooled gradient, instead of to the whole input gradient
+        // after. Each window routes its gradient to its maximum, whose value is the pooled
+        // output, so masking by the pooled output > 0 gives the same bits.
+        if (a[4] || a[3] != 0) throw std::logic_error("plan: a ReLU mask on an accumulating or average pool");
+        float* masked = scratch();
+        const int64_t n_out = g.N * g.out[0] * g.out[1] * g.out[2] * g.C;
+        conv::relu_backward_from_output(f(a[17], step), gy, masked, n_out);
+        gy = masked;
+      }
       const int64_t win = std::max<int64_t>(1, g.k[0] * g.k[1] * g.k[2]);
       const bool blocks = g.s[0] >= g.k[0] && g.s[1] >= g.k[1] && g.s[2] >= g.k[2];
       const int64_t rows = blocks ? g.N * g.out[0] * g.out[1] : g.N * g.in[0] * g.in[1];
@@ -522,7 +511,7 @@ void Plan::run_backward(const Instr& in, int step) {
       const int64_t grain = std::max<int64_t>(1, kGrain / std::max<int64_t>(1, per_row));
       if (a[3] == 0) {
         const int32_t* arg = reinterpret_cast<const int32_t*>(f(a[1], step));
-        threads::parallel_for(rows, grain, [&](int64_t r0, int64_t r1) {
+        pfor(rows, grain, [&](int64_t r0, int64_t r1) {
           if (blocks)
             t.max_bwd_blocks(gy, arg, dx, g, r0, r1);
           else
@@ -530,10 +519,10 @@ void Plan::run_backward(const Instr& in, int step) {
         });
       } else if (!blocks && (g.N >= threads::num_threads() || threads::deterministic())) {
         const int64_t image = g.in[0] * g.in[1] * g.in[2] * g.C * win;
-        threads::parallel_for(g.N, std::max<int64_t>(1, kGrain / std::max<int64_t>(1, image)),
-                              [&](int64_t n0, int64_t n1) { t.avg_bwd_images(gy, dx, g, n0, n1); });
+        pfor(g.N, std::max<int64_t>(1, kGrain / std::max<int64_t>(1, image)),
+             [&](int64_t n0, int64_t n1) { t.avg_bwd_images(gy, dx, g, n0, n1); });
       } else {
-        threads::parallel_for(rows, grain, [&](int64_t r0, int64_t r1) {
+        pfor(rows, grain, [&](int64_t r0, int64_t r1) {
           if (blocks)
             t.avg_bwd_blocks(gy, dx, g, r0, r1);
           else
@@ -556,11 +545,9 @@ void Plan::run_backward(const Instr& in, int step) {
         for (int64_t i = 0; i < N * C; ++i) gs[i] = cnt[i] > 0 ? gy[i] / cnt[i] : 0.0f;
         const float* x = f(a[0], step);
         const float* y = f(a[1], step);
-        threads::parallel_for(N * S, grain,
-                              [&](int64_t r0, int64_t r1) { t.gmax_bwd(x, y, gs, dx, S, C, r0, r1); });
+        pfor(N * S, grain, [&](int64_t r0, int64_t r1) { t.gmax_bwd(x, y, gs, dx, S, C, r0, r1); });
       } else {
-        threads::parallel_for(N * S, grain,
-                              [&](int64_t r0, int64_t r1) { t.gavg_bwd(gy, dx, S, C, r0, r1); });
+        pfor(N * S, grain, [&](int64_t r0, int64_t r1) { t.gavg_bwd(gy, dx, S, C, r0, r1); });
       }
       if (dx != gx) store(gx, dx, N * S * C, true);
       break;
@@ -585,20 +572,24 @@ void Plan::run_backward(const Instr& in, int step) {
       const conv::Geometry g = conv_geometry(a.data() + 9);
       float* gy = f(a[3], step);
       const int64_t rows = g.n * g.in[0] * g.in[1] * g.in[2];
-      act_backward(static_cast<int>(a[7]), f(a[2], step), gy, gy, rows, g.cin);
-      if (a[5] != kNone) conv::conv_backward_kernel(g, gy, f(a[0], step), f(a[5], step), nullptr);
-      if (a[6] != kNone) {
-        float* gb = f(a[6], step);
-        std::fill(dacc_.begin(), dacc_.begin() + g.cin, 0.0);
-        elementwise::table().bias_grad_rows(gy, dacc_.data(), rows, g.cin, g.cin);
-        for (int64_t j = 0; j < g.cin; ++j) gb[j] = static_cast<float>(dacc_[j]);
-      }
-      if (a[4] != kNone) {
+      conv_act_backward(static_cast<int>(a[7]), f(a[2], step), gy, rows, g.cin);
+      auto kernel_grad = [&] {
+        if (a[5] != kNone) conv::conv_backward_kernel(g, gy, f(a[0], step), f(a[5], step), nullptr);
+        if (a[6] != kNone) {
+          float* gb = f(a[6], step);
+          std::fill(dacc_.begin(), dacc_.begin() + g.cin, 0.0);
+          elementwise::table().bias_grad_rows(gy, dacc_.data(), rows, g.cin, g.cin);
+          for (int64_t j = 0; j < g.cin; ++j) gb[j] = static_cast<float>(dacc_[j]);
+        }
+      };
+      auto input_grad = [&] {
+        if (a[4] == kNone) return;
         float* gx = f(a[4], step);
         float* dst = a[8] ? scratch() : gx;
         conv::conv_forward(g, gy, f(a[1], step), nullptr, dst);
         if (dst != gx) store(gx, dst, g.n * g.out[0] * g.out[1] * g.out[2] * g.cout, true);
-      }
+      };
+      run_pair(a[4] != kNone && (a[5] != kNone || a[6] != kNone), input_grad, kernel_grad);
       break;
     }
     case kUpsample: {  // gy, gx, N, H, W, fh, fw, C, acc
@@ -608,8 +599,8 @@ void Plan::run_backward(const Instr& in, int step) {
       float* dx = a[8] ? scratch() : gx;
       const float* gy = f(a[0], step);
       const auto& t = pool::table();
-      threads::parallel_for(rows, std::max<int64_t>(1, kGrain / std::max<int64_t>(1, a[4] * a[6] * C * a[5])),
-                            [&](int64_t r0, int64_t r1) { t.up_bwd(gy, dx, in, fac, C, r0, r1); });
+      pfor(rows, std::max<int64_t>(1, kGrain / std::max<int64_t>(1, a[4] * a[6] * C * a[5])),
+           [&](int64_t r0, int64_t r1) { t.up_bwd(gy, dx, in, fac, C, r0, r1); });
       if (dx != gx) store(gx, dx, a[2] * a[3] * a[4] * C, true);
       break;
     }
@@ -647,7 +638,7 @@ void Plan::run_update(const Instr& in, int step, const double* hyper) {
   const auto& t = optim::table();
   const float lr = static_cast<float>(hyper[0]);
   auto at = [](float* p, int64_t i) { return p ? p + i : nullptr; };
-  threads::parallel_for(n, kGrain, [&](int64_t i0, int64_t i1) {
+  pfor(n, kGrain, [&](int64_t i0, int64_t i1) {
     const int64_t len = i1 - i0;
     switch (a[0]) {
       case kSgd: t.sgd(var + i0, g + i0, at(s0, i0), len, lr, in.f[0], static_cast<int>(a[7])); break;
@@ -669,31 +660,87 @@ void Plan::finalize(int n_outputs, int hyper_width, int64_t max_cols) {
   dacc_.assign(static_cast<size_t>(std::max<int64_t>(1, max_cols)), 0.0);
 }
 
+void Plan::set_profiling(bool on) {
+  profiling_ = on;
+  prof_ns_.assign(on ? n_instructions() : 0, 0);
+  prof_calls_.assign(prof_ns_.size(), 0);
+}
+
+std::pair<int, int> Plan::instruction(size_t j) const {
+  const std::vector<Instr>* lists[4] = {&forward_, &loss_, &backward_, &update_};
+  for (int l = 0; l < 4; ++l) {
+    if (j < lists[l]->size()) return {l, (*lists[l])[j].op};
+    j -= lists[l]->size();
+  }
+  throw std::out_of_range("plan: no instruction " + std::to_string(j));
+}
+
+// On two threads, a convolution's input gradient and kernel gradient (independent, both
+// reading dy) run side by side, each kernel on one thread, instead of one after the other
+// with the two threads splitting each: the kernels scale worse from 1 to 2 threads than
+// two independent halves do. Elsewhere (1 thread, more than 2, inside a parallel region,
+// or concurrent_pairs off) one after the other.
+template <class A, class B>
+void Plan::run_pair(bool both, const A& first, const B& second) {
+  if (!both || !concurrent_pairs_ || threads::num_threads() != 2 || threads::in_parallel_region()) {
+    first();
+    second();
+    return;
+  }
+  threads::parallel_run(2, [&](int tid, int n) {
+    if (n < 2) {  // the pool is busy (another Python thread): the caller runs both
+      first();
+      second();
+    } else if (tid == 0) {
+      first();
+    } else {
+      second();
+    }
+  });
+}
+
+template <class F>
+void Plan::timed(size_t j, F&& fn) {
+  if (!profiling_) {
+    fn();
+    return;
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  fn();
+  prof_ns_[j] +=
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count();
+  ++prof_calls_[j];
+}
+
 void Plan::run(int steps, int mode, const std::function<void(int)>& set_step, const double* hyper,
                double* losses) {
   const int width = 1 + n_outputs_;
+  const size_t nf = forward_.size(), nl = loss_.size(), nb = backward_.size();
   for (int s = 0; s < steps; ++s) {
     set_step(s);
-    for (const Instr& in : forward_) run_forward(in, s);
+    for (size_t j = 0; j < nf; ++j) timed(j, [&] { run_forward(forward_[j], s); });
     if (mode == kPredict) continue;
     const bool train = mode == kTrain;
     double total = 0.0;
     int out = 0;
-    for (const Instr& in : loss_) {
+    for (size_t j = 0; j < nl; ++j) {
+      const Instr& in = loss_[j];
       if (in.op == kRegularize) {
-        total += run_regularizer(in, s, train);
+        timed(nf + j, [&] { total += run_regularizer(in, s, train); });
         continue;
       }
-      const double v = run_loss(in, s, train);
+      double v = 0.0;
+      timed(nf + j, [&] { v = run_loss(in, s, train); });
       losses[s * width + 1 + out] = v;
       total += static_cast<double>(in.f[0]) * v;
       ++out;
     }
     losses[s * width] = total;
     if (!train) continue;
-    for (const Instr& in : backward_) run_backward(in, s);
+    for (size_t j = 0; j < nb; ++j) timed(nf + nl + j, [&] { run_backward(backward_[j], s); });
     const double* h = hyper + static_cast<int64_t>(s) * hyper_width_;
-    for (const Instr& in : update_) run_update(in, s, h);
+    for (size_t j = 0; j < update_.size(); ++j)
+      timed(nf + nl + nb + j, [&] { run_update(update_[j], s, h); });
   }
   ++runs_;
 }

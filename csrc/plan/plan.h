@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "fastnet/memory.h"
@@ -77,6 +78,19 @@ class Plan {
   size_t n_externals() const { return ext_.size(); }
   size_t n_instructions() const { return forward_.size() + loss_.size() + backward_.size() + update_.size(); }
 
+  // Per-instruction timing (off by default; when off, run() reads one flag per
+  // instruction). Turning it on (or off) clears the totals. profile_ns()[j] and
+  // profile_calls()[j] are those of instruction j in forward, loss, backward, update order.
+  void set_profiling(bool on);
+  bool profiling() const { return profiling_; }
+  const std::vector<int64_t>& profile_ns() const { return prof_ns_; }
+  const std::vector<int64_t>& profile_calls() const { return prof_calls_; }
+  // Convolution backward passes side by side on two threads (see run_pair); on by default.
+  void set_concurrent_pairs(bool on) { concurrent_pairs_ = on; }
+  bool concurrent_pairs() const { return concurrent_pairs_; }
+  // (list, op) of instruction j in that order.
+  std::pair<int, int> instruction(size_t j) const;
+
  private:
   struct External {
     void* ptr;
@@ -97,6 +111,13 @@ class Plan {
   std::vector<External> ext_;
   std::vector<Instr> forward_, loss_, backward_, update_;
   std::vector<double> dacc_;
+  bool profiling_ = false;
+  bool concurrent_pairs_ = true;
+  template <class A, class B>
+  void run_pair(bool both, const A& first, const B& second);
+  std::vector<int64_t> prof_ns_, prof_calls_;
+  template <class F>
+  void timed(size_t j, F&& fn);
   struct PoolTables;  // a pooling instruction's window tables (plan.cpp)
   std::vector<std::shared_ptr<PoolTables>> pools_;
   void add_pool_tables(Instr& in);

@@ -25,7 +25,8 @@ from fastnet.backend.tensor import Tensor
 from fastnet.plan import compiler
 from fastnet.plan.compiler import EVALUATE, PREDICT, TRAIN, Unsupported
 
-__all__ = ["Unsupported", "status", "runner_for", "PREDICT", "EVALUATE", "TRAIN"]
+__all__ = ["Unsupported", "status", "runner_for", "set_profiling", "profile", "PREDICT",
+           "EVALUATE", "TRAIN"]
 
 _MODES = {"train": TRAIN, "test": EVALUATE, "predict": PREDICT}
 _MAX_PLANS = 8
@@ -122,6 +123,27 @@ def status(model, mode="train"):
     return _static_reason(model, _MODES[mode])
 
 
+def set_profiling(model, on=True):
+    """Times every instruction of `model`'s plans (those built and those built later) from
+    now on, or stops; either clears the totals. Off by default (no cost when off)."""
+    r = runner_for(model)
+    r.profiling = bool(on)
+    for pb in r.plans.values():
+        pb.plan.set_profiling(r.profiling)
+
+
+def profile(model):
+    """[(mode, list, layer, op, seconds, calls)] per plan instruction since
+    ``set_profiling(model)``: list is forward, loss, backward or update; layer the layer
+    (or weight, for updates) the instruction belongs to; seconds the total over `calls`."""
+    names = {TRAIN: "train", EVALUATE: "test", PREDICT: "predict"}
+    out = []
+    for key, pb in runner_for(model).plans.items():
+        if pb.plan.profiling:
+            out += [(names[key[0]],) + row for row in pb.profile()]
+    return out
+
+
 class Runner:
     """The plans of one model (one per signature) and the Python side of a step."""
 
@@ -135,6 +157,7 @@ class Runner:
         # A plan's arena and output buffers serve one call at a time: a call from another
         # thread while one runs takes the eager path instead of waiting (or racing).
         self._busy = threading.Lock()
+        self.profiling = False
 
     # ---- data ------------------------------------------------------------------------
     def _inputs(self, x, in_kts):
@@ -233,6 +256,8 @@ class Runner:
             self.plans.pop(next(iter(self.plans)))
         pb = make(max(steps, pb.max_steps if pb is not None else 1))
         pb.trainable = tuple(id(w) for w in self.model.trainable_weights)
+        if self.profiling:
+            pb.plan.set_profiling(True)
         self.plans[key] = pb
         return pb
 
@@ -260,16 +285,23 @@ class Runner:
     def _fill_masks(pb, steps):
         from fastnet import random as random_mod
 
+        # the draw and its comparison go into buffers kept with the plan (no per-step arrays)
+        bufs = pb.__dict__.setdefault("_mask_bufs", {})
         for s in range(steps):
             for layer, mask, shape in pb.masks:
                 rate = layer.rate
                 if rate >= 1.0:  # Dropout returns zeros without a draw
                     mask[s] = 0.0
                     continue
-                # exactly fastnet.random.dropout's draw (same stream, same order)
-                keep = (random_mod._rng(layer._seed_generator).random(shape) >= rate).astype(
-                    np.float32) / np.asarray(1.0 - rate, np.float32)
-                mask[s] = keep.reshape(-1)
+                b = bufs.get(id(mask))
+                if b is None:
+                    b = bufs[id(mask)] = (np.empty(shape, np.float64), np.empty(shape, np.bool_))
+                # exactly fastnet.random.dropout's draw (same stream, same order) and its
+                # float32 keep / (1 - rate)
+                random_mod._rng(layer._seed_generator).random(out=b[0])
+                np.greater_equal(b[0], rate, out=b[1])
+                np.divide(b[1], np.float32(1.0 - rate), out=mask[s].reshape(shape),
+                          dtype=np.float32)
 
     # ---- steps -------------------------------------------------------------------------
     def _group(self, batches, mode):

@@ -31,6 +31,9 @@ NONE = _C.PLAN_NONE
 FORWARD, LOSS, BACKWARD, UPDATE = 0, 1, 2, 3
 (DENSE, ACT, DROPOUT, ADD, CONCAT, COPY, LOSS_OP, REGULARIZE, UPDATE_OP, CONV, POOL, GLOBAL_POOL,
  BATCH_NORM, CONV_TRANSPOSE, UPSAMPLE) = range(15)
+_OP_NAMES = ("dense", "act", "dropout", "add", "concat", "copy", "loss", "regularize", "update",
+             "conv", "pool", "global_pool", "batch_norm", "conv_transpose", "upsample")
+_LIST_NAMES = ("forward", "loss", "backward", "update")
 LINEAR, RELU, SIGMOID, TANH, SOFTMAX = range(5)
 (SPARSE_LOGITS, SPARSE_PROBS, CCE_LOGITS, CCE_PROBS, BCE_LOGITS, BCE_PROBS, MSE,
  MAE) = range(8)
@@ -303,6 +306,16 @@ class PlanBuild:
         self.weights = []  # trainable Variables updated
         self.label_checks = []  # (output index, classes) sparse labels to range-check
         self.n_outputs = 0
+        self.labels = ([], [], [], [])
+        self.cropped = {}  # layer -> (shape, the extent the plan computes), see _crop_and_fuse
+        self.relu_under_max_pool = []  # ReLU convs whose mask the max pooling's backward applies  # per instruction list, the layer/weight of each
+
+    def profile(self):
+        """[(list, layer, op, seconds, calls)] per instruction since profiling was turned on
+        (``plan.set_profiling(True)``), in execution order."""
+        names = [n for lst in self.labels for n in lst]
+        return [(_LIST_NAMES[lst], name, _OP_NAMES[op], sec, calls)
+                for (lst, op, sec, calls), name in zip(self.plan.profile(), names)]
 
 
 def build(model, mode, batch, n_steps, targets=None, sample_weight=False):
@@ -381,6 +394,8 @@ def build(model, mode, batch, n_steps, targets=None, sample_weight=False):
         if root(t).ext is not None:
             raise Unsupported("a model output is one of its inputs (or two outputs share a "
                               "tensor)")
+    relu_pooled, pb.cropped = _crop_and_fuse(lowered, {id(root(t)) for t in out_ts})
+    pb.relu_under_max_pool = sorted(pb.cropped.pop("relu_under_max_pool", []))
     # the outputs' root tensors write straight into per-plan output arrays
     pb.n_outputs = len(out_ts)
     pb.max_steps = max(1, n_steps)
@@ -427,13 +442,14 @@ def build(model, mode, batch, n_steps, targets=None, sample_weight=False):
         arena.use(r.buf, t_clock[0])
         return ("arena", r.buf)
 
-    instrs = []  # (list, op, ints (refs resolved later), floats)
+    instrs = []  # (list, op, ints (refs resolved later), floats, label)
+    label = [""]  # what the next instructions belong to (a layer's name; for profiles)
 
     def emit(lst, op, ints, floats=()):
         for v in ints:  # every buffer an instruction touches is live at it
             if isinstance(v, tuple):
                 arena.use(v[1], t_clock[0])
-        instrs.append((lst, op, list(ints), list(floats)))
+        instrs.append((lst, op, list(ints), list(floats), label[0]))
         t_clock[0] += 1
 
     # ---- forward -------------------------------------------------------------------------
@@ -445,6 +461,7 @@ def build(model, mode, batch, n_steps, targets=None, sample_weight=False):
     for node, layer, kind, ins, out in lowered:
         if kind == "alias":
             continue
+        label[0] = layer.name
         if kind == "dense":
             x = ins[0]
             K = x.shape[-1]
@@ -475,17 +492,13 @@ def build(model, mode, batch, n_steps, targets=None, sample_weight=False):
             pb.masks.append((layer, mask, out.shape))
             mask_refs[id(node)] = -(1 + k)
             emit(FORWARD, DROPOUT, [ref(ins[0]), ref(out), -(1 + k), out.size])
-        elif kind == "conv":
-            geo = _conv_geometry(layer, ins[0], out)
+        elif kind in ("conv", "convt"):
+            op, geo = _conv_op(layer, kind, ins[0], out)
             b = _weight_ref(pb, plan, layer.bias) if layer.bias is not None else NONE
-            emit(FORWARD, CONV, [ref(ins[0]), _weight_ref(pb, plan, layer.kernel), b, ref(out),
-                                 activation_kind(layer.activation, "")] + geo)
-        elif kind == "convt":
-            geo = _conv_transpose_geometry(layer, ins[0], out)
-            b = _weight_ref(pb, plan, layer.bias) if layer.bias is not None else NONE
-            emit(FORWARD, CONV_TRANSPOSE, [ref(ins[0]), _weight_ref(pb, plan, layer.kernel), b,
-                                           ref(out), activation_kind(layer.activation, "")] + geo)
-            max_cols = max(max_cols, out.shape[-1])
+            emit(FORWARD, op, [ref(ins[0]), _weight_ref(pb, plan, layer.kernel), b, ref(out),
+                               activation_kind(layer.activation, "")] + geo)
+            if kind == "convt":
+                max_cols = max(max_cols, out.shape[-1])
         elif kind == "up":
             n, h, w, c = ins[0].shape
             emit(FORWARD, UPSAMPLE, [ref(ins[0]), ref(out), n, h, w, layer.size[0], layer.size[1],
@@ -572,6 +585,7 @@ def build(model, mode, batch, n_steps, targets=None, sample_weight=False):
                     root(t).grad = gbuf
                     root(t).grad_written = True
             divisor = float(rows) if reduction == "sum_over_batch_size" else 1.0
+            label[0] = f"loss[{i}]"
             emit(LOSS, LOSS_OP, [kind, pred, -(1 + k), swr, g, rows, cols],
                  [weight, 1e-7, divisor])
             scratch = max(scratch, rows)
@@ -579,6 +593,7 @@ def build(model, mode, batch, n_steps, targets=None, sample_weight=False):
         for w in model.trainable_weights:
             reg = w.regularizer
             if reg is not None and (reg.l1 or reg.l2):
+                label[0] = w.path or w.name
                 emit(LOSS, REGULARIZE, [_weight_ref(pb, plan, w), NONE, w._value.size],
                      [reg.l1, reg.l2])
 
@@ -618,6 +633,7 @@ def build(model, mode, batch, n_steps, targets=None, sample_weight=False):
         for node, layer, kind, ins, out in reversed(lowered):
             if kind == "alias" or not out.needs_grad:
                 continue
+            label[0] = layer.name
             if kind == "dense":
                 x = ins[0]
                 K = x.shape[-1]
@@ -658,7 +674,7 @@ def build(model, mode, batch, n_steps, targets=None, sample_weight=False):
                 if gx == NONE:
                     continue
                 emit(BACKWARD, DROPOUT, [gy, gx, mask_refs[id(node)], out.size, acc])
-            elif kind == "conv":
+            elif kind in ("conv", "convt"):
                 gy = grad_of(out)
                 if gy is None:
                     continue
@@ -666,26 +682,16 @@ def build(model, mode, batch, n_steps, targets=None, sample_weight=False):
                 gx, accx = grad_in(x)
                 gw, accw = wgrad(layer.kernel)
                 gb, accb = wgrad(layer.bias) if layer.bias is not None else (NONE, 0)
-                if accw or accb or (layer.bias is not None and (gw == NONE) != (gb == NONE)):
-                    raise Unsupported(f"Conv2D {layer.name!r}: shared, or kernel and bias "
-                                      "trainable apart")
-                emit(BACKWARD, CONV, [ref(x), _weight_ref(pb, plan, layer.kernel), ref(out), gy,
-                                      gx, gw, gb, activation_kind(layer.activation, ""), accx]
-                     + _conv_geometry(layer, x, out))
-            elif kind == "convt":
-                gy = grad_of(out)
-                if gy is None:
-                    continue
-                x = ins[0]
-                gx, accx = grad_in(x)
-                gw, accw = wgrad(layer.kernel)
-                gb, accb = wgrad(layer.bias) if layer.bias is not None else (NONE, 0)
-                if accw or accb:
-                    raise Unsupported(f"Conv2DTranspose {layer.name!r} is shared")
-                emit(BACKWARD, CONV_TRANSPOSE, [ref(x), _weight_ref(pb, plan, layer.kernel),
-                                                ref(out), gy, gx, gw, gb,
-                                                activation_kind(layer.activation, ""), accx]
-                     + _conv_transpose_geometry(layer, x, out))
+                # Conv2D's kernel gradient pass writes the bias gradient too
+                apart = kind == "conv" and layer.bias is not None and (gw == NONE) != (gb == NONE)
+                if accw or accb or apart:
+                    raise Unsupported(f"{type(layer).__name__} {layer.name!r}: shared, or kernel "
+                                      "and bias trainable apart")
+                op, geo = _conv_op(layer, kind, x, out)
+                # (a ReLU under a max pooling: the pooling's backward applies the mask)
+                a = LINEAR if id(out) in relu_pooled else activation_kind(layer.activation, "")
+                emit(BACKWARD, op, [ref(x), _weight_ref(pb, plan, layer.kernel), ref(out), gy, gx,
+                                    gw, gb, a, accx] + geo)
             elif kind == "up":
                 gy = grad_of(out)
                 if gy is None:
@@ -702,8 +708,9 @@ def build(model, mode, batch, n_steps, targets=None, sample_weight=False):
                 gx, acc = grad_in(ins[0])
                 if gx == NONE:
                     continue
+                relu_y = ref(out) if id(ins[0]) in relu_pooled else NONE
                 emit(BACKWARD, POOL, [gy, extra[id(node)], gx, 0 if layer.kind == "max" else 1,
-                                      acc] + _pool_geometry(layer, ins[0]))
+                                      acc] + _pool_geometry(layer, ins[0]) + [relu_y])
             elif kind == "gpool":
                 gy = grad_of(out)
                 if gy is None:
@@ -763,6 +770,7 @@ def build(model, mode, batch, n_steps, targets=None, sample_weight=False):
         for w in weights:
             reg = w.regularizer
             if reg is not None and (reg.l1 or reg.l2):
+                label[0] = w.path or w.name
                 emit(BACKWARD, REGULARIZE, [_weight_ref(pb, plan, w),
                                             ("arena", weight_grads[id(w)][0]), w._value.size],
                      [reg.l1, reg.l2])
@@ -774,6 +782,7 @@ def build(model, mode, batch, n_steps, targets=None, sample_weight=False):
             refs = [_bind_array(pb, plan, s, f"slot of {w.name}") for s in slots]
             g = ("arena", weight_grads[id(w)][0])
             arena.use(weight_grads[id(w)][0], t_clock[0])
+            label[0] = w.path or w.name
             if okind == SGD:
                 s = [refs[0] if opt.momentum else NONE, NONE, NONE]
                 ints = [SGD, _weight_ref(pb, plan, w), g] + s + [w._value.size,
@@ -796,46 +805,90 @@ def build(model, mode, batch, n_steps, targets=None, sample_weight=False):
     # scratch: accumulating gradients, softmax backward, loss values (any tensor's size)
     scratch = max([scratch, max_cols] + [t.size for t in tensors.values()])
     plan.set_arena(top, scratch)
-    for lst, op, ints, floats in instrs:
+    for lst, op, ints, floats, name in instrs:
         resolved = [offsets[v[1]] if isinstance(v, tuple) else int(v) for v in ints]
         plan.add(lst, op, resolved, [float(f) for f in floats])
+        pb.labels[lst].append(name)
     plan.set_streams([k for _, _, k in pb.streams])
     plan.finalize(pb.n_outputs if targets is not None else 0, HYPER_WIDTH, max_cols)
     pb.arena_floats = top
     return pb
 
 
-def _conv_geometry(layer, x, out):
-    """[n, H, W, OH, OW, KH, KW, SH, SW, DH, DW, PH, PW, cin, cout] of a Conv2D call
-    (TensorFlow 'same': the odd extra padding after)."""
-    n, h, w, cin = x.shape
-    _, oh, ow, cout = out.shape
+def _conv_op(layer, kind, x, out):
+    """(op, geometry) of a Conv2D ("conv") or Conv2DTranspose ("convt") call; the
+    geometry [n, H, W, OH, OW, KH, KW, SH, SW, DH, DW, PH, PW, cin, cout] is that of the
+    convolution itself, or for a Conv2DTranspose of the convolution it transposes: from
+    the output's spatial shape (its input) to x's (its output), kernel (KH, KW, filters,
+    Cin) read as (KH, KW, Cin=filters, Cout=in_channels)."""
+    src, dst = (x, out) if kind == "conv" else (out, x)
+    n, h, w, cin = src.shape
+    _, oh, ow, cout = dst.shape
     (kh, kw), (sh, sw), (dh, dw) = layer.kernel_size, layer.strides, layer.dilation_rate
     pads = []
     for size, o, k, st, d in ((h, oh, kh, sh, dh), (w, ow, kw, sw, dw)):
-        if layer.padding == "same":
-            eff = (k - 1) * d + 1
-            pads.append(max((o - 1) * st + eff - size, 0) // 2)
-        else:
-            pads.append(0)
-    return [n, h, w, oh, ow, kh, kw, sh, sw, dh, dw, pads[0], pads[1], cin, cout]
+        # TensorFlow 'same': the odd extra padding after
+        pads.append(max((o - 1) * st + (k - 1) * d + 1 - size, 0) // 2
+                    if layer.padding == "same" else 0)
+    op = CONV if kind == "conv" else CONV_TRANSPOSE
+    return op, [n, h, w, oh, ow, kh, kw, sh, sw, dh, dw, pads[0], pads[1], cin, cout]
 
 
-def _conv_transpose_geometry(layer, x, out):
-    """The geometry of the convolution a Conv2DTranspose call transposes: from the
-    output's spatial shape (its input) to x's (its output); kernel (KH, KW, filters,
-    Cin) read as (KH, KW, Cin=filters, Cout=in_channels)."""
-    n, h, w, cin = x.shape
-    _, oh, ow, filters = out.shape
-    (kh, kw), (sh, sw), (dh, dw) = layer.kernel_size, layer.strides, layer.dilation_rate
-    pads = []
-    for conv_in, conv_out, k, st, d in ((oh, h, kh, sh, dh), (ow, w, kw, sw, dw)):
-        if layer.padding == "same":
-            eff = (k - 1) * d + 1
-            pads.append(max((conv_out - 1) * st + eff - conv_in, 0) // 2)
-        else:
-            pads.append(0)
-    return [n, oh, ow, h, w, kh, kw, sh, sw, dh, dw, pads[0], pads[1], filters, cin]
+def _crop_and_fuse(lowered, output_ids):
+    """Two rewrites around Conv2D outputs that only convolutions and poolings read.
+
+    Crop: a `valid` convolution or pooling reads only the first (O-1)*s + (k-1)*d + 1
+    rows (and columns) of its input. A tensor written by a `valid` Conv2D and read only
+    by `valid` Conv2Ds and poolings is computed and stored in the extent they read (the
+    toy ResNet's 28x28 Conv2D output under MaxPooling2D(3) reads 27x27, and so the
+    Conv2D before it needs 29 of its 30 rows); the rest gets zero gradients, so leaving
+    it out changes no gradient (the sums lose zero terms, to float rounding).
+
+    Fuse: a ReLU Conv2D whose only reader is a max pooling gets its ReLU mask applied by
+    the pooling's backward, on the pooled gradient. Returns the ids of those outputs and
+    {layer name: (shape, cropped shape)}, whose "relu_under_max_pool" lists those layers."""
+    readers = {}
+    for _node, layer, kind, ins, out in lowered:
+        for t in ins:
+            readers.setdefault(id(t), []).append((layer, kind, out))
+    relu_pooled, cropped = set(), {}
+    for _node, layer, kind, _ins, out in reversed(lowered):  # readers' extents first
+        if kind != "conv" or out.alias_of is not None or id(out) in output_ids:
+            continue
+        rs = readers.get(id(out), [])
+        if not rs:
+            continue
+        if (len(rs) == 1 and rs[0][1] == "pool" and rs[0][0].kind == "max"
+                and _ACTS.get(layer.activation) == RELU):
+            relu_pooled.add(id(out))
+            cropped.setdefault("relu_under_max_pool", []).append(layer.name)
+        if layer.padding != "valid":
+            continue
+        need = [0, 0]
+        for r_layer, r_kind, r_out in rs:
+            if r_kind == "conv" and r_layer.padding == "valid":
+                k, st, d = r_layer.kernel_size, r_layer.strides, r_layer.dilation_rate
+            elif r_kind == "pool" and r_layer.padding == "valid":
+                k, st, d = r_layer.pool_size, r_layer.strides, (1, 1)
+            else:
+                need = None
+                break
+            for ax in (0, 1):
+                o = r_out.shape[1 + ax]
+                if o < 1:
+                    need = None
+                    break
+                need[ax] = max(need[ax], (o - 1) * st[ax] + (k[ax] - 1) * d[ax] + 1)
+            if need is None:
+                break
+        if need is None:
+            continue
+        n, h, w, c = out.shape
+        if need[0] < h or need[1] < w:
+            out.shape = (n, min(h, need[0]), min(w, need[1]), c)
+            out.size = n * out.shape[1] * out.shape[2] * c
+            cropped[layer.name] = ((n, h, w, c), out.shape)
+    return relu_pooled, cropped
 
 
 def _pool_geometry(layer, x):

@@ -5,6 +5,7 @@
 //  * nearest upsampling (N, D, H, W, C) -> (N, D*sd, H*sh, W*sw, C) and its adjoint.
 #pragma once
 #include <cstdint>
+#include <vector>
 
 namespace fastnet {
 namespace pool {
@@ -61,6 +62,25 @@ struct PoolTable {
 };
 
 const PoolTable& table();
+
+// A PoolGeom with the tables it points into (not copyable: g points into the vectors;
+// moving keeps the vectors' buffers, so g stays valid).
+struct PoolWindows {
+  PoolGeom g{};
+  std::vector<int32_t> tab[4][3];  // first, last, cover_lo, cover_hi per dim
+  std::vector<float> inv[3];
+  PoolWindows() = default;
+  PoolWindows(PoolWindows&&) = default;
+  PoolWindows& operator=(PoolWindows&&) = default;
+  PoolWindows(const PoolWindows&) = delete;
+  PoolWindows& operator=(const PoolWindows&) = delete;
+};
+
+// The windows of pool size k, stride s over an (N, in[0], in[1], in[2], C) input,
+// TensorFlow 'valid' (out = (in - k) / s + 1, 0 when k > in) or 'same' (out = ceil(in / s),
+// the odd extra padding after). Sizes are not checked (the callers do).
+PoolWindows make_windows(int64_t N, int64_t C, const int64_t in[3], const int64_t k[3], const int64_t s[3],
+                         bool same);
 
 namespace generic {
 PoolTable table();
