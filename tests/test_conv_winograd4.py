@@ -136,3 +136,28 @@ def test_tile_setting_accepts_only_2_and_4(tile):
     assert _C.conv_get_winograd_tile() == 4
     tile(3)
     assert _C.conv_get_winograd_tile() == 0
+
+
+@pytest.mark.parametrize("m", [2, 4])
+def test_small_winograd_call_stays_on_the_caller_and_a_large_one_splits(tile, m):
+    # The kernel transforms and the tile blocks are split by work: a 1-image 4x4 call
+    # (one block, a 32x32 kernel) must not open a parallel region; a batch of 28x28
+    # images must (the same code path, the threads used).
+    tile(m)
+    small = _data((1, 4, 4, 32), 32, seed=4)
+    big = _data((8, 28, 28, 32), 32, seed=5)
+    before = fastnet.config.get_num_threads()
+    fastnet.config.set_num_threads(2)
+    try:
+        for (x, w, b), want_parallel in ((small, False), (big, True)):
+            y = K.conv_forward(x, w, b, 1, "same", activation="relu")  # warm-up: scratch sized
+            fastnet.config.thread_stats(reset=True)
+            y = K.conv_forward(x, w, b, 1, "same", activation="relu")
+            K.conv_backward_input(y, w, x.shape, 1, "same")
+            K.conv_backward_kernel(x, y, w.shape, 1, "same")
+            stats = fastnet.config.thread_stats()
+            assert (stats["parallel_regions"] > 0) == want_parallel, stats
+            if not want_parallel:
+                assert stats["wakeups"] == 0, stats
+    finally:
+        fastnet.config.set_num_threads(before)
