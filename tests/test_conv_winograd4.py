@@ -1,5 +1,5 @@
 """Winograd F(4x4, 3x3) for 3x3 stride-1 convolutions (forward, fused bias + ReLU, input
-gradient) on every vector ISA level, against a float64 numpy reference.
+and kernel gradients) on every ISA level, against a float64 numpy reference.
 
 Tolerance: F(4,3) sums products that its transforms scale by up to 8 (A^T), 5 (B^T) and
 1/24..1 (G), so its rounding is not bounded by the plain convolution's magnitudes. The
@@ -73,7 +73,7 @@ CASES = [
 
 
 @pytest.mark.parametrize("xs,f,p", CASES)
-def test_f43_forward_and_input_gradient_match_float64(isa, tile, xs, f, p):
+def test_f43_forward_and_gradients_match_float64(isa, tile, xs, f, p):
     x, w, b = _data(xs, f)
     ref = ref_conv(x, w, b, 1, p)
     tile(2)
@@ -99,6 +99,20 @@ def test_f43_forward_and_input_gradient_match_float64(isa, tile, xs, f, p):
     tile(2)
     dx2 = K.conv_backward_input(dy, w, x.shape, 1, p)
     assert np.abs(dx - ref_dx).max() <= 64 * max(np.abs(dx2 - ref_dx).max(), EPS32 * scale)
+    # the kernel gradient: dU = V^T dM in the 6x6 domain (dM the adjoint output transform),
+    # dw = G^T dU G. Its sums run over every tile of the batch; bound as the input gradient's.
+    dw2, db2 = K.conv_backward_kernel(x, dy, w.shape, 1, p)
+    tile(4)
+    dw, db = K.conv_backward_kernel(x, dy, w.shape, 1, p)
+    pad = 1 if p == "same" else 0
+    xp = np.pad(x.astype(np.float64), [(0, 0), (pad, pad), (pad, pad), (0, 0)])
+    oh, ow = y.shape[1:3]
+    ref_dw = np.stack([np.stack([np.einsum("nhwi,nhwo->io", xp[:, kh:kh + oh, kw:kw + ow], dy)
+                                 for kw in range(3)]) for kh in range(3)])
+    scale = np.abs(ref_dw).max()
+    assert_close(dw, ref_dw, 64 * (8 + y.size // f) * EPS32 * scale)
+    assert np.abs(dw - ref_dw).max() <= 64 * max(np.abs(dw2 - ref_dw).max(), EPS32 * scale)
+    np.testing.assert_array_equal(db, db2)
 
 
 def test_f43_bits_do_not_depend_on_threads(tile):
@@ -108,10 +122,19 @@ def test_f43_bits_do_not_depend_on_threads(tile):
     try:
         fastnet.config.set_num_threads(1)
         y = K.conv_forward(x, w, b, 1, "same", activation="relu")
+        dx = K.conv_backward_input(y, w, x.shape, 1, "same")
         for t in (2, 3):
             fastnet.config.set_num_threads(t)
             np.testing.assert_array_equal(K.conv_forward(x, w, b, 1, "same", activation="relu"), y)
+            np.testing.assert_array_equal(K.conv_backward_input(y, w, x.shape, 1, "same"), dx)
+        fastnet.config.enable_determinism()  # the kernel gradient's partials: fixed by the size
+        fastnet.config.set_num_threads(1)
+        dw = K.conv_backward_kernel(x, y, w.shape, 1, "same")[0]
+        for t in (2, 3):
+            fastnet.config.set_num_threads(t)
+            np.testing.assert_array_equal(K.conv_backward_kernel(x, y, w.shape, 1, "same")[0], dw)
     finally:
+        fastnet.config.disable_determinism()
         fastnet.config.set_num_threads(before)
 
 

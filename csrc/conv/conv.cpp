@@ -412,11 +412,10 @@ bool direct_grad(const Geometry& g, const GradKernel& gk, const float* x, const 
 // Per block of kWinoTiles output tiles: the input transform (16 planes of tiles x Cin),
 // 16 GEMMs against the transformed kernel (Cin x Cout each), the output transform. 2.25x
 // fewer multiply-adds than the direct tile; the blocks (not the thread count) fix the
-// GEMM shapes, so the bits are the same on any number of threads. F(4x4, 3x3) (forward
-// and input gradient, chosen by winograd_tile) does the same with 36 planes per block of
-// kWino4Tiles 4x4 tiles: 4x fewer multiply-adds than direct, at ~20x F(2,3)'s rounding
-// error (still ~1e-5 of the output's scale; tests/test_conv_winograd4.py). The kernel
-// gradient stays on F(2x2, 3x3).
+// GEMM shapes, so the bits are the same on any number of threads. F(4x4, 3x3) (forward,
+// input and kernel gradients, chosen by winograd_tile) does the same with 36 planes per
+// block of kWino4Tiles 4x4 tiles: 4x fewer multiply-adds than direct, at ~20x F(2,3)'s
+// rounding error (still ~1e-5 of the output's scale; tests/test_conv_winograd4.py).
 
 constexpr int64_t kWinoTiles = 64;
 constexpr int64_t kWino4Tiles = 32;  // F(4,3): 36 planes, so fewer tiles per block (L2)
@@ -547,7 +546,8 @@ int winograd_tile_setting() {
 // more per output. Measured (1 thread, batch 64, AVX-512 and AVX2, F(2,3)/F(4,3) time):
 // 28x28x64 `same` 1.48-1.55x, 30x30x32->64 valid 1.38-1.43x, 16x16x32 1.33-1.66x, 14x14x64
 // 1.06-1.21x (GEMM work ratio 0.56-0.73); 10x10 and 9x9 `same` 0.92-1.02x (ratio 0.81), 6x6
-// outputs 0.71-0.80x (ratio 1.0). Hence F(4,3) when its GEMM work is <= 0.75x F(2,3)'s.
+// outputs 0.71-0.80x (ratio 1.0); the kernel gradient alike (28x28 1.43x, 7x7 1.52x, 10x10
+// 1.03x, 6x6 0.87x). Hence F(4,3) when its GEMM work is <= 0.75x F(2,3)'s.
 int winograd_tile(const Geometry& g) {
   const int forced = winograd_tile_setting();
   if (forced) return forced;
@@ -592,38 +592,82 @@ void winograd_run(const Geometry& g, const LeafTable& L, const float* x, const f
 // winograd_kernel).
 void winograd_grad(const Geometry& g, const LeafTable& L, const float* x, const float* dy, float* dw) {
   const int64_t cin = g.cin, cout = g.cout, H = g.in[1], W = g.in[2], OH = g.out[1], OW = g.out[2];
-  const int64_t th = ceil_div(OH, 2), tw = ceil_div(OW, 2), tiles = g.n * th * tw;
-  const int64_t usize = 16 * cin * cout, plane = cin * cout;
-  const int64_t blocks = ceil_div(tiles, kWinoTiles);
+  const int m = L.wino4_output_adjoint ? winograd_tile(g) : 2;
+  const int64_t planes = (m + 2) * (m + 2), bt = m == 4 ? kWino4Tiles : kWinoTiles;
+  const int64_t th = ceil_div(OH, m), tw = ceil_div(OW, m), tiles = g.n * th * tw;
+  const int64_t usize = planes * cin * cout, plane = cin * cout;
+  const int64_t blocks = ceil_div(tiles, bt);
   const bool det = threads::deterministic();
   const int det_parts = det ? threads::deterministic_parts(blocks, 1, usize * 4) : 0;
   const int max_parts = det ? det_parts : std::max(1, threads::num_threads());
   float* parts = scratch(2, max_parts * usize + std::max(cin, cout));
   float* zeros = parts + max_parts * usize;
   zero(zeros, std::max(cin, cout));
+  const auto input = m == 4 ? L.wino4_input : L.wino_input;
+  const auto adjoint = m == 4 ? L.wino4_output_adjoint : L.wino_output_adjoint;
   auto part = [&](int p, int np) {
     float* acc = parts + p * usize;
-    float* V = scratch(0, 16 * kWinoTiles * (cin + cout));
-    float* dM = V + 16 * kWinoTiles * cin;
+    float* V = scratch(0, planes * bt * (cin + cout));
+    float* dM = V + planes * bt * cin;
     const int64_t b0 = blocks * p / np, b1 = blocks * (p + 1) / np;
     if (b0 >= b1) zero(acc, usize);
     for (int64_t b = b0; b < b1; ++b) {
-      const int64_t t0 = b * kWinoTiles, nt = std::min(kWinoTiles, tiles - t0);
-      L.wino_input(x, H, W, cin, g.pad[1], g.pad[2], th, tw, t0, nt, zeros, V);
-      L.wino_output_adjoint(dy, OH, OW, cout, th, tw, t0, nt, zeros, dM);
-      for (int64_t k = 0; k < 16; ++k)
+      const int64_t t0 = b * bt, nt = std::min(bt, tiles - t0);
+      input(x, H, W, cin, g.pad[1], g.pad[2], th, tw, t0, nt, zeros, V);
+      adjoint(dy, OH, OW, cout, th, tw, t0, nt, zeros, dM);
+      for (int64_t k = 0; k < planes; ++k)
         sgemm(true, false, cin, cout, nt, 1.0f, V + k * nt * cin, cin, dM + k * nt * cout, cout,
               b == b0 ? 0.0f : 1.0f, acc + k * plane, cout);
     }
   };
   // One block, or under ~1M multiply-adds: the caller alone (no worker woken).
-  const bool serial = !det && (blocks < 2 || tiles * 16 * cin * cout < (int64_t(1) << 20));
+  const bool serial = !det && (blocks < 2 || tiles * planes * cin * cout < (int64_t(1) << 20));
   int used = 1;
   if (serial)
     part(0, 1);
   else
     used = threads::parallel_parts(det_parts, part);
   for (int p = 1; p < used; ++p) L.sum_rows(parts, parts + p * usize, 1, usize);
+  if (m == 4) {
+    // dw = G^T dU G per (i, o) (the adjoint of winograd4_kernel), G^T (3 x 6) =
+    // [1/4 -1/6 -1/6 1/24 1/24 0; 0 -1/6 1/6 1/12 -1/12 0; 0 -1/6 -1/6 1/6 1/6 1].
+#define FASTNET_WINO4_GT(u0, u1, u2, u3, u4, u5, r)                                                  \
+  do {                                                                                             \
+    (r)[0] = 0.25f * (u0) - (1.0f / 6.0f) * ((u1) + (u2)) + (1.0f / 24.0f) * ((u3) + (u4));          \
+    (r)[1] = (1.0f / 6.0f) * ((u2) - (u1)) + (1.0f / 12.0f) * ((u3) - (u4));                         \
+    (r)[2] = (1.0f / 6.0f) * ((u3) + (u4) - (u1) - (u2)) + (u5);                                     \
+  } while (0)
+    wino_over_inputs(cin, cout, 36, [&](int64_t i0, int64_t i1) {
+      float t[6][3][kWinoKB];
+      for (int64_t i = i0; i < i1; ++i)
+        for (int64_t o0 = 0; o0 < cout; o0 += kWinoKB) {
+          const int64_t ob = std::min(kWinoKB, cout - o0);
+          const float* u = parts + i * cout + o0;
+          for (int r = 0; r < 6; ++r)  // t = dU G (6 x 3)
+            for (int64_t j = 0; j < ob; ++j) {
+              float col[3];
+              FASTNET_WINO4_GT(u[(6 * r) * plane + j], u[(6 * r + 1) * plane + j], u[(6 * r + 2) * plane + j],
+                               u[(6 * r + 3) * plane + j], u[(6 * r + 4) * plane + j], u[(6 * r + 5) * plane + j],
+                               col);
+              for (int c = 0; c < 3; ++c) t[r][c][j] = col[c];
+            }
+          for (int c = 0; c < 3; ++c) {  // dw = G^T t (3 x 3)
+            float* d0 = dw + ((0 * 3 + c) * cin + i) * cout + o0;
+            float* d1 = dw + ((1 * 3 + c) * cin + i) * cout + o0;
+            float* d2 = dw + ((2 * 3 + c) * cin + i) * cout + o0;
+            for (int64_t j = 0; j < ob; ++j) {
+              float row[3];
+              FASTNET_WINO4_GT(t[0][c][j], t[1][c][j], t[2][c][j], t[3][c][j], t[4][c][j], t[5][c][j], row);
+              d0[j] = row[0];
+              d1[j] = row[1];
+              d2[j] = row[2];
+            }
+          }
+        }
+    });
+#undef FASTNET_WINO4_GT
+    return;
+  }
   // dw = G^T dU G per (i, o), G^T = [1 .5 .5 0; 0 .5 -.5 0; 0 .5 .5 1]; o inner (vectorized),
   // the input channels on the threads.
   wino_over_inputs(cin, cout, 16, [&](int64_t i0, int64_t i1) {

@@ -165,7 +165,8 @@ const LeafTable kLeafTable = {im2col,
                               wino_output,
                               wino_output_adjoint,
                               wino4_input,
-                              wino4_output};
+                              wino4_output,
+                              wino4_output_adjoint};
 }  // namespace
 
 const LeafTable* table() { return &kLeafTable; }

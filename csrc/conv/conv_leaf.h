@@ -409,3 +409,48 @@ static void wino4_output(const float* M, int64_t nt, int64_t C, const float* bia
   (relu ? wino4_output_t<true> : wino4_output_t<false>)(M, nt, C, bias, y, OH, OW, tiles_h, tiles_w, t0,
                                                          trash);
 }
+
+// dM = A dy A^T per tile and channel (the adjoint of wino4_output: dy of the tile's 4x4
+// output pixels, zeros past OH/OW), in the 36-plane layout of wino4_input (C = output
+// channels). A (6 x 4) = (A^T)^T: (A d) = (d0, d0+d1+d2+d3, d0-d1+d2-d3, d0+2d1+4d2+8d3,
+// d0-2d1+4d2-8d3, d3).
+static void wino4_output_adjoint(const float* dy, int64_t OH, int64_t OW, int64_t C, int64_t tiles_h,
+                                 int64_t tiles_w, int64_t t0, int64_t nt, const float* zeros, float* dM) {
+  const int64_t ps = nt * C;
+  for (int64_t t = 0; t < nt; ++t) {
+    const int64_t tt = t0 + t, tx = tt % tiles_w, ty = (tt / tiles_w) % tiles_h, n = tt / (tiles_w * tiles_h);
+    const float* q[16];
+    for (int64_t i = 0; i < 4; ++i)
+      for (int64_t j = 0; j < 4; ++j) {
+        const int64_t oh = 4 * ty + i, ow = 4 * tx + j;
+        q[i * 4 + j] = (oh < OH && ow < OW) ? dy + ((n * OH + oh) * OW + ow) * C : zeros;
+      }
+    float* m = dM + t * C;
+#pragma GCC ivdep
+    for (int64_t c = 0; c < C; ++c) {
+      float r[24];  // r = A dy (6 x 4)
+#pragma GCC unroll 4
+      for (int j = 0; j < 4; ++j) {
+        const float d0 = q[j][c], d1 = q[4 + j][c], d2 = q[8 + j][c], d3 = q[12 + j][c];
+        const float e = d0 + d2, f = d1 + d3, g = d0 + 4.0f * d2, h = 2.0f * d1 + 8.0f * d3;
+        r[j] = d0;
+        r[4 + j] = e + f;
+        r[8 + j] = e - f;
+        r[12 + j] = g + h;
+        r[16 + j] = g - h;
+        r[20 + j] = d3;
+      }
+#pragma GCC unroll 6
+      for (int a = 0; a < 6; ++a) {  // dM = r A^T (6 x 6)
+        const float* s = r + 4 * a;
+        const float e = s[0] + s[2], f = s[1] + s[3], g = s[0] + 4.0f * s[2], h = 2.0f * s[1] + 8.0f * s[3];
+        m[(6 * a + 0) * ps + c] = s[0];
+        m[(6 * a + 1) * ps + c] = e + f;
+        m[(6 * a + 2) * ps + c] = e - f;
+        m[(6 * a + 3) * ps + c] = g + h;
+        m[(6 * a + 4) * ps + c] = g - h;
+        m[(6 * a + 5) * ps + c] = s[3];
+      }
+    }
+  }
+}

@@ -70,6 +70,8 @@ struct LeafTable {
                       int64_t tiles_h, int64_t tiles_w, int64_t t0, int64_t nt, const float* zeros, float* V);
   void (*wino4_output)(const float* M, int64_t nt, int64_t C, const float* bias, bool relu, float* y,
                        int64_t OH, int64_t OW, int64_t tiles_h, int64_t tiles_w, int64_t t0, float* trash);
+  void (*wino4_output_adjoint)(const float* dy, int64_t OH, int64_t OW, int64_t C, int64_t tiles_h,
+                               int64_t tiles_w, int64_t t0, int64_t nt, const float* zeros, float* dM);
 };
 
 namespace generic {

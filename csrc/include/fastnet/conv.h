@@ -85,9 +85,9 @@ void conv_backward_input(const Geometry& g, const float* dy, const float* w, flo
 // dw = kernel gradient (write-only); dbias (Cout) too when not null.
 void conv_backward_kernel(const Geometry& g, const float* x, const float* dy, float* dw, float* dbias);
 
-// The Winograd output tile of 3x3 stride-1 convolutions (forward and input gradient):
-// 0 chooses by shape (the default), 2 forces F(2x2, 3x3), 4 forces F(4x4, 3x3) (tests,
-// tuning; also FASTNET_WINOGRAD_TILE at start-up). The kernel gradient stays on F(2x2, 3x3).
+// The Winograd output tile of 3x3 stride-1 convolutions (forward, input and kernel
+// gradients): 0 chooses by shape (the default), 2 forces F(2x2, 3x3), 4 forces F(4x4, 3x3)
+// (tests, tuning; also FASTNET_WINOGRAD_TILE at start-up).
 void set_winograd_tile(int m);
 int get_winograd_tile();
 
