@@ -208,8 +208,9 @@ def _ref_input_grad_3x3_s1(dy, w, x_shape, padding):
     ((2, 8, 8, 32), 32, "valid"),
 ])
 def test_conv_3x3_stride1_winograd_path(isa, shape, filters, padding):
-    # 3x3 stride-1 convolutions with >= 32 channels in and out take the Winograd
-    # F(2x2, 3x3) path (forward, input and kernel gradients) on the vector ISA levels.
+    # 3x3 stride-1 convolutions with >= 32 channels in and out take a Winograd path
+    # (F(2x2, 3x3) or F(4x4, 3x3) by shape; forward, input and kernel gradients) on every
+    # ISA level; tests/test_conv_winograd4.py forces each tile.
     x = rand(shape, seed=1)
     w = rand((3, 3, shape[-1], filters), seed=2, low=-0.2, high=0.2)
     b = rand((filters,), seed=3)

@@ -397,6 +397,10 @@ void bind_conv(py::module_& m) {
         arg("padding"), arg("dilation_rate"), arg("activation") = "linear",
         "N-D convolution, channels-last; kernel (k..., cin, cout); activation 'linear' or 'relu' "
         "(fused). Returns y.");
+  m.def("conv_set_winograd_tile", &conv::set_winograd_tile, arg("m"),
+        "Winograd output tile of 3x3 stride-1 convolutions: 0 by shape (default), 2 F(2x2,3x3), "
+        "4 F(4x4,3x3).");
+  m.def("conv_get_winograd_tile", &conv::get_winograd_tile, "The setting of conv_set_winograd_tile.");
   m.def("relu_backward_from_output", &relu_backward_from_output_py, arg("y"), arg("dy"),
         "dy where the ReLU output y > 0, else 0.");
   m.def("conv_backward_input", &conv_backward_input_py, arg("dy"), arg("kernel"), arg("input_shape"),

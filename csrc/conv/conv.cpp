@@ -2,6 +2,8 @@
 // rows, thread-local scratch, threading, and the calls into the GEMM and the
 // per-ISA leaf loops (conv_leaf.h).
 #include <algorithm>
+#include <atomic>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <vector>
@@ -406,17 +408,22 @@ bool direct_grad(const Geometry& g, const GradKernel& gk, const float* x, const 
   return true;
 }
 
-// ---- Winograd F(2x2, 3x3) path for 2-D, 3x3, stride-1 convolutions ----
+// ---- Winograd F(2x2, 3x3) and F(4x4, 3x3) paths for 2-D, 3x3, stride-1 convolutions ----
 // Per block of kWinoTiles output tiles: the input transform (16 planes of tiles x Cin),
 // 16 GEMMs against the transformed kernel (Cin x Cout each), the output transform. 2.25x
 // fewer multiply-adds than the direct tile; the blocks (not the thread count) fix the
-// GEMM shapes, so the bits are the same on any number of threads.
+// GEMM shapes, so the bits are the same on any number of threads. F(4x4, 3x3) (forward,
+// input and kernel gradients, chosen by winograd_tile) does the same with 36 planes per
+// block of kWino4Tiles 4x4 tiles: 4x fewer multiply-adds than direct, at ~20x F(2,3)'s
+// rounding error (still ~1e-5 of the output's scale; tests/test_conv_winograd4.py).
 
 constexpr int64_t kWinoTiles = 64;
+constexpr int64_t kWino4Tiles = 32;  // F(4,3): 36 planes, so fewer tiles per block (L2)
+constexpr int64_t kWino4Ratio100 = 75;  // F(4,3) when its GEMM work <= 0.75x F(2,3)'s (winograd_tile)
 constexpr int64_t kWinoMinChannels = 32;  // below, the transforms cost more than they save (measured)
 
 bool winograd_eligible(const Geometry& g, const LeafTable& L) {
-  if (!L.wino_input || !L.direct_wide.fn) return false;  // the portable path keeps im2col
+  if (!L.wino_input) return false;  // (every level has the transforms; generic: 1.5-1.9x im2col)
   if (g.k[0] != 1 || g.in[0] != 1 || g.out[0] != 1 || g.k[1] != 3 || g.k[2] != 3) return false;
   for (int i = 0; i < 3; ++i)
     if (g.stride[i] != 1 || g.dil[i] != 1) return false;
@@ -426,52 +433,155 @@ bool winograd_eligible(const Geometry& g, const LeafTable& L) {
 // U[k][i][o] = (G g G^T)[k] of the 3x3 kernel g(i, o), G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1].
 // g(i, o)[kh][kw] = w[((kh*3 + kw)*cin + i)*cout + o], or with `adjoint` (the kernel of the
 // input gradient: taps flipped, channels swapped) w[(((2-kh)*3 + (2-kw))*cout + o)*cin + i].
+// The kernel transforms below run over blocks of kWinoKB output channels with the channel
+// as the inner loop (contiguous in w and U: the compiler vectorizes it), and over the input
+// channels on the threads: done per (i, o) with a gather of the 9 taps they were the serial
+// part of a Winograd call (F(4,3) 64->64: 0.35 ms of a 1.8 ms batch-64 forward).
+constexpr int64_t kWinoKB = 16;
+
+// g[t][j] = tap t of kernel (i, o0 + j), j < ob (zeros after), read as winograd_kernel says.
+void wino_load_taps(const float* w, int64_t cin, int64_t cout, bool adjoint, int64_t i, int64_t o0, int64_t ob,
+                    float (*g)[kWinoKB]) {
+  for (int t = 0; t < 9; ++t) {
+    for (int64_t j = 0; j < ob; ++j)
+      g[t][j] = adjoint ? w[((8 - t) * cout + o0 + j) * cin + i] : w[(t * cin + i) * cout + o0 + j];
+    for (int64_t j = ob; j < kWinoKB; ++j) g[t][j] = 0.0f;
+  }
+}
+
+// Runs fn(i0, i1) over the input channels, on the threads when the transform is large.
+template <class Fn>
+void wino_over_inputs(int64_t cin, int64_t cout, int64_t planes, Fn&& fn) {
+  threads::parallel_for(cin, std::max<int64_t>(1, (int64_t(1) << 16) / std::max<int64_t>(1, cout * planes)), fn);
+}
+
 void winograd_kernel(const float* w, int64_t cin, int64_t cout, bool adjoint, float* U) {
   const int64_t plane = cin * cout;
-  for (int64_t i = 0; i < cin; ++i)
-    for (int64_t o = 0; o < cout; ++o) {
-      float gk[3][3], t[4][3];
-      for (int kh = 0; kh < 3; ++kh)
-        for (int kw = 0; kw < 3; ++kw)
-          gk[kh][kw] = adjoint ? w[(((2 - kh) * 3 + (2 - kw)) * cout + o) * cin + i]
-                               : w[((kh * 3 + kw) * cin + i) * cout + o];
-      for (int c = 0; c < 3; ++c) {  // t = G g
-        t[0][c] = gk[0][c];
-        t[1][c] = 0.5f * (gk[0][c] + gk[1][c] + gk[2][c]);
-        t[2][c] = 0.5f * (gk[0][c] - gk[1][c] + gk[2][c]);
-        t[3][c] = gk[2][c];
+  wino_over_inputs(cin, cout, 16, [&](int64_t i0, int64_t i1) {
+    float gk[9][kWinoKB], t[4][3][kWinoKB];
+    for (int64_t i = i0; i < i1; ++i)
+      for (int64_t o0 = 0; o0 < cout; o0 += kWinoKB) {
+        const int64_t ob = std::min(kWinoKB, cout - o0);
+        wino_load_taps(w, cin, cout, adjoint, i, o0, ob, gk);
+        for (int c = 0; c < 3; ++c)  // t = G g
+          for (int64_t j = 0; j < kWinoKB; ++j) {
+            const float g0 = gk[c][j], g1 = gk[3 + c][j], g2 = gk[6 + c][j];
+            t[0][c][j] = g0;
+            t[1][c][j] = 0.5f * (g0 + g1 + g2);
+            t[2][c][j] = 0.5f * (g0 - g1 + g2);
+            t[3][c][j] = g2;
+          }
+        for (int r = 0; r < 4; ++r) {  // U = t G^T
+          float* u = U + (r * 4) * plane + i * cout + o0;
+          for (int64_t j = 0; j < ob; ++j) {
+            const float t0 = t[r][0][j], t1 = t[r][1][j], t2 = t[r][2][j];
+            u[j] = t0;
+            u[plane + j] = 0.5f * (t0 + t1 + t2);
+            u[2 * plane + j] = 0.5f * (t0 - t1 + t2);
+            u[3 * plane + j] = t2;
+          }
+        }
       }
-      for (int r = 0; r < 4; ++r) {  // U = t G^T
-        float* u = U + (r * 4) * plane + i * cout + o;
-        u[0] = t[r][0];
-        u[plane] = 0.5f * (t[r][0] + t[r][1] + t[r][2]);
-        u[2 * plane] = 0.5f * (t[r][0] - t[r][1] + t[r][2]);
-        u[3 * plane] = t[r][2];
+  });
+}
+
+// U[k][i][o] = (G g G^T)[k] for F(4x4, 3x3), k over the 6x6 planes, G (6 x 3) =
+// [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6; 1/24 1/12 1/6; 1/24 -1/12 1/6; 0 0 1]; the kernel
+// read as in winograd_kernel.
+void winograd4_kernel(const float* w, int64_t cin, int64_t cout, bool adjoint, float* U) {
+  const int64_t plane = cin * cout;
+  // r[0..5] = G (g0, g1, g2)
+#define FASTNET_WINO4_G(g0, g1, g2, r)                                            \
+  do {                                                                          \
+    (r)[0] = 0.25f * (g0);                                                      \
+    (r)[1] = (-1.0f / 6.0f) * ((g0) + (g1) + (g2));                             \
+    (r)[2] = (-1.0f / 6.0f) * ((g0) - (g1) + (g2));                             \
+    (r)[3] = (1.0f / 24.0f) * (g0) + (1.0f / 12.0f) * (g1) + (1.0f / 6.0f) * (g2); \
+    (r)[4] = (1.0f / 24.0f) * (g0) - (1.0f / 12.0f) * (g1) + (1.0f / 6.0f) * (g2); \
+    (r)[5] = (g2);                                                              \
+  } while (0)
+  wino_over_inputs(cin, cout, 36, [&](int64_t i0, int64_t i1) {
+    float gk[9][kWinoKB], t[6][3][kWinoKB];
+    for (int64_t i = i0; i < i1; ++i)
+      for (int64_t o0 = 0; o0 < cout; o0 += kWinoKB) {
+        const int64_t ob = std::min(kWinoKB, cout - o0);
+        wino_load_taps(w, cin, cout, adjoint, i, o0, ob, gk);
+        for (int c = 0; c < 3; ++c)  // t = G g (6 x 3)
+          for (int64_t j = 0; j < kWinoKB; ++j) {
+            float col[6];
+            FASTNET_WINO4_G(gk[c][j], gk[3 + c][j], gk[6 + c][j], col);
+            for (int r = 0; r < 6; ++r) t[r][c][j] = col[r];
+          }
+        for (int r = 0; r < 6; ++r) {  // U = t G^T (6 x 6)
+          float* u = U + (r * 6) * plane + i * cout + o0;
+          for (int64_t j = 0; j < ob; ++j) {
+            float col[6];
+            FASTNET_WINO4_G(t[r][0][j], t[r][1][j], t[r][2][j], col);
+            for (int c = 0; c < 6; ++c) u[c * plane + j] = col[c];
+          }
+        }
       }
+  });
+#undef FASTNET_WINO4_G
+}
+
+std::atomic<int> g_winograd_tile{-1};  // -1: not read yet; 0: by shape; 2 or 4: forced
+
+int winograd_tile_setting() {
+  int v = g_winograd_tile.load(std::memory_order_relaxed);
+  if (v < 0) {
+    v = 0;
+    if (const char* env = std::getenv("FASTNET_WINOGRAD_TILE")) {
+      const int e = std::atoi(env);
+      if (e == 2 || e == 4) v = e;
     }
+    g_winograd_tile.store(v, std::memory_order_relaxed);
+  }
+  return v;
+}
+
+// The output tile (2: F(2x2, 3x3), 4: F(4x4, 3x3)) for a Winograd-eligible geometry. By
+// shape: F(4,3) does 36 multiplies per 4x4 tile against F(2,3)'s 16 per 2x2 (1.78x fewer on
+// a large image), but its tiles waste more of a small image's edge and its transforms cost
+// more per output. Measured (1 thread, batch 64, AVX-512 and AVX2, F(2,3)/F(4,3) time):
+// 28x28x64 `same` 1.48-1.55x, 30x30x32->64 valid 1.38-1.43x, 16x16x32 1.33-1.66x, 14x14x64
+// 1.06-1.21x (GEMM work ratio 0.56-0.73); 10x10 and 9x9 `same` 0.92-1.02x (ratio 0.81), 6x6
+// outputs 0.71-0.80x (ratio 1.0); the kernel gradient alike (28x28 1.43x, 7x7 1.52x, 10x10
+// 1.03x, 6x6 0.87x). Hence F(4,3) when its GEMM work is <= 0.75x F(2,3)'s.
+int winograd_tile(const Geometry& g) {
+  const int forced = winograd_tile_setting();
+  if (forced) return forced;
+  const int64_t OH = g.out[1], OW = g.out[2];
+  if (OH < 4 || OW < 4) return 2;
+  const int64_t t2 = ceil_div(OH, 2) * ceil_div(OW, 2), t4 = ceil_div(OH, 4) * ceil_div(OW, 4);
+  return 36 * t4 * 100 <= 16 * t2 * kWino4Ratio100 ? 4 : 2;
 }
 
 void winograd_run(const Geometry& g, const LeafTable& L, const float* x, const float* w, bool adjoint,
                   const float* bias, float* y, bool relu = false) {
   const int64_t cin = g.cin, cout = g.cout, H = g.in[1], W = g.in[2], OH = g.out[1], OW = g.out[2];
-  const int64_t th = ceil_div(OH, 2), tw = ceil_div(OW, 2), tiles = g.n * th * tw;
-  const int64_t usize = 16 * cin * cout;
+  const int m = L.wino4_input ? winograd_tile(g) : 2;
+  const int64_t planes = (m + 2) * (m + 2), bt = m == 4 ? kWino4Tiles : kWinoTiles;
+  const int64_t th = ceil_div(OH, m), tw = ceil_div(OW, m), tiles = g.n * th * tw;
+  const int64_t usize = planes * cin * cout;
   float* U = scratch(2, usize + cin);
-  winograd_kernel(w, cin, cout, adjoint, U);
+  (m == 4 ? winograd4_kernel : winograd_kernel)(w, cin, cout, adjoint, U);
   const float* zeros = U + usize;
   zero(U + usize, cin);
-  const int64_t blocks = ceil_div(tiles, kWinoTiles);
+  const auto input = m == 4 ? L.wino4_input : L.wino_input;
+  const auto output = m == 4 ? L.wino4_output : L.wino_output;
+  const int64_t blocks = ceil_div(tiles, bt);
   threads::parallel_for(blocks, 1, [&](int64_t b0, int64_t b1) {
-    float* V = scratch(0, 16 * kWinoTiles * (cin + cout) + cout);
-    float* M = V + 16 * kWinoTiles * cin;
-    float* trash = M + 16 * kWinoTiles * cout;
+    float* V = scratch(0, planes * bt * (cin + cout) + cout);
+    float* M = V + planes * bt * cin;
+    float* trash = M + planes * bt * cout;
     for (int64_t b = b0; b < b1; ++b) {
-      const int64_t t0 = b * kWinoTiles, nt = std::min(kWinoTiles, tiles - t0);
-      L.wino_input(x, H, W, cin, g.pad[1], g.pad[2], th, tw, t0, nt, zeros, V);
-      for (int64_t k = 0; k < 16; ++k)
+      const int64_t t0 = b * bt, nt = std::min(bt, tiles - t0);
+      input(x, H, W, cin, g.pad[1], g.pad[2], th, tw, t0, nt, zeros, V);
+      for (int64_t k = 0; k < planes; ++k)
         sgemm(false, false, nt, cout, cin, 1.0f, V + k * nt * cin, cin, U + k * cin * cout, cout, 0.0f,
               M + k * nt * cout, cout);
-      L.wino_output(M, nt, cout, bias, relu, y, OH, OW, th, tw, t0, trash);
+      output(M, nt, cout, bias, relu, y, OH, OW, th, tw, t0, trash);
     }
   });
 }
@@ -482,61 +592,118 @@ void winograd_run(const Geometry& g, const LeafTable& L, const float* x, const f
 // winograd_kernel).
 void winograd_grad(const Geometry& g, const LeafTable& L, const float* x, const float* dy, float* dw) {
   const int64_t cin = g.cin, cout = g.cout, H = g.in[1], W = g.in[2], OH = g.out[1], OW = g.out[2];
-  const int64_t th = ceil_div(OH, 2), tw = ceil_div(OW, 2), tiles = g.n * th * tw;
-  const int64_t usize = 16 * cin * cout, plane = cin * cout;
-  const int64_t blocks = ceil_div(tiles, kWinoTiles);
+  const int m = L.wino4_output_adjoint ? winograd_tile(g) : 2;
+  const int64_t planes = (m + 2) * (m + 2), bt = m == 4 ? kWino4Tiles : kWinoTiles;
+  const int64_t th = ceil_div(OH, m), tw = ceil_div(OW, m), tiles = g.n * th * tw;
+  const int64_t usize = planes * cin * cout, plane = cin * cout;
+  const int64_t blocks = ceil_div(tiles, bt);
   const bool det = threads::deterministic();
   const int det_parts = det ? threads::deterministic_parts(blocks, 1, usize * 4) : 0;
   const int max_parts = det ? det_parts : std::max(1, threads::num_threads());
   float* parts = scratch(2, max_parts * usize + std::max(cin, cout));
   float* zeros = parts + max_parts * usize;
   zero(zeros, std::max(cin, cout));
+  const auto input = m == 4 ? L.wino4_input : L.wino_input;
+  const auto adjoint = m == 4 ? L.wino4_output_adjoint : L.wino_output_adjoint;
   auto part = [&](int p, int np) {
     float* acc = parts + p * usize;
-    float* V = scratch(0, 16 * kWinoTiles * (cin + cout));
-    float* dM = V + 16 * kWinoTiles * cin;
+    float* V = scratch(0, planes * bt * (cin + cout));
+    float* dM = V + planes * bt * cin;
     const int64_t b0 = blocks * p / np, b1 = blocks * (p + 1) / np;
     if (b0 >= b1) zero(acc, usize);
     for (int64_t b = b0; b < b1; ++b) {
-      const int64_t t0 = b * kWinoTiles, nt = std::min(kWinoTiles, tiles - t0);
-      L.wino_input(x, H, W, cin, g.pad[1], g.pad[2], th, tw, t0, nt, zeros, V);
-      L.wino_output_adjoint(dy, OH, OW, cout, th, tw, t0, nt, zeros, dM);
-      for (int64_t k = 0; k < 16; ++k)
+      const int64_t t0 = b * bt, nt = std::min(bt, tiles - t0);
+      input(x, H, W, cin, g.pad[1], g.pad[2], th, tw, t0, nt, zeros, V);
+      adjoint(dy, OH, OW, cout, th, tw, t0, nt, zeros, dM);
+      for (int64_t k = 0; k < planes; ++k)
         sgemm(true, false, cin, cout, nt, 1.0f, V + k * nt * cin, cin, dM + k * nt * cout, cout,
               b == b0 ? 0.0f : 1.0f, acc + k * plane, cout);
     }
   };
   // One block, or under ~1M multiply-adds: the caller alone (no worker woken).
-  const bool serial = !det && (blocks < 2 || tiles * 16 * cin * cout < (int64_t(1) << 20));
+  const bool serial = !det && (blocks < 2 || tiles * planes * cin * cout < (int64_t(1) << 20));
   int used = 1;
   if (serial)
     part(0, 1);
   else
     used = threads::parallel_parts(det_parts, part);
   for (int p = 1; p < used; ++p) L.sum_rows(parts, parts + p * usize, 1, usize);
-  // dw = G^T dU G per (i, o), G^T = [1 .5 .5 0; 0 .5 -.5 0; 0 .5 .5 1].
-  for (int64_t i = 0; i < cin; ++i)
-    for (int64_t o = 0; o < cout; ++o) {
-      const float* u = parts + i * cout + o;
-      float t[4][3];
-      for (int r = 0; r < 4; ++r) {  // t = dU G (4 x 3)
-        const float u0 = u[(4 * r) * plane], u1 = u[(4 * r + 1) * plane], u2 = u[(4 * r + 2) * plane],
-                    u3 = u[(4 * r + 3) * plane];
-        t[r][0] = u0 + 0.5f * (u1 + u2);
-        t[r][1] = 0.5f * (u1 - u2);
-        t[r][2] = 0.5f * (u1 + u2) + u3;
+  if (m == 4) {
+    // dw = G^T dU G per (i, o) (the adjoint of winograd4_kernel), G^T (3 x 6) =
+    // [1/4 -1/6 -1/6 1/24 1/24 0; 0 -1/6 1/6 1/12 -1/12 0; 0 -1/6 -1/6 1/6 1/6 1].
+#define FASTNET_WINO4_GT(u0, u1, u2, u3, u4, u5, r)                                                  \
+  do {                                                                                             \
+    (r)[0] = 0.25f * (u0) - (1.0f / 6.0f) * ((u1) + (u2)) + (1.0f / 24.0f) * ((u3) + (u4));          \
+    (r)[1] = (1.0f / 6.0f) * ((u2) - (u1)) + (1.0f / 12.0f) * ((u3) - (u4));                         \
+    (r)[2] = (1.0f / 6.0f) * ((u3) + (u4) - (u1) - (u2)) + (u5);                                     \
+  } while (0)
+    wino_over_inputs(cin, cout, 36, [&](int64_t i0, int64_t i1) {
+      float t[6][3][kWinoKB];
+      for (int64_t i = i0; i < i1; ++i)
+        for (int64_t o0 = 0; o0 < cout; o0 += kWinoKB) {
+          const int64_t ob = std::min(kWinoKB, cout - o0);
+          const float* u = parts + i * cout + o0;
+          for (int r = 0; r < 6; ++r)  // t = dU G (6 x 3)
+            for (int64_t j = 0; j < ob; ++j) {
+              float col[3];
+              FASTNET_WINO4_GT(u[(6 * r) * plane + j], u[(6 * r + 1) * plane + j], u[(6 * r + 2) * plane + j],
+                               u[(6 * r + 3) * plane + j], u[(6 * r + 4) * plane + j], u[(6 * r + 5) * plane + j],
+                               col);
+              for (int c = 0; c < 3; ++c) t[r][c][j] = col[c];
+            }
+          for (int c = 0; c < 3; ++c) {  // dw = G^T t (3 x 3)
+            float* d0 = dw + ((0 * 3 + c) * cin + i) * cout + o0;
+            float* d1 = dw + ((1 * 3 + c) * cin + i) * cout + o0;
+            float* d2 = dw + ((2 * 3 + c) * cin + i) * cout + o0;
+            for (int64_t j = 0; j < ob; ++j) {
+              float row[3];
+              FASTNET_WINO4_GT(t[0][c][j], t[1][c][j], t[2][c][j], t[3][c][j], t[4][c][j], t[5][c][j], row);
+              d0[j] = row[0];
+              d1[j] = row[1];
+              d2[j] = row[2];
+            }
+          }
+        }
+    });
+#undef FASTNET_WINO4_GT
+    return;
+  }
+  // dw = G^T dU G per (i, o), G^T = [1 .5 .5 0; 0 .5 -.5 0; 0 .5 .5 1]; o inner (vectorized),
+  // the input channels on the threads.
+  wino_over_inputs(cin, cout, 16, [&](int64_t i0, int64_t i1) {
+    float t[4][3][kWinoKB];
+    for (int64_t i = i0; i < i1; ++i)
+      for (int64_t o0 = 0; o0 < cout; o0 += kWinoKB) {
+        const int64_t ob = std::min(kWinoKB, cout - o0);
+        const float* u = parts + i * cout + o0;
+        for (int r = 0; r < 4; ++r)  // t = dU G (4 x 3)
+          for (int64_t j = 0; j < ob; ++j) {
+            const float u0 = u[(4 * r) * plane + j], u1 = u[(4 * r + 1) * plane + j],
+                        u2 = u[(4 * r + 2) * plane + j], u3 = u[(4 * r + 3) * plane + j];
+            t[r][0][j] = u0 + 0.5f * (u1 + u2);
+            t[r][1][j] = 0.5f * (u1 - u2);
+            t[r][2][j] = 0.5f * (u1 + u2) + u3;
+          }
+        for (int c = 0; c < 3; ++c) {  // dw = G^T t (3 x 3)
+          float* d0 = dw + ((0 * 3 + c) * cin + i) * cout + o0;
+          float* d1 = dw + ((1 * 3 + c) * cin + i) * cout + o0;
+          float* d2 = dw + ((2 * 3 + c) * cin + i) * cout + o0;
+          for (int64_t j = 0; j < ob; ++j) {
+            d0[j] = t[0][c][j] + 0.5f * (t[1][c][j] + t[2][c][j]);
+            d1[j] = 0.5f * (t[1][c][j] - t[2][c][j]);
+            d2[j] = 0.5f * (t[1][c][j] + t[2][c][j]) + t[3][c][j];
+          }
+        }
       }
-      for (int c = 0; c < 3; ++c) {  // dw = G^T t (3 x 3)
-        dw[((0 * 3 + c) * cin + i) * cout + o] = t[0][c] + 0.5f * (t[1][c] + t[2][c]);
-        dw[((1 * 3 + c) * cin + i) * cout + o] = 0.5f * (t[1][c] - t[2][c]);
-        dw[((2 * 3 + c) * cin + i) * cout + o] = 0.5f * (t[1][c] + t[2][c]) + t[3][c];
-      }
-    }
+  });
 }
 
 bool all_stride_one(const Geometry& g) { return g.stride[0] == 1 && g.stride[1] == 1 && g.stride[2] == 1; }
 
 }  // namespace
+
+void set_winograd_tile(int m) { g_winograd_tile.store(m == 2 || m == 4 ? m : 0, std::memory_order_relaxed); }
+int get_winograd_tile() { return winograd_tile_setting(); }
 
 void conv_forward(const Geometry& g, const float* x, const float* w, const float* bias, float* y) {
   conv_forward_act(g, x, w, bias, Activation::kNone, y);
@@ -614,7 +781,7 @@ void conv_backward_input(const Geometry& g, const float* dy, const float* w, flo
   // determinism mode judges "few" by the AVX-512 tile width (16) on every level, so that AVX2
   // and AVX-512 take the same path and give the same bits.
   const int64_t few = threads::deterministic() ? 16 : (dk ? dk->nr : 0);
-  if (dk && all_stride_one(g) && g.cin * 2 > few) {
+  if (all_stride_one(g) && (!dk || g.cin * 2 > few)) {
     // Stride 1: the input gradient is a convolution of dy with the flipped, transposed kernel.
     Geometry a = g;
     for (int i = 0; i < 3; ++i) {
@@ -628,7 +795,8 @@ void conv_backward_input(const Geometry& g, const float* dy, const float* w, flo
       winograd_run(a, L, dy, w, true, nullptr, dx);
       return;
     }
-    if (direct_run(a, *dk, dy, pack_kernel(w, nullptr, taps(g), g.cout, g.cin, dk->nr, true), dx)) return;
+    if (dk && direct_run(a, *dk, dy, pack_kernel(w, nullptr, taps(g), g.cout, g.cin, dk->nr, true), dx))
+      return;
   }
   const int nt = threads::num_threads();
   const int64_t tr = tile_rows(kdim);

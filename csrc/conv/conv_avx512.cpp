@@ -151,7 +151,10 @@ const LeafTable kLeafTable = {im2col,
                               {MR, 16, grad_16},
                               wino_input,
                               wino_output,
-                              wino_output_adjoint};
+                              wino_output_adjoint,
+                              wino4_input,
+                              wino4_output,
+                              wino4_output_adjoint};
 }  // namespace
 
 const LeafTable* table() { return &kLeafTable; }

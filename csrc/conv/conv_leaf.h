@@ -304,3 +304,153 @@ static void wino_output_adjoint(const float* dy, int64_t OH, int64_t OW, int64_t
     }
   }
 }
+
+// ---- Winograd F(4x4, 3x3) transforms (conv.cpp: winograd_run with m = 4) ----
+// As F(2x2, 3x3) above, with 4x4 output tiles: tile (n, ty, tx) covers output pixels
+// (4ty..4ty+3, 4tx..4tx+3) and reads the 6x6 input window at (4ty - ph, 4tx - pw); 36
+// planes V[k][t][c]. Interpolation points 0, +-1, +-2 (Lavin & Gray's matrices):
+//   B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1]
+//   A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1]
+
+// V = B^T d B per tile and channel.
+static void wino4_input(const float* x, int64_t H, int64_t W, int64_t C, int64_t ph, int64_t pw,
+                        int64_t tiles_h, int64_t tiles_w, int64_t t0, int64_t nt, const float* zeros,
+                        float* V) {
+  const int64_t ps = nt * C;
+  for (int64_t t = 0; t < nt; ++t) {
+    const int64_t tt = t0 + t, tx = tt % tiles_w, ty = (tt / tiles_w) % tiles_h, n = tt / (tiles_w * tiles_h);
+    const float* p[36];
+    for (int64_t i = 0; i < 6; ++i) {
+      const int64_t ih = 4 * ty - ph + i;
+      for (int64_t j = 0; j < 6; ++j) {
+        const int64_t iw = 4 * tx - pw + j;
+        p[i * 6 + j] = (ih >= 0 && ih < H && iw >= 0 && iw < W) ? x + ((n * H + ih) * W + iw) * C : zeros;
+      }
+    }
+    float* v = V + t * C;
+#pragma GCC ivdep
+    for (int64_t c = 0; c < C; ++c) {
+      float r[36];  // r = B^T d (6 x 6), row-major
+#pragma GCC unroll 6
+      for (int j = 0; j < 6; ++j) {
+        const float d0 = p[j][c], d1 = p[6 + j][c], d2 = p[12 + j][c], d3 = p[18 + j][c], d4 = p[24 + j][c],
+                    d5 = p[30 + j][c];
+        r[j] = 4.0f * d0 - 5.0f * d2 + d4;
+        r[6 + j] = (d3 + d4) - 4.0f * (d1 + d2);
+        r[12 + j] = (d4 - d3) + 4.0f * (d1 - d2);
+        r[18 + j] = (d4 - d2) + 2.0f * (d3 - d1);
+        r[24 + j] = (d4 - d2) - 2.0f * (d3 - d1);
+        r[30 + j] = 4.0f * d1 - 5.0f * d3 + d5;
+      }
+#pragma GCC unroll 6
+      for (int i = 0; i < 6; ++i) {  // V = r B: the same combination along each row
+        const float* q = r + 6 * i;
+        v[(6 * i + 0) * ps + c] = 4.0f * q[0] - 5.0f * q[2] + q[4];
+        v[(6 * i + 1) * ps + c] = (q[3] + q[4]) - 4.0f * (q[1] + q[2]);
+        v[(6 * i + 2) * ps + c] = (q[4] - q[3]) + 4.0f * (q[1] - q[2]);
+        v[(6 * i + 3) * ps + c] = (q[4] - q[2]) + 2.0f * (q[3] - q[1]);
+        v[(6 * i + 4) * ps + c] = (q[4] - q[2]) - 2.0f * (q[3] - q[1]);
+        v[(6 * i + 5) * ps + c] = 4.0f * q[1] - 5.0f * q[3] + q[5];
+      }
+    }
+  }
+}
+
+// y tiles = A^T m A (+ bias), then max(., 0) with Relu; pixels past OH/OW go to `trash`.
+template <bool Relu>
+static void wino4_output_t(const float* M, int64_t nt, int64_t C, const float* bias, float* y, int64_t OH,
+                           int64_t OW, int64_t tiles_h, int64_t tiles_w, int64_t t0, float* trash) {
+  const int64_t ps = nt * C;
+  for (int64_t t = 0; t < nt; ++t) {
+    const int64_t tt = t0 + t, tx = tt % tiles_w, ty = (tt / tiles_w) % tiles_h, n = tt / (tiles_w * tiles_h);
+    float* o[16];
+    for (int64_t i = 0; i < 4; ++i)
+      for (int64_t j = 0; j < 4; ++j) {
+        const int64_t oh = 4 * ty + i, ow = 4 * tx + j;
+        o[i * 4 + j] = (oh < OH && ow < OW) ? y + ((n * OH + oh) * OW + ow) * C : trash;
+      }
+    const float* m = M + t * C;
+#pragma GCC ivdep
+    for (int64_t c = 0; c < C; ++c) {
+      float s[24];  // s = A^T m (4 x 6)
+#pragma GCC unroll 6
+      for (int j = 0; j < 6; ++j) {
+        const float m0 = m[j * ps + c], m1 = m[(6 + j) * ps + c], m2 = m[(12 + j) * ps + c],
+                    m3 = m[(18 + j) * ps + c], m4 = m[(24 + j) * ps + c], m5 = m[(30 + j) * ps + c];
+        const float a = m1 + m2, b = m1 - m2, e = m3 + m4, f = m3 - m4;
+        s[j] = m0 + a + e;
+        s[6 + j] = b + 2.0f * f;
+        s[12 + j] = a + 4.0f * e;
+        s[18 + j] = b + 8.0f * f + m5;
+      }
+      const float bb = bias ? bias[c] : 0.0f;
+#pragma GCC unroll 4
+      for (int i = 0; i < 4; ++i) {
+        const float* q = s + 6 * i;
+        const float a = q[1] + q[2], b = q[1] - q[2], e = q[3] + q[4], f = q[3] - q[4];
+        float v0 = q[0] + a + e + bb, v1 = b + 2.0f * f + bb, v2 = a + 4.0f * e + bb, v3 = b + 8.0f * f + q[5] + bb;
+        if (Relu) {  // nan stays nan, as relu_fwd
+          v0 = v0 < 0.0f ? 0.0f : v0;
+          v1 = v1 < 0.0f ? 0.0f : v1;
+          v2 = v2 < 0.0f ? 0.0f : v2;
+          v3 = v3 < 0.0f ? 0.0f : v3;
+        }
+        o[4 * i + 0][c] = v0;
+        o[4 * i + 1][c] = v1;
+        o[4 * i + 2][c] = v2;
+        o[4 * i + 3][c] = v3;
+      }
+    }
+  }
+}
+
+static void wino4_output(const float* M, int64_t nt, int64_t C, const float* bias, bool relu, float* y,
+                         int64_t OH, int64_t OW, int64_t tiles_h, int64_t tiles_w, int64_t t0, float* trash) {
+  (relu ? wino4_output_t<true> : wino4_output_t<false>)(M, nt, C, bias, y, OH, OW, tiles_h, tiles_w, t0,
+                                                         trash);
+}
+
+// dM = A dy A^T per tile and channel (the adjoint of wino4_output: dy of the tile's 4x4
+// output pixels, zeros past OH/OW), in the 36-plane layout of wino4_input (C = output
+// channels). A (6 x 4) = (A^T)^T: (A d) = (d0, d0+d1+d2+d3, d0-d1+d2-d3, d0+2d1+4d2+8d3,
+// d0-2d1+4d2-8d3, d3).
+static void wino4_output_adjoint(const float* dy, int64_t OH, int64_t OW, int64_t C, int64_t tiles_h,
+                                 int64_t tiles_w, int64_t t0, int64_t nt, const float* zeros, float* dM) {
+  const int64_t ps = nt * C;
+  for (int64_t t = 0; t < nt; ++t) {
+    const int64_t tt = t0 + t, tx = tt % tiles_w, ty = (tt / tiles_w) % tiles_h, n = tt / (tiles_w * tiles_h);
+    const float* q[16];
+    for (int64_t i = 0; i < 4; ++i)
+      for (int64_t j = 0; j < 4; ++j) {
+        const int64_t oh = 4 * ty + i, ow = 4 * tx + j;
+        q[i * 4 + j] = (oh < OH && ow < OW) ? dy + ((n * OH + oh) * OW + ow) * C : zeros;
+      }
+    float* m = dM + t * C;
+#pragma GCC ivdep
+    for (int64_t c = 0; c < C; ++c) {
+      float r[24];  // r = A dy (6 x 4)
+#pragma GCC unroll 4
+      for (int j = 0; j < 4; ++j) {
+        const float d0 = q[j][c], d1 = q[4 + j][c], d2 = q[8 + j][c], d3 = q[12 + j][c];
+        const float e = d0 + d2, f = d1 + d3, g = d0 + 4.0f * d2, h = 2.0f * d1 + 8.0f * d3;
+        r[j] = d0;
+        r[4 + j] = e + f;
+        r[8 + j] = e - f;
+        r[12 + j] = g + h;
+        r[16 + j] = g - h;
+        r[20 + j] = d3;
+      }
+#pragma GCC unroll 6
+      for (int a = 0; a < 6; ++a) {  // dM = r A^T (6 x 6)
+        const float* s = r + 4 * a;
+        const float e = s[0] + s[2], f = s[1] + s[3], g = s[0] + 4.0f * s[2], h = 2.0f * s[1] + 8.0f * s[3];
+        m[(6 * a + 0) * ps + c] = s[0];
+        m[(6 * a + 1) * ps + c] = e + f;
+        m[(6 * a + 2) * ps + c] = e - f;
+        m[(6 * a + 3) * ps + c] = g + h;
+        m[(6 * a + 4) * ps + c] = g - h;
+        m[(6 * a + 5) * ps + c] = s[3];
+      }
+    }
+  }
+}

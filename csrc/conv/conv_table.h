@@ -65,6 +65,13 @@ struct LeafTable {
   // The adjoint of wino_output (dy tiles -> the 16 planes), for the kernel gradient.
   void (*wino_output_adjoint)(const float* dy, int64_t OH, int64_t OW, int64_t C, int64_t tiles_h,
                               int64_t tiles_w, int64_t t0, int64_t nt, const float* zeros, float* dM);
+  // Winograd F(4x4, 3x3): the same contracts with 4x4 output tiles, 6x6 windows, 36 planes.
+  void (*wino4_input)(const float* x, int64_t H, int64_t W, int64_t C, int64_t ph, int64_t pw,
+                      int64_t tiles_h, int64_t tiles_w, int64_t t0, int64_t nt, const float* zeros, float* V);
+  void (*wino4_output)(const float* M, int64_t nt, int64_t C, const float* bias, bool relu, float* y,
+                       int64_t OH, int64_t OW, int64_t tiles_h, int64_t tiles_w, int64_t t0, float* trash);
+  void (*wino4_output_adjoint)(const float* dy, int64_t OH, int64_t OW, int64_t C, int64_t tiles_h,
+                               int64_t tiles_w, int64_t t0, int64_t nt, const float* zeros, float* dM);
 };
 
 namespace generic {

@@ -85,6 +85,12 @@ void conv_backward_input(const Geometry& g, const float* dy, const float* w, flo
 // dw = kernel gradient (write-only); dbias (Cout) too when not null.
 void conv_backward_kernel(const Geometry& g, const float* x, const float* dy, float* dw, float* dbias);
 
+// The Winograd output tile of 3x3 stride-1 convolutions (forward, input and kernel
+// gradients): 0 chooses by shape (the default), 2 forces F(2x2, 3x3), 4 forces F(4x4, 3x3)
+// (tests, tuning; also FASTNET_WINOGRAD_TILE at start-up).
+void set_winograd_tile(int m);
+int get_winograd_tile();
+
 // out[c] = sum over the `rows` rows of dy (rows x c); out is write-only.
 void bias_grad(const float* dy, int64_t rows, int64_t c, float* out);
 // y (rows x c) += bias (c), threaded.
