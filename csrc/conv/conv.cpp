@@ -418,8 +418,8 @@ bool direct_grad(const Geometry& g, const GradKernel& gk, const float* x, const 
 // rounding error (still ~1e-5 of the output's scale; tests/test_conv_winograd4.py).
 
 constexpr int64_t kWinoTiles = 64;
-constexpr int64_t kWino4Tiles = 32;  // F(4,3): 36 planes, so fewer tiles per block (L2)
-constexpr int64_t kWino4Ratio100 = 75;  // F(4,3) when its GEMM work <= 0.75x F(2,3)'s (winograd_tile)
+constexpr int64_t kWino4Tiles = 32;       // F(4,3): 36 planes, so fewer tiles per block (L2)
+constexpr int64_t kWino4Ratio100 = 75;    // F(4,3) when its GEMM work <= 0.75x F(2,3)'s (winograd_tile)
 constexpr int64_t kWinoMinChannels = 32;  // below, the transforms cost more than they save (measured)
 
 bool winograd_eligible(const Geometry& g, const LeafTable& L) {
@@ -440,8 +440,8 @@ bool winograd_eligible(const Geometry& g, const LeafTable& L) {
 constexpr int64_t kWinoKB = 16;
 
 // g[t][j] = tap t of kernel (i, o0 + j), j < ob (zeros after), read as winograd_kernel says.
-void wino_load_taps(const float* w, int64_t cin, int64_t cout, bool adjoint, int64_t i, int64_t o0, int64_t ob,
-                    float (*g)[kWinoKB]) {
+void wino_load_taps(const float* w, int64_t cin, int64_t cout, bool adjoint, int64_t i, int64_t o0,
+                    int64_t ob, float (*g)[kWinoKB]) {
   for (int t = 0; t < 9; ++t) {
     for (int64_t j = 0; j < ob; ++j)
       g[t][j] = adjoint ? w[((8 - t) * cout + o0 + j) * cin + i] : w[(t * cin + i) * cout + o0 + j];
@@ -452,7 +452,8 @@ void wino_load_taps(const float* w, int64_t cin, int64_t cout, bool adjoint, int
 // Runs fn(i0, i1) over the input channels, on the threads when the transform is large.
 template <class Fn>
 void wino_over_inputs(int64_t cin, int64_t cout, int64_t planes, Fn&& fn) {
-  threads::parallel_for(cin, std::max<int64_t>(1, (int64_t(1) << 16) / std::max<int64_t>(1, cout * planes)), fn);
+  threads::parallel_for(cin, std::max<int64_t>(1, (int64_t(1) << 16) / std::max<int64_t>(1, cout * planes)),
+                        fn);
 }
 
 void winograd_kernel(const float* w, int64_t cin, int64_t cout, bool adjoint, float* U) {
@@ -491,14 +492,14 @@ void winograd_kernel(const float* w, int64_t cin, int64_t cout, bool adjoint, fl
 void winograd4_kernel(const float* w, int64_t cin, int64_t cout, bool adjoint, float* U) {
   const int64_t plane = cin * cout;
   // r[0..5] = G (g0, g1, g2)
-#define FASTNET_WINO4_G(g0, g1, g2, r)                                            \
-  do {                                                                          \
-    (r)[0] = 0.25f * (g0);                                                      \
-    (r)[1] = (-1.0f / 6.0f) * ((g0) + (g1) + (g2));                             \
-    (r)[2] = (-1.0f / 6.0f) * ((g0) - (g1) + (g2));                             \
+#define FASTNET_WINO4_G(g0, g1, g2, r)                                             \
+  do {                                                                             \
+    (r)[0] = 0.25f * (g0);                                                         \
+    (r)[1] = (-1.0f / 6.0f) * ((g0) + (g1) + (g2));                                \
+    (r)[2] = (-1.0f / 6.0f) * ((g0) - (g1) + (g2));                                \
     (r)[3] = (1.0f / 24.0f) * (g0) + (1.0f / 12.0f) * (g1) + (1.0f / 6.0f) * (g2); \
     (r)[4] = (1.0f / 24.0f) * (g0) - (1.0f / 12.0f) * (g1) + (1.0f / 6.0f) * (g2); \
-    (r)[5] = (g2);                                                              \
+    (r)[5] = (g2);                                                                 \
   } while (0)
   wino_over_inputs(cin, cout, 36, [&](int64_t i0, int64_t i1) {
     float gk[9][kWinoKB], t[6][3][kWinoKB];
@@ -631,11 +632,11 @@ void winograd_grad(const Geometry& g, const LeafTable& L, const float* x, const 
   if (m == 4) {
     // dw = G^T dU G per (i, o) (the adjoint of winograd4_kernel), G^T (3 x 6) =
     // [1/4 -1/6 -1/6 1/24 1/24 0; 0 -1/6 1/6 1/12 -1/12 0; 0 -1/6 -1/6 1/6 1/6 1].
-#define FASTNET_WINO4_GT(u0, u1, u2, u3, u4, u5, r)                                                  \
-  do {                                                                                             \
-    (r)[0] = 0.25f * (u0) - (1.0f / 6.0f) * ((u1) + (u2)) + (1.0f / 24.0f) * ((u3) + (u4));          \
-    (r)[1] = (1.0f / 6.0f) * ((u2) - (u1)) + (1.0f / 12.0f) * ((u3) - (u4));                         \
-    (r)[2] = (1.0f / 6.0f) * ((u3) + (u4) - (u1) - (u2)) + (u5);                                     \
+#define FASTNET_WINO4_GT(u0, u1, u2, u3, u4, u5, r)                                         \
+  do {                                                                                      \
+    (r)[0] = 0.25f * (u0) - (1.0f / 6.0f) * ((u1) + (u2)) + (1.0f / 24.0f) * ((u3) + (u4)); \
+    (r)[1] = (1.0f / 6.0f) * ((u2) - (u1)) + (1.0f / 12.0f) * ((u3) - (u4));                \
+    (r)[2] = (1.0f / 6.0f) * ((u3) + (u4) - (u1) - (u2)) + (u5);                            \
   } while (0)
     wino_over_inputs(cin, cout, 36, [&](int64_t i0, int64_t i1) {
       float t[6][3][kWinoKB];
@@ -647,8 +648,8 @@ void winograd_grad(const Geometry& g, const LeafTable& L, const float* x, const 
             for (int64_t j = 0; j < ob; ++j) {
               float col[3];
               FASTNET_WINO4_GT(u[(6 * r) * plane + j], u[(6 * r + 1) * plane + j], u[(6 * r + 2) * plane + j],
-                               u[(6 * r + 3) * plane + j], u[(6 * r + 4) * plane + j], u[(6 * r + 5) * plane + j],
-                               col);
+                               u[(6 * r + 3) * plane + j], u[(6 * r + 4) * plane + j],
+                               u[(6 * r + 5) * plane + j], col);
               for (int c = 0; c < 3; ++c) t[r][c][j] = col[c];
             }
           for (int c = 0; c < 3; ++c) {  // dw = G^T t (3 x 3)

@@ -388,7 +388,8 @@ static void wino4_output_t(const float* M, int64_t nt, int64_t C, const float* b
       for (int i = 0; i < 4; ++i) {
         const float* q = s + 6 * i;
         const float a = q[1] + q[2], b = q[1] - q[2], e = q[3] + q[4], f = q[3] - q[4];
-        float v0 = q[0] + a + e + bb, v1 = b + 2.0f * f + bb, v2 = a + 4.0f * e + bb, v3 = b + 8.0f * f + q[5] + bb;
+        float v0 = q[0] + a + e + bb, v1 = b + 2.0f * f + bb, v2 = a + 4.0f * e + bb,
+              v3 = b + 8.0f * f + q[5] + bb;
         if (Relu) {  // nan stays nan, as relu_fwd
           v0 = v0 < 0.0f ? 0.0f : v0;
           v1 = v1 < 0.0f ? 0.0f : v1;
@@ -407,7 +408,7 @@ static void wino4_output_t(const float* M, int64_t nt, int64_t C, const float* b
 static void wino4_output(const float* M, int64_t nt, int64_t C, const float* bias, bool relu, float* y,
                          int64_t OH, int64_t OW, int64_t tiles_h, int64_t tiles_w, int64_t t0, float* trash) {
   (relu ? wino4_output_t<true> : wino4_output_t<false>)(M, nt, C, bias, y, OH, OW, tiles_h, tiles_w, t0,
-                                                         trash);
+                                                        trash);
 }
 
 // dM = A dy A^T per tile and channel (the adjoint of wino4_output: dy of the tile's 4x4
