@@ -229,8 +229,9 @@ static void wino_input(const float* x, int64_t H, int64_t W, int64_t C, int64_t 
 
 // y (N, OH, OW, C) tiles = A^T m A (+ bias) per tile and channel, A^T = [1 1 1 0; 0 1 -1 -1],
 // then max(., 0) with Relu; output pixels past OH/OW go to `trash` (C floats). (A template:
-// a runtime ReLU test inside the channel loop keeps GCC from vectorizing it.)
-template <bool Relu>
+// a runtime ReLU test inside the channel loop keeps GCC from vectorizing it; a runtime
+// `bias ? bias[c] : 0` became a masked load from a null bias, which faults under qemu.)
+template <bool Relu, bool Bias>
 static void wino_output_t(const float* M, int64_t nt, int64_t C, const float* bias, float* y, int64_t OH,
                           int64_t OW, int64_t tiles_h, int64_t tiles_w, int64_t t0, float* trash) {
   const int64_t ps = nt * C;
@@ -253,7 +254,7 @@ static void wino_output_t(const float* M, int64_t nt, int64_t C, const float* bi
         s[j] = m0 + m1 + m2;
         s[4 + j] = m1 - m2 - m3;
       }
-      const float b = bias ? bias[c] : 0.0f;
+      const float b = Bias ? bias[c] : 0.0f;
       float v0 = s[0] + s[1] + s[2] + b, v1 = s[1] - s[2] - s[3] + b, v2 = s[4] + s[5] + s[6] + b,
             v3 = s[5] - s[6] - s[7] + b;
       if (Relu) {  // nan stays nan, as relu_fwd
@@ -272,7 +273,9 @@ static void wino_output_t(const float* M, int64_t nt, int64_t C, const float* bi
 
 static void wino_output(const float* M, int64_t nt, int64_t C, const float* bias, bool relu, float* y,
                         int64_t OH, int64_t OW, int64_t tiles_h, int64_t tiles_w, int64_t t0, float* trash) {
-  (relu ? wino_output_t<true> : wino_output_t<false>)(M, nt, C, bias, y, OH, OW, tiles_h, tiles_w, t0, trash);
+  auto f = relu ? (bias ? wino_output_t<true, true> : wino_output_t<true, false>)
+                : (bias ? wino_output_t<false, true> : wino_output_t<false, false>);
+  f(M, nt, C, bias, y, OH, OW, tiles_h, tiles_w, t0, trash);
 }
 
 // dM = A dy A^T per tile and channel (the adjoint of wino_output: dy of the tile's 2x2
@@ -357,7 +360,7 @@ static void wino4_input(const float* x, int64_t H, int64_t W, int64_t C, int64_t
 }
 
 // y tiles = A^T m A (+ bias), then max(., 0) with Relu; pixels past OH/OW go to `trash`.
-template <bool Relu>
+template <bool Relu, bool Bias>
 static void wino4_output_t(const float* M, int64_t nt, int64_t C, const float* bias, float* y, int64_t OH,
                            int64_t OW, int64_t tiles_h, int64_t tiles_w, int64_t t0, float* trash) {
   const int64_t ps = nt * C;
@@ -383,7 +386,7 @@ static void wino4_output_t(const float* M, int64_t nt, int64_t C, const float* b
         s[12 + j] = a + 4.0f * e;
         s[18 + j] = b + 8.0f * f + m5;
       }
-      const float bb = bias ? bias[c] : 0.0f;
+      const float bb = Bias ? bias[c] : 0.0f;
 #pragma GCC unroll 4
       for (int i = 0; i < 4; ++i) {
         const float* q = s + 6 * i;
@@ -407,8 +410,9 @@ static void wino4_output_t(const float* M, int64_t nt, int64_t C, const float* b
 
 static void wino4_output(const float* M, int64_t nt, int64_t C, const float* bias, bool relu, float* y,
                          int64_t OH, int64_t OW, int64_t tiles_h, int64_t tiles_w, int64_t t0, float* trash) {
-  (relu ? wino4_output_t<true> : wino4_output_t<false>)(M, nt, C, bias, y, OH, OW, tiles_h, tiles_w, t0,
-                                                        trash);
+  auto f = relu ? (bias ? wino4_output_t<true, true> : wino4_output_t<true, false>)
+                : (bias ? wino4_output_t<false, true> : wino4_output_t<false, false>);
+  f(M, nt, C, bias, y, OH, OW, tiles_h, tiles_w, t0, trash);
 }
 
 // dM = A dy A^T per tile and channel (the adjoint of wino4_output: dy of the tile's 4x4
