@@ -303,21 +303,25 @@ class SeparableConv2D(BaseConv):
         self.depthwise_constraint = constraints_mod.get(depthwise_constraint)
         self.pointwise_constraint = constraints_mod.get(pointwise_constraint)
 
-    def build(self, input_shape):
+    def build(self, input_shape):  # SeparableConv1D too: the ranks follow kernel_size
         cin = input_shape[self._channels_axis()]
+        if cin is None:
+            raise ValueError(f"Layer {self.name}: the channel dimension of the inputs should be "
+                             f"defined. Received input_shape={input_shape}")
+        rank = len(self.kernel_size)
         self.depthwise_kernel = self.add_weight(
             shape=self.kernel_size + (cin, self.depth_multiplier), name="depthwise_kernel",
             initializer=self.depthwise_initializer, regularizer=self.depthwise_regularizer,
             constraint=self.depthwise_constraint)
         self.pointwise_kernel = self.add_weight(
-            shape=(1, 1, cin * self.depth_multiplier, self.filters), name="pointwise_kernel",
+            shape=(1,) * rank + (cin * self.depth_multiplier, self.filters), name="pointwise_kernel",
             initializer=self.pointwise_initializer, regularizer=self.pointwise_regularizer,
             constraint=self.pointwise_constraint)
         self.bias = self.add_weight(shape=(self.filters,), name="bias",
                                     initializer=self.bias_initializer,
                                     regularizer=self.bias_regularizer,
                                     constraint=self.bias_constraint) if self.use_bias else None
-        self.input_spec = InputSpec(ndim=4, axes={self._channels_axis(): cin})
+        self.input_spec = InputSpec(ndim=rank + 2, axes={self._channels_axis(): cin})
         self.built = True
 
     def get_config(self):
@@ -389,26 +393,6 @@ class SeparableConv1D(SeparableConv2D):
                          pointwise_regularizer, bias_regularizer, activity_regularizer,
                          depthwise_constraint, pointwise_constraint, bias_constraint, **kwargs)
         _refuse_causal(self)
-
-    def build(self, input_shape):
-        cin = input_shape[self._channels_axis()]
-        if cin is None:
-            raise ValueError(f"Layer {self.name}: the channel dimension of the inputs should be "
-                             f"defined. Received input_shape={input_shape}")
-        self.depthwise_kernel = self.add_weight(
-            shape=self.kernel_size + (cin, self.depth_multiplier), name="depthwise_kernel",
-            initializer=self.depthwise_initializer, regularizer=self.depthwise_regularizer,
-            constraint=self.depthwise_constraint)
-        self.pointwise_kernel = self.add_weight(
-            shape=(1, cin * self.depth_multiplier, self.filters), name="pointwise_kernel",
-            initializer=self.pointwise_initializer, regularizer=self.pointwise_regularizer,
-            constraint=self.pointwise_constraint)
-        self.bias = self.add_weight(shape=(self.filters,), name="bias",
-                                    initializer=self.bias_initializer,
-                                    regularizer=self.bias_regularizer,
-                                    constraint=self.bias_constraint) if self.use_bias else None
-        self.input_spec = InputSpec(ndim=3, axes={self._channels_axis(): cin})
-        self.built = True
 
 
 Convolution1DTranspose = Conv1DTranspose
