@@ -637,12 +637,16 @@ class ConvLSTM2D(Layer):
             if mask.shape != (b, steps):
                 raise ValueError(f"ConvLSTM2D {self.name!r}: the mask must be (batch, steps) "
                                  f"= {(b, steps)}, received mask of shape {mask.shape}")
+        # The input convolution does not depend on h: one call over all (batch, time) images,
+        # not one per step (the per-sample dropout masks repeat over the time steps).
+        flat_masks = None if in_masks is None else [ops.repeat(m, steps, axis=0) for m in in_masks]
+        zx = self._gates_conv(ops.reshape(x, (-1,) + tuple(x.shape[2:])), self.kernel, flat_masks,
+                              self.strides, self.padding, self.dilation_rate)
+        zx = ops.reshape(zx, (-1, steps) + tuple(zx.shape[1:]))
         order = range(steps - 1, -1, -1) if self.go_backwards else range(steps)
         for t in order:
             h_prev, c_prev = h, c
-            z = self._gates_conv(x[:, t], self.kernel, in_masks, self.strides, self.padding,
-                                 self.dilation_rate)
-            z = z + self._gates_conv(h, self.recurrent_kernel, rec_masks, 1, "same", 1)
+            z = zx[:, t] + self._gates_conv(h, self.recurrent_kernel, rec_masks, 1, "same", 1)
             if self.bias is not None:
                 z = z + self.bias
             i = self.recurrent_activation(z[..., :f])
