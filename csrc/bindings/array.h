@@ -52,8 +52,17 @@ inline std::vector<int64_t> shape_of(const py::array& a) {
 [[noreturn]] inline void fail_value(const std::string& msg) { throw py::value_error(msg); }
 [[noreturn]] inline void fail_type(const std::string& msg) { throw py::type_error(msg); }
 
+// Whether `a` holds T's. Compared by equivalence after the identity fast path: an array
+// unpickled (from a PyDataset worker process, a pickle file) has its own float32
+// descriptor object, equal to numpy's but not the same one.
+template <class T>
+inline bool has_dtype(const py::array& a) {
+  const py::dtype want = py::dtype::of<T>();
+  return a.dtype().is(want) || py::detail::npy_api::get().PyArray_EquivTypes_(a.dtype().ptr(), want.ptr());
+}
+
 inline void require_float32(const py::array& a, const char* op, const char* name) {
-  if (!a.dtype().is(py::dtype::of<float>())) {
+  if (!has_dtype<float>(a)) {
     fail_type(std::string(op) + ": `" + name + "` must be float32, got dtype " +
               std::string(py::str(a.dtype())) + " with shape " + shape_str(a));
   }

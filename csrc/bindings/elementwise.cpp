@@ -107,7 +107,7 @@ void check_eps(float eps, const char* op) {
 // Class indices (N,) int32, C-contiguous, each in [0, C) for the (N, C) `scores`.
 const int32_t* class_labels(const py::array& labels, const py::array& scores, const char* scores_name,
                             const char* op) {
-  if (!labels.dtype().is(py::dtype::of<int32_t>()))
+  if (!has_dtype<int32_t>(labels))
     fail_type(std::string(op) + ": `labels` must be int32, got dtype " +
               std::string(py::str(labels.dtype())));
   if (!is_c_contiguous(labels)) fail_value(std::string(op) + ": `labels` must be C-contiguous");

@@ -13,8 +13,8 @@ namespace {
 
 // The indices as a C-contiguous int32 or int64 array (TypeError / ValueError otherwise).
 bool check_indices(const py::array& idx, const char* op) {
-  const bool i32 = idx.dtype().is(py::dtype::of<int32_t>());
-  if (!i32 && !idx.dtype().is(py::dtype::of<int64_t>()))
+  const bool i32 = has_dtype<int32_t>(idx);
+  if (!i32 && !has_dtype<int64_t>(idx))
     fail_type(std::string(op) + ": `indices` must be int32 or int64, got dtype " +
               std::string(py::str(idx.dtype())) + " with shape " + shape_str(idx));
   if (!is_c_contiguous(idx))

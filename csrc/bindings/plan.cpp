@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "array.h"
 #include "plan/plan.h"
 
 namespace fastnet {
@@ -52,8 +53,7 @@ class PyPlan {
                            std::string(py::str(py::type::of(obj).attr("__name__"))));
     }
     py::array a = py::reinterpret_borrow<py::array>(obj);
-    const bool ok_dtype =
-        s.dtype == 0 ? a.dtype().is(py::dtype::of<float>()) : a.dtype().is(py::dtype::of<int32_t>());
+    const bool ok_dtype = s.dtype == 0 ? has_dtype<float>(a) : has_dtype<int32_t>(a);
     if (!ok_dtype) {
       throw py::type_error(std::string("Plan.") + what + ": `" + s.name + "` must be " +
                            (s.dtype == 0 ? "float32" : "int32") + ", got " + std::string(py::str(a.dtype())));

@@ -141,7 +141,7 @@ py::array_t<float> pool_backward_impl(const char* op, const py::array& dy, const
   const int64_t grain = std::max<int64_t>(1, kGrainElems / std::max<int64_t>(1, per_row));
   if (kind == "max") {
     py::array a = as_array(arg, op, "arg");  // TypeError for None or a non-array (never reinterpreted)
-    if (!a.dtype().is(py::dtype::of<int32_t>()) || shape_of(a) != G.out_shape || !is_c_contiguous(a))
+    if (!has_dtype<int32_t>(a) || shape_of(a) != G.out_shape || !is_c_contiguous(a))
       fail_value(std::string(op) + ": `arg` must be the C-contiguous int32 argmax from the forward, shape " +
                  shape_str(G.out_shape) + "; got " + std::string(py::str(a.dtype())) + " " + shape_str(a));
     const int32_t* pa = static_cast<const int32_t*>(a.data());

@@ -72,7 +72,7 @@ const float* opt_bias(const py::object& o, const std::string& op, const Cell& ce
 const uint8_t* opt_mask(const py::object& o, const std::string& op, const rnn::SeqArgs& a) {
   if (o.is_none()) return nullptr;
   py::array m = as_array(o, op.c_str(), "mask");
-  if (!m.dtype().is(py::dtype::of<bool>()) && !m.dtype().is(py::dtype::of<uint8_t>()))
+  if (!has_dtype<bool>(m) && !has_dtype<uint8_t>(m))
     fail_type(op + ": `mask` must be bool or uint8, got dtype " + std::string(py::str(m.dtype())) +
               " with shape " + shape_str(m));
   const std::vector<int64_t> want{a.n, a.t};

@@ -9,6 +9,7 @@ or any Python iterable/generator yielding `x`, `(x,)`, `(x, y)` or
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -161,17 +162,31 @@ class IterableAdapter:
     """Batches from a PyDataset, a generator or any iterable of batches."""
 
     def __init__(self, data, steps=None, shuffle=False):
+        from fastnet.utils.py_dataset import PyDataset
+
         self.data = data
         self.steps = steps
         self.shuffle = shuffle
         self._iterator = None
-        self.is_pydataset = hasattr(data, "__getitem__") and hasattr(data, "__len__") and \
-            hasattr(data, "on_epoch_end")
+        self.is_pydataset = isinstance(data, PyDataset) or (
+            hasattr(data, "__getitem__") and hasattr(data, "__len__")
+            and hasattr(data, "on_epoch_end"))
+        if self.is_pydataset and self._dataset_batches() is None and steps is None:
+            raise ValueError(f"{type(data).__name__} is endless (num_batches is None): pass "
+                             "steps_per_epoch / steps to say how many batches an epoch has")
+
+    def _dataset_batches(self):
+        n = getattr(self.data, "num_batches", None)
+        if n is None and not hasattr(type(self.data), "num_batches"):
+            n = len(self.data)
+        return None if n is None else int(n)
 
     def num_batches(self):
         if self.steps is not None:
             return self.steps
-        if self.is_pydataset or hasattr(self.data, "__len__"):
+        if self.is_pydataset:
+            return self._dataset_batches()
+        if hasattr(self.data, "__len__"):
             return len(self.data)
         return None
 
@@ -180,19 +195,28 @@ class IterableAdapter:
 
     def epoch_order(self):
         """A PyDataset's batch order this epoch when shuffled, else None."""
-        if self.is_pydataset and self.shuffle:
-            return np.random.permutation(len(self.data))
+        n = self._dataset_batches() if self.is_pydataset else None
+        if self.shuffle and n is not None:
+            return np.random.permutation(n)
         return None
 
     def iter_epoch(self, order):
         if self.is_pydataset:
-            order = range(len(self.data)) if order is None else order
-            count = 0
-            for i in order:
-                if self.steps is not None and count >= self.steps:
-                    break
-                yield unpack(self.data[int(i)])
-                count += 1
+            from fastnet.trainers.enqueuer import ordered_batches
+
+            n = self._dataset_batches()
+            if order is None:
+                order = itertools.count() if n is None else range(n)
+            if self.steps is not None:
+                order = itertools.islice(order, self.steps)
+            if hasattr(self.data, "on_epoch_begin"):
+                self.data.on_epoch_begin()
+            batches = ordered_batches(self.data, order)
+            try:
+                for batch in batches:
+                    yield unpack(batch)
+            finally:
+                batches.close()  # stops the workers when the consumer stops early
             self.data.on_epoch_end()
             return
         # A generator is consumed across epochs when steps is given (as Keras).
