@@ -100,8 +100,9 @@ class FakeModel:
         self.weights = list(w)
 
 
-def run_epochs(cb, values, key="val_loss"):
+def run_epochs(cb, values, key="val_loss", metrics=()):
     model = FakeModel()
+    model.metrics = list(metrics)
     cb.set_model(model)
     cb.on_train_begin()
     for epoch, v in enumerate(values):
@@ -121,8 +122,11 @@ def test_early_stopping_patience_and_restore():
 
 
 def test_early_stopping_mode_auto_for_accuracy():
+    from fastnet import metrics
+
     cb = callbacks.EarlyStopping(monitor="val_accuracy", patience=1)
-    _, stopped = run_epochs(cb, [0.5, 0.6, 0.55, 0.9], key="val_accuracy")
+    _, stopped = run_epochs(cb, [0.5, 0.6, 0.55, 0.9], key="val_accuracy",
+                            metrics=[metrics.SparseCategoricalAccuracy(name="accuracy")])
     assert stopped == 2
 
 

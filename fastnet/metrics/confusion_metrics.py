@@ -141,6 +141,7 @@ def _divide_no_nan(a, b):
 
 
 class _SensitivitySpecificityBase(Metric):
+    _direction = "up"  # which way callbacks' mode="auto" improves
     _arg = "value"
 
     def __init__(self, value, num_thresholds=200, class_id=None, name=None, dtype=None):

@@ -13,6 +13,7 @@ EPSILON = 1e-7
 class FBetaScore(Metric):
     """F-beta score per class (average=None) or averaged ('micro', 'macro', 'weighted').
     Without `threshold` the top-scoring class(es) of each row count as predicted."""
+    _direction = "up"  # which way callbacks' mode="auto" improves
 
     def __init__(self, average=None, beta=1.0, threshold=None, name="fbeta_score", dtype=None):
         if average not in (None, "micro", "macro", "weighted"):
@@ -113,6 +114,8 @@ class F1Score(FBetaScore):
 # ---- IoU ----------------------------------------------------------------------------
 
 class _IoUBase(Metric):
+    _direction = "up"  # which way callbacks' mode="auto" improves
+
     def __init__(self, num_classes, name=None, dtype=None, ignore_class=None,
                  sparse_y_true=True, sparse_y_pred=True, axis=-1):
         if not isinstance(num_classes, (int, np.integer)) or num_classes < 1:

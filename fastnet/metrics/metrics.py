@@ -228,6 +228,13 @@ class Mean(Metric):
         return np.float32(self.total / self.count) if self.count else np.float32(0.0)
 
 
+def _is_builtin_loss(fn):
+    from fastnet.losses import losses as losses_mod
+
+    return any(fn is f for f in losses_mod._FUNCTIONS.values()) or \
+        type(fn) in losses_mod._CLASSES.values()
+
+
 class MeanMetricWrapper(Mean):
     """Mean of fn(y_true, y_pred, **kwargs) over samples."""
 
@@ -235,6 +242,8 @@ class MeanMetricWrapper(Mean):
         super().__init__(name=name or fn.__name__, dtype=dtype)
         self.fn = fn
         self.fn_kwargs = kwargs
+        if getattr(type(self), "_direction", None) is None and _is_builtin_loss(fn):
+            self._direction = "down"  # as Keras: a wrapped loss is minimized (callbacks' mode)
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         # Ranks reconciled first (as Keras's LossFunctionWrapper), so a custom function
@@ -247,6 +256,8 @@ class MeanMetricWrapper(Mean):
 
 
 class Accuracy(MeanMetricWrapper):
+    _direction = "up"  # which way callbacks' mode="auto" improves
+
     def __init__(self, name="accuracy", dtype=None):
         super().__init__(accuracy, name, dtype)
 
@@ -255,11 +266,15 @@ class Accuracy(MeanMetricWrapper):
 
 
 class BinaryAccuracy(MeanMetricWrapper):
+    _direction = "up"  # which way callbacks' mode="auto" improves
+
     def __init__(self, name="binary_accuracy", dtype=None, threshold=0.5):
         super().__init__(binary_accuracy, name, dtype, threshold=threshold)
 
 
 class CategoricalAccuracy(MeanMetricWrapper):
+    _direction = "up"  # which way callbacks' mode="auto" improves
+
     def __init__(self, name="categorical_accuracy", dtype=None):
         super().__init__(categorical_accuracy, name, dtype)
 
@@ -268,6 +283,8 @@ class CategoricalAccuracy(MeanMetricWrapper):
 
 
 class SparseCategoricalAccuracy(MeanMetricWrapper):
+    _direction = "up"  # which way callbacks' mode="auto" improves
+
     def __init__(self, name="sparse_categorical_accuracy", dtype=None):
         super().__init__(sparse_categorical_accuracy, name, dtype)
 
@@ -276,11 +293,15 @@ class SparseCategoricalAccuracy(MeanMetricWrapper):
 
 
 class TopKCategoricalAccuracy(MeanMetricWrapper):
+    _direction = "up"  # which way callbacks' mode="auto" improves
+
     def __init__(self, k=5, name="top_k_categorical_accuracy", dtype=None):
         super().__init__(top_k_categorical_accuracy, name, dtype, k=k)
 
 
 class SparseTopKCategoricalAccuracy(MeanMetricWrapper):
+    _direction = "up"  # which way callbacks' mode="auto" improves
+
     def __init__(self, k=5, name="sparse_top_k_categorical_accuracy", dtype=None,
                  from_sorted_ids=False):
         super().__init__(sparse_top_k_categorical_accuracy, name, dtype, k=k,
@@ -288,6 +309,8 @@ class SparseTopKCategoricalAccuracy(MeanMetricWrapper):
 
 
 class MeanSquaredError(MeanMetricWrapper):
+    _direction = "down"  # which way callbacks' mode="auto" improves
+
     def __init__(self, name="mean_squared_error", dtype=None):
         super().__init__(mean_squared_error, name, dtype)
 
@@ -296,6 +319,8 @@ class MeanSquaredError(MeanMetricWrapper):
 
 
 class MeanAbsoluteError(MeanMetricWrapper):
+    _direction = "down"  # which way callbacks' mode="auto" improves
+
     def __init__(self, name="mean_absolute_error", dtype=None):
         super().__init__(mean_absolute_error, name, dtype)
 
@@ -304,6 +329,8 @@ class MeanAbsoluteError(MeanMetricWrapper):
 
 
 class RootMeanSquaredError(Mean):
+    _direction = "down"  # which way callbacks' mode="auto" improves
+
     def __init__(self, name="root_mean_squared_error", dtype=None):
         super().__init__(name, dtype)
 
@@ -397,6 +424,8 @@ class _ConfusionMetric(Metric):
 
 
 class Precision(_ConfusionMetric):
+    _direction = "up"  # which way callbacks' mode="auto" improves
+
     def __init__(self, thresholds=None, top_k=None, class_id=None, name="precision", dtype=None):
         if thresholds is not None:
             _check_thresholds(thresholds, name)
@@ -410,6 +439,8 @@ class Precision(_ConfusionMetric):
 
 
 class Recall(_ConfusionMetric):
+    _direction = "up"  # which way callbacks' mode="auto" improves
+
     def __init__(self, thresholds=None, top_k=None, class_id=None, name="recall", dtype=None):
         if thresholds is not None:
             _check_thresholds(thresholds, name)
@@ -434,6 +465,7 @@ class AUC(_ConfusionMetric):
     'minoring' or 'majoring'. With `multi_label`, one curve per label (last axis of
     a rank-2 y_pred) and the mean area (weighted by `label_weights`); without it,
     `label_weights` weigh each label's values."""
+    _direction = "up"  # which way callbacks' mode="auto" improves
 
     CURVES = ("ROC", "PR", "PRGAIN")
     SUMMATIONS = ("interpolation", "minoring", "majoring")

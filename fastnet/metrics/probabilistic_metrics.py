@@ -104,6 +104,7 @@ def concordance_correlation(y_true, y_pred, axis=-1):
 
 class _CrossentropyMetric(MeanMetricWrapper):
     """A cross-entropy metric: on a softmax/sigmoid output tensor it reads the logits."""
+    _direction = "down"  # which way callbacks' mode="auto" improves
 
     _reads_keras_logits = True  # CompileMetrics hands it the output tensor, not an array
     _activation = "Softmax"
@@ -171,10 +172,14 @@ class SparseCategoricalCrossentropy(_CrossentropyMetric):
 
 
 class PearsonCorrelation(MeanMetricWrapper):
+    _direction = "up"  # which way callbacks' mode="auto" improves
+
     def __init__(self, name="pearson_correlation", dtype=None, axis=-1):
         super().__init__(pearson_correlation, name, dtype, axis=axis)
 
 
 class ConcordanceCorrelation(MeanMetricWrapper):
+    _direction = "up"  # which way callbacks' mode="auto" improves
+
     def __init__(self, name="concordance_correlation", dtype=None, axis=-1):
         super().__init__(concordance_correlation, name, dtype, axis=axis)

@@ -106,47 +106,56 @@ class _Wrapper(MeanMetricWrapper):
 
 
 class MeanAbsolutePercentageError(_Wrapper):
+    _direction = "down"  # which way callbacks' mode="auto" improves
     _fn = staticmethod(mean_absolute_percentage_error)
     _default_name = "mean_absolute_percentage_error"
 
 
 class MeanSquaredLogarithmicError(_Wrapper):
+    _direction = "down"  # which way callbacks' mode="auto" improves
     _fn = staticmethod(mean_squared_logarithmic_error)
     _default_name = "mean_squared_logarithmic_error"
 
 
 class LogCoshError(_Wrapper):
+    _direction = "down"  # which way callbacks' mode="auto" improves
     _fn = staticmethod(log_cosh)
     _default_name = "logcosh"
 
 
 class Poisson(_Wrapper):
+    _direction = "down"  # which way callbacks' mode="auto" improves
     _fn = staticmethod(poisson)
     _default_name = "poisson"
 
 
 class KLDivergence(_Wrapper):
+    _direction = "down"  # which way callbacks' mode="auto" improves
     _fn = staticmethod(kl_divergence)
     _default_name = "kl_divergence"
 
 
 class Hinge(_Wrapper):
+    _direction = "down"  # which way callbacks' mode="auto" improves
     _fn = staticmethod(hinge)
     _default_name = "hinge"
 
 
 class SquaredHinge(_Wrapper):
+    _direction = "down"  # which way callbacks' mode="auto" improves
     _fn = staticmethod(squared_hinge)
     _default_name = "squared_hinge"
 
 
 class CategoricalHinge(_Wrapper):
+    _direction = "down"  # which way callbacks' mode="auto" improves
     _fn = staticmethod(categorical_hinge)
     _default_name = "categorical_hinge"
 
 
 class CosineSimilarity(MeanMetricWrapper):
     """Mean cosine similarity between y_true and y_pred along `axis`."""
+    _direction = "up"  # which way callbacks' mode="auto" improves
 
     def __init__(self, name="cosine_similarity", dtype=None, axis=-1):
         super().__init__(cosine_similarity, name, dtype, axis=axis)
@@ -156,6 +165,7 @@ class CosineSimilarity(MeanMetricWrapper):
 class R2Score(Metric):
     """Coefficient of determination (per output, then aggregated); `num_regressors`
     > 0 gives the adjusted R2."""
+    _direction = "up"  # which way callbacks' mode="auto" improves
 
     def __init__(self, class_aggregation="uniform_average", num_regressors=0, name="r2_score",
                  dtype=None):
