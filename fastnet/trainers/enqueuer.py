@@ -29,9 +29,11 @@ def _process_getitem(index):
 
 
 def uses_workers(dataset):
-    """Whether Keras would fetch this PyDataset's batches with an enqueuer."""
+    """Whether Keras would fetch this PyDataset's batches with an enqueuer (or the
+    dataset asks for a background loader: ``ds.prefetch(n)``)."""
     workers = getattr(dataset, "workers", 1) or 0
-    return workers > 1 or (workers > 0 and bool(getattr(dataset, "use_multiprocessing", False)))
+    return workers > 1 or (workers > 0 and (bool(getattr(dataset, "use_multiprocessing", False))
+                                            or getattr(dataset, "_background", False)))
 
 
 class _ThreadPool:

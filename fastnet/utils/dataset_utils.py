@@ -15,6 +15,7 @@ import os
 
 import numpy as np
 
+from fastnet.utils.dataset_ops import DatasetOps
 from fastnet.utils.io_utils import print_msg
 from fastnet.utils.py_dataset import PyDataset
 
@@ -137,7 +138,7 @@ def _encode_labels(labels, label_mode, num_classes):
     return np.eye(num_classes, dtype="float32")[np.asarray(labels, dtype=np.int64)]
 
 
-class DirectoryDataset(PyDataset):
+class DirectoryDataset(DatasetOps, PyDataset):
     """Batches of the files of a directory: ``(inputs, labels)`` per batch (inputs only
     without labels); ``class_names`` and ``file_paths`` as Keras's dataset has them."""
 
@@ -174,11 +175,6 @@ class DirectoryDataset(PyDataset):
             return x if self._labels is None else (x, self._labels[rows[0]])
         x = self._load([self.file_paths[i] for i in rows])
         return x if self._labels is None else (x, self._labels[rows])
-
-    def __iter__(self):
-        for i in range(len(self)):
-            yield self[i]
-        self.on_epoch_end()
 
     def on_epoch_end(self):
         if self._shuffle:

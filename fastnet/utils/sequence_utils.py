@@ -6,6 +6,7 @@ import numbers
 
 import numpy as np
 
+from fastnet.utils.dataset_ops import DatasetOps
 from fastnet.utils.py_dataset import PyDataset
 
 
@@ -54,7 +55,7 @@ def pad_sequences(sequences, maxlen=None, dtype="int32", padding="pre", truncati
     return out
 
 
-class TimeseriesDataset(PyDataset):
+class TimeseriesDataset(DatasetOps, PyDataset):
     """Batches of sliding windows over an array (what timeseries_dataset_from_array
     returns): item i is ``inputs`` or ``(inputs, targets)`` for batch i."""
 
@@ -82,10 +83,6 @@ class TimeseriesDataset(PyDataset):
         pos = self.starts[index * self.batch_size:(index + 1) * self.batch_size]
         x = self.data[pos[:, None] + self.offsets[None, :]]
         return x if self.targets is None else (x, self.targets[pos])
-
-    def __iter__(self):
-        for i in range(len(self)):
-            yield self[i]
 
 
 def timeseries_dataset_from_array(data, targets, sequence_length, sequence_stride=1,
