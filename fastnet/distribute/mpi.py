@@ -511,7 +511,7 @@ class MPIStrategy(Strategy):
                 arrays += [s for v in trainable for s in opt._slots[id(v)]]
             elif opt._slots:
                 opt._slots.clear()
-            arrays.append(opt.iterations._value)
+            arrays.append(opt._iterations._value)
             if root["extra"] and hasattr(opt, "set_extra_state"):
                 opt.set_extra_state(root["extra"])
             if root["lr"] is not None and isinstance(opt._learning_rate,

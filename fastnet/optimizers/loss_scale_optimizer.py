@@ -58,6 +58,10 @@ class LossScaleOptimizer(Optimizer):
         return self.inner_optimizer.iterations
 
     @property
+    def _iterations(self):
+        return self.inner_optimizer._iterations
+
+    @property
     def learning_rate(self):
         return self.inner_optimizer.learning_rate
 
@@ -78,6 +82,10 @@ class LossScaleOptimizer(Optimizer):
     @property
     def _ema(self):
         return self.inner_optimizer._ema
+
+    @property
+    def _accumulators(self):
+        return self.inner_optimizer._accumulators
 
     @property
     def use_ema(self):

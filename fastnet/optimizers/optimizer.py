@@ -45,23 +45,42 @@ class Optimizer:
         self.use_ema = bool(use_ema)
         self.ema_momentum = ema_momentum
         self.ema_overwrite_frequency = ema_overwrite_frequency
-        for arg, value, default in (("loss_scale_factor", loss_scale_factor, None),
-                                    ("gradient_accumulation_steps", gradient_accumulation_steps,
-                                     None)):
-            if value != default:
-                raise NotImplementedError(f"{type(self).__name__}: `{arg}` is not implemented "
-                                          f"in fastnet. Received: {arg}={value!r}")
+        if gradient_accumulation_steps is not None and (
+                isinstance(gradient_accumulation_steps, bool)
+                or not isinstance(gradient_accumulation_steps, (int, np.integer))
+                or gradient_accumulation_steps < 2):
+            raise ValueError("`gradient_accumulation_steps` must be an integer >= 2. Received: "
+                             f"gradient_accumulation_steps={gradient_accumulation_steps}")
+        if loss_scale_factor is not None and not (
+                isinstance(loss_scale_factor, (int, float, np.number))
+                and not isinstance(loss_scale_factor, bool) and loss_scale_factor > 0):
+            raise ValueError("`loss_scale_factor` must be a positive number or None. "
+                             f"Received: loss_scale_factor={loss_scale_factor!r}")
+        self.gradient_accumulation_steps = None if gradient_accumulation_steps is None else \
+            int(gradient_accumulation_steps)
+        self.loss_scale_factor = loss_scale_factor
         self.name = name or _snake(type(self).__name__)
         self._learning_rate = learning_rate
         self.weight_decay = weight_decay
         self.clipnorm = clipnorm
         self.clipvalue = clipvalue
         self.global_clipnorm = global_clipnorm
-        self.iterations = Variable(np.zeros((), np.int64), trainable=False,
-                                   name="iteration")
+        # every apply() counts here; with gradient_accumulation_steps the weights move
+        # every that many calls and `iterations` counts those updates (as Keras)
+        self._iterations = Variable(np.zeros((), np.int64), trainable=False, name="iteration")
         self._slots = {}  # id(var) -> list of numpy arrays
+        self._accumulators = {}  # id(var) -> summed gradients (gradient_accumulation_steps)
         self._ema = {}  # id(var) -> (var, its moving average) when use_ema
         self._built = False
+
+    @property
+    def iterations(self):
+        """The number of weight updates: every apply() call, or with
+        ``gradient_accumulation_steps`` every that many calls."""
+        if self.gradient_accumulation_steps:
+            return Tensor(np.asarray(int(self._iterations._value) //
+                                     self.gradient_accumulation_steps, np.int64))
+        return self._iterations
 
     # ---- learning rate ------------------------------------------------------------
     @property
@@ -70,7 +89,10 @@ class Optimizer:
         # value (0.1 reads 0.10000000149011612), as Keras prints it
         lr = self._learning_rate
         if isinstance(lr, LearningRateSchedule):
-            return float(np.float32(lr(int(self.iterations.numpy()))))
+            # of every apply() call so far, as Keras (not of the accumulated updates)
+            return float(np.float32(lr(int(self._iterations._value))))
+        if callable(lr):  # Keras also takes a function of no arguments
+            return float(np.float32(np.asarray(lr())))
         return float(np.float32(lr))
 
     @learning_rate.setter
@@ -93,6 +115,8 @@ class Optimizer:
                 self._slots[id(v)] = [self._init_slot(name, v) for name in self._slot_names()]
             if self.use_ema and id(v) not in self._ema:
                 self._ema[id(v)] = (v, np.zeros(v.shape, dtype=v.dtype))
+            if self.gradient_accumulation_steps and id(v) not in self._accumulators:
+                self._accumulators[id(v)] = np.zeros(v.shape, dtype=v.dtype)
         self._built = True
 
     @property
@@ -136,7 +160,8 @@ class Optimizer:
 
     @property
     def variables(self):
-        out = [self.iterations]
+        out = [self._iterations]
+        out.extend(Variable(a, trainable=False) for a in self._accumulators.values())
         for slots in self._slots.values():
             out.extend(Variable(s, trainable=False) for s in slots)
         return out
@@ -162,9 +187,28 @@ class Optimizer:
                 raise ValueError(f"Gradient for variable {v.name!r} has shape {g.shape} but the "
                                  f"variable has shape {tuple(v.shape)}")
         self.build([v for _, v in pairs])
-        gs = self._clip([g.astype(v.dtype, copy=False) for g, v in pairs])
+        gs = [g.astype(v.dtype, copy=False) for g, v in pairs]
+        if self.loss_scale_factor is not None:  # the trainer scaled the loss by it
+            gs = [g / np.asarray(self.loss_scale_factor, g.dtype) for g in gs]
+        calls = int(self._iterations.numpy()) + 1
+        if self.gradient_accumulation_steps:
+            n = self.gradient_accumulation_steps
+            accs = [self._accumulators[id(v)] for _, v in pairs]
+            if calls % n:  # not an update step: only sum the gradients
+                for acc, g in zip(accs, gs):
+                    acc += g
+                if self.use_ema:  # Keras blends the averages on every call
+                    self._update_moving_averages(calls // n + 1)
+                self._iterations.assign(np.asarray(calls, np.int64))
+                return self.iterations
+            gs = [(g + acc) / np.asarray(n, g.dtype) for g, acc in zip(gs, accs)]
+            for acc in accs:
+                acc[...] = 0
+            step = calls // n
+        else:
+            step = calls
+        gs = self._clip(gs)
         lr = self.learning_rate
-        step = int(self.iterations.numpy()) + 1
         self._before_step(step)
         for g, (_, v) in zip(gs, pairs):
             wd = self._weight_decay_for(v)
@@ -180,7 +224,7 @@ class Optimizer:
                 v.assign(v.constraint(v._value))
         if self.use_ema:
             self._update_moving_averages(step)
-        self.iterations.assign(np.asarray(step, np.int64))
+        self._iterations.assign(np.asarray(calls, np.int64))
         return self.iterations
 
     def _before_step(self, step):
@@ -191,8 +235,10 @@ class Optimizer:
         return self.weight_decay
 
     def scale_loss(self, loss):
-        """The loss the trainer differentiates (Keras 3): unchanged here, since
-        `loss_scale_factor` is not implemented; LossScaleOptimizer multiplies it."""
+        """The loss the trainer differentiates (Keras 3): times `loss_scale_factor` when
+        set (apply() divides the gradients by it again)."""
+        if self.loss_scale_factor is not None:
+            return loss * self.loss_scale_factor
         return loss
 
     def _clip(self, grads):
@@ -219,13 +265,21 @@ class Optimizer:
     # ---- config ---------------------------------------------------------------------
     def get_config(self):
         lr = self._learning_rate
-        return {"name": self.name,
-                "learning_rate": schedules.serialize(lr) if isinstance(lr, LearningRateSchedule)
-                else float(lr),
+        if isinstance(lr, LearningRateSchedule):
+            lr = schedules.serialize(lr)
+        elif callable(lr):  # as Keras: the function by its registered name
+            from fastnet.saving.serialization_lib import serialize_keras_object
+
+            lr = serialize_keras_object(lr)
+        else:
+            lr = float(lr)
+        return {"name": self.name, "learning_rate": lr,
                 "weight_decay": self.weight_decay, "clipnorm": self.clipnorm,
                 "global_clipnorm": self.global_clipnorm, "clipvalue": self.clipvalue,
                 "use_ema": self.use_ema, "ema_momentum": self.ema_momentum,
-                "ema_overwrite_frequency": self.ema_overwrite_frequency}
+                "ema_overwrite_frequency": self.ema_overwrite_frequency,
+                "loss_scale_factor": self.loss_scale_factor,
+                "gradient_accumulation_steps": self.gradient_accumulation_steps}
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
@@ -233,11 +287,6 @@ class Optimizer:
         lr = config.get("learning_rate")
         if isinstance(lr, dict):
             config["learning_rate"] = schedules.deserialize(lr, custom_objects)
-        # Keras configs carry these; their defaults mean "off". A config that turns one on
-        # reaches __init__, which raises naming it.
-        for k, off in (("loss_scale_factor", None), ("gradient_accumulation_steps", None)):
-            if config.get(k, off) == off:
-                config.pop(k, None)
         # Keras 2 (tf.keras) writes these; neither changes the update: `jit_compile` is
         # XLA compilation, `is_legacy_optimizer` False names the optimizer generation whose
         # formulas these are (a legacy optimizer's config is refused below).

@@ -408,7 +408,7 @@ class Runner:
                     hyper = _NO_HYPER
                 losses = pb.plan.run([c[0] for c in chunk], hyper, mode)
                 if mode == TRAIN:
-                    it = m.optimizer.iterations
+                    it = m.optimizer._iterations
                     it.assign(np.asarray(int(it._value) + steps, np.int64))
                 for s, c in enumerate(chunk):
                     outs = [arr[s] for arr in pb.out_arrays]

@@ -107,20 +107,25 @@ def optimizer_kind(opt):
             raise Unsupported(f"optimizer option {opt_name}={getattr(opt, opt_name)!r}")
     if opt.use_ema:
         raise Unsupported("optimizer option use_ema=True")
+    for opt_name in ("gradient_accumulation_steps", "loss_scale_factor"):
+        if getattr(opt, opt_name, None) is not None:
+            raise Unsupported(f"optimizer option {opt_name}={getattr(opt, opt_name)!r}")
     return kinds[t]
 
 
 def hyper_rows(opt, steps):
     """(steps, HYPER_WIDTH) float64: each step's learning rate, Adam's alpha and
     weight_decay * lr, as ``Optimizer.apply`` computes them for that step."""
-    it0 = int(opt.iterations._value)
+    it0 = int(opt._iterations._value)
     out = np.zeros((steps, HYPER_WIDTH), np.float64)
     lr_obj = opt._learning_rate
     from fastnet.optimizers.schedules import LearningRateSchedule
 
     for s in range(steps):
-        lr = float(lr_obj(it0 + s)) if isinstance(lr_obj, LearningRateSchedule) else \
-            float(lr_obj)
+        if isinstance(lr_obj, LearningRateSchedule):
+            lr = float(lr_obj(it0 + s))
+        else:  # a number, or a function of no arguments (read every step, as Keras)
+            lr = float(np.asarray(lr_obj() if callable(lr_obj) else lr_obj))
         step = it0 + s + 1
         out[s, 0] = lr
         if isinstance(opt, opt_mod.Adam):

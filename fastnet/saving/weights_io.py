@@ -187,14 +187,17 @@ def _lr_variable(optimizer):
 
 def optimizer_arrays(model, optimizer):
     """The optimizer's variables in Keras 3's order: iterations, the learning rate, the
-    moving averages (use_ema), then each trainable variable's slots in turn (Adam:
+    moving averages (use_ema), the gradient accumulators (gradient_accumulation_steps),
+    then each trainable variable's slots in turn (Adam:
     momentum, velocity of the first weight, then of the second ...)."""
-    out = [np.asarray(optimizer.iterations.numpy())]
+    out = [np.asarray(optimizer._iterations.numpy())]
     if _lr_variable(optimizer):
         out.append(np.asarray(optimizer.learning_rate, dtype=np.float32))
     weights = model.trainable_weights
     if getattr(optimizer, "use_ema", False):
         out += [optimizer._ema[id(v)][1] for v in weights if id(v) in optimizer._ema]
+    accumulators = getattr(optimizer, "_accumulators", {})  # gradient_accumulation_steps
+    out += [accumulators[id(v)] for v in weights if id(v) in accumulators]
     slots = [optimizer._slots.get(id(v), []) for v in weights]
     kinds = max((len(s) for s in slots), default=0)
     for group in _slot_groups(optimizer, kinds):
@@ -270,6 +273,10 @@ def _plan_optimizer_state(model, optimizer, values):
     kinds = max((len(s) for s in slots), default=0)
     ema = [optimizer._ema[id(v)][1] for v in weights] if getattr(optimizer, "use_ema", False) \
         else []
+    accumulators = getattr(optimizer, "_accumulators", {})
+    acc = [accumulators[id(v)] for v in weights if id(v) in accumulators]
+    if acc:  # Keras 3 writes the accumulators after the averages, before the slots
+        return _plan_with_accumulators(values, slots, ema, acc, optimizer, kinds)
     n_slots = sum(len(s) for s in slots)
 
     def layouts():
@@ -334,6 +341,41 @@ def _plan_optimizer_state(model, optimizer, values):
                      f"arrays {want[:6]}... (plus the learning rate in Keras 3 files)")
 
 
+def _plan_with_accumulators(values, slots, ema, acc, optimizer, kinds):
+    """The Keras 3 layout of an optimizer with gradient accumulation: iterations, the
+    learning rate (none for a schedule), averages, accumulators, then the slots in
+    Keras's groups."""
+    n_slots = sum(len(s) for s in slots)
+    rest = list(values[1:])
+    lr = None
+    if len(rest) == 1 + len(ema) + len(acc) + n_slots:
+        lr, rest = rest[0], rest[1:]
+    if len(rest) != len(ema) + len(acc) + n_slots or np.ndim(values[0]) != 0:
+        raise ValueError(f"the optimizer state in the file does not match the model's "
+                         f"{type(optimizer).__name__} with gradient_accumulation_steps: the "
+                         f"file has {len(values)} arrays, the optimizer needs iterations, "
+                         f"{len(ema)} averages, {len(acc)} accumulators and {n_slots} slots "
+                         "(plus the learning rate in Keras 3 files)")
+    targets = list(ema) + list(acc)
+    grouped = [[None] * kinds for _ in slots]
+    i = 0
+    flat = rest[len(targets):]
+    for group in _slot_groups(optimizer, kinds):
+        for k in range(len(slots)):
+            for j in group:
+                if j < len(slots[k]):
+                    grouped[k][j] = flat[i]
+                    i += 1
+    pairs = list(zip(targets, rest[:len(targets)]))
+    pairs += [(t, v) for ts, vs in zip(slots, grouped) for t, v in zip(ts, vs)]
+    for target, value in pairs:
+        if tuple(np.shape(target)) != tuple(np.shape(value)):
+            raise ValueError(f"the optimizer state in the file does not match the model's "
+                             f"{type(optimizer).__name__}: an array of shape "
+                             f"{tuple(np.shape(value))} where {tuple(np.shape(target))} belongs")
+    return pairs, lr
+
+
 def set_optimizer_state(model, optimizer, values, extra=None):
     _assign_optimizer_state(optimizer, values, _plan_optimizer_state(model, optimizer, values),
                             extra)
@@ -341,7 +383,7 @@ def set_optimizer_state(model, optimizer, values, extra=None):
 
 def _assign_optimizer_state(optimizer, values, plan, extra=None):
     pairs, lr = plan
-    optimizer.iterations.assign(np.asarray(values[0]).astype(np.int64))
+    optimizer._iterations.assign(np.asarray(values[0]).astype(np.int64))
     for target, value in pairs:
         target[...] = value
     # the file's learning rate (changed by a callback, say) unless it is the config's

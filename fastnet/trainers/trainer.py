@@ -75,7 +75,7 @@ class Trainer:
                 jit_compile="auto", auto_scale_loss=True):
         self.optimizer = optimizers_mod.get(optimizer)
         self._compile_config = {
-            "optimizer": optimizers_mod.serialize(self.optimizer),
+            "optimizer": self.optimizer,  # serialized when asked for, as Keras
             "loss": loss, "loss_weights": loss_weights, "metrics": metrics,
             "weighted_metrics": weighted_metrics, "run_eagerly": run_eagerly,
         }
@@ -509,7 +509,11 @@ class Trainer:
         return self._predict_execution([(x, None, None)])[0]
 
     def get_compile_config(self):
-        return dict(getattr(self, "_compile_config", {}) or {})
+        cfg = dict(getattr(self, "_compile_config", {}) or {})
+        opt = cfg.get("optimizer")
+        if opt is not None and not isinstance(opt, (dict, str)):
+            cfg["optimizer"] = optimizers_mod.serialize(opt)
+        return cfg
 
 
 def _executions(batches, n):
