@@ -129,7 +129,8 @@ class Variable(Tensor):
     ``initializer`` is a value (array-like) or a callable ``f(shape, dtype)``.
     """
 
-    __slots__ = ("name", "trainable", "_id", "path", "constraint", "regularizer")
+    __slots__ = ("name", "trainable", "_id", "path", "constraint", "regularizer",
+                 "_trainable_at_creation")
 
     def __init__(self, initializer, shape=None, dtype=None, trainable=True, autocast=True,
                  aggregation="none", synchronization="auto", name=None):

@@ -17,6 +17,7 @@ from fastnet.backend import tape
 from fastnet.backend.symbolic import KerasTensor
 from fastnet.layers.argument_validation import check_int, check_number
 from fastnet.layers.layer import InputSpec, Layer
+from fastnet.layers.lora import LoRAMixin
 from fastnet.layers.weight_args import kernel_bias_config, set_kernel_bias_args
 from fastnet.ops import nn as ops_nn
 from fastnet.ops._embedding import embedding_lookup
@@ -114,30 +115,26 @@ def Input(shape=None, batch_size=None, dtype=None, sparse=None, ragged=None, bat
     return layer.output_tensor
 
 
-def _refuse_lora_and_quantization(layer, lora_alpha, quantization_config):
-    # Keras 3's LoRA scale and quantization settings (Dense, Embedding): not implemented.
+def _refuse_quantization(layer, quantization_config):
+    # Keras 3's quantization settings (Dense, Embedding): not implemented.
     where = f"{type(layer).__name__} {layer.name!r}"
-    if lora_alpha is not None:
-        raise NotImplementedError(f"{where}: `lora_alpha` (the LoRA scale) is not implemented "
-                                  f"in fastnet (nor is LoRA). Received: lora_alpha={lora_alpha}")
     if quantization_config is not None:
         raise NotImplementedError(f"{where}: `quantization_config` (quantized weights) is not "
                                   f"implemented in fastnet. Received: "
                                   f"quantization_config={quantization_config!r}")
 
 
-class Dense(Layer):
-    """``activation(inputs @ kernel + bias)`` on the last axis; kernel (in, units)."""
+class Dense(LoRAMixin, Layer):
+    """``activation(inputs @ kernel + bias)`` on the last axis; kernel (in, units); with
+    LoRA (``lora_rank`` / ``enable_lora``) the kernel is ``W + alpha/rank * A @ B``."""
 
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
                  activity_regularizer=None, kernel_constraint=None, bias_constraint=None,
                  lora_rank=None, lora_alpha=None, quantization_config=None, **kwargs):
         super().__init__(**kwargs)
-        if lora_rank is not None:
-            raise NotImplementedError(f"Dense {self.name!r}: `lora_rank` (LoRA) is not "
-                                      f"implemented in fastnet. Received: lora_rank={lora_rank}")
-        _refuse_lora_and_quantization(self, lora_alpha, quantization_config)
+        _refuse_quantization(self, quantization_config)
+        self._init_lora(lora_rank, lora_alpha)
         if not isinstance(units, (int, np.integer)) or isinstance(units, bool) or units <= 0:
             raise ValueError(f"Received an invalid value for `units`, expected a positive "
                              f"integer. Received: units={units}")
@@ -155,16 +152,22 @@ class Dense(Layer):
         if input_dim is None:
             raise ValueError(f"Dense layer {self.name!r}: the last dimension of the input must "
                              f"be defined, got input shape {input_shape}")
-        self.kernel = self.add_weight(shape=(input_dim, self.units), name="kernel",
-                                      initializer=self.kernel_initializer,
-                                      regularizer=self.kernel_regularizer,
-                                      constraint=self.kernel_constraint)
+        self._kernel = self.add_weight(shape=(input_dim, self.units), name="kernel",
+                                       initializer=self.kernel_initializer,
+                                       regularizer=self.kernel_regularizer,
+                                       constraint=self.kernel_constraint)
         self.bias = self.add_weight(shape=(self.units,), name="bias",
                                     initializer=self.bias_initializer,
                                     regularizer=self.bias_regularizer,
                                     constraint=self.bias_constraint) if self.use_bias else None
         self.input_spec = InputSpec(min_ndim=2, axes={-1: input_dim})
         self.built = True
+        if self.lora_rank:
+            self.enable_lora(self.lora_rank, self.lora_alpha)
+
+    @property
+    def kernel(self):
+        return self._lora_merged()
 
     def call(self, inputs):
         x = ops.matmul(inputs, self.kernel)
@@ -180,7 +183,7 @@ class Dense(Layer):
         return {**super().get_config(), "units": self.units,
                 "activation": activations_mod.serialize(self.activation),
                 "use_bias": self.use_bias,
-                **kernel_bias_config(self)}
+                **kernel_bias_config(self), **self._lora_config()}
 
 
 class Activation(Layer):
@@ -430,8 +433,11 @@ class Lambda(Layer):
         return cls(**config)
 
 
-class Embedding(Layer):
-    """Integer indices (batch, ...) → vectors (batch, ..., output_dim)."""
+class Embedding(LoRAMixin, Layer):
+    """Integer indices (batch, ...) → vectors (batch, ..., output_dim); with LoRA the
+    table is ``E + alpha/rank * A @ B``."""
+
+    _lora_weight_name = "embeddings"
 
     def __init__(self, input_dim, output_dim, embeddings_initializer="uniform",
                  embeddings_regularizer=None, embeddings_constraint=None, mask_zero=False,
@@ -439,10 +445,8 @@ class Embedding(Layer):
                  **kwargs):
         kwargs.pop("input_length", None)  # Keras 3 accepts and ignores it (deprecated)
         super().__init__(**kwargs)
-        if lora_rank is not None:
-            raise NotImplementedError(f"Embedding {self.name!r}: `lora_rank` (LoRA) is not "
-                                      f"implemented in fastnet. Received: lora_rank={lora_rank}")
-        _refuse_lora_and_quantization(self, lora_alpha, quantization_config)
+        _refuse_quantization(self, quantization_config)
+        self._init_lora(lora_rank, lora_alpha)
         input_dim = check_int(input_dim, "input_dim", self)
         output_dim = check_int(output_dim, "output_dim", self)
         if input_dim <= 0 or output_dim <= 0:
@@ -459,14 +463,20 @@ class Embedding(Layer):
         self._initial_weights = weights
 
     def build(self, input_shape=None):
-        self.embeddings = self.add_weight(shape=(self.input_dim, self.output_dim),
-                                          initializer=self.embeddings_initializer,
-                                          name="embeddings",
-                                          regularizer=self.embeddings_regularizer,
-                                          constraint=self.embeddings_constraint)
+        self._embeddings = self.add_weight(shape=(self.input_dim, self.output_dim),
+                                           initializer=self.embeddings_initializer,
+                                           name="embeddings",
+                                           regularizer=self.embeddings_regularizer,
+                                           constraint=self.embeddings_constraint)
         if self._initial_weights is not None:
             self.set_weights(self._initial_weights)
         self.built = True
+        if self.lora_rank:
+            self.enable_lora(self.lora_rank, self.lora_alpha)
+
+    @property
+    def embeddings(self):
+        return self._lora_merged()
 
     def call(self, inputs):
         idx = ops.convert_to_tensor(inputs)
@@ -491,4 +501,5 @@ class Embedding(Layer):
                 "output_dim": self.output_dim, "mask_zero": self.mask_zero,
                 "embeddings_initializer": initializers_mod.serialize(self.embeddings_initializer),
                 "embeddings_regularizer": regularizers_mod.serialize(self.embeddings_regularizer),
-                "embeddings_constraint": constraints_mod.serialize(self.embeddings_constraint)}
+                "embeddings_constraint": constraints_mod.serialize(self.embeddings_constraint),
+                **self._lora_config()}

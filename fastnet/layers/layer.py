@@ -146,6 +146,8 @@ class Layer(Operation):
         elif isinstance(value, Variable):
             if not any(value is w for w in self._own_weights):
                 self._own_weights.append(value)
+                if not hasattr(value, "_trainable_at_creation"):
+                    value._trainable_at_creation = value.trainable
         elif isinstance(value, (list, tuple)):
             for v in value:
                 self._track(v)
@@ -174,6 +176,7 @@ class Layer(Operation):
         var.path = f"{self.name}/{var.name}"
         var.regularizer = regularizers_mod.get(regularizer)
         var.constraint = constraints_mod.get(constraint)
+        var._trainable_at_creation = bool(trainable)  # fixes its place in `weights`
         self._own_weights.append(var)
         return var
 
@@ -195,8 +198,12 @@ class Layer(Operation):
         that same order, recursively (so a BatchNormalization's moving statistics stay
         beside its gamma/beta, and a frozen sub-layer keeps its place)."""
         seen, out = set(), []
-        own = [w for w in self._own_weights if w.trainable] + \
-              [w for w in self._own_weights if not w.trainable]
+        # placed by trainability at creation, as Keras's lists: freezing a weight later
+        # (LoRA freezes the kernel) does not move it
+        made_trainable = [getattr(w, "_trainable_at_creation", w.trainable)
+                          for w in self._own_weights]
+        own = [w for w, t in zip(self._own_weights, made_trainable) if t] + \
+              [w for w, t in zip(self._own_weights, made_trainable) if not t]
         for w in own:
             if id(w) not in seen:
                 seen.add(id(w))

@@ -239,6 +239,8 @@ def check_layers(model):
 
 def _layer_kind(layer):
     t = type(layer)
+    if getattr(layer, "lora_enabled", False):
+        raise Unsupported(f"{t.__name__} {layer.name!r} with LoRA enabled")
     if t is core_layers.Dense:
         activation_kind(layer.activation, f"Dense {layer.name!r}")
         return "dense"

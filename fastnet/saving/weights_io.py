@@ -106,8 +106,10 @@ def save_layer_tree(group, layer):
     own_key = _own_key(layer)
     if own_key is not None:
         vars_group = group.create_group(own_key).create_group("vars")
-    for i, v in enumerate(_own_vars(layer)):
-        vars_group.create_dataset(str(i), data=np.asarray(v.numpy()))
+    values = layer._lora_saved_values() if hasattr(layer, "_lora_saved_values") else \
+        [np.asarray(v.numpy()) for v in _own_vars(layer)]
+    for i, value in enumerate(values):
+        vars_group.create_dataset(str(i), data=value)
     for key, child in _children(layer):
         save_layer_tree(group.create_group(key), child)
 
@@ -117,7 +119,11 @@ def plan_layer_tree(group, layer, path="", skip_mismatch=False, out=None):
     checked; nothing is assigned (the caller assigns once all of a file is read)."""
     out = [] if out is None else out
     where = path or "/"
-    own = _own_vars(layer)
+    # a LoRA layer's file holds the merged weight, not the factors (zeroed on load)
+    own = layer._lora_load_targets() if hasattr(layer, "_lora_load_targets") else \
+        _own_vars(layer)
+    if hasattr(layer, "_lora_after_load"):
+        out.extend(layer._lora_after_load())
     vars_group = group.get("vars")
     own_key = _own_key(layer)
     if own_key is not None and own_key in group and "vars" in group[own_key] and \
