@@ -138,6 +138,30 @@ def _attr_state(model):
     return out
 
 
+def _changed(model, attrs):
+    after = _attr_state(model)
+    return sorted(k for k in after.keys() | attrs.keys()
+                  if k not in _INTERNAL_ATTRS and after.get(k) != attrs.get(k))
+
+
+def _restore_attrs(model, saved, keys):
+    """The model's attributes `keys` as they were before the trace (a refused trace
+    leaves the model as the eager path expects it)."""
+    values, contents = saved
+    for k in keys:
+        if k not in values:
+            object.__delattr__(model, k)
+            continue
+        v = values[k]
+        object.__setattr__(model, k, v)
+        if k in contents:
+            if isinstance(v, list):
+                v[:] = contents[k]
+            else:
+                v.clear()
+                v.update(contents[k])
+
+
 # attributes the call machinery itself may set on the model
 _INTERNAL_ATTRS = frozenset({"_losses", "_dry_run_mask", "built", "_build_shapes"})
 
@@ -152,6 +176,9 @@ def trace(model, training, sig):
     n_nodes = [(lay, len(lay._inbound_nodes)) for lay in tracked]
     losses = [(lay, list(lay._losses)) for lay in tracked]
     attrs = _attr_state(model)
+    saved = (dict(vars(model)), {k: (list(v) if isinstance(v, list) else v.copy())
+                                 for k, v in vars(model).items()
+                                 if isinstance(v, (list, dict, set))})
     rng = _rng_state(model)
     try:
         with stop_recording_all():
@@ -167,14 +194,15 @@ def trace(model, training, sig):
                  or any(a is not b for a, b in zip(lay._losses, before))]
         if added:
             raise Unsupported(f"{name}: call adds losses (add_loss in {added})")
-        after = _attr_state(model)
-        changed = sorted(k for k in after.keys() | attrs.keys()
-                         if k not in _INTERNAL_ATTRS and after.get(k) != attrs.get(k))
+        changed = _changed(model, attrs)
         if changed:
             raise Unsupported(f"{name}: call sets attributes {changed} (Python-side state the "
                               "plan does not keep)")
         return _graph(model, name, flat_in, out, training, sig, tracked)
     finally:
+        changed = _changed(model, attrs)
+        if changed:
+            _restore_attrs(model, saved, changed)
         for lay, before in losses:
             lay._losses = before
         for lay, n in n_nodes:  # the trace's nodes off the model's layers
