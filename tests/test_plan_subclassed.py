@@ -215,6 +215,93 @@ def test_nested_sequential_block_becomes_its_layers():
     assert kinds == ["Dense", "Dropout", "Dense", "Dense"]
 
 
+class ConvBlock(layers.Layer):
+    """A residual block as a custom layer (the Keras guides' ResNet blocks)."""
+
+    def __init__(self, filters, **kw):
+        super().__init__(**kw)
+        self.c1 = layers.Conv2D(filters, 3, padding="same", activation="relu")
+        self.bn = layers.BatchNormalization()
+        self.c2 = layers.Conv2D(filters, 3, padding="same")
+
+    def call(self, x, training=None):
+        y = self.c2(self.bn(self.c1(x), training=training))
+        return ops.relu(x + y)
+
+
+class Encoder(keras.Model):
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self.stem = layers.Conv2D(8, 3, padding="same", activation="relu")
+        self.block = ConvBlock(8)
+        self.pool = layers.GlobalAveragePooling2D()
+
+    def call(self, x, training=False):
+        return self.pool(self.block(self.stem(x), training=training))
+
+
+class Classifier(keras.Model):
+    """A subclassed model inside a subclassed model, with a custom layer inside that."""
+
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self.encoder = Encoder()
+        self.dr = layers.Dropout(0.2)
+        self.head = layers.Dense(4, activation="softmax")
+
+    def call(self, x, training=False):
+        return self.head(self.dr(self.encoder(x, training=training), training=training))
+
+
+def test_custom_layers_and_nested_subclassed_models_are_traced_through():
+    x, y = _images()
+    a, b = _pair(Classifier)
+    _fit_both(a, b, x, y)
+    _check_inference(a, b, x, y)
+    kinds = [type(n.operation).__name__ for n in a._plan_runner.active[True].nodes]
+    assert kinds == ["Conv2D", "Conv2D", "BatchNormalization", "Conv2D", "Add", "Activation",
+                     "GlobalAveragePooling2D", "Dropout", "Dense"], kinds
+
+
+class Linear(layers.Layer):
+    """The guide's custom layer with weights of its own: a matmul the plan has no op for."""
+
+    def build(self, input_shape):
+        self.w = self.add_weight(shape=(input_shape[-1], 4))
+
+    def call(self, x):
+        return ops.matmul(x, self.w)
+
+
+class WithLinear(keras.Model):
+    def __init__(self):
+        super().__init__()
+        self.lin = Linear()
+
+    def call(self, x):
+        return self.lin(x)
+
+
+class LayerAddsLoss(layers.Layer):
+    def __init__(self):
+        super().__init__()
+        self.d = layers.Dense(4)
+
+    def call(self, x):
+        h = self.d(x)
+        self.add_loss(1e-2 * ops.sum(ops.square(h)))
+        return h
+
+
+class WithLossLayer(keras.Model):
+    def __init__(self):
+        super().__init__()
+        self.inner = LayerAddsLoss()
+
+    def call(self, x):
+        return self.inner(x)
+
+
 def test_python_control_flow_on_training_gives_one_graph_per_mode():
     class Noisy(keras.Model):
         def __init__(self):
@@ -326,6 +413,8 @@ _GLOBAL_DENSE = layers.Dense(4)
     (DrawsNoise, "not a tensor computed from the inputs|non-tensor arguments"),
     (UnknownOp, "ops.exp"),
     (UntrackedLayer, "does not track"),
+    (WithLinear, "ops.matmul"),
+    (WithLossLayer, r"adds losses \(add_loss in \['layer_adds_loss"),
 ])
 def test_calls_the_plan_cannot_run_fall_back_with_a_reason_and_train_as_eager(cls, reason):
     import re

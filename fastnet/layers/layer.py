@@ -548,6 +548,12 @@ class Layer(Operation):
         previous_mask = kwargs.get("mask")
         if previous_mask is None:
             previous_mask = _input_masks(inputs)
+        inline = getattr(_context, "trace_inline", None)
+        if inline is not None and inline(self):
+            # a model's call traced for the compiled plan (fastnet/plan/trace.py): this
+            # layer's own call runs on the symbolic tensors, so the layers it calls
+            # record their nodes (a graph of built-in layers, not one opaque node)
+            return self._call_with_context(args, kwargs)
         self._dry_run_mask = previous_mask if (self._call_has_mask
                                                and kwargs.get("mask") is None) else None
         try:

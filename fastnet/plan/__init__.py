@@ -72,10 +72,10 @@ def _static_reason(model, mode, selected=False):
                 runner.select(mode, None)
             except Unsupported as e:
                 return str(e)
-        graph = model.__dict__.get("_plan_traced")
+        graph = model.__dict__.get("_plan_traced")  # the key keeps it (and its id) alive
     else:
-        graph = getattr(model, "_graph", None)
-    key = (mode, id(graph), getattr(model, "optimizer", None))
+        graph = id(getattr(model, "_graph", None))
+    key = (mode, graph, getattr(model, "optimizer", None))
     if key in runner.reasons:
         return runner.reasons[key]
     reason = _model_reason(model, mode)
@@ -166,6 +166,8 @@ def _subclass_reason(model, mode):
         return f"{name} has weights of its own ({names}), not of a layer the plan lowers"
     if model.activity_regularizer is not None:
         return f"{name} has an activity_regularizer"
+    if model.dtype != "float32" and model.autocast:
+        return f"{name} computes in {model.dtype}"
     return None
 
 
@@ -442,7 +444,7 @@ class Runner:
             if any(a.shape[0] != batch for a in xs):
                 raise Unsupported("inputs with different batch sizes")
             out_shapes = [(batch,) + tuple(kt.shape[1:]) for kt in out_kts]
-            token = id(self.model.__dict__.get("_plan_traced"))  # a subclassed model's trace
+            token = self.model.__dict__.get("_plan_traced")  # a subclassed model's trace
             if mode == PREDICT:
                 arrays = tuple(xs)
                 key = (mode, tuple(a.shape for a in xs), token)

@@ -9,7 +9,9 @@ from the outputs to those inputs into ``(inputs, outputs, nodes)``, the form
 that layer (``x + y`` an ``Add``, ``ops.relu`` an ``Activation``), a nested
 Sequential or functional model's call becomes its own nodes, and the nodes the trace
 recorded on the model's layers are taken off them afterwards (a traced layer looks
-as if it had never been called symbolically).
+as if it had never been called symbolically). A layer or model of the user's own
+class called inside (a residual block, an encoder) has its call run on the symbolic
+tensors too (the hook in ``Layer._symbolic_call``), so its layers record their nodes.
 
 The trace refuses (``Unsupported``, naming the model and what failed), and the
 trainer runs the eager path, when: ``call`` raises on symbolic tensors (numpy on a
@@ -28,6 +30,7 @@ import numpy as np
 
 from fastnet.backend.symbolic import KerasTensor
 from fastnet.backend.tape import stop_recording_all
+from fastnet.layers.layer import _context as _layer_context
 from fastnet.plan.compiler import Unsupported
 
 __all__ = ["TracedGraph", "signature", "trace", "flatten_inputs"]
@@ -131,29 +134,61 @@ def _restore_rng(state):
             var.assign(value)
 
 
-def _attr_state(model):
+def _user_defined(layer):
+    return not type(layer).__module__.startswith("fastnet.")
+
+
+def _inline(layer):
+    """Whether a traced call runs `layer`'s own call on the symbolic tensors (a layer or
+    model of the user's, whose layers then record their nodes) instead of recording one
+    node for it (a built-in layer; a nested Sequential or functional model, expanded
+    from its graph by _expand)."""
+    from fastnet.layers.layer import Layer
+    from fastnet.models.functional import Functional
+    from fastnet.models.sequential import Sequential
+
+    return (_user_defined(layer) and type(layer).call is not Layer.call
+            and not isinstance(layer, (Sequential, Functional)))
+
+
+def _watched(model, tracked):
+    """The objects whose attributes a call must leave alone: the model and its layers of
+    the user's classes that are built (building sets attributes)."""
+    return [model] + [lay for lay in tracked if lay is not model and lay.built
+                      and _user_defined(lay)]
+
+
+def _attr_state(objs):
     out = {}
-    for k, v in vars(model).items():
-        out[k] = (id(v), len(v) if isinstance(v, (list, dict, set)) else None)
+    for i, obj in enumerate(objs):
+        for k, v in vars(obj).items():
+            out[(i, k)] = (id(v), len(v) if isinstance(v, (list, dict, set)) else None)
     return out
 
 
-def _changed(model, attrs):
-    after = _attr_state(model)
+def _save_attrs(objs):
+    return [(dict(vars(obj)), {k: (list(v) if isinstance(v, list) else v.copy())
+                               for k, v in vars(obj).items()
+                               if isinstance(v, (list, dict, set))}) for obj in objs]
+
+
+def _changed(objs, attrs):
+    after = _attr_state(objs)
     return sorted(k for k in after.keys() | attrs.keys()
-                  if k not in _INTERNAL_ATTRS and after.get(k) != attrs.get(k))
+                  if k[1] not in _INTERNAL_ATTRS and after.get(k) != attrs.get(k))
 
 
-def _restore_attrs(model, saved, keys):
-    """The model's attributes `keys` as they were before the trace (a refused trace
-    leaves the model as the eager path expects it)."""
-    values, contents = saved
-    for k in keys:
+def _restore_attrs(objs, saved, keys):
+    """The attributes `keys` as they were before the trace (a refused trace leaves the
+    model as the eager path expects it)."""
+    for i, k in keys:
+        obj = objs[i]
+        values, contents = saved[i]
         if k not in values:
-            object.__delattr__(model, k)
+            object.__delattr__(obj, k)
             continue
         v = values[k]
-        object.__setattr__(model, k, v)
+        object.__setattr__(obj, k, v)
         if k in contents:
             if isinstance(v, list):
                 v[:] = contents[k]
@@ -175,13 +210,21 @@ def trace(model, training, sig):
     tracked = model._flatten_layers()
     n_nodes = [(lay, len(lay._inbound_nodes)) for lay in tracked]
     losses = [(lay, list(lay._losses)) for lay in tracked]
-    attrs = _attr_state(model)
-    saved = (dict(vars(model)), {k: (list(v) if isinstance(v, list) else v.copy())
-                                 for k, v in vars(model).items()
-                                 if isinstance(v, (list, dict, set))})
+    watched = _watched(model, tracked)
+    attrs = _attr_state(watched)
+    saved = _save_attrs(watched)
     rng = _rng_state(model)
     try:
         with stop_recording_all():
+            inlined = []
+
+            def inline(layer):
+                if _inline(layer):
+                    inlined.append(layer)
+                    return True
+                return False
+
+            _layer_context.trace_inline = inline
             try:
                 out = model._call_with_context((inputs,), {"training": training})
             except Unsupported:
@@ -190,19 +233,27 @@ def trace(model, training, sig):
                 msg = str(e).splitlines()[0] if str(e) else ""
                 raise Unsupported(f"{name}: call could not be traced on symbolic inputs "
                                   f"({type(e).__name__}: {msg})") from None
+            finally:
+                _layer_context.trace_inline = None
+        for lay in inlined:  # what their eager call does beside their call
+            if lay.activity_regularizer is not None:
+                raise Unsupported(f"{name}: layer {lay.name!r} has an activity_regularizer")
+            if lay.dtype != "float32" and lay.autocast:
+                raise Unsupported(f"{name}: layer {lay.name!r} computes in {lay.dtype}")
         added = [lay.name for lay, before in losses if len(lay._losses) != len(before)
                  or any(a is not b for a, b in zip(lay._losses, before))]
         if added:
             raise Unsupported(f"{name}: call adds losses (add_loss in {added})")
-        changed = _changed(model, attrs)
+        changed = _changed(watched, attrs)
         if changed:
-            raise Unsupported(f"{name}: call sets attributes {changed} (Python-side state the "
+            where = [k if i == 0 else f"{watched[i].name}.{k}" for i, k in changed]
+            raise Unsupported(f"{name}: call sets attributes {where} (Python-side state the "
                               "plan does not keep)")
         return _graph(model, name, flat_in, out, training, sig, tracked)
     finally:
-        changed = _changed(model, attrs)
+        changed = _changed(watched, attrs)
         if changed:
-            _restore_attrs(model, saved, changed)
+            _restore_attrs(watched, saved, changed)
         for lay, before in losses:
             lay._losses = before
         for lay, n in n_nodes:  # the trace's nodes off the model's layers
