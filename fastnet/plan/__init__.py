@@ -47,11 +47,19 @@ def _settings_reason(model):
     return None
 
 
-def _subclassed(model):
-    from fastnet.models.functional import Functional
-    from fastnet.models.sequential import Sequential
+_SUBCLASSED = {}  # class -> whether its models are traced (neither Sequential nor functional)
+_CLASS_REASONS = {}  # (class, mode) -> what its methods keep off the plan, or None
 
-    return not isinstance(model, (Sequential, Functional))
+
+def _subclassed(model):
+    cls = type(model)
+    r = _SUBCLASSED.get(cls)
+    if r is None:
+        from fastnet.models.functional import Functional
+        from fastnet.models.sequential import Sequential
+
+        r = _SUBCLASSED[cls] = not issubclass(cls, (Sequential, Functional))
+    return r
 
 
 def _static_reason(model, mode, selected=False):
@@ -64,10 +72,10 @@ def _static_reason(model, mode, selected=False):
         return reason
     runner = runner_for(model)
     if _subclassed(model):
-        reason = _subclass_reason(model, mode)
-        if reason is not None:
-            return reason
-        if not selected:
+        if not selected:  # (else run() checked the model and selected the batch's graph)
+            reason = _subclass_reason(model, mode)
+            if reason is not None:
+                return reason
             try:
                 runner.select(mode, None)
             except Unsupported as e:
@@ -149,18 +157,27 @@ def _subclass_reason(model, mode):
     from fastnet.trainers.trainer import Trainer
 
     cls = type(model)
+    key = (cls, mode)
+    if key not in _CLASS_REASONS:
+        step = {TRAIN: "train_step", EVALUATE: "test_step", PREDICT: "predict_step"}[mode]
+        reason = None
+        if getattr(cls, step) is not getattr(Trainer, step):
+            reason = f"{cls.__name__} overrides {step}"
+        elif mode != PREDICT and cls.compute_loss is not Trainer.compute_loss:
+            reason = f"{cls.__name__} overrides compute_loss"
+        elif cls.__call__ is not Model.__call__:
+            reason = f"{cls.__name__} overrides __call__"
+        elif cls.call is Layer.call:
+            reason = f"subclassed model {cls.__name__} has no call"
+        elif cls._call_with_context is not Layer._call_with_context:
+            reason = f"{cls.__name__} overrides _call_with_context"
+        _CLASS_REASONS[key] = reason
+    if _CLASS_REASONS[key] is not None:
+        return _CLASS_REASONS[key]
+    if not (model._own_weights or model.activity_regularizer is not None or (
+            model.dtype != "float32" and model.autocast)):
+        return None
     name = f"subclassed model {cls.__name__} {model.name!r}"
-    step = {TRAIN: "train_step", EVALUATE: "test_step", PREDICT: "predict_step"}[mode]
-    if getattr(cls, step) is not getattr(Trainer, step):
-        return f"{cls.__name__} overrides {step}"
-    if mode != PREDICT and cls.compute_loss is not Trainer.compute_loss:
-        return f"{cls.__name__} overrides compute_loss"
-    if cls.__call__ is not Model.__call__:
-        return f"{cls.__name__} overrides __call__"
-    if cls.call is Layer.call:
-        return f"{name} has no call"
-    if cls._call_with_context is not Layer._call_with_context:
-        return f"{name} overrides _call_with_context"
     if model._own_weights:
         names = [w.name for w in model._own_weights]
         return f"{name} has weights of its own ({names}), not of a layer the plan lowers"

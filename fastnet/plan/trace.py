@@ -63,10 +63,9 @@ class TracedGraph:
 def _leaf_sig(v, where):
     from fastnet.backend.tensor import Tensor
 
-    a = v._value if isinstance(v, Tensor) else v
-    if not isinstance(a, np.ndarray):
-        a = np.asarray(a)
-    if a.ndim == 0:
+    a = v if type(v) is np.ndarray else v._value if isinstance(v, Tensor) else np.asarray(v)
+    shape = a.shape
+    if not shape:
         raise Unsupported(f"{where}: a scalar input")
     kind = a.dtype.kind
     if kind == "f":  # floating inputs reach call in the model's compute dtype (float32)
@@ -75,7 +74,7 @@ def _leaf_sig(v, where):
         dtype = a.dtype.name
     else:
         raise Unsupported(f"{where}: an input of dtype {a.dtype}")
-    return (tuple(int(s) for s in a.shape[1:]), dtype)
+    return (shape[1:], dtype)
 
 
 def signature(x):
