@@ -122,6 +122,21 @@ class Residual(keras.Model):
         return self.head(x)
 
 
+class FunctionalHelpers(keras.Model):
+    """layers.add / layers.concatenate in call: a new weightless layer per call."""
+
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self.a = layers.Dense(8, activation="relu")
+        self.b = layers.Dense(8)
+        self.out = layers.Dense(4)
+
+    def call(self, x):
+        h = self.a(x)
+        h = layers.add([h, self.b(h)])
+        return self.out(layers.concatenate([h, layers.Activation("tanh")(h)]))
+
+
 class TwoInputs(keras.Model):
     """A list (or dict) of inputs, concatenated."""
 
@@ -163,6 +178,14 @@ def test_residual_model_with_add_layer_and_plus_matches_eager():
     _check_inference(a, b, x, y)
     kinds = [type(n.operation).__name__ for n in a._plan_traced.nodes]
     assert kinds.count("Add") == 2 and kinds.count("Activation") == 2, kinds
+
+
+def test_layers_made_inside_call_without_state_are_planned():
+    x, y = _vectors()
+    a, b = _pair(FunctionalHelpers, loss="mse", optimizer="sgd")
+    y = np.tile(x[:, :1], (1, 4))
+    _fit_both(a, b, x, y)
+    _check_inference(a, b, x, y)
 
 
 @pytest.mark.parametrize("as_dict", [False, True])
@@ -501,3 +524,29 @@ def test_signature_changes_trace_again_and_keep_separate_plans():
 def test_the_plan_module_says_why_not_for_a_model_without_call():
     m = keras.Model()
     assert fplan.status(m, "predict") is not None
+
+
+def test_steps_per_execution_and_sample_weights_match_eager():
+    x, y = _vectors()
+    sw = np.linspace(0.5, 1.5, len(x)).astype(np.float32)
+    models = []
+    for eager in (False, True):
+        keras.utils.set_random_seed(1)
+        m = MLP()
+        m.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", run_eagerly=eager,
+                  steps_per_execution=2)
+        models.append(m)
+    _fit_both(*models, x, y, sample_weight=sw)
+
+
+def test_predict_and_evaluate_of_a_fresh_model_build_it_as_the_eager_path():
+    x, y = _images()
+    outs = []
+    for eager in (False, True):
+        keras.utils.set_random_seed(3)
+        m = CNN()
+        m.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", run_eagerly=eager)
+        outs.append((m.predict(x, batch_size=8, verbose=0), m))
+    assert outs[0][1]._plan_runner.last["predict"] == "plan"
+    np.testing.assert_allclose(outs[0][0], outs[1][0], rtol=RTOL, atol=ATOL)
+    _assert_same_state(outs[0][1], outs[1][1])

@@ -292,12 +292,19 @@ def _graph(model, name, flat_in, out, training, sig, tracked):
         for u in node.input_tensors:
             visit(u)
         if isinstance(op, Layer) and id(op) not in tracked_ids:
-            raise Unsupported(f"{name}: call uses layer {op.name!r}, which the model does "
-                              "not track (not an attribute of it)")
+            if type(op) not in _stateless_types():
+                raise Unsupported(f"{name}: call uses layer {op.name!r}, which the model "
+                                  "does not track (not an attribute of it)")
+            untracked.append(op)  # e.g. layers.add([a, b]): a new Add layer per call
         order.append(node)
 
-    for t in outs:
-        visit(t)
+    untracked = []
+    try:
+        for t in outs:
+            visit(t)
+    finally:
+        for op in untracked:  # the trace's nodes off them too
+            op._inbound_nodes = [n for n in op._inbound_nodes if id(n) not in seen]
     nodes = []
     for node in order:
         op = node.operation
@@ -310,6 +317,15 @@ def _graph(model, name, flat_in, out, training, sig, tracked):
         nodes.extend(_expand(name, node, training))
     return TracedGraph(flat_in, outs, nodes, struct, sig, training,
                        tuple(id(lay) for lay in tracked))
+
+
+def _stateless_types():
+    """Built-in layers without weights or random state: the same values whichever
+    instance computes them (so one made inside call, untracked, is fine)."""
+    from fastnet.layers import activation, core, merging
+
+    return (merging.Add, merging.Concatenate, core.Activation, activation.ReLU, core.Flatten,
+            core.Reshape)
 
 
 def _check_call(name, node, training):
