@@ -550,3 +550,37 @@ def test_predict_and_evaluate_of_a_fresh_model_build_it_as_the_eager_path():
     assert outs[0][1]._plan_runner.last["predict"] == "plan"
     np.testing.assert_allclose(outs[0][0], outs[1][0], rtol=RTOL, atol=ATOL)
     _assert_same_state(outs[0][1], outs[1][1])
+
+
+def test_planned_subclassed_model_trains_as_keras():
+    """The same subclassed model in Keras 3 (optional), from the same weights: the planned
+    fit ends with Keras's weights."""
+    import os
+
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    k = pytest.importorskip("keras")
+
+    def define(lib):
+        class Net(lib.Model):
+            def __init__(self):
+                super().__init__()
+                self.stem = lib.layers.Dense(16, activation="relu")
+                self.a = lib.layers.Dense(16, activation="tanh")
+                self.head = lib.layers.Dense(4, activation="softmax")
+
+            def call(self, x, training=False):
+                h = self.stem(x)
+                return self.head(lib.ops.relu(h + self.a(h)))
+        return Net()
+
+    x, y = _vectors()
+    ours, theirs = define(keras), define(k)
+    ours(x[:1])
+    theirs(x[:1])
+    theirs.set_weights(ours.get_weights())
+    for m, lib in ((ours, keras), (theirs, k)):
+        m.compile(optimizer=lib.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy")
+        m.fit(x, y, batch_size=16, epochs=3, verbose=0, shuffle=False)
+    assert ours._plan_runner.last["train"] == "plan"
+    for a, b in zip(ours.get_weights(), theirs.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
