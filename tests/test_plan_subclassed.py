@@ -584,3 +584,26 @@ def test_planned_subclassed_model_trains_as_keras():
     assert ours._plan_runner.last["train"] == "plan"
     for a, b in zip(ours.get_weights(), theirs.get_weights()):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_a_python_flag_call_branches_on_is_read_again_when_it_changes():
+    class Switch(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.use_second = False
+            self.d1 = layers.Dense(4)
+            self.d2 = layers.Dense(4)
+
+        def call(self, x):
+            h = self.d1(x)
+            return self.d2(h) if self.use_second else h
+
+    x, _ = _vectors()
+    m = Switch()
+    m.compile(optimizer="sgd", loss="mse")
+    first = m.predict(x, verbose=0)
+    m.use_second = True
+    second = m.predict(x, verbose=0)
+    assert m._plan_runner.last["predict"] == "plan"
+    np.testing.assert_allclose(second, m.d2(m.d1(x)).numpy(), rtol=RTOL, atol=ATOL)
+    np.testing.assert_allclose(first, m.d1(x).numpy(), rtol=RTOL, atol=ATOL)

@@ -31,6 +31,9 @@ from fastnet.ops.operation import Node, Operation, _flatten, _map, dummy_value
 __all__ = ["Layer", "InputSpec", "Node"]
 
 _context = threading.local()
+# bumped by every public attribute set on a layer: a subclassed model's traced call
+# (fastnet/plan/trace.py) may branch on such attributes, so the plan checks them again
+attr_version = [0]
 
 
 def _current_training():
@@ -137,6 +140,7 @@ class Layer(Operation):
     def __setattr__(self, name, value):
         if self._tracking_ready and not name.startswith("_"):
             self._track(value)
+            attr_version[0] += 1
         object.__setattr__(self, name, value)
 
     def _track(self, value):

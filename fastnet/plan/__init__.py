@@ -22,6 +22,7 @@ import threading
 import numpy as np
 
 from fastnet.backend.tensor import Tensor
+from fastnet.layers.layer import attr_version
 from fastnet.plan import compiler
 from fastnet.plan.compiler import EVALUATE, PREDICT, TRAIN, Unsupported
 
@@ -216,6 +217,17 @@ def profile(model):
     return out
 
 
+class _Refused:
+    """A signature whose trace was refused: the reason, and what it depended on."""
+
+    __slots__ = ("reason", "layers", "version")
+
+    def __init__(self, reason, layers):
+        self.reason = reason
+        self.layers = layers
+        self.version = None
+
+
 class Runner:
     """The plans of one model (one per signature) and the Python side of a step."""
 
@@ -230,7 +242,7 @@ class Runner:
         # thread while one runs takes the eager path instead of waiting (or racing).
         self._busy = threading.Lock()
         self.profiling = False
-        self.traces = {}  # (training, input signature) -> TracedGraph or the reason it failed
+        self.traces = {}  # (training, input signature) -> TracedGraph or _Refused
         self.active = {}  # training -> the TracedGraph selected last
 
     # ---- a subclassed model's graph ------------------------------------------------------
@@ -262,18 +274,25 @@ class Runner:
         else:
             sig = trace.signature(x)
         key = (training, sig)
-        g = self.traces.get(key)
-        layers = tuple(id(lay) for lay in model._flatten_layers())
-        if g is None or (not isinstance(g, str) and g.layers != layers):
+        g = self.traces.get(key)  # a TracedGraph, or a _Refused
+        version = attr_version[0]
+        if g is not None and g.version != version:
+            # some layer's attributes were set since: the trace holds if what it read holds
+            if g.layers == trace.fingerprint(model, model._flatten_layers()):
+                g.version = version
+            else:
+                g = None
+        if g is None:
             try:
                 g = trace.trace(model, training, sig)
             except Unsupported as e:
-                g = str(e)
+                g = _Refused(str(e), trace.fingerprint(model, model._flatten_layers()))
+            g.version = attr_version[0]
             if len(self.traces) >= 4 * _MAX_PLANS:
                 self.traces.pop(next(iter(self.traces)))
             self.traces[key] = g
-        if isinstance(g, str):
-            raise Unsupported(g)
+        if isinstance(g, _Refused):
+            raise Unsupported(g.reason)
         self.active[training] = g
         object.__setattr__(model, "_plan_traced", g)
         return g

@@ -33,7 +33,7 @@ from fastnet.backend.tape import stop_recording_all
 from fastnet.layers.layer import _context as _layer_context
 from fastnet.plan.compiler import Unsupported
 
-__all__ = ["TracedGraph", "signature", "trace", "flatten_inputs"]
+__all__ = ["TracedGraph", "signature", "trace", "flatten_inputs", "fingerprint"]
 
 
 class _TraceInput:
@@ -47,7 +47,8 @@ class _TraceInput:
 class TracedGraph:
     """One trace: the graph and the output structure ("single" or "list")."""
 
-    __slots__ = ("inputs", "outputs", "nodes", "struct", "signature", "training", "layers")
+    __slots__ = ("inputs", "outputs", "nodes", "struct", "signature", "training", "layers",
+                 "version")
 
     def __init__(self, inputs, outputs, nodes, struct, sig, training, layers):
         self.inputs = inputs
@@ -56,7 +57,8 @@ class TracedGraph:
         self.struct = struct
         self.signature = sig
         self.training = training
-        self.layers = layers  # ids of the model's layers when traced (a change re-traces)
+        self.layers = layers  # fingerprint() when traced (a change traces again)
+        self.version = None  # layer.attr_version when the fingerprint was last checked
 
 
 # ---- the batch's signature --------------------------------------------------------------
@@ -131,6 +133,27 @@ def _restore_rng(state):
     for var, value in seeds:
         if not np.array_equal(var._value, value):
             var.assign(value)
+
+
+_PLAIN = (bool, int, float, str, type(None))
+
+
+def fingerprint(model, layers):
+    """What a trace depends on besides the inputs: the model's layers and the plain Python
+    values (flags, sizes, names) of the model and of its layers of the user's classes,
+    which call may branch on (``if self.use_dropout:``); a change traces call again."""
+    state = [id(lay) for lay in layers]
+    for obj in layers:
+        if obj is model or _user_defined(obj):
+            state.extend(kv for kv in vars(obj).items() if type(kv[1]) in _PLAIN
+                         and kv[0][0] != "_" and kv[0] not in _FRAMEWORK_ATTRS)
+    return tuple(state)
+
+
+# public attributes the framework sets (compile, fit's callbacks), not ones call reads
+_FRAMEWORK_ATTRS = frozenset({"stop_training", "compiled", "run_eagerly", "jit_compile",
+                              "steps_per_execution", "loss", "compiled_loss",
+                              "compiled_metrics", "built", "input_spec", "optimizer"})
 
 
 def _user_defined(layer):
@@ -316,7 +339,7 @@ def _graph(model, name, flat_in, out, training, sig, tracked):
         _check_call(name, node, training)
         nodes.extend(_expand(name, node, training))
     return TracedGraph(flat_in, outs, nodes, struct, sig, training,
-                       tuple(id(lay) for lay in tracked))
+                       fingerprint(model, tracked))
 
 
 def _stateless_types():
