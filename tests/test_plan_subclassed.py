@@ -137,6 +137,20 @@ class FunctionalHelpers(keras.Model):
         return self.out(layers.concatenate([h, layers.Activation("tanh")(h)]))
 
 
+class Reshapes(keras.Model):
+    """ops.reshape keeping the batch axis, and a cast to the dtype the tensor has."""
+
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self.d = layers.Dense(12, activation="relu")
+        self.conv = layers.Conv2D(4, 2, activation="relu")
+        self.out = layers.Dense(4)
+
+    def call(self, x):
+        h = ops.reshape(self.d(ops.cast(x, "float32")), (-1, 2, 6, 1))
+        return self.out(ops.reshape(self.conv(h), (-1, 20)))
+
+
 class TwoInputs(keras.Model):
     """A list (or dict) of inputs, concatenated."""
 
@@ -186,6 +200,25 @@ def test_layers_made_inside_call_without_state_are_planned():
     y = np.tile(x[:, :1], (1, 4))
     _fit_both(a, b, x, y)
     _check_inference(a, b, x, y)
+
+
+def test_reshape_and_noop_cast_ops_are_planned():
+    x, y = _vectors()
+    a, b = _pair(Reshapes, loss="mse", optimizer="sgd")
+    y = np.tile(x[:, :1], (1, 4))
+    _fit_both(a, b, x, y)
+    _check_inference(a, b, x, y)
+    kinds = [type(n.operation).__name__ for n in a._plan_traced.nodes]
+    assert kinds == ["Reshape", "Dense", "Reshape", "Conv2D", "Reshape", "Dense"], kinds
+
+
+def test_a_reshape_into_the_batch_axis_runs_eagerly():
+    x, _ = _vectors()
+    m = BadReshape()
+    out = m.predict(x, verbose=0)
+    assert "ops.reshape" in m._plan_runner.last["predict"]
+    assert out.shape == (2 * len(x), 2)
+    np.testing.assert_allclose(out, m(x).numpy().reshape(-1, 2), rtol=RTOL, atol=ATOL)
 
 
 @pytest.mark.parametrize("as_dict", [False, True])
@@ -408,6 +441,11 @@ class CountsCalls(_Base):
 class DrawsNoise(_Base):
     def call(self, x):
         return self.d(x) + keras.random.normal((4,))
+
+
+class BadReshape(_Base):
+    def call(self, x):
+        return ops.reshape(self.d(x), (-1, 2))  # merges rows into the batch axis
 
 
 class UnknownOp(_Base):

@@ -3,7 +3,7 @@
 The model's ``call`` runs once per (training, input signature) on KerasTensors shaped
 as the batch (batch axis None). Its layers record nodes as in a functional model
 (the same Layer objects, so the plan binds the same weights) and ``x + y``,
-``ops.relu(x)``, ``ops.concatenate([a, b])`` record op nodes; the trace walks back
+``ops.relu(x)``, ``ops.concatenate([a, b])``, ``ops.reshape(x, (-1, n))`` record op nodes; the trace walks back
 from the outputs to those inputs into ``(inputs, outputs, nodes)``, the form
 ``compiler.graph_of`` hands the compiler. Op nodes the plan has as a layer become
 that layer (``x + y`` an ``Add``, ``ops.relu`` an ``Activation``), a nested
@@ -399,11 +399,30 @@ def _op_node(name, node):
                               "concatenates on the last axis)")
         return Node(merging.Concatenate(axis=-1, name=op.name), (list(args[0]),), {},
                     node.outputs)
+    if op.op_name in ("reshape", "cast") and args and isinstance(args[0], KerasTensor):
+        x = args[0]
+        arg = args[1] if len(args) == 2 else kwargs.get("newshape" if op.op_name == "reshape"
+                                                         else "dtype")
+        known = all(isinstance(d, int) for d in x.shape[1:]) and len(x.shape) > 1
+        if len(args) + len(kwargs) == 2 and known and op.op_name == "cast":
+            from fastnet.backend.tensor import standardize_dtype
+
+            if standardize_dtype(arg) == x.dtype:  # a cast to the dtype it has: a no-op
+                return Node(core.Reshape(tuple(x.shape[1:]), name=op.name), (x,), {},
+                            node.outputs)
+        if len(args) + len(kwargs) == 2 and known and op.op_name == "reshape" and \
+                isinstance(arg, (tuple, list)) and len(arg) > 1 and arg[0] == -1 and all(
+                    isinstance(d, (int, np.integer)) and d > 0 for d in arg[1:]) and \
+                int(np.prod(arg[1:])) == int(np.prod(x.shape[1:])):
+            # the batch axis kept (-1 first, the rest the same number of values)
+            return Node(core.Reshape(tuple(int(d) for d in arg[1:]), name=op.name), (x,), {},
+                        node.outputs)
     consts = [type(a).__name__ for a in args if not isinstance(a, KerasTensor)]
     extra = f" with non-tensor arguments {consts}" if consts else ""
     raise Unsupported(f"{name}: call applies ops.{op.op_name}{extra} to a symbolic tensor "
                       "(the plan lowers layers, and +, relu, sigmoid, tanh, softmax, "
-                      "concatenate on the last axis)")
+                      "concatenate on the last axis, a reshape keeping the batch axis, a "
+                      "cast to the same dtype)")
 
 
 def _expand(name, node, training):
