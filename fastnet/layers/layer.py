@@ -31,6 +31,9 @@ from fastnet.ops.operation import Node, Operation, _flatten, _map, dummy_value
 __all__ = ["Layer", "InputSpec", "Node"]
 
 _context = threading.local()
+# bumped by every public attribute set on a layer: a subclassed model's traced call
+# (fastnet/plan/trace.py) may branch on such attributes, so the plan checks them again
+attr_version = [0]
 
 
 def _current_training():
@@ -137,6 +140,7 @@ class Layer(Operation):
     def __setattr__(self, name, value):
         if self._tracking_ready and not name.startswith("_"):
             self._track(value)
+            attr_version[0] += 1
         object.__setattr__(self, name, value)
 
     def _track(self, value):
@@ -555,6 +559,12 @@ class Layer(Operation):
         previous_mask = kwargs.get("mask")
         if previous_mask is None:
             previous_mask = _input_masks(inputs)
+        inline = getattr(_context, "trace_inline", None)
+        if inline is not None and inline(self):
+            # a model's call traced for the compiled plan (fastnet/plan/trace.py): this
+            # layer's own call runs on the symbolic tensors, so the layers it calls
+            # record their nodes (a graph of built-in layers, not one opaque node)
+            return self._call_with_context(args, kwargs)
         self._dry_run_mask = previous_mask if (self._call_has_mask
                                                and kwargs.get("mask") is None) else None
         try:

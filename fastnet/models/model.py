@@ -74,7 +74,10 @@ class Model(Trainer, Layer):
         shapes = input_shape if isinstance(input_shape, list) and input_shape and \
             isinstance(input_shape[0], (list, tuple)) else None
         with stop_recording_all():
-            if shapes is not None:
+            if isinstance(input_shape, dict):  # a dict of inputs (Keras builds it too)
+                dummy = {k: ops.zeros(tuple(1 if s is None else s for s in sh))
+                         for k, sh in input_shape.items()}
+            elif shapes is not None:
                 dummy = [ops.zeros(tuple(1 if s is None else s for s in sh)) for sh in shapes]
             else:
                 dummy = ops.zeros(tuple(1 if s is None else s for s in input_shape))

@@ -22,6 +22,7 @@ import threading
 import numpy as np
 
 from fastnet.backend.tensor import Tensor
+from fastnet.layers.layer import attr_version
 from fastnet.plan import compiler
 from fastnet.plan.compiler import EVALUATE, PREDICT, TRAIN, Unsupported
 
@@ -32,9 +33,7 @@ _MODES = {"train": TRAIN, "test": EVALUATE, "predict": PREDICT}
 _MAX_PLANS = 8
 
 
-def _static_reason(model, mode):
-    """Why `model` cannot use the plan in `mode` for any data, or None. The settings
-    are read every call; the graph/loss/optimizer check is cached per compile."""
+def _settings_reason(model):
     from fastnet.distribute import strategy as distribute
 
     if getattr(model, "_jit_compile_setting", "auto") is False:
@@ -46,8 +45,46 @@ def _static_reason(model, mode):
             strategy.num_workers != 1 or getattr(strategy, "_world", None) is not None):
         # one process without a communicator: every hook is the identity, as the default's
         return f"distribution strategy {type(strategy).__name__} with communication"
+    return None
+
+
+_SUBCLASSED = {}  # class -> whether its models are traced (neither Sequential nor functional)
+_CLASS_REASONS = {}  # (class, mode) -> what its methods keep off the plan, or None
+
+
+def _subclassed(model):
+    cls = type(model)
+    r = _SUBCLASSED.get(cls)
+    if r is None:
+        from fastnet.models.functional import Functional
+        from fastnet.models.sequential import Sequential
+
+        r = _SUBCLASSED[cls] = not issubclass(cls, (Sequential, Functional))
+    return r
+
+
+def _static_reason(model, mode, selected=False):
+    """Why `model` cannot use the plan in `mode` for any data, or None. The settings
+    are read every call; the graph/loss/optimizer check is cached per compile (and, for
+    a subclassed model, per traced graph: the one of the batch at hand when `selected`,
+    else the last one traced for `mode`, or the one of the shapes it was built with)."""
+    reason = _settings_reason(model)
+    if reason is not None:
+        return reason
     runner = runner_for(model)
-    key = (mode, id(getattr(model, "_graph", None)), getattr(model, "optimizer", None))
+    if _subclassed(model):
+        if not selected:  # (else run() checked the model and selected the batch's graph)
+            reason = _subclass_reason(model, mode)
+            if reason is not None:
+                return reason
+            try:
+                runner.select(mode, None)
+            except Unsupported as e:
+                return str(e)
+        graph = model.__dict__.get("_plan_traced")  # the key keeps it (and its id) alive
+    else:
+        graph = id(getattr(model, "_graph", None))
+    key = (mode, graph, getattr(model, "optimizer", None))
     if key in runner.reasons:
         return runner.reasons[key]
     reason = _model_reason(model, mode)
@@ -96,8 +133,6 @@ def _model_reason(model, mode):
     elif isinstance(model, Functional):
         if cls.call is not Functional.call:
             return f"{cls.__name__} overrides call"
-    else:
-        return f"a subclassed model ({cls.__name__}): only Sequential and functional graphs"
     try:
         compiler.check_layers(model)
         if mode != PREDICT:
@@ -113,6 +148,44 @@ def _model_reason(model, mode):
             _check_metrics(model)
     except Unsupported as e:
         return str(e)
+    return None
+
+
+def _subclass_reason(model, mode):
+    """What keeps a subclassed model off the plan before its call is traced, or None."""
+    from fastnet.layers.layer import Layer
+    from fastnet.models.model import Model
+    from fastnet.trainers.trainer import Trainer
+
+    cls = type(model)
+    key = (cls, mode)
+    if key not in _CLASS_REASONS:
+        step = {TRAIN: "train_step", EVALUATE: "test_step", PREDICT: "predict_step"}[mode]
+        reason = None
+        if getattr(cls, step) is not getattr(Trainer, step):
+            reason = f"{cls.__name__} overrides {step}"
+        elif mode != PREDICT and cls.compute_loss is not Trainer.compute_loss:
+            reason = f"{cls.__name__} overrides compute_loss"
+        elif cls.__call__ is not Model.__call__:
+            reason = f"{cls.__name__} overrides __call__"
+        elif cls.call is Layer.call:
+            reason = f"subclassed model {cls.__name__} has no call"
+        elif cls._call_with_context is not Layer._call_with_context:
+            reason = f"{cls.__name__} overrides _call_with_context"
+        _CLASS_REASONS[key] = reason
+    if _CLASS_REASONS[key] is not None:
+        return _CLASS_REASONS[key]
+    if not (model._own_weights or model.activity_regularizer is not None or (
+            model.dtype != "float32" and model.autocast)):
+        return None
+    name = f"subclassed model {cls.__name__} {model.name!r}"
+    if model._own_weights:
+        names = [w.name for w in model._own_weights]
+        return f"{name} has weights of its own ({names}), not of a layer the plan lowers"
+    if model.activity_regularizer is not None:
+        return f"{name} has an activity_regularizer"
+    if model.dtype != "float32" and model.autocast:
+        return f"{name} computes in {model.dtype}"
     return None
 
 
@@ -144,6 +217,17 @@ def profile(model):
     return out
 
 
+class _Refused:
+    """A signature whose trace was refused: the reason, and what it depended on."""
+
+    __slots__ = ("reason", "layers", "version")
+
+    def __init__(self, reason, layers):
+        self.reason = reason
+        self.layers = layers
+        self.version = None
+
+
 class Runner:
     """The plans of one model (one per signature) and the Python side of a step."""
 
@@ -158,11 +242,92 @@ class Runner:
         # thread while one runs takes the eager path instead of waiting (or racing).
         self._busy = threading.Lock()
         self.profiling = False
+        self.traces = {}  # (training, input signature) -> TracedGraph or _Refused
+        self.active = {}  # training -> the TracedGraph selected last
+
+    # ---- a subclassed model's graph ------------------------------------------------------
+    def select(self, mode, x):
+        """Makes the traced graph of `mode` for inputs like `x` the one graph_of returns
+        (x None: the last one selected for `mode`, else the shapes the model was built
+        with); traces call on the first use of a signature. Raises Unsupported."""
+        from fastnet.plan import trace
+
+        model = self.model
+        training = mode == TRAIN
+        if not model.built:
+            if x is None:
+                raise Unsupported(f"the subclassed model {type(model).__name__} "
+                                  f"{model.name!r} is not built yet (its call is traced on "
+                                  "the first batch)")
+            # what the eager path's first call does before its call (Layer._call_entry)
+            try:
+                model._maybe_build(model._build_shape_arg(x))
+            except Exception as e:  # noqa: BLE001 - the eager path raises it again
+                raise Unsupported(f"building {model.name!r} failed ({type(e).__name__})") \
+                    from None
+        if x is None:
+            g = self.active.get(training)
+            if g is None:
+                sig = self._built_signature()
+            else:
+                sig = g.signature
+        else:
+            sig = trace.signature(x)
+        key = (training, sig)
+        g = self.traces.get(key)  # a TracedGraph, or a _Refused
+        version = attr_version[0]
+        if g is not None and g.version != version:
+            # some layer's attributes were set since: the trace holds if what it read holds
+            if g.layers == trace.fingerprint(model, model._flatten_layers()):
+                g.version = version
+            else:
+                g = None
+        if g is None:
+            try:
+                g = trace.trace(model, training, sig)
+            except Unsupported as e:
+                g = _Refused(str(e), trace.fingerprint(model, model._flatten_layers()))
+            g.version = attr_version[0]
+            if len(self.traces) >= 4 * _MAX_PLANS:
+                self.traces.pop(next(iter(self.traces)))
+            self.traces[key] = g
+        if isinstance(g, _Refused):
+            raise Unsupported(g.reason)
+        self.active[training] = g
+        object.__setattr__(model, "_plan_traced", g)
+        return g
+
+    def _built_signature(self):
+        """The signature of the inputs the model was first called (or built) with."""
+        model = self.model
+        shapes = model._build_shapes
+        if shapes is None:
+            shapes = getattr(model, "_build_input_shape", None)
+        if shapes is None:
+            raise Unsupported(f"subclassed model {type(model).__name__} {model.name!r}: no "
+                              "batch seen yet (its call is traced on the first planned batch)")
+
+        def sig(s):
+            if isinstance(s, dict):
+                return ("dict", tuple((k, sig(v)) for k, v in s.items()))
+            if isinstance(s, list) and s and all(isinstance(v, (list, tuple)) for v in s):
+                return ("list", tuple(sig(v) for v in s))
+            s = tuple(s)
+            if not s or any(d is None for d in s[1:]):
+                raise Unsupported(f"built shape {s}")
+            return ("leaf", tuple(int(d) for d in s[1:]), "float32")
+
+        return sig(shapes)
 
     # ---- data ------------------------------------------------------------------------
     def _inputs(self, x, in_kts):
-        xs = x if isinstance(x, (list, tuple)) else [x]
-        if isinstance(x, dict) or len(xs) != len(in_kts):
+        if _subclassed(self.model):
+            from fastnet.plan.trace import flatten_inputs
+
+            xs = flatten_inputs(x)
+        else:
+            xs = x if isinstance(x, (list, tuple)) else [x]
+        if (isinstance(x, dict) and not _subclassed(self.model)) or len(xs) != len(in_kts):
             raise Unsupported("the inputs' structure (a dict, or not one array per Input)")
         out = []
         for v, kt in zip(xs, in_kts):
@@ -315,9 +480,10 @@ class Runner:
             if any(a.shape[0] != batch for a in xs):
                 raise Unsupported("inputs with different batch sizes")
             out_shapes = [(batch,) + tuple(kt.shape[1:]) for kt in out_kts]
+            token = self.model.__dict__.get("_plan_traced")  # a subclassed model's trace
             if mode == PREDICT:
                 arrays = tuple(xs)
-                key = (mode, tuple(a.shape for a in xs))
+                key = (mode, tuple(a.shape for a in xs), token)
             else:
                 specs = self._loss_specs()
                 ys = self._targets(yb, specs, out_shapes)
@@ -332,7 +498,7 @@ class Runner:
                     if sws is not None:
                         arrays.append(next(swi))
                 arrays = tuple(arrays)
-                key = (mode, tuple(a.shape for a in xs), tuple(
+                key = (mode, tuple(a.shape for a in xs), token, tuple(
                     None if s is None else s[:2] for s in specs), sws is not None)
             prepared.append((arrays, batch, key, xb, yb, swb, out_shapes))
         groups = []
@@ -344,7 +510,8 @@ class Runner:
         return groups
 
     def _io(self):
-        key = getattr(self.model, "_graph", None) or self.model
+        key = self.model.__dict__.get("_plan_traced") or getattr(self.model, "_graph", None) \
+            or self.model
         if self._graph is None or self._graph[0] is not key:
             ins, outs, _ = compiler.graph_of(self.model)
             self._graph = (key, (ins, outs))
@@ -364,13 +531,22 @@ class Runner:
         """Runs `batches` [(x, y, sw)] on the plan; returns per-step results, or None
         (nothing ran) with the reason in ``self.last``."""
         name = {TRAIN: "train", EVALUATE: "test", PREDICT: "predict"}[mode]
-        reason = _static_reason(self.model, mode)
+        reason = _settings_reason(self.model)
         if reason is None and not self._busy.acquire(blocking=False):
             reason = "the model's plan is running in another thread"
         if reason is not None:
             self.last[name] = reason
             return None
         try:
+            if _subclassed(self.model):
+                reason = _subclass_reason(self.model, mode)
+                if reason is None:
+                    reason = self._select_for(mode, batches)
+            if reason is None:
+                reason = _static_reason(self.model, mode, selected=True)
+            if reason is not None:
+                self.last[name] = reason
+                return None
             try:
                 if mode != PREDICT:
                     self._ensure_compiled_objects()
@@ -385,6 +561,19 @@ class Runner:
             return self._run_groups(mode, groups, plans)
         finally:
             self._busy.release()
+
+    def _select_for(self, mode, batches):
+        """Selects the traced graph of `batches` (one input signature), or the reason not."""
+        from fastnet.plan.trace import signature
+
+        try:
+            g = self.select(mode, batches[0][0])
+            for xb, _, _ in batches[1:]:
+                if signature(xb) != g.signature:
+                    return "batches of different input signatures in one execution"
+        except Unsupported as e:
+            return str(e)
+        return None
 
     def _ensure_compiled_objects(self):
         m = self.model
@@ -438,6 +627,9 @@ class Runner:
             cm.update_state(yb, y_pred, swb)
 
     def _structure(self, outs):
+        traced = self.model.__dict__.get("_plan_traced")
+        if traced is not None:
+            return list(outs) if traced.struct == "list" else outs[0]
         struct = getattr(self.model, "_output_struct", None)
         from fastnet.models.sequential import Sequential
 

@@ -190,7 +190,9 @@ class _Tensor:
 
 
 def graph_of(model):
-    """(inputs, outputs, nodes) KerasTensors/nodes of a Sequential or functional model."""
+    """(inputs, outputs, nodes) KerasTensors/nodes of a Sequential or functional model,
+    or of a subclassed model's traced call: the trace the runner selected last for the
+    batch and mode at hand (fastnet/plan/trace.py)."""
     from fastnet.models.functional import Functional
     from fastnet.models.sequential import Sequential
 
@@ -201,8 +203,11 @@ def graph_of(model):
         return g._inputs, g._outputs, g._nodes
     if isinstance(model, Functional):
         return model._inputs, model._outputs, model._nodes
-    raise Unsupported(f"a subclassed model ({type(model).__name__}): only Sequential and "
-                      "functional graphs are planned")
+    g = model.__dict__.get("_plan_traced")
+    if g is None:
+        raise Unsupported(f"a subclassed model ({type(model).__name__}) whose call is not "
+                          "traced yet")
+    return g.inputs, g.outputs, g.nodes
 
 
 def check_layers(model):
