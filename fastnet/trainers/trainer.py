@@ -309,8 +309,14 @@ class Trainer:
         internal = {id(getattr(self, "_loss_tracker", None))}
         internal.update(id(t) for t in getattr(self, "_output_loss_trackers", {}).values())
         found, seen = [], set()
-        for value in vars(self).values():
-            for v in value if isinstance(value, (list, tuple)) else (value,):
+        for value in vars(self).values():  # read every step: the common case first
+            if isinstance(value, Metric):
+                candidates = (value,)
+            elif isinstance(value, (list, tuple)):
+                candidates = value
+            else:
+                continue
+            for v in candidates:
                 if isinstance(v, Metric) and id(v) not in internal and id(v) not in seen:
                     seen.add(id(v))
                     found.append(v)
