@@ -596,7 +596,7 @@ EINSUM_ARGS = {
     "equation": Raises("abc"), "output_shape": 5, "activation": "tanh", "bias_axes": None,
     "kernel_initializer": "ones", "bias_initializer": "ones", "kernel_regularizer": "l2",
     "bias_regularizer": "l2", "kernel_constraint": "non_neg", "bias_constraint": "non_neg",
-    "lora_rank": Raises(2), "lora_alpha": Raises(2.0),
+    "lora_rank": 2, "lora_alpha": Raises(2.0, match="lora_alpha.*needs `lora_rank`"),
     "gptq_unpacked_column_size": Raises(4), "quantization_config": Raises("int8")}
 
 
@@ -746,6 +746,10 @@ ROWS += [
         trainable=2, weight_shapes=[(3, 4), (4,)], args=EINSUM_ARGS),
     Row(layers.EinsumDense, dict(equation="abc,cd->abd", output_shape=(5, 4), bias_axes="d"),
         (2, 5, 3), trainable=2, weight_shapes=[(3, 4), (4,)], id="EinsumDense-3d"),
+    Row(layers.EinsumDense, dict(equation="abc,cde->abde", output_shape=(5, 2, 4),
+                                 bias_axes="de", lora_rank=3), (2, 5, 3), trainable=3,
+        non_trainable=1, weight_shapes=[(3, 2, 4), (2, 4), (3, 2, 3), (3, 4)],
+        id="EinsumDense-lora", args={"lora_alpha": 1.5}),
     Row(layers.EinsumDense, dict(equation="...b,bc->...c", output_shape=4, bias_axes="c"),
         (2, 5, 3), trainable=2, weight_shapes=[(3, 4), (4,)], id="EinsumDense-left-ellipsis"),
     Row(layers.EinsumDense, dict(equation="ab...,bc->ac...", output_shape=4, bias_axes="c"),

@@ -155,3 +155,18 @@ def test_lora_files_move_between_keras_and_fastnet(tmp_path):
     np.testing.assert_allclose(back.predict(x, verbose=0), _np(theirs.predict(x, verbose=0)),
                                rtol=1e-5, atol=1e-6)
     assert back.layers[0].lora_enabled and not back.layers[2].lora_kernel_b.numpy().any()
+
+
+def test_einsum_dense_lora_kernel_of_any_rank():
+    rng = np.random.default_rng(9)
+    layer = layers.EinsumDense("abc,cde->abde", output_shape=(5, 2, 4), bias_axes="de",
+                               lora_rank=3, lora_alpha=1.5)
+    x = rng.normal(size=(2, 5, 3)).astype("float32")
+    layer(x)
+    a, b = rng.normal(size=(3, 2, 3)), rng.normal(size=(3, 4))
+    layer.lora_kernel_a.assign(a.astype("float32"))
+    layer.lora_kernel_b.assign(b.astype("float32"))
+    kernel = layer._kernel.numpy() + 0.5 * np.einsum("cdr,re->cde", a, b)
+    want = np.einsum("abc,cde->abde", x, kernel) + layer.bias.numpy()
+    np.testing.assert_allclose(layer(x).numpy(), want, rtol=1e-5, atol=1e-5)
+    assert layer.get_config()["lora_rank"] == 3

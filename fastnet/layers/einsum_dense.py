@@ -20,6 +20,7 @@ from fastnet import activations as activations_mod
 from fastnet import initializers as initializers_mod
 from fastnet import ops
 from fastnet.layers.layer import InputSpec, Layer
+from fastnet.layers.lora import LoRAMixin
 from fastnet.layers.weight_args import kernel_bias_config, set_kernel_bias_args
 
 _FORMS = (
@@ -130,7 +131,7 @@ def _gemm_plan(explicit):
     return len(kept), len(contracted)
 
 
-class EinsumDense(Layer):
+class EinsumDense(LoRAMixin, Layer):
     """A dense layer of any rank: ``activation(einsum(equation, inputs, kernel) + bias)``.
 
     ``output_shape``: the output's shape without the batch axis (and without the elided
@@ -143,13 +144,13 @@ class EinsumDense(Layer):
                  bias_constraint=None, lora_rank=None, lora_alpha=None,
                  gptq_unpacked_column_size=None, quantization_config=None, **kwargs):
         super().__init__(**kwargs)
-        for name, value in (("lora_rank", lora_rank), ("lora_alpha", lora_alpha),
-                            ("gptq_unpacked_column_size", gptq_unpacked_column_size),
+        for name, value in (("gptq_unpacked_column_size", gptq_unpacked_column_size),
                             ("quantization_config", quantization_config)):
             if value is not None:
-                raise NotImplementedError(f"EinsumDense {self.name!r}: `{name}` (LoRA / "
-                                          f"quantization) is not implemented in fastnet. "
+                raise NotImplementedError(f"EinsumDense {self.name!r}: `{name}` "
+                                          f"(quantization) is not implemented in fastnet. "
                                           f"Received: {name}={value!r}")
+        self._init_lora(lora_rank, lora_alpha)
         _split_equation(equation)
         self.equation = equation
         if isinstance(output_shape, (int, np.integer)) and not isinstance(output_shape, bool):
@@ -185,30 +186,37 @@ class EinsumDense(Layer):
             # as Keras: the fans of the kernel's input and output axes
             config = dict(init.get_config(), input_axes=in_axes, output_axes=out_axes)
             init = type(init).from_config(config)
-        self.kernel = self.add_weight(shape=tuple(kshape), name="kernel", initializer=init,
-                                      regularizer=self.kernel_regularizer,
-                                      constraint=self.kernel_constraint)
+        self._kernel = self.add_weight(shape=tuple(kshape), name="kernel", initializer=init,
+                                       regularizer=self.kernel_regularizer,
+                                       constraint=self.kernel_constraint)
         self.bias = None if bshape is None else self.add_weight(
             shape=tuple(bshape), name="bias", initializer=self.bias_initializer,
             regularizer=self.bias_regularizer, constraint=self.bias_constraint)
         self.built = True
+        if self.lora_rank:
+            self.enable_lora(self.lora_rank, self.lora_alpha)
+
+    @property
+    def kernel(self):
+        return self._lora_merged()
 
     def call(self, inputs):
         x = ops.convert_to_tensor(inputs)
+        kernel = self.kernel  # merged once when LoRA is enabled
         if self._plan is not None:
             n_kept, n_contr = self._plan
             kept = tuple(x.shape[:n_kept])
             k = int(np.prod(x.shape[n_kept:], dtype=np.int64))
-            new = tuple(self.kernel.shape[n_contr:])
-            if tuple(x.shape[n_kept:]) != tuple(self.kernel.shape[:n_contr]):
+            new = tuple(kernel.shape[n_contr:])
+            if tuple(x.shape[n_kept:]) != tuple(kernel.shape[:n_contr]):
                 raise ValueError(f"EinsumDense {self.name!r}: input shape {tuple(x.shape)} "
-                                 f"does not match the kernel {tuple(self.kernel.shape)} of "
+                                 f"does not match the kernel {tuple(kernel.shape)} of "
                                  f"'{self.equation}'")
             y = ops.matmul(ops.reshape(x, (-1, k)),
-                           ops.reshape(self.kernel, (k, int(np.prod(new, dtype=np.int64)))))
+                           ops.reshape(kernel, (k, int(np.prod(new, dtype=np.int64)))))
             y = ops.reshape(y, kept + new)
         else:
-            y = ops.einsum(self._explicit, x, self.kernel)
+            y = ops.einsum(self._explicit, x, kernel)
         if self.bias is not None:
             y = ops.add(y, self.bias)
         return self.activation(y) if self.activation is not None else y
@@ -222,7 +230,7 @@ class EinsumDense(Layer):
                 "equation": self.equation,
                 "activation": activations_mod.serialize(self.activation),
                 "bias_axes": self.bias_axes,
-                **kernel_bias_config(self),
+                **kernel_bias_config(self), **self._lora_config(),
                 "quantization_config": None}
 
 

@@ -1,9 +1,10 @@
-"""LoRA (low-rank adaptation) for Dense and Embedding, as Keras 3's ``enable_lora``.
+"""LoRA (low-rank adaptation) for Dense, Embedding and EinsumDense, as Keras 3's
+``enable_lora``.
 
 ``layer.enable_lora(rank, lora_alpha=None)`` (or ``lora_rank=`` at construction, applied
 when the layer builds) freezes the main weight W and adds two trainable factors A
-(in, rank), zero-initialised B (rank, out): the layer then uses
-``W + (lora_alpha / rank) * A @ B``. As in Keras, files hold the merged weight and no
+(W's shape with its last axis replaced by rank), zero-initialised B (rank, W's last
+axis): the layer then uses ``W + (lora_alpha / rank) * A @ B``. As in Keras, files hold the merged weight and no
 factors (loading one assigns W and zeroes the factors), ``weights`` keep the creation
 order (W, bias, A, B), and the config carries ``lora_rank`` / ``lora_alpha``.
 Unlike Keras 3.15, a ``lora_alpha`` given at construction is kept when the layer builds
@@ -72,11 +73,11 @@ class LoRAMixin:
         regularizer = getattr(self, f"{self._lora_weight_name}_regularizer", None)
         prefix = "lora_kernel" if self._lora_weight_name == "kernel" else "lora_embeddings"
         a = self.add_weight(
-            name=f"{prefix}_a", shape=(main.shape[0], int(rank)),
+            name=f"{prefix}_a", shape=tuple(main.shape[:-1]) + (int(rank),),
             initializer=initializers_mod.get(a_initializer),
             regularizer=regularizer)
         b = self.add_weight(
-            name=f"{prefix}_b", shape=(int(rank), main.shape[1]),
+            name=f"{prefix}_b", shape=(int(rank), main.shape[-1]),
             initializer=initializers_mod.get(b_initializer),
             regularizer=regularizer)
         setattr(self, f"{prefix}_a", a)
