@@ -1258,11 +1258,7 @@ def test_more_accepted_arguments_work_or_raise():
     assert float(ops.max(np.zeros((0,), np.float32), initial=2.0)) == 2.0
     cases = [(lambda: ops.moments(x, axes=[0], synchronized=True), "synchronized"),
              (lambda: ops.convert_to_tensor(x, sparse=True), "sparse"),
-             (lambda: keras.Input((2,), tensor=ops.convert_to_tensor(x)), "input_tensor"),
-             (lambda: keras.models.clone_model(keras.Sequential([keras.Input((2,)),
-                                                                 layers.Dense(1)]),
-                                               clone_function=lambda lay: lay),
-              "clone_function")]
+             (lambda: keras.Input((2,), tensor=ops.convert_to_tensor(x)), "input_tensor")]
     for make, arg in cases:
         with pytest.raises(NotImplementedError, match=arg):
             make()

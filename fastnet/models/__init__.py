@@ -20,10 +20,12 @@ def save_model(model, filepath, overwrite=True, zipped=None, **kwargs):
                              zipped=True if zipped is None else zipped, **kwargs)
 
 
-def clone_model(model, input_tensors=None, clone_function=None):
+def clone_model(model, input_tensors=None, clone_function=None, call_function=None,
+                recursive=False, **kwargs):
     from fastnet import saving
 
-    return saving.clone_model(model, input_tensors, clone_function)
+    return saving.clone_model(model, input_tensors, clone_function, call_function, recursive,
+                              **kwargs)
 
 
 def model_from_json(json_string, custom_objects=None):

@@ -459,13 +459,165 @@ def load_legacy_h5(path, custom_objects=None, compile=True):  # noqa: A002
     return model
 
 
-def clone_model(model, input_tensors=None, clone_function=None):
-    """A new model with the same architecture and freshly initialized weights."""
-    for arg, value in (("input_tensors", input_tensors), ("clone_function", clone_function)):
-        if value is not None:
-            raise NotImplementedError(f"clone_model: `{arg}` is not implemented in fastnet")
-    config = serialize_layer(model)
-    return _rebuild(config, None)
+def clone_model(model, input_tensors=None, clone_function=None, call_function=None,
+                recursive=False, **kwargs):
+    """A new model of the same architecture, as keras.models.clone_model.
+
+    Sequential and functional models are rebuilt layer by layer: each layer goes through
+    `clone_function` (default: a fresh layer from its config, so new weights; a layer
+    used twice is cloned once), a functional graph is replayed on new Inputs (or on
+    `input_tensors`) calling each clone through `call_function(layer, *args, **kwargs)`
+    when given, and with `recursive=True` nested Sequential/functional models are cloned
+    the same way rather than passed to `clone_function` whole. A subclassed model is
+    rebuilt from its config. A compiled model's clone is compiled the same way (a fresh
+    optimizer)."""
+    from fastnet.models.functional import Functional
+    from fastnet.models.sequential import Sequential
+
+    cache = kwargs.pop("cache", None)
+    if kwargs:
+        raise ValueError(f"Unexpected keyword argument(s): {tuple(kwargs)}")
+    for name, fn in (("clone_function", clone_function), ("call_function", call_function)):
+        if fn is not None and not callable(fn):
+            raise ValueError(f"Expected `{name}` argument to be a callable. Received: "
+                             f"{name}={fn!r}")
+    if isinstance(model, Sequential):
+        if call_function is not None:
+            raise ValueError("`call_function` argument is not supported with Sequential "
+                             "models. In a Sequential model, layers aren't called at "
+                             "model-construction time (they're merely listed). Use "
+                             "`call_function` with Functional models only.")
+        wrapped = _wrap_clone_function(clone_function, call_function, recursive, cache)
+        clone = _clone_sequential(model, wrapped, input_tensors)
+    elif isinstance(model, Functional):
+        wrapped = _wrap_clone_function(clone_function, call_function, recursive, cache)
+        clone = _clone_functional(model, wrapped, call_function, input_tensors)
+    else:
+        if clone_function is not None or input_tensors is not None:
+            raise ValueError("Arguments `clone_function` and `input_tensors` are only "
+                             "supported for Sequential models or Functional models. "
+                             f"Received model of type '{type(model).__name__}'")
+        if call_function is not None:
+            raise ValueError("Argument `call_function` is only supported for Functional "
+                             f"models. Received model of type '{type(model).__name__}'")
+        return _rebuild(serialize_layer(model), {type(model).__name__: type(model)})
+    if getattr(model, "compiled", False):
+        cc = _compile_config(model)
+        if cc:
+            _compile_from_config(clone, cc, None)
+    return clone
+
+
+def _wrap_clone_function(clone_function, call_function, recursive, cache):
+    from fastnet.models.functional import Functional
+    from fastnet.models.sequential import Sequential
+
+    if clone_function is None:
+        def clone_function(layer):
+            return type(layer).from_config(layer.get_config())
+    cache = {} if cache is None else cache
+
+    def wrapped(layer):
+        if id(layer) in cache:
+            return cache[id(layer)]
+        if recursive and isinstance(layer, (Sequential, Functional)):
+            clone = clone_model(layer, clone_function=clone_function,
+                                call_function=None if isinstance(layer, Sequential)
+                                else call_function, recursive=True, cache=cache)
+        else:
+            clone = clone_function(layer)
+        cache[id(layer)] = clone
+        return clone
+    return wrapped
+
+
+def _clone_sequential(model, clone_function, input_tensors):
+    from fastnet.layers.core import Input
+    from fastnet.models.sequential import Sequential
+
+    if input_tensors is not None:
+        raise NotImplementedError("clone_model: `input_tensors` for a Sequential model (Keras "
+                                  "wraps them in an InputLayer, whose `input_tensor` fastnet "
+                                  "does not implement); clone a functional model instead")
+    new_layers = [clone_function(layer) for layer in model.layers]
+    ref = model._input_layer
+    if ref is not None:
+        new_layers = [Input(batch_shape=ref.batch_shape, dtype=ref.dtype, name=ref.name)] + \
+            new_layers
+    clone = Sequential(new_layers, name=model.name)
+    clone.trainable = model.trainable
+    return clone
+
+
+def _clone_functional(model, clone_function, call_function, input_tensors):
+    from fastnet.backend.symbolic import KerasTensor
+    from fastnet.layers.core import Input, InputLayer
+    from fastnet.layers.layer import Layer
+    from fastnet.models.functional import Functional, _flatten_sorted
+    from fastnet.ops.operation import _map
+
+    old_inputs = model._inputs
+    if input_tensors is not None:
+        given = _flatten_sorted(input_tensors)
+        if not all(isinstance(t, KerasTensor) for t in given):
+            raise ValueError("All entries in `input_tensors` must be KerasTensors. Received "
+                             f"invalid values: input_tensors={input_tensors}")
+        if len(given) != len(old_inputs):
+            raise ValueError("`input_tensors` must have the same structure as model.input. "
+                             f"Reference structure: {model.input}. Received structure: "
+                             f"{input_tensors}")
+        new_struct = input_tensors
+    else:
+        def fresh(kt):
+            layer = kt._keras_history[0]
+            return Input(batch_shape=kt.shape, dtype=kt.dtype,
+                         name=layer.name if isinstance(layer, InputLayer) else None)
+        new_struct = _map(fresh, model._input_struct)
+        given = _flatten_sorted(new_struct)
+    values = {id(old): new for old, new in zip(old_inputs, given)}
+
+    def resolve(x):
+        return values[id(x)] if isinstance(x, KerasTensor) else x
+
+    for node in model._nodes:
+        op = node.operation
+        new_op = clone_function(op) if isinstance(op, Layer) else op
+        args = _map(resolve, list(node.call_args))
+        kwargs = _map(resolve, dict(node.call_kwargs))
+        out = call_function(new_op, *args, **kwargs) if call_function is not None else \
+            new_op(*args, **kwargs)
+        flat = _flatten(out)
+        if len(flat) != len(node.outputs):
+            raise ValueError(f"clone_model: the clone of layer {op.name!r} returned "
+                             f"{len(flat)} outputs where the original returned "
+                             f"{len(node.outputs)}")
+        for kt, v in zip(node.outputs, flat):
+            values[id(kt)] = v
+    outputs = _map(resolve, model._output_struct)
+    cls = type(model) if type(model).__init__ is Functional.__init__ or \
+        _functional_like(type(model)) else Functional
+    return cls(new_struct, outputs, name=model.name)
+
+
+def _flatten(x):
+    from fastnet.ops.operation import _flatten as flatten
+
+    return flatten(x)
+
+
+def _functional_like(cls):
+    import inspect
+
+    from fastnet.models.functional import Functional
+    from fastnet.models.model import Model
+
+    if not issubclass(cls, (Functional, Model)):
+        return False
+    try:
+        params = list(inspect.signature(cls.__init__).parameters)[1:3]
+    except (TypeError, ValueError):
+        return False
+    return params == ["inputs", "outputs"]
 
 
 __all__ = ["SavedFileError", "save_model", "load_model", "save_weights", "load_weights", "clone_model",
