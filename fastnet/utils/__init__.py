@@ -2,7 +2,11 @@
 
 from fastnet.backend import clear_session, standardize_dtype
 from fastnet.utils.config import Config
-from fastnet.utils.dataset_utils import image_dataset_from_directory, text_dataset_from_directory
+from fastnet.utils.dataset_utils import (
+    audio_dataset_from_directory,
+    image_dataset_from_directory,
+    text_dataset_from_directory,
+)
 from fastnet.utils.file_utils import get_file
 from fastnet.utils.general_utils import (
     get_source_inputs,
@@ -26,7 +30,8 @@ __all__ = ["to_categorical", "normalize", "PyDataset", "plot_model", "model_to_d
            "pad_sequences", "split_dataset", "timeseries_dataset_from_array", "Progbar",
            "Sequence", "get_source_inputs", "is_keras_tensor", "pack_x_y_sample_weight",
            "unpack_x_y_sample_weight", "clear_session", "standardize_dtype", "Config",
-           "image_dataset_from_directory", "text_dataset_from_directory", "array_to_img",
+           "image_dataset_from_directory", "text_dataset_from_directory",
+           "audio_dataset_from_directory", "array_to_img",
            "img_to_array", "load_img", "save_img", "disable_interactive_logging",
            "enable_interactive_logging", "is_interactive_logging_enabled"]
 

@@ -312,4 +312,126 @@ def text_dataset_from_directory(directory, labels="inferred", label_mode="int",
     return make(subset)
 
 
-__all__ = ["image_dataset_from_directory", "text_dataset_from_directory"]
+AUDIO_FORMATS = (".wav",)
+
+
+def read_wav(path, desired_samples=-1):
+    """(samples, channels) float32 in [-1, 1) from a PCM `.wav` file, as
+    tf.audio.decode_wav: integer samples divided by 2**(bits-1) (8-bit files are unsigned,
+    centred on 128); `desired_samples` >= 0 truncates or zero-pads the time axis."""
+    import wave
+
+    try:
+        with wave.open(os.fspath(path), "rb") as w:
+            channels, width, frames = w.getnchannels(), w.getsampwidth(), w.getnframes()
+            raw = w.readframes(frames)
+            rate = w.getframerate()
+    except (wave.Error, EOFError) as e:
+        raise ValueError(f"audio_dataset_from_directory: {path} is not a PCM WAV file the "
+                         f"reader understands ({e})") from None
+    if width == 1:
+        data = (np.frombuffer(raw, np.uint8).astype(np.float32) - 128.0) / 128.0
+    elif width == 3:  # 24-bit little-endian: sign-extend into int32
+        b = np.frombuffer(raw, np.uint8).reshape(-1, 3).astype(np.int32)
+        v = b[:, 0] | (b[:, 1] << 8) | (b[:, 2] << 16)
+        data = (np.where(v >= 1 << 23, v - (1 << 24), v) / float(1 << 23)).astype(np.float32)
+    elif width in (2, 4):
+        dtype = np.dtype("<i2") if width == 2 else np.dtype("<i4")
+        data = np.frombuffer(raw, dtype).astype(np.float32) / float(1 << (8 * width - 1))
+    else:
+        raise ValueError(f"audio_dataset_from_directory: {path} has {8 * width}-bit samples; "
+                         "8, 16, 24 and 32-bit PCM are read")
+    data = data.reshape(-1, channels)
+    if desired_samples is not None and desired_samples >= 0:
+        if len(data) >= desired_samples:
+            data = data[:desired_samples]
+        else:
+            data = np.concatenate([data, np.zeros((desired_samples - len(data), channels),
+                                                  np.float32)])
+    return data, rate
+
+
+def audio_dataset_from_directory(directory, labels="inferred", label_mode="int",
+                                 class_names=None, batch_size=32, sampling_rate=None,
+                                 output_sequence_length=None, ragged=False, shuffle=True,
+                                 seed=None, validation_split=None, subset=None,
+                                 follow_links=False, verbose=True):
+    """The `.wav` files of `directory` (one sub-directory per class) as batches of float32
+    audio (batch, time, channels) in [-1, 1) and their labels, as Keras's: every clip cut
+    or zero-padded to `output_sequence_length`, or, without it, a batch zero-padded to its
+    longest clip (tf.data's padded_batch). ``dataset.class_names`` lists the classes."""
+    if labels not in ("inferred", None):
+        if not isinstance(labels, (list, tuple)):
+            raise ValueError("The `labels` argument should be a list/tuple of integer labels, "
+                             "of the same size as the number of audio files in the target "
+                             "directory. If you wish to infer the labels from the "
+                             'subdirectory names in the target directory, pass `labels="'
+                             'inferred"`. If you wish to get a dataset that only contains '
+                             "audio samples (no labels), pass `labels=None`. Received: "
+                             f"labels={labels}")
+        if class_names:
+            raise ValueError('You can only pass `class_names` if `labels="inferred"`. '
+                             f"Received: labels={labels}, and class_names={class_names}")
+    if label_mode not in _LABEL_MODES:
+        raise ValueError('`label_mode` argument must be one of "int", "categorical", '
+                         f'"binary", or None. Received: label_mode={label_mode}')
+    if ragged and output_sequence_length is not None:
+        raise ValueError("Cannot set both `ragged` and `output_sequence_length`")
+    if ragged:
+        raise NotImplementedError("audio_dataset_from_directory: `ragged=True` (ragged "
+                                  "tensors) is not implemented in fastnet; batches are "
+                                  "zero-padded to their longest clip instead")
+    if sampling_rate is not None:
+        if isinstance(sampling_rate, bool) or not isinstance(sampling_rate, int):
+            raise ValueError("`sampling_rate` should have an integer value. Received: "
+                             f"sampling_rate={sampling_rate}")
+        if sampling_rate <= 0:
+            raise ValueError("`sampling_rate` should be higher than 0. Received: "
+                             f"sampling_rate={sampling_rate}")
+        raise NotImplementedError("audio_dataset_from_directory: `sampling_rate` (resampling, "
+                                  "which Keras does with tensorflow-io) is not implemented in "
+                                  f"fastnet. Received: sampling_rate={sampling_rate}")
+    if output_sequence_length is not None and (isinstance(output_sequence_length, bool) or
+                                               output_sequence_length < 1):
+        raise ValueError("`output_sequence_length` must be a positive integer or None. "
+                         f"Received: output_sequence_length={output_sequence_length!r}")
+    if batch_size is not None and (isinstance(batch_size, bool) or batch_size < 1):
+        raise ValueError(f"`batch_size` must be a positive integer or None. Received: "
+                         f"batch_size={batch_size!r}")
+    if labels is None or label_mode is None:
+        labels, label_mode = None, None
+    _check_split(validation_split, subset, shuffle, seed)
+    if seed is None:
+        seed = np.random.randint(1e6)
+    paths, found, names = index_directory(directory, labels, AUDIO_FORMATS, class_names,
+                                          shuffle, seed, follow_links, verbose)
+    label_mode = _check_label_mode(label_mode, found, names, "audio_dataset_from_directory")
+
+    def load(batch_paths):
+        clips = [read_wav(p, -1 if output_sequence_length is None
+                          else output_sequence_length)[0] for p in batch_paths]
+        longest = max(len(c) for c in clips)
+        channels = {c.shape[1] for c in clips}
+        if len(channels) > 1:
+            raise ValueError("audio_dataset_from_directory: a batch mixes clips with "
+                             f"{sorted(channels)} channels: {list(batch_paths)}")
+        out = np.zeros((len(clips), longest, clips[0].shape[1]), np.float32)
+        for i, c in enumerate(clips):
+            out[i, :len(c)] = c
+        return out
+
+    def make(which):
+        p, lab = _split(paths, found, validation_split, which)
+        if not p:
+            label = "" if which is None else f"{which} "
+            raise ValueError(f"No {label}audio files found in directory {directory}. "
+                             f"Allowed format(s): {AUDIO_FORMATS}")
+        return DirectoryDataset(p, lab, label_mode, names, batch_size, shuffle, seed, load)
+
+    if subset == "both":
+        return make("training"), make("validation")
+    return make(subset)
+
+
+__all__ = ["image_dataset_from_directory", "text_dataset_from_directory",
+           "audio_dataset_from_directory"]
