@@ -20,7 +20,7 @@ FIXTURE = os.path.join(os.path.dirname(__file__), "fixtures", "keras3_api_names_
 STILL_MISSING = {
     # MultiOptimizer and OptimizerMap: per-variable optimizer routing; legacy: tf.keras 2
     "optimizers": ["MultiOptimizer", "OptimizerMap", "legacy"],
-    "utils": ["FeatureSpace", "audio_dataset_from_directory", "bounding_boxes", "legacy"],
+    "utils": ["FeatureSpace", "bounding_boxes", "legacy"],
     "export": ["ExportArchive"],  # TF SavedModel export (fastnet exports ONNX)
     "dtype_policies": ["AWQDTypePolicy", "DTypePolicyMap", "GPTQDTypePolicy",
                        "Int4DTypePolicy", "QuantizedDTypePolicy", "QuantizedFloat8DTypePolicy"],
