@@ -18,8 +18,7 @@ import fastnet
 FIXTURE = os.path.join(os.path.dirname(__file__), "fixtures", "keras3_api_names_napi.json")
 
 STILL_MISSING = {
-    # MultiOptimizer and OptimizerMap: per-variable optimizer routing; legacy: tf.keras 2
-    "optimizers": ["MultiOptimizer", "OptimizerMap", "legacy"],
+    "optimizers": ["legacy"],  # tf.keras 2's optimizers
     "utils": ["FeatureSpace", "bounding_boxes", "legacy"],
     "export": ["ExportArchive"],  # TF SavedModel export (fastnet exports ONNX)
     "dtype_policies": ["AWQDTypePolicy", "DTypePolicyMap", "GPTQDTypePolicy",

@@ -182,8 +182,8 @@ class ReduceLROnPlateau(MonitorCallback):
             self._set_monitor_op()
         logs = logs if logs is not None else {}
         opt = self.model.optimizer
-        optimizers = getattr(opt, "optimizers", None)
-        if optimizers:
+        optimizers = getattr(opt, "optimizers", None)  # a MultiOptimizer's
+        if optimizers is not None:
             for o in optimizers:
                 logs[f"learning_rate_{o.name}"] = float(np.asarray(o.learning_rate))
         else:
@@ -203,7 +203,7 @@ class ReduceLROnPlateau(MonitorCallback):
         elif not self.in_cooldown():
             self.wait += 1
             if self.wait >= self.patience:
-                if optimizers:
+                if optimizers is not None:
                     reduced = any([self._reduce_lr(o, epoch, o.name) for o in optimizers])
                 else:
                     reduced = self._reduce_lr(opt, epoch)

@@ -26,8 +26,7 @@ class LearningRateScheduler(Callback):
         self.schedule = schedule
         self.verbose = verbose
 
-    def on_epoch_begin(self, epoch, logs=None):
-        optimizer = getattr(self.model, "optimizer", None)
+    def _set_rate(self, optimizer, epoch):
         if optimizer is None or not hasattr(optimizer, "learning_rate"):
             raise ValueError('Optimizer must have a "learning_rate" attribute.')
         try:  # the two-argument form
@@ -42,10 +41,27 @@ class LearningRateScheduler(Callback):
             raise ValueError("The output of the `schedule` function should be a float. "
                              f"Got: {learning_rate!r}")
         optimizer.learning_rate = float(learning_rate)
-        if self.verbose > 0:
-            print(f"\nEpoch {epoch + 1}: LearningRateScheduler setting learning rate to "
-                  f"{float(learning_rate)}.")
+        return float(learning_rate)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        optimizer = getattr(self.model, "optimizer", None)
+        # a MultiOptimizer: each of its sub-optimizers (none yet, as in Keras, when a
+        # callable picks them on the first step)
+        subs = getattr(optimizer, "optimizers", None)
+        for opt in subs if subs is not None else [optimizer]:
+            learning_rate = self._set_rate(opt, epoch)
+            if self.verbose > 0:
+                label = f"{opt.name} " if subs is not None else ""
+                print(f"\nEpoch {epoch + 1}: LearningRateScheduler setting {label}learning "
+                      f"rate to {learning_rate}.")
 
     def on_epoch_end(self, epoch, logs=None):
-        if logs is not None:
-            logs["learning_rate"] = float(self.model.optimizer.learning_rate)
+        if logs is None:
+            return
+        optimizer = self.model.optimizer
+        subs = getattr(optimizer, "optimizers", None)
+        if subs is not None:
+            for opt in subs:
+                logs[f"learning_rate_{opt.name}"] = float(opt.learning_rate)
+        else:
+            logs["learning_rate"] = float(optimizer.learning_rate)

@@ -16,6 +16,7 @@ from fastnet.optimizers.adaptive import (
     ScheduleFreeAdamW,
 )
 from fastnet.optimizers.loss_scale_optimizer import LossScaleOptimizer
+from fastnet.optimizers.multi_optimizer import MultiOptimizer, OptimizerMap
 from fastnet.optimizers.optimizer import _ALL as _REGISTRY
 from fastnet.optimizers.optimizer import (
     SGD,
@@ -31,18 +32,19 @@ from fastnet.optimizers.optimizer import (
     serialize,
 )
 
-for _cls in (Adamax, Ftrl, Lion, Lamb, Adafactor, ScheduleFreeAdamW, Muon, LossScaleOptimizer):
+for _cls in (Adamax, Ftrl, Lion, Lamb, Adafactor, ScheduleFreeAdamW, Muon, LossScaleOptimizer,
+             MultiOptimizer):
     _REGISTRY[_cls.__name__] = _cls
     _REGISTRY[_cls.__name__.lower()] = _cls
 del _cls
 
 # the implementation modules stay importable (fastnet.optimizers.optimizer, ...) but are
 # not names of the public namespace
-for _name in ("adaptive", "loss_scale_optimizer", "optimizer"):
+for _name in ("adaptive", "loss_scale_optimizer", "multi_optimizer", "optimizer"):
     globals().pop(_name, None)
 del _name
 
 __all__ = ["Optimizer", "SGD", "RMSprop", "Adam", "AdamW", "Adagrad", "Adadelta", "Nadam",
            "Adamax", "Ftrl", "Lion", "Lamb", "Adafactor", "ScheduleFreeAdamW", "Muon",
-           "LossScaleOptimizer",
+           "LossScaleOptimizer", "MultiOptimizer", "OptimizerMap",
            "get", "serialize", "deserialize", "schedules"]

@@ -191,15 +191,28 @@ def _lr_variable(optimizer):
     return not isinstance(optimizer._learning_rate, LearningRateSchedule)
 
 
-def optimizer_arrays(model, optimizer):
+def _multi(optimizer):
+    from fastnet.optimizers.multi_optimizer import MultiOptimizer
+
+    return isinstance(optimizer, MultiOptimizer)
+
+
+def optimizer_arrays(model, optimizer, weights=None):
     """The optimizer's variables in Keras 3's order: iterations, the learning rate, the
     moving averages (use_ema), the gradient accumulators (gradient_accumulation_steps),
     then each trainable variable's slots in turn (Adam:
-    momentum, velocity of the first weight, then of the second ...)."""
+    momentum, velocity of the first weight, then of the second ...). A MultiOptimizer:
+    its iterations and (zero) learning rate, then each sub-optimizer's own arrays for the
+    variables it updates."""
+    weights = model.trainable_weights if weights is None else weights
+    if _multi(optimizer):
+        out = [np.asarray(optimizer._iterations.numpy()), np.asarray(0.0, np.float32)]
+        for opt, ws in optimizer._split(weights):
+            out += optimizer_arrays(model, opt, ws)
+        return out
     out = [np.asarray(optimizer._iterations.numpy())]
     if _lr_variable(optimizer):
         out.append(np.asarray(optimizer.learning_rate, dtype=np.float32))
-    weights = model.trainable_weights
     if getattr(optimizer, "use_ema", False):
         out += [optimizer._ema[id(v)][1] for v in weights if id(v) in optimizer._ema]
     accumulators = getattr(optimizer, "_accumulators", {})  # gradient_accumulation_steps
@@ -264,7 +277,32 @@ def read_weights_group(f, model, optimizer=None, skip_mismatch=False, by_name=Fa
         _assign_optimizer_state(optimizer, opt[0], opt_plan, opt[1])
 
 
-def _plan_optimizer_state(model, optimizer, values):
+def _plan_multi_optimizer_state(model, optimizer, values, weights):
+    """A MultiOptimizer's plan: its own two arrays, then each sub-optimizer's slice."""
+    if len(values) < 2 or np.ndim(values[0]) != 0 or np.ndim(values[1]) != 0:
+        raise ValueError("the optimizer state in the file does not match the model's "
+                         "MultiOptimizer: it starts with neither iterations nor a learning "
+                         "rate")
+    subs, at = [], 2
+    for opt, ws in optimizer._split(weights):
+        opt.build(ws)
+        n = len(optimizer_arrays(model, opt, ws))
+        part = values[at:at + n]
+        if len(part) != n:
+            raise ValueError(f"the optimizer state in the file does not match the model's "
+                             f"MultiOptimizer: {len(values)} arrays, fewer than its "
+                             f"sub-optimizers' {type(opt).__name__} needs")
+        subs.append((opt, part, _plan_optimizer_state(model, opt, part, ws)))
+        at += n
+    if at != len(values):
+        raise ValueError(f"the optimizer state in the file does not match the model's "
+                         f"MultiOptimizer: the file has {len(values)} arrays, its "
+                         f"sub-optimizers take {at}")
+    optimizer._built = True
+    return [], None, subs
+
+
+def _plan_optimizer_state(model, optimizer, values, weights=None):
     """(assignments, learning rate) for stored optimizer arrays, every shape checked
     before anything is assigned. Accepted layouts: Keras 3 (iterations, learning rate,
     moving averages, per-variable slots), Keras 3 without the learning rate (a
@@ -273,7 +311,9 @@ def _plan_optimizer_state(model, optimizer, values):
     (_slot_groups), per variable, or, as older Keras 3 releases wrote them, per slot
     kind (all momentums, then all velocities). The first layout whose every shape fits
     is used."""
-    weights = model.trainable_weights
+    weights = model.trainable_weights if weights is None else weights
+    if _multi(optimizer):
+        return _plan_multi_optimizer_state(model, optimizer, values, weights)
     optimizer.build(weights)
     slots = [optimizer._slots[id(v)] for v in weights]
     kinds = max((len(s) for s in slots), default=0)
@@ -388,13 +428,15 @@ def set_optimizer_state(model, optimizer, values, extra=None):
 
 
 def _assign_optimizer_state(optimizer, values, plan, extra=None):
-    pairs, lr = plan
+    pairs, lr = plan[:2]
     optimizer._iterations.assign(np.asarray(values[0]).astype(np.int64))
+    for sub, sub_values, sub_plan in (plan[2] if len(plan) > 2 else ()):
+        _assign_optimizer_state(sub, sub_values, sub_plan)
     for target, value in pairs:
         target[...] = value
     # the file's learning rate (changed by a callback, say) unless it is the config's
     # own, seen through float32
-    if lr is not None and _lr_variable(optimizer) and \
+    if lr is not None and not _multi(optimizer) and _lr_variable(optimizer) and \
             np.float32(lr) != np.float32(optimizer.learning_rate):
         optimizer.learning_rate = float(lr)
     if extra and hasattr(optimizer, "set_extra_state"):
