@@ -68,13 +68,11 @@ static inline vf v_exp_reduced(vf r, vi n) {
 static inline vf v_exp(vf x) {
   const vf zero_below = x < -87.3f ? vf{} : v_splat(1.0f);
   x = v_min(v_max(x, v_splat(-87.3f)), v_splat(88.7f));  // nan passes
-  const vf t = x * 1.44269504088896341f + 0.5f;
-  vi n = __builtin_convertvector(t, vi);
-  vf fn = __builtin_convertvector(n, vf);
-  n = n + (vi)(fn > t);
-  fn = __builtin_convertvector(n, vf);
+  const vf magic = v_splat(12582912.0f);                 // 1.5 * 2^23
+  const vf tm = x * 1.44269504088896341f + magic;        // n = round(x / ln2) in the low mantissa bits
+  const vf fn = tm - magic;
   const vf r = (x - fn * 0.693359375f) + fn * 2.12194440e-4f;
-  return v_exp_reduced(r, n) * zero_below;
+  return v_exp_reduced(r, (vi)tm - 0x4B400000) * zero_below;
 }
 
 // expm1(x) for x <= 88, accurate relative to the result near 0: with x = n ln2 + r,
@@ -82,11 +80,10 @@ static inline vf v_exp(vf x) {
 static inline vf v_expm1(vf x) {
   x = x < -88.0f ? v_splat(-88.0f) : x;
   x = x > 88.0f ? v_splat(88.0f) : x;
-  const vf t = x * 1.44269504088896341f + 0.5f;
-  vi n = __builtin_convertvector(t, vi);
-  vf fn = __builtin_convertvector(n, vf);
-  n = n + (vi)(fn > t);
-  fn = __builtin_convertvector(n, vf);
+  const vf magic = v_splat(12582912.0f);  // n = round(x / ln2), as v_exp
+  const vf tm = x * 1.44269504088896341f + magic;
+  const vf fn = tm - magic;
+  const vi n = (vi)tm - 0x4B400000;
   const vf r = (x - fn * 0.693359375f) + fn * 2.12194440e-4f;
   vf p = v_splat(1.9875691500e-4f);
   p = p * r + 1.3981999507e-3f;
