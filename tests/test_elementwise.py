@@ -748,3 +748,29 @@ def test_backward_output_partially_overlapping_an_input_raises():
     want = y * (dy - (y * dy).sum(-1, keepdims=True))
     K.softmax_backward(y, dy, dy)  # exactly in place
     assert_close(dy, want, atol=1e-6)
+
+
+def test_activations_same_bits_on_avx2_and_avx512():
+    # ARCHITECTURE.md: the activations compute each element the same way on both levels
+    if "avx512" not in fastnet.config.ISA_LEVELS[
+            :fastnet.config.ISA_LEVELS.index(fastnet.config.cpu_features()["hardware_isa"]) + 1]:
+        pytest.skip("needs an AVX-512 CPU")
+    x = np.concatenate([np.linspace(-100, 100, 20_001, dtype=np.float32),
+                        rand((10_000,), seed=46, low=-8, high=8)])
+    g = rand(x.shape, seed=47)
+    got = {}
+    before = fastnet.config.get_isa()
+    try:
+        for level in ("avx2", "avx512"):
+            fastnet.config.set_isa(level)
+            outs = []
+            for name in KERNEL_ACTS:
+                y, d = np.empty_like(x), np.empty_like(x)
+                K.activation_forward(name, x, y)
+                K.activation_backward(name, y if name in ("sigmoid", "tanh") else x, g, d)
+                outs += [y.view(np.int32), d.view(np.int32)]
+            got[level] = outs
+    finally:
+        fastnet.config.set_isa(before)
+    for i, (a, b) in enumerate(zip(got["avx2"], got["avx512"])):
+        assert np.array_equal(a, b), (KERNEL_ACTS[i // 2], "forward" if i % 2 == 0 else "backward")
