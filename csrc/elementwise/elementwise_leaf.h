@@ -135,7 +135,17 @@ static inline vf v_log1p(vf u) {
   return two_s + two_s * s2 * p;
 }
 
-static inline vf v_sigmoid(vf x) { return 1.0f / (1.0f + v_exp(-x)); }
+// v_exp without the flush to 0 below -87.3 (it gives ~1.2e-38 there), for 1 / (1 + e), where
+// 1 + e is then 1 exactly either way: the same sigmoid bits with three operations fewer.
+static inline vf v_exp_no_flush(vf x) {
+  x = v_min(v_max(x, v_splat(-87.3f)), v_splat(88.7f));  // nan passes
+  const vf magic = v_splat(12582912.0f);
+  const vf tm = x * 1.44269504088896341f + magic;
+  const vf fn = tm - magic;
+  const vf r = (x - fn * 0.693359375f) + fn * 2.12194440e-4f;
+  return v_exp_reduced(r, (vi)tm - 0x4B400000);
+}
+static inline vf v_sigmoid(vf x) { return 1.0f / (1.0f + v_exp_no_flush(-x)); }
 
 // tanh(|x|) = -expm1(-2|x|) / (2 + expm1(-2|x|)): relative accuracy everywhere, no branch.
 static inline vf v_tanh(vf x) {
