@@ -187,6 +187,27 @@ def test_more_activations_extreme_inputs(isa, name):
     assert_close(g[big], num, atol=1e-5, rtol=1e-5, what=name)
 
 
+def test_gelu_erf_kernel_error_bounds(isa):
+    # The kernel's Phi is a logistic of a fitted odd polynomial (csrc/elementwise); against
+    # math.erf in float64 on a dense grid: gelu within 1.5e-7 absolute for x <= 0 (where
+    # |gelu| < 0.17) and 3e-7 relative for x > 0; the derivative within 5e-7 absolute.
+    x = np.concatenate([np.linspace(-12, 12, 240_001, dtype=np.float32),
+                        rand((50_000,), seed=40, low=-6, high=6)])
+    x64 = x.astype(np.float64)
+    cdf = 0.5 * (1 + _erf(x64 / np.sqrt(2)))
+    y = np.empty_like(x)
+    K.activation_forward("gelu_erf", x, y)
+    err = np.abs(y - x64 * cdf)
+    neg, pos = x <= 0, x > 0
+    assert err[neg].max() <= 1.5e-7, err[neg].max()
+    assert (err[pos] / (x64[pos] * cdf[pos])).max() <= 3e-7
+    assert np.all(y[x < -5.6] == 0) and np.all(y[x > 5.6] == x[x > 5.6])
+    dx = np.empty_like(x)
+    K.activation_backward("gelu_erf", x, np.ones_like(x), dx)
+    want = cdf + x64 * np.exp(-0.5 * x64 * x64) / np.sqrt(2 * np.pi)
+    assert np.abs(dx - want).max() <= 5e-7, np.abs(dx - want).max()
+
+
 def _second_derivative(fn, x):
     v = fastnet.Variable(x)
     with fastnet.GradientTape() as outer:
@@ -591,6 +612,82 @@ def test_kernel_backward_with_broadcast_upstream_gradient(name):
     assert_close(got, elementwise_numeric_grad(ref, x, np.ones_like(x)), atol=2e-5, rtol=2e-4)
 
 
+def _strided_grads(shape, rng):
+    """Non-contiguous upstream gradients, (rows, cols) = shape or 3-D: broadcasts of a
+    scalar, a row, a column, a (rows, 1, cols) block and one with runs of 8 floats, a
+    transposed copy and reversed rows."""
+    r, c = shape
+    g = lambda *s: rng.standard_normal(s).astype(np.float32)  # noqa: E731
+    return {
+        "scalar": np.broadcast_to(np.float32(-1.5), shape),
+        "row": np.broadcast_to(g(1, c), shape),
+        "column": np.broadcast_to(g(r, 1), shape),
+        "block": np.broadcast_to(g(r, 1, c), (r, 2, c)),
+        "short_runs": np.broadcast_to(g(r, 1, 8), (r, 3, 8)),
+        "transposed": np.ascontiguousarray(g(c, r)).T,
+        "reversed": g(r, c)[::-1],
+    }
+
+
+KERNEL_ACTS = ["relu", "sigmoid", "tanh", "leaky_relu", "elu", "selu", "gelu", "gelu_erf",
+               "hard_sigmoid", "hard_silu", "softplus", "silu"]
+
+
+@pytest.mark.parametrize("shape", [(64, 4096), (6, 1000), (3, 40)])
+def test_activation_backward_reads_strided_upstream_gradients(isa, shape):
+    # dy may be any strided view (ops.sum's backward hands a broadcast): the same bits as
+    # with a contiguous copy of it, for every activation
+    rng = np.random.default_rng(41)
+    for kind, dy in _strided_grads(shape, rng).items():
+        assert not dy.flags.c_contiguous
+        x = rng.standard_normal(dy.shape).astype(np.float32) * 3
+        for name in KERNEL_ACTS:
+            saved = x
+            if name in ("sigmoid", "tanh"):
+                saved = np.empty_like(x)
+                K.activation_forward(name, x, saved)
+            got, want = np.empty_like(x), np.empty_like(x)
+            K.activation_backward(name, saved, dy, got)
+            K.activation_backward(name, saved, np.ascontiguousarray(dy), want)
+            assert np.array_equal(got.view(np.int32), want.view(np.int32)), (name, kind)
+    out = np.zeros(shape, np.float32)
+    with pytest.raises(ValueError, match="overlaps input `dy`"):
+        K.activation_backward("elu", rand(shape, seed=3), np.broadcast_to(out[0], shape), out)
+
+
+@pytest.mark.parametrize("shape", [(64, 4096), (6, 1000), (3, 40), (0, 5)])
+def test_bias_grad_reads_strided_upstream_gradients(isa, shape):
+    rng = np.random.default_rng(42)
+    grads = _strided_grads(shape, rng) if shape[0] else {"empty": np.broadcast_to(
+        np.float32(2), shape)}
+    for kind, dy in grads.items():
+        out = np.empty(dy.shape[-1], np.float32)
+        K.bias_grad(dy, out)
+        want = dy.astype(np.float64).reshape(-1, dy.shape[-1]).sum(0)
+        assert_close(out, want, atol=1e-5, rtol=1e-6, what=kind)
+
+
+def test_strided_upstream_gradient_through_the_ops():
+    # sum / mean / a broadcast product upstream of each kernel activation and of bias_add
+    x = _off_kinks(rand((64, 80), seed=43, low=-5, high=5))
+    w = rand((1, 80), seed=44)
+    b = fastnet.Variable(rand((80,), seed=45))
+    for name in ["gelu_erf", "silu", "relu", "tanh", "sigmoid", "elu"]:
+        fn, ref = MORE[name]
+        v = fastnet.Variable(x)
+        with fastnet.GradientTape() as tape:
+            total = ops.sum(ops.mean(fn(v), axis=0) * w[0])
+        got = tape.gradient(total, v).numpy()
+        want = elementwise_numeric_grad(ref, x, np.broadcast_to(w / 64, x.shape))
+        assert_close(got, want, atol=2e-5, rtol=2e-4, what=name)
+    v = fastnet.Variable(x)
+    with fastnet.GradientTape() as tape:
+        total = ops.sum(ops_nn.bias_add(v, b))
+    gx, gb = tape.gradient(total, [v, b])
+    assert_close(gx.numpy(), np.ones_like(x), atol=0)
+    assert_close(gb.numpy(), np.full(80, 64.0), atol=0)
+
+
 @pytest.mark.parametrize("name", ["gelu_tanh", "gelu_erf", "softplus", "selu", "hard_silu"])
 def test_strided_and_float64_inputs_take_the_numpy_path(name):
     fn, ref = MORE[name]
@@ -651,3 +748,29 @@ def test_backward_output_partially_overlapping_an_input_raises():
     want = y * (dy - (y * dy).sum(-1, keepdims=True))
     K.softmax_backward(y, dy, dy)  # exactly in place
     assert_close(dy, want, atol=1e-6)
+
+
+def test_activations_same_bits_on_avx2_and_avx512():
+    # ARCHITECTURE.md: the activations compute each element the same way on both levels
+    if "avx512" not in fastnet.config.ISA_LEVELS[
+            :fastnet.config.ISA_LEVELS.index(fastnet.config.cpu_features()["hardware_isa"]) + 1]:
+        pytest.skip("needs an AVX-512 CPU")
+    x = np.concatenate([np.linspace(-100, 100, 20_001, dtype=np.float32),
+                        rand((10_000,), seed=46, low=-8, high=8)])
+    g = rand(x.shape, seed=47)
+    got = {}
+    before = fastnet.config.get_isa()
+    try:
+        for level in ("avx2", "avx512"):
+            fastnet.config.set_isa(level)
+            outs = []
+            for name in KERNEL_ACTS:
+                y, d = np.empty_like(x), np.empty_like(x)
+                K.activation_forward(name, x, y)
+                K.activation_backward(name, y if name in ("sigmoid", "tanh") else x, g, d)
+                outs += [y.view(np.int32), d.view(np.int32)]
+            got[level] = outs
+    finally:
+        fastnet.config.set_isa(before)
+    for i, (a, b) in enumerate(zip(got["avx2"], got["avx512"])):
+        assert np.array_equal(a, b), (KERNEL_ACTS[i // 2], "forward" if i % 2 == 0 else "backward")

@@ -1,5 +1,6 @@
 // Python bindings of the elementwise kernels (fastnet/kernels/elementwise.py wraps them).
 #include <algorithm>
+#include <cmath>
 #include <initializer_list>
 #include <limits>
 #include <string>
@@ -97,6 +98,76 @@ void check_pair(const py::array& target, const py::array& output, const char* op
                " must have the same shape");
 }
 
+// A strided float32 array (dy of activation_backward: a broadcast upstream gradient such as
+// ops.sum's) seen as runs of `run` elements over its trailing axes, each run contiguous or,
+// when those axes have stride 0, one repeated value (`constant`); the leading axes may
+// have any strides. at(r) is the first element of run r (runs in C order).
+struct GradRuns {
+  const char* base;
+  std::vector<int64_t> outer_shape, outer_strides;  // bytes; size-1 axes dropped
+  int64_t run = 1;
+  bool constant = false;
+
+  explicit GradRuns(const py::array& a) : base(static_cast<const char*>(a.data())) {
+    bool contiguous = true, zero = true;
+    int k = static_cast<int>(a.ndim());
+    for (; k > 0; --k) {
+      const int64_t extent = a.shape(k - 1), stride = a.strides(k - 1);
+      if (extent == 1) continue;
+      const bool c = contiguous && stride == run * static_cast<int64_t>(sizeof(float));
+      const bool z = zero && stride == 0;
+      if (!c && !z) break;
+      contiguous = c;
+      zero = z;
+      run *= extent;
+    }
+    constant = zero && !contiguous;
+    for (int d = 0; d < k; ++d) {
+      if (a.shape(d) == 1) continue;
+      outer_shape.push_back(a.shape(d));
+      outer_strides.push_back(a.strides(d));
+    }
+  }
+  const float* at(int64_t r) const {
+    int64_t off = 0;
+    for (int64_t d = static_cast<int64_t>(outer_shape.size()) - 1; d >= 0; --d) {
+      off += (r % outer_shape[d]) * outer_strides[d];
+      r /= outer_shape[d];
+    }
+    return reinterpret_cast<const float*>(base + off);
+  }
+};
+// The distance in floats between consecutive rows of a's (rows, last axis) view when
+// its last axis is contiguous and its leading axes flatten to one stride (0 for a
+// broadcast over the rows); kAllZeroStrides when every stride is 0 (one value); -1 when
+// neither holds.
+constexpr int64_t kAllZeroStrides = -2;
+int64_t row_stride(const py::array& a) {
+  const int nd = static_cast<int>(a.ndim());
+  const auto f = static_cast<py::ssize_t>(sizeof(float));
+  bool all_zero = true;
+  for (int d = 0; d < nd; ++d) all_zero = all_zero && (a.shape(d) == 1 || a.strides(d) == 0);
+  if (all_zero) return kAllZeroStrides;
+  if (a.shape(nd - 1) != 1 && a.strides(nd - 1) != f) return -1;
+  py::ssize_t stride = 0, prev_stride = 0, prev_extent = 0;
+  bool one_row = true;
+  for (int d = nd - 2; d >= 0; --d) {
+    if (a.shape(d) == 1) continue;
+    if (one_row)
+      stride = a.strides(d);
+    else if (a.strides(d) != prev_stride * prev_extent)
+      return -1;
+    one_row = false;
+    prev_stride = a.strides(d);
+    prev_extent = a.shape(d);
+  }
+  if (one_row) return a.shape(nd - 1);
+  return stride < 0 || stride % f ? -1 : stride / f;
+}
+
+// Runs shorter than this are copied into one contiguous array instead.
+constexpr int64_t kMinRun = 256;
+
 int64_t row_grain(int64_t cols) { return std::max<int64_t>(1, kGrain / std::max<int64_t>(cols, 1)); }
 
 void check_eps(float eps, const char* op) {
@@ -150,20 +221,58 @@ void bind_elementwise(py::module_& m) {
         float p;
         const elementwise::ActBwd fn = elementwise::table().act_bwd[activation(name, param, op, &p).act];
         const float* ps = in_f32(saved, op, "saved");
-        const float* pd = in_f32(dy, op, "dy");
+        require_float32(dy, op, "dy");
         if (shape_of(dy) != shape_of(saved))
           fail_value(std::string(op) + ": `dy` " + shape_str(dy) + " and `saved` " + shape_str(saved) +
                      " differ");
         float* po = out_f32(out, op, "out", shape_of(saved));
         require_same_or_disjoint(out, "out", saved, "saved", op);
-        require_same_or_disjoint(out, "out", dy, "dy", op);
         const int64_t n = static_cast<int64_t>(saved.size());
+        if (is_c_contiguous(dy)) {
+          require_same_or_disjoint(out, "out", dy, "dy", op);
+          const float* pd = static_cast<const float*>(dy.data());
+          py::gil_scoped_release release;
+          threads::parallel_for(n, kGrain,
+                                [&](int64_t i0, int64_t i1) { fn(ps + i0, pd + i0, po + i0, i1 - i0, p); });
+          return;
+        }
+        require_no_alias(out, "out", dy, "dy", op);
+        GradRuns runs(dy);
+        if (runs.run < kMinRun) {  // short runs: one contiguous copy of dy is cheaper
+          py::array_t<float, py::array::c_style> flat(dy);
+          const float* pd = flat.data();
+          py::gil_scoped_release release;
+          threads::parallel_for(n, kGrain,
+                                [&](int64_t i0, int64_t i1) { fn(ps + i0, pd + i0, po + i0, i1 - i0, p); });
+          return;
+        }
         py::gil_scoped_release release;
-        threads::parallel_for(n, kGrain,
-                              [&](int64_t i0, int64_t i1) { fn(ps + i0, pd + i0, po + i0, i1 - i0, p); });
+        threads::parallel_for(n, kGrain, [&](int64_t i0, int64_t i1) {
+          float buf[kMinRun];  // a constant run's value, repeated
+          float filled = 0.0f;
+          bool have = false;
+          for (int64_t i = i0; i < i1;) {
+            const int64_t j = i % runs.run, m = std::min(runs.run - j, i1 - i);
+            const float* pd = runs.at(i / runs.run);
+            if (!runs.constant) {
+              fn(ps + i, pd + j, po + i, m, p);
+            } else {
+              const float v = *pd;
+              if (!have || !(filled == v) || std::signbit(filled) != std::signbit(v)) {
+                std::fill(buf, buf + kMinRun, v);  // (a nan is refilled each run: harmless)
+                filled = v;
+                have = true;
+              }
+              for (int64_t k = 0; k < m; k += kMinRun)
+                fn(ps + i + k, buf, po + i + k, std::min(kMinRun, m - k), p);
+            }
+            i += m;
+          }
+        });
       },
       py::arg("name"), py::arg("saved"), py::arg("dy"), py::arg("out"), py::arg("param") = py::none(),
-      "out = dy * f'(.) from saved = y for sigmoid/tanh, x for the others (out may be dy).");
+      "out = dy * f'(.) from saved = y for sigmoid/tanh, x for the others (out may be dy). dy "
+      "may be any strided view, e.g. a broadcast upstream gradient (read without a copy).");
   m.def(
       "softmax",
       [](py::array x, py::array out, bool log) {
@@ -342,12 +451,30 @@ void bind_elementwise(py::module_& m) {
       "bias_grad",
       [](py::array dy, py::array out) {
         const char* op = "bias_grad";
-        const float* pd = in_f32(dy, op, "dy");
+        require_float32(dy, op, "dy");
         if (dy.ndim() < 1) fail_value(std::string(op) + ": `dy` must have at least 1 dimension");
         const int64_t cols = dy.shape(dy.ndim() - 1), rows = rows_of(dy);
         float* po = out_f32(out, op, "out", {cols});
         require_no_alias(out, "out", dy, "dy", op);
         if (cols == 0) return;
+        if (rows == 0) {
+          std::fill(po, po + cols, 0.0f);
+          return;
+        }
+        // dy may be strided (a broadcast upstream gradient): rows `stride` floats apart.
+        const int64_t stride = is_c_contiguous(dy) ? cols : row_stride(dy);
+        if (stride == kAllZeroStrides) {  // one value everywhere: rows copies of it, exact in double
+          const double v = *static_cast<const float*>(dy.data());
+          for (int64_t j = 0; j < cols; ++j) po[j] = static_cast<float>(v * static_cast<double>(rows));
+          return;
+        }
+        py::array_t<float, py::array::c_style> flat;
+        const float* pd = static_cast<const float*>(dy.data());
+        if (stride < 0) {  // not rows of contiguous floats: one contiguous copy
+          flat = py::array_t<float, py::array::c_style>(dy);
+          pd = flat.data();
+        }
+        const int64_t rs = stride < 0 ? cols : stride;
         auto fn = elementwise::table().bias_grad_rows;
         py::gil_scoped_release release;
         const int nt = threads::num_threads();
@@ -357,7 +484,7 @@ void bind_elementwise(py::module_& m) {
           threads::parallel_for(cols, std::max<int64_t>(64, kGrain / std::max<int64_t>(rows, 1)),
                                 [&](int64_t j0, int64_t j1) {
                                   std::vector<double> acc(static_cast<size_t>(j1 - j0), 0.0);
-                                  fn(pd + j0, acc.data(), rows, j1 - j0, cols);
+                                  fn(pd + j0, acc.data(), rows, j1 - j0, rs);
                                   for (int64_t j = j0; j < j1; ++j) po[j] = static_cast<float>(acc[j - j0]);
                                 });
           return;
@@ -368,7 +495,7 @@ void bind_elementwise(py::module_& m) {
         threads::parallel_run(nt, [&](int tid, int n) {
           if (tid == 0) used = n;
           const int64_t r0 = rows * tid / n, r1 = rows * (tid + 1) / n;
-          fn(pd + r0 * cols, part.data() + tid * cols, r1 - r0, cols, cols);
+          fn(pd + r0 * rs, part.data() + tid * cols, r1 - r0, cols, rs);
         });
         for (int64_t j = 0; j < cols; ++j) {
           double s = 0.0;

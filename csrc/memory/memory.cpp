@@ -5,6 +5,7 @@
 #include "fastnet/memory.h"
 
 #include <cstdlib>
+#include <iterator>
 #include <map>
 #include <mutex>
 #include <new>
@@ -72,6 +73,9 @@ Block acquire(size_t bytes) {
     std::lock_guard<std::mutex> lock(p.mu);
     auto it = p.free_blocks.lower_bound(want);
     if (it != p.free_blocks.end() && it->first <= want + want / 8) {
+      // Of the blocks of that capacity, the one released last: most likely still in cache
+      // (the first, as lower_bound gives, cycles through them all, each one cold).
+      it = std::prev(p.free_blocks.upper_bound(it->first));
       Block b{it->second, it->first};
       p.free_blocks.erase(it);
       p.cached -= b.capacity;

@@ -5,7 +5,8 @@
         # elu (param = alpha, default 1), selu, gelu (tanh form), gelu_erf (exact),
         # hard_sigmoid (relu6(x + 3) / 6), hard_silu, softplus, silu / swish; out may be x
     activation_backward(name, saved, dy, out, param=None)
-        # out = dy * f'(.); saved = y for sigmoid/tanh, x for the others; out may be dy
+        # out = dy * f'(.); saved = y for sigmoid/tanh, x for the others; out may be dy;
+        # dy may be any strided view (a broadcast gradient is read without a copy)
     softmax(x, out, log=False)                # over the last axis
     softmax_backward(y, dy, out)
     sparse_softmax_cross_entropy(logits (N, C), labels int32 (N,), loss (N,), grad=None)
@@ -17,6 +18,7 @@
         # loss of output's shape (elementwise) or output.shape[:-1] (mean over the last axis)
     bias_add(x, bias (C,), out)               # out = x + bias over the last axis; out may be x
     bias_grad(dy, out (C,))                   # out = dy summed over all but the last axis
+                                              # (dy may be strided, e.g. a broadcast)
 
 The cross-entropies from probabilities follow Keras: categorical ones normalise the
 probabilities by their sum, all clip them to [epsilon, 1 - epsilon] (the gradient is zero

@@ -76,8 +76,7 @@ def _activation(name, x, forward, grad, param=None, kernel=None):
             gv = g._value
             if RECORDING or gv.dtype != np.float32:
                 return (g * grad(x, y),)  # an outer tape records: differentiable ops
-            gv = np.ascontiguousarray(gv)  # e.g. sum's broadcast upstream gradient
-            dx = _empty_like(gv)
+            dx = _empty_like(v)  # gv may be a broadcast view (sum's): the kernel reads it as is
             K.activation_backward(name, out if name in ("sigmoid", "tanh") else v, gv, dx,
                                   param)
             return (Tensor(dx),)
@@ -519,7 +518,7 @@ def bias_add(x, bias, _inplace=False):
             if not needs_grad(b):  # a frozen bias
                 return (g, None)
             db = _C.empty_f32(bv.shape)
-            K.bias_grad(np.ascontiguousarray(gv), db)
+            K.bias_grad(gv, db)  # gv may be a broadcast view (sum's): read as is
             return (g, Tensor(db))
 
         return make(out, (x, b), backward)
