@@ -9,13 +9,15 @@ group of input channels (each its own im2col GEMM) and concatenates their output
 
 from __future__ import annotations
 
+import numpy as np
+
 from fastnet import activations as activations_mod
 from fastnet import constraints as constraints_mod
 from fastnet import initializers as initializers_mod
 from fastnet import ops
 from fastnet import regularizers as regularizers_mod
 from fastnet.layers.argument_validation import check_int, check_padding, standardize_tuple
-from fastnet.layers.layer import InputSpec, Layer
+from fastnet.layers.layer import InputSpec, Layer, check_array_size
 from fastnet.layers.weight_args import kernel_bias_config, set_kernel_bias_args
 from fastnet.ops import spatial as ops_spatial
 from fastnet.ops.spatial import conv_output_length, deconv_output_length
@@ -130,6 +132,11 @@ class BaseConv(Layer):
         return ops.concatenate(outs, axis=-1)
 
     def call(self, inputs):
+        # a size argument that makes the output larger than memory (dilation_rate=2**20
+        # on a transposed conv) is a ValueError naming the layer, not a MemoryError
+        shape = self.compute_output_shape(tuple(inputs.shape))
+        if all(isinstance(d, (int, np.integer)) for d in shape):
+            check_array_size(self, shape, inputs.dtype)
         first = self.data_format == "channels_first"
         if first:
             inputs = ops.transpose(inputs, (0,) + tuple(range(2, self.rank + 2)) + (1,))

@@ -170,6 +170,19 @@ def test_every_row_refuses_absurd_sizes(row_id):
                 _run(row, kwargs, arg, row.inputs(), "valid")
 
 
+@pytest.mark.parametrize("cls,kw", [
+    (layers.Conv2DTranspose, dict(filters=2, kernel_size=3, dilation_rate=(2**20, 2**20))),
+    (layers.Conv1DTranspose, dict(filters=2, kernel_size=3, dilation_rate=2**30)),
+    (layers.Conv2DTranspose, dict(filters=2, kernel_size=3, strides=2**20)),
+])
+def test_a_transposed_conv_larger_than_memory_is_refused_by_name(cls, kw):
+    """The replayed hypothesis case: the output, not a weight, is what cannot fit."""
+    layer = cls(**kw)
+    x = np.ones((1, 4, 4, 1) if cls is layers.Conv2DTranspose else (1, 4, 1), "float32")
+    with pytest.raises(ValueError, match=cls.__name__):
+        layer(x)
+
+
 # ---- fit / evaluate / predict with malformed data -------------------------------------------
 
 def _model(seed=0):
