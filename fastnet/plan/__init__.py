@@ -274,8 +274,8 @@ class Runner:
                     return False
         return tuple(id(w) for w in self.model.trainable_weights) == pb.trainable
 
-    def _build(self, mode, batch, steps, specs=None, with_sw=False):
-        pb = compiler.build(self.model, mode, batch, steps, specs, with_sw)
+    def _build(self, mode, batch, steps, specs=None, with_sw=False, input_shapes=None):
+        pb = compiler.build(self.model, mode, batch, steps, specs, with_sw, input_shapes)
         pb._wrefs_arrays = {id(v): v._value for v in pb.__dict__.get("_vars", ())}
         opt = self.model.optimizer
         pb.slot_lists = {id(v): opt._slots.get(id(v)) for v in pb.weights}
@@ -356,7 +356,9 @@ class Runner:
 
         def make(steps):
             specs = self._loss_specs() if mode != PREDICT else None
-            return self._build(mode, batch, steps, specs, key[-1] if mode != PREDICT else False)
+            # key[1]: the inputs' shapes, which give the `None` (time) axes their lengths
+            return self._build(mode, batch, steps, specs, key[-1] if mode != PREDICT else False,
+                               key[1])
 
         return self._get(mode, key, len(group), make), out_shapes
 
