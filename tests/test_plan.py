@@ -724,13 +724,13 @@ def test_frozen_batch_normalization_runs_eagerly_and_frozen_dense_plans():
 VOCAB = 40
 
 
-def ticket_model(title_units=12, body_units=6, tags=5, depts=4):
+def ticket_model(title_units=12, body_units=6, tags=5, depts=4, dtype="float32"):
     """The W3 seed workload (bench/workloads.py keras_ticket) at small sizes: Embedding +
     LSTM over a title and over a body (time axes of any length), concatenated with tags,
     a sigmoid priority head and a softmax department head."""
     def build():
-        title = keras.Input(shape=(None,), name="title")
-        body = keras.Input(shape=(None,), name="body")
+        title = keras.Input(shape=(None,), name="title", dtype=dtype)
+        body = keras.Input(shape=(None,), name="body", dtype=dtype)
         tag = keras.Input(shape=(tags,), name="tags")
         tf = layers.LSTM(title_units)(layers.Embedding(VOCAB, 8, name="title_words")(title))
         bf = layers.LSTM(body_units)(layers.Embedding(VOCAB, 8, name="body_words")(body))
@@ -755,10 +755,12 @@ def _ticket_compile():
                 loss=["binary_crossentropy", "categorical_crossentropy"], loss_weights=[1.0, 0.2])
 
 
-def test_ticket_model_matches_eager():
-    """W3 on the plan: integer arrays into float32 Inputs, `None` time axes (a plan per
-    sequence length), the same weights, slots, losses, evaluate and predict as eagerly."""
-    a, b = _pair(ticket_model(), _ticket_compile)
+@pytest.mark.parametrize("dtype", ["float32", "int32"])
+def test_ticket_model_matches_eager(dtype):
+    """W3 on the plan: integer arrays into float32 (or int32) Inputs, `None` time axes (a
+    plan per sequence length), the same weights, slots, losses, evaluate and predict as
+    eagerly."""
+    a, b = _pair(ticket_model(dtype=dtype), _ticket_compile)
     assert fplan.status(a) is None
     x, y = _ticket_data(64)
     ha, hb = _fit_both(a, b, x, y, batch_size=16, epochs=2)
@@ -917,12 +919,22 @@ def test_embedding_constraint_runs_eagerly():
     assert "'emb': weight 'embeddings' has a constraint" in m._plan_status()
 
 
+def test_int32_input_read_by_another_layer_runs_eagerly():
+    inp = keras.Input(shape=(4,), dtype="int32", name="ids")
+    x = layers.concatenate([layers.Flatten()(layers.Embedding(VOCAB, 2)(inp)),
+                            layers.Dense(2)(inp)])
+    m = keras.Model(inp, layers.Dense(1)(x))
+    m.compile(optimizer="sgd", loss="mse")
+    assert "input 'ids' has dtype int32" in m._plan_status()
+
+
+@pytest.mark.parametrize("dtype", ["float32", "int32"])
 @pytest.mark.parametrize("bad", [VOCAB, -1, -0.5 - VOCAB, 1e6])
-def test_bad_embedding_index_raises_the_eager_error(bad):
+def test_bad_embedding_index_raises_the_eager_error(bad, dtype):
     """An index outside [0, input_dim) raises the eager Embedding's IndexError (naming the
     layer, the index and its position) from the plan, in fit, evaluate and predict;
     fractional float indices are truncated as the eager cast does."""
-    a, b = _pair(ticket_model(), _ticket_compile)
+    a, b = _pair(ticket_model(dtype=dtype), _ticket_compile)
     x, y = _ticket_data(16)
     title = x[0].astype(np.float32)
     title[3, 2] = bad

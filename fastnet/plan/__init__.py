@@ -167,11 +167,13 @@ class Runner:
         out = []
         for v, kt in zip(xs, in_kts):
             a = v._value if isinstance(v, Tensor) else v
-            if type(a) is not np.ndarray or a.dtype != np.float32 or not a.flags.c_contiguous:
+            # the Input's dtype (float32, or int32 indices), cast as the eager model does
+            dt = np.int32 if kt.dtype == "int32" else np.float32
+            if type(a) is not np.ndarray or a.dtype != dt or not a.flags.c_contiguous:
                 a = np.asarray(a)
                 if a.dtype.kind not in "fiub":
                     raise Unsupported(f"input of dtype {a.dtype}")
-                a = np.ascontiguousarray(a, dtype=np.float32)
+                a = np.ascontiguousarray(a, dtype=dt)
             shp = kt.shape
             if a.ndim != len(shp) or any(w is not None and w != g
                                          for w, g in zip(shp[1:], a.shape[1:])):

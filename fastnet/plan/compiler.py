@@ -206,9 +206,18 @@ def graph_of(model):
 def check_layers(model):
     """Raises Unsupported naming the first layer the plan cannot lower."""
     inputs, outputs, nodes = graph_of(model)
+    readers = {}
+    for node in nodes:
+        for kt in node.input_tensors:
+            readers.setdefault(id(kt), []).append(node.operation)
     for kt in inputs:
-        if kt.dtype != "float32":
-            raise Unsupported(f"input {kt._keras_history[0].name!r} has dtype {kt.dtype}")
+        if kt.dtype == "float32":
+            continue
+        # int32 indices: a stream of int32s, when only Embeddings read it
+        if kt.dtype != "int32" or not all(type(r) is core_layers.Embedding
+                                          for r in readers.get(id(kt), ())):
+            raise Unsupported(f"input {kt._keras_history[0].name!r} has dtype {kt.dtype} (the "
+                              "plan takes float32 inputs, and int32 ones read by Embeddings)")
     for node in nodes:
         layer = node.operation
         _layer_kind(layer)
@@ -395,10 +404,13 @@ def build(model, mode, batch, n_steps, targets=None, sample_weight=False, input_
 
     training = mode == TRAIN
     # inputs: per-step streams
+    int_streams = set()  # id(_Tensor) of the int32 input streams (Embedding indices)
     for i, kt in enumerate(inputs):
         t = T(kt)
-        k = plan.add_external(0, t.size, 0, f"x[{i}]")
+        k = plan.add_external(0, t.size, 1 if kt.dtype == "int32" else 0, f"x[{i}]")
         t.ext = -(1 + k)
+        if kt.dtype == "int32":
+            int_streams.add(id(t))
         pb.streams.append(("x", i, k))
 
     # first pass: kinds, consumers, which tensors need gradients
@@ -587,11 +599,14 @@ def build(model, mode, batch, n_steps, targets=None, sample_weight=False, input_
             scratch = max(scratch, out.size)
         elif kind == "embedding":
             x = ins[0]
-            # the indices, cast to int32 as the eager layer does, kept for the backward
-            idx = ("arena", arena.new(x.size, t_clock[0]))
+            # the indices: an int32 stream, or floats cast to int32 as the eager layer
+            # does into a buffer kept for the backward
+            stream = 1 if id(x) in int_streams else 0
+            idx = ref(x) if stream else ("arena", arena.new(x.size, t_clock[0]))
             text = plan.add_text(_index_error_text(model, layer))
-            extra[id(node)] = idx
-            emit(FORWARD, EMBEDDING, [ref(x), 0, idx, _weight_ref(pb, plan, layer.embeddings),
+            extra[id(node)] = (idx, stream)
+            emit(FORWARD, EMBEDDING, [ref(x), stream, idx,
+                                      _weight_ref(pb, plan, layer.embeddings),
                                       ref(out), x.size, layer.output_dim, layer.input_dim, text,
                                       len(x.shape)] + list(x.shape))
         elif kind == "rnn":
@@ -844,7 +859,7 @@ def build(model, mode, batch, n_steps, targets=None, sample_weight=False, input_
                 if accw:
                     raise Unsupported(f"Embedding {layer.name!r} is shared")
                 # the indices get no gradient (as the eager cast to int32)
-                emit(BACKWARD, EMBEDDING, [extra[id(node)], 0, gy, gw, ins[0].size,
+                emit(BACKWARD, EMBEDDING, [*extra[id(node)], gy, gw, ins[0].size,
                                            layer.output_dim, layer.input_dim])
             elif kind == "rnn":
                 gy = grad_of(out)
