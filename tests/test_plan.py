@@ -961,3 +961,20 @@ def test_bad_embedding_index_raises_the_eager_error(bad, dtype):
     title[3, 2] = 2.75  # -> index 2, as the eager cast to int32
     for pa, pb in zip(a.predict(xb, verbose=0), b.predict(xb, verbose=0)):
         np.testing.assert_allclose(pa, pb, rtol=RTOL, atol=ATOL)
+
+
+def test_sequential_embedding_lstm_matches_eager():
+    """A Sequential text classifier (Embedding, stacked LSTMs, softmax Dense)."""
+    def build():
+        return keras.Sequential([layers.Input((None,), dtype="int32"),
+                                 layers.Embedding(VOCAB, 6),
+                                 layers.LSTM(5, return_sequences=True), layers.LSTM(4),
+                                 layers.Dense(3, activation="softmax")])
+
+    a, b = _pair(build, lambda: dict(optimizer="adam", loss="sparse_categorical_crossentropy"))
+    rng = np.random.default_rng(2)
+    x = rng.integers(0, VOCAB, (32, 9))
+    y = rng.integers(0, 3, 32)
+    ha, hb = _fit_both(a, b, x, y, batch_size=8, epochs=2)
+    _assert_same_history(ha, hb)
+    _assert_same_state(a, b)
