@@ -744,14 +744,15 @@ void Plan::run_recurrent_forward(const Instr& in, int step) {
   float* y = f(a[7], step);
   const float* packed = s.packed;
   if (a[12]) {
-    for (int64_t r = 0; r < s.n; ++r) std::memcpy(y + r * s.t * s.u, packed + r * ps, sizeof(float) * s.t * s.u);
+    for (int64_t r = 0; r < s.n; ++r)
+      std::memcpy(y + r * s.t * s.u, packed + r * ps, sizeof(float) * s.t * s.u);
   } else {
     for (int64_t r = 0; r < s.n; ++r)
       std::memcpy(y + r * s.u, packed + r * ps + (s.t - 1) * s.u, sizeof(float) * s.u);
   }
 }
 
-// ints: cell, x, kernel, recurrent, bias (unread), packed, ws, gy, dpacked, dx, gx, acc_gx, dk, dr,
+// ints: cell, x, kernel, recurrent, bias, packed, ws, gy, dpacked, dx, gx, acc_gx, dk, dr,
 // db, dh0, dc0, n, t, in, u, return_sequences. dpacked is gy in packed's layout (zeros for
 // the final states); dx, dk, dr, dh0 (dc0) are written (arena buffers when the gradient is
 // not wanted), then dx goes to gx (added when acc_gx) unless it is gx.
@@ -761,6 +762,7 @@ void Plan::run_recurrent_backward(const Instr& in, int step) {
   s.x = f(a[1], step);
   s.kernel = f(a[2], step);
   s.recurrent = f(a[3], step);
+  s.bias = a[4] != kNone ? f(a[4], step) : nullptr;  // the forward's arguments
   s.packed = f(a[5], step);
   const int64_t states = a[0] == kLstmCell ? 2 : 1, ps = (s.t + states) * s.u;
   const float* gy = f(a[7], step);
