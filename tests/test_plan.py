@@ -816,6 +816,9 @@ SEQ_BODIES = [
     ("gru", lambda x: layers.GRU(5)(x)),
     ("lstm_no_bias", lambda x: layers.LSTM(5, use_bias=False)(x)),
     ("gru_no_bias", lambda x: layers.GRU(5, use_bias=False)(x)),
+    ("simple_rnn", lambda x: layers.SimpleRNN(5)(x)),
+    ("simple_rnn_relu_sequences", lambda x: layers.LSTM(3)(
+        layers.SimpleRNN(4, activation="relu", return_sequences=True, use_bias=False)(x))),
     ("stacked_lstm", _stacked),
     ("two_readers", _two_readers),
     ("frozen_lstm", _frozen_lstm),
@@ -843,7 +846,7 @@ def test_recurrent_models_match_eager(body, make_opt):
 
 def test_recurrent_forward_gives_the_eager_bits():
     """The plan calls the eager layers' own kernels: predictions are the same bits."""
-    for cls in (layers.LSTM, layers.GRU):
+    for cls in (layers.LSTM, layers.GRU, layers.SimpleRNN):
         for rs in (False, True):
             keras.utils.set_random_seed(4)
             inp = keras.Input(shape=(None,))
@@ -882,8 +885,10 @@ SEQ_FALLBACKS = [
      r"GRU '\w+' with reset_after=False", False),
     (_seq_regressor(lambda x: layers.LSTM(4, kernel_constraint="non_neg")(x)),
      r"'\w+': weight 'kernel' has a constraint", False),
-    (_seq_regressor(lambda x: layers.SimpleRNN(4)(x)),
-     r"\(SimpleRNN\) is not one the plan lowers", False),
+    (_seq_regressor(lambda x: layers.SimpleRNN(4, activation="elu")(x)),
+     r"SimpleRNN '\w+': activation other than tanh", False),
+    (_seq_regressor(lambda x: layers.Bidirectional(layers.LSTM(4))(x)),
+     r"\(Bidirectional\) is not one the plan lowers", False),
     (_stateful_lstm, r"LSTM '\w+' with stateful=True", False),
     (_lstm_with_states, r"LSTM '\w+' with return_state=True", False),
 ]

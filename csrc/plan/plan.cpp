@@ -723,9 +723,9 @@ rnn::SeqArgs seq_args(const std::vector<int64_t>& a, int64_t n_at) {
 }
 }  // namespace
 
-// ints: cell, x, kernel, recurrent, bias, packed, ws, y, n, t, in, u, return_sequences.
-// The eager layer's sequence kernel (zero initial states, no mask, no dropout, forwards):
-// packed (n, t + states, u) and the workspace stay in the arena for the backward; y is
+// ints: cell, x, kernel, recurrent, bias, packed, ws, y, n, t, in, u, return_sequences,
+// activation (SimpleRNN's; rnn::Activation). The eager layer's sequence kernel (zero initial states, no mask,
+// no dropout, forwards): packed (n, t + states, u) and the workspace stay in the arena for the backward; y is
 // packed's outputs (n, t, u), or the last one (n, u).
 void Plan::run_recurrent_forward(const Instr& in, int step) {
   const auto& a = in.i;
@@ -736,10 +736,13 @@ void Plan::run_recurrent_forward(const Instr& in, int step) {
   s.bias = a[4] != kNone ? f(a[4], step) : nullptr;
   s.packed = f(a[5], step);
   float* ws = f(a[6], step);
+  s.activation = static_cast<rnn::Activation>(a[13]);
   if (a[0] == kLstmCell)
     rnn::lstm_forward(s, ws);
-  else
+  else if (a[0] == kGruCell)
     rnn::gru_forward(s, ws);
+  else
+    rnn::simple_rnn_forward(s, ws);
   const int64_t states = a[0] == kLstmCell ? 2 : 1, ps = (s.t + states) * s.u;
   float* y = f(a[7], step);
   const float* packed = s.packed;
@@ -753,7 +756,7 @@ void Plan::run_recurrent_forward(const Instr& in, int step) {
 }
 
 // ints: cell, x, kernel, recurrent, bias, packed, ws, gy, dpacked, dx, gx, acc_gx, dk, dr,
-// db, dh0, dc0, n, t, in, u, return_sequences. dpacked is gy in packed's layout (zeros for
+// db, dh0, dc0, n, t, in, u, return_sequences, activation. dpacked is gy in packed's layout (zeros for
 // the final states); dx, dk, dr, dh0 (dc0) are written (arena buffers when the gradient is
 // not wanted), then dx goes to gx (added when acc_gx) unless it is gx.
 void Plan::run_recurrent_backward(const Instr& in, int step) {
@@ -776,11 +779,14 @@ void Plan::run_recurrent_backward(const Instr& in, int step) {
   }
   float* dx = f(a[9], step);
   float* db = a[14] != kNone ? f(a[14], step) : nullptr;
+  s.activation = static_cast<rnn::Activation>(a[22]);
   if (a[0] == kLstmCell)
     rnn::lstm_backward(s, f(a[6], step), dp, dx, f(a[12], step), f(a[13], step), db, f(a[15], step),
                        f(a[16], step));
-  else
+  else if (a[0] == kGruCell)
     rnn::gru_backward(s, f(a[6], step), dp, dx, f(a[12], step), f(a[13], step), db, f(a[15], step));
+  else
+    rnn::simple_rnn_backward(s, f(a[6], step), dp, dx, f(a[12], step), f(a[13], step), db, f(a[15], step));
   if (a[10] != kNone) {
     float* gx = f(a[10], step);
     if (gx != dx) store(gx, dx, s.n * s.t * s.in, a[11] != 0);

@@ -34,7 +34,7 @@ enum Op : int {
   kEmbedding = 15,
   kRecurrent = 16
 };
-enum Cell : int { kLstmCell = 0, kGruCell = 1 };
+enum Cell : int { kLstmCell = 0, kGruCell = 1, kSimpleRnnCell = 2 };
 enum Activation : int { kLinear = 0, kRelu = 1, kSigmoid = 2, kTanh = 3, kSoftmax = 4 };
 enum LossKind : int {
   kSparseLogits = 0,

@@ -35,7 +35,8 @@ FORWARD, LOSS, BACKWARD, UPDATE = 0, 1, 2, 3
 _OP_NAMES = ("dense", "act", "dropout", "add", "concat", "copy", "loss", "regularize", "update",
              "conv", "pool", "global_pool", "batch_norm", "conv_transpose", "upsample", "embedding",
              "recurrent")
-LSTM_CELL, GRU_CELL = range(2)
+LSTM_CELL, GRU_CELL, SIMPLE_RNN_CELL = range(3)
+_RNN_ACTS = {act_mod.tanh: 0, act_mod.relu: 1, act_mod.sigmoid: 2, act_mod.linear: 3}  # rnn.h
 _LIST_NAMES = ("forward", "loss", "backward", "update")
 LINEAR, RELU, SIGMOID, TANH, SOFTMAX = range(5)
 (SPARSE_LOGITS, SPARSE_PROBS, CCE_LOGITS, CCE_PROBS, BCE_LOGITS, BCE_PROBS, MSE,
@@ -306,25 +307,30 @@ def _layer_kind(layer):
             raise Unsupported(f"Embedding {layer.name!r} with mask_zero=True (the plan has no "
                               "masks)")
         return "embedding"
-    if t in (rnn_layers.LSTM, rnn_layers.GRU):
+    if t in (rnn_layers.LSTM, rnn_layers.GRU, rnn_layers.SimpleRNN):
         _check_recurrent(layer)
         return "rnn"
     raise Unsupported(f"layer {layer.name!r} ({t.__name__}) is not one the plan lowers")
 
 
 _RNN_CELLS = {rnn_layers.LSTM: (rnn_cell.LSTMCell, LSTM_CELL, 4, 2, 7),
-              rnn_layers.GRU: (rnn_cell.GRUCell, GRU_CELL, 3, 1, 5)}  # cell, kind, gates,
-# final states in `packed`, workspace floats per (row, step, unit): csrc/rnn
+              rnn_layers.GRU: (rnn_cell.GRUCell, GRU_CELL, 3, 1, 5),
+              rnn_layers.SimpleRNN: (rnn_cell.SimpleRNNCell, SIMPLE_RNN_CELL, 1, 1, 2)}
+# cell, kind, gates, final states in `packed`, workspace floats per (row, step, unit): csrc/rnn
 
 
 def _check_recurrent(layer):
-    """An LSTM/GRU the plan runs on the eager layer's own sequence kernel: tanh/sigmoid,
-    (GRU) reset_after, no dropout, no states in or out, forwards, not stateful."""
+    """An LSTM/GRU/SimpleRNN the plan runs on the eager layer's own sequence kernel:
+    tanh/sigmoid (SimpleRNN: tanh, relu, sigmoid or linear), (GRU) reset_after, no
+    dropout, no states in or out, forwards, not stateful."""
     name = f"{type(layer).__name__} {layer.name!r}"
     cell = layer.cell
     if type(cell) is not _RNN_CELLS[type(layer)][0]:
         raise Unsupported(f"{name}: cell {type(cell).__name__}")
-    if cell.activation is not act_mod.tanh or cell.recurrent_activation is not act_mod.sigmoid:
+    if type(layer) is rnn_layers.SimpleRNN:
+        if cell.activation not in _RNN_ACTS:
+            raise Unsupported(f"{name}: activation other than tanh, relu, sigmoid, linear")
+    elif cell.activation is not act_mod.tanh or cell.recurrent_activation is not act_mod.sigmoid:
         raise Unsupported(f"{name}: activation/recurrent_activation other than tanh/sigmoid")
     if type(layer) is rnn_layers.GRU and not cell.reset_after:
         raise Unsupported(f"{name} with reset_after=False")
@@ -626,7 +632,8 @@ def build(model, mode, batch, n_steps, targets=None, sample_weight=False, input_
                 cell_kind, ref(x), _weight_ref(pb, plan, cell.kernel),
                 _weight_ref(pb, plan, cell.recurrent_kernel),
                 _weight_ref(pb, plan, cell.bias) if cell.bias is not None else NONE, packed, ws,
-                ref(out), n, steps, feat, u, 1 if layer.return_sequences else 0])
+                ref(out), n, steps, feat, u, 1 if layer.return_sequences else 0,
+                _RNN_ACTS.get(cell.activation, 0)])
 
     # ---- loss ----------------------------------------------------------------------------
     loss_grads = {}
@@ -890,7 +897,7 @@ def build(model, mode, batch, n_steps, targets=None, sample_weight=False, input_
                     gk if gk != NONE else tmp(feat * gates * u),
                     gr if gr != NONE else tmp(u * gates * u), gb, tmp(n * u),
                     tmp(n * u) if states == 2 else NONE, n, steps, feat, u,
-                    1 if layer.return_sequences else 0])
+                    1 if layer.return_sequences else 0, _RNN_ACTS.get(cell.activation, 0)])
         # regularizer gradients, then the update of every trainable weight
         weights = pb_trainable(model, trainable_ids)
         missing = [w.path or w.name for w in weights if id(w) not in weight_grads]
