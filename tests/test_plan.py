@@ -2,6 +2,7 @@
 path (run_eagerly=True) from the same initial weights, steps_per_execution's callback
 semantics, the arena reused across steps, and every fallback with its reason."""
 
+import re
 import warnings
 
 import numpy as np
@@ -719,3 +720,268 @@ def test_frozen_batch_normalization_runs_eagerly_and_frozen_dense_plans():
         else:
             assert a._plan_runner.last["train"] == "plan"
         _assert_same_state(a, b)
+
+
+# ---- sequence models: Embedding, LSTM, GRU -------------------------------------------------
+VOCAB = 40
+
+
+def ticket_model(title_units=12, body_units=6, tags=5, depts=4, dtype="float32"):
+    """The W3 seed workload (bench/workloads.py keras_ticket) at small sizes: Embedding +
+    LSTM over a title and over a body (time axes of any length), concatenated with tags,
+    a sigmoid priority head and a softmax department head."""
+    def build():
+        title = keras.Input(shape=(None,), name="title", dtype=dtype)
+        body = keras.Input(shape=(None,), name="body", dtype=dtype)
+        tag = keras.Input(shape=(tags,), name="tags")
+        tf = layers.LSTM(title_units)(layers.Embedding(VOCAB, 8, name="title_words")(title))
+        bf = layers.LSTM(body_units)(layers.Embedding(VOCAB, 8, name="body_words")(body))
+        x = layers.concatenate([tf, bf, tag])
+        priority = layers.Dense(1, activation="sigmoid", name="priority")(x)
+        department = layers.Dense(depts, activation="softmax", name="department")(x)
+        return keras.Model([title, body, tag], [priority, department], name="ticket")
+    return build
+
+
+def _ticket_data(n, title_len=6, body_len=9, tags=5, depts=4, seed=0):
+    rng = np.random.default_rng(seed)
+    x = [rng.integers(0, VOCAB, (n, title_len)), rng.integers(0, VOCAB, (n, body_len)),
+         rng.integers(0, 2, (n, tags)).astype(np.float32)]
+    y = [rng.random((n, 1), dtype=np.float32),
+         np.eye(depts, dtype=np.float32)[rng.integers(0, depts, n)]]
+    return x, y
+
+
+def _ticket_compile():
+    return dict(optimizer=keras.optimizers.RMSprop(1e-3),
+                loss=["binary_crossentropy", "categorical_crossentropy"], loss_weights=[1.0, 0.2])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "int32"])
+def test_ticket_model_matches_eager(dtype):
+    """W3 on the plan: integer arrays into float32 (or int32) Inputs, `None` time axes (a
+    plan per sequence length), the same weights, slots, losses, evaluate and predict as
+    eagerly."""
+    a, b = _pair(ticket_model(dtype=dtype), _ticket_compile)
+    assert fplan.status(a) is None
+    x, y = _ticket_data(64)
+    ha, hb = _fit_both(a, b, x, y, batch_size=16, epochs=2)
+    _assert_same_history(ha, hb)
+    _assert_same_state(a, b)
+    # other sequence lengths: plans of their own, the same numbers
+    for title_len, body_len in ((3, 11), (1, 2)):
+        x2, y2 = _ticket_data(16, title_len, body_len, seed=title_len)
+        la, lb = a.train_on_batch(x2, y2), b.train_on_batch(x2, y2)
+        assert a._plan_runner.last["train"] == "plan"
+        np.testing.assert_allclose(la, lb, rtol=RTOL, atol=ATOL)
+    assert {key[1][:2] for key in a._plan_runner.plans if key[0] == fplan.TRAIN} == {
+        ((16, 6), (16, 9)), ((16, 3), (16, 11)), ((16, 1), (16, 2))}
+    _assert_same_state(a, b)
+    np.testing.assert_allclose(a.evaluate(x, y, verbose=0, batch_size=32),
+                               b.evaluate(x, y, verbose=0, batch_size=32), rtol=RTOL, atol=ATOL)
+    assert a._plan_runner.last["test"] == "plan"
+    for pa, pb in zip(a.predict(x, verbose=0), b.predict(x, verbose=0)):
+        np.testing.assert_allclose(pa, pb, rtol=RTOL, atol=ATOL)
+    assert a._plan_runner.last["predict"] == "plan"
+
+
+def _seq_regressor(body, vocab=VOCAB):
+    def build():
+        inp = keras.Input(shape=(None,))
+        x = layers.Embedding(vocab, 6)(inp)
+        return keras.Model(inp, layers.Dense(3)(body(x)))
+    return build
+
+
+def _stacked(x):
+    x = layers.LSTM(5, return_sequences=True)(x)
+    return layers.LSTM(4)(x)
+
+
+def _two_readers(x):  # one embedding read by two recurrences: its gradient accumulates
+    return layers.concatenate([layers.LSTM(4)(x), layers.GRU(3)(x)])
+
+
+def _frozen_lstm(x):  # no weight gradients, the input gradient still flows
+    lstm = layers.LSTM(4)
+    lstm.trainable = False
+    return lstm(x)
+
+
+def _sequence_dense(x):  # return_sequences into a Dense over (batch, steps, units)
+    x = layers.GRU(4, return_sequences=True)(x)
+    return layers.LSTM(3)(layers.Dense(2, activation="tanh")(x))
+
+
+SEQ_BODIES = [
+    ("lstm", lambda x: layers.LSTM(5)(x)),
+    ("gru", lambda x: layers.GRU(5)(x)),
+    ("lstm_no_bias", lambda x: layers.LSTM(5, use_bias=False)(x)),
+    ("gru_no_bias", lambda x: layers.GRU(5, use_bias=False)(x)),
+    ("simple_rnn", lambda x: layers.SimpleRNN(5)(x)),
+    ("simple_rnn_relu_sequences", lambda x: layers.LSTM(3)(
+        layers.SimpleRNN(4, activation="relu", return_sequences=True, use_bias=False)(x))),
+    ("stacked_lstm", _stacked),
+    ("two_readers", _two_readers),
+    ("frozen_lstm", _frozen_lstm),
+    ("gru_sequences_dense", _sequence_dense),
+    ("l2_regularized", lambda x: layers.LSTM(5, kernel_regularizer="l2",
+                                             recurrent_regularizer="l1")(x)),
+]
+
+
+@pytest.mark.parametrize("body", [b for _, b in SEQ_BODIES], ids=[n for n, _ in SEQ_BODIES])
+@pytest.mark.parametrize("make_opt", [lambda: keras.optimizers.SGD(0.1),
+                                      lambda: keras.optimizers.Adam(1e-2)], ids=["sgd", "adam"])
+def test_recurrent_models_match_eager(body, make_opt):
+    a, b = _pair(_seq_regressor(body), lambda: dict(optimizer=make_opt(), loss="mse"))
+    rng = np.random.default_rng(3)
+    x = rng.integers(0, VOCAB, (24, 7))
+    y = rng.standard_normal((24, 3)).astype(np.float32)
+    ha, hb = _fit_both(a, b, x, y, batch_size=8, epochs=2)
+    _assert_same_history(ha, hb)
+    _assert_same_state(a, b)
+    np.testing.assert_allclose(a.predict(x, verbose=0), b.predict(x, verbose=0), rtol=RTOL,
+                               atol=ATOL)
+    assert a._plan_runner.last["predict"] == "plan"
+
+
+def test_recurrent_forward_gives_the_eager_bits():
+    """The plan calls the eager layers' own kernels: predictions are the same bits."""
+    for cls in (layers.LSTM, layers.GRU, layers.SimpleRNN):
+        for rs in (False, True):
+            keras.utils.set_random_seed(4)
+            inp = keras.Input(shape=(None,))
+            m = keras.Model(inp, cls(6, return_sequences=rs)(layers.Embedding(VOCAB, 5)(inp)))
+            x = np.random.default_rng(1).integers(0, VOCAB, (10, 4))
+            p = m.predict(x, verbose=0)
+            assert m._plan_runner.last["predict"] == "plan"
+            np.testing.assert_array_equal(p, keras.ops.convert_to_numpy(m(x)))
+
+
+def _stateful_lstm():
+    inp = keras.Input(batch_shape=(8, 7))
+    x = layers.Embedding(VOCAB, 6)(inp)
+    return keras.Model(inp, layers.Dense(3)(layers.LSTM(4, stateful=True)(x)))
+
+
+def _lstm_with_states():
+    inp = keras.Input(shape=(None,))
+    out, h, _ = layers.LSTM(4, return_state=True)(layers.Embedding(VOCAB, 6)(inp))
+    return keras.Model(inp, layers.Dense(3)(layers.concatenate([out, h])))
+
+
+SEQ_FALLBACKS = [
+    (None, r"Embedding 'emb' with mask_zero=True", True),
+    (_seq_regressor(lambda x: layers.LSTM(4, dropout=0.2)(x)), r"LSTM '\w+' with dropout=0.2",
+     False),
+    (_seq_regressor(lambda x: layers.GRU(4, recurrent_dropout=0.1)(x)),
+     r"GRU '\w+' with recurrent_dropout=0.1", False),
+    (_seq_regressor(lambda x: layers.LSTM(4, go_backwards=True)(x)),
+     r"LSTM '\w+' with go_backwards=True", False),
+    (_seq_regressor(lambda x: layers.LSTM(4, activation="relu")(x)),
+     r"LSTM '\w+': activation/recurrent_activation", False),
+    (_seq_regressor(lambda x: layers.GRU(4, recurrent_activation="hard_sigmoid")(x)),
+     r"GRU '\w+': activation/recurrent_activation", False),
+    (_seq_regressor(lambda x: layers.GRU(4, reset_after=False)(x)),
+     r"GRU '\w+' with reset_after=False", False),
+    (_seq_regressor(lambda x: layers.LSTM(4, kernel_constraint="non_neg")(x)),
+     r"'\w+': weight 'kernel' has a constraint", False),
+    (_seq_regressor(lambda x: layers.SimpleRNN(4, activation="elu")(x)),
+     r"SimpleRNN '\w+': activation other than tanh", False),
+    (_seq_regressor(lambda x: layers.Bidirectional(layers.LSTM(4))(x)),
+     r"\(Bidirectional\) is not one the plan lowers", False),
+    (_stateful_lstm, r"LSTM '\w+' with stateful=True", False),
+    (_lstm_with_states, r"LSTM '\w+' with return_state=True", False),
+]
+
+
+@pytest.mark.parametrize("build,reason,mask_zero", SEQ_FALLBACKS,
+                         ids=[f[1] for f in SEQ_FALLBACKS])
+def test_sequence_fallbacks_name_the_layer_and_option(build, reason, mask_zero):
+    """What the plan's Embedding / LSTM / GRU do not cover trains eagerly, saying why."""
+    keras.utils.set_random_seed(0)
+    if mask_zero:
+        inp = keras.Input(shape=(None,))
+        x = layers.Embedding(VOCAB, 6, mask_zero=True, name="emb")(inp)
+        m = keras.Model(inp, layers.Dense(3)(layers.LSTM(4)(x)))
+    else:
+        m = build()
+    m.compile(optimizer="sgd", loss="mse")
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, VOCAB, (8, 7))
+    y = rng.standard_normal((8, 3)).astype(np.float32)
+    before = [w.copy() for w in m.get_weights()]
+    m.fit(x, y, batch_size=8, epochs=1, verbose=0)
+    assert re.search(reason, m._plan_status() or ""), m._plan_status()
+    assert m._plan_runner.last.get("train") != "plan"
+    assert any(not np.array_equal(u, v) for u, v in zip(before, m.get_weights()))
+
+
+def test_embedding_constraint_runs_eagerly():
+    inp = keras.Input(shape=(None,))
+    x = layers.Embedding(VOCAB, 6, embeddings_constraint="unit_norm", name="emb")(inp)
+    m = keras.Model(inp, layers.Dense(3)(layers.GRU(4)(x)))
+    m.compile(optimizer="sgd", loss="mse")
+    assert "'emb': weight 'embeddings' has a constraint" in m._plan_status()
+
+
+def test_int32_input_read_by_another_layer_runs_eagerly():
+    inp = keras.Input(shape=(4,), dtype="int32", name="ids")
+    x = layers.concatenate([layers.Flatten()(layers.Embedding(VOCAB, 2)(inp)),
+                            layers.Dense(2)(inp)])
+    m = keras.Model(inp, layers.Dense(1)(x))
+    m.compile(optimizer="sgd", loss="mse")
+    assert "input 'ids' has dtype int32" in m._plan_status()
+
+
+@pytest.mark.parametrize("dtype", ["float32", "int32"])
+@pytest.mark.parametrize("bad", [VOCAB, -1, -0.5 - VOCAB, 1e6])
+def test_bad_embedding_index_raises_the_eager_error(bad, dtype):
+    """An index outside [0, input_dim) raises the eager Embedding's IndexError (naming the
+    layer, the index and its position) from the plan, in fit, evaluate and predict;
+    fractional float indices are truncated as the eager cast does."""
+    a, b = _pair(ticket_model(dtype=dtype), _ticket_compile)
+    x, y = _ticket_data(16)
+    title = x[0].astype(np.float32)
+    title[3, 2] = bad
+    xb = [title] + x[1:]
+    errors = []
+    for m in (a, b):
+        with pytest.raises(IndexError) as e:
+            m.train_on_batch(xb, y)
+        errors.append(str(e.value))
+    assert a._plan_runner.last["train"] == "plan"
+    assert errors[0] == errors[1]
+    assert errors[0].startswith("Exception encountered when calling Functional 'ticket': "
+                                "Embedding 'title_words' (input_dim=40): index ")
+    assert "at position (3, 2) of the indices (16, 6)" in errors[0]
+    for m in (a, b):
+        with pytest.raises(IndexError, match="out of range"):
+            m.predict(xb, verbose=0)
+        with pytest.raises(IndexError, match="out of range"):
+            m.evaluate(xb, y, verbose=0)
+    assert a._plan_runner.last["predict"] == "plan"
+    assert a._plan_runner.last["test"] == "plan"
+    for wa, wb in zip(a.get_weights(), b.get_weights()):  # nothing was trained
+        np.testing.assert_array_equal(wa, wb)
+    title[3, 2] = 2.75  # -> index 2, as the eager cast to int32
+    for pa, pb in zip(a.predict(xb, verbose=0), b.predict(xb, verbose=0)):
+        np.testing.assert_allclose(pa, pb, rtol=RTOL, atol=ATOL)
+
+
+def test_sequential_embedding_lstm_matches_eager():
+    """A Sequential text classifier (Embedding, stacked LSTMs, softmax Dense)."""
+    def build():
+        return keras.Sequential([layers.Input((None,), dtype="int32"),
+                                 layers.Embedding(VOCAB, 6),
+                                 layers.LSTM(5, return_sequences=True), layers.LSTM(4),
+                                 layers.Dense(3, activation="softmax")])
+
+    a, b = _pair(build, lambda: dict(optimizer="adam", loss="sparse_categorical_crossentropy"))
+    rng = np.random.default_rng(2)
+    x = rng.integers(0, VOCAB, (32, 9))
+    y = rng.integers(0, 3, 32)
+    ha, hb = _fit_both(a, b, x, y, batch_size=8, epochs=2)
+    _assert_same_history(ha, hb)
+    _assert_same_state(a, b)

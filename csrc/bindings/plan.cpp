@@ -143,6 +143,9 @@ void bind_plan(py::module_& m) {
                      std::vector<float> floats) { s.p.add(list, op, std::move(ints), std::move(floats)); })
       .def("finalize", [](PyPlan& s, int n_outputs, int hyper_width,
                           int64_t max_cols) { s.p.finalize(n_outputs, hyper_width, max_cols); })
+      .def(
+          "add_text", [](PyPlan& s, std::string text) { return s.p.add_text(std::move(text)); },
+          py::arg("text"))
       .def("run", &PyPlan::run, py::arg("per_step"), py::arg("hyper"), py::arg("mode"))
       .def_property_readonly("arena_allocations", [](const PyPlan& s) { return s.p.arena_allocations(); })
       .def_property_readonly("arena_floats", [](const PyPlan& s) { return s.p.arena_floats(); })

@@ -19,10 +19,12 @@
 
 #include "fastnet/conv.h"
 #include "fastnet/elementwise.h"
+#include "fastnet/embedding.h"
 #include "fastnet/gemm.h"
 #include "fastnet/norm.h"
 #include "fastnet/optim.h"
 #include "fastnet/pool.h"
+#include "fastnet/rnn.h"
 #include "fastnet/threads.h"
 
 namespace fastnet {
@@ -307,6 +309,8 @@ void Plan::run_forward(const Instr& in, int step) {
            [&](int64_t r0, int64_t r1) { t.up_fwd(x, y, in, fac, C, r0, r1); });
       break;
     }
+    case kEmbedding: run_embedding(in, step); break;
+    case kRecurrent: run_recurrent_forward(in, step); break;
     case kRegularize:  // handled with the loss
       break;
     default: throw std::logic_error("plan: unknown forward op " + std::to_string(in.op));
@@ -616,6 +620,12 @@ void Plan::run_backward(const Instr& in, int step) {
       }
       break;
     }
+    case kEmbedding: {  // idx, idx_is_stream, gy, gw, m, d, rows: gw = scatter-add of gy rows
+      const int32_t* idx = a[1] ? i32(a[0], step) : reinterpret_cast<const int32_t*>(f(a[0], step));
+      embedding::scatter_add(idx, a[4], f(a[2], step), a[5], a[6], f(a[3], step));
+      break;
+    }
+    case kRecurrent: run_recurrent_backward(in, step); break;
     default: throw std::logic_error("plan: unknown backward op " + std::to_string(in.op));
   }
 }
@@ -652,6 +662,135 @@ void Plan::run_update(const Instr& in, int step, const double* hyper) {
       default: throw std::logic_error("plan: unknown optimizer");
     }
   });
+}
+
+int Plan::add_text(std::string text) {
+  texts_.push_back(std::move(text));
+  return static_cast<int>(texts_.size()) - 1;
+}
+
+// ints: x, x_is_int_stream, idx, table, y, m, d, rows, text, ndim, dims (ndim)...
+// x: the indices, float (an Input's float32 stream or a tensor: cast to int32 into idx as
+// numpy's astype, which is what the eager Embedding does) or an int32 stream (idx unused).
+// An index outside [0, rows) raises the eager Embedding's IndexError (texts_[text] names
+// the layer).
+void Plan::run_embedding(const Instr& in, int step) {
+  const auto& a = in.i;
+  const int64_t m = a[5], d = a[6], rows = a[7];
+  const int32_t* idx;
+  if (a[1]) {
+    idx = i32(a[0], step);
+  } else {
+    const float* x = f(a[0], step);
+    int32_t* dst = reinterpret_cast<int32_t*>(f(a[2], step));
+    for (int64_t i = 0; i < m; ++i) {
+      const float v = x[i];
+      // truncation toward zero; NaN and out-of-range values give INT32_MIN (x86's cvttss2si,
+      // numpy's float32 -> int32 astype there)
+      dst[i] = (v >= -2147483648.0f && v < 2147483648.0f) ? static_cast<int32_t>(v) : INT32_MIN;
+    }
+    idx = dst;
+  }
+  const int64_t bad = embedding::first_out_of_range(idx, m, rows);
+  if (bad >= 0) {
+    const int64_t ndim = a[9];
+    std::vector<int64_t> pos(static_cast<size_t>(ndim));
+    int64_t rest = bad;
+    for (int64_t k = ndim - 1; k >= 0; --k) {
+      pos[static_cast<size_t>(k)] = rest % a[10 + k];
+      rest /= a[10 + k];
+    }
+    auto tuple = [ndim](const int64_t* v) {
+      std::string s = "(";
+      for (int64_t k = 0; k < ndim; ++k) s += (k ? ", " : "") + std::to_string(v[k]);
+      return s + (ndim == 1 ? ",)" : ")");
+    };
+    throw std::out_of_range(texts_.at(static_cast<size_t>(a[8])) + ": index " + std::to_string(idx[bad]) +
+                            " at position " + tuple(pos.data()) + " of the indices " + tuple(a.data() + 10) +
+                            " is out of range: it must be in [0, " + std::to_string(rows) + ")");
+  }
+  embedding::gather(f(a[3], step), d, idx, m, f(a[4], step));
+}
+
+namespace {
+rnn::SeqArgs seq_args(const std::vector<int64_t>& a, int64_t n_at) {
+  rnn::SeqArgs s;
+  s.n = a[static_cast<size_t>(n_at)];
+  s.t = a[static_cast<size_t>(n_at) + 1];
+  s.in = a[static_cast<size_t>(n_at) + 2];
+  s.u = a[static_cast<size_t>(n_at) + 3];
+  return s;
+}
+}  // namespace
+
+// ints: cell, x, kernel, recurrent, bias, packed, ws, y, n, t, in, u, return_sequences,
+// activation (SimpleRNN's; rnn::Activation). The eager layer's sequence kernel (zero initial states, no mask,
+// no dropout, forwards): packed (n, t + states, u) and the workspace stay in the arena for the backward; y is
+// packed's outputs (n, t, u), or the last one (n, u).
+void Plan::run_recurrent_forward(const Instr& in, int step) {
+  const auto& a = in.i;
+  rnn::SeqArgs s = seq_args(a, 8);
+  s.x = f(a[1], step);
+  s.kernel = f(a[2], step);
+  s.recurrent = f(a[3], step);
+  s.bias = a[4] != kNone ? f(a[4], step) : nullptr;
+  s.packed = f(a[5], step);
+  float* ws = f(a[6], step);
+  s.activation = static_cast<rnn::Activation>(a[13]);
+  if (a[0] == kLstmCell)
+    rnn::lstm_forward(s, ws);
+  else if (a[0] == kGruCell)
+    rnn::gru_forward(s, ws);
+  else
+    rnn::simple_rnn_forward(s, ws);
+  const int64_t states = a[0] == kLstmCell ? 2 : 1, ps = (s.t + states) * s.u;
+  float* y = f(a[7], step);
+  const float* packed = s.packed;
+  if (a[12]) {
+    for (int64_t r = 0; r < s.n; ++r)
+      std::memcpy(y + r * s.t * s.u, packed + r * ps, sizeof(float) * s.t * s.u);
+  } else {
+    for (int64_t r = 0; r < s.n; ++r)
+      std::memcpy(y + r * s.u, packed + r * ps + (s.t - 1) * s.u, sizeof(float) * s.u);
+  }
+}
+
+// ints: cell, x, kernel, recurrent, bias, packed, ws, gy, dpacked, dx, gx, acc_gx, dk, dr,
+// db, dh0, dc0, n, t, in, u, return_sequences, activation. dpacked is gy in packed's layout (zeros for
+// the final states); dx, dk, dr, dh0 (dc0) are written (arena buffers when the gradient is
+// not wanted), then dx goes to gx (added when acc_gx) unless it is gx.
+void Plan::run_recurrent_backward(const Instr& in, int step) {
+  const auto& a = in.i;
+  rnn::SeqArgs s = seq_args(a, 17);
+  s.x = f(a[1], step);
+  s.kernel = f(a[2], step);
+  s.recurrent = f(a[3], step);
+  s.bias = a[4] != kNone ? f(a[4], step) : nullptr;  // the forward's arguments
+  s.packed = f(a[5], step);
+  const int64_t states = a[0] == kLstmCell ? 2 : 1, ps = (s.t + states) * s.u;
+  const float* gy = f(a[7], step);
+  float* dp = f(a[8], step);
+  std::memset(dp, 0, sizeof(float) * s.n * ps);
+  if (a[21]) {
+    for (int64_t r = 0; r < s.n; ++r) std::memcpy(dp + r * ps, gy + r * s.t * s.u, sizeof(float) * s.t * s.u);
+  } else {
+    for (int64_t r = 0; r < s.n; ++r)
+      std::memcpy(dp + r * ps + (s.t - 1) * s.u, gy + r * s.u, sizeof(float) * s.u);
+  }
+  float* dx = f(a[9], step);
+  float* db = a[14] != kNone ? f(a[14], step) : nullptr;
+  s.activation = static_cast<rnn::Activation>(a[22]);
+  if (a[0] == kLstmCell)
+    rnn::lstm_backward(s, f(a[6], step), dp, dx, f(a[12], step), f(a[13], step), db, f(a[15], step),
+                       f(a[16], step));
+  else if (a[0] == kGruCell)
+    rnn::gru_backward(s, f(a[6], step), dp, dx, f(a[12], step), f(a[13], step), db, f(a[15], step));
+  else
+    rnn::simple_rnn_backward(s, f(a[6], step), dp, dx, f(a[12], step), f(a[13], step), db, f(a[15], step));
+  if (a[10] != kNone) {
+    float* gx = f(a[10], step);
+    if (gx != dx) store(gx, dx, s.n * s.t * s.in, a[11] != 0);
+  }
 }
 
 void Plan::finalize(int n_outputs, int hyper_width, int64_t max_cols) {

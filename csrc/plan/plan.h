@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -29,8 +30,11 @@ enum Op : int {
   kGlobalPool = 11,
   kBatchNorm = 12,
   kConvTranspose = 13,
-  kUpsample = 14
+  kUpsample = 14,
+  kEmbedding = 15,
+  kRecurrent = 16
 };
+enum Cell : int { kLstmCell = 0, kGruCell = 1, kSimpleRnnCell = 2 };
 enum Activation : int { kLinear = 0, kRelu = 1, kSigmoid = 2, kTanh = 3, kSoftmax = 4 };
 enum LossKind : int {
   kSparseLogits = 0,
@@ -64,6 +68,8 @@ class Plan {
   void set_external(int k, void* ptr);
   void add(int list, int op, std::vector<int64_t> ints, std::vector<float> floats);
   void finalize(int n_outputs, int hyper_width, int64_t max_cols);
+  // A text an instruction names by index (an Embedding's layer, for its IndexError).
+  int add_text(std::string text);
 
   // `steps` steps; before step s, set_step(s) points the per-step streams at their
   // data. losses: steps x (1 + outputs) (the total, then each output's loss).
@@ -110,6 +116,10 @@ class Plan {
   int n_outputs_ = 0, hyper_width_ = 3;
   std::vector<External> ext_;
   std::vector<Instr> forward_, loss_, backward_, update_;
+  std::vector<std::string> texts_;
+  void run_embedding(const Instr& in, int step);
+  void run_recurrent_forward(const Instr& in, int step);
+  void run_recurrent_backward(const Instr& in, int step);
   std::vector<double> dacc_;
   bool profiling_ = false;
   bool concurrent_pairs_ = true;

@@ -332,11 +332,13 @@ class Runner:
         out = []
         for v, kt in zip(xs, in_kts):
             a = v._value if isinstance(v, Tensor) else v
-            if type(a) is not np.ndarray or a.dtype != np.float32 or not a.flags.c_contiguous:
+            # the Input's dtype (float32, or int32 indices), cast as the eager model does
+            dt = np.int32 if kt.dtype == "int32" else np.float32
+            if type(a) is not np.ndarray or a.dtype != dt or not a.flags.c_contiguous:
                 a = np.asarray(a)
                 if a.dtype.kind not in "fiub":
                     raise Unsupported(f"input of dtype {a.dtype}")
-                a = np.ascontiguousarray(a, dtype=np.float32)
+                a = np.ascontiguousarray(a, dtype=dt)
             shp = kt.shape
             if a.ndim != len(shp) or any(w is not None and w != g
                                          for w, g in zip(shp[1:], a.shape[1:])):
@@ -439,8 +441,8 @@ class Runner:
                     return False
         return tuple(id(w) for w in self.model.trainable_weights) == pb.trainable
 
-    def _build(self, mode, batch, steps, specs=None, with_sw=False):
-        pb = compiler.build(self.model, mode, batch, steps, specs, with_sw)
+    def _build(self, mode, batch, steps, specs=None, with_sw=False, input_shapes=None):
+        pb = compiler.build(self.model, mode, batch, steps, specs, with_sw, input_shapes)
         pb._wrefs_arrays = {id(v): v._value for v in pb.__dict__.get("_vars", ())}
         opt = self.model.optimizer
         pb.slot_lists = {id(v): opt._slots.get(id(v)) for v in pb.weights}
@@ -523,7 +525,9 @@ class Runner:
 
         def make(steps):
             specs = self._loss_specs() if mode != PREDICT else None
-            return self._build(mode, batch, steps, specs, key[-1] if mode != PREDICT else False)
+            # key[1]: the inputs' shapes, which give the `None` (time) axes their lengths
+            return self._build(mode, batch, steps, specs, key[-1] if mode != PREDICT else False,
+                               key[1])
 
         return self._get(mode, key, len(group), make), out_shapes
 

@@ -23,16 +23,20 @@ from fastnet import regularizers as reg_mod
 from fastnet.layers import activation as act_layers
 from fastnet.layers import conv as conv_layers
 from fastnet.layers import core as core_layers
-from fastnet.layers import merging, reshaping
+from fastnet.layers import merging, reshaping, rnn_cell
 from fastnet.layers import normalization as norm_layers
 from fastnet.layers import pooling as pool_layers
+from fastnet.layers import rnn as rnn_layers
 
 NONE = _C.PLAN_NONE
 FORWARD, LOSS, BACKWARD, UPDATE = 0, 1, 2, 3
 (DENSE, ACT, DROPOUT, ADD, CONCAT, COPY, LOSS_OP, REGULARIZE, UPDATE_OP, CONV, POOL, GLOBAL_POOL,
- BATCH_NORM, CONV_TRANSPOSE, UPSAMPLE) = range(15)
+ BATCH_NORM, CONV_TRANSPOSE, UPSAMPLE, EMBEDDING, RECURRENT) = range(17)
 _OP_NAMES = ("dense", "act", "dropout", "add", "concat", "copy", "loss", "regularize", "update",
-             "conv", "pool", "global_pool", "batch_norm", "conv_transpose", "upsample")
+             "conv", "pool", "global_pool", "batch_norm", "conv_transpose", "upsample", "embedding",
+             "recurrent")
+LSTM_CELL, GRU_CELL, SIMPLE_RNN_CELL = range(3)
+_RNN_ACTS = {act_mod.tanh: 0, act_mod.relu: 1, act_mod.sigmoid: 2, act_mod.linear: 3}  # rnn.h
 _LIST_NAMES = ("forward", "loss", "backward", "update")
 LINEAR, RELU, SIGMOID, TANH, SOFTMAX = range(5)
 (SPARSE_LOGITS, SPARSE_PROBS, CCE_LOGITS, CCE_PROBS, BCE_LOGITS, BCE_PROBS, MSE,
@@ -213,9 +217,18 @@ def graph_of(model):
 def check_layers(model):
     """Raises Unsupported naming the first layer the plan cannot lower."""
     inputs, outputs, nodes = graph_of(model)
+    readers = {}
+    for node in nodes:
+        for kt in node.input_tensors:
+            readers.setdefault(id(kt), []).append(node.operation)
     for kt in inputs:
-        if kt.dtype != "float32":
-            raise Unsupported(f"input {kt._keras_history[0].name!r} has dtype {kt.dtype}")
+        if kt.dtype == "float32":
+            continue
+        # int32 indices: a stream of int32s, when only Embeddings read it
+        if kt.dtype != "int32" or not all(type(r) is core_layers.Embedding
+                                          for r in readers.get(id(kt), ())):
+            raise Unsupported(f"input {kt._keras_history[0].name!r} has dtype {kt.dtype} (the "
+                              "plan takes float32 inputs, and int32 ones read by Embeddings)")
     for node in nodes:
         layer = node.operation
         _layer_kind(layer)
@@ -301,7 +314,44 @@ def _layer_kind(layer):
         return "add"
     if t is merging.Concatenate:
         return "concat"
+    if t is core_layers.Embedding:
+        if layer.mask_zero:
+            raise Unsupported(f"Embedding {layer.name!r} with mask_zero=True (the plan has no "
+                              "masks)")
+        return "embedding"
+    if t in (rnn_layers.LSTM, rnn_layers.GRU, rnn_layers.SimpleRNN):
+        _check_recurrent(layer)
+        return "rnn"
     raise Unsupported(f"layer {layer.name!r} ({t.__name__}) is not one the plan lowers")
+
+
+_RNN_CELLS = {rnn_layers.LSTM: (rnn_cell.LSTMCell, LSTM_CELL, 4, 2, 7),
+              rnn_layers.GRU: (rnn_cell.GRUCell, GRU_CELL, 3, 1, 5),
+              rnn_layers.SimpleRNN: (rnn_cell.SimpleRNNCell, SIMPLE_RNN_CELL, 1, 1, 2)}
+# cell, kind, gates, final states in `packed`, workspace floats per (row, step, unit): csrc/rnn
+
+
+def _check_recurrent(layer):
+    """An LSTM/GRU/SimpleRNN the plan runs on the eager layer's own sequence kernel:
+    tanh/sigmoid (SimpleRNN: tanh, relu, sigmoid or linear), (GRU) reset_after, no
+    dropout, no states in or out, forwards, not stateful."""
+    name = f"{type(layer).__name__} {layer.name!r}"
+    cell = layer.cell
+    if type(cell) is not _RNN_CELLS[type(layer)][0]:
+        raise Unsupported(f"{name}: cell {type(cell).__name__}")
+    if type(layer) is rnn_layers.SimpleRNN:
+        if cell.activation not in _RNN_ACTS:
+            raise Unsupported(f"{name}: activation other than tanh, relu, sigmoid, linear")
+    elif cell.activation is not act_mod.tanh or cell.recurrent_activation is not act_mod.sigmoid:
+        raise Unsupported(f"{name}: activation/recurrent_activation other than tanh/sigmoid")
+    if type(layer) is rnn_layers.GRU and not cell.reset_after:
+        raise Unsupported(f"{name} with reset_after=False")
+    for opt in ("dropout", "recurrent_dropout"):
+        if getattr(cell, opt):
+            raise Unsupported(f"{name} with {opt}={getattr(cell, opt)}")
+    for opt in ("return_state", "go_backwards", "stateful"):
+        if getattr(layer, opt):
+            raise Unsupported(f"{name} with {opt}=True")
 
 
 class PlanBuild:
@@ -330,11 +380,13 @@ class PlanBuild:
                 for (lst, op, sec, calls), name in zip(self.plan.profile(), names)]
 
 
-def build(model, mode, batch, n_steps, targets=None, sample_weight=False):
+def build(model, mode, batch, n_steps, targets=None, sample_weight=False, input_shapes=None):
     """Compiles `model` for `mode` (PREDICT/EVALUATE/TRAIN) at batch size `batch`.
 
     `targets`: per output (family, kind, from_logits, reduction, loss_weight, target
-    shape kind) for EVALUATE/TRAIN. Raises Unsupported."""
+    shape kind) for EVALUATE/TRAIN. `input_shapes`: the inputs' shapes (with the batch),
+    which fix the lengths of `None` axes (a sequence's time steps): a plan is built per
+    input signature. Raises Unsupported."""
     inputs, outputs, nodes = graph_of(model)
     check_layers(model)
     pb = PlanBuild()
@@ -343,7 +395,14 @@ def build(model, mode, batch, n_steps, targets=None, sample_weight=False):
     arena = _Arena()
     t_clock = [0]  # instruction counter for liveness
 
+    concrete = {}  # id(KerasTensor) -> its shape in this signature, where it has None axes
+    for kt, shp in zip(inputs, input_shapes or ()):
+        concrete[id(kt)] = (batch,) + tuple(int(v) for v in shp[1:])
+
     def shape_of(kt):
+        shp = concrete.get(id(kt))
+        if shp is not None:
+            return shp
         shp = tuple(kt.shape)
         if not shp or any(s is None for s in shp[1:]):
             raise Unsupported(f"tensor {kt.name if hasattr(kt, 'name') else kt} has unknown "
@@ -363,10 +422,13 @@ def build(model, mode, batch, n_steps, targets=None, sample_weight=False):
 
     training = mode == TRAIN
     # inputs: per-step streams
+    int_streams = set()  # id(_Tensor) of the int32 input streams (Embedding indices)
     for i, kt in enumerate(inputs):
         t = T(kt)
-        k = plan.add_external(0, t.size, 0, f"x[{i}]")
+        k = plan.add_external(0, t.size, 1 if kt.dtype == "int32" else 0, f"x[{i}]")
         t.ext = -(1 + k)
+        if kt.dtype == "int32":
+            int_streams.add(id(t))
         pb.streams.append(("x", i, k))
 
     # first pass: kinds, consumers, which tensors need gradients
@@ -376,6 +438,7 @@ def build(model, mode, batch, n_steps, targets=None, sample_weight=False):
         layer = node.operation
         kind = _layer_kind(layer)
         ins = [T(kt) for kt in node.input_tensors]
+        _infer_shapes(node, ins, concrete)
         outs = [T(kt) for kt in node.outputs]
         if len(outs) != 1:
             raise Unsupported(f"layer {layer.name!r} has {len(outs)} outputs")
@@ -552,6 +615,37 @@ def build(model, mode, batch, n_steps, targets=None, sample_weight=False):
                 args += [ref(t), t.shape[-1]]
             emit(FORWARD, CONCAT, args)
             scratch = max(scratch, out.size)
+        elif kind == "embedding":
+            x = ins[0]
+            # the indices: an int32 stream, or floats cast to int32 as the eager layer
+            # does into a buffer kept for the backward
+            stream = 1 if id(x) in int_streams else 0
+            idx = ref(x) if stream else ("arena", arena.new(x.size, t_clock[0]))
+            text = plan.add_text(_index_error_text(model, layer))
+            extra[id(node)] = (idx, stream)
+            emit(FORWARD, EMBEDDING, [ref(x), stream, idx,
+                                      _weight_ref(pb, plan, layer.embeddings),
+                                      ref(out), x.size, layer.output_dim, layer.input_dim, text,
+                                      len(x.shape)] + list(x.shape))
+        elif kind == "rnn":
+            x = ins[0]
+            if len(ins) != 1 or len(x.shape) != 3 or x.shape[1] < 1:
+                raise Unsupported(f"{type(layer).__name__} {layer.name!r} on inputs "
+                                  f"{[t.shape for t in ins]} (the plan takes one (batch, steps "
+                                  ">= 1, features) sequence)")
+            _, cell_kind, _, states, ws_per = _RNN_CELLS[type(layer)]
+            n, steps, feat = x.shape
+            u = layer.units
+            cell = layer.cell
+            packed = ("arena", arena.new(n * (steps + states) * u, t_clock[0]))
+            ws = ("arena", arena.new(n * steps * ws_per * u, t_clock[0]))
+            extra[id(node)] = (packed, ws)
+            emit(FORWARD, RECURRENT, [
+                cell_kind, ref(x), _weight_ref(pb, plan, cell.kernel),
+                _weight_ref(pb, plan, cell.recurrent_kernel),
+                _weight_ref(pb, plan, cell.bias) if cell.bias is not None else NONE, packed, ws,
+                ref(out), n, steps, feat, u, 1 if layer.return_sequences else 0,
+                _RNN_ACTS.get(cell.activation, 0)])
 
     # ---- loss ----------------------------------------------------------------------------
     loss_grads = {}
@@ -774,6 +868,48 @@ def build(model, mode, batch, n_steps, targets=None, sample_weight=False):
                     g, acc = grad_in(t)
                     args += [g, t.shape[-1], acc]
                 emit(BACKWARD, CONCAT, args)
+            elif kind == "embedding":
+                gy = grad_of(out)
+                if gy is None:
+                    continue
+                gw, accw = wgrad(layer.embeddings)
+                if gw == NONE:
+                    continue
+                if accw:
+                    raise Unsupported(f"Embedding {layer.name!r} is shared")
+                # the indices get no gradient (as the eager cast to int32)
+                emit(BACKWARD, EMBEDDING, [*extra[id(node)], gy, gw, ins[0].size,
+                                           layer.output_dim, layer.input_dim])
+            elif kind == "rnn":
+                gy = grad_of(out)
+                if gy is None:
+                    continue
+                _, cell_kind, gates, states, _ = _RNN_CELLS[type(layer)]
+                x = ins[0]
+                n, steps, feat = x.shape
+                u = layer.units
+                cell = layer.cell
+                packed, ws = extra[id(node)]
+                gx, accx = grad_in(x)
+                gk, acck = wgrad(cell.kernel)
+                gr, accr = wgrad(cell.recurrent_kernel)
+                gb, accb = wgrad(cell.bias) if cell.bias is not None else (NONE, 0)
+                if acck or accr or accb:
+                    raise Unsupported(f"{type(layer).__name__} {layer.name!r} is shared")
+
+                def tmp(size):  # a buffer the kernel writes and nobody reads
+                    return ("arena", arena.new(size, t_clock[0]))
+
+                dx = gx if gx != NONE and not accx else tmp(x.size)
+                emit(BACKWARD, RECURRENT, [
+                    cell_kind, ref(x), _weight_ref(pb, plan, cell.kernel),
+                    _weight_ref(pb, plan, cell.recurrent_kernel),
+                    _weight_ref(pb, plan, cell.bias) if cell.bias is not None else NONE, packed,
+                    ws, gy, tmp(n * (steps + states) * u), dx, gx, accx,
+                    gk if gk != NONE else tmp(feat * gates * u),
+                    gr if gr != NONE else tmp(u * gates * u), gb, tmp(n * u),
+                    tmp(n * u) if states == 2 else NONE, n, steps, feat, u,
+                    1 if layer.return_sequences else 0, _RNN_ACTS.get(cell.activation, 0)])
         # regularizer gradients, then the update of every trainable weight
         weights = pb_trainable(model, trainable_ids)
         missing = [w.path or w.name for w in weights if id(w) not in weight_grads]
@@ -825,6 +961,41 @@ def build(model, mode, batch, n_steps, targets=None, sample_weight=False):
     plan.finalize(pb.n_outputs if targets is not None else 0, HYPER_WIDTH, max_cols)
     pb.arena_floats = top
     return pb
+
+
+def _index_error_text(model, layer):
+    """The message of the IndexError an eager call of `model` raises for a bad index into
+    Embedding `layer` (the layer's own, with the model's calling context in front)."""
+    from fastnet.layers.layer import _error_naming_layer
+
+    where = f"Embedding {layer.name!r} (input_dim={layer.input_dim})"
+    named = _error_naming_layer(model, IndexError(where))
+    return where if named is None else str(named)
+
+
+def _infer_shapes(node, ins, concrete):
+    """The shapes of `node`'s outputs that have `None` axes beyond the batch, from its
+    inputs' shapes in this signature (``compute_output_shape``), into `concrete`."""
+    outs = [kt for kt in node.outputs if any(s is None for s in tuple(kt.shape)[1:])]
+    if not outs:
+        return
+    layer = node.operation
+    shapes = [t.shape for t in ins]
+    try:
+        got = layer.compute_output_shape(shapes[0] if len(shapes) == 1 else shapes)
+    except Exception as e:  # noqa: BLE001 - any failure: the eager path
+        raise Unsupported(f"layer {layer.name!r}: no output shape for inputs {shapes} "
+                          f"({type(e).__name__})") from None
+    if len(node.outputs) != 1 or not isinstance(got, (tuple, list)) or any(
+            not isinstance(v, (int, np.integer)) for v in got[1:]):
+        raise Unsupported(f"layer {layer.name!r}: output shape {got} for inputs {shapes}")
+    kt = node.outputs[0]
+    sym = tuple(kt.shape)
+    got = (ins[0].shape[0],) + tuple(int(v) for v in got[1:])
+    if len(got) != len(sym) or any(w is not None and w != g for w, g in zip(sym[1:], got[1:])):
+        raise Unsupported(f"layer {layer.name!r}: output shape {got} for inputs {shapes} does "
+                          f"not match its symbolic shape {sym}")
+    concrete[id(kt)] = got
 
 
 def _conv_op(layer, kind, x, out):
