@@ -13,7 +13,8 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):  # 
 
 
 def save_model(model, filepath, overwrite=True, zipped=None, **kwargs):
-    """As keras.models.save_model / model.save: a `.keras` zip (or a legacy `.h5`)."""
+    """As keras.models.save_model / model.save: a `.keras` zip (``zipped=False``: a directory)
+    or a legacy `.h5`."""
     from fastnet import saving
 
     return saving.save_model(model, filepath, overwrite=overwrite,

@@ -262,6 +262,8 @@ def _kind(path):
     if not os.path.exists(path):
         raise SavedFileError(f"{path}: no such file")
     if os.path.isdir(path):
+        if os.path.isfile(os.path.join(path, "config.json")):
+            return "dir"  # an unzipped .keras (save_model(zipped=False))
         raise SavedFileError(f"{path}: is a directory, not a .keras/.h5 file (fastnet does "
                              "not read TensorFlow SavedModel directories)")
     try:
@@ -306,15 +308,27 @@ def _guarded(path, what):
 
 
 def _open_archive(path):
-    """(config dict, weights h5 bytes) of a .keras archive, checked."""
-    with zipfile.ZipFile(path) as zf:
-        names = set(zf.namelist())
+    """(config dict, weights h5 bytes) of a .keras archive (or unzipped directory),
+    checked."""
+    if os.path.isdir(path):
+        names = set(os.listdir(path))
         for member in ("config.json", "model.weights.h5"):
             if member not in names:
-                raise SavedFileError(f"{path}: the archive has no {member} (members: "
+                raise SavedFileError(f"{path}: the directory has no {member} (members: "
                                      f"{sorted(names)[:8]})")
-        config = json.loads(zf.read("config.json"))
-        weights = zf.read("model.weights.h5")
+        with open(os.path.join(path, "config.json"), "rb") as f:
+            config = json.loads(f.read())
+        with open(os.path.join(path, "model.weights.h5"), "rb") as f:
+            weights = f.read()
+    else:
+        with zipfile.ZipFile(path) as zf:
+            names = set(zf.namelist())
+            for member in ("config.json", "model.weights.h5"):
+                if member not in names:
+                    raise SavedFileError(f"{path}: the archive has no {member} (members: "
+                                         f"{sorted(names)[:8]})")
+            config = json.loads(zf.read("config.json"))
+            weights = zf.read("model.weights.h5")
     if not isinstance(config, dict) or "class_name" not in config:
         raise SavedFileError(f"{path}: config.json does not describe a model")
     return config, weights
@@ -346,29 +360,88 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):  # 
 
 
 def save_model(model, filepath, overwrite=True, zipped=True, **kwargs):
-    if not zipped:
-        raise NotImplementedError("save_model: `zipped=False` (an unzipped .keras directory) "
-                                  "is not implemented in fastnet")
+    """`.keras` (a zip archive, or with ``zipped=False`` a directory of the same three
+    members: config.json, metadata.json, model.weights.h5, as Keras 3) or legacy `.h5`."""
     path = os.fspath(filepath)
-    if path.endswith(".h5") or path.endswith(".hdf5"):
-        return save_legacy_h5(model, path, overwrite)
-    if not path.endswith(".keras"):
+    include_optimizer = kwargs.pop("include_optimizer", True)
+    save_format = kwargs.pop("save_format", False)
+    if save_format:  # as Keras 3
+        if path.endswith((".h5", ".hdf5")) or path.endswith(".keras"):
+            import warnings
+
+            warnings.warn("The `save_format` argument is deprecated in Keras 3. We recommend "
+                          "removing this argument as it can be inferred from the file path. "
+                          f"Received: save_format={save_format}", stacklevel=3)
+        else:
+            raise ValueError("The `save_format` argument is deprecated in Keras 3. Please "
+                             "remove this argument and pass a file path with either `.keras` "
+                             f"or `.h5` extension. Received: save_format={save_format}")
+    if kwargs:
+        raise ValueError(f"The following argument(s) are not supported: {list(kwargs)}")
+    optimizer = getattr(model, "optimizer", None) if include_optimizer else None
+    if not zipped:  # as Keras 3: a directory, whose name does not end in .keras
+        if path.endswith(".keras"):
+            raise ValueError("When using `zipped=False`, the `filepath` argument should not "
+                             f"end in `.keras`. Received: filepath={path}")
+    elif path.endswith(".h5") or path.endswith(".hdf5"):
+        return save_legacy_h5(model, path, overwrite, include_optimizer=include_optimizer)
+    elif not path.endswith(".keras"):
         raise ValueError(f"Invalid filepath extension for saving. Please add either a `.keras` "
                          f"extension for the native Keras format (recommended) or a `.h5` "
                          f"extension. Received: filepath={path}")
     config = json.dumps(_model_config(model), default=_json_default)
     buf = io.BytesIO()
-    weights_io.write_weights_file(buf, model, getattr(model, "optimizer", None))
+    weights_io.write_weights_file(buf, model, optimizer)
+    members = {
+        "metadata.json": json.dumps({
+            "keras_version": "3.0.0", "fastnet_version": _version(),
+            "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S")}),
+        "config.json": config, "model.weights.h5": buf.getvalue()}
+    if not zipped:
+        return _write_directory(path, overwrite, members)
 
     def write(tmp):
         with zipfile.ZipFile(tmp, "w") as zf:
-            zf.writestr("metadata.json", json.dumps({
-                "keras_version": "3.0.0", "fastnet_version": _version(),
-                "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S")}))
-            zf.writestr("config.json", config)
-            zf.writestr("model.weights.h5", buf.getvalue())
+            for name, data in members.items():
+                zf.writestr(name, data)
 
     _atomic_write(path, overwrite, write)
+
+
+def _write_directory(path, overwrite, members):
+    """An unzipped `.keras`: the members written into a temporary directory beside `path`,
+    which then takes its place (a failed save leaves the old directory as it was)."""
+    import shutil
+
+    if os.path.exists(path) and not overwrite:
+        raise FileExistsError(f"{path} exists and overwrite=False")
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise ValueError(f"save_model(zipped=False): {path} exists and is a file, not a "
+                         "directory")
+    parent = os.path.dirname(os.path.abspath(path)) or "."
+    if not os.path.isdir(parent):
+        raise FileNotFoundError(f"Directory {parent} does not exist")
+    tmp = tempfile.mkdtemp(dir=parent, prefix=f".{os.path.basename(path)}.{os.getpid()}.",
+                           suffix=_TMP_SUFFIX)
+    old = None
+    try:
+        for name, data in members.items():
+            mode = "wb" if isinstance(data, bytes) else "w"
+            with open(os.path.join(tmp, name), mode) as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+        if os.path.isdir(path):
+            old = tmp + ".old"
+            os.replace(path, old)
+        os.replace(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if old is not None and not os.path.exists(path):
+            os.replace(old, path)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def save_weights(model, filepath, overwrite=True):
@@ -385,7 +458,7 @@ def load_weights(model, filepath, skip_mismatch=False, by_name=False, **kwargs):
     path = os.fspath(filepath)
     kind = _kind(path)
     h5py = weights_io._h5py()
-    if kind == "zip":
+    if kind in ("zip", "dir"):
         with _guarded(path, ".keras archive"):
             _, weights = _open_archive(path)
             with h5py.File(io.BytesIO(weights), "r") as f:
@@ -396,7 +469,7 @@ def load_weights(model, filepath, skip_mismatch=False, by_name=False, **kwargs):
                                       by_name=by_name)
 
 
-def save_legacy_h5(model, path, overwrite=True):
+def save_legacy_h5(model, path, overwrite=True, include_optimizer=True):
     from fastnet.models.functional import Functional
     from fastnet.models.sequential import Sequential
 
@@ -417,7 +490,7 @@ def save_legacy_h5(model, path, overwrite=True):
         # then builds its current optimizer class, and Keras 3 still reads the file
         cc["optimizer_config"] = {"class_name": "Custom>" + opt["class_name"],
                                   "config": {**opt["config"], "is_legacy_optimizer": False}}
-    optimizer = getattr(model, "optimizer", None)
+    optimizer = getattr(model, "optimizer", None) if include_optimizer else None
 
     def write(tmp):
         with h5py.File(tmp, "w") as f:
