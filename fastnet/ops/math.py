@@ -739,12 +739,22 @@ def pad(x, pad_width, mode="constant", constant_values=None):
     shape = x.shape
 
     def backward(g):
-        if mode != "constant":
-            raise NotImplementedError(f"pad: gradient of mode={mode!r} is not implemented")
-        sl = tuple(builtins.slice(a, a + s) for (a, _), s in zip(pw, shape))
-        return (g[sl],)
+        if mode == "constant":
+            sl = tuple(builtins.slice(a, a + s) for (a, _), s in zip(pw, shape))
+            return (g[sl],)
+        if mode not in _GATHER_PAD_MODES:
+            raise NotImplementedError(f"pad: gradient of mode={mode!r} is not implemented "
+                                      f"(it is for {sorted(_GATHER_PAD_MODES)} and 'constant')")
+        # these modes copy input elements: the padded array of the inputs' flat indices
+        # says where each output came from, and the gradient adds them back there
+        n = int(np.prod(shape, dtype=np.int64))
+        src = np.pad(np.arange(n, dtype=np.int64).reshape(shape), pw, mode=mode).ravel()
+        return (reshape(segment_sum_axis(reshape(g, (-1,)), src, n, 0), shape),)
 
     return make(out, (x,), backward)
+
+
+_GATHER_PAD_MODES = frozenset({"reflect", "symmetric", "edge", "wrap"})
 
 
 def _normalize_index(key):
