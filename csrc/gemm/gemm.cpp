@@ -12,6 +12,7 @@
 // runs the same micro-kernel. Threads split C into column (or row) slabs,
 // each with its own packing buffers, reused across calls (thread_local).
 #include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <vector>
@@ -146,9 +147,15 @@ void pack_b(bool tb, const float* b, int64_t ldb, int64_t p0, int64_t kc, int64_
   }
 }
 
+// Packed panels start on a cache line: the micro-kernels load B 64 bytes at a time,
+// and a vector's data (large blocks come from mmap, 16 bytes past a page) would
+// otherwise split every load across two lines.
 float* scratch(std::vector<float>* buf, size_t n) {
-  if (buf->size() < n) buf->resize(n);
-  return buf->data();
+  constexpr size_t kAlignFloats = 16;
+  if (buf->size() < n + kAlignFloats) buf->resize(n + kAlignFloats);
+  const uintptr_t p = reinterpret_cast<uintptr_t>(buf->data());
+  const uintptr_t aligned = (p + kAlignFloats * sizeof(float) - 1) & ~(kAlignFloats * sizeof(float) - 1);
+  return reinterpret_cast<float*>(aligned);
 }
 
 void scale_c(int64_t m, int64_t n, float beta, float* c, int64_t ldc) {
