@@ -314,7 +314,7 @@ void gemm_serial(const Blocking& bk, bool ta, bool tb, int64_t m, int64_t n, int
 // packed copy of op(B) and split the rows of C, so nothing is packed twice (split
 // by columns instead, each thread packs all of A, and by rows each packs all of B).
 // B[:, jc:jc+nc] is packed whole (every KC block) into `bshared`, nc chosen so that
-// it fits in half of L3; its NR-column panels are packed on demand by whichever
+// it fits in half of L3 (and 16 MB); its NR-column panels are packed on demand by whichever
 // thread gets to them first (a per-panel state: 0 free, 1 being packed, 2 ready), so
 // no thread waits at a barrier for another that has not started (the pool runs a
 // late worker's share on the caller). Rows are handed out in chunks of at most MC
@@ -331,7 +331,9 @@ void gemm_shared_b(const Blocking& bk, int nt, bool ta, bool tb, int64_t m, int6
   chunks = std::min(units, (chunks + nt - 1) / nt * nt);
   const int64_t chunk_rows = (units + chunks - 1) / chunks * mr;
   const int64_t k_pad = npc * kc_blk;
-  int64_t nc_max = (cpu::cache_sizes().l3 / 2 / static_cast<int64_t>(sizeof(float))) / k_pad / nr * nr;
+  // The shared buffer (kept for the next call) stays within half of L3 and 16 MB.
+  const int64_t b_bytes = std::min<int64_t>(cpu::cache_sizes().l3 / 2, int64_t{16} << 20);
+  int64_t nc_max = (b_bytes / static_cast<int64_t>(sizeof(float))) / k_pad / nr * nr;
   nc_max = std::max<int64_t>(nr * nt, std::min(bk.nc, nc_max));
   for (int64_t jc = 0; jc < n; jc += nc_max) {
     const int64_t nc = std::min(nc_max, n - jc);
