@@ -8,12 +8,14 @@ threadpoolctl when installed, else OpenBLAS's own set_num_threads (ctypes).
 
 Method (the machine is shared, and load from other tenants comes and goes): the
 libraries are sampled in turn, A B C A B C ..., for `--rounds` rounds; a sample is
-a few calls each timed alone. Multi-threaded samples start after a pause and one
-untimed call, so the previous library's worker threads (OpenBLAS's spin for ~0.1 s
-after a call) have gone to sleep and its own are awake; 1-thread samples time the
-calling thread's CPU time. Each cell prints the best call (min: what the library
-does when nothing else runs; load only ever adds time) and the ratio of the
-medians ("med"), which a noisy run moves more.
+a few calls each timed alone. 1-thread samples time the calling thread's CPU time.
+Multi-threaded samples start after a pause and one untimed call, so the previous
+library's worker threads (OpenBLAS's spin for ~0.1 s after a call) have gone to
+sleep and its own are awake; a multi-threaded call during which the process got
+less CPU time than 0.95 x threads x wall time (another tenant took a core) is left
+out. Each cell prints the best call (min: what the library does when nothing else
+runs; load only ever adds time) and the ratio of the medians ("med"), which a
+noisy run moves more.
 """
 
 from __future__ import annotations
@@ -63,27 +65,34 @@ def numpy_threads(n):
     return None
 
 
-def interleaved(fns, rounds, per, gap, clock, min_time):
+def interleaved(fns, rounds, per, gap, clock, min_time, threads=1):
     """Per-call times of each fn, sampled in turn for `rounds` rounds (see the module
-    docstring): one list per fn."""
+    docstring): one list per fn. With threads > 1, a sample during which this
+    process got less than 0.95 x threads cores of CPU time (a thread was preempted by
+    another tenant) is left out, unless that would leave fewer than 3 (a library that
+    ran the call on fewer threads)."""
     for fn in fns:
         fn()
-    out = [[] for _ in fns]
+    out = []
+    for _ in fns:
+        out.append(([], []))  # (all samples, undisturbed samples)
     for _ in range(rounds):
-        for fn, ts in zip(fns, out):
+        for fn, (every, kept) in zip(fns, out):
             if gap:
                 time.sleep(gap)
                 fn()
             for _ in range(per):
-                n, t0 = 0, clock()
+                n, c0, t0 = 0, time.process_time(), clock()
                 while True:  # tiny calls: loop for min_time, report the mean
                     fn()
                     n += 1
                     dt = clock() - t0
                     if dt >= min_time:
                         break
-                ts.append(dt / n)
-    return out
+                every.append(dt / n)
+                if threads > 1 and time.process_time() - c0 >= 0.95 * threads * dt:
+                    kept.append(dt / n)
+    return [kept if len(kept) >= 3 else every for every, kept in out]
 
 
 def main():
@@ -125,7 +134,7 @@ def main():
                 # A sample's calls take about 20 ms in all; calls under 2 ms are looped.
                 est = flops / (50e9 * threads)
                 per = int(min(8, max(1, 0.02 // max(est, 2e-3))))
-                ts = interleaved(fns, rounds, per, gap, clock, min_time=0.002)
+                ts = interleaved(fns, rounds, per, gap, clock, min_time=0.002, threads=threads)
                 best = [min(t) for t in ts]
                 med = [statistics.median(t) for t in ts]
                 row = [layout, f"{m}x{k}x{n}", flops / best[0] / 1e9, flops / best[1] / 1e9,
