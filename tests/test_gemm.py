@@ -65,6 +65,25 @@ def test_threads_give_the_same_answer(threads):
         fastnet.config.set_num_threads(0)
 
 
+@pytest.mark.parametrize("m,k,n", [(203, 800, 301), (150, 40, 4133)])
+@pytest.mark.parametrize("ta,tb", [(False, False), (False, True), (True, False)])
+def test_threaded_products_with_alpha_beta_on_1_2_3_threads(isa, m, k, n, ta, tb):
+    # K over several KC blocks (cut into equal blocks), then N over more than one NC
+    # block; M not a multiple of the register tile; alpha and beta != 0.
+    a = rand((k, m) if ta else (m, k), seed=20)
+    b = rand((n, k) if tb else (k, n), seed=21)
+    c0 = rand((m, n), seed=22)
+    want = ref(a, b, ta, tb, 0.5, -1.5, c0)
+    try:
+        for threads in (1, 2, 3):
+            fastnet.config.set_num_threads(threads)
+            c = c0.copy()
+            G.gemm(a, b, c, alpha=0.5, beta=-1.5, trans_a=ta, trans_b=tb)
+            assert_close(c, want, atol=k_tolerance(k))
+    finally:
+        fastnet.config.set_num_threads(0)
+
+
 def test_strided_and_offset_views_without_copies():
     big = rand((50, 60), seed=12)
     a = big[3:23, 5:45]          # offset view, row stride 60

@@ -12,6 +12,7 @@
 // runs the same micro-kernel. Threads split C into column (or row) slabs,
 // each with its own packing buffers, reused across calls (thread_local).
 #include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <vector>
@@ -146,9 +147,25 @@ void pack_b(bool tb, const float* b, int64_t ldb, int64_t p0, int64_t kc, int64_
   }
 }
 
+// The block length that cuts `extent` into ceil(extent / max_blk) nearly equal
+// blocks, rounded up to a multiple of `unit` (never above max_blk when max_blk is
+// a multiple of unit).
+int64_t balanced_block(int64_t extent, int64_t max_blk, int64_t unit) {
+  if (extent <= max_blk) return max_blk;
+  const int64_t blocks = (extent + max_blk - 1) / max_blk;
+  const int64_t len = (extent + blocks - 1) / blocks;
+  return std::min(max_blk, (len + unit - 1) / unit * unit);
+}
+
+// Packed panels start on a cache line: the micro-kernels load B 64 bytes at a time,
+// and a vector's data (large blocks come from mmap, 16 bytes past a page) would
+// otherwise split every load across two lines.
 float* scratch(std::vector<float>* buf, size_t n) {
-  if (buf->size() < n) buf->resize(n);
-  return buf->data();
+  constexpr size_t kAlignFloats = 16;
+  if (buf->size() < n + kAlignFloats) buf->resize(n + kAlignFloats);
+  const uintptr_t p = reinterpret_cast<uintptr_t>(buf->data());
+  const uintptr_t aligned = (p + kAlignFloats * sizeof(float) - 1) & ~(kAlignFloats * sizeof(float) - 1);
+  return reinterpret_cast<float*>(aligned);
 }
 
 void scale_c(int64_t m, int64_t n, float beta, float* c, int64_t ldc) {
@@ -160,6 +177,56 @@ void scale_c(int64_t m, int64_t n, float beta, float* c, int64_t ldc) {
       for (int64_t j = 0; j < n; ++j) row[j] *= beta;
     }
   }
+}
+
+// C[0:mc, 0:nc] (alpha, beta) from a packed A block (mc x kc, MR-row panels) and a
+// packed B block (kc x nc, NR-column panels): the two loops around the micro-kernel.
+void macro_kernel(const Blocking& bk, int64_t mc, int64_t nc, int64_t kc, const float* ap, const float* bp,
+                  float* c, int64_t ldc, float alpha, float beta_eff) {
+  const int mr = bk.k.mr, nr = bk.k.nr;
+  float tile[16 * 64];  // edge tiles (MR x NR <= 16 x 64)
+  for (int64_t jr = 0; jr < nc; jr += nr) {
+    const int64_t cols = std::min<int64_t>(nr, nc - jr);
+    const float* bpanel = bp + (jr / nr) * kc * nr;
+    for (int64_t ir = 0; ir < mc; ir += mr) {
+      const int64_t rows = std::min<int64_t>(mr, mc - ir);
+      const float* apanel = ap + (ir / mr) * kc * mr;
+      float* cptr = c + ir * ldc + jr;
+      if (rows == mr && cols == nr) {
+        bk.k.fn(kc, apanel, bpanel, cptr, ldc, alpha, beta_eff);
+      } else if (bk.k.edge) {
+        bk.k.edge(kc, apanel, bpanel, cptr, ldc, alpha, beta_eff, static_cast<int>(rows),
+                  static_cast<int>(cols));
+      } else {
+        bk.k.fn(kc, apanel, bpanel, tile, nr, alpha, 0.0f);
+        for (int64_t i = 0; i < rows; ++i) {
+          float* row = cptr + i * ldc;
+          const float* t = tile + i * nr;
+          if (beta_eff == 0.0f) {
+            for (int64_t j = 0; j < cols; ++j) row[j] = t[j];
+          } else {
+            for (int64_t j = 0; j < cols; ++j) row[j] = t[j] + beta_eff * row[j];
+          }
+        }
+      }
+    }
+  }
+}
+
+void pack_a_block(const Blocking& bk, bool ta, const float* a, int64_t lda, int64_t i0, int64_t mc,
+                  int64_t p0, int64_t kc, float* out) {
+  if (bk.k.pack_a)
+    bk.k.pack_a(ta, a, lda, i0, mc, p0, kc, out);
+  else
+    pack_a(ta, a, lda, i0, mc, p0, kc, bk.k.mr, out);
+}
+
+void pack_b_block(const Blocking& bk, bool tb, const float* b, int64_t ldb, int64_t p0, int64_t kc,
+                  int64_t j0, int64_t nc, float* out) {
+  if (bk.k.pack_b)
+    bk.k.pack_b(tb, b, ldb, p0, kc, j0, nc, out);
+  else
+    pack_b(tb, b, ldb, p0, kc, j0, nc, bk.k.nr, out);
 }
 
 // An unpacked A wins while the operands stay in L1/L2 and packing would cost
@@ -199,52 +266,27 @@ void gemm_serial(const Blocking& bk, bool ta, bool tb, int64_t m, int64_t n, int
     }
   }
   const int mr = bk.k.mr, nr = bk.k.nr;
-  float tile[16 * 64];  // edge tiles (MR x NR <= 16 x 64)
+  // K and M are cut into equal blocks no longer than KC / MC, not full blocks and a
+  // short remainder: with k = 2048 and KC = 384 the last block would be 128 steps,
+  // over which loading and storing the C tiles costs three times as much, and with
+  // m = 2048 and MC = 336 a last block of 32 rows reuses each B micro-panel 3 times.
+  // (The K split depends on k only, so results never depend on the thread count.)
+  const int64_t kc_blk = balanced_block(k, bk.kc, 8);
+  const int64_t mc_blk = balanced_block(m, bk.mc, mr);
   for (int64_t jc = 0; jc < n; jc += bk.nc) {
     const int64_t nc = std::min(bk.nc, n - jc);
     const int64_t nc_pad = (nc + nr - 1) / nr * nr;
-    for (int64_t pc = 0; pc < k; pc += bk.kc) {
-      const int64_t kc = std::min(bk.kc, k - pc);
+    for (int64_t pc = 0; pc < k; pc += kc_blk) {
+      const int64_t kc = std::min(kc_blk, k - pc);
       const float beta_eff = pc == 0 ? beta : 1.0f;
       float* bp = scratch(&bbuf, static_cast<size_t>(nc_pad * kc));
-      if (bk.k.pack_b)
-        bk.k.pack_b(tb, b, ldb, pc, kc, jc, nc, bp);
-      else
-        pack_b(tb, b, ldb, pc, kc, jc, nc, nr, bp);
-      for (int64_t ic = 0; ic < m; ic += bk.mc) {
-        const int64_t mc = std::min(bk.mc, m - ic);
+      pack_b_block(bk, tb, b, ldb, pc, kc, jc, nc, bp);
+      for (int64_t ic = 0; ic < m; ic += mc_blk) {
+        const int64_t mc = std::min(mc_blk, m - ic);
         const int64_t mc_pad = (mc + mr - 1) / mr * mr;
         float* ap = scratch(&abuf, static_cast<size_t>(mc_pad * kc));
-        if (bk.k.pack_a)
-          bk.k.pack_a(ta, a, lda, ic, mc, pc, kc, ap);
-        else
-          pack_a(ta, a, lda, ic, mc, pc, kc, mr, ap);
-        for (int64_t jr = 0; jr < nc; jr += nr) {
-          const int64_t cols = std::min<int64_t>(nr, nc - jr);
-          const float* bpanel = bp + (jr / nr) * kc * nr;
-          for (int64_t ir = 0; ir < mc; ir += mr) {
-            const int64_t rows = std::min<int64_t>(mr, mc - ir);
-            const float* apanel = ap + (ir / mr) * kc * mr;
-            float* cptr = c + (ic + ir) * ldc + jc + jr;
-            if (rows == mr && cols == nr) {
-              bk.k.fn(kc, apanel, bpanel, cptr, ldc, alpha, beta_eff);
-            } else if (bk.k.edge) {
-              bk.k.edge(kc, apanel, bpanel, cptr, ldc, alpha, beta_eff, static_cast<int>(rows),
-                        static_cast<int>(cols));
-            } else {
-              bk.k.fn(kc, apanel, bpanel, tile, nr, alpha, 0.0f);
-              for (int64_t i = 0; i < rows; ++i) {
-                float* row = cptr + i * ldc;
-                const float* t = tile + i * nr;
-                if (beta_eff == 0.0f) {
-                  for (int64_t j = 0; j < cols; ++j) row[j] = t[j];
-                } else {
-                  for (int64_t j = 0; j < cols; ++j) row[j] = t[j] + beta_eff * row[j];
-                }
-              }
-            }
-          }
-        }
+        pack_a_block(bk, ta, a, lda, ic, mc, pc, kc, ap);
+        macro_kernel(bk, mc, nc, kc, ap, bp, c + ic * ldc + jc, ldc, alpha, beta_eff);
       }
     }
   }

@@ -16,7 +16,16 @@ constexpr int NR = 16;
 void ukernel_avx2(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, float alpha,
                   float beta) {
   __m256 acc[MR][2];
+  // Every loop over acc is unrolled, or GCC keeps acc in memory and stores all 12
+  // accumulators to the stack every step (the kernel then ran at 40% of its speed).
+#pragma GCC unroll 6
   for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+  // The C tile is read (and written) only after the kc steps: fetch its lines now, so
+  // its misses (C is far bigger than L2) overlap the multiply instead of stalling it.
+  for (int i = 0; i < MR; ++i) {
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + NR - 1), _MM_HINT_T0);
+  }
   for (int64_t p = 0; p < kc; ++p) {
     const __m256 b0 = _mm256_loadu_ps(b);
     const __m256 b1 = _mm256_loadu_ps(b + 8);
@@ -31,12 +40,14 @@ void ukernel_avx2(int64_t kc, const float* a, const float* b, float* c, int64_t 
   }
   const __m256 va = _mm256_set1_ps(alpha);
   if (beta == 0.0f) {
+#pragma GCC unroll 6
     for (int i = 0; i < MR; ++i) {
       _mm256_storeu_ps(c + i * ldc, _mm256_mul_ps(va, acc[i][0]));
       _mm256_storeu_ps(c + i * ldc + 8, _mm256_mul_ps(va, acc[i][1]));
     }
   } else {
     const __m256 vb = _mm256_set1_ps(beta);
+#pragma GCC unroll 6
     for (int i = 0; i < MR; ++i) {
       float* row = c + i * ldc;
       _mm256_storeu_ps(row, _mm256_fmadd_ps(va, acc[i][0], _mm256_mul_ps(vb, _mm256_loadu_ps(row))));
