@@ -9,17 +9,10 @@ import warnings
 
 import numpy as np
 import pytest
+from keras_peer import keras_or_skip as _keras
 
 import fastnet as keras
 from fastnet import callbacks
-
-
-def _keras():
-    os.environ.setdefault("KERAS_BACKEND", "torch")
-    k = pytest.importorskip("keras")
-    if k.backend.backend() != "torch":
-        pytest.skip("Keras oracle runs on the torch backend")
-    return k
 
 
 class FakeOptimizer:

@@ -10,20 +10,10 @@ import os
 
 import numpy as np
 import pytest
+from keras_peer import keras_or_skip as _keras
+from keras_peer import to_numpy as _np
 
 import fastnet
-
-
-def _keras():
-    os.environ.setdefault("KERAS_BACKEND", "torch")
-    k = pytest.importorskip("keras")
-    if k.backend.backend() != "torch":
-        pytest.skip("Keras oracle runs on the torch backend")
-    return k
-
-
-def _np(t):
-    return np.asarray(t.detach().cpu().numpy() if hasattr(t, "detach") else t)
 
 
 def _fill(model, seed=0):

@@ -2,25 +2,13 @@
 against a numpy formula, what trains, files holding the merged weight (exchanged with
 Keras 3 itself in the `_against_keras` tests), errors."""
 
-import os
-
 import numpy as np
 import pytest
+from keras_peer import keras_or_skip as _keras
+from keras_peer import to_numpy as _np
 
 import fastnet
 from fastnet import layers
-
-
-def _keras():
-    os.environ.setdefault("KERAS_BACKEND", "torch")
-    k = pytest.importorskip("keras")
-    if k.backend.backend() != "torch":
-        pytest.skip("Keras oracle runs on the torch backend")
-    return k
-
-
-def _np(t):
-    return np.asarray(t.detach().cpu().numpy() if hasattr(t, "detach") else t)
 
 
 def test_dense_lora_output_is_the_merged_kernel():

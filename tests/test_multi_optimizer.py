@@ -1,27 +1,20 @@
 """keras.optimizers.MultiOptimizer / OptimizerMap (Keras 3.15): variables routed by path
 or by a callable, each sub-optimizer its own state, files as Keras writes them."""
 
-import os
-
 import numpy as np
 import pytest
+from keras_peer import keras_or_skip
+from keras_peer import to_numpy as _np
 
 import fastnet
 from fastnet import optimizers as O
 
 
 def _keras():
-    os.environ.setdefault("KERAS_BACKEND", "torch")
-    k = pytest.importorskip("keras")
-    if k.backend.backend() != "torch":
-        pytest.skip("Keras oracle runs on the torch backend")
+    k = keras_or_skip()
     if not hasattr(k.optimizers, "MultiOptimizer"):
         pytest.skip("this Keras has no MultiOptimizer")
     return k
-
-
-def _np(t):
-    return np.asarray(t.detach().cpu().numpy() if hasattr(t, "detach") else t)
 
 
 def _model(lib, seed=0):

@@ -2,25 +2,13 @@
 Keras 3's optimizers have them; the `_against_keras` tests train the same model with
 Keras 3 (torch backend) and exchange files with it."""
 
-import os
-
 import numpy as np
 import pytest
+from keras_peer import keras_or_skip as _keras
+from keras_peer import to_numpy as _np
 
 import fastnet
 from fastnet import optimizers as O
-
-
-def _keras():
-    os.environ.setdefault("KERAS_BACKEND", "torch")
-    k = pytest.importorskip("keras")
-    if k.backend.backend() != "torch":
-        pytest.skip("Keras oracle runs on the torch backend")
-    return k
-
-
-def _np(t):
-    return np.asarray(t.detach().cpu().numpy() if hasattr(t, "detach") else t)
 
 
 def test_sgd_accumulation_applies_the_mean_every_n_calls():
