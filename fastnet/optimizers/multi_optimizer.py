@@ -172,38 +172,17 @@ class MultiOptimizer(Optimizer):
             opt.build(variables)
         self._built = True
 
-    @property
-    def _slots(self):  # every sub-optimizer's, by variable
+    def _merged(self, attr):
         out = {}
-        for opt in self._inner_optimizers:
-            out.update(opt._slots)
+        for opt in self.__dict__.get("_inner_optimizers", ()):
+            out.update(getattr(opt, attr))
         return out
 
-    @_slots.setter
-    def _slots(self, value):  # the base class's __init__; the state is the sub-optimizers'
-        pass
-
-    @property
-    def _ema(self):
-        out = {}
-        for opt in self._inner_optimizers:
-            out.update(opt._ema)
-        return out
-
-    @_ema.setter
-    def _ema(self, value):  # the base class's __init__; the state is the sub-optimizers'
-        pass
-
-    @property
-    def _accumulators(self):
-        out = {}
-        for opt in self._inner_optimizers:
-            out.update(opt._accumulators)
-        return out
-
-    @_accumulators.setter
-    def _accumulators(self, value):  # the base class's __init__; the state is the sub-optimizers'
-        pass
+    # every sub-optimizer's state by variable; the setters take the base class's __init__
+    _slots = property(lambda self: self._merged("_slots"), lambda self, value: None)
+    _ema = property(lambda self: self._merged("_ema"), lambda self, value: None)
+    _accumulators = property(lambda self: self._merged("_accumulators"),
+                             lambda self, value: None)
 
     @property
     def variables(self):

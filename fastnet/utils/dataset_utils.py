@@ -207,6 +207,18 @@ def _load_images(paths, image_size, num_channels, interpolation, crop_to_aspect_
     return batch
 
 
+def _indexed(directory, labels, formats, class_names, shuffle, seed, follow_links, verbose,
+             validation_split, subset, label_mode, fn):
+    """What every *_dataset_from_directory does first: the split arguments checked, a seed
+    drawn when none is given, the directory indexed and label_mode checked against it."""
+    _check_split(validation_split, subset, shuffle, seed)
+    if seed is None:
+        seed = np.random.randint(1e6)
+    paths, found, names = index_directory(directory, labels, formats, class_names, shuffle,
+                                          seed, follow_links, verbose)
+    return paths, found, names, _check_label_mode(label_mode, found, names, fn), seed
+
+
 def image_dataset_from_directory(directory, labels="inferred", label_mode="int",
                                  class_names=None, color_mode="rgb", batch_size=32,
                                  image_size=(256, 256), shuffle=True, seed=None,
@@ -245,11 +257,9 @@ def image_dataset_from_directory(directory, labels="inferred", label_mode="int",
     data_format = _data_format(data_format)
     _check_split(validation_split, subset, shuffle, seed)
     _pil()
-    if seed is None:
-        seed = np.random.randint(1e6)
-    paths, found, names = index_directory(directory, labels, IMAGE_FORMATS, class_names,
-                                          shuffle, seed, follow_links, verbose)
-    label_mode = _check_label_mode(label_mode, found, names, "image_dataset_from_directory")
+    paths, found, names, label_mode, seed = _indexed(
+        directory, labels, IMAGE_FORMATS, class_names, shuffle, seed, follow_links, verbose,
+        validation_split, subset, label_mode, "image_dataset_from_directory")
     if not paths:
         raise ValueError(f"No images found in directory {directory}. Allowed formats: "
                          f"{IMAGE_FORMATS}")
@@ -286,12 +296,9 @@ def text_dataset_from_directory(directory, labels="inferred", label_mode="int",
     if max_length is not None and (isinstance(max_length, bool) or max_length < 1):
         raise ValueError(f"`max_length` must be a positive integer or None. Received: "
                          f"max_length={max_length!r}")
-    _check_split(validation_split, subset, shuffle, seed)
-    if seed is None:
-        seed = np.random.randint(1e6)
-    paths, found, names = index_directory(directory, labels, TEXT_FORMATS, class_names,
-                                          shuffle, seed, follow_links, verbose)
-    label_mode = _check_label_mode(label_mode, found, names, "text_dataset_from_directory")
+    paths, found, names, label_mode, seed = _indexed(
+        directory, labels, TEXT_FORMATS, class_names, shuffle, seed, follow_links, verbose,
+        validation_split, subset, label_mode, "text_dataset_from_directory")
 
     def load(batch_paths):
         texts = []
@@ -400,12 +407,9 @@ def audio_dataset_from_directory(directory, labels="inferred", label_mode="int",
                          f"batch_size={batch_size!r}")
     if labels is None or label_mode is None:
         labels, label_mode = None, None
-    _check_split(validation_split, subset, shuffle, seed)
-    if seed is None:
-        seed = np.random.randint(1e6)
-    paths, found, names = index_directory(directory, labels, AUDIO_FORMATS, class_names,
-                                          shuffle, seed, follow_links, verbose)
-    label_mode = _check_label_mode(label_mode, found, names, "audio_dataset_from_directory")
+    paths, found, names, label_mode, seed = _indexed(
+        directory, labels, AUDIO_FORMATS, class_names, shuffle, seed, follow_links, verbose,
+        validation_split, subset, label_mode, "audio_dataset_from_directory")
 
     def load(batch_paths):
         clips = [read_wav(p, -1 if output_sequence_length is None
