@@ -137,3 +137,19 @@ def test_training_and_files_match_keras(tmp_path):
     for a, b in zip(fastnet.saving.weights_io.optimizer_arrays(back, back.optimizer),
                     theirs_vars):
         np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
+def test_loss_scale_factor_reaches_every_sub_optimizer():
+    x, y = _xy()
+    out = []
+    for factor in (None, 64.0):
+        m = _model(fastnet)
+        mo = O.MultiOptimizer(O.OptimizerMap(O.SGD(0.1), {"enc/.*": O.Adam(0.01)}),
+                              loss_scale_factor=factor)
+        m.compile(mo, "mse")
+        m.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+        assert all(o.loss_scale_factor == factor for o in mo.optimizers)
+        out.append(m.get_weights())
+    assert float(mo.scale_loss(1.0)) == 64.0
+    for a, b in zip(*out):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
