@@ -479,3 +479,24 @@ def test_zero_time_steps_layer_returns_zero_output(kind):
     x = np.zeros((2, 0, 4), np.float32)
     assert not getattr(layers, kind)(3)(x).numpy().any()
     assert getattr(layers, kind)(3, return_sequences=True)(x).shape == (2, 0, 3)
+
+
+@pytest.mark.parametrize("n,i,u", [(1, 1, 1), (5, 3, 17), (9, 70, 33), (4, 2, 16)])
+@pytest.mark.parametrize("go_backwards", [False, True])
+@pytest.mark.parametrize("mask_kind", [None, "random"])
+def test_lstm_fused_step_equals_the_masked_dropout_path_bitwise(isa, n, i, u, go_backwards, mask_kind):
+    # Without dropout masks the forward runs the fused step (the product of [x | h] with the
+    # stacked kernels, gates and cell in registers); with masks of ones it runs the input
+    # projection and a product per gate. Both add bias, x @ kernel, h @ recurrent in the
+    # same order and share the gate arithmetic, so they give the same bits: rows and units
+    # off the register tile (n up to 9, u = 1, 17, 33 against 4/8/16 lanes) and masked steps.
+    t = 6
+    x, k, rk = rand((n, t, i), seed=1), rand((i, 4 * u), seed=2), rand((u, 4 * u), seed=3)
+    b, h0, c0 = rand((4 * u,), seed=4), rand((n, u), seed=5), rand((n, u), seed=6)
+    mask = _make_mask(mask_kind, n, t) if mask_kind else None
+    fused = ops_nn.lstm_sequence(x, k, rk, b, h0, c0, go_backwards, mask).numpy()
+    ones_in, ones_rec = np.ones((1, n, i), np.float32), np.ones((4, n, u), np.float32)
+    masked = ops_nn.lstm_sequence(x, k, rk, b, h0, c0, go_backwards, mask, ones_in, ones_rec).numpy()
+    np.testing.assert_array_equal(fused, masked)
+    want = ref_masked("lstm", *(a.astype(np.float64) for a in (x, k, rk, b, h0, c0)), mask, go_backwards)
+    assert_close(fused, want, atol=2e-5)

@@ -9,7 +9,9 @@ namespace rnn {
 namespace avx2 {
 #define FASTNET_VBYTES 32
 #define FASTNET_MR 6
+#define FASTNET_LSTM_MR 2
 #include "rnn/rnn_leaf.h"
+#undef FASTNET_LSTM_MR
 #undef FASTNET_MR
 #undef FASTNET_VBYTES
 }  // namespace avx2

@@ -9,7 +9,9 @@ namespace rnn {
 namespace avx512 {
 #define FASTNET_VBYTES 64
 #define FASTNET_MR 8
+#define FASTNET_LSTM_MR 4
 #include "rnn/rnn_leaf.h"
+#undef FASTNET_LSTM_MR
 #undef FASTNET_MR
 #undef FASTNET_VBYTES
 }  // namespace avx512

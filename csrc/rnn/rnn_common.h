@@ -1,7 +1,9 @@
 // Shared pieces of the recurrent drivers (lstm.cpp, gru.cpp, simple_rnn.cpp). Internal.
 //
 // Every driver has the same shape:
-//  * the input projection of all steps is one GEMM, xp (N*T, gU) = x @ kernel (+ bias);
+//  * the input projection of all steps is one GEMM, xp (N*T, gU) = x @ kernel (+ bias)
+//    (except the LSTM without dropout masks, whose fused step multiplies [x_t | h] by the
+//    stacked kernels and applies the gates in registers: lstm.cpp, rnn_leaf.h);
 //  * the recurrent kernel is packed once per call (rnn_table.h) for the per-step product;
 //  * the batch rows are split between the pool's threads once per sequence: a row's
 //    recurrence only depends on itself, so each thread runs all T steps on its own rows

@@ -10,7 +10,9 @@ namespace rnn {
 namespace generic {
 #define FASTNET_VBYTES 16
 #define FASTNET_MR 6
+#define FASTNET_LSTM_MR 2
 #include "rnn/rnn_leaf.h"
+#undef FASTNET_LSTM_MR
 #undef FASTNET_MR
 #undef FASTNET_VBYTES
 }  // namespace generic

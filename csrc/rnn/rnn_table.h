@@ -20,7 +20,26 @@ struct RnnTable {
   // writes dz (4U), dc <- dc_prev part, and zeroes dh and dcar.
   void (*lstm_bwd_row)(int64_t u, const float* z, const float* tc, const float* cp, const float* ds,
                        float* dh, float* dcar, float* dc, float* dz);
+  // The fused LSTM step (lstm.cpp, without dropout masks). lanes: units per packed panel.
+  int lanes;
+  // Packs [kernel; recurrent_kernel] ((in + u) x 4u, gates i f g o) into ceil(u / lanes)
+  // gate-interleaved panels: panel p, row k = the i, f, g, o columns of units
+  // [p * lanes, p * lanes + lanes), zero padded: lstm_packed_size floats.
+  void (*pack_lstm)(int64_t in, int64_t u, const float* kernel, const float* recurrent, float* bp);
+  // One step for `rows` rows: z = bias + [x | h] @ packed (xh: rows x (in + u), row stride
+  // ldxh), then the gates (sigmoid i f o, tanh g) into z (rows x 4u), c = f * cp + i * g
+  // (cp rows x u, or null for zeros), tc = tanh(c), h = o * tc (row stride ldh).
+  void (*lstm_step)(int64_t rows, int64_t in, int64_t u, const float* xh, int64_t ldxh, const float* bp,
+                    const float* bias, const float* cp, float* z, float* c, float* tc, float* h, int64_t ldh);
+  // The step's arithmetic after the product, for the masked-dropout path: z (rows x 4u)
+  // holds the pre-activations and receives the gates; c, tc, h as lstm_step.
+  void (*lstm_gates)(int64_t rows, int64_t u, float* z, const float* cp, float* c, float* tc, float* h,
+                     int64_t ldh);
 };
+
+inline int64_t lstm_packed_size(const RnnTable& tb, int64_t in, int64_t u) {
+  return (in + u) * ((u + tb.lanes - 1) / tb.lanes) * 4 * tb.lanes;
+}
 
 inline int64_t packed_size(const RnnTable& tb, int64_t k, int64_t n) {
   return k * ((n + tb.nr - 1) / tb.nr) * tb.nr;
