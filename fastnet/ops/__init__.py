@@ -4,6 +4,8 @@ Every op records itself on an active GradientTape; the hot ones run our C++
 kernels (matmul → csrc/gemm, ...). See fastnet/ops/core.py for the mechanism.
 """
 
+import numpy as _np
+
 from fastnet.backend.symbolic import KerasTensor as _KerasTensor
 from fastnet.backend.tensor import Tensor as _Tensor
 from fastnet.ops import (
@@ -46,11 +48,17 @@ __all__ = sorted({*_attention.__all__, *_control_flow.__all__, *core.__all__, *_
                   *_sorting.__all__, *_spatial.__all__, *_spectral.__all__, *_updates.__all__,
                   "core", "image", "linalg", "math", "nn", "numpy"})
 
+_NUMPY_ONLY = frozenset(("out", "dtype", "order", "where", "initial", "copy", "ddof"))
+
+
 def _bind_operators():
     from fastnet.ops.math import (
         absolute,
         add,
+        argmax,
+        argmin,
         cast,
+        clip,
         divide,
         equal,
         floor_divide,
@@ -59,15 +67,28 @@ def _bind_operators():
         greater_equal,
         less,
         less_equal,
+        logical_and,
+        logical_not,
+        logical_or,
+        logical_xor,
         matmul,
         mod,
         multiply,
         negative,
         not_equal,
         power,
+        reshape,
+        squeeze,
         subtract,
         transpose,
     )
+    from fastnet.ops.math import max as reduce_max
+    from fastnet.ops.math import mean as reduce_mean
+    from fastnet.ops.math import min as reduce_min
+    from fastnet.ops.math import prod as reduce_prod
+    from fastnet.ops.math import round as math_round
+    from fastnet.ops.math import sum as reduce_sum
+    from fastnet.ops.numpy_extra import bitwise_and, bitwise_invert, bitwise_or, bitwise_xor
 
     def rev(fn):
         return lambda self, other: fn(other, self)
@@ -99,6 +120,44 @@ def _bind_operators():
     T.astype = lambda s, dtype: cast(s, dtype)
     T.T = property(lambda s: transpose(s))
     T.__abs__ = lambda s: absolute(s)
+    T.__rfloordiv__ = rev(floor_divide)
+    T.__rmod__ = rev(mod)
+    T.__round__ = lambda s, ndigits=None: math_round(s, ndigits or 0)
+    # & | ^ ~ as the backends' arrays have them: bitwise on integers, logical on booleans
+    T.__and__ = lambda s, o: bitwise_and(s, o)
+    T.__rand__ = rev(bitwise_and)
+    T.__or__ = lambda s, o: bitwise_or(s, o)
+    T.__ror__ = rev(bitwise_or)
+    T.__xor__ = lambda s, o: bitwise_xor(s, o)
+    T.__rxor__ = rev(bitwise_xor)
+    T.__invert__ = lambda s: bitwise_invert(s)
+    # The array methods Keras programs call on eager tensors (JAX and torch arrays have
+    # them), numpy's signatures, each one differentiable op. numpy's own functions call
+    # them too (np.mean(t) is t.mean(axis=None, dtype=None, out=None)): a call with one of
+    # numpy's array-only keywords gets numpy's answer on the value, as before the methods.
+    def method(name, fn):
+        def call(s, *args, **kw):
+            if _NUMPY_ONLY.intersection(kw):
+                return getattr(_np, name)(s.numpy(), *args, **kw)
+            return fn(s, *args, **kw)
+
+        call.__name__ = name
+        return call
+
+    def shape_args(args):
+        return args[0] if len(args) == 1 and not isinstance(args[0], int) else args
+
+    T.reshape = method("reshape", lambda s, *shape: reshape(s, shape_args(shape)))
+    T.transpose = method("transpose", lambda s, *axes: transpose(s, shape_args(axes) or None))
+    T.flatten = method("ravel", lambda s: reshape(s, (-1,)))
+    T.ravel = T.flatten
+    T.squeeze = method("squeeze", lambda s, axis=None: squeeze(s, axis))
+    for name, fn in (("sum", reduce_sum), ("mean", reduce_mean), ("max", reduce_max), ("min", reduce_min),
+                     ("prod", reduce_prod), ("argmax", argmax), ("argmin", argmin)):
+        setattr(T, name, method(name, lambda s, axis=None, keepdims=False, fn=fn: fn(s, axis, keepdims=keepdims)))
+    T.clip = method("clip", lambda s, min=None, max=None: clip(s, min, max))  # noqa: A002  (numpy's names)
+    T.item = lambda s: s.numpy().item()
+    T.tolist = lambda s: s.numpy().tolist()
 
     # KerasTensor: the same operators, each an op node of the functional graph
     K = _KerasTensor
@@ -107,6 +166,15 @@ def _bind_operators():
                  "__rpow__", "__matmul__", "__rmatmul__", "__neg__", "__pos__", "__abs__",
                  "__lt__", "__le__", "__gt__", "__ge__", "__getitem__"):
         setattr(K, name, getattr(T, name))
+    # Keras's symbolic tensors: & | ^ ~ are the logical ops (keras_tensor.py)
+    K.__rfloordiv__, K.__rmod__, K.__round__ = T.__rfloordiv__, T.__rmod__, T.__round__
+    K.__and__ = lambda s, o: logical_and(s, o)
+    K.__rand__ = rev(logical_and)
+    K.__or__ = lambda s, o: logical_or(s, o)
+    K.__ror__ = rev(logical_or)
+    K.__xor__ = lambda s, o: logical_xor(s, o)
+    K.__rxor__ = rev(logical_xor)
+    K.__invert__ = lambda s: logical_not(s)
 
 
 _bind_operators()
