@@ -182,6 +182,8 @@ class FeatureSpace(Layer):
     row), or build a model from ``get_inputs()`` and ``get_encoded_features()``.
     """
 
+    _children_by_attribute = True  # files: sublayers under preprocessors/, crossers/ ...
+
     @classmethod
     def cross(cls, feature_names, crossing_dim, output_mode="one_hot"):
         return Cross(feature_names, crossing_dim, output_mode=output_mode)
