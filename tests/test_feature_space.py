@@ -67,6 +67,12 @@ def test_float_and_float_rescaled():
     out = _np(fs(cols))  # nothing to adapt: usable right away
     np.testing.assert_allclose(out, np.stack([cols["a"], cols["b"] * 0.5 + 2.0, cols["c"]], 1),
                                rtol=1e-6)
+    # integer and float64 columns come out float32, as Keras
+    ints = fs({"a": np.arange(3), "b": np.ones(3), "c": np.arange(3.0)})
+    assert ints.dtype == "float32"
+    np.testing.assert_array_equal(_np(ints), [[0, 2.5, 0], [1, 2.5, 1], [2, 2.5, 2]])
+    with pytest.raises(ValueError, match="same number of rows"):
+        fs({"a": np.arange(3), "b": np.ones(4), "c": np.arange(3.0)})
 
 
 def test_categorical_features_are_one_hot_at_their_vocabulary_index():
@@ -258,6 +264,8 @@ def test_errors_name_the_problem():
         FeatureSpace({"num": "float"}, crosses=[("num", "nope")])
     with pytest.raises(ValueError, match="cannot be None or empty"):
         FeatureSpace({})
+    with pytest.raises(TypeError, match="foo"):
+        FeatureSpace({"num": "float"}, foo=1)
     with pytest.raises(ValueError, match="should return an integer dtype"):
         FeatureSpace({"num": FeatureSpace.feature("float32", layers.Rescaling(1.0),
                                                   "one_hot")})({"num": data["num"]})

@@ -115,10 +115,11 @@ class Feature:
 
 
 class TFDIdentity(Layer):
-    """The ``float`` feature's preprocessor: the values as they are."""
+    """The ``float`` feature's preprocessor: the values as they are, in its dtype
+    (float32: integer columns too, as Keras)."""
 
     def call(self, inputs):
-        return inputs
+        return ops.cast(inputs, self.dtype)
 
     def compute_output_shape(self, input_shape):
         return input_shape
@@ -246,8 +247,8 @@ class FeatureSpace(Layer):
         return Feature("int32", layer, output_mode)
 
     def __init__(self, features, output_mode="concat", crosses=None, crossing_dim=32,
-                 hashing_dim=32, num_discretization_bins=32, name=None, **kwargs):
-        super().__init__(name=name, **kwargs)
+                 hashing_dim=32, num_discretization_bins=32, name=None):
+        super().__init__(name=name)
         if not features:
             raise ValueError("The `features` argument cannot be None or empty.")
         if not isinstance(features, dict):
@@ -500,6 +501,10 @@ class FeatureSpace(Layer):
             elif x.ndim == 1:
                 x = x[:, None]
             columns[name] = x
+        rows = {name: x.shape[0] for name, x in columns.items()}
+        if len(set(rows.values())) > 1:
+            raise ValueError(f"FeatureSpace: every feature needs the same number of rows; "
+                             f"received {rows}")
         preprocessed = self._preprocess_features(columns)
         crossed = self._cross_features(preprocessed)
         merged = self._merge_features(preprocessed, crossed)
