@@ -166,3 +166,53 @@ def test_text_pipeline_adapts_on_a_mapped_dataset(tmp_path):
     model.compile("adam", "mse")
     model.fit(train, epochs=2, verbose=0)
     assert vectorize.vocabulary_size() > 4
+
+
+# ---- Dataset.from_tensor_slices, batch, shuffle (tf.data's in-memory datasets) ---------
+
+def test_from_tensor_slices_yields_rows_of_the_structure():
+    from fastnet.utils.dataset_ops import Dataset
+
+    cols = {"a": np.arange(5.0), "b": np.array(["p", "q", "r", "s", "t"])}
+    ds = Dataset.from_tensor_slices((cols, np.arange(5) * 10))
+    assert len(ds) == ds.cardinality() == 5
+    x, y = ds[2]
+    assert x == {"a": 2.0, "b": "r"} and y == 20
+    assert [y for _, y in ds] == [0, 10, 20, 30, 40]
+    assert Dataset.from_tensor_slices([[1, 2], [3, 4], [5, 6]])[1].tolist() == [3, 4]
+    with pytest.raises(ValueError, match="same size in their first dimension"):
+        Dataset.from_tensor_slices({"a": np.arange(3), "b": np.arange(4)})
+    with pytest.raises(ValueError, match="leading dimension"):
+        Dataset.from_tensor_slices(np.float32(1.0))
+
+
+def test_batch_stacks_consecutive_elements():
+    from fastnet.utils.dataset_ops import Dataset
+
+    ds = Dataset.from_tensor_slices(({"a": np.arange(7.0)}, np.arange(7)))
+    batches = list(ds.batch(3))
+    assert [b[1].tolist() for b in batches] == [[0, 1, 2], [3, 4, 5], [6]]
+    assert batches[0][0]["a"].tolist() == [0.0, 1.0, 2.0]
+    assert len(ds.batch(3, drop_remainder=True)) == 2
+    assert ds.batch(2).batch(2)[0][1].shape == (2, 2)  # a batch of batches, as tf.data
+    with pytest.raises(ValueError, match="batch_size"):
+        ds.batch(0)
+
+
+def test_shuffle_is_a_permutation_reshuffled_each_epoch():
+    from fastnet.utils.dataset_ops import Dataset
+
+    ds = Dataset.from_tensor_slices(np.arange(50)).shuffle(50, seed=3)
+    first = [int(v) for v in ds]
+    second = [int(v) for v in ds]
+    assert sorted(first) == sorted(second) == list(range(50))
+    assert first != list(range(50)) and first != second
+    fixed = Dataset.from_tensor_slices(np.arange(50)).shuffle(
+        50, seed=3, reshuffle_each_iteration=False)
+    assert [int(v) for v in fixed] == [int(v) for v in fixed]
+    # a small buffer only moves elements forward by what it holds (tf.data's buffer)
+    small = [int(v) for v in Dataset.from_tensor_slices(np.arange(50)).shuffle(4, seed=0)]
+    assert sorted(small) == list(range(50))
+    assert all(v <= i + 3 for i, v in enumerate(small))
+    with pytest.raises(ValueError, match="buffer_size"):
+        Dataset.from_tensor_slices(np.arange(3)).shuffle(0)

@@ -19,7 +19,7 @@ FIXTURE = os.path.join(os.path.dirname(__file__), "fixtures", "keras3_api_names_
 
 STILL_MISSING = {
     "optimizers": ["legacy"],  # tf.keras 2's optimizers
-    "utils": ["FeatureSpace", "bounding_boxes", "legacy"],
+    "utils": ["bounding_boxes", "legacy"],
     "export": ["ExportArchive"],  # TF SavedModel export (fastnet exports ONNX)
     "dtype_policies": ["AWQDTypePolicy", "DTypePolicyMap", "GPTQDTypePolicy",
                        "Int4DTypePolicy", "QuantizedDTypePolicy", "QuantizedFloat8DTypePolicy"],

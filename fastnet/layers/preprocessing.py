@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 
 import numpy as np
 
@@ -868,6 +869,36 @@ class _IndexLookup(_StringInputLayer):
                              f"found OOV values {oov[:10]}, consider setting "
                              "`num_oov_indices=1`.")
         return out.reshape(x.shape)
+
+    # ---- files: an adapted vocabulary is the asset vocabulary.txt (as Keras) ------------
+    def save_assets(self, dir_path):
+        """Writes the vocabulary (special tokens first, one per line) to
+        ``dir_path/vocabulary.txt``; a vocabulary given to the constructor is in the
+        config instead."""
+        if self.input_vocabulary is not None:
+            return
+        with open(os.path.join(dir_path, "vocabulary.txt"), "w", encoding="utf-8") as f:
+            f.write("\n".join(str(w) for w in self.get_vocabulary(include_special_tokens=True)))
+
+    def load_assets(self, dir_path):
+        if self.input_vocabulary is not None:
+            return
+        path = os.path.join(dir_path, "vocabulary.txt")
+        if not os.path.exists(path):
+            return  # saved before adapt(): nothing was learned
+        with open(path, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+        while lines and lines[-1] == "":
+            lines.pop()
+        if not lines:
+            return
+        if self.output_mode == "tf_idf":
+            raise NotImplementedError(f"{type(self).__name__} {self.name!r}: loading an "
+                                      "adapted vocabulary in output_mode='tf_idf' (its "
+                                      "idf_weights are not stored by fastnet) is not "
+                                      "supported; pass `vocabulary` and `idf_weights`")
+        values = lines if self._vocab_kind == "string" else [int(v) for v in lines]
+        self.set_vocabulary(values)
 
     def _oov_bucket(self, k):
         """Keras's OOV slot for num_oov_indices > 1: floormod for integers (unless

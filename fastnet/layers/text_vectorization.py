@@ -202,6 +202,12 @@ class TextVectorization(_StringInputLayer):
     def set_vocabulary(self, vocabulary, idf_weights=None):
         self._lookup.set_vocabulary(vocabulary, idf_weights)
 
+    def load_assets(self, dir_path):
+        # a file written by Keras keeps an adapted vocabulary as an asset (fastnet's
+        # config holds it): read it when the config had none
+        if not self._lookup._tokens:
+            self._lookup.load_assets(dir_path)
+
     # ---- call ----------------------------------------------------------------------------
     def call(self, inputs):
         arr, scalar = self._strings(inputs)

@@ -176,7 +176,9 @@ def _json_default(obj):
 def _rebuild(config, custom_objects):
     model = deserialize_layer(config, custom_objects)
     build = config.get("build_config")
-    if build and not model.built:
+    if build and not model.built and "input_shape" not in build:
+        model.build_from_config(build)  # a FeatureSpace's: one entry per feature
+    elif build and not model.built:
         shape = build.get("input_shape")
         if shape is not None:
             shape = (tuple(shape) if not (shape and isinstance(shape[0], list)) else
@@ -356,6 +358,7 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):  # 
             h5py = weights_io._h5py()
             with h5py.File(io.BytesIO(weights), "r") as f:
                 weights_io.read_weights_group(f, model, optimizer)
+            _load_assets(path, model)
     return model
 
 
@@ -397,6 +400,7 @@ def save_model(model, filepath, overwrite=True, zipped=True, **kwargs):
             "keras_version": "3.0.0", "fastnet_version": _version(),
             "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S")}),
         "config.json": config, "model.weights.h5": buf.getvalue()}
+    members.update(_asset_members(model))
     if not zipped:
         return _write_directory(path, overwrite, members)
 
@@ -406,6 +410,44 @@ def save_model(model, filepath, overwrite=True, zipped=True, **kwargs):
                 zf.writestr(name, data)
 
     _atomic_write(path, overwrite, write)
+
+
+def _asset_members(model):
+    """{"assets/<layer path>/<file>": bytes} of the layers' save_assets (Keras's assets
+    directory: an adapted StringLookup's vocabulary.txt)."""
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        weights_io.save_assets_tree(model, tmp)
+        for dirpath, _, files in os.walk(tmp):
+            for name in sorted(files):
+                full = os.path.join(dirpath, name)
+                rel = os.path.relpath(full, tmp).replace(os.sep, "/")
+                with open(full, "rb") as f:
+                    out[f"assets/{rel}"] = f.read()
+    return out
+
+
+def _load_assets(path, model):
+    """The layers' load_assets from the archive's (or directory's) assets/."""
+    if os.path.isdir(path):
+        if os.path.isdir(os.path.join(path, "assets")):
+            weights_io.load_assets_tree(model, os.path.join(path, "assets"))
+        return
+    with zipfile.ZipFile(path) as zf:
+        names = [n for n in zf.namelist() if n.startswith("assets/") and not n.endswith("/")]
+        if not names:
+            return
+        with tempfile.TemporaryDirectory() as tmp:
+            root = os.path.realpath(tmp)
+            for name in names:
+                target = os.path.realpath(os.path.join(root, *name.split("/")))
+                if not target.startswith(root + os.sep):
+                    raise SavedFileError(f"{path}: the archive member {name!r} points outside "
+                                         "its assets directory")
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                with open(target, "wb") as f:
+                    f.write(zf.read(name))
+            weights_io.load_assets_tree(model, os.path.join(root, "assets"))
 
 
 def _write_directory(path, overwrite, members):
@@ -427,6 +469,7 @@ def _write_directory(path, overwrite, members):
     try:
         for name, data in members.items():
             mode = "wb" if isinstance(data, bytes) else "w"
+            os.makedirs(os.path.dirname(os.path.join(tmp, name)), exist_ok=True)
             with open(os.path.join(tmp, name), mode) as f:
                 f.write(data)
                 f.flush()

@@ -16,6 +16,12 @@ from fastnet.backend.symbolic import KerasTensor
 from fastnet.saving import object_registration
 
 
+def _public_name(cls):
+    from fastnet.saving.serialization_lib import _public_name as public_name
+
+    return public_name(cls)
+
+
 def _builtin_classes():
     import fastnet
     from fastnet import layers as layers_mod
@@ -38,6 +44,10 @@ def get_class(name, custom_objects=None, module=None, registered_name=None):
     cls = object_registration.lookup([registered_name, name], custom_objects)
     if cls is None:
         cls = _builtin_classes().get(name)
+    if cls is None and module:  # keras.utils.FeatureSpace and its parts
+        from fastnet.saving.serialization_lib import _public_object
+
+        cls = _public_object(module, name)
     if cls is None:
         cls = object_registration.lookup([registered_name, name], None, fuzzy=True)
     if cls is None:
@@ -61,6 +71,8 @@ def serialize_layer(layer):
         module, registered = "keras", None
     elif builtin:
         module, registered = "keras.layers", None
+    elif _public_name(cls) is not None:  # keras.utils.FeatureSpace, its preprocessors
+        module, registered = _public_name(cls)[0], None
     else:
         module, registered = cls.__module__, object_registration.get_registered_name(cls)
     from fastnet.saving.serialization_lib import serialize_dict

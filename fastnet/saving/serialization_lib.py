@@ -66,7 +66,8 @@ _PUBLIC_MODULES = {
     "keras.metrics": "metrics", "keras.optimizers": "optimizers",
     "keras.optimizers.schedules": "optimizers.schedules", "keras.initializers": "initializers",
     "keras.regularizers": "regularizers", "keras.constraints": "constraints",
-    "keras.activations": "activations", "keras": "",
+    "keras.activations": "activations", "keras.utils": "utils",
+    "keras.src.layers.preprocessing.feature_space": "utils.feature_space", "keras": "",
 }
 
 

@@ -70,6 +70,8 @@ def _children(layer):
         return [("forward_layer", layer.forward_layer), ("backward_layer", layer.backward_layer)]
     if isinstance(layer, TimeDistributed):
         return [("layer", layer.layer)]
+    if getattr(layer, "_children_by_attribute", False):  # FeatureSpace: as Keras writes it
+        return _attribute_children(layer)
     return _class_keys(layer._layers)
 
 
@@ -164,6 +166,48 @@ def plan_layer_tree(group, layer, path="", skip_mismatch=False, out=None):
                                  f"at {where!r} it has {have}")
         plan_layer_tree(group[key], child, f"{path}/{key}", skip_mismatch, out)
     return out
+
+
+def save_assets_tree(layer, root, path="", seen=None):
+    """Every layer's ``save_assets(dir)`` (Keras's hook: StringLookup / IntegerLookup
+    write their vocabulary.txt) into ``root/<path>``, path the layer's place in the
+    weights file; directories left empty are removed."""
+    import os
+
+    seen = set() if seen is None else seen
+    if id(layer) in seen:
+        return
+    seen.add(id(layer))
+    if hasattr(layer, "save_assets"):
+        target = os.path.join(root, path) if path else root
+        os.makedirs(target, exist_ok=True)
+        layer.save_assets(target)
+        if path and not os.listdir(target):
+            os.rmdir(target)
+    for key, child in _children(layer):
+        save_assets_tree(child, root, f"{path}/{key}" if path else key, seen)
+
+
+def load_assets_tree(layer, root, path="", seen=None):
+    """Every layer's ``load_assets(dir)`` from ``root/<path>`` when that directory
+    exists: at fastnet's path of the layer or, for a subclassed layer of a Keras file,
+    at the path of the attribute that holds it."""
+    import os
+
+    seen = set() if seen is None else seen
+    if id(layer) in seen:
+        return
+    seen.add(id(layer))
+    here = os.path.join(root, path) if path else root
+    if hasattr(layer, "load_assets") and os.path.isdir(here):
+        layer.load_assets(here)
+    by_attr = {id(c): k for k, c in _attribute_children(layer)}
+    for key, child in _children(layer):
+        for k in (key, by_attr.get(id(child))):
+            sub = f"{path}/{k}" if path else k
+            if k is not None and os.path.isdir(os.path.join(root, sub)):
+                load_assets_tree(child, root, sub, seen)
+                break
 
 
 def load_layer_tree(group, layer, path="", skip_mismatch=False):

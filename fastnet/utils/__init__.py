@@ -7,6 +7,7 @@ from fastnet.utils.dataset_utils import (
     image_dataset_from_directory,
     text_dataset_from_directory,
 )
+from fastnet.utils.feature_space import FeatureSpace
 from fastnet.utils.file_utils import get_file
 from fastnet.utils.general_utils import (
     get_source_inputs,
@@ -33,7 +34,7 @@ __all__ = ["to_categorical", "normalize", "PyDataset", "plot_model", "model_to_d
            "image_dataset_from_directory", "text_dataset_from_directory",
            "audio_dataset_from_directory", "array_to_img",
            "img_to_array", "load_img", "save_img", "disable_interactive_logging",
-           "enable_interactive_logging", "is_interactive_logging_enabled"]
+           "enable_interactive_logging", "is_interactive_logging_enabled", "FeatureSpace"]
 
 Sequence = PyDataset  # keras.utils.Sequence is PyDataset's old name
 
