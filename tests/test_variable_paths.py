@@ -200,6 +200,17 @@ def test_metric_variables(fresh):
     assert Total(name="mt").total.path == "mt/tot"
 
 
+def test_seed_generator_state(fresh):
+    # made in the layer's __init__, outside any scope: the generator's own scope only
+    drop = layers.Dropout(0.5, seed=1, name="dr")
+    fastnet.Sequential([Input((4,)), drop], name="ds")
+    assert [v.path for v in drop.variables] == ["seed_generator/seed_generator_state"]
+    assert fastnet.random.SeedGenerator(3, name="sg").state.path == "sg/seed_generator_state"
+    with fastnet.name_scope("outer"):
+        assert fastnet.random.SeedGenerator(3, name="sg2").state.path == \
+            "outer/sg2/seed_generator_state"
+
+
 def test_optimizer_variable_paths(fresh):
     model = fastnet.Sequential([Input((4,)), layers.Dense(3, name="enc")], name="s")
     adam = optimizers.Adam()
