@@ -299,3 +299,33 @@ def test_paths_match_keras():
 
     ours, theirs = build(fastnet), build(k)
     assert ours == theirs
+
+
+def test_loaded_models_have_the_paths_keras_gives_them(tmp_path):
+    k = keras_or_skip()
+
+    def make(lib):
+        L = lib.layers
+        return lib.Sequential([lib.Input((5, 4)), L.LSTM(3, return_sequences=True, name="l"),
+                               L.Bidirectional(L.GRU(2, name="g"), name="bi"),
+                               L.Dense(2, name="o")], name="net")
+
+    ours, theirs = make(fastnet), make(k)
+    assert _paths(ours) == _paths(theirs)
+    ours.save(tmp_path / "ours.keras")
+    theirs.save(tmp_path / "theirs.keras")
+    # Keras builds each layer of a loaded Sequential from its own build config, before
+    # the model: no model prefix. Both ways, and fastnet reading its own file, agree.
+    k_of_ours = k.models.load_model(tmp_path / "ours.keras")
+    ours_of_k = fastnet.models.load_model(tmp_path / "theirs.keras")
+    ours_of_ours = fastnet.models.load_model(tmp_path / "ours.keras")
+    assert _paths(ours_of_k) == _paths(k_of_ours) == _paths(ours_of_ours)
+    assert _paths(ours_of_ours)[:3] == ["l/lstm_cell/kernel", "l/lstm_cell/recurrent_kernel",
+                                        "l/lstm_cell/bias"]
+    for a, b in zip(ours_of_k.get_weights(), theirs.get_weights()):
+        np.testing.assert_array_equal(a, np.asarray(b))
+    for a, b in zip(ours.get_weights(), k_of_ours.get_weights()):
+        np.testing.assert_array_equal(a, np.asarray(b))
+    # and from a config, as Keras
+    assert _paths(fastnet.Sequential.from_config(ours.get_config())) == \
+        _paths(k.Sequential.from_config(theirs.get_config()))
