@@ -28,6 +28,7 @@ _check_extensions()
 from fastnet import config, kernels
 from fastnet import backend, ops, random
 from fastnet.backend import GradientTape, Tensor, Variable
+from fastnet.backend.name_scope import name_scope
 from fastnet import activations, constraints, initializers, regularizers
 from fastnet import callbacks, datasets, distribute, losses, metrics, optimizers, utils
 from fastnet import layers, models
@@ -55,4 +56,4 @@ __all__ = ["GradientTape", "Tensor", "Variable", "backend", "callbacks", "config
            "InputSpec", "Layer", "Model", "Sequential", "applications", "__version__",
            "dtype_policies", "export", "mixed_precision", "preprocessing", "saving", "tree",
            "KerasTensor", "DTypePolicy", "FloatDTypePolicy", "Initializer", "Loss", "Metric",
-           "Operation", "Optimizer", "Regularizer", "version"]
+           "Operation", "Optimizer", "Regularizer", "name_scope", "version"]

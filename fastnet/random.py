@@ -65,8 +65,12 @@ class SeedGenerator:
         if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
             raise ValueError(f"SeedGenerator: argument `seed` must be an integer. "
                              f"Received: seed={seed!r}")
-        self.state = Variable(np.array([int(seed) & 0xFFFFFFFF, 0], dtype=np.uint32),
-                              dtype="uint32", trainable=False, name="seed_generator_state")
+        from fastnet.backend.name_scope import name_scope
+
+        with name_scope(self.name, caller=self):  # Keras's path: <name>/seed_generator_state
+            self.state = Variable(np.array([int(seed) & 0xFFFFFFFF, 0], dtype=np.uint32),
+                                  dtype="uint32", trainable=False,
+                                  name="seed_generator_state")
 
     def next(self, ordered=True):
         """The current state (a copy), then advance: the counter by one (``ordered``), or

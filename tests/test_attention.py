@@ -176,8 +176,8 @@ def test_mha_weight_layout_and_forward_against_formula():
     assert out.shape == (2, 5, 6)
     assert [tuple(w.shape) for w in layer.weights] == [
         (6, 3, 2), (3, 2), (4, 3, 2), (3, 2), (4, 3, 5), (3, 5), (3, 5, 6), (6,)]
-    assert [w.path for w in layer.weights][::2] == [
-        "query/kernel", "key/kernel", "value/kernel", "attention_output/kernel"]
+    assert [w.path for w in layer.weights][::2] == [  # Keras: under the layer's own name
+        f"{layer.name}/{n}/kernel" for n in ("query", "key", "value", "attention_output")]
     ws = _random_weights(layer)
     out, scores = layer(X, Y, return_attention_scores=True)
     want, p = ref_mha(ws, X, Y)

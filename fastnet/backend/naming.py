@@ -27,5 +27,9 @@ def to_snake_case(name):
 
 
 def clear_session():
-    """Resets the naming counters (and nothing else needs clearing on the CPU)."""
+    """Resets the naming counters and this thread's name scopes (as Keras's global
+    state); nothing else needs clearing on the CPU."""
+    from fastnet.backend.name_scope import scope_stack
+
     _counters.clear()
+    scope_stack().clear()

@@ -15,6 +15,7 @@ import itertools
 import numpy as np
 
 from fastnet._core import TensorBase, set_tensor_classes
+from fastnet.backend.name_scope import current_path
 
 _FLOATX = "float32"
 _variable_ids = itertools.count()
@@ -153,7 +154,9 @@ class Variable(Tensor):
                          else np.array(value, order="C"))
         self._id = next(_variable_ids)
         self.name = name or f"variable_{self._id}"
-        self.path = self.name
+        # as Keras 3: the path is fixed here, from the name scopes open at creation
+        parent = current_path()
+        self.path = f"{parent}/{self.name}" if parent else self.name
         self.trainable = bool(trainable)
         self.constraint = None
         self.regularizer = None

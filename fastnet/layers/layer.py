@@ -13,6 +13,7 @@ Symbolic call: KerasTensor inputs → build → check input_spec → symbolic_ca
 
 from __future__ import annotations
 
+import functools
 import inspect
 import os
 import threading
@@ -23,6 +24,7 @@ from fastnet import constraints as constraints_mod
 from fastnet import initializers as initializers_mod
 from fastnet import ops
 from fastnet import regularizers as regularizers_mod
+from fastnet.backend.name_scope import current_path, enter_layer_scope, exit_layer_scope, name_scope
 from fastnet.backend.symbolic import KerasTensor
 from fastnet.backend.tape import stop_recording_all
 from fastnet.backend.tensor import Tensor, Variable, standardize_dtype
@@ -87,10 +89,37 @@ def _autocast_input(x, dtype):
     return x
 
 
+def _scoped_build(build):
+    """A layer's ``build`` run in the layer's name scope (Keras's build wrapper), so the
+    weights it creates, and those of the sub-layers it builds, get the layer's path."""
+    @functools.wraps(build)
+    def build_wrapper(self, *args, **kwargs):
+        pushed = enter_layer_scope(self)
+        try:
+            self._path = current_path()
+            return build(self, *args, **kwargs)
+        finally:
+            if pushed:
+                exit_layer_scope()
+
+    build_wrapper._name_scoped = True
+    return build_wrapper
+
+
 class Layer(Operation):
     """Base class of every layer (and of Model): an Operation with state."""
 
     _tracking_ready = False
+    # Keras's name-scope state: the path the layer's first scope hung from (fixed then),
+    # and the path of the layer itself, set by build
+    _parent_path = None
+    _path = None
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        build = cls.__dict__.get("build")
+        if callable(build) and not getattr(build, "_name_scoped", False):
+            cls.build = _scoped_build(build)
 
     def __init__(self, trainable=True, name=None, dtype=None, autocast=True,
                  input_shape=None, input_dim=None, batch_input_shape=None, batch_size=None,
@@ -175,9 +204,9 @@ class Layer(Operation):
         if initializer is None:
             initializer = "glorot_uniform" if np.dtype(dtype).kind == "f" else "zeros"
         init = initializers_mod.get(initializer)
-        var = Variable(init, shape=shape, dtype=dtype, trainable=trainable,
-                       name=name or f"variable_{len(self._own_weights)}")
-        var.path = f"{self.name}/{var.name}"
+        with name_scope(self.name, caller=self):  # the path: <scopes>/<layer>/<name>
+            var = Variable(init, shape=shape, dtype=dtype, trainable=trainable,
+                           name=name or f"variable_{len(self._own_weights)}")
         var.regularizer = regularizers_mod.get(regularizer)
         var.constraint = constraints_mod.get(constraint)
         var._trainable_at_creation = bool(trainable)  # fixes its place in `weights`
@@ -185,6 +214,12 @@ class Layer(Operation):
         return var
 
     add_variable = add_weight
+
+    @property
+    def path(self):
+        """The layer's path (``sequential/enc``): the name scopes it was built in, then
+        its name; None until it is built (as Keras)."""
+        return self._path
 
     @property
     def trainable(self):
@@ -369,6 +404,10 @@ class Layer(Operation):
         self._build_shapes = shapes
         if type(self).build is Layer.build:
             # the call that follows builds the sub-layers; no extra run needed
+            pushed = enter_layer_scope(self)
+            self._path = current_path()
+            if pushed:
+                exit_layer_scope()
             self.built = True
             return
         sig = inspect.signature(self.build)
@@ -425,6 +464,9 @@ class Layer(Operation):
 
     def __call__(self, *args, **kwargs):
         self._check_super_init()
+        # build and call run in the layer's name scope (the paths of the weights they
+        # create: Keras's Layer.__call__)
+        pushed = enter_layer_scope(self)
         try:
             return self._call_entry(args, kwargs)
         except (*_NAMED_ERRORS, MemoryError) as e:
@@ -432,6 +474,9 @@ class Layer(Operation):
             if named is None:
                 raise
             raise named from None
+        finally:
+            if pushed:
+                exit_layer_scope()
 
     def _call_entry(self, args, kwargs):
         if not args:
@@ -710,6 +755,11 @@ class Layer(Operation):
 # its message already names them (or an inner layer already added its own).
 _NAMED_ERRORS = (ValueError, TypeError, NotImplementedError, IndexError)
 _CONTEXT = "Exception encountered when calling"
+
+
+# the default build too runs in the layer's scope (subclasses' builds are wrapped by
+# Layer.__init_subclass__)
+Layer.build = _scoped_build(Layer.build)
 
 
 def _error_naming_layer(layer, e):

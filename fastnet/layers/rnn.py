@@ -259,6 +259,7 @@ def _fresh_cell(cell):
     except (ValueError, TypeError):  # a user cell that is not registered
         clone = copy.deepcopy(cell)
         clone.name = "backward_" + cell.name
+        clone._parent_path = None  # a new layer: its path is fixed where it is built
         return clone
 
 
@@ -288,6 +289,8 @@ class Bidirectional(Layer):
             backward_layer._own_weights = []
             backward_layer._layers = []
             backward_layer._inbound_nodes = []
+            backward_layer._parent_path = None  # its own name scope, not the forward's
+            backward_layer.__dict__.pop("_scope_entry", None)
             backward_layer.built = False
             backward_layer.go_backwards = True
             backward_layer.name = "backward_" + layer.name
@@ -549,6 +552,10 @@ class ConvLSTM2D(Layer):
                                         constraint=self.bias_constraint)
         else:
             self.bias = None
+        # Keras's weights belong to the layer's cell (named conv_lstm_cell): their paths
+        # are <layer path>/conv_lstm_cell/<name>; fastnet's layer holds them itself
+        for v in self._own_weights:
+            v.path = f"{self._path or self.name}/conv_lstm_cell/{v.name}"
         self.built = True
 
     def _spatial_out(self, size, i):

@@ -711,13 +711,6 @@ def _refuse_time_major(layer_name, kwargs):
                         f"(and after it with return_sequences=True)")
 
 
-def _prefix_paths(layer, prefix):
-    for v in layer._own_weights:
-        v.path = f"{prefix}/{v.name}"
-    for child in layer._layers:
-        _prefix_paths(child, f"{prefix}/{child.name}")
-
-
 def _reset_dropout_masks(cell):
     if isinstance(cell, StackedRNNCells):
         for c in cell.cells:
@@ -818,8 +811,6 @@ class RNN(Layer):
         if isinstance(self.cell, Layer) and not self.cell.built:
             self.cell._maybe_build(step_shape)
             self.cell.built = True
-            # Keras's variable paths: <layer>/<cell>[/<cell of a stack>]/<variable>
-            _prefix_paths(self.cell, f"{self.name}/{self.cell.name}")
         if self.stateful and self._states is None:
             self._states = _flatten(self.get_initial_state(shape[0]))
         self.built = True

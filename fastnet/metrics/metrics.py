@@ -116,11 +116,13 @@ class Metric:
             raise RuntimeError(f"{type(self).__name__}: you forgot to call "
                                "`super().__init__()` in the `__init__()` method.")
         from fastnet import initializers
+        from fastnet.backend.name_scope import name_scope
         from fastnet.backend.tensor import Variable
-        var = Variable(initializers.get(initializer), shape=tuple(shape),
-                       dtype=dtype or self.dtype, trainable=False, aggregation=aggregation,
-                       name=name)
-        var.path = f"{self.name}/{var.name}"
+
+        with name_scope(self.name.replace("/", ">"), caller=self):  # Keras's path
+            var = Variable(initializers.get(initializer), shape=tuple(shape),
+                           dtype=dtype or self.dtype, trainable=False,
+                           aggregation=aggregation, name=name)
         self._variables.append(var)
         return var
 

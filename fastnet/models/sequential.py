@@ -8,6 +8,7 @@ and lets ``model.inputs`` / ``layer.output`` work as in Keras.
 
 from __future__ import annotations
 
+from fastnet.backend.name_scope import current_path, layer_scope
 from fastnet.backend.symbolic import KerasTensor
 from fastnet.layers.core import Input, InputLayer
 from fastnet.layers.layer import Layer
@@ -69,6 +70,13 @@ class Sequential(Model):
         batch_shape = batch_shape or self._input_shape_hint()
         if batch_shape is None or not self._layers:
             return
+        # Keras builds the stack in the model's name scope: the layers it builds get
+        # paths under it (``sequential/enc/kernel``)
+        with layer_scope(self):
+            self._path = current_path()
+            self._trace(batch_shape)
+
+    def _trace(self, batch_shape):
         if self._input_layer is not None and tuple(batch_shape) == self._input_layer.batch_shape:
             x = self._input_layer.output_tensor
         else:

@@ -270,6 +270,9 @@ class Muon(_NumpyUpdate):
         self.rms_rate = rms_rate
         self._adamw_ids = set()
 
+    def _slot_names(self):  # the slots build makes: momentum (+ velocity for AdamW's)
+        return ["momentum", "velocity"]
+
     def _should_use_adamw(self, var):
         if len(var.shape) != 2:
             return True

@@ -186,7 +186,14 @@ class MultiOptimizer(Optimizer):
 
     @property
     def variables(self):
-        out = [self._iterations]
+        from fastnet.backend.name_scope import name_scope
+        from fastnet.backend.tensor import Variable
+
+        # as Keras: its iteration and its (unused, zero) learning rate, then each
+        # sub-optimizer's variables
+        with name_scope(self.name, caller=self):
+            out = [self._iterations, Variable(np.float32(0.0), trainable=False,
+                                              name="learning_rate")]
         for opt in self._inner_optimizers:
             out.extend(opt.variables)
         return out

@@ -11,6 +11,8 @@ import math
 
 import numpy as np
 
+from fastnet.backend.name_scope import name_scope
+from fastnet.backend.naming import to_snake_case, unique_name
 from fastnet.backend.tensor import Tensor, Variable
 from fastnet.kernels import optim as _K
 from fastnet.optimizers import schedules
@@ -59,7 +61,8 @@ class Optimizer:
         self.gradient_accumulation_steps = None if gradient_accumulation_steps is None else \
             int(gradient_accumulation_steps)
         self.loss_scale_factor = loss_scale_factor
-        self.name = name or _snake(type(self).__name__)
+        # Keras's auto-name: the snake-cased class name made unique (adam, adam_1, ...)
+        self.name = name or unique_name(to_snake_case(type(self).__name__))
         self._learning_rate = learning_rate
         self.weight_decay = weight_decay
         self.clipnorm = clipnorm
@@ -67,8 +70,11 @@ class Optimizer:
         self.global_clipnorm = global_clipnorm
         # every apply() counts here; with gradient_accumulation_steps the weights move
         # every that many calls and `iterations` counts those updates (as Keras)
-        self._iterations = Variable(np.zeros((), np.int64), trainable=False, name="iteration")
+        with name_scope(self.name, caller=self):  # its path: <optimizer name>/iteration
+            self._iterations = Variable(np.zeros((), np.int64), trainable=False,
+                                        name="iteration")
         self._slots = {}  # id(var) -> list of numpy arrays
+        self._slot_refs = {}  # id(var) -> var, in build order (the variables' names)
         self._accumulators = {}  # id(var) -> summed gradients (gradient_accumulation_steps)
         self._ema = {}  # id(var) -> (var, its moving average) when use_ema
         self._built = False
@@ -111,6 +117,7 @@ class Optimizer:
 
     def build(self, var_list):
         for v in var_list:
+            self._slot_refs.setdefault(id(v), v)
             if id(v) not in self._slots:
                 self._slots[id(v)] = [self._init_slot(name, v) for name in self._slot_names()]
             if self.use_ema and id(v) not in self._ema:
@@ -160,10 +167,35 @@ class Optimizer:
 
     @property
     def variables(self):
+        """The optimizer's state as Keras 3 lists it, with its paths: ``<name>/iteration``,
+        ``<name>/learning_rate`` (a float rate), then per weight (``<weight path with _>``)
+        its moving average (``_average``, use_ema), its gradient accumulator
+        (``_gradient_accumulator``) and its slots (``_momentum``, ``_velocity`` ...) in
+        Keras's order. The slot, average and accumulator variables share the
+        optimizer's arrays: assigning one changes the optimizer's state."""
+        from fastnet.saving.weights_io import _slot_groups
+
+        refs = [v for v in self._slot_refs.values()
+                if id(v) in self._slots or id(v) in self._ema or id(v) in self._accumulators]
         out = [self._iterations]
-        out.extend(Variable(a, trainable=False) for a in self._accumulators.values())
-        for slots in self._slots.values():
-            out.extend(Variable(s, trainable=False) for s in slots)
+        with name_scope(self.name, caller=self):
+            lr = self._learning_rate
+            if not isinstance(lr, LearningRateSchedule) and not callable(lr):
+                out.append(Variable(np.float32(lr), trainable=False, name="learning_rate"))
+            for v in refs:
+                if id(v) in self._ema:
+                    out.append(_state_variable(self._ema[id(v)][1], v, "average"))
+            for v in refs:
+                if id(v) in self._accumulators:
+                    out.append(_state_variable(self._accumulators[id(v)], v,
+                                               "gradient_accumulator"))
+            slots = [self._slots.get(id(v), []) for v in refs]
+            kinds = max((len(s) for s in slots), default=0)
+            names = list(self._slot_names()) + [f"slot_{j}" for j in range(kinds)]
+            for group in _slot_groups(self, kinds):
+                for v, vslots in zip(refs, slots):
+                    out += [_state_variable(vslots[j], v, names[j])
+                            for j in group if j < len(vslots)]
         return out
 
     # ---- applying -------------------------------------------------------------------
@@ -298,13 +330,14 @@ class Optimizer:
         return cls(**config)
 
 
-def _snake(name):
-    out = []
-    for i, ch in enumerate(name):
-        if ch.isupper() and i and not name[i - 1].isupper():
-            out.append("_")
-        out.append(ch.lower())
-    return "".join(out)
+def _state_variable(array, ref, kind):
+    """A Variable over one of the optimizer's arrays (no copy), named as Keras names the
+    variable it makes from ``ref`` (add_variable_from_reference), in the open scope."""
+    var = Variable(np.zeros((), array.dtype), trainable=False,
+                   name=f"{ref.path.replace('/', '_')}_{kind}")
+    var._value = array if isinstance(array, np.ndarray) and array.flags.c_contiguous \
+        else np.ascontiguousarray(array)
+    return var
 
 
 class SGD(Optimizer):
@@ -481,6 +514,15 @@ class Nadam(Optimizer):
 
     def get_extra_state(self):
         return {"u_product": float(self._u_product)}
+
+    @property
+    def variables(self):
+        out = super().variables
+        if self._slots:  # Keras's build adds the running product, auto-named, last
+            with name_scope(self.name, caller=self):
+                out.append(Variable(np.float32(self._u_product), trainable=False,
+                                    name="variable"))
+        return out
 
     def set_extra_state(self, state):
         if "u_product" in state:

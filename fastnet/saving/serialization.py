@@ -429,7 +429,17 @@ def sequential_from_config(config, custom_objects=None):
 
     model = Sequential(name=config.get("name"))
     for entry in config["layers"]:
-        model.add(deserialize_layer(entry, custom_objects))
+        layer = deserialize_layer(entry, custom_objects)
+        build = entry.get("build_config")
+        if build and build.get("input_shape") is not None and not layer.built:
+            # as Keras's deserialize_keras_object: each layer is built from its own build
+            # config before it joins the model, outside the model's name scope (so a
+            # loaded Sequential's weights have no model prefix in their paths, as Keras's)
+            shape = build["input_shape"]
+            nested = bool(shape) and isinstance(shape[0], (list, tuple))
+            layer.build_from_config({**build, "input_shape": [tuple(s) for s in shape]
+                                     if nested else tuple(shape)})
+        model.add(layer)
     return model
 
 
