@@ -154,3 +154,18 @@ def test_pooled_arrays_are_ordinary_numpy_arrays():
     assert float(view.sum()) == 3.0 * 256 * 1024
     with pytest.raises(ValueError, match="negative"):
         fastnet._C.empty_f32([-1, 4])
+
+
+def test_pooled_blocks_start_half_a_page_in():
+    # numpy's large arrays start 16 bytes into a page; a kernel output starting a few cache
+    # lines after its input's page offset 4K-aliases every store (memory.cpp: kStagger).
+    fastnet.config.release_memory()
+    blocks = [fastnet._C.empty_f32([256, 1024 + 64 * i]) for i in range(3)]  # fresh system blocks
+    blocks.append(fastnet._C.empty_f32([256, 1024]))
+    for b in blocks:
+        assert b.ctypes.data % 4096 == 2048
+    del blocks
+    reused = fastnet._C.empty_f32([256, 1024])  # from the cache: the same offset
+    assert reused.ctypes.data % 4096 == 2048
+    reused[:] = 1.0
+    assert fastnet.config.release_memory() > 0
